@@ -1,0 +1,52 @@
+/**
+ * The contract between the cache core and whatever carries its frames.
+ *
+ * The core never knows how frames travel: the seeded in-memory network
+ * (`meshcache/testing`) and the libp2p mesh both implement this interface, and
+ * the same core code runs on either. Frames are opaque bytes here; the core
+ * encodes and decodes them (protocol/).
+ */
+
+/** What the core gives a transport when it joins a namespace. */
+export interface FrameHandler {
+  /** A frame arrived from `from` (a transport-level peer id). Must not throw. */
+  onFrame(from: string, frame: Uint8Array): void
+  /**
+   * A peer in this namespace became reachable (first contact or reconnection).
+   * The core starts anti-entropy with it.
+   */
+  onPeerUp(peer: string): void
+  /** A peer in this namespace stopped being reachable. */
+  onPeerDown(peer: string): void
+}
+
+/** One node's membership in one namespace. */
+export interface Channel {
+  /** This node's transport-level id (libp2p peer id, or the memory node's name). */
+  readonly localPeer: string
+  /**
+   * Sends a frame of updates to every reachable peer in the namespace.
+   * Never throws and never blocks the caller; delivery is best-effort: the
+   * core repairs losses with anti-entropy.
+   */
+  broadcast(frame: Uint8Array): void
+  /** Sends a frame to one peer (anti-entropy). Best-effort, like broadcast. */
+  send(peer: string, frame: Uint8Array): void
+  /** The peers currently reachable in this namespace. */
+  peers(): string[]
+  /** Leaves the namespace; no handler callback runs afterwards. */
+  close(): Promise<void>
+}
+
+/** A way for a node to reach its peers; one transport may carry many namespaces. */
+export interface Transport {
+  /**
+   * Joins `namespace`. Two caches with different namespaces on the same
+   * transport never see each other's frames.
+   */
+  join(namespace: string, handler: FrameHandler): Promise<Channel>
+  /** Addresses other nodes can dial, where that means something (libp2p). */
+  multiaddrs?(): string[]
+  /** Stops the transport if the cache created it. */
+  close?(): Promise<void>
+}
