@@ -1,0 +1,52 @@
+/**
+ * Every error meshcache raises is a `MeshCacheError` with a stable `code`
+ * (an `E_…` string that never changes meaning) and, where one exists, the
+ * underlying `cause`. Match on `code`, not on the message.
+ */
+
+export const ErrorCode = {
+  /** An option passed to a factory is missing or out of range. */
+  INVALID_OPTION: 'E_INVALID_OPTION',
+  /** A key or value given to the cache API is not acceptable (type, size). */
+  INVALID_ARGUMENT: 'E_INVALID_ARGUMENT',
+  /** The cache was used after `close()`. */
+  CLOSED: 'E_CLOSED',
+  /** A frame ended before a field it declares. */
+  FRAME_TRUNCATED: 'E_FRAME_TRUNCATED',
+  /** A frame (or a field in it) exceeds a decoding limit. */
+  FRAME_TOO_LARGE: 'E_FRAME_TOO_LARGE',
+  /** A frame's protocol version is not one this code speaks. */
+  FRAME_VERSION: 'E_FRAME_VERSION',
+  /** A frame's message type is unknown. */
+  FRAME_TYPE: 'E_FRAME_TYPE',
+  /** A frame decodes but breaks a rule of the protocol (bad reference, bad sequence, trailing bytes…). */
+  FRAME_MALFORMED: 'E_FRAME_MALFORMED',
+  /** A replicated value could not be encoded or decoded by the value codec. */
+  VALUE_CODEC: 'E_VALUE_CODEC',
+  /** The transport could not start or join. */
+  TRANSPORT: 'E_TRANSPORT',
+  /** A loader exceeded its hard timeout. */
+  LOAD_TIMEOUT: 'E_LOAD_TIMEOUT',
+  /** A load was aborted through its AbortSignal. */
+  LOAD_ABORTED: 'E_LOAD_ABORTED',
+  /** A dependency edge would close a cycle. */
+  DEPENDENCY_CYCLE: 'E_DEPENDENCY_CYCLE',
+} as const
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+export class MeshCacheError extends Error {
+  static override name = 'MeshCacheError'
+  readonly code: ErrorCodeValue
+
+  constructor (code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'MeshCacheError'
+    this.code = code
+  }
+}
+
+/** Shorthand used by option validation: throws E_INVALID_OPTION naming the option. */
+export function invalidOption (name: string, problem: string): never {
+  throw new MeshCacheError(ErrorCode.INVALID_OPTION, `option \`${name}\` ${problem}`)
+}
