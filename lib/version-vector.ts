@@ -1,0 +1,118 @@
+/**
+ * Version vectors, stored flat: `[origin0, counter0, origin1, counter1, …]`
+ * with origins in ascending string order and counters ≥ 1.
+ *
+ * Flat and sorted because most keys are written by one or two origins: a
+ * two-slot array costs far less than a Map per key, comparison is one linear
+ * merge, and equal vectors have equal layouts (so replicas can be compared
+ * field by field and frames are canonical).
+ */
+
+export type VersionVector = Array<string | number>
+
+/** The result of `compareVectors(a, b)`. */
+export const Order = {
+  EQUAL: 0,
+  /** a happened before b: b dominates. */
+  BEFORE: 1,
+  /** a happened after b: a dominates. */
+  AFTER: 2,
+  CONCURRENT: 3,
+} as const
+export type OrderValue = (typeof Order)[keyof typeof Order]
+
+export const EMPTY_VECTOR: VersionVector = Object.freeze([]) as unknown as VersionVector
+
+export function vectorGet (vv: VersionVector, origin: string): number {
+  for (let i = 0; i < vv.length; i += 2) {
+    if (vv[i] === origin) return vv[i + 1] as number
+  }
+  return 0
+}
+
+/** A copy of `vv` with `origin` raised to `counter`, kept sorted. */
+export function vectorWith (vv: VersionVector, origin: string, counter: number): VersionVector {
+  const out: VersionVector = []
+  let placed = false
+  for (let i = 0; i < vv.length; i += 2) {
+    const o = vv[i] as string
+    if (!placed && origin <= o) {
+      out.push(origin, o === origin ? Math.max(counter, vv[i + 1] as number) : counter)
+      placed = true
+      if (o === origin) continue
+    }
+    out.push(o, vv[i + 1] as number)
+  }
+  if (!placed) out.push(origin, counter)
+  return out
+}
+
+export function compareVectors (a: VersionVector, b: VersionVector): OrderValue {
+  let aAhead = false
+  let bAhead = false
+  let i = 0
+  let j = 0
+  while (i < a.length || j < b.length) {
+    const ao = a[i] as string | undefined
+    const bo = b[j] as string | undefined
+    if (bo === undefined || (ao !== undefined && ao < bo)) {
+      aAhead = true
+      i += 2
+    } else if (ao === undefined || bo < ao) {
+      bAhead = true
+      j += 2
+    } else {
+      const ac = a[i + 1] as number
+      const bc = b[j + 1] as number
+      if (ac > bc) aAhead = true
+      else if (bc > ac) bAhead = true
+      i += 2
+      j += 2
+    }
+    if (aAhead && bAhead) return Order.CONCURRENT
+  }
+  return aAhead ? Order.AFTER : bAhead ? Order.BEFORE : Order.EQUAL
+}
+
+/** The pointwise maximum. */
+export function mergeVectors (a: VersionVector, b: VersionVector): VersionVector {
+  const out: VersionVector = []
+  let i = 0
+  let j = 0
+  while (i < a.length || j < b.length) {
+    const ao = a[i] as string | undefined
+    const bo = b[j] as string | undefined
+    if (bo === undefined || (ao !== undefined && ao < bo)) {
+      out.push(ao as string, a[i + 1] as number)
+      i += 2
+    } else if (ao === undefined || bo < ao) {
+      out.push(bo, b[j + 1] as number)
+      j += 2
+    } else {
+      out.push(ao, Math.max(a[i + 1] as number, b[j + 1] as number))
+      i += 2
+      j += 2
+    }
+  }
+  return out
+}
+
+/** True when some entry of `vv` is above what `sv` (origin → counter) has seen. */
+export function vectorExceeds (vv: VersionVector, sv: ReadonlyMap<string, number>): boolean {
+  for (let i = 0; i < vv.length; i += 2) {
+    if ((vv[i + 1] as number) > (sv.get(vv[i] as string) ?? 0)) return true
+  }
+  return false
+}
+
+export function vectorsEqual (a: VersionVector, b: VersionVector): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+export function vectorToString (vv: VersionVector): string {
+  const parts: string[] = []
+  for (let i = 0; i < vv.length; i += 2) parts.push(`${vv[i] as string}:${vv[i + 1] as number}`)
+  return `{${parts.join(',')}}`
+}

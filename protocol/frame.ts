@@ -1,0 +1,51 @@
+/**
+ * The frame dispatcher.
+ *
+ *   frame := version:varuint • type:varuint • body
+ *
+ * `decodeFrame` either returns a whole message or throws a MeshCacheError
+ * with a stable code; it has no side effects, so a bad frame changes nothing.
+ */
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { ErrorCode, MeshCacheError } from '../lib/errors.ts'
+import { DEFAULT_LIMITS, MessageType, PROTOCOL_VERSION, type DecodeLimits } from './constants.ts'
+import { readAwareness, writeAwareness, type AwarenessMessage } from './awareness.ts'
+import { malformed, readUint, tooLarge } from './reader.ts'
+import { readSyncStep1, readSyncStep2, writeSyncStep1, writeSyncStep2, type SyncStep1Message, type SyncStep2Message } from './sync.ts'
+import { readUpdates, writeUpdates, type UpdatesMessage } from './updates.ts'
+
+export type Message = UpdatesMessage | SyncStep1Message | SyncStep2Message | AwarenessMessage
+
+export function encodeFrame (msg: Message): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, PROTOCOL_VERSION)
+  encoding.writeVarUint(encoder, msg.type)
+  switch (msg.type) {
+    case MessageType.UPDATES: writeUpdates(encoder, msg); break
+    case MessageType.SYNC_STEP1: writeSyncStep1(encoder, msg); break
+    case MessageType.SYNC_STEP2: writeSyncStep2(encoder, msg); break
+    case MessageType.AWARENESS: writeAwareness(encoder, msg); break
+  }
+  return encoding.toUint8Array(encoder)
+}
+
+export function decodeFrame (frame: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): Message {
+  if (frame.byteLength > limits.maxFrameBytes) throw tooLarge('frame', frame.byteLength, limits.maxFrameBytes)
+  const decoder = decoding.createDecoder(frame)
+  const version = readUint(decoder, 'version')
+  if (version !== PROTOCOL_VERSION) {
+    throw new MeshCacheError(ErrorCode.FRAME_VERSION, `frame version ${version} is not supported (this node speaks ${PROTOCOL_VERSION})`)
+  }
+  const type = readUint(decoder, 'message type')
+  let msg: Message
+  switch (type) {
+    case MessageType.UPDATES: msg = readUpdates(decoder, limits); break
+    case MessageType.SYNC_STEP1: msg = readSyncStep1(decoder, limits); break
+    case MessageType.SYNC_STEP2: msg = readSyncStep2(decoder, limits); break
+    case MessageType.AWARENESS: msg = readAwareness(decoder, limits); break
+    default: throw new MeshCacheError(ErrorCode.FRAME_TYPE, `message type ${type} is unknown`)
+  }
+  if (decoding.hasContent(decoder)) throw malformed(`${frame.byteLength - decoder.pos} bytes follow the message`)
+  return msg
+}

@@ -1,0 +1,6 @@
+export * from './constants.ts'
+export { encodeFrame, decodeFrame, type Message } from './frame.ts'
+export type { WireRecord } from './record.ts'
+export type { UpdatesMessage } from './updates.ts'
+export type { SyncStep1Message, SyncStep2Message, StateVector } from './sync.ts'
+export type { AwarenessMessage } from './awareness.ts'

@@ -1,0 +1,64 @@
+/**
+ * Bounded reads on top of lib0's decoder. lib0's readers trust lengths
+ * (`readUint8Array` silently clamps a slice past the end), so every length and
+ * count read from a frame is checked here before it is used.
+ */
+import * as decoding from 'lib0/decoding'
+import { ErrorCode, MeshCacheError } from '../lib/errors.ts'
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+export type Decoder = decoding.Decoder
+
+export function truncated (what: string): MeshCacheError {
+  return new MeshCacheError(ErrorCode.FRAME_TRUNCATED, `frame ends inside ${what}`)
+}
+
+export function tooLarge (what: string, size: number, limit: number): MeshCacheError {
+  return new MeshCacheError(ErrorCode.FRAME_TOO_LARGE, `${what} is ${size}, over the limit of ${limit}`)
+}
+
+export function malformed (problem: string): MeshCacheError {
+  return new MeshCacheError(ErrorCode.FRAME_MALFORMED, problem)
+}
+
+export function readUint (decoder: Decoder, what: string): number {
+  try {
+    return decoding.readVarUint(decoder)
+  } catch (cause) {
+    if (decoder.pos >= decoder.arr.length) throw truncated(what)
+    throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, `${what} is not a safe integer`, { cause })
+  }
+}
+
+export function readByte (decoder: Decoder, what: string): number {
+  if (decoder.pos >= decoder.arr.length) throw truncated(what)
+  return decoding.readUint8(decoder)
+}
+
+/** A count that must not exceed `limit`. */
+export function readCount (decoder: Decoder, what: string, limit: number): number {
+  const n = readUint(decoder, what)
+  if (n > limit) throw tooLarge(what, n, limit)
+  return n
+}
+
+export function readBytes (decoder: Decoder, what: string, limit: number): Uint8Array {
+  const len = readUint(decoder, `${what} length`)
+  if (len > limit) throw tooLarge(what, len, limit)
+  if (len > decoder.arr.length - decoder.pos) throw truncated(what)
+  // Copy: a value outlives the frame and must not pin the frame's buffer.
+  return decoding.readUint8Array(decoder, len).slice()
+}
+
+export function readString (decoder: Decoder, what: string, limit: number): string {
+  const len = readUint(decoder, `${what} length`)
+  if (len > limit) throw tooLarge(what, len, limit)
+  if (len > decoder.arr.length - decoder.pos) throw truncated(what)
+  const bytes = decoding.readUint8Array(decoder, len)
+  try {
+    return utf8.decode(bytes)
+  } catch (cause) {
+    throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, `${what} is not valid UTF-8`, { cause })
+  }
+}

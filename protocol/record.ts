@@ -1,0 +1,127 @@
+/**
+ * Records (the state of one key) and the origin table they refer to.
+ *
+ *   origins     := count:varuint • originId:varstring*count
+ *   record      := key:varstring • flags:uint8 • hlc:varuint • writer:varuint
+ *                  • vvLen:varuint • (origin:varuint • counter:varuint)*vvLen
+ *                  • [ttl:varuint • value:varbytes]       (only when flags has FLAG_VALUE)
+ *
+ * `writer` and each vector `origin` index the frame's origin table. Vector
+ * entries are in ascending origin-id order, counters ≥ 1, and the writer has
+ * an entry: the canonical form, so one state has one encoding.
+ */
+import * as encoding from 'lib0/encoding'
+import type { VersionVector } from '../lib/version-vector.ts'
+import { FLAG_VALUE, FLAGS_KNOWN, KIND_MASK, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
+import { malformed, readByte, readBytes, readCount, readString, readUint, type Decoder } from './reader.ts'
+
+export interface WireRecord {
+  key: string
+  kind: RecordKindValue
+  /** Hybrid logical clock of the write that produced this state. */
+  hlc: number
+  /** The origin whose write this state is (the winner, after a conflict). */
+  writer: string
+  vv: VersionVector
+  /** Milliseconds the value lives from the write's physical time (with `value`). */
+  ttl?: number | undefined
+  /** The encoded value, replicate mode only. */
+  value?: Uint8Array | undefined
+}
+
+/** Builds an origin table while records are prepared, so each id is written once. */
+export class OriginTable {
+  readonly ids: string[] = []
+  readonly #index = new Map<string, number>()
+
+  ref (origin: string): number {
+    let i = this.#index.get(origin)
+    if (i === undefined) {
+      i = this.ids.length
+      this.ids.push(origin)
+      this.#index.set(origin, i)
+    }
+    return i
+  }
+
+  addRecord (r: WireRecord): void {
+    this.ref(r.writer)
+    for (let i = 0; i < r.vv.length; i += 2) this.ref(r.vv[i] as string)
+  }
+}
+
+export function writeOrigins (encoder: encoding.Encoder, table: OriginTable): void {
+  encoding.writeVarUint(encoder, table.ids.length)
+  for (const id of table.ids) encoding.writeVarString(encoder, id)
+}
+
+export function readOrigins (decoder: Decoder, limits: DecodeLimits): string[] {
+  const n = readCount(decoder, 'origin table size', limits.maxOrigins)
+  const ids: string[] = []
+  const seen = new Set<string>()
+  for (let i = 0; i < n; i++) {
+    const id = readString(decoder, 'origin id', limits.maxOriginBytes)
+    if (id.length === 0) throw malformed('empty origin id')
+    if (seen.has(id)) throw malformed(`origin id ${JSON.stringify(id)} appears twice in the table`)
+    seen.add(id)
+    ids.push(id)
+  }
+  return ids
+}
+
+export function writeRecord (encoder: encoding.Encoder, table: OriginTable, r: WireRecord): void {
+  encoding.writeVarString(encoder, r.key)
+  const hasValue = r.value !== undefined
+  encoding.writeUint8(encoder, r.kind | (hasValue ? FLAG_VALUE : 0))
+  encoding.writeVarUint(encoder, r.hlc)
+  encoding.writeVarUint(encoder, table.ref(r.writer))
+  encoding.writeVarUint(encoder, r.vv.length / 2)
+  for (let i = 0; i < r.vv.length; i += 2) {
+    encoding.writeVarUint(encoder, table.ref(r.vv[i] as string))
+    encoding.writeVarUint(encoder, r.vv[i + 1] as number)
+  }
+  if (hasValue) {
+    encoding.writeVarUint(encoder, r.ttl ?? 0)
+    encoding.writeVarUint8Array(encoder, r.value as Uint8Array)
+  }
+}
+
+function originAt (origins: string[], index: number, what: string): string {
+  const id = origins[index]
+  if (id === undefined) throw malformed(`${what} refers to origin ${index}, but the table has ${origins.length}`)
+  return id
+}
+
+export function readRecord (decoder: Decoder, origins: string[], limits: DecodeLimits): WireRecord {
+  const key = readString(decoder, 'key', limits.maxKeyBytes)
+  const flags = readByte(decoder, 'record flags')
+  if ((flags & ~FLAGS_KNOWN) !== 0) throw malformed(`record flags 0x${flags.toString(16)} has unknown bits`)
+  const kind = flags & KIND_MASK
+  if (kind !== RecordKind.SET && kind !== RecordKind.DELETE && kind !== RecordKind.INVALIDATE) {
+    throw malformed(`record kind ${kind} is unknown`)
+  }
+  const hasValue = (flags & FLAG_VALUE) !== 0
+  if (hasValue && kind !== RecordKind.SET) throw malformed('only a SET record may carry a value')
+  const hlc = readUint(decoder, 'hlc')
+  const writer = originAt(origins, readUint(decoder, 'writer'), 'writer')
+  const n = readCount(decoder, 'version vector size', limits.maxVectorEntries)
+  const vv: VersionVector = []
+  let previous = ''
+  let writerSeen = false
+  for (let i = 0; i < n; i++) {
+    const origin = originAt(origins, readUint(decoder, 'vector origin'), 'vector entry')
+    const counter = readUint(decoder, 'vector counter')
+    if (counter === 0) throw malformed(`vector counter of ${origin} is 0`)
+    if (i > 0 && origin <= previous) throw malformed('version vector is not in ascending origin order')
+    if (origin === writer) writerSeen = true
+    previous = origin
+    vv.push(origin, counter)
+  }
+  if (!writerSeen) throw malformed(`version vector of key ${JSON.stringify(key)} lacks its writer ${writer}`)
+  const record: WireRecord = { key, kind: kind as RecordKindValue, hlc, writer, vv }
+  if (hasValue) {
+    record.ttl = readUint(decoder, 'ttl')
+    record.value = readBytes(decoder, 'value', limits.maxValueBytes)
+  }
+  return record
+}
