@@ -1,0 +1,176 @@
+/**
+ * One node process of `npm run bench:mesh`, forked by harness.ts with an IPC
+ * channel. It loads systems/<name>.ts, becomes the writer (index 0) or a
+ * receiver, and answers the harness's commands (ipc.ts). It exits when the
+ * channel closes, so it never outlives the bench.
+ */
+import { setImmediate as turn } from 'node:timers/promises'
+import type { FromNode, ToNode } from './ipc.ts'
+import { loadSystem } from './systems/load.ts'
+import { now, type NodeHandle } from './systems/types.ts'
+
+function send(message: FromNode): void {
+  process.send?.(message)
+}
+
+process.on('disconnect', () => process.exit(0))
+process.on('uncaughtException', (error) => {
+  send({ t: 'error', message: error.stack ?? String(error) })
+  process.exit(1)
+})
+
+/** Receive times by seq; NaN = not (yet) received. Grows as needed. */
+let received = new Float64Array(1 << 16).fill(Number.NaN)
+let receivedCount = 0
+let duplicates = 0
+let firstSent = false
+let lastArrival = 0
+let onArrival: (() => void) | undefined
+
+function record(seq: number): void {
+  const at = now()
+  if (seq >= received.length) {
+    let size = received.length
+    while (size <= seq) size *= 2
+    const grown = new Float64Array(size).fill(Number.NaN)
+    grown.set(received)
+    received = grown
+  }
+  if (!Number.isNaN(received[seq] ?? Number.NaN)) {
+    duplicates++
+    return
+  }
+  received[seq] = at
+  receivedCount++
+  lastArrival = at
+  if (!firstSent) {
+    firstSent = true
+    send({ t: 'first' })
+  }
+  onArrival?.()
+}
+
+let handle: NodeHandle | undefined
+let probing: NodeJS.Timeout | undefined
+let probeSeq = 0
+
+async function publish(seq: number): Promise<void> {
+  const wait = handle?.publish?.(seq)
+  if (wait) await wait
+}
+
+/** Publishes seqs [from, …) for `seconds`: paced at `rate`/s, or flat out when rate is 0. */
+async function run(from: number, rate: number, seconds: number): Promise<Float64Array> {
+  const sent: number[] = []
+  const start = now()
+  const end = start + seconds * 1000
+  if (rate > 0) {
+    const total = Math.round(rate * seconds)
+    const interval = 1000 / rate
+    while (sent.length < total) {
+      // Send everything due by now, then sleep until the next one is due (timers tick at ~1 ms).
+      const due = Math.min(total, Math.floor((now() - start) / interval) + 1)
+      while (sent.length < due) {
+        sent.push(now())
+        await publish(from + sent.length - 1)
+      }
+      const wait = start + sent.length * interval - now()
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    }
+  } else {
+    // Saturation: publish in chunks, yielding each turn so I/O (and a cache's per-turn batching) runs.
+    while (now() < end) {
+      for (let i = 0; i < 256; i++) {
+        sent.push(now())
+        await publish(from + sent.length - 1)
+      }
+      await turn()
+    }
+  }
+  return Float64Array.from(sent)
+}
+
+function collect(from: number, to: number, idleMs: number): Promise<void> {
+  const complete = (): boolean => {
+    for (let seq = from; seq < to; seq++) if (Number.isNaN(received[seq] ?? Number.NaN)) return false
+    return true
+  }
+  return new Promise((resolve) => {
+    if (complete()) return resolve()
+    let timer: NodeJS.Timeout
+    const idle = (): void => {
+      const quiet = now() - lastArrival
+      if (quiet >= idleMs) return done()
+      timer = setTimeout(idle, idleMs - quiet)
+    }
+    const done = (): void => {
+      clearTimeout(timer)
+      onArrival = undefined
+      resolve()
+    }
+    // Only check completeness once the expected count could have been reached.
+    onArrival = () => { if (receivedCount >= to - from && complete()) done() }
+    lastArrival = Math.max(lastArrival, now())
+    timer = setTimeout(idle, idleMs)
+  })
+}
+
+process.on('message', async (message: ToNode) => {
+  try {
+    switch (message.t) {
+      case 'init': {
+        const system = await loadSystem(message.system)
+        handle = await system.node({
+          index: message.index,
+          n: message.n,
+          role: message.index === 0 ? 'writer' : 'receiver',
+          config: message.config,
+          peers: message.peers,
+          received: record,
+        })
+        send({ t: 'ready', address: handle.address })
+        break
+      }
+      case 'probe-start': {
+        probeSeq = message.from
+        probing = setInterval(() => { void publish(probeSeq++) }, message.everyMs)
+        break
+      }
+      case 'probe-stop': {
+        clearInterval(probing)
+        send({ t: 'probe-stopped', next: probeSeq })
+        break
+      }
+      case 'run': {
+        const sent = await run(message.from, message.rate, message.seconds)
+        send({ t: 'ran', from: message.from, sent })
+        break
+      }
+      case 'collect': {
+        await collect(message.from, message.to, message.idleMs)
+        const slice = received.slice(message.from, message.to)
+        // slice() past the end of a short buffer is short: pad with NaN.
+        const out = new Float64Array(message.to - message.from).fill(Number.NaN)
+        out.set(slice)
+        send({ t: 'collected', received: out, duplicates })
+        break
+      }
+      case 'command': {
+        if (!handle?.command) throw new Error(`node ${process.pid}: this system has no commands (${message.name})`)
+        const value = await handle.command(message.name, message.args)
+        send({ t: 'result', id: message.id, value })
+        break
+      }
+      case 'close': {
+        await handle?.close()
+        send({ t: 'closed' })
+        process.disconnect()
+        break
+      }
+    }
+  } catch (error) {
+    send({ t: 'error', message: error instanceof Error ? error.stack ?? error.message : String(error) })
+  }
+})
+
+send({ t: 'loaded' })

@@ -1,0 +1,48 @@
+/** Percentiles and the printed table. */
+
+/** Nearest-rank percentile of an ascending-sorted array (q in 0..1). */
+export function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return Number.NaN
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
+  return sorted[rank] ?? Number.NaN
+}
+
+export interface LatencySummary {
+  samples: number
+  p50: number
+  p99: number
+  max: number
+}
+
+export function summarize(latencies: Float64Array): LatencySummary {
+  const sorted = Float64Array.from(latencies).sort()
+  return {
+    samples: sorted.length,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    max: sorted.length ? sorted[sorted.length - 1] ?? Number.NaN : Number.NaN,
+  }
+}
+
+/** A plain-text table, columns padded, numbers right-aligned. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const fmt = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
+  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n')
+}
+
+export function ms(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return '-'
+  return value < 10 ? value.toFixed(3) : value < 100 ? value.toFixed(1) : value.toFixed(0)
+}
+
+export function ratio(value: number | undefined, base: number | undefined): string {
+  if (value === undefined || base === undefined || !Number.isFinite(value) || !Number.isFinite(base) || base === 0) return '-'
+  return `${(value / base).toFixed(2)}x`
+}
+
+export function count(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return '-'
+  return Math.round(value).toLocaleString('en-US')
+}
