@@ -1,0 +1,112 @@
+/**
+ * Anti-entropy sessions (y-protocols' two steps, per peer).
+ *
+ * The requester sends step 1 with its state vector; the responder answers
+ * with every record the requester lacks, in one or more step-2 parts. Records
+ * are merged as each part arrives (merging is idempotent), but the requester
+ * raises its state vector to the responder's only once all parts of that
+ * session arrived: a lost part must not hide what it carried.
+ *
+ * It runs on every connection, periodically, and at once when a sequence gap
+ * is seen; at most one session per peer is in flight, and a request made
+ * meanwhile runs when it ends.
+ */
+import { encodeFrame } from '../protocol/frame.ts'
+import { MessageType, TARGET_FRAME_BYTES } from '../protocol/constants.ts'
+import type { WireRecord } from '../protocol/record.ts'
+import type { StateVector, SyncStep1Message, SyncStep2Message } from '../protocol/sync.ts'
+import { splitRecords } from './outbox.ts'
+
+export interface SyncHost {
+  stateVector(): StateVector
+  /** Every replicated record with a vector entry beyond `sv`. */
+  recordsBeyond(sv: StateVector): WireRecord[]
+  /** Merges repair records (already decoded and validated). */
+  applyRepair(records: WireRecord[], from: string): void
+  /** Raises the local state vector to `sv` after a complete exchange. */
+  advance(sv: StateVector): void
+  send(peer: string, frame: Uint8Array): void
+  now(): number
+}
+
+interface Session {
+  peer: string
+  startedAt: number
+  parts: number
+  seen: Set<number>
+}
+
+export class AntiEntropy {
+  readonly #host: SyncHost
+  readonly #maxRecords: number
+  readonly #timeoutMs: number
+  readonly #sessions = new Map<number, Session>()
+  /** Peers with a request waiting for their current session to end. */
+  readonly #again = new Set<string>()
+  #nextId = 1
+  requests = 0
+  completed = 0
+
+  constructor (host: SyncHost, maxRecords: number, timeoutMs: number) {
+    this.#host = host
+    this.#maxRecords = maxRecords
+    this.#timeoutMs = timeoutMs
+  }
+
+  /** Asks `peer` for what we lack. `force` starts a session even if one is in flight. */
+  request (peer: string, force = false): void {
+    const now = this.#host.now()
+    if (!force) {
+      for (const [id, s] of this.#sessions) {
+        if (s.peer !== peer) continue
+        if (now - s.startedAt < this.#timeoutMs) {
+          this.#again.add(peer)
+          return
+        }
+        this.#sessions.delete(id) // timed out: a frame was lost
+      }
+    }
+    const syncId = this.#nextId++
+    this.#sessions.set(syncId, { peer, startedAt: now, parts: 0, seen: new Set() })
+    this.requests++
+    this.#host.send(peer, encodeFrame({ type: MessageType.SYNC_STEP1, syncId, sv: this.#host.stateVector() }))
+  }
+
+  /** Answers a step 1 with the records `from` lacks. */
+  onStep1 (from: string, msg: SyncStep1Message): void {
+    const sv = this.#host.stateVector()
+    const runs = splitRecords(this.#host.recordsBeyond(msg.sv), TARGET_FRAME_BYTES, this.#maxRecords)
+    if (runs.length === 0) runs.push([])
+    runs.forEach((records, part) => {
+      this.#host.send(from, encodeFrame({ type: MessageType.SYNC_STEP2, syncId: msg.syncId, part, parts: runs.length, sv, records }))
+    })
+  }
+
+  /** Merges a step-2 part; completes the session when its last part arrived. */
+  onStep2 (from: string, msg: SyncStep2Message): void {
+    this.#host.applyRepair(msg.records, from)
+    const session = this.#sessions.get(msg.syncId)
+    if (session === undefined || session.peer !== from) return // unsolicited or late: merged, nothing more
+    if (session.parts === 0) session.parts = msg.parts
+    if (session.parts !== msg.parts) {
+      this.#sessions.delete(msg.syncId)
+      return
+    }
+    session.seen.add(msg.part)
+    if (session.seen.size < session.parts) return
+    this.#sessions.delete(msg.syncId)
+    this.completed++
+    this.#host.advance(msg.sv)
+    if (this.#again.delete(from)) this.request(from)
+  }
+
+  /** Forgets sessions with a peer that left. */
+  peerGone (peer: string): void {
+    for (const [id, s] of this.#sessions) if (s.peer === peer) this.#sessions.delete(id)
+    this.#again.delete(peer)
+  }
+
+  get inFlight (): number {
+    return this.#sessions.size
+  }
+}

@@ -1,0 +1,489 @@
+/**
+ * MeshCache: an in-process cache whose instances keep each other coherent.
+ *
+ * Reads touch only the local LRU. Writes (set, delete, invalidate) change
+ * local state at once and leave, batched per event-loop turn, as UPDATES
+ * frames numbered by this instance's sequence. Incoming records are merged by
+ * version vector (lib/merge rules in SPEC.md §4); gaps in an origin's
+ * sequence and every (re)connection start anti-entropy.
+ */
+import { EventEmitter } from 'node:events'
+import { debuglog } from 'node:util'
+import { decodeFrame } from '../protocol/frame.ts'
+import { MessageType, RecordKind, type RecordKindValue } from '../protocol/constants.ts'
+import type { WireRecord } from '../protocol/record.ts'
+import type { StateVector } from '../protocol/sync.ts'
+import type { UpdatesMessage } from '../protocol/updates.ts'
+import { AntiEntropy } from './anti-entropy.ts'
+import { HybridClock, physicalMs } from './clock.ts'
+import { Entry, wins } from './entry.ts'
+import { ErrorCode, MeshCacheError } from './errors.ts'
+import type { ResolvedOptions } from './options.ts'
+import { Outbox } from './outbox.ts'
+import { SequenceTracker } from './sequence-tracker.ts'
+import { Counters, type CacheStats } from './stats.ts'
+import { Store, type EvictEvent, type EvictReason } from './store.ts'
+import type { Channel, FrameHandler, Transport } from './transport.ts'
+import { decodeValue, encodeValue, jsonCodec, type ValueCodec } from './value-codec.ts'
+import { EMPTY_VECTOR, Order, compareVectors, mergeVectors, vectorExceeds, vectorWith, type VersionVector } from './version-vector.ts'
+
+const log = debuglog('meshcache')
+
+export interface SetOptions {
+  /** Milliseconds this value lives; at most the cache's `maxTtl`. @default the cache's `ttl` */
+  ttl?: number
+  /** Keep the key on this instance only: it is never sent, and no remote message touches it. @default false */
+  local?: boolean
+}
+
+/** A key's replicated state, for diagnostics and tests. */
+export interface EntryView {
+  kind: 'set' | 'delete' | 'invalidate'
+  hlc: number
+  writer: string
+  vv: VersionVector
+  hasValue: boolean
+}
+
+const KIND_NAMES = ['set', 'delete', 'invalidate'] as const
+
+/** Bytes assumed per metadata entry besides its vector (object, boxed timestamp, map slot). */
+const ENTRY_OVERHEAD_BYTES = 96
+/** Bytes per version vector entry (two array slots). */
+const VECTOR_ENTRY_BYTES = 8
+
+export class MeshCache<V extends {} = {}> extends EventEmitter {
+  /** This instance's origin id: node id and incarnation. */
+  readonly origin: string
+  readonly namespace: string
+  readonly #o: ResolvedOptions<V>
+  readonly #store: Store<V>
+  readonly #clock: HybridClock
+  readonly #tracker = new SequenceTracker()
+  readonly #counters = new Counters()
+  readonly #codec: ValueCodec<V>
+  readonly #replicate: boolean
+  readonly #outbox: Outbox
+  readonly #sync: AntiEntropy
+  readonly #ownsTransport: boolean
+  #transport: Transport
+  #channel: Channel | undefined
+  #seq = 0
+  #closed = false
+  #timers: NodeJS.Timeout[] = []
+
+  /** Use `createMeshCache`; the constructor does not join the transport. */
+  constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean) {
+    super()
+    this.#o = options
+    this.namespace = options.namespace
+    this.#transport = transport
+    this.#ownsTransport = ownsTransport
+    this.origin = `${options.nodeId}~${newIncarnation(options.now())}`
+    this.#clock = new HybridClock(options.now, options.maxClockSkew)
+    this.#replicate = options.mode === 'replicate'
+    this.#codec = (options.codec ?? jsonCodec) as ValueCodec<V>
+    this.#store = new Store<V>({
+      max: options.max,
+      now: options.now,
+      exactClock: options.injectedClock,
+      onEvict: (key, reason) => this.#emitEvict(key, reason),
+    })
+    this.#outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame))
+    this.#sync = new AntiEntropy({
+      stateVector: () => this.#stateVector(),
+      recordsBeyond: (sv) => this.#recordsBeyond(sv),
+      applyRepair: (records) => this.#applyRecords(records, 'repair'),
+      advance: (sv) => this.#advance(sv),
+      send: (peer, frame) => this.#send(peer, frame),
+      now: options.now,
+    }, options.limits.maxRecords, Math.max(1_000, options.syncInterval))
+  }
+
+  /** Joins the namespace on the transport and starts the timers. Called by `createMeshCache`. */
+  async start (): Promise<this> {
+    const handler: FrameHandler = {
+      onFrame: (from, frame) => this.#onFrame(from, frame),
+      onPeerUp: (peer) => { if (!this.#closed) this.#sync.request(peer, true) },
+      onPeerDown: (peer) => this.#sync.peerGone(peer),
+    }
+    try {
+      this.#channel = await this.#transport.join(this.namespace, handler)
+    } catch (cause) {
+      throw new MeshCacheError(ErrorCode.TRANSPORT, `cannot join namespace ${JSON.stringify(this.namespace)}`, { cause })
+    }
+    this.#every(this.#o.gcInterval, () => this.purgeStale())
+    if (this.#o.syncInterval > 0) this.#every(this.#o.syncInterval, () => this.#periodicSync())
+    for (const peer of this.#channel.peers()) this.#sync.request(peer, true)
+    return this
+  }
+
+  // ---- reads: the hot path allocates nothing ----
+
+  /** The value of `key`, or `undefined`. Synchronous: one local LRU lookup. */
+  get (key: string): V | undefined {
+    const value = this.#store.lru.get(key)
+    if (value === undefined) this.#counters.misses++
+    else this.#counters.hits++
+    return value
+  }
+
+  /** Whether `key` has a live value here (does not refresh its recency). */
+  has (key: string): boolean {
+    const found = this.#store.lru.has(key)
+    if (found) this.#counters.hits++
+    else this.#counters.misses++
+    return found
+  }
+
+  // ---- writes: local at once, propagation asynchronous ----
+
+  set (key: string, value: V, options?: SetOptions): this {
+    this.#assertOpen()
+    this.#checkKey(key)
+    if (value === undefined || value === null) {
+      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `value of key ${JSON.stringify(key)} is ${String(value)}: use delete() to remove a key`)
+    }
+    const ttl = this.#checkTtl(options?.ttl)
+    if (options?.local === true) {
+      this.#forgetReplicated(key)
+      this.#store.setValue(key, value, ttl, undefined)
+      return this
+    }
+    // Encode before touching state: a value the codec refuses changes nothing.
+    const bytes = this.#replicate ? encodeValue(this.#codec, key, value) : undefined
+    const entry = this.#write(key, RecordKind.SET, ttl, bytes)
+    this.#store.setValue(key, value, ttl, entry)
+    return this
+  }
+
+  /** Deletes `key` here and everywhere. Returns whether a value was held here. */
+  delete (key: string): boolean {
+    return this.#remove(key, RecordKind.DELETE)
+  }
+
+  /** Drops every copy of `key` without writing a new value. Returns whether a value was held here. */
+  invalidate (key: string): boolean {
+    return this.#remove(key, RecordKind.INVALIDATE)
+  }
+
+  /** Starts anti-entropy with every connected peer now (it also runs on connect, on gaps and periodically). */
+  sync (): void {
+    if (this.#closed || this.#channel === undefined) return
+    for (const peer of this.#channel.peers()) this.#sync.request(peer, true)
+  }
+
+  /** Drops expired values and tombstones older than the horizon now (a timer also does it). */
+  purgeStale (): void {
+    this.#store.collect(this.#o.horizon)
+    const keep = new Set([this.origin])
+    this.#tracker.forgetSilent(this.#o.now() - this.#o.horizon, keep)
+  }
+
+  stats (): CacheStats {
+    const c = this.#counters
+    let metadataBytes = 0
+    for (const [key, entry] of this.#store.meta) {
+      metadataBytes += ENTRY_OVERHEAD_BYTES + (entry.vv.length / 2) * VECTOR_ENTRY_BYTES
+      if (!entry.hasValue) metadataBytes += 16 + key.length
+    }
+    return {
+      hits: c.hits,
+      misses: c.misses,
+      localUpdates: c.localUpdates,
+      remoteUpdates: c.remoteUpdates,
+      duplicates: c.duplicates,
+      conflicts: c.conflicts,
+      repairs: c.repairs,
+      protocolErrors: c.protocolErrors,
+      expiredDropped: c.expiredDropped,
+      framesSent: c.framesSent,
+      framesReceived: c.framesReceived,
+      syncRequests: this.#sync.requests,
+      gapsDetected: c.gapsDetected,
+      liveKeys: this.#store.lru.size,
+      tombstones: this.#store.dead.size,
+      origins: this.#tracker.size,
+      metadataBytes,
+    }
+  }
+
+  /** The replicated state of `key`, or undefined (local-only and unknown keys). */
+  inspect (key: string): EntryView | undefined {
+    const e = this.#store.meta.get(key)
+    if (e === undefined) return undefined
+    return { kind: KIND_NAMES[e.kind], hlc: e.hlc, writer: e.writer, vv: e.vv.slice(), hasValue: e.hasValue && this.#store.lru.has(key) }
+  }
+
+  /** Every replicated key's state, sorted by key: what replicas compare after they converge. */
+  metadata (): Array<[string, EntryView]> {
+    const keys = [...this.#store.meta.keys()].sort()
+    return keys.map((k) => [k, this.inspect(k) as EntryView])
+  }
+
+  /** Peers reachable in this namespace (transport ids). */
+  connectedPeers (): string[] {
+    return this.#channel?.peers() ?? []
+  }
+
+  /** Addresses other nodes can dial, when the transport has any. */
+  multiaddrs (): string[] {
+    return this.#transport.multiaddrs?.() ?? []
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#outbox.flush()
+    this.#closed = true
+    for (const t of this.#timers) clearInterval(t)
+    this.#timers = []
+    await this.#channel?.close()
+    if (this.#ownsTransport) await this.#transport.close?.()
+  }
+
+  // ---- local writes ----
+
+  #remove (key: string, kind: RecordKindValue): boolean {
+    this.#assertOpen()
+    this.#checkKey(key)
+    if (!this.#store.meta.has(key) && this.#store.lru.has(key)) {
+      return this.#store.dropValue(key, 'local') // a local-only key stays local
+    }
+    const entry = this.#write(key, kind, this.#o.ttl, undefined)
+    const had = this.#store.dropValue(key, 'local')
+    this.#store.markDead(key, entry)
+    return had
+  }
+
+  /** Numbers a local write, records its state and queues it for peers. */
+  #write (key: string, kind: RecordKindValue, ttl: number, value: Uint8Array | undefined): Entry {
+    const seq = ++this.#seq
+    const hlc = this.#clock.tick()
+    const previous = this.#store.meta.get(key)
+    const vv = vectorWith(previous?.vv ?? EMPTY_VECTOR, this.origin, seq)
+    const entry = new Entry(kind, hlc, this.origin, vv, ttl)
+    this.#store.meta.set(key, entry)
+    this.#tracker.advance(this.origin, seq, this.#o.now())
+    this.#counters.localUpdates++
+    const record: WireRecord = { key, kind, hlc, writer: this.origin, vv }
+    if (value !== undefined) {
+      record.ttl = ttl
+      record.value = value
+    }
+    this.#outbox.push(seq, record)
+    return entry
+  }
+
+  #forgetReplicated (key: string): void {
+    if (this.#store.meta.delete(key)) this.#store.dead.delete(key)
+  }
+
+  // ---- incoming frames ----
+
+  #onFrame (from: string, frame: Uint8Array): void {
+    if (this.#closed) return
+    this.#counters.framesReceived++
+    try {
+      const msg = decodeFrame(frame, this.#o.limits)
+      switch (msg.type) {
+        case MessageType.UPDATES: this.#onUpdates(from, msg); break
+        case MessageType.SYNC_STEP1: this.#sync.onStep1(from, msg); break
+        case MessageType.SYNC_STEP2: this.#sync.onStep2(from, msg); break
+        case MessageType.AWARENESS: this.emit('awareness', from, msg.update); break
+      }
+    } catch (error) {
+      this.#protocolError(from, error)
+    }
+  }
+
+  #protocolError (from: string, error: unknown): void {
+    this.#counters.protocolErrors++
+    log('frame from %s refused: %s', from, (error as Error)?.message)
+    if (this.listenerCount('frameError') > 0) this.emit('frameError', { peer: from, error })
+  }
+
+  #onUpdates (from: string, msg: UpdatesMessage): void {
+    const { origin, firstSeq, records } = msg
+    if (origin === this.origin) {
+      // Our own frame echoed back; claiming numbers we never issued is an impostor.
+      if (firstSeq + records.length - 1 > this.#seq) throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, `frame claims our origin ${origin} with numbers we never issued`)
+      this.#counters.duplicates += records.length
+      return
+    }
+    const values = this.#decodeValues(records)
+    const gapBefore = this.#tracker.hasGap(origin)
+    const now = this.#o.now()
+    for (let i = 0; i < records.length; i++) {
+      const seq = firstSeq + i
+      if (this.#tracker.seen(origin, seq)) {
+        this.#counters.duplicates++
+        continue
+      }
+      this.#apply(records[i] as WireRecord, values?.[i], 'remote')
+      this.#tracker.mark(origin, seq, now)
+    }
+    if (this.#tracker.hasGap(origin)) {
+      if (!gapBefore) this.#counters.gapsDetected++
+      this.#sync.request(from)
+    }
+  }
+
+  /** Decodes every value of a frame first, so a bad value refuses the whole frame. */
+  #decodeValues (records: WireRecord[]): Array<V | undefined> | undefined {
+    if (!this.#replicate) return undefined
+    return records.map((r) => r.value === undefined ? undefined : decodeValue(this.#codec, r.key, r.value))
+  }
+
+  #applyRecords (records: WireRecord[], reason: EvictReason): void {
+    const values = this.#decodeValues(records)
+    for (let i = 0; i < records.length; i++) {
+      if (this.#apply(records[i] as WireRecord, values?.[i], reason) && reason === 'repair') this.#counters.repairs++
+    }
+  }
+
+  /**
+   * The merge rule (SPEC.md §4). Returns whether local state changed.
+   * A dominated or equal record is dropped; a dominating one replaces the
+   * state; a concurrent one merges vectors (pointwise max) and keeps the
+   * winner by (hlc, writer): in invalidate mode the value is dropped, since
+   * a miss is always correct.
+   */
+  #apply (r: WireRecord, value: V | undefined, reason: EvictReason): boolean {
+    const now = this.#o.now()
+    if (physicalMs(r.hlc) + this.#o.horizon < now) {
+      this.#counters.expiredDropped++
+      return false
+    }
+    const current = this.#store.meta.get(r.key)
+    if (current === undefined && this.#store.lru.has(r.key)) return false // a local-only key
+    this.#clock.observe(r.hlc)
+    const ttl = Math.min(r.ttl ?? this.#o.ttl, this.#o.maxTtl)
+    let next: Entry
+    if (current === undefined) {
+      next = Entry.fromRecord(r, ttl)
+    } else {
+      const order = compareVectors(r.vv, current.vv)
+      if (order === Order.EQUAL || order === Order.BEFORE) {
+        this.#counters.duplicates++
+        return false
+      }
+      if (order === Order.AFTER) {
+        next = Entry.fromRecord(r, ttl)
+      } else {
+        this.#counters.conflicts++
+        const merged = mergeVectors(r.vv, current.vv)
+        if (wins(r.hlc, r.writer, current.hlc, current.writer)) {
+          next = Entry.fromRecord(r, ttl)
+          next.vv = merged
+        } else {
+          current.vv = merged
+          next = current
+        }
+      }
+    }
+    this.#counters.remoteUpdates++
+    this.#store.meta.set(r.key, next)
+    if (next === current) {
+      // Our state won a conflict: in replicate mode it keeps its value; in
+      // invalidate mode the value goes, since a miss is always correct.
+      if (this.#replicate) return true
+    } else if (this.#replicate && next.kind === RecordKind.SET && value !== undefined) {
+      const remaining = physicalMs(next.hlc) + next.ttl - now
+      if (remaining > 0) {
+        this.#store.setValue(r.key, value, remaining, next)
+        return true
+      }
+    }
+    this.#store.dropValue(r.key, reason)
+    this.#store.markDead(r.key, next)
+    return true
+  }
+
+  // ---- anti-entropy host ----
+
+  #stateVector (): StateVector {
+    return this.#tracker.stateVector()
+  }
+
+  #recordsBeyond (sv: StateVector): WireRecord[] {
+    const out: WireRecord[] = []
+    const lru = this.#store.lru
+    for (const [key, e] of this.#store.meta) {
+      if (!vectorExceeds(e.vv, sv)) continue
+      const record: WireRecord = { key, kind: e.kind, hlc: e.hlc, writer: e.writer, vv: e.vv }
+      if (this.#replicate && e.hasValue && e.kind === RecordKind.SET) {
+        const value = lru.peek(key)
+        if (value !== undefined) {
+          record.ttl = e.ttl
+          record.value = encodeValue(this.#codec, key, value)
+        }
+      }
+      out.push(record)
+    }
+    return out
+  }
+
+  #advance (sv: StateVector): void {
+    const now = this.#o.now()
+    for (const [origin, seq] of sv) if (origin !== this.origin) this.#tracker.advance(origin, seq, now)
+  }
+
+  #periodicSync (): void {
+    const peers = this.#channel?.peers() ?? []
+    if (peers.length === 0) return
+    this.#sync.request(peers[Math.floor(Math.random() * peers.length)] as string)
+  }
+
+  // ---- plumbing ----
+
+  #broadcast (frame: Uint8Array): void {
+    if (this.#channel === undefined) return
+    this.#counters.framesSent++
+    this.#channel.broadcast(frame)
+  }
+
+  #send (peer: string, frame: Uint8Array): void {
+    if (this.#channel === undefined || this.#closed) return
+    this.#counters.framesSent++
+    this.#channel.send(peer, frame)
+  }
+
+  #emitEvict (key: string, reason: EvictReason): void {
+    if (this.listenerCount('evict') > 0) this.emit('evict', { key, reason } satisfies EvictEvent)
+  }
+
+  #every (ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms)
+    t.unref()
+    this.#timers.push(t)
+  }
+
+  #assertOpen (): void {
+    if (this.#closed) throw new MeshCacheError(ErrorCode.CLOSED, `cache ${JSON.stringify(this.namespace)} is closed`)
+  }
+
+  #checkKey (key: string): void {
+    if (typeof key !== 'string') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `key must be a string, got ${typeof key}`)
+    const limit = this.#o.limits.maxKeyBytes
+    if (key.length * 3 > limit && Buffer.byteLength(key) > limit) {
+      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `key of ${Buffer.byteLength(key)} bytes exceeds maxKeyBytes ${limit}`)
+    }
+  }
+
+  #checkTtl (ttl: number | undefined): number {
+    if (ttl === undefined) return this.#o.ttl
+    if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > this.#o.maxTtl) {
+      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `ttl must be an integer from 1 to maxTtl (${this.#o.maxTtl}), got ${String(ttl)}`)
+    }
+    return ttl
+  }
+}
+
+/**
+ * A new incarnation for every start: the start time plus random bits, so a
+ * restarted process never reuses its earlier sequence numbers even when it
+ * keeps its node id.
+ */
+function newIncarnation (now: number): string {
+  return `${now.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`
+}

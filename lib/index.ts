@@ -1,0 +1,38 @@
+/**
+ * meshcache: coherent in-process caches across service instances.
+ */
+import { MeshCache } from './cache.ts'
+import { resolveOptions, type MeshCacheOptions } from './options.ts'
+import type { Transport } from './transport.ts'
+
+export { MeshCache, type SetOptions, type EntryView } from './cache.ts'
+export type { MeshCacheOptions, CacheMode } from './options.ts'
+export type { CacheStats } from './stats.ts'
+export type { EvictEvent, EvictReason } from './store.ts'
+export type { Transport, Channel, FrameHandler } from './transport.ts'
+export type { ValueCodec } from './value-codec.ts'
+export { jsonCodec } from './value-codec.ts'
+export { MeshCacheError, ErrorCode, type ErrorCodeValue } from './errors.ts'
+
+/**
+ * Creates a cache and joins its namespace. Resolves once the transport is
+ * joined; peers are then found and synced in the background.
+ */
+export async function createMeshCache<V extends {} = {}> (options: MeshCacheOptions<V>): Promise<MeshCache<V>> {
+  const resolved = resolveOptions(options)
+  let transport: Transport | undefined = options.transport
+  const ownsTransport = transport === undefined
+  if (transport === undefined) transport = await defaultTransport()
+  const cache = new MeshCache<V>(resolved, transport, ownsTransport)
+  try {
+    return await cache.start()
+  } catch (error) {
+    await cache.close().catch(() => {})
+    throw error
+  }
+}
+
+async function defaultTransport (): Promise<Transport> {
+  const { createLibp2pTransport } = await import('./libp2p/index.ts')
+  return createLibp2pTransport({})
+}

@@ -1,0 +1,139 @@
+/**
+ * Options of `createMeshCache`, their defaults and their validation. A bad
+ * option fails at construction with E_INVALID_OPTION naming it.
+ */
+import { invalidOption } from './errors.ts'
+import type { Now } from './clock.ts'
+import type { Transport } from './transport.ts'
+import type { ValueCodec } from './value-codec.ts'
+import { DEFAULT_LIMITS, type DecodeLimits } from '../protocol/constants.ts'
+
+export type CacheMode = 'invalidate' | 'replicate'
+
+export interface MeshCacheOptions<V = unknown> {
+  /** Caches coordinate only with caches of the same namespace. Required, 1–128 characters. */
+  namespace: string
+  /** Most values held at once; the least recently used goes first. @default 10_000 */
+  max?: number
+  /**
+   * Milliseconds a value lives after its write. Every value expires: this is
+   * the safety net when messages cannot get through. @default 60_000
+   */
+  ttl?: number
+  /**
+   * The largest `ttl` a single `set` may ask for. Tombstones are kept for
+   * `maxTtl + maxClockSkew` (the horizon), so raising it costs memory.
+   * @default the `ttl` option
+   */
+  maxTtl?: number
+  /**
+   * `'invalidate'`: a write elsewhere drops the local copy (the next read
+   * misses and reloads). `'replicate'`: writes carry their values and every
+   * instance holds the winning one. @default 'invalidate'
+   */
+  mode?: CacheMode
+  /** What carries frames between instances. @default a libp2p node on loopback */
+  transport?: Transport
+  /** The clock, in epoch milliseconds. Injected by tests so TTL never needs sleeping. @default Date.now */
+  now?: Now
+  /** A stable name for this instance (shown to peers). A fresh incarnation is added at every start. @default random */
+  nodeId?: string
+  /** Region label shown in `peers()`. @default '' */
+  region?: string
+  /** Value codec, replicate mode only. @default JSON */
+  codec?: ValueCodec<V>
+  /** The largest wall-clock difference tolerated between instances, in ms. @default 5_000 */
+  maxClockSkew?: number
+  /** Milliseconds between periodic anti-entropy rounds; 0 turns them off. @default 10_000 */
+  syncInterval?: number
+  /** Milliseconds between sweeps of expired values and old tombstones. @default min(horizon / 4, 10_000) */
+  gcInterval?: number
+  /** Decoding limits for incoming frames. @default DEFAULT_LIMITS */
+  limits?: Partial<DecodeLimits>
+}
+
+export const DEFAULT_MAX = 10_000
+export const DEFAULT_TTL = 60_000
+export const DEFAULT_MAX_CLOCK_SKEW = 5_000
+export const DEFAULT_SYNC_INTERVAL = 10_000
+export const MAX_NODE_ID_LENGTH = 64
+
+export interface ResolvedOptions<V> {
+  namespace: string
+  max: number
+  ttl: number
+  maxTtl: number
+  mode: CacheMode
+  now: Now
+  nodeId: string
+  region: string
+  codec: ValueCodec<V> | undefined
+  maxClockSkew: number
+  syncInterval: number
+  gcInterval: number
+  /** maxTtl + maxClockSkew: how long a tombstone must outlive its write. */
+  horizon: number
+  limits: DecodeLimits
+  /** True when `now` was injected: lru-cache must then read the clock on every access. */
+  injectedClock: boolean
+}
+
+function positiveInteger (name: string, value: unknown, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || (!allowZero && value === 0)) {
+    invalidOption(name, `must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(value)}`)
+  }
+  return value
+}
+
+export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOptions<V> {
+  if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object')
+  const { namespace } = options
+  if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 128) {
+    invalidOption('namespace', 'must be a string of 1 to 128 characters')
+  }
+  const max = positiveInteger('max', options.max, DEFAULT_MAX)
+  const ttl = positiveInteger('ttl', options.ttl, DEFAULT_TTL)
+  const maxTtl = positiveInteger('maxTtl', options.maxTtl, ttl)
+  if (maxTtl < ttl) invalidOption('maxTtl', `(${maxTtl}) must be at least \`ttl\` (${ttl})`)
+  const mode = options.mode ?? 'invalidate'
+  if (mode !== 'invalidate' && mode !== 'replicate') invalidOption('mode', `must be 'invalidate' or 'replicate', got ${String(mode)}`)
+  if (options.now !== undefined && typeof options.now !== 'function') invalidOption('now', 'must be a function returning epoch milliseconds')
+  const nodeId = options.nodeId ?? Math.random().toString(36).slice(2, 10)
+  if (typeof nodeId !== 'string' || !/^[\w.:-]{1,64}$/.test(nodeId)) {
+    invalidOption('nodeId', `must be 1 to ${MAX_NODE_ID_LENGTH} characters of [A-Za-z0-9_.:-]`)
+  }
+  const region = options.region ?? ''
+  if (typeof region !== 'string' || region.length > 64) invalidOption('region', 'must be a string of at most 64 characters')
+  const codec = options.codec
+  if (codec !== undefined && (typeof codec?.encode !== 'function' || typeof codec?.decode !== 'function')) {
+    invalidOption('codec', 'must have encode(value) and decode(bytes) functions')
+  }
+  if (codec !== undefined && mode !== 'replicate') invalidOption('codec', "only applies to mode 'replicate'")
+  const maxClockSkew = positiveInteger('maxClockSkew', options.maxClockSkew, DEFAULT_MAX_CLOCK_SKEW, true)
+  const syncInterval = positiveInteger('syncInterval', options.syncInterval, DEFAULT_SYNC_INTERVAL, true)
+  const horizon = maxTtl + maxClockSkew
+  const gcInterval = positiveInteger('gcInterval', options.gcInterval, Math.max(1, Math.min(Math.floor(horizon / 4), 10_000)))
+  const limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) }
+  for (const [name, value] of Object.entries(limits)) positiveInteger(`limits.${name}`, value, 1)
+  if (options.transport !== undefined && typeof options.transport?.join !== 'function') {
+    invalidOption('transport', 'must implement join(namespace, handler)')
+  }
+  return {
+    namespace,
+    max,
+    ttl,
+    maxTtl,
+    mode,
+    now: options.now ?? Date.now,
+    nodeId,
+    region,
+    codec,
+    maxClockSkew,
+    syncInterval,
+    gcInterval,
+    horizon,
+    limits,
+    injectedClock: options.now !== undefined,
+  }
+}

@@ -1,0 +1,51 @@
+/** Counters behind `cache.stats()`. Plain numeric fields: incrementing one costs nothing measurable on the read path. */
+export class Counters {
+  hits = 0
+  misses = 0
+  localUpdates = 0
+  remoteUpdates = 0
+  duplicates = 0
+  conflicts = 0
+  repairs = 0
+  protocolErrors = 0
+  expiredDropped = 0
+  framesSent = 0
+  framesReceived = 0
+  syncRequests = 0
+  gapsDetected = 0
+}
+
+export interface CacheStats {
+  /** `get`/`has` calls that found a value. */
+  hits: number
+  /** `get`/`has` calls that found none. */
+  misses: number
+  /** Writes (set, delete, invalidate) made on this instance and sent to peers. */
+  localUpdates: number
+  /** Remote records that changed this instance's state (updates and repairs). */
+  remoteUpdates: number
+  /** Remote records already known here (same or older version): dropped. */
+  duplicates: number
+  /** Remote records concurrent with local state (resolved by the merge rule). */
+  conflicts: number
+  /** Records applied from anti-entropy that changed state: losses the gossip path did not deliver. */
+  repairs: number
+  /** Frames refused by the decoder or by protocol rules; none changed state. */
+  protocolErrors: number
+  /** Remote records older than the tombstone horizon: expired everywhere already, dropped. */
+  expiredDropped: number
+  framesSent: number
+  framesReceived: number
+  /** Anti-entropy requests sent (on connect, on a gap, periodically). */
+  syncRequests: number
+  /** Sequence gaps seen in an origin's updates (each starts a repair at once). */
+  gapsDetected: number
+  /** Keys holding a value on this instance. */
+  liveKeys: number
+  /** Keys known only by metadata: tombstones, remote writes in invalidate mode, expired or evicted copies. */
+  tombstones: number
+  /** Origins whose sequence this instance tracks. */
+  origins: number
+  /** Estimated bytes of metadata (version vectors, timestamps, tombstones, key strings of tombstones). */
+  metadataBytes: number
+}

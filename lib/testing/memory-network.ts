@@ -1,0 +1,238 @@
+/**
+ * A seeded in-memory network for tests (exported as `meshcache/testing`).
+ *
+ * In the spirit of yjs' test helper: frames wait in a queue and are
+ * delivered in a random (seeded) order, so reordering is the default; they
+ * can also be dropped or duplicated at random, and groups of nodes can be
+ * partitioned and healed. Delivery is either driven by the test (`step`,
+ * `flush`: fully deterministic) or automatic after a random latency
+ * (`auto: true`: for examples and for timing-independent integration).
+ */
+import * as prng from 'lib0/prng'
+import { invalidOption } from '../errors.ts'
+import type { Channel, FrameHandler, Transport } from '../transport.ts'
+
+export interface MemoryNetworkOptions {
+  /** Seed of every random choice. @default 1 */
+  seed?: number
+  /** Probability that a frame is lost. @default 0 */
+  dropRate?: number
+  /** Probability that a delivered frame is delivered again later. @default 0 */
+  duplicateRate?: number
+  /** Deliver frames by themselves after a random latency (real timers) instead of on `step()`/`flush()`. @default false */
+  auto?: boolean
+  /** Latency range in ms for `auto` delivery. @default [0, 2] */
+  latency?: [number, number]
+}
+
+export interface MemoryNetworkStats {
+  sent: number
+  delivered: number
+  dropped: number
+  duplicated: number
+}
+
+interface Pending {
+  from: string
+  to: string
+  namespace: string
+  frame: Uint8Array
+}
+
+interface Member {
+  handler: FrameHandler
+  channel: Channel
+}
+
+export class MemoryNetwork {
+  readonly stats: MemoryNetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0 }
+  readonly #gen: prng.PRNG
+  readonly #auto: boolean
+  readonly #latency: [number, number]
+  #dropRate: number
+  #duplicateRate: number
+  readonly #queue: Pending[] = []
+  /** node → namespace → member */
+  readonly #nodes = new Map<string, Map<string, Member>>()
+  /** node → group; nodes talk only within a group. */
+  readonly #group = new Map<string, number>()
+
+  constructor (options: MemoryNetworkOptions = {}) {
+    const rate = (name: string, v: number | undefined): number => {
+      if (v === undefined) return 0
+      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) invalidOption(name, 'must be a probability from 0 to 1')
+      return v
+    }
+    this.#gen = prng.create(options.seed ?? 1)
+    this.#dropRate = rate('dropRate', options.dropRate)
+    this.#duplicateRate = rate('duplicateRate', options.duplicateRate)
+    this.#auto = options.auto ?? false
+    this.#latency = options.latency ?? [0, 2]
+  }
+
+  /** The transport of node `name` (one per node; every namespace it joins shares it). */
+  transport (name: string): Transport {
+    if (!this.#nodes.has(name)) {
+      this.#nodes.set(name, new Map())
+      this.#group.set(name, 0)
+    }
+    return {
+      join: async (namespace, handler) => this.#join(name, namespace, handler),
+      multiaddrs: () => [`/memory/${name}`],
+      close: async () => {
+        for (const member of [...(this.#nodes.get(name)?.values() ?? [])]) await member.channel.close()
+      },
+    }
+  }
+
+  /** Changes the loss and duplication rates (e.g. to 0 before the final convergence check). */
+  setFaults (faults: { dropRate?: number, duplicateRate?: number }): void {
+    if (faults.dropRate !== undefined) this.#dropRate = faults.dropRate
+    if (faults.duplicateRate !== undefined) this.#duplicateRate = faults.duplicateRate
+  }
+
+  /** Splits the nodes: each array is a group; nodes named in none form one more group. */
+  partition (...groups: string[][]): void {
+    const before = this.#reachablePairs()
+    for (const node of this.#group.keys()) this.#group.set(node, groups.length)
+    groups.forEach((g, i) => { for (const node of g) this.#group.set(node, i) })
+    this.#announce(before)
+  }
+
+  /** Reconnects every node with every other. */
+  heal (): void {
+    const before = this.#reachablePairs()
+    for (const node of this.#group.keys()) this.#group.set(node, 0)
+    this.#announce(before)
+  }
+
+  reachable (a: string, b: string): boolean {
+    return a !== b && this.#group.get(a) === this.#group.get(b)
+  }
+
+  /** Frames waiting for delivery. */
+  get pending (): number {
+    return this.#queue.length
+  }
+
+  /** Delivers one waiting frame, chosen at random. Returns false when none waits. */
+  step (): boolean {
+    if (this.#queue.length === 0) return false
+    const i = prng.int32(this.#gen, 0, this.#queue.length - 1)
+    const item = this.#queue[i] as Pending
+    this.#queue[i] = this.#queue[this.#queue.length - 1] as Pending
+    this.#queue.pop()
+    this.#deliver(item)
+    return true
+  }
+
+  /**
+   * Delivers until nothing waits, letting each cache's per-turn batches go
+   * out between steps. Returns the frames delivered.
+   */
+  async flush (maxSteps = 1_000_000): Promise<number> {
+    let steps = 0
+    for (;;) {
+      await turn()
+      if (this.#queue.length === 0) return steps
+      while (this.step()) {
+        if (++steps >= maxSteps) throw new Error(`memory network still busy after ${maxSteps} deliveries`)
+      }
+    }
+  }
+
+  #join (name: string, namespace: string, handler: FrameHandler): Channel {
+    const node = this.#nodes.get(name) as Map<string, Member>
+    if (node.has(namespace)) invalidOption('namespace', `${namespace} is already joined by node ${name}`)
+    let open = true
+    const channel: Channel = {
+      localPeer: name,
+      broadcast: (frame) => {
+        if (!open) return
+        for (const peer of this.#peersOf(name, namespace)) this.#enqueue({ from: name, to: peer, namespace, frame })
+      },
+      send: (peer, frame) => {
+        if (open) this.#enqueue({ from: name, to: peer, namespace, frame })
+      },
+      peers: () => this.#peersOf(name, namespace),
+      close: async () => {
+        if (!open) return
+        open = false
+        node.delete(namespace)
+        for (const peer of this.#peersOf(name, namespace)) this.#member(peer, namespace)?.handler.onPeerDown(name)
+      },
+    }
+    const peers = this.#peersOf(name, namespace)
+    node.set(namespace, { handler, channel })
+    for (const peer of peers) this.#member(peer, namespace)?.handler.onPeerUp(name)
+    return channel
+  }
+
+  #member (node: string, namespace: string): Member | undefined {
+    return this.#nodes.get(node)?.get(namespace)
+  }
+
+  #peersOf (name: string, namespace: string): string[] {
+    const out: string[] = []
+    for (const [node, namespaces] of this.#nodes) {
+      if (namespaces.has(namespace) && this.reachable(name, node)) out.push(node)
+    }
+    return out
+  }
+
+  #enqueue (item: Pending): void {
+    this.stats.sent++
+    if (!this.#auto) {
+      this.#queue.push(item)
+      return
+    }
+    const [min, max] = this.#latency
+    setTimeout(() => this.#deliver(item), min + prng.real53(this.#gen) * (max - min))
+  }
+
+  #deliver (item: Pending): void {
+    const target = this.#member(item.to, item.namespace)
+    if (target === undefined || !this.reachable(item.from, item.to) || prng.real53(this.#gen) < this.#dropRate) {
+      this.stats.dropped++
+      return
+    }
+    if (prng.real53(this.#gen) < this.#duplicateRate) {
+      this.stats.duplicated++
+      this.#enqueue({ ...item })
+    }
+    this.stats.delivered++
+    target.handler.onFrame(item.from, item.frame)
+  }
+
+  #reachablePairs (): Set<string> {
+    const pairs = new Set<string>()
+    for (const a of this.#nodes.keys()) {
+      for (const b of this.#nodes.keys()) if (this.reachable(a, b)) pairs.add(`${a}\u0000${b}`)
+    }
+    return pairs
+  }
+
+  /** Tells each namespace member which peers appeared or vanished. */
+  #announce (before: Set<string>): void {
+    const after = this.#reachablePairs()
+    for (const [a, namespaces] of this.#nodes) {
+      for (const [namespace, member] of namespaces) {
+        for (const b of this.#nodes.keys()) {
+          if (this.#member(b, namespace) === undefined) continue
+          const pair = `${a}\u0000${b}`
+          if (before.has(pair) && !after.has(pair)) member.handler.onPeerDown(b)
+          if (!before.has(pair) && after.has(pair)) member.handler.onPeerUp(b)
+        }
+      }
+    }
+  }
+}
+
+/** Lets pending microtasks (per-turn batches) and immediates run. */
+function turn (): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
+export function createMemoryNetwork (options?: MemoryNetworkOptions): MemoryNetwork {
+  return new MemoryNetwork(options)
+}
