@@ -1,0 +1,290 @@
+/**
+ * The envelope meshcache puts around the core's frames on its own libp2p
+ * stream protocol. The core's frames stay opaque; this layer adds only what a
+ * stream shared by many namespaces needs.
+ *
+ * Byte grammar (uvarint = unsigned LEB128, string = uvarint(byteLength) • utf8):
+ *
+ *   stream      := envelope*                      (one stream per direction per peer)
+ *   envelope    := uvarint(len) • body            (1 ≤ len ≤ MAX_BODY_BYTES)
+ *   body        := type:u8 • fields
+ *   HELLO(1)    := uvarint(n) • n × string(multiaddr)          the sender's dialable addresses
+ *   JOIN(2)     := uvarint(nsId) • string(namespace)           the sender joined namespace as nsId
+ *   LEAVE(3)    := uvarint(nsId)                               the sender left nsId
+ *   DATA(4)     := uvarint(nsId) • payload                     a whole frame, or the last piece of one
+ *   PART(5)     := uvarint(nsId) • payload                     a piece of a frame; more PART/DATA follow
+ *   PEERS(6)    := uvarint(n) • n × (string(peerId) • uvarint(m) • m × string(multiaddr))
+ *
+ * nsId is chosen by the sender and is valid only on the stream that carried the JOIN.
+ * A frame larger than CHUNK_BYTES is sent as PART… DATA, back to back on one stream.
+ * The version is the protocol id (PROTOCOL); a new layout gets a new protocol id.
+ */
+import { ErrorCode, MeshCacheError } from '../errors.ts'
+
+export const PROTOCOL = '/meshcache/1.0.0'
+
+export const MSG_HELLO = 1
+export const MSG_JOIN = 2
+export const MSG_LEAVE = 3
+export const MSG_DATA = 4
+export const MSG_PART = 5
+export const MSG_PEERS = 6
+
+/** Largest piece of a frame in one envelope. */
+export const CHUNK_BYTES = 1 << 20
+/** Largest envelope body a reader accepts: a chunk plus its header. */
+export const MAX_BODY_BYTES = CHUNK_BYTES + 16
+export const MAX_NAMESPACE_BYTES = 256
+export const MAX_NAMESPACES_PER_STREAM = 1024
+export const MAX_PEERS_PER_MESSAGE = 256
+export const MAX_ADDRS_PER_PEER = 16
+export const MAX_ADDR_BYTES = 512
+
+const truncated = new MeshCacheError(ErrorCode.FRAME_TRUNCATED, 'envelope ends before a field it declares')
+const tooLarge = new MeshCacheError(ErrorCode.FRAME_TOO_LARGE, 'envelope field exceeds its limit')
+const badUtf8 = new MeshCacheError(ErrorCode.FRAME_MALFORMED, 'envelope string is not valid UTF-8')
+
+const utf8 = new TextEncoder()
+const utf8Strict = new TextDecoder('utf-8', { fatal: true })
+
+export function uvarintLength (n: number): number {
+  let len = 1
+  while (n >= 0x80) { n = Math.floor(n / 128); len++ }
+  return len
+}
+
+function putUvarint (buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n % 128) | 0x80
+    n = Math.floor(n / 128)
+  }
+  buf[pos++] = n
+  return pos
+}
+
+/**
+ * The envelopes carrying `frame` in namespace `nsId`: one DATA, or PART… DATA
+ * when the frame is larger than `chunk` bytes. Built once per broadcast and
+ * sent as is to every peer.
+ */
+export function encodeFrame (nsId: number, frame: Uint8Array, chunk = CHUNK_BYTES): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let offset = 0
+  do {
+    const end = Math.min(frame.length, offset + chunk)
+    out.push(encodePayload(end === frame.length ? MSG_DATA : MSG_PART, nsId, frame.subarray(offset, end)))
+    offset = end
+  } while (offset < frame.length)
+  return out
+}
+
+function encodePayload (type: number, nsId: number, payload: Uint8Array): Uint8Array {
+  const bodyLen = 1 + uvarintLength(nsId) + payload.length
+  const buf = new Uint8Array(uvarintLength(bodyLen) + bodyLen)
+  let pos = putUvarint(buf, 0, bodyLen)
+  buf[pos++] = type
+  pos = putUvarint(buf, pos, nsId)
+  buf.set(payload, pos)
+  return buf
+}
+
+/** A small growable writer for control messages (not the hot path). */
+class Writer {
+  parts: number[] = []
+  uvarint (n: number): this {
+    while (n >= 0x80) { this.parts.push((n % 128) | 0x80); n = Math.floor(n / 128) }
+    this.parts.push(n)
+    return this
+  }
+
+  string (s: string): this {
+    const bytes = utf8.encode(s)
+    this.uvarint(bytes.length)
+    for (const b of bytes) this.parts.push(b)
+    return this
+  }
+
+  envelope (): Uint8Array {
+    const buf = new Uint8Array(uvarintLength(this.parts.length) + this.parts.length)
+    const pos = putUvarint(buf, 0, this.parts.length)
+    buf.set(this.parts, pos)
+    return buf
+  }
+}
+
+export function encodeHello (addrs: readonly string[]): Uint8Array {
+  const w = new Writer()
+  w.parts.push(MSG_HELLO)
+  const list = addrs.slice(0, MAX_ADDRS_PER_PEER)
+  w.uvarint(list.length)
+  for (const a of list) w.string(a)
+  return w.envelope()
+}
+
+export function encodeJoin (nsId: number, namespace: string): Uint8Array {
+  const w = new Writer()
+  w.parts.push(MSG_JOIN)
+  return w.uvarint(nsId).string(namespace).envelope()
+}
+
+export function encodeLeave (nsId: number): Uint8Array {
+  const w = new Writer()
+  w.parts.push(MSG_LEAVE)
+  return w.uvarint(nsId).envelope()
+}
+
+export interface PeerAddrs { peer: string, addrs: string[] }
+
+export function encodePeers (peers: readonly PeerAddrs[]): Uint8Array {
+  const w = new Writer()
+  w.parts.push(MSG_PEERS)
+  const list = peers.slice(0, MAX_PEERS_PER_MESSAGE)
+  w.uvarint(list.length)
+  for (const p of list) {
+    w.string(p.peer)
+    const addrs = p.addrs.slice(0, MAX_ADDRS_PER_PEER)
+    w.uvarint(addrs.length)
+    for (const a of addrs) w.string(a)
+  }
+  return w.envelope()
+}
+
+/** Reads the fields of one envelope body; throws MeshCacheError on bad input. */
+export class BodyReader {
+  readonly buf: Uint8Array
+  pos: number
+
+  constructor (buf: Uint8Array, pos = 0) {
+    this.buf = buf
+    this.pos = pos
+  }
+
+  uvarint (): number {
+    let n = 0
+    let mul = 1
+    for (;;) {
+      if (this.pos >= this.buf.length) throw truncated
+      const b = this.buf[this.pos++] as number
+      n += (b & 0x7f) * mul
+      if ((b & 0x80) === 0) return n
+      mul *= 128
+      if (mul > 2 ** 49) throw tooLarge
+    }
+  }
+
+  /** A count bounded by `max`. */
+  count (max: number): number {
+    const n = this.uvarint()
+    if (n > max) throw tooLarge
+    return n
+  }
+
+  string (maxBytes: number): string {
+    const len = this.count(maxBytes)
+    if (this.pos + len > this.buf.length) throw truncated
+    const bytes = this.buf.subarray(this.pos, this.pos + len)
+    this.pos += len
+    try {
+      return utf8Strict.decode(bytes)
+    } catch {
+      throw badUtf8
+    }
+  }
+
+  rest (): Uint8Array {
+    const out = this.buf.subarray(this.pos)
+    this.pos = this.buf.length
+    return out
+  }
+
+  end (): boolean {
+    return this.pos === this.buf.length
+  }
+}
+
+export function decodeAddrList (r: BodyReader): string[] {
+  const n = r.count(MAX_ADDRS_PER_PEER)
+  const addrs: string[] = []
+  for (let i = 0; i < n; i++) addrs.push(r.string(MAX_ADDR_BYTES))
+  return addrs
+}
+
+export function decodePeers (r: BodyReader): PeerAddrs[] {
+  const n = r.count(MAX_PEERS_PER_MESSAGE)
+  const peers: PeerAddrs[] = []
+  for (let i = 0; i < n; i++) {
+    const peer = r.string(MAX_ADDR_BYTES)
+    peers.push({ peer, addrs: decodeAddrList(r) })
+  }
+  return peers
+}
+
+/**
+ * Splits a byte stream into envelope bodies. Chunks may cut envelopes
+ * anywhere; a body that fits in one chunk is passed on without copying.
+ * A length prefix that is zero, too long or over MAX_BODY_BYTES cannot be
+ * skipped (the stream cannot resynchronise), so the reader stops and reports
+ * it through `onFatal`.
+ */
+export class EnvelopeSplitter {
+  readonly #onBody: (body: Uint8Array) => void
+  readonly #onFatal: (reason: string) => void
+  readonly #maxBody: number
+  #len = 0
+  #mul = 1
+  #body: Uint8Array | null = null
+  #filled = 0
+  #dead = false
+
+  constructor (onBody: (body: Uint8Array) => void, onFatal: (reason: string) => void, maxBody = MAX_BODY_BYTES) {
+    this.#onBody = onBody
+    this.#onFatal = onFatal
+    this.#maxBody = maxBody
+  }
+
+  get dead (): boolean { return this.#dead }
+
+  push (chunk: Uint8Array): void {
+    let pos = 0
+    const n = chunk.length
+    while (pos < n && !this.#dead) {
+      const body = this.#body
+      if (body !== null) {
+        const take = Math.min(n - pos, body.length - this.#filled)
+        body.set(chunk.subarray(pos, pos + take), this.#filled)
+        this.#filled += take
+        pos += take
+        if (this.#filled === body.length) {
+          this.#body = null
+          this.#onBody(body)
+        }
+        continue
+      }
+      const b = chunk[pos++] as number
+      this.#len += (b & 0x7f) * this.#mul
+      if ((b & 0x80) !== 0) {
+        this.#mul *= 128
+        if (this.#mul > 2 ** 28) this.#fatal('length prefix too long')
+        continue
+      }
+      const len = this.#len
+      this.#len = 0
+      this.#mul = 1
+      if (len === 0 || len > this.#maxBody) {
+        this.#fatal(`envelope length ${len} out of range`)
+      } else if (n - pos >= len) {
+        this.#onBody(chunk.subarray(pos, pos + len))
+        pos += len
+      } else {
+        this.#body = new Uint8Array(len)
+        this.#filled = 0
+      }
+    }
+  }
+
+  #fatal (reason: string): void {
+    this.#dead = true
+    this.#body = null
+    this.#onFatal(reason)
+  }
+}

@@ -1,0 +1,392 @@
+/**
+ * The mesh: which peers are connected, which namespaces each has joined,
+ * and when a peer counts as up in a namespace. It owns one PeerLink per
+ * remote peer and tells the core's handlers about (re)connections.
+ *
+ * A peer is up in namespace N here when (1) this node joined N, (2) the peer
+ * announced N on one of its live streams to us, and (3) our own stream to it
+ * is open, so that the core can answer at once in onPeerUp.
+ */
+import type { Libp2p } from 'libp2p'
+import type { Connection, Logger, Stream } from '@libp2p/interface'
+import type { FrameHandler } from '../transport.ts'
+import { ErrorCode, MeshCacheError } from '../errors.ts'
+import {
+  PROTOCOL, MAX_NAMESPACE_BYTES,
+  encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers
+} from './envelope.ts'
+import type { PeerAddrs } from './envelope.ts'
+import { InboundReader, PeerLink } from './stream-link.ts'
+import type { ReaderEvents } from './stream-link.ts'
+import type { ResolvedOptions } from './options.ts'
+import type { Redialer } from './redial.ts'
+
+/** Counters for what the transport did and dropped; see `transport.stats()`. */
+export interface TransportStats {
+  /** Frame copies handed to a peer's stream (one broadcast to 4 peers counts 4). */
+  framesSent: number
+  /** Frames delivered to a handler. */
+  framesReceived: number
+  /** Bytes read from peers' streams, envelopes included. */
+  bytesReceived: number
+  /** Frames not sent because the peer's stream was saturated past maxBufferedBytes. */
+  droppedBackpressure: number
+  /** Frames refused because they exceed maxFrameBytes. */
+  droppedOversize: number
+  /** `send` to a peer with no open stream. */
+  droppedNoPeer: number
+  /** Frames for a namespace this node has not joined (or has left). */
+  droppedUnjoined: number
+  /** Envelopes from peers that were malformed, oversized or of unknown type. */
+  badEnvelopes: number
+  /** A handler threw (it must not); the error was logged and swallowed. */
+  handlerErrors: number
+  /** onPeerUp calls, all namespaces. */
+  peerUps: number
+  /** Dials made by the redialer, and how many failed. */
+  redials: number
+  redialFailures: number
+}
+
+export function emptyStats (): TransportStats {
+  return {
+    framesSent: 0, framesReceived: 0, bytesReceived: 0,
+    droppedBackpressure: 0, droppedOversize: 0, droppedNoPeer: 0, droppedUnjoined: 0,
+    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, redials: 0, redialFailures: 0
+  }
+}
+
+export interface LocalNamespace {
+  readonly id: number
+  readonly name: string
+  readonly handler: FrameHandler
+  open: boolean
+}
+
+const MAX_STREAMS_PER_CONNECTION = 8
+const STREAM_OPEN_TIMEOUT = 10_000
+const MAX_OPEN_RETRIES = 6
+
+const utf8 = new TextEncoder()
+
+function withoutPeerId (addr: string): string {
+  const at = addr.indexOf('/p2p/')
+  return at < 0 ? addr : addr.slice(0, at)
+}
+
+export class Mesh implements ReaderEvents {
+  readonly node: Libp2p
+  readonly self: string
+  readonly stats: TransportStats = emptyStats()
+  redialer: Redialer | undefined
+  readonly #opts: ResolvedOptions
+  readonly #log: Logger
+  readonly #links = new Map<string, PeerLink>()
+  readonly #conns = new Map<string, Set<Connection>>()
+  readonly #namespaces = new Map<string, LocalNamespace>()
+  readonly #outConn = new WeakMap<PeerLink, Connection>()
+  #nextNsId = 1
+  #stopped = false
+
+  constructor (node: Libp2p, opts: ResolvedOptions, log: Logger) {
+    this.node = node
+    this.self = node.peerId.toString()
+    this.#opts = opts
+    this.#log = log
+  }
+
+  /** Registers the protocol and connection listeners; call before the node starts. */
+  async attach (): Promise<void> {
+    await this.node.handle(PROTOCOL, (stream, conn) => { this.#onInbound(stream, conn) }, {
+      maxInboundStreams: MAX_STREAMS_PER_CONNECTION,
+      maxOutboundStreams: MAX_STREAMS_PER_CONNECTION
+    })
+    this.node.addEventListener('connection:open', evt => { this.#onConnOpen(evt.detail) })
+    this.node.addEventListener('connection:close', evt => { this.#onConnClose(evt.detail) })
+  }
+
+  isConnected (peer: string): boolean {
+    return (this.#conns.get(peer)?.size ?? 0) > 0
+  }
+
+  /** Our dialable addresses, without the /p2p/ suffix. */
+  ownAddrs (): string[] {
+    return [...new Set(this.node.getMultiaddrs().map(a => withoutPeerId(a.toString())))]
+  }
+
+  /** Aborts every connection to `peer` (fault injection, tests). */
+  cut (peer: string): void {
+    for (const c of [...this.#conns.get(peer) ?? []]) c.abort(new Error('meshcache: connection cut'))
+  }
+
+  join (name: string, handler: FrameHandler): LocalNamespace {
+    if (this.#stopped) throw new MeshCacheError(ErrorCode.CLOSED, 'transport is closed')
+    if (typeof name !== 'string' || name.length === 0 || utf8.encode(name).length > MAX_NAMESPACE_BYTES) {
+      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `namespace must be a non-empty string of at most ${MAX_NAMESPACE_BYTES} UTF-8 bytes`)
+    }
+    if (this.#namespaces.has(name)) {
+      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `namespace ${JSON.stringify(name)} is already joined on this transport`)
+    }
+    const ns: LocalNamespace = { id: this.#nextNsId++, name, handler, open: true }
+    this.#namespaces.set(name, ns)
+    const join = [encodeJoin(ns.id, name)]
+    for (const link of this.#links.values()) link.write(join, Infinity)
+    // peers that announced `name` already are up now; tell the handler once
+    // join() has returned its channel to the caller
+    setImmediate(() => { for (const link of this.#links.values()) this.#reconcile(link) })
+    return ns
+  }
+
+  leave (ns: LocalNamespace): void {
+    if (!ns.open) return
+    ns.open = false
+    this.#namespaces.delete(ns.name)
+    const leave = [encodeLeave(ns.id)]
+    for (const link of this.#links.values()) {
+      link.up.delete(ns.name)
+      link.write(leave, Infinity)
+    }
+  }
+
+  broadcast (ns: LocalNamespace, frame: Uint8Array): void {
+    if (!ns.open) return
+    if (frame.length > this.#opts.maxFrameBytes) {
+      this.stats.droppedOversize++
+      this.#log('refused a %d-byte frame in %s (maxFrameBytes %d)', frame.length, ns.name, this.#opts.maxFrameBytes)
+      return
+    }
+    let envelopes: Uint8Array[] | undefined
+    for (const link of this.#links.values()) {
+      if (!link.up.has(ns.name)) continue
+      envelopes ??= encodeFrame(ns.id, frame)
+      if (link.write(envelopes, this.#opts.maxBufferedBytes)) this.stats.framesSent++
+      else this.stats.droppedBackpressure++
+    }
+  }
+
+  send (ns: LocalNamespace, peer: string, frame: Uint8Array): void {
+    if (!ns.open) return
+    if (frame.length > this.#opts.maxFrameBytes) {
+      this.stats.droppedOversize++
+      this.#log('refused a %d-byte frame to %s in %s (maxFrameBytes %d)', frame.length, peer, ns.name, this.#opts.maxFrameBytes)
+      return
+    }
+    const link = this.#links.get(peer)
+    if (link === undefined || !link.writable()) { this.stats.droppedNoPeer++; return }
+    if (link.write(encodeFrame(ns.id, frame), this.#opts.maxBufferedBytes)) this.stats.framesSent++
+    else this.stats.droppedBackpressure++
+  }
+
+  peersOf (ns: LocalNamespace): string[] {
+    const out: string[] = []
+    for (const link of this.#links.values()) if (link.up.has(ns.name)) out.push(link.peer)
+    return out
+  }
+
+  async stop (): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    for (const ns of this.#namespaces.values()) ns.open = false
+    this.#namespaces.clear()
+    for (const link of this.#links.values()) {
+      clearTimeout(link.retryTimer)
+      link.up.clear()
+    }
+    await this.node.stop()
+  }
+
+  // ---- connections and streams ----
+
+  #link (peer: string): PeerLink {
+    let link = this.#links.get(peer)
+    if (link === undefined) {
+      link = new PeerLink(peer)
+      this.#links.set(peer, link)
+    }
+    return link
+  }
+
+  #dropLinkIfIdle (link: PeerLink): void {
+    if (link.out === null && !link.opening && link.readers.size === 0 && !this.isConnected(link.peer)) {
+      clearTimeout(link.retryTimer)
+      if (this.#links.get(link.peer) === link) this.#links.delete(link.peer)
+    }
+  }
+
+  #onConnOpen (conn: Connection): void {
+    if (this.#stopped || conn.status !== 'open') return
+    const peer = conn.remotePeer.toString()
+    let set = this.#conns.get(peer)
+    if (set === undefined) { set = new Set(); this.#conns.set(peer, set) }
+    set.add(conn)
+    this.redialer?.connected(peer)
+    const link = this.#link(peer)
+    link.openFailures = 0
+    void this.#openOutbound(link)
+  }
+
+  #onConnClose (conn: Connection): void {
+    const peer = conn.remotePeer.toString()
+    const set = this.#conns.get(peer)
+    set?.delete(conn)
+    if (set !== undefined && set.size === 0) {
+      this.#conns.delete(peer)
+      this.redialer?.disconnected(peer)
+    }
+    const link = this.#links.get(peer)
+    if (link === undefined) return
+    // streams normally report their own close; do not wait for them
+    if (this.#outConn.get(link) === conn) this.#outClosed(link, link.out)
+    for (const r of [...link.readers]) if (r.connection === conn) this.onReaderClosed(link, r)
+    if (this.isConnected(peer)) void this.#openOutbound(link)
+    this.#dropLinkIfIdle(link)
+  }
+
+  #openConnection (peer: string): Connection | undefined {
+    let best: Connection | undefined
+    for (const c of this.#conns.get(peer) ?? []) if (c.status === 'open') best = c
+    return best
+  }
+
+  async #openOutbound (link: PeerLink): Promise<void> {
+    if (this.#stopped || link.out !== null || link.opening) return
+    const conn = this.#openConnection(link.peer)
+    if (conn === undefined) return
+    link.opening = true
+    let stream: Stream
+    try {
+      stream = await conn.newStream(PROTOCOL, { signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT) })
+    } catch (err) {
+      link.opening = false
+      link.openFailures++
+      this.#log('opening a stream to %s failed (%d): %s', link.peer, link.openFailures, (err as Error).message)
+      this.#retryOutbound(link)
+      return
+    }
+    link.opening = false
+    if (this.#stopped || conn.status !== 'open' || stream.writeStatus !== 'writable') {
+      stream.abort(new Error('meshcache: stream no longer needed'))
+      if (!this.#stopped) this.#retryOutbound(link)
+      return
+    }
+    link.out = stream
+    this.#outConn.set(link, conn)
+    stream.addEventListener('close', () => { this.#outClosed(link, stream) })
+    const greeting = [encodeHello(this.ownAddrs())]
+    for (const ns of this.#namespaces.values()) greeting.push(encodeJoin(ns.id, ns.name))
+    const others: PeerAddrs[] = []
+    for (const l of this.#links.values()) if (l !== link && l.addrs.length > 0) others.push({ peer: l.peer, addrs: l.addrs })
+    if (others.length > 0) greeting.push(encodePeers(others))
+    link.write(greeting, Infinity)
+    this.#log('stream to %s open', link.peer)
+    this.#reconcile(link)
+  }
+
+  #outClosed (link: PeerLink, stream: Stream | null): void {
+    if (stream === null || link.out !== stream) return
+    link.out = null
+    this.#outConn.delete(link)
+    this.#reconcile(link)
+    if (this.isConnected(link.peer)) this.#retryOutbound(link)
+    else this.#dropLinkIfIdle(link)
+  }
+
+  #retryOutbound (link: PeerLink): void {
+    if (this.#stopped || !this.isConnected(link.peer)) return
+    if (link.openFailures >= MAX_OPEN_RETRIES) {
+      this.#log('giving up on a stream to %s until it reconnects', link.peer)
+      return
+    }
+    clearTimeout(link.retryTimer)
+    const delay = Math.min(this.#opts.redialInterval, 20 * 2 ** link.openFailures)
+    link.retryTimer = setTimeout(() => { void this.#openOutbound(link) }, delay)
+  }
+
+  #onInbound (stream: Stream, conn: Connection): void {
+    if (this.#stopped) { stream.abort(new Error('meshcache: transport closed')); return }
+    const link = this.#link(conn.remotePeer.toString())
+    const reader = new InboundReader(link, stream, conn, this, this.#opts.maxFrameBytes, this.#log)
+    link.readers.add(reader)
+    if (link.out === null) void this.#openOutbound(link)
+  }
+
+  // ---- ReaderEvents ----
+
+  onHello (link: PeerLink, addrs: string[]): void {
+    link.addrs = addrs.map(withoutPeerId)
+    this.redialer?.learn(link.peer, link.addrs, false)
+    // peer exchange: everyone else we talk to learns about the newcomer
+    const news = [encodePeers([{ peer: link.peer, addrs: link.addrs }])]
+    for (const l of this.#links.values()) if (l !== link) l.write(news, Infinity)
+  }
+
+  onMembership (link: PeerLink): void {
+    this.#reconcile(link)
+  }
+
+  onFrame (link: PeerLink, namespace: string, frame: Uint8Array): void {
+    const ns = this.#namespaces.get(namespace)
+    if (ns === undefined || !ns.open) { this.stats.droppedUnjoined++; return }
+    this.stats.framesReceived++
+    try {
+      ns.handler.onFrame(link.peer, frame)
+    } catch (err) {
+      this.stats.handlerErrors++
+      this.#log.error('onFrame handler of %s threw: %e', namespace, err)
+    }
+  }
+
+  onPeers (_link: PeerLink, peers: PeerAddrs[]): void {
+    if (this.#stopped) return
+    for (const p of peers) {
+      if (p.peer === this.self) continue
+      // of two peers that learn about each other, the smaller id dials first
+      this.redialer?.learn(p.peer, p.addrs.map(withoutPeerId), this.self < p.peer)
+    }
+  }
+
+  onBadEnvelope (link: PeerLink, reason: string): void {
+    this.stats.badEnvelopes++
+    this.#log('dropped an envelope from %s: %s', link.peer, reason)
+  }
+
+  onBytes (n: number): void {
+    this.stats.bytesReceived += n
+  }
+
+  onReaderClosed (link: PeerLink, reader: InboundReader): void {
+    if (!link.readers.delete(reader)) return
+    this.#reconcile(link)
+    this.#dropLinkIfIdle(link)
+  }
+
+  /** Brings the namespaces reported up for `link` in line with the rule above. */
+  #reconcile (link: PeerLink): void {
+    if (this.#stopped) return
+    const should = new Set<string>()
+    if (link.writable()) {
+      for (const name of link.remoteNamespaces()) if (this.#namespaces.get(name)?.open === true) should.add(name)
+    }
+    for (const name of [...link.up]) {
+      if (should.has(name)) continue
+      link.up.delete(name)
+      const ns = this.#namespaces.get(name)
+      if (ns === undefined) continue
+      try { ns.handler.onPeerDown(link.peer) } catch (err) {
+        this.stats.handlerErrors++
+        this.#log.error('onPeerDown handler of %s threw: %e', name, err)
+      }
+    }
+    for (const name of should) {
+      if (link.up.has(name)) continue
+      link.up.add(name)
+      this.stats.peerUps++
+      const ns = this.#namespaces.get(name)
+      if (ns === undefined) continue
+      try { ns.handler.onPeerUp(link.peer) } catch (err) {
+        this.stats.handlerErrors++
+        this.#log.error('onPeerUp handler of %s threw: %e', name, err)
+      }
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Builds the libp2p node meshcache runs on: TCP, (pnet), Noise, Yamux,
+ * identify. No gossipsub: frames travel on direct streams (see DESIGN.md).
+ */
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { preSharedKey } from '@libp2p/pnet'
+import type { ComponentLogger, ConnectionGater } from '@libp2p/interface'
+
+export interface NodeInit {
+  listen: string[]
+  psk: Uint8Array | undefined
+  gater: ConnectionGater
+  logger: ComponentLogger | undefined
+}
+
+/**
+ * libp2p accepts at most 5 inbound connections per second from one host and
+ * 10 pending upgrades by default. Every node of a test mesh (and every pod
+ * behind one NAT) shares an address, so a 12-node mesh forming at once would
+ * have connections refused; these limits are raised to what a cache mesh of
+ * a few dozen nodes needs.
+ */
+const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 200
+const MAX_PENDING_INBOUND_UPGRADES = 64
+
+export async function buildNode (init: NodeInit): Promise<Libp2p> {
+  return createLibp2p({
+    addresses: { listen: init.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(init.psk !== undefined ? { connectionProtector: preSharedKey({ psk: init.psk }) } : {}),
+    connectionGater: init.gater,
+    connectionManager: {
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
+      maxIncomingPendingConnections: MAX_PENDING_INBOUND_UPGRADES,
+      // meshcache redials peers itself (redial.ts), forever and with backoff
+      reconnectRetries: 0
+    },
+    services: { identify: identify() },
+    // started by the caller once meshcache's listeners are attached
+    start: false,
+    ...(init.logger !== undefined ? { logger: init.logger } : {})
+  })
+}

@@ -1,0 +1,133 @@
+/**
+ * Options of `createLibp2pTransport`, their defaults and their validation.
+ * Bad options fail at construction with E_INVALID_OPTION naming the option.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import type { ComponentLogger } from '@libp2p/interface'
+import { invalidOption } from '../errors.ts'
+import { CHUNK_BYTES } from './envelope.ts'
+import { normalizePsk } from './psk.ts'
+
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+export const DEFAULT_REDIAL_INTERVAL = 1_000
+export const DEFAULT_MAX_REDIAL_INTERVAL = 30_000
+export const DEFAULT_FORGET_AFTER = 10 * 60_000
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024
+
+export interface Libp2pTransportOptions {
+  /**
+   * Multiaddrs to listen on. Use a public or private interface address (e.g.
+   * `/ip4/0.0.0.0/tcp/4001`) to mesh across machines.
+   * @default ['/ip4/127.0.0.1/tcp/0'] (loopback, random port)
+   */
+  listen?: string[]
+  /**
+   * Bootstrap multiaddrs to dial, with or without `/p2p/<id>`. They are
+   * redialled forever while unreachable; every other peer is learnt from
+   * them (peer exchange) and redialled too.
+   * @default []
+   */
+  peers?: string[]
+  /**
+   * Pre-shared key that makes the mesh private (libp2p pnet, v1 swarm.key
+   * format, see `generatePsk()`). Nodes with another key, or none, cannot
+   * complete a connection. Strongly advised on anything but loopback.
+   * @default undefined (open mesh: anyone who reaches the port can join)
+   */
+  psk?: Uint8Array | string
+  /**
+   * First delay in ms before redialling a known peer that is unreachable;
+   * doubles after each failed try up to `maxRedialInterval`. Also the
+   * period of the check itself.
+   * @default 1000
+   */
+  redialInterval?: number
+  /** @default 30000 */
+  maxRedialInterval?: number
+  /**
+   * A peer learnt through peer exchange (not a bootstrap peer) that stayed
+   * unreachable this long (ms) is forgotten. Bootstrap peers are never forgotten.
+   * @default 600000 (10 min)
+   */
+  forgetAfter?: number
+  /**
+   * Largest frame `broadcast`/`send` accepts; larger frames are refused and
+   * counted (`stats().droppedOversize`). Frames over 1 MiB are split into
+   * pieces on the wire and joined again by the receiver.
+   * @default 16 MiB
+   */
+  maxFrameBytes?: number
+  /**
+   * Per peer: when a peer's stream is saturated and this many bytes already
+   * wait to be sent, further frames to it are dropped (and counted in
+   * `stats().droppedBackpressure`) instead of queued; the core's
+   * anti-entropy repairs them.
+   * @default 8 MiB
+   */
+  maxBufferedBytes?: number
+  /**
+   * libp2p logger; meshcache logs under `meshcache:libp2p:*`
+   * (`DEBUG=meshcache:*` to see it).
+   * @default libp2p's default logger
+   */
+  logger?: ComponentLogger
+}
+
+export interface ResolvedOptions {
+  listen: string[]
+  peers: string[]
+  psk: Uint8Array | undefined
+  redialInterval: number
+  maxRedialInterval: number
+  forgetAfter: number
+  maxFrameBytes: number
+  maxBufferedBytes: number
+  logger: ComponentLogger | undefined
+}
+
+function checkAddrs (name: string, value: unknown): string[] {
+  if (!Array.isArray(value) || !value.every(v => typeof v === 'string')) {
+    invalidOption(name, 'must be an array of multiaddr strings')
+  }
+  for (const a of value as string[]) {
+    try {
+      multiaddr(a)
+    } catch {
+      invalidOption(name, `has an invalid multiaddr: ${JSON.stringify(a)}`)
+    }
+  }
+  return [...value as string[]]
+}
+
+function checkMs (name: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    invalidOption(name, `must be a finite number ≥ ${min}`)
+  }
+  return value
+}
+
+export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) invalidOption('options', 'must be an object')
+  const listen = options.listen === undefined ? [...DEFAULT_LISTEN] : checkAddrs('listen', options.listen)
+  if (listen.length === 0) invalidOption('listen', 'must name at least one address')
+  const peers = options.peers === undefined ? [] : checkAddrs('peers', options.peers)
+  let psk: Uint8Array | undefined
+  if (options.psk !== undefined) {
+    if (typeof options.psk !== 'string' && !(options.psk instanceof Uint8Array)) {
+      invalidOption('psk', 'must be a string or a Uint8Array')
+    }
+    psk = normalizePsk(options.psk)
+  }
+  const redialInterval = checkMs('redialInterval', options.redialInterval, DEFAULT_REDIAL_INTERVAL, 10)
+  const maxRedialInterval = checkMs('maxRedialInterval', options.maxRedialInterval,
+    Math.max(DEFAULT_MAX_REDIAL_INTERVAL, redialInterval), redialInterval)
+  const forgetAfter = checkMs('forgetAfter', options.forgetAfter, DEFAULT_FORGET_AFTER, 0)
+  const maxFrameBytes = checkMs('maxFrameBytes', options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 1)
+  const maxBufferedBytes = checkMs('maxBufferedBytes', options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, CHUNK_BYTES)
+  if (options.logger !== undefined && typeof options.logger?.forComponent !== 'function') {
+    invalidOption('logger', 'must be a libp2p ComponentLogger (with forComponent)')
+  }
+  return { listen, peers, psk, redialInterval, maxRedialInterval, forgetAfter, maxFrameBytes, maxBufferedBytes, logger: options.logger }
+}

@@ -1,0 +1,212 @@
+/**
+ * One remote peer as seen by the mesh: our outbound stream to it (we only
+ * write there) and its outbound streams to us (we only read there), all on
+ * PROTOCOL. Two one-way streams avoid deciding who opens a shared one when
+ * both sides dial at once.
+ */
+import type { Connection, Logger, Stream } from '@libp2p/interface'
+import {
+  BodyReader, EnvelopeSplitter, decodeAddrList, decodePeers,
+  MAX_NAMESPACE_BYTES, MAX_NAMESPACES_PER_STREAM,
+  MSG_DATA, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS
+} from './envelope.ts'
+import type { PeerAddrs } from './envelope.ts'
+
+/** What an inbound stream reports to the mesh. */
+export interface ReaderEvents {
+  onHello (link: PeerLink, addrs: string[]): void
+  /** The set of namespaces the peer announced changed. */
+  onMembership (link: PeerLink): void
+  onFrame (link: PeerLink, namespace: string, frame: Uint8Array): void
+  onPeers (link: PeerLink, peers: PeerAddrs[]): void
+  /** An envelope was dropped (bad, unknown type or namespace, oversized). */
+  onBadEnvelope (link: PeerLink, reason: string): void
+  onBytes (n: number): void
+  onReaderClosed (link: PeerLink, reader: InboundReader): void
+}
+
+export class PeerLink {
+  readonly peer: string
+  out: Stream | null = null
+  opening = false
+  /** Namespaces reported up to their handlers for this peer. */
+  readonly up = new Set<string>()
+  readonly readers = new Set<InboundReader>()
+  /** The peer's own dialable addresses, from its HELLO. */
+  addrs: string[] = []
+  /** Consecutive failures to open the outbound stream (for backoff). */
+  openFailures = 0
+  retryTimer: ReturnType<typeof setTimeout> | undefined
+
+  constructor (peer: string) {
+    this.peer = peer
+  }
+
+  /** True if frames can be written to this peer now. */
+  writable (): boolean {
+    return this.out !== null && this.out.writeStatus === 'writable'
+  }
+
+  /** Namespaces the peer announced on any of its live streams. */
+  remoteNamespaces (): Set<string> {
+    const all = new Set<string>()
+    for (const r of this.readers) for (const ns of r.namespaces.values()) all.add(ns)
+    return all
+  }
+
+  remoteHas (namespace: string): boolean {
+    for (const r of this.readers) for (const ns of r.namespaces.values()) if (ns === namespace) return true
+    return false
+  }
+
+  /**
+   * Writes envelopes without waiting. Returns false (and writes nothing) when
+   * the stream is gone or saturated past `maxBuffered` bytes: the caller
+   * counts the drop. All envelopes of one frame are written or none.
+   */
+  write (envelopes: readonly Uint8Array[], maxBuffered: number): boolean {
+    const out = this.out
+    if (out === null || out.writeStatus !== 'writable') return false
+    if (out.writableNeedsDrain && out.writeBufferLength >= maxBuffered) return false
+    try {
+      for (const e of envelopes) out.send(e)
+      return true
+    } catch {
+      // closed under us; the 'close' listener cleans up
+      return false
+    }
+  }
+}
+
+/** Parses one inbound stream; the namespace ids it learns are valid on it only. */
+export class InboundReader {
+  readonly link: PeerLink
+  readonly stream: Stream
+  readonly connection: Connection
+  /** nsId → namespace, as announced by JOIN on this stream. */
+  readonly namespaces = new Map<number, string>()
+  readonly #events: ReaderEvents
+  readonly #maxFrameBytes: number
+  readonly #log: Logger
+  readonly #splitter: EnvelopeSplitter
+  #parts: Uint8Array[] = []
+  #partsBytes = 0
+  #partsNs = -1
+  #skipping = false
+  #closed = false
+
+  constructor (link: PeerLink, stream: Stream, connection: Connection, events: ReaderEvents, maxFrameBytes: number, log: Logger) {
+    this.link = link
+    this.stream = stream
+    this.connection = connection
+    this.#events = events
+    this.#maxFrameBytes = maxFrameBytes
+    this.#log = log
+    this.#splitter = new EnvelopeSplitter(body => { this.#body(body) }, reason => { this.#fatal(reason) })
+    stream.addEventListener('message', evt => {
+      const data = evt.data
+      if (data instanceof Uint8Array) {
+        events.onBytes(data.length)
+        this.#splitter.push(data)
+      } else {
+        events.onBytes(data.byteLength)
+        for (const buf of data) this.#splitter.push(buf)
+      }
+    })
+    stream.addEventListener('close', () => { this.#close() })
+  }
+
+  #close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#parts = []
+    this.#events.onReaderClosed(this.link, this)
+  }
+
+  #fatal (reason: string): void {
+    this.#events.onBadEnvelope(this.link, reason)
+    this.#log('resetting inbound stream from %s: %s', this.link.peer, reason)
+    this.stream.abort(new Error(`meshcache: ${reason}`))
+  }
+
+  #bad (reason: string): void {
+    this.#events.onBadEnvelope(this.link, reason)
+  }
+
+  #body (body: Uint8Array): void {
+    const r = new BodyReader(body, 1)
+    try {
+      switch (body[0]) {
+        case MSG_DATA:
+        case MSG_PART:
+          this.#payload(body[0], r.uvarint(), r.rest())
+          return
+        case MSG_JOIN: {
+          const id = r.uvarint()
+          const name = r.string(MAX_NAMESPACE_BYTES)
+          if (!r.end()) { this.#bad('trailing bytes after JOIN'); return }
+          if (!this.namespaces.has(id) && this.namespaces.size >= MAX_NAMESPACES_PER_STREAM) {
+            this.#bad('too many namespaces'); return
+          }
+          this.namespaces.set(id, name)
+          this.#events.onMembership(this.link)
+          return
+        }
+        case MSG_LEAVE:
+          if (this.namespaces.delete(r.uvarint())) this.#events.onMembership(this.link)
+          return
+        case MSG_HELLO:
+          this.#events.onHello(this.link, decodeAddrList(r))
+          return
+        case MSG_PEERS:
+          this.#events.onPeers(this.link, decodePeers(r))
+          return
+        default:
+          this.#bad(`unknown envelope type ${String(body[0])}`)
+      }
+    } catch (err) {
+      this.#bad((err as Error).message)
+    }
+  }
+
+  #payload (type: number, nsId: number, payload: Uint8Array): void {
+    if (this.#skipping) {
+      // the rest of an oversized frame: drop pieces until its last one
+      if (type === MSG_DATA) this.#skipping = false
+      return
+    }
+    if (this.#parts.length > 0 && nsId !== this.#partsNs) {
+      this.#dropParts()
+      this.#bad('frame pieces from two namespaces interleaved')
+    }
+    if (this.#partsBytes + payload.length > this.#maxFrameBytes) {
+      this.#dropParts()
+      this.#skipping = type === MSG_PART
+      this.#bad('frame over maxFrameBytes')
+      return
+    }
+    if (type === MSG_PART) {
+      this.#parts.push(payload.slice())
+      this.#partsBytes += payload.length
+      this.#partsNs = nsId
+      return
+    }
+    let frame = payload
+    if (this.#parts.length > 0) {
+      frame = new Uint8Array(this.#partsBytes + payload.length)
+      let pos = 0
+      for (const p of this.#parts) { frame.set(p, pos); pos += p.length }
+      frame.set(payload, pos)
+      this.#dropParts()
+    }
+    const namespace = this.namespaces.get(nsId)
+    if (namespace === undefined) { this.#bad(`frame for unannounced namespace id ${nsId}`); return }
+    this.#events.onFrame(this.link, namespace, frame)
+  }
+
+  #dropParts (): void {
+    this.#parts = []
+    this.#partsBytes = 0
+    this.#partsNs = -1
+  }
+}

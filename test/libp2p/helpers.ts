@@ -1,0 +1,66 @@
+/**
+ * Test helpers for the libp2p transport: a FrameHandler that records what it
+ * sees and lets a test wait for it (events, never sleeps).
+ */
+import type { FrameHandler } from '../../lib/transport.ts'
+
+export const GUARD_MS = 10_000
+
+export interface Received { from: string, frame: Uint8Array }
+
+export interface Recorder {
+  handler: FrameHandler
+  frames: Received[]
+  ups: string[]
+  downs: string[]
+  /** Resolves with the next frame not yet taken by waitFrame. */
+  waitFrame (timeoutMs?: number): Promise<Received>
+  /** Resolves once onPeerUp(peer) has been called `times` times in total. */
+  waitUp (peer: string, times?: number, timeoutMs?: number): Promise<void>
+  waitDown (peer: string, times?: number, timeoutMs?: number): Promise<void>
+}
+
+/** Resolves when `check()` is true, re-checking after every recorded event; rejects after timeoutMs. */
+function waiter (subscribers: Set<() => void>, check: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  if (check()) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      subscribers.delete(poll)
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
+    }, timeoutMs)
+    const poll = (): void => {
+      if (!check()) return
+      clearTimeout(timer)
+      subscribers.delete(poll)
+      resolve()
+    }
+    subscribers.add(poll)
+  })
+}
+
+export function recorder (): Recorder {
+  const subscribers = new Set<() => void>()
+  const notify = (): void => { for (const s of [...subscribers]) s() }
+  let taken = 0
+  const r: Recorder = {
+    frames: [],
+    ups: [],
+    downs: [],
+    handler: {
+      onFrame (from, frame) { r.frames.push({ from, frame }); notify() },
+      onPeerUp (peer) { r.ups.push(peer); notify() },
+      onPeerDown (peer) { r.downs.push(peer); notify() }
+    },
+    async waitFrame (timeoutMs = GUARD_MS) {
+      await waiter(subscribers, () => r.frames.length > taken, 'a frame', timeoutMs)
+      return r.frames[taken++] as Received
+    },
+    async waitUp (peer, times = 1, timeoutMs = GUARD_MS) {
+      await waiter(subscribers, () => r.ups.filter(p => p === peer).length >= times, `onPeerUp(${peer}) ×${times}`, timeoutMs)
+    },
+    async waitDown (peer, times = 1, timeoutMs = GUARD_MS) {
+      await waiter(subscribers, () => r.downs.filter(p => p === peer).length >= times, `onPeerDown(${peer}) ×${times}`, timeoutMs)
+    }
+  }
+  return r
+}
