@@ -36,6 +36,18 @@ export interface SetOptions {
   local?: boolean
 }
 
+/**
+ * Emitted as `change` whenever a key's replicated state moves to a newer
+ * version: a local write, or a remote record that was applied (not for TTL
+ * or capacity evictions, which change no version).
+ */
+export interface ChangeEvent {
+  key: string
+  kind: 'set' | 'delete' | 'invalidate'
+  /** 'local' for this instance's writes, 'remote' for updates, 'repair' for anti-entropy. */
+  source: 'local' | 'remote' | 'repair'
+}
+
 /** A key's replicated state, for diagnostics and tests. */
 export interface EntryView {
   kind: 'set' | 'delete' | 'invalidate'
@@ -271,6 +283,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       record.value = value
     }
     this.#outbox.push(seq, record)
+    this.#emitChange(key, kind, 'local')
     return entry
   }
 
@@ -383,6 +396,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     }
     this.#counters.remoteUpdates++
     this.#store.meta.set(r.key, next)
+    this.#emitChange(r.key, next.kind, reason === 'repair' ? 'repair' : 'remote')
     if (next === current) {
       // Our state won a conflict: in replicate mode it keeps its value; in
       // invalidate mode the value goes, since a miss is always correct.
@@ -450,6 +464,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #emitEvict (key: string, reason: EvictReason): void {
     if (this.listenerCount('evict') > 0) this.emit('evict', { key, reason } satisfies EvictEvent)
+  }
+
+  #emitChange (key: string, kind: RecordKindValue, source: ChangeEvent['source']): void {
+    if (this.listenerCount('change') > 0) this.emit('change', { key, kind: KIND_NAMES[kind], source } satisfies ChangeEvent)
   }
 
   #every (ms: number, fn: () => void): void {

@@ -5,7 +5,7 @@ import { MeshCache } from './cache.ts'
 import { resolveOptions, type MeshCacheOptions } from './options.ts'
 import type { Transport } from './transport.ts'
 
-export { MeshCache, type SetOptions, type EntryView } from './cache.ts'
+export { MeshCache, type SetOptions, type EntryView, type ChangeEvent } from './cache.ts'
 export type { MeshCacheOptions, CacheMode } from './options.ts'
 export type { CacheStats } from './stats.ts'
 export type { EvictEvent, EvictReason } from './store.ts'
