@@ -23,12 +23,18 @@ export function malformed (problem: string): MeshCacheError {
 }
 
 export function readUint (decoder: Decoder, what: string): number {
+  let n: number
   try {
-    return decoding.readVarUint(decoder)
+    n = decoding.readVarUint(decoder)
   } catch (cause) {
     if (decoder.pos >= decoder.arr.length) throw truncated(what)
     throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, `${what} is not a safe integer`, { cause })
   }
+  // lib0 checks the range only between bytes, not after the last one: it
+  // returns inexact numbers up to 2^56, and Infinity or NaN after a long run
+  // of 0x80 bytes (Infinity would then hang writeVarUint when re-encoded).
+  if (!Number.isSafeInteger(n)) throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, `${what} is not a safe integer`)
+  return n
 }
 
 export function readByte (decoder: Decoder, what: string): number {
