@@ -1,0 +1,359 @@
+/** The public cache API on the memory network: behaviour, errors, TTL, GC, repair. */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createMeshCache, ErrorCode, MeshCacheError, type EvictEvent, type MeshCache, type Transport } from '../lib/index.ts'
+import { createMemoryNetwork, createTestClock } from '../lib/testing/index.ts'
+import { encodeFrame, MessageType, RecordKind } from '../protocol/index.ts'
+import { captureTransport } from './helpers/capture-transport.ts'
+import { cluster } from './helpers/cluster.ts'
+
+function throwsCode (fn: () => unknown, code: string, pattern?: RegExp): void {
+  try {
+    fn()
+  } catch (error) {
+    assert.instance(error, MeshCacheError)
+    assert.is((error as MeshCacheError).code, code)
+    if (pattern) assert.match((error as Error).message, pattern)
+    return
+  }
+  assert.unreachable(`expected ${code}`)
+}
+
+async function rejectsCode (p: Promise<unknown>, code: string, pattern?: RegExp): Promise<void> {
+  try {
+    await p
+  } catch (error) {
+    assert.instance(error, MeshCacheError)
+    assert.is((error as MeshCacheError).code, code)
+    if (pattern) assert.match((error as Error).message, pattern)
+    return
+  }
+  assert.unreachable(`expected ${code}`)
+}
+
+function evictions (cache: MeshCache<any>): EvictEvent[] {
+  const seen: EvictEvent[] = []
+  cache.on('evict', (e: EvictEvent) => seen.push(e))
+  return seen
+}
+
+test('set, get, has, delete and invalidate act locally at once', async () => {
+  const c = await cluster<string>(1)
+  const [a] = c.nodes as [MeshCache<string>]
+  assert.is(a.get('k'), undefined)
+  a.set('k', 'v')
+  assert.is(a.get('k'), 'v')
+  assert.ok(a.has('k'))
+  assert.is(a.delete('k'), true)
+  assert.is(a.get('k'), undefined)
+  assert.is(a.delete('k'), false)
+  a.set('k', 'w')
+  assert.is(a.invalidate('k'), true)
+  assert.not.ok(a.has('k'))
+  const s = a.stats()
+  assert.is(s.localUpdates, 5)
+  assert.is(s.hits, 2)
+  assert.is(s.misses, 3)
+  assert.is(s.tombstones, 1)
+  await c.close()
+})
+
+test('bad options fail at construction with E_INVALID_OPTION naming the option', async () => {
+  const net = createMemoryNetwork()
+  const t = net.transport('x')
+  await rejectsCode(createMeshCache({ namespace: '', transport: t }), ErrorCode.INVALID_OPTION, /namespace/)
+  await rejectsCode(createMeshCache({ namespace: 'n', max: 0, transport: t }), ErrorCode.INVALID_OPTION, /`max`/)
+  await rejectsCode(createMeshCache({ namespace: 'n', ttl: -1, transport: t }), ErrorCode.INVALID_OPTION, /`ttl`/)
+  await rejectsCode(createMeshCache({ namespace: 'n', ttl: 10, maxTtl: 5, transport: t }), ErrorCode.INVALID_OPTION, /maxTtl/)
+  await rejectsCode(createMeshCache({ namespace: 'n', mode: 'both' as any, transport: t }), ErrorCode.INVALID_OPTION, /mode/)
+  await rejectsCode(createMeshCache({ namespace: 'n', nodeId: 'has space', transport: t }), ErrorCode.INVALID_OPTION, /nodeId/)
+  await rejectsCode(createMeshCache({ namespace: 'n', codec: { encode: () => new Uint8Array(), decode: () => 1 }, transport: t }), ErrorCode.INVALID_OPTION, /codec/)
+  await rejectsCode(createMeshCache({ namespace: 'n', transport: {} as Transport }), ErrorCode.INVALID_OPTION, /transport/)
+  await rejectsCode(createMeshCache({ namespace: 'n', limits: { maxKeyBytes: 0 }, transport: t }), ErrorCode.INVALID_OPTION, /limits.maxKeyBytes/)
+})
+
+test('a transport that cannot join fails with E_TRANSPORT and its cause', async () => {
+  const broken: Transport = { join: async () => { throw new Error('port in use') } }
+  try {
+    await createMeshCache({ namespace: 'n', transport: broken })
+    assert.unreachable()
+  } catch (error) {
+    assert.is((error as MeshCacheError).code, ErrorCode.TRANSPORT)
+    assert.is(((error as Error).cause as Error).message, 'port in use')
+  }
+})
+
+test('bad arguments are refused with E_INVALID_ARGUMENT and change nothing', async () => {
+  const c = await cluster<any>(1, { limits: { maxKeyBytes: 8 }, maxTtl: 100, ttl: 50 })
+  const [a] = c.nodes as [MeshCache<any>]
+  throwsCode(() => a.set(42 as any, 'v'), ErrorCode.INVALID_ARGUMENT, /key must be a string/)
+  throwsCode(() => a.set('a-long-key!', 'v'), ErrorCode.INVALID_ARGUMENT, /maxKeyBytes/)
+  throwsCode(() => a.set('k', undefined), ErrorCode.INVALID_ARGUMENT, /delete\(\)/)
+  throwsCode(() => a.set('k', 'v', { ttl: 101 }), ErrorCode.INVALID_ARGUMENT, /maxTtl/)
+  throwsCode(() => a.set('k', 'v', { ttl: 1.5 }), ErrorCode.INVALID_ARGUMENT, /ttl/)
+  throwsCode(() => a.delete('a-long-key!'), ErrorCode.INVALID_ARGUMENT)
+  assert.is(a.stats().localUpdates, 0)
+  assert.equal(a.metadata(), [])
+  await c.close()
+  throwsCode(() => a.set('k', 'v'), ErrorCode.CLOSED, /closed/)
+  throwsCode(() => a.invalidate('k'), ErrorCode.CLOSED)
+})
+
+test('replicate mode: a value the codec refuses throws E_VALUE_CODEC and changes nothing', async () => {
+  const c = await cluster<any>(2, { mode: 'replicate' })
+  const [a, b] = c.nodes as [MeshCache<any>, MeshCache<any>]
+  throwsCode(() => a.set('k', { n: 1n }), ErrorCode.VALUE_CODEC, /cannot be encoded/)
+  assert.is(a.get('k'), undefined)
+  assert.is(a.inspect('k'), undefined)
+  await c.net.flush()
+  assert.is(b.stats().framesReceived, 2, 'only the two sync answers crossed')
+  await c.close()
+})
+
+test('a write on one instance evicts (invalidate mode) or replaces (replicate mode) the others', async () => {
+  for (const mode of ['invalidate', 'replicate'] as const) {
+    const c = await cluster<string>(3, { mode })
+    const [a, b, d] = c.nodes as [MeshCache<string>, MeshCache<string>, MeshCache<string>]
+    b.set('user:1', 'old')
+    await c.net.flush()
+    const seen = evictions(b)
+    a.set('user:1', 'new')
+    await c.net.flush()
+    assert.is(a.get('user:1'), 'new')
+    if (mode === 'invalidate') {
+      assert.is(b.get('user:1'), undefined)
+      assert.is(d.get('user:1'), undefined, 'invalidate mode never ships values')
+      assert.equal(seen, [{ key: 'user:1', reason: 'remote' }])
+    } else {
+      assert.is(b.get('user:1'), 'new')
+      assert.is(d.get('user:1'), 'new')
+      assert.equal(seen, [], 'a replaced value is not an eviction')
+    }
+    await c.close()
+  }
+})
+
+test('TTL expires values on the injected clock and reports reason ttl', async () => {
+  const c = await cluster<string>(1, { ttl: 1000, maxTtl: 5000 })
+  const [a] = c.nodes as [MeshCache<string>]
+  const seen = evictions(a)
+  a.set('short', 'x')
+  a.set('long', 'y', { ttl: 5000 })
+  c.clock.advance(999)
+  assert.is(a.get('short'), 'x')
+  c.clock.advance(2)
+  assert.is(a.get('short'), undefined)
+  assert.is(a.get('long'), 'y')
+  c.clock.advance(4000)
+  assert.is(a.get('long'), undefined)
+  assert.equal(seen, [{ key: 'short', reason: 'ttl' }, { key: 'long', reason: 'ttl' }])
+  await c.close()
+})
+
+test('replicated values expire at their write time plus ttl on every instance', async () => {
+  const c = await cluster<string>(2, { mode: 'replicate', ttl: 1000 })
+  const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+  a.set('k', 'v')
+  c.clock.advance(600) // the frame is slow to arrive
+  await c.net.flush()
+  assert.is(b.get('k'), 'v')
+  c.clock.advance(401)
+  assert.is(b.get('k'), undefined, 'expired 1000 ms after the write, not after arrival')
+  await c.close()
+})
+
+test('capacity evictions report reason capacity and keep the metadata', async () => {
+  const c = await cluster<string>(1, { max: 2 })
+  const [a] = c.nodes as [MeshCache<string>]
+  const seen = evictions(a)
+  a.set('1', 'a')
+  a.set('2', 'b')
+  a.set('3', 'c')
+  assert.equal(seen, [{ key: '1', reason: 'capacity' }])
+  assert.is(a.get('1'), undefined)
+  assert.is(a.inspect('1')?.hasValue, false)
+  assert.is(a.inspect('1')?.kind, 'set')
+  await c.close()
+})
+
+test('local keys never leave the instance and no remote message touches them', async () => {
+  const c = await cluster<string>(2, { mode: 'replicate' })
+  const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+  a.set('session', 'mine', { local: true })
+  await c.net.flush()
+  assert.is(b.get('session'), undefined)
+  assert.is(a.stats().localUpdates, 0)
+  b.set('session', 'theirs')
+  b.delete('session')
+  await c.net.flush()
+  assert.is(a.get('session'), 'mine', 'remote writes do not touch a local key')
+  assert.is(a.inspect('session'), undefined)
+  a.delete('session')
+  assert.is(a.get('session'), undefined)
+  await c.close()
+})
+
+test('namespaces on the same transports never see each other', async () => {
+  const net = createMemoryNetwork()
+  const clock = createTestClock()
+  const mk = (node: string, namespace: string) => createMeshCache<string>({ namespace, nodeId: node, now: clock.now, transport: net.transport(node), syncInterval: 0 })
+  const a1 = await mk('a', 'users')
+  const a2 = await mk('a', 'prices')
+  const b1 = await mk('b', 'users')
+  const b2 = await mk('b', 'prices')
+  b1.set('k', 'user')
+  b2.set('k', 'price')
+  await net.flush()
+  a1.set('k', 'x')
+  await net.flush()
+  assert.is(b1.get('k'), undefined, 'same namespace: evicted')
+  assert.is(b2.get('k'), 'price', 'other namespace: untouched')
+  assert.is(a2.inspect('k')?.writer, b2.origin)
+  for (const cache of [a1, a2, b1, b2]) await cache.close()
+})
+
+test('a gap in an origin\'s sequence starts repair at once, without any timer', async () => {
+  const c = await cluster<string>(2, { mode: 'replicate' })
+  const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+  await c.net.flush()
+  c.net.setFaults({ dropRate: 1 })
+  a.set('lost', '1')
+  await c.net.flush()
+  c.net.setFaults({ dropRate: 0 })
+  assert.is(b.get('lost'), undefined)
+  a.set('next', '2')
+  await c.net.flush()
+  assert.is(b.get('next'), '2')
+  assert.is(b.get('lost'), '1', 'repaired by anti-entropy triggered by the gap')
+  assert.is(b.stats().gapsDetected, 1)
+  assert.ok(b.stats().repairs >= 1)
+  await c.close()
+})
+
+test('concurrent writes in invalidate mode evict everywhere: a miss is always correct', async () => {
+  const c = await cluster<string>(3)
+  const [a, b, d] = c.nodes as [MeshCache<string>, MeshCache<string>, MeshCache<string>]
+  c.net.partition(['n0'], ['n1', 'n2'])
+  a.set('k', 'from-a')
+  b.set('k', 'from-b')
+  await c.net.flush()
+  c.net.heal()
+  await c.net.flush()
+  for (const node of [a, b, d]) assert.is(node.get('k'), undefined)
+  assert.equal(a.inspect('k'), b.inspect('k'))
+  assert.ok(a.stats().conflicts + b.stats().conflicts >= 1)
+  await c.close()
+})
+
+test('a healed partition repairs through anti-entropy and reports reason repair', async () => {
+  const c = await cluster<string>(2)
+  const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+  b.set('k', 'cached')
+  c.net.partition(['n0'], ['n1'])
+  a.invalidate('k')
+  await c.net.flush()
+  assert.is(b.get('k'), 'cached', 'stale during the partition: TTL is the bound')
+  const seen = evictions(b)
+  c.net.heal()
+  await c.net.flush()
+  assert.is(b.get('k'), undefined)
+  assert.equal(seen, [{ key: 'k', reason: 'repair' }])
+  assert.is(b.stats().repairs, 1)
+  await c.close()
+})
+
+test('tombstones are kept for the horizon (maxTtl + maxClockSkew), then collected', async () => {
+  const c = await cluster<string>(2, { ttl: 1000, maxClockSkew: 500 })
+  const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+  a.set('k', 'v')
+  a.delete('k')
+  await c.net.flush()
+  c.clock.advance(1499)
+  a.purgeStale()
+  b.purgeStale()
+  assert.is(a.stats().tombstones, 1)
+  assert.is(b.inspect('k')?.kind, 'delete')
+  c.clock.advance(2)
+  a.purgeStale()
+  b.purgeStale()
+  assert.is(a.stats().tombstones, 0)
+  assert.is(b.inspect('k'), undefined)
+  assert.is(a.stats().metadataBytes, 0)
+  await c.close()
+})
+
+test('records older than the horizon are dropped: every copy they could touch has expired', async () => {
+  const c = await cluster<string>(2, { mode: 'replicate', ttl: 1000, maxClockSkew: 0 })
+  const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+  a.set('k', 'v')
+  c.clock.advance(1001)
+  await c.net.flush()
+  assert.is(b.get('k'), undefined)
+  assert.is(b.inspect('k'), undefined)
+  assert.ok(b.stats().expiredDropped >= 1)
+  await c.close()
+})
+
+test('a restarted instance gets a new incarnation, never reuses numbers, and deleted keys stay deleted', async () => {
+  const net = createMemoryNetwork()
+  const clock = createTestClock()
+  const mk = (node: string) => createMeshCache<string>({ namespace: 'r', nodeId: node, now: clock.now, transport: net.transport(node), mode: 'replicate', syncInterval: 0 })
+  const a = await mk('a')
+  const b = await mk('b')
+  a.set('k', 'v1')
+  await net.flush()
+  b.delete('k')
+  await net.flush()
+  const firstOrigin = a.origin
+  await a.close() // as after kill -9: nothing is persisted
+  const a2 = await mk('a')
+  assert.is.not(a2.origin, firstOrigin)
+  assert.ok(a2.origin.startsWith('a~'))
+  await net.flush()
+  assert.is(a2.inspect('k')?.kind, 'delete', 'the tombstone came back through anti-entropy')
+  a2.set('other', 'x')
+  await net.flush()
+  assert.equal(b.inspect('other')?.vv, [a2.origin, 1])
+  assert.is(b.get('k'), undefined)
+  await a2.close()
+  await b.close()
+})
+
+test('a frame claiming our own origin with numbers we never issued is refused', async () => {
+  const cap = captureTransport()
+  const a = await createMeshCache<string>({ namespace: 'n', nodeId: 'a', transport: cap.transport, syncInterval: 0 })
+  const errors: Array<{ peer: string, error: MeshCacheError }> = []
+  a.on('frameError', (e) => errors.push(e))
+  a.set('mine', 'v')
+  const before = a.metadata()
+  cap.deliver('peer', encodeFrame({
+    type: MessageType.UPDATES,
+    origin: a.origin,
+    firstSeq: 7,
+    records: [{ key: 'mine', kind: RecordKind.DELETE, hlc: 1, writer: a.origin, vv: [a.origin, 7] }],
+  }))
+  assert.equal(a.metadata(), before)
+  assert.is(a.get('mine'), 'v')
+  assert.is(a.stats().protocolErrors, 1)
+  assert.is(errors[0]?.peer, 'peer')
+  assert.is(errors[0]?.error.code, ErrorCode.FRAME_MALFORMED)
+  await a.close()
+})
+
+test('garbage frames are counted and refused with their code', async () => {
+  const cap = captureTransport()
+  const a = await createMeshCache<string>({ namespace: 'n', transport: cap.transport, syncInterval: 0 })
+  const codes: string[] = []
+  a.on('frameError', (e) => codes.push(e.error.code))
+  a.set('k', 'v')
+  const before = a.metadata()
+  cap.deliver('peer', new Uint8Array([9, 0]))
+  cap.deliver('peer', new Uint8Array([1, 77]))
+  cap.deliver('peer', new Uint8Array([1]))
+  assert.equal(codes, [ErrorCode.FRAME_VERSION, ErrorCode.FRAME_TYPE, ErrorCode.FRAME_TRUNCATED])
+  assert.equal(a.metadata(), before)
+  assert.is(a.stats().protocolErrors, 3)
+  await a.close()
+})
+
+test.run()
