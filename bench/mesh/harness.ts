@@ -8,7 +8,7 @@ import type { FromNode, ToNode } from './ipc.ts'
 import { own, stop } from './owned.ts'
 import { summarize, type LatencySummary } from './stats.ts'
 import { loadSystem } from './systems/load.ts'
-import type { SystemEnv } from './systems/types.ts'
+import type { Scenario, SystemEnv } from './systems/types.ts'
 
 const NODE_SCRIPT = new URL('./node.ts', import.meta.url)
 
@@ -109,7 +109,7 @@ export class Cluster {
   get writer(): NodeProcess { return this.nodes[0] as NodeProcess }
   get receivers(): NodeProcess[] { return this.nodes.slice(1) }
 
-  static async start(system: string, n: number, readyTimeoutMs = 30_000): Promise<Cluster> {
+  static async start(system: string, n: number, scenario: Scenario = 'fanout', readyTimeoutMs = 30_000): Promise<Cluster> {
     const env = await (await loadSystem(system)).setup?.(n)
     const nodes: NodeProcess[] = []
     const cluster = new Cluster(system, nodes, env)
@@ -119,7 +119,7 @@ export class Cluster {
       // Receivers first, writer last: each node gets the addresses of those before it.
       const addresses: unknown[] = []
       for (const node of [...nodes.slice(1), nodes[0] as NodeProcess]) {
-        node.send({ t: 'init', system, index: node.index, n, config: env?.config, peers: [...addresses] })
+        node.send({ t: 'init', system, scenario, index: node.index, n, config: env?.config, peers: [...addresses] })
         addresses.push((await node.next('ready', readyTimeoutMs)).address)
       }
       // The path is up once every receiver has seen a probe (a mesh may need a heartbeat or two).

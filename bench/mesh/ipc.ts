@@ -1,7 +1,9 @@
+import type { Scenario } from './systems/types.ts'
+
 /** Messages between the bench process and its node processes (IPC, advanced serialization). */
 
 export type ToNode =
-  | { t: 'init', system: string, index: number, n: number, config: unknown, peers: unknown[] }
+  | { t: 'init', system: string, scenario: Scenario, index: number, n: number, config: unknown, peers: unknown[] }
   /** Writer: publish one probe every `everyMs` until `probe-stop`; seqs start at `from`. */
   | { t: 'probe-start', from: number, everyMs: number }
   | { t: 'probe-stop' }

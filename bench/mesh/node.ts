@@ -124,6 +124,7 @@ process.on('message', async (message: ToNode) => {
           index: message.index,
           n: message.n,
           role: message.index === 0 ? 'writer' : 'receiver',
+          scenario: message.scenario,
           config: message.config,
           peers: message.peers,
           received: record,

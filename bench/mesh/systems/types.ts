@@ -10,12 +10,16 @@
  * and a mesh node can bootstrap from every earlier node.
  */
 
+export type Scenario = 'fanout' | 'heal'
+
 /** What a node process gets from the harness. */
 export interface NodeContext {
   /** 0 is the writer, 1..n-1 are receivers. */
   readonly index: number
   readonly n: number
   readonly role: 'writer' | 'receiver'
+  /** Which benchmark runs: 'fanout' (run.ts) or 'heal' (heal.ts, which needs `command`). */
+  readonly scenario: Scenario
   /** Whatever `setup` returned as `config` (structured-clone-able). */
   readonly config: unknown
   /** `address` of every node initialised before this one. */
