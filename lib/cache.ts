@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import { decodeFrame } from '../protocol/frame.ts'
 import { MessageType, RecordKind, type RecordKindValue } from '../protocol/constants.ts'
+import { encodeFrame } from '../protocol/frame.ts'
 import type { WireRecord } from '../protocol/record.ts'
 import type { StateVector } from '../protocol/sync.ts'
 import type { UpdatesMessage } from '../protocol/updates.ts'
@@ -21,6 +22,7 @@ import { ErrorCode, MeshCacheError } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
 import { Outbox } from './outbox.ts'
 import { SequenceTracker } from './sequence-tracker.ts'
+import { Membership, type PeerInfo } from './membership.ts'
 import { Counters, type CacheStats } from './stats.ts'
 import { Store, type EvictEvent, type EvictReason } from './store.ts'
 import type { Channel, FrameHandler, Transport } from './transport.ts'
@@ -81,6 +83,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #transport: Transport
   #channel: Channel | undefined
   #seq = 0
+  #announcedSeq = 0
+  #membership: Membership | undefined
   #closed = false
   #timers: NodeJS.Timeout[] = []
 
@@ -116,7 +120,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   async start (): Promise<this> {
     const handler: FrameHandler = {
       onFrame: (from, frame) => this.#onFrame(from, frame),
-      onPeerUp: (peer) => { if (!this.#closed) this.#sync.request(peer, true) },
+      onPeerUp: (peer) => {
+        if (this.#closed) return
+        this.#membership?.greet(peer)
+        this.#sync.request(peer, true)
+      },
       onPeerDown: (peer) => this.#sync.peerGone(peer),
     }
     try {
@@ -124,7 +132,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     } catch (cause) {
       throw new MeshCacheError(ErrorCode.TRANSPORT, `cannot join namespace ${JSON.stringify(this.namespace)}`, { cause })
     }
+    this.#membership = this.#startMembership()
     this.#every(this.#o.gcInterval, () => this.purgeStale())
+    this.#every(this.#o.announceInterval, () => this.#announce())
     if (this.#o.syncInterval > 0) this.#every(this.#o.syncInterval, () => this.#periodicSync())
     for (const peer of this.#channel.peers()) this.#sync.request(peer, true)
     return this
@@ -188,7 +198,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   /** Drops expired values and tombstones older than the horizon now (a timer also does it). */
   purgeStale (): void {
     this.#store.collect(this.#o.horizon)
-    const keep = new Set([this.origin])
+    const keep = this.#membership?.liveOrigins() ?? new Set<string>()
+    keep.add(this.origin)
     this.#tracker.forgetSilent(this.#o.now() - this.#o.horizon, keep)
   }
 
@@ -233,6 +244,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return keys.map((k) => [k, this.inspect(k) as EntryView])
   }
 
+  /** Live members of this namespace (announced within the last 30 s), with their region and sequence summary. */
+  peers (): PeerInfo[] {
+    return this.#membership?.peers() ?? []
+  }
+
   /** Peers reachable in this namespace (transport ids). */
   connectedPeers (): string[] {
     return this.#channel?.peers() ?? []
@@ -249,6 +265,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#closed = true
     for (const t of this.#timers) clearInterval(t)
     this.#timers = []
+    this.#membership?.destroy() // tells peers we left, while the channel is still open
     await this.#channel?.close()
     if (this.#ownsTransport) await this.#transport.close?.()
   }
@@ -302,7 +319,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         case MessageType.UPDATES: this.#onUpdates(from, msg); break
         case MessageType.SYNC_STEP1: this.#sync.onStep1(from, msg); break
         case MessageType.SYNC_STEP2: this.#sync.onStep2(from, msg); break
-        case MessageType.AWARENESS: this.emit('awareness', from, msg.update); break
+        case MessageType.AWARENESS: this.#membership?.apply(msg.update, from); break
       }
     } catch (error) {
       this.#protocolError(from, error)
@@ -440,6 +457,29 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #advance (sv: StateVector): void {
     const now = this.#o.now()
     for (const [origin, seq] of sv) if (origin !== this.origin) this.#tracker.advance(origin, seq, now)
+  }
+
+  #startMembership (): Membership {
+    const [nodeId, incarnation] = this.origin.split('~') as [string, string]
+    const frame = (update: Uint8Array) => encodeFrame({ type: MessageType.AWARENESS, update })
+    return new Membership(
+      { origin: this.origin, nodeId, incarnation, region: this.#o.region, namespaces: [this.namespace], seq: this.#seq },
+      {
+        broadcast: (update) => this.#broadcast(frame(update)),
+        send: (peer, update) => this.#send(peer, frame(update)),
+        // A member that issued more than we have seen lost us its last frames: repair now.
+        onSummary: (origin, seq, peer) => {
+          if (origin !== this.origin && seq > this.#tracker.contiguous(origin)) this.#sync.request(peer)
+        },
+      },
+    )
+  }
+
+  /** Re-announces our sequence summary when it moved since the last announcement. */
+  #announce (): void {
+    if (this.#seq === this.#announcedSeq || this.#closed) return
+    this.#announcedSeq = this.#seq
+    this.#membership?.announce(this.#seq)
   }
 
   #periodicSync (): void {

@@ -11,6 +11,8 @@ export type { CacheStats } from './stats.ts'
 export type { EvictEvent, EvictReason } from './store.ts'
 export type { Transport, Channel, FrameHandler } from './transport.ts'
 export type { ValueCodec } from './value-codec.ts'
+export type { PeerInfo, MemberState } from './membership.ts'
+export { createLibp2pTransport, generatePsk, type Libp2pTransport, type Libp2pTransportOptions } from './libp2p/index.ts'
 export { jsonCodec } from './value-codec.ts'
 export { MeshCacheError, ErrorCode, type ErrorCodeValue } from './errors.ts'
 
@@ -22,7 +24,10 @@ export async function createMeshCache<V extends {} = {}> (options: MeshCacheOpti
   const resolved = resolveOptions(options)
   let transport: Transport | undefined = options.transport
   const ownsTransport = transport === undefined
-  if (transport === undefined) transport = await defaultTransport()
+  if (transport === undefined) {
+    const { createLibp2pTransport } = await import('./libp2p/index.ts')
+    transport = await createLibp2pTransport({ listen: options.listen, peers: options.peers, psk: options.psk })
+  }
   const cache = new MeshCache<V>(resolved, transport, ownsTransport)
   try {
     return await cache.start()
@@ -30,9 +35,4 @@ export async function createMeshCache<V extends {} = {}> (options: MeshCacheOpti
     await cache.close().catch(() => {})
     throw error
   }
-}
-
-async function defaultTransport (): Promise<Transport> {
-  const { createLibp2pTransport } = await import('./libp2p/index.ts')
-  return createLibp2pTransport({})
 }

@@ -32,8 +32,17 @@ export interface MeshCacheOptions<V = unknown> {
    * instance holds the winning one. @default 'invalidate'
    */
   mode?: CacheMode
-  /** What carries frames between instances. @default a libp2p node on loopback */
+  /**
+   * What carries frames between instances. @default a libp2p node built from
+   * `listen`, `peers` and `psk` (and closed with the cache)
+   */
   transport?: Transport
+  /** Multiaddrs the default libp2p transport listens on. @default ['/ip4/127.0.0.1/tcp/0'] (loopback, random port) */
+  listen?: string[]
+  /** Multiaddrs (with `/p2p/<peer id>`) of nodes to bootstrap from; they are redialled after partitions. @default [] */
+  peers?: string[]
+  /** Pre-shared key (swarm.key v1 format, see `generatePsk()`) that makes the mesh private: nodes without it cannot connect. @default none */
+  psk?: Uint8Array | string
   /** The clock, in epoch milliseconds. Injected by tests so TTL never needs sleeping. @default Date.now */
   now?: Now
   /** A stable name for this instance (shown to peers). A fresh incarnation is added at every start. @default random */
@@ -46,6 +55,12 @@ export interface MeshCacheOptions<V = unknown> {
   maxClockSkew?: number
   /** Milliseconds between periodic anti-entropy rounds; 0 turns them off. @default 10_000 */
   syncInterval?: number
+  /**
+   * Milliseconds between announcements of this instance's sequence summary
+   * (only when it wrote since the last one). Peers that missed the tail of
+   * our updates notice within this time. @default 2_000
+   */
+  announceInterval?: number
   /** Milliseconds between sweeps of expired values and old tombstones. @default min(horizon / 4, 10_000) */
   gcInterval?: number
   /** Decoding limits for incoming frames. @default DEFAULT_LIMITS */
@@ -56,6 +71,7 @@ export const DEFAULT_MAX = 10_000
 export const DEFAULT_TTL = 60_000
 export const DEFAULT_MAX_CLOCK_SKEW = 5_000
 export const DEFAULT_SYNC_INTERVAL = 10_000
+export const DEFAULT_ANNOUNCE_INTERVAL = 2_000
 export const MAX_NODE_ID_LENGTH = 64
 
 export interface ResolvedOptions<V> {
@@ -70,6 +86,7 @@ export interface ResolvedOptions<V> {
   codec: ValueCodec<V> | undefined
   maxClockSkew: number
   syncInterval: number
+  announceInterval: number
   gcInterval: number
   /** maxTtl + maxClockSkew: how long a tombstone must outlive its write. */
   horizon: number
@@ -112,12 +129,18 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
   if (codec !== undefined && mode !== 'replicate') invalidOption('codec', "only applies to mode 'replicate'")
   const maxClockSkew = positiveInteger('maxClockSkew', options.maxClockSkew, DEFAULT_MAX_CLOCK_SKEW, true)
   const syncInterval = positiveInteger('syncInterval', options.syncInterval, DEFAULT_SYNC_INTERVAL, true)
+  const announceInterval = positiveInteger('announceInterval', options.announceInterval, DEFAULT_ANNOUNCE_INTERVAL)
   const horizon = maxTtl + maxClockSkew
   const gcInterval = positiveInteger('gcInterval', options.gcInterval, Math.max(1, Math.min(Math.floor(horizon / 4), 10_000)))
   const limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) }
   for (const [name, value] of Object.entries(limits)) positiveInteger(`limits.${name}`, value, 1)
   if (options.transport !== undefined && typeof options.transport?.join !== 'function') {
     invalidOption('transport', 'must implement join(namespace, handler)')
+  }
+  if (options.transport !== undefined) {
+    for (const name of ['listen', 'peers', 'psk'] as const) {
+      if (options[name] !== undefined) invalidOption(name, 'configures the default libp2p transport and cannot be combined with `transport`')
+    }
   }
   return {
     namespace,
@@ -131,6 +154,7 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
     codec,
     maxClockSkew,
     syncInterval,
+    announceInterval,
     gcInterval,
     horizon,
     limits,

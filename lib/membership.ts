@@ -1,0 +1,168 @@
+/**
+ * Membership over y-protocols awareness.
+ *
+ * Each instance publishes one awareness state: its origin (node id and
+ * incarnation), region, namespaces and a summary of its state vector (the
+ * last sequence number it issued). Awareness renews a state every 15 s and
+ * drops one not renewed for 30 s (y-protocols' `outdatedTimeout`), which is
+ * exactly "stale after 30 s of silence". Awareness needs a Y.Doc only for its
+ * client id; no document content is ever used.
+ *
+ * The sequence summary doubles as a heartbeat for loss detection: a receiver
+ * that has seen fewer of an origin's writes than the origin says it made has
+ * lost the tail of that origin's updates (which no later frame would reveal)
+ * and starts anti-entropy.
+ */
+import * as decoding from 'lib0/decoding'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as Y from 'yjs'
+import { ErrorCode, MeshCacheError } from './errors.ts'
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+/** More states than this in one update is not a membership message. */
+const MAX_STATES_PER_UPDATE = 4096
+
+export interface MemberState {
+  origin: string
+  nodeId: string
+  incarnation: string
+  region: string
+  namespaces: string[]
+  /** The last sequence number this member issued: its own entry of its state vector. */
+  seq: number
+}
+
+export interface PeerInfo extends MemberState {
+  /** The transport id frames from this member arrive from. */
+  peer: string
+  /** Local epoch ms when its state was last renewed. */
+  lastSeen: number
+}
+
+export interface MembershipHooks {
+  broadcast(update: Uint8Array): void
+  send(peer: string, update: Uint8Array): void
+  /** A member announced `seq` for its origin. */
+  onSummary(origin: string, seq: number, peer: string): void
+}
+
+/** How often our own state (and sequence summary) is re-announced, in ms. @default 15_000 (y-protocols renews at outdatedTimeout / 2) */
+export const RENEW_INTERVAL = awarenessProtocol.outdatedTimeout / 2
+export const STALE_AFTER = awarenessProtocol.outdatedTimeout
+
+export class Membership {
+  readonly #awareness: awarenessProtocol.Awareness
+  readonly #doc: Y.Doc
+  readonly #hooks: MembershipHooks
+  /** Awareness client id → the transport peer it arrived from. */
+  readonly #peerOf = new Map<number, string>()
+  readonly #local: MemberState
+
+  constructor (local: MemberState, hooks: MembershipHooks) {
+    this.#local = local
+    this.#hooks = hooks
+    this.#doc = new Y.Doc()
+    this.#awareness = new awarenessProtocol.Awareness(this.#doc)
+    // Awareness' own check timer must not keep a process alive.
+    ;(this.#awareness._checkInterval as NodeJS.Timeout | undefined)?.unref?.()
+    this.#awareness.on('update', ({ added, updated, removed }: Record<'added' | 'updated' | 'removed', number[]>, origin: unknown) => {
+      if (origin === 'local') {
+        // Renewals and changes of our own state go to every peer.
+        this.#hooks.broadcast(awarenessProtocol.encodeAwarenessUpdate(this.#awareness, [this.#awareness.clientID]))
+        return
+      }
+      for (const id of removed) this.#peerOf.delete(id)
+      for (const id of [...added, ...updated]) {
+        if (typeof origin === 'string' && id !== this.#awareness.clientID) this.#peerOf.set(id, origin)
+        this.#summarise(id)
+      }
+    })
+    this.#awareness.setLocalState({ ...local })
+  }
+
+  /** Re-announces our state with a fresh sequence summary. */
+  announce (seq: number): void {
+    this.#local.seq = seq
+    this.#awareness.setLocalState({ ...this.#local })
+  }
+
+  /** Sends our state to a peer that just connected, so it knows us at once. */
+  greet (peer: string): void {
+    this.#hooks.send(peer, awarenessProtocol.encodeAwarenessUpdate(this.#awareness, [this.#awareness.clientID]))
+  }
+
+  /**
+   * Applies an update from `peer`. A malformed update throws E_FRAME_MALFORMED
+   * before anything is applied (awareness would otherwise apply the entries
+   * before the bad one).
+   */
+  apply (update: Uint8Array, peer: string): void {
+    validateAwarenessUpdate(update)
+    awarenessProtocol.applyAwarenessUpdate(this.#awareness, update, peer)
+  }
+
+  /** Live members other than this instance (renewed within the last 30 s). */
+  peers (): PeerInfo[] {
+    const out: PeerInfo[] = []
+    for (const [id, state] of this.#awareness.getStates()) {
+      if (id === this.#awareness.clientID || !isMemberState(state)) continue
+      out.push({
+        ...pick(state),
+        peer: this.#peerOf.get(id) ?? '',
+        lastSeen: this.#awareness.meta.get(id)?.lastUpdated ?? 0,
+      })
+    }
+    return out.sort((a, b) => (a.origin < b.origin ? -1 : 1))
+  }
+
+  /** Origins of live members (kept by the origin GC). */
+  liveOrigins (): Set<string> {
+    return new Set(this.peers().map((p) => p.origin))
+  }
+
+  destroy (): void {
+    awarenessProtocol.removeAwarenessStates(this.#awareness, [this.#awareness.clientID], 'local')
+    this.#awareness.destroy()
+    this.#doc.destroy()
+  }
+
+  #summarise (id: number): void {
+    const state = this.#awareness.getStates().get(id)
+    const peer = this.#peerOf.get(id)
+    if (id === this.#awareness.clientID || peer === undefined || !isMemberState(state)) return
+    this.#hooks.onSummary(state.origin, state.seq, peer)
+  }
+}
+
+function isMemberState (s: unknown): s is MemberState {
+  const m = s as MemberState
+  return typeof m === 'object' && m !== null && typeof m.origin === 'string' && typeof m.nodeId === 'string' &&
+    typeof m.incarnation === 'string' && typeof m.region === 'string' && Array.isArray(m.namespaces) &&
+    m.namespaces.every((n) => typeof n === 'string') && Number.isSafeInteger(m.seq) && m.seq >= 0
+}
+
+function pick (s: MemberState): MemberState {
+  return { origin: s.origin, nodeId: s.nodeId, incarnation: s.incarnation, region: s.region, namespaces: [...s.namespaces], seq: s.seq }
+}
+
+/**
+ * Decodes a whole awareness update without applying it:
+ *   update := count:varuint • (clientId:varuint • clock:varuint • state:varstring(JSON))*count
+ */
+export function validateAwarenessUpdate (update: Uint8Array): void {
+  const decoder = decoding.createDecoder(update)
+  try {
+    const n = decoding.readVarUint(decoder)
+    if (n > MAX_STATES_PER_UPDATE) throw new Error(`${n} states in one update`)
+    for (let i = 0; i < n; i++) {
+      decoding.readVarUint(decoder)
+      decoding.readVarUint(decoder)
+      const len = decoding.readVarUint(decoder)
+      if (len > update.length - decoder.pos) throw new Error('state ends past the update')
+      JSON.parse(utf8.decode(decoding.readUint8Array(decoder, len)))
+    }
+    if (decoding.hasContent(decoder)) throw new Error('bytes follow the last state')
+  } catch (cause) {
+    throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, `awareness update is malformed: ${(cause as Error).message}`, { cause })
+  }
+}

@@ -1,0 +1,105 @@
+/** Membership over y-protocols awareness, on the memory network. */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as Y from 'yjs'
+import { createMeshCache, ErrorCode, type MeshCache } from '../lib/index.ts'
+import { validateAwarenessUpdate } from '../lib/membership.ts'
+import { createMemoryNetwork } from '../lib/testing/index.ts'
+import { encodeFrame, MessageType } from '../protocol/index.ts'
+import { captureTransport } from './helpers/capture-transport.ts'
+
+async function trio (announceInterval = 60_000) {
+  const net = createMemoryNetwork({ auto: true, latency: [0, 1] })
+  const regions = ['eu-west', 'us-east', 'ap-south']
+  const nodes: Array<MeshCache<string>> = []
+  for (const [i, region] of regions.entries()) {
+    nodes.push(await createMeshCache<string>({ namespace: 'm', nodeId: `n${i}`, region, transport: net.transport(`n${i}`), syncInterval: 0, announceInterval }))
+  }
+  return { net, nodes }
+}
+
+function until (cond: () => boolean, what: string, ms = 2000): Promise<void> {
+  // A failure guard, not a sleep: resolves as soon as the condition holds.
+  return new Promise((resolve, reject) => {
+    const started = Date.now()
+    const check = () => {
+      if (cond()) return resolve()
+      if (Date.now() - started > ms) return reject(new Error(`timed out waiting for ${what}`))
+      setImmediate(check)
+    }
+    check()
+  })
+}
+
+test('peers() lists the live members with id, incarnation, region, namespaces and sequence summary', async () => {
+  const { nodes } = await trio()
+  const [a, b, c] = nodes as [MeshCache<string>, MeshCache<string>, MeshCache<string>]
+  await until(() => a.peers().length === 2, 'a to see two members')
+  const listed = a.peers()
+  assert.equal(listed.map((p) => p.origin), [b.origin, c.origin].sort())
+  const pb = listed.find((p) => p.origin === b.origin)
+  assert.is(pb?.nodeId, 'n1')
+  assert.is(pb?.region, 'us-east')
+  assert.equal(pb?.namespaces, ['m'])
+  assert.is(pb?.peer, 'n1')
+  assert.is(pb?.incarnation, b.origin.split('~')[1])
+  assert.is(pb?.seq, 0)
+  await b.close()
+  await until(() => a.peers().length === 1, 'a to drop the member that left')
+  await a.close()
+  await c.close()
+})
+
+test('an announced sequence summary reveals a lost tail of updates and repairs it', async () => {
+  const net = createMemoryNetwork()
+  const mk = (name: string) => createMeshCache<string>({ namespace: 'm', nodeId: name, transport: net.transport(name), syncInterval: 0, announceInterval: 5, mode: 'replicate' })
+  const a = await mk('a')
+  const b = await mk('b')
+  await net.flush()
+  net.setFaults({ dropRate: 1 })
+  a.set('last', 'v') // the only update: no later frame will show the gap
+  await net.flush()
+  net.setFaults({ dropRate: 0 })
+  assert.is(b.get('last'), undefined)
+  // a's announcement timer (5 ms) sends its summary; the test only delivers.
+  await until(() => { void net.flush(); return b.get('last') === 'v' }, 'b to repair the lost update')
+  assert.ok(b.stats().repairs >= 1)
+  await a.close()
+  await b.close()
+})
+
+test('a malformed awareness update is refused before anything is applied', async () => {
+  const cap = captureTransport()
+  const a = await createMeshCache<string>({ namespace: 'm', transport: cap.transport, syncInterval: 0 })
+  const doc = new Y.Doc()
+  const other = new awarenessProtocol.Awareness(doc)
+  other.setLocalState({ origin: 'x~1', nodeId: 'x', incarnation: '1', region: '', namespaces: ['m'], seq: 0 })
+  const good = awarenessProtocol.encodeAwarenessUpdate(other, [other.clientID])
+  // Two states where the second is cut: awareness alone would apply the first.
+  const twice = new Uint8Array([2, ...good.slice(1), ...good.slice(1, good.length - 2)])
+  const codes: string[] = []
+  a.on('frameError', (e) => codes.push(e.error.code))
+  cap.deliver('peer', encodeFrame({ type: MessageType.AWARENESS, update: twice }))
+  cap.deliver('peer', encodeFrame({ type: MessageType.AWARENESS, update: new Uint8Array([1, 5, 1, 3, 123, 34, 120]) }))
+  assert.equal(codes, [ErrorCode.FRAME_MALFORMED, ErrorCode.FRAME_MALFORMED])
+  assert.equal(a.peers(), [])
+  cap.deliver('peer', encodeFrame({ type: MessageType.AWARENESS, update: good }))
+  assert.equal(a.peers().map((p) => p.origin), ['x~1'])
+  assert.throws(() => validateAwarenessUpdate(new Uint8Array([1, 1, 1, 2, 123])), /malformed/)
+  other.destroy()
+  await a.close()
+})
+
+test('states that are not member states are ignored', async () => {
+  const cap = captureTransport()
+  const a = await createMeshCache<string>({ namespace: 'm', transport: cap.transport, syncInterval: 0 })
+  const other = new awarenessProtocol.Awareness(new Y.Doc())
+  other.setLocalState({ origin: 42 })
+  cap.deliver('peer', encodeFrame({ type: MessageType.AWARENESS, update: awarenessProtocol.encodeAwarenessUpdate(other, [other.clientID]) }))
+  assert.equal(a.peers(), [])
+  other.destroy()
+  await a.close()
+})
+
+test.run()
