@@ -1,0 +1,70 @@
+/**
+ * SPEC.md and the code must agree: every constant row, every limit, every
+ * error code, and the worked example frame are checked here.
+ */
+import { readFileSync } from 'node:fs'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import * as protocol from '../protocol/index.ts'
+import { HLC_LOGICAL_RANGE } from '../lib/clock.ts'
+import { ErrorCode } from '../lib/errors.ts'
+
+const spec = readFileSync(new URL('../SPEC.md', import.meta.url), 'utf8')
+
+/** Rows `| NAME | value | …` of the markdown tables in a section. */
+function rows (heading: string): Array<[string, string]> {
+  const start = spec.indexOf(heading)
+  assert.ok(start >= 0, `SPEC.md has a section ${heading}`)
+  const end = spec.indexOf('\n### ', start + heading.length)
+  const section = spec.slice(start, end < 0 ? undefined : end)
+  return [...section.matchAll(/^\| ([A-Za-z0-9_.]+) \| ([^|]+) \|/gm)]
+    .map((m) => [m[1] as string, (m[2] as string).trim()] as [string, string])
+    .filter(([name]) => name !== 'constant' && name !== 'limit' && name !== 'code')
+}
+
+const code: Record<string, unknown> = { ...protocol, HLC_LOGICAL_RANGE }
+
+function lookup (path: string): unknown {
+  return path.split('.').reduce<any>((o, k) => o?.[k], code)
+}
+
+test('every constant in SPEC.md §3.2 is the code\'s constant', () => {
+  const found = rows('### 3.2 Constants')
+  assert.ok(found.length >= 12)
+  for (const [name, value] of found) assert.is(lookup(name), Number(value), `${name} in SPEC.md`)
+  // and the other way: every message type and record kind of the code is in the spec
+  for (const [k, v] of Object.entries(protocol.MessageType)) assert.ok(found.some(([n, x]) => n === `MessageType.${k}` && Number(x) === v), `MessageType.${k} missing from SPEC.md`)
+  for (const [k, v] of Object.entries(protocol.RecordKind)) assert.ok(found.some(([n, x]) => n === `RecordKind.${k}` && Number(x) === v), `RecordKind.${k} missing from SPEC.md`)
+})
+
+test('every decoding limit in SPEC.md §3.3 is the code\'s default', () => {
+  const found = rows('### 3.3 Decoding limits')
+  assert.is(found.length, Object.keys(protocol.DEFAULT_LIMITS).length)
+  for (const [name, value] of found) assert.is(lookup(name), Number(value), `${name} in SPEC.md`)
+})
+
+test('the error codes in SPEC.md §3.4 exist in the code', () => {
+  const codes = [...spec.matchAll(/^\| (E_[A-Z_]+) \|/gm)].map((m) => m[1])
+  assert.ok(codes.length >= 6)
+  for (const c of codes) assert.ok(Object.values(ErrorCode).includes(c as never), `${c} is not an ErrorCode`)
+})
+
+test('the grammar names every message type', () => {
+  for (const name of Object.keys(protocol.MessageType)) assert.match(spec, new RegExp(`\\(type ${name}\\)`))
+})
+
+test('the example frame of §3.6 decodes to what the spec says', () => {
+  const hex = /### 3\.6 Example[\s\S]*?```\n([0-9a-f ]+)\n```/.exec(spec)?.[1]
+  assert.ok(hex, 'SPEC.md §3.6 has a hex frame')
+  const bytes = Uint8Array.from(hex.trim().split(/\s+/).map((b) => parseInt(b, 16)))
+  const msg = protocol.decodeFrame(bytes)
+  assert.equal(msg, {
+    type: protocol.MessageType.UPDATES,
+    origin: 'a~1',
+    firstSeq: 1,
+    records: [{ key: 'k', kind: protocol.RecordKind.SET, hlc: 1700000000000000, writer: 'a~1', vv: ['a~1', 1] }],
+  })
+  assert.equal(protocol.encodeFrame(msg), bytes, 'and encodes back to the same bytes')
+})
+
+test.run()
