@@ -64,3 +64,15 @@ export function recorder (): Recorder {
   }
   return r
 }
+
+/**
+ * Resolves once `cond()` holds, checking every few ms; for state that has no
+ * event of its own (counters in stats()). Rejects after timeoutMs.
+ */
+export async function until (cond: () => boolean, what: string, timeoutMs = GUARD_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+}
