@@ -1,0 +1,141 @@
+/**
+ * Applying incoming updates, end to end through the cache's frame handler
+ * (decode + merge + store), in µs per update: one record per UPDATES frame
+ * and batches of 100 and 1000, in invalidate and replicate mode.
+ *
+ * Frames come from a synthetic origin with consecutive sequence numbers,
+ * encoded by protocol/encodeFrame before the clock starts, and go straight
+ * to the FrameHandler the cache registered with a no-network transport.
+ * Before timing, the origin writes every key once, so timed updates
+ * overwrite existing state (the steady state of a warm cache), at keys drawn
+ * from a seeded random pattern. The baseline decodes the same kind of frames
+ * and does nothing else: the ratio is what merging and storing add.
+ */
+import { createMeshCache, jsonCodec, type CacheMode, type FrameHandler, type MeshCache } from '../../lib/index.ts'
+import { decodeFrame, encodeFrame } from '../../protocol/frame.ts'
+import { DEFAULT_LIMITS, MessageType, RecordKind, type RecordKindValue } from '../../protocol/constants.ts'
+import type { WireRecord } from '../../protocol/record.ts'
+import { accessPattern, captureTransport, interleave, makeKeys, median, nowNs, pairedRatio, type Row, type Value } from './util.ts'
+
+const KEYS = 100_000
+const UPDATES_PER_ROUND = 50_000
+const ROUNDS = 15
+const BATCHES = [1, 100, 1000]
+const HOUR = 3_600_000
+const ORIGIN = 'bench-peer~0000bench'
+const FROM = 'bench-peer'
+
+const gc = (globalThis as { gc?: () => void }).gc
+
+/** A remote writer: its own HLC and sequence, turning key indices into pre-encoded UPDATES frames. */
+export class SyntheticOrigin {
+  readonly id: string
+  #seq = 0
+  #hlc = 0
+  readonly #keys: string[]
+  readonly #replicate: boolean
+
+  constructor (id: string, keys: string[], replicate: boolean) {
+    this.id = id
+    this.#keys = keys
+    this.#replicate = replicate
+  }
+
+  /** Frames of `batch` records each, one per key index, numbered from the next sequence number. */
+  frames (keyIndices: ArrayLike<number>, batch: number, kind: RecordKindValue = RecordKind.SET): Uint8Array[] {
+    const out: Uint8Array[] = []
+    for (let start = 0; start < keyIndices.length; start += batch) {
+      const records: WireRecord[] = []
+      const firstSeq = this.#seq + 1
+      const end = Math.min(start + batch, keyIndices.length)
+      for (let i = start; i < end; i++) {
+        const k = keyIndices[i] as number
+        const seq = ++this.#seq
+        this.#hlc = Math.max(this.#hlc + 1, Date.now() * 1000)
+        const r: WireRecord = { key: this.#keys[k] as string, kind, hlc: this.#hlc, writer: this.id, vv: [this.id, seq] }
+        if (this.#replicate && kind === RecordKind.SET) {
+          r.ttl = HOUR
+          r.value = jsonCodec.encode({ id: seq } satisfies Value)
+        }
+        records.push(r)
+      }
+      out.push(encodeFrame({ type: MessageType.UPDATES, origin: this.id, firstSeq, records }))
+    }
+    return out
+  }
+}
+
+function deliver (handler: FrameHandler, frames: Uint8Array[]): void {
+  for (let i = 0; i < frames.length; i++) handler.onFrame(FROM, frames[i] as Uint8Array)
+}
+
+function decodeOnly (frames: Uint8Array[]): number {
+  let n = 0
+  for (let i = 0; i < frames.length; i++) {
+    const msg = decodeFrame(frames[i] as Uint8Array, DEFAULT_LIMITS)
+    if (msg.type === MessageType.UPDATES) n += msg.records.length
+  }
+  return n
+}
+
+async function runMode (mode: CacheMode): Promise<Row[]> {
+  const keys = makeKeys(KEYS)
+  const transport = captureTransport()
+  const cache: MeshCache<Value> = await createMeshCache<Value>({ namespace: `bench-updates-${mode}`, mode, max: KEYS, ttl: HOUR, transport })
+  const handler = transport.handler()
+  const origin = new SyntheticOrigin(ORIGIN, keys, mode === 'replicate')
+  deliver(handler, origin.frames(Array.from({ length: KEYS }, (_, i) => i), 1000))
+  let round = 0
+
+  const check = (before: ReturnType<MeshCache['stats']>, applied: number): void => {
+    const after = cache.stats()
+    if (after.remoteUpdates - before.remoteUpdates !== applied || after.protocolErrors !== 0 || after.gapsDetected !== 0) {
+      throw new Error(`updates bench (${mode}): expected ${applied} applied, got ${after.remoteUpdates - before.remoteUpdates}; protocol errors ${after.protocolErrors}, gaps ${after.gapsDetected}`)
+    }
+  }
+
+  const subjects = BATCHES.flatMap((batch) => {
+    // The baseline decodes one fixed set of frames shaped like the cache's.
+    const baselineFrames = new SyntheticOrigin(ORIGIN, keys, mode === 'replicate').frames(accessPattern(UPDATES_PER_ROUND, KEYS, 7), batch)
+    const mesh = (): number => {
+      const frames = origin.frames(accessPattern(UPDATES_PER_ROUND, KEYS, 0x1234 + round++), batch)
+      gc?.()
+      const before = cache.stats()
+      const t0 = nowNs()
+      deliver(handler, frames)
+      const dt = Number(nowNs() - t0)
+      check(before, UPDATES_PER_ROUND)
+      return dt / 1000 / UPDATES_PER_ROUND
+    }
+    const base = (): number => {
+      gc?.()
+      const t0 = nowNs()
+      const n = decodeOnly(baselineFrames)
+      const dt = Number(nowNs() - t0)
+      if (n !== UPDATES_PER_ROUND) throw new Error('decode baseline decoded the wrong number of records')
+      return dt / 1000 / UPDATES_PER_ROUND
+    }
+    return [mesh, base]
+  })
+  const times = interleave(subjects, ROUNDS, 1)
+  await cache.close()
+
+  const section = `incoming updates, ${mode} mode: ${UPDATES_PER_ROUND / 1000}k overwrites of ${KEYS / 1000}k keys per round, ${ROUNDS} interleaved rounds`
+  return BATCHES.map((batch, i) => {
+    const mesh = times[2 * i] as number[]
+    const base = times[2 * i + 1] as number[]
+    return {
+      section,
+      figure: batch === 1 ? 'apply update, 1 per frame' : `apply update, ${batch} per frame`,
+      unit: 'µs/update',
+      mesh: median(mesh),
+      baseline: { label: 'decode only', value: median(base) },
+      ratio: pairedRatio(mesh, base),
+      target: batch === 1 ? undefined : { kind: 'abs', max: 2 },
+    }
+  })
+}
+
+export async function run (): Promise<Row[]> {
+  return [...await runMode('invalidate'), ...await runMode('replicate')]
+}

@@ -1,0 +1,185 @@
+/**
+ * Shared pieces of the core benchmarks: result rows and the printed table,
+ * interleaved timing (median of rounds), a seeded access pattern, heap
+ * measurement, and a transport that hands the cache's frame handler to the
+ * benchmark instead of a network.
+ */
+import type { Channel, FrameHandler, Transport } from '../../lib/index.ts'
+
+/** One line of the final table. */
+export interface Row {
+  section: string
+  figure: string
+  unit: string
+  /** undefined: not measured (e.g. the API does not exist yet). */
+  mesh: number | undefined
+  baseline?: { label: string, value: number } | undefined
+  /** mesh/baseline; when absent, computed from the two medians. */
+  ratio?: number | undefined
+  /** A bound on `mesh` (kind 'abs') or on the ratio (kind 'ratio'). */
+  target?: { kind: 'abs' | 'ratio', max: number } | undefined
+  note?: string | undefined
+}
+
+export function verdict (row: Row): string {
+  if (row.mesh === undefined) return 'n/a'
+  if (row.target === undefined) return 'info'
+  const v = row.target.kind === 'abs' ? row.mesh : ratioOf(row)
+  return v <= row.target.max ? 'PASS' : 'FAIL'
+}
+
+function ratioOf (row: Row): number {
+  if (row.mesh === undefined || row.baseline === undefined) return Number.NaN
+  return row.ratio ?? row.mesh / row.baseline.value
+}
+
+function num (v: number | undefined): string {
+  if (v === undefined || !Number.isFinite(v)) return '-'
+  const a = Math.abs(v)
+  return a >= 1000 ? v.toFixed(0) : a >= 100 ? v.toFixed(1) : a >= 10 ? v.toFixed(2) : v.toFixed(3)
+}
+
+export function formatTable (rows: Row[]): string {
+  const header = ['figure', 'meshcache', 'baseline', 'ratio', 'target', 'result']
+  const lines: string[][] = []
+  const sections: Array<number | string> = []
+  let last = ''
+  for (const r of rows) {
+    if (r.section !== last) {
+      sections.push(r.section)
+      last = r.section
+    }
+    const ratio = Number.isNaN(ratioOf(r)) ? '-' : `${ratioOf(r).toFixed(2)}×`
+    const target = r.target === undefined ? '-' : r.target.kind === 'ratio' ? `≤ ${r.target.max}×` : `≤ ${r.target.max} ${r.unit}`
+    lines.push([
+      `${r.figure} (${r.unit})`,
+      r.mesh === undefined ? (r.note ?? 'not available') : num(r.mesh),
+      r.baseline === undefined ? '-' : `${num(r.baseline.value)} ${r.baseline.label}`,
+      ratio,
+      target,
+      verdict(r),
+    ])
+    sections.push(lines.length - 1)
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)))
+  const fmt = (cells: string[]): string => cells.map((c, i) => (i === 0 || i === 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
+  const out = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  ')]
+  for (const s of sections) out.push(typeof s === 'string' ? `[${s}]` : fmt(lines[s] as string[]))
+  return out.join('\n')
+}
+
+export function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m] as number : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+
+/** A subject of an interleaved timing: one timed run returns its cost (ns/op, µs/update…). */
+export type Timed = () => number
+
+/**
+ * Runs every subject once per round, the order rotating each round so none
+ * always runs first; returns each subject's samples, one per round.
+ * `warmup` untimed rounds go first (JIT, caches). Rounds are short and many
+ * so that a load change on the machine hits every subject alike.
+ */
+export function interleave (subjects: Timed[], rounds: number, warmup = 2): number[][] {
+  for (let w = 0; w < warmup; w++) for (const s of subjects) s()
+  const times: number[][] = subjects.map(() => [])
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < subjects.length; k++) {
+      const i = (k + r) % subjects.length
+      times[i]?.push((subjects[i] as Timed)())
+    }
+  }
+  return times
+}
+
+/** Median of the per-round ratios a[r]/b[r]: robust to load that drifts between rounds. */
+export function pairedRatio (a: number[], b: number[]): number {
+  return median(a.map((x, r) => x / (b[r] as number)))
+}
+
+export function nowNs (): bigint {
+  return process.hrtime.bigint()
+}
+
+/** Seeded xorshift32: the same access pattern for every subject and every run. */
+export function accessPattern (ops: number, range: number, seed = 0x9e3779b9): Uint32Array {
+  const out = new Uint32Array(ops)
+  let x = seed >>> 0
+  for (let i = 0; i < ops; i++) {
+    x ^= x << 13; x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5; x >>>= 0
+    out[i] = x % range
+  }
+  return out
+}
+
+/** Realistic-looking string keys, built once and shared by every subject. */
+export function makeKeys (n: number, prefix = 'user'): string[] {
+  const keys = new Array<string>(n)
+  for (let i = 0; i < n; i++) keys[i] = `${prefix}:${i}:profile`
+  return keys
+}
+
+export interface Value { id: number }
+
+export function makeValues (n: number): Value[] {
+  const values = new Array<Value>(n)
+  for (let i = 0; i < n; i++) values[i] = { id: i }
+  return values
+}
+
+/** Lets the cache's per-turn outbox flush (a microtask) and timers run. */
+export function turn (): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
+const gcFn = (globalThis as { gc?: () => void }).gc
+
+export function hasGc (): boolean {
+  return typeof gcFn === 'function'
+}
+
+/**
+ * Live bytes after full GCs: V8 heap plus ArrayBuffer backing stores.
+ * The backing stores matter: lru-cache keeps its links and TTLs in typed
+ * arrays sized `max`, which live outside `heapUsed`.
+ */
+export async function liveBytes (): Promise<number> {
+  if (gcFn === undefined) throw new Error('run node with --expose-gc')
+  for (let i = 0; i < 3; i++) {
+    gcFn()
+    await turn()
+  }
+  gcFn()
+  const m = process.memoryUsage()
+  return m.heapUsed + m.arrayBuffers
+}
+
+/** A transport with no network: it keeps the handler the cache registers, so frames can be fed to it directly. */
+export interface CaptureTransport extends Transport {
+  handler (): FrameHandler
+}
+
+export function captureTransport (): CaptureTransport {
+  let captured: FrameHandler | undefined
+  return {
+    async join (_namespace: string, handler: FrameHandler): Promise<Channel> {
+      captured = handler
+      return {
+        localPeer: 'bench-local',
+        broadcast () {},
+        send () {},
+        peers: () => [],
+        close: async () => { captured = undefined },
+      }
+    },
+    handler () {
+      if (captured === undefined) throw new Error('the cache has not joined (or has closed)')
+      return captured
+    },
+  }
+}
