@@ -86,6 +86,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     isConnected: peer => mesh.isConnected(peer),
     interval: opts.redialInterval,
     maxInterval: opts.maxRedialInterval,
+    dialTimeout: opts.dialTimeout,
     forgetAfter: opts.forgetAfter,
     onDial: ok => { mesh.stats.redials++; if (!ok) mesh.stats.redialFailures++ }
   })

@@ -11,6 +11,7 @@ import { normalizePsk } from './psk.ts'
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 export const DEFAULT_REDIAL_INTERVAL = 1_000
 export const DEFAULT_MAX_REDIAL_INTERVAL = 30_000
+export const DEFAULT_DIAL_TIMEOUT = 5_000
 export const DEFAULT_FORGET_AFTER = 10 * 60_000
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024
@@ -46,6 +47,12 @@ export interface Libp2pTransportOptions {
   /** @default 30000 */
   maxRedialInterval?: number
   /**
+   * How long (ms) one dial of a known peer may take before it counts as
+   * failed. A node with the wrong psk can leave a dial hanging until then.
+   * @default 5000
+   */
+  dialTimeout?: number
+  /**
    * A peer learnt through peer exchange (not a bootstrap peer) that stayed
    * unreachable this long (ms) is forgotten. Bootstrap peers are never forgotten.
    * @default 600000 (10 min)
@@ -80,6 +87,7 @@ export interface ResolvedOptions {
   psk: Uint8Array | undefined
   redialInterval: number
   maxRedialInterval: number
+  dialTimeout: number
   forgetAfter: number
   maxFrameBytes: number
   maxBufferedBytes: number
@@ -123,11 +131,12 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
   const redialInterval = checkMs('redialInterval', options.redialInterval, DEFAULT_REDIAL_INTERVAL, 10)
   const maxRedialInterval = checkMs('maxRedialInterval', options.maxRedialInterval,
     Math.max(DEFAULT_MAX_REDIAL_INTERVAL, redialInterval), redialInterval)
+  const dialTimeout = checkMs('dialTimeout', options.dialTimeout, DEFAULT_DIAL_TIMEOUT, 10)
   const forgetAfter = checkMs('forgetAfter', options.forgetAfter, DEFAULT_FORGET_AFTER, 0)
   const maxFrameBytes = checkMs('maxFrameBytes', options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 1)
   const maxBufferedBytes = checkMs('maxBufferedBytes', options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, CHUNK_BYTES)
   if (options.logger !== undefined && typeof options.logger?.forComponent !== 'function') {
     invalidOption('logger', 'must be a libp2p ComponentLogger (with forComponent)')
   }
-  return { listen, peers, psk, redialInterval, maxRedialInterval, forgetAfter, maxFrameBytes, maxBufferedBytes, logger: options.logger }
+  return { listen, peers, psk, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, maxFrameBytes, maxBufferedBytes, logger: options.logger }
 }

@@ -30,13 +30,13 @@ export interface RedialInit {
   isConnected: (peer: string) => boolean
   interval: number
   maxInterval: number
+  dialTimeout: number
   forgetAfter: number
   /** Clock, injectable for tests. */
   now?: () => number
   onDial?: (ok: boolean) => void
 }
 
-const DIAL_TIMEOUT = 5_000
 const P2P = '/p2p/'
 
 export class Redialer {
@@ -45,6 +45,7 @@ export class Redialer {
   readonly #log: Logger
   readonly #interval: number
   readonly #maxInterval: number
+  readonly #dialTimeout: number
   readonly #forgetAfter: number
   readonly #now: () => number
   readonly #onDial: (ok: boolean) => void
@@ -59,6 +60,7 @@ export class Redialer {
     this.#log = init.log
     this.#interval = init.interval
     this.#maxInterval = init.maxInterval
+    this.#dialTimeout = init.dialTimeout
     this.#forgetAfter = init.forgetAfter
     this.#now = init.now ?? Date.now
     this.#onDial = init.onDial ?? (() => {})
@@ -195,7 +197,7 @@ export class Redialer {
     }
     k.dialing = true
     try {
-      const conn = await this.#node.dial(target, { signal: AbortSignal.timeout(DIAL_TIMEOUT) })
+      const conn = await this.#node.dial(target, { signal: AbortSignal.timeout(this.#dialTimeout) })
       k.failures = 0
       k.lastSeen = this.#now()
       if (k.bootstrapAddr !== undefined) k.peer = conn.remotePeer.toString()
