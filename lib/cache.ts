@@ -24,6 +24,9 @@ import { Outbox } from './outbox.ts'
 import { SequenceTracker } from './sequence-tracker.ts'
 import { Membership, type PeerInfo } from './membership.ts'
 import { Counters, type CacheStats } from './stats.ts'
+import { DependencyGraph, resolveBases } from './dependencies.ts'
+import { Loads, type LoadFunction, type LoadOptions } from './loader.ts'
+import { assertUserKey, tagKey } from './tags.ts'
 import { Store, type EvictEvent, type EvictReason } from './store.ts'
 import type { Channel, FrameHandler, Transport } from './transport.ts'
 import { decodeValue, encodeValue, jsonCodec, type ValueCodec } from './value-codec.ts'
@@ -36,6 +39,15 @@ export interface SetOptions {
   ttl?: number
   /** Keep the key on this instance only: it is never sent, and no remote message touches it. @default false */
   local?: boolean
+  /**
+   * Keys this value is derived from. A write, delete or invalidation of any
+   * of them (here or on any instance) evicts this value, transitively. An
+   * edge that would close a cycle is refused with E_DEPENDENCY_CYCLE and
+   * nothing changes. @default none
+   */
+  dependsOn?: string[]
+  /** Tags: `invalidateTag(t)` on any instance evicts every value tagged `t`. @default none */
+  tags?: string[]
 }
 
 /**
@@ -87,6 +99,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #membership: Membership | undefined
   #closed = false
   #timers: NodeJS.Timeout[] = []
+  /** Read-through loading and the dependency graph, created on first use (lib/loader.ts, lib/dependencies.ts). */
+  #loads: Loads<V> | undefined
+  #deps: DependencyGraph | undefined
+  #cascadeReason: EvictReason = 'local'
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
   constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean) {
@@ -103,7 +119,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       max: options.max,
       now: options.now,
       exactClock: options.injectedClock,
-      onEvict: (key, reason) => this.#emitEvict(key, reason),
+      onEvict: (key, reason) => this.#evicted(key, reason),
     })
     this.#outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame))
     this.#sync = new AntiEntropy({
@@ -163,30 +179,66 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   set (key: string, value: V, options?: SetOptions): this {
     this.#assertOpen()
     this.#checkKey(key)
+    assertUserKey(key)
     if (value === undefined || value === null) {
       throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `value of key ${JSON.stringify(key)} is ${String(value)}: use delete() to remove a key`)
     }
     const ttl = this.#checkTtl(options?.ttl)
+    // Checked before any state changes: a refused edge (a cycle) changes nothing.
+    const bases = options === undefined ? undefined : this.#basesOf(key, options)
     if (options?.local === true) {
       this.#forgetReplicated(key)
+      this.#changed(key, 'local')
       this.#store.setValue(key, value, ttl, undefined)
+      if (bases !== undefined) this.#graph().link(key, bases, false)
       return this
     }
     // Encode before touching state: a value the codec refuses changes nothing.
     const bytes = this.#replicate ? encodeValue(this.#codec, key, value) : undefined
     const entry = this.#write(key, RecordKind.SET, ttl, bytes)
     this.#store.setValue(key, value, ttl, entry)
+    if (bases !== undefined) this.#graph().link(key, bases, true)
     return this
   }
 
   /** Deletes `key` here and everywhere. Returns whether a value was held here. */
   delete (key: string): boolean {
+    assertUserKey(key)
     return this.#remove(key, RecordKind.DELETE)
   }
 
   /** Drops every copy of `key` without writing a new value. Returns whether a value was held here. */
   invalidate (key: string): boolean {
+    assertUserKey(key)
     return this.#remove(key, RecordKind.INVALIDATE)
+  }
+
+  /**
+   * The value of `key`; on a miss, `loader` reads it (once per key however
+   * many callers wait) and it is stored here only: a load is not a write, no
+   * peer hears of it. A write or invalidation of the key (or of a base)
+   * made while the load runs keeps its result out of the cache.
+   * docs/loading.md has every rule.
+   */
+  getOrLoad<R extends V | undefined = V> (key: string, loader: LoadFunction<R>, options?: LoadOptions): Promise<R> {
+    const value = this.#store.lru.get(key)
+    if (value !== undefined) {
+      this.#counters.hits++
+      if (this.#loads === undefined || !this.#loads.graced(key)) return Promise.resolve(value as R)
+    } else {
+      this.#counters.misses++
+    }
+    return this.#loader().load(key, loader, options, value) as Promise<R>
+  }
+
+  /** Evicts every value tagged `tag`, here and, through a replicated invalidation of the tag, on every instance. */
+  invalidateTag (tag: string): void {
+    this.#remove(tagKey(tag), RecordKind.INVALIDATE)
+  }
+
+  /** Size of this instance's dependency graph: dependents held and their edges (diagnostics, benchmarks). */
+  dependencyStats (): { dependents: number, edges: number, loading: number } {
+    return { dependents: this.#deps?.size ?? 0, edges: this.#deps?.edges ?? 0, loading: this.#loads?.inFlight ?? 0 }
   }
 
   /** Starts anti-entropy with every connected peer now (it also runs on connect, on gaps and periodically). */
@@ -234,13 +286,13 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   /** The replicated state of `key`, or undefined (local-only and unknown keys). */
   inspect (key: string): EntryView | undefined {
     const e = this.#store.meta.get(key)
-    if (e === undefined) return undefined
+    if (e === undefined || e.vv.length === 0) return undefined // unknown, or a loaded value's placeholder
     return { kind: KIND_NAMES[e.kind], hlc: e.hlc, writer: e.writer, vv: e.vv.slice(), hasValue: e.hasValue && this.#store.lru.has(key) }
   }
 
   /** Every replicated key's state, sorted by key: what replicas compare after they converge. */
   metadata (): Array<[string, EntryView]> {
-    const keys = [...this.#store.meta.keys()].sort()
+    const keys = [...this.#store.meta.keys()].filter((k) => this.#store.meta.get(k)?.vv.length !== 0).sort()
     return keys.map((k) => [k, this.inspect(k) as EntryView])
   }
 
@@ -263,6 +315,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     if (this.#closed) return
     this.#outbox.flush()
     this.#closed = true
+    this.#loads?.close()
     for (const t of this.#timers) clearInterval(t)
     this.#timers = []
     this.#membership?.destroy() // tells peers we left, while the channel is still open
@@ -276,6 +329,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#assertOpen()
     this.#checkKey(key)
     if (!this.#store.meta.has(key) && this.#store.lru.has(key)) {
+      this.#changed(key, 'local')
       return this.#store.dropValue(key, 'local') // a local-only key stays local
     }
     const entry = this.#write(key, kind, this.#o.ttl, undefined)
@@ -301,6 +355,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     }
     this.#outbox.push(seq, record)
     this.#emitChange(key, kind, 'local')
+    this.#changed(key, 'local')
     return entry
   }
 
@@ -414,6 +469,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#counters.remoteUpdates++
     this.#store.meta.set(r.key, next)
     this.#emitChange(r.key, next.kind, reason === 'repair' ? 'repair' : 'remote')
+    this.#changed(r.key, reason)
     if (next === current) {
       // Our state won a conflict: in replicate mode it keeps its value; in
       // invalidate mode the value goes, since a miss is always correct.
@@ -486,6 +542,88 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const peers = this.#channel?.peers() ?? []
     if (peers.length === 0) return
     this.#sync.request(peers[Math.floor(Math.random() * peers.length)] as string)
+  }
+
+  // ---- loading and dependencies (lib/loader.ts, lib/dependencies.ts) ----
+
+  /**
+   * `key`'s state changed (a write, delete or invalidation, local or
+   * remote): loads of it or based on it must not be cached, and its
+   * transitive dependents go. Two field checks when neither feature is used.
+   */
+  #changed (key: string, reason: EvictReason): void {
+    if (this.#loads !== undefined) this.#loads.changed(key)
+    if (this.#deps !== undefined) {
+      const outer = this.#cascadeReason
+      this.#cascadeReason = reason
+      this.#deps.changed(key, this.#dropDependent)
+      this.#cascadeReason = outer
+    }
+  }
+
+  /** A dependent of a changed base: a replicated one is invalidated everywhere, any other dropped here. */
+  readonly #dropDependent = (key: string, replicated: boolean): void => {
+    if (replicated && !this.#closed) {
+      this.#remove(key, RecordKind.INVALIDATE) // its own #changed tells the loader
+      return
+    }
+    if (this.#store.meta.get(key)?.vv.length === 0) this.#forgetReplicated(key) // a loaded value's placeholder
+    this.#store.dropValue(key, this.#cascadeReason)
+    if (this.#loads !== undefined) this.#loads.changed(key)
+  }
+
+  /** A value left the LRU (any reason): its edges and grace state go, and so does a loaded value's placeholder. */
+  #evicted (key: string, reason: EvictReason): void {
+    if (this.#deps !== undefined) this.#deps.release(key)
+    if (this.#loads !== undefined) this.#loads.forget(key)
+    if (this.#store.meta.get(key)?.vv.length === 0) this.#forgetReplicated(key)
+    this.#emitEvict(key, reason)
+  }
+
+  /**
+   * Stores a loaded value without writing: no sequence number, no frame.
+   * It hangs on the key's current state, so any newer record evicts it; a
+   * key with no state gets a placeholder with an empty vector, which every
+   * record dominates and which is never sent.
+   */
+  #storeLoaded (key: string, value: V, lifeMs: number): boolean {
+    if (this.#closed) return false
+    let entry = this.#store.meta.get(key)
+    if (entry === undefined) {
+      entry = new Entry(RecordKind.SET, 0, '', EMPTY_VECTOR, lifeMs)
+      this.#store.meta.set(key, entry)
+    }
+    this.#store.setValue(key, value, lifeMs, entry)
+    return true
+  }
+
+  #basesOf (key: string, options: SetOptions): string[] | undefined {
+    const bases = resolveBases(options.dependsOn, options.tags, this.#o.limits.maxKeyBytes)
+    if (bases !== undefined) this.#graph().assertAcyclic(key, bases)
+    return bases
+  }
+
+  #graph (): DependencyGraph {
+    return (this.#deps ??= new DependencyGraph())
+  }
+
+  #loader (): Loads<V> {
+    return (this.#loads ??= new Loads<V>({
+      now: this.#o.now,
+      maxTtl: this.#o.maxTtl,
+      maxKeyBytes: this.#o.limits.maxKeyBytes,
+      maxNegative: this.#o.max,
+      checkKey: (key) => {
+        this.#assertOpen()
+        this.#checkKey(key)
+        assertUserKey(key)
+      },
+      checkTtl: (ttl) => this.#checkTtl(ttl),
+      graph: () => this.#graph(),
+      graphIfAny: () => this.#deps,
+      store: (key, value, lifeMs) => this.#storeLoaded(key, value, lifeMs),
+      drop: (key) => { this.#store.dropValue(key, 'local') },
+    }))
   }
 
   // ---- plumbing ----

@@ -15,6 +15,8 @@ export type { PeerInfo, MemberState } from './membership.ts'
 export { createLibp2pTransport, generatePsk, type Libp2pTransport, type Libp2pTransportOptions } from './libp2p/index.ts'
 export { jsonCodec } from './value-codec.ts'
 export { MeshCacheError, ErrorCode, type ErrorCodeValue } from './errors.ts'
+export type { LoadFunction, LoadContext, LoadOptions } from './loader.ts'
+export { TAG_PREFIX, RESERVED_PREFIX } from './tags.ts'
 
 /**
  * Creates a cache and joins its namespace. Resolves once the transport is

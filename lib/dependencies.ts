@@ -1,0 +1,263 @@
+/**
+ * The dependency graph of one instance: which local values were derived
+ * from which keys (`set(key, v, { dependsOn, tags })`, or the same options of
+ * `getOrLoad`). When a base changes, every transitive dependent is detached
+ * from the graph and handed to the cache, which evicts it.
+ *
+ * The graph is a DAG: an edge that would close a cycle is refused with
+ * E_DEPENDENCY_CYCLE before anything changes.
+ *
+ * Memory is bounded by what is held: a node (a dependent and its edges to
+ * its bases) exists while its key holds a value here, or while some held
+ * node depends on it (so a chain `dashboard → profile → user` keeps cascading
+ * after `profile` itself was evicted for capacity). When neither holds, the
+ * node and its edges go, and that may release its bases in turn. Bases need
+ * no node: a base that was never cached here still cascades by name.
+ */
+import { ErrorCode, MeshCacheError } from './errors.ts'
+import { assertUserKey, tagKey } from './tags.ts'
+
+interface Node {
+  readonly key: string
+  /** The keys this one was derived from (user keys and tag keys), without duplicates. */
+  bases: string[]
+  /** Set with a replicated write: its eviction must propagate (an invalidation). */
+  replicated: boolean
+  /** Whether the key still holds a value (or negative entry) here. */
+  holds: boolean
+  /** The traversal that last visited it (dedup without a Set). */
+  mark: number
+}
+
+/** Called once per evicted dependent, after the graph is consistent again. */
+export type DependentVisitor = (key: string, replicated: boolean) => void
+
+export class DependencyGraph {
+  readonly #nodes = new Map<string, Node>()
+  /** base → the nodes derived from it. A set exists only while non-empty. */
+  readonly #dependents = new Map<string, Set<Node>>()
+  #edges = 0
+  #epoch = 0
+
+  /** Dependents held in the graph. */
+  get size (): number {
+    return this.#nodes.size
+  }
+
+  /** Edges (dependent → base) in the graph. */
+  get edges (): number {
+    return this.#edges
+  }
+
+  /** The direct bases recorded for `key` (for tests and diagnostics). */
+  basesOf (key: string): string[] {
+    return this.#nodes.get(key)?.bases.slice() ?? []
+  }
+
+  /** The direct dependents of `base` (for tests and diagnostics). */
+  dependentsOf (base: string): string[] {
+    return [...(this.#dependents.get(base) ?? [])].map((n) => n.key)
+  }
+
+  /**
+   * Throws E_DEPENDENCY_CYCLE when deriving `key` from `bases` would close a
+   * cycle: some base is `key` itself or one of its transitive dependents.
+   * Changes nothing. Costs O(1) when `key` has no dependents.
+   */
+  assertAcyclic (key: string, bases: readonly string[]): void {
+    for (const b of bases) if (b === key) throw cycleError(key, [key])
+    const direct = this.#dependents.get(key)
+    if (direct === undefined) return
+    const targets = new Set(bases)
+    // Depth-first over dependents, remembering each node's parent to name the cycle.
+    const parent = new Map<string, string>()
+    const stack: string[] = []
+    for (const d of direct) {
+      parent.set(d.key, key)
+      stack.push(d.key)
+    }
+    while (stack.length > 0) {
+      const d = stack.pop() as string
+      if (targets.has(d)) throw cycleError(key, pathTo(parent, d, key))
+      const next = this.#dependents.get(d)
+      if (next === undefined) continue
+      for (const n of next) {
+        if (parent.has(n.key)) continue
+        parent.set(n.key, d)
+        stack.push(n.key)
+      }
+    }
+  }
+
+  /**
+   * Records that the value `key` now holds was derived from `bases`,
+   * replacing its earlier edges. Callers check `assertAcyclic` first.
+   */
+  link (key: string, bases: string[], replicated: boolean): void {
+    let node = this.#nodes.get(key)
+    if (node === undefined) {
+      node = { key, bases, replicated, holds: true, mark: 0 }
+      this.#nodes.set(key, node)
+    } else {
+      // Reused, so the dependents sets of bases it keeps still hold this object.
+      this.#unlinkBases(node, bases)
+      node.bases = bases
+      node.replicated = replicated
+      node.holds = true
+    }
+    for (const b of bases) {
+      let set = this.#dependents.get(b)
+      if (set === undefined) {
+        set = new Set()
+        this.#dependents.set(b, set)
+      }
+      set.add(node)
+    }
+    this.#edges += bases.length
+  }
+
+  /** `key` now holds a value derived from nothing declared: its edges go (its dependents stay linked by name). */
+  unlink (key: string): void {
+    const node = this.#nodes.get(key)
+    if (node !== undefined) this.#remove(key, node)
+  }
+
+  /** `key` no longer holds a value here (TTL, capacity): its edges go unless something depends on it. */
+  release (key: string): void {
+    const node = this.#nodes.get(key)
+    if (node === undefined) return
+    node.holds = false
+    if (!this.#dependents.has(key)) this.#remove(key, node)
+  }
+
+  /**
+   * `key` changed (written, deleted, invalidated, here or elsewhere): its own
+   * node goes (its value is replaced or gone), and every transitive
+   * dependent is detached and passed to `visit`, once each, after the graph
+   * is consistent again (so `visit` may write). Returns how many were visited.
+   */
+  changed (key: string, visit: DependentVisitor): number {
+    const own = this.#nodes.get(key)
+    const direct = this.#dependents.get(key)
+    if (direct === undefined) {
+      if (own !== undefined) this.#remove(key, own)
+      return 0
+    }
+    // Breadth-first closure. Every key in a dependents set has a node (edges
+    // belong to nodes), so nodes carry the visit mark; each visited key's
+    // dependents set is removed whole, so a fan-out of n costs no deletions.
+    this.#dependents.delete(key)
+    const epoch = ++this.#epoch
+    const order: Node[] = []
+    this.#collect(direct, epoch, order)
+    for (let i = 0; i < order.length; i++) {
+      const k = (order[i] as Node).key
+      const next = this.#dependents.get(k)
+      if (next === undefined) continue
+      this.#dependents.delete(k)
+      this.#collect(next, epoch, order)
+    }
+    // Detach every visited node (its edges into the closure are gone already).
+    for (let i = 0; i < order.length; i++) {
+      const node = order[i] as Node
+      this.#nodes.delete(node.key)
+      const bases = node.bases
+      this.#edges -= bases.length
+      if (bases.length === 1 && bases[0] === key) continue
+      for (const b of bases) this.#dropEdge(b, node)
+    }
+    const ownNow = this.#nodes.get(key)
+    if (ownNow !== undefined) this.#remove(key, ownNow)
+    for (let i = 0; i < order.length; i++) {
+      const node = order[i] as Node
+      visit(node.key, node.replicated)
+    }
+    return order.length
+  }
+
+  #collect (nodes: Set<Node>, epoch: number, into: Node[]): void {
+    for (const node of nodes) {
+      if (node.mark === epoch) continue
+      node.mark = epoch
+      into.push(node)
+    }
+  }
+
+  /** Forgets everything (cache closed). */
+  clear (): void {
+    this.#nodes.clear()
+    this.#dependents.clear()
+    this.#edges = 0
+  }
+
+  /** Removes `key`'s node and its edges; bases left with no dependent and no value go too. */
+  #remove (key: string, node: Node): void {
+    this.#nodes.delete(key)
+    this.#edges -= node.bases.length
+    for (const b of node.bases) this.#dropEdge(b, node)
+  }
+
+  #dropEdge (base: string, dependent: Node): void {
+    const set = this.#dependents.get(base)
+    if (set === undefined || !set.delete(dependent) || set.size > 0) return
+    this.#dependents.delete(base)
+    const node = this.#nodes.get(base)
+    if (node !== undefined && !node.holds) this.#remove(base, node)
+  }
+
+  /** Drops the old edges of `node` before new ones are linked, keeping those the new value declares too. */
+  #unlinkBases (node: Node, keep: string[]): void {
+    this.#edges -= node.bases.length
+    for (const b of node.bases) if (!keep.includes(b)) this.#dropEdge(b, node)
+  }
+}
+
+/**
+ * Validates `dependsOn` and `tags` and returns the bases they name (tags as
+ * their internal keys), or undefined when there are none. Throws
+ * E_INVALID_ARGUMENT for a malformed list, before any state changes.
+ */
+export function resolveBases (dependsOn: unknown, tags: unknown, maxKeyBytes: number): string[] | undefined {
+  if (dependsOn === undefined && tags === undefined) return undefined
+  const out = new Set<string>()
+  if (dependsOn !== undefined) {
+    if (!Array.isArray(dependsOn)) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, '`dependsOn` must be an array of keys')
+    for (const b of dependsOn) {
+      if (typeof b !== 'string') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `\`dependsOn\` holds a ${typeof b}, not a key`)
+      assertUserKey(b)
+      checkLength(b, maxKeyBytes, '`dependsOn` key')
+      out.add(b)
+    }
+  }
+  if (tags !== undefined) {
+    if (!Array.isArray(tags)) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, '`tags` must be an array of strings')
+    for (const t of tags) {
+      const k = tagKey(t)
+      checkLength(k, maxKeyBytes, 'tag')
+      out.add(k)
+    }
+  }
+  return out.size === 0 ? undefined : [...out]
+}
+
+function checkLength (key: string, limit: number, what: string): void {
+  if (key.length * 3 > limit && Buffer.byteLength(key) > limit) {
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${what} of ${Buffer.byteLength(key)} bytes exceeds maxKeyBytes ${limit}`)
+  }
+}
+
+function pathTo (parent: Map<string, string>, from: string, root: string): string[] {
+  const path = [from]
+  let k = from
+  while (k !== root) {
+    k = parent.get(k) as string
+    path.push(k)
+  }
+  return path.reverse()
+}
+
+function cycleError (key: string, path: string[]): MeshCacheError {
+  // path: key → … → base, each derived from the one before; the new edge closes it back to key.
+  const shown = [...path, key].map((k) => JSON.stringify(k)).join(' → ')
+  return new MeshCacheError(ErrorCode.DEPENDENCY_CYCLE, `deriving ${JSON.stringify(key)} from it would close a cycle: ${shown} (each derived from the one before)`)
+}

@@ -1,0 +1,388 @@
+/**
+ * Read-through loading behind `cache.getOrLoad` (docs/loading.md has the
+ * rules). One flight per key: however many callers miss on a key, the
+ * loader runs once, and every caller waits on that flight.
+ *
+ * The race guard (a reservation, as in Hazelcast's near cache): a flight
+ * watches its key and the bases it will be stored under. Any change of one
+ * of them (a write, delete or invalidation, local or remote, or a cascade)
+ * detaches the flight: its value still reaches its callers, but it is not
+ * stored, and a later caller starts a new flight instead of joining it.
+ *
+ * A loaded value is not a write: the host stores it locally, with no
+ * sequence number and no broadcast.
+ */
+import { ErrorCode, MeshCacheError } from './errors.ts'
+import { resolveBases, type DependencyGraph } from './dependencies.ts'
+
+export interface LoadContext {
+  /** Aborted when every caller waiting on this load aborted (never for a refresh that serves a stale value). */
+  signal: AbortSignal
+}
+
+/**
+ * Reads `key` from the source of truth. Returning `undefined` (or `null`)
+ * means "not found": nothing is stored unless `negativeTtl` asks for it.
+ */
+export type LoadFunction<R> = (key: string, context: LoadContext) => R | PromiseLike<R>
+
+export interface LoadOptions {
+  /**
+   * Milliseconds the loaded value is fresh. With `grace`, the value stays
+   * `ttl + grace` in the cache, which must not exceed `maxTtl`.
+   * @default the cache's `ttl`
+   */
+  ttl?: number
+  /**
+   * Stale-while-revalidate: milliseconds after `ttl` during which
+   * `getOrLoad` still serves the old value while exactly one refresh runs.
+   * `get()` also returns the value during this window (it lives in the L1
+   * for `ttl + grace`); any write or invalidation still evicts it at once.
+   * @default 0 (no grace)
+   */
+  grace?: number
+  /**
+   * With a stale value in its grace window: how long to wait for the
+   * refresh before serving the stale value (the refresh goes on, and its
+   * result is stored when it lands, unless the race guard forbids it).
+   * Without a stale value it does not apply. @default 0 (serve stale at once)
+   */
+  softTimeout?: number
+  /**
+   * Hard timeout in ms: this caller gets E_LOAD_TIMEOUT. The load itself
+   * goes on for other callers and is stored when it lands.
+   * @default none
+   */
+  timeout?: number
+  /**
+   * Aborts this caller's wait with E_LOAD_ABORTED. Other callers are not
+   * affected; the load is cancelled (its context signal aborted, its result
+   * not stored) only when every caller that joined it aborted.
+   */
+  signal?: AbortSignal
+  /**
+   * Milliseconds to remember that the loader found nothing (it returned
+   * `undefined` or `null`); during them `getOrLoad` resolves `undefined`
+   * without calling the loader. A write or invalidation of the key or of
+   * one of its bases ends it. @default 0 (off)
+   */
+  negativeTtl?: number
+  /** Keys the loaded value is derived from: a change of any evicts it (see `SetOptions.dependsOn`). */
+  dependsOn?: string[]
+  /** Tags of the loaded value: `invalidateTag(t)` evicts it on every instance. */
+  tags?: string[]
+}
+
+/** What the cache lends the loader. */
+export interface LoaderHost<V> {
+  now: () => number
+  maxTtl: number
+  maxKeyBytes: number
+  /** Most negative entries remembered at once (the cache's `max`). */
+  maxNegative: number
+  /** Throws like `set` does for a bad or reserved key, or a closed cache. */
+  checkKey: (key: string) => void
+  /** Validates a ttl (1 to maxTtl) and applies the default. */
+  checkTtl: (ttl: number | undefined) => number
+  /** The graph, created on first use. */
+  graph: () => DependencyGraph
+  /** The graph if it exists. */
+  graphIfAny: () => DependencyGraph | undefined
+  /** Stores a loaded value locally (not a write); false when the cache is closed. */
+  store: (key: string, value: V, lifeMs: number) => boolean
+  /** Drops a loaded value locally (the loader found nothing). */
+  drop: (key: string) => void
+}
+
+interface Settings {
+  ttl: number
+  grace: number
+  softTimeout: number
+  timeout: number | undefined
+  signal: AbortSignal | undefined
+  negativeTtl: number
+  bases: string[] | undefined
+}
+
+class Flight {
+  readonly key: string
+  readonly s: Settings
+  readonly controller = new AbortController()
+  promise: Promise<unknown> = Promise.resolve()
+  /** Set by the race guard or by a full abort: the result is returned but not stored. */
+  stale = false
+  /** Some caller cannot abort (it passed no signal), or a refresh serves a stale value. */
+  firm = false
+  joined = 0
+  aborted = 0
+
+  constructor (key: string, s: Settings) {
+    this.key = key
+    this.s = s
+  }
+}
+
+const noop = (): void => {}
+
+export class Loads<V extends {}> {
+  readonly #host: LoaderHost<V>
+  readonly #flights = new Map<string, Flight>()
+  /** base → flights that will be stored under it. */
+  readonly #watch = new Map<string, Set<Flight>>()
+  /** key → when its loaded value stops being fresh (only values loaded with `grace`). */
+  readonly #fresh = new Map<string, number>()
+  /** key → until when "not found" is remembered, oldest first. */
+  readonly #negative = new Map<string, number>()
+  /** Loader calls made (each flight calls once). */
+  calls = 0
+
+  constructor (host: LoaderHost<V>) {
+    this.#host = host
+  }
+
+  /** Flights running and still attached to their key. */
+  get inFlight (): number {
+    return this.#flights.size
+  }
+
+  /** On an L1 hit: whether the value is in its grace window (stale, to refresh). Cheap when no value has grace. */
+  graced (key: string): boolean {
+    if (this.#fresh.size === 0) return false
+    const until = this.#fresh.get(key)
+    return until !== undefined && this.#host.now() >= until
+  }
+
+  /** A miss (`stale` undefined) or a graced hit (`stale` the value to serve meanwhile). */
+  load (key: string, fn: LoadFunction<unknown>, options: LoadOptions | undefined, stale: V | undefined): Promise<unknown> {
+    let flight: Flight | undefined
+    let s: Settings
+    try {
+      this.#host.checkKey(key)
+      if (typeof fn !== 'function') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `loader of key ${JSON.stringify(key)} must be a function`)
+      s = this.#settings(options)
+      if (s.signal?.aborted === true) return Promise.reject(abortedError(key, s.signal))
+      if (stale === undefined && this.#negativeHit(key)) return Promise.resolve(undefined)
+      flight = this.#flights.get(key) ?? this.#start(key, fn, s)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (stale !== undefined) {
+      flight.firm = true // the refresh serves the cache, not only its callers
+      if (s.softTimeout === 0) return Promise.resolve(stale)
+      return this.#wait(flight, s, stale)
+    }
+    if (s.signal === undefined && s.timeout === undefined) {
+      flight.firm = true
+      return flight.promise
+    }
+    return this.#wait(flight, s, undefined)
+  }
+
+  /**
+   * `key` changed (write, delete, invalidation, cascade; local or remote):
+   * flights of it or based on it are detached (returned, never stored), and
+   * its freshness and negative entry are forgotten.
+   */
+  changed (key: string): void {
+    if (this.#fresh.size !== 0) this.#fresh.delete(key)
+    if (this.#negative.size !== 0) this.#negative.delete(key)
+    if (this.#flights.size === 0) return
+    const own = this.#flights.get(key)
+    if (own !== undefined) this.#detach(own)
+    const watching = this.#watch.get(key)
+    if (watching !== undefined) for (const f of [...watching]) this.#detach(f)
+  }
+
+  /** `key`'s value left the cache (TTL, capacity, eviction). */
+  forget (key: string): void {
+    if (this.#fresh.size !== 0) this.#fresh.delete(key)
+  }
+
+  /** Cache closed: callers still waiting get their loader's result, nothing is stored. */
+  close (): void {
+    for (const f of [...this.#flights.values()]) this.#detach(f)
+    this.#fresh.clear()
+    this.#negative.clear()
+  }
+
+  #start (key: string, fn: LoadFunction<unknown>, s: Settings): Flight {
+    if (s.bases !== undefined) this.#host.graph().assertAcyclic(key, s.bases)
+    const flight = new Flight(key, s)
+    this.#flights.set(key, flight)
+    if (s.bases !== undefined) {
+      for (const b of s.bases) {
+        let set = this.#watch.get(b)
+        if (set === undefined) {
+          set = new Set()
+          this.#watch.set(b, set)
+        }
+        set.add(flight)
+      }
+    }
+    this.calls++
+    let result: unknown
+    try {
+      result = fn(key, { signal: flight.controller.signal })
+    } catch (error) {
+      result = Promise.reject(error)
+    }
+    flight.promise = Promise.resolve(result).then(
+      (value) => this.#landed(flight, value),
+      (error: unknown) => {
+        this.#unhook(flight)
+        throw error
+      },
+    )
+    flight.promise.catch(noop) // callers that left (timeout, abort, stale served) must not leave it unhandled
+    return flight
+  }
+
+  #landed (flight: Flight, loaded: unknown): unknown {
+    this.#unhook(flight)
+    const value = loaded === null ? undefined : loaded
+    if (flight.stale) return value
+    const { key, s } = flight
+    const graph = s.bases === undefined ? this.#host.graphIfAny() : this.#host.graph()
+    if (s.bases !== undefined) {
+      // The graph moved while loading: a value that would close a cycle is returned, not stored.
+      try { graph?.assertAcyclic(key, s.bases) } catch { return value }
+    }
+    if (value === undefined) {
+      this.#host.drop(key) // a stale value in grace: the source says it is gone
+      if (s.negativeTtl > 0) this.#storeNegative(key, s, graph)
+      return value
+    }
+    if (this.#negative.size !== 0) this.#negative.delete(key)
+    if (!this.#host.store(key, value as V, s.ttl + s.grace)) return value
+    if (s.grace > 0) this.#fresh.set(key, this.#host.now() + s.ttl)
+    else if (this.#fresh.size !== 0) this.#fresh.delete(key)
+    if (s.bases !== undefined) graph?.link(key, s.bases, false)
+    else graph?.unlink(key)
+    return value
+  }
+
+  #storeNegative (key: string, s: Settings, graph: DependencyGraph | undefined): void {
+    if (!this.#negative.delete(key) && this.#negative.size >= this.#host.maxNegative) {
+      const oldest = this.#negative.keys().next().value as string
+      this.#negative.delete(oldest)
+      graph?.release(oldest)
+    }
+    this.#negative.set(key, this.#host.now() + s.negativeTtl)
+    if (s.bases !== undefined) graph?.link(key, s.bases, false)
+    else graph?.unlink(key)
+  }
+
+  #negativeHit (key: string): boolean {
+    if (this.#negative.size === 0) return false
+    const until = this.#negative.get(key)
+    if (until === undefined) return false
+    if (this.#host.now() < until) return true
+    this.#negative.delete(key)
+    this.#host.graphIfAny()?.release(key)
+    return false
+  }
+
+  /** A caller with a timeout, a signal or a soft timeout: its own promise over the flight's. */
+  #wait (flight: Flight, s: Settings, stale: V | undefined): Promise<unknown> {
+    const { signal, timeout } = s
+    if (signal === undefined) flight.firm = true
+    else flight.joined++
+    return new Promise((resolve, reject) => {
+      let done = false
+      let hard: NodeJS.Timeout | undefined
+      let soft: NodeJS.Timeout | undefined
+      const finish = (): void => {
+        done = true
+        if (hard !== undefined) clearTimeout(hard)
+        if (soft !== undefined) clearTimeout(soft)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      const onAbort = (): void => {
+        if (done) return
+        finish()
+        reject(abortedError(flight.key, signal as AbortSignal))
+        if (++flight.aborted === flight.joined && !flight.firm) this.#abort(flight, (signal as AbortSignal).reason)
+      }
+      flight.promise.then(
+        (value) => { if (!done) { finish(); resolve(value) } },
+        (error: unknown) => { if (!done) { finish(); reject(error) } },
+      )
+      if (timeout !== undefined) {
+        hard = setTimeout(() => {
+          if (done) return
+          finish()
+          reject(new MeshCacheError(ErrorCode.LOAD_TIMEOUT, `loading key ${JSON.stringify(flight.key)} took more than ${timeout} ms`))
+        }, timeout)
+      }
+      if (stale !== undefined && s.softTimeout > 0) {
+        soft = setTimeout(() => {
+          if (done) return
+          finish()
+          resolve(stale)
+        }, s.softTimeout)
+      }
+      signal?.addEventListener('abort', onAbort)
+    })
+  }
+
+  /** Every caller aborted: cancel the loader and forget the flight. */
+  #abort (flight: Flight, reason: unknown): void {
+    this.#detach(flight)
+    flight.controller.abort(reason)
+  }
+
+  #detach (flight: Flight): void {
+    flight.stale = true
+    this.#unhook(flight)
+  }
+
+  #unhook (flight: Flight): void {
+    if (this.#flights.get(flight.key) === flight) this.#flights.delete(flight.key)
+    const bases = flight.s.bases
+    if (bases === undefined) return
+    for (const b of bases) {
+      const set = this.#watch.get(b)
+      if (set !== undefined && set.delete(flight) && set.size === 0) this.#watch.delete(b)
+    }
+  }
+
+  #settings (o: LoadOptions | undefined): Settings {
+    const host = this.#host
+    if (o === undefined) {
+      return { ttl: host.checkTtl(undefined), grace: 0, softTimeout: 0, timeout: undefined, signal: undefined, negativeTtl: 0, bases: undefined }
+    }
+    const ttl = host.checkTtl(o.ttl)
+    const grace = ms('grace', o.grace, 0, true)
+    if (ttl + grace > host.maxTtl) {
+      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `ttl + grace (${ttl} + ${grace}) exceeds maxTtl (${host.maxTtl}): every copy must expire within maxTtl; raise the cache's maxTtl`)
+    }
+    const timeout = o.timeout === undefined ? undefined : ms('timeout', o.timeout, 0, false)
+    const signal = o.signal
+    if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')) {
+      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, '`signal` must be an AbortSignal')
+    }
+    const negativeTtl = ms('negativeTtl', o.negativeTtl, 0, true)
+    if (negativeTtl > host.maxTtl) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `negativeTtl (${negativeTtl}) exceeds maxTtl (${host.maxTtl})`)
+    return {
+      ttl,
+      grace,
+      softTimeout: ms('softTimeout', o.softTimeout, 0, true),
+      timeout,
+      signal,
+      negativeTtl,
+      bases: resolveBases(o.dependsOn, o.tags, host.maxKeyBytes),
+    }
+  }
+}
+
+function ms (name: string, value: unknown, fallback: number, allowZero: boolean): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `\`${name}\` must be a ${allowZero ? 'non-negative' : 'positive'} integer of ms, got ${String(value)}`)
+  }
+  return value
+}
+
+function abortedError (key: string, signal: AbortSignal): MeshCacheError {
+  return new MeshCacheError(ErrorCode.LOAD_ABORTED, `loading key ${JSON.stringify(key)} was aborted`, { cause: signal.reason })
+}
