@@ -399,13 +399,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const gapBefore = this.#tracker.hasGap(origin)
     const now = this.#o.now()
     for (let i = 0; i < records.length; i++) {
-      const seq = firstSeq + i
-      if (this.#tracker.seen(origin, seq)) {
-        this.#counters.duplicates++
-        continue
-      }
+      // Merged even when the number was seen: the merge is idempotent (a true
+      // duplicate is dominated and dropped there), and numbers alone must not
+      // decide, or one bad frame reusing a number would hide the real write.
       this.#apply(records[i] as WireRecord, values?.[i], 'remote')
-      this.#tracker.mark(origin, seq, now)
+      this.#tracker.mark(origin, firstSeq + i, now)
     }
     if (this.#tracker.hasGap(origin)) {
       if (!gapBefore) this.#counters.gapsDetected++
