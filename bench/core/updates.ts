@@ -18,8 +18,8 @@ import type { WireRecord } from '../../protocol/record.ts'
 import { accessPattern, captureTransport, interleave, makeKeys, median, nowNs, pairedRatio, type Row, type Value } from './util.ts'
 
 const KEYS = 100_000
-const UPDATES_PER_ROUND = 50_000
-const ROUNDS = 15
+const UPDATES_PER_ROUND = 20_000
+const ROUNDS = 11
 const BATCHES = [1, 100, 1000]
 const HOUR = 3_600_000
 const ORIGIN = 'bench-peer~0000bench'
