@@ -1,0 +1,100 @@
+/**
+ * Cascades across instances on the seeded memory network: a remote change
+ * of a base cascades on the receiver (including dependents only it has),
+ * replicated dependents propagate their own invalidations, tags work
+ * everywhere, and a lost tag invalidation is repaired by anti-entropy.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { cluster } from './helpers/cluster.ts'
+
+test('a remote invalidation of a base cascades on every receiver, including dependents only it has', async () => {
+  const { nodes: [a, b, c], net, close } = await cluster<string>(3)
+  b!.set('b-view', 'x', { dependsOn: ['user:1'], local: true }) // exists only on B
+  await c!.getOrLoad('c-view', () => 'y', { dependsOn: ['user:1'] }) // loaded only on C
+  await c!.getOrLoad('c-deep', () => 'z', { dependsOn: ['c-view'] })
+  await net.flush()
+  a!.invalidate('user:1')
+  assert.is(b!.get('b-view'), 'x', 'nothing happens before delivery')
+  await net.flush()
+  assert.is(b!.get('b-view'), undefined)
+  assert.is(c!.get('c-view'), undefined)
+  assert.is(c!.get('c-deep'), undefined)
+  await close()
+})
+
+test('a remote write of a base cascades too (invalidate and replicate modes)', async () => {
+  for (const mode of ['invalidate', 'replicate'] as const) {
+    const { nodes: [a, b], net, close } = await cluster<string>(2, { mode })
+    b!.set('derived', 'd', { dependsOn: ['base'], local: true })
+    a!.set('base', 'v2')
+    await net.flush()
+    assert.is(b!.get('derived'), undefined, mode)
+    await close()
+  }
+})
+
+test('replicated dependents propagate their own invalidations, so replicas without the edge converge', async () => {
+  const { nodes: [a, b, c], net, close } = await cluster<string>(3, { mode: 'replicate' })
+  a!.set('dashboard', 'd1', { dependsOn: ['user:1'] }) // A knows the edge; B and C receive the value only
+  await net.flush()
+  assert.is(b!.get('dashboard'), 'd1')
+  assert.is(c!.get('dashboard'), 'd1')
+  c!.invalidate('user:1') // C does not know the edge…
+  await net.flush()
+  assert.is(a!.get('dashboard'), undefined, '…A cascades when the invalidation arrives…')
+  assert.is(b!.get('dashboard'), undefined, '…and its invalidation of the dependent reaches B')
+  assert.is(c!.get('dashboard'), undefined)
+  assert.equal(b!.metadata(), a!.metadata())
+  assert.equal(c!.metadata(), a!.metadata())
+  await close()
+})
+
+test('invalidateTag works across instances for set and loaded values', async () => {
+  const { nodes: [a, b, c], net, close } = await cluster<string>(3)
+  a!.set('p1', 'a', { tags: ['catalog'] })
+  await b!.getOrLoad('p2', () => 'b', { tags: ['catalog'] })
+  c!.set('p3', 'c', { tags: ['catalog'], local: true })
+  c!.set('p4', 'd', { tags: ['other'], local: true })
+  await net.flush()
+  b!.invalidateTag('catalog')
+  assert.is(b!.get('p2'), undefined, 'at once on the caller')
+  await net.flush()
+  assert.is(a!.get('p1'), undefined)
+  assert.is(c!.get('p3'), undefined)
+  assert.is(c!.get('p4'), 'd')
+  assert.equal(a!.metadata(), b!.metadata())
+  assert.equal(c!.metadata(), b!.metadata())
+  await close()
+})
+
+test('a lost tag invalidation is repaired by anti-entropy and still cascades', async () => {
+  const { nodes: [a, b], net, close } = await cluster<string>(2, {}, { seed: 7 })
+  b!.set('p', 'v', { tags: ['t'], local: true })
+  await net.flush()
+  net.partition(['n0'], ['n1'])
+  a!.invalidateTag('t')
+  await net.flush() // lost: B is unreachable
+  assert.is(b!.get('p'), 'v')
+  net.heal() // reconnection starts anti-entropy
+  await net.flush()
+  assert.is(b!.get('p'), undefined)
+  await close()
+})
+
+test('a cascade of 1,000 replicated dependents crosses instances and the mesh converges', async () => {
+  const { nodes: [a, b, c], net, close } = await cluster<number>(3, { max: 5_000, mode: 'replicate' })
+  for (let i = 0; i < 1_000; i++) a!.set(`d${i}`, i, { dependsOn: ['base'] })
+  for (let i = 0; i < 1_000; i++) await c!.getOrLoad(`c${i}`, () => i, { dependsOn: [`d${i % 10}`] })
+  await net.flush()
+  assert.is(b!.stats().liveKeys, 1_000)
+  b!.set('base', 1)
+  await net.flush()
+  for (const n of [a, b, c]) assert.is(n!.stats().liveKeys, 1, 'only base itself (replicated); C\'s loaded values went with their bases')
+  assert.is(c!.get('base'), 1)
+  assert.equal(b!.metadata(), a!.metadata())
+  assert.equal(c!.metadata(), a!.metadata())
+  await close()
+})
+
+test.run()

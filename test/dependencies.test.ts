@@ -1,0 +1,178 @@
+/**
+ * The dependency graph on one instance: cascades (depth, fan-out,
+ * diamonds), cycles refused without a state change, edges that go with
+ * their keys, tags, and reserved keys.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ErrorCode, MeshCacheError } from '../lib/index.ts'
+import { DependencyGraph } from '../lib/dependencies.ts'
+import { cluster } from './helpers/cluster.ts'
+
+function thrown (fn: () => unknown): MeshCacheError {
+  try {
+    fn()
+  } catch (error) {
+    return error as MeshCacheError
+  }
+  throw new Error('expected a throw')
+}
+
+test('invalidating, deleting or overwriting a base evicts its dependents', async () => {
+  const { nodes: [c], close } = await cluster<string>(1)
+  for (const change of [(k: string) => c!.invalidate(k), (k: string) => c!.delete(k), (k: string) => c!.set(k, 'new')]) {
+    c!.set('user:1', 'u')
+    c!.set('dashboard', 'd', { dependsOn: ['user:1', 'plan:1'] })
+    c!.set('other', 'o')
+    change('user:1')
+    assert.is(c!.get('dashboard'), undefined)
+    assert.is(c!.get('other'), 'o')
+    assert.equal(c!.dependencyStats().edges, 0, 'the evicted dependent took its edges along')
+  }
+  // A base never cached here still cascades by name.
+  c!.set('dashboard', 'd', { dependsOn: ['plan:1'] })
+  c!.invalidate('plan:1')
+  assert.is(c!.get('dashboard'), undefined)
+  await close()
+})
+
+test('a cascade of depth 6 ending in a fan-out of 1,000 evicts every transitive dependent', async () => {
+  const { nodes: [c], close } = await cluster<number>(1, { max: 20_000 })
+  c!.set('l0', 0)
+  for (let d = 1; d <= 6; d++) c!.set(`l${d}`, d, { dependsOn: [`l${d - 1}`] })
+  for (let i = 0; i < 1_000; i++) c!.set(`leaf${i}`, i, { dependsOn: ['l6'], local: i % 2 === 0 })
+  // A diamond: reachable twice, evicted once.
+  c!.set('diamond', 1, { dependsOn: ['l2', 'l5'] })
+  c!.set('unrelated', 1, { dependsOn: ['elsewhere'] })
+  const evicted: string[] = []
+  c!.on('evict', (e: { key: string }) => evicted.push(e.key))
+  c!.invalidate('l0')
+  for (let d = 1; d <= 6; d++) assert.is(c!.get(`l${d}`), undefined)
+  for (let i = 0; i < 1_000; i++) assert.is(c!.get(`leaf${i}`), undefined)
+  assert.is(c!.get('diamond'), undefined)
+  assert.is(c!.get('unrelated'), 1)
+  assert.is(evicted.filter((k) => k === 'diamond').length, 1)
+  assert.is(evicted.length, 1 + 6 + 1_000 + 1, 'each once (l0 itself included)')
+  assert.equal(c!.dependencyStats(), { dependents: 1, edges: 1, loading: 0 })
+  await close()
+})
+
+test('fan-out of 10,000 on one base', async () => {
+  const { nodes: [c], close } = await cluster<number>(1, { max: 20_000 })
+  for (let i = 0; i < 10_000; i++) c!.set(`d${i}`, i, { dependsOn: ['base'], local: true })
+  assert.is(c!.dependencyStats().edges, 10_000)
+  c!.invalidate('base')
+  assert.is(c!.stats().liveKeys, 0)
+  assert.is(c!.dependencyStats().edges, 0)
+  await close()
+})
+
+test('replicated dependents are invalidated as writes; local ones are dropped silently', async () => {
+  const { nodes: [c], close } = await cluster<string>(1)
+  c!.set('rep', 'r', { dependsOn: ['b'] })
+  c!.set('loc', 'l', { dependsOn: ['b'], local: true })
+  const before = c!.stats().localUpdates
+  c!.invalidate('b')
+  assert.is(c!.stats().localUpdates - before, 2, 'one for b, one for the replicated dependent')
+  assert.is(c!.inspect('rep')?.kind, 'invalidate')
+  assert.is(c!.inspect('loc'), undefined)
+  await close()
+})
+
+test('a cycle is refused with E_DEPENDENCY_CYCLE and changes nothing', async () => {
+  const { nodes: [c], close } = await cluster<string>(1)
+  assert.is(thrown(() => c!.set('a', 'x', { dependsOn: ['a'] })).code, ErrorCode.DEPENDENCY_CYCLE)
+  assert.is(c!.get('a'), undefined)
+  c!.set('a', 'a0')
+  c!.set('b', 'b0', { dependsOn: ['a'] })
+  c!.set('c', 'c0', { dependsOn: ['b'] })
+  const stats = c!.stats()
+  const graph = c!.dependencyStats()
+  const meta = c!.metadata()
+  const error = thrown(() => c!.set('a', 'a1', { dependsOn: ['c'] }))
+  assert.instance(error, MeshCacheError)
+  assert.is(error.code, ErrorCode.DEPENDENCY_CYCLE)
+  assert.match(error.message, /"a" → "b" → "c" → "a"/)
+  assert.equal(c!.stats(), stats)
+  assert.equal(c!.dependencyStats(), graph)
+  assert.equal(c!.metadata(), meta)
+  assert.is(c!.get('a'), 'a0')
+  assert.is(c!.get('b'), 'b0')
+  assert.is(c!.get('c'), 'c0')
+  // Through a tag nothing can cycle (tags have no bases), and a sibling edge is fine.
+  c!.set('d', 'd0', { dependsOn: ['a', 'c'], tags: ['t'] })
+  assert.is(c!.get('d'), 'd0')
+  await close()
+})
+
+test('edges go with their keys: TTL, capacity, delete, overwrite', async () => {
+  const { nodes: [c], clock, close } = await cluster<string>(1, { max: 3, ttl: 1_000 })
+  c!.set('x', 'x', { dependsOn: ['b1', 'b2'], ttl: 500 })
+  assert.is(c!.dependencyStats().edges, 2)
+  clock.advance(501)
+  c!.purgeStale()
+  assert.equal(c!.dependencyStats(), { dependents: 0, edges: 0, loading: 0 }, 'TTL')
+  for (let i = 0; i < 4; i++) c!.set(`k${i}`, 'v', { dependsOn: ['b'], local: true })
+  assert.is(c!.dependencyStats().edges, 3, 'capacity eviction dropped the oldest dependent\'s edge')
+  c!.delete('k3')
+  assert.is(c!.dependencyStats().edges, 2, 'delete')
+  c!.set('k2', 'v', { dependsOn: ['b', 'b9'], local: true })
+  assert.is(c!.dependencyStats().edges, 3, 'overwrite replaces edges')
+  c!.set('k2', 'v', { local: true })
+  assert.is(c!.dependencyStats().edges, 1, 'overwrite without dependsOn removes them')
+  await close()
+})
+
+test('a chain stays whole while something depends on an evicted middle, and goes with the last dependent', async () => {
+  const { nodes: [c], clock, close } = await cluster<string>(1, { ttl: 10_000 })
+  c!.set('profile', 'p', { dependsOn: ['user'], ttl: 100 })
+  c!.set('dashboard', 'd', { dependsOn: ['profile'] })
+  clock.advance(101)
+  c!.purgeStale() // profile expires; dashboard still hangs on user through it
+  assert.is(c!.get('profile'), undefined)
+  assert.is(c!.dependencyStats().edges, 2)
+  c!.invalidate('user')
+  assert.is(c!.get('dashboard'), undefined, 'the chain still cascaded')
+  c!.set('profile', 'p', { dependsOn: ['user'], ttl: 100 })
+  c!.set('dashboard', 'd', { dependsOn: ['profile'], ttl: 200 })
+  clock.advance(201)
+  c!.purgeStale()
+  assert.equal(c!.dependencyStats(), { dependents: 0, edges: 0, loading: 0 }, 'nothing held, nothing kept')
+  await close()
+})
+
+test('tags on one instance; reserved keys are refused', async () => {
+  const { nodes: [c], close } = await cluster<string>(1)
+  c!.set('p1', 'a', { tags: ['catalog'] })
+  c!.set('p2', 'b', { tags: ['catalog', 'promo'], local: true })
+  c!.set('p3', 'c', { tags: ['promo'] })
+  c!.invalidateTag('catalog')
+  assert.equal([c!.get('p1'), c!.get('p2'), c!.get('p3')], [undefined, undefined, 'c'])
+  assert.is(thrown(() => c!.set('\u0000tag:catalog', 'x')).code, ErrorCode.INVALID_ARGUMENT)
+  assert.is(thrown(() => c!.invalidate('\u0000tag:catalog')).code, ErrorCode.INVALID_ARGUMENT)
+  assert.is(thrown(() => c!.delete('\u0000x')).code, ErrorCode.INVALID_ARGUMENT)
+  assert.is(thrown(() => c!.set('k', 'v', { dependsOn: ['\u0000tag:promo'] })).code, ErrorCode.INVALID_ARGUMENT)
+  assert.is(thrown(() => c!.set('k', 'v', { tags: [42 as unknown as string] })).code, ErrorCode.INVALID_ARGUMENT)
+  assert.is(thrown(() => c!.invalidateTag('')).code, ErrorCode.INVALID_ARGUMENT)
+  assert.is(c!.get('k'), undefined, 'refused before any change')
+  await close()
+})
+
+test('DependencyGraph: release keeps a node while it has dependents; changed visits each once', () => {
+  const g = new DependencyGraph()
+  g.link('b', ['a'], false)
+  g.link('c', ['b'], true)
+  g.link('d', ['b', 'c'], false)
+  g.release('b')
+  assert.equal(g.basesOf('b'), ['a'], 'b is kept: c and d hang on it')
+  const seen: Array<[string, boolean]> = []
+  assert.is(g.changed('a', (k, r) => seen.push([k, r])), 3)
+  assert.equal(seen.sort(), [['b', false], ['c', true], ['d', false]])
+  assert.is(g.size, 0)
+  assert.is(g.edges, 0)
+  g.link('y', ['x'], false)
+  g.release('y')
+  assert.is(g.size, 0)
+})
+
+test.run()
