@@ -219,7 +219,6 @@ export class Mesh implements ReaderEvents {
     let set = this.#conns.get(peer)
     if (set === undefined) { set = new Set(); this.#conns.set(peer, set) }
     set.add(conn)
-    this.redialer?.connected(peer)
     const link = this.#link(peer)
     link.openFailures = 0
     void this.#openOutbound(link)
@@ -238,7 +237,10 @@ export class Mesh implements ReaderEvents {
     // streams normally report their own close; do not wait for them
     if (this.#outConn.get(link) === conn) this.#outClosed(link, link.out)
     for (const r of [...link.readers]) if (r.connection === conn) this.onReaderClosed(link, r)
-    if (this.isConnected(peer)) void this.#openOutbound(link)
+    // Not synchronously: another connection to the peer may be closing in the
+    // same tick (cut() aborts them in a loop), and yamux opens a stream in a
+    // microtask that throws, uncaught, if its connection closed meanwhile.
+    if (this.isConnected(peer)) setImmediate(() => { void this.#openOutbound(link) })
     this.#dropLinkIfIdle(link)
   }
 
@@ -278,6 +280,7 @@ export class Mesh implements ReaderEvents {
     for (const l of this.#links.values()) if (l !== link && l.addrs.length > 0) others.push({ peer: l.peer, addrs: l.addrs })
     if (others.length > 0) greeting.push(encodePeers(others))
     link.write(greeting, Infinity)
+    this.redialer?.established(link.peer)
     this.#log('stream to %s open', link.peer)
     this.#reconcile(link)
   }

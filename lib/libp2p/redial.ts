@@ -21,6 +21,8 @@ interface Known {
   nextAt: number
   lastSeen: number
   dialing: boolean
+  /** Our stream to it opened on the current connection (not just a TCP + handshake). */
+  established: boolean
 }
 
 export interface RedialInit {
@@ -79,7 +81,7 @@ export class Redialer {
     } else {
       const key = `addr:${addr}`
       if (!this.#known.has(key)) {
-        this.#known.set(key, { peer: undefined, bootstrapAddr: addr, addrs: [addr], bootstrap: true, failures: 0, nextAt: 0, lastSeen: this.#now(), dialing: false })
+        this.#known.set(key, { peer: undefined, bootstrapAddr: addr, addrs: [addr], bootstrap: true, failures: 0, nextAt: 0, lastSeen: this.#now(), dialing: false, established: false })
       }
     }
   }
@@ -103,23 +105,35 @@ export class Redialer {
     }
   }
 
-  /** A connection to `peer` opened. */
-  connected (peer: string): void {
-    const k = this.#known.get(peer)
-    if (k !== undefined) {
+  /**
+   * Our stream to `peer` opened: the connection really works. Only this
+   * resets the backoff; a peer that accepts connections and drops them at
+   * once (it blocks us, or is full) keeps backing off instead of being
+   * redialled in a tight loop.
+   */
+  established (peer: string): void {
+    if (peer === this.#node.peerId.toString()) return
+    this.#entry(peer) // every peer ever seen is remembered, even before its HELLO gives its addresses
+    for (const k of this.#entries(peer)) {
       k.failures = 0
+      k.established = true
       k.lastSeen = this.#now()
     }
   }
 
-  /** The last connection to `peer` closed: retry it at the next tick. */
+  /** The last connection to `peer` closed: if it was established, retry at the next tick. */
   disconnected (peer: string): void {
-    const k = this.#known.get(peer)
-    if (k !== undefined) {
+    for (const k of this.#entries(peer)) {
       k.lastSeen = this.#now()
-      k.nextAt = this.#now()
+      if (k.established) {
+        k.established = false
+        k.nextAt = this.#now()
+      }
     }
-    for (const b of this.#known.values()) if (b.peer === peer && b.bootstrapAddr !== undefined) b.nextAt = this.#now()
+  }
+
+  *#entries (peer: string): Generator<Known> {
+    for (const k of this.#known.values()) if (k.peer === peer) yield k
   }
 
   knownPeers (): string[] {
@@ -140,7 +154,7 @@ export class Redialer {
   #entry (peer: string): Known {
     let k = this.#known.get(peer)
     if (k === undefined) {
-      k = { peer, bootstrapAddr: undefined, addrs: [], bootstrap: false, failures: 0, nextAt: Infinity, lastSeen: this.#now(), dialing: false }
+      k = { peer, bootstrapAddr: undefined, addrs: [], bootstrap: false, failures: 0, nextAt: Infinity, lastSeen: this.#now(), dialing: false, established: false }
       this.#known.set(peer, k)
     }
     return k
@@ -168,7 +182,7 @@ export class Redialer {
     for (const [key, k] of this.#known) {
       if (k.dialing || k.peer === self) continue
       if (k.bootstrapAddr !== undefined && own.has(k.bootstrapAddr)) continue
-      if (this.#connected(k.peer)) { k.lastSeen = now; k.failures = 0; continue }
+      if (this.#connected(k.peer)) { k.lastSeen = now; continue }
       if (!k.bootstrap && now - k.lastSeen > this.#forgetAfter) {
         this.#log('forgetting %s, unreachable for %d ms', key, now - k.lastSeen)
         this.#known.delete(key)
@@ -178,6 +192,13 @@ export class Redialer {
       void this.#dial(k)
     }
     this.#schedule(this.#interval)
+  }
+
+  #backoff (k: Known): number {
+    k.failures++
+    const backoff = Math.min(this.#maxInterval, this.#interval * 2 ** (k.failures - 1))
+    k.nextAt = this.#now() + backoff * (0.8 + 0.4 * Math.random())
+    return backoff
   }
 
   async #dial (k: Known): Promise<void> {
@@ -198,14 +219,12 @@ export class Redialer {
     k.dialing = true
     try {
       const conn = await this.#node.dial(target, { signal: AbortSignal.timeout(this.#dialTimeout) })
-      k.failures = 0
-      k.lastSeen = this.#now()
       if (k.bootstrapAddr !== undefined) k.peer = conn.remotePeer.toString()
+      // back off as if it failed until established() says the link works
+      this.#backoff(k)
       this.#onDial(true)
     } catch (err) {
-      k.failures++
-      const backoff = Math.min(this.#maxInterval, this.#interval * 2 ** (k.failures - 1))
-      k.nextAt = this.#now() + backoff * (0.8 + 0.4 * Math.random())
+      const backoff = this.#backoff(k)
       this.#log('dial %s failed (%d in a row), next in ~%d ms: %s', k.peer ?? k.bootstrapAddr, k.failures, backoff, (err as Error).message)
       this.#onDial(false)
     } finally {
