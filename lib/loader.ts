@@ -331,9 +331,15 @@ export class Loads<V extends {}> {
     flight.controller.abort(reason)
   }
 
+  /**
+   * A detached flight's value is stale, so flights derived from its key
+   * (a loader that read it through getOrLoad) are stale too.
+   */
   #detach (flight: Flight): void {
     flight.stale = true
     this.#unhook(flight)
+    const watching = this.#watch.get(flight.key)
+    if (watching !== undefined) for (const f of [...watching]) if (!f.stale) this.#detach(f)
   }
 
   #unhook (flight: Flight): void {
