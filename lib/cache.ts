@@ -333,8 +333,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       return this.#store.dropValue(key, 'local') // a local-only key stays local
     }
     const entry = this.#write(key, kind, this.#o.ttl, undefined)
+    // Dropping a held value marks the entry dead on the way (store dispose).
     const had = this.#store.dropValue(key, 'local')
-    this.#store.markDead(key, entry)
+    if (!had) this.#store.markDead(key, entry)
     return had
   }
 
@@ -346,7 +347,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const vv = vectorWith(previous?.vv ?? EMPTY_VECTOR, this.origin, seq)
     const entry = new Entry(kind, hlc, this.origin, vv, ttl)
     this.#store.meta.set(key, entry)
-    this.#tracker.advance(this.origin, seq, this.#o.now())
+    this.#tracker.advance(this.origin, seq, physicalMs(hlc)) // the clock was just read: no second read
     this.#counters.localUpdates++
     const record: WireRecord = { key, kind, hlc, writer: this.origin, vv }
     if (value !== undefined) {
