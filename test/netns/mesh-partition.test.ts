@@ -1,8 +1,7 @@
 /**
- * PENDING: a real 3+2 partition of five meshcache processes, each in its own
+ * A real 3+2 partition of five meshcache processes, each in its own
  * network namespace (test/helpers/netns.ts), cut with nft so established
- * libp2p connections really stall. Rename this file and mesh-node.ts.pending
- * to `.ts` once the cache and the libp2p transport are final.
+ * libp2p connections really stall.
  *
  * Issue 3 §5: writes on both sides during the partition, then heal; every
  * process converges within 1 s of reconnecting, and no stale read happens
