@@ -10,8 +10,7 @@
  * Target (issue 3): under 1 s from reconnection for 10,000 keys.
  *
  * The node-side commands (`peer-id`, `write`, `block`, `heal`, `await-version`)
- * are implemented by systems/meshcache.ts; until that file exists (it is
- * still `.pending`) this prints why it skipped and exits 0.
+ * are implemented by systems/meshcache.ts.
  */
 import { parseArgs } from 'node:util'
 import { Cluster } from './harness.ts'
@@ -37,7 +36,7 @@ const { values } = parseArgs({ options: { keys: { type: 'string', default: '1000
 const keys = Number(values.keys)
 if (!Number.isInteger(keys) || keys < 1) throw new TypeError(`bench:heal: --keys must be a positive integer, got ${values.keys}`)
 
-const reason = systemExists(SYSTEM) ? await (await loadSystem(SYSTEM)).unavailable?.() : 'bench/mesh/systems/meshcache.ts is still .pending'
+const reason = systemExists(SYSTEM) ? await (await loadSystem(SYSTEM)).unavailable?.() : 'bench/mesh/systems/meshcache.ts is missing'
 if (reason) {
   process.stdout.write(`bench:heal: skipped: ${reason}\n`)
   process.exit(0)

@@ -1,11 +1,5 @@
 /**
- * PENDING: meshcache itself as a bench:mesh system. Kept out of tsconfig's
- * reach (and out of the default run) by its `.pending` suffix until the cache
- * core and the libp2p transport have settled; to enable it, rename it to
- * `meshcache.ts` (systems/load.ts finds systems by file name, and run.ts
- * includes it by default once the file exists).
- *
- * Every node is a cache in one namespace over its own libp2p transport on
+ * meshcache itself as a bench:mesh system. Every node is a cache in one namespace over its own libp2p transport on
  * loopback, private with a PSK (as a deployment would be). Receivers
  * bootstrap from the receivers initialised before them; the writer last,
  * from all of them. The writer invalidates `user:<seq>`; a receiver records
