@@ -81,11 +81,14 @@ export class Store<V extends {}> {
   /** Records `entry` as the state of `key`, holding no value. */
   markDead (key: string, entry: Entry): void {
     entry.hasValue = false
-    if (entry.deadSince === 0 || !this.dead.has(key)) {
-      entry.deadSince = this.#now()
-      this.dead.delete(key)
-      this.dead.set(key, entry)
-    }
+    const queued = this.dead.get(key)
+    if (queued === entry) return
+    // A newer state of a key already queued takes its place and its death
+    // time (Map.set keeps the position): the queue stays ordered by death,
+    // and collect() still waits until the newer write itself is past the
+    // horizon before dropping it.
+    entry.deadSince = queued !== undefined ? queued.deadSince : this.#now()
+    this.dead.set(key, entry)
   }
 
   /**

@@ -30,20 +30,35 @@ export function vectorGet (vv: VersionVector, origin: string): number {
   return 0
 }
 
-/** A copy of `vv` with `origin` raised to `counter`, kept sorted. */
+/**
+ * A copy of `vv` with `origin` raised to `counter`, kept sorted. Arrays are
+ * allocated at their exact size: grown by `push`, V8 reserves 17 slots, which
+ * tripled the metadata of a one-origin key.
+ */
 export function vectorWith (vv: VersionVector, origin: string, counter: number): VersionVector {
-  const out: VersionVector = []
+  let present = false
+  for (let i = 0; i < vv.length; i += 2) if (vv[i] === origin) present = true
+  const out: VersionVector = new Array(present ? vv.length : vv.length + 2)
+  let k = 0
   let placed = false
   for (let i = 0; i < vv.length; i += 2) {
     const o = vv[i] as string
     if (!placed && origin <= o) {
-      out.push(origin, o === origin ? Math.max(counter, vv[i + 1] as number) : counter)
       placed = true
-      if (o === origin) continue
+      out[k++] = origin
+      if (o === origin) {
+        out[k++] = Math.max(counter, vv[i + 1] as number)
+        continue
+      }
+      out[k++] = counter
     }
-    out.push(o, vv[i + 1] as number)
+    out[k++] = o
+    out[k++] = vv[i + 1] as number
   }
-  if (!placed) out.push(origin, counter)
+  if (!placed) {
+    out[k++] = origin
+    out[k++] = counter
+  }
   return out
 }
 
@@ -74,27 +89,31 @@ export function compareVectors (a: VersionVector, b: VersionVector): OrderValue 
   return aAhead ? Order.AFTER : bAhead ? Order.BEFORE : Order.EQUAL
 }
 
-/** The pointwise maximum. */
+/** The pointwise maximum (allocated at its exact size). */
 export function mergeVectors (a: VersionVector, b: VersionVector): VersionVector {
-  const out: VersionVector = []
+  const out: VersionVector = new Array(a.length + b.length)
+  let k = 0
   let i = 0
   let j = 0
   while (i < a.length || j < b.length) {
     const ao = a[i] as string | undefined
     const bo = b[j] as string | undefined
     if (bo === undefined || (ao !== undefined && ao < bo)) {
-      out.push(ao as string, a[i + 1] as number)
+      out[k++] = ao as string
+      out[k++] = a[i + 1] as number
       i += 2
     } else if (ao === undefined || bo < ao) {
-      out.push(bo, b[j + 1] as number)
+      out[k++] = bo
+      out[k++] = b[j + 1] as number
       j += 2
     } else {
-      out.push(ao, Math.max(a[i + 1] as number, b[j + 1] as number))
+      out[k++] = ao
+      out[k++] = Math.max(a[i + 1] as number, b[j + 1] as number)
       i += 2
       j += 2
     }
   }
-  return out
+  return k === out.length ? out : out.slice(0, k)
 }
 
 /** True when some entry of `vv` is above what `sv` (origin → counter) has seen. */

@@ -105,7 +105,7 @@ export function readRecord (decoder: Decoder, origins: string[], limits: DecodeL
   const hlc = readUint(decoder, 'hlc')
   const writer = originAt(origins, readUint(decoder, 'writer'), 'writer')
   const n = readCount(decoder, 'version vector size', limits.maxVectorEntries)
-  const vv: VersionVector = []
+  const vv: VersionVector = new Array(n * 2) // exact size: see lib/version-vector.ts
   let previous = ''
   let writerSeen = false
   for (let i = 0; i < n; i++) {
@@ -115,7 +115,8 @@ export function readRecord (decoder: Decoder, origins: string[], limits: DecodeL
     if (i > 0 && origin <= previous) throw malformed('version vector is not in ascending origin order')
     if (origin === writer) writerSeen = true
     previous = origin
-    vv.push(origin, counter)
+    vv[2 * i] = origin
+    vv[2 * i + 1] = counter
   }
   if (!writerSeen) throw malformed(`version vector of key ${JSON.stringify(key)} lacks its writer ${writer}`)
   const record: WireRecord = { key, kind: kind as RecordKindValue, hlc, writer, vv }
