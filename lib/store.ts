@@ -87,7 +87,7 @@ export class Store<V extends {}> {
     // time (Map.set keeps the position): the queue stays ordered by death,
     // and collect() still waits until the newer write itself is past the
     // horizon before dropping it.
-    entry.deadSince = queued !== undefined ? queued.deadSince : this.#now()
+    entry.deadSince = queued !== undefined ? queued.deadSince : Math.ceil(this.#now() / 1000)
     this.dead.set(key, entry)
   }
 
@@ -98,14 +98,17 @@ export class Store<V extends {}> {
    */
   collect (horizon: number): number {
     this.lru.purgeStale()
-    const cutoff = this.#now() - horizon
+    const now = this.#now()
+    const cutoff = now - horizon
+    const cutoffSeconds = Math.floor(cutoff / 1000)
     let n = 0
     for (const [key, entry] of this.dead) {
-      if (entry.deadSince > cutoff) break
+      if (entry.deadSince > cutoffSeconds) break
+      // The write itself must be past the horizon: this is the safety rule
+      // (deadSince, rounded up to seconds, only orders the queue).
       if (physicalMs(entry.hlc) > cutoff) {
-        // Written later than it died here (clock skew): look again next sweep.
         this.dead.delete(key)
-        entry.deadSince = this.#now()
+        entry.deadSince = Math.ceil(now / 1000)
         this.dead.set(key, entry)
         continue
       }

@@ -54,9 +54,14 @@ let handle: NodeHandle | undefined
 let probing: NodeJS.Timeout | undefined
 let probeSeq = 0
 
-async function publish(seq: number): Promise<void> {
-  const wait = handle?.publish?.(seq)
-  if (wait) await wait
+/**
+ * Publishes one write. Returns the system's promise only when it has one to
+ * wait on (backpressure): callers must not `await` anything else, because an
+ * `await` yields to the microtask queue, and a cache that batches per
+ * event-loop turn would then send every write of a "chunk" on its own.
+ */
+function publish(seq: number): Promise<void> | undefined {
+  return handle?.publish?.(seq) ?? undefined
 }
 
 /** Publishes seqs [from, …) for `seconds`: paced at `rate`/s, or flat out when rate is 0. */
@@ -72,7 +77,8 @@ async function run(from: number, rate: number, seconds: number): Promise<Float64
       const due = Math.min(total, Math.floor((now() - start) / interval) + 1)
       while (sent.length < due) {
         sent.push(now())
-        await publish(from + sent.length - 1)
+        const wait = publish(from + sent.length - 1)
+        if (wait) await wait
       }
       const wait = start + sent.length * interval - now()
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
@@ -82,7 +88,8 @@ async function run(from: number, rate: number, seconds: number): Promise<Float64
     while (now() < end) {
       for (let i = 0; i < 256; i++) {
         sent.push(now())
-        await publish(from + sent.length - 1)
+        const wait = publish(from + sent.length - 1)
+        if (wait) await wait
       }
       await turn()
     }
