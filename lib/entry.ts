@@ -11,33 +11,52 @@ import type { RecordKindValue } from '../protocol/constants.ts'
 import type { WireRecord } from '../protocol/record.ts'
 import { compareVectors, Order, vectorExceeds, type OrderValue, type VersionVector } from './version-vector.ts'
 
+/** Bits of `Entry.#flags`: the record kind, and whether the LRU holds the value. */
+const KIND_BITS = 0x0f
+const HAS_VALUE = 0x10
+
 export class Entry {
-  kind: RecordKindValue
   hlc: number
   writer: string
   /** Lifetime of the value in ms, counted from the write's physical time. */
   ttl: number
-  /** Whether the LRU holds a value for this state. */
-  hasValue: boolean
   /** Epoch seconds (rounded up) when the entry lost its value, for the GC queue; 0 while it has one. A small integer, unlike epoch ms. */
   deadSince: number
   /** The writer's counter when the vector is `{writer: counter}`. */
   #counter = 0
   /** The whole vector otherwise (several origins, or a placeholder's empty vector). */
   #vector: VersionVector | undefined = undefined
+  /** Kind and has-value in one small integer: a field less per key. */
+  #flags = 0
 
   constructor (kind: RecordKindValue, hlc: number, writer: string, vv: VersionVector, ttl: number) {
-    this.kind = kind
+    this.#flags = kind
     this.hlc = hlc
     this.writer = writer
     this.ttl = ttl
-    this.hasValue = false
     this.deadSince = 0
     this.vv = vv
   }
 
   static fromRecord (r: WireRecord, ttl: number): Entry {
     return new Entry(r.kind, r.hlc, r.writer, r.vv, ttl)
+  }
+
+  get kind (): RecordKindValue {
+    return (this.#flags & KIND_BITS) as RecordKindValue
+  }
+
+  set kind (kind: RecordKindValue) {
+    this.#flags = (this.#flags & ~KIND_BITS) | kind
+  }
+
+  /** Whether the LRU holds a value for this state. */
+  get hasValue (): boolean {
+    return (this.#flags & HAS_VALUE) !== 0
+  }
+
+  set hasValue (has: boolean) {
+    this.#flags = has ? this.#flags | HAS_VALUE : this.#flags & ~HAS_VALUE
   }
 
   /** The version vector (a fresh array for the inline case). */
