@@ -1,11 +1,12 @@
 /**
- * PENDING (with mesh-partition.test.ts.pending): one meshcache process inside
- * a netns lab namespace, driven over IPC. Rename both to `.ts` once the cache
- * and its libp2p transport are final.
+ * One meshcache process driven over IPC: inside a netns lab namespace
+ * (mesh-partition.test.ts) or on loopback (test/mesh/).
  *
- * argv: ADDRESS PORT PSK_HEX PEER_ADDRESS...   (IPv4 addresses of the lab)
- * Requests: { id, op: 'set', key, value } | { id, op: 'get', keys } |
- *   { id, op: 'await-peers', count } | { id, op: 'await-values', expect: Record<key, value> } | { id, op: 'sync' }
+ * argv: ADDRESS PORT PSK_HEX PEER...   a PEER is an IPv4 address (same port) or a full multiaddr
+ * env:  NODE_ID (optional, the cache's nodeId)
+ * Requests: { id, op: 'set', key, value } | { id, op: 'delete', key } | { id, op: 'get', keys } |
+ *   { id, op: 'inspect', keys } | { id, op: 'origin' } | { id, op: 'await-peers', count } |
+ *   { id, op: 'await-values', expect: Record<key, value> } | { id, op: 'await-kind', key, kind } | { id, op: 'sync' }
  * Replies: { id, value, at } where `at` is CLOCK_MONOTONIC ms.
  */
 import { createMeshCache, type ChangeEvent } from '../../lib/index.ts'
@@ -17,6 +18,10 @@ type Request =
   | { id: number, op: 'await-peers', count: number }
   | { id: number, op: 'await-values', expect: Record<string, string> }
   | { id: number, op: 'sync' }
+  | { id: number, op: 'delete', key: string }
+  | { id: number, op: 'inspect', keys: string[] }
+  | { id: number, op: 'origin' }
+  | { id: number, op: 'await-kind', key: string, kind: string }
 
 const [address, port, psk, ...peers] = process.argv.slice(2)
 const now = (): number => Number(process.hrtime.bigint()) / 1e6
@@ -24,12 +29,12 @@ process.on('disconnect', () => process.exit(0))
 
 const transport = await createLibp2pTransport({
   listen: [`/ip4/${address}/tcp/${port}`],
-  peers: peers.map((peer) => `/ip4/${peer}/tcp/${port}`),
+  peers: peers.map((peer) => peer.startsWith('/') ? peer : `/ip4/${peer}/tcp/${port}`),
   psk: `/key/swarm/psk/1.0.0/\n/base16/\n${psk}\n`,
   redialInterval: 100,
   maxRedialInterval: 500,
 })
-const cache = await createMeshCache<string>({ namespace: 'partition', transport, mode: 'replicate', ttl: 10 * 60_000 })
+const cache = await createMeshCache<string>({ namespace: 'partition', transport, mode: 'replicate', ttl: 10 * 60_000, ...(process.env.NODE_ID ? { nodeId: process.env.NODE_ID } : {}) })
 
 /** Wakes every waiter after each applied change (once the value is stored) and every 20 ms for peer counts. */
 const waiters = new Set<() => void>()
@@ -56,6 +61,10 @@ process.on('message', async (request: Request) => {
     case 'set': cache.set(request.key, request.value); break
     case 'get': value = request.keys.map((key) => cache.get(key) ?? null); break
     case 'sync': cache.sync(); break
+    case 'delete': cache.delete(request.key); break
+    case 'inspect': value = request.keys.map((key) => cache.inspect(key) ?? null); break
+    case 'origin': value = cache.origin; break
+    case 'await-kind': at = await until(() => cache.inspect(request.key)?.kind === request.kind); break
     case 'await-peers': at = await until(() => cache.connectedPeers().length >= request.count); break
     case 'await-values': at = await until(() => Object.entries(request.expect).every(([k, v]) => cache.get(k) === v)); break
   }
