@@ -3,10 +3,11 @@
  * (mesh-partition.test.ts) or on loopback (test/mesh/).
  *
  * argv: ADDRESS PORT PSK_HEX PEER...   a PEER is an IPv4 address (same port) or a full multiaddr
- * env:  NODE_ID (optional, the cache's nodeId)
+ * env:  NODE_ID (optional, the cache's nodeId), MODE ('replicate', the default, or 'invalidate')
  * Requests: { id, op: 'set', key, value } | { id, op: 'delete', key } | { id, op: 'get', keys } |
  *   { id, op: 'inspect', keys } | { id, op: 'origin' } | { id, op: 'await-peers', count } |
- *   { id, op: 'await-values', expect: Record<key, value> } | { id, op: 'await-kind', key, kind } | { id, op: 'sync' }
+ *   { id, op: 'await-values', expect: Record<key, value> } | { id, op: 'await-kind', key, kind } | { id, op: 'sync' } |
+ *   { id, op: 'load', key, value } (getOrLoad with a loader returning value) | { id, op: 'await-missing', keys }
  * Replies: { id, value, at } where `at` is CLOCK_MONOTONIC ms.
  */
 import { createMeshCache, type ChangeEvent } from '../../lib/index.ts'
@@ -22,6 +23,8 @@ type Request =
   | { id: number, op: 'inspect', keys: string[] }
   | { id: number, op: 'origin' }
   | { id: number, op: 'await-kind', key: string, kind: string }
+  | { id: number, op: 'load', key: string, value: string }
+  | { id: number, op: 'await-missing', keys: string[] }
 
 const [address, port, psk, ...peers] = process.argv.slice(2)
 const now = (): number => Number(process.hrtime.bigint()) / 1e6
@@ -34,12 +37,13 @@ const transport = await createLibp2pTransport({
   redialInterval: 100,
   maxRedialInterval: 500,
 })
-const cache = await createMeshCache<string>({ namespace: 'partition', transport, mode: 'replicate', ttl: 10 * 60_000, ...(process.env.NODE_ID ? { nodeId: process.env.NODE_ID } : {}) })
+const cache = await createMeshCache<string>({ namespace: 'partition', transport, mode: process.env.MODE === 'invalidate' ? 'invalidate' : 'replicate', ttl: 10 * 60_000, ...(process.env.NODE_ID ? { nodeId: process.env.NODE_ID } : {}) })
 
 /** Wakes every waiter after each applied change (once the value is stored) and every 20 ms for peer counts. */
 const waiters = new Set<() => void>()
 const wake = (): void => { for (const w of [...waiters]) w() }
 cache.on('change', (_: ChangeEvent) => queueMicrotask(wake))
+cache.on('evict', () => queueMicrotask(wake))
 setInterval(wake, 20).unref() // peers have no public event; 20 ms is the measurement resolution
 
 function until(done: () => boolean): Promise<number> {
@@ -65,6 +69,8 @@ process.on('message', async (request: Request) => {
     case 'inspect': value = request.keys.map((key) => cache.inspect(key) ?? null); break
     case 'origin': value = cache.origin; break
     case 'await-kind': at = await until(() => cache.inspect(request.key)?.kind === request.kind); break
+    case 'load': value = await cache.getOrLoad(request.key, () => request.value); break
+    case 'await-missing': at = await until(() => request.keys.every((key) => cache.get(key) === undefined)); break
     case 'await-peers': at = await until(() => cache.connectedPeers().length >= request.count); break
     case 'await-values': at = await until(() => Object.entries(request.expect).every(([k, v]) => cache.get(k) === v)); break
   }
