@@ -7,7 +7,8 @@
  * Requests: { id, op: 'set', key, value } | { id, op: 'delete', key } | { id, op: 'get', keys } |
  *   { id, op: 'inspect', keys } | { id, op: 'origin' } | { id, op: 'await-peers', count } |
  *   { id, op: 'await-values', expect: Record<key, value> } | { id, op: 'await-kind', key, kind } | { id, op: 'sync' } |
- *   { id, op: 'load', key, value } (getOrLoad with a loader returning value) | { id, op: 'await-missing', keys }
+ *   { id, op: 'load', key, value, dependsOn?, tags? } (getOrLoad with a loader returning value) |
+ *   { id, op: 'await-missing', keys } | { id, op: 'invalidate', key } | { id, op: 'invalidate-tag', tag }
  * Replies: { id, value, at } where `at` is CLOCK_MONOTONIC ms.
  */
 import { createMeshCache, type ChangeEvent } from '../../lib/index.ts'
@@ -23,7 +24,9 @@ type Request =
   | { id: number, op: 'inspect', keys: string[] }
   | { id: number, op: 'origin' }
   | { id: number, op: 'await-kind', key: string, kind: string }
-  | { id: number, op: 'load', key: string, value: string }
+  | { id: number, op: 'load', key: string, value: string, dependsOn?: string[], tags?: string[] }
+  | { id: number, op: 'invalidate', key: string }
+  | { id: number, op: 'invalidate-tag', tag: string }
   | { id: number, op: 'await-missing', keys: string[] }
 
 const [address, port, psk, ...peers] = process.argv.slice(2)
@@ -69,7 +72,9 @@ process.on('message', async (request: Request) => {
     case 'inspect': value = request.keys.map((key) => cache.inspect(key) ?? null); break
     case 'origin': value = cache.origin; break
     case 'await-kind': at = await until(() => cache.inspect(request.key)?.kind === request.kind); break
-    case 'load': value = await cache.getOrLoad(request.key, () => request.value); break
+    case 'load': value = await cache.getOrLoad(request.key, () => request.value, { dependsOn: request.dependsOn ?? [], tags: request.tags ?? [] }); break
+    case 'invalidate': cache.invalidate(request.key); break
+    case 'invalidate-tag': cache.invalidateTag(request.tag); break
     case 'await-missing': at = await until(() => request.keys.every((key) => cache.get(key) === undefined)); break
     case 'await-peers': at = await until(() => cache.connectedPeers().length >= request.count); break
     case 'await-values': at = await until(() => Object.entries(request.expect).every(([k, v]) => cache.get(k) === v)); break
