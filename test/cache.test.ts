@@ -7,14 +7,17 @@ import { encodeFrame, MessageType, RecordKind } from '../protocol/index.ts'
 import { captureTransport } from './helpers/capture-transport.ts'
 import { cluster } from './helpers/cluster.ts'
 
+function expectCode (error: unknown, code: string, pattern?: RegExp): void {
+  assert.instance(error, MeshCacheError)
+  assert.is((error as MeshCacheError).code, code)
+  if (pattern) assert.match((error as Error).message, pattern)
+}
+
 function throwsCode (fn: () => unknown, code: string, pattern?: RegExp): void {
   try {
     fn()
   } catch (error) {
-    assert.instance(error, MeshCacheError)
-    assert.is((error as MeshCacheError).code, code)
-    if (pattern) assert.match((error as Error).message, pattern)
-    return
+    return expectCode(error, code, pattern)
   }
   assert.unreachable(`expected ${code}`)
 }
@@ -23,10 +26,7 @@ async function rejectsCode (p: Promise<unknown>, code: string, pattern?: RegExp)
   try {
     await p
   } catch (error) {
-    assert.instance(error, MeshCacheError)
-    assert.is((error as MeshCacheError).code, code)
-    if (pattern) assert.match((error as Error).message, pattern)
-    return
+    return expectCode(error, code, pattern)
   }
   assert.unreachable(`expected ${code}`)
 }

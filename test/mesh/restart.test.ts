@@ -4,49 +4,12 @@
  * and restarted with the same node id and address, and the restarted process
  * never reuses a sequence number (it is a new incarnation, a new origin).
  */
-import { fork, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-
-const NODE = fileURLToPath(new URL('../netns/mesh-node.ts', import.meta.url))
-const GUARD_MS = 30_000
-let nextId = 0
-
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-function ask (child: ChildProcess, request: Record<string, unknown>): Promise<{ value: any, at: number }> {
-  const id = nextId++
-  return new Promise((resolve, reject) => {
-    const guard = setTimeout(() => { cleanup(); reject(new Error(`no answer to ${String(request.op)} within ${GUARD_MS} ms`)) }, GUARD_MS)
-    const onMessage = (reply: { id: number, value: unknown, at: number }): void => { if (reply.id === id) { cleanup(); resolve(reply) } }
-    const cleanup = (): void => { clearTimeout(guard); child.off('message', onMessage) }
-    child.on('message', onMessage)
-    child.send({ ...request, id })
-  })
-}
-
-async function start (name: string, port: number, psk: string, peers: number[]): Promise<ChildProcess> {
-  const child = fork(NODE, ['127.0.0.1', String(port), psk, ...peers.map((p) => `/ip4/127.0.0.1/tcp/${p}`)], {
-    execPath: process.execPath,
-    env: { ...process.env, NODE_ID: name },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  await once(child, 'message')
-  return child
-}
+import { ask, freePort, startNode } from '../helpers/mesh-process.ts'
 
 test('a killed and restarted process gets the tombstone back and never reuses a number', async () => {
   const psk = randomBytes(32).toString('hex')
@@ -54,7 +17,7 @@ test('a killed and restarted process gets the tombstone back and never reuses a 
   const others = (i: number) => ports.filter((_, j) => j !== i)
   const nodes: ChildProcess[] = []
   try {
-    for (const [i, name] of ['a', 'b', 'c'].entries()) nodes.push(await start(name, ports[i] as number, psk, others(i)))
+    for (const [i, name] of ['a', 'b', 'c'].entries()) nodes.push(await startNode({ nodeId: name, port: ports[i] as number, psk, peers: others(i) }))
     const [a, b, c] = nodes as [ChildProcess, ChildProcess, ChildProcess]
     await Promise.all(nodes.map((n) => ask(n, { op: 'await-peers', count: 2 })))
 
@@ -67,7 +30,7 @@ test('a killed and restarted process gets the tombstone back and never reuses a 
 
     a.kill('SIGKILL')
     await once(a, 'exit')
-    const a2 = nodes[0] = await start('a', ports[0] as number, psk, others(0))
+    const a2 = nodes[0] = await startNode({ nodeId: 'a', port: ports[0] as number, psk, peers: others(0) })
     const secondOrigin = (await ask(a2, { op: 'origin' })).value as string
     assert.ok(firstOrigin.startsWith('a~') && secondOrigin.startsWith('a~'), 'the node id is kept')
     assert.is.not(secondOrigin, firstOrigin, 'a new incarnation')

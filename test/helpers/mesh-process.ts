@@ -1,0 +1,59 @@
+/**
+ * Cache processes on loopback for the tests in test/mesh/: each runs
+ * test/netns/mesh-node.ts (a meshcache over libp2p driven over IPC).
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+const NODE = fileURLToPath(new URL('../netns/mesh-node.ts', import.meta.url))
+/** A failure guard for one request, not a wait: replies come as soon as the condition holds. */
+const GUARD_MS = 60_000
+let nextId = 0
+
+export interface Reply { value: any, at: number }
+
+/** A TCP port free on 127.0.0.1 now (fixed ports let a restarted process keep its address). */
+export function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Sends one request to a node process and resolves with its reply. */
+export function ask (child: ChildProcess, request: Record<string, unknown>): Promise<Reply> {
+  const id = nextId++
+  return new Promise((resolve, reject) => {
+    const guard = setTimeout(() => { cleanup(); reject(new Error(`no answer to ${String(request.op)} within ${GUARD_MS} ms`)) }, GUARD_MS)
+    const onMessage = (reply: Reply & { id: number }): void => { if (reply.id === id) { cleanup(); resolve(reply) } }
+    const cleanup = (): void => { clearTimeout(guard); child.off('message', onMessage) }
+    child.on('message', onMessage)
+    child.send({ ...request, id })
+  })
+}
+
+export interface NodeOptions {
+  nodeId: string
+  port: number
+  psk: string
+  /** Ports of the peers to bootstrap from. */
+  peers: number[]
+  mode?: 'invalidate' | 'replicate'
+}
+
+/** Starts a cache process on 127.0.0.1 and resolves once it is ready. */
+export async function startNode (o: NodeOptions): Promise<ChildProcess> {
+  const child = fork(NODE, ['127.0.0.1', String(o.port), o.psk, ...o.peers.map((p) => `/ip4/127.0.0.1/tcp/${p}`)], {
+    execPath: process.execPath,
+    env: { ...process.env, NODE_ID: o.nodeId, MODE: o.mode ?? 'replicate' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  await once(child, 'message')
+  return child
+}
