@@ -283,6 +283,25 @@ test('tombstones are kept for the horizon (maxTtl + maxClockSkew), then collecte
   await c.close()
 })
 
+test('a departed origin is forgotten after the horizon; a silent live member is kept', async () => {
+  const c = await cluster<string>(3, { ttl: 1000, maxClockSkew: 0 })
+  const [a, b, d] = c.nodes as [MeshCache<string>, MeshCache<string>, MeshCache<string>]
+  a.set('x', '1')
+  b.set('k', 'v')
+  d.set('m', 'w')
+  await c.net.flush()
+  assert.is(a.stats().origins, 3)
+  assert.ok(a.peers().some((p) => p.origin === d.origin), 'd is a live member')
+  await b.close() // b leaves for good: its membership state goes with it
+  await c.net.flush()
+  c.clock.advance(1001)
+  a.purgeStale()
+  assert.is(a.stats().origins, 2, 'b forgotten; a itself and the live member d kept')
+  assert.is(a.inspect('k'), undefined, 'and the metadata that carried b\'s vector entries is gone')
+  await a.close()
+  await d.close()
+})
+
 test('records older than the horizon are dropped: every copy they could touch has expired', async () => {
   const c = await cluster<string>(2, { mode: 'replicate', ttl: 1000, maxClockSkew: 0 })
   const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
