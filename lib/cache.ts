@@ -92,6 +92,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   readonly namespace: string
   readonly #o: ResolvedOptions<V>
   readonly #store: Store<V>
+  /** The store's LRU, held directly: one field load less on the read path. */
+  readonly #lru: Store<V>['lru']
   readonly #clock: HybridClock
   readonly #tracker = new SequenceTracker()
   readonly #counters = new Counters()
@@ -129,6 +131,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       exactClock: options.injectedClock,
       onEvict: (key, reason) => this.#evicted(key, reason),
     })
+    this.#lru = this.#store.lru
     this.#outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame))
     this.#sync = new AntiEntropy({
       stateVector: () => this.#stateVector(),
@@ -168,7 +171,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** The value of `key`, or `undefined`. Synchronous: one local LRU lookup. */
   get (key: string): V | undefined {
-    const value = this.#store.lru.get(key)
+    const value = this.#lru.get(key)
     if (value === undefined) this.#counters.misses++
     else this.#counters.hits++
     return value
@@ -176,7 +179,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** Whether `key` has a live value here (does not refresh its recency). */
   has (key: string): boolean {
-    const found = this.#store.lru.has(key)
+    const found = this.#lru.has(key)
     if (found) this.#counters.hits++
     else this.#counters.misses++
     return found
