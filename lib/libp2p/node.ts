@@ -9,7 +9,8 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { preSharedKey } from '@libp2p/pnet'
-import type { ComponentLogger, ConnectionGater } from '@libp2p/interface'
+import type { ComponentLogger, ConnectionGater, MessageStream, StreamMuxerFactory } from '@libp2p/interface'
+import { quietNoiseLengths } from './noise-lengths.ts'
 
 export interface NodeInit {
   listen: string[]
@@ -28,12 +29,29 @@ export interface NodeInit {
 const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 200
 const MAX_PENDING_INBOUND_UPGRADES = 64
 
+/**
+ * The muxer factory, wrapped to see the connection it is created on: that
+ * is the Noise-encrypted stream, whose length decoder is swapped for one
+ * that does not throw at the end of every chunk (noise-lengths.ts).
+ */
+function tunedMuxer<C> (factory: (components: C) => StreamMuxerFactory): (components: C) => StreamMuxerFactory {
+  return components => {
+    const inner = factory(components)
+    const tuned: StreamMuxerFactory = Object.create(inner)
+    tuned.createStreamMuxer = (maConn: MessageStream) => {
+      quietNoiseLengths(maConn)
+      return inner.createStreamMuxer(maConn)
+    }
+    return tuned
+  }
+}
+
 export async function buildNode (init: NodeInit): Promise<Libp2p> {
   return createLibp2p({
     addresses: { listen: init.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [tunedMuxer(yamux())],
     ...(init.psk !== undefined ? { connectionProtector: preSharedKey({ psk: init.psk }) } : {}),
     connectionGater: init.gater,
     connectionManager: {
