@@ -11,6 +11,7 @@ import { identify } from '@libp2p/identify'
 import { preSharedKey } from '@libp2p/pnet'
 import type { ComponentLogger, ConnectionGater, MessageStream, StreamMuxerFactory } from '@libp2p/interface'
 import { quietNoiseLengths } from './noise-lengths.ts'
+import { fixXSalsa20Memory } from './xsalsa20-memory.ts'
 
 export interface NodeInit {
   listen: string[]
@@ -47,6 +48,8 @@ function tunedMuxer<C> (factory: (components: C) => StreamMuxerFactory): (compon
 }
 
 export async function buildNode (init: NodeInit): Promise<Libp2p> {
+  // pnet's cipher leaks wasm memory across connections until a process dies (see the module)
+  if (init.psk !== undefined) fixXSalsa20Memory()
   return createLibp2p({
     addresses: { listen: init.listen },
     transports: [tcp()],

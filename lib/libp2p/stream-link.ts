@@ -11,7 +11,6 @@ import {
   MSG_DATA, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS
 } from './envelope.ts'
 import type { PeerAddrs } from './envelope.ts'
-import { batchWindowUpdates } from './yamux-window.ts'
 
 /** What an inbound stream reports to the mesh. */
 export interface ReaderEvents {
@@ -104,8 +103,6 @@ export class InboundReader {
     this.#maxFrameBytes = maxFrameBytes
     this.#log = log
     this.#splitter = new EnvelopeSplitter(body => { this.#body(body) }, reason => { this.#fatal(reason) })
-    // one window update per half window, not one per frame (yamux-window.ts)
-    batchWindowUpdates(stream)
     stream.addEventListener('message', evt => {
       const data = evt.data
       if (data instanceof Uint8Array) {
