@@ -2,7 +2,8 @@
  * Test helpers for the libp2p transport: a FrameHandler that records what it
  * sees and lets a test wait for it (events, never sleeps).
  */
-import type { FrameHandler } from '../../lib/transport.ts'
+import type { Channel, FrameHandler } from '../../lib/transport.ts'
+import { createLibp2pTransport, type Libp2pTransport } from '../../lib/libp2p/index.ts'
 
 export const GUARD_MS = 10_000
 
@@ -75,4 +76,27 @@ export async function until (cond: () => boolean, what: string, timeoutMs = GUAR
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise(resolve => setTimeout(resolve, 5))
   }
+}
+
+export interface JoinedPair {
+  a: Libp2pTransport
+  b: Libp2pTransport
+  ra: Recorder
+  rb: Recorder
+  ca: Channel
+  cb: Channel
+  close (): Promise<void>
+}
+
+/** Two transports (b bootstrapped from a) joined to `namespace`, each having seen the other come up. */
+export async function joinedPair (psk: string | undefined, namespace = 'ns'): Promise<JoinedPair> {
+  const a = await createLibp2pTransport({ psk })
+  const b = await createLibp2pTransport({ psk, peers: a.multiaddrs() })
+  const ra = recorder()
+  const rb = recorder()
+  const ca = await a.join(namespace, ra.handler)
+  const cb = await b.join(namespace, rb.handler)
+  await ra.waitUp(b.peerId)
+  await rb.waitUp(a.peerId)
+  return { a, b, ra, rb, ca, cb, close: async () => { await Promise.all([a.close(), b.close()]) } }
 }

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createLibp2pTransport, generatePsk } from '../../lib/libp2p/index.ts'
-import { recorder, until } from './helpers.ts'
+import { joinedPair, recorder, until } from './helpers.ts'
 
 const psk = generatePsk()
 
@@ -46,15 +46,8 @@ test('a frame in one namespace never reaches another namespace, nor a node that 
 })
 
 test('leaving a namespace stops its callbacks and takes this node out of peers() elsewhere', async () => {
-  const a = await createLibp2pTransport({ psk })
-  const b = await createLibp2pTransport({ psk, peers: a.multiaddrs() })
+  const { a, b, ra, rb, ca, cb, close } = await joinedPair(psk)
   try {
-    const ra = recorder()
-    const rb = recorder()
-    const ca = await a.join('ns', ra.handler)
-    const cb = await b.join('ns', rb.handler)
-    await ra.waitUp(b.peerId)
-    await rb.waitUp(a.peerId)
     await cb.close()
     await ra.waitDown(b.peerId)
     assert.equal(ca.peers(), [])
@@ -67,7 +60,7 @@ test('leaving a namespace stops its callbacks and takes this node out of peers()
     await ra.waitUp(b.peerId, 2)
     assert.equal(rb.frames.length, 0)
   } finally {
-    await Promise.all([a.close(), b.close()])
+    await close()
   }
 })
 

@@ -1,20 +1,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createLibp2pTransport, generatePsk } from '../../lib/libp2p/index.ts'
-import { recorder } from './helpers.ts'
+import { generatePsk } from '../../lib/libp2p/index.ts'
+import { joinedPair } from './helpers.ts'
 
 const psk = generatePsk()
 
 test('two nodes exchange frames both ways, onPeerUp fires on each side', async () => {
-  const a = await createLibp2pTransport({ psk })
-  const b = await createLibp2pTransport({ psk, peers: a.multiaddrs() })
+  const { a, b, ra, rb, ca, cb, close } = await joinedPair(psk)
   try {
-    const ra = recorder()
-    const rb = recorder()
-    const ca = await a.join('ns', ra.handler)
-    const cb = await b.join('ns', rb.handler)
-    await ra.waitUp(b.peerId)
-    await rb.waitUp(a.peerId)
     assert.equal(ca.peers(), [b.peerId])
     assert.equal(cb.peers(), [a.peerId])
     ca.broadcast(Uint8Array.of(1, 2, 3))
@@ -26,7 +19,7 @@ test('two nodes exchange frames both ways, onPeerUp fires on each side', async (
     assert.equal(f2.from, b.peerId)
     assert.equal([...f2.frame], [4])
   } finally {
-    await Promise.all([a.close(), b.close()])
+    await close()
   }
 })
 

@@ -7,8 +7,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 // the module Noise's decoder comes from (through @libp2p/utils' index)
 import { LengthPrefixedDecoder } from '../../node_modules/@libp2p/utils/dist/src/length-prefixed-decoder.js'
-import { createLibp2pTransport, generatePsk } from '../../lib/libp2p/index.ts'
-import { recorder, until } from './helpers.ts'
+import { generatePsk } from '../../lib/libp2p/index.ts'
+import { joinedPair, until } from './helpers.ts'
 
 /**
  * Noise's inbound decoders seen decoding (the LengthPrefixedDecoders with a
@@ -30,15 +30,8 @@ for (const withPsk of [true, false]) {
     const psk = withPsk ? generatePsk() : undefined
     noiseDecoders.clear()
     collecting = true
-    const a = await createLibp2pTransport({ psk })
-    const b = await createLibp2pTransport({ psk, peers: a.multiaddrs() })
+    const { rb, ca, close } = await joinedPair(psk)
     try {
-      const ra = recorder()
-      const rb = recorder()
-      const ca = await a.join('ns', ra.handler)
-      await b.join('ns', rb.handler)
-      await ra.waitUp(b.peerId)
-      await rb.waitUp(a.peerId)
       await new Promise(resolve => setTimeout(resolve, 100))
       let received = 0
       const n = 1000
@@ -56,7 +49,7 @@ for (const withPsk of [true, false]) {
       assert.is(throwing.length, 0, 'a Noise decoder still throws at the end of each chunk')
     } finally {
       collecting = false
-      await Promise.all([a.close(), b.close()])
+      await close()
     }
   })
 }
