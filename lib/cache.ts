@@ -291,6 +291,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       tombstones: this.#store.dead.size,
       origins: this.#tracker.size,
       metadataBytes,
+      loads: this.#loads?.calls ?? 0,
+      loadsCoalesced: this.#loads?.coalesced ?? 0,
+      loadErrors: this.#loads?.failed ?? 0,
+      loadsDiscarded: this.#loads?.discarded ?? 0,
+      staleServed: this.#loads?.staleServed ?? 0,
     }
   }
 

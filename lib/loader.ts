@@ -135,6 +135,14 @@ export class Loads<V extends {}> {
   readonly #negative = new Map<string, number>()
   /** Loader calls made (each flight calls once). */
   calls = 0
+  /** Callers that joined a load already running instead of starting one. */
+  coalesced = 0
+  /** Loads that failed (the error reached their callers; nothing was cached). */
+  failed = 0
+  /** Loads whose value was returned but not cached: the key or a base changed while they ran (the race rule). */
+  discarded = 0
+  /** Stale values served during their grace window while a refresh ran. */
+  staleServed = 0
 
   constructor (host: LoaderHost<V>) {
     this.#host = host
@@ -162,13 +170,18 @@ export class Loads<V extends {}> {
       s = this.#settings(options)
       if (s.signal?.aborted === true) return Promise.reject(abortedError(key, s.signal))
       if (stale === undefined && this.#negativeHit(key)) return Promise.resolve(undefined)
-      flight = this.#flights.get(key) ?? this.#start(key, fn, s)
+      flight = this.#flights.get(key)
+      if (flight !== undefined) this.coalesced++
+      else flight = this.#start(key, fn, s)
     } catch (error) {
       return Promise.reject(error)
     }
     if (stale !== undefined) {
       flight.firm = true // the refresh serves the cache, not only its callers
-      if (s.softTimeout === 0) return Promise.resolve(stale)
+      if (s.softTimeout === 0) {
+        this.staleServed++
+        return Promise.resolve(stale)
+      }
       return this.#wait(flight, s, stale)
     }
     if (s.signal === undefined && s.timeout === undefined) {
@@ -230,6 +243,7 @@ export class Loads<V extends {}> {
       (value) => this.#landed(flight, value),
       (error: unknown) => {
         this.#unhook(flight)
+        this.failed++
         throw error
       },
     )
@@ -240,7 +254,10 @@ export class Loads<V extends {}> {
   #landed (flight: Flight, loaded: unknown): unknown {
     this.#unhook(flight)
     const value = loaded === null ? undefined : loaded
-    if (flight.stale) return value
+    if (flight.stale) {
+      this.discarded++
+      return value
+    }
     const { key, s } = flight
     const graph = s.bases === undefined ? this.#host.graphIfAny() : this.#host.graph()
     if (s.bases !== undefined) {
@@ -318,6 +335,7 @@ export class Loads<V extends {}> {
         soft = setTimeout(() => {
           if (done) return
           finish()
+          this.staleServed++
           resolve(stale)
         }, s.softTimeout)
       }

@@ -48,4 +48,14 @@ export interface CacheStats {
   origins: number
   /** Estimated bytes of metadata (version vectors, timestamps, tombstones, key strings of tombstones). */
   metadataBytes: number
+  /** Loader calls made by `getOrLoad` (one per key per load, however many callers). */
+  loads: number
+  /** `getOrLoad` callers that joined a load already running. */
+  loadsCoalesced: number
+  /** Loads that failed; their error reached every waiting caller and nothing was cached. */
+  loadErrors: number
+  /** Loads returned to their callers but not cached because the key or a base changed meanwhile (the race rule). */
+  loadsDiscarded: number
+  /** Stale values served in their grace window while a refresh ran. */
+  staleServed: number
 }

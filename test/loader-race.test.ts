@@ -42,6 +42,7 @@ test('remote invalidation mid-load: the stale row reaches the caller but is not 
   db.gates[0]!.resolve() // 3. B's read, started before the update, returns the old row
   assert.is(await loading, 'old')
   assert.is(b!.get('user:1'), undefined, '4. the old row is not cached')
+  assert.is(b!.stats().loadsDiscarded, 1, 'and the discard is counted')
   const again = b!.getOrLoad('user:1', db.load)
   assert.is(db.calls, 2, 'the next getOrLoad loads again')
   db.gates[1]!.resolve()

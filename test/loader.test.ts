@@ -48,6 +48,8 @@ test('1,000 concurrent callers on a missing key cause exactly one loader call', 
   assert.ok(values.every((v) => v === 'v'))
   assert.is(calls, 1)
   assert.is(c!.get('k'), 'v')
+  assert.is(c!.stats().loads, 1)
+  assert.is(c!.stats().loadsCoalesced, 999)
   // A load is not a write: nothing numbered, nothing sent, no replicated state.
   assert.is(c!.stats().localUpdates, 0)
   assert.is(c!.inspect('k'), undefined)
@@ -68,6 +70,8 @@ test('a loader error reaches every waiter and is not cached', async () => {
   assert.is(c!.get('k'), undefined)
   assert.is(await c!.getOrLoad('k', () => { calls++; return 'ok' }), 'ok')
   assert.is(calls, 2)
+  assert.is(c!.stats().loadErrors, 1)
+  assert.is(c!.stats().loads, 2)
   await close()
 })
 
@@ -115,6 +119,7 @@ test('grace: a stale value is served while exactly one refresh runs', async () =
   const stale = await Promise.all(Array.from({ length: 50 }, () => c!.getOrLoad('k', load, opts)))
   assert.ok(stale.every((v) => v === 'v1'), 'stale served at once')
   assert.is(calls, 2, 'exactly one refresh')
+  assert.is(c!.stats().staleServed, 50)
   gate.resolve('v2')
   await gate.promise
   await new Promise((resolve) => setImmediate(resolve)) // the refresh lands in a microtask
