@@ -45,7 +45,6 @@ export class AntiEntropy {
   readonly #again = new Set<string>()
   #nextId = 1
   requests = 0
-  completed = 0
 
   constructor (host: SyncHost, maxRecords: number, timeoutMs: number) {
     this.#host = host
@@ -95,7 +94,6 @@ export class AntiEntropy {
     session.seen.add(msg.part)
     if (session.seen.size < session.parts) return
     this.#sessions.delete(msg.syncId)
-    this.completed++
     this.#host.advance(msg.sv)
     if (this.#again.delete(from)) this.request(from)
   }
@@ -106,7 +104,4 @@ export class AntiEntropy {
     this.#again.delete(peer)
   }
 
-  get inFlight (): number {
-    return this.#sessions.size
-  }
 }

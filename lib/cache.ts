@@ -30,7 +30,7 @@ import { assertUserKey, tagKey } from './tags.ts'
 import { Store, type EvictEvent, type EvictReason } from './store.ts'
 import type { Channel, FrameHandler, Transport } from './transport.ts'
 import { decodeValue, encodeValue, jsonCodec, type ValueCodec } from './value-codec.ts'
-import { EMPTY_VECTOR, Order, mergeVectors, vectorWith, type VersionVector } from './version-vector.ts'
+import { EMPTY_VECTOR, Order, mergeVectors, type VersionVector } from './version-vector.ts'
 
 const log = debuglog('meshcache')
 
@@ -348,11 +348,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       this.#changed(key, 'local')
       return this.#store.dropValue(key, 'local') // a local-only key stays local
     }
-    const entry = this.#write(key, kind, this.#o.ttl, undefined)
-    // Dropping a held value marks the entry dead on the way (store dispose).
-    const had = this.#store.dropValue(key, 'local')
-    if (!had) this.#store.markDead(key, entry)
-    return had
+    return this.#store.bury(key, this.#write(key, kind, this.#o.ttl, undefined), 'local')
   }
 
   /** Numbers a local write, records its state and queues it for peers. */
@@ -360,7 +356,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const seq = ++this.#seq
     const hlc = this.#clock.tick()
     const previous = this.#store.meta.get(key)
-    const vv = vectorWith(previous?.vv ?? EMPTY_VECTOR, this.origin, seq)
+    const vv: VersionVector = previous === undefined ? [this.origin, seq] : previous.vectorWith(this.origin, seq)
     const entry = new Entry(kind, hlc, this.origin, vv, ttl)
     this.#store.meta.set(key, entry)
     this.#tracker.advance(this.origin, seq, physicalMs(hlc)) // the clock was just read: no second read
@@ -495,8 +491,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         return true
       }
     }
-    if (hadValue) store.dropValue(r.key, reason) // its dispose marks the entry dead
-    store.markDead(r.key, entry)
+    store.bury(r.key, entry, reason, hadValue)
     return true
   }
 

@@ -9,7 +9,7 @@
  */
 import type { RecordKindValue } from '../protocol/constants.ts'
 import type { WireRecord } from '../protocol/record.ts'
-import { compareVectors, Order, vectorExceeds, type OrderValue, type VersionVector } from './version-vector.ts'
+import { compareVectors, Order, vectorExceeds, vectorWith, type OrderValue, type VersionVector } from './version-vector.ts'
 
 /** Bits of `Entry.#flags`: the record kind, and whether the LRU holds the value. */
 const KIND_BITS = 0x0f
@@ -105,6 +105,12 @@ export class Entry {
     const ahead = other || theirs > this.#counter
     const behind = theirs < this.#counter
     return ahead ? (behind ? Order.CONCURRENT : Order.AFTER) : (behind ? Order.BEFORE : Order.EQUAL)
+  }
+
+  /** This state's vector with `origin` raised to `counter`: the vector of a local write over it. */
+  vectorWith (origin: string, counter: number): VersionVector {
+    if (this.#vector === undefined && this.writer === origin) return [origin, Math.max(counter, this.#counter)]
+    return vectorWith(this.vv, origin, counter)
   }
 
   /** True when some vector entry is above what `sv` has seen. */

@@ -2,6 +2,7 @@
  * meshcache: coherent in-process caches across service instances.
  */
 import { MeshCache } from './cache.ts'
+import { createLibp2pTransport } from './libp2p/index.ts'
 import { resolveOptions, type MeshCacheOptions } from './options.ts'
 import type { Transport } from './transport.ts'
 
@@ -27,7 +28,6 @@ export async function createMeshCache<V extends {} = {}> (options: MeshCacheOpti
   let transport: Transport | undefined = options.transport
   const ownsTransport = transport === undefined
   if (transport === undefined) {
-    const { createLibp2pTransport } = await import('./libp2p/index.ts')
     transport = await createLibp2pTransport({ listen: options.listen, peers: options.peers, psk: options.psk })
   }
   const cache = new MeshCache<V>(resolved, transport, ownsTransport)

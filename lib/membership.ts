@@ -46,10 +46,6 @@ export interface MembershipHooks {
   onSummary(origin: string, seq: number, peer: string): void
 }
 
-/** How often our own state (and sequence summary) is re-announced, in ms. @default 15_000 (y-protocols renews at outdatedTimeout / 2) */
-export const RENEW_INTERVAL = awarenessProtocol.outdatedTimeout / 2
-export const STALE_AFTER = awarenessProtocol.outdatedTimeout
-
 export class Membership {
   readonly #awareness: awarenessProtocol.Awareness
   readonly #doc: Y.Doc

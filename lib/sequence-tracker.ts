@@ -23,13 +23,6 @@ class OriginState {
 export class SequenceTracker {
   readonly #origins = new Map<string, OriginState>()
 
-  /** True when `seq` from `origin` was already received. */
-  seen (origin: string, seq: number): boolean {
-    const s = this.#origins.get(origin)
-    if (s === undefined) return false
-    return seq <= s.contiguous || (s.pending?.has(seq) ?? false)
-  }
-
   /** Records `seq` as received. */
   mark (origin: string, seq: number, now: number): void {
     const s = this.#state(origin, now)
@@ -53,11 +46,6 @@ export class SequenceTracker {
   /** True when some number is missing below one already received. */
   hasGap (origin: string): boolean {
     return this.#origins.get(origin)?.pending !== undefined
-  }
-
-  anyGap (): boolean {
-    for (const s of this.#origins.values()) if (s.pending !== undefined) return true
-    return false
   }
 
   contiguous (origin: string): number {

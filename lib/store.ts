@@ -78,6 +78,18 @@ export class Store<V extends {}> {
     return true
   }
 
+  /**
+   * Drops the value of `key`, if one may be held, and queues `entry` as the
+   * key's dead state. Returns whether a value was held. `mayHoldValue: false`
+   * skips the LRU when the caller knows nothing is there.
+   */
+  bury (key: string, entry: Entry, reason: EvictReason, mayHoldValue = true): boolean {
+    // Dropping a held value marks the entry dead on the way (dispose).
+    const had = mayHoldValue && this.dropValue(key, reason)
+    if (!had) this.markDead(key, entry)
+    return had
+  }
+
   /** Records `entry` as the state of `key`, holding no value. */
   markDead (key: string, entry: Entry): void {
     entry.hasValue = false

@@ -3,7 +3,7 @@
  * sees and lets a test wait for it (events, never sleeps).
  */
 import type { Channel, FrameHandler } from '../../lib/transport.ts'
-import { createLibp2pTransport, type Libp2pTransport } from '../../lib/libp2p/index.ts'
+import { createLibp2pTransport, type Libp2pTransport, type Libp2pTransportOptions } from '../../lib/libp2p/index.ts'
 
 export const GUARD_MS = 10_000
 
@@ -88,10 +88,13 @@ export interface JoinedPair {
   close (): Promise<void>
 }
 
-/** Two transports (b bootstrapped from a) joined to `namespace`, each having seen the other come up. */
-export async function joinedPair (psk: string | undefined, namespace = 'ns'): Promise<JoinedPair> {
-  const a = await createLibp2pTransport({ psk })
-  const b = await createLibp2pTransport({ psk, peers: a.multiaddrs() })
+/**
+ * Two transports joined to `namespace`, each having seen the other come up;
+ * b bootstraps from a, with a's options unless it has its own.
+ */
+export async function joinedPair (aOptions: Libp2pTransportOptions = {}, bOptions: Libp2pTransportOptions = aOptions, namespace = 'ns'): Promise<JoinedPair> {
+  const a = await createLibp2pTransport(aOptions)
+  const b = await createLibp2pTransport({ ...bOptions, peers: a.multiaddrs() })
   const ra = recorder()
   const rb = recorder()
   const ca = await a.join(namespace, ra.handler)

@@ -46,7 +46,7 @@ test('a frame in one namespace never reaches another namespace, nor a node that 
 })
 
 test('leaving a namespace stops its callbacks and takes this node out of peers() elsewhere', async () => {
-  const { a, b, ra, rb, ca, cb, close } = await joinedPair(psk)
+  const { a, b, ra, rb, ca, cb, close } = await joinedPair({ psk })
   try {
     await cb.close()
     await ra.waitDown(b.peerId)

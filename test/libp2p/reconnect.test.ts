@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert'
 import { createLibp2pTransport, generatePsk } from '../../lib/libp2p/index.ts'
 import type { Libp2pTransport } from '../../lib/libp2p/index.ts'
 import type { Channel } from '../../lib/transport.ts'
-import { recorder, until } from './helpers.ts'
+import { joinedPair, recorder, until } from './helpers.ts'
 import type { Recorder } from './helpers.ts'
 
 const psk = generatePsk()
@@ -124,33 +124,21 @@ test('frames of 3 MiB and 6 MiB arrive whole; one over maxFrameBytes is refused 
 })
 
 test('a receiver with a lower maxFrameBytes drops the big frame and keeps the stream', async () => {
-  const ta = await createLibp2pTransport(fast)
-  const tb = await createLibp2pTransport({ ...fast, peers: ta.multiaddrs(), maxFrameBytes: 2 * 1024 * 1024 })
-  const rb = recorder()
-  const ca = await ta.join('ns', recorder().handler)
-  await tb.join('ns', rb.handler)
+  const { b: tb, rb, ca, close } = await joinedPair(fast, { ...fast, maxFrameBytes: 2 * 1024 * 1024 })
   try {
-    await rb.waitUp(ta.peerId)
-    await until(() => ca.peers().length === 1, 'a sees b')
     ca.broadcast(new Uint8Array(3 * 1024 * 1024 + 1))
     ca.broadcast(Uint8Array.of(2))
     assert.equal([...(await rb.waitFrame()).frame], [2])
     assert.is(tb.stats().badEnvelopes, 1)
     assert.equal(rb.downs, [])
   } finally {
-    await Promise.all([ta.close(), tb.close()])
+    await close()
   }
 })
 
 test('a saturated peer stream drops whole frames (counted) instead of queueing them', async () => {
-  const ta = await createLibp2pTransport({ ...fast, maxBufferedBytes: 1024 * 1024 })
-  const tb = await createLibp2pTransport({ ...fast, peers: ta.multiaddrs() })
-  const rb = recorder()
-  const ca = await ta.join('ns', recorder().handler)
-  await tb.join('ns', rb.handler)
+  const { a: ta, rb, ca, close } = await joinedPair({ ...fast, maxBufferedBytes: 1024 * 1024 }, fast)
   try {
-    await rb.waitUp(ta.peerId)
-    await until(() => ca.peers().length === 1, 'a sees b')
     // the first 3 MiB fill yamux's 256 KiB window: the rest waits in the
     // stream's buffer, over maxBufferedBytes, so the next frame is dropped
     ca.broadcast(new Uint8Array(3 * 1024 * 1024).fill(1))
@@ -161,7 +149,7 @@ test('a saturated peer stream drops whole frames (counted) instead of queueing t
     assert.equal([...(await rb.waitFrame()).frame], new Array(10).fill(3))
     assert.is(rb.frames.length, 2)
   } finally {
-    await Promise.all([ta.close(), tb.close()])
+    await close()
   }
 })
 

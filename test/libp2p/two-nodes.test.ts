@@ -6,7 +6,7 @@ import { joinedPair } from './helpers.ts'
 const psk = generatePsk()
 
 test('two nodes exchange frames both ways, onPeerUp fires on each side', async () => {
-  const { a, b, ra, rb, ca, cb, close } = await joinedPair(psk)
+  const { a, b, ra, rb, ca, cb, close } = await joinedPair({ psk })
   try {
     assert.equal(ca.peers(), [b.peerId])
     assert.equal(cb.peers(), [a.peerId])

@@ -30,7 +30,7 @@ for (const withPsk of [true, false]) {
     const psk = withPsk ? generatePsk() : undefined
     noiseDecoders.clear()
     collecting = true
-    const { rb, ca, close } = await joinedPair(psk)
+    const { rb, ca, close } = await joinedPair({ psk })
     try {
       await new Promise(resolve => setTimeout(resolve, 100))
       let received = 0
