@@ -76,10 +76,10 @@ const KIND_NAMES = ['set', 'delete', 'invalidate'] as const
 /**
  * Estimates behind `stats().metadataBytes`, measured on Node 24 with
  * bench/core (1M keys): a live key's metadata (entry, boxed HLC, Map slot,
- * lru-cache TTL slots) and a tombstone (entry, Map and GC-queue slots) whose
+ * expiry-queue slots) and a tombstone (entry, Map and GC-queue slots) whose
  * key string it alone keeps alive.
  */
-const LIVE_ENTRY_BYTES = 150
+const LIVE_ENTRY_BYTES = 160
 const DEAD_ENTRY_BYTES = 125
 const KEY_STRING_BYTES = 24
 /** A vector with several origins: the array, plus per origin two slots. */
@@ -94,6 +94,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   readonly #store: Store<V>
   /** The store's LRU, held directly: one field load less on the read path. */
   readonly #lru: Store<V>['lru']
+  /** An injected clock does not drive timers: reads check deadlines themselves (Store explains). */
+  readonly #readsCheckClock: boolean
   readonly #clock: HybridClock
   readonly #tracker = new SequenceTracker()
   readonly #counters = new Counters()
@@ -132,6 +134,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       onEvict: (key, reason) => this.#evicted(key, reason),
     })
     this.#lru = this.#store.lru
+    this.#readsCheckClock = options.injectedClock
     this.#outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame))
     this.#sync = new AntiEntropy({
       stateVector: () => this.#stateVector(),
@@ -171,6 +174,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** The value of `key`, or `undefined`. Synchronous: one local LRU lookup. */
   get (key: string): V | undefined {
+    if (this.#readsCheckClock) this.#store.expireIfDue()
     const value = this.#lru.get(key)
     if (value === undefined) this.#counters.misses++
     else this.#counters.hits++
@@ -179,6 +183,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** Whether `key` has a live value here (does not refresh its recency). */
   has (key: string): boolean {
+    if (this.#readsCheckClock) this.#store.expireIfDue()
     const found = this.#lru.has(key)
     if (found) this.#counters.hits++
     else this.#counters.misses++
@@ -200,14 +205,14 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     if (options?.local === true) {
       this.#forgetReplicated(key)
       this.#changed(key, 'local')
-      this.#store.setValue(key, value, ttl, undefined)
+      this.#store.setOwnLifetime(key, value, this.#o.now() + ttl, undefined)
       if (bases !== undefined) this.#graph().link(key, bases, false)
       return this
     }
     // Encode before touching state: a value the codec refuses changes nothing.
     const bytes = this.#replicate ? encodeValue(this.#codec, key, value) : undefined
     const entry = this.#write(key, RecordKind.SET, ttl, bytes)
-    this.#store.setValue(key, value, ttl, entry)
+    this.#store.setWritten(key, value, entry)
     if (bases !== undefined) this.#graph().link(key, bases, true)
     return this
   }
@@ -232,6 +237,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    * docs/loading.md has every rule.
    */
   getOrLoad<R extends V | undefined = V> (key: string, loader: LoadFunction<R>, options?: LoadOptions): Promise<R> {
+    if (this.#readsCheckClock) this.#store.expireIfDue()
     const value = this.#store.lru.get(key)
     if (value !== undefined) {
       this.#counters.hits++
@@ -334,6 +340,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#loads?.close()
     for (const t of this.#timers) clearInterval(t)
     this.#timers = []
+    this.#store.close()
     this.#membership?.destroy() // tells peers we left, while the channel is still open
     await this.#channel?.close()
     if (this.#ownsTransport) await this.#transport.close?.()
@@ -485,9 +492,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       // invalidate mode the value goes, since a miss is always correct.
       if (this.#replicate) return true
     } else if (this.#replicate && entry.kind === RecordKind.SET && value !== undefined) {
-      const remaining = physicalMs(entry.hlc) + entry.ttl - now
-      if (remaining > 0) {
-        store.setValue(r.key, value, remaining, entry)
+      if (entry.expiresAt > now) {
+        store.setWritten(r.key, value, entry)
         return true
       }
     }
@@ -602,7 +608,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       entry = new Entry(RecordKind.SET, 0, '', EMPTY_VECTOR, lifeMs)
       this.#store.meta.set(key, entry)
     }
-    this.#store.setValue(key, value, lifeMs, entry)
+    this.#store.setOwnLifetime(key, value, this.#o.now() + lifeMs, entry)
     return true
   }
 

@@ -9,6 +9,7 @@
  */
 import type { RecordKindValue } from '../protocol/constants.ts'
 import type { WireRecord } from '../protocol/record.ts'
+import { physicalMs } from './clock.ts'
 import { compareVectors, Order, vectorExceeds, vectorWith, type OrderValue, type VersionVector } from './version-vector.ts'
 
 /** Bits of `Entry.#flags`: the record kind, and whether the LRU holds the value. */
@@ -20,8 +21,14 @@ export class Entry {
   writer: string
   /** Lifetime of the value in ms, counted from the write's physical time. */
   ttl: number
-  /** Epoch seconds (rounded up) when the entry lost its value, for the GC queue; 0 while it has one. A small integer, unlike epoch ms. */
-  deadSince: number
+  /**
+   * One field for the two phases of an entry, so metadata stays small:
+   * while it has a value, the deadline (epoch ms) under which the expiry
+   * queue holds the key, 0 when not queued; while it has none, the epoch
+   * seconds (rounded up) when it lost it, for the GC queue. Epoch seconds
+   * and epoch ms never collide, so a stale queue item never matches.
+   */
+  #since = 0
   /** The writer's counter when the vector is `{writer: counter}`. */
   #counter = 0
   /** The whole vector otherwise (several origins, or a placeholder's empty vector). */
@@ -34,7 +41,6 @@ export class Entry {
     this.hlc = hlc
     this.writer = writer
     this.ttl = ttl
-    this.deadSince = 0
     this.vv = vv
   }
 
@@ -57,6 +63,29 @@ export class Entry {
 
   set hasValue (has: boolean) {
     this.#flags = has ? this.#flags | HAS_VALUE : this.#flags & ~HAS_VALUE
+  }
+
+  /** Epoch seconds when the entry lost its value (meaningful while it has none). */
+  get deadSince (): number {
+    return this.#since
+  }
+
+  set deadSince (seconds: number) {
+    this.#since = seconds
+  }
+
+  /** The deadline of the key's live item in the expiry queue, 0 for none (meaningful while it has a value). */
+  get queuedAt (): number {
+    return this.#since
+  }
+
+  set queuedAt (ms: number) {
+    this.#since = ms
+  }
+
+  /** When a value written by this state expires: its write's physical time plus its ttl, on every replica alike. */
+  get expiresAt (): number {
+    return physicalMs(this.hlc) + this.ttl
   }
 
   /** The version vector (a fresh array for the inline case). */

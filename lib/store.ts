@@ -1,14 +1,25 @@
 /**
- * Local storage: values in an lru-cache (so a read costs one LRU lookup),
- * replicated metadata in a Map beside it, and a queue of entries that hold no
- * value (tombstones, remote writes in invalidate mode, expired or evicted
- * copies) in the order they lost it, for the GC sweep.
+ * Local storage: values in a bare lru-cache (so a read costs exactly one
+ * LRU lookup and nothing else), replicated metadata in a Map beside it, a
+ * queue of entries that hold no value (tombstones, remote writes in
+ * invalidate mode, expired or evicted copies) in the order they lost it,
+ * for the GC sweep, and an expiry queue that drops each value at its
+ * deadline.
+ *
+ * Expiry is not checked on reads: lru-cache's own TTL costs two typed-array
+ * reads per `get`, which at 100k keys made a hit ~1.5× a bare LRU. Instead a
+ * timer fires at the soonest deadline and drops every value that is due, so
+ * a value is served until the event loop next runs timers after its
+ * deadline (as with lru-cache's default `ttlResolution`, whose cached clock
+ * is also reset by a timer). With an injected clock there are no timers:
+ * reads check `now()` against the soonest deadline, so tests stay exact.
  *
  * Keys written with `local: true` have a value and no metadata: nothing
  * remote can find them through `meta`.
  */
 import { LRUCache } from 'lru-cache'
 import { Entry } from './entry.ts'
+import { ExpiryQueue } from './expiry-queue.ts'
 import { physicalMs } from './clock.ts'
 import type { Now } from './clock.ts'
 
@@ -22,56 +33,145 @@ export interface EvictEvent {
 export interface StoreOptions {
   max: number
   now: Now
-  /** Read the clock on every access instead of lru-cache's 1 ms cache (for injected clocks). */
+  /** The clock was injected: check deadlines on reads instead of arming timers (see above). */
   exactClock: boolean
   /** Called for every value that leaves the LRU, with why. */
   onEvict: (key: string, reason: EvictReason) => void
 }
+
+/** The lifetime of a value that is not its entry's write: a local-only value or a loaded one. */
+class Lifetime {
+  expiresAt: number
+  /** The deadline of the key's live item in the expiry queue. */
+  queuedAt: number
+
+  constructor (expiresAt: number) {
+    this.expiresAt = expiresAt
+    this.queuedAt = expiresAt
+  }
+}
+
+/** setTimeout's longest delay; a later deadline is simply re-armed when the timer fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 export class Store<V extends {}> {
   readonly lru: LRUCache<string, V>
   readonly meta = new Map<string, Entry>()
   /** Entries without a value, oldest first. Values are the same Entry objects as in `meta`. */
   readonly dead = new Map<string, Entry>()
+  /** Deadlines of values whose lifetime is not their entry's write (local-only and loaded values). */
+  readonly #lifetimes = new Map<string, Lifetime>()
+  readonly #expiry = new ExpiryQueue()
   readonly #now: Now
   readonly #onEvict: (key: string, reason: EvictReason) => void
   /** Set while this module deletes a value itself, so dispose knows the reason. */
   #deleting: EvictReason | undefined
+  readonly #timed: boolean
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #armedFor = Infinity
+  #closed = false
 
   constructor (options: StoreOptions) {
     this.#now = options.now
     this.#onEvict = options.onEvict
+    this.#timed = !options.exactClock
     this.lru = new LRUCache<string, V>({
       max: options.max,
-      // Every value expires (the safety net); each set passes its own ttl.
-      ttl: 1,
-      ttlResolution: options.exactClock ? 0 : 1,
-      perf: { now: options.now },
-      // A read never serves an expired value, and removes it.
-      allowStale: false,
       dispose: (_value, key, reason) => this.#disposed(key, reason),
     })
   }
 
-  /** Stores a value for `key`; `remainingMs` counts from now. */
-  setValue (key: string, value: V, remainingMs: number, entry: Entry | undefined): void {
-    this.lru.set(key, value, { ttl: Math.max(1, remainingMs) })
-    if (entry !== undefined) {
-      entry.hasValue = true
-      entry.deadSince = 0
-      this.dead.delete(key)
+  /** Items in the expiry queue, stale hints included (bounded: see #compactIfStale). */
+  get queuedDeadlines (): number {
+    return this.#expiry.size
+  }
+
+  /** The soonest deadline of a held value (Infinity for none); reads compare an injected clock with it. */
+  get nextExpiry (): number {
+    return this.#expiry.next
+  }
+
+  /** Stores the value written by `entry` (a local set or a remote record); it expires at `entry.expiresAt`. */
+  setWritten (key: string, value: V, entry: Entry): void {
+    this.lru.set(key, value)
+    this.#lifetimes.delete(key)
+    this.#revive(key, entry)
+    const at = entry.expiresAt
+    const queued = entry.queuedAt
+    if (queued === 0 || at < queued) {
+      entry.queuedAt = at
+      this.#queue(at, key)
     }
+  }
+
+  /**
+   * Stores a value that lives until `expiresAt` on its own terms: a
+   * local-only value (no entry) or a loaded one hanging on the key's entry.
+   */
+  setOwnLifetime (key: string, value: V, expiresAt: number, entry: Entry | undefined): void {
+    this.lru.set(key, value)
+    if (entry !== undefined) {
+      this.#revive(key, entry)
+      entry.queuedAt = 0 // the lifetime below schedules this value
+    }
+    const life = this.#lifetimes.get(key)
+    if (life === undefined) {
+      this.#lifetimes.set(key, new Lifetime(expiresAt))
+      this.#queue(expiresAt, key)
+      return
+    }
+    life.expiresAt = expiresAt
+    if (expiresAt < life.queuedAt) {
+      life.queuedAt = expiresAt
+      this.#queue(expiresAt, key)
+    }
+  }
+
+  /** With an injected clock, reads call this: it drops what is due by `now()`, so a read never serves an expired value. */
+  expireIfDue (): void {
+    const now = this.#now()
+    if (now >= this.#expiry.next) this.expireDue(now)
+  }
+
+  /** Drops every value whose deadline has passed; returns how many went. */
+  expireDue (now = this.#now()): number {
+    const queue = this.#expiry
+    let n = 0
+    while (queue.next <= now) {
+      const at = queue.next
+      const key = queue.pop() as string
+      const life = this.#lifetimes.get(key)
+      let expiresAt: number
+      if (life !== undefined) {
+        if (life.queuedAt !== at) continue // a stale hint
+        expiresAt = life.expiresAt
+        if (expiresAt > now) life.queuedAt = expiresAt
+      } else {
+        const entry = this.meta.get(key)
+        if (entry === undefined || !entry.hasValue || entry.queuedAt !== at) continue
+        expiresAt = entry.expiresAt
+        if (expiresAt > now) entry.queuedAt = expiresAt
+      }
+      if (expiresAt > now) {
+        queue.push(expiresAt, key) // the value was written again since: wait for its new deadline
+        continue
+      }
+      if (this.dropValue(key, 'ttl')) n++
+    }
+    if (this.#timed) this.#arm()
+    return n
+  }
+
+  /** Stops the expiry timer. */
+  close (): void {
+    this.#closed = true
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
   }
 
   /** Drops the value of `key`, if any; returns whether there was one. */
   dropValue (key: string, reason: EvictReason): boolean {
-    if (!this.lru.has(key)) {
-      // An expired value may still sit in the LRU: remove it silently.
-      this.#deleting = 'ttl'
-      this.lru.delete(key)
-      this.#deleting = undefined
-      return false
-    }
+    if (!this.lru.has(key)) return false
     this.#deleting = reason
     this.lru.delete(key)
     this.#deleting = undefined
@@ -109,8 +209,8 @@ export class Store<V extends {}> {
    * `maxTtl` of its write. Returns how many went.
    */
   collect (horizon: number): number {
-    this.lru.purgeStale()
     const now = this.#now()
+    this.expireDue(now)
     const cutoff = now - horizon
     const cutoffSeconds = Math.floor(cutoff / 1000)
     let n = 0
@@ -131,11 +231,60 @@ export class Store<V extends {}> {
     return n
   }
 
+  /** The entry of a key about to hold a value: out of the GC queue, and not queued for expiry under its dead phase. */
+  #revive (key: string, entry: Entry): void {
+    if (entry.hasValue) return
+    entry.hasValue = true
+    entry.queuedAt = 0
+    this.dead.delete(key)
+  }
+
+  #queue (at: number, key: string): void {
+    this.#compactIfStale()
+    this.#expiry.push(at, key)
+    if (this.#timed && at < this.#armedFor) this.#arm()
+  }
+
+  /** Arms the timer for the soonest deadline, unless it is armed for that already. */
+  #arm (): void {
+    const next = this.#expiry.next
+    if (this.#closed || next === this.#armedFor) return
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#armedFor = next
+    if (next === Infinity) return
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - this.#now()))
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.#armedFor = Infinity
+      this.expireDue()
+    }, delay)
+    this.#timer.unref()
+  }
+
+  /**
+   * Stale hints (values dropped or rewritten before their deadline) are
+   * normally cleared as they come due; a workload that drops and rewrites
+   * hot keys faster than that would grow the queue, so past twice the held
+   * values it is rebuilt from the live items in O(n).
+   */
+  #compactIfStale (): void {
+    if (this.#expiry.size <= 2 * this.lru.size + 1024) return
+    this.#expiry.retain((at, key) => {
+      const life = this.#lifetimes.get(key)
+      if (life !== undefined) return life.queuedAt === at
+      const entry = this.meta.get(key)
+      return entry !== undefined && entry.hasValue && entry.queuedAt === at
+    })
+  }
+
   #disposed (key: string, reason: LRUCache.DisposeReason): void {
     if (reason === 'set') return
     const why: EvictReason = reason === 'delete' ? (this.#deleting ?? 'local') : reason === 'evict' ? 'capacity' : 'ttl'
+    this.#lifetimes.delete(key)
     const entry = this.meta.get(key)
     if (entry !== undefined) this.markDead(key, entry)
+    this.#compactIfStale() // its queue item is now a stale hint
     this.#onEvict(key, why)
   }
 }

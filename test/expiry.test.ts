@@ -1,0 +1,169 @@
+/**
+ * Expiry without a per-read check (lib/store.ts): deadlines that move later
+ * or earlier, local-only and loaded values, the bound on stale queue hints,
+ * and the real-clock path, where a timer drops a value with no read at all.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createMeshCache, type EvictEvent, type MeshCache } from '../lib/index.ts'
+import { Entry } from '../lib/entry.ts'
+import { Store } from '../lib/store.ts'
+import { RecordKind } from '../protocol/index.ts'
+import { HLC_LOGICAL_RANGE } from '../lib/clock.ts'
+import { createTestClock } from '../lib/testing/index.ts'
+import { captureTransport } from './helpers/capture-transport.ts'
+import { cluster } from './helpers/cluster.ts'
+
+function evictions (c: MeshCache<string>): EvictEvent[] {
+  const seen: EvictEvent[] = []
+  c.on('evict', (e: EvictEvent) => seen.push(e))
+  return seen
+}
+
+test('a write that moves the deadline later keeps the value until the new deadline', async () => {
+  const c = await cluster<string>(1, { ttl: 1000 })
+  const [a] = c.nodes as [MeshCache<string>]
+  const seen = evictions(a)
+  a.set('k', 'v1')
+  c.clock.advance(600)
+  a.set('k', 'v2') // now due at 1600
+  c.clock.advance(500) // 1100: past the first deadline
+  assert.is(a.get('k'), 'v2')
+  c.clock.advance(499)
+  assert.is(a.get('k'), 'v2')
+  c.clock.advance(2)
+  assert.is(a.get('k'), undefined)
+  assert.equal(seen, [{ key: 'k', reason: 'ttl' }])
+  await c.close()
+})
+
+test('a local-only value set again keeps living until its new deadline', async () => {
+  const c = await cluster<string>(1, { ttl: 1000 })
+  const [a] = c.nodes as [MeshCache<string>]
+  a.set('k', 'v1', { local: true })
+  c.clock.advance(600)
+  a.set('k', 'v2', { local: true })
+  c.clock.advance(500)
+  assert.is(a.get('k'), 'v2')
+  c.clock.advance(501)
+  assert.is(a.get('k'), undefined)
+  await c.close()
+})
+
+test('a remote write applied over a held value moves its deadline later', async () => {
+  const c = await cluster<string>(2, { mode: 'replicate', ttl: 1000 })
+  const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+  a.set('k', 'v1')
+  await c.net.flush()
+  c.clock.advance(600)
+  a.set('k', 'v2')
+  await c.net.flush()
+  c.clock.advance(500)
+  assert.is(b.get('k'), 'v2')
+  c.clock.advance(501)
+  assert.is(b.get('k'), undefined)
+  await c.close()
+})
+
+test('a write that moves the deadline earlier expires at the earlier one', async () => {
+  const c = await cluster<string>(1, { ttl: 1000, maxTtl: 10_000 })
+  const [a] = c.nodes as [MeshCache<string>]
+  a.set('k', 'long', { ttl: 10_000 })
+  a.set('k', 'short', { ttl: 100 })
+  c.clock.advance(99)
+  assert.is(a.get('k'), 'short')
+  c.clock.advance(2)
+  assert.is(a.get('k'), undefined)
+  await c.close()
+})
+
+test('local-only and loaded values expire at their own deadlines', async () => {
+  const c = await cluster<string>(1, { ttl: 1000, maxTtl: 10_000 })
+  const [a] = c.nodes as [MeshCache<string>]
+  a.set('local', 'x', { local: true, ttl: 300 })
+  assert.is(await a.getOrLoad('loaded', () => 'y', { ttl: 500 }), 'y')
+  a.set('written', 'z', { ttl: 5000 })
+  assert.is(await a.getOrLoad('written', () => 'never'), 'z')
+  c.clock.advance(301)
+  assert.is(a.get('local'), undefined)
+  assert.is(a.get('loaded'), 'y')
+  c.clock.advance(200)
+  assert.is(a.get('loaded'), undefined)
+  assert.is(a.get('written'), 'z')
+  // A loaded value on a key with an older write lives by the load's ttl, not the write's.
+  a.delete('written')
+  assert.is(await a.getOrLoad('written', () => 'reloaded', { ttl: 100 }), 'reloaded')
+  c.clock.advance(101)
+  assert.is(a.get('written'), undefined)
+  await c.close()
+})
+
+test('a remote write over a loaded value lives by the write, not the load', async () => {
+  const c = await cluster<string>(2, { mode: 'replicate', ttl: 1000 })
+  const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+  assert.is(await b.getOrLoad('k', () => 'loaded', { ttl: 100 }), 'loaded')
+  a.set('k', 'written')
+  await c.net.flush()
+  assert.is(b.get('k'), 'written')
+  c.clock.advance(101) // past the load's deadline
+  assert.is(b.get('k'), 'written')
+  c.clock.advance(900)
+  assert.is(b.get('k'), undefined)
+  await c.close()
+})
+
+test('dropping and rewriting hot keys keeps the queue within twice the held values', () => {
+  const clock = createTestClock()
+  const store = new Store<string>({ max: 10_000, now: clock.now, exactClock: true, onEvict: () => {} })
+  let hlc = clock.now() * HLC_LOGICAL_RANGE
+  let maxQueued = 0
+  for (let round = 0; round < 200; round++) {
+    for (let k = 0; k < 50; k++) {
+      const key = `hot${k}`
+      const entry = new Entry(RecordKind.SET, ++hlc, 'w', ['w', round + 1], 3_600_000)
+      store.meta.set(key, entry)
+      store.setWritten(key, 'v', entry)
+      store.dropValue(key, 'remote')
+      maxQueued = Math.max(maxQueued, store.queuedDeadlines)
+    }
+  }
+  assert.is(store.lru.size, 0)
+  assert.ok(maxQueued <= 2 * 50 + 1024 + 1, `queue reached ${maxQueued} items for 50 keys`)
+  store.close()
+})
+
+test('with the real clock a timer drops the value at its deadline, with no read', async () => {
+  const capture = captureTransport()
+  const a = await createMeshCache<string>({ namespace: 'expiry', ttl: 40, maxTtl: 1000, transport: capture.transport })
+  try {
+    const evicted = new Promise<EvictEvent>((resolve) => a.once('evict', resolve))
+    const t0 = Date.now()
+    a.set('k', 'v')
+    a.set('later', 'w', { ttl: 1000 })
+    const e = await Promise.race([evicted, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000))])
+    assert.equal(e, { key: 'k', reason: 'ttl' }, 'the timer fired without any read')
+    assert.ok(Date.now() - t0 >= 40, 'not before the deadline')
+    assert.is(a.stats().liveKeys, 1, 'the later key is still held')
+    assert.is(a.get('later'), 'w')
+  } finally {
+    await a.close()
+  }
+})
+
+test('with the real clock a value written again is not dropped at its old deadline', async () => {
+  const capture = captureTransport()
+  const a = await createMeshCache<string>({ namespace: 'expiry', ttl: 60, transport: capture.transport })
+  try {
+    const seen = evictions(a)
+    a.set('k', 'v1')
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    a.set('k', 'v2') // due 60 ms from now
+    await new Promise((resolve) => setTimeout(resolve, 45)) // past the first deadline
+    assert.is(a.get('k'), 'v2')
+    assert.equal(seen, [])
+  } finally {
+    await a.close()
+  }
+})
+
+test.run()
