@@ -101,6 +101,12 @@ function checkConverged (nodes: Array<MeshCache<string>>, log: Map<string, Write
   const strip = (node: MeshCache<string>) => node.metadata().map(([k, v]) => [k, v.kind, v.hlc, v.writer, v.vv])
   const reference = strip(nodes[0] as MeshCache<string>)
   for (const node of nodes.slice(1)) assert.equal(strip(node), reference, `metadata of ${node.origin} differs from ${nodes[0]?.origin}`)
+  // The store's invariant (lib/store.ts markDead relies on it): the GC queue
+  // holds exactly the entries without a value.
+  for (const node of nodes) {
+    const valueless = node.metadata().filter(([, v]) => !v.hasValue).length
+    assert.is(node.stats().tombstones, valueless, `${node.origin}: GC queue size vs entries without a value`)
+  }
   for (const [key, writes] of log) {
     const winner = writes.reduce((a, b) => (b.hlc > a.hlc || (b.hlc === a.hlc && b.writer > a.writer)) ? b : a)
     const joined = writes.reduce<VersionVector>((vv, w) => mergeVectors(vv, w.vv), [])
