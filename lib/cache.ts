@@ -404,7 +404,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #protocolError (from: string, error: unknown): void {
     this.#counters.protocolErrors++
     log('frame from %s refused: %s', from, (error as Error)?.message)
-    if (this.listenerCount('frameError') > 0) this.emit('frameError', { peer: from, error })
+    if (this.listenerCount('frameError') > 0) this.#emitSafely('frameError', { peer: from, error })
   }
 
   #onUpdates (from: string, msg: UpdatesMessage): void {
@@ -656,11 +656,26 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   }
 
   #emitEvict (key: string, reason: EvictReason): void {
-    if (this.listenerCount('evict') > 0) this.emit('evict', { key, reason } satisfies EvictEvent)
+    if (this.listenerCount('evict') > 0) this.#emitSafely('evict', { key, reason } satisfies EvictEvent)
   }
 
   #emitChange (key: string, kind: RecordKindValue, source: ChangeEvent['source']): void {
-    if (this.listenerCount('change') > 0) this.emit('change', { key, kind: KIND_NAMES[kind], source } satisfies ChangeEvent)
+    if (this.listenerCount('change') > 0) this.#emitSafely('change', { key, kind: KIND_NAMES[kind], source } satisfies ChangeEvent)
+  }
+
+  /**
+   * Events fire in the middle of an operation (a merge, an LRU eviction, the
+   * expiry timer). A listener that throws must not leave it half done (an
+   * entry updated but its old value still held), nor pass for a bad frame:
+   * its error is rethrown on its own once the operation is over, where it
+   * surfaces as an uncaught exception like any listener error in Node.
+   */
+  #emitSafely (name: string, payload: unknown): void {
+    try {
+      this.emit(name, payload)
+    } catch (error) {
+      queueMicrotask(() => { throw error })
+    }
   }
 
   #every (ms: number, fn: () => void): void {
