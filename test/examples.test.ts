@@ -1,0 +1,39 @@
+/**
+ * The examples the README points to must run and say what they promise
+ * (npm run demo has its own test: demo.test.ts).
+ */
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+
+function run (name: string, env: Record<string, string> = {}): Promise<string> {
+  const script = fileURLToPath(new URL(`../examples/${name}`, import.meta.url))
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [script], { timeout: 60_000, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${name} failed: ${error.message}\n${stdout}\n${stderr}`))
+      else resolve(stdout)
+    })
+  })
+}
+
+test('examples/quickstart.ts: one load for concurrent callers, a remote write evicts, invalidate drops', async () => {
+  const out = await run('quickstart.ts')
+  assert.match(out, /two instances connected/)
+  assert.match(out, /3 concurrent getOrLoad -> ada@example\.com, 1 database read/)
+  assert.match(out, /a: set user:42 -> b evicted its copy [\d.]+ ms later/)
+  assert.match(out, /b: getOrLoad -> ada@newer\.example \(2 database reads\)/)
+  assert.match(out, /b\.get\('user:42'\) is undefined/)
+  assert.match(out, /protocol errors 0/)
+})
+
+test('examples/testing.ts: the service test passes on the lossy seeded network', async () => {
+  for (const seed of ['7', '2', '5']) {
+    const out = await run('testing.ts', { SEED: seed })
+    assert.match(out, new RegExp(`SEED=${seed} replays this run`))
+    assert.match(out, /healed: us dropped 90 and reloads 80/)
+    assert.match(out, /\nok\n$/)
+  }
+})
+
+test.run()
