@@ -17,6 +17,7 @@ import type { StateVector } from '../protocol/sync.ts'
 import type { UpdatesMessage } from '../protocol/updates.ts'
 import { AntiEntropy } from './anti-entropy.ts'
 import { HybridClock, physicalMs } from './clock.ts'
+import { LagHistogram } from './lag-histogram.ts'
 import { Entry, wins } from './entry.ts'
 import { ErrorCode, MeshCacheError } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
@@ -99,6 +100,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   readonly #clock: HybridClock
   readonly #tracker = new SequenceTracker()
   readonly #counters = new Counters()
+  readonly #lag = new LagHistogram()
   readonly #codec: ValueCodec<V>
   readonly #replicate: boolean
   readonly #outbox: Outbox
@@ -302,6 +304,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       loadErrors: this.#loads?.failed ?? 0,
       loadsDiscarded: this.#loads?.discarded ?? 0,
       staleServed: this.#loads?.staleServed ?? 0,
+      propagation: this.#lag.snapshot(),
     }
   }
 
@@ -422,7 +425,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       // Merged even when the number was seen: the merge is idempotent (a true
       // duplicate is dominated and dropped there), and numbers alone must not
       // decide, or one bad frame reusing a number would hide the real write.
-      this.#apply(records[i] as WireRecord, values?.[i], 'remote', now)
+      const r = records[i] as WireRecord
+      if (this.#apply(r, values?.[i], 'remote', now)) this.#lag.record(physicalMs(r.hlc), now)
       this.#tracker.mark(origin, firstSeq + i, now)
     }
     if (this.#tracker.hasGap(origin)) {

@@ -15,6 +15,8 @@ export class Counters {
   gapsDetected = 0
 }
 
+import type { PropagationStats } from './lag-histogram.ts'
+
 export interface CacheStats {
   /** `get`/`has` calls that found a value. */
   hits: number
@@ -58,4 +60,6 @@ export interface CacheStats {
   loadsDiscarded: number
   /** Stale values served in their grace window while a refresh ran. */
   staleServed: number
+  /** Write→apply lag of remote updates, from the write's HLC time to its arrival here (lib/lag-histogram.ts). */
+  propagation: PropagationStats
 }

@@ -1,0 +1,72 @@
+/** stats().propagation: the write→apply lag histogram, unit and through the cache. */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { MeshCache } from '../lib/index.ts'
+import { LagHistogram } from '../lib/lag-histogram.ts'
+import { cluster } from './helpers/cluster.ts'
+
+test('an empty histogram reports zeros', () => {
+  const s = new LagHistogram().snapshot()
+  assert.is(s.count, 0)
+  assert.is(s.p50Ms, 0)
+  assert.is(s.p99Ms, 0)
+  assert.is(s.maxMs, 0)
+  assert.ok(s.buckets.every(([, n]) => n === 0))
+})
+
+test('lags land in power-of-two buckets; quantiles are bucket bounds capped at the max', () => {
+  const h = new LagHistogram()
+  for (let i = 0; i < 98; i++) h.record(1000, 1003) // 3 ms → bucket "≤ 3"
+  h.record(1000, 1100) // 100 ms → "≤ 127"
+  h.record(1000, 1000 + 5000) // 5 s → "≤ 8191"
+  const s = h.snapshot()
+  assert.is(s.count, 100)
+  assert.is(s.p50Ms, 3)
+  assert.is(s.p99Ms, 127)
+  assert.is(s.maxMs, 5000)
+  const at = (le: number) => s.buckets.find(([b]) => b === le)?.[1]
+  assert.is(at(1), 0)
+  assert.is(at(3), 98)
+  assert.is(at(127), 99)
+  assert.is(at(8191), 100)
+  assert.is(s.buckets[s.buckets.length - 1]?.[0], Infinity)
+  assert.is(s.buckets[s.buckets.length - 1]?.[1], 100, 'buckets are cumulative')
+})
+
+test('a writer clock ahead of ours reads as 0; a huge lag lands in the last bucket', () => {
+  const h = new LagHistogram()
+  h.record(2000, 1000)
+  h.record(0, 2 ** 40)
+  const s = h.snapshot()
+  assert.is(s.buckets[0]?.[1], 1)
+  assert.is(s.buckets[s.buckets.length - 2]?.[1], 1)
+  assert.is(s.buckets[s.buckets.length - 1]?.[1], 2)
+  assert.is(s.maxMs, 2 ** 40)
+})
+
+test('the cache measures remote updates from the write to their arrival, not duplicates or repairs', async () => {
+  const c = await cluster<string>(2)
+  const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+  await c.net.flush() // the joins' first anti-entropy rounds
+  a.set('k1', 'v')
+  c.clock.advance(250) // the frame takes 250 ms to arrive
+  await c.net.flush()
+  let p = b.stats().propagation
+  assert.is(p.count, 1)
+  assert.is(p.maxMs, 250)
+  assert.is(p.p50Ms, 250, 'capped at the max: the bucket bound would be 255')
+  assert.is(a.stats().propagation.count, 0, 'local writes are not propagation')
+  // A write lost on the way and repaired by anti-entropy is counted as a repair, not here.
+  c.net.partition(['n0'], ['n1'])
+  a.set('k2', 'v')
+  await c.net.flush()
+  c.net.heal()
+  await c.net.flush()
+  assert.is(b.inspect('k2')?.kind, 'set', 'repaired')
+  p = b.stats().propagation
+  assert.is(p.count, 1)
+  assert.ok(b.stats().repairs >= 1)
+  await c.close()
+})
+
+test.run()
