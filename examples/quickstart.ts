@@ -50,7 +50,7 @@ await dropped
 console.log(`a: invalidate user:42 -> b.get('user:42') is ${String(b.get('user:42'))}`)
 
 const s = b.stats()
-console.log(`b: stats hits ${s.hits}, misses ${s.misses}, remote updates ${s.remoteUpdates}, protocol errors ${s.protocolErrors}`)
+console.log(`b: stats hits ${s.hits}, misses ${s.misses}, remote updates ${s.remoteUpdates} (arrived within ${s.propagation.maxMs} ms of the write), protocol errors ${s.protocolErrors}`)
 await a.close()
 await b.close()
 
