@@ -29,7 +29,7 @@ export async function createMeshCache<V extends {} = {}> (options: MeshCacheOpti
   let transport: Transport | undefined = options.transport
   const ownsTransport = transport === undefined
   if (transport === undefined) {
-    transport = await createLibp2pTransport({ listen: options.listen, peers: options.peers, psk: options.psk })
+    transport = await createLibp2pTransport({ listen: options.listen, peers: options.peers, psk: options.psk, gossipsub: options.gossipsub })
   }
   const cache = new MeshCache<V>(resolved, transport, ownsTransport)
   try {

@@ -9,6 +9,8 @@ import { ErrorCode, MeshCacheError } from '../errors.ts'
 import { buildNode } from './node.ts'
 import { FaultSwitch } from './fault.ts'
 import { Mesh } from './mesh.ts'
+import { GossipRelay } from './relay.ts'
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { LocalNamespace, TransportStats } from './mesh.ts'
 import { Redialer } from './redial.ts'
 import { resolveOptions } from './options.ts'
@@ -72,8 +74,11 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
   const faults = new FaultSwitch()
   let mesh: Mesh
   try {
-    const node = await buildNode({ listen: opts.listen, psk: opts.psk, gater: faults.gater(), logger: opts.logger })
+    const node = await buildNode({ listen: opts.listen, psk: opts.psk, gater: faults.gater(), logger: opts.logger, gossipsub: opts.relayMinPeers !== undefined })
     mesh = new Mesh(node, opts, node.logger.forComponent('meshcache:libp2p:mesh'))
+    if (opts.relayMinPeers !== undefined) {
+      mesh.relay = new GossipRelay(node.services.pubsub as GossipSub, opts.relayMinPeers, mesh, node.logger.forComponent('meshcache:libp2p:relay'))
+    }
     await mesh.attach()
     await node.start()
   } catch (err) {

@@ -15,6 +15,7 @@ import {
   PROTOCOL, MAX_NAMESPACE_BYTES,
   encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers
 } from './envelope.ts'
+import { topicOf, type GossipRelay, type RelayHost } from './relay.ts'
 import type { PeerAddrs } from './envelope.ts'
 import { InboundReader, PeerLink } from './stream-link.ts'
 import type { ReaderEvents } from './stream-link.ts'
@@ -46,13 +47,18 @@ export interface TransportStats {
   /** Dials made by the redialer, and how many failed. */
   redials: number
   redialFailures: number
+  /** Broadcasts published on gossipsub (the relay tier) instead of sent to each peer. */
+  framesRelayed: number
+  /** Frames received through gossipsub and delivered to a handler. */
+  relayedReceived: number
 }
 
 export function emptyStats (): TransportStats {
   return {
     framesSent: 0, framesReceived: 0, bytesReceived: 0,
     droppedBackpressure: 0, droppedOversize: 0, droppedNoPeer: 0, droppedUnjoined: 0,
-    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, redials: 0, redialFailures: 0
+    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, redials: 0, redialFailures: 0,
+    framesRelayed: 0, relayedReceived: 0
   }
 }
 
@@ -74,11 +80,15 @@ function withoutPeerId (addr: string): string {
   return at < 0 ? addr : addr.slice(0, at)
 }
 
-export class Mesh implements ReaderEvents {
+export class Mesh implements ReaderEvents, RelayHost {
   readonly node: Libp2p
   readonly self: string
   readonly stats: TransportStats = emptyStats()
   redialer: Redialer | undefined
+  /** The gossipsub relay tier, when the `gossipsub` option is on. */
+  relay: GossipRelay | undefined
+  /** Joined namespaces by relay topic. */
+  readonly #byTopic = new Map<string, LocalNamespace>()
   readonly #opts: ResolvedOptions
   readonly #log: Logger
   readonly #links = new Map<string, PeerLink>()
@@ -129,6 +139,8 @@ export class Mesh implements ReaderEvents {
     }
     const ns: LocalNamespace = { id: this.#nextNsId++, name, handler, open: true }
     this.#namespaces.set(name, ns)
+    this.#byTopic.set(topicOf(name), ns)
+    this.relay?.join(name)
     const join = [encodeJoin(ns.id, name)]
     for (const link of this.#links.values()) link.write(join, Infinity)
     // peers that announced `name` already are up now; tell the handler once
@@ -141,6 +153,8 @@ export class Mesh implements ReaderEvents {
     if (!ns.open) return
     ns.open = false
     this.#namespaces.delete(ns.name)
+    this.#byTopic.delete(topicOf(ns.name))
+    this.relay?.leave(ns.name)
     const leave = [encodeLeave(ns.id)]
     for (const link of this.#links.values()) {
       link.up.delete(ns.name)
@@ -153,6 +167,10 @@ export class Mesh implements ReaderEvents {
     if (frame.length > this.#opts.maxFrameBytes) {
       this.stats.droppedOversize++
       this.#log('refused a %d-byte frame in %s (maxFrameBytes %d)', frame.length, ns.name, this.#opts.maxFrameBytes)
+      return
+    }
+    if (this.relay !== undefined && this.relay.publish(ns.name, frame, this.peersOf(ns).length)) {
+      this.stats.framesRelayed++
       return
     }
     let envelopes: Uint8Array[] | undefined
@@ -328,14 +346,24 @@ export class Mesh implements ReaderEvents {
   }
 
   onFrame (link: PeerLink, namespace: string, frame: Uint8Array): void {
-    const ns = this.#namespaces.get(namespace)
+    this.#deliver(this.#namespaces.get(namespace), link.peer, frame)
+  }
+
+  /** A frame relayed by gossipsub: `from` is the neighbour that forwarded it. */
+  deliver (topic: string, from: string, frame: Uint8Array): void {
+    const ns = this.#byTopic.get(topic)
+    if (ns !== undefined) this.stats.relayedReceived++
+    this.#deliver(ns, from, frame)
+  }
+
+  #deliver (ns: LocalNamespace | undefined, from: string, frame: Uint8Array): void {
     if (ns === undefined || !ns.open) { this.stats.droppedUnjoined++; return }
     this.stats.framesReceived++
     try {
-      ns.handler.onFrame(link.peer, frame)
+      ns.handler.onFrame(from, frame)
     } catch (err) {
       this.stats.handlerErrors++
-      this.#log.error('onFrame handler of %s threw: %e', namespace, err)
+      this.#log.error('onFrame handler of %s threw: %e', ns.name, err)
     }
   }
 

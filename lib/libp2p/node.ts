@@ -1,6 +1,7 @@
 /**
  * Builds the libp2p node meshcache runs on: TCP, (pnet), Noise, Yamux,
- * identify. No gossipsub: frames travel on direct streams (see DESIGN.md).
+ * identify, and gossipsub when the relay tier is on (relay.ts). Frames
+ * travel on direct streams otherwise (see DESIGN.md).
  */
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
@@ -9,15 +10,19 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { preSharedKey } from '@libp2p/pnet'
+import { gossipsub } from '@libp2p/gossipsub'
 import type { ComponentLogger, ConnectionGater, MessageStream, StreamMuxerFactory } from '@libp2p/interface'
 import { quietNoiseLengths } from './noise-lengths.ts'
 import { fixXSalsa20Memory } from './xsalsa20-memory.ts'
+import { GOSSIPSUB_SETTINGS } from './relay.ts'
 
 export interface NodeInit {
   listen: string[]
   psk: Uint8Array | undefined
   gater: ConnectionGater
   logger: ComponentLogger | undefined
+  /** Add the gossipsub service (the relay tier). */
+  gossipsub?: boolean
 }
 
 /**
@@ -63,7 +68,10 @@ export async function buildNode (init: NodeInit): Promise<Libp2p> {
       // meshcache redials peers itself (redial.ts), forever and with backoff
       reconnectRetries: 0
     },
-    services: { identify: identify() },
+    services: {
+      identify: identify(),
+      ...(init.gossipsub === true ? { pubsub: gossipsub(GOSSIPSUB_SETTINGS) } : {})
+    },
     // started by the caller once meshcache's listeners are attached
     start: false,
     ...(init.logger !== undefined ? { logger: init.logger } : {})

@@ -15,6 +15,8 @@ export const DEFAULT_DIAL_TIMEOUT = 5_000
 export const DEFAULT_FORGET_AFTER = 10 * 60_000
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024
+/** Peers from which a namespace's broadcasts are relayed (gossipsub's cost per message ~ 60 direct sends here, DESIGN.md). */
+export const DEFAULT_RELAY_MIN_PEERS = 50
 
 export interface Libp2pTransportOptions {
   /**
@@ -74,6 +76,15 @@ export interface Libp2pTransportOptions {
    */
   maxBufferedBytes?: number
   /**
+   * The relay tier for large meshes: broadcasts in a namespace with at least
+   * `minPeers` connected peers go over gossipsub (the sender reaches 6 mesh
+   * peers, which forward) instead of one direct send per peer; anti-entropy
+   * stays direct. Below that, direct streams are faster (SPEC.md §11).
+   * `true` means `{ minPeers: 50 }`.
+   * @default false
+   */
+  gossipsub?: boolean | { minPeers?: number }
+  /**
    * libp2p logger; meshcache logs under `meshcache:libp2p:*`
    * (`DEBUG=meshcache:*` to see it).
    * @default libp2p's default logger
@@ -92,6 +103,8 @@ export interface ResolvedOptions {
   maxFrameBytes: number
   maxBufferedBytes: number
   logger: ComponentLogger | undefined
+  /** Peers from which broadcasts are relayed over gossipsub; undefined: no relay tier. */
+  relayMinPeers: number | undefined
 }
 
 function checkAddrs (name: string, value: unknown): string[] {
@@ -138,5 +151,18 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
   if (options.logger !== undefined && typeof options.logger?.forComponent !== 'function') {
     invalidOption('logger', 'must be a libp2p ComponentLogger (with forComponent)')
   }
-  return { listen, peers, psk, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, maxFrameBytes, maxBufferedBytes, logger: options.logger }
+  const relayMinPeers = resolveRelay(options.gossipsub)
+  return { listen, peers, psk, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
+}
+
+function resolveRelay (value: unknown): number | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value === true) return DEFAULT_RELAY_MIN_PEERS
+  if (typeof value !== 'object' || value === null) invalidOption('gossipsub', 'must be a boolean or { minPeers }')
+  const minPeers = (value as { minPeers?: unknown }).minPeers
+  if (minPeers === undefined) return DEFAULT_RELAY_MIN_PEERS
+  if (typeof minPeers !== 'number' || !Number.isInteger(minPeers) || minPeers < 0) {
+    invalidOption('gossipsub', 'minPeers must be an integer ≥ 0')
+  }
+  return minPeers
 }

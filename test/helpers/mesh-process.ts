@@ -45,13 +45,15 @@ export interface NodeOptions {
   /** Ports of the peers to bootstrap from. */
   peers: number[]
   mode?: 'invalidate' | 'replicate'
+  /** Turn on the gossipsub relay tier from this many peers. */
+  relayMinPeers?: number
 }
 
 /** Starts a cache process on 127.0.0.1 and resolves once it is ready. */
 export async function startNode (o: NodeOptions): Promise<ChildProcess> {
   const child = fork(NODE, ['127.0.0.1', String(o.port), o.psk, ...o.peers.map((p) => `/ip4/127.0.0.1/tcp/${p}`)], {
     execPath: process.execPath,
-    env: { ...process.env, NODE_ID: o.nodeId, MODE: o.mode ?? 'replicate' },
+    env: { ...process.env, NODE_ID: o.nodeId, MODE: o.mode ?? 'replicate', ...(o.relayMinPeers !== undefined ? { RELAY_MIN_PEERS: String(o.relayMinPeers) } : {}) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   await once(child, 'message')

@@ -100,7 +100,10 @@ test('options are validated with E_INVALID_OPTION naming the option', async () =
     [{ redialInterval: -1 }, 'redialInterval'],
     [{ redialInterval: 100, maxRedialInterval: 50 }, 'maxRedialInterval'],
     [{ maxFrameBytes: 0 }, 'maxFrameBytes'],
-    [{ logger: {} }, 'logger']
+    [{ logger: {} }, 'logger'],
+    [{ gossipsub: 'yes' }, 'gossipsub'],
+    [{ gossipsub: { minPeers: -1 } }, 'gossipsub'],
+    [{ gossipsub: { minPeers: 1.5 } }, 'gossipsub']
   ]
   for (const [opts, name] of cases) {
     try {

@@ -13,21 +13,42 @@ import { ask, freePort, startNode } from '../helpers/mesh-process.ts'
 
 const N = 12
 
-test(`${N} processes on 127.0.0.1 form one mesh from one bootstrap address, and a write evicts every copy`, async () => {
+/** Forms the mesh, loads a key everywhere, writes it on the last node; returns the nodes (the caller kills them). */
+async function writeEvictsEverywhere (nodes: ChildProcess[], relayMinPeers?: number): Promise<void> {
   const psk = randomBytes(32).toString('hex')
+  const ports = await Promise.all(Array.from({ length: N }, freePort))
+  // Everyone bootstraps from n0 alone: peer exchange must build the full mesh.
+  nodes.push(...await Promise.all(ports.map((port, i) => startNode({
+    nodeId: `n${i}`, port, psk, peers: i === 0 ? [] : [ports[0] as number], mode: 'invalidate', ...(relayMinPeers !== undefined ? { relayMinPeers } : {}),
+  }))))
+  await Promise.all(nodes.map((n) => ask(n, { op: 'await-peers', count: N - 1 })))
+  const loaded = await Promise.all(nodes.map((n) => ask(n, { op: 'load', key: 'flags', value: 'old' })))
+  assert.ok(loaded.every((r) => r.value === 'old'), 'every instance holds a copy')
+  const writer = nodes[N - 1] as ChildProcess
+  await ask(writer, { op: 'set', key: 'flags', value: 'new' })
+  await Promise.all(nodes.slice(0, N - 1).map((n) => ask(n, { op: 'await-missing', keys: ['flags'] })))
+  const reads = await Promise.all(nodes.map((n) => ask(n, { op: 'get', keys: ['flags'] })))
+  assert.equal(reads.map((r) => r.value[0]), [...Array(N - 1).fill(null), 'new'], 'every other instance evicted; the writer keeps its value')
+}
+
+test(`${N} processes on 127.0.0.1 form one mesh from one bootstrap address, and a write evicts every copy`, async () => {
   const nodes: ChildProcess[] = []
   try {
-    const ports = await Promise.all(Array.from({ length: N }, freePort))
-    // Everyone bootstraps from n0 alone: peer exchange must build the full mesh.
-    nodes.push(...await Promise.all(ports.map((port, i) => startNode({ nodeId: `n${i}`, port, psk, peers: i === 0 ? [] : [ports[0] as number], mode: 'invalidate' }))))
-    await Promise.all(nodes.map((n) => ask(n, { op: 'await-peers', count: N - 1 })))
-    const loaded = await Promise.all(nodes.map((n) => ask(n, { op: 'load', key: 'flags', value: 'old' })))
-    assert.ok(loaded.every((r) => r.value === 'old'), 'every instance holds a copy')
-    const writer = nodes[N - 1] as ChildProcess
-    await ask(writer, { op: 'set', key: 'flags', value: 'new' })
-    await Promise.all(nodes.slice(0, N - 1).map((n) => ask(n, { op: 'await-missing', keys: ['flags'] })))
-    const reads = await Promise.all(nodes.map((n) => ask(n, { op: 'get', keys: ['flags'] })))
-    assert.equal(reads.map((r) => r.value[0]), [...Array(N - 1).fill(null), 'new'], 'every other instance evicted; the writer keeps its value')
+    await writeEvictsEverywhere(nodes)
+  } finally {
+    for (const n of nodes) n.kill('SIGKILL')
+  }
+})
+
+test(`${N} processes with the gossipsub relay tier: writes reach every copy through gossipsub, none graylisted`, async () => {
+  const nodes: ChildProcess[] = []
+  try {
+    await writeEvictsEverywhere(nodes, 0) // relay from 0 peers: every broadcast goes over gossipsub
+    const stats = await Promise.all(nodes.map((n) => ask(n, { op: 'transport-stats' })))
+    const writer = stats[N - 1]?.value as { framesRelayed: number }
+    assert.ok(writer.framesRelayed > 0, 'the writer published on gossipsub')
+    const relayed = stats.slice(0, N - 1).map((s) => (s.value as { relayedReceived: number }).relayedReceived)
+    assert.ok(relayed.every((n) => n > 0), `every receiver got frames through gossipsub (${relayed.join(', ')})`)
   } finally {
     for (const n of nodes) n.kill('SIGKILL')
   }

@@ -19,6 +19,7 @@ type Request =
   | { id: number, op: 'get', keys: string[] }
   | { id: number, op: 'await-peers', count: number }
   | { id: number, op: 'await-values', expect: Record<string, string> }
+  | { id: number, op: 'transport-stats' }
   | { id: number, op: 'sync' }
   | { id: number, op: 'delete', key: string }
   | { id: number, op: 'inspect', keys: string[] }
@@ -39,6 +40,8 @@ const transport = await createLibp2pTransport({
   psk: `/key/swarm/psk/1.0.0/\n/base16/\n${psk}\n`,
   redialInterval: 100,
   maxRedialInterval: 500,
+  // RELAY_MIN_PEERS turns on the gossipsub relay tier from that many peers
+  ...(process.env.RELAY_MIN_PEERS ? { gossipsub: { minPeers: Number(process.env.RELAY_MIN_PEERS) } } : {}),
 })
 const cache = await createMeshCache<string>({ namespace: 'partition', transport, mode: process.env.MODE === 'invalidate' ? 'invalidate' : 'replicate', ttl: 10 * 60_000, ...(process.env.NODE_ID ? { nodeId: process.env.NODE_ID } : {}) })
 
@@ -77,6 +80,7 @@ process.on('message', async (request: Request) => {
     case 'invalidate-tag': cache.invalidateTag(request.tag); break
     case 'await-missing': at = await until(() => request.keys.every((key) => cache.get(key) === undefined)); break
     case 'await-peers': at = await until(() => cache.connectedPeers().length >= request.count); break
+    case 'transport-stats': value = transport.stats(); break
     case 'await-values': at = await until(() => Object.entries(request.expect).every(([k, v]) => cache.get(k) === v)); break
   }
   process.send?.({ id: request.id, value, at })

@@ -1,0 +1,108 @@
+/**
+ * The gossipsub relay tier for large meshes (opt-in: the `gossipsub` option).
+ *
+ * Direct streams cost the writer one send per peer (~17 µs here, DESIGN.md),
+ * so a broadcast to hundreds of peers takes milliseconds of the writer's
+ * time; gossipsub sends to D (6) mesh peers, which forward. It costs more per
+ * message and a hop per relay (NOTES.md: p50 ~1 ms in a 5-node mesh against
+ * 0.1-0.2 ms direct), so it only pays off past a few dozen peers: broadcasts
+ * in a namespace with at least `minPeers` peers go through the namespace's
+ * topic, smaller ones stay direct. Point-to-point frames (anti-entropy)
+ * always stay on direct streams.
+ *
+ * Gossipsub's pitfalls (NOTES.md), handled here:
+ * - No delivery guarantee, and a publish right after subscribing or with no
+ *   topic peers reaches nobody: `allowPublishToZeroTopicPeers` keeps the
+ *   publish from throwing, and the core repairs the loss (its sequence gaps,
+ *   announcements and periodic anti-entropy run over direct streams).
+ * - Message ids: an UPDATES frame's id is its (origin, first sequence
+ *   number) (protocol/frame-id.ts), so two different frames are never
+ *   mistaken for one; other frames fall back to SHA-256 of the bytes.
+ * - IP colocation scoring would graylist 12+ peers behind one address (all
+ *   of a test mesh, or pods behind one NAT): its weight is 0.
+ * - Frames are capped by gossipsub's length prefix (4 MiB): frames over
+ *   1 MiB are never relayed, they go direct (split into pieces there).
+ * - No signing (StrictNoSign): every connection is already authenticated by
+ *   Noise and, with a psk, private; the threat model is in SPEC.md §11.
+ */
+import { createHash } from 'node:crypto'
+import type { GossipSub, GossipsubMessage } from '@libp2p/gossipsub'
+import type { Logger } from '@libp2p/interface'
+import { updatesFrameId } from '../../protocol/frame-id.ts'
+import { CHUNK_BYTES } from './envelope.ts'
+
+/** Topic of a namespace. The version is the envelope's: peers of another major never share a topic. */
+export function topicOf (namespace: string): string {
+  return `/meshcache/1/${namespace}`
+}
+
+const utf8 = new TextEncoder()
+
+/** Gossipsub's message id of a frame (see the module comment). */
+export function relayMessageId (frame: Uint8Array): Uint8Array {
+  const id = updatesFrameId(frame)
+  if (id !== undefined) return utf8.encode(id)
+  return createHash('sha256').update(frame).digest()
+}
+
+/** The gossipsub settings meshcache needs (see the module comment); the rest are gossipsub's defaults. */
+export const GOSSIPSUB_SETTINGS = {
+  globalSignaturePolicy: 'StrictNoSign' as const,
+  allowPublishToZeroTopicPeers: true,
+  ignoreDuplicatePublishError: true,
+  // the publisher sends to its D mesh peers, not to every topic peer: the point of relaying
+  floodPublish: false,
+  emitSelf: false,
+  fallbackToFloodsub: false,
+  msgIdFn: (msg: { data: Uint8Array }) => relayMessageId(msg.data),
+  maxInboundDataLength: CHUNK_BYTES + 1024,
+  scoreParams: { IPColocationFactorWeight: 0 },
+}
+
+/** Where relayed frames go once received. */
+export interface RelayHost {
+  /** The namespace joined under `topic`, or undefined. */
+  deliver (topic: string, from: string, frame: Uint8Array): void
+}
+
+export class GossipRelay {
+  readonly minPeers: number
+  readonly #pubsub: GossipSub
+  readonly #log: Logger
+  published = 0
+  received = 0
+
+  constructor (pubsub: GossipSub, minPeers: number, host: RelayHost, log: Logger) {
+    this.#pubsub = pubsub
+    this.minPeers = minPeers
+    this.#log = log
+    pubsub.addEventListener('gossipsub:message', (evt: CustomEvent<GossipsubMessage>) => {
+      const { msg, propagationSource } = evt.detail
+      this.received++
+      host.deliver(msg.topic, propagationSource.toString(), msg.data)
+    })
+  }
+
+  join (namespace: string): void {
+    this.#pubsub.subscribe(topicOf(namespace))
+  }
+
+  leave (namespace: string): void {
+    this.#pubsub.unsubscribe(topicOf(namespace))
+  }
+
+  /**
+   * Publishes `frame` on the namespace's topic when the relay should carry
+   * it: at least `minPeers` peers in the namespace and small enough for one
+   * gossipsub message. Returns false when the caller should send directly.
+   */
+  publish (namespace: string, frame: Uint8Array, peers: number): boolean {
+    if (peers < this.minPeers || frame.length > CHUNK_BYTES) return false
+    this.published++
+    this.#pubsub.publish(topicOf(namespace), frame).catch((err: Error) => {
+      // lost like any frame: the core's anti-entropy repairs it
+      this.#log('gossipsub publish in %s failed: %s', namespace, err.message)
+    })
+    return true
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The gossipsub relay tier (lib/libp2p/relay.ts) over real transports in one
+ * process: which frames it carries, which stay direct, and message ids.
+ * 12 processes relaying: test/mesh/fanout.test.ts.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { relayMessageId } from '../../lib/libp2p/relay.ts'
+import { encodeFrame, MessageType, RecordKind, updatesFrameId } from '../../protocol/index.ts'
+import { GUARD_MS, joinedPair, type JoinedPair } from './helpers.ts'
+
+const updates = (origin: string, firstSeq: number, key: string): Uint8Array => encodeFrame({
+  type: MessageType.UPDATES,
+  origin,
+  firstSeq,
+  records: [{ key, kind: RecordKind.INVALIDATE, hlc: 1_700_000_000_000_000, writer: origin, vv: [origin, firstSeq] }],
+})
+
+/** Broadcasts distinct frames from a every 100 ms until b receives one (gossipsub grafts its mesh at heartbeats). */
+async function firstRelayed (p: JoinedPair): Promise<{ sent: Uint8Array[], got: Uint8Array, from: string }> {
+  const sent: Uint8Array[] = []
+  const deadline = Date.now() + GUARD_MS
+  for (let seq = 1; Date.now() < deadline; seq++) {
+    const frame = updates('w~1', seq, `k${seq}`)
+    sent.push(frame)
+    p.ca.broadcast(frame)
+    try {
+      const r = await p.rb.waitFrame(100)
+      return { sent, got: r.frame, from: r.from }
+    } catch { /* not yet: the next one */ }
+  }
+  throw new Error('no relayed frame arrived')
+}
+
+test('with the relay on, broadcasts go over gossipsub and arrive from the neighbour that forwarded them', async () => {
+  const p = await joinedPair({ gossipsub: { minPeers: 0 } })
+  try {
+    const { sent, got, from } = await firstRelayed(p)
+    assert.ok(sent.some((f) => Buffer.from(f).equals(got)), 'a frame as sent')
+    assert.is(from, p.a.peerId)
+    assert.is(p.a.stats().framesRelayed, sent.length)
+    assert.ok(p.b.stats().relayedReceived >= 1)
+  } finally {
+    await p.close()
+  }
+})
+
+test('point-to-point frames, frames over 1 MiB and namespaces below minPeers stay on direct streams', async () => {
+  const p = await joinedPair({ gossipsub: { minPeers: 0 } })
+  try {
+    p.ca.send(p.b.peerId, Uint8Array.of(1, 2, 3))
+    assert.equal([...(await p.rb.waitFrame()).frame], [1, 2, 3])
+    const big = new Uint8Array(2 * 1024 * 1024).fill(7)
+    p.ca.broadcast(big)
+    assert.is((await p.rb.waitFrame()).frame.length, big.length)
+    assert.is(p.a.stats().framesRelayed, 0)
+  } finally {
+    await p.close()
+  }
+  const q = await joinedPair({ gossipsub: { minPeers: 2 } }) // one peer: below the threshold
+  try {
+    q.ca.broadcast(Uint8Array.of(9))
+    assert.equal([...(await q.rb.waitFrame()).frame], [9])
+    assert.is(q.a.stats().framesRelayed, 0)
+  } finally {
+    await q.close()
+  }
+})
+
+test('message ids: an UPDATES frame is its (origin, first sequence number); anything else a hash of its bytes', () => {
+  const a = updates('node-a~1', 7, 'x')
+  assert.is(updatesFrameId(a), 'node-a~1/7')
+  assert.is(new TextDecoder().decode(relayMessageId(a)), 'node-a~1/7')
+  assert.is(updatesFrameId(updates('node-a~1', 8, 'x')), 'node-a~1/8', 'the next write of the same key is another message')
+  const awareness = encodeFrame({ type: MessageType.AWARENESS, update: Uint8Array.of(1, 2, 3) })
+  assert.is(updatesFrameId(awareness), undefined)
+  assert.is(relayMessageId(awareness).length, 32, 'SHA-256 of the bytes')
+  assert.not.equal(relayMessageId(awareness), relayMessageId(encodeFrame({ type: MessageType.AWARENESS, update: Uint8Array.of(1, 2, 4) })))
+  assert.is(updatesFrameId(a.subarray(0, 4)), undefined, 'a truncated header has no id')
+  assert.is(updatesFrameId(Uint8Array.of(99, 1)), undefined, 'nor an unknown version')
+})
+
+test.run()
