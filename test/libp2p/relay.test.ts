@@ -5,6 +5,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { createMeshCache } from '../../lib/index.ts'
+import { createLibp2pTransport } from '../../lib/libp2p/index.ts'
 import { relayMessageId } from '../../lib/libp2p/relay.ts'
 import { encodeFrame, MessageType, RecordKind, updatesFrameId } from '../../protocol/index.ts'
 import { GUARD_MS, joinedPair, type JoinedPair } from './helpers.ts'
@@ -64,6 +66,24 @@ test('point-to-point frames, frames over 1 MiB and namespaces below minPeers sta
     assert.is(q.a.stats().framesRelayed, 0)
   } finally {
     await q.close()
+  }
+})
+
+test('a write made right after joining, before gossipsub has a mesh, still reaches the peer (relayed or repaired)', async () => {
+  const ta = await createLibp2pTransport({ gossipsub: { minPeers: 0 } })
+  const tb = await createLibp2pTransport({ gossipsub: { minPeers: 0 }, peers: ta.multiaddrs() })
+  const a = await createMeshCache<string>({ namespace: 'early', transport: ta })
+  const b = await createMeshCache<string>({ namespace: 'early', transport: tb })
+  try {
+    a.invalidate('early') // no peer up yet, no gossipsub mesh: this frame reaches nobody
+    const deadline = Date.now() + GUARD_MS
+    while (b.inspect('early')?.kind !== 'invalidate') {
+      assert.ok(Date.now() < deadline, 'the write never arrived')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  } finally {
+    await Promise.all([a.close(), b.close()])
+    await Promise.all([ta.close(), tb.close()])
   }
 })
 
