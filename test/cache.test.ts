@@ -70,6 +70,10 @@ test('bad options fail at construction with E_INVALID_OPTION naming the option',
   await rejectsCode(createMeshCache({ namespace: 'n', codec: { encode: () => new Uint8Array(), decode: () => 1 }, transport: t }), ErrorCode.INVALID_OPTION, /codec/)
   await rejectsCode(createMeshCache({ namespace: 'n', transport: {} as Transport }), ErrorCode.INVALID_OPTION, /transport/)
   await rejectsCode(createMeshCache({ namespace: 'n', limits: { maxKeyBytes: 0 }, transport: t }), ErrorCode.INVALID_OPTION, /limits.maxKeyBytes/)
+  for (const name of ['listen', 'peers', 'psk', 'gossipsub'] as const) {
+    const value = name === 'gossipsub' ? true : name === 'psk' ? 'k' : []
+    await rejectsCode(createMeshCache({ namespace: 'n', [name]: value, transport: t }), ErrorCode.INVALID_OPTION, new RegExp(`\`${name}\`.*default libp2p transport`))
+  }
 })
 
 test('a transport that cannot join fails with E_TRANSPORT and its cause', async () => {
