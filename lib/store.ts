@@ -39,15 +39,23 @@ export interface StoreOptions {
   onEvict: (key: string, reason: EvictReason) => void
 }
 
-/** The lifetime of a value that is not its entry's write: a local-only value or a loaded one. */
-class Lifetime {
-  expiresAt: number
-  /** The deadline of the key's live item in the expiry queue. */
+/**
+ * When a held value expires, and the deadline under which the expiry queue
+ * holds its key (0: not queued). An Entry is one for the value its write
+ * stored; a Lifetime for any other value.
+ */
+interface Schedule {
+  readonly expiresAt: number
   queuedAt: number
+}
+
+/** The lifetime of a value that is not its entry's write: a local-only value or a loaded one. */
+class Lifetime implements Schedule {
+  expiresAt: number
+  queuedAt = 0
 
   constructor (expiresAt: number) {
     this.expiresAt = expiresAt
-    this.queuedAt = expiresAt
   }
 }
 
@@ -96,12 +104,7 @@ export class Store<V extends {}> {
     this.lru.set(key, value)
     this.#lifetimes.delete(key)
     this.#revive(key, entry)
-    const at = entry.expiresAt
-    const queued = entry.queuedAt
-    if (queued === 0 || at < queued) {
-      entry.queuedAt = at
-      this.#queue(at, key)
-    }
+    this.#schedule(key, entry)
   }
 
   /**
@@ -114,17 +117,10 @@ export class Store<V extends {}> {
       this.#revive(key, entry)
       entry.queuedAt = 0 // the lifetime below schedules this value
     }
-    const life = this.#lifetimes.get(key)
-    if (life === undefined) {
-      this.#lifetimes.set(key, new Lifetime(expiresAt))
-      this.#queue(expiresAt, key)
-      return
-    }
-    life.expiresAt = expiresAt
-    if (expiresAt < life.queuedAt) {
-      life.queuedAt = expiresAt
-      this.#queue(expiresAt, key)
-    }
+    let life = this.#lifetimes.get(key)
+    if (life === undefined) this.#lifetimes.set(key, life = new Lifetime(expiresAt))
+    else life.expiresAt = expiresAt
+    this.#schedule(key, life)
   }
 
   /** With an injected clock, reads call this: it drops what is due by `now()`, so a read never serves an expired value. */
@@ -140,20 +136,12 @@ export class Store<V extends {}> {
     while (queue.next <= now) {
       const at = queue.next
       const key = queue.pop() as string
-      const life = this.#lifetimes.get(key)
-      let expiresAt: number
-      if (life !== undefined) {
-        if (life.queuedAt !== at) continue // a stale hint
-        expiresAt = life.expiresAt
-        if (expiresAt > now) life.queuedAt = expiresAt
-      } else {
-        const entry = this.meta.get(key)
-        if (entry === undefined || !entry.hasValue || entry.queuedAt !== at) continue
-        expiresAt = entry.expiresAt
-        if (expiresAt > now) entry.queuedAt = expiresAt
-      }
-      if (expiresAt > now) {
-        queue.push(expiresAt, key) // the value was written again since: wait for its new deadline
+      const schedule = this.#scheduleOf(key)
+      if (schedule === undefined || schedule.queuedAt !== at) continue // a stale hint
+      if (schedule.expiresAt > now) {
+        // the value was written again since: wait for its new deadline
+        schedule.queuedAt = schedule.expiresAt
+        queue.push(schedule.expiresAt, key)
         continue
       }
       if (this.dropValue(key, 'ttl')) n++
@@ -243,7 +231,22 @@ export class Store<V extends {}> {
     this.dead.delete(key)
   }
 
-  #queue (at: number, key: string): void {
+  /** The schedule of the value `key` holds: its lifetime if it has one, else its entry's, if the entry holds it. */
+  #scheduleOf (key: string): Schedule | undefined {
+    const life = this.#lifetimes.get(key)
+    if (life !== undefined) return life
+    const entry = this.meta.get(key)
+    return entry !== undefined && entry.hasValue ? entry : undefined
+  }
+
+  /**
+   * Makes sure the queue holds `key` by its deadline. A deadline that moved
+   * later needs nothing: the earlier item is pushed again when it comes due.
+   */
+  #schedule (key: string, s: Schedule): void {
+    const at = s.expiresAt
+    if (s.queuedAt !== 0 && s.queuedAt <= at) return
+    s.queuedAt = at
     this.#compactIfStale()
     this.#expiry.push(at, key)
     if (this.#timed && at < this.#armedFor) this.#arm()
@@ -274,12 +277,7 @@ export class Store<V extends {}> {
    */
   #compactIfStale (): void {
     if (this.#expiry.size <= 2 * this.lru.size + 1024) return
-    this.#expiry.retain((at, key) => {
-      const life = this.#lifetimes.get(key)
-      if (life !== undefined) return life.queuedAt === at
-      const entry = this.meta.get(key)
-      return entry !== undefined && entry.hasValue && entry.queuedAt === at
-    })
+    this.#expiry.retain((at, key) => this.#scheduleOf(key)?.queuedAt === at)
   }
 
   #disposed (key: string, reason: LRUCache.DisposeReason): void {
