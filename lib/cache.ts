@@ -31,7 +31,7 @@ import { assertUserKey, tagKey } from './tags.ts'
 import { Store, type EvictEvent, type EvictReason } from './store.ts'
 import type { Channel, FrameHandler, Transport } from './transport.ts'
 import { decodeValue, encodeValue, jsonCodec, type ValueCodec } from './value-codec.ts'
-import { EMPTY_VECTOR, Order, mergeVectors, type VersionVector } from './version-vector.ts'
+import { EMPTY_VECTOR, Order, mergeVectors, vectorGet, type VersionVector } from './version-vector.ts'
 
 const log = debuglog('meshcache')
 
@@ -141,7 +141,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#sync = new AntiEntropy({
       stateVector: () => this.#stateVector(),
       recordsBeyond: (sv) => this.#recordsBeyond(sv),
-      applyRepair: (records) => this.#applyRecords(records, 'repair'),
+      applyRepair: (records, from) => this.#applyRecords(records, 'repair', from),
       advance: (sv) => this.#advance(sv),
       send: (peer, frame) => this.#send(peer, frame),
       now: options.now,
@@ -205,9 +205,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     // Checked before any state changes: a refused edge (a cycle) changes nothing.
     const bases = options === undefined ? undefined : this.#basesOf(key, options)
     if (options?.local === true) {
-      this.#forgetReplicated(key)
+      // The key's replicated state stays (without a value): dropping it would
+      // leave sequence numbers counted here that no metadata stands for.
+      if (this.#store.meta.get(key)?.isPlaceholder === true) this.#forgetReplicated(key)
       this.#changed(key, 'local')
-      this.#store.setOwnLifetime(key, value, this.#o.now() + ttl, undefined)
+      this.#store.setLocal(key, value, this.#o.now() + ttl)
       if (bases !== undefined) this.#graph().link(key, bases, false)
       return this
     }
@@ -308,7 +310,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     }
   }
 
-  /** The replicated state of `key`, or undefined (local-only and unknown keys). */
+  /** The replicated state of `key`, or undefined for an unknown key (a local-only value is not replicated state; the key's state beside it is). */
   inspect (key: string): EntryView | undefined {
     const e = this.#store.meta.get(key)
     if (e === undefined || e.isPlaceholder) return undefined // unknown, or a loaded value's placeholder
@@ -354,7 +356,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #remove (key: string, kind: RecordKindValue): boolean {
     this.#assertOpen()
     this.#checkKey(key)
-    if (!this.#store.meta.has(key) && this.#store.lru.has(key)) {
+    if (this.#store.isLocal(key)) {
       this.#changed(key, 'local')
       return this.#store.dropValue(key, 'local') // a local-only key stays local
     }
@@ -419,6 +421,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       return
     }
     const values = this.#decodeValues(records)
+    const forged = this.#countForged(records)
     const gapBefore = this.#tracker.hasGap(origin)
     const now = this.#o.now() // one clock read per frame
     for (let i = 0; i < records.length; i++) {
@@ -426,9 +429,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       // duplicate is dominated and dropped there), and numbers alone must not
       // decide, or one bad frame reusing a number would hide the real write.
       const r = records[i] as WireRecord
-      if (this.#apply(r, values?.[i], 'remote', now)) this.#lag.record(physicalMs(r.hlc), now)
+      if (forged !== 0 && this.#forges(r)) this.#refuseForged(r, 'remote')
+      else if (this.#apply(r, values?.[i], 'remote', now)) this.#lag.record(physicalMs(r.hlc), now)
       this.#tracker.mark(origin, firstSeq + i, now)
     }
+    if (forged !== 0) this.#reportForged(from, records, forged)
     if (this.#tracker.hasGap(origin)) {
       if (!gapBefore) this.#counters.gapsDetected++
       this.#sync.request(from)
@@ -441,12 +446,46 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return records.map((r) => r.value === undefined ? undefined : decodeValue(this.#codec, r.key, r.value))
   }
 
-  #applyRecords (records: WireRecord[], reason: EvictReason): void {
+  #applyRecords (records: WireRecord[], reason: EvictReason, from: string): void {
     const values = this.#decodeValues(records)
+    const forged = this.#countForged(records)
     const now = this.#o.now()
     for (let i = 0; i < records.length; i++) {
-      if (this.#apply(records[i] as WireRecord, values?.[i], reason, now) && reason === 'repair') this.#counters.repairs++
+      const r = records[i] as WireRecord
+      if (forged !== 0 && this.#forges(r)) this.#refuseForged(r, reason)
+      else if (this.#apply(r, values?.[i], reason, now) && reason === 'repair') this.#counters.repairs++
     }
+    if (forged !== 0) this.#reportForged(from, records, forged)
+  }
+
+  // A record whose vector credits our origin with a number we never issued
+  // (SPEC §3.4) would poison the key: our next write of it would carry the
+  // forged counter and every peer would refuse that frame. Such a record is
+  // refused on its own, not with its frame: an honest peer may be relaying
+  // it in anti-entropy, and refusing its whole answer would stall repair
+  // between honest nodes until the record ages out.
+
+  #forges (r: WireRecord): boolean {
+    return vectorGet(r.vv, this.origin) > this.#seq
+  }
+
+  #countForged (records: WireRecord[]): number {
+    let n = 0
+    for (let i = 0; i < records.length; i++) if (this.#forges(records[i] as WireRecord)) n++
+    return n
+  }
+
+  /** Skips a forged record, dropping the key's copy here: its state is unknown now, and a miss is always correct. */
+  #refuseForged (r: WireRecord, reason: EvictReason): void {
+    if (this.#store.isLocal(r.key)) return
+    this.#changed(r.key, reason)
+    this.#store.dropValue(r.key, reason)
+  }
+
+  #reportForged (from: string, records: WireRecord[], n: number): void {
+    const first = records.find((r) => this.#forges(r)) as WireRecord
+    this.#protocolError(from, new MeshCacheError(ErrorCode.FRAME_MALFORMED,
+      `${n} record(s) refused, first for key ${JSON.stringify(first.key)}: its vector credits our origin ${this.origin} with ${vectorGet(first.vv, this.origin)}, above the ${this.#seq} we issued`))
   }
 
   /**
@@ -463,7 +502,6 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     }
     const store = this.#store
     let entry = store.meta.get(r.key)
-    if (entry === undefined && store.lru.has(r.key)) return false // a local-only key
     this.#clock.observe(r.hlc)
     const ttl = Math.min(r.ttl ?? this.#o.ttl, this.#o.maxTtl)
     const hadValue = entry?.hasValue === true
@@ -489,6 +527,13 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       }
     }
     this.#counters.remoteUpdates++
+    if (store.isLocal(r.key)) {
+      // A local-only value: the record merges into the key's replicated
+      // state, kept beside the value without touching it (no event, no
+      // cascade), so this instance can answer for every number it counts.
+      store.markDead(r.key, entry)
+      return true
+    }
     this.#emitChange(r.key, entry.kind, reason === 'repair' ? 'repair' : 'remote')
     this.#changed(r.key, reason)
     if (oursWon) {
@@ -513,15 +558,22 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #recordsBeyond (sv: StateVector): WireRecord[] {
     const out: WireRecord[] = []
-    const lru = this.#store.lru
-    for (const [key, e] of this.#store.meta) {
+    const store = this.#store
+    for (const [key, e] of store.meta) {
       if (!e.exceeds(sv)) continue
       const record: WireRecord = { key, kind: e.kind, hlc: e.hlc, writer: e.writer, vv: e.vv }
-      if (this.#replicate && e.hasValue && e.kind === RecordKind.SET) {
-        const value = lru.peek(key)
-        if (value !== undefined) {
-          record.ttl = e.ttl
+      // Only the value this write stored travels with it: a loaded or
+      // local-only value in its place is this instance's own, and the
+      // record goes without a value (a miss at the receiver, always correct).
+      const value = this.#replicate && e.kind === RecordKind.SET ? store.writtenValue(key, e) : undefined
+      if (value !== undefined) {
+        try {
           record.value = encodeValue(this.#codec, key, value)
+          record.ttl = e.ttl
+        } catch (error) {
+          // The value was changed in place since its set(): send the state
+          // without it rather than fail the whole answer.
+          log('key %s sent without its value: %s', key, (error as Error).message)
         }
       }
       out.push(record)
@@ -531,7 +583,16 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #advance (sv: StateVector): void {
     const now = this.#o.now()
-    for (const [origin, seq] of sv) if (origin !== this.origin) this.#tracker.advance(origin, seq, now)
+    const live = this.#membership?.liveOrigins()
+    for (const [origin, seq] of sv) {
+      if (origin === this.origin) continue
+      // An origin we do not track and that is not a live member has left and
+      // been forgotten here: taking it back from a peer's vector would pass it
+      // to and fro between live nodes for ever (SPEC §7). Skipping costs at
+      // most a resend of its records, which merge as duplicates.
+      if (live !== undefined && !live.has(origin) && !this.#tracker.knows(origin)) continue
+      this.#tracker.advance(origin, seq, now)
+    }
   }
 
   #startMembership (): Membership {
@@ -612,7 +673,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       entry = new Entry(RecordKind.SET, 0, '', EMPTY_VECTOR, lifeMs)
       this.#store.meta.set(key, entry)
     }
-    this.#store.setOwnLifetime(key, value, this.#o.now() + lifeMs, entry)
+    this.#store.setLoaded(key, value, this.#o.now() + lifeMs, entry)
     return true
   }
 

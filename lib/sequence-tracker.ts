@@ -35,12 +35,24 @@ export class SequenceTracker {
     }
   }
 
-  /** Raises `origin` to `seq` (after a complete anti-entropy exchange, or for our own writes). */
+  /**
+   * Raises `origin` to `seq` (after a complete anti-entropy exchange, or for
+   * our own writes). Only a new number counts as activity: peers repeat a
+   * departed origin's last number in every exchange, and that must not keep
+   * it from being forgotten.
+   */
   advance (origin: string, seq: number, now: number): void {
-    const s = this.#state(origin, now)
-    if (seq <= s.contiguous) return
+    const known = this.#origins.get(origin)
+    if (known !== undefined && seq <= known.contiguous) return
+    const s = known ?? this.#state(origin, now)
+    s.lastSeen = now
     s.contiguous = seq
     this.#absorb(s)
+  }
+
+  /** Whether any number of `origin` is tracked here. */
+  knows (origin: string): boolean {
+    return this.#origins.has(origin)
   }
 
   /** True when some number is missing below one already received. */

@@ -14,8 +14,10 @@
  * is also reset by a timer). With an injected clock there are no timers:
  * reads check `now()` against the soonest deadline, so tests stay exact.
  *
- * Keys written with `local: true` have a value and no metadata: nothing
- * remote can find them through `meta`.
+ * Keys written with `local: true` hold a value that is not any entry's:
+ * remote records still merge into the key's metadata (so this instance can
+ * answer anti-entropy for every number it counts) but never touch that
+ * value.
  */
 import { LRUCache } from 'lru-cache'
 import { Entry } from './entry.ts'
@@ -69,6 +71,8 @@ export class Store<V extends {}> {
   readonly dead = new Map<string, Entry>()
   /** Deadlines of values whose lifetime is not their entry's write (local-only and loaded values). */
   readonly #lifetimes = new Map<string, Lifetime>()
+  /** Keys whose value was set with `local: true` (a subset of `#lifetimes`). */
+  readonly #localKeys = new Set<string>()
   readonly #expiry = new ExpiryQueue()
   readonly #now: Now
   readonly #onEvict: (key: string, reason: EvictReason) => void
@@ -103,24 +107,41 @@ export class Store<V extends {}> {
   setWritten (key: string, value: V, entry: Entry): void {
     this.lru.set(key, value)
     this.#lifetimes.delete(key)
+    if (this.#localKeys.size !== 0) this.#localKeys.delete(key)
     this.#revive(key, entry)
     this.#schedule(key, entry)
   }
 
-  /**
-   * Stores a value that lives until `expiresAt` on its own terms: a
-   * local-only value (no entry) or a loaded one hanging on the key's entry.
-   */
-  setOwnLifetime (key: string, value: V, expiresAt: number, entry: Entry | undefined): void {
+  /** Stores a loaded value until `expiresAt`, hanging on the key's entry: any newer record drops it. */
+  setLoaded (key: string, value: V, expiresAt: number, entry: Entry): void {
     this.lru.set(key, value)
-    if (entry !== undefined) {
-      this.#revive(key, entry)
-      entry.queuedAt = 0 // the lifetime below schedules this value
-    }
-    let life = this.#lifetimes.get(key)
-    if (life === undefined) this.#lifetimes.set(key, life = new Lifetime(expiresAt))
-    else life.expiresAt = expiresAt
-    this.#schedule(key, life)
+    this.#localKeys.delete(key)
+    this.#revive(key, entry)
+    entry.queuedAt = 0 // the lifetime below schedules this value
+    this.#setLifetime(key, expiresAt)
+  }
+
+  /**
+   * Stores a local-only value until `expiresAt`. The key's entry, if any,
+   * stays as its replicated state without a value.
+   */
+  setLocal (key: string, value: V, expiresAt: number): void {
+    this.lru.set(key, value)
+    this.#localKeys.add(key)
+    const entry = this.meta.get(key)
+    if (entry !== undefined) this.markDead(key, entry)
+    this.#setLifetime(key, expiresAt)
+  }
+
+  /** Whether the value of `key` was set with `local: true` (one size check when no key was). */
+  isLocal (key: string): boolean {
+    return this.#localKeys.size !== 0 && this.#localKeys.has(key)
+  }
+
+  /** The value `entry` wrote, if this store holds it (not a loaded or local-only value in its place). */
+  writtenValue (key: string, entry: Entry): V | undefined {
+    if (!entry.hasValue || this.#lifetimes.has(key)) return undefined
+    return this.lru.peek(key)
   }
 
   /** With an injected clock, reads call this: it drops what is due by `now()`, so a read never serves an expired value. */
@@ -223,6 +244,13 @@ export class Store<V extends {}> {
     return n
   }
 
+  #setLifetime (key: string, expiresAt: number): void {
+    let life = this.#lifetimes.get(key)
+    if (life === undefined) this.#lifetimes.set(key, life = new Lifetime(expiresAt))
+    else life.expiresAt = expiresAt
+    this.#schedule(key, life)
+  }
+
   /** The entry of a key about to hold a value: out of the GC queue, and not queued for expiry under its dead phase. */
   #revive (key: string, entry: Entry): void {
     if (entry.hasValue) return
@@ -284,6 +312,7 @@ export class Store<V extends {}> {
     if (reason === 'set') return
     const why: EvictReason = reason === 'delete' ? (this.#deleting ?? 'local') : reason === 'evict' ? 'capacity' : 'ttl'
     this.#lifetimes.delete(key)
+    this.#localKeys.delete(key)
     const entry = this.meta.get(key)
     if (entry !== undefined) this.markDead(key, entry)
     this.#compactIfStale() // its queue item is now a stale hint

@@ -12,10 +12,24 @@ export interface ValueCodec<V> {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
-/** JSON: portable between versions and languages, and safe on untrusted bytes. */
+/**
+ * JSON: portable between versions and languages, and safe on untrusted
+ * bytes. A value JSON cannot carry as a value (a function, a symbol, a
+ * `toJSON` returning undefined, NaN or ±Infinity, which become `null`) is
+ * refused at `set`, not discovered by every receiver. Inside an object or
+ * array JSON's own rules apply (`undefined` members vanish, NaN becomes null).
+ */
 export const jsonCodec: ValueCodec<unknown> = {
-  encode: (value) => encoder.encode(JSON.stringify(value)),
+  encode: (value) => {
+    const text: unknown = JSON.stringify(value)
+    if (typeof text !== 'string' || text === 'null') throw new TypeError(`${describe(value)} has no JSON value`)
+    return encoder.encode(text)
+  },
   decode: (bytes) => JSON.parse(decoder.decode(bytes)),
+}
+
+function describe (value: unknown): string {
+  return typeof value === 'number' ? String(value) : `a ${typeof value}`
 }
 
 export function encodeValue<V> (codec: ValueCodec<V>, key: string, value: V): Uint8Array {
@@ -32,9 +46,15 @@ export function encodeValue<V> (codec: ValueCodec<V>, key: string, value: V): Ui
 }
 
 export function decodeValue<V> (codec: ValueCodec<V>, key: string, bytes: Uint8Array): V {
+  let value: V
   try {
-    return codec.decode(bytes)
+    value = codec.decode(bytes)
   } catch (cause) {
     throw new MeshCacheError(ErrorCode.VALUE_CODEC, `value of key ${JSON.stringify(key)} cannot be decoded`, { cause })
   }
+  // set() refuses these locally; a peer must not slip one in either.
+  if (value === undefined || value === null) {
+    throw new MeshCacheError(ErrorCode.VALUE_CODEC, `value of key ${JSON.stringify(key)} decodes to ${String(value)}`)
+  }
+  return value
 }

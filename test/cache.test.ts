@@ -107,11 +107,60 @@ test('replicate mode: a value the codec refuses throws E_VALUE_CODEC and changes
   const c = await cluster<any>(2, { mode: 'replicate' })
   const [a, b] = c.nodes as [MeshCache<any>, MeshCache<any>]
   throwsCode(() => a.set('k', { n: 1n }), ErrorCode.VALUE_CODEC, /cannot be encoded/)
+  // JSON has no value for these: refused here, not discovered by every receiver.
+  throwsCode(() => a.set('k', () => 1), ErrorCode.VALUE_CODEC, /cannot be encoded/)
+  throwsCode(() => a.set('k', Symbol('s')), ErrorCode.VALUE_CODEC, /cannot be encoded/)
+  throwsCode(() => a.set('k', { toJSON: () => undefined }), ErrorCode.VALUE_CODEC, /cannot be encoded/)
+  throwsCode(() => a.set('k', Number.NaN), ErrorCode.VALUE_CODEC, /cannot be encoded/)
+  throwsCode(() => a.set('k', Number.POSITIVE_INFINITY), ErrorCode.VALUE_CODEC, /cannot be encoded/)
   assert.is(a.get('k'), undefined)
   assert.is(a.inspect('k'), undefined)
   await c.net.flush()
   assert.is(b.inspect('k'), undefined)
   assert.is(b.stats().remoteUpdates, 0, 'nothing was sent')
+  await c.close()
+})
+
+test('replicate mode: a remote value that decodes to null or undefined is refused with the frame', async () => {
+  const cap = captureTransport()
+  const a = await createMeshCache<any>({ namespace: 'n', mode: 'replicate', transport: cap.transport, syncInterval: 0, codec: { encode: (v) => new TextEncoder().encode(JSON.stringify(v)), decode: (b) => b.length === 0 ? undefined : JSON.parse(new TextDecoder().decode(b)) } })
+  const errors: MeshCacheError[] = []
+  a.on('frameError', (e) => errors.push(e.error))
+  const x = 'x~1'
+  const hlc = Date.now() * 1000
+  for (const [i, bytes] of [new TextEncoder().encode('null'), new Uint8Array(0)].entries()) {
+    cap.deliver('peer', encodeFrame({
+      type: MessageType.UPDATES,
+      origin: x,
+      firstSeq: 2 * i + 1,
+      records: [
+        { key: 'fine', kind: RecordKind.SET, hlc: hlc + 2 * i, writer: x, vv: [x, 2 * i + 1], ttl: 60_000, value: new TextEncoder().encode('1') },
+        { key: 'k', kind: RecordKind.SET, hlc: hlc + 2 * i + 1, writer: x, vv: [x, 2 * i + 2], ttl: 60_000, value: bytes },
+      ],
+    }))
+  }
+  assert.equal(errors.map((e) => [e.code, /decodes to (null|undefined)/.test(e.message)]), [[ErrorCode.VALUE_CODEC, true], [ErrorCode.VALUE_CODEC, true]])
+  assert.equal(a.metadata(), [], 'neither frame changed anything')
+  await a.close()
+})
+
+test('replicate mode: a value changed in place so the codec refuses it travels in anti-entropy without it', async () => {
+  const c = await cluster<any>(2, { mode: 'replicate' })
+  const [a, b] = c.nodes as [MeshCache<any>, MeshCache<any>]
+  c.net.partition([c.names[0]!], [c.names[1]!])
+  const held = { n: 1 }
+  a.set('k', held)
+  a.set('other', 'o')
+  held.n = 1n as unknown as number // mutated after set(): JSON can no longer encode it
+  await c.net.flush() // the writes' frame is lost in the partition
+  c.net.heal()
+  await c.net.flush()
+  b.sync()
+  await c.net.flush()
+  assert.is(a.stats().protocolErrors + b.stats().protocolErrors, 0, 'the answer went, and was accepted')
+  assert.is(b.inspect('k')?.writer, a.origin, 'the key\'s state arrived')
+  assert.is(b.get('k'), undefined, 'without the value')
+  assert.is(b.get('other'), 'o')
   await c.close()
 })
 
@@ -192,11 +241,46 @@ test('local keys never leave the instance and no remote message touches them', a
   b.delete('session')
   await c.net.flush()
   assert.is(a.get('session'), 'mine', 'remote writes do not touch a local key')
-  assert.is(a.inspect('session'), undefined)
+  assert.is(a.inspect('session')?.kind, 'delete', 'the key\'s replicated state is kept beside the local value')
+  assert.is(a.inspect('session')?.hasValue, false)
+  const remoteBefore = b.stats().remoteUpdates
   a.delete('session')
   assert.is(a.get('session'), undefined)
+  await c.net.flush()
+  assert.is(b.stats().remoteUpdates, remoteBefore, 'deleting a local key stays local')
   await c.close()
 })
+
+// Found in review: a node holding a key as local-only counted a remote write's
+// number but kept no state for it, so a peer repairing from it raised its
+// state vector past the write and kept serving the older value for good.
+for (const when of ['before', 'after'] as const) {
+  test(`a local-only key ${when} a remote write never makes anti-entropy hide that write`, async () => {
+    const c = await cluster<string>(3, { mode: 'replicate' })
+    const [a, b, d] = c.nodes as [MeshCache<string>, MeshCache<string>, MeshCache<string>]
+    a.set('k', 'v1')
+    await c.net.flush()
+    assert.is(d.get('k'), 'v1')
+    if (when === 'before') b.set('k', 'b-local', { local: true })
+    c.net.partition([c.names[0]!, c.names[1]!], [c.names[2]!]) // A's next write reaches B only
+    a.set('k', 'v2')
+    await c.net.flush()
+    if (when === 'after') b.set('k', 'b-local', { local: true })
+    assert.is(b.get('k'), 'b-local')
+    c.net.partition([c.names[0]!], [c.names[1]!, c.names[2]!]) // D repairs from B alone
+    await c.net.flush()
+    c.net.heal()
+    await c.net.flush()
+    for (const n of c.nodes) n.sync()
+    await c.net.flush()
+    assert.is.not(d.get('k'), 'v1', 'D never serves the value A overwrote')
+    const state = (n: MeshCache<string>) => { const e = n.inspect('k'); return e && [e.kind, e.hlc, e.writer, e.vv] }
+    assert.equal(state(d), state(a), 'D holds the winning state (with or without its value: a miss is correct)')
+    assert.equal(b.inspect('k')?.vv, a.inspect('k')?.vv, 'B kept the state beside its local value')
+    assert.is(b.get('k'), 'b-local', 'and the local value itself untouched')
+    await c.close()
+  })
+}
 
 test('namespaces on the same transports never see each other', async () => {
   const net = createMemoryNetwork()
@@ -306,6 +390,29 @@ test('a departed origin is forgotten after the horizon; a silent live member is 
   await d.close()
 })
 
+test('live members syncing with each other do not keep a departed origin alive', async () => {
+  const c = await cluster<string>(3, { ttl: 1000, maxClockSkew: 0 })
+  const [a, b, d] = c.nodes as [MeshCache<string>, MeshCache<string>, MeshCache<string>]
+  d.set('x', '1')
+  await c.net.flush()
+  await d.close() // d leaves for good
+  await c.net.flush()
+  assert.is(a.stats().origins, 1)
+  // Every exchange repeats d's last number; only a new number counts as activity.
+  for (let i = 0; i < 12; i++) {
+    c.clock.advance(250)
+    a.sync()
+    b.sync()
+    await c.net.flush()
+    a.purgeStale()
+    b.purgeStale()
+  }
+  assert.is(a.stats().origins, 0, 'forgotten on a')
+  assert.is(b.stats().origins, 0, 'forgotten on b, and not taken back from a\'s vector or a from b\'s')
+  await a.close()
+  await b.close()
+})
+
 test('records older than the horizon are dropped: every copy they could touch has expired', async () => {
   const c = await cluster<string>(2, { mode: 'replicate', ttl: 1000, maxClockSkew: 0 })
   const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
@@ -361,6 +468,37 @@ test('a frame claiming our own origin with numbers we never issued is refused', 
   assert.is(a.stats().protocolErrors, 1)
   assert.is(errors[0]?.peer, 'peer')
   assert.is(errors[0]?.error.code, ErrorCode.FRAME_MALFORMED)
+  await a.close()
+})
+
+test('a record crediting our origin with numbers we never issued is refused alone; its key\'s copy goes', async () => {
+  const cap = captureTransport()
+  const a = await createMeshCache<string>({ namespace: 'n', nodeId: 'a', mode: 'replicate', transport: cap.transport, syncInterval: 0 })
+  const errors: Array<{ peer: string, error: MeshCacheError }> = []
+  a.on('frameError', (e) => errors.push(e))
+  a.set('poisoned', 'mine')
+  const x = 'x~1' // sorts after 'a~…'
+  const hlc = Date.now() * 1000
+  cap.deliver('peer', encodeFrame({
+    type: MessageType.UPDATES,
+    origin: x,
+    firstSeq: 1,
+    records: [
+      { key: 'poisoned', kind: RecordKind.INVALIDATE, hlc, writer: x, vv: [a.origin, 100, x, 1] },
+      { key: 'fine', kind: RecordKind.SET, hlc: hlc + 1, writer: x, vv: [x, 2], ttl: 60_000, value: new TextEncoder().encode('"theirs"') },
+    ],
+  }))
+  assert.is(a.stats().protocolErrors, 1)
+  assert.is(errors[0]?.error.code, ErrorCode.FRAME_MALFORMED)
+  assert.match(errors[0]!.error.message, /credits our origin .* with 100, above the 1 we issued/)
+  assert.equal(a.inspect('poisoned')?.vv, [a.origin, 1], 'the forged counter did not get in')
+  assert.is(a.get('poisoned'), undefined, 'the copy is dropped: its state is unknown now, and a miss is always correct')
+  assert.is(a.get('fine'), 'theirs', 'the rest of the frame applies')
+  // Our next write of the key carries our own counter, and peers accept it.
+  cap.sent.length = 0
+  a.set('poisoned', 'again')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(a.inspect('poisoned')?.vv, [a.origin, 2])
   await a.close()
 })
 

@@ -307,6 +307,10 @@ function checkConsistent (t: Target, f: Fuzzed): void {
     if (cache.get(key) !== undefined && e.kind !== 'set') fail(`key ${key}: get() serves a value after ${e.kind}`, f.frame, f.history)
   }
   if (JSON.stringify(cache.get('local-only')) !== '{"mine":true}') fail('a remote frame touched a local-only key', f.frame, f.history)
+  const issued = cache.stats().localUpdates
+  for (const [key, e] of cache.metadata()) {
+    if (creditOf(e.vv, cache.origin) > issued) fail(`key ${key} credits node 0 with ${creditOf(e.vv, cache.origin)}, above the ${issued} it issued`, f.frame, f.history)
+  }
 }
 
 interface Counts { frames: number, refused: number, decodedValid: number, appliedValid: number, refusedByCache: number, cacheReasons: Record<string, number>, byCode: Record<string, number>, rebuilds: number }
@@ -326,6 +330,10 @@ function feed (t: Target, f: Fuzzed, verdict: DecodeOutcome, counts: Counts): vo
   if (ms > SLOW_MS) fail(`the cache took ${ms.toFixed(0)} ms on one frame`, f.frame, f.history)
   drain(t.net)
   const counted = cache.stats().protocolErrors - errors
+  if (verdict.ok !== undefined && counted === 1 && t.lastError instanceof MeshCacheError && /credits our origin/.test(t.lastError.message)) {
+    checkForgedRefused(t, f, verdict.ok, counts)
+    return
+  }
   if (verdict.ok === undefined || counted === 1) {
     if (counted !== 1) fail(`a frame refused with ${verdict.code} was counted as ${counted} protocol errors`, f.frame, f.history)
     const e = t.lastError
@@ -347,6 +355,33 @@ function feed (t: Target, f: Fuzzed, verdict: DecodeOutcome, counts: Counts): vo
   t.snap = snapshot(cache)
 }
 
+/**
+ * A valid frame with records crediting node 0's origin with numbers it never
+ * issued: those records alone are refused (SPEC §3.4) and their keys' copies
+ * dropped, the rest applies. So the state is a consistent one in which no
+ * vector credits node 0 beyond its own writes and no refused key holds a
+ * value (the local-only key excepted: no remote message touches it).
+ */
+function checkForgedRefused (t: Target, f: Fuzzed, msg: Message, counts: Counts): void {
+  const cache = t.nodes[0]!
+  const issued = cache.stats().localUpdates
+  const records = msg.type === MessageType.UPDATES || msg.type === MessageType.SYNC_STEP2 ? msg.records : []
+  const forged = records.filter((r) => creditOf(r.vv, cache.origin) > issued)
+  if (forged.length === 0) fail('the cache reported a forged credit the frame does not carry', f.frame, f.history)
+  for (const r of forged) {
+    if (r.key !== 'local-only' && cache.get(r.key) !== undefined) fail(`key ${r.key} of a refused record still holds a value`, f.frame, f.history)
+  }
+  counts.refusedByCache++
+  counts.cacheReasons['E_FRAME_MALFORMED forged credit (records refused alone)'] = (counts.cacheReasons['E_FRAME_MALFORMED forged credit (records refused alone)'] ?? 0) + 1
+  checkConsistent(t, f)
+  t.snap = snapshot(cache)
+}
+
+function creditOf (vv: Array<string | number>, origin: string): number {
+  for (let i = 0; i < vv.length; i += 2) if (vv[i] === origin) return vv[i + 1] as number
+  return 0
+}
+
 function diff (a: string, b: string): string {
   let i = 0
   while (i < a.length && a[i] === b[i]) i++
@@ -355,9 +390,11 @@ function diff (a: string, b: string): string {
 
 /**
  * After fuzzing, node 0 rejoins its peers. Whatever it accepted it can send
- * on, so its peers must refuse none of its frames; and it still takes part:
- * a fresh write of its own, and one of a node that joins now, arrive and
- * agree everywhere.
+ * on, so its peers must refuse none of its frames, with one exception: a
+ * mutant may credit a peer's origin with numbers that peer never issued,
+ * and node 0 cannot know; that peer then refuses those records (SPEC §3.4),
+ * and only those. Node 0 still takes part: a fresh write of its own, and one
+ * of a node that joins now, arrive and agree everywhere.
  *
  * Full convergence and the delivery of n1's and n2's later writes are not
  * asserted: a mutant that still decodes can claim sequence numbers of a real
@@ -366,6 +403,11 @@ function diff (a: string, b: string): string {
  */
 async function rejoin (t: Target, round: number): Promise<void> {
   const errorsBefore = t.nodes.map((n) => n.stats().protocolErrors)
+  const forgedCredits = t.nodes.map(() => 0)
+  const listeners = t.nodes.map((n, i) => (e: { error: unknown }) => {
+    if (/credits our origin/.test((e.error as Error).message)) forgedCredits[i]!++
+  })
+  t.nodes.forEach((n, i) => n.on('frameError', listeners[i]!))
   t.net.heal()
   await t.net.flush()
   for (const n of t.nodes) n.sync()
@@ -377,7 +419,8 @@ async function rejoin (t: Target, round: number): Promise<void> {
   late.set(fresh[1]!, { from: 'late' })
   await t.net.flush()
   t.nodes.forEach((n, i) => {
-    assert.is(n.stats().protocolErrors, errorsBefore[i], `node ${i} refused frames from a node that survived fuzzing; replay: ${REPLAY}`)
+    assert.is(n.stats().protocolErrors, errorsBefore[i]! + forgedCredits[i]!, `node ${i} refused frames from a node that survived fuzzing; replay: ${REPLAY}`)
+    n.off('frameError', listeners[i]!)
   })
   assert.is(late.stats().protocolErrors, 0, `a joining node refused frames from a node that survived fuzzing; replay: ${REPLAY}`)
   const all = [...t.nodes, late]

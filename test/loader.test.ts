@@ -278,4 +278,30 @@ test('a loaded value hangs on the key\'s metadata: a later local write replaces 
   await close()
 })
 
+// Found in review: a loaded value hanging on the entry of an evicted write was
+// sent in anti-entropy as that write's value (and, if the codec refused it,
+// the whole answer failed).
+test('a loaded value never travels in anti-entropy as the value of the write it hangs on', async () => {
+  const { nodes: [a, b, d], names, net, close } = await cluster<any>(3, { mode: 'replicate', max: 2 })
+  net.partition([names[0]!, names[1]!], [names[2]!]) // D hears of nothing yet
+  a!.set('k', 'written')
+  a!.set('other', 'o')
+  await net.flush()
+  b!.set('f1', 1, { local: true })
+  b!.set('f2', 2, { local: true }) // capacity evicts B's copies of k and other
+  assert.is(b!.get('k'), undefined)
+  assert.is(await b!.getOrLoad('k', () => 'loaded'), 'loaded')
+  const big = { n: 2n } // loads never pass through the codec; JSON cannot encode this one
+  assert.is(await b!.getOrLoad('other', () => big), big)
+  net.partition([names[0]!], [names[1]!, names[2]!]) // D repairs from B alone
+  await net.flush()
+  d!.sync()
+  await net.flush()
+  assert.is(b!.stats().protocolErrors + d!.stats().protocolErrors, 0, 'B answered, D accepted')
+  assert.is(d!.inspect('k')?.writer, a!.origin, 'D has the write\'s state')
+  assert.is(d!.get('k'), undefined, 'but not B\'s loaded value as its value')
+  assert.equal(d!.inspect('other')?.vv, a!.inspect('other')?.vv)
+  await close()
+})
+
 test.run()
