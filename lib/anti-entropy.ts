@@ -9,7 +9,8 @@
  *
  * It runs on every connection, periodically, and at once when a sequence gap
  * is seen; at most one session per peer is in flight, and a request made
- * meanwhile runs when it ends.
+ * meanwhile runs when it ends, or once it times out (its answer was lost):
+ * the host calls `retryStalled` on a timer for that.
  */
 import { encodeFrame } from '../protocol/frame.ts'
 import { MessageType, TARGET_FRAME_BYTES } from '../protocol/constants.ts'
@@ -96,6 +97,22 @@ export class AntiEntropy {
     this.#sessions.delete(msg.syncId)
     this.#host.advance(msg.sv)
     if (this.#again.delete(from)) this.request(from)
+  }
+
+  /**
+   * Runs the requests parked behind a session that timed out: its answer was
+   * lost, so it will never end and run them itself.
+   */
+  retryStalled (): void {
+    if (this.#again.size === 0) return
+    const now = this.#host.now()
+    for (const peer of [...this.#again]) {
+      let inFlight = false
+      for (const s of this.#sessions.values()) if (s.peer === peer && now - s.startedAt < this.#timeoutMs) inFlight = true
+      if (inFlight) continue
+      this.#again.delete(peer)
+      this.request(peer) // drops the timed-out session on its way
+    }
   }
 
   /** Forgets sessions with a peer that left. */
