@@ -105,6 +105,26 @@ function positiveInteger (name: string, value: unknown, fallback: number, allowZ
   return value
 }
 
+/** setTimeout's and setInterval's longest delay: Node turns a longer one into 1 ms, with a warning. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+function interval (name: string, value: unknown, fallback: number, allowZero = false): number {
+  const ms = positiveInteger(name, value, fallback, allowZero)
+  if (ms > MAX_TIMER_MS) invalidOption(name, `must be at most ${MAX_TIMER_MS} ms (the longest timer Node can arm), got ${ms}`)
+  return ms
+}
+
+function resolveLimits (value: unknown): DecodeLimits {
+  if (value === undefined) return { ...DEFAULT_LIMITS }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) invalidOption('limits', `must be an object of limits, got ${String(value)}`)
+  for (const name of Object.keys(value as object)) {
+    if (!(name in DEFAULT_LIMITS)) invalidOption(`limits.${name}`, `is not a limit (the limits are ${Object.keys(DEFAULT_LIMITS).join(', ')})`)
+  }
+  const limits = { ...DEFAULT_LIMITS, ...(value as Partial<DecodeLimits>) }
+  for (const [name, n] of Object.entries(limits)) positiveInteger(`limits.${name}`, n, 1)
+  return limits
+}
+
 export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOptions<V> {
   if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object')
   const { namespace } = options
@@ -130,12 +150,11 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
   }
   if (codec !== undefined && mode !== 'replicate') invalidOption('codec', "only applies to mode 'replicate'")
   const maxClockSkew = positiveInteger('maxClockSkew', options.maxClockSkew, DEFAULT_MAX_CLOCK_SKEW, true)
-  const syncInterval = positiveInteger('syncInterval', options.syncInterval, DEFAULT_SYNC_INTERVAL, true)
-  const announceInterval = positiveInteger('announceInterval', options.announceInterval, DEFAULT_ANNOUNCE_INTERVAL)
+  const syncInterval = interval('syncInterval', options.syncInterval, DEFAULT_SYNC_INTERVAL, true)
+  const announceInterval = interval('announceInterval', options.announceInterval, DEFAULT_ANNOUNCE_INTERVAL)
   const horizon = maxTtl + maxClockSkew
-  const gcInterval = positiveInteger('gcInterval', options.gcInterval, Math.max(1, Math.min(Math.floor(horizon / 4), 10_000)))
-  const limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) }
-  for (const [name, value] of Object.entries(limits)) positiveInteger(`limits.${name}`, value, 1)
+  const gcInterval = interval('gcInterval', options.gcInterval, Math.max(1, Math.min(Math.floor(horizon / 4), 10_000)))
+  const limits = resolveLimits(options.limits)
   if (options.transport !== undefined && typeof options.transport?.join !== 'function') {
     invalidOption('transport', 'must implement join(namespace, handler)')
   }

@@ -70,6 +70,12 @@ test('bad options fail at construction with E_INVALID_OPTION naming the option',
   await rejectsCode(createMeshCache({ namespace: 'n', codec: { encode: () => new Uint8Array(), decode: () => 1 }, transport: t }), ErrorCode.INVALID_OPTION, /codec/)
   await rejectsCode(createMeshCache({ namespace: 'n', transport: {} as Transport }), ErrorCode.INVALID_OPTION, /transport/)
   await rejectsCode(createMeshCache({ namespace: 'n', limits: { maxKeyBytes: 0 }, transport: t }), ErrorCode.INVALID_OPTION, /limits.maxKeyBytes/)
+  await rejectsCode(createMeshCache({ namespace: 'n', limits: { maxFramBytes: 5 } as any, transport: t }), ErrorCode.INVALID_OPTION, /`limits.maxFramBytes` is not a limit/)
+  await rejectsCode(createMeshCache({ namespace: 'n', limits: 5 as any, transport: t }), ErrorCode.INVALID_OPTION, /`limits` must be an object/)
+  // Node would arm a longer timer for 1 ms, and print a warning.
+  for (const name of ['syncInterval', 'announceInterval', 'gcInterval'] as const) {
+    await rejectsCode(createMeshCache({ namespace: 'n', [name]: 2 ** 31, transport: t }), ErrorCode.INVALID_OPTION, new RegExp(`\`${name}\` must be at most 2147483647`))
+  }
   for (const name of ['listen', 'peers', 'psk', 'gossipsub'] as const) {
     const value = name === 'gossipsub' ? true : name === 'psk' ? 'k' : []
     await rejectsCode(createMeshCache({ namespace: 'n', [name]: value, transport: t }), ErrorCode.INVALID_OPTION, new RegExp(`\`${name}\`.*default libp2p transport`))
