@@ -1,5 +1,5 @@
 /**
- * Batches this instance's own updates per event-loop turn: every write made
+ * Batches this instance's own updates per synchronous run (until the next `await`): every write made
  * in one synchronous run leaves in one frame, at the end of that run (a
  * microtask), so a lone write is not delayed and a burst costs one frame.
  * Frames are split to stay under TARGET_FRAME_BYTES and the record limit.
