@@ -102,12 +102,12 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     node.logger.forComponent('meshcache:libp2p').error('no psk: any node that reaches %s can join this mesh', mesh.ownAddrs().join(', '))
   }
 
-  let closed = false
+  let closing: Promise<void> | undefined
   return {
     peerId: mesh.self,
     multiaddrs: () => node.getMultiaddrs().map(a => a.toString()),
     async join (namespace: string, handler: FrameHandler): Promise<Channel> {
-      if (closed) throw new MeshCacheError(ErrorCode.CLOSED, 'transport is closed')
+      if (closing !== undefined) throw new MeshCacheError(ErrorCode.CLOSED, 'transport is closed')
       return new Libp2pChannel(mesh, mesh.join(namespace, handler))
     },
     addPeer (addr: string): void {
@@ -129,11 +129,13 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
       heal () { faults.heal() },
       cut (peer: string) { mesh.cut(peer) }
     },
-    async close (): Promise<void> {
-      if (closed) return
-      closed = true
-      redialer.stop()
-      await mesh.stop()
+    close (): Promise<void> {
+      // Every caller waits for the one shutdown, not just the first.
+      closing ??= (async () => {
+        redialer.stop()
+        await mesh.stop()
+      })()
+      return closing
     }
   }
 }

@@ -12,7 +12,7 @@ import type { Connection, Logger, Stream } from '@libp2p/interface'
 import type { FrameHandler } from '../transport.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 import {
-  PROTOCOL, MAX_NAMESPACE_BYTES,
+  PROTOCOL, MAX_NAMESPACE_BYTES, MAX_NAMESPACES_PER_STREAM,
   encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers
 } from './envelope.ts'
 import { topicOf, type GossipRelay, type RelayHost } from './relay.ts'
@@ -20,7 +20,7 @@ import type { PeerAddrs } from './envelope.ts'
 import { InboundReader, PeerLink } from './stream-link.ts'
 import type { ReaderEvents } from './stream-link.ts'
 import type { ResolvedOptions } from './options.ts'
-import type { Redialer } from './redial.ts'
+import { withoutPeerId, type Redialer } from './redial.ts'
 
 /** Counters for what the transport did and dropped; see `transport.stats()`. */
 export interface TransportStats {
@@ -44,6 +44,8 @@ export interface TransportStats {
   handlerErrors: number
   /** onPeerUp calls, all namespaces. */
   peerUps: number
+  /** Attempts to open our stream to a connected peer that failed (each is retried with backoff). */
+  streamOpenFailures: number
   /** Dials made by the redialer, and how many failed. */
   redials: number
   redialFailures: number
@@ -57,7 +59,7 @@ export function emptyStats (): TransportStats {
   return {
     framesSent: 0, framesReceived: 0, bytesReceived: 0,
     droppedBackpressure: 0, droppedOversize: 0, droppedNoPeer: 0, droppedUnjoined: 0,
-    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, redials: 0, redialFailures: 0,
+    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, redials: 0, redialFailures: 0,
     framesRelayed: 0, relayedReceived: 0
   }
 }
@@ -74,11 +76,6 @@ const STREAM_OPEN_TIMEOUT = 10_000
 const MAX_OPEN_RETRIES = 6
 
 const utf8 = new TextEncoder()
-
-function withoutPeerId (addr: string): string {
-  const at = addr.indexOf('/p2p/')
-  return at < 0 ? addr : addr.slice(0, at)
-}
 
 export class Mesh implements ReaderEvents, RelayHost {
   readonly node: Libp2p
@@ -136,6 +133,10 @@ export class Mesh implements ReaderEvents, RelayHost {
     }
     if (this.#namespaces.has(name)) {
       throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `namespace ${JSON.stringify(name)} is already joined on this transport`)
+    }
+    if (this.#namespaces.size >= MAX_NAMESPACES_PER_STREAM) {
+      // Peers refuse JOINs past this many on one stream (envelope.ts): the namespace would never come up.
+      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `a transport carries at most ${MAX_NAMESPACES_PER_STREAM} namespaces; ${JSON.stringify(name)} would be one more`)
     }
     const ns: LocalNamespace = { id: this.#nextNsId++, name, handler, open: true }
     this.#namespaces.set(name, ns)
@@ -279,17 +280,21 @@ export class Mesh implements ReaderEvents, RelayHost {
     } catch (err) {
       link.opening = false
       link.openFailures++
+      this.stats.streamOpenFailures++
       this.#log('opening a stream to %s failed (%d): %s', link.peer, link.openFailures, (err as Error).message)
       this.#retryOutbound(link)
+      this.#dropLinkIfIdle(link) // the connection may have closed while we waited
       return
     }
     link.opening = false
     if (this.#stopped || conn.status !== 'open' || stream.writeStatus !== 'writable') {
       stream.abort(new Error('meshcache: stream no longer needed'))
       if (!this.#stopped) this.#retryOutbound(link)
+      this.#dropLinkIfIdle(link)
       return
     }
     link.out = stream
+    link.openFailures = 0
     this.#outConn.set(link, conn)
     stream.addEventListener('close', () => { this.#outClosed(link, stream) })
     const greeting = [encodeHello(this.ownAddrs())]
@@ -315,7 +320,14 @@ export class Mesh implements ReaderEvents, RelayHost {
   #retryOutbound (link: PeerLink): void {
     if (this.#stopped || !this.isConnected(link.peer)) return
     if (link.openFailures >= MAX_OPEN_RETRIES) {
-      this.#log('giving up on a stream to %s until it reconnects', link.peer)
+      // The connection is up but will not carry our stream: close it, so the
+      // redialer (with its own backoff) makes a new one. Kept open, the peer
+      // would count as connected and never be redialled.
+      this.#log('no stream to %s after %d tries: closing its connections to start over', link.peer, link.openFailures)
+      link.openFailures = 0
+      for (const c of [...this.#conns.get(link.peer) ?? []]) {
+        c.close().catch((err: Error) => { c.abort(err) })
+      }
       return
     }
     clearTimeout(link.retryTimer)
@@ -351,6 +363,12 @@ export class Mesh implements ReaderEvents, RelayHost {
 
   /** A frame relayed by gossipsub: `from` is the neighbour that forwarded it. */
   deliver (topic: string, from: string, frame: Uint8Array): void {
+    if (frame.length > this.#opts.maxFrameBytes) {
+      // the direct path refuses these in InboundReader; the relay must too
+      this.stats.badEnvelopes++
+      this.#log('dropped a relayed %d-byte frame from %s (maxFrameBytes %d)', frame.length, from, this.#opts.maxFrameBytes)
+      return
+    }
     const ns = this.#byTopic.get(topic)
     if (ns !== undefined) this.stats.relayedReceived++
     this.#deliver(ns, from, frame)
@@ -410,10 +428,11 @@ export class Mesh implements ReaderEvents, RelayHost {
     }
     for (const name of should) {
       if (link.up.has(name)) continue
+      // A handler called above or earlier in this loop may have left it.
+      const ns = this.#namespaces.get(name)
+      if (ns === undefined || !ns.open) continue
       link.up.add(name)
       this.stats.peerUps++
-      const ns = this.#namespaces.get(name)
-      if (ns === undefined) continue
       try { ns.handler.onPeerUp(link.peer) } catch (err) {
         this.stats.handlerErrors++
         this.#log.error('onPeerUp handler of %s threw: %e', name, err)

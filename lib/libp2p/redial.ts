@@ -41,6 +41,12 @@ export interface RedialInit {
 
 const P2P = '/p2p/'
 
+/** `addr` without its `/p2p/<id>` suffix: how bootstrap addresses and our own are compared. */
+export function withoutPeerId (addr: string): string {
+  const at = addr.indexOf(P2P)
+  return at < 0 ? addr : addr.slice(0, at)
+}
+
 export class Redialer {
   readonly #node: Libp2p
   readonly #isConnected: (peer: string) => boolean
@@ -178,10 +184,11 @@ export class Redialer {
   #tick (): void {
     const now = this.#now()
     const self = this.#node.peerId.toString()
-    const own = new Set(this.#node.getMultiaddrs().map(a => a.toString()))
+    // Our addresses carry /p2p/<id>; a bootstrap address usually does not.
+    const own = new Set(this.#node.getMultiaddrs().map(a => withoutPeerId(a.toString())))
     for (const [key, k] of this.#known) {
       if (k.dialing || k.peer === self) continue
-      if (k.bootstrapAddr !== undefined && own.has(k.bootstrapAddr)) continue
+      if (k.bootstrapAddr !== undefined && own.has(withoutPeerId(k.bootstrapAddr))) continue
       if (this.#connected(k.peer)) { k.lastSeen = now; continue }
       if (!k.bootstrap && now - k.lastSeen > this.#forgetAfter) {
         this.#log('forgetting %s, unreachable for %d ms', key, now - k.lastSeen)
@@ -224,6 +231,13 @@ export class Redialer {
       this.#backoff(k)
       this.#onDial(true)
     } catch (err) {
+      if (isSelfDial(err)) {
+        // One of our own addresses under another name (a shared bootstrap
+        // list, a DNS name of this host): never dial it again.
+        k.peer = this.#node.peerId.toString()
+        this.#log('%s is this node; not dialling it again', k.bootstrapAddr ?? k.peer)
+        return
+      }
       const backoff = this.#backoff(k)
       this.#log('dial %s failed (%d in a row), next in ~%d ms: %s', k.peer ?? k.bootstrapAddr, k.failures, backoff, (err as Error).message)
       this.#onDial(false)
@@ -231,4 +245,9 @@ export class Redialer {
       k.dialing = false
     }
   }
+}
+
+/** libp2p refuses to dial its own peer id, found out after the handshake when the address had none. */
+function isSelfDial (err: unknown): boolean {
+  return (err as Error)?.name === 'InvalidPeerIdError' && /dial self/i.test((err as Error).message)
 }
