@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert'
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { ErrorCode, MeshCacheError } from '../../lib/index.ts'
-import { createLibp2pTransport } from '../../lib/libp2p/index.ts'
+import { createLibp2pTransport, type Libp2pTransportOptions } from '../../lib/libp2p/index.ts'
 import { Mesh } from '../../lib/libp2p/mesh.ts'
 import { MAX_NAMESPACES_PER_STREAM, PROTOCOL } from '../../lib/libp2p/envelope.ts'
 import { recorder, until } from './helpers.ts'
@@ -22,23 +22,35 @@ Mesh.prototype.attach = function (this: Mesh) { meshes.push(this); return attach
 
 const VANISHING_PEER = fileURLToPath(new URL('./fixtures/vanishing-peer.ts', import.meta.url))
 
-test('stream open failures spread over a connection\'s life never add up to giving the peer up', async () => {
-  const a = await createLibp2pTransport({})
+/** A and B up in 'ns' (B bootstraps from A), with their meshes and B's registration of the protocol. */
+async function pair (bOptions: Libp2pTransportOptions, aOptions: Libp2pTransportOptions = {}) {
+  const a = await createLibp2pTransport(aOptions)
   const ma = meshes.at(-1) as Mesh
-  const b = await createLibp2pTransport({ peers: a.multiaddrs() })
+  const b = await createLibp2pTransport({ peers: a.multiaddrs(), ...bOptions })
   const mb = meshes.at(-1) as Mesh
   const ra = recorder()
   const rb = recorder()
-  await a.join('ns', ra.handler)
+  const ca = await a.join('ns', ra.handler)
   await b.join('ns', rb.handler)
+  await rb.waitUp(a.peerId)
+  await ra.waitUp(b.peerId)
+  const registration = (mb.node as any).components.registrar.getHandler(PROTOCOL)
+  return { a, ma, b, mb, ra, rb, ca, registration }
+}
+
+/** Resets every meshcache stream `mesh` reads from: the other side's outbound stream closes. */
+function resetStreamsFrom (mesh: Mesh): void {
+  for (const c of mesh.node.getConnections()) for (const s of c.streams) if (s.protocol === PROTOCOL && s.direction === 'inbound') s.abort(new Error('test: reset'))
+}
+
+test('stream open failures spread over a connection\'s life never add up to giving the peer up', async () => {
+  const { a, ma, b, mb, ra, rb, registration } = await pair({})
   try {
-    await rb.waitUp(a.peerId)
-    const registration = (mb.node as any).components.registrar.getHandler(PROTOCOL)
     // Each round: A's stream to B is reset, and B refuses the protocol for A's first reopen.
     for (let round = 1; round <= 8; round++) {
       await mb.node.unhandle(PROTOCOL)
       const dropsBefore = rb.downs.length
-      for (const c of mb.node.getConnections()) for (const s of c.streams) if (s.protocol === PROTOCOL && s.direction === 'inbound') s.abort(new Error('test: reset'))
+      resetStreamsFrom(mb)
       const failuresBefore = a.stats().streamOpenFailures
       await rb.waitDown(a.peerId, dropsBefore + 1)
       await until(() => a.stats().streamOpenFailures > failuresBefore, 'A\'s reopen meeting the refusal')
@@ -52,20 +64,11 @@ test('stream open failures spread over a connection\'s life never add up to givi
 })
 
 test('a connection that will not carry our stream is closed after the retries, and redialled', async () => {
-  const a = await createLibp2pTransport({})
-  const ma = meshes.at(-1) as Mesh
-  const b = await createLibp2pTransport({ peers: a.multiaddrs(), redialInterval: 100, maxRedialInterval: 200 })
-  const mb = meshes.at(-1) as Mesh
-  const ra = recorder()
-  const rb = recorder()
-  await a.join('ns', ra.handler)
-  await b.join('ns', rb.handler)
+  const { a, ma, b, mb, ra, rb, registration } = await pair({ redialInterval: 100, maxRedialInterval: 200 })
   try {
-    await rb.waitUp(a.peerId)
-    const registration = (mb.node as any).components.registrar.getHandler(PROTOCOL)
     const firstConnection = ma.node.getConnections()[0]
     await mb.node.unhandle(PROTOCOL) // for good, this time
-    for (const c of mb.node.getConnections()) for (const s of c.streams) if (s.protocol === PROTOCOL && s.direction === 'inbound') s.abort(new Error('test: reset'))
+    resetStreamsFrom(mb)
     await until(() => firstConnection?.status !== 'open', 'A closing the connection that refuses its stream')
     await mb.node.handle(PROTOCOL, registration.handler, registration.options)
     await ra.waitUp(b.peerId, 2)
@@ -103,15 +106,8 @@ test('a peer that vanishes while our stream to it is opening is forgotten, not a
 })
 
 test('a relayed frame over the receiver\'s maxFrameBytes is dropped and counted, as on a direct stream', async () => {
-  const a = await createLibp2pTransport({ gossipsub: { minPeers: 0 } })
-  const b = await createLibp2pTransport({ gossipsub: { minPeers: 0 }, peers: a.multiaddrs(), maxFrameBytes: 1000 })
-  const ra = recorder()
-  const rb = recorder()
-  const ca = await a.join('ns', ra.handler)
-  await b.join('ns', rb.handler)
+  const { a, b, rb, ca } = await pair({ gossipsub: { minPeers: 0 }, maxFrameBytes: 1000 }, { gossipsub: { minPeers: 0 } })
   try {
-    await ra.waitUp(b.peerId)
-    await rb.waitUp(a.peerId)
     // Until gossipsub's mesh forms, publishes may reach nobody: send until one was relayed.
     for (let i = 0; i < 200 && b.stats().badEnvelopes === 0; i++) {
       ca.broadcast(new Uint8Array(100_000).fill(i))
@@ -141,7 +137,7 @@ test('leaving a namespace inside another one\'s onPeerUp does not hide the peer 
     await r1.waitUp(b.peerId)
     await r2.waitUp(b.peerId)
     // Reset A's stream to B: when it reopens, one reconcile brings ns1 and ns2 up together, ns1 first.
-    for (const c of mb.node.getConnections()) for (const s of c.streams) if (s.protocol === PROTOCOL && s.direction === 'inbound') s.abort(new Error('test: reset'))
+    resetStreamsFrom(mb)
     await r1.waitUp(b.peerId, 2)
     await new Promise(resolve => setTimeout(resolve, 100))
     const again = recorder()
