@@ -212,15 +212,18 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       // leave sequence numbers counted here that no metadata stands for.
       if (this.#store.meta.get(key)?.isPlaceholder === true) this.#forgetReplicated(key)
       this.#changed(key, 'local')
-      this.#store.setLocal(key, value, this.#o.now() + ttl)
+      // Edges before the value: storing it may evict one of its bases for
+      // capacity, and a base with a dependent keeps its own edges (chains).
       if (bases !== undefined) this.#graph().link(key, bases, false)
+      this.#store.setLocal(key, value, this.#o.now() + ttl)
       return this
     }
     // Encode before touching state: a value the codec refuses changes nothing.
     const bytes = this.#replicate ? encodeValue(this.#codec, key, value) : undefined
     const entry = this.#write(key, RecordKind.SET, ttl, bytes)
+    if (bases !== undefined) this.#graph().link(key, bases, true) // before the value, as above
     this.#store.setWritten(key, value, entry)
-    if (bases !== undefined) this.#graph().link(key, bases, true)
+    this.#emitChange(key, RecordKind.SET, 'local')
     return this
   }
 
@@ -363,7 +366,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       this.#changed(key, 'local')
       return this.#store.dropValue(key, 'local') // a local-only key stays local
     }
-    return this.#store.bury(key, this.#write(key, kind, this.#o.ttl, undefined), 'local')
+    const held = this.#store.bury(key, this.#write(key, kind, this.#o.ttl, undefined), 'local')
+    this.#emitChange(key, kind, 'local')
+    return held
   }
 
   /** Numbers a local write, records its state and queues it for peers. */
@@ -382,9 +387,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       record.value = value
     }
     this.#outbox.push(seq, record)
-    this.#emitChange(key, kind, 'local')
     this.#changed(key, 'local')
-    return entry
+    return entry // the caller stores or drops the value, then emits 'change'
   }
 
   #forgetReplicated (key: string): void {
@@ -537,19 +541,22 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       store.markDead(r.key, entry)
       return true
     }
-    this.#emitChange(r.key, entry.kind, reason === 'repair' ? 'repair' : 'remote')
-    this.#changed(r.key, reason)
-    if (oursWon) {
-      // Our state won a conflict: in replicate mode it keeps its value; in
-      // invalidate mode the value goes, since a miss is always correct.
-      if (this.#replicate) return true
-    } else if (this.#replicate && entry.kind === RecordKind.SET && value !== undefined) {
-      if (entry.expiresAt > now) {
-        store.setWritten(r.key, value, entry)
-        return true
-      }
+    if (oursWon && this.#replicate) {
+      // Our state won a conflict and keeps its value: nothing derived from it
+      // changed, so its dependents and its own edges stay; a load in flight
+      // for the key is still kept out (the key's state did change).
+      this.#loads?.changed(r.key)
+    } else {
+      this.#changed(r.key, reason)
+      // A winning SET with a value replaces ours (replicate mode, not yet
+      // expired); anything else drops it: a DELETE or INVALIDATE, a conflict
+      // in invalidate mode (a miss is always correct), or no value.
+      const replace = !oursWon && this.#replicate && entry.kind === RecordKind.SET && value !== undefined && entry.expiresAt > now
+      if (replace) store.setWritten(r.key, value, entry)
+      else store.bury(r.key, entry, reason, hadValue)
     }
-    store.bury(r.key, entry, reason, hadValue)
+    // After the store reflects the record: a listener reads the new state.
+    this.#emitChange(r.key, entry.kind, reason === 'repair' ? 'repair' : 'remote')
     return true
   }
 

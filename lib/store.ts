@@ -76,6 +76,14 @@ export class Store<V extends {}> {
   readonly #expiry = new ExpiryQueue()
   readonly #now: Now
   readonly #onEvict: (key: string, reason: EvictReason) => void
+  /**
+   * Values that left, to report once lru-cache has finished removing them:
+   * its `dispose` runs before, and a listener reading or writing the key then
+   * would see the old value, or have its write deleted under it. (Its
+   * `disposeAfter` is not flushed after a capacity eviction when
+   * `noDisposeOnSet` is on.)
+   */
+  readonly #left: Array<[string, EvictReason]> = []
   /** Set while this module deletes a value itself, so dispose knows the reason. */
   #deleting: EvictReason | undefined
   readonly #timed: boolean
@@ -90,6 +98,9 @@ export class Store<V extends {}> {
     this.lru = new LRUCache<string, V>({
       max: options.max,
       dispose: (_value, key, reason) => this.#disposed(key, reason),
+      // Replacing a value is not a disposal here, and this spares lru-cache a
+      // look at the old value on every overwrite.
+      noDisposeOnSet: true,
     })
   }
 
@@ -110,6 +121,7 @@ export class Store<V extends {}> {
     if (this.#localKeys.size !== 0) this.#localKeys.delete(key)
     this.#revive(key, entry)
     this.#schedule(key, entry)
+    if (this.#left.length !== 0) this.#reportLeft()
   }
 
   /** Stores a loaded value until `expiresAt`, hanging on the key's entry: any newer record drops it. */
@@ -119,6 +131,7 @@ export class Store<V extends {}> {
     this.#revive(key, entry)
     entry.queuedAt = 0 // the lifetime below schedules this value
     this.#setLifetime(key, expiresAt)
+    if (this.#left.length !== 0) this.#reportLeft()
   }
 
   /**
@@ -131,6 +144,7 @@ export class Store<V extends {}> {
     const entry = this.meta.get(key)
     if (entry !== undefined) this.markDead(key, entry)
     this.#setLifetime(key, expiresAt)
+    if (this.#left.length !== 0) this.#reportLeft()
   }
 
   /** Whether the value of `key` was set with `local: true` (one size check when no key was). */
@@ -184,6 +198,7 @@ export class Store<V extends {}> {
     this.#deleting = reason
     this.lru.delete(key)
     this.#deleting = undefined
+    this.#reportLeft()
     return true
   }
 
@@ -309,13 +324,19 @@ export class Store<V extends {}> {
   }
 
   #disposed (key: string, reason: LRUCache.DisposeReason): void {
-    if (reason === 'set') return
+    if (reason === 'set') return // a replaced value (only when set over a value without noDisposeOnSet; kept as a guard)
     const why: EvictReason = reason === 'delete' ? (this.#deleting ?? 'local') : reason === 'evict' ? 'capacity' : 'ttl'
     this.#lifetimes.delete(key)
     this.#localKeys.delete(key)
     const entry = this.meta.get(key)
     if (entry !== undefined) this.markDead(key, entry)
     this.#compactIfStale() // its queue item is now a stale hint
-    this.#onEvict(key, why)
+    this.#left.push([key, why])
+  }
+
+  /** Reports values that left, now that lru-cache is done; a listener may use the store again. */
+  #reportLeft (): void {
+    let next: [string, EvictReason] | undefined
+    while ((next = this.#left.shift()) !== undefined) this.#onEvict(next[0], next[1])
   }
 }

@@ -68,7 +68,8 @@ export function meshcacheSystem(name: string, extra: Pick<Libp2pTransportOptions
           if (Number.isNaN(report.reconnectedAt)) report.reconnectedAt = healedAt
           resolve(report)
         }
-        // 'change' fires before the new value is stored: look once the current call is done.
+        // 'change' fires once the new state is in place; looked at in a microtask all the same, so one
+        // repair frame's records are all applied before the check.
         const onChange = (event: ChangeEvent): void => queueMicrotask(() => {
           if (!stale.has(event.key) || cache.get(event.key) !== want) return
           if (Number.isNaN(report.firstRepairAt)) report.firstRepairAt = now()
