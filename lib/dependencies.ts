@@ -12,7 +12,9 @@
  * node depends on it (so a chain `dashboard → profile → user` keeps cascading
  * after `profile` itself was evicted for capacity). When neither holds, the
  * node and its edges go, and that may release its bases in turn. Bases need
- * no node: a base that was never cached here still cascades by name.
+ * no node: a base that was never cached here still cascades by name. A load
+ * in flight pins the bases it will be stored under, so a base's own edges
+ * survive its eviction until the load lands and links to it.
  */
 import { ErrorCode, MeshCacheError } from './errors.ts'
 import { assertUserKey, tagKey } from './tags.ts'
@@ -36,6 +38,8 @@ export class DependencyGraph {
   readonly #nodes = new Map<string, Node>()
   /** base → the nodes derived from it. A set exists only while non-empty. */
   readonly #dependents = new Map<string, Set<Node>>()
+  /** key → loads in flight that will be stored under it (a pinned node is not released). */
+  readonly #pins = new Map<string, number>()
   #edges = 0
   #epoch = 0
 
@@ -127,7 +131,24 @@ export class DependencyGraph {
     const node = this.#nodes.get(key)
     if (node === undefined) return
     node.holds = false
-    if (!this.#dependents.has(key)) this.#remove(key, node)
+    if (!this.#dependents.has(key) && !this.#pins.has(key)) this.#remove(key, node)
+  }
+
+  /** A load that will be stored under `base` started: keep `base`'s edges until it ends. */
+  pin (base: string): void {
+    this.#pins.set(base, (this.#pins.get(base) ?? 0) + 1)
+  }
+
+  /** That load ended (landed, failed or detached): `base` goes if nothing else keeps it. */
+  unpin (base: string): void {
+    const n = (this.#pins.get(base) ?? 0) - 1
+    if (n > 0) {
+      this.#pins.set(base, n)
+      return
+    }
+    this.#pins.delete(base)
+    const node = this.#nodes.get(base)
+    if (node !== undefined && !node.holds && !this.#dependents.has(base)) this.#remove(base, node)
   }
 
   /**
@@ -187,6 +208,7 @@ export class DependencyGraph {
   clear (): void {
     this.#nodes.clear()
     this.#dependents.clear()
+    this.#pins.clear()
     this.#edges = 0
   }
 
@@ -202,7 +224,7 @@ export class DependencyGraph {
     if (set === undefined || !set.delete(dependent) || set.size > 0) return
     this.#dependents.delete(base)
     const node = this.#nodes.get(base)
-    if (node !== undefined && !node.holds) this.#remove(base, node)
+    if (node !== undefined && !node.holds && !this.#pins.has(base)) this.#remove(base, node)
   }
 
   /** Drops the old edges of `node` before new ones are linked, keeping those the new value declares too. */

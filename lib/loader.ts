@@ -115,6 +115,8 @@ class Flight {
   firm = false
   joined = 0
   aborted = 0
+  /** Its bases are pinned in the dependency graph (until #unhook). */
+  pinned = false
 
   constructor (key: string, s: Settings) {
     this.key = key
@@ -223,6 +225,7 @@ export class Loads<V extends {}> {
     const flight = new Flight(key, s)
     this.#flights.set(key, flight)
     if (s.bases !== undefined) {
+      const graph = this.#host.graph()
       for (const b of s.bases) {
         let set = this.#watch.get(b)
         if (set === undefined) {
@@ -230,7 +233,11 @@ export class Loads<V extends {}> {
           this.#watch.set(b, set)
         }
         set.add(flight)
+        // A base evicted while we load must keep its own edges, or the chain
+        // through it breaks before we link to it.
+        graph.pin(b)
       }
+      flight.pinned = true
     }
     this.calls++
     let result: unknown
@@ -252,7 +259,17 @@ export class Loads<V extends {}> {
   }
 
   #landed (flight: Flight, loaded: unknown): unknown {
-    this.#unhook(flight)
+    // The pins go only once the value is linked (or not stored): until then a
+    // base evicted meanwhile must keep its edges.
+    this.#unhook(flight, true)
+    try {
+      return this.#store(flight, loaded)
+    } finally {
+      this.#unpin(flight)
+    }
+  }
+
+  #store (flight: Flight, loaded: unknown): unknown {
     const value = loaded === null ? undefined : loaded
     if (flight.stale) {
       this.discarded++
@@ -270,11 +287,13 @@ export class Loads<V extends {}> {
       return value
     }
     if (this.#negative.size !== 0) this.#negative.delete(key)
+    // Edges before the value: storing it may evict one of its bases for
+    // capacity, and a base with a dependent keeps its own edges (chains).
+    if (s.bases !== undefined) graph?.link(key, s.bases, false)
+    else graph?.unlink(key)
     if (!this.#host.store(key, value as V, s.ttl + s.grace)) return value
     if (s.grace > 0) this.#fresh.set(key, this.#host.now() + s.ttl)
     else if (this.#fresh.size !== 0) this.#fresh.delete(key)
-    if (s.bases !== undefined) graph?.link(key, s.bases, false)
-    else graph?.unlink(key)
     return value
   }
 
@@ -360,7 +379,7 @@ export class Loads<V extends {}> {
     if (watching !== undefined) for (const f of [...watching]) if (!f.stale) this.#detach(f)
   }
 
-  #unhook (flight: Flight): void {
+  #unhook (flight: Flight, keepPins = false): void {
     if (this.#flights.get(flight.key) === flight) this.#flights.delete(flight.key)
     const bases = flight.s.bases
     if (bases === undefined) return
@@ -368,6 +387,15 @@ export class Loads<V extends {}> {
       const set = this.#watch.get(b)
       if (set !== undefined && set.delete(flight) && set.size === 0) this.#watch.delete(b)
     }
+    if (!keepPins) this.#unpin(flight)
+  }
+
+  /** Releases the flight's pins on its bases (once). */
+  #unpin (flight: Flight): void {
+    if (!flight.pinned) return
+    flight.pinned = false
+    const graph = this.#host.graphIfAny()
+    for (const b of flight.s.bases ?? []) graph?.unpin(b)
   }
 
   #settings (o: LoadOptions | undefined): Settings {
@@ -380,7 +408,7 @@ export class Loads<V extends {}> {
     if (ttl + grace > host.maxTtl) {
       throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `ttl + grace (${ttl} + ${grace}) exceeds maxTtl (${host.maxTtl}): every copy must expire within maxTtl; raise the cache's maxTtl`)
     }
-    const timeout = o.timeout === undefined ? undefined : ms('timeout', o.timeout, 0, false)
+    const timeout = o.timeout === undefined ? undefined : timerMs('timeout', o.timeout, 0, false)
     const signal = o.signal
     if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')) {
       throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, '`signal` must be an AbortSignal')
@@ -390,7 +418,7 @@ export class Loads<V extends {}> {
     return {
       ttl,
       grace,
-      softTimeout: ms('softTimeout', o.softTimeout, 0, true),
+      softTimeout: timerMs('softTimeout', o.softTimeout, 0, true),
       timeout,
       signal,
       negativeTtl,
@@ -405,6 +433,16 @@ function ms (name: string, value: unknown, fallback: number, allowZero: boolean)
     throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `\`${name}\` must be a ${allowZero ? 'non-negative' : 'positive'} integer of ms, got ${String(value)}`)
   }
   return value
+}
+
+/** setTimeout's longest delay: Node arms a longer one for 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** A delay this module arms a timer for. */
+function timerMs (name: string, value: unknown, fallback: number, allowZero: boolean): number {
+  const n = ms(name, value, fallback, allowZero)
+  if (n > MAX_TIMER_MS) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `\`${name}\` must be at most ${MAX_TIMER_MS} ms (the longest timer Node can arm), got ${n}`)
+  return n
 }
 
 function abortedError (key: string, signal: AbortSignal): MeshCacheError {

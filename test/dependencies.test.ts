@@ -141,6 +141,66 @@ test('a chain stays whole while something depends on an evicted middle, and goes
   await close()
 })
 
+// Found in review: the three ways a value derived from an old base stayed cached.
+test('replicate mode: a remote write that loses a conflict leaves the winner\'s edges in place', async () => {
+  const { nodes: [a, b], net, clock, close } = await cluster<string>(2, { mode: 'replicate' })
+  b!.set('d', 'D(older)')
+  clock.advance(1)
+  a!.set('d', 'D(base=1)', { dependsOn: ['base'] }) // concurrent with B's, and wins (higher HLC)
+  await net.flush()
+  assert.is(a!.get('d'), 'D(base=1)', 'A kept its winning value')
+  assert.is(a!.dependencyStats().edges, 1, 'and its edge to base')
+  a!.invalidate('base')
+  await net.flush()
+  assert.is(a!.get('d'), undefined, 'a change of base still evicts it here')
+  assert.is(b!.get('d'), undefined, 'and, as a replicated dependent, everywhere')
+  await close()
+})
+
+for (const via of ['set', 'getOrLoad'] as const) {
+  test(`${via}: storing a value that evicts its own base for capacity keeps the chain through that base`, async () => {
+    const { nodes: [c], close } = await cluster<string>(1, { max: 3 })
+    c!.set('X', 'x(root=1)', { dependsOn: ['root'] })
+    c!.set('o1', 'o')
+    c!.set('o2', 'o') // full, X the oldest: storing k evicts X
+    if (via === 'set') c!.set('k', 'k(x)', { dependsOn: ['X'] })
+    else await c!.getOrLoad('k', () => 'k(x)', { dependsOn: ['X'] })
+    assert.is(c!.has('X'), false, 'X was evicted by storing k')
+    c!.invalidate('root')
+    assert.is(c!.get('k'), undefined, 'root\'s change reaches k through X')
+    await close()
+  })
+}
+
+test('a base evicted while a load that depends on it runs keeps its edges for that load', async () => {
+  const { nodes: [c], clock, close } = await cluster<string>(1)
+  c!.set('profile', 'P(user=v1)', { dependsOn: ['user'], ttl: 1000 })
+  let open!: () => void
+  const gate = new Promise<void>((resolve) => { open = resolve })
+  const load = c!.getOrLoad('dash', async () => { const p = c!.get('profile'); await gate; return `D(${p})` }, { dependsOn: ['profile'], ttl: 60_000 })
+  clock.advance(1001)
+  assert.is(c!.get('profile'), undefined, 'profile expired while dash loads')
+  open()
+  assert.is(await load, 'D(P(user=v1))')
+  assert.is(c!.get('dash'), 'D(P(user=v1))')
+  c!.invalidate('user')
+  assert.is(c!.get('dash'), undefined, 'user\'s change reaches dash through the expired profile')
+  assert.equal(c!.dependencyStats(), { dependents: 0, edges: 0, loading: 0 }, 'and nothing is left pinned')
+  await close()
+})
+
+test('a failed load releases the bases it pinned', async () => {
+  const { nodes: [c], clock, close } = await cluster<string>(1)
+  c!.set('profile', 'P', { dependsOn: ['user'], ttl: 1000 })
+  const load = c!.getOrLoad('dash', async () => { await new Promise((resolve) => setTimeout(resolve, 5)); throw new Error('db down') }, { dependsOn: ['profile'] })
+  clock.advance(1001)
+  assert.is(c!.get('profile'), undefined)
+  assert.is(c!.dependencyStats().dependents, 1, 'profile\'s node is kept while the load runs')
+  await load.catch(() => {})
+  assert.equal(c!.dependencyStats(), { dependents: 0, edges: 0, loading: 0 }, 'and goes with the failed load')
+  await close()
+})
+
 test('tags on one instance; reserved keys are refused', async () => {
   const { nodes: [c], close } = await cluster<string>(1)
   c!.set('p1', 'a', { tags: ['catalog'] })

@@ -254,6 +254,12 @@ test('bad arguments reject with typed errors', async () => {
   assert.is((await rejection(c!.getOrLoad('k', load, { grace: 1 }))).code, ErrorCode.INVALID_ARGUMENT, 'ttl + grace > maxTtl')
   assert.is((await rejection(c!.getOrLoad('k', load, { timeout: 0 }))).code, ErrorCode.INVALID_ARGUMENT)
   assert.is((await rejection(c!.getOrLoad('k', load, { softTimeout: -1 }))).code, ErrorCode.INVALID_ARGUMENT)
+  // Node arms a longer timer for 1 ms: refused, not a time-out after 1 ms.
+  for (const name of ['timeout', 'softTimeout'] as const) {
+    const error = await rejection(c!.getOrLoad('k', load, { [name]: 2 ** 31 }))
+    assert.is(error.code, ErrorCode.INVALID_ARGUMENT, name)
+    assert.match(error.message, new RegExp(`\`${name}\` must be at most 2147483647`))
+  }
   assert.is((await rejection(c!.getOrLoad('k', load, { dependsOn: 'x' as unknown as string[] }))).code, ErrorCode.INVALID_ARGUMENT)
   assert.is((await rejection(c!.getOrLoad('k', load, { tags: [''] }))).code, ErrorCode.INVALID_ARGUMENT)
   assert.is((await rejection(c!.getOrLoad('\u0000tag:x', load))).code, ErrorCode.INVALID_ARGUMENT, 'reserved prefix')
