@@ -369,8 +369,8 @@ export class Loads<V extends {}> {
   }
 
   /**
-   * A detached flight's value is stale, so flights derived from its key
-   * (a loader that read it through getOrLoad) are stale too.
+   * A detached flight's value is stale, so flights that will be stored
+   * under its key (it is in their declared bases) are stale too.
    */
   #detach (flight: Flight): void {
     flight.stale = true
