@@ -280,6 +280,17 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const keep = this.#membership?.liveOrigins() ?? new Set<string>()
     keep.add(this.origin)
     this.#tracker.forgetSilent(this.#o.now() - this.#o.horizon, keep)
+    if (this.#tracker.retired.size !== 0) this.#tracker.retainRetired(this.#namedOrigins())
+  }
+
+  /** Every origin some key's vector names (one pass over the metadata, run only while origins are retired). */
+  #namedOrigins (): Set<string> {
+    const named = new Set<string>()
+    for (const e of this.#store.meta.values()) {
+      const vv = e.vv
+      for (let i = 0; i < vv.length; i += 2) named.add(vv[i] as string)
+    }
+    return named
   }
 
   stats (): CacheStats {
@@ -566,9 +577,18 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return this.#tracker.stateVector()
   }
 
-  #recordsBeyond (sv: StateVector): WireRecord[] {
+  #recordsBeyond (requested: StateVector): WireRecord[] {
     const out: WireRecord[] = []
     const store = this.#store
+    // Entries of origins retired here count as seen by a requester that no
+    // longer tracks them either (SequenceTracker.retired); one that still
+    // does gets what it lacks.
+    let sv = requested
+    const retired = this.#tracker.retired
+    if (retired.size !== 0) {
+      sv = new Map(requested)
+      for (const [origin, last] of retired) if (!sv.has(origin)) sv.set(origin, last)
+    }
     for (const [key, e] of store.meta) {
       if (!e.exceeds(sv)) continue
       const record: WireRecord = { key, kind: e.kind, hlc: e.hlc, writer: e.writer, vv: e.vv }
@@ -593,16 +613,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #advance (sv: StateVector): void {
     const now = this.#o.now()
-    const live = this.#membership?.liveOrigins()
-    for (const [origin, seq] of sv) {
-      if (origin === this.origin) continue
-      // An origin we do not track and that is not a live member has left and
-      // been forgotten here: taking it back from a peer's vector would pass it
-      // to and fro between live nodes for ever (SPEC §7). Skipping costs at
-      // most a resend of its records, which merge as duplicates.
-      if (live !== undefined && !live.has(origin) && !this.#tracker.knows(origin)) continue
-      this.#tracker.advance(origin, seq, now)
-    }
+    // A retired origin's old numbers are ignored by the tracker, so a peer
+    // that still reports one does not bring it back (SPEC §7).
+    for (const [origin, seq] of sv) if (origin !== this.origin) this.#tracker.advance(origin, seq, now)
   }
 
   #startMembership (): Membership {

@@ -22,9 +22,16 @@ class OriginState {
 
 export class SequenceTracker {
   readonly #origins = new Map<string, OriginState>()
+  /**
+   * Departed origins forgotten here, with the last number received from each.
+   * Vectors of keys written since may still name them; anti-entropy counts
+   * those entries as seen (see `retired`).
+   */
+  readonly #retired = new Map<string, number>()
 
   /** Records `seq` as received. */
   mark (origin: string, seq: number, now: number): void {
+    if (this.#isRetired(origin, seq, now)) return
     const s = this.#state(origin, now)
     if (seq === s.contiguous + 1) {
       s.contiguous = seq
@@ -42,17 +49,13 @@ export class SequenceTracker {
    * it from being forgotten.
    */
   advance (origin: string, seq: number, now: number): void {
+    if (this.#isRetired(origin, seq, now)) return
     const known = this.#origins.get(origin)
     if (known !== undefined && seq <= known.contiguous) return
     const s = known ?? this.#state(origin, now)
     s.lastSeen = now
     s.contiguous = seq
     this.#absorb(s)
-  }
-
-  /** Whether any number of `origin` is tracked here. */
-  knows (origin: string): boolean {
-    return this.#origins.has(origin)
   }
 
   /** True when some number is missing below one already received. */
@@ -74,16 +77,44 @@ export class SequenceTracker {
     return this.#origins.size
   }
 
-  /** Forgets origins silent since `before` (departed nodes), except those in `keep`. */
+  /** Forgets origins silent since `before` (departed nodes), except those in `keep`; they are retired. */
   forgetSilent (before: number, keep: ReadonlySet<string>): number {
     let n = 0
     for (const [origin, s] of this.#origins) {
       if (s.lastSeen < before && !keep.has(origin)) {
         this.#origins.delete(origin)
+        this.#retired.set(origin, s.contiguous)
         n++
       }
     }
     return n
+  }
+
+  /**
+   * Retired origins and their last numbers. An entry of a retired origin at
+   * or below that number is a write older than the horizon: a requester that
+   * lacks it either has the state it fed or would drop it as expired, so
+   * anti-entropy treats it as seen (otherwise every answer would re-send
+   * every key whose vector still names a departed incarnation).
+   */
+  get retired (): ReadonlyMap<string, number> {
+    return this.#retired
+  }
+
+  /** Drops retired origins that no vector names any more (`named` holds every origin still named). */
+  retainRetired (named: ReadonlySet<string>): void {
+    for (const origin of this.#retired.keys()) if (!named.has(origin)) this.#retired.delete(origin)
+  }
+
+  /** A number at or below a retired origin's last is old news; a higher one brings the origin back. */
+  #isRetired (origin: string, seq: number, now: number): boolean {
+    if (this.#retired.size === 0) return false
+    const last = this.#retired.get(origin)
+    if (last === undefined) return false
+    if (seq <= last) return true
+    this.#retired.delete(origin)
+    this.#state(origin, now).contiguous = last // back (a partition longer than the horizon): resume where it left
+    return false
   }
 
   #state (origin: string, now: number): OriginState {

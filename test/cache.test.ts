@@ -419,6 +419,40 @@ test('live members syncing with each other do not keep a departed origin alive',
   await b.close()
 })
 
+// Found by the soak run: keys rewritten after a restart keep the departed
+// incarnation in their vectors, and once it was forgotten every anti-entropy
+// answer re-sent every such key.
+test('keys whose vectors still name a retired origin are not re-sent by every anti-entropy round', async () => {
+  const net = createMemoryNetwork({ seed: 1 })
+  const clock = createTestClock()
+  const mk = (node: string) => createMeshCache<string>({ namespace: 'r', nodeId: node, now: clock.now, transport: net.transport(node), ttl: 1000, maxClockSkew: 0, syncInterval: 0 })
+  const nodes = [await mk('a'), await mk('b'), await mk('c')]
+  const keys = Array.from({ length: 20 }, (_, i) => `hot${i}`)
+  const writeAll = async (): Promise<void> => {
+    for (const n of nodes) for (const k of keys) n.set(k, `${n.origin}`)
+    await net.flush()
+  }
+  await writeAll()
+  const departed = nodes[2]!.origin
+  await nodes[2]!.close() // c restarts: a new incarnation
+  await net.flush()
+  nodes[2] = await mk('c')
+  await net.flush()
+  for (let i = 0; i < 6; i++) { // the hot keys are rewritten; c's old incarnation falls silent past the horizon
+    await writeAll()
+    clock.advance(300)
+    for (const n of nodes) n.purgeStale()
+  }
+  assert.ok(nodes[0]!.inspect('hot0')?.vv.includes(departed), 'the vectors still name the departed incarnation')
+  assert.is(nodes[0]!.stats().origins, 3, 'which is no longer tracked')
+  const duplicates = (): number => nodes.reduce((sum, n) => sum + n.stats().duplicates, 0)
+  const before = duplicates()
+  for (const n of nodes) n.sync()
+  await net.flush()
+  assert.is(duplicates() - before, 0, 'an anti-entropy round re-sends nothing')
+  for (const n of nodes) await n.close()
+})
+
 test('records older than the horizon are dropped: every copy they could touch has expired', async () => {
   const c = await cluster<string>(2, { mode: 'replicate', ttl: 1000, maxClockSkew: 0 })
   const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]

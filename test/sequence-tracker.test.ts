@@ -1,0 +1,54 @@
+/** Per-origin receive state: gaps, and the retirement of departed origins (SPEC §5, §7). */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { SequenceTracker } from '../lib/sequence-tracker.ts'
+
+test('a number past contiguous + 1 is a gap until the numbers below it arrive', () => {
+  const t = new SequenceTracker()
+  t.mark('o', 1, 0)
+  t.mark('o', 3, 0)
+  assert.ok(t.hasGap('o'))
+  assert.is(t.contiguous('o'), 1)
+  t.mark('o', 2, 0)
+  assert.not.ok(t.hasGap('o'))
+  assert.is(t.contiguous('o'), 3)
+})
+
+test('only a new number counts as activity: repeating the last one does not keep an origin', () => {
+  const t = new SequenceTracker()
+  for (let n = 1; n <= 5; n++) t.mark('o', n, 0)
+  t.advance('o', 5, 900) // a peer repeats o's last number
+  assert.is(t.forgetSilent(500, new Set()), 1, 'silent since 0')
+  assert.is(t.size, 0)
+  assert.equal([...t.retired], [['o', 5]])
+})
+
+test('a retired origin is not brought back by its old numbers, and is by a new one, without a gap', () => {
+  const t = new SequenceTracker()
+  t.mark('o', 1, 0)
+  t.mark('o', 2, 0)
+  t.forgetSilent(10, new Set())
+  t.advance('o', 2, 20) // a peer that has not retired it yet reports its last number
+  t.mark('o', 1, 20) // a duplicate arrives late
+  assert.is(t.size, 0, 'still retired')
+  assert.is(t.stateVector().size, 0)
+  t.mark('o', 3, 30) // o is back (a partition longer than the horizon)
+  assert.is(t.size, 1)
+  assert.is(t.contiguous('o'), 3, 'numbered on from where it left')
+  assert.not.ok(t.hasGap('o'))
+  assert.is(t.retired.size, 0)
+})
+
+test('live members are kept; retired origins go once no vector names them', () => {
+  const t = new SequenceTracker()
+  t.mark('live', 1, 0)
+  t.mark('gone', 1, 0)
+  t.mark('also-gone', 4, 0)
+  t.forgetSilent(10, new Set(['live']))
+  assert.equal([...t.stateVector().keys()], ['live'])
+  assert.equal([...t.retired.keys()].sort(), ['also-gone', 'gone'])
+  t.retainRetired(new Set(['live', 'gone']))
+  assert.equal([...t.retired.keys()], ['gone'])
+})
+
+test.run()
