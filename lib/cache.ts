@@ -119,6 +119,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #loads: Loads<V> | undefined
   #deps: DependencyGraph | undefined
   #cascadeReason: EvictReason = 'local'
+  /** Dependents detached by a change, to drop when the outermost operation is done (see #changed). */
+  readonly #cascade: Array<[string, boolean, EvictReason]> = []
+  /** Nesting of #operation. */
+  #depth = 0
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
   constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean) {
@@ -200,6 +204,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   // ---- writes: local at once, propagation asynchronous ----
 
   set (key: string, value: V, options?: SetOptions): this {
+    return this.#operation(() => this.#set(key, value, options))
+  }
+
+  #set (key: string, value: V, options?: SetOptions): this {
     this.#assertOpen()
     this.#checkKey(key)
     assertUserKey(key)
@@ -232,13 +240,13 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   /** Deletes `key` here and everywhere. Returns whether a value was held here. */
   delete (key: string): boolean {
     assertUserKey(key)
-    return this.#remove(key, RecordKind.DELETE)
+    return this.#operation(() => this.#remove(key, RecordKind.DELETE))
   }
 
   /** Drops every copy of `key` without writing a new value. Returns whether a value was held here. */
   invalidate (key: string): boolean {
     assertUserKey(key)
-    return this.#remove(key, RecordKind.INVALIDATE)
+    return this.#operation(() => this.#remove(key, RecordKind.INVALIDATE))
   }
 
   /**
@@ -262,7 +270,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** Evicts every value tagged `tag`, here and, through a replicated invalidation of the tag, on every instance. */
   invalidateTag (tag: string): void {
-    this.#remove(tagKey(tag), RecordKind.INVALIDATE)
+    this.#operation(() => this.#remove(tagKey(tag), RecordKind.INVALIDATE))
   }
 
   /** Size of this instance's dependency graph: dependents held and their edges (diagnostics, benchmarks). */
@@ -413,6 +421,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #onFrame (from: string, frame: Uint8Array): void {
     if (this.#closed) return
     this.#counters.framesReceived++
+    this.#operation(() => this.#handleFrame(from, frame))
+  }
+
+  #handleFrame (from: string, frame: Uint8Array): void {
     try {
       const msg = decodeFrame(frame, this.#o.limits)
       switch (msg.type) {
@@ -441,7 +453,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       return
     }
     const values = this.#decodeValues(records)
-    const forged = this.#countForged(records)
+    const issued = this.#seq // before any listener can write
+    const forged = this.#forgedRecords(records)
     const gapBefore = this.#tracker.hasGap(origin)
     const now = this.#o.now() // one clock read per frame
     for (let i = 0; i < records.length; i++) {
@@ -449,11 +462,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       // duplicate is dominated and dropped there), and numbers alone must not
       // decide, or one bad frame reusing a number would hide the real write.
       const r = records[i] as WireRecord
-      if (forged !== 0 && this.#forges(r)) this.#refuseForged(r, 'remote')
+      if (forged !== undefined && forged.has(i)) this.#refuseForged(r, 'remote')
       else if (this.#apply(r, values?.[i], 'remote', now)) this.#lag.record(physicalMs(r.hlc), now)
       this.#tracker.mark(origin, firstSeq + i, now)
     }
-    if (forged !== 0) this.#reportForged(from, records, forged)
+    if (forged !== undefined) this.#reportForged(from, records, forged, issued)
     if (this.#tracker.hasGap(origin)) {
       if (!gapBefore) this.#counters.gapsDetected++
       this.#sync.request(from)
@@ -468,14 +481,15 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #applyRecords (records: WireRecord[], reason: EvictReason, from: string): void {
     const values = this.#decodeValues(records)
-    const forged = this.#countForged(records)
+    const issued = this.#seq // before any listener can write
+    const forged = this.#forgedRecords(records)
     const now = this.#o.now()
     for (let i = 0; i < records.length; i++) {
       const r = records[i] as WireRecord
-      if (forged !== 0 && this.#forges(r)) this.#refuseForged(r, reason)
+      if (forged !== undefined && forged.has(i)) this.#refuseForged(r, reason)
       else if (this.#apply(r, values?.[i], reason, now) && reason === 'repair') this.#counters.repairs++
     }
-    if (forged !== 0) this.#reportForged(from, records, forged)
+    if (forged !== undefined) this.#reportForged(from, records, forged, issued)
   }
 
   // A record whose vector credits our origin with a number we never issued
@@ -485,14 +499,17 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   // it in anti-entropy, and refusing its whole answer would stall repair
   // between honest nodes until the record ages out.
 
-  #forges (r: WireRecord): boolean {
-    return vectorGet(r.vv, this.origin) > this.#seq
-  }
-
-  #countForged (records: WireRecord[]): number {
-    let n = 0
-    for (let i = 0; i < records.length; i++) if (this.#forges(records[i] as WireRecord)) n++
-    return n
+  /**
+   * The indices of forged records, decided once before any record is
+   * applied (a listener may write meanwhile and raise our count); undefined
+   * when there are none, the usual case, without allocating.
+   */
+  #forgedRecords (records: WireRecord[]): Set<number> | undefined {
+    let forged: Set<number> | undefined
+    for (let i = 0; i < records.length; i++) {
+      if (vectorGet((records[i] as WireRecord).vv, this.origin) > this.#seq) (forged ??= new Set()).add(i)
+    }
+    return forged
   }
 
   /** Skips a forged record, dropping the key's copy here: its state is unknown now, and a miss is always correct. */
@@ -502,10 +519,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#store.dropValue(r.key, reason)
   }
 
-  #reportForged (from: string, records: WireRecord[], n: number): void {
-    const first = records.find((r) => this.#forges(r)) as WireRecord
+  #reportForged (from: string, records: WireRecord[], forged: Set<number>, issued: number): void {
+    const first = records[forged.values().next().value as number] as WireRecord
     this.#protocolError(from, new MeshCacheError(ErrorCode.FRAME_MALFORMED,
-      `${n} record(s) refused, first for key ${JSON.stringify(first.key)}: its vector credits our origin ${this.origin} with ${vectorGet(first.vv, this.origin)}, above the ${this.#seq} we issued`))
+      `${forged.size} record(s) refused, first for key ${JSON.stringify(first.key)}: its vector credits our origin ${this.origin} with ${vectorGet(first.vv, this.origin)}, above the ${issued} we issued`))
   }
 
   /**
@@ -671,10 +688,37 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #changed (key: string, reason: EvictReason): void {
     if (this.#loads !== undefined) this.#loads.changed(key)
     if (this.#deps !== undefined) {
-      const outer = this.#cascadeReason
-      this.#cascadeReason = reason
-      this.#deps.changed(key, this.#dropDependent)
-      this.#cascadeReason = outer
+      // Detached from the graph now, dropped once the operation has stored
+      // the key's new state: dropping fires events, and a listener must not
+      // see (or write over) the state being replaced.
+      this.#deps.changed(key, (dependent, replicated) => { this.#cascade.push([dependent, replicated, reason]) })
+    }
+  }
+
+  /**
+   * Runs a public write or a frame: dependents detached meanwhile are
+   * dropped when the outermost one is done (see #changed).
+   */
+  #operation<T> (fn: () => T): T {
+    this.#depth++
+    try {
+      return fn()
+    } finally {
+      if (--this.#depth === 0 && this.#cascade.length !== 0) this.#runCascade()
+    }
+  }
+
+  #runCascade (): void {
+    this.#depth++ // writes made by the drops (or their listeners) queue behind
+    try {
+      let next: [string, boolean, EvictReason] | undefined
+      while ((next = this.#cascade.shift()) !== undefined) {
+        this.#cascadeReason = next[2]
+        this.#dropDependent(next[0], next[1])
+      }
+    } finally {
+      this.#cascadeReason = 'local'
+      this.#depth--
     }
   }
 
