@@ -608,8 +608,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       sv = new Map(requested)
       for (const [origin, last] of retired) if (!sv.has(origin)) sv.set(origin, last)
     }
+    let live: Set<string> | undefined
     for (const [key, e] of store.meta) {
       if (!e.exceeds(sv)) continue
+      if (this.#onlyUnknownAhead(e.vv, sv, live ??= this.#membership?.liveOrigins() ?? new Set())) continue
       const record: WireRecord = { key, kind: e.kind, hlc: e.hlc, writer: e.writer, vv: e.vv }
       // Only the value this write stored travels with it: a loaded or
       // local-only value in its place is this instance's own, and the
@@ -628,6 +630,23 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       out.push(record)
     }
     return out
+  }
+
+  /**
+   * Whether every entry of `vv` ahead of `sv` names an origin that neither
+   * side tracks nor this side retired, and that is not a live member: one
+   * retired everywhere before this instance joined (it holds its entries
+   * only through others' repairs). Such entries count as seen, as retired
+   * ones do (SPEC §7); otherwise an instance that joined late would re-send
+   * every key naming a departed incarnation in every answer.
+   */
+  #onlyUnknownAhead (vv: VersionVector, sv: StateVector, live: ReadonlySet<string>): boolean {
+    for (let i = 0; i < vv.length; i += 2) {
+      const origin = vv[i] as string
+      if ((vv[i + 1] as number) <= (sv.get(origin) ?? 0)) continue
+      if (sv.has(origin) || this.#tracker.tracks(origin) || live.has(origin) || origin === this.origin) return false
+    }
+    return true
   }
 
   #advance (sv: StateVector): void {

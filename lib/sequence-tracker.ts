@@ -58,6 +58,11 @@ export class SequenceTracker {
     this.#absorb(s)
   }
 
+  /** Whether `origin`'s numbers are tracked here (not retired, not unknown). */
+  tracks (origin: string): boolean {
+    return this.#origins.has(origin)
+  }
+
   /** True when some number is missing below one already received. */
   hasGap (origin: string): boolean {
     return this.#origins.get(origin)?.pending !== undefined

@@ -453,6 +453,36 @@ test('keys whose vectors still name a retired origin are not re-sent by every an
   for (const n of nodes) await n.close()
 })
 
+test('a node that joined after an origin was retired everywhere does not re-send the keys naming it', async () => {
+  const net = createMemoryNetwork({ seed: 3 })
+  const clock = createTestClock()
+  const mk = (node: string) => createMeshCache<string>({ namespace: 't', nodeId: node, now: clock.now, syncInterval: 0, ttl: 1000, maxClockSkew: 100, transport: net.transport(node) })
+  const a = await mk('a')
+  const o = await mk('o')
+  await net.flush()
+  const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
+  for (const k of keys) o.set(k, 'by o') // the vectors name o
+  await net.flush()
+  await o.close() // o departs
+  await net.flush()
+  const rewrite = async (tag: string): Promise<void> => {
+    clock.advance(600)
+    for (const k of keys) a.set(k, tag)
+    await net.flush()
+  }
+  for (let t = 0; t < 3; t++) { await rewrite(`x${t}`); a.purgeStale() } // past the horizon: o retired on a
+  const late = await mk('late') // joins now: it never tracks o
+  await net.flush()
+  assert.ok(late.inspect('k0')?.vv.includes(o.origin), 'the late node holds vectors naming o')
+  await rewrite('y')
+  const before = a.stats().duplicates
+  a.sync() // late answers a
+  await net.flush()
+  assert.is(a.stats().duplicates - before, 0, 'late re-sent nothing a already had')
+  await a.close()
+  await late.close()
+})
+
 test('records older than the horizon are dropped: every copy they could touch has expired', async () => {
   const c = await cluster<string>(2, { mode: 'replicate', ttl: 1000, maxClockSkew: 0 })
   const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
