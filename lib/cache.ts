@@ -297,6 +297,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #namedOrigins (): Set<string> {
     const named = new Set<string>()
     for (const e of this.#store.meta.values()) {
+      // A one-origin vector is kept inline (Entry): its origin is the writer, no array to build.
+      if (e.vectorSize === 1) {
+        named.add(e.writer)
+        continue
+      }
       const vv = e.vv
       for (let i = 0; i < vv.length; i += 2) named.add(vv[i] as string)
     }
@@ -611,8 +616,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     let live: Set<string> | undefined
     for (const [key, e] of store.meta) {
       if (!e.exceeds(sv)) continue
-      if (this.#onlyUnknownAhead(e.vv, sv, live ??= this.#membership?.liveOrigins() ?? new Set())) continue
-      const record: WireRecord = { key, kind: e.kind, hlc: e.hlc, writer: e.writer, vv: e.vv }
+      const vv = e.vv // built once: an inline vector is a new array each time
+      if (this.#onlyUnknownAhead(vv, sv, live ??= this.#membership?.liveOrigins() ?? new Set())) continue
+      const record: WireRecord = { key, kind: e.kind, hlc: e.hlc, writer: e.writer, vv }
       // Only the value this write stored travels with it: a loaded or
       // local-only value in its place is this instance's own, and the
       // record goes without a value (a miss at the receiver, always correct).
