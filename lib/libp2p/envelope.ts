@@ -14,6 +14,7 @@
  *   DATA(4)     := uvarint(nsId) • payload                     a whole frame, or the last piece of one
  *   PART(5)     := uvarint(nsId) • payload                     a piece of a frame; more PART/DATA follow
  *   PEERS(6)    := uvarint(n) • n × (string(peerId) • uvarint(m) • m × string(multiaddr))
+ *   PING(7)     := (nothing)                                   sent on a stream idle for keepaliveInterval
  *
  * nsId is chosen by the sender and is valid only on the stream that carried the JOIN.
  * A frame larger than CHUNK_BYTES is sent as PART… DATA, back to back on one stream.
@@ -29,6 +30,7 @@ export const MSG_LEAVE = 3
 export const MSG_DATA = 4
 export const MSG_PART = 5
 export const MSG_PEERS = 6
+export const MSG_PING = 7
 
 /** Largest piece of a frame in one envelope. */
 export const CHUNK_BYTES = 1 << 20
@@ -131,6 +133,14 @@ export function encodeLeave (nsId: number): Uint8Array {
   const w = new Writer()
   w.parts.push(MSG_LEAVE)
   return w.uvarint(nsId).envelope()
+}
+
+/**
+ * PING, the whole envelope: length 1, then the type. It carries nothing; its
+ * arrival is what counts (the mesh's liveness check, mesh.ts).
+ */
+export function encodePing (): Uint8Array {
+  return Uint8Array.of(1, MSG_PING)
 }
 
 export interface PeerAddrs { peer: string, addrs: string[] }

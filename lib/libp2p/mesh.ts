@@ -21,6 +21,7 @@ import { InboundReader, PeerLink } from './stream-link.ts'
 import type { ReaderEvents } from './stream-link.ts'
 import type { ResolvedOptions } from './options.ts'
 import { withoutPeerId, type Redialer } from './redial.ts'
+import { Liveness, type LivenessHost } from './liveness.ts'
 
 /** Counters for what the transport did and dropped; see `transport.stats()`. */
 export interface TransportStats {
@@ -46,6 +47,8 @@ export interface TransportStats {
   peerUps: number
   /** Attempts to open our stream to a connected peer that failed (each is retried with backoff). */
   streamOpenFailures: number
+  /** Peers given up after `peerTimeout` of silence (their connections closed; the redialer takes over). */
+  peersTimedOut: number
   /** Dials made by the redialer, and how many failed. */
   redials: number
   redialFailures: number
@@ -59,7 +62,7 @@ export function emptyStats (): TransportStats {
   return {
     framesSent: 0, framesReceived: 0, bytesReceived: 0,
     droppedBackpressure: 0, droppedOversize: 0, droppedNoPeer: 0, droppedUnjoined: 0,
-    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, redials: 0, redialFailures: 0,
+    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, peersTimedOut: 0, redials: 0, redialFailures: 0,
     framesRelayed: 0, relayedReceived: 0
   }
 }
@@ -77,7 +80,7 @@ const MAX_OPEN_RETRIES = 6
 
 const utf8 = new TextEncoder()
 
-export class Mesh implements ReaderEvents, RelayHost {
+export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
   readonly node: Libp2p
   readonly self: string
   readonly stats: TransportStats = emptyStats()
@@ -92,6 +95,7 @@ export class Mesh implements ReaderEvents, RelayHost {
   readonly #conns = new Map<string, Set<Connection>>()
   readonly #namespaces = new Map<string, LocalNamespace>()
   readonly #outConn = new WeakMap<PeerLink, Connection>()
+  readonly #liveness: Liveness
   #nextNsId = 1
   #stopped = false
 
@@ -100,6 +104,7 @@ export class Mesh implements ReaderEvents, RelayHost {
     this.self = node.peerId.toString()
     this.#opts = opts
     this.#log = log
+    this.#liveness = new Liveness(this, opts.keepaliveInterval, opts.peerTimeout)
   }
 
   /** Registers the protocol and connection listeners; call before the node starts. */
@@ -110,6 +115,7 @@ export class Mesh implements ReaderEvents, RelayHost {
     })
     this.node.addEventListener('connection:open', evt => { this.#onConnOpen(evt.detail) })
     this.node.addEventListener('connection:close', evt => { this.#onConnClose(evt.detail) })
+    this.#liveness.start()
   }
 
   isConnected (peer: string): boolean {
@@ -205,6 +211,7 @@ export class Mesh implements ReaderEvents, RelayHost {
   async stop (): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
+    this.#liveness.stop()
     for (const ns of this.#namespaces.values()) ns.open = false
     this.#namespaces.clear()
     for (const link of this.#links.values()) {
@@ -240,6 +247,7 @@ export class Mesh implements ReaderEvents, RelayHost {
     set.add(conn)
     const link = this.#link(peer)
     link.openFailures = 0
+    link.lastHeard = performance.now() // a new connection starts its own silence count
     void this.#openOutbound(link)
   }
 
@@ -341,6 +349,20 @@ export class Mesh implements ReaderEvents, RelayHost {
     const reader = new InboundReader(link, stream, conn, this, this.#opts.maxFrameBytes, this.#log)
     link.readers.add(reader)
     if (link.out === null) void this.#openOutbound(link)
+  }
+
+  // ---- LivenessHost ----
+
+  * connectedLinks (): Iterable<PeerLink> {
+    for (const link of this.#links.values()) if (this.isConnected(link.peer)) yield link
+  }
+
+  giveUp (link: PeerLink, silentMs: number): void {
+    if (this.#stopped) return
+    this.stats.peersTimedOut++
+    this.#log('nothing from %s for %d ms: closing its connections, the redialer takes over', link.peer, Math.round(silentMs))
+    // Aborted, not closed: a graceful close would wait on the silent peer.
+    for (const c of [...this.#conns.get(link.peer) ?? []]) c.abort(new Error(`meshcache: nothing from the peer for ${Math.round(silentMs)} ms`))
   }
 
   // ---- ReaderEvents ----

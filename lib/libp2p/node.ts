@@ -68,6 +68,10 @@ export async function buildNode (init: NodeInit): Promise<Libp2p> {
       // meshcache redials peers itself (redial.ts), forever and with backoff
       reconnectRetries: 0
     },
+    // Its ping aborts a connection whose answer takes over 5 s, which under
+    // saturation is a healthy one with frames queued ahead of the answer;
+    // liveness.ts judges peers by any bytes that arrive instead.
+    connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
       ...(init.gossipsub === true ? { pubsub: gossipsub(GOSSIPSUB_SETTINGS) } : {})

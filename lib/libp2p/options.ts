@@ -13,6 +13,10 @@ export const DEFAULT_REDIAL_INTERVAL = 1_000
 export const DEFAULT_MAX_REDIAL_INTERVAL = 30_000
 export const DEFAULT_DIAL_TIMEOUT = 5_000
 export const DEFAULT_FORGET_AFTER = 10 * 60_000
+export const DEFAULT_KEEPALIVE_INTERVAL = 5_000
+export const DEFAULT_PEER_TIMEOUT = 15_000
+/** Node arms a longer timer for 1 ms (with a warning): no timer option may exceed it. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024
 /** Peers from which a namespace's broadcasts are relayed (gossipsub's cost per message ~ 60 direct sends here, DESIGN.md). */
@@ -61,6 +65,22 @@ export interface Libp2pTransportOptions {
    */
   forgetAfter?: number
   /**
+   * Our stream to a peer that carried nothing for this long (ms) carries a
+   * PING, so the peer keeps hearing from us while idle.
+   * @default 5000
+   */
+  keepaliveInterval?: number
+  /**
+   * A connected peer from which nothing arrived for this long (ms) while
+   * this process was running normally is given up: its connections are
+   * closed and the redialer takes over (a partition, a peer frozen or gone
+   * without closing TCP). Any bytes count, so a peer saturating the link
+   * with frames is never mistaken for a dead one; at least twice
+   * `keepaliveInterval`.
+   * @default 15000
+   */
+  peerTimeout?: number
+  /**
    * Largest frame `broadcast`/`send` accepts; larger frames are refused and
    * counted (`stats().droppedOversize`). Frames over 1 MiB are split into
    * pieces on the wire and joined again by the receiver.
@@ -100,6 +120,8 @@ export interface ResolvedOptions {
   maxRedialInterval: number
   dialTimeout: number
   forgetAfter: number
+  keepaliveInterval: number
+  peerTimeout: number
   maxFrameBytes: number
   maxBufferedBytes: number
   logger: ComponentLogger | undefined
@@ -121,12 +143,17 @@ function checkAddrs (name: string, value: unknown): string[] {
   return [...value as string[]]
 }
 
-function checkMs (name: string, value: unknown, fallback: number, min: number): number {
+function checkMs (name: string, value: unknown, fallback: number, min: number, max = Number.MAX_VALUE): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    invalidOption(name, `must be a finite number ≥ ${min}`)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    invalidOption(name, max === Number.MAX_VALUE ? `must be a finite number ≥ ${min}` : `must be a number from ${min} to ${max}`)
   }
   return value
+}
+
+/** A delay that arms a timer. */
+function checkTimer (name: string, value: unknown, fallback: number, min: number): number {
+  return checkMs(name, value, fallback, min, MAX_TIMER_MS)
 }
 
 export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedOptions {
@@ -141,18 +168,24 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
     }
     psk = normalizePsk(options.psk)
   }
-  const redialInterval = checkMs('redialInterval', options.redialInterval, DEFAULT_REDIAL_INTERVAL, 10)
-  const maxRedialInterval = checkMs('maxRedialInterval', options.maxRedialInterval,
+  const redialInterval = checkTimer('redialInterval', options.redialInterval, DEFAULT_REDIAL_INTERVAL, 10)
+  const maxRedialInterval = checkTimer('maxRedialInterval', options.maxRedialInterval,
     Math.max(DEFAULT_MAX_REDIAL_INTERVAL, redialInterval), redialInterval)
-  const dialTimeout = checkMs('dialTimeout', options.dialTimeout, DEFAULT_DIAL_TIMEOUT, 10)
+  const dialTimeout = checkTimer('dialTimeout', options.dialTimeout, DEFAULT_DIAL_TIMEOUT, 10)
   const forgetAfter = checkMs('forgetAfter', options.forgetAfter, DEFAULT_FORGET_AFTER, 0)
+  const keepaliveInterval = checkTimer('keepaliveInterval', options.keepaliveInterval, DEFAULT_KEEPALIVE_INTERVAL, 10)
+  if (typeof options.peerTimeout === 'number' && options.peerTimeout < 2 * keepaliveInterval) {
+    invalidOption('peerTimeout', `must be at least twice keepaliveInterval (${2 * keepaliveInterval} ms): an idle peer pings only that often`)
+  }
+  const peerTimeout = checkTimer('peerTimeout', options.peerTimeout,
+    Math.max(DEFAULT_PEER_TIMEOUT, 2 * keepaliveInterval), 2 * keepaliveInterval)
   const maxFrameBytes = checkMs('maxFrameBytes', options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 1)
   const maxBufferedBytes = checkMs('maxBufferedBytes', options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, CHUNK_BYTES)
   if (options.logger !== undefined && typeof options.logger?.forComponent !== 'function') {
     invalidOption('logger', 'must be a libp2p ComponentLogger (with forComponent)')
   }
   const relayMinPeers = resolveRelay(options.gossipsub)
-  return { listen, peers, psk, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
+  return { listen, peers, psk, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
 }
 
 function resolveRelay (value: unknown): number | undefined {

@@ -8,7 +8,7 @@ import type { Connection, Logger, Stream } from '@libp2p/interface'
 import {
   BodyReader, EnvelopeSplitter, decodeAddrList, decodePeers,
   MAX_NAMESPACE_BYTES, MAX_NAMESPACES_PER_STREAM,
-  MSG_DATA, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS
+  MSG_DATA, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS, MSG_PING
 } from './envelope.ts'
 import type { PeerAddrs } from './envelope.ts'
 
@@ -37,9 +37,17 @@ export class PeerLink {
   /** Consecutive failures to open the outbound stream (for backoff). */
   openFailures = 0
   retryTimer: ReturnType<typeof setTimeout> | undefined
+  /**
+   * When (performance.now() ms) bytes last arrived from the peer on any of
+   * its streams, and when we last wrote to ours: the mesh's liveness check
+   * (mesh.ts) pings an idle stream and gives up a silent peer.
+   */
+  lastHeard: number
+  lastSent: number
 
   constructor (peer: string) {
     this.peer = peer
+    this.lastHeard = this.lastSent = performance.now()
   }
 
   /** True if frames can be written to this peer now. */
@@ -70,6 +78,7 @@ export class PeerLink {
     if (out.writableNeedsDrain && out.writeBufferLength >= maxBuffered) return false
     try {
       for (const e of envelopes) out.send(e)
+      this.lastSent = performance.now()
       return true
     } catch {
       // closed under us; the 'close' listener cleans up
@@ -104,6 +113,7 @@ export class InboundReader {
     this.#log = log
     this.#splitter = new EnvelopeSplitter(body => { this.#body(body) }, reason => { this.#fatal(reason) })
     stream.addEventListener('message', evt => {
+      link.lastHeard = performance.now()
       const data = evt.data
       if (data instanceof Uint8Array) {
         events.onBytes(data.length)
@@ -160,6 +170,10 @@ export class InboundReader {
           return
         case MSG_PEERS:
           this.#events.onPeers(this.link, decodePeers(r))
+          return
+        case MSG_PING:
+          // its arrival already counted as hearing from the peer
+          if (!r.end()) this.#bad('trailing bytes after PING')
           return
         default:
           this.#bad(`unknown envelope type ${String(body[0])}`)

@@ -86,16 +86,18 @@ test('bad envelopes from a peer with the key are dropped and counted; the node c
     stream.send(Uint8Array.of(3, 4, 7, 1)) // DATA for a namespace id never announced
     stream.send(Uint8Array.of(5, 2, 1, 2, 0xff, 0xfe)) // JOIN with invalid UTF-8
     stream.send(Uint8Array.of(3, 2, 1, 9)) // JOIN whose name is cut short
+    stream.send(Uint8Array.of(2, 7, 0)) // PING with a trailing byte
+    stream.send(Uint8Array.of(1, 7)) // PING: valid, nothing to count
     stream.send(Uint8Array.of(5, 2, 5, 2, 110, 115)) // JOIN 5 "ns": valid
     stream.send(Uint8Array.of(3, 4, 5, 42)) // DATA in ns: delivered
     const got = await ra.waitFrame()
     assert.equal([...got.frame], [42])
     assert.is(got.from, rogue.peerId.toString())
-    assert.is(a.stats().badEnvelopes, 4)
+    assert.is(a.stats().badEnvelopes, 5)
     // a length over the limit cannot be skipped: that stream is reset, the node lives on
     stream.send(Uint8Array.of(0xff, 0xff, 0xff, 0x7f))
     await new Promise(resolve => stream.addEventListener('close', resolve, { once: true }))
-    assert.is(a.stats().badEnvelopes, 5)
+    assert.is(a.stats().badEnvelopes, 6)
     assert.equal(ra.frames.length, 1)
     const b = await createLibp2pTransport({ psk, peers: a.multiaddrs() })
     const rb = recorder()
