@@ -104,6 +104,10 @@ export function meshcacheSystem(name: string, extra: Pick<Libp2pTransportOptions
           }
         },
         async close() {
+          if (process.env.MESHCACHE_BENCH_STATS) {
+            const { propagation: _p, ...counters } = cache.stats()
+            process.stderr.write(`STATS ${ctx.role} ${JSON.stringify({ ...counters, ...transport.stats() })}\n`)
+          }
           await cache.close()
           await transport.close()
         },
