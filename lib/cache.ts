@@ -214,6 +214,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     if (value === undefined || value === null) {
       throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `value of key ${JSON.stringify(key)} is ${String(value)}: use delete() to remove a key`)
     }
+    checkOptionsArgument('set', options)
     const ttl = this.#checkTtl(options?.ttl)
     // Checked before any state changes: a refused edge (a cycle) changes nothing.
     const bases = options === undefined ? undefined : this.#basesOf(key, options)
@@ -257,6 +258,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    * docs/loading.md has every rule.
    */
   getOrLoad<R extends V | undefined = V> (key: string, loader: LoadFunction<R>, options?: LoadOptions): Promise<R> {
+    try {
+      checkOptionsArgument('getOrLoad', options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     if (this.#readsCheckClock) this.#store.expireIfDue()
     const value = this.#store.lru.get(key)
     if (value !== undefined) {
@@ -884,6 +890,13 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
  * scan and answer (bench:mesh saturation fell from ~90,000 to ~27,000
  * writes/s with 4 s).
  */
+/** A call's options: absent, or an object (null or a number there is a caller's mistake, not "no options"). */
+function checkOptionsArgument (method: string, options: unknown): void {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${method}: options must be an object, got ${options === null ? 'null' : typeof options}`)
+  }
+}
+
 function sessionTimeout (o: ResolvedOptions<unknown>): number {
   return Math.max(1_000, o.syncInterval === 0 ? 2 * o.announceInterval : o.syncInterval)
 }

@@ -102,6 +102,21 @@ test('bad arguments are refused with E_INVALID_ARGUMENT and change nothing', asy
   throwsCode(() => a.set('k', 'v', { ttl: 101 }), ErrorCode.INVALID_ARGUMENT, /maxTtl/)
   throwsCode(() => a.set('k', 'v', { ttl: 1.5 }), ErrorCode.INVALID_ARGUMENT, /ttl/)
   throwsCode(() => a.delete('a-long-key!'), ErrorCode.INVALID_ARGUMENT)
+  throwsCode(() => a.set('k', 'v', null as any), ErrorCode.INVALID_ARGUMENT, /set: options must be an object, got null/)
+  throwsCode(() => a.set('k', 'v', 5 as any), ErrorCode.INVALID_ARGUMENT, /got number/)
+  let loaderCalls = 0
+  for (const bad of [null, 'fast']) {
+    const load = a.getOrLoad('k', async () => { loaderCalls++; return 'v' }, bad as any)
+    try {
+      await load
+      assert.unreachable(`getOrLoad accepted options ${String(bad)}`)
+    } catch (error) {
+      assert.is((error as MeshCacheError).code, ErrorCode.INVALID_ARGUMENT)
+      assert.match((error as Error).message, /getOrLoad: options must be an object/)
+    }
+  }
+  assert.is(loaderCalls, 0)
+  assert.is(a.get('k'), undefined)
   assert.is(a.stats().localUpdates, 0)
   assert.equal(a.metadata(), [])
   await c.close()
