@@ -31,7 +31,7 @@ import { assertUserKey, tagKey } from './tags.ts'
 import { Store, type EvictEvent, type EvictReason } from './store.ts'
 import type { Channel, FrameHandler, Transport } from './transport.ts'
 import { decodeValue, encodeValue, jsonCodec, type ValueCodec } from './value-codec.ts'
-import { EMPTY_VECTOR, Order, mergeVectors, vectorGet, type VersionVector } from './version-vector.ts'
+import { EMPTY_VECTOR, Order, mergeVectors, vectorGet, vectorWithout, type VersionVector } from './version-vector.ts'
 
 const log = debuglog('meshcache')
 
@@ -295,19 +295,28 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#store.collect(this.#o.horizon)
     const keep = this.#membership?.liveOrigins() ?? new Set<string>()
     keep.add(this.origin)
-    this.#tracker.forgetSilent(this.#o.now() - this.#o.horizon, keep)
-    if (this.#tracker.retired.size !== 0) this.#tracker.retainRetired(this.#namedOrigins())
+    const now = this.#o.now()
+    this.#tracker.forgetSilent(now - this.#o.horizon, keep, now)
+    if (this.#tracker.retired.size !== 0) this.#tracker.retainRetired(this.#forgetRetired(), now - this.#o.horizon)
   }
 
-  /** Every origin some key's vector names (one pass over the metadata, run only while origins are retired). */
-  #namedOrigins (): Set<string> {
+  /**
+   * Drops the vector entries of retired origins from every key (SPEC §7: a
+   * retired origin's writes are older than the horizon, so its entries order
+   * nothing that is still alive anywhere) and returns every origin some
+   * vector still names. One pass over the metadata, run only while origins
+   * are retired.
+   */
+  #forgetRetired (): Set<string> {
     const named = new Set<string>()
+    const retired = this.#tracker.retired
     for (const e of this.#store.meta.values()) {
       // A one-origin vector is kept inline (Entry): its origin is the writer, no array to build.
       if (e.vectorSize === 1) {
         named.add(e.writer)
         continue
       }
+      e.forget(retired)
       const vv = e.vv
       for (let i = 0; i < vv.length; i += 2) named.add(vv[i] as string)
     }
@@ -548,6 +557,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       this.#counters.expiredDropped++
       return false
     }
+    // A retired origin's entries are forgotten here (SPEC §7); a peer that
+    // has not retired it yet still sends them, and they must not count as news.
+    const retired = this.#tracker.retired
+    if (retired.size !== 0 && r.vv.length > 2) r.vv = vectorWithout(r.vv, retired, r.writer)
     const store = this.#store
     let entry = store.meta.get(r.key)
     this.#clock.observe(r.hlc)

@@ -10,7 +10,7 @@
 import type { RecordKindValue } from '../protocol/constants.ts'
 import type { WireRecord } from '../protocol/record.ts'
 import { physicalMs } from './clock.ts'
-import { compareVectors, Order, vectorExceeds, vectorWith, type OrderValue, type VersionVector } from './version-vector.ts'
+import { compareVectors, Order, vectorExceeds, vectorWith, vectorWithout, type OrderValue, type VersionVector } from './version-vector.ts'
 
 /** Bits of `Entry.#flags`: the record kind, and whether the LRU holds the value. */
 const KIND_BITS = 0x0f
@@ -140,6 +140,20 @@ export class Entry {
   vectorWith (origin: string, counter: number): VersionVector {
     if (this.#vector === undefined && this.writer === origin) return [origin, Math.max(counter, this.#counter)]
     return vectorWith(this.vv, origin, counter)
+  }
+
+  /**
+   * Drops the vector entries of retired origins up to their last counter
+   * (SPEC §7), except the writer's own; returns whether any went. Only a
+   * vector of several origins can hold another origin's entry.
+   */
+  forget (retired: ReadonlyMap<string, number>): boolean {
+    const vector = this.#vector
+    if (vector === undefined || vector.length === 0) return false
+    const kept = vectorWithout(vector, retired, this.writer)
+    if (kept === vector) return false
+    this.vv = kept
+    return true
   }
 
   /** True when some vector entry is above what `sv` has seen. */

@@ -28,6 +28,8 @@ export class SequenceTracker {
    * those entries as seen (see `retired`).
    */
   readonly #retired = new Map<string, number>()
+  /** When each retired origin was retired (local ms). */
+  readonly #retiredAt = new Map<string, number>()
 
   /** Records `seq` as received. */
   mark (origin: string, seq: number, now: number): void {
@@ -82,13 +84,14 @@ export class SequenceTracker {
     return this.#origins.size
   }
 
-  /** Forgets origins silent since `before` (departed nodes), except those in `keep`; they are retired. */
-  forgetSilent (before: number, keep: ReadonlySet<string>): number {
+  /** Forgets origins silent since `before` (departed nodes), except those in `keep`; they are retired at `now`. */
+  forgetSilent (before: number, keep: ReadonlySet<string>, now: number): number {
     let n = 0
     for (const [origin, s] of this.#origins) {
       if (s.lastSeen < before && !keep.has(origin)) {
         this.#origins.delete(origin)
         this.#retired.set(origin, s.contiguous)
+        this.#retiredAt.set(origin, now)
         n++
       }
     }
@@ -106,9 +109,18 @@ export class SequenceTracker {
     return this.#retired
   }
 
-  /** Drops retired origins that no vector names any more (`named` holds every origin still named). */
-  retainRetired (named: ReadonlySet<string>): void {
-    for (const origin of this.#retired.keys()) if (!named.has(origin)) this.#retired.delete(origin)
+  /**
+   * Drops retired origins that no vector names any more (`named` holds every
+   * origin still named) and that were retired before `before`: until then a
+   * peer that retired the origin later than we did may still send its
+   * entries, which must keep being recognised as forgotten.
+   */
+  retainRetired (named: ReadonlySet<string>, before: number): void {
+    for (const origin of this.#retired.keys()) {
+      if (named.has(origin) || (this.#retiredAt.get(origin) ?? 0) >= before) continue
+      this.#retired.delete(origin)
+      this.#retiredAt.delete(origin)
+    }
   }
 
   /** A number at or below a retired origin's last is old news; a higher one brings the origin back. */
@@ -118,6 +130,7 @@ export class SequenceTracker {
     if (last === undefined) return false
     if (seq <= last) return true
     this.#retired.delete(origin)
+    this.#retiredAt.delete(origin)
     this.#state(origin, now).contiguous = last // back (a partition longer than the horizon): resume where it left
     return false
   }

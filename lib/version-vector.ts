@@ -124,6 +124,30 @@ export function vectorExceeds (vv: VersionVector, sv: ReadonlyMap<string, number
   return false
 }
 
+/**
+ * `vv` without the entries `forgotten` covers (origin → last counter
+ * forgotten), except `keep`'s; `vv` itself when none goes, so the usual case
+ * allocates nothing. Order is kept.
+ */
+export function vectorWithout (vv: VersionVector, forgotten: ReadonlyMap<string, number>, keep: string): VersionVector {
+  let drop = 0
+  for (let i = 0; i < vv.length; i += 2) if (covered(vv, i, forgotten, keep)) drop++
+  if (drop === 0) return vv
+  const out: VersionVector = new Array(vv.length - 2 * drop)
+  let k = 0
+  for (let i = 0; i < vv.length; i += 2) {
+    if (covered(vv, i, forgotten, keep)) continue
+    out[k++] = vv[i] as string
+    out[k++] = vv[i + 1] as number
+  }
+  return out
+}
+
+function covered (vv: VersionVector, i: number, forgotten: ReadonlyMap<string, number>, keep: string): boolean {
+  const origin = vv[i] as string
+  return origin !== keep && (vv[i + 1] as number) <= (forgotten.get(origin) ?? 0)
+}
+
 export function vectorsEqual (a: VersionVector, b: VersionVector): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false

@@ -458,8 +458,8 @@ test('keys whose vectors still name a retired origin are not re-sent by every an
     clock.advance(300)
     for (const n of nodes) n.purgeStale()
   }
-  assert.ok(nodes[0]!.inspect('hot0')?.vv.includes(departed), 'the vectors still name the departed incarnation')
-  assert.is(nodes[0]!.stats().origins, 3, 'which is no longer tracked')
+  assert.is(nodes[0]!.stats().origins, 3, 'the departed incarnation is no longer tracked')
+  assert.not.ok(nodes[0]!.inspect('hot0')?.vv.includes(departed), 'and its vector entries are forgotten (SPEC §7)')
   const duplicates = (): number => nodes.reduce((sum, n) => sum + n.stats().duplicates, 0)
   const before = duplicates()
   for (const n of nodes) n.sync()
@@ -488,7 +488,7 @@ test('a node that joined after an origin was retired everywhere does not re-send
   for (let t = 0; t < 3; t++) { await rewrite(`x${t}`); a.purgeStale() } // past the horizon: o retired on a
   const late = await mk('late') // joins now: it never tracks o
   await net.flush()
-  assert.ok(late.inspect('k0')?.vv.includes(o.origin), 'the late node holds vectors naming o')
+  assert.not.ok(late.inspect('k0')?.vv.includes(o.origin), 'a forgot o\'s entries before the late node joined')
   await rewrite('y')
   const before = a.stats().duplicates
   a.sync() // late answers a
@@ -496,6 +496,51 @@ test('a node that joined after an origin was retired everywhere does not re-send
   assert.is(a.stats().duplicates - before, 0, 'late re-sent nothing a already had')
   await a.close()
   await late.close()
+})
+
+// Issue 2 §3: the vector entries of departed nodes are collected after the horizon.
+test('a departed origin\'s vector entries are forgotten on every replica, and a peer still sending them changes nothing', async () => {
+  const net = createMemoryNetwork({ seed: 5 })
+  const clock = createTestClock()
+  const mk = (node: string) => createMeshCache<string>({ namespace: 'f', nodeId: node, now: clock.now, transport: net.transport(node), mode: 'replicate', ttl: 1000, maxClockSkew: 0, syncInterval: 0 })
+  const [a, b, o] = [await mk('a'), await mk('b'), await mk('o')]
+  await net.flush()
+  const keys = Array.from({ length: 10 }, (_, i) => `k${i}`)
+  for (const k of keys) o.set(k, 'by o')
+  await net.flush()
+  const gone = o.origin
+  await o.close()
+  await net.flush()
+  const rewrite = async (): Promise<void> => {
+    clock.advance(400)
+    for (const k of keys) a.set(k, `by a at ${clock.now()}`)
+    await net.flush()
+  }
+  await rewrite()
+  assert.ok(b.inspect('k0')?.vv.includes(gone), 'a\'s writes carry o\'s entry on')
+  const bytesBefore = a.stats().metadataBytes
+  for (let i = 0; i < 3; i++) await rewrite() // o silent past the horizon (1000 ms)
+  a.purgeStale() // a retires o; b has not collected yet
+  for (const k of keys) {
+    assert.equal(a.inspect(k)?.vv, [a.origin, a.inspect(k)?.vv[1]], `${k}: only a's own entry left on a`)
+    assert.ok(b.inspect(k)?.vv.includes(gone), `${k}: b still names o`)
+  }
+  assert.ok(a.stats().metadataBytes < bytesBefore, `metadata shrank (${bytesBefore} → ${a.stats().metadataBytes} bytes)`)
+  let changes = 0
+  a.on('change', () => { changes++ })
+  const remoteBefore = a.stats().remoteUpdates
+  a.sync() // b answers with every key, each naming o
+  b.sync()
+  await net.flush()
+  assert.is(a.stats().remoteUpdates - remoteBefore, 0, 'o\'s forgotten entries are no news to a')
+  assert.is(changes, 0)
+  b.purgeStale()
+  for (const k of keys) {
+    assert.equal(b.inspect(k), a.inspect(k), `${k}: identical metadata once both collected`)
+    assert.is(b.get(k), a.get(k))
+  }
+  await a.close()
+  await b.close()
 })
 
 test('records older than the horizon are dropped: every copy they could touch has expired', async () => {

@@ -18,7 +18,7 @@ test('only a new number counts as activity: repeating the last one does not keep
   const t = new SequenceTracker()
   for (let n = 1; n <= 5; n++) t.mark('o', n, 0)
   t.advance('o', 5, 900) // a peer repeats o's last number
-  assert.is(t.forgetSilent(500, new Set()), 1, 'silent since 0')
+  assert.is(t.forgetSilent(500, new Set(), 1000), 1, 'silent since 0')
   assert.is(t.size, 0)
   assert.equal([...t.retired], [['o', 5]])
 })
@@ -27,7 +27,7 @@ test('a retired origin is not brought back by its old numbers, and is by a new o
   const t = new SequenceTracker()
   t.mark('o', 1, 0)
   t.mark('o', 2, 0)
-  t.forgetSilent(10, new Set())
+  t.forgetSilent(10, new Set(), 15)
   t.advance('o', 2, 20) // a peer that has not retired it yet reports its last number
   t.mark('o', 1, 20) // a duplicate arrives late
   assert.is(t.size, 0, 'still retired')
@@ -39,16 +39,18 @@ test('a retired origin is not brought back by its old numbers, and is by a new o
   assert.is(t.retired.size, 0)
 })
 
-test('live members are kept; retired origins go once no vector names them', () => {
+test('live members are kept; retired origins go once no vector names them and a horizon has passed', () => {
   const t = new SequenceTracker()
   t.mark('live', 1, 0)
   t.mark('gone', 1, 0)
   t.mark('also-gone', 4, 0)
-  t.forgetSilent(10, new Set(['live']))
+  t.forgetSilent(10, new Set(['live']), 100)
   assert.equal([...t.stateVector().keys()], ['live'])
   assert.equal([...t.retired.keys()].sort(), ['also-gone', 'gone'])
-  t.retainRetired(new Set(['live', 'gone']))
-  assert.equal([...t.retired.keys()], ['gone'])
+  t.retainRetired(new Set(['live', 'gone']), 100)
+  assert.equal([...t.retired.keys()].sort(), ['also-gone', 'gone'], 'retired at 100: a peer may still send their entries')
+  t.retainRetired(new Set(['live', 'gone']), 101)
+  assert.equal([...t.retired.keys()], ['gone'], 'unnamed and retired before the cut-off')
 })
 
 test.run()

@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as prng from 'lib0/prng'
 import {
-  EMPTY_VECTOR, Order, compareVectors, mergeVectors, vectorExceeds, vectorGet, vectorToString, vectorWith, vectorsEqual,
+  EMPTY_VECTOR, Order, compareVectors, mergeVectors, vectorExceeds, vectorGet, vectorToString, vectorWith, vectorWithout, vectorsEqual,
   type OrderValue, type VersionVector,
 } from '../lib/version-vector.ts'
 
@@ -164,6 +164,17 @@ property('vectorWith raises one entry, keeps the rest, stays canonical and never
   assert.is(vectorGet(w, origin), Math.max(vectorGet(a, origin), counter))
   const o = compareVectors(w, a)
   assert.ok(o === Order.AFTER || o === Order.EQUAL)
+})
+
+property('vectorWithout drops exactly the covered entries except keep\'s, stays canonical, and allocates nothing when none goes', (gen) => {
+  const a = randomVector(gen)
+  const forgotten = toMap(randomVector(gen))
+  const keep = prng.oneOf(gen, ORIGINS)
+  const w = vectorWithout(a, forgotten, keep)
+  assertCanonical(w, 'vectorWithout')
+  const expected = [...toMap(a)].filter(([o, c]) => o === keep || c > (forgotten.get(o) ?? 0))
+  assert.equal(w, fromMap(new Map(expected)), `${vectorToString(a)} without ${JSON.stringify([...forgotten])} keeping ${keep}`)
+  if (expected.length * 2 === a.length) assert.ok(w === a, 'the same array when nothing is dropped')
 })
 
 property('vectorExceeds is "some entry above the state vector"', (gen) => {
