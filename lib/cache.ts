@@ -293,6 +293,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   /** Drops expired values and tombstones older than the horizon now (a timer also does it). */
   purgeStale (): void {
     this.#store.collect(this.#o.horizon)
+    this.#membership?.forgetDeparted()
     const keep = this.#membership?.liveOrigins() ?? new Set<string>()
     keep.add(this.origin)
     const now = this.#o.now()

@@ -21,6 +21,13 @@ import { ErrorCode, MeshCacheError } from './errors.ts'
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 /** More states than this in one update is not a membership message. */
 const MAX_STATES_PER_UPDATE = 4096
+/**
+ * Awareness keeps the clock of every client it ever heard of, departed ones
+ * included, so that a late copy of a departed member's old update cannot
+ * bring it back. One entry per departed incarnation adds up over restarts;
+ * past twice the stale timeout no late copy is expected any more.
+ */
+const FORGET_DEPARTED_AFTER_MS = 2 * awarenessProtocol.outdatedTimeout
 
 export interface MemberState {
   origin: string
@@ -114,6 +121,27 @@ export class Membership {
   /** Origins of live members (kept by the origin GC). */
   liveOrigins (): Set<string> {
     return new Set(this.peers().map((p) => p.origin))
+  }
+
+  /**
+   * Forgets awareness' record of members gone for FORGET_DEPARTED_AFTER_MS
+   * (run with the origin GC). A copy of a forgotten member's update arriving
+   * later still would list it again until it is stale (30 s).
+   */
+  forgetDeparted (now = Date.now()): number {
+    let n = 0
+    for (const [id, meta] of this.#awareness.meta) {
+      if (id === this.#awareness.clientID || this.#awareness.states.has(id)) continue
+      if (now - meta.lastUpdated < FORGET_DEPARTED_AFTER_MS) continue
+      this.#awareness.meta.delete(id)
+      n++
+    }
+    return n
+  }
+
+  /** Clients awareness keeps a record of, ourselves and departed members included (for tests). */
+  get knownClients (): number {
+    return this.#awareness.meta.size
   }
 
   destroy (): void {

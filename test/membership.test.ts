@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { createMeshCache, ErrorCode, type MeshCache } from '../lib/index.ts'
-import { validateAwarenessUpdate } from '../lib/membership.ts'
+import { Membership, validateAwarenessUpdate, type MemberState } from '../lib/membership.ts'
 import { createMemoryNetwork } from '../lib/testing/index.ts'
 import { encodeFrame, MessageType } from '../protocol/index.ts'
 import { captureTransport } from './helpers/capture-transport.ts'
@@ -100,6 +100,30 @@ test('states that are not member states are ignored', async () => {
   assert.equal(a.peers(), [])
   other.destroy()
   await a.close()
+})
+
+test('a departed member\'s awareness record is forgotten after twice the stale timeout, a live one\'s never', () => {
+  const members = new Map<string, Membership>()
+  const wire = (name: string) => ({
+    broadcast: (update: Uint8Array) => { for (const [other, m] of members) if (other !== name) m.apply(update, name) },
+    send: (peer: string, update: Uint8Array) => { members.get(peer)?.apply(update, name) },
+    onSummary: () => {},
+  })
+  const state = (name: string): MemberState => ({ origin: `${name}~1`, nodeId: name, incarnation: '1', region: '', namespaces: ['m'], seq: 0 })
+  for (const name of ['a', 'b', 'c']) members.set(name, new Membership(state(name), wire(name)))
+  for (const [name, m] of members) for (const other of members.keys()) if (other !== name) m.greet(other)
+  const a = members.get('a') as Membership
+  assert.is(a.peers().length, 2)
+  const c = members.get('c') as Membership
+  c.destroy() // announces its removal
+  members.delete('c')
+  assert.equal(a.peers().map((p) => p.nodeId), ['b'])
+  assert.is(a.knownClients, 3, 'awareness still remembers c')
+  assert.is(a.forgetDeparted(Date.now() + 59_000), 0, 'not before twice the stale timeout')
+  assert.is(a.forgetDeparted(Date.now() + 61_000), 1, 'then c goes')
+  assert.is(a.knownClients, 2, 'a and the live b stay, however old their record')
+  assert.equal(a.peers().map((p) => p.nodeId), ['b'])
+  for (const m of members.values()) m.destroy()
 })
 
 test.run()

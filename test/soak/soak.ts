@@ -417,7 +417,18 @@ async function takeSamples (): Promise<void> {
 // ---------------------------------------------------------------- final checks
 
 type Meta = Array<[string, { kind: string, hlc: number, writer: string, vv: Array<string | number>, hasValue: boolean }]>
-const metaKey = (v: Meta[number][1]): string => JSON.stringify([v.kind, v.hlc, v.writer, v.vv])
+/**
+ * A key's state as a comparable string. With `live`, vector entries of other
+ * origins (departed incarnations, save the writer) are left out: each process
+ * forgets those on its own clock, within about two horizons (SPEC §7).
+ */
+const metaKey = (v: Meta[number][1], live?: ReadonlySet<string>): string => {
+  const vv = live === undefined ? v.vv : v.vv.filter((_, i, all) => {
+    const origin = all[i - (i % 2)] as string
+    return origin === v.writer || live.has(origin)
+  })
+  return JSON.stringify([v.kind, v.hlc, v.writer, vv])
+}
 
 async function metadataOfAll (): Promise<Map<number, Map<string, Meta[number][1]>>> {
   const out = new Map<number, Map<string, Meta[number][1]>>()
@@ -429,7 +440,7 @@ async function metadataOfAll (): Promise<Map<number, Map<string, Meta[number][1]
 }
 
 /** Differences: keys held by two processes with different metadata, and recent keys missing somewhere. */
-function compareMeta (all: Map<number, Map<string, Meta[number][1]>>, now: number): string[] {
+function compareMeta (all: Map<number, Map<string, Meta[number][1]>>, now: number, live?: ReadonlySet<string>): string[] {
   const diffs: string[] = []
   const keys = new Set<string>()
   for (const m of all.values()) for (const k of m.keys()) keys.add(k)
@@ -441,7 +452,7 @@ function compareMeta (all: Map<number, Map<string, Meta[number][1]>>, now: numbe
       const v = m.get(key)
       if (v === undefined) continue
       newest = Math.max(newest, physicalMs(v.hlc))
-      const k = metaKey(v)
+      const k = metaKey(v, live)
       seen.set(k, [...(seen.get(k) ?? []), slot])
     }
     const missing = [...all.keys()].filter((slot) => all.get(slot)?.has(key) !== true)
@@ -469,10 +480,12 @@ async function finalPhase (): Promise<void> {
   else say(`full mesh again ${Date.now() - healedAt} ms after the heal`)
   await Promise.all(up().map((s) => ask(s, { op: 'sync' }).catch(() => {})))
 
-  // Quiescence: metadata identical twice in a row (bounded).
+  // Quiescence: metadata identical twice in a row (bounded), leaving out the
+  // vector entries of departed incarnations; those are checked after (1b).
+  const live = new Set(up().map((s) => s.origin))
   const qDeadline = Date.now() + 60_000
   let all = await metadataOfAll()
-  let diffs = compareMeta(all, Date.now())
+  let diffs = compareMeta(all, Date.now(), live)
   let stableRounds = 0
   let rounds = 0
   while (Date.now() < qDeadline) {
@@ -485,13 +498,24 @@ async function finalPhase (): Promise<void> {
     }
     await sleep(1_000)
     all = await metadataOfAll()
-    diffs = compareMeta(all, Date.now())
+    diffs = compareMeta(all, Date.now(), live)
   }
   const checkedAt = Date.now()
   if (diffs.length > 0) {
     fail(`(1) metadata differs ${((checkedAt - healedAt) / 1000).toFixed(1)} s after the heal on ${diffs.length} key(s); first ones:\n    ${diffs.slice(0, 8).join('\n    ')}`)
   } else {
-    say(`(1) metadata identical on every process ${((checkedAt - healedAt) / 1000).toFixed(1)} s after the heal (${[...all.values()][0]?.size ?? 0} keys held)`)
+    say(`(1) metadata identical on every process ${((checkedAt - healedAt) / 1000).toFixed(1)} s after the heal (${[...all.values()][0]?.size ?? 0} keys held; vector entries of departed incarnations aside)`)
+    // (1b) Every process forgets those entries once it retires their origin:
+    // a horizon after the origin's last number reached it, checked every gcInterval.
+    const fDeadline = Date.now() + 2 * HORIZON + 10_000
+    let full = compareMeta(all, Date.now())
+    while (full.length > 0 && Date.now() < fDeadline) {
+      await sleep(1_000)
+      all = await metadataOfAll()
+      full = compareMeta(all, Date.now())
+    }
+    if (full.length > 0) fail(`(1b) vectors still differ ${((Date.now() - healedAt) / 1000).toFixed(1)} s after the heal on ${full.length} key(s); first ones:\n    ${full.slice(0, 8).join('\n    ')}`)
+    else say(`(1b) vectors identical, departed incarnations forgotten everywhere, ${((Date.now() - healedAt) / 1000).toFixed(1)} s after the heal`)
   }
 
   // (2) values: every key ever written, on every process.
