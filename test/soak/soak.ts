@@ -607,14 +607,16 @@ function memoryReport (): void {
       const last = sm.at(-1)!
       console.log(`    last: stats ${JSON.stringify(last.stats)} evicts ${JSON.stringify(last.evicts)} frameErrors ${last.frameErrors}${last.frameErrorSamples.length ? ' ' + JSON.stringify(last.frameErrorSamples) : ''}`)
       console.log(`    transport ${JSON.stringify(last.transport)}`)
-      // Bounds: metadata <= keys written in the last ttl + horizon (+ gc period + slack);
+      // Bounds: metadata <= keys written in the last two horizons (+ gc period + slack): a key
+      // goes a horizon after it lost its value here, and a state repaired late (to a restarted
+      // process, say) arrives up to a horizon after its write (SPEC §7);
       // origins <= incarnations alive in the last 30 s (membership) + 3 horizons + gc period + slack:
       // an instance that learns a departed origin from a peer's state vector (a peer that has not
       // retired it yet) retires it a horizon after that (SPEC §7), and with restarts every 10-20 s
       // (faster than the horizon) a fresh incarnation may learn it again from one that learnt it
       // late. Growth over the run is watched by the trend check below.
       for (const x of sm) {
-        const window = TTL + HORIZON + GC_INTERVAL + 3_000
+        const window = 2 * HORIZON + GC_INTERVAL + 3_000
         const bound = distinctKeysWrittenBetween(x.at - window, x.at)
         if (x.metaEntries > bound) fail(`slot ${s.slot} ${inc.origin} at ${rel(x)} s: ${x.metaEntries} metadata entries, more than the ${bound} keys written in the last ${window / 1000} s`)
         const oWindow = Math.max(30_000 + 3_000, HORIZON) + 2 * HORIZON + GC_INTERVAL + 5_000
