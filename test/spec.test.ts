@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert'
 import * as protocol from '../protocol/index.ts'
 import { HLC_LOGICAL_RANGE } from '../lib/clock.ts'
 import { ErrorCode } from '../lib/errors.ts'
+import * as envelope from '../lib/libp2p/envelope.ts'
 
 const spec = readFileSync(new URL('../SPEC.md', import.meta.url), 'utf8')
 
@@ -65,6 +66,15 @@ test('the example frame of §3.6 decodes to what the spec says', () => {
     records: [{ key: 'k', kind: protocol.RecordKind.SET, hlc: 1700000000000000, writer: 'a~1', vv: ['a~1', 1] }],
   })
   assert.equal(protocol.encodeFrame(msg), bytes, 'and encodes back to the same bytes')
+})
+
+test('every envelope type of the libp2p transport is in SPEC.md §11\'s grammar, with its number', () => {
+  const types = Object.entries(envelope).filter(([name]) => name.startsWith('MSG_'))
+  assert.ok(types.length >= 7)
+  for (const [name, value] of types) {
+    const line = new RegExp(`^${name.slice(4)}\\(${value as number}\\) *:=`, 'm')
+    assert.match(spec, line, `${name} = ${value as number} in SPEC.md's envelope grammar`)
+  }
 })
 
 test.run()

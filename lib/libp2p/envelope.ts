@@ -14,7 +14,7 @@
  *   DATA(4)     := uvarint(nsId) • payload                     a whole frame, or the last piece of one
  *   PART(5)     := uvarint(nsId) • payload                     a piece of a frame; more PART/DATA follow
  *   PEERS(6)    := uvarint(n) • n × (string(peerId) • uvarint(m) • m × string(multiaddr))
- *   PING(7)     := (nothing)                                   sent on a stream idle for keepaliveInterval
+ *   PING(7)     := (nothing)                                   sent each keepaliveInterval (liveness.ts)
  *
  * nsId is chosen by the sender and is valid only on the stream that carried the JOIN.
  * A frame larger than CHUNK_BYTES is sent as PART… DATA, back to back on one stream.

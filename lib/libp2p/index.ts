@@ -81,6 +81,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     }
     await mesh.attach()
     await node.start()
+    mesh.start()
   } catch (err) {
     throw new MeshCacheError(ErrorCode.TRANSPORT, `libp2p node failed to start: ${(err as Error).message}`, { cause: err })
   }

@@ -8,14 +8,20 @@
  * so it aborted healthy connections at the busiest moment: every frame in
  * flight was lost and had to be repaired (bench:mesh saturation fell from
  * ~100,000 to ~17,000 writes/s in those runs). Here any bytes from a peer,
- * frames or PINGs, prove it alive; a stream idle for `keepaliveInterval`
- * carries a PING so an idle peer keeps proving it; and a peer silent for
- * `peerTimeout` is given up (a partition or a frozen process that left TCP
- * open), so the redialer makes a new connection once it can.
+ * frames or PINGs, prove it alive; every stream carries a PING each
+ * `keepaliveInterval`, busy or not; and a peer silent for `peerTimeout` is
+ * given up (a partition or a frozen process that left TCP open), so the
+ * redialer makes a new connection once it can.
  *
- * A tick that comes late (this process's event loop was blocked: a long GC,
- * a debugger) forgives everyone: the bytes peers sent meanwhile are waiting
- * unread in our sockets, and silence we did not observe is not silence.
+ * Only a peer that has sent a PING is ever given up: one that never does runs
+ * a meshcache without liveness (it keeps libp2p's own ping), and judging its
+ * idle silence would drop it every `peerTimeout`.
+ *
+ * Time this process did not run (a tick that comes late: a long GC, a
+ * synchronous stretch, a debugger) is not counted as anyone's silence: what
+ * peers sent meanwhile waits unread in our sockets. And the silence check
+ * runs in a setImmediate after the tick, once the poll phase has read what
+ * arrived.
  */
 import type { PeerLink } from './stream-link.ts'
 import { encodePing } from './envelope.ts'
@@ -31,6 +37,7 @@ export class Liveness {
   readonly #host: LivenessHost
   readonly #keepaliveMs: number
   readonly #timeoutMs: number
+  readonly #periodMs: number
   readonly #ping = [encodePing()]
   #timer: ReturnType<typeof setInterval> | undefined
   #lastTick = 0
@@ -39,12 +46,17 @@ export class Liveness {
     this.#host = host
     this.#keepaliveMs = keepaliveMs
     this.#timeoutMs = timeoutMs
+    // Ticks at half the keepalive interval, so PINGs leave about on time.
+    this.#periodMs = Math.max(1, keepaliveMs / 2)
   }
 
   start (): void {
+    if (this.#timer !== undefined) return
     this.#lastTick = performance.now()
-    // Ticks at half the keepalive interval, so no stream stays idle much past it.
-    this.#timer = setInterval(() => { this.tick(performance.now()) }, Math.max(1, this.#keepaliveMs / 2))
+    this.#timer = setInterval(() => {
+      this.tick(performance.now())
+      setImmediate(() => { this.check(performance.now()) })
+    }, this.#periodMs)
     this.#timer.unref()
   }
 
@@ -53,19 +65,29 @@ export class Liveness {
     this.#timer = undefined
   }
 
-  /** One round at time `now` (performance.now() ms); public for tests. */
+  /**
+   * Sends the PINGs that are due and excuses the time this process did not
+   * run; `now` is performance.now() ms. Public for tests.
+   */
   tick (now: number): void {
-    const late = now - this.#lastTick > this.#keepaliveMs
+    const overrun = now - this.#lastTick - this.#periodMs
     this.#lastTick = now
+    // A PING is due a keepalive after the last one, give or take half a tick.
+    const due = this.#keepaliveMs - this.#periodMs / 2
     for (const link of this.#host.connectedLinks()) {
-      if (late) link.lastHeard = Math.max(link.lastHeard, now)
+      if (overrun > 0) link.lastHeard = Math.min(now, link.lastHeard + overrun)
+      if (now - link.lastPing >= due && link.write(this.#ping, Infinity)) link.lastPing = now
+    }
+  }
+
+  /** Gives up the peers that have been silent past the timeout. Public for tests. */
+  check (now: number): void {
+    for (const link of this.#host.connectedLinks()) {
+      if (!link.pings) continue
       const silent = now - link.lastHeard
-      if (silent > this.#timeoutMs) {
-        link.lastHeard = now // one give-up per silence, not one per tick while the connections close
-        this.#host.giveUp(link, silent)
-        continue
-      }
-      if (now - link.lastSent >= this.#keepaliveMs && link.write(this.#ping, Infinity)) link.lastSent = now
+      if (silent <= this.#timeoutMs) continue
+      link.lastHeard = now // one give-up per silence, not one per tick while the connections close
+      this.#host.giveUp(link, silent)
     }
   }
 }

@@ -115,7 +115,11 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     })
     this.node.addEventListener('connection:open', evt => { this.#onConnOpen(evt.detail) })
     this.node.addEventListener('connection:close', evt => { this.#onConnClose(evt.detail) })
-    this.#liveness.start()
+  }
+
+  /** Starts the liveness timer; call once the node has started. */
+  start (): void {
+    if (!this.#stopped) this.#liveness.start()
   }
 
   isConnected (peer: string): boolean {

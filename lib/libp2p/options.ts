@@ -65,8 +65,8 @@ export interface Libp2pTransportOptions {
    */
   forgetAfter?: number
   /**
-   * Our stream to a peer that carried nothing for this long (ms) carries a
-   * PING, so the peer keeps hearing from us while idle.
+   * How often (ms) our stream to each peer carries a PING, busy or idle, so
+   * the peer keeps hearing from us and knows we judge liveness the same way.
    * @default 5000
    */
   keepaliveInterval?: number
@@ -75,8 +75,9 @@ export interface Libp2pTransportOptions {
    * this process was running normally is given up: its connections are
    * closed and the redialer takes over (a partition, a peer frozen or gone
    * without closing TCP). Any bytes count, so a peer saturating the link
-   * with frames is never mistaken for a dead one; at least twice
-   * `keepaliveInterval`.
+   * with frames is never mistaken for a dead one; at least three times
+   * `keepaliveInterval`. Peers that never send a PING (an older meshcache)
+   * are never given up this way.
    * @default 15000
    */
   peerTimeout?: number
@@ -174,11 +175,11 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
   const dialTimeout = checkTimer('dialTimeout', options.dialTimeout, DEFAULT_DIAL_TIMEOUT, 10)
   const forgetAfter = checkMs('forgetAfter', options.forgetAfter, DEFAULT_FORGET_AFTER, 0)
   const keepaliveInterval = checkTimer('keepaliveInterval', options.keepaliveInterval, DEFAULT_KEEPALIVE_INTERVAL, 10)
-  if (typeof options.peerTimeout === 'number' && options.peerTimeout < 2 * keepaliveInterval) {
-    invalidOption('peerTimeout', `must be at least twice keepaliveInterval (${2 * keepaliveInterval} ms): an idle peer pings only that often`)
+  if (typeof options.peerTimeout === 'number' && options.peerTimeout < 3 * keepaliveInterval) {
+    invalidOption('peerTimeout', `must be at least three times keepaliveInterval (${3 * keepaliveInterval} ms): a peer pings only that often, and one lost or late PING must not cost the connection`)
   }
   const peerTimeout = checkTimer('peerTimeout', options.peerTimeout,
-    Math.max(DEFAULT_PEER_TIMEOUT, 2 * keepaliveInterval), 2 * keepaliveInterval)
+    Math.max(DEFAULT_PEER_TIMEOUT, 3 * keepaliveInterval), 3 * keepaliveInterval)
   const maxFrameBytes = checkMs('maxFrameBytes', options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 1)
   const maxBufferedBytes = checkMs('maxBufferedBytes', options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, CHUNK_BYTES)
   if (options.logger !== undefined && typeof options.logger?.forComponent !== 'function') {

@@ -38,16 +38,17 @@ export class PeerLink {
   openFailures = 0
   retryTimer: ReturnType<typeof setTimeout> | undefined
   /**
-   * When (performance.now() ms) bytes last arrived from the peer on any of
-   * its streams, and when we last wrote to ours: the mesh's liveness check
-   * (mesh.ts) pings an idle stream and gives up a silent peer.
+   * For liveness.ts: when (performance.now() ms) bytes last arrived from the
+   * peer on any of its streams, when we last sent it a PING, and whether it
+   * sends PINGs itself (a peer that does not is never given up).
    */
   lastHeard: number
-  lastSent: number
+  lastPing = 0
+  pings = false
 
   constructor (peer: string) {
     this.peer = peer
-    this.lastHeard = this.lastSent = performance.now()
+    this.lastHeard = performance.now()
   }
 
   /** True if frames can be written to this peer now. */
@@ -78,7 +79,6 @@ export class PeerLink {
     if (out.writableNeedsDrain && out.writeBufferLength >= maxBuffered) return false
     try {
       for (const e of envelopes) out.send(e)
-      this.lastSent = performance.now()
       return true
     } catch {
       // closed under us; the 'close' listener cleans up
@@ -173,7 +173,8 @@ export class InboundReader {
           return
         case MSG_PING:
           // its arrival already counted as hearing from the peer
-          if (!r.end()) this.#bad('trailing bytes after PING')
+          if (!r.end()) { this.#bad('trailing bytes after PING'); return }
+          this.link.pings = true
           return
         default:
           this.#bad(`unknown envelope type ${String(body[0])}`)

@@ -102,7 +102,7 @@ test('options are validated with E_INVALID_OPTION naming the option', async () =
     [{ maxFrameBytes: 0 }, 'maxFrameBytes'],
     [{ dialTimeout: 2 ** 31 }, 'dialTimeout'],
     [{ keepaliveInterval: 5 }, 'keepaliveInterval'],
-    [{ keepaliveInterval: 1000, peerTimeout: 1999 }, 'peerTimeout'],
+    [{ keepaliveInterval: 1000, peerTimeout: 2999 }, 'peerTimeout'],
     [{ peerTimeout: 2 ** 31 }, 'peerTimeout'],
     [{ logger: {} }, 'logger'],
     [{ gossipsub: 'yes' }, 'gossipsub'],

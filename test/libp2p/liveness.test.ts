@@ -9,17 +9,21 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createLibp2pTransport } from '../../lib/libp2p/index.ts'
 import { Liveness, type LivenessHost } from '../../lib/libp2p/liveness.ts'
-import { MSG_PING } from '../../lib/libp2p/envelope.ts'
+import { MSG_PING, PROTOCOL, encodeHello } from '../../lib/libp2p/envelope.ts'
+import { buildNode } from '../../lib/libp2p/node.ts'
+import { FaultSwitch } from '../../lib/libp2p/fault.ts'
+import { multiaddr } from '@multiformats/multiaddr'
 import { PeerLink } from '../../lib/libp2p/stream-link.ts'
 import { recorder } from './helpers.ts'
 import { spawnNode } from './procs.ts'
 
 /** A link whose outbound stream records what is written to it. */
-function fakeLink (peer: string, at: number): { link: PeerLink, sent: Uint8Array[] } {
+function fakeLink (peer: string, at: number, pings = true): { link: PeerLink, sent: Uint8Array[] } {
   const sent: Uint8Array[] = []
   const link = new PeerLink(peer)
   link.out = { writeStatus: 'writable', writableNeedsDrain: false, writeBufferLength: 0, send (e: Uint8Array) { sent.push(e); return true } } as never
-  link.lastHeard = link.lastSent = at
+  link.lastHeard = at
+  link.pings = pings
   return { link, sent }
 }
 
@@ -28,48 +32,59 @@ function fakeHost (links: PeerLink[]): LivenessHost & { gaveUp: Array<[string, n
   return { gaveUp, connectedLinks: () => links, giveUp (link, silent) { gaveUp.push([link.peer, silent]) } }
 }
 
-test('an idle stream carries a PING once keepaliveInterval passed, not before', () => {
+/** Ticks every 50 ms (keepalive 100) from `from` to `to`, each followed by the silence check, as the timer does. */
+function run (liveness: Liveness, from: number, to: number, each?: (t: number) => void): void {
+  for (let t = from; t <= to; t += 50) { each?.(t); liveness.tick(t); liveness.check(t) }
+}
+
+test('every stream carries a PING each keepaliveInterval, busy or idle', () => {
   const { link, sent } = fakeLink('p', 1000)
-  const host = fakeHost([link])
-  const liveness = new Liveness(host, 100, 300)
+  const liveness = new Liveness(fakeHost([link]), 100, 300)
   liveness.tick(1000)
+  assert.equal(sent.map(e => [...e]), [[1, MSG_PING]], 'one PING envelope at once: length 1, type PING')
   liveness.tick(1050)
-  assert.is(sent.length, 0, 'written 50 ms ago')
+  assert.is(sent.length, 1, 'not again half a keepalive later')
+  link.write([Uint8Array.of(9)], Infinity) // a frame: a busy stream pings all the same
   liveness.tick(1100)
-  assert.equal(sent.map(e => [...e]), [[1, MSG_PING]], 'one PING envelope: length 1, type PING')
-  liveness.tick(1150)
-  assert.is(sent.length, 1, 'the PING counts as sending')
-  link.lastHeard = 1150
-  assert.equal(host.gaveUp, [])
+  assert.is(sent.filter(e => e[1] === MSG_PING).length, 2)
 })
 
-test('a peer silent past peerTimeout is given up once per silence; bytes arriving reset it', () => {
+test('a pinging peer silent past peerTimeout is given up once per silence; bytes arriving reset it; a peer that never pings is never judged', () => {
   const { link } = fakeLink('p', 0)
   const { link: talking } = fakeLink('q', 0)
-  const host = fakeHost([link, talking])
+  const { link: old } = fakeLink('old', 0, false)
+  const host = fakeHost([link, talking, old])
   const liveness = new Liveness(host, 100, 300)
-  for (let t = 0; t <= 300; t += 50) { talking.lastHeard = t; liveness.tick(t) }
+  run(liveness, 0, 300, (t) => { talking.lastHeard = t })
   assert.equal(host.gaveUp, [], 'exactly peerTimeout of silence is not past it')
-  talking.lastHeard = 350
-  liveness.tick(350)
-  assert.equal(host.gaveUp, [['p', 350]], 'only the silent one')
-  liveness.tick(400)
-  assert.is(host.gaveUp.length, 1, 'not again while its connections close')
-  for (let t = 450; t <= 650; t += 50) { link.lastHeard = t; talking.lastHeard = t; liveness.tick(t) }
-  assert.is(host.gaveUp.length, 1, 'a peer we hear from is never given up')
+  run(liveness, 350, 350, (t) => { talking.lastHeard = t })
+  assert.equal(host.gaveUp, [['p', 350]], 'only the silent one that pings')
+  run(liveness, 400, 650, (t) => { link.lastHeard = t; talking.lastHeard = t })
+  assert.is(host.gaveUp.length, 1, 'not again, and never while we hear from it')
+  run(liveness, 700, 2000)
+  assert.ok(host.gaveUp.every(([peer]) => peer !== 'old'), 'the silent peer without PINGs stays')
 })
 
-test('a late tick (our own event loop was blocked) forgives every silence', () => {
+test('time this process did not run is not counted as silence, however short', () => {
   const { link } = fakeLink('p', 0)
   const host = fakeHost([link])
   const liveness = new Liveness(host, 100, 300)
-  liveness.tick(0)
-  liveness.tick(5_000) // blocked for 5 s: what the peer sent is unread in our socket
+  run(liveness, 0, 200)
+  liveness.tick(5_000) // blocked for ~4.8 s: what the peer sent is unread in our socket
+  liveness.check(5_000)
   assert.equal(host.gaveUp, [])
-  for (let t = 5_050; t <= 5_300; t += 50) liveness.tick(t)
-  assert.equal(host.gaveUp, [], 'the silence counts from the stall')
-  liveness.tick(5_350)
+  run(liveness, 5_050, 5_050)
+  assert.equal(host.gaveUp, [], 'the stall, less one tick, is excused: 200 + 50 + 50 ms of silence')
+  run(liveness, 5_100, 5_100)
   assert.equal(host.gaveUp, [['p', 350]], 'then a real silence is seen')
+  const { link: other } = fakeLink('q', 10_000)
+  const host2 = fakeHost([other])
+  const short = new Liveness(host2, 100, 300)
+  run(short, 10_000, 10_200)
+  short.tick(10_330) // a stall shorter than a keepalive: 80 ms late
+  short.check(10_330)
+  run(short, 10_380, 10_380)
+  assert.equal(host2.gaveUp, [], '380 ms since the last byte, 80 of them not ours to count')
 })
 
 const quick = { keepaliveInterval: 100, peerTimeout: 400, redialInterval: 100, maxRedialInterval: 200 }
@@ -109,6 +124,8 @@ test('a frozen peer (SIGSTOP: TCP open, nothing arrives) is given up, and found 
   const frozen = await spawnNode({ options: { ...quick, peers: a.multiaddrs() } })
   try {
     await ra.waitUp(frozen.peerId)
+    // A few keepalives, so it has pinged: a peer never heard pinging is never judged.
+    await new Promise(resolve => setTimeout(resolve, 300))
     frozen.child.kill('SIGSTOP')
     await ra.waitDown(frozen.peerId, 1, 5_000)
     assert.is(a.stats().peersTimedOut, 1)
@@ -131,6 +148,23 @@ test('a stall of our own event loop longer than peerTimeout gives no peer up', a
     nobodyGivenUp()
   } finally {
     await close()
+  }
+})
+
+test('a peer that never sends PINGs (an older meshcache) is not given up for its silence', async () => {
+  const a = await createLibp2pTransport(quick)
+  const old = await buildNode({ listen: ['/ip4/127.0.0.1/tcp/0'], psk: undefined, gater: new FaultSwitch().gater(), logger: undefined })
+  await old.handle(PROTOCOL, () => {}) // takes A's stream and ignores it, PINGs included
+  await old.start()
+  try {
+    const stream = await old.dialProtocol(multiaddr(a.multiaddrs()[0] as string), PROTOCOL)
+    stream.send(encodeHello([]))
+    await new Promise(resolve => setTimeout(resolve, 1_200)) // three times peerTimeout, silent
+    assert.is(a.stats().peersTimedOut, 0)
+    assert.is(old.getConnections().length, 1, 'still connected')
+    assert.is(old.getConnections()[0]?.status, 'open')
+  } finally {
+    await Promise.all([a.close(), old.stop()])
   }
 })
 
