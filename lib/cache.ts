@@ -297,27 +297,32 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const keep = this.#membership?.liveOrigins() ?? new Set<string>()
     keep.add(this.origin)
     const now = this.#o.now()
-    this.#tracker.forgetSilent(now - this.#o.horizon, keep, now)
-    if (this.#tracker.retired.size !== 0) this.#tracker.retainRetired(this.#forgetRetired(), now - this.#o.horizon)
+    const tracker = this.#tracker
+    tracker.forgetSilent(now - this.#o.horizon, keep, now)
+    if (tracker.retired.size === 0 && tracker.forgotten.size === 0) return
+    const named = this.#forgetRetired()
+    tracker.retainRetired(named)
+    // Every peer forgets an origin within about two horizons of us (SPEC §7).
+    tracker.retainForgotten(named, now - 2 * this.#o.horizon - this.#o.gcInterval)
   }
 
   /**
    * Drops the vector entries of retired origins from every key (SPEC §7: a
    * retired origin's writes are older than the horizon, so its entries order
    * nothing that is still alive anywhere) and returns every origin some
-   * vector still names. One pass over the metadata, run only while origins
-   * are retired.
+   * vector still names. One pass over the metadata, run only while some
+   * origin is retired or forgotten.
    */
   #forgetRetired (): Set<string> {
     const named = new Set<string>()
-    const retired = this.#tracker.retired
+    const forgotten = this.#tracker.forgotten
     for (const e of this.#store.meta.values()) {
       // A one-origin vector is kept inline (Entry): its origin is the writer, no array to build.
       if (e.vectorSize === 1) {
         named.add(e.writer)
         continue
       }
-      e.forget(retired)
+      e.forget(forgotten)
       const vv = e.vv
       for (let i = 0; i < vv.length; i += 2) named.add(vv[i] as string)
     }
@@ -560,8 +565,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     }
     // A retired origin's entries are forgotten here (SPEC §7); a peer that
     // has not retired it yet still sends them, and they must not count as news.
-    const retired = this.#tracker.retired
-    if (retired.size !== 0 && r.vv.length > 2) r.vv = vectorWithout(r.vv, retired, r.writer)
+    const forgotten = this.#tracker.forgotten
+    if (forgotten.size !== 0 && r.vv.length > 2) r.vv = vectorWithout(r.vv, forgotten, r.writer)
     const store = this.#store
     let entry = store.meta.get(r.key)
     this.#clock.observe(r.hlc)
@@ -896,6 +901,13 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   }
 }
 
+/** A call's options: absent, or an object (null or a number there is a caller's mistake, not "no options"). */
+function checkOptionsArgument (method: string, options: unknown): void {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${method}: options must be an object, got ${options === null ? 'null' : typeof options}`)
+  }
+}
+
 /**
  * How long an anti-entropy session waits for its answer before a parked
  * request runs anyway: a periodic round (two announcement periods when
@@ -904,13 +916,6 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
  * scan and answer (bench:mesh saturation fell from ~90,000 to ~27,000
  * writes/s with 4 s).
  */
-/** A call's options: absent, or an object (null or a number there is a caller's mistake, not "no options"). */
-function checkOptionsArgument (method: string, options: unknown): void {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${method}: options must be an object, got ${options === null ? 'null' : typeof options}`)
-  }
-}
-
 function sessionTimeout (o: ResolvedOptions<unknown>): number {
   return Math.max(1_000, o.syncInterval === 0 ? 2 * o.announceInterval : o.syncInterval)
 }

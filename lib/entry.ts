@@ -143,14 +143,14 @@ export class Entry {
   }
 
   /**
-   * Drops the vector entries of retired origins up to their last counter
-   * (SPEC §7), except the writer's own; returns whether any went. Only a
+   * Drops the vector entries of forgotten origins up to their forgotten
+   * counter (SPEC §7), except the writer's own; returns whether any went. Only a
    * vector of several origins can hold another origin's entry.
    */
-  forget (retired: ReadonlyMap<string, number>): boolean {
+  forget (forgotten: ReadonlyMap<string, number>): boolean {
     const vector = this.#vector
     if (vector === undefined || vector.length === 0) return false
-    const kept = vectorWithout(vector, retired, this.writer)
+    const kept = vectorWithout(vector, forgotten, this.writer)
     if (kept === vector) return false
     this.vv = kept
     return true

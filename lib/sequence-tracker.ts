@@ -28,8 +28,14 @@ export class SequenceTracker {
    * those entries as seen (see `retired`).
    */
   readonly #retired = new Map<string, number>()
-  /** When each retired origin was retired (local ms). */
-  readonly #retiredAt = new Map<string, number>()
+  /**
+   * Vector entries forgotten here: origin → the highest counter forgotten
+   * (its last number when it was retired), and when (local ms). Kept apart
+   * from `#retired` because they outlive it: an origin that comes back is no
+   * longer retired, but its old entries are still old (SPEC §7).
+   */
+  readonly #forgotten = new Map<string, number>()
+  readonly #forgottenAt = new Map<string, number>()
 
   /** Records `seq` as received. */
   mark (origin: string, seq: number, now: number): void {
@@ -91,7 +97,8 @@ export class SequenceTracker {
       if (s.lastSeen < before && !keep.has(origin)) {
         this.#origins.delete(origin)
         this.#retired.set(origin, s.contiguous)
-        this.#retiredAt.set(origin, now)
+        this.#forgotten.set(origin, Math.max(this.#forgotten.get(origin) ?? 0, s.contiguous))
+        this.#forgottenAt.set(origin, now)
         n++
       }
     }
@@ -109,17 +116,29 @@ export class SequenceTracker {
     return this.#retired
   }
 
+  /** Drops retired origins that no vector names any more (`named` holds every origin still named). */
+  retainRetired (named: ReadonlySet<string>): void {
+    for (const origin of this.#retired.keys()) if (!named.has(origin)) this.#retired.delete(origin)
+  }
+
   /**
-   * Drops retired origins that no vector names any more (`named` holds every
-   * origin still named) and that were retired before `before`: until then a
-   * peer that retired the origin later than we did may still send its
-   * entries, which must keep being recognised as forgotten.
+   * Entries to forget: origin → the highest counter of it that vectors no
+   * longer carry here (SPEC §7). Incoming records lose those entries too.
    */
-  retainRetired (named: ReadonlySet<string>, before: number): void {
-    for (const origin of this.#retired.keys()) {
-      if (named.has(origin) || (this.#retiredAt.get(origin) ?? 0) >= before) continue
-      this.#retired.delete(origin)
-      this.#retiredAt.delete(origin)
+  get forgotten (): ReadonlyMap<string, number> {
+    return this.#forgotten
+  }
+
+  /**
+   * Drops the forgotten counters of origins that no vector names and that
+   * were forgotten before `before`: long enough for every peer to have
+   * forgotten them as well, so none still sends them (SPEC §7).
+   */
+  retainForgotten (named: ReadonlySet<string>, before: number): void {
+    for (const [origin, at] of this.#forgottenAt) {
+      if (named.has(origin) || at >= before) continue
+      this.#forgotten.delete(origin)
+      this.#forgottenAt.delete(origin)
     }
   }
 
@@ -130,7 +149,6 @@ export class SequenceTracker {
     if (last === undefined) return false
     if (seq <= last) return true
     this.#retired.delete(origin)
-    this.#retiredAt.delete(origin)
     this.#state(origin, now).contiguous = last // back (a partition longer than the horizon): resume where it left
     return false
   }

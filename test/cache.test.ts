@@ -543,6 +543,37 @@ test('a departed origin\'s vector entries are forgotten on every replica, and a 
   await b.close()
 })
 
+// Found in review: once the origin came back, its old entries counted as news again.
+test('an origin that comes back after retirement: its old entries stay forgotten, a record of our own latest write is no news', async () => {
+  const clock = createTestClock()
+  const cap = captureTransport(['p'])
+  const x = await createMeshCache<string>({ namespace: 'n', nodeId: 'x', transport: cap.transport, now: clock.now, ttl: 1000, maxClockSkew: 0, syncInterval: 0, gcInterval: 600_000 })
+  const o = 'o~1' // sorts before x's origin
+  const update = (seq: number, key: string) => encodeFrame({ type: MessageType.UPDATES, origin: o, firstSeq: seq,
+    records: [{ key, kind: RecordKind.SET, hlc: clock.now() * 1000, writer: o, vv: [o, seq] }] })
+  cap.deliver('p', update(1, 'k'))
+  clock.advance(10)
+  x.set('k', 'old')
+  clock.advance(1001) // o silent past the horizon, and no live member
+  x.set('k', 'fresh')
+  const peerHolds = x.inspect('k')! // a peer that never retired o holds this state of k: {o:1, x:2}
+  assert.equal(peerHolds.vv, [o, 1, x.origin, 2])
+  x.purgeStale()
+  assert.equal(x.inspect('k')!.vv, [x.origin, 2], 'o retired here: its entry forgotten')
+  cap.deliver('p', update(2, 'j')) // o is back (a partition longer than the horizon)
+  assert.is(x.stats().origins, 2, 'and tracked again')
+  let changes = 0
+  x.on('change', () => { changes++ })
+  const duplicatesBefore = x.stats().duplicates
+  cap.deliver('p', encodeFrame({ type: MessageType.SYNC_STEP2, syncId: 99, part: 0, parts: 1, sv: new Map(),
+    records: [{ key: 'k', kind: RecordKind.SET, hlc: peerHolds.hlc, writer: peerHolds.writer, vv: peerHolds.vv }] }))
+  assert.is(x.get('k'), 'fresh', 'the value of our own latest write stays')
+  assert.is(changes, 0)
+  assert.is(x.stats().duplicates - duplicatesBefore, 1, 'the peer\'s copy of that write is a duplicate')
+  assert.is(x.stats().repairs, 0)
+  await x.close()
+})
+
 test('records older than the horizon are dropped: every copy they could touch has expired', async () => {
   const c = await cluster<string>(2, { mode: 'replicate', ttl: 1000, maxClockSkew: 0 })
   const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]

@@ -39,7 +39,7 @@ test('a retired origin is not brought back by its old numbers, and is by a new o
   assert.is(t.retired.size, 0)
 })
 
-test('live members are kept; retired origins go once no vector names them and a horizon has passed', () => {
+test('live members are kept; retired origins go once no vector names them', () => {
   const t = new SequenceTracker()
   t.mark('live', 1, 0)
   t.mark('gone', 1, 0)
@@ -47,10 +47,26 @@ test('live members are kept; retired origins go once no vector names them and a 
   t.forgetSilent(10, new Set(['live']), 100)
   assert.equal([...t.stateVector().keys()], ['live'])
   assert.equal([...t.retired.keys()].sort(), ['also-gone', 'gone'])
-  t.retainRetired(new Set(['live', 'gone']), 100)
-  assert.equal([...t.retired.keys()].sort(), ['also-gone', 'gone'], 'retired at 100: a peer may still send their entries')
-  t.retainRetired(new Set(['live', 'gone']), 101)
-  assert.equal([...t.retired.keys()], ['gone'], 'unnamed and retired before the cut-off')
+  t.retainRetired(new Set(['live', 'gone']))
+  assert.equal([...t.retired.keys()], ['gone'])
+})
+
+test('forgotten counters outlive retirement: kept while named or recent, and when the origin comes back', () => {
+  const t = new SequenceTracker()
+  for (let n = 1; n <= 3; n++) t.mark('gone', n, 0)
+  for (let n = 1; n <= 2; n++) t.mark('back', n, 0)
+  t.forgetSilent(10, new Set(), 100)
+  assert.equal([...t.forgotten].sort(), [['back', 2], ['gone', 3]])
+  t.mark('back', 3, 150) // back after a partition longer than the horizon
+  assert.is(t.retired.has('back'), false, 'no longer retired')
+  assert.is(t.forgotten.get('back'), 2, 'but its entries up to 2 are still old writes')
+  t.retainRetired(new Set())
+  t.retainForgotten(new Set(['gone']), 200)
+  assert.equal([...t.forgotten.keys()], ['gone'], 'an unnamed one forgotten before the cut-off goes; a named one stays')
+  t.retainForgotten(new Set(), 100)
+  assert.equal([...t.forgotten.keys()], ['gone'], 'forgotten at the cut-off itself: kept')
+  t.retainForgotten(new Set(), 101)
+  assert.is(t.forgotten.size, 0)
 })
 
 test.run()
