@@ -364,7 +364,8 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
   giveUp (link: PeerLink, silentMs: number): void {
     if (this.#stopped) return
     this.stats.peersTimedOut++
-    this.#log('nothing from %s for %d ms: closing its connections, the redialer takes over', link.peer, Math.round(silentMs))
+    this.#log('nothing from %s for %d ms (%d inbound streams; our stream to it %s, %d bytes queued): closing its connections, the redialer takes over',
+      link.peer, Math.round(silentMs), link.readers.size, link.out?.writeStatus ?? 'closed', link.out?.writeBufferLength ?? 0)
     // Aborted, not closed: a graceful close would wait on the silent peer.
     for (const c of [...this.#conns.get(link.peer) ?? []]) c.abort(new Error(`meshcache: nothing from the peer for ${Math.round(silentMs)} ms`))
   }

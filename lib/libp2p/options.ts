@@ -14,7 +14,8 @@ export const DEFAULT_MAX_REDIAL_INTERVAL = 30_000
 export const DEFAULT_DIAL_TIMEOUT = 5_000
 export const DEFAULT_FORGET_AFTER = 10 * 60_000
 export const DEFAULT_KEEPALIVE_INTERVAL = 5_000
-export const DEFAULT_PEER_TIMEOUT = 15_000
+/** As long as membership's stale timeout: only a half-open connection needs it, and a busy peer can stall for seconds. */
+export const DEFAULT_PEER_TIMEOUT = 30_000
 /** Node arms a longer timer for 1 ms (with a warning): no timer option may exceed it. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
@@ -78,7 +79,7 @@ export interface Libp2pTransportOptions {
    * with frames is never mistaken for a dead one; at least three times
    * `keepaliveInterval`. Peers that never send a PING (an older meshcache)
    * are never given up this way.
-   * @default 15000
+   * @default 30000
    */
   peerTimeout?: number
   /**
