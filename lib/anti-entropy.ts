@@ -19,13 +19,19 @@ import type { StateVector, SyncStep1Message, SyncStep2Message } from '../protoco
 import { splitRecords } from './outbox.ts'
 
 export interface SyncHost {
+  /** A fresh map: the caller may change it. */
   stateVector(): StateVector
+  /**
+   * Origins whose frames reach us directly and steadily (live, connected,
+   * heard from recently, no gap): a periodic round leaves them out.
+   */
+  flowing(): ReadonlySet<string>
   /** Every replicated record with a vector entry beyond `sv`. */
   recordsBeyond(sv: StateVector): WireRecord[]
   /** Merges repair records (already decoded and validated). */
   applyRepair(records: WireRecord[], from: string): void
-  /** Raises the local state vector to `sv` after a complete exchange. */
-  advance(sv: StateVector): void
+  /** Raises the local state vector to `sv` after a complete exchange, except for the origins in `skipped`. */
+  advance(sv: StateVector, skipped: ReadonlySet<string> | undefined): void
   send(peer: string, frame: Uint8Array): void
   now(): number
 }
@@ -35,7 +41,15 @@ interface Session {
   startedAt: number
   parts: number
   seen: Set<number>
+  /** Origins this request claimed to have seen entirely (a periodic round): not raised at the end. */
+  skipped: ReadonlySet<string> | undefined
 }
+
+/**
+ * What a periodic round claims for an origin it leaves out: every number
+ * seen, so the responder sends none of its entries (the wire form of "skip").
+ */
+const ALL_SEEN = Number.MAX_SAFE_INTEGER
 
 export class AntiEntropy {
   readonly #host: SyncHost
@@ -53,8 +67,14 @@ export class AntiEntropy {
     this.#timeoutMs = timeoutMs
   }
 
-  /** Asks `peer` for what we lack. `force` starts a session even if one is in flight. */
-  request (peer: string, force = false): void {
+  /**
+   * Asks `peer` for what we lack. `force` starts a session even if one is in
+   * flight. A `periodic` round leaves out the origins whose own frames reach
+   * us steadily: their losses show as gaps or in their announcements, and
+   * under saturation the peer would otherwise re-send every record still in
+   * flight to us from them (hundreds of thousands per round in bench:mesh).
+   */
+  request (peer: string, force = false, periodic = false): void {
     const now = this.#host.now()
     if (!force) {
       for (const [id, s] of this.#sessions) {
@@ -67,9 +87,15 @@ export class AntiEntropy {
       }
     }
     const syncId = this.#nextId++
-    this.#sessions.set(syncId, { peer, startedAt: now, parts: 0, seen: new Set() })
+    const sv = this.#host.stateVector()
+    let skipped: ReadonlySet<string> | undefined
+    if (periodic) {
+      skipped = this.#host.flowing()
+      for (const origin of skipped) if (sv.has(origin)) sv.set(origin, ALL_SEEN)
+    }
+    this.#sessions.set(syncId, { peer, startedAt: now, parts: 0, seen: new Set(), skipped })
     this.requests++
-    this.#host.send(peer, encodeFrame({ type: MessageType.SYNC_STEP1, syncId, sv: this.#host.stateVector() }))
+    this.#host.send(peer, encodeFrame({ type: MessageType.SYNC_STEP1, syncId, sv }))
   }
 
   /** Answers a step 1 with the records `from` lacks. */
@@ -95,7 +121,7 @@ export class AntiEntropy {
     session.seen.add(msg.part)
     if (session.seen.size < session.parts) return
     this.#sessions.delete(msg.syncId)
-    this.#host.advance(msg.sv)
+    this.#host.advance(msg.sv, session.skipped)
     if (this.#again.delete(from)) this.request(from)
   }
 

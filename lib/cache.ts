@@ -112,6 +112,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #announcedSeq = 0
   /** The peer the last periodic round asked (rounds go through the peers in id order). */
   #lastPeriodicPeer = ''
+  /** When an UPDATES frame of each origin last arrived (for #flowing). */
+  readonly #heardAt = new Map<string, number>()
   #membership: Membership | undefined
   #closed = false
   #timers: NodeJS.Timeout[] = []
@@ -146,9 +148,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame))
     this.#sync = new AntiEntropy({
       stateVector: () => this.#stateVector(),
+      flowing: () => this.#flowing(),
       recordsBeyond: (sv) => this.#recordsBeyond(sv),
       applyRepair: (records, from) => this.#applyRecords(records, 'repair', from),
-      advance: (sv) => this.#advance(sv),
+      advance: (sv, skipped) => this.#advance(sv, skipped),
       send: (peer, frame) => this.#send(peer, frame),
       now: options.now,
     }, options.limits.maxRecords, sessionTimeout(options))
@@ -299,6 +302,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const now = this.#o.now()
     const tracker = this.#tracker
     tracker.forgetSilent(now - this.#o.horizon, keep, now)
+    for (const origin of this.#heardAt.keys()) if (!tracker.tracks(origin)) this.#heardAt.delete(origin)
     if (tracker.retired.size === 0 && tracker.forgotten.size === 0) return
     const named = this.#forgetRetired()
     tracker.retainRetired(named)
@@ -483,6 +487,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const forged = this.#forgedRecords(records)
     const gapBefore = this.#tracker.hasGap(origin)
     const now = this.#o.now() // one clock read per frame
+    this.#heardAt.set(origin, now)
     for (let i = 0; i < records.length; i++) {
       // Merged even when the number was seen: the merge is idempotent (a true
       // duplicate is dominated and dropped there), and numbers alone must not
@@ -680,11 +685,34 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return true
   }
 
-  #advance (sv: StateVector): void {
+  #advance (sv: StateVector, skipped: ReadonlySet<string> | undefined): void {
     const now = this.#o.now()
     // A retired origin's old numbers are ignored by the tracker, so a peer
-    // that still reports one does not bring it back (SPEC §7).
-    for (const [origin, seq] of sv) if (origin !== this.origin) this.#tracker.advance(origin, seq, now)
+    // that still reports one does not bring it back (SPEC §7). An origin the
+    // request left out was not answered for: its frames in flight to us must
+    // not be counted as received.
+    for (const [origin, seq] of sv) {
+      if (origin !== this.origin && skipped?.has(origin) !== true) this.#tracker.advance(origin, seq, now)
+    }
+  }
+
+  /**
+   * Origins a periodic round may leave out (SPEC §6): live members on a
+   * connection of ours whose UPDATES arrived within two announcement periods
+   * and show no gap. A loss of theirs shows as a gap in their next frame or
+   * in their next announcement, each of which starts a full repair.
+   */
+  #flowing (): Set<string> {
+    const out = new Set<string>()
+    const members = this.#membership?.peers()
+    if (members === undefined || members.length === 0 || this.#channel === undefined) return out
+    const connected = new Set(this.#channel.peers())
+    const since = this.#o.now() - 2 * this.#o.announceInterval
+    for (const m of members) {
+      const at = this.#heardAt.get(m.origin)
+      if (at !== undefined && at >= since && connected.has(m.peer) && !this.#tracker.hasGap(m.origin)) out.add(m.origin)
+    }
+    return out
   }
 
   #startMembership (): Membership {
@@ -725,7 +753,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     peers.sort()
     const next = peers.find((p) => p > this.#lastPeriodicPeer) ?? peers[0] as string
     this.#lastPeriodicPeer = next
-    this.#sync.request(next)
+    this.#sync.request(next, false, true)
   }
 
   // ---- loading and dependencies (lib/loader.ts, lib/dependencies.ts) ----
