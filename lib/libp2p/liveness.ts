@@ -31,7 +31,12 @@ export interface LivenessHost {
   connectedLinks (): Iterable<PeerLink>
   /** Closes every connection to the peer of `link`: it was silent for `silentMs`. */
   giveUp (link: PeerLink, silentMs: number): void
+  /** This process did not run timers for `ms` more than a tick (logged: it explains silences peers see). */
+  stalled (ms: number): void
 }
+
+/** Stalls shorter than this are timer jitter, not worth a log line. */
+const STALL_WORTH_LOGGING_MS = 1_000
 
 export class Liveness {
   readonly #host: LivenessHost
@@ -70,8 +75,10 @@ export class Liveness {
    * run; `now` is performance.now() ms. Public for tests.
    */
   tick (now: number): void {
-    const overrun = now - this.#lastTick - this.#periodMs
+    // (A first tick without start(), in tests, only sets the baseline.)
+    const overrun = this.#lastTick === 0 ? 0 : now - this.#lastTick - this.#periodMs
     this.#lastTick = now
+    if (overrun >= STALL_WORTH_LOGGING_MS) this.#host.stalled(overrun)
     // A PING is due a keepalive after the last one, give or take half a tick.
     const due = this.#keepaliveMs - this.#periodMs / 2
     for (const link of this.#host.connectedLinks()) {

@@ -361,6 +361,10 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     for (const link of this.#links.values()) if (this.isConnected(link.peer)) yield link
   }
 
+  stalled (ms: number): void {
+    this.#log('this process ran no timers for %d ms (a long GC or a blocking call): peers heard nothing from us meanwhile', Math.round(ms))
+  }
+
   giveUp (link: PeerLink, silentMs: number): void {
     if (this.#stopped) return
     this.stats.peersTimedOut++

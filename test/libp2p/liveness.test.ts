@@ -27,9 +27,10 @@ function fakeLink (peer: string, at: number, pings = true): { link: PeerLink, se
   return { link, sent }
 }
 
-function fakeHost (links: PeerLink[]): LivenessHost & { gaveUp: Array<[string, number]> } {
+function fakeHost (links: PeerLink[]): LivenessHost & { gaveUp: Array<[string, number]>, stalls: number[] } {
   const gaveUp: Array<[string, number]> = []
-  return { gaveUp, connectedLinks: () => links, giveUp (link, silent) { gaveUp.push([link.peer, silent]) } }
+  const stalls: number[] = []
+  return { gaveUp, stalls, connectedLinks: () => links, giveUp (link, silent) { gaveUp.push([link.peer, silent]) }, stalled (ms) { stalls.push(ms) } }
 }
 
 /** Ticks every 50 ms (keepalive 100) from `from` to `to`, each followed by the silence check, as the timer does. */
@@ -73,6 +74,7 @@ test('time this process did not run is not counted as silence, however short', (
   liveness.tick(5_000) // blocked for ~4.8 s: what the peer sent is unread in our socket
   liveness.check(5_000)
   assert.equal(host.gaveUp, [])
+  assert.equal(host.stalls, [4_750], 'the stall is reported (logged by the mesh)')
   run(liveness, 5_050, 5_050)
   assert.equal(host.gaveUp, [], 'the stall, less one tick, is excused: 200 + 50 + 50 ms of silence')
   run(liveness, 5_100, 5_100)
@@ -85,6 +87,7 @@ test('time this process did not run is not counted as silence, however short', (
   short.check(10_330)
   run(short, 10_380, 10_380)
   assert.equal(host2.gaveUp, [], '380 ms since the last byte, 80 of them not ours to count')
+  assert.equal(host2.stalls, [], 'a short stall is jitter, not reported')
 })
 
 const quick = { keepaliveInterval: 100, peerTimeout: 400, redialInterval: 100, maxRedialInterval: 200 }
