@@ -112,8 +112,6 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #announcedSeq = 0
   /** The peer the last periodic round asked (rounds go through the peers in id order). */
   #lastPeriodicPeer = ''
-  /** When an UPDATES frame of each origin last arrived (for #flowing). */
-  readonly #heardAt = new Map<string, number>()
   #membership: Membership | undefined
   #closed = false
   #timers: NodeJS.Timeout[] = []
@@ -302,7 +300,6 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const now = this.#o.now()
     const tracker = this.#tracker
     tracker.forgetSilent(now - this.#o.horizon, keep, now)
-    for (const origin of this.#heardAt.keys()) if (!tracker.tracks(origin)) this.#heardAt.delete(origin)
     if (tracker.retired.size === 0 && tracker.forgotten.size === 0) return
     const named = this.#forgetRetired()
     tracker.retainRetired(named)
@@ -487,7 +484,6 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const forged = this.#forgedRecords(records)
     const gapBefore = this.#tracker.hasGap(origin)
     const now = this.#o.now() // one clock read per frame
-    this.#heardAt.set(origin, now)
     for (let i = 0; i < records.length; i++) {
       // Merged even when the number was seen: the merge is idempotent (a true
       // duplicate is dominated and dropped there), and numbers alone must not
@@ -708,9 +704,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     if (members === undefined || members.length === 0 || this.#channel === undefined) return out
     const connected = new Set(this.#channel.peers())
     const since = this.#o.now() - 2 * this.#o.announceInterval
+    const t = this.#tracker
     for (const m of members) {
-      const at = this.#heardAt.get(m.origin)
-      if (at !== undefined && at >= since && connected.has(m.peer) && !this.#tracker.hasGap(m.origin)) out.add(m.origin)
+      const heard = t.lastFrame(m.origin) // 0: no frame of its own yet
+      if (heard !== 0 && heard >= since && connected.has(m.peer) && !t.hasGap(m.origin)) out.add(m.origin)
     }
     return out
   }

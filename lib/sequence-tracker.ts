@@ -14,6 +14,8 @@ class OriginState {
   pending: Set<number> | undefined = undefined
   /** Local ms of the last activity, for forgetting departed origins. */
   lastSeen: number
+  /** Local ms when one of the origin's own UPDATES last arrived (0: never); anti-entropy does not set it. */
+  lastFrame = 0
 
   constructor (now: number) {
     this.lastSeen = now
@@ -41,6 +43,7 @@ export class SequenceTracker {
   mark (origin: string, seq: number, now: number): void {
     if (this.#isRetired(origin, seq, now)) return
     const s = this.#state(origin, now)
+    s.lastFrame = now
     if (seq === s.contiguous + 1) {
       s.contiguous = seq
       this.#absorb(s)
@@ -69,6 +72,11 @@ export class SequenceTracker {
   /** Whether `origin`'s numbers are tracked here (not retired, not unknown). */
   tracks (origin: string): boolean {
     return this.#origins.has(origin)
+  }
+
+  /** When one of `origin`'s own UPDATES last arrived here (`mark`), 0 if never or not tracked. */
+  lastFrame (origin: string): number {
+    return this.#origins.get(origin)?.lastFrame ?? 0
   }
 
   /** True when some number is missing below one already received. */

@@ -524,7 +524,6 @@ async function finalPhase (): Promise<void> {
   await Promise.all(up().map(async (s) => { values.set(s.slot, await ask(s, { op: 'get', keys }, 60_000)) }))
   const metaNow = await metadataOfAll()
   const killedOrigins = new Set(slots.flatMap((s) => s.incarnations.filter((i) => i.killed).map((i) => i.origin)))
-  const liveOrigins = new Set(up().map((s) => s.origin))
   let valueProblems = 0
   let lostKilled = 0
   let lostLive = 0
@@ -546,7 +545,7 @@ async function finalPhase (): Promise<void> {
       const beats = state === undefined ? physicalMs(w.hlc) > now - HORIZON + 4_000 : (w.hlc > state.hlc || (w.hlc === state.hlc && w.writer > state.writer))
       if (!beats) continue
       if (killedOrigins.has(w.writer)) lostKilled++
-      else { lostLive++; problems.push(`${key}: write ${w.kind} hlc ${w.hlc} by ${w.writer} (live: ${liveOrigins.has(w.writer)}) beats the converged state ${state ? metaKey(state) : '(none)'}`) }
+      else { lostLive++; problems.push(`${key}: write ${w.kind} hlc ${w.hlc} by ${w.writer} (live: ${live.has(w.writer)}) beats the converged state ${state ? metaKey(state) : '(none)'}`) }
     }
     for (const [slot, vals] of values) {
       const v = vals[i]
