@@ -21,11 +21,11 @@ process.on('uncaughtException', (error) => {
 
 /** Receive times by seq; NaN = not (yet) received. Grows as needed. */
 let received = new Float64Array(1 << 16).fill(Number.NaN)
-let receivedCount = 0
 let duplicates = 0
 let firstSent = false
 let lastArrival = 0
-let onArrival: (() => void) | undefined
+/** Called with each first arrival while a collection waits. */
+let onArrival: ((seq: number) => void) | undefined
 
 function record(seq: number): void {
   const at = now()
@@ -41,13 +41,12 @@ function record(seq: number): void {
     return
   }
   received[seq] = at
-  receivedCount++
   lastArrival = at
   if (!firstSent) {
     firstSent = true
     send({ t: 'first' })
   }
-  onArrival?.()
+  onArrival?.(seq)
 }
 
 let handle: NodeHandle | undefined
@@ -97,13 +96,17 @@ async function run(from: number, rate: number, seconds: number): Promise<Float64
   return Float64Array.from(sent)
 }
 
+/**
+ * Resolves once every seq in [from, to) has arrived, or after `idleMs` with no arrival. What is missing is counted
+ * once, then each arrival costs one decrement: a scan of the range per arrival was quadratic, and a receiver still
+ * applying ~100,000 saturation writes when collection began spent a minute or more in it, its event loop blocked, so
+ * its peers gave it up as silent after 30 s (the rare "saturation collapse" of earlier runs).
+ */
 function collect(from: number, to: number, idleMs: number): Promise<void> {
-  const complete = (): boolean => {
-    for (let seq = from; seq < to; seq++) if (Number.isNaN(received[seq] ?? Number.NaN)) return false
-    return true
-  }
+  let missing = 0
+  for (let seq = from; seq < to; seq++) if (Number.isNaN(received[seq] ?? Number.NaN)) missing++
   return new Promise((resolve) => {
-    if (complete()) return resolve()
+    if (missing === 0) return resolve()
     let timer: NodeJS.Timeout
     const idle = (): void => {
       const quiet = now() - lastArrival
@@ -115,8 +118,7 @@ function collect(from: number, to: number, idleMs: number): Promise<void> {
       onArrival = undefined
       resolve()
     }
-    // Only check completeness once the expected count could have been reached.
-    onArrival = () => { if (receivedCount >= to - from && complete()) done() }
+    onArrival = (seq) => { if (seq >= from && seq < to && --missing === 0) done() }
     lastArrival = Math.max(lastArrival, now())
     timer = setTimeout(idle, idleMs)
   })
