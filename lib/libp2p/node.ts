@@ -13,6 +13,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { ComponentLogger, ConnectionGater, MessageStream, StreamMuxerFactory } from '@libp2p/interface'
 import { quietNoiseLengths } from './noise-lengths.ts'
+import { batchInboundWindowUpdates } from './yamux-window.ts'
 import { fixXSalsa20Memory } from './xsalsa20-memory.ts'
 import { GOSSIPSUB_SETTINGS } from './relay.ts'
 
@@ -38,7 +39,9 @@ const MAX_PENDING_INBOUND_UPGRADES = 64
 /**
  * The muxer factory, wrapped to see the connection it is created on: that
  * is the Noise-encrypted stream, whose length decoder is swapped for one
- * that does not throw at the end of every chunk (noise-lengths.ts).
+ * that does not throw at the end of every chunk (noise-lengths.ts); and the
+ * muxer it makes, whose inbound streams announce their window in half-window
+ * steps instead of after every frame (yamux-window.ts).
  */
 function tunedMuxer<C> (factory: (components: C) => StreamMuxerFactory): (components: C) => StreamMuxerFactory {
   return components => {
@@ -46,7 +49,7 @@ function tunedMuxer<C> (factory: (components: C) => StreamMuxerFactory): (compon
     const tuned: StreamMuxerFactory = Object.create(inner)
     tuned.createStreamMuxer = (maConn: MessageStream) => {
       quietNoiseLengths(maConn)
-      return inner.createStreamMuxer(maConn)
+      return batchInboundWindowUpdates(inner.createStreamMuxer(maConn))
     }
     return tuned
   }

@@ -11,7 +11,6 @@ import {
   MSG_DATA, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS, MSG_PING
 } from './envelope.ts'
 import type { PeerAddrs } from './envelope.ts'
-import { batchWindowUpdates } from './yamux-window.ts'
 
 /** What an inbound stream reports to the mesh. */
 export interface ReaderEvents {
@@ -113,8 +112,6 @@ export class InboundReader {
     this.#maxFrameBytes = maxFrameBytes
     this.#log = log
     this.#splitter = new EnvelopeSplitter(body => { this.#body(body) }, reason => { this.#fatal(reason) })
-    // one window update per half window, not one per frame (yamux-window.ts)
-    batchWindowUpdates(stream)
     stream.addEventListener('message', evt => {
       link.lastHeard = performance.now()
       const data = evt.data

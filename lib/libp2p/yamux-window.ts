@@ -1,5 +1,5 @@
 /**
- * Yamux window updates, batched on our inbound streams.
+ * Yamux window updates, batched on the inbound streams of our node's muxers.
  *
  * `@chainsafe/libp2p-yamux` (8.0.1, `stream.js#sendWindowUpdate`) answers
  * every DATA frame it receives with a WINDOW_UPDATE frame, so each frame the
@@ -11,14 +11,14 @@
  * per 5 s and the p99 from 2.7-3.5 ms to 1.9-2.7 ms.
  *
  * Go's yamux (and the spec's reference implementation) sends an update only
- * once half of the receive window is consumed. This does the same for our
- * inbound streams (the only ones that receive data): an update still goes
- * out whenever it carries a flag (the ACK of a new stream), while the stream
- * is paused (the original then only restarts the epoch), and as soon as
- * the unacknowledged bytes reach half the window. Flow control is unchanged:
- * the sender still stops at a full window, and our reader consumes every
- * frame synchronously, so the window is freed as fast as before, only
- * announced in larger steps. Nothing changes on the wire format or for
+ * once half of the receive window is consumed. This does the same for the
+ * streams peers open to us (ours carry frames, the relay tier's gossip): an
+ * update still goes out whenever it carries a flag (the ACK of a new
+ * stream), while the stream is paused (the original then only restarts the
+ * epoch), and as soon as the unacknowledged bytes reach half the window.
+ * Flow control is unchanged: yamux frees the window when a frame arrives,
+ * as before, and the sender still stops at a full window; the window is
+ * only announced in larger steps. Nothing changes on the wire format or for
  * peers running the unpatched stream.
  *
  * (Withdrawn twice for a "saturation stall" that turned out to be the
@@ -26,7 +26,7 @@
  * collecting, which blocked a lagging receiver's loop for a minute. A faster
  * writer leaves receivers further behind, so this change made it frequent.)
  */
-import type { Stream } from '@libp2p/interface'
+import type { Stream, StreamMuxer } from '@libp2p/interface'
 import { StreamState, YamuxStream } from '@chainsafe/libp2p-yamux/stream'
 
 /** The private fields of YamuxStream this reads (see its stream.d.ts). */
@@ -57,4 +57,20 @@ export function batchWindowUpdates (stream: Stream): boolean {
   }
   patched.add(stream)
   return true
+}
+
+/**
+ * Batches the window updates of every stream the peer opens on `muxer`, from
+ * its first frame on (the muxer reports a new remote stream before handing
+ * it any data). Returns the muxer.
+ */
+export function batchInboundWindowUpdates<M extends StreamMuxer> (muxer: M): M {
+  const m = muxer as M & { onRemoteStream?: (stream: Stream) => void }
+  const report = m.onRemoteStream
+  if (typeof report !== 'function') return muxer
+  m.onRemoteStream = function (this: unknown, stream: Stream): void {
+    batchWindowUpdates(stream)
+    report.call(this, stream)
+  }
+  return muxer
 }

@@ -4,7 +4,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { defaultLogger } from '@libp2p/logger'
 import { StreamState, YamuxStream } from '@chainsafe/libp2p-yamux/stream'
 import type { Stream } from '@libp2p/interface'
-import { batchWindowUpdates } from '../../lib/libp2p/yamux-window.ts'
+import { batchInboundWindowUpdates, batchWindowUpdates } from '../../lib/libp2p/yamux-window.ts'
 
 const WINDOW = 256 * 1024
 const DATA = 0
@@ -78,6 +78,18 @@ test('batched: a paused stream sends no update and resume announces the whole ba
   s.resume()
   assert.is(sent.length, 1)
   assert.is(sent[0]?.length, 200 * 1000)
+})
+
+test('a muxer batches every stream the peer opens before reporting it on', () => {
+  const reported: Stream[] = []
+  const muxer = { onRemoteStream (stream: Stream) { reported.push(stream) } }
+  assert.is(batchInboundWindowUpdates(muxer as never), muxer)
+  const { s } = stream(StreamState.SYNReceived)
+  muxer.onRemoteStream(s as unknown as Stream)
+  assert.is(reported[0], s as unknown as Stream, 'still reported to libp2p')
+  assert.not.ok(batchWindowUpdates(s as unknown as Stream), 'already batched when reported')
+  const bare = {}
+  assert.is(batchInboundWindowUpdates(bare as never), bare, 'a muxer without onRemoteStream is left alone')
 })
 
 test.run()
