@@ -23,10 +23,12 @@ export class NodeProcess {
   #failure: Error | undefined
   #nextCommand = 0
 
-  constructor(index: number, system: string) {
+  /** `execArgv`: Node options for this process (`--node-args`), e.g. `--cpu-prof`. */
+  constructor(index: number, system: string, execArgv: string[] = []) {
     this.index = index
     this.child = own(fork(NODE_SCRIPT, [system, String(index)], {
       execPath: process.execPath,
+      execArgv,
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     }))
@@ -109,12 +111,12 @@ export class Cluster {
   get writer(): NodeProcess { return this.nodes[0] as NodeProcess }
   get receivers(): NodeProcess[] { return this.nodes.slice(1) }
 
-  static async start(system: string, n: number, scenario: Scenario = 'fanout', readyTimeoutMs = 30_000): Promise<Cluster> {
+  static async start(system: string, n: number, scenario: Scenario = 'fanout', execArgv: string[] = [], readyTimeoutMs = 30_000): Promise<Cluster> {
     const env = await (await loadSystem(system)).setup?.(n)
     const nodes: NodeProcess[] = []
     const cluster = new Cluster(system, nodes, env)
     try {
-      for (let i = 0; i < n; i++) nodes.push(new NodeProcess(i, system))
+      for (let i = 0; i < n; i++) nodes.push(new NodeProcess(i, system, execArgv))
       await Promise.all(nodes.map((node) => node.next('loaded', readyTimeoutMs)))
       // Receivers first, writer last: each node gets the addresses of those before it.
       const addresses: unknown[] = []

@@ -14,6 +14,9 @@ function send(message: FromNode): void {
 }
 
 process.on('disconnect', () => process.exit(0))
+// The harness stops a node with SIGTERM after 'close': exiting through process.exit lets Node options
+// that write at exit (--cpu-prof, --heap-prof from --node-args) write their files; a default SIGTERM would not.
+process.on('SIGTERM', () => process.exit(0))
 process.on('uncaughtException', (error) => {
   send({ t: 'error', message: error.stack ?? String(error) })
   process.exit(1)

@@ -5,6 +5,7 @@
  *
  *   node bench/mesh/run.ts [--systems tcp,redis,meshcache] [--rate 1000[,200]]
  *     [--seconds 10] [--warmup 2] [--saturate 5] [--nodes 5] [--json out.json]
+ *     [--node-args='--cpu-prof --cpu-prof-dir=.bench-out/prof']
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -23,13 +24,15 @@ const { values } = parseArgs({
     saturate: { type: 'string', default: '5' },
     nodes: { type: 'string', default: '5' },
     json: { type: 'string' },
+    'node-args': { type: 'string', default: '' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 
 if (values.help) {
   process.stdout.write(`usage: npm run bench:mesh -- [--systems a,b] [--rate 1000[,200]] [--seconds 10]
-  [--warmup 2] [--saturate 5 (0: skip)] [--nodes 5] [--json file]\n`)
+  [--warmup 2] [--saturate 5 (0: skip)] [--nodes 5] [--json file]
+  [--node-args='<Node options for every node process, e.g. --cpu-prof --cpu-prof-dir=.bench-out/prof>']\n`)
   process.exit(0)
 }
 
@@ -48,6 +51,8 @@ const warmup = positive('warmup', values.warmup, true)
 const saturate = positive('saturate', values.saturate, true)
 const nodes = positive('nodes', values.nodes)
 if (nodes < 2 || !Number.isInteger(nodes)) throw new TypeError('bench:mesh: --nodes must be an integer >= 2')
+// Whitespace-separated, no quoting: Node options carry no spaces.
+const nodeArgs = values['node-args'].split(/\s+/).filter(Boolean)
 
 interface Row {
   system: string
@@ -68,7 +73,7 @@ for (const name of systems) {
     continue
   }
   process.stdout.write(`  ${name}: starting ${nodes} processes… `)
-  const cluster = await Cluster.start(name, nodes)
+  const cluster = await Cluster.start(name, nodes, 'fanout', nodeArgs)
   try {
     const row: Row = { system: name, rates: [] }
     for (const rate of rates) {
