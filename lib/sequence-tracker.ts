@@ -150,14 +150,22 @@ export class SequenceTracker {
     }
   }
 
-  /** A number at or below a retired origin's last is old news; a higher one brings the origin back. */
+  /**
+   * A number at or below a retired origin's last, or at or below a forgotten
+   * counter, is old news; a higher one brings the origin back. The forgotten
+   * counter outlives the retirement record (which goes as soon as no vector
+   * names the origin): without it, a peer that retires the origin later and
+   * still repeats its last number would make it "first heard of" here again,
+   * so every replica took it back a horizon after retiring it, for ever.
+   */
   #isRetired (origin: string, seq: number, now: number): boolean {
-    if (this.#retired.size === 0) return false
-    const last = this.#retired.get(origin)
+    if (this.#retired.size === 0 && this.#forgotten.size === 0) return false
+    const last = this.#retired.get(origin) ?? this.#forgotten.get(origin)
     if (last === undefined) return false
     if (seq <= last) return true
     this.#retired.delete(origin)
-    this.#state(origin, now).contiguous = last // back (a partition longer than the horizon): resume where it left
+    // back (a partition longer than the horizon): resume where it left
+    if (!this.#origins.has(origin)) this.#state(origin, now).contiguous = last
     return false
   }
 

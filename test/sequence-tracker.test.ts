@@ -39,6 +39,28 @@ test('a retired origin is not brought back by its old numbers, and is by a new o
   assert.is(t.retired.size, 0)
 })
 
+// Found by test/retirement.test.ts: the retirement record goes as soon as no
+// vector names the origin, and peers that retire it later still repeat its
+// last number in their state vectors. Taken as news, that number made the
+// origin "first heard of" again here, to be retired a horizon later, and so
+// on: every replica passed the departed origin around for ever.
+test('a retired origin whose record went (no vector names it) is not taken back from a peer repeating its last number', () => {
+  const t = new SequenceTracker()
+  for (let n = 1; n <= 4; n++) t.mark('gone', n, 0)
+  t.forgetSilent(10, new Set(), 100)
+  t.retainRetired(new Set()) // its entries are forgotten: no vector names it
+  assert.is(t.retired.size, 0)
+  t.advance('gone', 4, 200) // a peer that has not retired it yet
+  t.mark('gone', 3, 200) // a late duplicate of its own frame
+  assert.is(t.size, 0, 'still not tracked: old news')
+  assert.is(t.forgetSilent(250, new Set(), 300), 0, 'nothing to retire again')
+  t.advance('gone', 6, 400) // a new number: back after a partition longer than the horizon
+  assert.is(t.contiguous('gone'), 6)
+  t.mark('gone', 7, 410)
+  assert.is(t.contiguous('gone'), 7)
+  assert.not.ok(t.hasGap('gone'))
+})
+
 test('live members are kept; retired origins go once no vector names them', () => {
   const t = new SequenceTracker()
   t.mark('live', 1, 0)
