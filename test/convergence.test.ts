@@ -16,6 +16,7 @@ import * as prng from 'lib0/prng'
 import type { MeshCache } from '../lib/index.ts'
 import { mergeVectors, type VersionVector } from '../lib/version-vector.ts'
 import { cluster } from './helpers/cluster.ts'
+import { eachSeed, seedsFromEnv } from './helpers/seeds.ts'
 
 interface Write {
   hlc: number
@@ -150,24 +151,12 @@ function checkConverged (nodes: Array<MeshCache<string>>, log: Map<string, Write
   }
 }
 
-const only = process.env.SEED === undefined ? undefined : Number(process.env.SEED)
-const seeds = only !== undefined ? [only] : Array.from({ length: Number(process.env.SEEDS ?? 300) }, (_, i) => i + 1)
+const { seeds } = seedsFromEnv(300)
 
 test(`${seeds.length} seeded runs converge to the winning write`, async () => {
-  let frames = 0
-  let ops = 0
-  for (const seed of seeds) {
-    try {
-      const r = await runSeed(seed)
-      frames += r.frames
-      ops += r.ops
-    } catch (error) {
-      console.error(`\nconvergence failed for seed ${seed}; replay with:\n  SEED=${seed} ./node_modules/.bin/node test/convergence.test.ts\n`)
-      throw error
-    }
-  }
-  assert.ok(ops > seeds.length * 20, 'every seed made writes')
-  assert.ok(frames > 0, 'frames were delivered')
+  const results = await eachSeed(seeds, 'convergence', 'test/convergence.test.ts', runSeed)
+  assert.ok(results.reduce((sum, r) => sum + r.ops, 0) > seeds.length * 20, 'every seed made writes')
+  assert.ok(results.reduce((sum, r) => sum + r.frames, 0) > 0, 'frames were delivered')
 })
 
 test.run()

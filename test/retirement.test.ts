@@ -35,7 +35,8 @@ import * as prng from 'lib0/prng'
 import { createMeshCache, type MeshCache } from '../lib/index.ts'
 import { physicalMs } from '../lib/clock.ts'
 import { vectorGet, type VersionVector } from '../lib/version-vector.ts'
-import { createMemoryNetwork, createTestClock, type MemoryNetwork, type TestClock } from '../lib/testing/index.ts'
+import { createMemoryNetwork, createTestClock, type MemoryNetwork } from '../lib/testing/index.ts'
+import { eachSeed, seedsFromEnv } from './helpers/seeds.ts'
 
 /** ttl = horizon (maxClockSkew 0), in the test clock's ms. */
 const HORIZON = 60_000
@@ -273,24 +274,14 @@ function checkSettled (w: World, mode: string): void {
   }
 }
 
-const only = process.env.SEED === undefined ? undefined : Number(process.env.SEED)
-const seeds = only !== undefined ? [only] : Array.from({ length: Number(process.env.SEEDS ?? 100) }, (_, i) => i + 1)
+const { seeds, replaying } = seedsFromEnv(100)
 
 test(`${seeds.length} seeded runs with departures, restarts and GC converge`, async () => {
-  let ops = 0
-  let departures = 0
-  for (const seed of seeds) {
-    try {
-      const r = await runSeed(seed)
-      ops += r.ops
-      departures += r.departures
-    } catch (error) {
-      console.error(`\nretirement convergence failed for seed ${seed}; replay with:\n  SEED=${seed} ./node_modules/.bin/node test/retirement.test.ts\n`)
-      throw error
-    }
-  }
+  const results = await eachSeed(seeds, 'retirement convergence', 'test/retirement.test.ts', runSeed)
+  const ops = results.reduce((sum, r) => sum + r.ops, 0)
+  const departures = results.reduce((sum, r) => sum + r.departures, 0)
   assert.ok(ops >= seeds.length * 60, 'every seed made its steps')
-  if (only === undefined) assert.ok(departures > seeds.length / 4, `replicas left in enough seeds (${departures} departures)`)
+  if (!replaying) assert.ok(departures > seeds.length / 4, `replicas left in enough seeds (${departures} departures)`)
 })
 
 test.run()
