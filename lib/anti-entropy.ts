@@ -21,6 +21,8 @@ import { splitRecords } from './outbox.ts'
 export interface SyncHost {
   /** A fresh map: the caller may change it. */
   stateVector(): StateVector
+  /** The state vector sent with an answer, which the requester adopts (SPEC §6, §7). */
+  reportedStateVector(): StateVector
   /**
    * Origins whose frames reach us directly and steadily (live, connected,
    * heard from recently, no gap): a periodic round leaves them out.
@@ -100,7 +102,7 @@ export class AntiEntropy {
 
   /** Answers a step 1 with the records `from` lacks. */
   onStep1 (from: string, msg: SyncStep1Message): void {
-    const sv = this.#host.stateVector()
+    const sv = this.#host.reportedStateVector()
     const runs = splitRecords(this.#host.recordsBeyond(msg.sv), TARGET_FRAME_BYTES, this.#maxRecords)
     if (runs.length === 0) runs.push([])
     runs.forEach((records, part) => {

@@ -146,6 +146,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame))
     this.#sync = new AntiEntropy({
       stateVector: () => this.#stateVector(),
+      reportedStateVector: () => this.#tracker.reportedStateVector(this.#liveOrigins()),
       flowing: () => this.#flowing(),
       recordsBeyond: (sv) => this.#recordsBeyond(sv),
       applyRepair: (records, from) => this.#applyRecords(records, 'repair', from),
@@ -291,12 +292,18 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     for (const peer of this.#channel.peers()) this.#sync.request(peer, true)
   }
 
+  /** This instance and the live members: origins never retired, and always reported. */
+  #liveOrigins (): Set<string> {
+    const live = this.#membership?.liveOrigins() ?? new Set<string>()
+    live.add(this.origin)
+    return live
+  }
+
   /** Drops expired values and tombstones older than the horizon now (a timer also does it). */
   purgeStale (): void {
     this.#store.collect(this.#o.horizon)
     this.#membership?.forgetDeparted()
-    const keep = this.#membership?.liveOrigins() ?? new Set<string>()
-    keep.add(this.origin)
+    const keep = this.#liveOrigins()
     const now = this.#o.now()
     const tracker = this.#tracker
     tracker.forgetSilent(now - this.#o.horizon, keep, now)
@@ -568,6 +575,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     // has not retired it yet still sends them, and they must not count as news.
     const forgotten = this.#tracker.forgotten
     if (forgotten.size !== 0 && r.vv.length > 2) r.vv = vectorWithout(r.vv, forgotten, r.writer)
+    // Other origins' entries: ones never heard of here are forgotten a horizon on (SPEC §7).
+    if (r.vv.length > 2) for (let i = 0; i < r.vv.length; i += 2) this.#tracker.noteNamed(r.vv[i] as string, r.vv[i + 1] as number, now)
     const store = this.#store
     let entry = store.meta.get(r.key)
     this.#clock.observe(r.hlc)

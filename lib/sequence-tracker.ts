@@ -16,6 +16,13 @@ class OriginState {
   lastSeen: number
   /** Local ms when one of the origin's own UPDATES last arrived (0: never); anti-entropy does not set it. */
   lastFrame = 0
+  /**
+   * Known only from a peer's state vector, and its number never moved here
+   * since: not reported on to other peers (see `reportedStateVector`).
+   */
+  heardOnly = false
+  /** The highest counter of this origin named by a vector that arrived here (see `noteNamed`). */
+  named = 0
 
   constructor (now: number) {
     this.lastSeen = now
@@ -38,12 +45,21 @@ export class SequenceTracker {
    */
   readonly #forgotten = new Map<string, number>()
   readonly #forgottenAt = new Map<string, number>()
+  /**
+   * Origins named by vector entries of records that arrived here, but never
+   * tracked, retired or forgotten here (their own frames never came, and no
+   * peer reported them: see `reportedStateVector`): the highest counter
+   * named, and when first named (local ms). Retired a horizon after that
+   * like any silent origin, so their entries are forgotten too.
+   */
+  readonly #named = new Map<string, { counter: number, at: number }>()
 
   /** Records `seq` as received. */
   mark (origin: string, seq: number, now: number): void {
     if (this.#isRetired(origin, seq, now)) return
     const s = this.#state(origin, now)
     s.lastFrame = now
+    s.heardOnly = false
     if (seq === s.contiguous + 1) {
       s.contiguous = seq
       this.#absorb(s)
@@ -64,6 +80,8 @@ export class SequenceTracker {
     const known = this.#origins.get(origin)
     if (known !== undefined && seq <= known.contiguous) return
     const s = known ?? this.#state(origin, now)
+    // First heard of here: from a peer's state vector; or a new number of one already known.
+    s.heardOnly = known === undefined
     s.lastSeen = now
     s.contiguous = seq
     this.#absorb(s)
@@ -94,19 +112,70 @@ export class SequenceTracker {
     return sv
   }
 
+  /**
+   * The state vector a peer adopts after our answer (step 2): without the
+   * origins we only heard of from another peer's state vector and whose
+   * number never moved here, unless `keep` (live members) has them. A
+   * departed origin is thus passed on by the instances that received its
+   * own frames, which retire it a horizon after its last number, and by
+   * nobody else: otherwise every restart within a horizon learnt it afresh
+   * from the previous one, and a stream of restarts faster than the horizon
+   * kept it alive for ever (SPEC §7).
+   */
+  reportedStateVector (keep: ReadonlySet<string>): StateVector {
+    const sv: StateVector = new Map()
+    for (const [origin, s] of this.#origins) if (!s.heardOnly || keep.has(origin)) sv.set(origin, s.contiguous)
+    return sv
+  }
+
   get size (): number {
     return this.#origins.size
+  }
+
+  /**
+   * Notes that a record's vector names `origin` up to `counter`. When the
+   * origin is retired, its entries are forgotten up to the highest number
+   * known here in any form, not only up to the numbers its frames brought:
+   * a vector may name writes whose frames never came (lost, or sent before
+   * this instance started). A higher number than any known counts as
+   * activity, as a new number would.
+   */
+  noteNamed (origin: string, counter: number, now: number): void {
+    const s = this.#origins.get(origin)
+    if (s !== undefined) {
+      if (counter > s.named) {
+        if (counter > Math.max(s.named, s.contiguous)) s.lastSeen = now
+        s.named = counter
+      }
+      return
+    }
+    if (counter <= (this.#forgotten.get(origin) ?? 0)) return
+    const named = this.#named.get(origin)
+    if (named === undefined) this.#named.set(origin, { counter, at: now })
+    else if (counter > named.counter) {
+      named.counter = counter
+      named.at = now
+    }
   }
 
   /** Forgets origins silent since `before` (departed nodes), except those in `keep`; they are retired at `now`. */
   forgetSilent (before: number, keep: ReadonlySet<string>, now: number): number {
     let n = 0
+    for (const [origin, named] of this.#named) {
+      if (this.#origins.has(origin)) this.#named.delete(origin)
+      else if (named.at < before && !keep.has(origin)) {
+        this.#named.delete(origin)
+        this.#forget(origin, named.counter, now)
+        n++
+      }
+    }
     for (const [origin, s] of this.#origins) {
       if (s.lastSeen < before && !keep.has(origin)) {
+        let last = Math.max(s.contiguous, s.named)
+        if (s.pending !== undefined) for (const seq of s.pending) if (seq > last) last = seq
         this.#origins.delete(origin)
-        this.#retired.set(origin, s.contiguous)
-        this.#forgotten.set(origin, Math.max(this.#forgotten.get(origin) ?? 0, s.contiguous))
-        this.#forgottenAt.set(origin, now)
+        this.#retired.set(origin, last)
+        this.#forget(origin, last, now)
         n++
       }
     }
@@ -148,6 +217,11 @@ export class SequenceTracker {
       this.#forgotten.delete(origin)
       this.#forgottenAt.delete(origin)
     }
+  }
+
+  #forget (origin: string, counter: number, now: number): void {
+    this.#forgotten.set(origin, Math.max(this.#forgotten.get(origin) ?? 0, counter))
+    this.#forgottenAt.set(origin, now)
   }
 
   /**

@@ -134,6 +134,7 @@ test('an origin left out of a round is not raised to the answer\'s count; the ot
   const frames: Uint8Array[] = []
   const host: SyncHost = {
     stateVector: () => new Map([['flowing', 5], ['quiet', 2]]),
+    reportedStateVector: () => new Map([['flowing', 5], ['quiet', 2]]),
     flowing: () => new Set(['flowing']),
     recordsBeyond: () => [],
     applyRepair: () => {},

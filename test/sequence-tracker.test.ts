@@ -61,6 +61,56 @@ test('a retired origin whose record went (no vector names it) is not taken back 
   assert.not.ok(t.hasGap('gone'))
 })
 
+// Found by `npm run soak` with kill -9 restarts every ~17 s (horizon 25 s):
+// each fresh incarnation learnt departed origins from the previous one's
+// state vector and tracked them a horizon, long enough to hand them to the
+// next; a soak process tracked up to 20 origins for 10 live incarnations.
+test('an origin known only from a peer\'s state vector is not reported on, unless a live member or its number moves', () => {
+  const t = new SequenceTracker()
+  t.mark('direct', 1, 0) // its own frame reached us
+  t.advance('heard', 4, 0) // only a peer's state vector named it
+  t.advance('member', 2, 0)
+  assert.equal([...t.stateVector()].sort(), [['direct', 1], ['heard', 4], ['member', 2]], 'all tracked, and asked for in step 1')
+  assert.equal([...t.reportedStateVector(new Set(['member']))].sort(), [['direct', 1], ['member', 2]], 'the answer leaves out what we only heard of')
+  t.advance('heard', 4, 10) // repeated: no news
+  assert.not.ok(t.reportedStateVector(new Set()).has('heard'))
+  t.advance('heard', 5, 20) // a new number: it is writing somewhere
+  assert.is(t.reportedStateVector(new Set()).get('heard'), 5)
+  t.advance('other', 1, 30)
+  t.mark('other', 2, 30) // its own frame
+  assert.is(t.reportedStateVector(new Set()).get('other'), 2)
+})
+
+// Found by test/retirement.test.ts: entries of an origin this instance never
+// tracked (its frames never came here, no peer reported it) were never
+// forgotten, nor entries above the numbers its frames brought.
+test('entries of an origin only named by vectors are forgotten a horizon after the highest was first named', () => {
+  const t = new SequenceTracker()
+  t.noteNamed('ghost', 3, 0)
+  t.noteNamed('ghost', 2, 50)
+  assert.is(t.size, 0, 'named, not tracked')
+  assert.is(t.forgetSilent(0, new Set(), 60), 0, 'not silent for a horizon yet')
+  t.noteNamed('ghost', 5, 100) // a higher number: activity
+  assert.is(t.forgetSilent(80, new Set(), 150), 0)
+  assert.is(t.forgetSilent(80, new Set(['ghost']), 300), 0, 'a live member is kept')
+  assert.is(t.forgetSilent(120, new Set(), 300), 1)
+  assert.equal([...t.forgotten], [['ghost', 5]])
+  t.noteNamed('ghost', 4, 310) // at or below the forgotten counter: nothing
+  assert.is(t.forgetSilent(1000, new Set(), 1000), 0)
+})
+
+test('a retired origin is forgotten up to the highest number known in any form', () => {
+  const t = new SequenceTracker()
+  t.mark('o', 1, 0)
+  t.mark('o', 3, 0) // 2 never came
+  t.noteNamed('o', 6, 0) // a vector names its 6th write
+  assert.is(t.forgetSilent(10, new Set(), 20), 1)
+  assert.equal([...t.retired], [['o', 6]])
+  assert.equal([...t.forgotten], [['o', 6]])
+  t.mark('o', 5, 30) // old news
+  assert.is(t.size, 0)
+})
+
 test('live members are kept; retired origins go once no vector names them', () => {
   const t = new SequenceTracker()
   t.mark('live', 1, 0)
