@@ -144,7 +144,7 @@ export class SequenceTracker {
     const s = this.#origins.get(origin)
     if (s !== undefined) {
       if (counter > s.named) {
-        if (counter > Math.max(s.named, s.contiguous)) s.lastSeen = now
+        if (counter > s.contiguous) s.lastSeen = now // a number not received yet: it was writing
         s.named = counter
       }
       return
