@@ -575,8 +575,6 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     // has not retired it yet still sends them, and they must not count as news.
     const forgotten = this.#tracker.forgotten
     if (forgotten.size !== 0 && r.vv.length > 2) r.vv = vectorWithout(r.vv, forgotten, r.writer)
-    // Other origins' entries: ones never heard of here are forgotten a horizon on (SPEC §7).
-    if (r.vv.length > 2) for (let i = 0; i < r.vv.length; i += 2) this.#tracker.noteNamed(r.vv[i] as string, r.vv[i + 1] as number, now)
     const store = this.#store
     let entry = store.meta.get(r.key)
     this.#clock.observe(r.hlc)
@@ -603,6 +601,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         entry.vv = merged
       }
     }
+    // The numbers other origins' entries name, for their retirement (SPEC §7).
+    // Only news: a dropped duplicate names nothing the state here did not.
+    if (r.vv.length > 2) for (let i = 0; i < r.vv.length; i += 2) this.#tracker.noteNamed(r.vv[i] as string, r.vv[i + 1] as number, now)
     this.#counters.remoteUpdates++
     if (store.isLocal(r.key)) {
       // A local-only value: the record merges into the key's replicated

@@ -46,11 +46,12 @@ export class SequenceTracker {
   readonly #forgotten = new Map<string, number>()
   readonly #forgottenAt = new Map<string, number>()
   /**
-   * Origins named by vector entries of records that arrived here, but never
-   * tracked, retired or forgotten here (their own frames never came, and no
-   * peer reported them: see `reportedStateVector`): the highest counter
-   * named, and when first named (local ms). Retired a horizon after that
-   * like any silent origin, so their entries are forgotten too.
+   * Origins named by vector entries of records that arrived here, but not
+   * tracked here (their own frames never came, and no peer reported them:
+   * see `reportedStateVector`): the highest counter named, and when first
+   * named (local ms). Retired a horizon after that like any silent origin,
+   * so their entries are forgotten too. Once tracked, the counter moves to
+   * the origin's state.
    */
   readonly #named = new Map<string, { counter: number, at: number }>()
 
@@ -162,8 +163,7 @@ export class SequenceTracker {
   forgetSilent (before: number, keep: ReadonlySet<string>, now: number): number {
     let n = 0
     for (const [origin, named] of this.#named) {
-      if (this.#origins.has(origin)) this.#named.delete(origin)
-      else if (named.at < before && !keep.has(origin)) {
+      if (named.at < before && !keep.has(origin)) {
         this.#named.delete(origin)
         this.#forget(origin, named.counter, now)
         n++
@@ -225,16 +225,17 @@ export class SequenceTracker {
   }
 
   /**
-   * A number at or below a retired origin's last, or at or below a forgotten
-   * counter, is old news; a higher one brings the origin back. The forgotten
-   * counter outlives the retirement record (which goes as soon as no vector
+   * A number at or below an origin's forgotten counter (a retired origin's
+   * is its last number) is old news; a higher one brings the origin back.
+   * The forgotten counter outlives the retirement record (which goes as soon as no vector
    * names the origin): without it, a peer that retires the origin later and
    * still repeats its last number would make it "first heard of" here again,
    * so every replica took it back a horizon after retiring it, for ever.
    */
   #isRetired (origin: string, seq: number, now: number): boolean {
-    if (this.#retired.size === 0 && this.#forgotten.size === 0) return false
-    const last = this.#retired.get(origin) ?? this.#forgotten.get(origin)
+    // Every retired origin is forgotten too, at its last number or above.
+    if (this.#forgotten.size === 0) return false
+    const last = this.#forgotten.get(origin)
     if (last === undefined) return false
     if (seq <= last) return true
     this.#retired.delete(origin)
@@ -248,6 +249,12 @@ export class SequenceTracker {
     if (s === undefined) {
       s = new OriginState(now)
       this.#origins.set(origin, s)
+      // Tracked from now on: the numbers vectors named so far go with it.
+      const named = this.#named.get(origin)
+      if (named !== undefined) {
+        s.named = named.counter
+        this.#named.delete(origin)
+      }
     }
     s.lastSeen = now
     return s

@@ -111,6 +111,14 @@ test('a retired origin is forgotten up to the highest number known in any form',
   assert.is(t.size, 0)
 })
 
+test('numbers named before an origin was tracked count at its retirement', () => {
+  const t = new SequenceTracker()
+  t.noteNamed('o', 9, 0) // a repaired record names its 9th write
+  t.mark('o', 1, 0) // then its own frame: tracked from here
+  assert.is(t.forgetSilent(10, new Set(), 20), 1)
+  assert.equal([...t.forgotten], [['o', 9]], 'forgotten up to 9, not 1')
+})
+
 test('live members are kept; retired origins go once no vector names them', () => {
   const t = new SequenceTracker()
   t.mark('live', 1, 0)
