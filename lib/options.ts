@@ -148,6 +148,7 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
   if (codec !== undefined && (typeof codec?.encode !== 'function' || typeof codec?.decode !== 'function')) {
     invalidOption('codec', 'must have encode(value) and decode(bytes) functions')
   }
+  if (codec?.copyInput !== undefined && typeof codec.copyInput !== 'boolean') invalidOption('codec', 'copyInput must be a boolean')
   if (codec !== undefined && mode !== 'replicate') invalidOption('codec', "only applies to mode 'replicate'")
   const maxClockSkew = positiveInteger('maxClockSkew', options.maxClockSkew, DEFAULT_MAX_CLOCK_SKEW, true)
   const syncInterval = interval('syncInterval', options.syncInterval, DEFAULT_SYNC_INTERVAL, true)

@@ -7,6 +7,14 @@ import { ErrorCode, MeshCacheError } from './errors.ts'
 export interface ValueCodec<V> {
   encode(value: V): Uint8Array
   decode(bytes: Uint8Array): V
+  /**
+   * Whether `decode` gets a copy of the bytes it may keep (the default), or,
+   * when `false`, a view into the received frame that is valid only during
+   * the call. A codec that keeps no reference to its input (JSON; msgpackr or
+   * cbor-x with `copyBuffers`) sets `false` and spares a copy per value.
+   * @default true
+   */
+  readonly copyInput?: boolean
 }
 
 const encoder = new TextEncoder()
@@ -26,6 +34,8 @@ export const jsonCodec: ValueCodec<unknown> = {
     return encoder.encode(text)
   },
   decode: (bytes) => JSON.parse(decoder.decode(bytes)),
+  // JSON.parse keeps nothing of its input.
+  copyInput: false,
 }
 
 function describe (value: unknown): string {
@@ -45,10 +55,11 @@ export function encodeValue<V> (codec: ValueCodec<V>, key: string, value: V): Ui
   return bytes
 }
 
+/** Decodes a value received in a frame; `bytes` may be a view into the frame (see `copyInput`). */
 export function decodeValue<V> (codec: ValueCodec<V>, key: string, bytes: Uint8Array): V {
   let value: V
   try {
-    value = codec.decode(bytes)
+    value = codec.decode(codec.copyInput === false ? bytes : bytes.slice())
   } catch (cause) {
     throw new MeshCacheError(ErrorCode.VALUE_CODEC, `value of key ${JSON.stringify(key)} cannot be decoded`, { cause })
   }

@@ -49,12 +49,23 @@ export function readCount (decoder: Decoder, what: string, limit: number): numbe
   return n
 }
 
+/** Length-prefixed bytes, copied: what outlives the frame must not pin the frame's buffer. */
 export function readBytes (decoder: Decoder, what: string, limit: number): Uint8Array {
+  return readBytesView(decoder, what, limit).slice()
+}
+
+/**
+ * Length-prefixed bytes as a view into the frame, valid as long as the
+ * frame's buffer is: for bytes consumed before the frame is let go. A view
+ * also spares native decoders (TextDecoder) a cost: a small copy lives on
+ * V8's heap, and handing it to native code moves it off first (~0.4 µs for
+ * a 10-byte value, against ~0.08 µs for the view; bench/core, replicate mode).
+ */
+export function readBytesView (decoder: Decoder, what: string, limit: number): Uint8Array {
   const len = readUint(decoder, `${what} length`)
   if (len > limit) throw tooLarge(what, len, limit)
   if (len > decoder.arr.length - decoder.pos) throw truncated(what)
-  // Copy: a value outlives the frame and must not pin the frame's buffer.
-  return decoding.readUint8Array(decoder, len).slice()
+  return decoding.readUint8Array(decoder, len)
 }
 
 export function readString (decoder: Decoder, what: string, limit: number): string {

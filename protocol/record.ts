@@ -13,7 +13,7 @@
 import * as encoding from 'lib0/encoding'
 import type { VersionVector } from '../lib/version-vector.ts'
 import { FLAG_VALUE, FLAGS_KNOWN, KIND_MASK, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
-import { malformed, readByte, readBytes, readCount, readString, readUint, type Decoder } from './reader.ts'
+import { malformed, readByte, readBytesView, readCount, readString, readUint, type Decoder } from './reader.ts'
 
 export interface WireRecord {
   key: string
@@ -25,7 +25,10 @@ export interface WireRecord {
   vv: VersionVector
   /** Milliseconds the value lives from the write's physical time (with `value`). */
   ttl?: number | undefined
-  /** The encoded value, replicate mode only. */
+  /**
+   * The encoded value, replicate mode only. Decoded, it is a view into the
+   * frame (see readBytesView): whoever keeps it copies it.
+   */
   value?: Uint8Array | undefined
 }
 
@@ -122,7 +125,7 @@ export function readRecord (decoder: Decoder, origins: string[], limits: DecodeL
   const record: WireRecord = { key, kind: kind as RecordKindValue, hlc, writer, vv }
   if (hasValue) {
     record.ttl = readUint(decoder, 'ttl')
-    record.value = readBytes(decoder, 'value', limits.maxValueBytes)
+    record.value = readBytesView(decoder, 'value', limits.maxValueBytes)
   }
   return record
 }

@@ -1,7 +1,7 @@
 /** The public cache API on the memory network: behaviour, errors, TTL, GC, repair. */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createMeshCache, ErrorCode, MeshCacheError, type EvictEvent, type MeshCache, type Transport } from '../lib/index.ts'
+import { createMeshCache, ErrorCode, jsonCodec, MeshCacheError, type EvictEvent, type MeshCache, type Transport } from '../lib/index.ts'
 import { createMemoryNetwork, createTestClock } from '../lib/testing/index.ts'
 import { encodeFrame, MessageType, RecordKind } from '../protocol/index.ts'
 import { captureTransport } from './helpers/capture-transport.ts'
@@ -163,6 +163,46 @@ test('replicate mode: a remote value that decodes to null or undefined is refuse
   assert.equal(errors.map((e) => [e.code, /decodes to (null|undefined)/.test(e.message)]), [[ErrorCode.VALUE_CODEC, true], [ErrorCode.VALUE_CODEC, true]])
   assert.equal(a.metadata(), [], 'neither frame changed anything')
   await a.close()
+})
+
+/** One replicate-mode frame from origin x~1 writing `key` = bytes. */
+function valueFrame (key: string, bytes: Uint8Array): Uint8Array {
+  const x = 'x~1'
+  return encodeFrame({ type: MessageType.UPDATES, origin: x, firstSeq: 1, records: [{ key, kind: RecordKind.SET, hlc: Date.now() * 1000, writer: x, vv: [x, 1], ttl: 60_000, value: bytes }] })
+}
+
+test('replicate mode: a codec that may keep its input gets a copy, not a view of the frame', async () => {
+  const cap = captureTransport()
+  // Keeps the very bytes it is given, as a binary codec returning its input would.
+  const keeper = { encode: (v: Uint8Array) => v, decode: (b: Uint8Array) => b }
+  const a = await createMeshCache<Uint8Array>({ namespace: 'n', mode: 'replicate', transport: cap.transport, syncInterval: 0, codec: keeper })
+  const frame = valueFrame('k', Uint8Array.of(7, 7, 7))
+  cap.deliver('peer', frame)
+  const value = a.get('k') as Uint8Array
+  assert.equal([...value], [7, 7, 7])
+  assert.ok(value.buffer !== frame.buffer, 'the value does not pin the frame')
+  frame.fill(0) // the transport reuses its buffer
+  assert.equal([...(a.get('k') as Uint8Array)], [7, 7, 7])
+  await a.close()
+})
+
+test('replicate mode: a codec with copyInput false decodes a view of the frame; JSON is one', async () => {
+  assert.is(jsonCodec.copyInput, false)
+  const cap = captureTransport()
+  const seen: Uint8Array[] = []
+  const viewer = { encode: (v: string) => new TextEncoder().encode(v), decode: (b: Uint8Array) => { seen.push(b); return new TextDecoder().decode(b) }, copyInput: false }
+  const a = await createMeshCache<string>({ namespace: 'n', mode: 'replicate', transport: cap.transport, syncInterval: 0, codec: viewer })
+  const frame = valueFrame('k', new TextEncoder().encode('hello'))
+  cap.deliver('peer', frame)
+  assert.is(a.get('k'), 'hello')
+  assert.is(seen.length, 1)
+  assert.ok(seen[0]?.buffer === frame.buffer, 'decode got a view into the frame')
+  await a.close()
+})
+
+test('a codec whose copyInput is not a boolean is refused', async () => {
+  const t = captureTransport().transport
+  await rejectsCode(createMeshCache({ namespace: 'n', mode: 'replicate', transport: t, codec: { encode: () => new Uint8Array(1), decode: () => 1, copyInput: 'no' as unknown as boolean } }), ErrorCode.INVALID_OPTION, /copyInput must be a boolean/)
 })
 
 test('replicate mode: a value changed in place so the codec refuses it travels in anti-entropy without it', async () => {
