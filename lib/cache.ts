@@ -99,6 +99,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   readonly #readsCheckClock: boolean
   readonly #clock: HybridClock
   readonly #tracker = new SequenceTracker()
+  /** Incoming origin ids become the tracker's copies: entries share one string per origin (SequenceTracker.canonical). */
+  readonly #canonicalOrigin = (id: string): string => this.#tracker.canonical(id)
   readonly #counters = new Counters()
   readonly #lag = new LagHistogram()
   readonly #codec: ValueCodec<V>
@@ -460,7 +462,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #handleFrame (from: string, frame: Uint8Array): void {
     try {
-      const msg = decodeFrame(frame, this.#o.limits)
+      const msg = decodeFrame(frame, this.#o.limits, this.#canonicalOrigin)
       switch (msg.type) {
         case MessageType.UPDATES: this.#onUpdates(from, msg); break
         case MessageType.SYNC_STEP1: this.#sync.onStep1(from, msg); break

@@ -10,6 +10,8 @@ import type { StateVector } from '../protocol/sync.ts'
 const MAX_PENDING = 100_000
 
 class OriginState {
+  /** The origin's id: the one copy that the entries it writes share (see `canonical`). */
+  readonly id: string
   contiguous = 0
   pending: Set<number> | undefined = undefined
   /** Local ms of the last activity, for forgetting departed origins. */
@@ -24,7 +26,8 @@ class OriginState {
   /** The highest counter of this origin named by a vector that arrived here (see `noteNamed`). */
   named = 0
 
-  constructor (now: number) {
+  constructor (id: string, now: number) {
+    this.id = id
     this.lastSeen = now
   }
 }
@@ -53,7 +56,18 @@ export class SequenceTracker {
    * so their entries are forgotten too. Once tracked, the counter moves to
    * the origin's state.
    */
-  readonly #named = new Map<string, { counter: number, at: number }>()
+  readonly #named = new Map<string, { id: string, counter: number, at: number }>()
+
+  /**
+   * The string held here for origin `id` when it is tracked or named, else
+   * `id` itself. Incoming frames' origin ids are mapped through this, so
+   * the entries of an origin share one copy of its id instead of one per
+   * frame, and comparing ids is comparing pointers. It adds nothing: an
+   * unknown id becomes the held one when the tracker first takes it.
+   */
+  canonical (id: string): string {
+    return this.#origins.get(id)?.id ?? this.#named.get(id)?.id ?? id
+  }
 
   /** Records `seq` as received. */
   mark (origin: string, seq: number, now: number): void {
@@ -152,7 +166,7 @@ export class SequenceTracker {
     }
     if (counter <= (this.#forgotten.get(origin) ?? 0)) return
     const named = this.#named.get(origin)
-    if (named === undefined) this.#named.set(origin, { counter, at: now })
+    if (named === undefined) this.#named.set(origin, { id: origin, counter, at: now })
     else if (counter > named.counter) {
       named.counter = counter
       named.at = now
@@ -247,7 +261,7 @@ export class SequenceTracker {
   #state (origin: string, now: number): OriginState {
     let s = this.#origins.get(origin)
     if (s === undefined) {
-      s = new OriginState(now)
+      s = new OriginState(origin, now)
       this.#origins.set(origin, s)
       // Tracked from now on: the numbers vectors named so far go with it.
       const named = this.#named.get(origin)

@@ -14,6 +14,7 @@ import { readAwareness, writeAwareness, type AwarenessMessage } from './awarenes
 import { malformed, readUint, tooLarge } from './reader.ts'
 import { readSyncStep1, readSyncStep2, writeSyncStep1, writeSyncStep2, type SyncStep1Message, type SyncStep2Message } from './sync.ts'
 import { readUpdates, writeUpdates, type UpdatesMessage } from './updates.ts'
+import type { InternOrigin } from './record.ts'
 
 export type Message = UpdatesMessage | SyncStep1Message | SyncStep2Message | AwarenessMessage
 
@@ -30,7 +31,12 @@ export function encodeFrame (msg: Message): Uint8Array {
   return encoding.toUint8Array(encoder)
 }
 
-export function decodeFrame (frame: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): Message {
+/**
+ * `intern` may map each origin id of a frame's origin table to an equal
+ * string the caller already holds (see InternOrigin); it must not keep
+ * anything itself, since the frame may still be refused.
+ */
+export function decodeFrame (frame: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS, intern?: InternOrigin): Message {
   if (frame.byteLength > limits.maxFrameBytes) throw tooLarge('frame', frame.byteLength, limits.maxFrameBytes)
   const decoder = decoding.createDecoder(frame)
   const version = readUint(decoder, 'version')
@@ -40,9 +46,9 @@ export function decodeFrame (frame: Uint8Array, limits: DecodeLimits = DEFAULT_L
   const type = readUint(decoder, 'message type')
   let msg: Message
   switch (type) {
-    case MessageType.UPDATES: msg = readUpdates(decoder, limits); break
+    case MessageType.UPDATES: msg = readUpdates(decoder, limits, intern); break
     case MessageType.SYNC_STEP1: msg = readSyncStep1(decoder, limits); break
-    case MessageType.SYNC_STEP2: msg = readSyncStep2(decoder, limits); break
+    case MessageType.SYNC_STEP2: msg = readSyncStep2(decoder, limits, intern); break
     case MessageType.AWARENESS: msg = readAwareness(decoder, limits); break
     default: throw new MeshCacheError(ErrorCode.FRAME_TYPE, `message type ${type} is unknown`)
   }

@@ -58,16 +58,27 @@ export function writeOrigins (encoder: encoding.Encoder, table: OriginTable): vo
   for (const id of table.ids) encoding.writeVarString(encoder, id)
 }
 
-export function readOrigins (decoder: Decoder, limits: DecodeLimits): string[] {
+/**
+ * Maps a decoded origin id to an equal string the receiver already holds,
+ * or returns it as it is. The records of a frame share its table's strings;
+ * without this, every key a one-record frame writes would keep its own copy
+ * of its writer's id (~40 bytes a key).
+ */
+export type InternOrigin = (id: string) => string
+
+const asDecoded: InternOrigin = (id) => id
+
+export function readOrigins (decoder: Decoder, limits: DecodeLimits, intern: InternOrigin = asDecoded): string[] {
   const n = readCount(decoder, 'origin table size', limits.maxOrigins)
   const ids: string[] = []
-  const seen = new Set<string>()
+  // Most tables hold one or two ids: a Set only pays for itself on long ones.
+  const seen = n > 8 ? new Set<string>() : undefined
   for (let i = 0; i < n; i++) {
     const id = readString(decoder, 'origin id', limits.maxOriginBytes)
     if (id.length === 0) throw malformed('empty origin id')
-    if (seen.has(id)) throw malformed(`origin id ${JSON.stringify(id)} appears twice in the table`)
-    seen.add(id)
-    ids.push(id)
+    if (seen !== undefined ? seen.has(id) : ids.includes(id)) throw malformed(`origin id ${JSON.stringify(id)} appears twice in the table`)
+    seen?.add(id)
+    ids.push(intern(id))
   }
   return ids
 }

@@ -14,7 +14,7 @@
  */
 import * as encoding from 'lib0/encoding'
 import { MessageType, type DecodeLimits } from './constants.ts'
-import { OriginTable, readOrigins, readRecord, writeOrigins, writeRecord, type WireRecord } from './record.ts'
+import { OriginTable, readOrigins, readRecord, writeOrigins, writeRecord, type InternOrigin, type WireRecord } from './record.ts'
 import { malformed, readCount, readString, readUint, type Decoder } from './reader.ts'
 
 /** Origin id → the highest sequence number seen without a gap. */
@@ -77,14 +77,14 @@ export function writeSyncStep2 (encoder: encoding.Encoder, msg: SyncStep2Message
   for (const r of msg.records) writeRecord(encoder, table, r)
 }
 
-export function readSyncStep2 (decoder: Decoder, limits: DecodeLimits): SyncStep2Message {
+export function readSyncStep2 (decoder: Decoder, limits: DecodeLimits, intern?: InternOrigin): SyncStep2Message {
   const syncId = readUint(decoder, 'sync id')
   const part = readUint(decoder, 'part')
   const parts = readUint(decoder, 'parts')
   if (parts === 0 || part >= parts) throw malformed(`part ${part} of ${parts} is out of range`)
   if (parts > limits.maxRecords) throw malformed(`${parts} parts exceed the record limit ${limits.maxRecords}`)
   const sv = readStateVector(decoder, limits)
-  const origins = readOrigins(decoder, limits)
+  const origins = readOrigins(decoder, limits, intern)
   const count = readCount(decoder, 'record count', limits.maxRecords)
   const records: WireRecord[] = []
   for (let i = 0; i < count; i++) records.push(readRecord(decoder, origins, limits))

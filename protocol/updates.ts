@@ -9,7 +9,7 @@
  */
 import * as encoding from 'lib0/encoding'
 import { MessageType, type DecodeLimits } from './constants.ts'
-import { OriginTable, readOrigins, readRecord, writeOrigins, writeRecord, type WireRecord } from './record.ts'
+import { OriginTable, readOrigins, readRecord, writeOrigins, writeRecord, type InternOrigin, type WireRecord } from './record.ts'
 import { malformed, readCount, readUint, type Decoder } from './reader.ts'
 import { vectorGet } from '../lib/version-vector.ts'
 
@@ -31,8 +31,8 @@ export function writeUpdates (encoder: encoding.Encoder, msg: UpdatesMessage): v
   for (const r of msg.records) writeRecord(encoder, table, r)
 }
 
-export function readUpdates (decoder: Decoder, limits: DecodeLimits): UpdatesMessage {
-  const origins = readOrigins(decoder, limits)
+export function readUpdates (decoder: Decoder, limits: DecodeLimits, intern?: InternOrigin): UpdatesMessage {
+  const origins = readOrigins(decoder, limits, intern)
   const originIndex = readUint(decoder, 'origin')
   const origin = origins[originIndex]
   if (origin === undefined) throw malformed(`updates origin ${originIndex} is not in the origin table`)

@@ -176,6 +176,24 @@ test('decoding does not change the frame; a value is a view into it (the cache c
   assert.ok(value?.buffer === frame.buffer, 'no copy per value: test/cache.test.ts pins who copies')
 })
 
+test('origin ids go through the intern function; the table is still checked for repeats', () => {
+  // A receiver's interner returns an equal string it holds; a marked one shows which string is used.
+  const seen: string[] = []
+  const intern = (id: string): string => { seen.push(id); return `#${id}` }
+  const msg = decodeFrame(updates({ table: [A, B], origin: 0, records: [rec({ writer: 0, vv: [0, 1, 1, 2] })] }), DEFAULT_LIMITS, intern)
+  assert.equal(seen, [A, B])
+  assert.ok(msg.type === 0)
+  assert.equal([msg.origin, msg.records[0]?.writer, msg.records[0]?.vv], [`#${A}`, `#${A}`, [`#${A}`, 1, `#${B}`, 2]])
+  const answer = decodeFrame(step2(), DEFAULT_LIMITS, intern)
+  assert.ok(answer.type === MessageType.SYNC_STEP2 && answer.records[0]?.writer === `#${A}`)
+  // Long tables are checked with a Set, short ones by scanning: both refuse a repeated id.
+  for (const size of [3, 20]) {
+    const table = Array.from({ length: size }, (_, i) => `o${i}~1`)
+    table[size - 1] = table[0] as string
+    refuses(updates({ table, origin: 0, records: [rec({ writer: 0, vv: [0, 1] })] }), ErrorCode.FRAME_MALFORMED, `repeat in a table of ${size}`)
+  }
+})
+
 test('a vector is ordered by origin id, not by table index', () => {
   // Table [B, A]: index 1 (A) before index 0 (B) is ascending by id.
   const msg = decodes(updates({ table: [B, A], origin: 1, records: [rec({ writer: 1, vv: [1, 1, 0, 4] })] }), 'ordered by id')

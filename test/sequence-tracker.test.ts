@@ -149,4 +149,18 @@ test('forgotten counters outlive retirement: kept while named or recent, and whe
   assert.is(t.forgotten.size, 0)
 })
 
+
+test('canonical maps an origin id to itself and adds nothing: a refused frame leaves no trace', () => {
+  const t = new SequenceTracker()
+  assert.is(t.canonical('new~1'), 'new~1')
+  assert.is(t.size, 0)
+  assert.not.ok(t.tracks('new~1'))
+  t.mark('o~1', 1, 0)
+  t.noteNamed('n~1', 4, 0)
+  // Equal strings built apart (as a decoder builds them) map to the ids held for tracked and named origins.
+  assert.is(t.canonical(['o', '~1'].join('')), 'o~1')
+  assert.is(t.canonical(['n', '~1'].join('')), 'n~1')
+  assert.is(t.size, 1)
+})
+
 test.run()
