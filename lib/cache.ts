@@ -76,12 +76,12 @@ const KIND_NAMES = ['set', 'delete', 'invalidate'] as const
 
 /**
  * Estimates behind `stats().metadataBytes`, measured on Node 24 with
- * bench/core (1M keys): a live key's metadata (entry, boxed HLC, Map slot,
- * expiry-queue slots) and a tombstone (entry, Map and GC-queue slots) whose
- * key string it alone keeps alive.
+ * bench/core (1M keys): a live key's metadata (entry, Map slot, expiry-queue
+ * slots, the boxed deadline) and a tombstone (entry, Map and GC-queue slots)
+ * whose key string it alone keeps alive.
  */
-const LIVE_ENTRY_BYTES = 160
-const DEAD_ENTRY_BYTES = 125
+const LIVE_ENTRY_BYTES = 144
+const DEAD_ENTRY_BYTES = 109
 const KEY_STRING_BYTES = 24
 /** A vector with several origins: the array, plus per origin two slots. */
 const VECTOR_BASE_BYTES = 32

@@ -12,12 +12,22 @@ import type { WireRecord } from '../protocol/record.ts'
 import { physicalMs } from './clock.ts'
 import { compareVectors, Order, vectorExceeds, vectorWith, vectorWithout, type OrderValue, type VersionVector } from './version-vector.ts'
 
-/** Bits of `Entry.#flags`: the record kind, and whether the LRU holds the value. */
-const KIND_BITS = 0x0f
-const HAS_VALUE = 0x10
+/**
+ * The timestamp is kept as two small integers, never as one number: an HLC is
+ * above 2^31, so V8 would box it in a 16-byte HeapNumber per entry (and a new
+ * one per overwrite), while small integers (Smis, below 2^30 on every V8
+ * build) live in the object's own slots. `#stamp` holds hlc / 2^24 (below 2^30
+ * until the year 2500); `#low` holds the low 24 bits and, above them, the
+ * entry's flags, so the split costs no slot.
+ */
+const LOW_BITS = 24
+const LOW_RANGE = 2 ** LOW_BITS
+const LOW_MASK = LOW_RANGE - 1
+/** Flags in `#low` above the timestamp's bits: the record kind, and whether the LRU holds the value. */
+const KIND_BITS = 0x0f << LOW_BITS
+const HAS_VALUE = 0x10 << LOW_BITS
 
 export class Entry {
-  hlc: number
   writer: string
   /** Lifetime of the value in ms, counted from the write's physical time. */
   ttl: number
@@ -33,11 +43,13 @@ export class Entry {
   #counter = 0
   /** The whole vector otherwise (several origins, or a placeholder's empty vector). */
   #vector: VersionVector | undefined = undefined
-  /** Kind and has-value in one small integer: a field less per key. */
-  #flags = 0
+  /** The timestamp's high part (see LOW_BITS). */
+  #stamp = 0
+  /** The timestamp's low 24 bits, the kind and has-value: one small integer. */
+  #low = 0
 
   constructor (kind: RecordKindValue, hlc: number, writer: string, vv: VersionVector, ttl: number) {
-    this.#flags = kind
+    this.kind = kind
     this.hlc = hlc
     this.writer = writer
     this.ttl = ttl
@@ -48,21 +60,32 @@ export class Entry {
     return new Entry(r.kind, r.hlc, r.writer, r.vv, ttl)
   }
 
+  /** The write's hybrid logical clock timestamp (lib/clock.ts). */
+  get hlc (): number {
+    return this.#stamp * LOW_RANGE + (this.#low & LOW_MASK)
+  }
+
+  set hlc (hlc: number) {
+    const stamp = Math.floor(hlc / LOW_RANGE)
+    this.#stamp = stamp
+    this.#low = (this.#low & ~LOW_MASK) | (hlc - stamp * LOW_RANGE)
+  }
+
   get kind (): RecordKindValue {
-    return (this.#flags & KIND_BITS) as RecordKindValue
+    return ((this.#low & KIND_BITS) >>> LOW_BITS) as RecordKindValue
   }
 
   set kind (kind: RecordKindValue) {
-    this.#flags = (this.#flags & ~KIND_BITS) | kind
+    this.#low = (this.#low & ~KIND_BITS) | (kind << LOW_BITS)
   }
 
   /** Whether the LRU holds a value for this state. */
   get hasValue (): boolean {
-    return (this.#flags & HAS_VALUE) !== 0
+    return (this.#low & HAS_VALUE) !== 0
   }
 
   set hasValue (has: boolean) {
-    this.#flags = has ? this.#flags | HAS_VALUE : this.#flags & ~HAS_VALUE
+    this.#low = has ? this.#low | HAS_VALUE : this.#low & ~HAS_VALUE
   }
 
   /** Epoch seconds when the entry lost its value (meaningful while it has none). */

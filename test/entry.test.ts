@@ -1,0 +1,59 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Entry } from '../lib/entry.ts'
+import { HLC_LOGICAL_RANGE } from '../lib/clock.ts'
+import { RecordKind } from '../protocol/constants.ts'
+
+// The timestamp is split over two small integers and shares one of them with
+// the kind and has-value flags (lib/entry.ts): each must read back exactly
+// what was written, whatever the others hold.
+const STAMPS = [
+  0,
+  1,
+  2 ** 24 - 1, // every low bit set
+  2 ** 24,
+  1_700_000_000_000 * HLC_LOGICAL_RANGE + 999,
+  Date.UTC(2255, 0, 1) * HLC_LOGICAL_RANGE, // where the clock's safe range ends
+  Number.MAX_SAFE_INTEGER,
+]
+const KINDS = [RecordKind.SET, RecordKind.DELETE, RecordKind.INVALIDATE]
+
+test('the timestamp, the kind and has-value read back what was written, each independent of the others', () => {
+  for (const hlc of STAMPS) {
+    for (const kind of KINDS) {
+      for (const hasValue of [false, true]) {
+        const e = new Entry(kind, hlc, 'w', ['w', 1], 1000)
+        e.hasValue = hasValue
+        assert.is(e.hlc, hlc, `hlc ${hlc}`)
+        assert.is(e.kind, kind)
+        assert.is(e.hasValue, hasValue)
+        for (const other of STAMPS) {
+          e.hlc = other
+          assert.is(e.hlc, other)
+          assert.is(e.kind, kind, `kind kept over hlc ${other}`)
+          assert.is(e.hasValue, hasValue, `hasValue kept over hlc ${other}`)
+        }
+        e.kind = RecordKind.DELETE
+        e.hasValue = !hasValue
+        assert.is(e.hlc, STAMPS[STAMPS.length - 1], 'hlc kept over the flags')
+        assert.is(e.kind, RecordKind.DELETE)
+        assert.is(e.hasValue, !hasValue)
+      }
+    }
+  }
+})
+
+test('assign takes over a record\'s timestamp and kind', () => {
+  const e = new Entry(RecordKind.SET, 5, 'w', ['w', 1], 1000)
+  e.hasValue = true
+  const hlc = 1_763_900_000_123 * HLC_LOGICAL_RANGE + 7
+  e.assign({ key: 'k', kind: RecordKind.INVALIDATE, hlc, writer: 'v', vv: ['v', 3] }, 2000)
+  assert.is(e.hlc, hlc)
+  assert.is(e.kind, RecordKind.INVALIDATE)
+  assert.is(e.hasValue, true, 'assign leaves has-value to the store')
+  assert.is(e.writer, 'v')
+  assert.is(e.ttl, 2000)
+  assert.is(e.expiresAt, 1_763_900_000_123 + 2000)
+})
+
+test.run()
