@@ -77,11 +77,11 @@ const KIND_NAMES = ['set', 'delete', 'invalidate'] as const
 /**
  * Estimates behind `stats().metadataBytes`, measured on Node 24 with
  * bench/core (1M keys): a live key's metadata (entry, Map slot, expiry-queue
- * slots, the boxed deadline) and a tombstone (entry, Map and GC-queue slots)
- * whose key string it alone keeps alive.
+ * slots) and a tombstone (entry, Map and GC-queue slots), plus the key
+ * string a tombstone alone keeps alive.
  */
-const LIVE_ENTRY_BYTES = 144
-const DEAD_ENTRY_BYTES = 109
+const LIVE_ENTRY_BYTES = 130
+const DEAD_ENTRY_BYTES = 107
 const KEY_STRING_BYTES = 24
 /** A vector with several origins: the array, plus per origin two slots. */
 const VECTOR_BASE_BYTES = 32
