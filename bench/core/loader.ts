@@ -11,7 +11,7 @@
  */
 import { createMeshCache, type MeshCache } from '../../lib/index.ts'
 import { createTestClock } from '../../lib/testing/index.ts'
-import { accessPattern, captureTransport, hasGc, interleave, liveBytes, makeKeys, makeValues, median, nowNs, pairedRatio, turn, type Row, type Value } from './util.ts'
+import { accessPattern, captureTransport, hasGc, interleave, liveBytes, makeFlatKeys, makeKeys, makeValues, median, nowNs, pairedRatio, turn, type Row, type Value } from './util.ts'
 
 /** The issue 4 surface, as far as these benchmarks use it. */
 interface LoaderCache {
@@ -114,8 +114,8 @@ function cascade (c: LoaderCache): Row {
 async function edgeMemory (): Promise<Row> {
   const figure = `dependency edge, ${EDGES / 1e6}M edges`
   if (!hasGc()) return { ...missing(figure, 'B/edge'), note: 'run with --expose-gc' }
-  const keys = makeKeys(EDGES, 'derived')
-  const bases = makeKeys(EDGE_BASES, 'base')
+  const keys = makeFlatKeys(EDGES, 'derived')
+  const bases = makeFlatKeys(EDGE_BASES, 'base')
   const values = makeValues(EDGES)
   const deps = bases.map((b) => [b])
   const fill = async (withEdges: boolean): Promise<number> => {

@@ -14,7 +14,7 @@ import { createMeshCache, type MeshCache } from '../../lib/index.ts'
 import { createTestClock } from '../../lib/testing/index.ts'
 import { RecordKind } from '../../protocol/constants.ts'
 import { SyntheticOrigin } from './updates.ts'
-import { captureTransport, hasGc, liveBytes, makeKeys, makeValues, turn, type Row, type Value } from './util.ts'
+import { captureTransport, hasGc, liveBytes, makeFlatKeys, makeValues, turn, type Row, type Value } from './util.ts'
 
 const N = 1_000_000
 const MAX = N + 1
@@ -39,11 +39,10 @@ export async function run (): Promise<Row[]> {
     return [{ section, figure: 'memory', unit: 'B/key', mesh: undefined, note: 'run with --expose-gc' }]
   }
   // Nothing the bench holds may change shape or die between two measurements, or its bytes land in
-  // whichever row is being measured: keys are made flat strings (a template literal makes a cons
-  // string, which V8 flattens when it is first hashed and whose cons cell a later GC frees), and
-  // keys and values are used again after the last measurement (V8 drops a variable an async
-  // function no longer uses at its next await: the values went during the local deletes, -40 B/key).
-  const keys = flatStrings(makeKeys(N))
+  // whichever row is being measured: keys are flat strings (see makeFlatKeys), and keys and values are
+  // used again after the last measurement (V8 drops a variable an async function no longer uses at
+  // its next await: the values were collected during the local deletes, ~32 B/key off that row).
+  const keys = makeFlatKeys(N)
   const values = makeValues(N)
   const h0 = await liveBytes()
 
@@ -97,13 +96,6 @@ export async function run (): Promise<Row[]> {
     { section, figure: 'tombstone, remote: est vs measured', unit: 'B/key', mesh: remoteTombEstimate, baseline: { label: 'measured', value: remoteTomb } },
     { section, figure: 'tombstone, remote DELETE, 1 per frame', unit: 'B/key', mesh: singleTomb, target: { kind: 'abs', max: 200 } },
   ]
-}
-
-/** Copies of `strings` as flat (sequential) strings. */
-function flatStrings (strings: string[]): string[] {
-  const encoder = new TextEncoder()
-  const decoder = new TextDecoder()
-  return strings.map((s) => decoder.decode(encoder.encode(s)))
 }
 
 /** Live bytes per tombstone left by N remote DELETE records arriving `batch` to a frame, and the cache's estimate. */
