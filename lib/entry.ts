@@ -55,7 +55,7 @@ export class Entry {
    * queued); while it has none, the time in seconds (rounded up) when it lost
    * it, for the GC queue (see DEATH_EPOCH_S). Both are stored as int32s (see
    * `small`): an epoch-ms deadline, or epoch seconds from Math.ceil, cost a
-   * 16-byte HeapNumber per entry (measured: tombstones 123 → 107 bytes).
+   * 16-byte HeapNumber per entry (measured: 16 bytes a tombstone).
    */
   #since = 0
   /** The writer's counter when the vector is `{writer: counter}`. */
