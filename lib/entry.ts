@@ -152,13 +152,13 @@ export class Entry {
   /** Takes over a record's state in place, so the entry keeps its slots in the store's maps. */
   assign (r: WireRecord, ttl: number): void {
     // The expiry queue's deadline is kept relative to the write: it must not move with it.
-    const queued = this.hasValue ? this.queuedAt : undefined
+    const queued = this.hasValue ? this.queuedAt : 0
     this.kind = r.kind
     this.hlc = r.hlc
     this.writer = r.writer
     this.ttl = ttl
     this.vv = r.vv
-    if (queued !== undefined) this.queuedAt = queued
+    if (queued !== 0) this.queuedAt = queued
   }
 
   /** A loaded value's stand-in: an empty vector that every record dominates, never sent. */

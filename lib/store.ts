@@ -288,7 +288,8 @@ export class Store<V extends {}> {
    */
   #schedule (key: string, s: Schedule): void {
     const at = s.expiresAt
-    if (s.queuedAt !== 0 && s.queuedAt <= at) return
+    const queued = s.queuedAt // derived from the entry's timestamp: read once
+    if (queued !== 0 && queued <= at) return
     s.queuedAt = at
     this.#compactIfStale()
     this.#expiry.push(at, key)

@@ -75,7 +75,7 @@ export async function run (): Promise<Row[]> {
   const localTombEstimate = estimate(cache)
   await cache.close()
   // Dropped before the remote rows, as the bare lru-cache above: each is measured in a heap that holds
-  // no other cache. (Kept, this closed cache with its 1M tombstones moved them by V8's layout: 211 B/key.)
+  // no other cache. (Kept, it once moved them by 16 B/key: the boxed numbers its entries held then.)
   cache = undefined
 
   // Tombstones made by remote DELETE records: the cache holds the decoded key strings itself. In
