@@ -205,6 +205,28 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return found
   }
 
+  /**
+   * The value of `key` as `get` returns it, but as lru-cache's `peek` does:
+   * its recency is not refreshed and no hit or miss is counted, so
+   * diagnostics and tests can look without changing what is evicted next.
+   */
+  peek (key: string): V | undefined {
+    if (this.#readsCheckClock) this.#store.expireIfDue()
+    return this.#lru.peek(key)
+  }
+
+  /** How many values are held here (local-only and loaded ones included; tombstones are not values). */
+  get size (): number {
+    if (this.#readsCheckClock) this.#store.expireIfDue()
+    return this.#lru.size
+  }
+
+  /** The keys whose value is held here, most recently used first (as lru-cache's `keys`). */
+  keys (): Generator<string, void, unknown> {
+    if (this.#readsCheckClock) this.#store.expireIfDue()
+    return this.#lru.keys()
+  }
+
   // ---- writes: local at once, propagation asynchronous ----
 
   set (key: string, value: V, options?: SetOptions): this {

@@ -58,6 +58,39 @@ test('set, get, has, delete and invalidate act locally at once', async () => {
   await c.close()
 })
 
+test('peek, size and keys read what is held here without refreshing recency or counting', async () => {
+  const c = await cluster<string>(2, { max: 3, ttl: 1000 })
+  const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+  a.set('1', 'a')
+  a.set('2', 'b')
+  a.set('3', 'c', { local: true })
+  assert.is(a.size, 3)
+  assert.equal([...a.keys()], ['3', '2', '1'], 'most recently used first')
+  assert.is(a.peek('1'), 'a')
+  assert.is(a.peek('nope'), undefined)
+  assert.equal([a.stats().hits, a.stats().misses], [0, 0], 'peek counts neither')
+  a.set('4', 'd')
+  assert.is(a.peek('1'), undefined, 'peeking did not save the least recently used key from eviction')
+  assert.equal([...a.keys()], ['4', '3', '2'])
+  a.get('2') // get does refresh: 3 is now the oldest
+  a.set('5', 'e')
+  assert.equal([...a.keys()].sort(), ['2', '4', '5'])
+  // Tombstones and remote evictions are not values.
+  a.delete('4')
+  await c.net.flush()
+  b.invalidate('5')
+  await c.net.flush()
+  assert.is(a.size, 1)
+  assert.equal([...a.keys()], ['2'])
+  assert.equal([a.inspect('4')?.kind, a.inspect('5')?.kind], ['delete', 'invalidate'])
+  // With an injected clock, an expired value is not counted, listed or peeked.
+  c.clock.advance(1001)
+  assert.is(a.peek('2'), undefined)
+  assert.is(a.size, 0)
+  assert.equal([...a.keys()], [])
+  await c.close()
+})
+
 test('bad options fail at construction with E_INVALID_OPTION naming the option', async () => {
   const net = createMemoryNetwork()
   const t = net.transport('x')
