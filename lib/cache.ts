@@ -221,7 +221,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return this.#lru.size
   }
 
-  /** The keys whose value is held here, most recently used first (as lru-cache's `keys`). */
+  /**
+   * The keys whose value is held here, most recently used first (as
+   * lru-cache's `keys`). A live view: spread it (`[...cache.keys()]`) before
+   * writing or deleting while going through it.
+   */
   keys (): Generator<string, void, unknown> {
     if (this.#readsCheckClock) this.#store.expireIfDue()
     return this.#lru.keys()
