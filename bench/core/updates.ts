@@ -41,8 +41,27 @@ export class SyntheticOrigin {
     this.#replicate = replicate
   }
 
-  /** Frames of `batch` records each, one per key index, numbered from the next sequence number. */
+  /**
+   * Frames of `batch` records each, one per key index, numbered from the next sequence number.
+   * They are views into one buffer, as the transport hands frames over (views into what it read):
+   * 20,000 frames of one record each, allocated one by one, left 20,000 backing stores for the GC
+   * to free during whichever timed round came next (a replicate-mode round following the
+   * one-per-frame rounds measured ~0.4 µs/update more than the same round run without them).
+   */
   frames (keyIndices: ArrayLike<number>, batch: number, kind: RecordKindValue = RecordKind.SET): Uint8Array[] {
+    const encoded = this.#encode(keyIndices, batch, kind)
+    let total = 0
+    for (const frame of encoded) total += frame.length
+    const buffer = new Uint8Array(total)
+    let offset = 0
+    return encoded.map((frame) => {
+      buffer.set(frame, offset)
+      offset += frame.length
+      return buffer.subarray(offset - frame.length, offset)
+    })
+  }
+
+  #encode (keyIndices: ArrayLike<number>, batch: number, kind: RecordKindValue): Uint8Array[] {
     const out: Uint8Array[] = []
     for (let start = 0; start < keyIndices.length; start += batch) {
       const records: WireRecord[] = []
