@@ -605,7 +605,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     if (forgotten.size !== 0 && r.vv.length > 2) r.vv = vectorWithout(r.vv, forgotten, r.writer)
     const store = this.#store
     let entry = store.meta.get(r.key)
-    this.#clock.observe(r.hlc)
+    this.#clock.observe(r.hlc, now)
     const ttl = Math.min(r.ttl ?? this.#o.ttl, this.#o.maxTtl)
     const hadValue = entry?.hasValue === true
     let oursWon = false

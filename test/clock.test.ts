@@ -82,6 +82,19 @@ test('ignores a remote timestamp behind it', () => {
   assert.is(hlc.peek(), t)
 })
 
+test('observe judges the drift against the wall-clock reading it is given, else reads the clock', () => {
+  const { wall, hlc } = setup()
+  const t = hlc.tick()
+  const ahead = (wall.now() + DRIFT + 10) * HLC_LOGICAL_RANGE
+  hlc.observe(ahead, wall.now())
+  assert.is(hlc.peek(), t, 'beyond the drift of the reading given')
+  hlc.observe(ahead, wall.now() + 10)
+  assert.is(hlc.peek(), ahead, 'within the drift of a later reading (a frame\'s, shared by its records)')
+  const further = ahead + 20 * HLC_LOGICAL_RANGE
+  hlc.observe(further)
+  assert.is(hlc.peek(), ahead, 'without a reading, the clock\'s own: 20 ms further is beyond it')
+})
+
 test('refuses to follow a remote timestamp more than maxDrift ahead of the wall; exactly maxDrift is followed', () => {
   const { wall, hlc } = setup()
   const t = hlc.tick()
