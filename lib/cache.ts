@@ -187,9 +187,14 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   // ---- reads: the hot path allocates nothing ----
 
+  /** With an injected clock, a read first drops what is due (Store explains why only then). */
+  #beforeRead (): void {
+    if (this.#readsCheckClock) this.#store.expireIfDue()
+  }
+
   /** The value of `key`, or `undefined`. Synchronous: one local LRU lookup. */
   get (key: string): V | undefined {
-    if (this.#readsCheckClock) this.#store.expireIfDue()
+    this.#beforeRead()
     const value = this.#lru.get(key)
     if (value === undefined) this.#counters.misses++
     else this.#counters.hits++
@@ -198,7 +203,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** Whether `key` has a live value here (does not refresh its recency). */
   has (key: string): boolean {
-    if (this.#readsCheckClock) this.#store.expireIfDue()
+    this.#beforeRead()
     const found = this.#lru.has(key)
     if (found) this.#counters.hits++
     else this.#counters.misses++
@@ -211,13 +216,13 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    * diagnostics and tests can look without changing what is evicted next.
    */
   peek (key: string): V | undefined {
-    if (this.#readsCheckClock) this.#store.expireIfDue()
+    this.#beforeRead()
     return this.#lru.peek(key)
   }
 
   /** How many values are held here (local-only and loaded ones included; tombstones are not values). */
   get size (): number {
-    if (this.#readsCheckClock) this.#store.expireIfDue()
+    this.#beforeRead()
     return this.#lru.size
   }
 
@@ -227,7 +232,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    * writing or deleting while going through it.
    */
   keys (): Generator<string, void, unknown> {
-    if (this.#readsCheckClock) this.#store.expireIfDue()
+    this.#beforeRead()
     return this.#lru.keys()
   }
 
@@ -293,7 +298,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     } catch (error) {
       return Promise.reject(error)
     }
-    if (this.#readsCheckClock) this.#store.expireIfDue()
+    this.#beforeRead()
     const value = this.#store.lru.get(key)
     if (value !== undefined) {
       this.#counters.hits++
