@@ -3,7 +3,7 @@
  * writer fanning invalidations out to n-1 receivers, each in its own process,
  * for every system side by side in the same run. See bench/README.md.
  *
- *   node bench/mesh/run.ts [--systems tcp,redis,meshcache] [--rate 1000[,200]]
+ *   node bench/mesh/run.ts [--systems tcp,redis,libp2p-stream,meshcache] [--rate 1000[,200]]
  *     [--seconds 10] [--warmup 2] [--saturate 5] [--nodes 5] [--json out.json]
  *     [--node-args='--cpu-prof --cpu-prof-dir=.bench-out/prof']
  */
@@ -17,7 +17,7 @@ import { loadSystem, systemExists } from './systems/load.ts'
 
 const { values } = parseArgs({
   options: {
-    systems: { type: 'string', default: ['tcp', 'redis', 'meshcache'].filter(systemExists).join(',') },
+    systems: { type: 'string', default: ['tcp', 'redis', 'libp2p-stream', 'meshcache'].filter(systemExists).join(',') },
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
@@ -124,6 +124,9 @@ process.stdout.write(table(
   out,
 ) + '\n')
 process.stdout.write('\ntargets (issue 3): meshcache p50/tcp <= 1.50x and p99/redis <= 1.00x at 1,000 writes/s; sat. writes/s >= 20,000\n')
+if (rows.some((r) => r.system === 'libp2p-stream' && !r.skipped)) {
+  process.stdout.write('libp2p-stream: the transport stack alone (TCP, pnet, Noise, Yamux) with nothing of meshcache above it, the floor of any design on that stack\n')
+}
 
 const json = values.json ?? path.join('.bench-out', `mesh-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
 await mkdir(path.dirname(json), { recursive: true })

@@ -18,7 +18,8 @@ export const system: System = {
   },
 }
 
-function encode(seq: number): Buffer {
+/** One invalidation as the floor's frame (libp2p-stream.ts sends the same bytes). */
+export function encodeFrame(seq: number): Buffer {
   const key = Buffer.from(keyOf(seq))
   const frame = Buffer.allocUnsafe(6 + key.length)
   frame.writeUInt16BE(4 + key.length, 0)
@@ -27,26 +28,31 @@ function encode(seq: number): Buffer {
   return frame
 }
 
+/** Splits a byte stream into frames and reports each invalidation to the harness as it is read. */
+export function frameReader(ctx: NodeContext): (chunk: Buffer) => void {
+  let pending: Buffer = Buffer.alloc(0)
+  return (chunk) => {
+    const buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+    let at = 0
+    while (buf.length - at >= 2) {
+      const len = buf.readUInt16BE(at)
+      if (buf.length - at < 2 + len) break
+      // A cache would look the key up and evict it here; the key is decoded to pay that cost.
+      buf.toString('utf8', at + 6, at + 2 + len)
+      ctx.received(buf.readUInt32BE(at + 2))
+      at += 2 + len
+    }
+    pending = at === buf.length ? Buffer.alloc(0) : buf.subarray(at)
+  }
+}
+
 async function receiver(ctx: NodeContext): Promise<NodeHandle> {
   const sockets = new Set<net.Socket>()
   const server = net.createServer((socket) => {
     sockets.add(socket)
     socket.setNoDelay(true)
     socket.once('close', () => sockets.delete(socket))
-    let pending: Buffer = Buffer.alloc(0)
-    socket.on('data', (chunk: Buffer) => {
-      let buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
-      let at = 0
-      while (buf.length - at >= 2) {
-        const len = buf.readUInt16BE(at)
-        if (buf.length - at < 2 + len) break
-        // A cache would look the key up and evict it here; the key is decoded to pay that cost.
-        buf.toString('utf8', at + 6, at + 2 + len)
-        ctx.received(buf.readUInt32BE(at + 2))
-        at += 2 + len
-      }
-      pending = at === buf.length ? Buffer.alloc(0) : buf.subarray(at)
-    })
+    socket.on('data', frameReader(ctx))
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -80,7 +86,7 @@ async function writer(ctx: NodeContext): Promise<NodeHandle> {
         for (const socket of sockets) socket.cork()
         process.nextTick(uncork)
       }
-      const frame = encode(seq)
+      const frame = encodeFrame(seq)
       let blocked: Promise<void>[] | undefined
       for (const socket of sockets) {
         if (!socket.write(frame)) (blocked ??= []).push(new Promise((resolve) => socket.once('drain', resolve)))
