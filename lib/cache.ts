@@ -31,6 +31,8 @@ import { assertUserKey, tagKey } from './tags.ts'
 import { Store, type EvictEvent, type EvictReason } from './store.ts'
 import type { Channel, FrameHandler, Transport } from './transport.ts'
 import { decodeValue, encodeValue, jsonCodec, type ValueCodec } from './value-codec.ts'
+import { Audit, auditRunning, type AuditOptions, type AuditStats, type StaleEvent } from './observe/audit.ts'
+import { addMetricSource } from './observe/exporter.ts'
 import { EMPTY_VECTOR, Order, mergeVectors, vectorGet, vectorWithout, type VersionVector } from './version-vector.ts'
 
 const log = debuglog('meshcache')
@@ -73,6 +75,9 @@ export interface EntryView {
 }
 
 const KIND_NAMES = ['set', 'delete', 'invalidate'] as const
+
+/** The read path's hook while no audit runs (lru-cache style: a no-op field, replaced when the feature is on). */
+const NO_HIT_HOOK = (_key: string, _value: unknown): void => {}
 
 /**
  * Estimates behind `stats().metadataBytes`, measured on Node 24 with
@@ -125,6 +130,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   readonly #cascade: Array<[string, boolean, EvictReason]> = []
   /** Nesting of #operation. */
   #depth = 0
+  /** Called with every hit that returns a value: a no-op unless an audit runs (lib/observe/audit.ts). */
+  #onHit: (key: string, value: V) => void = NO_HIT_HOOK
+  #audit: Audit<V> | undefined
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
   constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean) {
@@ -196,8 +204,12 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   get (key: string): V | undefined {
     this.#beforeRead()
     const value = this.#lru.get(key)
-    if (value === undefined) this.#counters.misses++
-    else this.#counters.hits++
+    if (value === undefined) {
+      this.#counters.misses++
+    } else {
+      this.#counters.hits++
+      this.#onHit(key, value)
+    }
     return value
   }
 
@@ -302,6 +314,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const value = this.#store.lru.get(key)
     if (value !== undefined) {
       this.#counters.hits++
+      this.#onHit(key, value)
       if (this.#loads === undefined || !this.#loads.graced(key)) return Promise.resolve(value as R)
     } else {
       this.#counters.misses++
@@ -386,6 +399,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       conflicts: c.conflicts,
       repairs: c.repairs,
       protocolErrors: c.protocolErrors,
+      protocolErrorsByCode: Object.fromEntries(c.protocolErrorsByCode),
+      evictions: { capacity: c.evictedCapacity, ttl: c.evictedTtl, local: c.evictedLocal, remote: c.evictedRemote, repair: c.evictedRepair },
       expiredDropped: c.expiredDropped,
       framesSent: c.framesSent,
       framesReceived: c.framesReceived,
@@ -417,6 +432,50 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return keys.map((k) => [k, this.inspect(k) as EntryView])
   }
 
+  /**
+   * Starts the staleness audit: a sample of hits (`get`, `getOrLoad`) is
+   * re-read from `options.source` in the background, rate-limited, and a hit
+   * that served a value the source had replaced more than `grace` ms before
+   * the read emits `stale` (StaleEvent). Its counters are exported as
+   * `audit_*_total` (lib/observe/exporter.ts). One audit at a time; `stop()`
+   * it to start another. lib/observe/audit.ts has the rules.
+   */
+  audit (options: AuditOptions<V>): Audit<V> {
+    this.#assertOpen()
+    if (this.#audit !== undefined) throw auditRunning()
+    let removeSource = (): void => {}
+    const audit: Audit<V> = new Audit<V>({
+      origin: this.origin,
+      now: this.#o.now,
+      versionOf: (key) => {
+        const e = this.#store.meta.get(key)
+        return e === undefined || e.isPlaceholder ? 0 : e.hlc
+      },
+      emitStale: (event: StaleEvent) => { if (this.listenerCount('stale') > 0) this.#emitSafely('stale', event) },
+      later: (ms, fn) => { setTimeout(fn, ms).unref() },
+      detach: () => {
+        if (this.#audit !== audit) return
+        this.#audit = undefined
+        this.#onHit = NO_HIT_HOOK
+        removeSource()
+      },
+    }, options)
+    this.#audit = audit
+    this.#onHit = audit.onHit
+    removeSource = addMetricSource(this, audit.metricSource())
+    return audit
+  }
+
+  /** The running audit's counters, or undefined when none runs. */
+  auditStats (): AuditStats | undefined {
+    return this.#audit === undefined ? undefined : { ...this.#audit.counts }
+  }
+
+  /** The region this instance announces (the `region` option). */
+  get region (): string {
+    return this.#o.region
+  }
+
   /** Live members of this namespace (announced within the last 30 s), with their region and sequence summary. */
   peers (): PeerInfo[] {
     return this.#membership?.peers() ?? []
@@ -436,6 +495,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     if (this.#closed) return
     this.#outbox.flush()
     this.#closed = true
+    this.#audit?.stop()
     this.#loads?.close()
     for (const t of this.#timers) clearInterval(t)
     this.#timers = []
@@ -507,6 +567,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #protocolError (from: string, error: unknown): void {
     this.#counters.protocolErrors++
+    const code = error instanceof MeshCacheError ? error.code : 'E_UNKNOWN'
+    this.#counters.protocolErrorsByCode.set(code, (this.#counters.protocolErrorsByCode.get(code) ?? 0) + 1)
     log('frame from %s refused: %s', from, (error as Error)?.message)
     if (this.listenerCount('frameError') > 0) this.#emitSafely('frameError', { peer: from, error })
   }
@@ -853,6 +915,14 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** A value left the LRU (any reason): its edges and grace state go, and so does a loaded value's placeholder. */
   #evicted (key: string, reason: EvictReason): void {
+    const c = this.#counters
+    switch (reason) {
+      case 'capacity': c.evictedCapacity++; break
+      case 'ttl': c.evictedTtl++; break
+      case 'local': c.evictedLocal++; break
+      case 'remote': c.evictedRemote++; break
+      case 'repair': c.evictedRepair++; break
+    }
     if (this.#deps !== undefined) this.#deps.release(key)
     if (this.#loads !== undefined) this.#loads.forget(key)
     if (this.#store.meta.get(key)?.isPlaceholder === true) this.#forgetReplicated(key)

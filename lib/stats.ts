@@ -13,9 +13,18 @@ export class Counters {
   framesReceived = 0
   syncRequests = 0
   gapsDetected = 0
+  /** Values that left the LRU, by reason (EvictReason); plain fields, bumped in the store's eviction callback. */
+  evictedCapacity = 0
+  evictedTtl = 0
+  evictedLocal = 0
+  evictedRemote = 0
+  evictedRepair = 0
+  /** Protocol errors by error code: a handful of stable codes, so the map stays tiny. */
+  readonly protocolErrorsByCode = new Map<string, number>()
 }
 
 import type { PropagationStats } from './lag-histogram.ts'
+import type { EvictReason } from './store.ts'
 
 export interface CacheStats {
   /** `get`/`has` calls that found a value. */
@@ -34,6 +43,10 @@ export interface CacheStats {
   repairs: number
   /** Frames refused by the decoder or by protocol rules; none changed state. */
   protocolErrors: number
+  /** `protocolErrors` by error code (E_FRAME_MALFORMED…; E_UNKNOWN for anything else). */
+  protocolErrorsByCode: Record<string, number>
+  /** Values that left this instance's cache, by reason (the `evict` event's). */
+  evictions: Record<EvictReason, number>
   /** Remote records older than the tombstone horizon: expired everywhere already, dropped. */
   expiredDropped: number
   framesSent: number
