@@ -16,8 +16,8 @@ import type { EvictReason } from '../core/store.ts'
 /** The membership metadata name the summary is advertised under. */
 export const SUMMARY_META = 'stats'
 export const SUMMARY_VERSION = 1
-/** A summary's JSON stays under this; past it the connection list is cut first. */
-export const MAX_SUMMARY_BYTES = 2048
+/** A summary's JSON stays under this (membership metadata as a whole is capped at 2 KiB); past it the connection list is cut. */
+export const MAX_SUMMARY_BYTES = 1200
 export const DEFAULT_SHARE_INTERVAL = 1_000
 /** Connected members listed at most (the matrix of a larger mesh is cut). */
 const MAX_LISTED = 64
