@@ -26,7 +26,7 @@ for (const name of wanted) {
 const names = wanted.length > 0 ? wanted : Object.keys(GROUPS)
 
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu'
-console.log(`meshcache core benchmarks: node ${process.version}, ${cpu} × ${os.cpus().length}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}${hasGc() ? '' : ', no --expose-gc: memory figures skipped'}`)
+console.log(`meshcache core benchmarks: node ${process.version}, ${cpu} × ${os.cpus().length}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}${hasGc() ? '' : ', no --expose-gc: memory figures skipped'}${process.env.MESHCACHE_BENCH_OBSERVE === '1' ? ', MESHCACHE_BENCH_OBSERVE=1: Prometheus exporter registered and audit on at 0% sampling' : ''}`)
 
 const rows: Row[] = []
 for (const name of names) {

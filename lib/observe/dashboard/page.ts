@@ -69,6 +69,12 @@ function quantile (bounds, counts, q) {
   return lower
 }
 
+const boundLabel = (bounds, i) => {
+  if (i >= bounds.length) return '> ' + boundLabel(bounds, bounds.length - 1)
+  const b = bounds[i]
+  return b < 1000 ? '≤' + b + ' ms' : '≤' + b / 1000 + ' s'
+}
+
 let previous = null
 const series = [[], [], []]
 let histogramChart = null, seriesChart = null
@@ -139,7 +145,8 @@ function lag (snap) {
   if (histogramChart === null) {
     histogramChart = new uPlot({ width: 460, height: 220, title: 'lag histogram (count per bucket, ≤ bound)',
       scales: { x: { time: false } },
-      axes: [{ values: (u, ticks) => ticks.map((i) => i < snap.lagBoundsMs.length ? snap.lagBoundsMs[i] + ' ms' : '> ' + snap.lagBoundsMs[snap.lagBoundsMs.length - 1] + ' ms') }, {}],
+      // One label a decade (every third bound: 0.1 ms, 1 ms, 10 ms … 10 s); the bars between are 2.5× and 5× steps.
+      axes: [{ splits: () => labels.filter((i) => i % 3 === 0), values: (u, ticks) => ticks.map((i) => boundLabel(snap.lagBoundsMs, i)) }, {}],
       series: [{}, { label: 'samples', fill: '#4a90d955', stroke: '#4a90d9', paths: uPlot.paths.bars({ size: [0.8] }) }] }, [labels, snap.lag], $('lag-histogram'))
     seriesChart = new uPlot({ width: 460, height: 220, title: 'p50 / p99 over time (ms)',
       series: [{}, { label: 'p50', stroke: '#2a2', spanGaps: false }, { label: 'p99', stroke: '#c22', spanGaps: false }] }, series, $('lag-series'))
