@@ -7,7 +7,9 @@
  * env: NODE_ID, REGION, PEERS (comma-separated multiaddrs), DASHBOARD=1
  * Ready message: { type: 'ready', addrs, origin, metricsPort, dashboardUrl? }
  * Requests: { id, op: 'set', keys } | { id, op: 'read', hits: string[], misses: string[] } |
- *   { id, op: 'await-members', count } | { id, op: 'await-keys', keys } | { id, op: 'stats' }
+ *   { id, op: 'await-members', count } | { id, op: 'await-keys', keys } | { id, op: 'stats' } |
+ *   { id, op: 'audit', keys } (an audit whose source disagrees with every cached value, then a read of each key:
+ *   stale reads for the dashboard to show)
  * Replies: { id, value }
  */
 import { createServer } from 'node:http'
@@ -58,6 +60,13 @@ process.on('message', async (r: { id: number, op: string, keys?: string[], hits?
     case 'await-members': await until(() => cache.peers().length >= (r.count ?? 0)); break
     case 'await-keys': await until(() => (r.keys ?? []).every((k) => cache.peek(k) !== undefined)); break
     case 'stats': value = cache.stats(); break
+    case 'audit': {
+      const stale = new Promise((resolve) => cache.once('stale', resolve))
+      cache.audit({ sample: 1, source: () => 'newer in the database', grace: 0 })
+      for (const k of r.keys ?? []) cache.get(k)
+      await stale
+      break
+    }
   }
   process.send?.({ id: r.id, value })
 })

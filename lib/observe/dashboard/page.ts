@@ -29,7 +29,7 @@ export const PAGE_HTML = `<!doctype html>
 <h2>Members</h2>
 <table id="members"><thead><tr>
   <th class="l">node</th><th class="l">region</th><th class="l">incarnation</th><th class="l">status</th><th>uptime</th>
-  <th>hit ratio</th><th>keys</th><th>tombstones</th><th>repairs</th><th>gaps</th><th>protocol errors</th><th>stale reads</th><th>figures age</th>
+  <th>hit ratio</th><th>keys</th><th>tombstones</th><th>repairs</th><th>gaps</th><th>protocol errors</th><th>stale reads</th><th>last change</th>
 </tr></thead><tbody></tbody></table>
 <div class="grid">
   <div><h2>Connectivity (row is connected to column)</h2><table id="matrix"></table></div>
