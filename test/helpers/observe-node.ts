@@ -8,8 +8,8 @@
  * Ready message: { type: 'ready', addrs, origin, metricsPort, dashboardUrl? }
  * Requests: { id, op: 'set', keys } | { id, op: 'read', hits: string[], misses: string[] } |
  *   { id, op: 'await-members', count } | { id, op: 'await-keys', keys } | { id, op: 'stats' } |
- *   { id, op: 'audit', keys } (an audit whose source disagrees with every cached value, then a read of each key:
- *   stale reads for the dashboard to show)
+ *   { id, op: 'audit-start' } (an audit whose source disagrees with every cached value) |
+ *   { id, op: 'audit-read', keys } (reads each key and waits for a stale event)
  * Replies: { id, value }
  */
 import { createServer } from 'node:http'
@@ -60,9 +60,9 @@ process.on('message', async (r: { id: number, op: string, keys?: string[], hits?
     case 'await-members': await until(() => cache.peers().length >= (r.count ?? 0)); break
     case 'await-keys': await until(() => (r.keys ?? []).every((k) => cache.peek(k) !== undefined)); break
     case 'stats': value = cache.stats(); break
-    case 'audit': {
+    case 'audit-start': cache.audit({ sample: 1, source: () => 'newer in the database', grace: 0 }); break
+    case 'audit-read': {
       const stale = new Promise((resolve) => cache.once('stale', resolve))
-      cache.audit({ sample: 1, source: () => 'newer in the database', grace: 0 })
       for (const k of r.keys ?? []) cache.get(k)
       await stale
       break

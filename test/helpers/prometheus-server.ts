@@ -1,8 +1,8 @@
 /**
  * A real Prometheus server for tests: Debian's `prometheus` binary with a
  * temporary config and data directory (/tmp/observe-prom-*), on a free
- * loopback port, scraping the given targets every 250 ms. `stop()` kills
- * it and removes the directory.
+ * loopback port, scraping the given targets and evaluating the given rule
+ * files every 250 ms. `stop()` kills it and removes the directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -16,16 +16,21 @@ export interface PrometheusServer {
   url: string
   /** An instant query; resolves with the API's `data.result`. */
   query(promql: string): Promise<Array<{ metric: Record<string, string>, value: [number, string] }>>
+  /** The alerts the rules raised (GET /api/v1/alerts). */
+  alerts(): Promise<Array<{ labels: Record<string, string>, state: string }>>
   stop(): Promise<void>
 }
 
-export async function startPrometheus (targets: string[]): Promise<PrometheusServer> {
+/** Starts Prometheus scraping `targets` (host:port), evaluating `ruleFiles` (paths) every 250 ms. */
+export async function startPrometheus (targets: string[], ruleFiles: string[] = []): Promise<PrometheusServer> {
   const dir = await mkdtemp(join(tmpdir(), 'observe-prom-'))
   const port = await freePort()
   const config = [
     'global:',
     '  scrape_interval: 250ms',
     '  scrape_timeout: 200ms',
+    '  evaluation_interval: 250ms',
+    ...(ruleFiles.length === 0 ? [] : ['rule_files:', ...ruleFiles.map((f) => `  - ${JSON.stringify(f)}`)]),
     'scrape_configs:',
     '  - job_name: meshcache',
     '    static_configs:',
@@ -69,6 +74,10 @@ export async function startPrometheus (targets: string[]): Promise<PrometheusSer
       const body = await res.json() as { status: string, error?: string, data: { result: any[] } }
       if (body.status !== 'success') throw new Error(`query ${promql} failed: ${body.error}`)
       return body.data.result
+    },
+    async alerts () {
+      const body = await (await fetch(`${url}/api/v1/alerts`)).json() as { data: { alerts: Array<{ labels: Record<string, string>, state: string }> } }
+      return body.data.alerts
     },
     stop,
   }

@@ -142,6 +142,7 @@ test('a plug-in source (an L2 tier, say) shares families by name and may arrive 
 })
 
 const NODE = fileURLToPath(new URL('../helpers/observe-node.ts', import.meta.url))
+const ALERTS = fileURLToPath(new URL('../../docs/alerts.yml', import.meta.url))
 
 interface Proc { child: ChildProcess, addrs: string[], metricsPort: number }
 let nextId = 0
@@ -172,7 +173,7 @@ test('a real Prometheus server scrapes a 3-process mesh: p99 propagation and the
     procs.push(await spawnNode('p1', procs[0]!.addrs))
     procs.push(await spawnNode('p2', procs[0]!.addrs))
     await Promise.all(procs.map((p) => ask(p, { op: 'await-members', count: 2 })))
-    prom = await startPrometheus(procs.map((p) => `127.0.0.1:${p.metricsPort}`))
+    prom = await startPrometheus(procs.map((p) => `127.0.0.1:${p.metricsPort}`), [ALERTS])
     const keys = Array.from({ length: 50 }, (_, i) => `item:${i}`)
     await ask(procs[0]!, { op: 'set', keys })
     await Promise.all(procs.slice(1).map((p) => ask(p, { op: 'await-keys', keys })))
@@ -205,6 +206,20 @@ test('a real Prometheus server scrapes a 3-process mesh: p99 propagation and the
     assert.is(up.length, 3)
     const peers = await prom.query('meshcache_peers')
     assert.equal(peers.map((r) => r.value[1]), ['2', '2', '2'])
+
+    // The README's alert rules (docs/alerts.yml), evaluated by this server: a stale read on p1 fires the page.
+    // The audit's counters start at 0 and Prometheus must see that first: increase() counts only what it saw rise.
+    await ask(procs[1]!, { op: 'audit-start' })
+    for (let i = 0; i < 100 && (await q('sum(meshcache_audit_reads_total)')) !== 0; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    await ask(procs[1]!, { op: 'audit-read', keys: ['item:3'] })
+    let firing: Array<{ labels: Record<string, string>, state: string }> = []
+    for (let i = 0; i < 100 && firing.length === 0; i++) {
+      firing = (await prom.alerts()).filter((a) => a.labels.alertname === 'MeshcacheStaleReads' && a.state === 'firing')
+      if (firing.length === 0) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    assert.is(firing.length, 1, 'MeshcacheStaleReads fires')
+    assert.is(firing[0]?.labels.instance, `127.0.0.1:${procs[1]!.metricsPort}`, 'on the instance that served the stale read')
+    assert.is((await prom.alerts()).filter((a) => a.labels.alertname === 'MeshcachePropagationSlow' && a.state === 'firing').length, 0)
   } finally {
     await prom?.stop()
     for (const p of procs) p.child.kill()
