@@ -5,7 +5,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { fork, type ChildProcess } from 'node:child_process'
+import { fork, spawnSync, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import promClient, { Registry } from 'prom-client'
@@ -143,6 +144,7 @@ test('a plug-in source (an L2 tier, say) shares families by name and may arrive 
 
 const NODE = fileURLToPath(new URL('../helpers/observe-node.ts', import.meta.url))
 const ALERTS = fileURLToPath(new URL('../../docs/alerts.yml', import.meta.url))
+const PROMTOOL = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool'
 
 interface Proc { child: ChildProcess, addrs: string[], metricsPort: number }
 let nextId = 0
@@ -164,6 +166,17 @@ function ask (p: Proc, request: Record<string, unknown>): Promise<unknown> {
     p.child.send({ ...request, id })
   })
 }
+
+test('docs/alerts.yml passes promtool, and the README shows the same rules', async () => {
+  const check = spawnSync(PROMTOOL, ['check', 'rules', ALERTS], { encoding: 'utf8' })
+  assert.is(check.status, 0, check.stdout + check.stderr)
+  assert.match(check.stdout, /SUCCESS: 2 rules found/)
+  const rules = readFileSync(ALERTS, 'utf8')
+  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8')
+  const shown = [...readme.matchAll(/^\s*(- alert: \w+|expr: .+|for: \w+)$/gm)].map((m) => (m[1] as string).trim())
+  assert.ok(shown.length >= 5, 'the README shows the rules')
+  for (const line of shown) assert.ok(rules.includes(line), `README line not in docs/alerts.yml: ${line}`)
+})
 
 test('a real Prometheus server scrapes a 3-process mesh: p99 propagation and the hit ratio by PromQL', async () => {
   const procs: Proc[] = []
