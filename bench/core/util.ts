@@ -210,7 +210,11 @@ export function captureTransport (): CaptureTransport {
  * unchanged within noise).
  */
 export async function observeIfAsked (cache: MeshCache<any>): Promise<void> {
-  if (process.env.MESHCACHE_BENCH_OBSERVE !== '1') return
+  if (process.env.MESHCACHE_BENCH_OBSERVE === '1') await observe(cache)
+}
+
+/** Registers the Prometheus exporter on a registry of its own and starts the audit at 0% sampling. */
+export async function observe (cache: MeshCache<any>): Promise<void> {
   const { Registry } = await import('prom-client')
   const { registerMetrics } = await import('../../lib/observe/prometheus.ts')
   registerMetrics(cache, { registry: new Registry() })
