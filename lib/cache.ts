@@ -15,23 +15,23 @@ import { encodeFrame } from '../protocol/frame.ts'
 import type { WireRecord } from '../protocol/record.ts'
 import type { StateVector } from '../protocol/sync.ts'
 import type { UpdatesMessage } from '../protocol/updates.ts'
-import { AntiEntropy } from './anti-entropy.ts'
-import { HybridClock, physicalMs } from './clock.ts'
-import { LagHistogram } from './lag-histogram.ts'
-import { Entry, wins } from './entry.ts'
+import { AntiEntropy } from './sync/anti-entropy.ts'
+import { HybridClock, physicalMs } from './core/clock.ts'
+import { LagHistogram } from './observe/lag-histogram.ts'
+import { Entry, wins } from './core/entry.ts'
 import { ErrorCode, MeshCacheError } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
-import { Outbox } from './outbox.ts'
-import { SequenceTracker } from './sequence-tracker.ts'
-import { Membership, type PeerInfo } from './membership.ts'
-import { Counters, type CacheStats } from './stats.ts'
-import { DependencyGraph, resolveBases } from './dependencies.ts'
-import { Loads, type LoadFunction, type LoadOptions } from './loader.ts'
-import { assertUserKey, tagKey } from './tags.ts'
-import { Store, type EvictEvent, type EvictReason } from './store.ts'
-import type { Channel, FrameHandler, Transport } from './transport.ts'
+import { Outbox } from './sync/outbox.ts'
+import { SequenceTracker } from './core/sequence-tracker.ts'
+import { Membership, type PeerInfo } from './sync/membership.ts'
+import { Counters, type CacheStats } from './observe/stats.ts'
+import { DependencyGraph, resolveBases } from './loading/dependencies.ts'
+import { Loads, type LoadFunction, type LoadOptions } from './loading/loader.ts'
+import { assertUserKey, tagKey } from './loading/tags.ts'
+import { Store, type EvictEvent, type EvictReason } from './core/store.ts'
+import type { Channel, FrameHandler, Transport } from './net/transport.ts'
 import { decodeValue, encodeValue, jsonCodec, type ValueCodec } from './value-codec.ts'
-import { EMPTY_VECTOR, Order, mergeVectors, vectorGet, vectorWithout, type VersionVector } from './version-vector.ts'
+import { EMPTY_VECTOR, Order, mergeVectors, vectorGet, vectorWithout, type VersionVector } from './core/version-vector.ts'
 
 const log = debuglog('meshcache')
 
@@ -117,7 +117,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #membership: Membership | undefined
   #closed = false
   #timers: NodeJS.Timeout[] = []
-  /** Read-through loading and the dependency graph, created on first use (lib/loader.ts, lib/dependencies.ts). */
+  /** Read-through loading and the dependency graph, created on first use (lib/loading/loader.ts, lib/loading/dependencies.ts). */
   #loads: Loads<V> | undefined
   #deps: DependencyGraph | undefined
   #cascadeReason: EvictReason = 'local'
@@ -796,7 +796,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#sync.request(next, false, true)
   }
 
-  // ---- loading and dependencies (lib/loader.ts, lib/dependencies.ts) ----
+  // ---- loading and dependencies (lib/loading/loader.ts, lib/loading/dependencies.ts) ----
 
   /**
    * `key`'s state changed (a write, delete or invalidation, local or

@@ -7,8 +7,8 @@
  * allocated only for vectors with several origins. That halves the metadata
  * of a key (measured: an exact two-slot array costs 64 bytes).
  */
-import type { RecordKindValue } from '../protocol/constants.ts'
-import type { WireRecord } from '../protocol/record.ts'
+import type { RecordKindValue } from '../../protocol/constants.ts'
+import type { WireRecord } from '../../protocol/record.ts'
 import { physicalMs } from './clock.ts'
 import { compareVectors, Order, vectorExceeds, vectorWith, vectorWithout, type OrderValue, type VersionVector } from './version-vector.ts'
 
@@ -79,7 +79,7 @@ export class Entry {
     return new Entry(r.kind, r.hlc, r.writer, r.vv, ttl)
   }
 
-  /** The write's hybrid logical clock timestamp (lib/clock.ts). */
+  /** The write's hybrid logical clock timestamp (lib/core/clock.ts). */
   get hlc (): number {
     return this.#stamp * LOW_RANGE + (this.#low & LOW_MASK)
   }

@@ -60,6 +60,6 @@ export interface CacheStats {
   loadsDiscarded: number
   /** Stale values served in their grace window while a refresh ran. */
   staleServed: number
-  /** Write→apply lag of remote updates, from the write's HLC time to its arrival here (lib/lag-histogram.ts). */
+  /** Write→apply lag of remote updates, from the write's HLC time to its arrival here (lib/observe/lag-histogram.ts). */
   propagation: PropagationStats
 }

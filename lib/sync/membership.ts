@@ -16,7 +16,7 @@
 import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
-import { ErrorCode, MeshCacheError } from './errors.ts'
+import { ErrorCode, MeshCacheError } from '../errors.ts'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 /** More states than this in one update is not a membership message. */
