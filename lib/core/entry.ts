@@ -211,12 +211,3 @@ export class Entry {
     return this.#counter > (sv.get(this.writer) ?? 0)
   }
 }
-
-/**
- * Deterministic total order of writes for conflict resolution: higher HLC
- * wins, then the higher writer id. The same write has the same (hlc, writer)
- * everywhere, and HLC timestamps from one origin are strictly increasing.
- */
-export function wins (aHlc: number, aWriter: string, bHlc: number, bWriter: string): boolean {
-  return aHlc > bHlc || (aHlc === bHlc && aWriter > bWriter)
-}
