@@ -345,6 +345,19 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return this.#repl.peers()
   }
 
+  /**
+   * Puts `meta[name] = value` into this instance's membership state, which
+   * every peer then sees in its `peers()` (at once, and with every renewal);
+   * `undefined` removes the name. For what other instances should know of
+   * this one: an address, a role, a version. The value must be
+   * JSON-serializable, and all names and values together at most 2 KiB as
+   * JSON: E_INVALID_ARGUMENT otherwise, and nothing changes.
+   */
+  advertise (name: string, value: unknown): void {
+    this.#assertOpen()
+    this.#repl.advertise(name, value)
+  }
+
   /** Peers reachable in this namespace (transport ids). */
   connectedPeers (): string[] {
     return this.#channel?.peers() ?? []

@@ -19,6 +19,9 @@ export { jsonCodec } from './value-codec.ts'
 export { MeshCacheError, ErrorCode, type ErrorCodeValue } from './errors.ts'
 export type { LoadFunction, LoadContext, LoadOptions } from './loading/loader.ts'
 export { TAG_PREFIX, RESERVED_PREFIX } from './loading/tags.ts'
+export type { Tier, TierEntry, TierWrite } from './tiers/tier.ts'
+export type { Source, ChangeSink } from './sources/source.ts'
+export type { Exporter, ObservedCache, ObservedEvents } from './observe/exporter.ts'
 
 /**
  * Creates a cache and joins its namespace. Resolves once the transport is

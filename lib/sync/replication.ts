@@ -11,7 +11,7 @@ import type { SyncStep1Message, SyncStep2Message } from '../../protocol/sync.ts'
 import type { Replica } from '../core/replica.ts'
 import type { ResolvedOptions } from '../options.ts'
 import { AntiEntropy } from './anti-entropy.ts'
-import { Membership, type PeerInfo } from './membership.ts'
+import { Membership, withMeta, type PeerInfo } from './membership.ts'
 
 export interface ReplicationHost {
   /** Peers connected in the namespace now (transport ids). */
@@ -27,6 +27,8 @@ export class Replication<V extends {}> {
   readonly #sync: AntiEntropy
   #membership: Membership | undefined
   #announcedSeq = 0
+  /** What this instance advertises to its peers (`cache.advertise`). */
+  #meta: Record<string, unknown> = {}
   /** The peer the last periodic round asked (rounds go through the peers in id order). */
   #lastPeriodicPeer = ''
 
@@ -111,6 +113,12 @@ export class Replication<V extends {}> {
     this.#sync.request(next, false, true)
   }
 
+  /** Sets (or, with undefined, removes) `meta[name]` in our membership state and announces it; throws as `withMeta`. */
+  advertise (name: string, value: unknown): void {
+    this.#meta = withMeta(this.#meta, name, value)
+    this.#membership?.advertise(this.#meta)
+  }
+
   /** Live members of the namespace. */
   peers (): PeerInfo[] {
     return this.#membership?.peers() ?? []
@@ -162,7 +170,7 @@ export class Replication<V extends {}> {
     const [nodeId, incarnation] = origin.split('~') as [string, string]
     const frame = (update: Uint8Array) => encodeFrame({ type: MessageType.AWARENESS, update })
     return new Membership(
-      { origin, nodeId, incarnation, region: this.#o.region, namespaces: [namespace], seq: this.#replica.seq },
+      { origin, nodeId, incarnation, region: this.#o.region, namespaces: [namespace], seq: this.#replica.seq, meta: this.#meta },
       {
         broadcast: (update) => this.#host.broadcast(frame(update)),
         send: (peer, update) => this.#host.send(peer, frame(update)),
