@@ -15,6 +15,7 @@ import { decodeFrame } from '../protocol/frame.ts'
 import { MessageType, RecordKind, type RecordKindValue } from '../protocol/constants.ts'
 import { Replica } from './core/replica.ts'
 import type { Store, EvictEvent, EvictReason } from './core/store.ts'
+import { checkKey, checkOptionsArgument, checkTtl } from './arguments.ts'
 import { ErrorCode, MeshCacheError } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
 import { Replication } from './sync/replication.ts'
@@ -116,10 +117,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       maxNegative: options.max,
       checkKey: (key) => {
         this.#assertOpen()
-        this.#checkKey(key)
+        checkKey(key, options.limits.maxKeyBytes)
         assertUserKey(key)
       },
-      checkTtl: (ttl) => this.#checkTtl(ttl),
+      checkTtl: (ttl) => checkTtl(ttl, options.ttl, options.maxTtl),
       store: (key, value, lifeMs) => {
         if (this.#closed) return false
         this.#replica.storeLoaded(key, value, lifeMs)
@@ -218,13 +219,13 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #set (key: string, value: V, options?: SetOptions): this {
     this.#assertOpen()
-    this.#checkKey(key)
+    checkKey(key, this.#o.limits.maxKeyBytes)
     assertUserKey(key)
     if (value === undefined || value === null) {
       throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `value of key ${JSON.stringify(key)} is ${String(value)}: use delete() to remove a key`)
     }
     checkOptionsArgument('set', options)
-    const ttl = this.#checkTtl(options?.ttl)
+    const ttl = checkTtl(options?.ttl, this.#o.ttl, this.#o.maxTtl)
     // Checked before any state changes: a refused edge (a cycle) changes nothing.
     const bases = options === undefined ? undefined : this.#derived.basesOf(key, options.dependsOn, options.tags, this.#o.limits.maxKeyBytes)
     if (options?.local === true) {
@@ -306,25 +307,14 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   }
 
   stats (): CacheStats {
-    const c = this.#counters
+    const store = this.#store
     return {
-      hits: c.hits,
-      misses: c.misses,
-      localUpdates: c.localUpdates,
-      remoteUpdates: c.remoteUpdates,
-      duplicates: c.duplicates,
-      conflicts: c.conflicts,
-      repairs: c.repairs,
-      protocolErrors: c.protocolErrors,
-      expiredDropped: c.expiredDropped,
-      framesSent: c.framesSent,
-      framesReceived: c.framesReceived,
+      ...this.#counters.snapshot(),
       syncRequests: this.#repl.requests,
-      gapsDetected: c.gapsDetected,
-      liveKeys: this.#store.lru.size,
-      tombstones: this.#store.dead.size,
+      liveKeys: store.lru.size,
+      tombstones: store.dead.size,
       origins: this.#replica.tracker.size,
-      metadataBytes: metadataBytes(this.#store),
+      metadataBytes: metadataBytes(store),
       ...this.#derived.loadStats(),
       propagation: this.#replica.lag.snapshot(),
     }
@@ -383,7 +373,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #remove (key: string, kind: RecordKindValue): boolean {
     this.#assertOpen()
-    this.#checkKey(key)
+    checkKey(key, this.#o.limits.maxKeyBytes)
     return this.#replica.remove(key, kind)
   }
 
@@ -467,29 +457,6 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #assertOpen (): void {
     if (this.#closed) throw new MeshCacheError(ErrorCode.CLOSED, `cache ${JSON.stringify(this.namespace)} is closed`)
-  }
-
-  #checkKey (key: string): void {
-    if (typeof key !== 'string') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `key must be a string, got ${typeof key}`)
-    const limit = this.#o.limits.maxKeyBytes
-    if (key.length * 3 > limit && Buffer.byteLength(key) > limit) {
-      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `key of ${Buffer.byteLength(key)} bytes exceeds maxKeyBytes ${limit}`)
-    }
-  }
-
-  #checkTtl (ttl: number | undefined): number {
-    if (ttl === undefined) return this.#o.ttl
-    if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > this.#o.maxTtl) {
-      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `ttl must be an integer from 1 to maxTtl (${this.#o.maxTtl}), got ${String(ttl)}`)
-    }
-    return ttl
-  }
-}
-
-/** A call's options: absent, or an object (null or a number there is a caller's mistake, not "no options"). */
-function checkOptionsArgument (method: string, options: unknown): void {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${method}: options must be an object, got ${options === null ? 'null' : typeof options}`)
   }
 }
 

@@ -192,7 +192,7 @@ test('the value held for a key follows SPEC §4 rule 5 for every outcome, mode a
         for (const kind of KINDS) {
           for (const hasValue of [false, true]) {
             for (const expiresAt of [NOW - 1, NOW, NOW + 1]) {
-              const fate = valueFate(outcome, replicate, localOnly, kind, hasValue, expiresAt, NOW)
+              const fate = valueFate(outcome, replicate, localOnly, { kind, expiresAt }, hasValue, NOW)
               let want: number
               if (outcome === Outcome.EXPIRED || outcome === Outcome.DUPLICATE || localOnly) want = ValueFate.UNTOUCHED
               else if (!replicate) want = ValueFate.DROP // invalidate mode: a miss is always correct

@@ -8,8 +8,7 @@
  * allocates nothing for the usual record (a dominating write or a
  * duplicate); only a conflict builds a merged vector.
  */
-import type { RecordKindValue } from '../../protocol/constants.ts'
-import { RecordKind } from '../../protocol/constants.ts'
+import { RecordKind, type RecordKindValue } from '../../protocol/constants.ts'
 import { physicalMs } from './clock.ts'
 import { mergeVectors, Order, type OrderValue, type VersionVector } from './version-vector.ts'
 
@@ -89,14 +88,22 @@ export const ValueFate = {
 } as const
 export type ValueFateValue = (typeof ValueFate)[keyof typeof ValueFate]
 
+/** The state a record left, as rule 5 reads it (an Entry is one): read only when the outcome needs it. */
+export interface MergedState {
+  readonly kind: RecordKindValue
+  /** When a value written by this state expires (its write's physical time plus its ttl). */
+  readonly expiresAt: number
+}
+
 /**
- * The fate of the value held for a key after `outcome` (rule 5). `kind` and
- * `expiresAt` are the record's; `hasValue` is whether it carries a value.
+ * The fate of the value held for a key after `outcome` (rule 5). `s` is the
+ * key's state after the outcome; `hasValue` is whether the record carries a
+ * value.
  */
-export function valueFate (outcome: OutcomeValue, replicate: boolean, localOnly: boolean, kind: RecordKindValue, hasValue: boolean, expiresAt: number, now: number): ValueFateValue {
+export function valueFate (outcome: OutcomeValue, replicate: boolean, localOnly: boolean, s: MergedState, hasValue: boolean, now: number): ValueFateValue {
   if (!changesState(outcome) || localOnly) return ValueFate.UNTOUCHED
   if (outcome === Outcome.CONFLICT_LOST) return replicate ? ValueFate.KEEP : ValueFate.DROP
-  return replicate && kind === RecordKind.SET && hasValue && expiresAt > now ? ValueFate.REPLACE : ValueFate.DROP
+  return replicate && hasValue && s.kind === RecordKind.SET && s.expiresAt > now ? ValueFate.REPLACE : ValueFate.DROP
 }
 
 /**

@@ -267,7 +267,7 @@ export class Replica<V extends {}> {
     // Only news: a dropped duplicate names nothing the state here did not.
     if (r.vv.length > 2) for (let i = 0; i < r.vv.length; i += 2) this.tracker.noteNamed(r.vv[i] as string, r.vv[i + 1] as number, now)
     this.#counters.remoteUpdates++
-    const fate = valueFate(outcome, this.#replicate, store.isLocal(r.key), entry.kind, value !== undefined, entry.expiresAt, now)
+    const fate = valueFate(outcome, this.#replicate, store.isLocal(r.key), entry, value !== undefined, now)
     if (fate === ValueFate.UNTOUCHED) {
       // A local-only value: the record merges into the key's replicated
       // state, kept beside the value without touching it (no event, no
