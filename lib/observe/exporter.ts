@@ -1,12 +1,17 @@
 /**
- * The exporter contract: how figures reach a monitoring system.
+ * The exporter contract: how a cache's figures reach a monitoring system.
+ *
+ * An *exporter* (meshcache/prometheus, meshcache/otel, the dashboard, an
+ * audit log) takes a read-only view of a cache (`ObservedCache`), reads it
+ * on its own schedule and may subscribe to its events. It never writes to
+ * the cache, and reading must stay cheap: `stats()` walks the metadata once
+ * for `metadataBytes`, so scrape it, do not poll it hot.
  *
  * A *source* (the cache core, an L2 tier, a change feed, the staleness
- * audit) exposes named metric families; an *exporter* (meshcache/prometheus,
- * meshcache/otel, the dashboard) reads every source of a cache when it is
- * scraped. Nothing is pushed: a source's `collect()` runs only when someone
- * looks, so a source keeps plain counters on its own paths and the exporter
- * adds no work to them.
+ * audit) exposes named metric families (`MetricSource`); exporters read
+ * every source of a cache when they are scraped. Nothing is pushed: a
+ * source's `collect()` runs only when someone looks, so a source keeps plain
+ * counters on its own paths and exporting adds no work to them.
  *
  * Names are Prometheus-style and unprefixed (the exporter adds its prefix):
  * snake_case, base units (`_seconds`, `_bytes`), counters end in `_total`.
@@ -19,6 +24,42 @@
  * come and go): exporters that register families up front (prom-client)
  * learn them from the first `collect()`, made when the source is added.
  */
+import type { EvictEvent } from '../core/store.ts'
+import type { CacheStats } from './stats.ts'
+import type { PeerInfo } from '../sync/membership.ts'
+
+/** The events an exporter may listen to, with their payloads. */
+export interface ObservedEvents {
+  /** A key's replicated state moved (a local write or an applied remote record). */
+  change: { key: string, kind: 'set' | 'delete' | 'invalidate', source: 'local' | 'remote' | 'repair' }
+  /** A value left this instance (any reason). */
+  evict: EvictEvent
+  /** A frame (or some of its records) was refused. */
+  frameError: { peer: string, error: unknown }
+}
+
+/** What an exporter sees of a cache: MeshCache satisfies it. */
+export interface ObservedCache {
+  readonly namespace: string
+  readonly origin: string
+  stats(): CacheStats
+  peers(): PeerInfo[]
+  on<E extends keyof ObservedEvents>(event: E, listener: (payload: ObservedEvents[E]) => void): unknown
+  off<E extends keyof ObservedEvents>(event: E, listener: (payload: ObservedEvents[E]) => void): unknown
+}
+
+export interface Exporter {
+  /** For logs, e.g. 'prometheus'. */
+  readonly name: string
+  /** Starts observing `cache`; returns the function that stops it (removing every listener it added). */
+  attach(cache: ObservedCache): () => void
+}
+
+/** An exporter that observes nothing. */
+export const noExporter: Exporter = {
+  name: 'none',
+  attach: () => () => {},
+}
 
 /** One value of a counter or gauge family, with its labels (none: the family's only series). */
 export interface Sample {

@@ -11,9 +11,8 @@ export class Counters {
   expiredDropped = 0
   framesSent = 0
   framesReceived = 0
-  syncRequests = 0
   gapsDetected = 0
-  /** Values that left the LRU, by reason (EvictReason); plain fields, bumped in the store's eviction callback. */
+  /** Values that left the LRU, by reason (EvictReason): plain fields, bumped in the eviction callback. */
   evictedCapacity = 0
   evictedTtl = 0
   evictedLocal = 0
@@ -21,10 +20,47 @@ export class Counters {
   evictedRepair = 0
   /** Protocol errors by error code: a handful of stable codes, so the map stays tiny. */
   readonly protocolErrorsByCode = new Map<string, number>()
+
+  /** Counts a value that left the LRU. */
+  evicted (reason: EvictReason): void {
+    switch (reason) {
+      case 'capacity': this.evictedCapacity++; break
+      case 'ttl': this.evictedTtl++; break
+      case 'local': this.evictedLocal++; break
+      case 'remote': this.evictedRemote++; break
+      case 'repair': this.evictedRepair++; break
+    }
+  }
+
+  /** Counts a refused frame (or record) under its error's code. */
+  refused (code: string): void {
+    this.protocolErrors++
+    this.protocolErrorsByCode.set(code, (this.protocolErrorsByCode.get(code) ?? 0) + 1)
+  }
+
+  /** The counters' part of `CacheStats`. */
+  snapshot (): Pick<CacheStats, 'hits' | 'misses' | 'localUpdates' | 'remoteUpdates' | 'duplicates' | 'conflicts' | 'repairs' | 'protocolErrors' | 'protocolErrorsByCode' | 'evictions' | 'expiredDropped' | 'framesSent' | 'framesReceived' | 'gapsDetected'> {
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      localUpdates: this.localUpdates,
+      remoteUpdates: this.remoteUpdates,
+      duplicates: this.duplicates,
+      conflicts: this.conflicts,
+      repairs: this.repairs,
+      protocolErrors: this.protocolErrors,
+      protocolErrorsByCode: Object.fromEntries(this.protocolErrorsByCode),
+      evictions: { capacity: this.evictedCapacity, ttl: this.evictedTtl, local: this.evictedLocal, remote: this.evictedRemote, repair: this.evictedRepair },
+      expiredDropped: this.expiredDropped,
+      framesSent: this.framesSent,
+      framesReceived: this.framesReceived,
+      gapsDetected: this.gapsDetected,
+    }
+  }
 }
 
 import type { PropagationStats } from './lag-histogram.ts'
-import type { EvictReason } from './store.ts'
+import type { EvictReason } from '../core/store.ts'
 
 export interface CacheStats {
   /** `get`/`has` calls that found a value. */
@@ -73,6 +109,6 @@ export interface CacheStats {
   loadsDiscarded: number
   /** Stale values served in their grace window while a refresh ran. */
   staleServed: number
-  /** Write→apply lag of remote updates, from the write's HLC time to its arrival here (lib/lag-histogram.ts). */
+  /** Write→apply lag of remote updates, from the write's HLC time to its arrival here (lib/observe/lag-histogram.ts). */
   propagation: PropagationStats
 }
