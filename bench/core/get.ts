@@ -28,13 +28,6 @@ function meshGet (c: MeshCache<Value>, keys: string[], idx: Uint32Array): number
   return hits
 }
 
-/** The same loop for the rounds with the audit at 0% (its own call site). */
-function meshObservedGet (c: MeshCache<Value>, keys: string[], idx: Uint32Array): number {
-  let hits = 0
-  for (let i = 0; i < idx.length; i++) if (c.get(keys[idx[i] as number] as string) !== undefined) hits++
-  return hits
-}
-
 function lruTtlGet (c: LRUCache<string, Value>, keys: string[], idx: Uint32Array): number {
   let hits = 0
   for (let i = 0; i < idx.length; i++) if (c.get(keys[idx[i] as number] as string) !== undefined) hits++
@@ -70,26 +63,6 @@ function timed<C> (loop: (c: C, keys: string[], idx: Uint32Array) => number, c: 
   }
 }
 
-/**
- * The same cache, side by side in every run: its rounds with the staleness audit on at 0% sampling
- * (its hook runs on every hit and samples none) against its rounds without. (A second cache in the
- * process was no baseline: with no audit at all it read 25% slower than the first, its 100k
- * entries landing elsewhere in memory.) The Prometheus exporter, which has nothing on the read path,
- * is registered on the second pass only when MESHCACHE_BENCH_OBSERVE=1 (cross-run comparison).
- */
-function observedRound (mesh: MeshCache<Value>, keys: string[], idx: Uint32Array): () => number {
-  const round = timed(meshObservedGet, mesh, keys, idx)
-  return () => {
-    // Under MESHCACHE_BENCH_OBSERVE=1 the audit already runs for every round.
-    const audit = mesh.auditStats() === undefined ? mesh.audit({ sample: 0, source: () => undefined }) : undefined
-    try {
-      return round()
-    } finally {
-      audit?.stop()
-    }
-  }
-}
-
 export async function run (): Promise<Row[]> {
   const keys = makeKeys(KEYS)
   const values = makeValues(KEYS)
@@ -111,15 +84,14 @@ export async function run (): Promise<Row[]> {
   }
   await turn() // the outbox flushes the 100k local writes
 
-  const [lruG, meshG, mapG, lruH, meshH, lruTtlG, obsG] = interleave([
+  const [lruG, meshG, mapG, lruH, meshH, lruTtlG] = interleave([
     timed(lruGet, lru, keys, idx),
     timed(meshGet, mesh, keys, idx),
     timed(mapGet, map, keys, idx),
     timed(lruHas, lru, keys, idx),
     timed(meshHas, mesh, keys, idx),
     timed(lruTtlGet, lruTtl, keys, idx),
-    observedRound(mesh, keys, idx),
-  ], ROUNDS) as [number[], number[], number[], number[], number[], number[], number[]]
+  ], ROUNDS) as [number[], number[], number[], number[], number[], number[]]
   await mesh.close()
 
   const section = `L1 read hit: ${KEYS / 1000}k keys, ${OPS / 1000}k random ops per round, ${ROUNDS} interleaved rounds: medians, ratio = median of per-round ratios`
@@ -128,6 +100,5 @@ export async function run (): Promise<Row[]> {
     { section, figure: 'has hit', unit: 'ns/op', mesh: median(meshH), baseline: { label: 'lru-cache has', value: median(lruH) }, ratio: pairedRatio(meshH, lruH), target: { kind: 'ratio', max: 1.2 } },
     { section, figure: 'get hit, context', unit: 'ns/op', mesh: median(meshG), baseline: { label: 'lru-cache+ttl get', value: median(lruTtlG) }, ratio: pairedRatio(meshG, lruTtlG) },
     { section, figure: 'get hit, context', unit: 'ns/op', mesh: median(meshG), baseline: { label: 'Map.get', value: median(mapG) }, ratio: pairedRatio(meshG, mapG) },
-    { section, figure: 'get hit, audit on at 0%', unit: 'ns/op', mesh: median(obsG), baseline: { label: 'meshcache get', value: median(meshG) }, ratio: pairedRatio(obsG, meshG) },
   ]
 }

@@ -72,7 +72,7 @@ export interface AuditStats {
 }
 
 /** What the cache gives its audit. */
-export interface AuditHost<V> {
+export interface AuditHost {
   origin: string
   now(): number
   /** HLC of the key's replicated state here (0: none, or a loaded value). */
@@ -82,16 +82,17 @@ export interface AuditHost<V> {
   later(ms: number, fn: () => void): void
   /** The audit stopped: the cache puts its no-op hook back. */
   detach(): void
-  readonly _v?: V
 }
 
 export const DEFAULT_AUDIT_RATE = 10
 export const DEFAULT_AUDIT_GRACE = 1_000
+/** The longest countdown between samples: a small integer (V8 Smi) on 64-bit. */
+const MAX_GAP = 2 ** 30
 
 interface Pending<V> { key: string, value: V, servedHlc: number, readAt: number }
 
 export class Audit<V> {
-  readonly #host: AuditHost<V>
+  readonly #host: AuditHost
   readonly #source: AuditOptions<V>['source']
   readonly #equals: (cached: V, fresh: V | undefined) => boolean
   readonly #changedAt: AuditOptions<V>['changedAt']
@@ -107,7 +108,7 @@ export class Audit<V> {
   #stopped = false
   readonly counts: AuditStats = { reads: 0, stale: 0, raced: 0, skipped: 0, errors: 0 }
 
-  constructor (host: AuditHost<V>, options: AuditOptions<V>) {
+  constructor (host: AuditHost, options: AuditOptions<V>) {
     if (options === null || typeof options !== 'object') invalidOption('audit', 'must be an object with `sample` and `source`')
     const { sample, source } = options
     if (typeof sample !== 'number' || !(sample >= 0 && sample <= 1)) invalidOption('sample', `must be a fraction from 0 to 1, got ${String(sample)}`)
@@ -136,7 +137,7 @@ export class Audit<V> {
   readonly onHit = (key: string, value: V): void => {
     if (--this.#skip > 0) return
     this.#skip = this.#gap()
-    this.#sampled(key, value)
+    if (this.#sample > 0) this.#sampled(key, value)
   }
 
   /** Stops sampling; reads in flight are dropped unjudged. */
@@ -166,11 +167,16 @@ export class Audit<V> {
     }
   }
 
-  /** Hits until the next sample: geometric with mean 1/sample (Infinity at 0). */
+  /**
+   * Hits until the next sample: geometric with mean 1/sample, capped at
+   * MAX_GAP so the countdown stays a small integer (a double field would be
+   * a boxed number written on every hit). At sample 0 the countdown runs out
+   * every MAX_GAP hits and samples nothing.
+   */
   #gap (): number {
     if (this.#sample >= 1) return 1
-    if (this.#sample <= 0) return Infinity
-    return 1 + Math.floor(Math.log(1 - this.#random()) / Math.log(1 - this.#sample))
+    if (this.#sample <= 0) return MAX_GAP
+    return Math.min(MAX_GAP, 1 + Math.floor(Math.log(1 - this.#random()) / Math.log(1 - this.#sample)))
   }
 
   #sampled (key: string, value: V): void {
