@@ -3,9 +3,8 @@
  * named per the exporter contract (lib/observe/exporter.ts). Nothing here
  * runs on a cache operation.
  */
-import type { MeshCache } from '../cache.ts'
 import type { CacheStats } from './stats.ts'
-import { addMetricSource, metricSources, type MetricFamily, type MetricSource, type Sample } from './exporter.ts'
+import { addMetricSource, metricSources, type MetricFamily, type MetricSource, type Sample, type ObservedCache } from './exporter.ts'
 
 export const CORE_SOURCE = 'core'
 
@@ -63,7 +62,7 @@ export function coreFamilies (s: CacheStats, members: number, connected: number)
 }
 
 /** Adds the core source to `cache` unless it is there already; every exporter calls this. */
-export function ensureCoreSource (cache: MeshCache<any>): void {
+export function ensureCoreSource (cache: ObservedCache): void {
   if (metricSources(cache).some((s) => s.name === CORE_SOURCE)) return
   const source: MetricSource = {
     name: CORE_SOURCE,

@@ -44,6 +44,8 @@ export interface ObservedCache {
   readonly origin: string
   stats(): CacheStats
   peers(): PeerInfo[]
+  /** Peers reachable now on the transport. */
+  connectedPeers(): string[]
   on<E extends keyof ObservedEvents>(event: E, listener: (payload: ObservedEvents[E]) => void): unknown
   off<E extends keyof ObservedEvents>(event: E, listener: (payload: ObservedEvents[E]) => void): unknown
 }

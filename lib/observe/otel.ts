@@ -15,10 +15,9 @@
  * histogram_quantile does.
  */
 import type { Attributes, BatchObservableResult, Meter, Observable } from '@opentelemetry/api'
-import type { MeshCache } from '../cache.ts'
 import { invalidOption } from '../errors.ts'
 import { ensureCoreSource } from './core-metrics.ts'
-import { collectFamilies, watchMetricSources, type HistogramSample, type MetricFamily } from './exporter.ts'
+import { collectFamilies, watchMetricSources, type HistogramSample, type MetricFamily, type Exporter, type ObservedCache } from './exporter.ts'
 
 export interface OtelOptions {
   /** The service's Meter (`metrics.getMeter('my-service')`). */
@@ -54,12 +53,17 @@ export function bucketQuantile (s: HistogramSample, q: number): number {
   return prevLe
 }
 
+/** registerOtelMetrics as an `Exporter` (lib/observe/exporter.ts). */
+export function otelExporter (options: OtelOptions): Exporter {
+  return { name: 'otel', attach: (cache) => registerOtelMetrics(cache, options) }
+}
+
 /**
  * Registers the figures of `cache` on `options.meter`. Returns a function
  * that stops observing them (instruments stay with the meter: the OTel API
  * cannot remove them).
  */
-export function registerOtelMetrics (cache: MeshCache<any>, options: OtelOptions): () => void {
+export function registerOtelMetrics (cache: ObservedCache, options: OtelOptions): () => void {
   if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object with a `meter`')
   const { meter } = options
   if (typeof meter?.createObservableCounter !== 'function' || typeof meter.addBatchObservableCallback !== 'function') {

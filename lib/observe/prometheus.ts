@@ -14,10 +14,9 @@
  * series told apart by its labels (`namespace` by default).
  */
 import type { Registry } from 'prom-client'
-import type { MeshCache } from '../cache.ts'
 import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
 import { ensureCoreSource } from './core-metrics.ts'
-import { collectFamilies, watchMetricSources, type MetricFamily } from './exporter.ts'
+import { collectFamilies, watchMetricSources, type MetricFamily, type Exporter, type ObservedCache } from './exporter.ts'
 
 export interface PrometheusOptions {
   /** The service's prom-client `Registry`. Required: the global registry is never used. */
@@ -37,7 +36,7 @@ const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 const RESERVED_LABELS = new Set(['le', 'tier', 'reason', 'code', 'quantile'])
 
 interface Binding {
-  cache: MeshCache<any>
+  cache: ObservedCache
   labels: Record<string, string>
   /** This scrape's families (one collect per cache per scrape, however many families read it). */
   memo: Map<string, MetricFamily> | undefined
@@ -87,12 +86,17 @@ function exposition (fullName: string, family: MetricFamily, bindings: Binding[]
   return { name: fullName, help, type, aggregator: 'sum', get }
 }
 
+/** registerMetrics as an `Exporter` (lib/observe/exporter.ts): `prometheusExporter(options).attach(cache)`. */
+export function prometheusExporter (options: PrometheusOptions): Exporter {
+  return { name: 'prometheus', attach: (cache) => registerMetrics(cache, options) }
+}
+
 /**
  * Registers the figures of `cache` (its core and every source added to it:
  * L2 tier, change feed, audit) in `options.registry`. Returns a function
  * that removes them again (and the families, once no cache uses them).
  */
-export function registerMetrics (cache: MeshCache<any>, options: PrometheusOptions): () => void {
+export function registerMetrics (cache: ObservedCache, options: PrometheusOptions): () => void {
   if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object with a `registry`')
   const { registry } = options
   if (typeof registry?.registerMetric !== 'function' || typeof registry.removeSingleMetric !== 'function') {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import promClient, { Registry } from 'prom-client'
 import { ErrorCode, MeshCacheError, type MeshCache } from '../../lib/index.ts'
 import { addMetricSource } from '../../lib/observe/exporter.ts'
-import { registerMetrics } from '../../lib/observe/prometheus.ts'
+import { prometheusExporter, registerMetrics } from '../../lib/observe/prometheus.ts'
 import { cluster } from '../helpers/cluster.ts'
 import { startPrometheus } from '../helpers/prometheus-server.ts'
 
@@ -82,7 +82,7 @@ test('two caches in one registry side by side by label; a reused label set and b
     const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
     const registry = new Registry()
     const offA = registerMetrics(a, { registry, labels: { instance: 'a' } })
-    registerMetrics(b, { registry, labels: { instance: 'b' } })
+    prometheusExporter({ registry, labels: { instance: 'b' } }).attach(b) // the same, through the Exporter contract
     a.set('x', 'v')
     a.get('x')
     let json = await registry.getMetricsAsJSON()
