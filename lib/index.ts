@@ -22,6 +22,7 @@ export { TAG_PREFIX, RESERVED_PREFIX } from './loading/tags.ts'
 export type { Tier, TierEntry, TierWrite } from './tiers/tier.ts'
 export type { Source, ChangeSink } from './sources/source.ts'
 export type { Exporter, ObservedCache, ObservedEvents } from './observe/exporter.ts'
+export type { Audit, AuditOptions, AuditStats, StaleEvent } from './observe/audit.ts'
 
 /**
  * Creates a cache and joins its namespace. Resolves once the transport is
