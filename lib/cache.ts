@@ -319,7 +319,13 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#replica.collect(this.#repl.liveOrigins())
   }
 
-  stats (): CacheStats {
+  /**
+   * This instance's counters and sizes. `metadataBytes` walks every key's
+   * metadata (~1 ms per 100k keys); `{ metadataBytes: false }` skips the
+   * walk and reports -1, for callers that read often (shareStats, once a
+   * second).
+   */
+  stats (options?: { metadataBytes?: boolean }): CacheStats {
     const store = this.#store
     return {
       ...this.#counters.snapshot(),
@@ -327,7 +333,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       liveKeys: store.lru.size,
       tombstones: store.dead.size,
       origins: this.#replica.tracker.size,
-      metadataBytes: metadataBytes(store),
+      metadataBytes: options?.metadataBytes === false ? -1 : metadataBytes(store),
       ...this.#derived.loadStats(),
       propagation: this.#replica.lag.snapshot(),
     }

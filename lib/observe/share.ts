@@ -74,7 +74,7 @@ const sharing = new WeakMap<object, Shared>()
 
 /** This instance's summary now. */
 export function takeSummary (cache: MeshCache<any>, recentStale: Array<[string, number]> = []): StatsSummary {
-  const s = cache.stats()
+  const s = cache.stats({ metadataBytes: false }) // once a second: not the walk over every key
   const p = s.propagation
   const lag: number[] = []
   let previous = 0

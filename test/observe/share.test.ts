@@ -77,6 +77,9 @@ test('a summary stays within MAX_SUMMARY_BYTES however long the keys; malformed 
   const c = await cluster<string>(1, { now: Date.now })
   try {
     const [a] = c.nodes as [MeshCache<string>]
+    a.set('k', 'v')
+    assert.ok(a.stats().metadataBytes > 0)
+    assert.is(a.stats({ metadataBytes: false }).metadataBytes, -1, 'the summary\'s stats skip the walk over every key')
     const long = 'x'.repeat(500)
     const s = takeSummary(a, [[long, 5], [long, 6], [long, 7], [long, 8]])
     assert.ok(JSON.stringify(s).length <= MAX_SUMMARY_BYTES)
