@@ -54,6 +54,8 @@ export interface StaleEvent {
   servedHlc: number
   /** Epoch ms of the read. */
   readAt: number
+  /** How old the version served was at the read: the read's time minus its write's HLC time (ms; undefined for a loaded value). */
+  servedAgeMs: number | undefined
   /** How long before the read the source had changed, when known (ms). */
   staleForMs: number | undefined
 }
@@ -236,7 +238,8 @@ export class Audit<V> {
 
   #stale (p: Pending<V>, staleForMs: number | undefined): void {
     this.counts.stale++
-    this.#host.emitStale({ key: p.key, servedBy: this.#host.origin, servedHlc: p.servedHlc, readAt: p.readAt, staleForMs })
+    const servedAgeMs = p.servedHlc === 0 ? undefined : Math.max(0, p.readAt - physicalMs(p.servedHlc))
+    this.#host.emitStale({ key: p.key, servedBy: this.#host.origin, servedHlc: p.servedHlc, readAt: p.readAt, servedAgeMs, staleForMs })
   }
 }
 

@@ -51,6 +51,7 @@ test('a dropped invalidation shows as stale reads until anti-entropy repairs it,
     assert.is(stale[0]?.key, 'user:1')
     assert.is(stale[0]?.servedBy, reader.origin)
     assert.is(stale[0]?.staleForMs, 500)
+    assert.is(stale[0]?.servedAgeMs, 500, 'the version served was written 500 ms before the read')
     assert.ok((stale[0]?.servedHlc ?? 0) > 0)
     assert.equal(reader.auditStats(), { reads: 5, stale: 5, raced: 0, skipped: 0, errors: 0 })
 
