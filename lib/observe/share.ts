@@ -9,7 +9,7 @@
  * comes from the network.
  */
 import type { MeshCache } from '../cache.ts'
-import { invalidOption } from '../errors.ts'
+import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
 import { LAG_BOUNDS_MS } from './lag-histogram.ts'
 import type { EvictReason } from '../core/store.ts'
 
@@ -138,8 +138,17 @@ export function shareStats (cache: MeshCache<any>, options: ShareOptions = {}): 
     sent = f
     try {
       cache.advertise(SUMMARY_META, last as never)
-    } catch {
-      shared.stop() // the cache closed
+    } catch (error) {
+      if ((error as MeshCacheError).code === ErrorCode.CLOSED) {
+        shared.stop()
+        return
+      }
+      // Membership metadata as a whole is capped (other names share it): send the summary without its
+      // lists rather than nothing, and try the full one again at the next change.
+      sent = ''
+      try {
+        cache.advertise(SUMMARY_META, { ...last, cn: [], sk: [] } as never)
+      } catch { /* still too large beside the other names: this instance's figures stay unshared */ }
     }
   }
   const timer = setInterval(tick, interval)

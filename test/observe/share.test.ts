@@ -73,6 +73,26 @@ test('every member\'s summary reaches the others; the snapshot shows the whole m
   }
 })
 
+test('when other metadata leaves too little room, the summary goes without its lists; sharing stops when the cache closes', async () => {
+  const c = await cluster<string>(2, { now: Date.now })
+  const pump = setInterval(() => { void c.net.flush() }, 10)
+  try {
+    const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+    a.advertise('other', 'x'.repeat(1_500)) // another component's metadata, most of the 2 KiB
+    const shared = shareStats(a, { interval: 100 })
+    let s: ReturnType<typeof summaryOf>
+    for (let i = 0; i < 200 && (s = summaryOf(b.peers()[0]?.meta)) === undefined; i++) await sleep(10)
+    assert.ok(s !== undefined, 'shared anyway')
+    assert.equal(s.cn, [], 'without the connection list')
+    await a.close()
+    await sleep(150) // a tick after the close: it stops instead of throwing
+    assert.is.not(shareStats(a), shared, 'the old one stopped and left its place')
+  } finally {
+    clearInterval(pump)
+    await c.close()
+  }
+})
+
 test('a summary stays within MAX_SUMMARY_BYTES however long the keys; malformed ones are ignored', async () => {
   const c = await cluster<string>(1, { now: Date.now })
   try {
