@@ -37,6 +37,8 @@ const SKEW = 500
 const HORIZON = TTL + SKEW
 /** Timers the checker does not drive run on real time: keep them out of a replayable run. */
 const NEVER = 2 ** 31 - 1
+/** Steps kept for the failure message: all of them when one seed is replayed. */
+const TRACE_LINES = process.env.SEED === undefined ? 60 : 100_000
 
 /** Plain rows, rows used as bases, and rows only read through a tagged list. */
 const ROWS = ['r:a', 'r:b', 'b:x', 'b:y']
@@ -134,7 +136,7 @@ class Simulation {
 
   log (line: string): void {
     this.trace.push(`#${this.step} t=${this.clock.now() - 1_700_000_000_000} ${line}`)
-    if (this.trace.length > 60) this.trace.shift()
+    if (this.trace.length > TRACE_LINES) this.trace.shift()
   }
 
   async start (name: string): Promise<Node> {
