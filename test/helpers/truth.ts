@@ -46,6 +46,13 @@ const GROUP = ['g:1', 'g:2']
 /** Derived keys: views over bases (a chain) and a tagged list. */
 const VIEWS = ['v:1', 'v:2', 'l:g']
 const READ_KEYS = [...ROWS, ...VIEWS]
+/**
+ * Replicate mode: some runs give one instance a smaller maxValueBytes than
+ * the others (another version, another config), and some values are larger
+ * than it: that instance must merge them as invalidations (SPEC §3.4).
+ */
+const SMALL_VALUE_LIMIT = 48
+const PADDING = ':' + 'p'.repeat(60)
 const ALL_KEYS = [...ROWS, ...GROUP, ...VIEWS]
 
 export interface TruthSummary {
@@ -89,6 +96,7 @@ export async function runTruthSeed (seed: number): Promise<TruthSummary> {
   const net = createMemoryNetwork({ seed, dropRate, duplicateRate })
   const clock = createTestClock()
   const sim = new Simulation(gen, net, clock, mode, dropRate, duplicateRate)
+  if (mode === 'replicate' && prng.real53(gen) < 0.4) sim.small = 'n0'
   try {
     for (let i = 0; i < n; i++) await sim.start(`n${i}`)
     const steps = prng.int32(gen, 40, 160)
@@ -119,6 +127,8 @@ class Simulation {
   /** Replicate mode: keys some instance ever held local-only (its state may travel without a value). */
   readonly everLocal = new Set<string>()
   readonly trace: string[] = []
+  /** Replicate mode: the instance with the smaller maxValueBytes, if any. */
+  small: string | undefined
   step = 0
   counter = 0
   checks = 0
@@ -152,6 +162,7 @@ class Simulation {
       syncInterval: 0,
       announceInterval: NEVER,
       gcInterval: NEVER,
+      ...(name === this.small ? { limits: { maxValueBytes: SMALL_VALUE_LIMIT } } : {}),
       transport: this.net.transport(name),
     })
     const node: Node = { name, cache, offset, dirty: false, localHeld: new Map() }
@@ -273,10 +284,19 @@ class Simulation {
     node.localHeld.delete(key)
     const k = prng.real53(this.gen)
     if (k < 0.5) {
-      const value = `${node.name}#${++this.counter}`
-      this.db.set(key, value)
-      this.log(`${node.name} sets ${key}=${value} ttl ${ttl}`)
+      const big = this.small !== undefined && prng.real53(this.gen) < 0.3
+      const value = `${node.name}#${++this.counter}${big ? PADDING : ''}`
       const extra = this.mode === 'replicate' && prng.bool(this.gen) ? this.randomBases(key) : {}
+      if (big && node.name === this.small) {
+        // The writer refuses what its own peers would not take (E_VALUE_TOO_LARGE).
+        let code: unknown
+        try { c.set(key, value, { ttl, ...extra }) } catch (error) { code = (error as { code?: unknown }).code }
+        if (code !== 'E_VALUE_TOO_LARGE') this.fail(`${node.name} accepted a value over its maxValueBytes (${String(code)})`)
+        this.log(`${node.name} refused ${key}=${value.slice(0, 12)}… (too large)`)
+        return
+      }
+      this.db.set(key, value)
+      this.log(`${node.name} sets ${key}=${value.slice(0, 24)} ttl ${ttl}`)
       c.set(key, value, { ttl, ...extra })
     } else if (k < 0.75) {
       const value = `${node.name}#${++this.counter}`
@@ -398,13 +418,19 @@ class Simulation {
         if (served !== undefined) this.fail(`${node.name} (${c.origin}) serves ${key}=${served}, the winning write is ${winner?.kind ?? 'none'}`)
         continue
       }
+      const tooLarge = winner.value !== undefined && JSON.stringify(winner.value).length > SMALL_VALUE_LIMIT
+      if (tooLarge && node.name === this.small) {
+        if (served !== undefined) this.fail(`${node.name} (${c.origin}) serves ${key}=${served}, a value over its maxValueBytes`)
+        continue
+      }
       if (served === winner.value) continue
       if (served !== undefined) this.fail(`${node.name} (${c.origin}) serves ${key}=${served}, the winning write is ${String(winner.value)}`)
       // A miss is allowed only where the winning value may be gone for a reason:
       // expired on some instance's clock (its state then travels without it),
       // relayed by an instance holding a local-only value in its place.
       const expired = Math.floor(winner.hlc / 1000) + winner.ttl <= latest
-      if (served === undefined && !expired && !this.everLocal.has(key)) {
+      // (or by the instance that could not take the value).
+      if (served === undefined && !expired && !this.everLocal.has(key) && !(tooLarge && this.small !== undefined)) {
         this.fail(`${node.name} (${c.origin}) lacks ${key}=${String(winner.value)}, the winning write`)
       }
     }
