@@ -30,6 +30,12 @@ export interface WireRecord {
    * frame (see readBytesView): whoever keeps it copies it.
    */
   value?: Uint8Array | undefined
+  /**
+   * Set by a lenient decode (see `decodeFrame`'s `dropValues`): the record
+   * carried a value of this many bytes that the receiver could not take, and
+   * it was read without it.
+   */
+  droppedValueBytes?: number | undefined
 }
 
 /** Builds an origin table while records are prepared, so each id is written once. */
@@ -106,7 +112,12 @@ function originAt (origins: string[], index: number, what: string): string {
   return id
 }
 
-export function readRecord (decoder: Decoder, origins: string[], limits: DecodeLimits): WireRecord {
+/**
+ * `dropValues`: undefined refuses a value over `limits.maxValueBytes` with the
+ * frame (E_FRAME_TOO_LARGE); a number reads a value longer than it as absent
+ * (`droppedValueBytes`), and the rest of the record as usual.
+ */
+export function readRecord (decoder: Decoder, origins: string[], limits: DecodeLimits, dropValues?: number): WireRecord {
   const key = readString(decoder, 'key', limits.maxKeyBytes)
   const flags = readByte(decoder, 'record flags')
   if ((flags & ~FLAGS_KNOWN) !== 0) throw malformed(`record flags 0x${flags.toString(16)} has unknown bits`)
@@ -136,7 +147,13 @@ export function readRecord (decoder: Decoder, origins: string[], limits: DecodeL
   const record: WireRecord = { key, kind: kind as RecordKindValue, hlc, writer, vv }
   if (hasValue) {
     record.ttl = readUint(decoder, 'ttl')
-    record.value = readBytesView(decoder, 'value', limits.maxValueBytes)
+    if (dropValues === undefined) {
+      record.value = readBytesView(decoder, 'value', limits.maxValueBytes)
+    } else {
+      const value = readBytesView(decoder, 'value', Number.MAX_SAFE_INTEGER) // bounded by the frame
+      if (value.byteLength > dropValues) record.droppedValueBytes = value.byteLength
+      else record.value = value
+    }
   }
   return record
 }
