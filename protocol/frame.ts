@@ -46,7 +46,19 @@ export function encodeFrame (msg: Message): Uint8Array {
 export function decodeFrame (frame: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS, intern?: InternOrigin, dropValues = false): Message {
   const oversized = frame.byteLength > limits.maxFrameBytes
   if (oversized && !(dropValues && carriesRecords(frame))) throw tooLarge('frame', frame.byteLength, limits.maxFrameBytes)
-  const drop = !dropValues ? undefined : oversized ? -1 : limits.maxValueBytes
+  if (oversized) {
+    // Readable records are merged without their values; anything else is
+    // refused as the strict decode would (the frame is over the limit).
+    try {
+      return decodeBody(frame, limits, intern, -1)
+    } catch {
+      throw tooLarge('frame', frame.byteLength, limits.maxFrameBytes)
+    }
+  }
+  return decodeBody(frame, limits, intern, dropValues ? limits.maxValueBytes : undefined)
+}
+
+function decodeBody (frame: Uint8Array, limits: DecodeLimits, intern: InternOrigin | undefined, drop: number | undefined): Message {
   const decoder = decoding.createDecoder(frame)
   const version = readUint(decoder, 'version')
   if (version !== PROTOCOL_VERSION) {

@@ -10,10 +10,11 @@
  * entries are in ascending origin-id order, counters ≥ 1, and the writer has
  * an entry: the canonical form, so one state has one encoding.
  */
+import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import type { VersionVector } from '../lib/core/version-vector.ts'
 import { FLAG_VALUE, FLAGS_KNOWN, KIND_MASK, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
-import { malformed, readByte, readBytesView, readCount, readString, readUint, type Decoder } from './reader.ts'
+import { malformed, readByte, readBytesView, readCount, readString, readUint, tooLarge, truncated, type Decoder } from './reader.ts'
 
 export interface WireRecord {
   key: string
@@ -150,8 +151,11 @@ export function readRecord (decoder: Decoder, origins: string[], limits: DecodeL
     if (dropValues === undefined) {
       record.value = readBytesView(decoder, 'value', limits.maxValueBytes)
     } else {
-      const value = readBytesView(decoder, 'value', Number.MAX_SAFE_INTEGER) // bounded by the frame
-      if (value.byteLength > dropValues) record.droppedValueBytes = value.byteLength
+      const len = readUint(decoder, 'value length')
+      // The same verdict as a strict read for a value that is not all there.
+      if (len > decoder.arr.length - decoder.pos) throw len > limits.maxValueBytes ? tooLarge('value', len, limits.maxValueBytes) : truncated('value')
+      const value = decoding.readUint8Array(decoder, len) // a view, as readBytesView's
+      if (len > dropValues) record.droppedValueBytes = len
       else record.value = value
     }
   }

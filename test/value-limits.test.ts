@@ -33,6 +33,7 @@ async function receiver (limits: Record<string, number>): Promise<{ cache: Await
 
 test('a value over maxValueBytes: the record merges as an invalidation, the frame\'s other records apply', async () => {
   const { cache, cap, errors } = await receiver({ maxValueBytes: 100 })
+  const sentBefore = cap.sent.length
   cap.deliver('peer', encodeFrame({ type: MessageType.UPDATES, origin: X, firstSeq: 3, records: [record('k', 3, text(`"${'x'.repeat(200)}"`)), record('other', 4, text('2'))] }))
   assert.is(cache.get('k'), undefined, 'the old value is not served')
   assert.equal(cache.inspect('k')?.vv, [X, 3], 'the write is merged')
@@ -40,7 +41,7 @@ test('a value over maxValueBytes: the record merges as an invalidation, the fram
   assert.is(cache.get('other'), 2, 'the other record applied')
   assert.equal(errors.map((e) => e.code), [ErrorCode.FRAME_TOO_LARGE], 'reported once, not refused')
   assert.ok(errors[0]?.message.includes('"k"'), errors[0]?.message)
-  assert.is(cap.sent.filter((s) => s.to !== '*').length, 0, 'no gap, so no sync was started')
+  assert.is(cap.sent.slice(sentBefore).filter((s) => s.to !== '*').length, 0, 'no gap, so no sync was started')
   await cache.close()
 })
 
