@@ -276,6 +276,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    */
   getOrLoad<R extends V | undefined = V> (key: string, loader: LoadFunction<R>, options?: LoadOptions): Promise<R> {
     try {
+      this.#assertOpen() // SPEC §9: a closed cache neither loads nor serves through getOrLoad
       checkOptionsArgument('getOrLoad', options)
     } catch (error) {
       return Promise.reject(error)
@@ -303,7 +304,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** Starts anti-entropy with every connected peer now (it also runs on connect, on gaps and periodically). */
   sync (): void {
-    if (this.#closed || this.#channel === undefined) return
+    this.#assertOpen()
+    if (this.#channel === undefined) return
     for (const peer of this.#channel.peers()) this.#repl.request(peer, true)
   }
 

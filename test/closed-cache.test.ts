@@ -1,8 +1,8 @@
 /**
- * Finding 8 of issue 16: what a closed cache does (SPEC §9, README "Closing").
- * Reads keep working on what is held, with TTL honoured exactly (once the
- * expiry timer stops, reads check deadlines themselves); writes and
- * getOrLoad misses throw E_CLOSED.
+ * Finding 8 of issue 16: what a closed cache does (SPEC §9, the same rule
+ * issue 17 documents). Reads keep working on what is held, with TTL honoured
+ * exactly (once the expiry timer stops, reads check deadlines themselves);
+ * writes and a getOrLoad that would load throw E_CLOSED.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -31,7 +31,6 @@ async function closedWithValue (ttl: number): Promise<{ cache: MeshCache<string>
 test('a closed cache serves what it holds until the deadline, and not one read after', async () => {
   const { cache, deadline } = await closedWithValue(30)
   assert.is(cache.get('k'), 'v', 'still held, still fresh')
-  assert.is(await cache.getOrLoad('k', async () => 'other'), 'v', 'a getOrLoad hit reads it too')
   spinUntil(deadline + 5)
   assert.is(cache.get('k'), undefined, 'get: past its ttl')
   assert.is(cache.peek('loaded'), undefined, 'peek: past its ttl')
@@ -53,6 +52,19 @@ test('a closed cache: a getOrLoad of an expired value is a miss, and a miss thro
   assert.not.ok(called, 'no loader runs on a closed cache')
 })
 
+test('a closed cache: getOrLoad (hit or miss) and sync throw E_CLOSED (SPEC §9)', async () => {
+  const { cache } = await closedWithValue(60_000)
+  for (const call of [() => cache.getOrLoad('k', async () => 'x'), () => cache.getOrLoad('none', async () => 'x'), async () => { cache.sync() }]) {
+    try {
+      await call()
+      assert.unreachable('accepted')
+    } catch (error) {
+      assert.is((error as MeshCacheError).code, ErrorCode.CLOSED)
+    }
+  }
+  assert.is(cache.get('k'), 'v', 'a read still serves it')
+})
+
 test('a closed cache refuses every write with E_CLOSED', async () => {
   const { cache } = await closedWithValue(60_000)
   for (const write of [() => cache.set('k', 'w'), () => cache.set('j', 'w', { local: true }), () => cache.delete('k'), () => cache.invalidate('k'), () => cache.invalidateTag('t')]) {
@@ -64,9 +76,6 @@ test('a closed cache refuses every write with E_CLOSED', async () => {
     }
   }
   assert.is(cache.get('k'), 'v', 'nothing changed')
-  cache.sync() // a no-op, not an error
-  cache.purgeStale()
-  assert.is(cache.get('k'), 'v')
 })
 
 test.run()
