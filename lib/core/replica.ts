@@ -13,10 +13,11 @@ import type { StateVector } from '../../protocol/sync.ts'
 import type { UpdatesMessage } from '../../protocol/updates.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 import type { ResolvedOptions } from '../options.ts'
-import { decodeValue, encodeValue, jsonCodec, type ValueCodec } from '../value-codec.ts'
+import { encodeValue, jsonCodec, type ValueCodec } from '../value-codec.ts'
 import type { Counters } from '../observe/stats.ts'
 import { LagHistogram } from '../observe/lag-histogram.ts'
 import { HybridClock, physicalMs } from './clock.ts'
+import { decodeIncomingValues } from './incoming-values.ts'
 import { Entry } from './entry.ts'
 import { mergedVector, mergeOutcome, Outcome, valueFate, ValueFate } from './merge.ts'
 import { SequenceTracker } from './sequence-tracker.ts'
@@ -219,47 +220,11 @@ export class Replica<V extends {}> {
     if (forged !== undefined) this.#reportForged(from, records, forged, issued)
   }
 
-  /**
-   * Decodes every value of a frame first. A value this instance cannot take
-   * (the decoder dropped it as too large, or the codec cannot decode it)
-   * leaves its record without a value: the record still merges, as an
-   * invalidation of its key (SPEC §3.4), and the frame is reported once.
-   * Refusing the frame instead kept the old value served until its TTL, and
-   * anti-entropy re-sent the record in every answer.
-   */
+  /** Decodes every value of a frame first; one this instance cannot take is dropped and reported (incoming-values.ts). */
   #decodeValues (records: WireRecord[], from: string): Array<V | undefined> | undefined {
     if (!this.#replicate) return undefined
-    let tooLarge: WireRecord | undefined
-    let tooLargeCount = 0
-    let undecodable: MeshCacheError | undefined
-    let undecodableCount = 0
-    const values = records.map((r) => {
-      if (r.droppedValueBytes !== undefined) {
-        tooLarge ??= r
-        tooLargeCount++
-        return undefined
-      }
-      if (r.value === undefined) return undefined
-      try {
-        return decodeValue(this.#codec, r.key, r.value)
-      } catch (error) {
-        undecodable ??= error as MeshCacheError
-        undecodableCount++
-        return undefined
-      }
-    })
-    // Reported once per frame (SPEC §3.4), as too large if any value was.
-    if (tooLarge !== undefined) {
-      const size = tooLarge.droppedValueBytes as number
-      const limit = this.#o.limits.maxValueBytes
-      const why = size > limit ? `over maxValueBytes ${limit}` : `in a frame over maxFrameBytes ${this.#o.limits.maxFrameBytes}`
-      const also = undecodable === undefined ? '' : `; ${undecodableCount} more undecodable: ${undecodable.message}`
-      this.#host.refused(from, new MeshCacheError(ErrorCode.FRAME_TOO_LARGE,
-        `${tooLargeCount} value(s) dropped and merged as invalidations, first of key ${JSON.stringify(tooLarge.key)}: ${size} bytes ${why}${also}`))
-    } else if (undecodable !== undefined) {
-      this.#host.refused(from, new MeshCacheError(ErrorCode.VALUE_CODEC,
-        `${undecodableCount} value(s) dropped and merged as invalidations: ${undecodable.message}`, { cause: undecodable }))
-    }
+    const { values, error } = decodeIncomingValues(records, this.#codec, this.#o.limits)
+    if (error !== undefined) this.#host.refused(from, error)
     return values
   }
 
