@@ -8,6 +8,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMeshCache, type MeshCache, type MeshCacheOptions } from '../lib/index.ts'
 import { createMemoryNetwork, createTestClock } from '../lib/testing/index.ts'
+import { compareVectors, foldVector, Order } from '../lib/core/version-vector.ts'
 
 async function node (net: ReturnType<typeof createMemoryNetwork>, clock: ReturnType<typeof createTestClock>, name: string, o: Partial<MeshCacheOptions<string>>): Promise<MeshCache<string>> {
   return createMeshCache<string>({ namespace: 'v', nodeId: name, mode: 'replicate', now: clock.now, syncInterval: 0, transport: net.transport(name), ...o })
@@ -79,6 +80,18 @@ test('an anti-entropy answer respects maxOrigins: a new instance learns every ke
   for (let i = 0; i < 9; i++) assert.is(fresh.get(`k${i}`), `v${i}`, `k${i} learnt`)
   for (const w of writers) assert.is(w.stats().protocolErrors, 0, `${w.origin}: no request refused either`)
   for (const w of [...writers, fresh]) await w.close()
+})
+
+test('foldVector keeps the writer, drops departed origins first, then live ones, lowest id first', () => {
+  const vv = ['a~1', 5, 'b~1', 1, 'c~1', 2, 'd~1', 7, 'e~1', 3]
+  assert.is(foldVector(vv, 5, 'a~1', new Set()), vv, 'within the bound: the same array')
+  assert.equal(foldVector(vv, 3, 'a~1', new Set(['b~1', 'c~1'])), ['a~1', 5, 'b~1', 1, 'c~1', 2], 'd and e are not live: they go')
+  assert.equal(foldVector(vv, 2, 'a~1', new Set(['b~1', 'c~1'])), ['a~1', 5, 'c~1', 2], 'then the lowest live id')
+  assert.equal(foldVector(vv, 1, 'c~1', new Set()), ['c~1', 2], 'never the writer')
+  // Soundness (SPEC §4): a record the folded state has not seen is never judged dominated.
+  const record = ['a~1', 5, 'b~1', 2] // b's next write, after seeing a~1:5
+  assert.is.not(compareVectors(record, foldVector(vv, 2, 'a~1', new Set())), Order.BEFORE)
+  assert.is.not(compareVectors(record, foldVector(vv, 2, 'a~1', new Set())), Order.EQUAL)
 })
 
 test.run()
