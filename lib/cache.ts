@@ -27,8 +27,7 @@ import { assertUserKey, tagKey } from './loading/tags.ts'
 import type { Channel, FrameHandler, Transport } from './net/transport.ts'
 import { allEntries, inspectEntry, KIND_NAMES, metadataBytes, type EntryView } from './observe/inspect.ts'
 import { Counters, type CacheStats } from './observe/stats.ts'
-import { Audit, auditRunning, type AuditOptions, type AuditStats, type StaleEvent } from './observe/audit.ts'
-import { addMetricSource } from './observe/exporter.ts'
+import { auditRunning, startAudit, type Audit, type AuditOptions, type AuditStats } from './observe/audit.ts'
 
 /** The read path's hook while no audit runs (lru-cache style: a no-op field, replaced when the feature is on). */
 const NO_HIT_HOOK = (_key: string, _value: unknown): void => {}
@@ -359,33 +358,21 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   }
 
   /**
-   * Starts the staleness audit: a sample of hits (`get`, `getOrLoad`) is
-   * re-read from `options.source` in the background, rate-limited, and a hit
-   * that served a value the source had replaced more than `grace` ms before
-   * the read emits `stale` (StaleEvent). Its counters are exported as
-   * `audit_*_total` (lib/observe/exporter.ts). One audit at a time; `stop()`
-   * it to start another. lib/observe/audit.ts has the rules.
+   * Starts the staleness audit (lib/observe/audit.ts): a sample of hits is
+   * re-read from `options.source` in the background, and a hit that served
+   * a value the source had replaced more than `grace` ms before emits
+   * `stale`. One audit at a time; `stop()` it to start another.
    */
   audit (options: AuditOptions<V>): Audit<V> {
     this.#assertOpen()
     if (this.#audit !== undefined) throw auditRunning()
-    let removeSource = (): void => {}
-    const audit: Audit<V> = new Audit<V>({
-      origin: this.origin,
-      now: this.#o.now,
-      versionOf: (key) => this.inspect(key)?.hlc ?? 0,
-      emitStale: (event: StaleEvent) => { if (this.listenerCount('stale') > 0) this.#emitSafely('stale', event) },
-      later: (ms, fn) => { setTimeout(fn, ms).unref() },
-      detach: () => {
-        if (this.#audit !== audit) return
-        this.#audit = undefined
-        this.#onHit = NO_HIT_HOOK
-        removeSource()
-      },
-    }, options)
+    const audit = startAudit(this, options, this.#o.now, (event) => this.#emitSafely('stale', event), () => {
+      if (this.#audit !== audit) return
+      this.#audit = undefined
+      this.#onHit = NO_HIT_HOOK
+    })
     this.#audit = audit
     this.#onHit = audit.onHit
-    removeSource = addMetricSource(this, audit.metricSource())
     return audit
   }
 

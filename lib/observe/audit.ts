@@ -21,7 +21,7 @@
  */
 import { isDeepStrictEqual } from 'node:util'
 import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
-import type { MetricFamily, MetricSource } from './exporter.ts'
+import { addMetricSource, type MetricFamily, type MetricSource } from './exporter.ts'
 import { physicalMs } from '../core/clock.ts'
 
 export interface AuditOptions<V = unknown> {
@@ -241,6 +241,35 @@ export class Audit<V> {
     const servedAgeMs = p.servedHlc === 0 ? undefined : Math.max(0, p.readAt - physicalMs(p.servedHlc))
     this.#host.emitStale({ key: p.key, servedBy: this.#host.origin, servedHlc: p.servedHlc, readAt: p.readAt, servedAgeMs, staleForMs })
   }
+}
+
+/**
+ * Builds the audit of `cache` (its `audit()` method): the host is the
+ * cache's public view plus `emit` (its listener-safe emit) and `detach`
+ * (puts its no-op hook back); the audit's counters join the cache's metric
+ * sources until it stops.
+ */
+export function startAudit<V> (
+  cache: { readonly origin: string, inspect(key: string): { hlc: number } | undefined, listenerCount(event: string): number },
+  options: AuditOptions<V>,
+  now: () => number,
+  emit: (event: StaleEvent) => void,
+  detach: () => void,
+): Audit<V> {
+  let removeSource = (): void => {}
+  const audit = new Audit<V>({
+    origin: cache.origin,
+    now,
+    versionOf: (key) => cache.inspect(key)?.hlc ?? 0,
+    emitStale: (event) => { if (cache.listenerCount('stale') > 0) emit(event) },
+    later: (ms, fn) => { setTimeout(fn, ms).unref() },
+    detach: () => {
+      detach()
+      removeSource()
+    },
+  }, options)
+  removeSource = addMetricSource(cache, audit.metricSource())
+  return audit
 }
 
 /** Thrown by a second `cache.audit()` while one runs. */
