@@ -1,0 +1,379 @@
+/**
+ * `meshcache/postgres`: invalidation driven by PostgreSQL's write-ahead log.
+ *
+ * Every instance that calls `createPostgresSource` checks the server, the
+ * tables, the publication and the slot at start (typed errors), then joins
+ * the election for the slot (reader-election.ts). The elected instance
+ * streams the slot (postgres-stream.ts) and applies each transaction's
+ * invalidations through the cache, which replicates them to every peer; the
+ * others stand by and take over when it goes. The guarantees are in SPEC.md
+ * "Change sources" and the contract in source.ts.
+ */
+import { EventEmitter } from 'node:events'
+import { debuglog } from 'node:util'
+import type pg from 'pg'
+import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
+import { LagHistogram } from '../lag-histogram.ts'
+import { ReaderElection, type ElectionHost } from './reader-election.ts'
+import { cacheSink, type ChangeSink, type SinkHost, type SourceStats } from './source.ts'
+import {
+  checkServer, connect, createSlot, describeTables, ensurePublication, identityWarnings, recreateSlot, slotState, sourceError,
+  type RowMapping, type SourceWarning,
+} from './postgres-setup.ts'
+import { ReplicationSession, type MappingErrorEvent, type TableMappings } from './postgres-stream.ts'
+
+export type { RowMapping, SourceWarning } from './postgres-setup.ts'
+export type { MappingErrorEvent } from './postgres-stream.ts'
+
+const log = debuglog('meshcache:postgres')
+
+export interface PostgresSourceOptions {
+  /** A connection string or a `pg` ClientConfig. The role needs REPLICATION (and CREATE on the database to create the publication). */
+  connection: string | pg.ClientConfig
+  /** The durable logical replication slot (pgoutput); created when missing. One reader at a time holds it. */
+  slot: string
+  /** The publication the slot streams; created for `tables` when missing, and given the tables it lacks. */
+  publication: string
+  /**
+   * `schema.table` (a bare name means `public`) → the keys a row change invalidates. Called with the
+   * row (the new row; the old one for a DELETE) and, for UPDATE and DELETE, the old row as far as the
+   * table's REPLICA IDENTITY gives it. An UPDATE that carries the old row also invalidates the old
+   * row's keys. Return a string or an array of strings.
+   */
+  tables: Record<string, RowMapping>
+  /** `schema.table` → the tags a row change invalidates (same arguments as `tables`). @default none */
+  tags?: Record<string, RowMapping>
+  /** Emit a `warning` (code 'lag') when the slot is this many bytes of WAL behind. @default 64 MiB */
+  lagWarningBytes?: number
+  /** Emit a `warning` (code 'lag') when a transaction's invalidation comes this long after its commit. @default 10_000 */
+  lagWarningMs?: number
+  /** How often the reader reads the slot's lag and health. @default 1_000 */
+  statusIntervalMs?: number
+  /** Wait between attempts to (re)start reading after the stream failed or the slot was busy. @default 250 */
+  retryIntervalMs?: number
+  /** How often the election is re-applied (failover reacts within this). @default 100 */
+  electionIntervalMs?: number
+  /** A transaction is acknowledged this long after its invalidations were handed to the mesh. @default 100 */
+  ackDelayMs?: number
+  /** A transaction mapping more keys and tags than this clears the namespace instead. @default 100_000 */
+  maxKeysPerTransaction?: number
+  /** Receives start-time warnings (REPLICA IDENTITY) and lag warnings; they are also emitted as `warning`. @default debug log */
+  onWarning?: (warning: SourceWarning) => void
+}
+
+/** A cache the source drives: a MeshCache. */
+export interface SourceHost extends SinkHost, ElectionHost {
+  onClose?(hook: () => Promise<void>): () => void
+}
+
+export interface SlotLostEvent {
+  slot: string
+  /** 'lost': PostgreSQL invalidated it (max_slot_wal_keep_size); 'missing': it was dropped. */
+  reason: 'lost' | 'missing'
+  /** Whether the namespace was cleared (false only when the cache has no clear()). */
+  cleared: boolean
+}
+
+export interface PostgresSourceStats extends SourceStats {
+  slot: string
+  /** WAL bytes written since the slot's confirmed position (read every statusIntervalMs by the reader; 0 elsewhere). */
+  lagBytes: number
+  /** Commit → invalidation of the last transaction applied here (ms; the database's and this host's clocks). */
+  lastLagMs: number
+  receivedLsn: string
+  acknowledgedLsn: string
+  /** Replication sessions that ended in an error (server restart, network, slot busy). */
+  disconnects: number
+}
+
+type ResolvedOptions = Required<Omit<PostgresSourceOptions, 'tags' | 'onWarning'>> & PostgresSourceOptions
+
+export async function createPostgresSource (cache: SourceHost, options: PostgresSourceOptions): Promise<PostgresSource> {
+  const o = resolve(options)
+  const config: pg.ClientConfig = typeof o.connection === 'string' ? { connectionString: o.connection } : { ...o.connection }
+  const mappings = new Map<string, TableMappings>()
+  for (const [name, keys] of Object.entries(o.tables)) mappings.set(qualified(name), { keys })
+  for (const [name, tags] of Object.entries(o.tags ?? {})) {
+    const m = mappings.get(qualified(name))
+    if (m === undefined) invalidOption(`tags['${name}']`, 'names a table that `tables` does not map')
+    m.tags = tags
+  }
+  const client = await connect(config)
+  const warnings: SourceWarning[] = []
+  try {
+    await checkServer(client)
+    const tables = await describeTables(client, [...mappings.keys()])
+    for (const t of tables) (mappings.get(t.name) as TableMappings).rowKey = t.primaryKey
+    const byTable = new Map([...mappings].map(([name, m]) => [name, [m.keys, m.tags].filter((f) => f !== undefined)]))
+    warnings.push(...identityWarnings(tables, byTable))
+    await ensurePublication(client, o.publication, tables)
+    const slot = await slotState(client, o.slot)
+    if (!slot.exists) await createSlot(client, o.slot)
+  } catch (error) {
+    throw sourceError(error, 'start')
+  } finally {
+    await client.end().catch(() => {})
+  }
+  const source = new PostgresSource(cache, config, mappings, o)
+  for (const w of warnings) source.warn(w)
+  return source
+}
+
+export class PostgresSource extends EventEmitter {
+  readonly slot: string
+  readonly #config: pg.ClientConfig
+  readonly #o: ResolvedOptions
+  readonly #mappings: Map<string, TableMappings>
+  readonly #sink: ChangeSink
+  readonly #election: ReaderElection
+  readonly #lag = new LagHistogram()
+  readonly #removeCloseHook: (() => void) | undefined
+  #session: ReplicationSession | undefined
+  #status: pg.Client | undefined
+  #statusTimer: NodeJS.Timeout | undefined
+  #reading: Promise<void> | undefined
+  #wake: (() => void) | undefined
+  #closed = false
+  #lagWarned = false
+  readonly #counts = { batches: 0, invalidations: 0, mappingErrors: 0, positionLosses: 0, takeovers: 0, disconnects: 0, lagBytes: 0, lastLagMs: 0 }
+
+  /** Use `createPostgresSource`. */
+  constructor (cache: SourceHost, config: pg.ClientConfig, mappings: Map<string, TableMappings>, o: ResolvedOptions) {
+    super()
+    this.slot = o.slot
+    this.#config = config
+    this.#mappings = mappings
+    this.#o = o
+    this.#sink = cacheSink(cache)
+    this.#removeCloseHook = cache.onClose?.(() => this.close())
+    this.#election = new ReaderElection(cache, `pg-slot:${o.slot}`, {
+      intervalMs: o.electionIntervalMs,
+      onChange: (elected) => {
+        log('slot %s: %s', o.slot, elected ? 'elected' : 'not elected')
+        if (elected) this.#startReading()
+        else void this.#stopReading()
+      },
+    })
+    this.#election.evaluate()
+  }
+
+  /** Whether this instance streams the slot now. */
+  get reading (): boolean {
+    return this.#session !== undefined && this.#holds
+  }
+
+  #holds = false
+
+  stats (): PostgresSourceStats {
+    const c = this.#counts
+    return {
+      reading: this.reading,
+      batches: c.batches,
+      invalidations: c.invalidations,
+      mappingErrors: c.mappingErrors,
+      positionLosses: c.positionLosses,
+      takeovers: c.takeovers,
+      commitToInvalidation: this.#lag.snapshot(),
+      slot: this.slot,
+      lagBytes: this.reading ? c.lagBytes : 0,
+      lastLagMs: c.lastLagMs,
+      receivedLsn: this.#session?.receivedLsn ?? '0/0',
+      acknowledgedLsn: this.#session?.acknowledgedLsn ?? '0/0',
+      disconnects: c.disconnects,
+    }
+  }
+
+  /** Reports a warning to `onWarning` (or the debug log) and as a `warning` event. */
+  warn (w: SourceWarning): void {
+    if (this.#o.onWarning !== undefined) this.#o.onWarning(w)
+    else log('warning: %s', w.message)
+    if (this.listenerCount('warning') > 0) this.emit('warning', w)
+  }
+
+  #startReading (): void {
+    if (this.#reading !== undefined || this.#closed) return
+    this.#reading = this.#readLoop().finally(() => { this.#reading = undefined })
+  }
+
+  async #stopReading (): Promise<void> {
+    this.#wake?.()
+    await this.#session?.stop()
+    await this.#reading
+  }
+
+  /** Reads while elected: (re)checks the slot, streams it, and after a failure waits retryIntervalMs and tries again. */
+  async #readLoop (): Promise<void> {
+    while (this.#election.elected && !this.#closed) {
+      let cause: Error | undefined
+      try {
+        await this.#prepareSlot()
+        if (!this.#election.elected || this.#closed) break
+        cause = await this.#stream()
+      } catch (error) {
+        cause = error as Error
+      }
+      this.#setHolds(false)
+      if (cause === undefined || !this.#election.elected || this.#closed) break
+      this.#counts.disconnects++
+      log('slot %s: stream ended: %s', this.slot, cause.message)
+      if (this.listenerCount('disconnected') > 0) this.emit('disconnected', { error: cause })
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.#o.retryIntervalMs)
+        this.#wake = () => { clearTimeout(t); resolve() }
+      })
+      this.#wake = undefined
+    }
+  }
+
+  /** Connects the status client and repairs a lost or missing slot before streaming it. */
+  async #prepareSlot (): Promise<void> {
+    if (this.#status === undefined) this.#status = await connect(this.#config)
+    let state
+    try {
+      state = await slotState(this.#status, this.slot)
+    } catch (error) {
+      await this.#dropStatus()
+      throw error
+    }
+    if (state.exists && state.walStatus !== 'lost') return
+    const reason = state.exists ? 'lost' : 'missing'
+    await recreateSlot(this.#status, this.slot)
+    // The slot no longer knows what was committed since our last acknowledgement: anything cached may be stale.
+    let cleared = true
+    try {
+      this.#sink.clear()
+    } catch (error) {
+      cleared = false
+      log('slot %s %s, and the namespace could not be cleared: %s', this.slot, reason, (error as Error).message)
+    }
+    this.#counts.positionLosses++
+    this.emit('slotLost', { slot: this.slot, reason, cleared } satisfies SlotLostEvent)
+  }
+
+  /** One replication session; resolves with its error, or undefined when stopped on purpose. */
+  async #stream (): Promise<Error | undefined> {
+    const session = new ReplicationSession(this.#config, this.slot, this.#o.publication, {
+      sink: this.#sink,
+      mappings: this.#mappings,
+      maxKeysPerTransaction: this.#o.maxKeysPerTransaction,
+      ackDelayMs: this.#o.ackDelayMs,
+      onStart: () => {
+        this.#counts.takeovers++
+        this.#setHolds(true)
+        this.#startStatus()
+        this.emit('reading', true)
+      },
+      onBatch: (commitMs, n) => this.#batchApplied(commitMs, n),
+      onMappingError: (e) => {
+        this.#counts.mappingErrors++
+        if (this.listenerCount('mappingError') > 0) this.emit('mappingError', e satisfies MappingErrorEvent)
+        else log('mapping of %s row %j failed: %s', e.table, e.key, (e.error as Error)?.message)
+      },
+      onTruncate: (tables) => { if (this.listenerCount('truncate') > 0) this.emit('truncate', { tables }) },
+    })
+    this.#session = session
+    session.run()
+    const cause = await session.ended
+    this.#stopStatus()
+    if (this.#session === session) this.#session = undefined
+    if (this.#holds) this.emit('reading', false)
+    return cause
+  }
+
+  #batchApplied (commitMs: number, n: number): void {
+    const now = Date.now()
+    this.#counts.batches++
+    this.#counts.invalidations += n
+    this.#counts.lastLagMs = Math.max(0, now - commitMs)
+    if (n > 0) this.#lag.record(commitMs, now)
+    if (this.#counts.lastLagMs > this.#o.lagWarningMs) this.#lagWarning(`the last transaction was invalidated ${this.#counts.lastLagMs} ms after its commit`)
+  }
+
+  #setHolds (holds: boolean): void {
+    this.#holds = holds
+    this.#election.setHolds(holds)
+  }
+
+  #startStatus (): void {
+    this.#stopStatus()
+    this.#statusTimer = setInterval(() => { void this.#checkStatus() }, this.#o.statusIntervalMs)
+    this.#statusTimer.unref()
+  }
+
+  #stopStatus (): void {
+    if (this.#statusTimer !== undefined) clearInterval(this.#statusTimer)
+    this.#statusTimer = undefined
+  }
+
+  /** Lag and health of the slot; a slot PostgreSQL invalidated ends the session (the loop recreates it). */
+  async #checkStatus (): Promise<void> {
+    const client = this.#status
+    if (client === undefined) return
+    try {
+      const state = await slotState(client, this.slot)
+      this.#counts.lagBytes = state.lagBytes
+      if (state.walStatus === 'lost' || !state.exists) {
+        await this.#session?.stop(new MeshCacheError(ErrorCode.SOURCE_FAILED, `slot ${this.slot} is ${state.exists ? 'lost' : 'gone'}`))
+        return
+      }
+      this.#session?.ping()
+      if (state.lagBytes > this.#o.lagWarningBytes) this.#lagWarning(`slot ${this.slot} is ${state.lagBytes} bytes of WAL behind`)
+      else if (state.lagBytes < this.#o.lagWarningBytes / 2) this.#lagWarned = false
+    } catch (error) {
+      log('slot %s: status check failed: %s', this.slot, (error as Error).message)
+      await this.#dropStatus()
+    }
+  }
+
+  #lagWarning (message: string): void {
+    if (this.#lagWarned) return
+    this.#lagWarned = true
+    this.warn({ code: 'lag', message })
+  }
+
+  async #dropStatus (): Promise<void> {
+    const client = this.#status
+    this.#status = undefined
+    await client?.end().catch(() => {})
+  }
+
+  /** Stops reading (acknowledging what was handed to the mesh), leaves the election and closes every connection. */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#removeCloseHook?.()
+    this.#election.stop()
+    this.#stopStatus()
+    await this.#stopReading()
+    await this.#dropStatus()
+  }
+}
+
+function qualified (name: string): string {
+  return name.includes('.') ? name : `public.${name}`
+}
+
+function resolve (o: PostgresSourceOptions): ResolvedOptions {
+  if (typeof o !== 'object' || o === null) invalidOption('options', 'must be an object')
+  if (typeof o.connection !== 'string' && (typeof o.connection !== 'object' || o.connection === null)) invalidOption('connection', 'must be a connection string or a pg ClientConfig')
+  if (typeof o.slot !== 'string' || !/^[a-z0-9_]{1,63}$/.test(o.slot)) invalidOption('slot', 'must be 1-63 characters of a-z, 0-9 and _ (PostgreSQL slot names)')
+  if (typeof o.publication !== 'string' || o.publication.length === 0) invalidOption('publication', 'must be a non-empty string')
+  if (typeof o.tables !== 'object' || o.tables === null || Object.keys(o.tables).length === 0) invalidOption('tables', 'must map at least one table to a function')
+  for (const [name, fn] of Object.entries(o.tables)) if (typeof fn !== 'function') invalidOption(`tables['${name}']`, 'must be a function (row, old?) => keys')
+  for (const [name, fn] of Object.entries(o.tags ?? {})) if (typeof fn !== 'function') invalidOption(`tags['${name}']`, 'must be a function (row, old?) => tags')
+  const positive = (name: keyof PostgresSourceOptions, value: number | undefined, fallback: number): number => {
+    if (value === undefined) return fallback
+    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) invalidOption(name, `must be a positive number, got ${String(value)}`)
+    return value
+  }
+  return {
+    ...o,
+    lagWarningBytes: positive('lagWarningBytes', o.lagWarningBytes, 64 * 1024 * 1024),
+    lagWarningMs: positive('lagWarningMs', o.lagWarningMs, 10_000),
+    statusIntervalMs: positive('statusIntervalMs', o.statusIntervalMs, 1_000),
+    retryIntervalMs: positive('retryIntervalMs', o.retryIntervalMs, 250),
+    electionIntervalMs: positive('electionIntervalMs', o.electionIntervalMs, 100),
+    ackDelayMs: positive('ackDelayMs', o.ackDelayMs, 100),
+    maxKeysPerTransaction: positive('maxKeysPerTransaction', o.maxKeysPerTransaction, 100_000),
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * createPostgresSource against a real PostgreSQL (test/helpers/postgres.ts), one cache in this process:
+ * typed errors at start, REPLICA IDENTITY warnings, mappings that fail, transactions applied whole,
+ * the slot released by close(). The mesh behaviour (3 processes, failover) is in postgres-mesh.test.ts.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import pg from 'pg'
+import { createMeshCache, ErrorCode, MeshCacheError, type MeshCache, type Transport } from '../../lib/index.ts'
+import { decodeFrame, MessageType } from '../../protocol/index.ts'
+import { captureTransport } from '../helpers/capture-transport.ts'
+import { createMemoryNetwork } from '../../lib/testing/index.ts'
+import { createPostgresSource, type MappingErrorEvent, type PostgresSource, type SourceWarning } from '../../lib/sources/postgres.ts'
+import { startPostgres, type PgCluster } from '../helpers/postgres.ts'
+
+let db: PgCluster
+const GUARD_MS = 15_000
+
+async function cache (transport: Transport = createMemoryNetwork({ auto: true }).transport('a')): Promise<MeshCache<string>> {
+  const c = await createMeshCache<string>({ namespace: 'cdc', transport })
+  // until cache.advertise lands on main (restructure): a lone instance elects itself
+  const any = c as any
+  if (typeof any.advertise !== 'function') any.advertise = () => {}
+  return c
+}
+
+async function rejectsCode (p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
+  try {
+    await p
+  } catch (error) {
+    assert.instance(error, MeshCacheError)
+    assert.is((error as MeshCacheError).code, code, (error as Error).message)
+    assert.match((error as Error).message, pattern)
+    return
+  }
+  assert.unreachable(`expected ${code}`)
+}
+
+const WATCHED = ['evict', 'change', 'reading', 'slotLost', 'mappingError']
+
+/** Resolves when `check()` holds, re-checking on every event of the cache and the source; rejects after GUARD_MS. */
+function until (emitters: Array<MeshCache<string> | PostgresSource>, check: () => boolean, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // A listener runs before the emitter's own work is done (a change event precedes the batch count): look after it.
+    const poll = (): void => { setImmediate(() => { if (check()) { done(); resolve() } }) }
+    const timer = setTimeout(() => { done(); reject(new Error(`timed out waiting for ${what}`)) }, GUARD_MS)
+    const done = (): void => { clearTimeout(timer); for (const e of emitters) for (const n of WATCHED) e.off(n, poll) }
+    for (const e of emitters) for (const n of WATCHED) e.on(n, poll)
+    poll()
+  })
+}
+
+function once<T> (source: PostgresSource, event: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} event`)), GUARD_MS)
+    source.once(event, (e: T) => { clearTimeout(timer); resolve(e) })
+  })
+}
+
+test.before(async () => {
+  db = await startPostgres({ settings: { wal_level: 'replica' } })
+})
+
+test.after(async () => {
+  await db?.stop()
+})
+
+test('wal_level not logical: E_SOURCE_CONFIG naming wal_level', async () => {
+  const c = await cache()
+  try {
+    await rejectsCode(createPostgresSource(c, { connection: db.url, slot: 's', publication: 'p', tables: { users: (r) => `u:${String(r.id)}` } }),
+      ErrorCode.SOURCE_CONFIG, /wal_level is replica/)
+  } finally {
+    await c.close()
+  }
+  await db.restart({ wal_level: 'logical' })
+  await db.psql(`CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL, team text);
+    CREATE TABLE orders (id int PRIMARY KEY, user_id int NOT NULL);
+    ALTER TABLE orders REPLICA IDENTITY FULL;
+    CREATE ROLE app LOGIN REPLICATION PASSWORD 'right';`)
+})
+
+test('connection refused, wrong password, missing table, bad options: typed errors, nothing created', async () => {
+  const c = await cache()
+  const tables = { users: (r: any) => `u:${String(r.id)}` }
+  try {
+    await rejectsCode(createPostgresSource(c, { connection: 'postgres://postgres@127.0.0.1:1/postgres', slot: 's', publication: 'p', tables }),
+      ErrorCode.SOURCE_CONNECT, /ECONNREFUSED/)
+    await rejectsCode(createPostgresSource(c, { connection: `postgres://app:wrong@127.0.0.1:${db.port}/postgres`, slot: 's', publication: 'p', tables }),
+      ErrorCode.SOURCE_AUTH, /password authentication failed/)
+    await rejectsCode(createPostgresSource(c, { connection: db.url, slot: 's', publication: 'p', tables: { 'public.nope': () => 'x' } }),
+      ErrorCode.SOURCE_TABLE, /public\.nope does not exist/)
+    await rejectsCode(createPostgresSource(c, { connection: db.url, slot: 'Bad-Name', publication: 'p', tables }), ErrorCode.INVALID_OPTION, /slot/)
+    await rejectsCode(createPostgresSource(c, { connection: db.url, slot: 's', publication: 'p', tables: {} }), ErrorCode.INVALID_OPTION, /tables/)
+    assert.is(await db.psql("SELECT count(*) FROM pg_replication_slots"), '0', 'no slot was created')
+    assert.is(await db.psql("SELECT count(*) FROM pg_publication"), '0', 'no publication was created')
+  } finally {
+    await c.close()
+  }
+})
+
+test('start: publication and slot created; a mapping reading columns REPLICA IDENTITY DEFAULT lacks is warned about', async () => {
+  const c = await cache()
+  const warnings: SourceWarning[] = []
+  const source = await createPostgresSource(c, {
+    connection: db.url, slot: 'start_slot', publication: 'start_pub',
+    tables: { users: (r) => [`user:${String(r.id)}`, `email:${String(r.email)}`], 'public.orders': (r) => `order:${String(r.id)}` },
+    onWarning: (w) => warnings.push(w),
+  })
+  try {
+    assert.is(await db.psql("SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = 'start_pub'"), 'orders,users')
+    assert.is(await db.psql("SELECT plugin FROM pg_replication_slots WHERE slot_name = 'start_slot'"), 'pgoutput')
+    assert.is(warnings.length, 1, JSON.stringify(warnings))
+    assert.is(warnings[0]?.table, 'public.users')
+    assert.match(warnings[0]?.message ?? '', /REPLICA IDENTITY DEFAULT gives only \(id\).*reads email.*REPLICA IDENTITY FULL/)
+  } finally {
+    await source.close()
+    await c.close()
+  }
+  await db.psql("SELECT pg_drop_replication_slot('start_slot')")
+})
+
+test('a transaction is applied whole at COMMIT, in one frame; a failing mapping is reported and the rest applied', async () => {
+  const capture = captureTransport([])
+  const c = await cache(capture.transport)
+  const source = await createPostgresSource(c, {
+    connection: db.url, slot: 'tx_slot', publication: 'tx_pub',
+    tables: {
+      users: (r, old) => {
+        if (r.email === 'boom') throw new Error('mapping bug')
+        if (r.email === 'number') return 42 as any
+        return [`user:${String(r.id)}`, `email:${String(r.email)}`, ...(old?.email !== undefined ? [`email:${String(old.email)}`] : [])]
+      },
+      orders: (r) => `order:${String(r.id)}`,
+    },
+    tags: { orders: (r) => `user-orders:${String(r.user_id)}` },
+  })
+  const errors: MappingErrorEvent[] = []
+  source.on('mappingError', (e: MappingErrorEvent) => errors.push(e))
+  try {
+    await db.psql("ALTER TABLE users REPLICA IDENTITY FULL; INSERT INTO users VALUES (1, 'a@x', 't'), (2, 'b@x', 't'), (3, 'c@x', 't')")
+    await until([c, source], () => source.stats().batches >= 1, 'the insert to be read')
+    for (const k of ['user:1', 'user:2', 'user:3', 'user:4', 'email:a@x', 'email:old@x', 'order:7', 'order:8']) c.set(k, 'cached')
+    c.set('list', 'cached', { tags: ['user-orders:1'] })
+    await new Promise((resolve) => setImmediate(resolve))
+    const sent = capture.sent.length
+    await db.psql(`BEGIN;
+      INSERT INTO users VALUES (4, 'boom', 't');
+      UPDATE users SET email = 'a2@x' WHERE id = 1;
+      INSERT INTO orders VALUES (7, 1), (8, 1);
+      UPDATE users SET email = 'number' WHERE id = 3;
+      COMMIT;`)
+    await until([c, source], () => c.get('order:8') === undefined, 'the transaction to be applied')
+    assert.is(c.get('user:1'), undefined)
+    assert.is(c.get('email:a@x'), undefined, 'the old email key, from the FULL old row')
+    assert.is(c.get('order:7'), undefined)
+    assert.is(c.get('list'), undefined, 'the tag mapping')
+    assert.is(c.get('user:4'), 'cached', 'the row whose mapping threw invalidated nothing')
+    assert.is(c.get('user:3'), undefined, "a mapping that returned a number for the new row: the old row's keys still go")
+    assert.is(c.get('user:2'), 'cached', 'a row the transaction did not touch')
+    assert.is(c.get('email:old@x'), 'cached', 'untouched keys stay')
+    assert.is(errors.length, 2, JSON.stringify(errors))
+    assert.equal(errors.map((e) => [e.table, e.key]), [['public.users', { id: 4 }], ['public.users', { id: 3 }]])
+    assert.match(String(errors[0]?.error), /mapping bug/)
+    assert.match(String(errors[1]?.error), /returned number/)
+    await new Promise((resolve) => setImmediate(resolve))
+    const updates = capture.sent.slice(sent).map((f) => decodeFrame(f.frame)).filter((m) => m.type === MessageType.UPDATES)
+    assert.equal(updates.map((m) => m.type === MessageType.UPDATES ? m.records.map((r) => r.key).sort() : []),
+      [['\u0000tag:user-orders:1', 'email:a2@x', 'email:a@x', 'email:c@x', 'list', 'order:7', 'order:8', 'user:1', 'user:3']],
+      "one frame for the whole transaction, the tag's dependent included")
+    const s = source.stats()
+    assert.ok(s.reading)
+    assert.is(s.mappingErrors, 2)
+    assert.ok(s.commitToInvalidation.count >= 2)
+  } finally {
+    await source.close()
+    await c.close()
+  }
+  assert.is(await db.psql("SELECT active FROM pg_replication_slots WHERE slot_name = 'tx_slot'"), 'f', 'close() released the slot')
+})
+
+test('cache.close() releases the slot connection; the slot resumes from the last acknowledged transaction', async () => {
+  const c = await cache()
+  const source = await createPostgresSource(c, { connection: db.url, slot: 'tx_slot', publication: 'tx_pub', tables: { users: (r) => `user:${String(r.id)}` } })
+  try {
+    await until([c, source], () => source.reading, 'reading')
+    assert.is(await db.psql("SELECT active FROM pg_replication_slots WHERE slot_name = 'tx_slot'"), 't')
+  } finally {
+    await c.close()
+  }
+  assert.is(await db.psql("SELECT active FROM pg_replication_slots WHERE slot_name = 'tx_slot'"), 'f')
+  // Committed while nobody reads: the next reader gets it from the slot.
+  await db.psql("UPDATE users SET team = 'u' WHERE id = 1")
+  const d = await cache()
+  d.set('user:1', 'cached')
+  const next = await createPostgresSource(d, { connection: db.url, slot: 'tx_slot', publication: 'tx_pub', tables: { users: (r) => `user:${String(r.id)}` } })
+  try {
+    await until([d, next], () => d.get('user:1') === undefined, 'the change made while closed')
+  } finally {
+    await next.close()
+    await d.close()
+  }
+})
+
+test.run()
