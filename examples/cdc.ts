@@ -12,7 +12,7 @@
  *      the slot over and the survivors still evict.
  */
 import { startPostgres } from '../test/helpers/postgres.ts'
-import { reader, startCdcMesh, type CdcNode } from '../test/sources/cdc-procs.ts'
+import { firstReader, reader, startCdcMesh, type CdcNode } from '../test/sources/cdc-procs.ts'
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6
 const started = now()
@@ -25,7 +25,7 @@ try {
   await db.psql(`CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);
     INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 10) g;`)
   nodes = await startCdcMesh(3, { dbUrl: db.url, events: true })
-  await Promise.race(nodes.map((n) => n.ask('await-reading')))
+  await firstReader(nodes)
   let holder = await reader(nodes)
   say(`three instances connected; ${holder?.name} reads the slot, the others stand by`)
 
@@ -55,8 +55,8 @@ try {
   victim.kill()
   const killed = now()
   say(`kill -9 ${victim.name}, the reader`)
-  const takeover = await Promise.any(survivors.map((n) => n.event((e) => e.ev === 'reading' && e.value === true && e.at > killed, 'takeover')))
-  holder = survivors.find((n) => n.events.includes(takeover))
+  const takeover = await firstReader(survivors, killed)
+  holder = takeover.node
   say(`${holder?.name} took the slot over ${(takeover.at - killed).toFixed(0)} ms after the kill`)
   await write('UPDATE items SET name = \'after failover\' WHERE id = 7', ['item:7'], survivors)
   say('every write reached every live instance without the writer calling meshcache')

@@ -17,7 +17,7 @@ import os from 'node:os'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { startPostgres, type PgCluster } from '../../test/helpers/postgres.ts'
-import { reader, startCdcMesh, type CdcNode } from '../../test/sources/cdc-procs.ts'
+import { firstReader, reader, startCdcMesh, type CdcNode } from '../../test/sources/cdc-procs.ts'
 import { summarize, table } from '../mesh/stats.ts'
 
 const { values } = parseArgs({
@@ -119,7 +119,7 @@ try {
     writers.push(w)
   }
   nodes = await startCdcMesh(3, { dbUrl: db.url, listen: true })
-  await Promise.race(nodes.map((n) => n.ask('await-reading')))
+  await firstReader(nodes)
   // Warm-up: connections, JIT, the slot's first decoding.
   await collect(await write(200, 200), 10_000)
 

@@ -62,6 +62,7 @@ export async function startCdcNode (name: string, port: number, peers: number[],
           if (e !== undefined) { done(); resolve(e) } else if (exited) { done(); reject(new Error(`${name} exited while waiting for ${what}`)) }
         }
         const timer = setTimeout(() => { done(); reject(new Error(`timed out waiting for ${what} on ${name}`)) }, timeoutMs)
+        timer.unref() // a wait nobody needs any more (the losers of a Promise.any) must not keep the process alive
         const done = (): void => { clearTimeout(timer); listeners.delete(check) }
         listeners.add(check)
         check()
@@ -84,6 +85,14 @@ export async function startCdcMesh (n: number, o: CdcMeshOptions): Promise<CdcNo
     throw error
   }
   return nodes
+}
+
+/** Resolves with the first instance to start reading the slot (after `since`, CLOCK_MONOTONIC ms). */
+export async function firstReader (nodes: CdcNode[], since = 0, timeoutMs = 30_000): Promise<{ node: CdcNode, at: number }> {
+  return await Promise.any(nodes.map(async (node) => {
+    const e = await node.event((x) => x.ev === 'reading' && x.value === true && x.at > since, 'reading', timeoutMs)
+    return { node, at: e.at as number }
+  }))
 }
 
 /** The instance reading the slot now (undefined when none is). */
