@@ -65,8 +65,12 @@ export interface RefusedKey {
 export function applyBatch (sink: ChangeSink, batch: ChangeBatch, refused: (r: RefusedKey) => void): number {
   let n = 0
   if (batch.clear === true) {
-    sink.clear()
-    n++
+    try {
+      sink.clear()
+      n++
+    } catch (error) {
+      refused({ key: '(clear)', error })
+    }
   }
   for (const key of batch.keys) {
     try {

@@ -202,4 +202,30 @@ test('cache.close() releases the slot connection; the slot resumes from the last
   }
 })
 
+test('lag: the slot falling behind by lagWarningBytes emits a lag warning; stats give bytes and commit→invalidation time', async () => {
+  const c = await cache()
+  const warnings: SourceWarning[] = []
+  // Nothing is acknowledged for 2 s, so the slot is behind by the transaction's WAL when the status check runs.
+  const source = await createPostgresSource(c, {
+    connection: db.url, slot: 'lag_slot', publication: 'tx_pub', tables: { users: (r) => `user:${String(r.id)}` },
+    lagWarningBytes: 1, statusIntervalMs: 20, ackDelayMs: 2_000, onWarning: (w) => warnings.push(w),
+  })
+  try {
+    await until([c, source], () => source.reading, 'reading')
+    const warned = once<SourceWarning>(source, 'warning')
+    await db.psql("UPDATE users SET team = 'lag' WHERE id = 1")
+    const w = await warned
+    assert.is(w.code, 'lag')
+    assert.match(w.message, /slot lag_slot is \d+ bytes of WAL behind/)
+    assert.ok(source.stats().lagBytes > 0)
+    assert.ok(source.stats().commitToInvalidation.count >= 1)
+    assert.ok(source.stats().lastLagMs >= 0)
+    assert.is(warnings.length, 1, 'reported once until the lag falls back')
+  } finally {
+    await source.close()
+    await c.close()
+  }
+  await db.psql("SELECT pg_drop_replication_slot('lag_slot')")
+})
+
 test.run()
