@@ -13,53 +13,21 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import type pg from 'pg'
 import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
+import { resolve, type PostgresSourceOptions, type ResolvedOptions } from './postgres-options.ts'
 import { LagHistogram } from '../lag-histogram.ts'
 import { ReaderElection, type ElectionHost } from './reader-election.ts'
 import { cacheSink, type ChangeSink, type SinkHost, type SourceStats } from './source.ts'
 import {
   checkServer, connect, createSlot, describeTables, ensurePublication, identityWarnings, recreateSlot, slotState, sourceError,
-  type RowMapping, type SourceWarning,
+  type SourceWarning,
 } from './postgres-setup.ts'
 import { ReplicationSession, type MappingErrorEvent, type TableMappings } from './postgres-stream.ts'
 
 export type { RowMapping, SourceWarning } from './postgres-setup.ts'
+export type { PostgresSourceOptions } from './postgres-options.ts'
 export type { MappingErrorEvent } from './postgres-stream.ts'
 
 const log = debuglog('meshcache:postgres')
-
-export interface PostgresSourceOptions {
-  /** A connection string or a `pg` ClientConfig. The role needs REPLICATION (and CREATE on the database to create the publication). */
-  connection: string | pg.ClientConfig
-  /** The durable logical replication slot (pgoutput); created when missing. One reader at a time holds it. */
-  slot: string
-  /** The publication the slot streams; created for `tables` when missing, and given the tables it lacks. */
-  publication: string
-  /**
-   * `schema.table` (a bare name means `public`) → the keys a row change invalidates. Called with the
-   * row (the new row; the old one for a DELETE) and, for UPDATE and DELETE, the old row as far as the
-   * table's REPLICA IDENTITY gives it. An UPDATE that carries the old row also invalidates the old
-   * row's keys. Return a string or an array of strings.
-   */
-  tables: Record<string, RowMapping>
-  /** `schema.table` → the tags a row change invalidates (same arguments as `tables`). @default none */
-  tags?: Record<string, RowMapping>
-  /** Emit a `warning` (code 'lag') when the slot is this many bytes of WAL behind. @default 64 MiB */
-  lagWarningBytes?: number
-  /** Emit a `warning` (code 'lag') when a transaction's invalidation comes this long after its commit. @default 10_000 */
-  lagWarningMs?: number
-  /** How often the reader reads the slot's lag and health. @default 1_000 */
-  statusIntervalMs?: number
-  /** Wait between attempts to (re)start reading after the stream failed or the slot was busy. @default 250 */
-  retryIntervalMs?: number
-  /** How often the election is re-applied (failover reacts within this). @default 100 */
-  electionIntervalMs?: number
-  /** A transaction is acknowledged this long after its invalidations were handed to the mesh. @default 100 */
-  ackDelayMs?: number
-  /** A transaction mapping more keys and tags than this clears the namespace instead. @default 100_000 */
-  maxKeysPerTransaction?: number
-  /** Receives start-time warnings (REPLICA IDENTITY) and lag warnings; they are also emitted as `warning`. @default debug log */
-  onWarning?: (warning: SourceWarning) => void
-}
 
 /** A cache the source drives: a MeshCache. */
 export interface SourceHost extends SinkHost, ElectionHost {
@@ -85,8 +53,6 @@ export interface PostgresSourceStats extends SourceStats {
   /** Replication sessions that ended in an error (server restart, network, slot busy). */
   disconnects: number
 }
-
-type ResolvedOptions = Required<Omit<PostgresSourceOptions, 'tags' | 'onWarning'>> & PostgresSourceOptions
 
 export async function createPostgresSource (cache: SourceHost, options: PostgresSourceOptions): Promise<PostgresSource> {
   const o = resolve(options)
@@ -163,6 +129,8 @@ export class PostgresSource extends EventEmitter {
   }
 
   #holds = false
+  /** Whether the last session got as far as streaming (resets the failure clock of #readLoop). */
+  #streamed = false
 
   stats (): PostgresSourceStats {
     const c = this.#counts
@@ -203,6 +171,7 @@ export class PostgresSource extends EventEmitter {
 
   /** Reads while elected: (re)checks the slot, streams it, and after a failure waits retryIntervalMs and tries again. */
   async #readLoop (): Promise<void> {
+    let failingSince = 0
     while (this.#election.elected && !this.#closed) {
       let cause: Error | undefined
       try {
@@ -217,6 +186,14 @@ export class PostgresSource extends EventEmitter {
       this.#counts.disconnects++
       log('slot %s: stream ended: %s', this.slot, cause.message)
       if (this.listenerCount('disconnected') > 0) this.emit('disconnected', { error: cause })
+      if (this.#streamed) failingSince = 0
+      this.#streamed = false
+      failingSince ||= Date.now()
+      if (Date.now() - failingSince >= this.#o.releaseAfterMs) {
+        log('slot %s: failing for %d ms, leaving the election for as long', this.slot, Date.now() - failingSince)
+        this.#election.withdraw(this.#o.releaseAfterMs)
+        break
+      }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, this.#o.retryIntervalMs)
         this.#wake = () => { clearTimeout(t); resolve() }
@@ -258,6 +235,7 @@ export class PostgresSource extends EventEmitter {
       maxKeysPerTransaction: this.#o.maxKeysPerTransaction,
       ackDelayMs: this.#o.ackDelayMs,
       onStart: () => {
+        this.#streamed = true
         this.#counts.takeovers++
         this.#setHolds(true)
         this.#startStatus()
@@ -353,27 +331,3 @@ function qualified (name: string): string {
   return name.includes('.') ? name : `public.${name}`
 }
 
-function resolve (o: PostgresSourceOptions): ResolvedOptions {
-  if (typeof o !== 'object' || o === null) invalidOption('options', 'must be an object')
-  if (typeof o.connection !== 'string' && (typeof o.connection !== 'object' || o.connection === null)) invalidOption('connection', 'must be a connection string or a pg ClientConfig')
-  if (typeof o.slot !== 'string' || !/^[a-z0-9_]{1,63}$/.test(o.slot)) invalidOption('slot', 'must be 1-63 characters of a-z, 0-9 and _ (PostgreSQL slot names)')
-  if (typeof o.publication !== 'string' || o.publication.length === 0) invalidOption('publication', 'must be a non-empty string')
-  if (typeof o.tables !== 'object' || o.tables === null || Object.keys(o.tables).length === 0) invalidOption('tables', 'must map at least one table to a function')
-  for (const [name, fn] of Object.entries(o.tables)) if (typeof fn !== 'function') invalidOption(`tables['${name}']`, 'must be a function (row, old?) => keys')
-  for (const [name, fn] of Object.entries(o.tags ?? {})) if (typeof fn !== 'function') invalidOption(`tags['${name}']`, 'must be a function (row, old?) => tags')
-  const positive = (name: keyof PostgresSourceOptions, value: number | undefined, fallback: number): number => {
-    if (value === undefined) return fallback
-    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) invalidOption(name, `must be a positive number, got ${String(value)}`)
-    return value
-  }
-  return {
-    ...o,
-    lagWarningBytes: positive('lagWarningBytes', o.lagWarningBytes, 64 * 1024 * 1024),
-    lagWarningMs: positive('lagWarningMs', o.lagWarningMs, 10_000),
-    statusIntervalMs: positive('statusIntervalMs', o.statusIntervalMs, 1_000),
-    retryIntervalMs: positive('retryIntervalMs', o.retryIntervalMs, 250),
-    electionIntervalMs: positive('electionIntervalMs', o.electionIntervalMs, 100),
-    ackDelayMs: positive('ackDelayMs', o.ackDelayMs, 100),
-    maxKeysPerTransaction: positive('maxKeysPerTransaction', o.maxKeysPerTransaction, 100_000),
-  }
-}
