@@ -44,7 +44,9 @@ function until (emitters: Array<MeshCache<string> | PostgresSource>, check: () =
     // A listener runs before the emitter's own work is done (a change event precedes the batch count): look after it.
     const poll = (): void => { setImmediate(() => { if (check()) { done(); resolve() } }) }
     const timer = setTimeout(() => { done(); reject(new Error(`timed out waiting for ${what}`)) }, GUARD_MS)
-    const done = (): void => { clearTimeout(timer); for (const e of emitters) for (const n of WATCHED) e.off(n, poll) }
+    // Some conditions change with no event (a stats counter): re-checked every 20 ms too.
+    const ticker = setInterval(poll, 20)
+    const done = (): void => { clearTimeout(timer); clearInterval(ticker); for (const e of emitters) for (const n of WATCHED) e.off(n, poll) }
     for (const e of emitters) for (const n of WATCHED) e.on(n, poll)
     poll()
   })
@@ -226,6 +228,39 @@ test('lag: the slot falling behind by lagWarningBytes emits a lag warning; stats
     await c.close()
   }
   await db.psql("SELECT pg_drop_replication_slot('lag_slot')")
+})
+
+test('TRUNCATE of a mapped table, and a transaction past maxKeysPerTransaction, clear the namespace once', async () => {
+  const c = await cache()
+  let clears = 0
+  // The source's side of clear: a host whose clear() is counted (the cache's own clear() is the core's).
+  const host = {
+    origin: c.origin,
+    invalidate: (k: string) => c.invalidate(k),
+    invalidateTag: (t: string) => { c.invalidateTag(t) },
+    clear: () => { clears++ },
+    advertise: () => {},
+    peers: () => c.peers(),
+    connectedPeers: () => c.connectedPeers(),
+    onClose: (h: () => Promise<void>) => c.onClose(h),
+  }
+  await db.psql('CREATE TABLE scratch (id int PRIMARY KEY); INSERT INTO scratch SELECT generate_series(1, 10)')
+  const source = await createPostgresSource(host, {
+    connection: db.url, slot: 'clear_slot', publication: 'clear_pub', tables: { scratch: (r) => `s:${String(r.id)}` }, maxKeysPerTransaction: 5,
+  })
+  try {
+    await until([c, source], () => source.reading, 'reading')
+    await db.psql('UPDATE scratch SET id = id + 100 WHERE id <= 6') // 12 keys (old and new ids) > 5
+    await until([c, source], () => clears === 1, 'the clear of the large transaction')
+    await db.psql('TRUNCATE scratch')
+    await until([c, source], () => clears === 2, 'the clear of the truncate')
+    await db.psql('INSERT INTO scratch VALUES (1)')
+    await until([c, source], () => source.stats().batches >= 3, 'the insert')
+    assert.is(clears, 2)
+  } finally {
+    await source.close()
+    await c.close()
+  }
 })
 
 test.run()
