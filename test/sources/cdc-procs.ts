@@ -27,6 +27,8 @@ export interface CdcMeshOptions {
   events?: boolean
   /** Also LISTEN for the baseline's pg_notify (bench). */
   listen?: boolean
+  /** The source's releaseAfterMs. */
+  releaseAfterMs?: number
 }
 
 export const psk = randomBytes(32).toString('hex')
@@ -34,7 +36,7 @@ export const psk = randomBytes(32).toString('hex')
 export async function startCdcNode (name: string, port: number, peers: number[], o: CdcMeshOptions): Promise<CdcNode> {
   const child = fork(NODE, [String(port), psk, ...peers.map(String)], {
     execPath: process.execPath,
-    env: { ...process.env, NODE_ID: name, DB_URL: o.dbUrl, SLOT: o.slot ?? 'cdc_slot', PUBLICATION: o.publication ?? 'cdc_pub', EVENTS: o.events === true ? '1' : '0', LISTEN: o.listen === true ? '1' : '0' },
+    env: { ...process.env, NODE_ID: name, DB_URL: o.dbUrl, SLOT: o.slot ?? 'cdc_slot', PUBLICATION: o.publication ?? 'cdc_pub', EVENTS: o.events === true ? '1' : '0', LISTEN: o.listen === true ? '1' : '0', ...(o.releaseAfterMs !== undefined ? { RELEASE_AFTER_MS: String(o.releaseAfterMs) } : {}) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const events: Array<Record<string, any>> = []
