@@ -168,8 +168,9 @@ try {
     const t0 = now()
     const s = await write(rate, Math.round(rate * rampSeconds))
     const achieved = s.size / ((now() - t0) / 1000)
-    const p = await collect(s, 30_000)
+    // Read as the writer stops (the reader refreshes it every second), before the backlog drains.
     const stats = ((await ((await reader(nodes)) ?? nodes[0] as CdcNode).ask('stats')).value as { source: { lagBytes: number } }).source
+    const p = await collect(s, 30_000)
     const ordered = [...s.entries()]
     const third = Math.floor(ordered.length / 3)
     const lagOf = (part: Array<[string, number]>): number => summarize(everywhere(new Map(part), p, 'changed').lat).p50
@@ -180,7 +181,7 @@ try {
     if (last > 1000 && last > 10 * first) break // lag grows with the run: past the sustained rate
   }
   process.stdout.write(`\nsustained rate (no trigger): commit → evicted everywhere p50 in the first and last third of ${rampSeconds} s\n`)
-  process.stdout.write(table(['target tx/s', 'committed tx/s', 'p50 first', 'p50 last', 'growth', 'slot lag bytes after', 'lost'], rampRows) + '\n')
+  process.stdout.write(table(['target tx/s', 'committed tx/s', 'p50 first', 'p50 last', 'growth', 'slot lag bytes at end', 'lost'], rampRows) + '\n')
   results.ramp = rampRows
   process.stdout.write(`\n(${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}; 3 instances, PostgreSQL and the writer on this host)\n`)
   if (values.json !== undefined) {
