@@ -16,7 +16,7 @@ import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
 import { resolve, type PostgresSourceOptions, type ResolvedOptions } from './postgres-options.ts'
 import { LagHistogram } from '../lag-histogram.ts'
 import { ReaderElection, type ElectionHost } from './reader-election.ts'
-import { cacheSink, type ChangeSink, type SinkHost, type SourceStats } from './source.ts'
+import { cacheSink, type ChangeSink, type SinkHost, type Source, type SourceContext, type SourceStats } from './source.ts'
 import {
   checkServer, connect, createSlot, describeTables, ensurePublication, identityWarnings, recreateSlot, slotState, sourceError,
   type SourceWarning,
@@ -54,46 +54,27 @@ export interface PostgresSourceStats extends SourceStats {
   disconnects: number
 }
 
+/**
+ * Creates the source for `cache` and starts it: checks the server, the tables, the publication and
+ * the slot (typed errors), then joins the election of the slot's reader. `cache.close()` closes it.
+ */
 export async function createPostgresSource (cache: SourceHost, options: PostgresSourceOptions): Promise<PostgresSource> {
-  const o = resolve(options)
-  const config: pg.ClientConfig = typeof o.connection === 'string' ? { connectionString: o.connection } : { ...o.connection }
-  const mappings = new Map<string, TableMappings>()
-  for (const [name, keys] of Object.entries(o.tables)) mappings.set(qualified(name), { keys })
-  for (const [name, tags] of Object.entries(o.tags ?? {})) {
-    const m = mappings.get(qualified(name))
-    if (m === undefined) invalidOption(`tags['${name}']`, 'names a table that `tables` does not map')
-    m.tags = tags
-  }
-  const client = await connect(config)
-  const warnings: SourceWarning[] = []
-  try {
-    await checkServer(client)
-    const tables = await describeTables(client, [...mappings.keys()])
-    for (const t of tables) (mappings.get(t.name) as TableMappings).rowKey = t.primaryKey
-    const byTable = new Map([...mappings].map(([name, m]) => [name, [m.keys, m.tags].filter((f) => f !== undefined)]))
-    warnings.push(...identityWarnings(tables, byTable))
-    await ensurePublication(client, o.publication, tables)
-    const slot = await slotState(client, o.slot)
-    if (!slot.exists) await createSlot(client, o.slot)
-  } catch (error) {
-    throw sourceError(error, 'start')
-  } finally {
-    await client.end().catch(() => {})
-  }
-  const source = new PostgresSource(cache, config, mappings, o)
-  for (const w of warnings) source.warn(w)
+  const source = new PostgresSource(options)
+  await source.start(cacheSink(cache), { membership: cache })
+  const remove = cache.onClose?.(() => source.close())
+  if (remove !== undefined) source.once('closed', remove)
   return source
 }
 
-export class PostgresSource extends EventEmitter {
+export class PostgresSource extends EventEmitter implements Source {
+  readonly name = 'postgres'
   readonly slot: string
   readonly #config: pg.ClientConfig
   readonly #o: ResolvedOptions
-  readonly #mappings: Map<string, TableMappings>
-  readonly #sink: ChangeSink
-  readonly #election: ReaderElection
+  readonly #mappings = new Map<string, TableMappings>()
+  #sink: ChangeSink | undefined
+  #election: ReaderElection | undefined
   readonly #lag = new LagHistogram()
-  readonly #removeCloseHook: (() => void) | undefined
   #session: ReplicationSession | undefined
   #status: pg.Client | undefined
   #statusTimer: NodeJS.Timeout | undefined
@@ -103,19 +84,50 @@ export class PostgresSource extends EventEmitter {
   #lagWarned = false
   readonly #counts = { batches: 0, invalidations: 0, mappingErrors: 0, positionLosses: 0, takeovers: 0, disconnects: 0, lagBytes: 0, lastLagMs: 0 }
 
-  /** Use `createPostgresSource`. */
-  constructor (cache: SourceHost, config: pg.ClientConfig, mappings: Map<string, TableMappings>, o: ResolvedOptions) {
+  /** Checks the options (E_INVALID_OPTION); `start` connects. `createPostgresSource` does both. */
+  constructor (options: PostgresSourceOptions) {
     super()
-    this.slot = o.slot
-    this.#config = config
-    this.#mappings = mappings
+    const o = resolve(options)
     this.#o = o
-    this.#sink = cacheSink(cache)
-    this.#removeCloseHook = cache.onClose?.(() => this.close())
-    this.#election = new ReaderElection(cache, `pg-slot:${o.slot}`, {
-      intervalMs: o.electionIntervalMs,
+    this.slot = o.slot
+    this.#config = typeof o.connection === 'string' ? { connectionString: o.connection } : { ...o.connection }
+    for (const [name, keys] of Object.entries(o.tables)) this.#mappings.set(qualified(name), { keys })
+    for (const [name, tags] of Object.entries(o.tags ?? {})) {
+      const m = this.#mappings.get(qualified(name))
+      if (m === undefined) invalidOption(`tags['${name}']`, 'names a table that `tables` does not map')
+      m.tags = tags
+    }
+  }
+
+  /**
+   * Checks the server, the tables (REPLICA IDENTITY warnings), the publication and the slot, creating
+   * what is missing, then joins the election of the slot's reader among `context.membership`'s live
+   * members (without one, this instance reads). Rejects with a typed MeshCacheError.
+   */
+  async start (sink: ChangeSink, context: SourceContext = {}): Promise<void> {
+    if (this.#sink !== undefined) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, 'postgres source: start() was called already')
+    const client = await connect(this.#config)
+    const warnings: SourceWarning[] = []
+    try {
+      await checkServer(client)
+      const tables = await describeTables(client, [...this.#mappings.keys()])
+      for (const t of tables) (this.#mappings.get(t.name) as TableMappings).rowKey = t.primaryKey
+      const byTable = new Map([...this.#mappings].map(([name, m]) => [name, [m.keys, m.tags].filter((f) => f !== undefined)]))
+      warnings.push(...identityWarnings(tables, byTable))
+      await ensurePublication(client, this.#o.publication, tables)
+      const slot = await slotState(client, this.#o.slot)
+      if (!slot.exists) await createSlot(client, this.#o.slot)
+    } catch (error) {
+      throw sourceError(error, 'start')
+    } finally {
+      await client.end().catch(() => {})
+    }
+    this.#sink = sink
+    for (const w of warnings) this.warn(w)
+    this.#election = new ReaderElection(context.membership ?? alone(), `pg-slot:${this.slot}`, {
+      intervalMs: this.#o.electionIntervalMs,
       onChange: (elected) => {
-        log('slot %s: %s', o.slot, elected ? 'elected' : 'not elected')
+        log('slot %s: %s', this.slot, elected ? 'elected' : 'not elected')
         if (elected) this.#startReading()
         else void this.#stopReading()
       },
@@ -172,17 +184,18 @@ export class PostgresSource extends EventEmitter {
   /** Reads while elected: (re)checks the slot, streams it, and after a failure waits retryIntervalMs and tries again. */
   async #readLoop (): Promise<void> {
     let failingSince = 0
-    while (this.#election.elected && !this.#closed) {
+    const election = this.#election as ReaderElection
+    while (election.elected && !this.#closed) {
       let cause: Error | undefined
       try {
         await this.#prepareSlot()
-        if (!this.#election.elected || this.#closed) break
+        if (!election.elected || this.#closed) break
         cause = await this.#stream()
       } catch (error) {
         cause = error as Error
       }
       this.#setHolds(false)
-      if (cause === undefined || !this.#election.elected || this.#closed) break
+      if (cause === undefined || !election.elected || this.#closed) break
       this.#counts.disconnects++
       log('slot %s: stream ended: %s', this.slot, cause.message)
       if (this.listenerCount('disconnected') > 0) this.emit('disconnected', { error: cause })
@@ -191,7 +204,7 @@ export class PostgresSource extends EventEmitter {
       failingSince ||= Date.now()
       if (Date.now() - failingSince >= this.#o.releaseAfterMs) {
         log('slot %s: failing for %d ms, leaving the election for as long', this.slot, Date.now() - failingSince)
-        this.#election.withdraw(this.#o.releaseAfterMs)
+        election.withdraw(this.#o.releaseAfterMs)
         break
       }
       await new Promise<void>((resolve) => {
@@ -218,7 +231,7 @@ export class PostgresSource extends EventEmitter {
     // The slot no longer knows what was committed since our last acknowledgement: anything cached may be stale.
     let cleared = true
     try {
-      this.#sink.clear()
+      this.#sink?.clear()
     } catch (error) {
       cleared = false
       log('slot %s %s, and the namespace could not be cleared: %s', this.slot, reason, (error as Error).message)
@@ -230,7 +243,7 @@ export class PostgresSource extends EventEmitter {
   /** One replication session; resolves with its error, or undefined when stopped on purpose. */
   async #stream (): Promise<Error | undefined> {
     const session = new ReplicationSession(this.#config, this.slot, this.#o.publication, {
-      sink: this.#sink,
+      sink: this.#sink as ChangeSink,
       mappings: this.#mappings,
       maxKeysPerTransaction: this.#o.maxKeysPerTransaction,
       ackDelayMs: this.#o.ackDelayMs,
@@ -269,7 +282,7 @@ export class PostgresSource extends EventEmitter {
 
   #setHolds (holds: boolean): void {
     this.#holds = holds
-    this.#election.setHolds(holds)
+    this.#election?.setHolds(holds)
   }
 
   #startStatus (): void {
@@ -319,12 +332,17 @@ export class PostgresSource extends EventEmitter {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#removeCloseHook?.()
-    this.#election.stop()
+    this.#election?.stop()
     this.#stopStatus()
     await this.#stopReading()
     await this.#dropStatus()
+    this.emit('closed')
   }
+}
+
+/** Membership of an instance alone (no context given): it is always elected. */
+function alone (): ElectionHost {
+  return { origin: '', advertise: () => {}, peers: () => [], connectedPeers: () => [] }
 }
 
 function qualified (name: string): string {

@@ -6,9 +6,12 @@
  * file is its code.
  *
  * A source owns everything about its database: connecting, its position in
- * the stream, decoding, mapping rows to keys. The core gives it one thing, a
- * `ChangeSink` (three calls every cache already has), and a source gives back
- * `SourceStats` and events. The rules a source keeps:
+ * the stream, decoding, mapping rows to keys. It only calls its sink (three
+ * calls every cache has) and, when its feed has a single consumer, reads the
+ * membership to elect the instance that reads it; it never reaches into the
+ * cache. Each sink call is an ordinary replicated write of the instance
+ * running the source, so one reader is enough for the whole mesh. The rules
+ * a source keeps:
  *
  * 1. Unit: one upstream commit (a PostgreSQL transaction, a binlog XID
  *    group, a MongoDB transaction or single-document change) is one
@@ -32,15 +35,45 @@
  *    is applied.
  */
 import type { PropagationStats } from '../lag-histogram.ts'
+import type { ElectionHost } from './reader-election.ts'
 
-/** What a change feed drives. `cacheSink(cache)` adapts a MeshCache. */
+/** What a source may do to the cache: the subset of MeshCache it needs. `cacheSink(cache)` adapts a MeshCache. */
 export interface ChangeSink {
-  /** Drops `key` here and on every instance (dependents and tags follow, as for any write). */
-  invalidate(key: string): void
-  /** Drops every value tagged `tag`, everywhere. */
-  invalidateTag(tag: string): void
-  /** Anything may be stale (the feed lost its position or a table was truncated): drops the namespace everywhere. */
-  clear(): void
+  /** Drops every copy of `key`, on every instance (dependents and tags follow, as for any write). */
+  invalidate(key: string): unknown
+  /** Evicts every value tagged `tag`, on every instance. */
+  invalidateTag(tag: string): unknown
+  /** Drops every key of the namespace, on every instance (a feed that lost its position, a TRUNCATE). */
+  clear(): unknown
+}
+
+/** What a source gets besides its sink. */
+export interface SourceContext {
+  /** This instance's membership, for a feed with a single consumer to elect its reader (rule 4). */
+  membership?: ElectionHost
+}
+
+export interface Source {
+  /** For logs and stats, e.g. 'postgres'. */
+  readonly name: string
+  /**
+   * Starts feeding `sink`. Resolves once the source is running (checked its
+   * upstream and joined the election of its reader, or is reading);
+   * rejects with a MeshCacheError when it cannot start. Errors after that
+   * are the source's to report (events) and recover from.
+   */
+  start(sink: ChangeSink, context?: SourceContext): Promise<void>
+  /** Stops feeding; no sink call happens after it resolves. */
+  close(): Promise<void>
+  /** Counters every source keeps (SourceStats), when it keeps them. */
+  stats?(): SourceStats
+}
+
+/** A source that feeds nothing: a stand-in for tests and for wiring without a database. */
+export const noSource: Source = {
+  name: 'none',
+  start: async () => {},
+  close: async () => {},
 }
 
 /** One upstream commit's worth of invalidations. */
@@ -118,11 +151,11 @@ export interface SourceStats {
   commitToInvalidation: PropagationStats
 }
 
-/** A cache a source can drive, as far as a source needs to know it. */
+/** A cache a source can drive, as far as a source needs to know it (`clear` is optional until every cache has it). */
 export interface SinkHost {
-  invalidate(key: string): boolean
-  invalidateTag(tag: string): void
-  clear?(): void
+  invalidate(key: string): unknown
+  invalidateTag(tag: string): unknown
+  clear?(): unknown
 }
 
 /**
