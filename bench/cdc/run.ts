@@ -4,7 +4,8 @@
  * commits; what each loses while one instance is cut off for 2 s; and the sustained transaction rate
  * before the source's lag grows without bound. See bench/README.md.
  *
- *   node bench/cdc/run.ts [--rates 100,1000] [--seconds 5] [--ramp 1000,2000,4000,8000] [--ramp-seconds 4] [--json out.json]
+ *   node bench/cdc/run.ts [--rates 100,1000] [--seconds 5] [--failovers 3] [--ramp 1000,2000,4000,8000] [--ramp-seconds 4]
+ *     [--json out.json]
  *
  * Three instances (test/sources/fixtures/cdc-node.ts: a meshcache over libp2p, the source, and a LISTEN
  * connection), one PostgreSQL (test/helpers/postgres.ts), and a writer here issuing one-statement
@@ -17,7 +18,7 @@ import os from 'node:os'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { startPostgres, type PgCluster } from '../../test/helpers/postgres.ts'
-import { firstReader, reader, startCdcMesh, type CdcNode } from '../../test/sources/cdc-procs.ts'
+import { firstReader, reader, startCdcMesh, startCdcNode, type CdcNode } from '../../test/sources/cdc-procs.ts'
 import { summarize, table } from '../mesh/stats.ts'
 
 const { values } = parseArgs({
@@ -26,9 +27,11 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     ramp: { type: 'string', default: '1000,2000,4000,8000' },
     'ramp-seconds': { type: 'string', default: '4' },
+    failovers: { type: 'string', default: '3' },
     json: { type: 'string' },
   },
 })
+const failovers = Number(values.failovers)
 const rates = values.rates.split(',').map(Number)
 const seconds = Number(values.seconds)
 const ramp = values.ramp.split(',').filter(Boolean).map(Number)
@@ -160,6 +163,36 @@ try {
   ]) + '\n')
   results.disconnect = { meshcacheLost: lostM, notifyLost: lostN, victim: vi }
 
+  // Failover: kill -9 of the reader 1 s into 3 s at 100 tx/s; kill → a survivor streams the slot, and what
+  // the survivors never invalidated. A fresh instance then takes the dead one's place.
+  const foRows: string[][] = []
+  const takeovers: number[] = []
+  for (let f = 0; f < failovers; f++) {
+    const victim = (await reader(nodes)) ?? nodes[0] as CdcNode
+    const survivors = nodes.filter((n) => n !== victim)
+    let killedAt = 0
+    const s = await write(100, 300, (elapsed) => {
+      if (killedAt === 0 && elapsed > 1000) {
+        killedAt = now()
+        victim.kill()
+      }
+    })
+    const took = await firstReader(survivors, killedAt)
+    nodes = survivors
+    const p = await collect(s, 15_000)
+    const lost = everywhere(s, p, 'changed').lost
+    takeovers.push(took.at - killedAt)
+    foRows.push([String(f + 1), victim.name, took.node.name, ms(took.at - killedAt), lost.join('/')])
+    const fresh = await startCdcNode(`${victim.name}r`, victim.port, [survivors[0]?.port as number], { dbUrl: db.url, listen: true })
+    nodes = [...survivors, fresh]
+    await Promise.all(nodes.map((n) => n.ask('await-peers', { count: 2 })))
+  }
+  if (failovers > 0) {
+    process.stdout.write('\nkill -9 of the reader during 100 tx/s: kill → a survivor streams the slot\n')
+    process.stdout.write(table(['run', 'killed', 'took over', 'ms', 'lost on survivors'], foRows) + '\n')
+  }
+  results.failover = takeovers
+
   // Throughput: without the trigger (the baseline is not measured here), each rate for rampSeconds; the
   // lag of the last second against the first says whether the source keeps up.
   await db.psql('DROP TRIGGER items_notify ON items')
@@ -180,8 +213,8 @@ try {
     rampRows.push([String(rate), achieved.toFixed(0), ms(first), ms(last), (last / first).toFixed(1), String(stats.lagBytes), lost.join('/')])
     if (last > 1000 && last > 10 * first) break // lag grows with the run: past the sustained rate
   }
-  process.stdout.write(`\nsustained rate (no trigger): commit → evicted everywhere p50 in the first and last third of ${rampSeconds} s\n`)
-  process.stdout.write(table(['target tx/s', 'committed tx/s', 'p50 first', 'p50 last', 'growth', 'slot lag bytes at end', 'lost'], rampRows) + '\n')
+  if (rampRows.length > 0) process.stdout.write(`\nsustained rate (no trigger): commit → evicted everywhere p50 in the first and last third of ${rampSeconds} s\n`)
+  if (rampRows.length > 0) process.stdout.write(table(['target tx/s', 'committed tx/s', 'p50 first', 'p50 last', 'growth', 'slot lag bytes at end', 'lost'], rampRows) + '\n')
   results.ramp = rampRows
   process.stdout.write(`\n(${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}; 3 instances, PostgreSQL and the writer on this host)\n`)
   if (values.json !== undefined) {
