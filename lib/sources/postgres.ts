@@ -14,7 +14,7 @@ import { debuglog } from 'node:util'
 import type pg from 'pg'
 import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
 import { resolve, type PostgresSourceOptions, type ResolvedOptions } from './postgres-options.ts'
-import { LagHistogram } from '../lag-histogram.ts'
+import { LagHistogram } from '../observe/lag-histogram.ts'
 import { ReaderElection, type ElectionHost } from './reader-election.ts'
 import { cacheSink, type ChangeSink, type SinkHost, type Source, type SourceContext, type SourceStats } from './source.ts'
 import {

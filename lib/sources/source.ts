@@ -1,8 +1,9 @@
 /**
- * The change-feed (source) contract: how a database's own change stream
- * (PostgreSQL logical replication, a MySQL binlog reader, a MongoDB change
- * stream) turns committed writes into invalidations, without the cache core
- * knowing any of them. SPEC.md "Change sources" is the normative text; this
+ * The change-feed (source) contract: how something outside the cache that
+ * learns of changes to the source of truth (a database's own change stream:
+ * PostgreSQL logical replication, a MySQL binlog reader, a MongoDB change
+ * stream; or a message queue, webhooks) turns them into invalidations,
+ * without the cache core knowing any of them. SPEC.md "Change sources" is the normative text; this
  * file is its code.
  *
  * A source owns everything about its database: connecting, its position in
@@ -34,7 +35,7 @@
  *    event naming the table and the row's key, and the rest of the batch
  *    is applied.
  */
-import type { PropagationStats } from '../lag-histogram.ts'
+import type { PropagationStats } from '../observe/lag-histogram.ts'
 import type { ElectionHost } from './reader-election.ts'
 
 /** What a source may do to the cache: the subset of MeshCache it needs. `cacheSink(cache)` adapts a MeshCache. */
