@@ -114,8 +114,9 @@ export class PostgresSource extends EventEmitter implements Source {
       for (const t of tables) (this.#mappings.get(t.name) as TableMappings).rowKey = t.primaryKey
       const byTable = new Map([...this.#mappings].map(([name, m]) => [name, [m.keys, m.tags].filter((f) => f !== undefined)]))
       warnings.push(...identityWarnings(tables, byTable))
-      await ensurePublication(client, this.#o.publication, tables)
+      // Every check before anything is created: a start that fails leaves the database as it was.
       const slot = await slotState(client, this.#o.slot)
+      await ensurePublication(client, this.#o.publication, tables)
       if (!slot.exists) await createSlot(client, this.#o.slot)
     } catch (error) {
       throw sourceError(error, 'start')

@@ -75,10 +75,12 @@ test('wal_level not logical: E_SOURCE_CONFIG naming wal_level', async () => {
   await db.psql(`CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL, team text);
     CREATE TABLE orders (id int PRIMARY KEY, user_id int NOT NULL);
     ALTER TABLE orders REPLICA IDENTITY FULL;
-    CREATE ROLE app LOGIN REPLICATION PASSWORD 'right';`)
+    CREATE ROLE app LOGIN REPLICATION PASSWORD 'right';
+    CREATE ROLE plain LOGIN PASSWORD 'right';
+    SELECT pg_create_logical_replication_slot('other_plugin', 'test_decoding');`)
 })
 
-test('connection refused, wrong password, missing table, bad options: typed errors, nothing created', async () => {
+test('connection refused, wrong password, no REPLICATION, missing table, a slot of another plugin, bad options: typed errors', async () => {
   const c = await cache()
   const tables = { users: (r: any) => `u:${String(r.id)}` }
   try {
@@ -88,9 +90,15 @@ test('connection refused, wrong password, missing table, bad options: typed erro
       ErrorCode.SOURCE_AUTH, /password authentication failed/)
     await rejectsCode(createPostgresSource(c, { connection: db.url, slot: 's', publication: 'p', tables: { 'public.nope': () => 'x' } }),
       ErrorCode.SOURCE_TABLE, /public\.nope does not exist/)
+    await rejectsCode(createPostgresSource(c, { connection: `postgres://plain:right@127.0.0.1:${db.port}/postgres`, slot: 's', publication: 'p', tables }),
+      ErrorCode.SOURCE_PRIVILEGE, /no REPLICATION attribute/)
+    await rejectsCode(createPostgresSource(c, { connection: db.url, slot: 'other_plugin', publication: 'p', tables }),
+      ErrorCode.SOURCE_CONFIG, /plugin test_decoding/)
+    await rejectsCode(createPostgresSource(c, { connection: db.url, slot: 's', publication: 'p', tables, tags: { orders: () => 't' } }),
+      ErrorCode.INVALID_OPTION, /tags\['orders'\]/)
     await rejectsCode(createPostgresSource(c, { connection: db.url, slot: 'Bad-Name', publication: 'p', tables }), ErrorCode.INVALID_OPTION, /slot/)
     await rejectsCode(createPostgresSource(c, { connection: db.url, slot: 's', publication: 'p', tables: {} }), ErrorCode.INVALID_OPTION, /tables/)
-    assert.is(await db.psql("SELECT count(*) FROM pg_replication_slots"), '0', 'no slot was created')
+    assert.is(await db.psql("SELECT string_agg(slot_name, ',') FROM pg_replication_slots"), 'other_plugin', 'no slot was created')
     assert.is(await db.psql("SELECT count(*) FROM pg_publication"), '0', 'no publication was created')
   } finally {
     await c.close()
