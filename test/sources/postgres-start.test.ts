@@ -92,6 +92,8 @@ test('connection refused, wrong password, no REPLICATION, missing table, a slot 
       ErrorCode.SOURCE_TABLE, /public\.nope does not exist/)
     await rejectsCode(createPostgresSource(c, { connection: `postgres://plain:right@127.0.0.1:${db.port}/postgres`, slot: 's', publication: 'p', tables }),
       ErrorCode.SOURCE_PRIVILEGE, /no REPLICATION attribute/)
+    await rejectsCode(createPostgresSource(c, { connection: `postgres://app:right@127.0.0.1:${db.port}/postgres`, slot: 's', publication: 'p', tables }),
+      ErrorCode.SOURCE_PRIVILEGE, /creating publication p: the role lacks a privilege \(42501\): permission denied/)
     await rejectsCode(createPostgresSource(c, { connection: db.url, slot: 'other_plugin', publication: 'p', tables }),
       ErrorCode.SOURCE_CONFIG, /plugin test_decoding/)
     await rejectsCode(createPostgresSource(c, { connection: db.url, slot: 's', publication: 'p', tables, tags: { orders: () => 't' } }),
