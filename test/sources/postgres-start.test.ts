@@ -210,6 +210,32 @@ test('cache.close() releases the slot connection; the slot resumes from the last
   }
 })
 
+test('a transaction is acknowledged only after its invalidations, ackDelayMs later: a stream cut before that replays it', async () => {
+  const c = await cache()
+  let before = ''
+  const source = await createPostgresSource(c, {
+    connection: db.url, slot: 'ack_slot', publication: 'tx_pub', tables: { users: (r) => `user:${String(r.id)}` }, ackDelayMs: 60_000,
+  })
+  try {
+    await until([c, source], () => source.reading, 'reading')
+    before = await db.psql("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'ack_slot'")
+    c.set('user:2', 'cached')
+    await db.psql("UPDATE users SET team = 'ack' WHERE id = 2")
+    await until([c, source], () => c.get('user:2') === undefined, 'the invalidation')
+    assert.is(await db.psql("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'ack_slot'"), before, 'not acknowledged yet')
+    // The stream dies (as with a crash of the reader): the slot replays the transaction, which invalidates again.
+    c.set('user:2', 'reloaded')
+    await db.psql("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'ack_slot'")
+    await until([c, source], () => c.get('user:2') === undefined && source.stats().disconnects >= 1, 'the replay')
+  } finally {
+    await source.close()
+    await c.close()
+  }
+  assert.not.equal(await db.psql("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'ack_slot'"), before,
+    'a graceful close acknowledges what was handed to the mesh')
+  await db.psql("SELECT pg_drop_replication_slot('ack_slot')")
+})
+
 test('lag: the slot falling behind by lagWarningBytes emits a lag warning; stats give bytes and commit→invalidation time', async () => {
   const c = await cache()
   const warnings: SourceWarning[] = []
