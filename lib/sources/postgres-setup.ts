@@ -223,10 +223,13 @@ export async function createSlot (client: pg.Client, slot: string): Promise<void
   }
 }
 
-/** Drops a lost slot (refused while a consumer holds it) and creates it anew at the current position. */
+/**
+ * Drops the slot if it is still lost, then creates it at the current position. The check and the drop
+ * are one statement: another instance that recreated it a moment ago keeps its new slot.
+ */
 export async function recreateSlot (client: pg.Client, slot: string): Promise<void> {
   try {
-    await client.query('SELECT pg_drop_replication_slot($1)', [slot])
+    await client.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND wal_status = 'lost'", [slot])
   } catch (error) {
     if ((error as { code?: string }).code !== '42704') throw sourceError(error, `dropping lost replication slot ${slot}`)
   }
