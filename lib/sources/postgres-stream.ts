@@ -72,6 +72,8 @@ export class ReplicationSession {
   #received = 0
   #handled = 0
   readonly #pending: PendingAck[] = []
+  /** Commits applied whose hand-over to the mesh is not stamped yet (they are not in #pending). */
+  #handingOver = 0
   #acked = 0n
   #lastReceived = 0n
   #timer: NodeJS.Timeout | undefined
@@ -195,12 +197,16 @@ export class ReplicationSession {
     this.#hooks.onBatch(commitMs, n)
     const end = m.commitEndLsn === null ? 0n : parseLsn(m.commitEndLsn)
     // Stamped once the outbox has flushed (a macrotask later): ackDelay counts from the hand-over.
-    void handedToMesh().then(() => { this.#pending.push({ lsn: end, handedAt: Date.now() }) })
+    this.#handingOver++
+    void handedToMesh().then(() => {
+      this.#handingOver--
+      this.#pending.push({ lsn: end, handedAt: Date.now() })
+    })
   }
 
   /** Nothing received is unhandled and no transaction is open: the stream's position is ours. */
   #idle (): boolean {
-    return !this.#inTransaction && this.#received === this.#handled && this.#pending.length === 0
+    return !this.#inTransaction && this.#received === this.#handled && this.#handingOver === 0 && this.#pending.length === 0
   }
 
   #onHeartbeat (lsn: string, shouldRespond: boolean): void {

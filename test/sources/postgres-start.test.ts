@@ -218,11 +218,12 @@ test('a transaction is acknowledged only after its invalidations, ackDelayMs lat
   })
   try {
     await until([c, source], () => source.reading, 'reading')
-    before = await db.psql("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'ack_slot'")
     c.set('user:2', 'cached')
-    await db.psql("UPDATE users SET team = 'ack' WHERE id = 2")
+    // The WAL position right after the commit: the slot must not be confirmed up to it while the ack waits.
+    const after = await db.psql("UPDATE users SET team = 'ack' WHERE id = 2; SELECT pg_current_wal_lsn()")
     await until([c, source], () => c.get('user:2') === undefined, 'the invalidation')
-    assert.is(await db.psql("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'ack_slot'"), before, 'not acknowledged yet')
+    before = await db.psql("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'ack_slot'")
+    assert.is(await db.psql(`SELECT confirmed_flush_lsn < '${after}'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'ack_slot'`), 't', 'not acknowledged yet')
     // The stream dies (as with a crash of the reader): the slot replays the transaction, which invalidates again.
     c.set('user:2', 'reloaded')
     await db.psql("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'ack_slot'")
