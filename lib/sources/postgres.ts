@@ -173,7 +173,11 @@ export class PostgresSource extends EventEmitter implements Source {
 
   #startReading (): void {
     if (this.#reading !== undefined || this.#closed) return
-    this.#reading = this.#readLoop().finally(() => { this.#reading = undefined })
+    this.#reading = this.#readLoop().finally(() => {
+      this.#reading = undefined
+      // Elected again while the loop was winding down (onChange fires once per change): read again.
+      if (this.#election?.elected === true && !this.#closed) this.#startReading()
+    })
   }
 
   async #stopReading (): Promise<void> {
