@@ -43,6 +43,18 @@ export interface PostgresSourceOptions {
   onWarning?: (warning: SourceWarning) => void
 }
 
+/** The defaults (SPEC.md §13 and the README quote them; test/sources/postgres-spec.test.ts checks that they agree). */
+export const POSTGRES_DEFAULTS = {
+  lagWarningBytes: 64 * 1024 * 1024,
+  lagWarningMs: 10_000,
+  statusIntervalMs: 1_000,
+  retryIntervalMs: 250,
+  electionIntervalMs: 100,
+  ackDelayMs: 100,
+  releaseAfterMs: 5_000,
+  maxKeysPerTransaction: 100_000,
+} as const
+
 export type ResolvedOptions = Required<Omit<PostgresSourceOptions, 'tags' | 'onWarning'>> & PostgresSourceOptions
 
 export function resolve (o: PostgresSourceOptions): ResolvedOptions {
@@ -60,13 +72,13 @@ export function resolve (o: PostgresSourceOptions): ResolvedOptions {
   }
   return {
     ...o,
-    lagWarningBytes: positive('lagWarningBytes', o.lagWarningBytes, 64 * 1024 * 1024),
-    lagWarningMs: positive('lagWarningMs', o.lagWarningMs, 10_000),
-    statusIntervalMs: positive('statusIntervalMs', o.statusIntervalMs, 1_000),
-    retryIntervalMs: positive('retryIntervalMs', o.retryIntervalMs, 250),
-    electionIntervalMs: positive('electionIntervalMs', o.electionIntervalMs, 100),
-    ackDelayMs: positive('ackDelayMs', o.ackDelayMs, 100),
-    releaseAfterMs: positive('releaseAfterMs', o.releaseAfterMs, 5_000),
-    maxKeysPerTransaction: positive('maxKeysPerTransaction', o.maxKeysPerTransaction, 100_000),
+    lagWarningBytes: positive('lagWarningBytes', o.lagWarningBytes, POSTGRES_DEFAULTS.lagWarningBytes),
+    lagWarningMs: positive('lagWarningMs', o.lagWarningMs, POSTGRES_DEFAULTS.lagWarningMs),
+    statusIntervalMs: positive('statusIntervalMs', o.statusIntervalMs, POSTGRES_DEFAULTS.statusIntervalMs),
+    retryIntervalMs: positive('retryIntervalMs', o.retryIntervalMs, POSTGRES_DEFAULTS.retryIntervalMs),
+    electionIntervalMs: positive('electionIntervalMs', o.electionIntervalMs, POSTGRES_DEFAULTS.electionIntervalMs),
+    ackDelayMs: positive('ackDelayMs', o.ackDelayMs, POSTGRES_DEFAULTS.ackDelayMs),
+    releaseAfterMs: positive('releaseAfterMs', o.releaseAfterMs, POSTGRES_DEFAULTS.releaseAfterMs),
+    maxKeysPerTransaction: positive('maxKeysPerTransaction', o.maxKeysPerTransaction, POSTGRES_DEFAULTS.maxKeysPerTransaction),
   }
 }
