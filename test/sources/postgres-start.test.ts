@@ -176,6 +176,13 @@ test('a transaction is applied whole at COMMIT, in one frame; a failing mapping 
     assert.equal(updates.map((m) => m.type === MessageType.UPDATES ? m.records.map((r) => r.key).sort() : []),
       [['\u0000tag:user-orders:1', 'email:a2@x', 'email:a@x', 'email:c@x', 'list', 'order:7', 'order:8', 'user:1', 'user:3']],
       "one frame for the whole transaction, the tag's dependent included")
+    // A DELETE under REPLICA IDENTITY FULL: the old row's non-key columns map too.
+    const batches = source.stats().batches
+    await db.psql("INSERT INTO users VALUES (5, 'e@x', 't')")
+    await until([c, source], () => source.stats().batches > batches, 'the insert')
+    c.set('email:e@x', 'cached')
+    await db.psql('DELETE FROM users WHERE id = 5')
+    await until([c, source], () => c.get('email:e@x') === undefined, "the deleted row's email key")
     const s = source.stats()
     assert.ok(s.reading)
     assert.is(s.mappingErrors, 2)
