@@ -86,7 +86,14 @@ export async function startPostgres (options: PgClusterOptions = {}): Promise<Pg
     }
     rmSync(root, { recursive: true, force: true })
   }
+  // A run stopped by Ctrl-C or a CI timeout must not leave a server behind: 'exit' alone does not run on signals.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    cleanup()
+    process.kill(process.pid, signal)
+  }
   process.once('exit', cleanup)
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   try {
     await asPostgres(join(bin, 'initdb'), ['-D', dataDir, '--auth=trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync',
       ...(options.walSegmentMb !== undefined ? [`--wal-segsize=${options.walSegmentMb}`] : [])])
@@ -98,6 +105,8 @@ export async function startPostgres (options: PgClusterOptions = {}): Promise<Pg
   } catch (error) {
     cleanup()
     process.off('exit', cleanup)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     throw error
   }
   const writeConf = async (): Promise<void> => {
@@ -134,6 +143,8 @@ export async function startPostgres (options: PgClusterOptions = {}): Promise<Pg
       running = false
       cleanup()
       process.off('exit', cleanup)
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
     },
   }
   try {
@@ -144,6 +155,8 @@ export async function startPostgres (options: PgClusterOptions = {}): Promise<Pg
     const log = existsSync(join(root, 'server.log')) ? spawnSync('cat', [join(root, 'server.log')]).stdout.toString() : ''
     cleanup()
     process.off('exit', cleanup)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${log}`)
   }
   return cluster
