@@ -42,6 +42,12 @@ export interface SessionHooks {
   /** Most keys one transaction may invalidate before it clears the namespace instead. */
   maxKeysPerTransaction: number
   ackDelayMs: number
+  /**
+   * Whether what was handed to the mesh reaches someone: false while live members exist and none is
+   * connected. Acknowledgements wait then, and ackDelayMs counts again from the reconnection, so
+   * anti-entropy can carry the invalidations before the slot forgets them.
+   */
+  meshReachable(): boolean
   onStart(): void
   onBatch(commitTimeMs: number, invalidations: number): void
   onMappingError(e: MappingErrorEvent): void
@@ -212,7 +218,7 @@ export class ReplicationSession {
   #onHeartbeat (lsn: string, shouldRespond: boolean): void {
     // An idle slot's confirmed position follows the server's WAL (other databases, checkpoints),
     // or its lag in bytes would grow with no change to read.
-    if (this.#idle()) {
+    if (this.#idle() && this.#hooks.meshReachable()) {
       const at = parseLsn(lsn)
       if (at > this.#acked) this.#ack(at)
       return
@@ -221,6 +227,11 @@ export class ReplicationSession {
   }
 
   #ackDue (): void {
+    if (!this.#hooks.meshReachable()) {
+      const now = Date.now()
+      for (const p of this.#pending) p.handedAt = now
+      return
+    }
     const due = Date.now() - this.#hooks.ackDelayMs
     let upTo = -1n
     while (this.#pending.length > 0 && (this.#pending[0] as PendingAck).handedAt <= due) upTo = (this.#pending.shift() as PendingAck).lsn
@@ -246,7 +257,7 @@ export class ReplicationSession {
     if (this.#ended) return
     this.#ended = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
-    if (cause === undefined) {
+    if (cause === undefined && this.#hooks.meshReachable()) {
       await handedToMesh()
       const last = this.#pending.at(-1)
       if (last !== undefined && last.lsn > this.#acked) this.#ack(last.lsn)

@@ -74,6 +74,7 @@ export class PostgresSource extends EventEmitter implements Source {
   readonly #mappings = new Map<string, TableMappings>()
   #sink: ChangeSink | undefined
   #election: ReaderElection | undefined
+  #membership: ElectionHost | undefined
   readonly #lag = new LagHistogram()
   #session: ReplicationSession | undefined
   #status: pg.Client | undefined
@@ -125,6 +126,7 @@ export class PostgresSource extends EventEmitter implements Source {
     }
     this.#sink = sink
     for (const w of warnings) this.warn(w)
+    this.#membership = context.membership
     this.#election = new ReaderElection(context.membership ?? alone(), `pg-slot:${this.slot}`, {
       intervalMs: this.#o.electionIntervalMs,
       onChange: (elected) => {
@@ -252,6 +254,10 @@ export class PostgresSource extends EventEmitter implements Source {
       mappings: this.#mappings,
       maxKeysPerTransaction: this.#o.maxKeysPerTransaction,
       ackDelayMs: this.#o.ackDelayMs,
+      meshReachable: () => {
+        const m = this.#membership
+        return m === undefined || m.peers().length === 0 || m.connectedPeers().length > 0
+      },
       onStart: () => {
         this.#streamed = true
         this.#counts.takeovers++

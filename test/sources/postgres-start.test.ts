@@ -244,6 +244,38 @@ test('a transaction is acknowledged only after its invalidations, ackDelayMs lat
   await db.psql("SELECT pg_drop_replication_slot('ack_slot')")
 })
 
+test('a reader cut off from every live member holds its acknowledgements until one is back', async () => {
+  const net = createMemoryNetwork({ auto: true })
+  const a = await cache(net.transport('a'))
+  const b = await cache(net.transport('b'))
+  const source = await createPostgresSource(a, {
+    connection: db.url, slot: 'iso_slot', publication: 'tx_pub', tables: { users: (r) => `user:${String(r.id)}` }, ackDelayMs: 10, statusIntervalMs: 20,
+  })
+  try {
+    await until([a, source], () => source.reading && a.peers().length === 1 && a.connectedPeers().length === 1, 'a reading, b a member')
+    net.partition(['a'], ['b'])
+    await until([a, source], () => a.connectedPeers().length === 0, 'the partition')
+    a.set('user:2', 'cached')
+    const after = await db.psql("UPDATE users SET team = 'iso' WHERE id = 2; SELECT pg_current_wal_lsn()")
+    await until([a, source], () => a.get('user:2') === undefined, 'the invalidation on the reader')
+    // Real time: the claim is that nothing is acknowledged for a while; 300 ms is 30 ack delays.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const confirmedBefore = (): Promise<string> => db.psql(`SELECT confirmed_flush_lsn < '${after}'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'iso_slot'`)
+    assert.is(await confirmedBefore(), 't', 'not acknowledged while no member is reachable')
+    net.heal()
+    await until([a, b, source], () => b.inspect('user:2')?.kind === 'invalidate', 'b to get the invalidation (anti-entropy)')
+    const deadline = Date.now() + GUARD_MS
+    while (await confirmedBefore() === 't') { // acknowledged once b is back
+      if (Date.now() > deadline) assert.unreachable('not acknowledged after the heal')
+    }
+  } finally {
+    await source.close()
+    await a.close()
+    await b.close()
+  }
+  await db.psql("SELECT pg_drop_replication_slot('iso_slot')")
+})
+
 test('lag: the slot falling behind by lagWarningBytes emits a lag warning; stats give bytes and commit→invalidation time', async () => {
   const c = await cache()
   const warnings: SourceWarning[] = []
