@@ -302,6 +302,26 @@ test('lag: the slot falling behind by lagWarningBytes emits a lag warning; stats
   await db.psql("SELECT pg_drop_replication_slot('lag_slot')")
 })
 
+test('lag in time: a transaction invalidated lagWarningMs after its commit emits a lag warning', async () => {
+  // Committed before any reader runs: it is read (and invalidated) at least the source's start-up later.
+  await db.psql("SELECT pg_create_logical_replication_slot('late_slot', 'pgoutput'); UPDATE users SET team = 'late' WHERE id = 1")
+  const c = await cache()
+  const warnings: SourceWarning[] = []
+  const source = await createPostgresSource(c, {
+    connection: db.url, slot: 'late_slot', publication: 'tx_pub', tables: { users: (r) => `user:${String(r.id)}` }, lagWarningMs: 1,
+    onWarning: (w) => warnings.push(w),
+  })
+  try {
+    await until([c, source], () => warnings.some((w) => w.code === 'lag'), 'the lag warning')
+    assert.match(warnings.find((w) => w.code === 'lag')?.message ?? '', /the last transaction was invalidated \d+ ms after its commit/)
+    assert.ok(source.stats().lastLagMs > 1)
+  } finally {
+    await source.close()
+    await c.close()
+  }
+  await db.psql("SELECT pg_drop_replication_slot('late_slot')")
+})
+
 test('TRUNCATE of a mapped table, and a transaction past maxKeysPerTransaction, clear the namespace once', async () => {
   const c = await cache()
   let clears = 0
