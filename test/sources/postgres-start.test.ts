@@ -302,6 +302,25 @@ test('lag: the slot falling behind by lagWarningBytes emits a lag warning; stats
   await db.psql("SELECT pg_drop_replication_slot('lag_slot')")
 })
 
+test('an idle slot follows the server: WAL of unmapped tables is acknowledged, so the slot holds none back', async () => {
+  const c = await cache()
+  const source = await createPostgresSource(c, {
+    connection: db.url, slot: 'idle_slot', publication: 'tx_pub', tables: { users: (r) => `user:${String(r.id)}` }, statusIntervalMs: 20,
+  })
+  const behind = async (): Promise<number> => Number(await db.psql("SELECT pg_current_wal_lsn() - confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'idle_slot'"))
+  try {
+    await until([c, source], () => source.reading, 'reading')
+    await db.psql("CREATE TABLE unmapped AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 5000) g")
+    // ~1.3 MB of WAL the slot would hold back were only transactions of mapped tables acknowledged.
+    const deadline = Date.now() + GUARD_MS
+    while (await behind() > 1_000_000) if (Date.now() > deadline) assert.unreachable('the idle slot never caught up')
+  } finally {
+    await source.close()
+    await c.close()
+  }
+  await db.psql("SELECT pg_drop_replication_slot('idle_slot'); DROP TABLE unmapped")
+})
+
 test('lag in time: a transaction invalidated lagWarningMs after its commit emits a lag warning', async () => {
   // Committed before any reader runs: it is read (and invalidated) at least the source's start-up later.
   await db.psql("SELECT pg_create_logical_replication_slot('late_slot', 'pgoutput'); UPDATE users SET team = 'late' WHERE id = 1")
