@@ -94,6 +94,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   /** Called with every hit that returns a value: a no-op unless an audit runs (lib/observe/audit.ts). */
   #onHit: (key: string, value: V) => void = NO_HIT_HOOK
   #audit: Audit<V> | undefined
+  /** Run at close, before the transport goes: attached features (change sources) release their connections. */
+  readonly #closeHooks = new Set<() => Promise<void>>()
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
   constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean) {
@@ -414,7 +416,22 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return this.#transport.multiaddrs?.() ?? []
   }
 
+  /**
+   * Runs `hook` when the cache closes, before its transport goes (a change
+   * source stops reading and releases its database connections); `close()`
+   * waits for it. Returns a function that removes the hook.
+   */
+  onClose (hook: () => Promise<void>): () => void {
+    this.#closeHooks.add(hook)
+    return () => { this.#closeHooks.delete(hook) }
+  }
+
   async close (): Promise<void> {
+    if (this.#closed) return
+    const hooks = [...this.#closeHooks]
+    this.#closeHooks.clear()
+    // Before #closed: a source stopping gracefully may still apply what it holds.
+    await Promise.allSettled(hooks.map(async (hook) => { await hook() }))
     if (this.#closed) return
     this.#outbox.flush()
     this.#closed = true
