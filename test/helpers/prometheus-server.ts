@@ -5,6 +5,7 @@
  * files every 250 ms. `stop()` kills it and removes the directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -46,7 +47,14 @@ export async function startPrometheus (targets: string[], ruleFiles: string[] = 
   let log = ''
   child.stderr?.on('data', (b: Buffer) => { log = (log + b.toString()).slice(-4000) })
   const url = `http://127.0.0.1:${port}`
+  // Should the test process end without stop() (an uncaught error), the server and its directory go too.
+  const onExit = (): void => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.once('exit', onExit)
   const stop = async (): Promise<void> => {
+    process.off('exit', onExit)
     if (child.exitCode === null) {
       child.kill('SIGKILL')
       await new Promise((resolve) => child.once('exit', resolve))
