@@ -1,0 +1,111 @@
+/**
+ * How the Redis tier stores one key: a single Redis string holding the
+ * version and the value together, so every conditional write is one
+ * single-key script (atomic on one server and in Cluster, with no hash tag).
+ *
+ *   record := FORMAT • kind • hlc • writerLength • writer • basesLength • bases • payload
+ *
+ *   FORMAT       '1'
+ *   kind         'w' a value a write stored | 'f' a value a load filled | 't' a tombstone
+ *   hlc          16 ASCII decimal digits, zero padded (the HLC fits in 2^53)
+ *   writerLength 2 lowercase hex digits, bytes of writer (≤ 255)
+ *   writer       the origin that wrote (empty for a fill)
+ *   basesLength  6 lowercase hex digits, bytes of bases
+ *   bases        the value's bases (tag keys included) joined by U+001F, UTF-8; empty when none
+ *   payload      the cache codec's bytes (empty for a tombstone)
+ *
+ * SPEC.md §13 has the rules; WRITE_SCRIPT is the only place they run in Redis.
+ */
+import { createHash } from 'node:crypto'
+
+export const RECORD_FORMAT = '1'
+export const KIND_WRITE = 'w'
+export const KIND_FILL = 'f'
+export const KIND_TOMBSTONE = 't'
+export type RecordKindChar = typeof KIND_WRITE | typeof KIND_FILL | typeof KIND_TOMBSTONE
+
+const HLC_DIGITS = 16
+const HEADER = 2 + HLC_DIGITS // format, kind, hlc
+const MAX_WRITER_BYTES = 0xff
+const MAX_BASES_BYTES = 0xffffff
+const BASES_SEPARATOR = '\u001f'
+
+/**
+ * The conditional write of a value or tombstone (KEYS[1] the key, ARGV[1]
+ * the record, ARGV[2] its lifetime in ms). It replaces what the key holds
+ * unless that is a write (value or tombstone) with a version at least as
+ * new, compared as (hlc, writer), the mesh's own tie-break (lib/entry.ts
+ * `wins`). A filled value never blocks a write: a write is always newer
+ * news than a load. Returns 1 when stored, 0 when refused.
+ */
+export const WRITE_SCRIPT = `local cur = redis.call('GET', KEYS[1])
+local new = ARGV[1]
+if cur and string.sub(cur, 1, 1) == '1' and string.sub(cur, 2, 2) ~= 'f' then
+  local curHlc = tonumber(string.sub(cur, 3, 18))
+  local newHlc = tonumber(string.sub(new, 3, 18))
+  if curHlc > newHlc then return 0 end
+  if curHlc == newHlc then
+    local cw = string.sub(cur, 21, 20 + tonumber(string.sub(cur, 19, 20), 16))
+    local nw = string.sub(new, 21, 20 + tonumber(string.sub(new, 19, 20), 16))
+    if cw >= nw then return 0 end
+  end
+end
+redis.call('SET', KEYS[1], new, 'PX', ARGV[2])
+return 1`
+
+export const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex')
+
+export interface DecodedRecord {
+  kind: RecordKindChar
+  hlc: number
+  writer: string
+  bases: string[] | undefined
+  /** A view into the record's buffer. */
+  payload: Uint8Array
+}
+
+const encoder = new TextEncoder()
+
+/** Builds a record; throws a RangeError for a writer or bases too long to store (the caller counts it). */
+export function encodeRecord (kind: RecordKindChar, hlc: number, writer: string, bases: string[] | undefined, payload: Uint8Array | undefined): Buffer {
+  const w = Buffer.from(writer, 'utf8')
+  if (w.length > MAX_WRITER_BYTES) throw new RangeError(`writer id of ${w.length} bytes exceeds ${MAX_WRITER_BYTES}`)
+  const b = bases === undefined || bases.length === 0 ? EMPTY : encoder.encode(bases.join(BASES_SEPARATOR))
+  if (b.length > MAX_BASES_BYTES) throw new RangeError(`bases of ${b.length} bytes exceed ${MAX_BASES_BYTES}`)
+  const head = `${RECORD_FORMAT}${kind}${String(hlc).padStart(HLC_DIGITS, '0')}${hex(w.length, 2)}`
+  const p = payload ?? EMPTY
+  const out = Buffer.allocUnsafe(HEADER + 2 + w.length + 6 + b.length + p.length)
+  let at = out.write(head, 0, 'latin1')
+  at += w.copy(out, at)
+  at += out.write(hex(b.length, 6), at, 'latin1')
+  out.set(b, at)
+  at += b.length
+  out.set(p, at)
+  return out
+}
+
+/** Parses a record; undefined for bytes that are not a record of this format (the caller treats them as a miss). */
+export function decodeRecord (buf: Uint8Array): DecodedRecord | undefined {
+  if (buf.length < HEADER + 2 + 6 || buf[0] !== 0x31) return undefined
+  const kind = String.fromCharCode(buf[1] as number)
+  if (kind !== KIND_WRITE && kind !== KIND_FILL && kind !== KIND_TOMBSTONE) return undefined
+  const text = Buffer.from(buf.buffer, buf.byteOffset, buf.length)
+  const hlc = Number(text.toString('latin1', 2, HEADER))
+  const wl = parseInt(text.toString('latin1', HEADER, HEADER + 2), 16)
+  if (!Number.isSafeInteger(hlc) || Number.isNaN(wl)) return undefined
+  let at = HEADER + 2
+  const writer = text.toString('utf8', at, at + wl)
+  at += wl
+  const bl = parseInt(text.toString('latin1', at, at + 6), 16)
+  if (Number.isNaN(bl) || at + 6 + bl > buf.length) return undefined
+  at += 6
+  const bases = bl === 0 ? undefined : text.toString('utf8', at, at + bl).split(BASES_SEPARATOR)
+  at += bl
+  return { kind, hlc, writer, bases, payload: buf.subarray(at) }
+}
+
+const EMPTY = new Uint8Array(0)
+
+function hex (n: number, width: number): string {
+  return n.toString(16).padStart(width, '0')
+}

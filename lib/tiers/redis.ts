@@ -1,0 +1,470 @@
+/**
+ * `meshcache/redis`: an L2 tier on Redis (a single server or Redis Cluster)
+ * through node-redis. SPEC.md §13 has the rules; in short:
+ *
+ * - Each key holds one record: the value with the HLC of the write that
+ *   stored it (or of the start of the load that filled it), or a tombstone
+ *   with the HLC of the delete, living `tombstoneTtl` ms.
+ * - A write (set, delete, invalidate, cascade) replaces the key unless it
+ *   holds a newer write (a Lua script compares versions); a fill (a loaded
+ *   value) lands only on an empty key (SET NX), so a load never overwrites a
+ *   write or a tombstone.
+ * - Writes leave asynchronously, in order per key (one in flight per key,
+ *   later ones coalesced to the newest), and are retried until they land:
+ *   after an outage they are replayed before reads and fills resume (the
+ *   outage rule).
+ * - Every call has a timeout; a circuit breaker stops calling a dead Redis
+ *   and probes it. Nothing here throws to the cache: failures are counted
+ *   and reported.
+ */
+import { EventEmitter } from 'node:events'
+import { debuglog } from 'node:util'
+import { createClient } from 'redis'
+import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
+import { decodeValue, encodeValue, type ValueCodec } from '../value-codec.ts'
+import { physicalMs } from '../clock.ts'
+import { Breaker, TIMED_OUT, withTimeout, type BreakerState } from './breaker.ts'
+import { RedisCalls, type RedisConnection } from './redis-client.ts'
+import { KIND_FILL, KIND_TOMBSTONE, KIND_WRITE, decodeRecord, encodeRecord } from './redis-record.ts'
+import type { Tier, TierHit, TierHost } from './tier.ts'
+
+export type { RedisConnection } from './redis-client.ts'
+export type { Tier, TierHit, TierHost, TierFailure } from './tier.ts'
+
+const log = debuglog('meshcache:redis')
+
+export const DEFAULT_TIMEOUT_MS = 5
+export const DEFAULT_TOMBSTONE_TTL_MS = 10_000
+export const DEFAULT_FAILURE_THRESHOLD = 5
+export const DEFAULT_PROBE_INTERVAL_MS = 1_000
+export const DEFAULT_MAX_PENDING = 100_000
+/** Delay before a failed write is retried while the breaker is still closed. */
+const RETRY_MS = 50
+
+export interface RedisTierOptions {
+  /**
+   * A node-redis client (`createClient`) or cluster (`createCluster`) you
+   * own (connect it yourself, and give it an `error` listener: node-redis
+   * emits one per failed reconnection), or a `redis://` URL, for which the
+   * tier creates, connects and closes its own client.
+   */
+  redis: RedisConnection | string
+  /** Prefix of every Redis key. @default `meshcache:<namespace>:` */
+  prefix?: string
+  /**
+   * Milliseconds a value lives in Redis, at most the cache's `maxTtl` (so
+   * the mesh's tombstones, kept a horizon past `maxTtl`, outlive every L2
+   * copy they may need to refuse). @default the value's own ttl (as in L1)
+   */
+  ttl?: number
+  /**
+   * Milliseconds a tombstone lives in Redis. A load that began longer ago
+   * than half of it fills nothing, and a write queued longer than it is sent
+   * as a tombstone, so no refused old write outlives its guard. @default 10_000
+   */
+  tombstoneTtl?: number
+  /** Milliseconds one Redis call may take before it counts as failed. @default 5 */
+  timeout?: number
+  /** Failures in a row that open the circuit breaker. @default 5 */
+  failureThreshold?: number
+  /** Milliseconds between probes of an open breaker. @default 1_000 */
+  probeInterval?: number
+  /**
+   * Keys whose writes may wait for Redis at once. Past it the queue is
+   * dropped and, once Redis answers again, reads and fills stay off for the
+   * longest lifetime an L2 value can have, so nothing written before the
+   * lost writes can be read. @default 100_000
+   */
+  maxPending?: number
+}
+
+/** A write waiting to be sent: the newest of this instance for its key. */
+interface PendingWrite<V> {
+  value: V | undefined
+  ttl: number
+  hlc: number
+  writer: string
+  bases: string[] | undefined
+}
+
+/**
+ * Events: `breaker` (the new state: 'open', 'recovering', 'closed') and
+ * `failure` (a TierFailure), beside the cache's `tierError`.
+ */
+export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V> {
+  readonly name = 'l2'
+  readonly #o: RedisTierOptions
+  readonly #connection: RedisConnection
+  readonly #ownsConnection: boolean
+  readonly #calls: RedisCalls
+  readonly #breaker: Breaker
+  readonly #timeout: number
+  readonly #tombstoneTtl: number
+  readonly #maxPending: number
+  #host: TierHost<V> | undefined
+  #codec: ValueCodec<V> | undefined
+  #prefix = ''
+  #connecting: Promise<unknown> | undefined
+  /** key → the newest write not yet sent (a write for a key in flight waits here). */
+  readonly #pending = new Map<string, PendingWrite<V>>()
+  /** key → the write on the wire. */
+  readonly #inflight = new Map<string, PendingWrite<V>>()
+  #pumpScheduled = false
+  #retryTimer: NodeJS.Timeout | undefined
+  /** The pending queue overflowed during an outage: once back, no reads until this time (ms). */
+  #overflowed = false
+  #distrustUntil = 0
+  #closed = false
+  #drained: Array<() => void> = []
+
+  hits = 0
+  misses = 0
+  errors = 0
+  writes = 0
+  fills = 0
+  skipped = 0
+  bypassed = 0
+  replayed = 0
+
+  constructor (options: RedisTierOptions) {
+    super()
+    if (options === null || typeof options !== 'object') invalidOption('l2', 'must be an object with a `redis` client or URL')
+    this.#o = options
+    const redis = options.redis
+    if (typeof redis === 'string') {
+      if (!/^rediss?:\/\//.test(redis)) invalidOption('l2.redis', `must be a node-redis client or cluster, or a redis:// URL, got ${JSON.stringify(redis)}`)
+      const client = createClient({ url: redis })
+      client.on('error', (error: unknown) => { log('redis client: %s', (error as Error)?.message) })
+      this.#connection = client
+      this.#ownsConnection = true
+    } else if (redis !== null && typeof redis === 'object' && typeof (redis as { sendCommand?: unknown }).sendCommand === 'function') {
+      this.#connection = redis
+      this.#ownsConnection = false
+    } else {
+      invalidOption('l2.redis', 'must be a node-redis client or cluster (createClient / createCluster), or a redis:// URL')
+    }
+    this.#calls = new RedisCalls(this.#connection)
+    this.#timeout = positive('l2.timeout', options.timeout, DEFAULT_TIMEOUT_MS)
+    this.#tombstoneTtl = positive('l2.tombstoneTtl', options.tombstoneTtl, DEFAULT_TOMBSTONE_TTL_MS)
+    this.#maxPending = positive('l2.maxPending', options.maxPending, DEFAULT_MAX_PENDING)
+    if (options.prefix !== undefined && typeof options.prefix !== 'string') invalidOption('l2.prefix', `must be a string, got ${typeof options.prefix}`)
+    if (options.ttl !== undefined) positive('l2.ttl', options.ttl, 0)
+    this.#breaker = new Breaker({
+      threshold: positive('l2.failureThreshold', options.failureThreshold, DEFAULT_FAILURE_THRESHOLD),
+      probeInterval: positive('l2.probeInterval', options.probeInterval, DEFAULT_PROBE_INTERVAL_MS),
+      probe: () => this.#probe(),
+      onRecovering: () => this.#recovering(),
+      onChange: (state) => this.#breakerChanged(state),
+    })
+  }
+
+  attach (host: TierHost<V>): void {
+    if (this.#host !== undefined) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, 'this RedisTier is already attached to a cache: give each cache its own')
+    if (this.#o.ttl !== undefined && this.#o.ttl > host.maxTtl) invalidOption('l2.ttl', `(${this.#o.ttl}) exceeds the cache's maxTtl (${host.maxTtl}): every copy must expire within maxTtl`)
+    this.#host = host
+    this.#codec = host.codec
+    this.#prefix = this.#o.prefix ?? `meshcache:${host.namespace}:`
+    if (this.#ownsConnection) {
+      this.#connecting = this.#connection.connect().catch((error: unknown) => {
+        this.#fail('connect', undefined, error)
+      })
+    }
+  }
+
+  /** Resolves once the tier's own client is connected (a no-op for a client you pass). */
+  async ready (): Promise<void> {
+    await this.#connecting
+  }
+
+  get breaker (): BreakerState {
+    return this.#breaker.state
+  }
+
+  /** Whether reads and fills may go to Redis now. */
+  #trusted (): boolean {
+    if (!this.#breaker.allows || this.#closed) return false
+    if (this.#distrustUntil !== 0) {
+      if ((this.#host as TierHost<V>).now() < this.#distrustUntil) return false
+      this.#distrustUntil = 0
+    }
+    return true
+  }
+
+  async read (key: string): Promise<TierHit<V> | undefined> {
+    // Our own write of the key not landed yet: Redis is behind us.
+    if (!this.#trusted() || this.#pending.has(key) || this.#inflight.has(key)) {
+      this.bypassed++
+      return undefined
+    }
+    let reply: Buffer | null | typeof TIMED_OUT
+    try {
+      reply = await withTimeout(this.#calls.get(this.#prefix + key), this.#timeout)
+    } catch (error) {
+      this.#fail('read', key, error)
+      return undefined
+    }
+    if (reply === TIMED_OUT) {
+      this.#fail('read', key, timeoutError('read', key, this.#timeout))
+      return undefined
+    }
+    this.#breaker.success()
+    const record = reply === null ? undefined : decodeRecord(reply)
+    if (record === undefined || record.kind === KIND_TOMBSTONE) {
+      this.misses++
+      return undefined
+    }
+    let value: V
+    try {
+      value = decodeValue(this.#codec as ValueCodec<V>, key, record.payload)
+    } catch (error) {
+      this.misses++
+      this.#fail('read', key, error, false)
+      return undefined
+    }
+    this.hits++
+    return { value, hlc: record.hlc, writer: record.writer, source: record.kind === KIND_FILL ? 'fill' : 'write', bases: record.bases }
+  }
+
+  fill (key: string, value: V, ttl: number, hlc: number, startedAt: number, bases: string[] | undefined): void {
+    const host = this.#host as TierHost<V>
+    if (!this.#trusted() || this.#pending.has(key) || this.#inflight.has(key) || host.now() - startedAt > this.#tombstoneTtl / 2) {
+      this.bypassed++
+      return
+    }
+    let record: Buffer
+    try {
+      record = encodeRecord(KIND_FILL, hlc, '', bases, encodeValue(this.#codec as ValueCodec<V>, key, value))
+    } catch (error) {
+      this.#fail('fill', key, error, false)
+      return
+    }
+    withTimeout(this.#calls.fill(this.#prefix + key, record, this.#o.ttl ?? ttl), this.#timeout).then((stored) => {
+      if (stored === TIMED_OUT) {
+        this.#fail('fill', key, timeoutError('fill', key, this.#timeout))
+        return
+      }
+      this.#breaker.success()
+      if (stored) this.fills++
+      else this.skipped++
+    }, (error: unknown) => { this.#fail('fill', key, error) })
+  }
+
+  write (key: string, value: V | undefined, ttl: number, hlc: number, writer: string, bases: string[] | undefined): void {
+    if (this.#closed) return
+    if (!this.#pending.has(key) && this.#pending.size >= this.#maxPending) this.#overflow()
+    this.#pending.set(key, { value, ttl, hlc, writer, bases })
+    if (this.#inflight.has(key) || !this.#sending()) return
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true
+      // After the caller's synchronous run: set() pays for a map insert, not for encoding or the client.
+      queueMicrotask(() => this.#pump())
+    }
+  }
+
+  /** Sends every queued write whose key has none in flight. */
+  #pump (): void {
+    this.#pumpScheduled = false
+    if (this.#closed || !this.#sending()) return
+    for (const [key, w] of this.#pending) {
+      if (this.#inflight.has(key)) continue
+      this.#pending.delete(key)
+      this.#send(key, w)
+    }
+    this.#checkDrained()
+  }
+
+  /** Writes go out when the breaker is closed, and during the replay. */
+  #sending (): boolean {
+    return this.#breaker.allows || this.#breaker.state === 'recovering'
+  }
+
+  #send (key: string, w: PendingWrite<V>): void {
+    this.#inflight.set(key, w)
+    let record: Buffer
+    let life: number
+    try {
+      ;[record, life] = this.#record(key, w)
+    } catch (error) {
+      this.#inflight.delete(key)
+      this.#fail('write', key, error, false)
+      return
+    }
+    withTimeout(this.#calls.write(this.#prefix + key, record, life), this.#timeout).then((stored) => {
+      if (stored === TIMED_OUT) this.#writeFailed(key, w, timeoutError('write', key, this.#timeout))
+      else this.#written(key, stored === 1)
+    }, (error: unknown) => { this.#writeFailed(key, w, error) })
+  }
+
+  /**
+   * A write's record and lifetime. A value that cannot be encoded, or a write
+   * queued past the tombstone lifetime (its guard may be gone), goes as a
+   * tombstone of the same version: a miss is always correct.
+   */
+  #record (key: string, w: PendingWrite<V>): [Buffer, number] {
+    const now = (this.#host as TierHost<V>).now()
+    if (w.value !== undefined && now - physicalMs(w.hlc) <= this.#tombstoneTtl) {
+      let payload: Uint8Array | undefined
+      try {
+        payload = encodeValue(this.#codec as ValueCodec<V>, key, w.value)
+      } catch (error) {
+        this.#fail('write', key, error, false)
+      }
+      if (payload !== undefined) return [encodeRecord(KIND_WRITE, w.hlc, w.writer, w.bases, payload), this.#o.ttl ?? w.ttl]
+    }
+    return [encodeRecord(KIND_TOMBSTONE, w.hlc, w.writer, undefined, undefined), this.#tombstoneTtl]
+  }
+
+  #written (key: string, stored: boolean): void {
+    this.#inflight.delete(key)
+    this.#breaker.success()
+    if (stored) this.writes++
+    else this.skipped++
+    const next = this.#pending.get(key)
+    if (next !== undefined && this.#sending()) {
+      this.#pending.delete(key)
+      this.#send(key, next)
+    }
+    this.#checkDrained()
+  }
+
+  #writeFailed (key: string, w: PendingWrite<V>, error: unknown): void {
+    this.#inflight.delete(key)
+    // Kept for the replay unless a newer write of the key replaced it.
+    if (!this.#pending.has(key) && !this.#closed) {
+      if (this.#pending.size >= this.#maxPending) this.#overflow()
+      else this.#pending.set(key, w)
+    }
+    this.#fail('write', key, error)
+    // Breaker still closed (a lone timeout): retry soon; an open one replays on recovery.
+    if (this.#breaker.allows && this.#retryTimer === undefined && !this.#closed) {
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined
+        this.#pump()
+      }, RETRY_MS)
+      this.#retryTimer.unref()
+    }
+    this.#checkDrained()
+  }
+
+  /** Too many writes waiting: drop them and distrust Redis once it is back (see `maxPending`). */
+  #overflow (): void {
+    this.#pending.clear()
+    this.#overflowed = true
+    this.#fail('write', undefined, new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `more than ${this.#maxPending} keys waiting for Redis: queued writes dropped, L2 reads off for the longest L2 lifetime once Redis is back`), false)
+  }
+
+  async #probe (): Promise<boolean> {
+    try {
+      return await withTimeout(this.#calls.ping(), Math.max(this.#timeout, 100)) !== TIMED_OUT
+    } catch {
+      return false
+    }
+  }
+
+  /** The probe answered: replay the queued writes; reads resume once they all landed. */
+  #recovering (): void {
+    this.replayed += this.#pending.size
+    if (this.#overflowed) {
+      this.#overflowed = false
+      const host = this.#host as TierHost<V>
+      this.#distrustUntil = host.now() + (this.#o.ttl ?? host.maxTtl)
+    }
+    this.#pump()
+  }
+
+  #checkDrained (): void {
+    if (this.#pending.size !== 0 || this.#inflight.size !== 0) return
+    if (this.#breaker.state === 'recovering') this.#breaker.recovered()
+    const waiting = this.#drained
+    this.#drained = []
+    for (const resolve of waiting) resolve()
+  }
+
+  #breakerChanged (state: BreakerState): void {
+    log('breaker %s', state)
+    if (state === 'closed' && this.#pending.size !== 0) this.#pump()
+    this.#emitSafely('breaker', state)
+  }
+
+  #fail (op: string, key: string | undefined, error: unknown, tripsBreaker = true): void {
+    this.errors++
+    if (tripsBreaker) this.#breaker.failure()
+    log('%s %s failed: %s', op, key ?? '', (error as Error)?.message)
+    const failure = { tier: this.name, op, key, error }
+    try {
+      this.#host?.onFailure(failure)
+    } catch (listenerError) {
+      queueMicrotask(() => { throw listenerError })
+    }
+    this.#emitSafely('failure', failure)
+  }
+
+  /** A listener's error surfaces on its own, never inside the tier's bookkeeping (nor as a rejection of a get). */
+  #emitSafely (name: string, payload: unknown): void {
+    if (this.listenerCount(name) === 0) return
+    try {
+      this.emit(name, payload)
+    } catch (error) {
+      queueMicrotask(() => { throw error })
+    }
+  }
+
+  stats (): Record<string, number | string> {
+    return {
+      l2Hits: this.hits,
+      l2Misses: this.misses,
+      l2Errors: this.errors,
+      l2Writes: this.writes,
+      l2Fills: this.fills,
+      l2Skipped: this.skipped,
+      l2Bypassed: this.bypassed,
+      l2Pending: this.#pending.size + this.#inflight.size,
+      l2Replayed: this.replayed,
+      l2BreakerOpened: this.#breaker.opened,
+      l2Breaker: this.#breaker.state,
+    }
+  }
+
+  /** Resolves once every queued write was sent and answered, or after `timeoutMs`. */
+  async flush (timeoutMs = 5_000): Promise<void> {
+    if (this.#pending.size === 0 && this.#inflight.size === 0) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs)
+      timer.unref()
+      this.#drained.push(() => { clearTimeout(timer); resolve() })
+    })
+  }
+
+  /** Best effort: deletes every key under the prefix (used by the cache's clear). */
+  clear (_hlc: number): void {
+    if (!this.#breaker.allows) return
+    this.#pending.clear()
+    this.#calls.deletePrefix(this.#connection, this.#prefix).then(
+      () => { this.#breaker.success() },
+      (error: unknown) => { this.#fail('clear', undefined, error) },
+    )
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    await this.flush(Math.max(this.#timeout * 4, 100))
+    this.#closed = true
+    this.#breaker.close()
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    if (this.#ownsConnection) {
+      await this.#connecting
+      const c = this.#connection
+      if (c.isOpen) await c.close().catch(() => c.destroy())
+    }
+  }
+}
+
+function positive (name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) invalidOption(name, `must be a positive integer, got ${String(value)}`)
+  return value
+}
+
+function timeoutError (op: string, key: string, ms: number): Error {
+  return new Error(`redis ${op} of ${JSON.stringify(key)} took more than ${ms} ms`)
+}

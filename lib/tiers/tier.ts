@@ -1,0 +1,76 @@
+/**
+ * The tier contract: a shared cache level below the in-process L1 (an L2
+ * such as Redis). `MeshCache` talks to a tier only through this interface;
+ * SPEC.md §13 has the rules a tier must keep.
+ *
+ * A tier is told about versions, never asked to decide the mesh's merge: each
+ * value and tombstone it holds carries the HLC of the write (or load) that
+ * produced it, and a tier refuses to overwrite what is newer. Every method
+ * returns at once or resolves; none throws or rejects for a tier failure
+ * (failures are counted in `stats()` and reported to `onFailure`), so L1 and
+ * the mesh never wait on a tier and never see its errors.
+ */
+import type { ValueCodec } from '../value-codec.ts'
+
+/** What the cache lends a tier when it attaches it. */
+export interface TierHost<V> {
+  namespace: string
+  /** Turns values into the bytes the tier stores (the cache's codec, JSON by default). */
+  codec: ValueCodec<V>
+  /** The cache's clock, in epoch ms (injected in tests). */
+  now: () => number
+  /** The cache's `maxTtl`: no copy may live longer. */
+  maxTtl: number
+  /** A tier failure (counted by the tier too); the cache re-emits it as `tierError`. */
+  onFailure: (failure: TierFailure) => void
+}
+
+export interface TierFailure {
+  tier: string
+  /** What was being done: 'read', 'fill', 'write', 'clear', 'probe'. */
+  op: string
+  key?: string
+  error: unknown
+}
+
+/** A value found in a tier, with the version it was stored under. */
+export interface TierHit<V> {
+  value: V
+  /** HLC of the write that stored it, or of the start of the load that filled it. */
+  hlc: number
+  writer: string
+  /** 'write' for a value a `set` wrote, 'fill' for one a load filled. */
+  source: 'write' | 'fill'
+  /** Keys (tags included, as internal keys) the value was derived from. */
+  bases: string[] | undefined
+}
+
+export interface Tier<V> {
+  /** Short name used in stats and events ('l2'). */
+  readonly name: string
+  /** Called once by the cache before any other call. */
+  attach (host: TierHost<V>): void
+  /** The value held for `key`, or undefined (a miss, a tombstone, a failure, or the tier not trusted now). */
+  read (key: string): Promise<TierHit<V> | undefined>
+  /**
+   * A value the loader read (not a write): stored only where the key holds
+   * nothing, neither a value nor a tombstone. `hlc` is the cache's clock
+   * when the load began, `startedAt` the wall-clock ms then (a load older
+   * than the tier's tombstone lifetime is not filled). Fire and forget.
+   */
+  fill (key: string, value: V, ttl: number, hlc: number, startedAt: number, bases: string[] | undefined): void
+  /**
+   * A write of this instance, at (hlc, writer): `value` undefined writes a
+   * tombstone (delete, invalidate, cascade). Stored unless the tier holds a
+   * newer write of the key; queued in order per key, retried until it lands
+   * or a newer write of the key replaces it. Fire and forget.
+   */
+  write (key: string, value: V | undefined, ttl: number, hlc: number, writer: string, bases: string[] | undefined): void
+  /** Every key of this namespace goes (clear()): values older than `hlc` must never be read again. */
+  clear? (hlc: number): void
+  /** Counters and state, named with the tier's prefix (`l2Hits`…). */
+  stats (): Record<string, number | string>
+  /** Resolves once queued writes were sent (or given up on, after `timeoutMs`). */
+  flush? (timeoutMs?: number): Promise<void>
+  close (): Promise<void>
+}
