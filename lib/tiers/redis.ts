@@ -19,64 +19,23 @@
  */
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
-import { createClient } from 'redis'
 import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
 import { decodeValue, encodeValue, type ValueCodec } from '../value-codec.ts'
 import { physicalMs } from '../clock.ts'
 import { Breaker, TIMED_OUT, withTimeout, type BreakerState } from './breaker.ts'
 import { RedisCalls, type RedisConnection } from './redis-client.ts'
+import { resolveRedisTierOptions, type RedisTierOptions, type ResolvedRedisTierOptions } from './redis-options.ts'
 import { KIND_FILL, KIND_TOMBSTONE, KIND_WRITE, decodeRecord, encodeRecord } from './redis-record.ts'
 import type { Tier, TierHit, TierHost } from './tier.ts'
 
 export type { RedisConnection } from './redis-client.ts'
+export { DEFAULT_FAILURE_THRESHOLD, DEFAULT_MAX_PENDING, DEFAULT_PROBE_INTERVAL_MS, DEFAULT_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, type RedisTierOptions } from './redis-options.ts'
 export type { Tier, TierHit, TierHost, TierFailure } from './tier.ts'
 
 const log = debuglog('meshcache:redis')
 
-export const DEFAULT_TIMEOUT_MS = 5
-export const DEFAULT_TOMBSTONE_TTL_MS = 10_000
-export const DEFAULT_FAILURE_THRESHOLD = 5
-export const DEFAULT_PROBE_INTERVAL_MS = 1_000
-export const DEFAULT_MAX_PENDING = 100_000
 /** Delay before a failed write is retried while the breaker is still closed. */
 const RETRY_MS = 50
-
-export interface RedisTierOptions {
-  /**
-   * A node-redis client (`createClient`) or cluster (`createCluster`) you
-   * own (connect it yourself, and give it an `error` listener: node-redis
-   * emits one per failed reconnection), or a `redis://` URL, for which the
-   * tier creates, connects and closes its own client.
-   */
-  redis: RedisConnection | string
-  /** Prefix of every Redis key. @default `meshcache:<namespace>:` */
-  prefix?: string
-  /**
-   * Milliseconds a value lives in Redis, at most the cache's `maxTtl` (so
-   * the mesh's tombstones, kept a horizon past `maxTtl`, outlive every L2
-   * copy they may need to refuse). @default the value's own ttl (as in L1)
-   */
-  ttl?: number
-  /**
-   * Milliseconds a tombstone lives in Redis. A load that began longer ago
-   * than half of it fills nothing, and a write queued longer than it is sent
-   * as a tombstone, so no refused old write outlives its guard. @default 10_000
-   */
-  tombstoneTtl?: number
-  /** Milliseconds one Redis call may take before it counts as failed. @default 5 */
-  timeout?: number
-  /** Failures in a row that open the circuit breaker. @default 5 */
-  failureThreshold?: number
-  /** Milliseconds between probes of an open breaker. @default 1_000 */
-  probeInterval?: number
-  /**
-   * Keys whose writes may wait for Redis at once. Past it the queue is
-   * dropped and, once Redis answers again, reads and fills stay off for the
-   * longest lifetime an L2 value can have, so nothing written before the
-   * lost writes can be read. @default 100_000
-   */
-  maxPending?: number
-}
 
 /** A write waiting to be sent: the newest of this instance for its key. */
 interface PendingWrite<V> {
@@ -93,7 +52,7 @@ interface PendingWrite<V> {
  */
 export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V> {
   readonly name = 'l2'
-  readonly #o: RedisTierOptions
+  readonly #o: ResolvedRedisTierOptions
   readonly #connection: RedisConnection
   readonly #ownsConnection: boolean
   readonly #calls: RedisCalls
@@ -128,30 +87,17 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
 
   constructor (options: RedisTierOptions) {
     super()
-    if (options === null || typeof options !== 'object') invalidOption('l2', 'must be an object with a `redis` client or URL')
-    this.#o = options
-    const redis = options.redis
-    if (typeof redis === 'string') {
-      if (!/^rediss?:\/\//.test(redis)) invalidOption('l2.redis', `must be a node-redis client or cluster, or a redis:// URL, got ${JSON.stringify(redis)}`)
-      const client = createClient({ url: redis })
-      client.on('error', (error: unknown) => { log('redis client: %s', (error as Error)?.message) })
-      this.#connection = client
-      this.#ownsConnection = true
-    } else if (redis !== null && typeof redis === 'object' && typeof (redis as { sendCommand?: unknown }).sendCommand === 'function') {
-      this.#connection = redis
-      this.#ownsConnection = false
-    } else {
-      invalidOption('l2.redis', 'must be a node-redis client or cluster (createClient / createCluster), or a redis:// URL')
-    }
+    const o = resolveRedisTierOptions(options)
+    this.#o = o
+    this.#connection = o.connection
+    this.#ownsConnection = o.ownsConnection
     this.#calls = new RedisCalls(this.#connection)
-    this.#timeout = positive('l2.timeout', options.timeout, DEFAULT_TIMEOUT_MS)
-    this.#tombstoneTtl = positive('l2.tombstoneTtl', options.tombstoneTtl, DEFAULT_TOMBSTONE_TTL_MS)
-    this.#maxPending = positive('l2.maxPending', options.maxPending, DEFAULT_MAX_PENDING)
-    if (options.prefix !== undefined && typeof options.prefix !== 'string') invalidOption('l2.prefix', `must be a string, got ${typeof options.prefix}`)
-    if (options.ttl !== undefined) positive('l2.ttl', options.ttl, 0)
+    this.#timeout = o.timeout
+    this.#tombstoneTtl = o.tombstoneTtl
+    this.#maxPending = o.maxPending
     this.#breaker = new Breaker({
-      threshold: positive('l2.failureThreshold', options.failureThreshold, DEFAULT_FAILURE_THRESHOLD),
-      probeInterval: positive('l2.probeInterval', options.probeInterval, DEFAULT_PROBE_INTERVAL_MS),
+      threshold: o.failureThreshold,
+      probeInterval: o.probeInterval,
       probe: () => this.#probe(),
       onRecovering: () => this.#recovering(),
       onChange: (state) => this.#breakerChanged(state),
@@ -457,12 +403,6 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
       if (c.isOpen) await c.close().catch(() => c.destroy())
     }
   }
-}
-
-function positive (name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) invalidOption(name, `must be a positive integer, got ${String(value)}`)
-  return value
 }
 
 function timeoutError (op: string, key: string, ms: number): Error {
