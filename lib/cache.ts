@@ -30,6 +30,8 @@ import { Loads, type LoadFunction, type LoadOptions } from './loader.ts'
 import { assertUserKey, tagKey } from './tags.ts'
 import { Store, type EvictEvent, type EvictReason } from './store.ts'
 import type { Channel, FrameHandler, Transport } from './transport.ts'
+import { TierLink } from './tiers/link.ts'
+import type { Tier, TierFailure } from './tiers/tier.ts'
 import { decodeValue, encodeValue, jsonCodec, type ValueCodec } from './value-codec.ts'
 import { EMPTY_VECTOR, Order, mergeVectors, vectorGet, vectorWithout, type VersionVector } from './version-vector.ts'
 
@@ -125,6 +127,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   readonly #cascade: Array<[string, boolean, EvictReason]> = []
   /** Nesting of #operation. */
   #depth = 0
+  /** The lower tier (an L2), if one is configured: lib/tiers/link.ts is all the cache knows of it. */
+  readonly #link: TierLink<V> | undefined
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
   constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean) {
@@ -156,6 +160,32 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       send: (peer, frame) => this.#send(peer, frame),
       now: options.now,
     }, options.limits.maxRecords, sessionTimeout(options))
+    this.#link = options.tier === undefined ? undefined : this.#attachTier(options.tier)
+  }
+
+  #attachTier (tier: Tier<V>): TierLink<V> {
+    tier.attach({
+      namespace: this.namespace,
+      codec: this.#codec,
+      now: this.#o.now,
+      maxTtl: this.#o.maxTtl,
+      onFailure: (failure) => {
+        if (this.listenerCount('tierError') > 0) this.#emitSafely('tierError', failure satisfies TierFailure)
+      },
+    })
+    return new TierLink(tier, {
+      state: (key) => {
+        const e = this.#store.meta.get(key)
+        return e === undefined || e.isPlaceholder ? undefined : { hlc: e.hlc, writer: e.writer, removed: e.kind !== RecordKind.SET }
+      },
+      tick: () => this.#clock.tick(),
+      now: this.#o.now,
+    })
+  }
+
+  /** The lower tier (the L2) this cache reads and writes through, if any. */
+  get tier (): Tier<V> | undefined {
+    return this.#link?.tier
   }
 
   /** Joins the namespace on the transport and starts the timers. Called by `createMeshCache`. */
@@ -269,6 +299,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const entry = this.#write(key, RecordKind.SET, ttl, bytes)
     if (bases !== undefined) this.#graph().link(key, bases, true) // before the value, as above
     this.#store.setWritten(key, value, entry)
+    this.#link?.written(key, value, ttl, entry.hlc, this.origin, bases)
     this.#emitChange(key, RecordKind.SET, 'local')
     return this
   }
@@ -401,6 +432,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       loadsDiscarded: this.#loads?.discarded ?? 0,
       staleServed: this.#loads?.staleServed ?? 0,
       propagation: this.#lag.snapshot(),
+      tier: this.#link?.stats(),
     }
   }
 
@@ -443,6 +475,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#membership?.destroy() // tells peers we left, while the channel is still open
     await this.#channel?.close()
     if (this.#ownsTransport) await this.#transport.close?.()
+    await this.#link?.tier.close() // sends what it still queues, briefly
   }
 
   // ---- local writes ----
@@ -454,7 +487,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       this.#changed(key, 'local')
       return this.#store.dropValue(key, 'local') // a local-only key stays local
     }
-    const held = this.#store.bury(key, this.#write(key, kind, this.#o.ttl, undefined), 'local')
+    const entry = this.#write(key, kind, this.#o.ttl, undefined)
+    const held = this.#store.bury(key, entry, 'local')
+    this.#link?.removed(key, this.#o.ttl, entry.hlc, this.origin)
     this.#emitChange(key, kind, 'local')
     return held
   }
@@ -902,6 +937,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       graphIfAny: () => this.#deps,
       store: (key, value, lifeMs) => this.#storeLoaded(key, value, lifeMs),
       drop: (key) => { this.#store.dropValue(key, 'local') },
+      tier: this.#link,
     }))
   }
 

@@ -92,7 +92,21 @@ export interface LoaderHost<V> {
   store: (key: string, value: V, lifeMs: number) => boolean
   /** Drops a loaded value locally (the loader found nothing). */
   drop: (key: string) => void
+  /**
+   * A lower tier (an L2, through lib/tiers/link.ts): a flight reads it before
+   * calling the loader, and fills it with what the loader returned (unless
+   * the race guard kept the value out). Absent: the loader alone.
+   */
+  tier?: LoaderTier<V> | undefined
 }
+
+export interface LoaderTier<V> {
+  begin (): TierLoadStart
+  read (key: string, bases: string[] | undefined): Promise<{ value: V } | undefined>
+  fill (key: string, value: V, ttl: number, started: TierLoadStart, bases: string[] | undefined): void
+}
+
+export interface TierLoadStart { hlc: number, at: number }
 
 interface Settings {
   ttl: number
@@ -117,6 +131,9 @@ class Flight {
   aborted = 0
   /** Its bases are pinned in the dependency graph (until #unhook). */
   pinned = false
+  /** With a tier: when the load began (its fill's version), and whether the value came from the tier (nothing to fill). */
+  started: TierLoadStart | undefined
+  fromTier = false
 
   constructor (key: string, s: Settings) {
     this.key = key
@@ -239,12 +256,18 @@ export class Loads<V extends {}> {
       }
       flight.pinned = true
     }
-    this.calls++
+    const tier = this.#host.tier
     let result: unknown
-    try {
-      result = fn(key, { signal: flight.controller.signal })
-    } catch (error) {
-      result = Promise.reject(error)
+    if (tier === undefined) {
+      result = this.#call(flight, fn)
+    } else {
+      // The tier's lookup is part of the flight: however many callers miss, one tier read.
+      flight.started = tier.begin()
+      result = tier.read(key, s.bases).then((hit) => {
+        if (hit === undefined || flight.stale) return this.#call(flight, fn)
+        flight.fromTier = true
+        return hit.value
+      })
     }
     flight.promise = Promise.resolve(result).then(
       (value) => this.#landed(flight, value),
@@ -256,6 +279,16 @@ export class Loads<V extends {}> {
     )
     flight.promise.catch(noop) // callers that left (timeout, abort, stale served) must not leave it unhandled
     return flight
+  }
+
+  /** Calls the loader once for the flight. */
+  #call (flight: Flight, fn: LoadFunction<unknown>): unknown {
+    this.calls++
+    try {
+      return fn(flight.key, { signal: flight.controller.signal })
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   #landed (flight: Flight, loaded: unknown): unknown {
@@ -292,6 +325,7 @@ export class Loads<V extends {}> {
     if (s.bases !== undefined) graph?.link(key, s.bases, false)
     else graph?.unlink(key)
     if (!this.#host.store(key, value as V, s.ttl + s.grace)) return value
+    if (!flight.fromTier && flight.started !== undefined) this.#host.tier?.fill(key, value as V, s.ttl + s.grace, flight.started, s.bases)
     if (s.grace > 0) this.#fresh.set(key, this.#host.now() + s.ttl)
     else if (this.#fresh.size !== 0) this.#fresh.delete(key)
     return value
