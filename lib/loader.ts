@@ -121,7 +121,8 @@ interface Settings {
 class Flight {
   readonly key: string
   readonly s: Settings
-  readonly controller = new AbortController()
+  /** Made when the loader is called (a flight the tier answers needs none: an AbortController costs ~1 µs). */
+  #controller: AbortController | undefined
   promise: Promise<unknown> = Promise.resolve()
   /** Set by the race guard or by a full abort: the result is returned but not stored. */
   stale = false
@@ -134,10 +135,16 @@ class Flight {
   /** With a tier: when the load began (its fill's version), and whether the value came from the tier (nothing to fill). */
   started: TierLoadStart | undefined
   fromTier = false
+  /** Every caller aborted (#abort). */
+  cancelled = false
 
   constructor (key: string, s: Settings) {
     this.key = key
     this.s = s
+  }
+
+  get controller (): AbortController {
+    return (this.#controller ??= new AbortController())
   }
 }
 
@@ -264,6 +271,7 @@ export class Loads<V extends {}> {
       // The tier's lookup is part of the flight: however many callers miss, one tier read.
       flight.started = tier.begin()
       result = tier.read(key, s.bases).then((hit) => {
+        if (flight.cancelled) return undefined // every caller left while the tier was read: no loader call for nobody
         if (hit === undefined || flight.stale) return this.#call(flight, fn)
         flight.fromTier = true
         return hit.value
@@ -399,6 +407,7 @@ export class Loads<V extends {}> {
   /** Every caller aborted: cancel the loader and forget the flight. */
   #abort (flight: Flight, reason: unknown): void {
     this.#detach(flight)
+    flight.cancelled = true
     flight.controller.abort(reason)
   }
 

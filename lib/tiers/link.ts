@@ -60,9 +60,11 @@ export class TierLink<V> {
   }
 
   /** The tier's value of `key` if the read guard accepts it (`bases`: the caller's, checked with the value's own). */
-  async read (key: string, bases: string[] | undefined): Promise<TierHit<V> | undefined> {
-    const hit = await this.tier.read(key)
-    if (hit === undefined) return undefined
+  read (key: string, bases: string[] | undefined): Promise<TierHit<V> | undefined> {
+    return this.tier.read(key).then((hit) => hit === undefined ? undefined : this.#guard(key, bases, hit))
+  }
+
+  #guard (key: string, bases: string[] | undefined, hit: TierHit<V>): TierHit<V> | undefined {
     const own = this.#host.state(key)
     if (own !== undefined && newer(own, hit)) {
       this.refused++

@@ -20,8 +20,13 @@ export interface RedisConnection {
   destroy (): void
 }
 
-/** Bulk strings as Buffers: records are bytes, and a value's codec may not be UTF-8. */
-const AS_BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const
+/**
+ * Bulk strings as Buffers: records are bytes, and a value's codec may not be
+ * UTF-8. `timeout: 0` turns off node-redis's own per-command timeout (5 s by
+ * default, an AbortSignal.timeout per command): the tier times its calls
+ * itself (breaker.ts Deadlines), with one timer for all of them.
+ */
+const AS_BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer }, timeout: 0 } as const
 
 export class RedisCalls {
   readonly #send: (key: string | undefined, args: Array<string | Buffer>, readonly: boolean) => Promise<unknown>

@@ -86,22 +86,39 @@ export function encodeRecord (kind: RecordKindChar, hlc: number, writer: string,
 
 /** Parses a record; undefined for bytes that are not a record of this format (the caller treats them as a miss). */
 export function decodeRecord (buf: Uint8Array): DecodedRecord | undefined {
-  if (buf.length < HEADER + 2 + 6 || buf[0] !== 0x31) return undefined
-  const kind = String.fromCharCode(buf[1] as number)
-  if (kind !== KIND_WRITE && kind !== KIND_FILL && kind !== KIND_TOMBSTONE) return undefined
-  const text = Buffer.from(buf.buffer, buf.byteOffset, buf.length)
-  const hlc = Number(text.toString('latin1', 2, HEADER))
-  const wl = parseInt(text.toString('latin1', HEADER, HEADER + 2), 16)
-  if (!Number.isSafeInteger(hlc) || Number.isNaN(wl)) return undefined
+  const n = buf.length
+  if (n < HEADER + 2 + 6 || buf[0] !== 0x31) return undefined
+  const kind = buf[1] === 0x77 ? KIND_WRITE : buf[1] === 0x66 ? KIND_FILL : buf[1] === 0x74 ? KIND_TOMBSTONE : undefined
+  if (kind === undefined) return undefined
+  // Byte by byte: this runs on every L2 hit, and a string per field costs more than the digits.
+  const hlc = digits(buf, 2, HEADER, 10)
+  const wl = digits(buf, HEADER, HEADER + 2, 16)
+  if (hlc < 0 || wl < 0) return undefined
   let at = HEADER + 2
-  const writer = text.toString('utf8', at, at + wl)
+  if (at + wl + 6 > n) return undefined
+  const text = Buffer.from(buf.buffer, buf.byteOffset, n)
+  const writer = wl === 0 ? '' : text.toString('utf8', at, at + wl)
   at += wl
-  const bl = parseInt(text.toString('latin1', at, at + 6), 16)
-  if (Number.isNaN(bl) || at + 6 + bl > buf.length) return undefined
+  const bl = digits(buf, at, at + 6, 16)
+  if (bl < 0 || at + 6 + bl > n) return undefined
   at += 6
   const bases = bl === 0 ? undefined : text.toString('utf8', at, at + bl).split(BASES_SEPARATOR)
   at += bl
   return { kind, hlc, writer, bases, payload: buf.subarray(at) }
+}
+
+/** The number written in `buf[from, to)` in `radix` (10, or 16 lowercase); -1 for any other byte. */
+function digits (buf: Uint8Array, from: number, to: number, radix: 10 | 16): number {
+  let v = 0
+  for (let i = from; i < to; i++) {
+    const c = buf[i] as number
+    let d: number
+    if (c >= 0x30 && c <= 0x39) d = c - 0x30
+    else if (radix === 16 && c >= 0x61 && c <= 0x66) d = c - 0x57
+    else return -1
+    v = v * radix + d
+  }
+  return v
 }
 
 const EMPTY = new Uint8Array(0)

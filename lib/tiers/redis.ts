@@ -22,7 +22,7 @@ import { debuglog } from 'node:util'
 import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
 import { decodeValue, encodeValue, type ValueCodec } from '../value-codec.ts'
 import { physicalMs } from '../clock.ts'
-import { Breaker, TIMED_OUT, withTimeout, type BreakerState } from './breaker.ts'
+import { Breaker, Deadlines, TIMED_OUT, type BreakerState } from './breaker.ts'
 import { RedisCalls, type RedisConnection } from './redis-client.ts'
 import { resolveRedisTierOptions, type RedisTierOptions, type ResolvedRedisTierOptions } from './redis-options.ts'
 import { KIND_FILL, KIND_TOMBSTONE, KIND_WRITE, decodeRecord, encodeRecord } from './redis-record.ts'
@@ -34,8 +34,11 @@ export type { Tier, TierHit, TierHost, TierFailure } from './tier.ts'
 
 const log = debuglog('meshcache:redis')
 
+const RESOLVED_MISS: Promise<undefined> = Promise.resolve(undefined)
 /** Delay before a failed write is retried while the breaker is still closed. */
 const RETRY_MS = 50
+/** A probe may take longer than a call: a reconnecting client answers it only once connected. */
+const PROBE_TIMEOUT_MS = 100
 
 /** A write waiting to be sent: the newest of this instance for its key. */
 interface PendingWrite<V> {
@@ -58,6 +61,8 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
   readonly #calls: RedisCalls
   readonly #breaker: Breaker
   readonly #timeout: number
+  readonly #deadlines: Deadlines
+  readonly #probeDeadline: Deadlines
   readonly #tombstoneTtl: number
   readonly #maxPending: number
   #host: TierHost<V> | undefined
@@ -93,6 +98,8 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
     this.#ownsConnection = o.ownsConnection
     this.#calls = new RedisCalls(this.#connection)
     this.#timeout = o.timeout
+    this.#deadlines = new Deadlines(o.timeout)
+    this.#probeDeadline = new Deadlines(Math.max(o.timeout, PROBE_TIMEOUT_MS))
     this.#tombstoneTtl = o.tombstoneTtl
     this.#maxPending = o.maxPending
     this.#breaker = new Breaker({
@@ -136,19 +143,23 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
     return true
   }
 
-  async read (key: string): Promise<TierHit<V> | undefined> {
+  read (key: string): Promise<TierHit<V> | undefined> {
     // Our own write of the key not landed yet: Redis is behind us.
     if (!this.#trusted() || this.#pending.has(key) || this.#inflight.has(key)) {
       this.bypassed++
-      return undefined
+      return RESOLVED_MISS
     }
-    let reply: Buffer | null | typeof TIMED_OUT
-    try {
-      reply = await withTimeout(this.#calls.get(this.#prefix + key), this.#timeout)
-    } catch (error) {
-      this.#fail('read', key, error)
-      return undefined
-    }
+    // No async function here: each await would be one more promise on the hit path.
+    return this.#deadlines.race(this.#calls.get(this.#prefix + key)).then(
+      (reply) => this.#answered(key, reply),
+      (error: unknown) => {
+        this.#fail('read', key, error)
+        return undefined
+      },
+    )
+  }
+
+  #answered (key: string, reply: Buffer | null | typeof TIMED_OUT): TierHit<V> | undefined {
     if (reply === TIMED_OUT) {
       this.#fail('read', key, timeoutError('read', key, this.#timeout))
       return undefined
@@ -184,7 +195,7 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
       this.#fail('fill', key, error, false)
       return
     }
-    withTimeout(this.#calls.fill(this.#prefix + key, record, this.#o.ttl ?? ttl), this.#timeout).then((stored) => {
+    this.#deadlines.race(this.#calls.fill(this.#prefix + key, record, this.#o.ttl ?? ttl)).then((stored) => {
       if (stored === TIMED_OUT) {
         this.#fail('fill', key, timeoutError('fill', key, this.#timeout))
         return
@@ -235,7 +246,7 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
       this.#fail('write', key, error, false)
       return
     }
-    withTimeout(this.#calls.write(this.#prefix + key, record, life), this.#timeout).then((stored) => {
+    this.#deadlines.race(this.#calls.write(this.#prefix + key, record, life)).then((stored) => {
       if (stored === TIMED_OUT) this.#writeFailed(key, w, timeoutError('write', key, this.#timeout))
       else this.#written(key, stored === 1)
     }, (error: unknown) => { this.#writeFailed(key, w, error) })
@@ -301,7 +312,7 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
 
   async #probe (): Promise<boolean> {
     try {
-      return await withTimeout(this.#calls.ping(), Math.max(this.#timeout, 100)) !== TIMED_OUT
+      return await this.#probeDeadline.race(this.#calls.ping()) !== TIMED_OUT
     } catch {
       return false
     }
