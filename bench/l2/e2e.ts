@@ -16,6 +16,8 @@ import type { RedisServer } from '../../test/helpers/redis.ts'
 import type { NodeConfig } from './e2e-node.ts'
 
 const NODE = new URL('./e2e-node.ts', import.meta.url)
+/** A stale read is "late" when the write it missed was acknowledged this long before the read began (µs). */
+export const LATE_MS = 100
 /** A failure guard per phase, not a wait. */
 const GUARD_MS = 120_000
 
@@ -39,6 +41,8 @@ export interface E2eResult {
   p50: number
   p99: number
   stale: number
+  /** Stale reads whose missed write was acknowledged more than LATE_MS before the read began. */
+  staleLate: number
   errors: number
   stats: unknown[]
 }
@@ -118,6 +122,7 @@ function summarize (system: string, results: Done[], measureFrom: number, second
   }
   const latencies: number[] = []
   let stale = 0
+  let staleLate = 0
   for (const r of results) {
     for (let i = 0; i < r.reads.length; i += 4) {
       const started = r.reads[i + 1] as number
@@ -125,15 +130,14 @@ function summarize (system: string, results: Done[], measureFrom: number, second
       latencies.push((r.reads[i + 2] as number) - started)
       const list = acks.get(r.reads[i] as number)
       if (list === undefined) continue
-      // The newest version acknowledged before the read began.
-      let lo = 0
-      let hi = list.length
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1
-        if ((list[mid] as [number, number])[0] < started) lo = mid + 1
-        else hi = mid
+      // The newest version acknowledged before the read began (and before it by more than LATE_MS).
+      const version = r.reads[i + 3] as number
+      const before = newestBefore(list, started)
+      if (before !== undefined && version < before) {
+        stale++
+        const late = newestBefore(list, started - LATE_MS * 1000)
+        if (late !== undefined && version < late) staleLate++
       }
-      if (lo > 0 && (r.reads[i + 3] as number) < (list[lo - 1] as [number, number])[1]) stale++
     }
   }
   latencies.sort((a, b) => a - b)
@@ -147,7 +151,20 @@ function summarize (system: string, results: Done[], measureFrom: number, second
     p50: pick(0.5),
     p99: pick(0.99),
     stale,
+    staleLate,
     errors: results.reduce((n, r) => n + r.errors, 0),
     stats: results.map((r) => r.stats),
   }
+}
+
+/** The running max of versions acknowledged before `t`, from a list sorted by acknowledgement time. */
+function newestBefore (list: Array<[number, number]>, t: number): number | undefined {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if ((list[mid] as [number, number])[0] < t) lo = mid + 1
+    else hi = mid
+  }
+  return lo === 0 ? undefined : (list[lo - 1] as [number, number])[1]
 }

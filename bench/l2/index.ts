@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util'
 import { startRedis, redisAvailable } from '../../test/helpers/redis.ts'
 import { formatTable, type Row } from '../core/util.ts'
-import { runE2e, type E2eOptions, type E2eResult } from './e2e.ts'
+import { LATE_MS, runE2e, type E2eOptions, type E2eResult } from './e2e.ts'
 import { runMicro } from './micro.ts'
 
 const { values: args } = parseArgs({
@@ -55,7 +55,7 @@ try {
     const results: E2eResult[] = []
     for (const system of ['meshcache', 'bentocache'] as const) results.push(await runE2e(system, l2, db, o))
     const base = results[1] as E2eResult
-    console.log('system        reads/s    ops/s   read p50 µs   read p99 µs   stale reads   errors   p50/bento  p99/bento  ops/bento')
+    console.log(`system        reads/s    ops/s   read p50 µs   read p99 µs        stale reads   stale >${LATE_MS} ms   errors   p50/bento  p99/bento  ops/bento`)
     for (const r of results) {
       console.log([
         r.system.padEnd(12),
@@ -63,7 +63,8 @@ try {
         r.opsPerSec.toFixed(0).padStart(8),
         r.p50.toFixed(0).padStart(13),
         r.p99.toFixed(0).padStart(13),
-        `${r.stale} / ${r.reads}`.padStart(13),
+        `${r.stale} / ${r.reads} (${(100 * r.stale / r.reads).toFixed(2)}%)`.padStart(18),
+        String(r.staleLate).padStart(14),
         String(r.errors).padStart(8),
         `${(r.p50 / base.p50).toFixed(2)}×`.padStart(10),
         `${(r.p99 / base.p99).toFixed(2)}×`.padStart(10),
