@@ -1,28 +1,20 @@
 /**
  * `meshcache/redis`: an L2 tier on Redis (a single server or Redis Cluster)
- * through node-redis. SPEC.md §13 has the rules; in short:
- *
- * - Each key holds one record: the value with the HLC of the write that
- *   stored it (or of the start of the load that filled it), or a tombstone
- *   with the HLC of the delete, living `tombstoneTtl` ms.
- * - A write (set, delete, invalidate, cascade) replaces the key unless it
- *   holds a newer write (a Lua script compares versions); a fill (a loaded
- *   value) lands only on an empty key (SET NX), so a load never overwrites a
- *   write or a tombstone.
- * - Writes leave asynchronously, in order per key (one in flight per key,
- *   later ones coalesced to the newest), and are retried until they land:
- *   after an outage they are replayed before reads and fills resume (the
- *   outage rule).
- * - Every call has a timeout; a circuit breaker stops calling a dead Redis
- *   and probes it. Nothing here throws to the cache: failures are counted
- *   and reported.
+ * through node-redis. SPEC.md §13 has the rules: versioned records, a write
+ * never overwrites a newer one (a Lua script), a fill lands only on an empty
+ * key (SET NX), writes leave after the caller in order per key and are
+ * replayed after an outage before reads resume, every call has a deadline,
+ * and a circuit breaker stops calling a dead Redis. Nothing here throws to
+ * the cache: failures are counted and reported.
  */
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
 import { decodeValue, encodeValue, type ValueCodec } from '../value-codec.ts'
 import { physicalMs } from '../clock.ts'
-import { Breaker, Deadlines, TIMED_OUT, type BreakerState } from './breaker.ts'
+import { Breaker, type BreakerState } from './breaker.ts'
+import { Deadlines, TIMED_OUT } from './deadlines.ts'
+import { WriteQueue } from './write-queue.ts'
 import { RedisCalls, type RedisConnection } from './redis-client.ts'
 import { resolveRedisTierOptions, type RedisTierOptions, type ResolvedRedisTierOptions } from './redis-options.ts'
 import { KIND_FILL, KIND_TOMBSTONE, KIND_WRITE, decodeRecord, encodeRecord } from './redis-record.ts'
@@ -69,17 +61,11 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
   #codec: ValueCodec<V> | undefined
   #prefix = ''
   #connecting: Promise<unknown> | undefined
-  /** key → the newest write not yet sent (a write for a key in flight waits here). */
-  readonly #pending = new Map<string, PendingWrite<V>>()
-  /** key → the write on the wire. */
-  readonly #inflight = new Map<string, PendingWrite<V>>()
-  #pumpScheduled = false
-  #retryTimer: NodeJS.Timeout | undefined
+  readonly #queue: WriteQueue<PendingWrite<V>>
   /** The pending queue overflowed during an outage: once back, no reads until this time (ms). */
   #overflowed = false
   #distrustUntil = 0
   #closed = false
-  #drained: Array<() => void> = []
 
   hits = 0
   misses = 0
@@ -102,6 +88,22 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
     this.#probeDeadline = new Deadlines(Math.max(o.timeout, PROBE_TIMEOUT_MS))
     this.#tombstoneTtl = o.tombstoneTtl
     this.#maxPending = o.maxPending
+    this.#queue = new WriteQueue<PendingWrite<V>>({
+      send: (key, w) => this.#sendWrite(key, w),
+      sending: () => this.#breaker.allows || this.#breaker.state === 'recovering',
+      landed: (stored) => {
+        this.#breaker.success()
+        if (stored) this.writes++
+        else this.skipped++
+      },
+      failed: (key, error) => { this.#fail('write', key, error) },
+      overflowed: () => {
+        this.#overflowed = true
+        this.#fail('write', undefined, new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `more than ${this.#maxPending} keys waiting for Redis: queued writes dropped, L2 reads off for the longest L2 lifetime once Redis is back`), false)
+      },
+      replayed: () => { this.#breaker.recovered() },
+      retrySoon: () => this.#breaker.allows,
+    }, o.maxPending, RETRY_MS)
     this.#breaker = new Breaker({
       threshold: o.failureThreshold,
       probeInterval: o.probeInterval,
@@ -145,7 +147,7 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
 
   read (key: string): Promise<TierHit<V> | undefined> {
     // Our own write of the key not landed yet: Redis is behind us.
-    if (!this.#trusted() || this.#pending.has(key) || this.#inflight.has(key)) {
+    if (!this.#trusted() || this.#queue.has(key)) {
       this.bypassed++
       return RESOLVED_MISS
     }
@@ -184,7 +186,7 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
 
   fill (key: string, value: V, ttl: number, hlc: number, startedAt: number, bases: string[] | undefined): void {
     const host = this.#host as TierHost<V>
-    if (!this.#trusted() || this.#pending.has(key) || this.#inflight.has(key) || host.now() - startedAt > this.#tombstoneTtl / 2) {
+    if (!this.#trusted() || this.#queue.has(key) || host.now() - startedAt > this.#tombstoneTtl / 2) {
       this.bypassed++
       return
     }
@@ -207,49 +209,22 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
   }
 
   write (key: string, value: V | undefined, ttl: number, hlc: number, writer: string, bases: string[] | undefined): void {
-    if (this.#closed) return
-    if (!this.#pending.has(key) && this.#pending.size >= this.#maxPending) this.#overflow()
-    this.#pending.set(key, { value, ttl, hlc, writer, bases })
-    if (this.#inflight.has(key) || !this.#sending()) return
-    if (!this.#pumpScheduled) {
-      this.#pumpScheduled = true
-      // After the caller's synchronous run: set() pays for a map insert, not for encoding or the client.
-      queueMicrotask(() => this.#pump())
-    }
+    if (!this.#closed) this.#queue.add(key, { value, ttl, hlc, writer, bases })
   }
 
-  /** Sends every queued write whose key has none in flight. */
-  #pump (): void {
-    this.#pumpScheduled = false
-    if (this.#closed || !this.#sending()) return
-    for (const [key, w] of this.#pending) {
-      if (this.#inflight.has(key)) continue
-      this.#pending.delete(key)
-      this.#send(key, w)
-    }
-    this.#checkDrained()
-  }
-
-  /** Writes go out when the breaker is closed, and during the replay. */
-  #sending (): boolean {
-    return this.#breaker.allows || this.#breaker.state === 'recovering'
-  }
-
-  #send (key: string, w: PendingWrite<V>): void {
-    this.#inflight.set(key, w)
+  async #sendWrite (key: string, w: PendingWrite<V>): Promise<boolean> {
     let record: Buffer
     let life: number
     try {
       ;[record, life] = this.#record(key, w)
     } catch (error) {
-      this.#inflight.delete(key)
+      // A record that cannot be built (a writer id too long) will never be: counted, not retried.
       this.#fail('write', key, error, false)
-      return
+      return false
     }
-    this.#deadlines.race(this.#calls.write(this.#prefix + key, record, life)).then((stored) => {
-      if (stored === TIMED_OUT) this.#writeFailed(key, w, timeoutError('write', key, this.#timeout))
-      else this.#written(key, stored === 1)
-    }, (error: unknown) => { this.#writeFailed(key, w, error) })
+    const stored = await this.#deadlines.race(this.#calls.write(this.#prefix + key, record, life))
+    if (stored === TIMED_OUT) throw timeoutError('write', key, this.#timeout)
+    return stored === 1
   }
 
   /**
@@ -271,45 +246,6 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
     return [encodeRecord(KIND_TOMBSTONE, w.hlc, w.writer, undefined, undefined), this.#tombstoneTtl]
   }
 
-  #written (key: string, stored: boolean): void {
-    this.#inflight.delete(key)
-    this.#breaker.success()
-    if (stored) this.writes++
-    else this.skipped++
-    const next = this.#pending.get(key)
-    if (next !== undefined && this.#sending()) {
-      this.#pending.delete(key)
-      this.#send(key, next)
-    }
-    this.#checkDrained()
-  }
-
-  #writeFailed (key: string, w: PendingWrite<V>, error: unknown): void {
-    this.#inflight.delete(key)
-    // Kept for the replay unless a newer write of the key replaced it.
-    if (!this.#pending.has(key) && !this.#closed) {
-      if (this.#pending.size >= this.#maxPending) this.#overflow()
-      else this.#pending.set(key, w)
-    }
-    this.#fail('write', key, error)
-    // Breaker still closed (a lone timeout): retry soon; an open one replays on recovery.
-    if (this.#breaker.allows && this.#retryTimer === undefined && !this.#closed) {
-      this.#retryTimer = setTimeout(() => {
-        this.#retryTimer = undefined
-        this.#pump()
-      }, RETRY_MS)
-      this.#retryTimer.unref()
-    }
-    this.#checkDrained()
-  }
-
-  /** Too many writes waiting: drop them and distrust Redis once it is back (see `maxPending`). */
-  #overflow (): void {
-    this.#pending.clear()
-    this.#overflowed = true
-    this.#fail('write', undefined, new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `more than ${this.#maxPending} keys waiting for Redis: queued writes dropped, L2 reads off for the longest L2 lifetime once Redis is back`), false)
-  }
-
   async #probe (): Promise<boolean> {
     try {
       return await this.#probeDeadline.race(this.#calls.ping()) !== TIMED_OUT
@@ -318,28 +254,24 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
     }
   }
 
-  /** The probe answered: replay the queued writes; reads resume once they all landed. */
+  /**
+   * The probe answered: replay the queued writes (the outage rule). Reads
+   * resume once each key queued now has had a write land (not once the queue
+   * is empty: under a steady stream of new writes it seldom is).
+   */
   #recovering (): void {
-    this.replayed += this.#pending.size
     if (this.#overflowed) {
       this.#overflowed = false
       const host = this.#host as TierHost<V>
       this.#distrustUntil = host.now() + (this.#o.ttl ?? host.maxTtl)
     }
-    this.#pump()
-  }
-
-  #checkDrained (): void {
-    if (this.#pending.size !== 0 || this.#inflight.size !== 0) return
-    if (this.#breaker.state === 'recovering') this.#breaker.recovered()
-    const waiting = this.#drained
-    this.#drained = []
-    for (const resolve of waiting) resolve()
+    this.replayed += this.#queue.replay()
   }
 
   #breakerChanged (state: BreakerState): void {
     log('breaker %s', state)
-    if (state === 'closed' && this.#pending.size !== 0) this.#pump()
+    if (state === 'open') this.#queue.abandonReplay() // a failed replay starts over at the next probe
+    if (state === 'closed') this.#queue.pump()
     this.#emitSafely('breaker', state)
   }
 
@@ -375,7 +307,7 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
       l2Fills: this.fills,
       l2Skipped: this.skipped,
       l2Bypassed: this.bypassed,
-      l2Pending: this.#pending.size + this.#inflight.size,
+      l2Pending: this.#queue.size,
       l2Replayed: this.replayed,
       l2BreakerOpened: this.#breaker.opened,
       l2Breaker: this.#breaker.state,
@@ -384,18 +316,13 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
 
   /** Resolves once every queued write was sent and answered, or after `timeoutMs`. */
   async flush (timeoutMs = 5_000): Promise<void> {
-    if (this.#pending.size === 0 && this.#inflight.size === 0) return
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs)
-      timer.unref()
-      this.#drained.push(() => { clearTimeout(timer); resolve() })
-    })
+    await this.#queue.flush(timeoutMs)
   }
 
   /** Best effort: deletes every key under the prefix (used by the cache's clear). */
   clear (_hlc: number): void {
     if (!this.#breaker.allows) return
-    this.#pending.clear()
+    this.#queue.dropPending()
     this.#calls.deletePrefix(this.#connection, this.#prefix).then(
       () => { this.#breaker.success() },
       (error: unknown) => { this.#fail('clear', undefined, error) },
@@ -407,7 +334,7 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
     await this.flush(Math.max(this.#timeout * 4, 100))
     this.#closed = true
     this.#breaker.close()
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    this.#queue.close()
     if (this.#ownsConnection) {
       await this.#connecting
       const c = this.#connection
