@@ -11,7 +11,7 @@
  * write outdated is refused here even before (or without) the writer's own
  * write-through reaching the tier.
  */
-import { isReservedKey } from '../tags.ts'
+import { isReservedKey } from '../loading/tags.ts'
 import type { Tier, TierHit } from './tier.ts'
 
 /** What the link needs from the cache. */
@@ -50,9 +50,9 @@ export class TierLink<V> {
    * and other internal keys are never stored in the tier (a tag's
    * invalidation reaches tier copies through the read guard, by their bases).
    */
-  removed (key: string, ttl: number, hlc: number, writer: string): void {
+  removed (key: string, hlc: number, writer: string): void {
     if (isReservedKey(key)) return
-    this.tier.write(key, undefined, ttl, hlc, writer, undefined)
+    this.tier.write(key, undefined, 0, hlc, writer, undefined)
   }
 
   begin (): LoadStart {

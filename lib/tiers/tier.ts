@@ -1,7 +1,15 @@
 /**
  * The tier contract: a shared cache level below the in-process L1 (an L2
- * such as Redis). `MeshCache` talks to a tier only through this interface;
- * SPEC.md §13 has the rules a tier must keep.
+ * such as Redis; lib/tiers/ holds the implementations). `MeshCache` talks to
+ * a tier only through this interface, by way of lib/tiers/link.ts (the read
+ * guard, the write-through, the fill); SPEC.md §13 has the rules a tier must
+ * keep.
+ *
+ * The shape follows what the L2 needs: values go in as values and the tier
+ * encodes them with the cache's codec (lent at `attach`), so a write costs
+ * its caller no encoding; `write` and `fill` return nothing (a tier queues
+ * and retries on its own, and its counters say what happened); `read`
+ * returns the version with the value, for the read guard.
  *
  * A tier is told about versions, never asked to decide the mesh's merge: each
  * value and tombstone it holds carries the HLC of the write (or load) that
@@ -73,4 +81,15 @@ export interface Tier<V> {
   /** Resolves once queued writes were sent (or given up on, after `timeoutMs`). */
   flush? (timeoutMs?: number): Promise<void>
   close (): Promise<void>
+}
+
+/** The tier of a cache with none: every read misses, every write and fill is dropped. */
+export const noTier: Tier<any> = {
+  name: 'none',
+  attach: () => {},
+  read: async () => undefined,
+  fill: () => {},
+  write: () => {},
+  stats: () => ({}),
+  close: async () => {},
 }
