@@ -198,7 +198,7 @@ export class Loads<V extends {}> {
       if (stale === undefined && this.#negativeHit(key)) return Promise.resolve(undefined)
       flight = this.#flights.get(key)
       if (flight !== undefined) this.coalesced++
-      else flight = this.#start(key, fn, s)
+      else flight = this.#start(key, fn, s, stale !== undefined)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -244,7 +244,7 @@ export class Loads<V extends {}> {
     this.#negative.clear()
   }
 
-  #start (key: string, fn: LoadFunction<unknown>, s: Settings): Flight {
+  #start (key: string, fn: LoadFunction<unknown>, s: Settings, refresh: boolean): Flight {
     if (s.bases !== undefined) this.#host.graph().assertAcyclic(key, s.bases)
     const flight = new Flight(key, s)
     this.#flights.set(key, flight)
@@ -265,7 +265,11 @@ export class Loads<V extends {}> {
     }
     const tier = this.#host.tier
     let result: unknown
-    if (tier === undefined) {
+    if (tier !== undefined && refresh) {
+      // A refresh in the grace window goes to the loader: the tier's copy is as old as the one being refreshed.
+      flight.started = tier.begin()
+      result = this.#call(flight, fn)
+    } else if (tier === undefined) {
       result = this.#call(flight, fn)
     } else {
       // The tier's lookup is part of the flight: however many callers miss, one tier read.
@@ -333,7 +337,8 @@ export class Loads<V extends {}> {
     if (s.bases !== undefined) graph?.link(key, s.bases, false)
     else graph?.unlink(key)
     if (!this.#host.store(key, value as V, s.ttl + s.grace)) return value
-    if (!flight.fromTier && flight.started !== undefined) this.#host.tier?.fill(key, value as V, s.ttl + s.grace, flight.started, s.bases)
+    // The tier gets the fresh part of the value's life only: no instance may read it from there once it is stale.
+    if (!flight.fromTier && flight.started !== undefined) this.#host.tier?.fill(key, value as V, s.ttl, flight.started, s.bases)
     if (s.grace > 0) this.#fresh.set(key, this.#host.now() + s.ttl)
     else if (this.#fresh.size !== 0) this.#fresh.delete(key)
     return value

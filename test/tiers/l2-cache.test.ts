@@ -10,7 +10,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RESP_TYPES, createClient } from 'redis'
 import { createMeshCache, ErrorCode, MeshCacheError, type MeshCache, type TierFailure, type Transport } from '../../lib/index.ts'
-import { createMemoryNetwork, type MemoryNetwork } from '../../lib/testing/index.ts'
+import { createMemoryNetwork, createTestClock, type MemoryNetwork } from '../../lib/testing/index.ts'
 import { RedisTier, type RedisTierOptions } from '../../lib/tiers/redis.ts'
 import { decodeRecord } from '../../lib/tiers/redis-record.ts'
 
@@ -259,6 +259,27 @@ test('Redis killed mid-run and restarted with its old data: nothing thrown to ca
     for (const c of [a, b]) assert.equal(await c.getOrLoad(k, load), { v: v ?? 0 }, `${k}`)
   }
   assert.ok(nodes.every((n) => Number(n.l2.stats().l2Replayed) > 0))
+})
+
+test('stale-while-revalidate: a refresh in the grace window calls the loader, not L2 (whose copy is as old)', async () => {
+  const clock = createTestClock()
+  const l2 = new RedisTier<Value>({ redis: client, timeout: 500 })
+  const cache = await createMeshCache<Value>({ namespace: 'ns', transport: alone(), l2, now: clock.now, ttl: 10_000, maxTtl: 60_000 })
+  caches.push(cache)
+  let version = 1
+  let calls = 0
+  const loader = async (): Promise<Value> => { calls++; return { v: version } }
+  assert.equal(await cache.getOrLoad('k', loader, { ttl: 1_000, grace: 5_000 }), { v: 1 })
+  await fillsSettled(l2, 1)
+  assert.ok(await client.pTTL('meshcache:ns:k') <= 1_000, 'L2 holds the fresh part of its life only')
+  version = 2
+  clock.advance(1_500) // in the grace window (Redis's real clock has not moved: its copy is still there)
+  assert.equal(await cache.getOrLoad('k', loader, { ttl: 1_000, grace: 5_000 }), { v: 1 }, 'the stale value, served at once')
+  await new Promise((resolve) => setImmediate(resolve))
+  while (cache.dependencyStats().loading > 0) await new Promise((resolve) => setImmediate(resolve))
+  assert.is(calls, 2, 'the refresh called the loader')
+  assert.is(cache.stats().tier?.l2Hits, 0)
+  assert.equal(cache.get('k'), { v: 2 })
 })
 
 test('bad l2 options fail createMeshCache with E_INVALID_OPTION, and nothing is left open', async () => {
