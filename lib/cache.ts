@@ -165,7 +165,6 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         const e = this.#store.meta.get(key)
         return e === undefined || e.isPlaceholder ? undefined : { hlc: e.hlc, writer: e.writer, removed: e.kind !== RecordKind.SET }
       },
-      tick: () => this.#replica.clock.tick(),
       now: this.#o.now,
     })
     this.#derived.useTier(link)

@@ -101,7 +101,8 @@ export interface LoaderHost<V> {
 }
 
 export interface LoaderTier<V> {
-  begin (): TierLoadStart
+  /** Called as a load begins: what its fill will carry (SPEC §13.3). */
+  begin (key: string, bases: string[] | undefined): TierLoadStart
   read (key: string, bases: string[] | undefined): Promise<{ value: V } | undefined>
   fill (key: string, value: V, ttl: number, started: TierLoadStart, bases: string[] | undefined): void
 }
@@ -267,13 +268,13 @@ export class Loads<V extends {}> {
     let result: unknown
     if (tier !== undefined && refresh) {
       // A refresh in the grace window goes to the loader: the tier's copy is as old as the one being refreshed.
-      flight.started = tier.begin()
+      flight.started = tier.begin(key, s.bases)
       result = this.#call(flight, fn)
     } else if (tier === undefined) {
       result = this.#call(flight, fn)
     } else {
       // The tier's lookup is part of the flight: however many callers miss, one tier read.
-      flight.started = tier.begin()
+      flight.started = tier.begin(key, s.bases)
       result = tier.read(key, s.bases).then((hit) => {
         if (flight.cancelled) return undefined // every caller left while the tier was read: no loader call for nobody
         if (hit === undefined || flight.stale) return this.#call(flight, fn)

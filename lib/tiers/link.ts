@@ -18,8 +18,6 @@ import type { Tier, TierHit } from './tier.ts'
 export interface LinkHost {
   /** The version of `key`'s replicated state here (a write, delete or invalidation), if any. */
   state: (key: string) => { hlc: number, writer: string, removed: boolean } | undefined
-  /** A fresh timestamp of the cache's clock (the version a load's fill carries). */
-  tick: () => number
   now: () => number
 }
 
@@ -55,8 +53,23 @@ export class TierLink<V> {
     this.tier.write(key, undefined, 0, hlc, writer, undefined)
   }
 
-  begin (): LoadStart {
-    return { hlc: this.#host.tick(), at: this.#host.now() }
+  /**
+   * A load begins. Its fill will carry, as its version, the newest write of
+   * the key or of its bases known here now: the loader reads the source
+   * after every write up to it, and nothing is known of later ones. (Not the
+   * clock: two instances' clocks within one millisecond order events by
+   * their logical counters, so a load begun before a write could carry a
+   * larger timestamp than the write's.)
+   */
+  begin (key: string, bases: string[] | undefined): LoadStart {
+    let basis = this.#host.state(key)?.hlc ?? 0
+    if (bases !== undefined) {
+      for (const b of bases) {
+        const h = this.#host.state(b)?.hlc ?? 0
+        if (h > basis) basis = h
+      }
+    }
+    return { hlc: basis, at: this.#host.now() }
   }
 
   /** The tier's value of `key` if the read guard accepts it (`bases`: the caller's, checked with the value's own). */

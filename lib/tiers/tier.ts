@@ -44,7 +44,7 @@ export interface TierFailure {
 /** A value found in a tier, with the version it was stored under. */
 export interface TierHit<V> {
   value: V
-  /** HLC of the write that stored it, or of the start of the load that filled it. */
+  /** HLC of the write that stored it; for a fill, of the newest write its loader knew of (SPEC §13.3). */
   hlc: number
   writer: string
   /** 'write' for a value a `set` wrote, 'fill' for one a load filled. */
@@ -62,9 +62,10 @@ export interface Tier<V> {
   read (key: string): Promise<TierHit<V> | undefined>
   /**
    * A value the loader read (not a write): stored only where the key holds
-   * nothing, neither a value nor a tombstone. `hlc` is the cache's clock
-   * when the load began, `startedAt` the wall-clock ms then (a load older
-   * than the tier's tombstone lifetime is not filled). Fire and forget.
+   * nothing, neither a value nor a tombstone. `hlc` is the newest write of
+   * the key or its bases known when the load began (SPEC §13.3),
+   * `startedAt` the wall-clock ms then (a load older than half the tier's
+   * tombstone lifetime is not filled). Fire and forget.
    */
   fill (key: string, value: V, ttl: number, hlc: number, startedAt: number, bases: string[] | undefined): void
   /**

@@ -261,6 +261,36 @@ test('Redis killed mid-run and restarted with its old data: nothing thrown to ca
   assert.ok(nodes.every((n) => Number(n.l2.stats().l2Replayed) > 0))
 })
 
+test('a fill carries the newest write its loader knew of, not a clock: a load begun before a write is refused by those who know the write, even from an instance whose clock runs ahead', async () => {
+  const net = createMemoryNetwork()
+  const mk = async (name: string, now?: () => number): Promise<MeshCache<Value> & { l2: RedisTier<Value> }> => {
+    const l2 = new RedisTier<Value>({ redis: client, timeout: 500 })
+    const c = await createMeshCache<Value>({ namespace: 'ns', transport: net.transport(name), l2, nodeId: name, syncInterval: 0, ...(now === undefined ? {} : { now }) }) as MeshCache<Value> & { l2: RedisTier<Value> }
+    c.l2 = l2
+    caches.push(c)
+    return c
+  }
+  const writer = await mk('w')
+  const reader = await mk('r')
+  const loader = await mk('p', () => Date.now() + 50) // 50 ms ahead (within maxClockSkew): its clock stamps would outrank the write
+  await net.flush()
+  net.partition(['w', 'r'], ['p']) // p does not hear of the write while it loads
+  ;(writer.tier as { write: unknown }).write = () => {} // and the writer's own write-through is late
+  const row = deferred<Value>()
+  const loading = deferred<void>()
+  const pending = loader.getOrLoad('k', () => { loading.resolve(); return row.promise })
+  await loading.promise
+  writer.set('k', { v: 2 })
+  await net.flush()
+  row.resolve({ v: 1 })
+  await pending
+  await fillsSettled(loader.l2, 1)
+  assert.is(loader.stats().tier?.l2Fills, 1, 'the old row did reach L2 (nothing there refused it)')
+  assert.is((await record('k'))?.hlc, 0, 'stamped with what its loader knew: no write of k')
+  assert.equal(await reader.getOrLoad('k', async () => ({ v: 2 })), { v: 2 }, 'the reader knows the write: the fill is refused')
+  assert.is(reader.stats().tier?.l2Refused, 1)
+})
+
 test('stale-while-revalidate: a refresh in the grace window calls the loader, not L2 (whose copy is as old)', async () => {
   const clock = createTestClock()
   const l2 = new RedisTier<Value>({ redis: client, timeout: 500 })
