@@ -123,6 +123,7 @@ function summarize (system: string, results: Done[], measureFrom: number, second
   const latencies: number[] = []
   let stale = 0
   let staleLate = 0
+  const lateness: number[] = []
   for (const r of results) {
     for (let i = 0; i < r.reads.length; i += 4) {
       const started = r.reads[i + 1] as number
@@ -135,10 +136,20 @@ function summarize (system: string, results: Done[], measureFrom: number, second
       const before = newestBefore(list, started)
       if (before !== undefined && version < before) {
         stale++
+        {
+          // How long before the read the first write it missed was acknowledged.
+          const missed = list.find(([, v]) => v > version)
+          if (missed !== undefined) lateness.push((started - missed[0]) / 1000)
+        }
         const late = newestBefore(list, started - LATE_MS * 1000)
         if (late !== undefined && version < late) staleLate++
       }
     }
+  }
+  if (lateness.length > 0) {
+    lateness.sort((a, b) => a - b)
+    const q = (p: number): string => (lateness[Math.min(lateness.length - 1, Math.floor(p * lateness.length))] as number).toFixed(1)
+    console.log(`${system}: stale reads missed a write acknowledged this many ms before: p50 ${q(0.5)}, p90 ${q(0.9)}, p99 ${q(0.99)}, max ${q(1)}`)
   }
   latencies.sort((a, b) => a - b)
   const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN
