@@ -166,6 +166,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         return e === undefined || e.isPlaceholder ? undefined : { hlc: e.hlc, writer: e.writer, removed: e.kind !== RecordKind.SET }
       },
       now: this.#o.now,
+      floor: () => 0, // TODO(clear): the namespace clear horizon, once clear() is in (then a local clear calls link.cleared)
     })
     this.#derived.useTier(link)
     return link

@@ -19,6 +19,12 @@ export interface LinkHost {
   /** The version of `key`'s replicated state here (a write, delete or invalidation), if any. */
   state: (key: string) => { hlc: number, writer: string, removed: boolean } | undefined
   now: () => number
+  /**
+   * The namespace's clear horizon: every write older is gone (0 while no
+   * clear was made). A tier copy older than it is refused like one older
+   * than a write of its key.
+   */
+  floor: () => number
 }
 
 /** When a load began: its fill carries this version. */
@@ -61,8 +67,13 @@ export class TierLink<V> {
    * their logical counters, so a load begun before a write could carry a
    * larger timestamp than the write's.)
    */
+  /** A local clear of the namespace (at `hlc`): the tier drops what it holds, best effort (the floor guards reads). */
+  cleared (hlc: number): void {
+    this.tier.clear?.(hlc)
+  }
+
   begin (key: string, bases: string[] | undefined): LoadStart {
-    let basis = this.#host.state(key)?.hlc ?? 0
+    let basis = Math.max(this.#host.state(key)?.hlc ?? 0, this.#host.floor())
     if (bases !== undefined) {
       for (const b of bases) {
         const h = this.#host.state(b)?.hlc ?? 0
@@ -78,6 +89,10 @@ export class TierLink<V> {
   }
 
   #guard (key: string, bases: string[] | undefined, hit: TierHit<V>): TierHit<V> | undefined {
+    if (hit.hlc < this.#host.floor()) {
+      this.refused++
+      return undefined
+    }
     const own = this.#host.state(key)
     if (own !== undefined && newer(own, hit)) {
       this.refused++
