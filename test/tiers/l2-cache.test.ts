@@ -312,6 +312,19 @@ test('stale-while-revalidate: a refresh in the grace window calls the loader, no
   assert.equal(cache.get('k'), { v: 2 })
 })
 
+test('with l2, a codec applies in invalidate mode too (values are encoded for Redis)', async () => {
+  const seen: string[] = []
+  const codec = { encode: (v: Value) => { seen.push('encode'); return new TextEncoder().encode(`#${v.v}`) }, decode: (b: Uint8Array) => { seen.push('decode'); return { v: Number(new TextDecoder().decode(b).slice(1)) } } }
+  const a = await createMeshCache<Value>({ namespace: 'ns', transport: alone(), codec, l2: new RedisTier<Value>({ redis: client, timeout: 500 }) })
+  const b = await createMeshCache<Value>({ namespace: 'ns', transport: alone(), codec, l2: new RedisTier<Value>({ redis: client, timeout: 500 }) })
+  caches.push(a, b)
+  a.set('k', { v: 5 })
+  await a.tier?.flush?.()
+  assert.equal(await b.getOrLoad('k', async () => ({ v: -1 })), { v: 5 })
+  assert.equal(seen, ['encode', 'decode'])
+  assert.match(String(await client.get('meshcache:ns:k')), /#5$/)
+})
+
 test('bad l2 options fail createMeshCache with E_INVALID_OPTION, and nothing is left open', async () => {
   for (const [l2, pattern] of [[42, /`l2`/], [{ redis: 'nope' }, /l2\.redis/], [{ redis: client, ttl: 120_000 }, /l2\.ttl/]] as const) {
     try {
