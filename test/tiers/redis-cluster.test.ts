@@ -6,7 +6,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createCluster } from 'redis'
-import { jsonCodec } from '../../lib/index.ts'
+import { createMeshCache, jsonCodec, type MeshCache } from '../../lib/index.ts'
+import { createMemoryNetwork } from '../../lib/testing/index.ts'
 import { RedisTier } from '../../lib/tiers/redis.ts'
 import type { TierFailure } from '../../lib/tiers/tier.ts'
 import { startRedisCluster, type RedisCluster } from '../helpers/redis.ts'
@@ -64,6 +65,43 @@ test('writes, tombstones, fills and their guards work across the masters of a Cl
   }
   await a.close()
   await b.close()
+})
+
+test('MeshCache with its L2 on the Cluster: loads fill, writes go through, a paused load cannot put its old value back', async () => {
+  const net = createMemoryNetwork()
+  const mk = async (name: string): Promise<MeshCache<{ v: number }>> => await createMeshCache<{ v: number }>({ namespace: 'c', transport: net.transport(name), nodeId: name, syncInterval: 0, l2: new RedisTier<{ v: number }>({ redis: cluster, timeout: 500 }) })
+  const a = await mk('a')
+  const b = await mk('b')
+  const lone = await createMeshCache<{ v: number }>({ namespace: 'c', transport: createMemoryNetwork().transport('x'), l2: new RedisTier<{ v: number }>({ redis: cluster, timeout: 500 }) })
+  try {
+    await net.flush()
+    let calls = 0
+    const keys = Array.from({ length: 12 }, (_, i) => `item:${i}`)
+    for (const k of keys) await a.getOrLoad(k, async () => ({ v: ++calls }))
+    await a.tier?.flush?.()
+    while (Number(a.stats().tier?.l2Fills) < keys.length) await new Promise((resolve) => setImmediate(resolve)) // the fills' replies
+    for (const k of keys) await b.getOrLoad(k, async () => ({ v: -1 }))
+    assert.is(b.stats().tier?.l2Hits, keys.length, 'every key from L2, across the masters')
+    // The race: lone (no mesh with a or b) loads an old row of a key L2 does not hold, while a writes the new one.
+    let release!: (v: { v: number }) => void
+    const started = new Promise<void>((resolve) => {
+      void lone.getOrLoad('race', () => { resolve(); return new Promise<{ v: number }>((r) => { release = r }) })
+    })
+    await started
+    a.set('race', { v: 100 })
+    await a.tier?.flush?.()
+    release({ v: 1 })
+    while (Number(lone.stats().tier?.l2Skipped) < 1) await new Promise((resolve) => setImmediate(resolve))
+    await net.flush()
+    assert.equal(await b.getOrLoad('race', async () => ({ v: -1 })), { v: 100 })
+    a.delete('item:1')
+    await a.tier?.flush?.()
+    const fresh = await createMeshCache<{ v: number }>({ namespace: 'c', transport: createMemoryNetwork().transport('y'), l2: new RedisTier<{ v: number }>({ redis: cluster, timeout: 500 }) })
+    assert.equal(await fresh.getOrLoad('item:1', async () => ({ v: 7 })), { v: 7 }, 'the tombstone: a miss, the loader runs')
+    await fresh.close()
+  } finally {
+    for (const c of [a, b, lone]) await c.close()
+  }
 })
 
 test.run()
