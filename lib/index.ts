@@ -39,20 +39,20 @@ async function resolveTier<V extends {}> (l2: RedisTierOptions | Tier<V>): Promi
  */
 export async function createMeshCache<V extends {} = {}> (options: MeshCacheOptions<V>): Promise<MeshCache<V>> {
   const resolved = resolveOptions(options)
+  // Before any socket opens: a bad `l2` option fails here with nothing to close.
+  if (options.l2 !== undefined) resolved.tier = await resolveTier(options.l2)
   let transport: Transport | undefined = options.transport
   const ownsTransport = transport === undefined
   if (transport === undefined) {
     transport = await createLibp2pTransport({ listen: options.listen, peers: options.peers, psk: options.psk, gossipsub: options.gossipsub })
   }
-  if (options.l2 !== undefined) {
-    try {
-      resolved.tier = await resolveTier(options.l2)
-    } catch (error) {
-      if (ownsTransport) await transport.close?.().catch(() => {})
-      throw error
-    }
+  let cache: MeshCache<V>
+  try {
+    cache = new MeshCache<V>(resolved, transport, ownsTransport) // attaching the tier can refuse it (l2.ttl above maxTtl)
+  } catch (error) {
+    if (ownsTransport) await transport.close?.().catch(() => {})
+    throw error
   }
-  const cache = new MeshCache<V>(resolved, transport, ownsTransport)
   try {
     return await cache.start()
   } catch (error) {

@@ -114,7 +114,7 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
   }
 
   attach (host: TierHost<V>): void {
-    if (this.#host !== undefined) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, 'this RedisTier is already attached to a cache: give each cache its own')
+    if (this.#host !== undefined) invalidOption('l2', 'is a RedisTier already attached to a cache: give each cache its own (they may share one client)')
     if (this.#o.ttl !== undefined && this.#o.ttl > host.maxTtl) invalidOption('l2.ttl', `(${this.#o.ttl}) exceeds the cache's maxTtl (${host.maxTtl}): every copy must expire within maxTtl`)
     this.#host = host
     this.#codec = host.codec

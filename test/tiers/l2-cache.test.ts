@@ -326,7 +326,9 @@ test('with l2, a codec applies in invalidate mode too (values are encoded for Re
 })
 
 test('bad l2 options fail createMeshCache with E_INVALID_OPTION, and nothing is left open', async () => {
-  for (const [l2, pattern] of [[42, /`l2`/], [{ redis: 'nope' }, /l2\.redis/], [{ redis: client, ttl: 120_000 }, /l2\.ttl/]] as const) {
+  const used = new RedisTier<Value>({ redis: client })
+  caches.push(await createMeshCache<Value>({ namespace: 'ns', transport: alone(), l2: used }))
+  for (const [l2, pattern] of [[42, /`l2`/], [{ redis: 'nope' }, /l2\.redis/], [{ redis: client, ttl: 120_000 }, /l2\.ttl/], [used, /already attached/]] as const) {
     try {
       await createMeshCache({ namespace: 'ns', transport: alone(), ttl: 60_000, l2: l2 as any })
       assert.unreachable('accepted')
