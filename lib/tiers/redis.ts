@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
-import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
+import { invalidOption } from '../errors.ts'
 import { decodeValue, encodeValue, type ValueCodec } from '../value-codec.ts'
 import { physicalMs } from '../core/clock.ts'
 import { Breaker, type BreakerState } from './breaker.ts'
@@ -99,7 +99,7 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
       failed: (key, error) => { this.#fail('write', key, error) },
       overflowed: () => {
         this.#overflowed = true
-        this.#fail('write', undefined, new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `more than ${this.#maxPending} keys waiting for Redis: queued writes dropped, L2 reads off for the longest L2 lifetime once Redis is back`), false)
+        this.#fail('write', undefined, new Error(`more than ${this.#maxPending} keys waiting for Redis: queued writes dropped, L2 reads off for the longest L2 lifetime once Redis is back`), false)
       },
       replayed: () => { this.#breaker.recovered() },
       retrySoon: () => this.#breaker.allows,
