@@ -103,8 +103,9 @@ export interface LoaderHost<V> {
 export interface LoaderTier<V> {
   /** Called as a load begins: what its fill will carry (SPEC §13.3). */
   begin (key: string, bases: string[] | undefined): TierLoadStart
-  read (key: string, bases: string[] | undefined): Promise<{ value: V } | undefined>
-  fill (key: string, value: V, ttl: number, started: TierLoadStart, bases: string[] | undefined): void
+  read (key: string, bases: string[] | undefined): Promise<{ value: V, expiresAt: number } | undefined>
+  /** `expiresAt`: when the value stops being fresh (epoch ms): the tier copy must not outlive it. */
+  fill (key: string, value: V, expiresAt: number, started: TierLoadStart, bases: string[] | undefined): void
 }
 
 export interface TierLoadStart { hlc: number, at: number }
@@ -133,15 +134,25 @@ class Flight {
   aborted = 0
   /** Its bases are pinned in the dependency graph (until #unhook). */
   pinned = false
-  /** With a tier: when the load began (its fill's version), and whether the value came from the tier (nothing to fill). */
+  /** With a tier: what its fill carries (SPEC §13.3). */
   started: TierLoadStart | undefined
+  /** The value came from the tier (nothing to fill): it lives at most to `tierExpiresAt` (ms), the tier copy's own end. */
   fromTier = false
+  tierExpiresAt = 0
   /** Every caller aborted (#abort). */
   cancelled = false
+  /**
+   * When the loader was called: every lifetime of its result counts from
+   * here, not from when it lands (SPEC §7, loads): a value read before a
+   * write must expire within `ttl` of that read, or it could outlive the
+   * write's tombstone and be served after the write was refused as expired.
+   */
+  readonly startedAt: number
 
-  constructor (key: string, s: Settings) {
+  constructor (key: string, s: Settings, startedAt: number) {
     this.key = key
     this.s = s
+    this.startedAt = startedAt
   }
 
   get controller (): AbortController {
@@ -247,7 +258,7 @@ export class Loads<V extends {}> {
 
   #start (key: string, fn: LoadFunction<unknown>, s: Settings, refresh: boolean): Flight {
     if (s.bases !== undefined) this.#host.graph().assertAcyclic(key, s.bases)
-    const flight = new Flight(key, s)
+    const flight = new Flight(key, s, this.#host.now())
     this.#flights.set(key, flight)
     if (s.bases !== undefined) {
       const graph = this.#host.graph()
@@ -279,6 +290,7 @@ export class Loads<V extends {}> {
         if (flight.cancelled) return undefined // every caller left while the tier was read: no loader call for nobody
         if (hit === undefined || flight.stale) return this.#call(flight, fn)
         flight.fromTier = true
+        flight.tierExpiresAt = hit.expiresAt
         return hit.value
       })
     }
@@ -327,31 +339,41 @@ export class Loads<V extends {}> {
       // The graph moved while loading: a value that would close a cycle is returned, not stored.
       try { graph?.assertAcyclic(key, s.bases) } catch { return value }
     }
+    // Lifetimes run from the load's start (see Flight.startedAt).
+    const now = this.#host.now()
+    const started = flight.startedAt
     if (value === undefined) {
       this.#host.drop(key) // a stale value in grace: the source says it is gone
-      if (s.negativeTtl > 0) this.#storeNegative(key, s, graph)
+      if (s.negativeTtl > 0 && started + s.negativeTtl > now) this.#storeNegative(key, s, graph, started)
       return value
     }
     if (this.#negative.size !== 0) this.#negative.delete(key)
+    // A value from the tier was read from the source earlier, by whoever filled it: it ends with its tier copy.
+    const lifeMs = flight.fromTier ? Math.min(started + s.ttl + s.grace, flight.tierExpiresAt) - now : started + s.ttl + s.grace - now
+    if (lifeMs <= 0) {
+      this.#host.drop(key) // a stale value in grace must not outlive its refresh either
+      return value
+    }
     // Edges before the value: storing it may evict one of its bases for
     // capacity, and a base with a dependent keeps its own edges (chains).
     if (s.bases !== undefined) graph?.link(key, s.bases, false)
     else graph?.unlink(key)
-    if (!this.#host.store(key, value as V, s.ttl + s.grace)) return value
-    // The tier gets the fresh part of the value's life only: no instance may read it from there once it is stale.
-    if (!flight.fromTier && flight.started !== undefined) this.#host.tier?.fill(key, value as V, s.ttl, flight.started, s.bases)
-    if (s.grace > 0) this.#fresh.set(key, this.#host.now() + s.ttl)
+    if (!this.#host.store(key, value as V, lifeMs)) return value
+    // The tier gets the fresh part of the value's life only, from the load's start: no instance may
+    // read it from there once it is stale, nor keep it past ttl after the source was read.
+    if (!flight.fromTier && flight.started !== undefined && started + s.ttl > now) this.#host.tier?.fill(key, value as V, started + s.ttl, flight.started, s.bases)
+    if (s.grace > 0) this.#fresh.set(key, started + s.ttl)
     else if (this.#fresh.size !== 0) this.#fresh.delete(key)
     return value
   }
 
-  #storeNegative (key: string, s: Settings, graph: DependencyGraph | undefined): void {
+  #storeNegative (key: string, s: Settings, graph: DependencyGraph | undefined, started: number): void {
     if (!this.#negative.delete(key) && this.#negative.size >= this.#host.maxNegative) {
       const oldest = this.#negative.keys().next().value as string
       this.#negative.delete(oldest)
       graph?.release(oldest)
     }
-    this.#negative.set(key, this.#host.now() + s.negativeTtl)
+    this.#negative.set(key, started + s.negativeTtl)
     if (s.bases !== undefined) graph?.link(key, s.bases, false)
     else graph?.unlink(key)
   }

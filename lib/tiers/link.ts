@@ -117,9 +117,9 @@ export class TierLink<V> {
   }
 
   /** A loaded value (the loader ran, the race guard kept it): filled where the tier holds nothing. */
-  fill (key: string, value: V, ttl: number, started: LoadStart, bases: string[] | undefined): void {
+  fill (key: string, value: V, expiresAt: number, started: LoadStart, bases: string[] | undefined): void {
     if (isReservedKey(key)) return
-    this.tier.fill(key, value, ttl, started.hlc, started.at, bases)
+    this.tier.fill(key, value, expiresAt, started.hlc, started.at, bases)
   }
 
   stats (): Record<string, number | string> {

@@ -3,7 +3,7 @@
  * version and the value together, so every conditional write is one
  * single-key script (atomic on one server and in Cluster, with no hash tag).
  *
- *   record := FORMAT • kind • hlc • writerLength • writer • basesLength • bases • payload
+ *   record := FORMAT • kind • hlc • writerLength • writer • basesLength • bases • expiresAt • payload
  *
  *   FORMAT       '1'
  *   kind         'w' a value a write stored | 'f' a value a load filled | 't' a tombstone
@@ -12,6 +12,7 @@
  *   writer       the origin that wrote (empty for a fill)
  *   basesLength  6 lowercase hex digits, bytes of bases
  *   bases        the value's bases (tag keys included) joined by U+001F, UTF-8; empty when none
+ *   expiresAt    13 ASCII decimal digits: epoch ms at which the value stops being fresh (0 for a tombstone)
  *   payload      the cache codec's bytes (empty for a tombstone)
  *
  * SPEC.md §13 has the rules; WRITE_SCRIPT is the only place they run in Redis.
@@ -29,6 +30,7 @@ const HEADER = 2 + HLC_DIGITS // format, kind, hlc
 const MAX_WRITER_BYTES = 0xff
 const MAX_BASES_BYTES = 0xffffff
 const BASES_SEPARATOR = '\u001f'
+const EXPIRES_DIGITS = 13
 
 /**
  * The conditional write of a value or tombstone (KEYS[1] the key, ARGV[1]
@@ -60,6 +62,8 @@ export interface DecodedRecord {
   hlc: number
   writer: string
   bases: string[] | undefined
+  /** Epoch ms at which the value stops being fresh (0 for a tombstone). */
+  expiresAt: number
   /** A view into the record's buffer. */
   payload: Uint8Array
 }
@@ -67,19 +71,20 @@ export interface DecodedRecord {
 const encoder = new TextEncoder()
 
 /** Builds a record; throws a RangeError for a writer or bases too long to store (the caller counts it). */
-export function encodeRecord (kind: RecordKindChar, hlc: number, writer: string, bases: string[] | undefined, payload: Uint8Array | undefined): Buffer {
+export function encodeRecord (kind: RecordKindChar, hlc: number, writer: string, bases: string[] | undefined, expiresAt: number, payload: Uint8Array | undefined): Buffer {
   const w = Buffer.from(writer, 'utf8')
   if (w.length > MAX_WRITER_BYTES) throw new RangeError(`writer id of ${w.length} bytes exceeds ${MAX_WRITER_BYTES}`)
   const b = bases === undefined || bases.length === 0 ? EMPTY : encoder.encode(bases.join(BASES_SEPARATOR))
   if (b.length > MAX_BASES_BYTES) throw new RangeError(`bases of ${b.length} bytes exceed ${MAX_BASES_BYTES}`)
   const head = `${RECORD_FORMAT}${kind}${String(hlc).padStart(HLC_DIGITS, '0')}${hex(w.length, 2)}`
   const p = payload ?? EMPTY
-  const out = Buffer.allocUnsafe(HEADER + 2 + w.length + 6 + b.length + p.length)
+  const out = Buffer.allocUnsafe(HEADER + 2 + w.length + 6 + b.length + EXPIRES_DIGITS + p.length)
   let at = out.write(head, 0, 'latin1')
   at += w.copy(out, at)
   at += out.write(hex(b.length, 6), at, 'latin1')
   out.set(b, at)
   at += b.length
+  at += out.write(String(Math.max(0, Math.floor(expiresAt))).padStart(EXPIRES_DIGITS, '0'), at, 'latin1')
   out.set(p, at)
   return out
 }
@@ -100,11 +105,14 @@ export function decodeRecord (buf: Uint8Array): DecodedRecord | undefined {
   const writer = wl === 0 ? '' : text.toString('utf8', at, at + wl)
   at += wl
   const bl = digits(buf, at, at + 6, 16)
-  if (bl < 0 || at + 6 + bl > n) return undefined
+  if (bl < 0 || at + 6 + bl + EXPIRES_DIGITS > n) return undefined
   at += 6
   const bases = bl === 0 ? undefined : text.toString('utf8', at, at + bl).split(BASES_SEPARATOR)
   at += bl
-  return { kind, hlc, writer, bases, payload: buf.subarray(at) }
+  const expiresAt = digits(buf, at, at + EXPIRES_DIGITS, 10)
+  if (expiresAt < 0) return undefined
+  at += EXPIRES_DIGITS
+  return { kind, hlc, writer, bases, expiresAt, payload: buf.subarray(at) }
 }
 
 /** The number written in `buf[from, to)` in `radix` (10, or 16 lowercase); -1 for any other byte. */

@@ -168,7 +168,8 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
     }
     this.#breaker.success()
     const record = reply === null ? undefined : decodeRecord(reply)
-    if (record === undefined || record.kind === KIND_TOMBSTONE) {
+    // A copy past its freshness (a longer `l2.ttl`, or clocks apart) is a miss like a tombstone.
+    if (record === undefined || record.kind === KIND_TOMBSTONE || record.expiresAt <= (this.#host as TierHost<V>).now()) {
       this.misses++
       return undefined
     }
@@ -181,23 +182,25 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
       return undefined
     }
     this.hits++
-    return { value, hlc: record.hlc, writer: record.writer, source: record.kind === KIND_FILL ? 'fill' : 'write', bases: record.bases }
+    return { value, hlc: record.hlc, writer: record.writer, source: record.kind === KIND_FILL ? 'fill' : 'write', bases: record.bases, expiresAt: record.expiresAt }
   }
 
-  fill (key: string, value: V, ttl: number, hlc: number, startedAt: number, bases: string[] | undefined): void {
+  fill (key: string, value: V, expiresAt: number, hlc: number, startedAt: number, bases: string[] | undefined): void {
     const host = this.#host as TierHost<V>
-    if (!this.#trusted() || this.#queue.has(key) || host.now() - startedAt > this.#tombstoneTtl / 2) {
+    const now = host.now()
+    const life = this.#o.ttl === undefined ? expiresAt - now : Math.min(this.#o.ttl, expiresAt - now)
+    if (!this.#trusted() || this.#queue.has(key) || now - startedAt > this.#tombstoneTtl / 2 || life <= 0) {
       this.bypassed++
       return
     }
     let record: Buffer
     try {
-      record = encodeRecord(KIND_FILL, hlc, '', bases, encodeValue(this.#codec as ValueCodec<V>, key, value))
+      record = encodeRecord(KIND_FILL, hlc, '', bases, expiresAt, encodeValue(this.#codec as ValueCodec<V>, key, value))
     } catch (error) {
       this.#fail('fill', key, error, false)
       return
     }
-    this.#deadlines.race(this.#calls.fill(this.#prefix + key, record, this.#o.ttl ?? ttl)).then((stored) => {
+    this.#deadlines.race(this.#calls.fill(this.#prefix + key, record, life)).then((stored) => {
       if (stored === TIMED_OUT) {
         this.#fail('fill', key, timeoutError('fill', key, this.#timeout))
         return
@@ -241,9 +244,10 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
       } catch (error) {
         this.#fail('write', key, error, false)
       }
-      if (payload !== undefined) return [encodeRecord(KIND_WRITE, w.hlc, w.writer, w.bases, payload), this.#o.ttl ?? w.ttl]
+      // Fresh until its write's time plus its ttl, as in L1; Redis keeps it `l2.ttl` when that is set.
+      if (payload !== undefined) return [encodeRecord(KIND_WRITE, w.hlc, w.writer, w.bases, physicalMs(w.hlc) + w.ttl, payload), this.#o.ttl ?? Math.max(1, physicalMs(w.hlc) + w.ttl - now)]
     }
-    return [encodeRecord(KIND_TOMBSTONE, w.hlc, w.writer, undefined, undefined), this.#tombstoneTtl]
+    return [encodeRecord(KIND_TOMBSTONE, w.hlc, w.writer, undefined, 0, undefined), this.#tombstoneTtl]
   }
 
   async #probe (): Promise<boolean> {

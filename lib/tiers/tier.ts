@@ -51,6 +51,8 @@ export interface TierHit<V> {
   source: 'write' | 'fill'
   /** Keys (tags included, as internal keys) the value was derived from. */
   bases: string[] | undefined
+  /** Epoch ms (the cache's clock) at which the value stops being fresh: no copy of it may outlive this. */
+  expiresAt: number
 }
 
 export interface Tier<V> {
@@ -61,13 +63,14 @@ export interface Tier<V> {
   /** The value held for `key`, or undefined (a miss, a tombstone, a failure, or the tier not trusted now). */
   read (key: string): Promise<TierHit<V> | undefined>
   /**
-   * A value the loader read (not a write): stored only where the key holds
+   * A value the loader read (not a write), fresh until `expiresAt` (epoch
+   * ms, its load's start plus its ttl): stored only where the key holds
    * nothing, neither a value nor a tombstone. `hlc` is the newest write of
    * the key or its bases known when the load began (SPEC §13.3),
    * `startedAt` the wall-clock ms then (a load older than half the tier's
    * tombstone lifetime is not filled). Fire and forget.
    */
-  fill (key: string, value: V, ttl: number, hlc: number, startedAt: number, bases: string[] | undefined): void
+  fill (key: string, value: V, expiresAt: number, hlc: number, startedAt: number, bases: string[] | undefined): void
   /**
    * A write of this instance, at (hlc, writer): `value` undefined writes a
    * tombstone (delete, invalidate, cascade). Stored unless the tier holds a

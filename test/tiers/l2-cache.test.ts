@@ -291,6 +291,30 @@ test('a fill carries the newest write its loader knew of, not a clock: a load be
   assert.is(reader.stats().tier?.l2Refused, 1)
 })
 
+test('a value read from L2 lives no longer than its first load\'s ttl: L1 copies end with it, and L2 copies past it are misses', async () => {
+  const clock = createTestClock()
+  const mk = async (): Promise<MeshCache<Value> & { l2: RedisTier<Value> }> => {
+    const l2 = new RedisTier<Value>({ redis: client, timeout: 500, ttl: 60_000 }) // Redis keeps copies longer than they are fresh
+    const c = await createMeshCache<Value>({ namespace: 'ns', transport: alone(), l2, now: clock.now, ttl: 10_000, maxTtl: 60_000 }) as MeshCache<Value> & { l2: RedisTier<Value> }
+    c.l2 = l2
+    caches.push(c)
+    return c
+  }
+  const a = await mk()
+  const b = await mk()
+  let calls = 0
+  const loader = async (): Promise<Value> => ({ v: ++calls })
+  assert.equal(await a.getOrLoad('k', loader), { v: 1 })
+  await fillsSettled(a.l2, 1)
+  assert.is((await record('k'))?.expiresAt, clock.now() + 10_000)
+  clock.advance(8_000)
+  assert.equal(await b.getOrLoad('k', loader), { v: 1 }, 'from L2')
+  clock.advance(2_001)
+  assert.is(b.get('k'), undefined, 'its L1 copy ended with the first load\'s ttl, not 10 s after b read it')
+  assert.equal(await b.getOrLoad('k', loader), { v: 2 }, 'the L2 copy, still in Redis, is past its freshness: a miss')
+  assert.is(b.stats().tier?.l2Hits, 1)
+})
+
 test('stale-while-revalidate: a refresh in the grace window calls the loader, not L2 (whose copy is as old)', async () => {
   const clock = createTestClock()
   const l2 = new RedisTier<Value>({ redis: client, timeout: 500 })

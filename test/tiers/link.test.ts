@@ -9,7 +9,7 @@ function link (hit: TierHit<string>, states: Record<string, { hlc: number, write
   const tier = { ...noTier, read: async () => hit, write: (...args: unknown[]) => { writes.push(args) } }
   return { writes, l: new TierLink<string>(tier, { state: (k) => states[k], now: () => 7, floor: () => floor }) }
 }
-const hit = (hlc: number, source: 'write' | 'fill' = 'write', bases?: string[]): TierHit<string> => ({ value: 'v', hlc, writer: 'w', source, bases })
+const hit = (hlc: number, source: 'write' | 'fill' = 'write', bases?: string[]): TierHit<string> => ({ value: 'v', hlc, writer: 'w', source, bases, expiresAt: 1e13 })
 
 test('a copy is refused when a newer write of its key, of its bases, or a clear is known', async () => {
   assert.ok(await link(hit(10), {}).l.read('k', undefined))

@@ -51,7 +51,7 @@ test('writes, tombstones, fills and their guards work across the masters of a Cl
   for (const k of keys.slice(0, 30)) assert.is(await b.read(k), undefined)
   for (const k of keys.slice(30)) assert.equal((await b.read(k))?.value, { k })
   // Fills: refused over tombstones, stored on empty keys.
-  for (const k of [...keys.slice(0, 5), 'fresh:1', 'fresh:2']) a.fill(k, 'loaded', 30_000, now + 3, Date.now(), undefined)
+  for (const k of [...keys.slice(0, 5), 'fresh:1', 'fresh:2']) a.fill(k, 'loaded', Date.now() + 30_000, now + 3, Date.now(), undefined)
   const settled = (): boolean => Number(a.stats().l2Fills) + Number(a.stats().l2Skipped) >= 7
   while (!settled()) await new Promise((resolve) => setImmediate(resolve)) // the fills' replies, not a timer
   assert.is(a.stats().l2Fills, 2)

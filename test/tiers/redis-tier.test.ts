@@ -124,9 +124,9 @@ test('a fill lands only on an empty key: never over a write or a tombstone, and 
     check()
   })
   // A load that began after both writes (a larger HLC) still does not overwrite them.
-  b.fill('w', 'loaded', 30_000, now + 100, Date.now(), undefined)
-  b.fill('t', 'loaded', 30_000, now + 100, Date.now(), undefined)
-  b.fill('e', 'loaded', 30_000, now + 100, Date.now(), undefined)
+  b.fill('w', 'loaded', Date.now() + 30_000, now + 100, Date.now(), undefined)
+  b.fill('t', 'loaded', Date.now() + 30_000, now + 100, Date.now(), undefined)
+  b.fill('e', 'loaded', Date.now() + 30_000, now + 100, Date.now(), undefined)
   await fills(3)
   assert.is(b.stats().l2Skipped, 2)
   assert.is(b.stats().l2Fills, 1)
@@ -146,7 +146,7 @@ test('a load older than half the tombstone lifetime fills nothing', async () => 
   const t = tier({ tombstoneTtl: 1_000 }, host({ now: () => now }))
   const started = now
   now += 600
-  t.fill('k', 'slow-load', 30_000, HLC(started), started, undefined)
+  t.fill('k', 'slow-load', Date.now() + 30_000, HLC(started), started, undefined)
   assert.is(t.stats().l2Bypassed, 1)
   await client.ping()
   assert.is(await client.exists('meshcache:ns:k'), 0)
@@ -274,7 +274,7 @@ test('outage rule: Redis killed and restarted with its old data; the deletes mad
   const recovered = new Promise<void>((resolve) => t.on('breaker', (s: string) => { if (s === 'closed') resolve() }))
   // Until then this tier neither reads nor fills the key.
   assert.is(await t.read('k'), undefined)
-  t.fill('k', 'refill', 30_000, now + 2, Date.now(), undefined)
+  t.fill('k', 'refill', Date.now() + 30_000, now + 2, Date.now(), undefined)
   await recovered
   assert.is((await raw('k'))?.kind, 't')
   assert.is(await other.read('k'), undefined)
