@@ -92,6 +92,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #timers: NodeJS.Timeout[] = []
   /** The lower tier (an L2), if one is configured: lib/tiers/link.ts is all the cache knows of it. */
   readonly #link: TierLink<V> | undefined
+  /** Run at close, before the transport goes: attached features (change sources) release their connections. */
+  readonly #closeHooks = new Set<() => Promise<void>>()
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
   constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean) {
@@ -407,7 +409,22 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return this.#transport.multiaddrs?.() ?? []
   }
 
+  /**
+   * Runs `hook` when the cache closes, before its transport goes (a change
+   * source stops reading and releases its database connections); `close()`
+   * waits for it. Returns a function that removes the hook.
+   */
+  onClose (hook: () => Promise<void>): () => void {
+    this.#closeHooks.add(hook)
+    return () => { this.#closeHooks.delete(hook) }
+  }
+
   async close (): Promise<void> {
+    if (this.#closed) return
+    const hooks = [...this.#closeHooks]
+    this.#closeHooks.clear()
+    // Before #closed: a source stopping gracefully may still apply what it holds.
+    await Promise.allSettled(hooks.map(async (hook) => { await hook() }))
     if (this.#closed) return
     this.#outbox.flush()
     this.#closed = true

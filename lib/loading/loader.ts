@@ -101,7 +101,7 @@ export interface LoaderHost<V> {
 }
 
 export interface LoaderTier<V> {
-  /** Called as a load begins: what its fill will carry (SPEC §13.3). */
+  /** Called as a load begins: what its fill will carry (SPEC §14.3). */
   begin (key: string, bases: string[] | undefined): TierLoadStart
   read (key: string, bases: string[] | undefined): Promise<{ value: V, expiresAt: number } | undefined>
   /** `expiresAt`: when the value stops being fresh (epoch ms): the tier copy must not outlive it. */
@@ -134,7 +134,7 @@ class Flight {
   aborted = 0
   /** Its bases are pinned in the dependency graph (until #unhook). */
   pinned = false
-  /** With a tier: what its fill carries (SPEC §13.3). */
+  /** With a tier: what its fill carries (SPEC §14.3). */
   started: TierLoadStart | undefined
   /** The value came from the tier (nothing to fill): it lives at most to `tierExpiresAt` (ms), the tier copy's own end. */
   fromTier = false

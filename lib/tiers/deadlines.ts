@@ -1,5 +1,5 @@
 /**
- * Per-call deadlines for a tier's calls (SPEC.md §13.4).
+ * Per-call deadlines for a tier's calls (SPEC.md §14.4).
  */
 /** What a timed call resolves to when it did not answer in time. */
 export const TIMED_OUT: unique symbol = Symbol('timed out')

@@ -1,7 +1,7 @@
 /**
  * How a cache uses a tier (lib/tiers/tier.ts), kept out of `MeshCache`: the
  * write-through of local writes, the read guard, and the fill of loaded
- * values. SPEC.md §13 has the rules.
+ * values. SPEC.md §14 has the rules.
  *
  * The read guard: a value found in the tier is used only if no write known
  * here, of its key or of any of its bases (tags included), is newer than

@@ -15,7 +15,7 @@
  *   expiresAt    13 ASCII decimal digits: epoch ms at which the value stops being fresh (0 for a tombstone)
  *   payload      the cache codec's bytes (empty for a tombstone)
  *
- * SPEC.md §13 has the rules; WRITE_SCRIPT is the only place they run in Redis.
+ * SPEC.md §14 has the rules; WRITE_SCRIPT is the only place they run in Redis.
  */
 import { createHash } from 'node:crypto'
 

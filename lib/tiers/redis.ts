@@ -1,6 +1,6 @@
 /**
  * `meshcache/redis`: an L2 tier on Redis (a single server or Redis Cluster)
- * through node-redis. SPEC.md §13 has the rules: versioned records, a write
+ * through node-redis. SPEC.md §14 has the rules: versioned records, a write
  * never overwrites a newer one (a Lua script), a fill lands only on an empty
  * key (SET NX), writes leave after the caller in order per key and are
  * replayed after an outage before reads resume, every call has a deadline,

@@ -2,7 +2,7 @@
  * The tier contract: a shared cache level below the in-process L1 (an L2
  * such as Redis; lib/tiers/ holds the implementations). `MeshCache` talks to
  * a tier only through this interface, by way of lib/tiers/link.ts (the read
- * guard, the write-through, the fill); SPEC.md §13 has the rules a tier must
+ * guard, the write-through, the fill); SPEC.md §14 has the rules a tier must
  * keep.
  *
  * The shape follows what the L2 needs: values go in as values and the tier
@@ -44,7 +44,7 @@ export interface TierFailure {
 /** A value found in a tier, with the version it was stored under. */
 export interface TierHit<V> {
   value: V
-  /** HLC of the write that stored it; for a fill, of the newest write its loader knew of (SPEC §13.3). */
+  /** HLC of the write that stored it; for a fill, of the newest write its loader knew of (SPEC §14.3). */
   hlc: number
   writer: string
   /** 'write' for a value a `set` wrote, 'fill' for one a load filled. */
@@ -66,7 +66,7 @@ export interface Tier<V> {
    * A value the loader read (not a write), fresh until `expiresAt` (epoch
    * ms, its load's start plus its ttl): stored only where the key holds
    * nothing, neither a value nor a tombstone. `hlc` is the newest write of
-   * the key or its bases known when the load began (SPEC §13.3),
+   * the key or its bases known when the load began (SPEC §14.3),
    * `startedAt` the wall-clock ms then (a load older than half the tier's
    * tombstone lifetime is not filled). Fire and forget.
    */

@@ -1,5 +1,5 @@
 /**
- * A tier's write-through queue (SPEC.md §13.2): writes leave after the
+ * A tier's write-through queue (SPEC.md §14.2): writes leave after the
  * caller's synchronous run, at most one per key on the wire, a later write of
  * a key replacing any of the key still waiting (only the newest matters),
  * and a failed write waits to be retried unless a newer one replaced it.

@@ -1,4 +1,4 @@
-/** SPEC.md §13 and the Redis tier agree: every constant row, and the record grammar's examples. */
+/** SPEC.md §14 and the Redis tier agree: every constant row, and the record grammar's examples. */
 import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -7,16 +7,16 @@ import { RECORD_FORMAT, decodeRecord, encodeRecord } from '../../lib/tiers/redis
 
 const spec = readFileSync(new URL('../../SPEC.md', import.meta.url), 'utf8')
 
-test('every constant of SPEC.md §13.6 is the code\'s', () => {
-  const start = spec.indexOf('### 13.6 Constants')
-  assert.ok(start >= 0, 'SPEC.md has §13.6')
+test('every constant of SPEC.md §14.6 is the code\'s', () => {
+  const start = spec.indexOf('### 14.6 Constants')
+  assert.ok(start >= 0, 'SPEC.md has §14.6')
   const rows = [...spec.slice(start).matchAll(/^\| ([A-Z_]+) \| ([^|]+) \|/gm)].map((m) => [m[1] as string, (m[2] as string).trim()])
   assert.is(rows.length, 6)
   const code: Record<string, unknown> = { ...options, RECORD_FORMAT }
   for (const [name, value] of rows) assert.is(String(code[name as string]), value, `${name} in SPEC.md`)
 })
 
-test('a record is laid out as §13.1 says, and decodes back', () => {
+test('a record is laid out as §14.1 says, and decodes back', () => {
   const bytes = encodeRecord('w', 1_764_680_000_000_123, 'node-a~mk2x', ['base', '\u0000tag:t'], 1_764_680_060_000, new TextEncoder().encode('{"v":1}'))
   const text = Buffer.from(bytes).toString('utf8')
   assert.is(text, `1w1764680000000123${'0b'}node-a~mk2x${'00000b'}base\u001f\u0000tag:t${'1764680060000'}{"v":1}`)
