@@ -28,6 +28,9 @@ import type { Channel, FrameHandler, Transport } from './net/transport.ts'
 import { allEntries, inspectEntry, KIND_NAMES, metadataBytes, type EntryView } from './observe/inspect.ts'
 import { Counters, type CacheStats } from './observe/stats.ts'
 import { auditRunning, startAudit, type Audit, type AuditOptions, type AuditStats } from './observe/audit.ts'
+import { TierLink } from './tiers/link.ts'
+import type { Tier, TierFailure } from './tiers/tier.ts'
+import { jsonCodec, type ValueCodec } from './value-codec.ts'
 
 /** The read path's hook while no audit runs (lru-cache style: a no-op field, replaced when the feature is on). */
 const NO_HIT_HOOK = (_key: string, _value: unknown): void => {}
@@ -94,6 +97,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   /** Called with every hit that returns a value: a no-op unless an audit runs (lib/observe/audit.ts). */
   #onHit: (key: string, value: V) => void = NO_HIT_HOOK
   #audit: Audit<V> | undefined
+  /** The lower tier (an L2), if one is configured: lib/tiers/link.ts is all the cache knows of it. */
+  readonly #link: TierLink<V> | undefined
   /** Run at close, before the transport goes: attached features (change sources) release their connections. */
   readonly #closeHooks = new Set<() => Promise<void>>()
 
@@ -110,7 +115,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       changedKeepingValue: (key) => this.#derived.changedKeepingValue(key),
       changedBeside: (key, reason) => this.#derived.changedBeside(key, reason),
       applied: (key, kind, source) => this.#emitChange(key, kind, source),
-      queue: (seq, record) => this.#outbox.push(seq, record),
+      queue: (seq, record) => {
+        this.#outbox.push(seq, record)
+        // Every local delete and invalidation (cascades included) passes here; a set goes through in #set, with its value.
+        if (this.#link !== undefined && record.kind !== RecordKind.SET) this.#link.removed(record.key, record.hlc, record.writer)
+      },
       evicted: (key, reason) => this.#evicted(key, reason),
       refused: (from, error) => this.#protocolError(from, error),
       members: () => this.#repl.members(),
@@ -150,7 +159,36 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         this.#replica.forgetPlaceholder(key)
         this.#store.dropValue(key, reason)
       },
+      tier: undefined,
     })
+    this.#link = options.tier === undefined ? undefined : this.#attachTier(options.tier)
+  }
+
+  #attachTier (tier: Tier<V>): TierLink<V> {
+    tier.attach({
+      namespace: this.namespace,
+      codec: (this.#o.codec ?? jsonCodec) as ValueCodec<V>,
+      now: this.#o.now,
+      maxTtl: this.#o.maxTtl,
+      onFailure: (failure) => {
+        if (this.listenerCount('tierError') > 0) this.#emitSafely('tierError', failure satisfies TierFailure)
+      },
+    })
+    const link = new TierLink(tier, {
+      state: (key) => {
+        const e = this.#store.meta.get(key)
+        return e === undefined || e.isPlaceholder ? undefined : { hlc: e.hlc, writer: e.writer, removed: e.kind !== RecordKind.SET }
+      },
+      now: this.#o.now,
+      floor: () => 0, // TODO(clear): the namespace clear horizon, once clear() is in (then a local clear calls link.cleared)
+    })
+    this.#derived.useTier(link)
+    return link
+  }
+
+  /** The lower tier (the L2) this cache reads and writes through, if any. */
+  get tier (): Tier<V> | undefined {
+    return this.#link?.tier
   }
 
   /** Joins the namespace on the transport and starts the timers. Called by `createMeshCache`. */
@@ -264,6 +302,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const entry = this.#replica.write(key, RecordKind.SET, ttl, bytes)
     if (bases !== undefined) this.#derived.graph().link(key, bases, true) // before the value, as above
     this.#store.setWritten(key, value, entry)
+    this.#link?.written(key, value, ttl, entry.hlc, this.origin, bases)
     this.#emitChange(key, RecordKind.SET, 'local')
     return this
   }
@@ -346,6 +385,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       metadataBytes: options?.metadataBytes === false ? -1 : metadataBytes(store),
       ...this.#derived.loadStats(),
       propagation: this.#replica.lag.snapshot(),
+      tier: this.#link?.stats(),
     }
   }
 
@@ -444,6 +484,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#repl.close() // tells peers we left, while the channel is still open
     await this.#channel?.close()
     if (this.#ownsTransport) await this.#transport.close?.()
+    await this.#link?.tier.close() // sends what it still queues, briefly
   }
 
   #remove (key: string, kind: RecordKindValue): boolean {

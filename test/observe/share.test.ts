@@ -1,4 +1,4 @@
-/** shareStats: each instance's summary in its membership metadata, bounded, checked on receipt (SPEC.md §14). */
+/** shareStats: each instance's summary in its membership metadata, bounded, checked on receipt (SPEC.md §15). */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
@@ -9,9 +9,9 @@ import { MAX_SUMMARY_BYTES, SUMMARY_META, SUMMARY_VERSION, shareStats, summaryOf
 import { SnapshotBuilder } from '../../lib/observe/dashboard/snapshot.ts'
 import { cluster } from '../helpers/cluster.ts'
 
-test('SPEC.md §14 states the code\'s numbers', () => {
+test('SPEC.md §15 states the code\'s numbers', () => {
   const spec = readFileSync(new URL('../../SPEC.md', import.meta.url), 'utf8')
-  const section = spec.slice(spec.indexOf('## 14. The shared stats summary'))
+  const section = spec.slice(spec.indexOf('## 15. The shared stats summary'))
   assert.ok(section.includes(`at most \`MAX_SUMMARY_BYTES\` (${MAX_SUMMARY_BYTES.toLocaleString('en')})`))
   assert.ok(section.includes(`{ v: ${SUMMARY_VERSION},`))
   assert.ok(section.includes(`lag: [${LAG_BOUNDS_MS.length + 1}]`))
