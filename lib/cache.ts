@@ -28,6 +28,8 @@ import type { Channel, FrameHandler, Transport } from './net/transport.ts'
 import { allEntries, inspectEntry, KIND_NAMES, metadataBytes, type EntryView } from './observe/inspect.ts'
 import { Counters, type CacheStats } from './observe/stats.ts'
 import { auditRunning, startAudit, type Audit, type AuditOptions, type AuditStats } from './observe/audit.ts'
+import { addMetricSource } from './observe/exporter.ts'
+import { tierMetricSource } from './observe/tier-metrics.ts'
 import { TierLink } from './tiers/link.ts'
 import type { Tier, TierFailure } from './tiers/tier.ts'
 import { jsonCodec, type ValueCodec } from './value-codec.ts'
@@ -183,6 +185,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       floor: () => 0, // TODO(clear): the namespace clear horizon, once clear() is in (then a local clear calls link.cleared)
     })
     this.#derived.useTier(link)
+    addMetricSource(this, tierMetricSource({ name: tier.name, stats: () => link.stats() })) // its figures reach the exporters
     return link
   }
 
