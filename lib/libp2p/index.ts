@@ -94,7 +94,8 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     maxInterval: opts.maxRedialInterval,
     dialTimeout: opts.dialTimeout,
     forgetAfter: opts.forgetAfter,
-    onDial: ok => { mesh.stats.redials++; if (!ok) mesh.stats.redialFailures++ }
+    onDial: ok => { mesh.stats.redials++; if (!ok) mesh.stats.redialFailures++ },
+    ...(mesh.prober !== undefined ? { probe: mesh.prober } : {})
   })
   mesh.redialer = redialer
   for (const addr of opts.peers) redialer.addBootstrap(addr)
@@ -116,7 +117,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
       redialer.addBootstrap(addr)
       redialer.start()
     },
-    stats: () => ({ ...mesh.stats }),
+    stats: () => ({ ...mesh.stats, probes: mesh.prober?.probes ?? 0 }),
     faults: {
       isolate () {
         faults.isolate()

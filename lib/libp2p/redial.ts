@@ -23,6 +23,16 @@ interface Known {
   dialing: boolean
   /** Our stream to it opened on the current connection (not just a TCP + handshake). */
   established: boolean
+  /** Aborts the dial in flight (a probe found the path back while it hung on a dropped SYN). */
+  abort: AbortController | undefined
+  /** Settles when the dial in flight has ended. */
+  dialed: Promise<void> | undefined
+}
+
+/** What the redialer needs of probe.ts: watch a lost peer's addresses, stop watching it. */
+export interface ProbeWatch {
+  watch (peer: string, addrs: readonly string[]): boolean
+  unwatch (peer: string): void
 }
 
 export interface RedialInit {
@@ -37,6 +47,8 @@ export interface RedialInit {
   /** Clock, injectable for tests. */
   now?: () => number
   onDial?: (ok: boolean) => void
+  /** Probes lost peers so a healed path is redialled at once (probe.ts); none: backoff only. */
+  probe?: ProbeWatch
 }
 
 const P2P = '/p2p/'
@@ -57,6 +69,7 @@ export class Redialer {
   readonly #forgetAfter: number
   readonly #now: () => number
   readonly #onDial: (ok: boolean) => void
+  readonly #probe: ProbeWatch | undefined
   /** By peer id, or by address for bootstrap entries whose id is unknown. */
   readonly #known = new Map<string, Known>()
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -72,6 +85,7 @@ export class Redialer {
     this.#forgetAfter = init.forgetAfter
     this.#now = init.now ?? Date.now
     this.#onDial = init.onDial ?? (() => {})
+    this.#probe = init.probe
   }
 
   /** Adds a bootstrap address, with or without `/p2p/<id>`; dialled at the next tick. */
@@ -87,7 +101,7 @@ export class Redialer {
     } else {
       const key = `addr:${addr}`
       if (!this.#known.has(key)) {
-        this.#known.set(key, { peer: undefined, bootstrapAddr: addr, addrs: [addr], bootstrap: true, failures: 0, nextAt: 0, lastSeen: this.#now(), dialing: false, established: false })
+        this.#known.set(key, { peer: undefined, bootstrapAddr: addr, addrs: [addr], bootstrap: true, failures: 0, nextAt: 0, lastSeen: this.#now(), dialing: false, established: false, abort: undefined, dialed: undefined })
       }
     }
   }
@@ -120,6 +134,7 @@ export class Redialer {
   established (peer: string): void {
     if (peer === this.#node.peerId.toString()) return
     this.#entry(peer) // every peer ever seen is remembered, even before its HELLO gives its addresses
+    this.#probe?.unwatch(peer)
     for (const k of this.#entries(peer)) {
       k.failures = 0
       k.established = true
@@ -127,15 +142,51 @@ export class Redialer {
     }
   }
 
-  /** The last connection to `peer` closed: if it was established, retry at the next tick. */
+  /**
+   * The last connection to `peer` closed: if it was established, retry at
+   * the next tick, and probe it so that the dial after a heal does not wait
+   * for this one's SYN retries or the backoff.
+   */
   disconnected (peer: string): void {
+    let lost = false
     for (const k of this.#entries(peer)) {
       k.lastSeen = this.#now()
       if (k.established) {
         k.established = false
         k.nextAt = this.#now()
+        lost = true
       }
     }
+    if (lost) this.#probe?.watch(peer, this.addrsOf(peer))
+  }
+
+  /** Every address known for `peer` (from its HELLO, peer exchange or a bootstrap address). */
+  addrsOf (peer: string): string[] {
+    const out = new Set<string>()
+    for (const k of this.#entries(peer)) for (const a of k.addrs) out.add(withoutPeerId(a))
+    return [...out]
+  }
+
+  /**
+   * A probe reached `peer` again: dial it now, whatever the backoff, and
+   * instead of a dial that may hang on a SYN sent during the cut. Once per
+   * loss: if this dial fails too, the backoff starts over from
+   * `redialInterval`.
+   */
+  dialNow (peer: string): void {
+    const k = this.#known.get(peer)
+    if (k === undefined || this.#stopped || this.#connected(peer)) return
+    void (async () => {
+      if (k.dialing) {
+        k.abort?.abort(new Error('meshcache: the peer is reachable again; dialling afresh'))
+        await k.dialed
+      }
+      if (k.dialing || this.#stopped || this.#connected(peer) || this.#known.get(peer) !== k) return
+      k.failures = 0
+      this.#log('%s is reachable again: dialling at once', peer)
+      k.dialed = this.#dial(k)
+      await k.dialed
+    })()
   }
 
   *#entries (peer: string): Generator<Known> {
@@ -160,7 +211,7 @@ export class Redialer {
   #entry (peer: string): Known {
     let k = this.#known.get(peer)
     if (k === undefined) {
-      k = { peer, bootstrapAddr: undefined, addrs: [], bootstrap: false, failures: 0, nextAt: Infinity, lastSeen: this.#now(), dialing: false, established: false }
+      k = { peer, bootstrapAddr: undefined, addrs: [], bootstrap: false, failures: 0, nextAt: Infinity, lastSeen: this.#now(), dialing: false, established: false, abort: undefined, dialed: undefined }
       this.#known.set(peer, k)
     }
     return k
@@ -193,10 +244,11 @@ export class Redialer {
       if (!k.bootstrap && now - k.lastSeen > this.#forgetAfter) {
         this.#log('forgetting %s, unreachable for %d ms', key, now - k.lastSeen)
         this.#known.delete(key)
+        if (k.peer !== undefined && k.bootstrapAddr === undefined) this.#probe?.unwatch(k.peer)
         continue
       }
       if (k.nextAt > now) continue
-      void this.#dial(k)
+      k.dialed = this.#dial(k)
     }
     this.#schedule(this.#interval)
   }
@@ -224,8 +276,9 @@ export class Redialer {
       return
     }
     k.dialing = true
+    const abort = k.abort = new AbortController()
     try {
-      const conn = await this.#node.dial(target, { signal: AbortSignal.timeout(this.#dialTimeout) })
+      const conn = await this.#node.dial(target, { signal: AbortSignal.any([abort.signal, AbortSignal.timeout(this.#dialTimeout)]) })
       if (k.bootstrapAddr !== undefined) k.peer = conn.remotePeer.toString()
       // back off as if it failed until established() says the link works
       this.#backoff(k)
@@ -243,6 +296,7 @@ export class Redialer {
       this.#onDial(false)
     } finally {
       k.dialing = false
+      k.abort = undefined
     }
   }
 }

@@ -45,6 +45,10 @@ export class PeerLink {
   lastHeard: number
   lastPing = 0
   pings = false
+  /** Silent past a due PING (liveness.ts); its address is being probed. */
+  suspect = false
+  /** A forced dial to replace its silent connections is in flight. */
+  refreshing = false
 
   constructor (peer: string) {
     this.peer = peer

@@ -104,6 +104,8 @@ test('options are validated with E_INVALID_OPTION naming the option', async () =
     [{ keepaliveInterval: 5 }, 'keepaliveInterval'],
     [{ keepaliveInterval: 1000, peerTimeout: 2999 }, 'peerTimeout'],
     [{ peerTimeout: 2 ** 31 }, 'peerTimeout'],
+    [{ probeInterval: 5 }, 'probeInterval'],
+    [{ probeInterval: -1 }, 'probeInterval'],
     [{ logger: {} }, 'logger'],
     [{ gossipsub: 'yes' }, 'gossipsub'],
     [{ gossipsub: { minPeers: -1 } }, 'gossipsub'],
