@@ -1,0 +1,100 @@
+/**
+ * Deletes across hops in a partial mesh (SPEC §7 and §11): on a chain
+ * n0 – n1 – n2 – n3 – n4 of the seeded memory network, where a write reaches
+ * a node several hops away either hop by hop over the relay (`spread`, as
+ * gossipsub does) or only through anti-entropy with neighbours.
+ *
+ * The horizon argument does not depend on the path a record took: a
+ * tombstone goes once its write is `maxTtl + maxClockSkew` old, by then every
+ * value it dominated has expired wherever it is, and a record that old is
+ * refused on arrival. These tests hold that against the multi-hop cases the
+ * argument has to cover.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { MeshCache } from '../lib/index.ts'
+import { cluster, type Cluster } from './helpers/cluster.ts'
+
+const CHAIN: Array<[string, string]> = [['n0', 'n1'], ['n1', 'n2'], ['n2', 'n3'], ['n3', 'n4']]
+const TTL = 1000
+const SKEW = 500
+const HORIZON = TTL + SKEW
+
+/** Anti-entropy rounds with every neighbour, as many as the chain is long (each carries a record one hop). */
+async function repairRounds (c: Cluster<string>, rounds = CHAIN.length + 1): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    for (const node of c.nodes) node.sync()
+    await c.net.flush()
+  }
+}
+
+const purgeAll = (c: Cluster<string>): void => { for (const node of c.nodes) node.purgeStale() }
+
+for (const spread of [true, false]) {
+  const how = spread ? 'relayed hop by hop' : 'carried by anti-entropy with neighbours only'
+
+  test(`a delete reaches a node four hops away (${how}), and no node serves the value after`, async () => {
+    const c = await cluster<string>(5, { mode: 'replicate', ttl: TTL, maxClockSkew: SKEW }, { links: CHAIN, spread })
+    const nodes = c.nodes as Array<MeshCache<string>>
+    try {
+      nodes[0]?.set('k', 'v')
+      await c.net.flush()
+      await repairRounds(c)
+      for (const node of nodes) assert.is(node.get('k'), 'v', `${node.origin} got the write`)
+      nodes[4]?.delete('k')
+      await c.net.flush()
+      if (!spread) assert.is(nodes[0]?.get('k'), 'v', 'without the relay the delete has not gone four hops yet')
+      await repairRounds(c)
+      for (const node of nodes) {
+        assert.is(node.get('k'), undefined, `${node.origin} still serves the deleted value`)
+        assert.is(node.inspect('k')?.kind, 'delete')
+      }
+      c.clock.advance(HORIZON + 1)
+      purgeAll(c)
+      await repairRounds(c)
+      for (const node of nodes) assert.is(node.inspect('k'), undefined, `${node.origin} kept or took back the tombstone`)
+    } finally {
+      await c.close()
+    }
+  })
+
+  test(`a tombstone dropped at the horizon while a node three hops away never saw it does not resurrect the key (${how})`, async () => {
+    const c = await cluster<string>(5, { mode: 'replicate', ttl: TTL, maxClockSkew: SKEW }, { links: CHAIN, spread })
+    const nodes = c.nodes as Array<MeshCache<string>>
+    try {
+      nodes[0]?.set('k', 'v')
+      await c.net.flush()
+      await repairRounds(c)
+      // The link n1 – n2 goes down: the delete reaches n0 and n1 only; n3 is three hops from n0.
+      c.net.setLinks(CHAIN.filter(([a, b]) => !(a === 'n1' && b === 'n2')))
+      nodes[0]?.delete('k')
+      await c.net.flush()
+      await repairRounds(c)
+      assert.is(nodes[1]?.inspect('k')?.kind, 'delete')
+      assert.is(nodes[3]?.inspect('k')?.kind, 'set', 'n3 has not seen the delete')
+      // A horizon later n0 and n1 drop the tombstone; the value n3 still holds has expired by then.
+      c.clock.advance(HORIZON + 1)
+      purgeAll(c)
+      assert.is(nodes[0]?.inspect('k'), undefined, 'n0 dropped the tombstone')
+      assert.is(nodes[3]?.get('k'), undefined, 'the unseen side\'s copy expired (ttl ≤ maxTtl)')
+      // The link comes back: n2..n4 still hold the old set's metadata and offer it in every exchange.
+      c.net.setLinks(CHAIN)
+      await repairRounds(c)
+      for (const node of nodes) {
+        assert.is(node.get('k'), undefined, `${node.origin} serves the deleted key again`)
+        assert.not.ok(node.inspect('k')?.hasValue, `${node.origin} took the old write back`)
+      }
+      assert.is(nodes[0]?.inspect('k'), undefined, 'the old write is refused on arrival (older than the horizon)')
+      // The valueless metadata goes a horizon after the value was found expired here
+      // (death times are kept in whole seconds): two horizons is past it.
+      c.clock.advance(2 * HORIZON)
+      purgeAll(c)
+      await repairRounds(c)
+      for (const node of nodes) assert.is(node.inspect('k'), undefined, `${node.origin} still holds metadata of k`)
+    } finally {
+      await c.close()
+    }
+  })
+}
+
+test.run()
