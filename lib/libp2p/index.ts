@@ -11,6 +11,7 @@ import { FaultSwitch } from './fault.ts'
 import { Mesh } from './mesh.ts'
 import { GossipRelay } from './relay.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
+import type { Libp2p } from 'libp2p'
 import type { LocalNamespace, TransportStats } from './mesh.ts'
 import { Redialer } from './redial.ts'
 import { resolveOptions } from './options.ts'
@@ -43,6 +44,8 @@ export interface Libp2pTransport extends Transport {
   addPeer (addr: string): void
   /** Counters of what was sent, received and dropped. */
   stats (): TransportStats
+  /** The libp2p node underneath (for metrics and inspection; meshcache owns its lifecycle). */
+  readonly libp2p: Libp2p
   readonly faults: Faults
   close (): Promise<void>
 }
@@ -74,7 +77,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
   const faults = new FaultSwitch()
   let mesh: Mesh
   try {
-    const node = await buildNode({ listen: opts.listen, psk: opts.psk, gater: faults.gater(), logger: opts.logger, gossipsub: opts.relayMinPeers !== undefined })
+    const node = await buildNode({ listen: opts.listen, psk: opts.psk, gater: faults.gater(), logger: opts.logger, gossipsub: opts.relayMinPeers !== undefined, ...(opts.maxPeers !== Infinity ? { maxConnections: 2 * opts.maxPeers } : {}) })
     mesh = new Mesh(node, opts, node.logger.forComponent('meshcache:libp2p:mesh'))
     if (opts.relayMinPeers !== undefined) {
       mesh.relay = new GossipRelay(node.services.pubsub as GossipSub, opts.relayMinPeers, mesh, node.logger.forComponent('meshcache:libp2p:relay'))
@@ -95,7 +98,9 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     dialTimeout: opts.dialTimeout,
     forgetAfter: opts.forgetAfter,
     onDial: ok => { mesh.stats.redials++; if (!ok) mesh.stats.redialFailures++ },
-    ...(mesh.prober !== undefined ? { probe: mesh.prober } : {})
+    ...(mesh.prober !== undefined ? { probe: mesh.prober } : {}),
+    // A partial mesh dials only while it holds fewer than maxPeers connections.
+    ...(opts.maxPeers !== Infinity ? { wants: (dialing: number) => mesh.connectedPeerCount() + dialing < opts.maxPeers } : {})
   })
   mesh.redialer = redialer
   for (const addr of opts.peers) redialer.addBootstrap(addr)
@@ -107,6 +112,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
   let closing: Promise<void> | undefined
   return {
     peerId: mesh.self,
+    libp2p: node,
     multiaddrs: () => node.getMultiaddrs().map(a => a.toString()),
     async join (namespace: string, handler: FrameHandler): Promise<Channel> {
       if (closing !== undefined) throw new MeshCacheError(ErrorCode.CLOSED, 'transport is closed')
@@ -117,7 +123,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
       redialer.addBootstrap(addr)
       redialer.start()
     },
-    stats: () => ({ ...mesh.stats, probes: mesh.prober?.probes ?? 0 }),
+    stats: () => ({ ...mesh.stats, probes: mesh.prober?.probes ?? 0, connections: mesh.connectedPeerCount() }),
     faults: {
       isolate () {
         faults.isolate()

@@ -55,6 +55,10 @@ export interface TransportStats {
   probes: number
   /** Silent connections replaced by a fresh one once the path was back. */
   staleReplaced: number
+  /** Peers with an open connection now (bounded by `maxPeers` in a partial mesh). */
+  connections: number
+  /** Inbound connections closed because a partial mesh had twice `maxPeers` peers already. */
+  refusedFull: number
   /** Dials made by the redialer, and how many failed. */
   redials: number
   redialFailures: number
@@ -68,7 +72,7 @@ export function emptyStats (): TransportStats {
   return {
     framesSent: 0, framesReceived: 0, bytesReceived: 0,
     droppedBackpressure: 0, droppedOversize: 0, droppedNoPeer: 0, droppedUnjoined: 0,
-    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, peersTimedOut: 0, probes: 0, staleReplaced: 0, redials: 0, redialFailures: 0,
+    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, peersTimedOut: 0, probes: 0, staleReplaced: 0, connections: 0, refusedFull: 0, redials: 0, redialFailures: 0,
     framesRelayed: 0, relayedReceived: 0
   }
 }
@@ -83,6 +87,8 @@ export interface LocalNamespace {
 const MAX_STREAMS_PER_CONNECTION = 8
 const STREAM_OPEN_TIMEOUT = 10_000
 const MAX_OPEN_RETRIES = 6
+/** A peer over a partial mesh's bound is let go this long after our greeting (time for its PEERS to arrive). */
+const SHED_AFTER_MS = 1_000
 
 const utf8 = new TextEncoder()
 
@@ -129,6 +135,19 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
   /** Starts the liveness timer; call once the node has started. */
   start (): void {
     if (!this.#stopped) this.#liveness.start()
+  }
+
+  /** Peers with at least one open connection. */
+  connectedPeerCount (): number {
+    return this.#conns.size
+  }
+
+  /**
+   * A partial mesh (the `maxPeers` option): more peers known than this node
+   * connects to, so broadcasts must spread over gossipsub to reach them all.
+   */
+  isPartial (): boolean {
+    return this.#opts.maxPeers !== Infinity && (this.redialer?.peerCount ?? 0) > this.#opts.maxPeers
   }
 
   isConnected (peer: string): boolean {
@@ -189,7 +208,7 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
       this.#log('refused a %d-byte frame in %s (maxFrameBytes %d)', frame.length, ns.name, this.#opts.maxFrameBytes)
       return
     }
-    if (this.relay !== undefined && this.relay.publish(ns.name, frame, this.peersOf(ns).length)) {
+    if (this.relay !== undefined && this.relay.publish(ns.name, frame, this.isPartial() ? Infinity : this.peersOf(ns).length)) {
       this.stats.framesRelayed++
       return
     }
@@ -260,6 +279,14 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     if (set === undefined) { set = new Set(); this.#conns.set(peer, set) }
     set.add(conn)
     const link = this.#link(peer)
+    if (set.size === 1 && conn.direction === 'inbound' && this.isPartial() && this.#conns.size > 2 * this.#opts.maxPeers) {
+      // A partial mesh keeps at most twice maxPeers peers (libp2p's own
+      // pruning never closes a connection with streams open, and ours always
+      // has one). The newcomer is still greeted, so it learns other peers
+      // (PEERS) to dial instead, and then let go (#openOutbound).
+      this.stats.refusedFull++
+      link.shed = true
+    }
     link.openFailures = 0
     const silent = performance.now() - link.lastHeard
     if (this.prober !== undefined && link.pings && silent > this.#liveness.suspectMs && set.size > 1) {
@@ -284,7 +311,9 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     set?.delete(conn)
     if (set !== undefined && set.size === 0) {
       this.#conns.delete(peer)
-      this.redialer?.disconnected(peer)
+      const link = this.#links.get(peer)
+      this.redialer?.disconnected(peer, link?.gaveUp === true)
+      if (link !== undefined) link.gaveUp = false
     }
     const link = this.#links.get(peer)
     if (link === undefined) return
@@ -341,6 +370,14 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     for (const l of this.#links.values()) if (l !== link && l.addrs.length > 0) others.push({ peer: l.peer, addrs: l.addrs })
     if (others.length > 0) greeting.push(encodePeers(others))
     link.write(greeting, Infinity)
+    if (link.shed) {
+      link.shed = false
+      this.#log('%d peers connected, more than twice maxPeers: letting %s go once it has our PEERS', this.#conns.size, link.peer)
+      setTimeout(() => {
+        for (const c of [...this.#conns.get(link.peer) ?? []]) c.close().catch((err: Error) => { c.abort(err) })
+      }, SHED_AFTER_MS).unref()
+      return
+    }
     this.redialer?.established(link.peer)
     this.#log('stream to %s open', link.peer)
     this.#reconcile(link)
@@ -435,6 +472,7 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     this.stats.peersTimedOut++
     this.#log('nothing from %s for %d ms (%d inbound streams; our stream to it %s, %d bytes queued): closing its connections, the redialer takes over',
       link.peer, Math.round(silentMs), link.readers.size, link.out?.writeStatus ?? 'closed', link.out?.writeBufferLength ?? 0)
+    link.gaveUp = true
     // Aborted, not closed: a graceful close would wait on the silent peer.
     for (const c of [...this.#conns.get(link.peer) ?? []]) c.abort(new Error(`meshcache: nothing from the peer for ${Math.round(silentMs)} ms`))
   }

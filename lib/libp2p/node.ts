@@ -24,6 +24,8 @@ export interface NodeInit {
   logger: ComponentLogger | undefined
   /** Add the gossipsub service (the relay tier). */
   gossipsub?: boolean
+  /** Connections libp2p keeps at most (it prunes the rest); undefined: its default. */
+  maxConnections?: number
 }
 
 /**
@@ -69,7 +71,8 @@ export async function buildNode (init: NodeInit): Promise<Libp2p> {
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
       maxIncomingPendingConnections: MAX_PENDING_INBOUND_UPGRADES,
       // meshcache redials peers itself (redial.ts), forever and with backoff
-      reconnectRetries: 0
+      reconnectRetries: 0,
+      ...(init.maxConnections !== undefined ? { maxConnections: init.maxConnections } : {})
     },
     // Its ping aborts a connection whose answer takes over 5 s, which under
     // saturation is a healthy one with frames queued ahead of the answer;

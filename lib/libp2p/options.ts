@@ -122,6 +122,17 @@ export interface Libp2pTransportOptions {
    */
   gossipsub?: boolean | { minPeers?: number }
   /**
+   * Bounded connections for large meshes (a partial mesh). While this node
+   * knows at most `maxPeers` peers nothing changes (a full mesh, direct
+   * streams). Past that it dials only until it holds `maxPeers` connections,
+   * accepts at most twice that (libp2p's connection manager prunes the rest),
+   * and every broadcast spreads over gossipsub, hop by hop (the relay tier
+   * is turned on for it); anti-entropy runs with the neighbours, and repair
+   * is transitive (SPEC.md §11). Infinity: always a full mesh.
+   * @default Infinity
+   */
+  maxPeers?: number
+  /**
    * libp2p logger; meshcache logs under `meshcache:libp2p:*`
    * (`DEBUG=meshcache:*` to see it).
    * @default libp2p's default logger
@@ -140,6 +151,8 @@ export interface ResolvedOptions {
   keepaliveInterval: number
   peerTimeout: number
   probeInterval: number
+  /** Infinity: a full mesh. */
+  maxPeers: number
   maxFrameBytes: number
   maxBufferedBytes: number
   logger: ComponentLogger | undefined
@@ -203,8 +216,13 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
   if (options.logger !== undefined && typeof options.logger?.forComponent !== 'function') {
     invalidOption('logger', 'must be a libp2p ComponentLogger (with forComponent)')
   }
-  const relayMinPeers = resolveRelay(options.gossipsub)
-  return { listen, peers, psk, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, probeInterval, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
+  const maxPeers = options.maxPeers === undefined || options.maxPeers === Infinity ? Infinity : options.maxPeers
+  if (maxPeers !== Infinity && (typeof maxPeers !== 'number' || !Number.isInteger(maxPeers) || maxPeers < 2)) {
+    invalidOption('maxPeers', 'must be an integer ≥ 2, or Infinity')
+  }
+  // A partial mesh spreads its broadcasts over gossipsub: the relay tier comes with it.
+  const relayMinPeers = resolveRelay(options.gossipsub) ?? (maxPeers !== Infinity ? DEFAULT_RELAY_MIN_PEERS : undefined)
+  return { listen, peers, psk, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, probeInterval, maxPeers, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
 }
 
 function resolveRelay (value: unknown): number | undefined {

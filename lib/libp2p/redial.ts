@@ -27,7 +27,18 @@ interface Known {
   abort: AbortController | undefined
   /** Settles when the dial in flight has ended. */
   dialed: Promise<void> | undefined
+  /** When our stream last opened to it (ms, this clock). */
+  establishedAt: number
+  /** Connections in a row that ended within SHORT_LIVED_MS of our stream opening. */
+  shortLived: number
 }
+
+/**
+ * A connection that ends this soon after our stream opened on it was not a
+ * working link (a partial mesh's peer over its bound greets us and lets us
+ * go): the next dial backs off instead of coming at once.
+ */
+const SHORT_LIVED_MS = 5_000
 
 /** What the redialer needs of probe.ts: watch a lost peer's addresses, stop watching it. */
 export interface ProbeWatch {
@@ -49,6 +60,13 @@ export interface RedialInit {
   onDial?: (ok: boolean) => void
   /** Probes lost peers so a healed path is redialled at once (probe.ts); none: backoff only. */
   probe?: ProbeWatch
+  /**
+   * Whether another dial is wanted, given `dialing` dials in flight (a
+   * partial mesh bounds its connections); none: every known peer is dialled.
+   * When set, known peers are tried in random order, so that nodes do not
+   * all dial the same few.
+   */
+  wants?: (dialing: number) => boolean
 }
 
 const P2P = '/p2p/'
@@ -70,6 +88,8 @@ export class Redialer {
   readonly #now: () => number
   readonly #onDial: (ok: boolean) => void
   readonly #probe: ProbeWatch | undefined
+  readonly #wants: ((dialing: number) => boolean) | undefined
+  #dialing = 0
   /** By peer id, or by address for bootstrap entries whose id is unknown. */
   readonly #known = new Map<string, Known>()
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -86,6 +106,14 @@ export class Redialer {
     this.#now = init.now ?? Date.now
     this.#onDial = init.onDial ?? (() => {})
     this.#probe = init.probe
+    this.#wants = init.wants
+  }
+
+  /** Peers known by id (bootstrap addresses not yet resolved excluded). */
+  get peerCount (): number {
+    let n = 0
+    for (const k of this.#known.values()) if (k.peer !== undefined && k.bootstrapAddr === undefined) n++
+    return n
   }
 
   /** Adds a bootstrap address, with or without `/p2p/<id>`; dialled at the next tick. */
@@ -101,7 +129,7 @@ export class Redialer {
     } else {
       const key = `addr:${addr}`
       if (!this.#known.has(key)) {
-        this.#known.set(key, { peer: undefined, bootstrapAddr: addr, addrs: [addr], bootstrap: true, failures: 0, nextAt: 0, lastSeen: this.#now(), dialing: false, established: false, abort: undefined, dialed: undefined })
+        this.#known.set(key, { peer: undefined, bootstrapAddr: addr, addrs: [addr], bootstrap: true, failures: 0, nextAt: 0, lastSeen: this.#now(), dialing: false, established: false, abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0 })
       }
     }
   }
@@ -138,26 +166,30 @@ export class Redialer {
     for (const k of this.#entries(peer)) {
       k.failures = 0
       k.established = true
-      k.lastSeen = this.#now()
+      k.lastSeen = k.establishedAt = this.#now()
     }
   }
 
   /**
    * The last connection to `peer` closed: if it was established, retry at
-   * the next tick, and probe it so that the dial after a heal does not wait
+   * the next tick (after a backoff if it lasted less than SHORT_LIVED_MS).
+   * `lost`: this node gave the peer up for silence (a partition, most
+   * likely): it is also probed, so that the dial after a heal does not wait
    * for this one's SYN retries or the backoff.
    */
-  disconnected (peer: string): void {
-    let lost = false
+  disconnected (peer: string, lost = false): void {
+    const now = this.#now()
+    let was = false
     for (const k of this.#entries(peer)) {
-      k.lastSeen = this.#now()
+      k.lastSeen = now
       if (k.established) {
         k.established = false
-        k.nextAt = this.#now()
-        lost = true
+        was = true
+        k.shortLived = now - k.establishedAt < SHORT_LIVED_MS ? k.shortLived + 1 : 0
+        k.nextAt = k.shortLived === 0 ? now : now + Math.min(this.#maxInterval, this.#interval * 2 ** (k.shortLived - 1))
       }
     }
-    if (lost) this.#probe?.watch(peer, this.addrsOf(peer))
+    if (was && lost) this.#probe?.watch(peer, this.addrsOf(peer))
   }
 
   /** Every address known for `peer` (from its HELLO, peer exchange or a bootstrap address). */
@@ -182,6 +214,7 @@ export class Redialer {
         await k.dialed
       }
       if (k.dialing || this.#stopped || this.#connected(peer) || this.#known.get(peer) !== k) return
+      if (this.#wants !== undefined && !this.#wants(this.#dialing)) return
       k.failures = 0
       this.#log('%s is reachable again: dialling at once', peer)
       k.dialed = this.#dial(k)
@@ -211,7 +244,7 @@ export class Redialer {
   #entry (peer: string): Known {
     let k = this.#known.get(peer)
     if (k === undefined) {
-      k = { peer, bootstrapAddr: undefined, addrs: [], bootstrap: false, failures: 0, nextAt: Infinity, lastSeen: this.#now(), dialing: false, established: false, abort: undefined, dialed: undefined }
+      k = { peer, bootstrapAddr: undefined, addrs: [], bootstrap: false, failures: 0, nextAt: Infinity, lastSeen: this.#now(), dialing: false, established: false, abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0 }
       this.#known.set(peer, k)
     }
     return k
@@ -237,7 +270,9 @@ export class Redialer {
     const self = this.#node.peerId.toString()
     // Our addresses carry /p2p/<id>; a bootstrap address usually does not.
     const own = new Set(this.#node.getMultiaddrs().map(a => withoutPeerId(a.toString())))
-    for (const [key, k] of this.#known) {
+    const entries = [...this.#known]
+    if (this.#wants !== undefined) shuffle(entries)
+    for (const [key, k] of entries) {
       if (k.dialing || k.peer === self) continue
       if (k.bootstrapAddr !== undefined && own.has(withoutPeerId(k.bootstrapAddr))) continue
       if (this.#connected(k.peer)) { k.lastSeen = now; continue }
@@ -248,6 +283,7 @@ export class Redialer {
         continue
       }
       if (k.nextAt > now) continue
+      if (this.#wants !== undefined && !this.#wants(this.#dialing)) continue
       k.dialed = this.#dial(k)
     }
     this.#schedule(this.#interval)
@@ -276,6 +312,7 @@ export class Redialer {
       return
     }
     k.dialing = true
+    this.#dialing++
     const abort = k.abort = new AbortController()
     try {
       const conn = await this.#node.dial(target, { signal: AbortSignal.any([abort.signal, AbortSignal.timeout(this.#dialTimeout)]) })
@@ -296,8 +333,18 @@ export class Redialer {
       this.#onDial(false)
     } finally {
       k.dialing = false
+      this.#dialing--
       k.abort = undefined
     }
+  }
+}
+
+function shuffle<T> (items: T[]): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    const t = items[i] as T
+    items[i] = items[j] as T
+    items[j] = t
   }
 }
 

@@ -49,6 +49,10 @@ export class PeerLink {
   suspect = false
   /** A forced dial to replace its silent connections is in flight. */
   refreshing = false
+  /** A partial mesh over its bound: greet this peer, then let it go. */
+  shed = false
+  /** Liveness gave it up (its connections were aborted for silence): a partition, probed until it heals. */
+  gaveUp = false
 
   constructor (peer: string) {
     this.peer = peer
