@@ -3,8 +3,8 @@
  * option fails at construction with E_INVALID_OPTION naming it.
  */
 import { invalidOption } from './errors.ts'
-import type { Now } from './clock.ts'
-import type { Transport } from './transport.ts'
+import type { Now } from './core/clock.ts'
+import type { Transport } from './net/transport.ts'
 import type { ValueCodec } from './value-codec.ts'
 import { DEFAULT_LIMITS, type DecodeLimits } from '../protocol/constants.ts'
 

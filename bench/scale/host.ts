@@ -17,7 +17,7 @@
  * A write's value is its CLOCK_MONOTONIC send time, so receivers need no table.
  */
 import { createMeshCache, type MeshCache } from '../../lib/index.ts'
-import { createLibp2pTransport, type Libp2pTransport } from '../../lib/libp2p/index.ts'
+import { createLibp2pTransport, type Libp2pTransport } from '../../lib/net/libp2p/index.ts'
 
 interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers?: number, mode?: 'invalidate' | 'replicate' }
 type Request =

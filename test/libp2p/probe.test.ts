@@ -1,5 +1,5 @@
 /**
- * The prober (lib/libp2p/probe.ts): bare TCP connects that find a healed
+ * The prober (lib/net/libp2p/probe.ts): bare TCP connects that find a healed
  * path. Real sockets on loopback; the end-to-end effect (convergence within
  * 1 s of a real nft heal) is test/netns/heal.test.ts.
  */
@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createServer, type Server } from 'node:net'
 import { once } from 'node:events'
-import { Prober, PROBES_PER_TICK, tcpTargets, type TcpTarget } from '../../lib/libp2p/probe.ts'
+import { Prober, PROBES_PER_TICK, tcpTargets, type TcpTarget } from '../../lib/net/libp2p/probe.ts'
 
 async function listen (port = 0): Promise<Server> {
   const server = createServer(socket => { socket.destroy() })

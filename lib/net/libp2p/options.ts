@@ -4,7 +4,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import type { ComponentLogger } from '@libp2p/interface'
-import { invalidOption } from '../errors.ts'
+import { invalidOption } from '../../errors.ts'
 import { CHUNK_BYTES } from './envelope.ts'
 import { normalizePsk } from './psk.ts'
 

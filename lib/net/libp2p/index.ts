@@ -5,7 +5,7 @@
  * See DESIGN.md for why (and why not gossipsub).
  */
 import type { Channel, FrameHandler, Transport } from '../transport.ts'
-import { ErrorCode, MeshCacheError } from '../errors.ts'
+import { ErrorCode, MeshCacheError } from '../../errors.ts'
 import { buildNode } from './node.ts'
 import { FaultSwitch } from './fault.ts'
 import { Mesh } from './mesh.ts'
