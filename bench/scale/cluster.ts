@@ -65,9 +65,7 @@ class Host {
 }
 
 async function startHost (config: Record<string, unknown>, first: number, count: number): Promise<Host> {
-  // SCALE_DEBUG=<first instance of a host>: that host logs meshcache:libp2p:* to stderr
-  const debug = process.env.SCALE_DEBUG !== undefined && Number(process.env.SCALE_DEBUG) === first ? { DEBUG: 'meshcache:libp2p:*' } : {}
-  const child = fork(HOST, [JSON.stringify({ ...config, first, instances: count })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...debug } })
+  const child = fork(HOST, [JSON.stringify({ ...config, first, instances: count })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const exited = once(child, 'exit').then(([code]) => { throw new Error(`scale host exited early (${code})`) })
   await Promise.race([once(child, 'message'), exited])
   return new Host(child, first, count)

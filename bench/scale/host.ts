@@ -18,6 +18,7 @@
  */
 import { createMeshCache, type MeshCache } from '../../lib/index.ts'
 import { createLibp2pTransport, type Libp2pTransport } from '../../lib/net/libp2p/index.ts'
+import { prefixLogger } from '@libp2p/logger'
 
 interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers?: number, mode?: 'invalidate' | 'replicate' }
 type Request =
@@ -48,6 +49,8 @@ for (let i = 0; i < config.instances; i++) {
     peers: bootstrap,
     psk: `/key/swarm/psk/1.0.0/\n/base16/\n${config.psk}\n`,
     ...(config.maxPeers !== undefined ? { maxPeers: config.maxPeers } : {}),
+    // DEBUG='i*:meshcache:*' shows which instance logged what
+    logger: prefixLogger(`i${config.first + i}`),
   })
   const gossip = { received: 0 }
   // Counts every gossipsub message received, duplicates included: the wire cost of spreading.

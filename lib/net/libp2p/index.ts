@@ -77,7 +77,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
   const faults = new FaultSwitch()
   let mesh: Mesh
   try {
-    const node = await buildNode({ listen: opts.listen, psk: opts.psk, gater: faults.gater(), logger: opts.logger, gossipsub: opts.relayMinPeers !== undefined, ...(opts.maxPeers !== Infinity ? { maxConnections: 2 * opts.maxPeers } : {}) })
+    const node = await buildNode({ listen: opts.listen, psk: opts.psk, gater: faults.gater(), logger: opts.logger, gossipsub: opts.relayMinPeers !== undefined })
     mesh = new Mesh(node, opts, node.logger.forComponent('meshcache:libp2p:mesh'))
     if (opts.relayMinPeers !== undefined) {
       mesh.relay = new GossipRelay(node.services.pubsub as GossipSub, opts.relayMinPeers, mesh, node.logger.forComponent('meshcache:libp2p:relay'))

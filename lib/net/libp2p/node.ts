@@ -24,8 +24,6 @@ export interface NodeInit {
   logger: ComponentLogger | undefined
   /** Add the gossipsub service (the relay tier). */
   gossipsub?: boolean
-  /** Connections libp2p keeps at most (it prunes the rest); undefined: its default. */
-  maxConnections?: number
 }
 
 /**
@@ -71,8 +69,10 @@ export async function buildNode (init: NodeInit): Promise<Libp2p> {
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
       maxIncomingPendingConnections: MAX_PENDING_INBOUND_UPGRADES,
       // meshcache redials peers itself (redial.ts), forever and with backoff
-      reconnectRetries: 0,
-      ...(init.maxConnections !== undefined ? { maxConnections: init.maxConnections } : {})
+      reconnectRetries: 0
+      // No lower maxConnections for a partial mesh: libp2p refuses inbound
+      // connections at the bound before a newcomer could learn other peers
+      // from us (mesh.ts greets and sheds them instead).
     },
     // Its ping aborts a connection whose answer takes over 5 s, which under
     // saturation is a healthy one with frames queued ahead of the answer;

@@ -125,7 +125,8 @@ export interface Libp2pTransportOptions {
    * Bounded connections for large meshes (a partial mesh). While this node
    * knows at most `maxPeers` peers nothing changes (a full mesh, direct
    * streams). Past that it dials only until it holds `maxPeers` connections,
-   * accepts at most twice that (libp2p's connection manager prunes the rest),
+   * keeps at most twice that (a newcomer past it is greeted with the peers
+   * we know, then let go),
    * and every broadcast spreads over gossipsub, hop by hop (the relay tier
    * is turned on for it); anti-entropy runs with the neighbours, and repair
    * is transitive (SPEC.md §11). Infinity: always a full mesh.
