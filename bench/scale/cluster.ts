@@ -6,6 +6,9 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import type { TransportStats } from '../../lib/net/libp2p/index.ts'
+
+export interface InstanceStats { transport: TransportStats, gossip: number, heapPerInstance: number, peers: number }
 
 const HOST = new URL('./host.ts', import.meta.url)
 const REPLY_TIMEOUT_MS = 180_000
@@ -139,8 +142,8 @@ export class ScaleCluster {
     })
   }
 
-  async stats (): Promise<Array<{ transport: Record<string, number>, gossip: number, heapPerInstance: number, peers: number }>> {
-    return (await Promise.all(this.hosts.map((h) => h.ask<Array<{ transport: Record<string, number>, gossip: number, heapPerInstance: number, peers: number }>>('stats')))).flat()
+  async stats (): Promise<InstanceStats[]> {
+    return (await Promise.all(this.hosts.map((h) => h.ask<InstanceStats[]>('stats')))).flat()
   }
 
   /** Partitions instances [0, split) from [split, n) with every instance's fault switch (libp2p gater). */
