@@ -100,7 +100,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     onDial: ok => { mesh.stats.redials++; if (!ok) mesh.stats.redialFailures++ },
     ...(mesh.prober !== undefined ? { probe: mesh.prober } : {}),
     // A partial mesh dials only while it holds fewer than maxPeers connections.
-    ...(opts.maxPeers !== Infinity ? { wants: (dialing: number) => mesh.connectedPeerCount() + dialing < opts.maxPeers } : {})
+    ...(opts.maxPeers !== Infinity ? { bound: { peers: opts.maxPeers, connections: () => mesh.connectedPeerCount() } } : {})
   })
   mesh.redialer = redialer
   for (const addr of opts.peers) redialer.addBootstrap(addr)

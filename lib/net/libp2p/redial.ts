@@ -61,13 +61,20 @@ export interface RedialInit {
   /** Probes lost peers so a healed path is redialled at once (probe.ts); none: backoff only. */
   probe?: ProbeWatch
   /**
-   * Whether another dial is wanted, given `dialing` dials in flight (a
-   * partial mesh bounds its connections); none: every known peer is dialled.
-   * When set, known peers are tried in random order, so that nodes do not
-   * all dial the same few.
+   * A partial mesh's bound (the `maxPeers` option) and how many peers are
+   * connected now; none: every known peer is dialled. With a bound, known
+   * peers are dialled in random order while fewer than `peers` are connected
+   * (so that nodes do not all dial the same few); peers never connected are
+   * not forgotten for it; and every ROTATE_INTERVAL_MS or so a node at its
+   * bound dials one more known peer (up to twice the bound), so the graph
+   * keeps mixing: without it, the two sides of a healed partition would stay
+   * apart, each node full of links to its own side.
    */
-  wants?: (dialing: number) => boolean
+  bound?: { peers: number, connections: () => number }
 }
+
+/** How often (ms, ±50 %) a node of a partial mesh at its bound adds a link to a random known peer. */
+export const ROTATE_INTERVAL_MS = 10_000
 
 const P2P = '/p2p/'
 
@@ -88,8 +95,9 @@ export class Redialer {
   readonly #now: () => number
   readonly #onDial: (ok: boolean) => void
   readonly #probe: ProbeWatch | undefined
-  readonly #wants: ((dialing: number) => boolean) | undefined
+  readonly #bound: { peers: number, connections: () => number } | undefined
   #dialing = 0
+  #nextRotation = 0
   /** By peer id, or by address for bootstrap entries whose id is unknown. */
   readonly #known = new Map<string, Known>()
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -106,7 +114,12 @@ export class Redialer {
     this.#now = init.now ?? Date.now
     this.#onDial = init.onDial ?? (() => {})
     this.#probe = init.probe
-    this.#wants = init.wants
+    this.#bound = init.bound
+  }
+
+  /** Whether another dial is wanted now (always, without a bound). */
+  #wants (): boolean {
+    return this.#bound === undefined || this.#bound.connections() + this.#dialing < this.#bound.peers
   }
 
   /** Peers known by id (bootstrap addresses not yet resolved excluded). */
@@ -214,7 +227,7 @@ export class Redialer {
         await k.dialed
       }
       if (k.dialing || this.#stopped || this.#connected(peer) || this.#known.get(peer) !== k) return
-      if (this.#wants !== undefined && !this.#wants(this.#dialing)) return
+      if (!this.#wants()) return
       k.failures = 0
       this.#log('%s is reachable again: dialling at once', peer)
       k.dialed = this.#dial(k)
@@ -271,11 +284,13 @@ export class Redialer {
     // Our addresses carry /p2p/<id>; a bootstrap address usually does not.
     const own = new Set(this.#node.getMultiaddrs().map(a => withoutPeerId(a.toString())))
     const entries = [...this.#known]
-    if (this.#wants !== undefined) shuffle(entries)
+    if (this.#bound !== undefined) shuffle(entries)
     for (const [key, k] of entries) {
       if (k.dialing || k.peer === self) continue
       if (k.bootstrapAddr !== undefined && own.has(withoutPeerId(k.bootstrapAddr))) continue
       if (this.#connected(k.peer)) { k.lastSeen = now; continue }
+      // In a partial mesh most known peers are never connected: only failed dials make one unreachable.
+      if (this.#bound !== undefined && k.failures === 0) k.lastSeen = now
       if (!k.bootstrap && now - k.lastSeen > this.#forgetAfter) {
         this.#log('forgetting %s, unreachable for %d ms', key, now - k.lastSeen)
         this.#known.delete(key)
@@ -283,10 +298,25 @@ export class Redialer {
         continue
       }
       if (k.nextAt > now) continue
-      if (this.#wants !== undefined && !this.#wants(this.#dialing)) continue
+      if (!this.#wants()) continue
       k.dialed = this.#dial(k)
     }
+    if (this.#bound !== undefined) this.#rotate(entries, now)
     this.#schedule(this.#interval)
+  }
+
+  #rotate (entries: Array<[string, Known]>, now: number): void {
+    const bound = this.#bound
+    if (bound === undefined || now < this.#nextRotation || this.#wants()) return
+    this.#nextRotation = now + ROTATE_INTERVAL_MS * (0.5 + Math.random())
+    if (bound.connections() + this.#dialing >= 2 * bound.peers - 1) return
+    const self = this.#node.peerId.toString()
+    for (const [, k] of entries) {
+      if (k.dialing || k.peer === undefined || k.peer === self || k.bootstrapAddr !== undefined || this.#connected(k.peer) || k.nextAt > now) continue
+      this.#log('at the bound: one more link, to %s', k.peer)
+      k.dialed = this.#dial(k)
+      return
+    }
   }
 
   #backoff (k: Known): number {
