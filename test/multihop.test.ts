@@ -97,4 +97,33 @@ for (const spread of [true, false]) {
   })
 }
 
+test('the memory network\'s topology: neighbours only; spread forwards each broadcast once per node; setLinks reports peers up and down', async () => {
+  const { createMemoryNetwork } = await import('../lib/testing/index.ts')
+  const seen: string[] = []
+  const net = createMemoryNetwork({ links: [['a', 'b'], ['b', 'c']], spread: true })
+  const events: string[] = []
+  const handler = (name: string) => ({
+    onFrame: (from: string, frame: Uint8Array) => { seen.push(`${name}<${from}:${frame[0]}`) },
+    onPeerUp: (peer: string) => { events.push(`${name}+${peer}`) },
+    onPeerDown: (peer: string) => { events.push(`${name}-${peer}`) },
+  })
+  const a = await net.transport('a').join('ns', handler('a'))
+  const b = await net.transport('b').join('ns', handler('b'))
+  await net.transport('c').join('ns', handler('c'))
+  assert.equal(a.peers(), ['b'])
+  assert.equal(b.peers().sort(), ['a', 'c'])
+  a.broadcast(Uint8Array.of(7))
+  await net.flush()
+  assert.equal(seen.sort(), ['b<a:7', 'c<b:7'], 'c gets it from b, its neighbour; nobody twice')
+  seen.length = 0
+  a.send('c', Uint8Array.of(8))
+  await net.flush()
+  assert.equal(seen, [], 'no direct send to a non-neighbour')
+  events.length = 0
+  net.setLinks([['a', 'b'], ['b', 'c'], ['a', 'c']])
+  assert.equal(events.sort(), ['a+c', 'c+a'])
+  net.setLinks(undefined)
+  assert.equal(a.peers().sort(), ['b', 'c'], 'undefined: a full mesh again')
+})
+
 test.run()
