@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import type { TransportStats } from '../../lib/net/libp2p/index.ts'
 
-export interface InstanceStats { transport: TransportStats, gossip: number, heapPerInstance: number, peers: number }
+export interface InstanceStats { transport: TransportStats, gossip: number, gossipUpdates: number, heapPerInstance: number, peers: number }
 
 const HOST = new URL('./host.ts', import.meta.url)
 const REPLY_TIMEOUT_MS = 180_000

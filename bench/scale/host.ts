@@ -11,7 +11,7 @@
  *   arrivals { keys }             → per key: [arrivals here, latest arrival time] (CLOCK_MONOTONIC ms)
  *   await-keys { keys }           → when every instance here holds every key
  *   stats                         → per instance: transport stats, gossipsub messages received (duplicates
- *                                   included), heap per instance
+ *                                   included; and how many were UPDATES frames), heap per instance
  *   block { peers } / heal        → fault switch of every instance here (a partition without root)
  *   close
  * A write's value is its CLOCK_MONOTONIC send time, so receivers need no table.
@@ -36,7 +36,7 @@ const config = JSON.parse(process.argv[2] ?? '{}') as Config
 const now = (): number => Number(process.hrtime.bigint()) / 1e6
 process.on('disconnect', () => process.exit(0))
 
-interface Instance { transport: Libp2pTransport, cache: MeshCache<number>, gossip: { received: number } }
+interface Instance { transport: Libp2pTransport, cache: MeshCache<number>, gossip: { received: number, updates: number } }
 const instances: Instance[] = []
 /** key → [arrivals in this process, latest arrival] */
 const arrivals = new Map<string, [number, number]>()
@@ -52,12 +52,17 @@ for (let i = 0; i < config.instances; i++) {
     // DEBUG='i*:meshcache:*' shows which instance logged what
     logger: prefixLogger(`i${config.first + i}`),
   })
-  const gossip = { received: 0 }
-  // Counts every gossipsub message received, duplicates included: the wire cost of spreading.
+  const gossip = { received: 0, updates: 0 }
+  // Counts every gossipsub message received, duplicates included: the wire cost of spreading;
+  // and, of those, the UPDATES frames (byte 1 of a frame is its type, 0 for UPDATES).
   const pubsub = (transport.libp2p.services as { pubsub?: { handleReceivedMessage: (...args: unknown[]) => Promise<void> } }).pubsub
   if (pubsub !== undefined) {
     const original = pubsub.handleReceivedMessage.bind(pubsub)
-    pubsub.handleReceivedMessage = (...args: unknown[]) => { gossip.received++; return original(...args) }
+    pubsub.handleReceivedMessage = (...args: unknown[]) => {
+      gossip.received++
+      if ((args[1] as { data?: Uint8Array } | undefined)?.data?.[1] === 0) gossip.updates++
+      return original(...args)
+    }
   }
   const cache = await createMeshCache<number>({ namespace: 'scale', transport, mode: config.mode ?? 'replicate', ttl: 10 * 60_000 })
   cache.on('change', (event: { key: string, reason?: string }) => {
@@ -96,7 +101,7 @@ process.on('message', async (request: Request) => {
     case 'await-keys': value = await until(() => instances.every((i) => request.keys.every((k) => i.cache.inspect(k) !== undefined))); break
     case 'stats': {
       const heap = process.memoryUsage().heapUsed
-      value = instances.map((i) => ({ transport: i.transport.stats(), gossip: i.gossip.received, heapPerInstance: heap / instances.length, peers: i.cache.peers().length }))
+      value = instances.map((i) => ({ transport: i.transport.stats(), gossip: i.gossip.received, gossipUpdates: i.gossip.updates, heapPerInstance: heap / instances.length, peers: i.cache.peers().length }))
       break
     }
     case 'block': for (const i of instances) i.transport.faults.block(request.peers); break

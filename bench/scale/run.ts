@@ -45,7 +45,7 @@ const perProcess = Number(values['per-process'])
 const writeCount = Number(values.writes)
 const rate = Number(values.rate)
 
-interface Row { n: number, mode: 'partial' | 'full', formedMs: number, p50: number, p99: number, reached: number, perWrite: number, connMax: number, connMean: number, heapMb: number, partitionMs?: number }
+interface Row { n: number, mode: 'partial' | 'full', formedMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, connMax: number, connMean: number, heapMb: number, partitionMs?: number }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const messages = (stats: InstanceStats[]): number => stats.reduce((n, s) => n + s.gossip + s.transport.framesReceived, 0)
@@ -71,7 +71,8 @@ async function measure (n: number, mode: 'partial' | 'full', partition: boolean)
       await cluster.awaitMembership(180_000)
       formedMs = performance.now() - started
     } catch { /* not formed within 3 min: measured anyway, `reached` shows it */ }
-    const before = messages(await cluster.stats())
+    const initial = await cluster.stats()
+    const before = messages(initial)
     const results = await writePhase(cluster, 'w', writeCount, (i) => (i * 7919) % n)
     const stats = await cluster.stats()
     const last = Float64Array.from(results.filter((r) => r.receivers === n).map((r) => r.lastMs)).sort()
@@ -81,6 +82,7 @@ async function measure (n: number, mode: 'partial' | 'full', partition: boolean)
       p50: percentile(last, 0.5), p99: percentile(last, 0.99),
       reached: results.filter((r) => r.receivers === n).length / results.length,
       perWrite: (messages(stats) - before) / writeCount,
+      updatesPerWrite: mode === 'partial' ? (stats.reduce((n, s) => n + s.gossipUpdates, 0) - initial.reduce((n, s) => n + s.gossipUpdates, 0)) / writeCount : Number.NaN,
       connMax: Math.max(...conns), connMean: conns.reduce((a, b) => a + b, 0) / conns.length,
       heapMb: stats.reduce((a, s) => a + s.heapPerInstance, 0) / stats.length / 1e6,
     }
@@ -111,13 +113,13 @@ for (const n of sizes) {
     if (mode === 'full' && n > fullUpTo) continue
     const row = await measure(n, mode, values.partition === true && mode === 'partial' && n === Math.max(...sizes))
     rows.push(row)
-    process.stdout.write(`  n=${n} ${mode}: formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms` : ''}\n`)
+    process.stdout.write(`  n=${n} ${mode}: formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (of them ${count(row.updatesPerWrite)} gossipsub copies of UPDATES; D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms` : ''}\n`)
   }
 }
 
 process.stdout.write('\n' + table(
-  ['n', 'mesh', 'membership formed (ms)', 'last receiver p50', 'p99', 'reached all', 'msgs/write', 'D·n', 'conns max', 'conns mean', 'heap/instance MB'],
-  rows.map((r) => [String(r.n), r.mode, ms(r.formedMs), ms(r.p50), ms(r.p99), `${(r.reached * 100).toFixed(0)}%`, count(r.perWrite), String(GOSSIPSUB_D * r.n), String(r.connMax), r.connMean.toFixed(1), r.heapMb.toFixed(1)]),
+  ['n', 'mesh', 'membership formed (ms)', 'last receiver p50', 'p99', 'reached all', 'msgs/write', 'UPDATES copies/write', 'D·n', 'conns max', 'conns mean', 'heap/instance MB'],
+  rows.map((r) => [String(r.n), r.mode, ms(r.formedMs), ms(r.p50), ms(r.p99), `${(r.reached * 100).toFixed(0)}%`, count(r.perWrite), count(r.updatesPerWrite), String(GOSSIPSUB_D * r.n), String(r.connMax), r.connMean.toFixed(1), r.heapMb.toFixed(1)]),
 ) + '\n')
 const healed = rows.find((r) => r.partitionMs !== undefined)
 if (healed) process.stdout.write(`50/50 partition of ${healed.n} (partial mesh): converged ${ms(healed.partitionMs)} ms after the heal\n`)
@@ -126,7 +128,7 @@ if (values.plot) {
   const series = (mode: 'partial' | 'full', y: (r: Row) => number): Series => ({ name: mode === 'partial' ? `partial mesh (maxPeers ${maxPeers})` : 'full mesh', points: rows.filter((r) => r.mode === mode).map((r) => [r.n, y(r)]) })
   const svg = renderPlot([
     { title: 'last receiver p99 (ms)', series: [series('partial', (r) => r.p99), series('full', (r) => r.p99)] },
-    { title: 'messages received per write', series: [series('partial', (r) => r.perWrite), series('full', (r) => r.perWrite), { name: 'D·n', points: rows.filter((r) => r.mode === 'partial').map((r) => [r.n, GOSSIPSUB_D * r.n]) }] },
+    { title: 'messages received per write (all kinds)', series: [series('partial', (r) => r.perWrite), series('full', (r) => r.perWrite), { name: 'D·n', points: rows.filter((r) => r.mode === 'partial').map((r) => [r.n, GOSSIPSUB_D * r.n]) }] },
   ], `bench:scale on a shared 2-core machine, ${new Date().toISOString().slice(0, 10)}`)
   const path = String(values.plot)
   writeFileSync(path.replace(/\.png$/, '.svg'), svg)
