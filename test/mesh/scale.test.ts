@@ -24,7 +24,8 @@ test(`${INSTANCES} instances with maxPeers ${MAX_PEERS}: full membership over th
     const formed = await cluster.stats()
     for (const [i, s] of formed.entries()) {
       assert.ok(s.transport.connections >= 1, `instance ${i} has no connection`)
-      assert.ok(s.transport.connections <= 2 * MAX_PEERS + 1, `instance ${i} holds ${s.transport.connections} connections`)
+      // At most twice maxPeers, plus newcomers for the second they are greeted before being let go.
+      assert.ok(s.transport.connections <= 2 * MAX_PEERS + 2, `instance ${i} holds ${s.transport.connections} connections (all: ${formed.map((f) => f.transport.connections).join(',')})`)
     }
     assert.ok(formed.some((s) => s.transport.connections < INSTANCES - 1), 'not a full mesh')
 
