@@ -70,8 +70,12 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   readonly #store: Store<V>
   /** The store's LRU, held directly: one field load less on the read path. */
   readonly #lru: Store<V>['lru']
-  /** An injected clock does not drive timers: reads check deadlines themselves (Store explains). */
-  readonly #readsCheckClock: boolean
+  /**
+   * An injected clock does not drive timers: reads check deadlines
+   * themselves (Store explains). Nor does a closed cache's stopped timer, so
+   * close() turns this on: TTL stays exact on what it still serves (SPEC §9).
+   */
+  #readsCheckClock: boolean
   readonly #counters = new Counters()
   readonly #outbox: Outbox
   /** Anti-entropy and membership (lib/sync/replication.ts). */
@@ -83,6 +87,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #channel: Channel | undefined
   #closed = false
   #timers: NodeJS.Timeout[] = []
+  /** Run at close, before the transport goes: attached features (change sources) release their connections. */
+  readonly #closeHooks = new Set<() => Promise<void>>()
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
   constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean) {
@@ -95,6 +101,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#replica = new Replica<V>(options, this.origin, this.#counters, {
       changed: (key, reason) => this.#derived.changed(key, reason),
       changedKeepingValue: (key) => this.#derived.changedKeepingValue(key),
+      changedBeside: (key, reason) => this.#derived.changedBeside(key, reason),
       applied: (key, kind, source) => this.#emitChange(key, kind, source),
       queue: (seq, record) => this.#outbox.push(seq, record),
       evicted: (key, reason) => this.#evicted(key, reason),
@@ -104,7 +111,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#store = this.#replica.store
     this.#lru = this.#store.lru
     this.#readsCheckClock = options.injectedClock
-    this.#outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame))
+    this.#outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame), options.limits.maxOrigins)
     this.#repl = new Replication(this.#replica, options, {
       connected: () => this.#channel?.peers() ?? [],
       send: (peer, frame) => this.#send(peer, frame),
@@ -225,6 +232,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `value of key ${JSON.stringify(key)} is ${String(value)}: use delete() to remove a key`)
     }
     checkOptionsArgument('set', options)
+    const local = options?.local
+    if (local !== undefined && typeof local !== 'boolean') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `set: \`local\` must be a boolean, got ${JSON.stringify(local) ?? typeof local}`)
     const ttl = checkTtl(options?.ttl, this.#o.ttl, this.#o.maxTtl)
     // Checked before any state changes: a refused edge (a cycle) changes nothing.
     const bases = options === undefined ? undefined : this.#derived.basesOf(key, options.dependsOn, options.tags, this.#o.limits.maxKeyBytes)
@@ -269,6 +278,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    */
   getOrLoad<R extends V | undefined = V> (key: string, loader: LoadFunction<R>, options?: LoadOptions): Promise<R> {
     try {
+      this.#assertOpen() // SPEC §9: a closed cache neither loads nor serves through getOrLoad
       checkOptionsArgument('getOrLoad', options)
     } catch (error) {
       return Promise.reject(error)
@@ -296,7 +306,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** Starts anti-entropy with every connected peer now (it also runs on connect, on gaps and periodically). */
   sync (): void {
-    if (this.#closed || this.#channel === undefined) return
+    this.#assertOpen()
+    if (this.#channel === undefined) return
     for (const peer of this.#channel.peers()) this.#repl.request(peer, true)
   }
 
@@ -358,7 +369,22 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return this.#transport.multiaddrs?.() ?? []
   }
 
+  /**
+   * Runs `hook` when the cache closes, before its transport goes (a change
+   * source stops reading and releases its database connections); `close()`
+   * waits for it. Returns a function that removes the hook.
+   */
+  onClose (hook: () => Promise<void>): () => void {
+    this.#closeHooks.add(hook)
+    return () => { this.#closeHooks.delete(hook) }
+  }
+
   async close (): Promise<void> {
+    if (this.#closed) return
+    const hooks = [...this.#closeHooks]
+    this.#closeHooks.clear()
+    // Before #closed: a source stopping gracefully may still apply what it holds.
+    await Promise.allSettled(hooks.map(async (hook) => { await hook() }))
     if (this.#closed) return
     this.#outbox.flush()
     this.#closed = true
@@ -366,6 +392,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     for (const t of this.#timers) clearInterval(t)
     this.#timers = []
     this.#store.close()
+    this.#readsCheckClock = true
     this.#repl.close() // tells peers we left, while the channel is still open
     await this.#channel?.close()
     if (this.#ownsTransport) await this.#transport.close?.()
@@ -394,7 +421,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #handleFrame (from: string, frame: Uint8Array): void {
     try {
-      const msg = decodeFrame(frame, this.#o.limits, this.#replica.canonicalOrigin)
+      // Values this instance cannot take are read as absent (SPEC §3.4): their
+      // records merge as invalidations, and the replica reports them.
+      const msg = decodeFrame(frame, this.#o.limits, this.#replica.canonicalOrigin, true)
       switch (msg.type) {
         case MessageType.UPDATES: if (this.#replica.applyUpdates(from, msg)) this.#repl.request(from); break
         case MessageType.SYNC_STEP1: this.#repl.onStep1(from, msg); break

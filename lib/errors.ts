@@ -21,6 +21,11 @@ export const ErrorCode = {
   FRAME_TYPE: 'E_FRAME_TYPE',
   /** A frame decodes but breaks a rule of the protocol (bad reference, bad sequence, trailing bytes…). */
   FRAME_MALFORMED: 'E_FRAME_MALFORMED',
+  /**
+   * A value to replicate is larger than `limits.maxValueBytes` once encoded:
+   * no peer would accept it (replicate mode only; the message names key, size and limit).
+   */
+  VALUE_TOO_LARGE: 'E_VALUE_TOO_LARGE',
   /** A replicated value could not be encoded or decoded by the value codec. */
   VALUE_CODEC: 'E_VALUE_CODEC',
   /** The transport could not start or join. */
@@ -31,6 +36,18 @@ export const ErrorCode = {
   LOAD_ABORTED: 'E_LOAD_ABORTED',
   /** A dependency edge would close a cycle. */
   DEPENDENCY_CYCLE: 'E_DEPENDENCY_CYCLE',
+  /** A change source could not reach its database (connection refused, unknown host, timeout). */
+  SOURCE_CONNECT: 'E_SOURCE_CONNECT',
+  /** A change source's database refused its credentials (wrong password, unknown role, no hba entry). */
+  SOURCE_AUTH: 'E_SOURCE_AUTH',
+  /** The database is not configured to stream changes (PostgreSQL: `wal_level` is not `logical`). */
+  SOURCE_CONFIG: 'E_SOURCE_CONFIG',
+  /** A table a change source maps does not exist. */
+  SOURCE_TABLE: 'E_SOURCE_TABLE',
+  /** The role lacks a privilege the change source needs (PostgreSQL: REPLICATION, or creating the publication). */
+  SOURCE_PRIVILEGE: 'E_SOURCE_PRIVILEGE',
+  /** Any other failure of a change source at start, with the database's error as `cause`. */
+  SOURCE_FAILED: 'E_SOURCE_FAILED',
 } as const
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]
