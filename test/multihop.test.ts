@@ -97,6 +97,30 @@ for (const spread of [true, false]) {
   })
 }
 
+test('a write no relay carried is repaired hop by hop at announcement ticks, not only by periodic rounds', async () => {
+  // Real time: the announcement timer is what carries the repair on (announceInterval 50 ms here;
+  // no periodic rounds at all, so without the retry the third hop would never get the write).
+  const c = await cluster<string>(4, { mode: 'replicate', announceInterval: 50, syncInterval: 0 }, { links: CHAIN.slice(0, 3), spread: true })
+  const nodes = c.nodes as Array<MeshCache<string>>
+  try {
+    nodes[0]?.set('warm', 'x')
+    await c.net.flush()
+    assert.ok(nodes.every((n) => n.get('warm') === 'x'))
+    c.net.setLinks(CHAIN.slice(1, 3)) // n0 cut off
+    nodes[0]?.set('k', 'v')
+    await c.net.flush()
+    c.net.setLinks(CHAIN.slice(0, 3))
+    const deadline = performance.now() + 10_000
+    while (!nodes.every((n) => n.get('k') === 'v') && performance.now() < deadline) {
+      await c.net.flush()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    assert.equal(nodes.map((n) => n.get('k')), ['v', 'v', 'v', 'v'], 'every hop repaired')
+  } finally {
+    await c.close()
+  }
+})
+
 test('the memory network\'s topology: neighbours only; spread forwards each broadcast once per node; setLinks reports peers up and down', async () => {
   const { createMemoryNetwork } = await import('../lib/testing/index.ts')
   const seen: string[] = []
