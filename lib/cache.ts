@@ -27,6 +27,9 @@ import { assertUserKey, tagKey } from './loading/tags.ts'
 import type { Channel, FrameHandler, Transport } from './net/transport.ts'
 import { allEntries, inspectEntry, KIND_NAMES, metadataBytes, type EntryView } from './observe/inspect.ts'
 import { Counters, type CacheStats } from './observe/stats.ts'
+import { TierLink } from './tiers/link.ts'
+import type { Tier, TierFailure } from './tiers/tier.ts'
+import { jsonCodec, type ValueCodec } from './value-codec.ts'
 
 export type { EntryView } from './observe/inspect.ts'
 
@@ -87,6 +90,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #channel: Channel | undefined
   #closed = false
   #timers: NodeJS.Timeout[] = []
+  /** The lower tier (an L2), if one is configured: lib/tiers/link.ts is all the cache knows of it. */
+  readonly #link: TierLink<V> | undefined
   /** Run at close, before the transport goes: attached features (change sources) release their connections. */
   readonly #closeHooks = new Set<() => Promise<void>>()
 
@@ -103,7 +108,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       changedKeepingValue: (key) => this.#derived.changedKeepingValue(key),
       changedBeside: (key, reason) => this.#derived.changedBeside(key, reason),
       applied: (key, kind, source) => this.#emitChange(key, kind, source),
-      queue: (seq, record) => this.#outbox.push(seq, record),
+      queue: (seq, record) => {
+        this.#outbox.push(seq, record)
+        // Every local delete and invalidation (cascades included) passes here; a set goes through in #set, with its value.
+        if (this.#link !== undefined && record.kind !== RecordKind.SET) this.#link.removed(record.key, record.hlc, record.writer)
+      },
       evicted: (key, reason) => this.#evicted(key, reason),
       refused: (from, error) => this.#protocolError(from, error),
       members: () => this.#repl.members(),
@@ -143,7 +152,36 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         this.#replica.forgetPlaceholder(key)
         this.#store.dropValue(key, reason)
       },
+      tier: undefined,
     })
+    this.#link = options.tier === undefined ? undefined : this.#attachTier(options.tier)
+  }
+
+  #attachTier (tier: Tier<V>): TierLink<V> {
+    tier.attach({
+      namespace: this.namespace,
+      codec: (this.#o.codec ?? jsonCodec) as ValueCodec<V>,
+      now: this.#o.now,
+      maxTtl: this.#o.maxTtl,
+      onFailure: (failure) => {
+        if (this.listenerCount('tierError') > 0) this.#emitSafely('tierError', failure satisfies TierFailure)
+      },
+    })
+    const link = new TierLink(tier, {
+      state: (key) => {
+        const e = this.#store.meta.get(key)
+        return e === undefined || e.isPlaceholder ? undefined : { hlc: e.hlc, writer: e.writer, removed: e.kind !== RecordKind.SET }
+      },
+      now: this.#o.now,
+      floor: () => 0, // TODO(clear): the namespace clear horizon, once clear() is in (then a local clear calls link.cleared)
+    })
+    this.#derived.useTier(link)
+    return link
+  }
+
+  /** The lower tier (the L2) this cache reads and writes through, if any. */
+  get tier (): Tier<V> | undefined {
+    return this.#link?.tier
   }
 
   /** Joins the namespace on the transport and starts the timers. Called by `createMeshCache`. */
@@ -253,6 +291,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const entry = this.#replica.write(key, RecordKind.SET, ttl, bytes)
     if (bases !== undefined) this.#derived.graph().link(key, bases, true) // before the value, as above
     this.#store.setWritten(key, value, entry)
+    this.#link?.written(key, value, ttl, entry.hlc, this.origin, bases)
     this.#emitChange(key, RecordKind.SET, 'local')
     return this
   }
@@ -328,6 +367,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       metadataBytes: metadataBytes(store),
       ...this.#derived.loadStats(),
       propagation: this.#replica.lag.snapshot(),
+      tier: this.#link?.stats(),
     }
   }
 
@@ -396,6 +436,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#repl.close() // tells peers we left, while the channel is still open
     await this.#channel?.close()
     if (this.#ownsTransport) await this.#transport.close?.()
+    await this.#link?.tier.close() // sends what it still queues, briefly
   }
 
   #remove (key: string, kind: RecordKindValue): boolean {

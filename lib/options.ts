@@ -6,6 +6,8 @@ import { invalidOption } from './errors.ts'
 import type { Now } from './core/clock.ts'
 import type { Transport } from './net/transport.ts'
 import type { ValueCodec } from './value-codec.ts'
+import type { Tier } from './tiers/tier.ts'
+import type { RedisTierOptions } from './tiers/redis-options.ts'
 import { DEFAULT_LIMITS, type DecodeLimits } from '../protocol/constants.ts'
 
 export type CacheMode = 'invalidate' | 'replicate'
@@ -69,6 +71,16 @@ export interface MeshCacheOptions<V = unknown> {
   gcInterval?: number
   /** Decoding limits for incoming frames. @default DEFAULT_LIMITS */
   limits?: Partial<DecodeLimits>
+  /**
+   * A shared second level below L1 (README "L1 + L2"): `{ redis, prefix?,
+   * ttl?, … }` (`RedisTierOptions`, node-redis client, cluster or URL;
+   * `redis` must be installed), or a tier object (a `RedisTier` from
+   * `meshcache/redis`, or your own `Tier`). `getOrLoad` reads it on an L1
+   * miss and fills it with loaded values; writes go through to it
+   * asynchronously. Values are encoded with `codec` (JSON by default) in
+   * either mode. @default none
+   */
+  l2?: RedisTierOptions | Tier<V>
 }
 
 export const DEFAULT_MAX = 10_000
@@ -99,6 +111,8 @@ export interface ResolvedOptions<V> {
   limits: DecodeLimits
   /** True when `now` was injected: lru-cache must then read the clock on every access. */
   injectedClock: boolean
+  /** The lower tier, built by createMeshCache from `l2`. */
+  tier?: Tier<V> | undefined
 }
 
 function positiveInteger (name: string, value: unknown, fallback: number, allowZero = false): number {
@@ -155,7 +169,8 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
     invalidOption('codec', 'must have encode(value) and decode(bytes) functions')
   }
   if (codec?.copyInput !== undefined && typeof codec.copyInput !== 'boolean') invalidOption('codec', 'copyInput must be a boolean')
-  if (codec !== undefined && mode !== 'replicate') invalidOption('codec', "only applies to mode 'replicate'")
+  if (codec !== undefined && mode !== 'replicate' && options.l2 === undefined) invalidOption('codec', "only applies to mode 'replicate' or with `l2`")
+  if (options.l2 !== undefined && (options.l2 === null || typeof options.l2 !== 'object')) invalidOption('l2', 'must be an object: { redis, prefix?, ttl? } or a tier (RedisTier)')
   const maxClockSkew = positiveInteger('maxClockSkew', options.maxClockSkew, DEFAULT_MAX_CLOCK_SKEW, true)
   const syncInterval = interval('syncInterval', options.syncInterval, DEFAULT_SYNC_INTERVAL, true)
   const announceInterval = interval('announceInterval', options.announceInterval, DEFAULT_ANNOUNCE_INTERVAL)
