@@ -105,8 +105,11 @@ export class Replication<V extends {}> {
     if (members === undefined || members.length === 0) return
     const connected = new Set(this.#host.connected())
     const tracker = this.#replica.tracker
+    // Not for origins whose frames flow (§5): behind while they write is frames in flight, and
+    // asking for those under saturation would re-send every one of them in the answer.
+    const flowing = this.#flowing()
     for (const m of members) {
-      if (m.seq > tracker.contiguous(m.origin) && connected.has(m.peer)) this.#sync.request(m.peer)
+      if (m.seq > tracker.contiguous(m.origin) && connected.has(m.peer) && !flowing.has(m.origin)) this.#sync.request(m.peer)
     }
   }
 
