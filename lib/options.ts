@@ -36,7 +36,7 @@ export interface MeshCacheOptions<V = unknown> {
   mode?: CacheMode
   /**
    * What carries frames between instances. @default a libp2p node built from
-   * `listen`, `peers`, `psk` and `gossipsub` (and closed with the cache)
+   * `listen`, `peers`, `psk`, `gossipsub` and `maxPeers` (and closed with the cache)
    */
   transport?: Transport
   /** Multiaddrs the default libp2p transport listens on. @default ['/ip4/127.0.0.1/tcp/0'] (loopback, random port) */
@@ -47,6 +47,8 @@ export interface MeshCacheOptions<V = unknown> {
   psk?: Uint8Array | string
   /** The gossipsub relay tier for large meshes (see `createLibp2pTransport`'s option of that name). @default false */
   gossipsub?: boolean | { minPeers?: number }
+  /** A partial mesh past this many peers: bounded connections, writes spread over gossipsub (see `createLibp2pTransport`). @default Infinity */
+  maxPeers?: number
   /** The clock, in epoch milliseconds. Injected by tests so TTL never needs sleeping. @default Date.now */
   now?: Now
   /** A stable name for this instance (shown to peers). A fresh incarnation is added at every start. @default random */
@@ -179,7 +181,7 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
     invalidOption('transport', 'must implement join(namespace, handler)')
   }
   if (options.transport !== undefined) {
-    for (const name of ['listen', 'peers', 'psk', 'gossipsub'] as const) {
+    for (const name of ['listen', 'peers', 'psk', 'gossipsub', 'maxPeers'] as const) {
       if (options[name] !== undefined) invalidOption(name, 'configures the default libp2p transport and cannot be combined with `transport`')
     }
   }

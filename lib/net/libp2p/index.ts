@@ -11,6 +11,7 @@ import { FaultSwitch } from './fault.ts'
 import { Mesh } from './mesh.ts'
 import { GossipRelay } from './relay.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
+import type { Libp2p } from 'libp2p'
 import type { LocalNamespace, TransportStats } from './mesh.ts'
 import { Redialer } from './redial.ts'
 import { resolveOptions } from './options.ts'
@@ -43,6 +44,8 @@ export interface Libp2pTransport extends Transport {
   addPeer (addr: string): void
   /** Counters of what was sent, received and dropped. */
   stats (): TransportStats
+  /** The libp2p node underneath (for metrics and inspection; meshcache owns its lifecycle). */
+  readonly libp2p: Libp2p
   readonly faults: Faults
   close (): Promise<void>
 }
@@ -94,7 +97,10 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     maxInterval: opts.maxRedialInterval,
     dialTimeout: opts.dialTimeout,
     forgetAfter: opts.forgetAfter,
-    onDial: ok => { mesh.stats.redials++; if (!ok) mesh.stats.redialFailures++ }
+    onDial: ok => { mesh.stats.redials++; if (!ok) mesh.stats.redialFailures++ },
+    ...(mesh.prober !== undefined ? { probe: mesh.prober } : {}),
+    // A partial mesh dials only while it holds fewer than maxPeers connections.
+    ...(opts.maxPeers !== Infinity ? { bound: { peers: opts.maxPeers, connections: () => mesh.connectedPeerCount() } } : {})
   })
   mesh.redialer = redialer
   for (const addr of opts.peers) redialer.addBootstrap(addr)
@@ -106,6 +112,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
   let closing: Promise<void> | undefined
   return {
     peerId: mesh.self,
+    libp2p: node,
     multiaddrs: () => node.getMultiaddrs().map(a => a.toString()),
     async join (namespace: string, handler: FrameHandler): Promise<Channel> {
       if (closing !== undefined) throw new MeshCacheError(ErrorCode.CLOSED, 'transport is closed')
@@ -116,7 +123,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
       redialer.addBootstrap(addr)
       redialer.start()
     },
-    stats: () => ({ ...mesh.stats }),
+    stats: () => ({ ...mesh.stats, probes: mesh.prober?.probes ?? 0, connections: mesh.connectedPeerCount() }),
     faults: {
       isolate () {
         faults.isolate()
