@@ -30,7 +30,7 @@ import { Loads, type LoadFunction, type LoadOptions } from './loader.ts'
 import { assertUserKey, tagKey } from './tags.ts'
 import { Store, type EvictEvent, type EvictReason } from './store.ts'
 import type { Channel, FrameHandler, Transport } from './transport.ts'
-import { decodeValue, encodeValue, jsonCodec, type ValueCodec } from './value-codec.ts'
+import { decodeValue, encodeValue, type ValueCodec } from './value-codec.ts'
 import { EMPTY_VECTOR, Order, mergeVectors, vectorGet, vectorWithout, type VersionVector } from './version-vector.ts'
 
 const log = debuglog('meshcache')
@@ -127,7 +127,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #depth = 0
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
-  constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean) {
+  constructor (options: ResolvedOptions<V>, codec: ValueCodec<V>, transport: Transport, ownsTransport: boolean) {
     super()
     this.#o = options
     this.namespace = options.namespace
@@ -136,7 +136,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.origin = `${options.nodeId}~${newIncarnation(options.now())}`
     this.#clock = new HybridClock(options.now, options.maxClockSkew)
     this.#replicate = options.mode === 'replicate'
-    this.#codec = (options.codec ?? jsonCodec) as ValueCodec<V>
+    this.#codec = codec
     this.#store = new Store<V>({
       max: options.max,
       now: options.now,

@@ -5,6 +5,9 @@ import { MeshCache } from './cache.ts'
 import { createLibp2pTransport } from './libp2p/index.ts'
 import { resolveOptions, type MeshCacheOptions } from './options.ts'
 import type { Transport } from './transport.ts'
+import { assertSupportedRuntime } from './core/runtime.ts'
+import { resolveCodec } from './value-codec.ts'
+import { toComponentLogger } from './observe/logger.ts'
 
 export { MeshCache, type SetOptions, type EntryView, type ChangeEvent } from './cache.ts'
 export type { MeshCacheOptions, CacheMode } from './options.ts'
@@ -14,8 +17,10 @@ export type { EvictEvent, EvictReason } from './store.ts'
 export type { Transport, Channel, FrameHandler } from './transport.ts'
 export type { ValueCodec } from './value-codec.ts'
 export type { PeerInfo, MemberState } from './membership.ts'
-export { createLibp2pTransport, generatePsk, type Libp2pTransport, type Libp2pTransportOptions } from './libp2p/index.ts'
-export { jsonCodec } from './value-codec.ts'
+export { createLibp2pTransport, generatePsk, generateIdentity, peerIdOf, type Libp2pTransport, type Libp2pTransportOptions } from './libp2p/index.ts'
+export { jsonCodec, v8Codec, msgpackCodec, DEFAULT_CODEC, MSGPACK_OPTIONS, type CodecName, type Packr } from './value-codec.ts'
+export type { MeshLogger } from './observe/logger.ts'
+export type { PeerErrorEvent } from './transport.ts'
 export { MeshCacheError, ErrorCode, type ErrorCodeValue } from './errors.ts'
 export type { LoadFunction, LoadContext, LoadOptions } from './loader.ts'
 export { TAG_PREFIX, RESERVED_PREFIX } from './tags.ts'
@@ -25,13 +30,22 @@ export { TAG_PREFIX, RESERVED_PREFIX } from './tags.ts'
  * joined; peers are then found and synced in the background.
  */
 export async function createMeshCache<V extends {} = {}> (options: MeshCacheOptions<V>): Promise<MeshCache<V>> {
+  assertSupportedRuntime()
   const resolved = resolveOptions(options)
+  const codec = resolveCodec(resolved.codec)
   let transport: Transport | undefined = options.transport
   const ownsTransport = transport === undefined
   if (transport === undefined) {
-    transport = await createLibp2pTransport({ listen: options.listen, peers: options.peers, psk: options.psk, gossipsub: options.gossipsub })
+    transport = await createLibp2pTransport({
+      listen: options.listen,
+      peers: options.peers,
+      psk: options.psk,
+      identity: options.identity,
+      gossipsub: options.gossipsub,
+      ...(options.logger !== undefined ? { logger: toComponentLogger(resolved.logger) } : {}),
+    })
   }
-  const cache = new MeshCache<V>(resolved, transport, ownsTransport)
+  const cache = new MeshCache<V>(resolved, codec, transport, ownsTransport)
   try {
     return await cache.start()
   } catch (error) {

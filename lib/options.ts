@@ -3,9 +3,13 @@
  * option fails at construction with E_INVALID_OPTION naming it.
  */
 import { invalidOption } from './errors.ts'
+import { refuseUnknown } from './core/suggest.ts'
 import type { Now } from './clock.ts'
 import type { Transport } from './transport.ts'
-import type { ValueCodec } from './value-codec.ts'
+import type { CodecName, ValueCodec } from './value-codec.ts'
+import { checkLogger, defaultLogger, type MeshLogger } from './observe/logger.ts'
+
+const CODEC_NAMES: readonly string[] = ['v8', 'msgpack', 'json'] satisfies CodecName[]
 import { DEFAULT_LIMITS, type DecodeLimits } from '../protocol/constants.ts'
 
 export type CacheMode = 'invalidate' | 'replicate'
@@ -51,8 +55,28 @@ export interface MeshCacheOptions<V = unknown> {
   nodeId?: string
   /** Region label shown in `peers()`. @default '' */
   region?: string
-  /** Value codec, replicate mode only. @default JSON */
-  codec?: ValueCodec<V>
+  /**
+   * How replicate mode turns values into bytes: `'msgpack'` (msgpackr with
+   * records: Date, Map, Set, typed arrays, bigint, cycles), `'v8'` (the same
+   * values through node:v8's structured clone), `'json'` (plain data only),
+   * or a custom `ValueCodec`. A value the codec would
+   * not bring back as it was (a class instance; for JSON also a Date, Map…)
+   * is refused at `set` with E_VALUE_CODEC. Every instance of a namespace
+   * must use the same codec. @default 'v8' (chosen by measurement, SPEC.md §12)
+   */
+  codec?: CodecName | ValueCodec<V>
+  /**
+   * This instance's libp2p private key (from `generateIdentity()`), so its
+   * peer id, and the `/p2p/<id>` in its addresses, survive restarts.
+   * @default a new identity at every start
+   */
+  identity?: Uint8Array | string
+  /**
+   * Where meshcache's diagnostics go: any logger with pino's shape
+   * (`trace`/`debug`/`info`/`warn`/`error`, each `(obj?, msg)`). Also given
+   * to the default libp2p transport. @default libp2p's `debug` logger (`DEBUG=meshcache*`)
+   */
+  logger?: MeshLogger
   /** The largest wall-clock difference tolerated between instances, in ms. @default 5_000 */
   maxClockSkew?: number
   /** Milliseconds between periodic anti-entropy rounds; 0 turns them off. @default 10_000 */
@@ -85,7 +109,8 @@ export interface ResolvedOptions<V> {
   now: Now
   nodeId: string
   region: string
-  codec: ValueCodec<V> | undefined
+  codec: CodecName | ValueCodec<V> | undefined
+  logger: MeshLogger
   maxClockSkew: number
   syncInterval: number
   announceInterval: number
@@ -117,16 +142,21 @@ function interval (name: string, value: unknown, fallback: number, allowZero = f
 function resolveLimits (value: unknown): DecodeLimits {
   if (value === undefined) return { ...DEFAULT_LIMITS }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) invalidOption('limits', `must be an object of limits, got ${String(value)}`)
-  for (const name of Object.keys(value as object)) {
-    if (!(name in DEFAULT_LIMITS)) invalidOption(`limits.${name}`, `is not a limit (the limits are ${Object.keys(DEFAULT_LIMITS).join(', ')})`)
-  }
+  refuseUnknown(value as object, Object.keys(DEFAULT_LIMITS), 'limits.')
   const limits = { ...DEFAULT_LIMITS, ...(value as Partial<DecodeLimits>) }
   for (const [name, n] of Object.entries(limits)) positiveInteger(`limits.${name}`, n, 1)
   return limits
 }
 
+/** Every option name, for refusing unknown ones with a suggestion. */
+export const OPTION_NAMES = [
+  'namespace', 'max', 'ttl', 'maxTtl', 'mode', 'transport', 'listen', 'peers', 'psk', 'identity', 'gossipsub',
+  'now', 'nodeId', 'region', 'codec', 'maxClockSkew', 'syncInterval', 'announceInterval', 'gcInterval', 'limits', 'logger',
+] as const satisfies ReadonlyArray<keyof MeshCacheOptions>
+
 export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOptions<V> {
   if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object')
+  refuseUnknown(options, OPTION_NAMES)
   const { namespace } = options
   if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 128) {
     invalidOption('namespace', 'must be a string of 1 to 128 characters')
@@ -145,10 +175,12 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
   const region = options.region ?? ''
   if (typeof region !== 'string' || region.length > 64) invalidOption('region', 'must be a string of at most 64 characters')
   const codec = options.codec
-  if (codec !== undefined && (typeof codec?.encode !== 'function' || typeof codec?.decode !== 'function')) {
+  if (typeof codec === 'string') {
+    if (!CODEC_NAMES.includes(codec)) invalidOption('codec', `must be ${CODEC_NAMES.map((n) => `'${n}'`).join(', ')} or a codec object, got ${JSON.stringify(codec)}`)
+  } else if (codec !== undefined && (typeof codec?.encode !== 'function' || typeof codec?.decode !== 'function')) {
     invalidOption('codec', 'must have encode(value) and decode(bytes) functions')
   }
-  if (codec?.copyInput !== undefined && typeof codec.copyInput !== 'boolean') invalidOption('codec', 'copyInput must be a boolean')
+  if (typeof codec === 'object' && codec?.copyInput !== undefined && typeof codec.copyInput !== 'boolean') invalidOption('codec', 'copyInput must be a boolean')
   if (codec !== undefined && mode !== 'replicate') invalidOption('codec', "only applies to mode 'replicate'")
   const maxClockSkew = positiveInteger('maxClockSkew', options.maxClockSkew, DEFAULT_MAX_CLOCK_SKEW, true)
   const syncInterval = interval('syncInterval', options.syncInterval, DEFAULT_SYNC_INTERVAL, true)
@@ -159,8 +191,9 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
   if (options.transport !== undefined && typeof options.transport?.join !== 'function') {
     invalidOption('transport', 'must implement join(namespace, handler)')
   }
+  const logger = checkLogger(options.logger) ?? defaultLogger('meshcache')
   if (options.transport !== undefined) {
-    for (const name of ['listen', 'peers', 'psk', 'gossipsub'] as const) {
+    for (const name of ['listen', 'peers', 'psk', 'identity', 'gossipsub'] as const) {
       if (options[name] !== undefined) invalidOption(name, 'configures the default libp2p transport and cannot be combined with `transport`')
     }
   }
@@ -174,6 +207,7 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
     nodeId,
     region,
     codec,
+    logger,
     maxClockSkew,
     syncInterval,
     announceInterval,

@@ -34,11 +34,14 @@ export class SyntheticOrigin {
   #hlc = 0
   readonly #keys: string[]
   readonly #replicate: boolean
+  readonly #value: (seq: number) => Uint8Array
 
-  constructor (id: string, keys: string[], replicate: boolean) {
+  /** `value` encodes the value written at `seq` (replicate mode); the default is `{ id: seq }` in JSON. */
+  constructor (id: string, keys: string[], replicate: boolean, value: (seq: number) => Uint8Array = (seq) => jsonCodec.encode({ id: seq } satisfies Value)) {
     this.id = id
     this.#keys = keys
     this.#replicate = replicate
+    this.#value = value
   }
 
   /**
@@ -74,7 +77,7 @@ export class SyntheticOrigin {
         const r: WireRecord = { key: this.#keys[k] as string, kind, hlc: this.#hlc, writer: this.id, vv: [this.id, seq] }
         if (this.#replicate && kind === RecordKind.SET) {
           r.ttl = HOUR
-          r.value = jsonCodec.encode({ id: seq } satisfies Value)
+          r.value = this.#value(seq)
         }
         records.push(r)
       }

@@ -4,7 +4,8 @@
  * multiplexed with Yamux, on one direct stream per peer and direction.
  * See DESIGN.md for why (and why not gossipsub).
  */
-import type { Channel, FrameHandler, Transport } from '../transport.ts'
+import type { Channel, FrameHandler, PeerErrorEvent, Transport } from '../transport.ts'
+import { classifyDialError } from './peer-errors.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 import { buildNode } from './node.ts'
 import { FaultSwitch } from './fault.ts'
@@ -17,6 +18,7 @@ import { resolveOptions } from './options.ts'
 import type { Libp2pTransportOptions } from './options.ts'
 
 export { generatePsk } from './psk.ts'
+export { generateIdentity, peerIdOf } from './identity.ts'
 export { PROTOCOL } from './envelope.ts'
 export type { Libp2pTransportOptions } from './options.ts'
 export type { TransportStats } from './mesh.ts'
@@ -43,6 +45,8 @@ export interface Libp2pTransport extends Transport {
   addPeer (addr: string): void
   /** Counters of what was sent, received and dropped. */
   stats (): TransportStats
+  /** Failed dials, classified (wrong key, wrong peer id, unreachable); returns the unsubscribe function. */
+  onPeerError (listener: (event: PeerErrorEvent) => void): () => void
   readonly faults: Faults
   close (): Promise<void>
 }
@@ -74,7 +78,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
   const faults = new FaultSwitch()
   let mesh: Mesh
   try {
-    const node = await buildNode({ listen: opts.listen, psk: opts.psk, gater: faults.gater(), logger: opts.logger, gossipsub: opts.relayMinPeers !== undefined })
+    const node = await buildNode({ listen: opts.listen, psk: opts.psk, privateKey: opts.identity, gater: faults.gater(), logger: opts.logger, gossipsub: opts.relayMinPeers !== undefined })
     mesh = new Mesh(node, opts, node.logger.forComponent('meshcache:libp2p:mesh'))
     if (opts.relayMinPeers !== undefined) {
       mesh.relay = new GossipRelay(node.services.pubsub as GossipSub, opts.relayMinPeers, mesh, node.logger.forComponent('meshcache:libp2p:relay'))
@@ -83,9 +87,10 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     await node.start()
     mesh.start()
   } catch (err) {
-    throw new MeshCacheError(ErrorCode.TRANSPORT, `libp2p node failed to start: ${(err as Error).message}`, { cause: err })
+    throw startError(err, opts.listen)
   }
   const node = mesh.node
+  const peerErrors = new Set<(event: PeerErrorEvent) => void>()
   const redialer = new Redialer({
     node,
     log: node.logger.forComponent('meshcache:libp2p:redial'),
@@ -94,7 +99,14 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     maxInterval: opts.maxRedialInterval,
     dialTimeout: opts.dialTimeout,
     forgetAfter: opts.forgetAfter,
-    onDial: ok => { mesh.stats.redials++; if (!ok) mesh.stats.redialFailures++ }
+    onDial: ok => { mesh.stats.redials++; if (!ok) mesh.stats.redialFailures++ },
+    onDialError: (address, err) => {
+      if (peerErrors.size === 0) return
+      const event: PeerErrorEvent = { address, error: classifyDialError(address, err, opts.psk !== undefined) }
+      for (const listener of peerErrors) {
+        try { listener(event) } catch (error) { queueMicrotask(() => { throw error }) }
+      }
+    }
   })
   mesh.redialer = redialer
   for (const addr of opts.peers) redialer.addBootstrap(addr)
@@ -117,6 +129,10 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
       redialer.start()
     },
     stats: () => ({ ...mesh.stats }),
+    onPeerError (listener: (event: PeerErrorEvent) => void): () => void {
+      peerErrors.add(listener)
+      return () => { peerErrors.delete(listener) }
+    },
     faults: {
       isolate () {
         faults.isolate()
@@ -139,4 +155,18 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
       return closing
     }
   }
+}
+
+/**
+ * The node could not start. A taken listen port is the usual cause; libp2p's
+ * own message for it advises a libp2p option meshcache does not expose, so
+ * the error says what a user can change instead.
+ */
+function startError (err: unknown, listen: string[]): MeshCacheError {
+  const message = (err as Error)?.message ?? String(err)
+  if (/EADDRINUSE|address already in use/i.test(message) || (err as { code?: string })?.code === 'EADDRINUSE') {
+    return new MeshCacheError(ErrorCode.TRANSPORT,
+      `cannot listen on ${listen.join(', ')}: the address is already in use (another instance on this port?); choose another port in \`listen\`, or port 0 for a free one`, { cause: err })
+  }
+  return new MeshCacheError(ErrorCode.TRANSPORT, `libp2p node failed to start: ${message}`, { cause: err })
 }

@@ -3,8 +3,10 @@
  * Bad options fail at construction with E_INVALID_OPTION naming the option.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import type { ComponentLogger } from '@libp2p/interface'
+import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
+import { parseIdentity } from './identity.ts'
 import { invalidOption } from '../errors.ts'
+import { refuseUnknown } from '../core/suggest.ts'
 import { CHUNK_BYTES } from './envelope.ts'
 import { normalizePsk } from './psk.ts'
 
@@ -44,6 +46,14 @@ export interface Libp2pTransportOptions {
    * @default undefined (open mesh: anyone who reaches the port can join)
    */
   psk?: Uint8Array | string
+  /**
+   * This node's private key (as made by `generateIdentity()`: base64 text, or
+   * the key's protobuf bytes), so its peer id stays the same across restarts
+   * and addresses with `/p2p/<id>` stay valid. Keep it secret, one per
+   * instance.
+   * @default a new key (and peer id) at every start
+   */
+  identity?: Uint8Array | string
   /**
    * First delay in ms before redialling a known peer that is unreachable;
    * doubles after each failed try up to `maxRedialInterval`. Also the
@@ -114,10 +124,17 @@ export interface Libp2pTransportOptions {
   logger?: ComponentLogger
 }
 
+/** Every option name, for refusing unknown ones with a suggestion. */
+const TRANSPORT_OPTION_NAMES = [
+  'listen', 'peers', 'psk', 'identity', 'redialInterval', 'maxRedialInterval', 'dialTimeout', 'forgetAfter',
+  'keepaliveInterval', 'peerTimeout', 'maxFrameBytes', 'maxBufferedBytes', 'gossipsub', 'logger',
+] as const satisfies ReadonlyArray<keyof Libp2pTransportOptions>
+
 export interface ResolvedOptions {
   listen: string[]
   peers: string[]
   psk: Uint8Array | undefined
+  identity: PrivateKey | undefined
   redialInterval: number
   maxRedialInterval: number
   dialTimeout: number
@@ -160,6 +177,7 @@ function checkTimer (name: string, value: unknown, fallback: number, min: number
 
 export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedOptions {
   if (typeof options !== 'object' || options === null) invalidOption('options', 'must be an object')
+  refuseUnknown(options, TRANSPORT_OPTION_NAMES)
   const listen = options.listen === undefined ? [...DEFAULT_LISTEN] : checkAddrs('listen', options.listen)
   if (listen.length === 0) invalidOption('listen', 'must name at least one address')
   const peers = options.peers === undefined ? [] : checkAddrs('peers', options.peers)
@@ -170,6 +188,7 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
     }
     psk = normalizePsk(options.psk)
   }
+  const identity = options.identity === undefined ? undefined : parseIdentity(options.identity)
   const redialInterval = checkTimer('redialInterval', options.redialInterval, DEFAULT_REDIAL_INTERVAL, 10)
   const maxRedialInterval = checkTimer('maxRedialInterval', options.maxRedialInterval,
     Math.max(DEFAULT_MAX_REDIAL_INTERVAL, redialInterval), redialInterval)
@@ -187,7 +206,7 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
     invalidOption('logger', 'must be a libp2p ComponentLogger (with forComponent)')
   }
   const relayMinPeers = resolveRelay(options.gossipsub)
-  return { listen, peers, psk, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
+  return { listen, peers, psk, identity, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
 }
 
 function resolveRelay (value: unknown): number | undefined {

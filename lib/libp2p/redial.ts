@@ -37,6 +37,8 @@ export interface RedialInit {
   /** Clock, injectable for tests. */
   now?: () => number
   onDial?: (ok: boolean) => void
+  /** A dial failed: the address tried and the error, classified (peer-errors.ts). */
+  onDialError?: (address: string, error: unknown) => void
 }
 
 const P2P = '/p2p/'
@@ -57,6 +59,7 @@ export class Redialer {
   readonly #forgetAfter: number
   readonly #now: () => number
   readonly #onDial: (ok: boolean) => void
+  readonly #onDialError: (address: string, error: unknown) => void
   /** By peer id, or by address for bootstrap entries whose id is unknown. */
   readonly #known = new Map<string, Known>()
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -72,6 +75,7 @@ export class Redialer {
     this.#forgetAfter = init.forgetAfter
     this.#now = init.now ?? Date.now
     this.#onDial = init.onDial ?? (() => {})
+    this.#onDialError = init.onDialError ?? (() => {})
   }
 
   /** Adds a bootstrap address, with or without `/p2p/<id>`; dialled at the next tick. */
@@ -241,10 +245,17 @@ export class Redialer {
       const backoff = this.#backoff(k)
       this.#log('dial %s failed (%d in a row), next in ~%d ms: %s', k.peer ?? k.bootstrapAddr, k.failures, backoff, (err as Error).message)
       this.#onDial(false)
+      this.#onDialError(describeTarget(target), err)
     } finally {
       k.dialing = false
     }
   }
+}
+
+/** The address a dial tried, as the user wrote it (the first one when a peer has several). */
+function describeTarget (target: Multiaddr | Multiaddr[]): string {
+  const list = Array.isArray(target) ? target : [target]
+  return list.map(a => a.toString()).join(', ')
 }
 
 /** libp2p refuses to dial its own peer id, found out after the handshake when the address had none. */

@@ -1,0 +1,45 @@
+/**
+ * Why a dial failed, in words a user can act on. libp2p reports a refused
+ * port, a wrong key and a wrong peer id as differently shaped errors (a
+ * socket code, an EncryptionFailedError with the handshake's message); each
+ * becomes a MeshCacheError with a stable code and the original as `cause`.
+ */
+import { ErrorCode, MeshCacheError } from '../errors.ts'
+
+const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN'])
+
+function socketCode (err: unknown): string | undefined {
+  for (let e = err as { code?: unknown, cause?: unknown } | undefined, depth = 0; e != null && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string') return e.code
+  }
+  return undefined
+}
+
+/** Classifies a failed dial of `address`; `hasPsk`: whether this node uses a pre-shared key. */
+export function classifyDialError (address: string, err: unknown, hasPsk: boolean): MeshCacheError {
+  const e = err as Error | undefined
+  const name = e?.name ?? ''
+  const message = e?.message ?? String(err)
+  const code = socketCode(err)
+  const at = `cannot connect to ${address}`
+  if (/does not match expected remote identity key/i.test(message)) {
+    return new MeshCacheError(ErrorCode.PEER_ID_MISMATCH,
+      `${at}: the node there has another peer id than the address's /p2p/ part (it restarted without a pinned \`identity\`?); give the address without /p2p/, or pin the identity`, { cause: err })
+  }
+  if (name === 'EncryptionFailedError' || /ECONNRESET|Message length too long|decrypt|invalid nonce/i.test(message)) {
+    // With pnet the first bytes after the nonces are encrypted with the key: a
+    // peer with another key reads garbage (a "length too long") or drops us.
+    return new MeshCacheError(ErrorCode.PSK_MISMATCH,
+      hasPsk
+        ? `${at}: the handshake failed as it does when the peer has another pre-shared key (likely PSK mismatch: ${message})`
+        : `${at}: the handshake failed as it does when the peer uses a pre-shared key and this node has none (likely PSK mismatch: ${message})`,
+      { cause: err })
+  }
+  if (code === 'ECONNREFUSED') {
+    return new MeshCacheError(ErrorCode.PEER_UNREACHABLE, `${at}: connection refused (the host is up, nothing listens on that port)`, { cause: err })
+  }
+  if ((code !== undefined && UNREACHABLE.has(code)) || name === 'TimeoutError' || name === 'AbortError') {
+    return new MeshCacheError(ErrorCode.PEER_UNREACHABLE, `${at}: host unreachable (${code ?? name}: no answer; check the address, routes and firewalls)`, { cause: err })
+  }
+  return new MeshCacheError(ErrorCode.PEER_UNREACHABLE, `${at}: ${message}`, { cause: err })
+}
