@@ -18,6 +18,6 @@ export function assertSupportedRuntime (version: string | undefined = globalThis
   const major = Number.parseInt(version ?? '', 10)
   if (Number.isInteger(major) && major >= MIN_NODE_MAJOR) return
   throw new MeshCacheError(ErrorCode.UNSUPPORTED_RUNTIME,
-    `meshcache needs Node ${MIN_NODE_MAJOR} or newer (libp2p 3 does), this is ${version === undefined ? 'not Node' : `Node ${version}`}: ` +
+    `meshcache needs Node ${MIN_NODE_MAJOR} or newer (libp2p 3 does), this is ${version === undefined || version === '' ? 'not Node' : `Node ${version}`}: ` +
     `run your service on Node >= ${MIN_NODE_MAJOR} (for example install the \`node@${MIN_NODE_MAJOR + 2}\` package, or use a node:${MIN_NODE_MAJOR + 2} image)`)
 }

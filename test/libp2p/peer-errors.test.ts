@@ -1,0 +1,117 @@
+/**
+ * Connection failures are reported, not swallowed: each failed dial of a
+ * real libp2p node gives a `peer:error`-style event with the address and a
+ * MeshCacheError whose code says which failure it was.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import net from 'node:net'
+import { createLibp2pTransport, generateIdentity, generatePsk, peerIdOf, ErrorCode, type Libp2pTransport, type PeerErrorEvent } from '../../lib/index.ts'
+
+const opened: Libp2pTransport[] = []
+async function node (options: Parameters<typeof createLibp2pTransport>[0] = {}): Promise<Libp2pTransport> {
+  const t = await createLibp2pTransport({ redialInterval: 50, dialTimeout: 1_000, ...options })
+  opened.push(t)
+  return t
+}
+
+/** The first peer error the transport reports (the redialer dials bootstrap addresses at once). */
+function firstError (t: Libp2pTransport): Promise<PeerErrorEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { stop(); reject(new Error('no peer error within 10 s')) }, 10_000)
+    const stop = t.onPeerError((e) => { clearTimeout(timer); stop(); resolve(e) })
+  })
+}
+
+/** A port nothing listens on: bound, then closed, so the kernel refuses connections to it. */
+async function closedPort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+test.after.each(async () => {
+  for (const t of opened.splice(0)) await t.close()
+})
+
+test('a PSK mismatch is named as such', async () => {
+  const target = await node({ psk: generatePsk() })
+  const dialer = await node({ psk: generatePsk(), peers: [target.multiaddrs()[0] as string] })
+  const e = await firstError(dialer)
+  assert.is(e.error.code, ErrorCode.PSK_MISMATCH)
+  assert.match(e.error.message, /likely PSK mismatch/)
+  assert.is(e.address, target.multiaddrs()[0])
+})
+
+test('no PSK here, one there: named as a likely PSK mismatch too', async () => {
+  const target = await node({ psk: generatePsk() })
+  const dialer = await node({ peers: [target.multiaddrs()[0] as string] })
+  const e = await firstError(dialer)
+  assert.is(e.error.code, ErrorCode.PSK_MISMATCH)
+  assert.match(e.error.message, /this node has none/)
+})
+
+test('a closed port: connection refused', async () => {
+  const addr = `/ip4/127.0.0.1/tcp/${await closedPort()}`
+  const dialer = await node({ peers: [addr] })
+  const e = await firstError(dialer)
+  assert.is(e.error.code, ErrorCode.PEER_UNREACHABLE)
+  assert.match(e.error.message, /connection refused/)
+  assert.is(e.address, addr)
+})
+
+test('an unreachable host: a name that does not resolve, and a host that never answers', async () => {
+  const dialer = await node({ peers: ['/dns4/meshcache-test.invalid/tcp/4001'] })
+  const e = await firstError(dialer)
+  assert.is(e.error.code, ErrorCode.PEER_UNREACHABLE)
+  assert.match(e.error.message, /meshcache-test\.invalid/)
+  // A TCP listener that accepts and never speaks: the dial runs into dialTimeout.
+  const silent = net.createServer(() => {})
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  try {
+    const addr = `/ip4/127.0.0.1/tcp/${(silent.address() as net.AddressInfo).port}`
+    const d2 = await node({ peers: [addr], dialTimeout: 300 })
+    const e2 = await firstError(d2)
+    assert.is(e2.error.code, ErrorCode.PEER_UNREACHABLE)
+    assert.match(e2.error.message, /unreachable|abort|timed? ?out/i)
+  } finally {
+    silent.close()
+  }
+})
+
+test('a bad /p2p/ id: the node there has another peer id', async () => {
+  const target = await node()
+  const wrong = peerIdOf(generateIdentity())
+  const addr = `${(target.multiaddrs()[0] as string).replace(/\/p2p\/.*/, '')}/p2p/${wrong}`
+  const dialer = await node({ peers: [addr] })
+  const e = await firstError(dialer)
+  assert.is(e.error.code, ErrorCode.PEER_ID_MISMATCH)
+  assert.match(e.error.message, /another peer id/)
+})
+
+test('the listen port taken: E_TRANSPORT that names the address and the option to change', async () => {
+  const first = await node()
+  const taken = (first.multiaddrs()[0] as string).replace(/\/p2p\/.*/, '')
+  try {
+    await node({ listen: [taken] })
+    assert.unreachable()
+  } catch (e) {
+    assert.is((e as { code?: string }).code, ErrorCode.TRANSPORT)
+    assert.match((e as Error).message, /already in use.*`listen`/)
+    assert.not.match((e as Error).message, /reuse|libp2p option/i)
+  }
+})
+
+test('an identity pins the peer id across restarts', async () => {
+  const identity = generateIdentity()
+  const a = await node({ identity })
+  const id = a.peerId
+  await a.close()
+  const b = await node({ identity })
+  assert.is(b.peerId, id)
+  assert.is(peerIdOf(identity), id)
+})
+
+test.run()
