@@ -104,18 +104,23 @@ export class Membership {
     awarenessProtocol.applyAwarenessUpdate(this.#awareness, update, peer)
   }
 
-  /** Live members other than this instance (renewed within the last 30 s). */
-  peers (): PeerInfo[] {
+  /**
+   * Live members other than this instance (renewed within the last 30 s).
+   * With `connected` (the transport's peers now), as users should see them:
+   * only members whose connection is open, and one per node id, the latest
+   * incarnation, so a restarted instance is listed once and not again under
+   * its old incarnation until that goes stale (30 s).
+   */
+  peers (connected?: ReadonlySet<string>): PeerInfo[] {
     const out: PeerInfo[] = []
     for (const [id, state] of this.#awareness.getStates()) {
       if (id === this.#awareness.clientID || !isMemberState(state)) continue
-      out.push({
-        ...pick(state),
-        peer: this.#peerOf.get(id) ?? '',
-        lastSeen: this.#awareness.meta.get(id)?.lastUpdated ?? 0,
-      })
+      const peer = this.#peerOf.get(id) ?? ''
+      if (connected !== undefined && !connected.has(peer)) continue
+      out.push({ ...pick(state), peer, lastSeen: this.#awareness.meta.get(id)?.lastUpdated ?? 0 })
     }
-    return out.sort((a, b) => (a.origin < b.origin ? -1 : 1))
+    const listed = connected === undefined ? out : latestPerNode(out)
+    return listed.sort((a, b) => (a.origin < b.origin ? -1 : 1))
   }
 
   /** Origins of live members (kept by the origin GC). */
@@ -156,6 +161,22 @@ export class Membership {
     if (id === this.#awareness.clientID || peer === undefined || !isMemberState(state)) return
     this.#hooks.onSummary(state.origin, state.seq, peer)
   }
+}
+
+/** One member per node id: the latest incarnation (incarnations begin with their start time, SPEC §2), then the latest heard. */
+function latestPerNode (members: PeerInfo[]): PeerInfo[] {
+  const byNode = new Map<string, PeerInfo>()
+  for (const m of members) {
+    const other = byNode.get(m.nodeId)
+    if (other === undefined || newer(m, other)) byNode.set(m.nodeId, m)
+  }
+  return [...byNode.values()]
+}
+
+function newer (a: PeerInfo, b: PeerInfo): boolean {
+  const ta = Number.parseInt(a.incarnation.slice(0, -4), 36)
+  const tb = Number.parseInt(b.incarnation.slice(0, -4), 36)
+  return ta !== tb ? ta > tb : a.lastSeen > b.lastSeen
 }
 
 function isMemberState (s: unknown): s is MemberState {
