@@ -16,6 +16,10 @@ export const MessageType = {
   SYNC_STEP2: 2,
   /** Membership: a y-protocols awareness update. */
   AWARENESS: 3,
+  /** "Confirm when you have applied my writes up to this number" (whenReplicated). */
+  ACK_REQUEST: 4,
+  /** The answer: the receiver's contiguous sequence of the asking origin. */
+  ACK: 5,
 } as const
 export type MessageTypeValue = (typeof MessageType)[keyof typeof MessageType]
 
@@ -71,3 +75,12 @@ export const DEFAULT_LIMITS: Readonly<DecodeLimits> = Object.freeze({
 
 /** Frames a sender builds are kept under this many bytes (the sender splits batches). */
 export const TARGET_FRAME_BYTES = 256 * 1024
+
+/**
+ * The reserved key whose record is a namespace clear (`cache.clear()`): an
+ * INVALIDATE of this key at HLC h drops, on every instance, every key whose
+ * winning write is older than h, and keeps out any such write that arrives
+ * later. It travels, merges and is repaired like any record (SPEC.md §4.4).
+ * U+0000 starts every internal key; users cannot write one.
+ */
+export const CLEAR_KEY = '\u0000clear'
