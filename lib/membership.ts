@@ -163,14 +163,22 @@ export class Membership {
   }
 }
 
-/** One member per node id: the latest incarnation (incarnations begin with their start time, SPEC §2), then the latest heard. */
+/**
+ * One member per node id and per transport peer: the latest incarnation
+ * (incarnations begin with their start time, SPEC §1), then the latest
+ * heard. A restart keeps the node id when it is configured, and the peer id
+ * when the identity is pinned; either shows it is the same instance.
+ */
 function latestPerNode (members: PeerInfo[]): PeerInfo[] {
-  const byNode = new Map<string, PeerInfo>()
-  for (const m of members) {
-    const other = byNode.get(m.nodeId)
-    if (other === undefined || newer(m, other)) byNode.set(m.nodeId, m)
+  const latest = (list: PeerInfo[], by: (m: PeerInfo) => string): PeerInfo[] => {
+    const out = new Map<string, PeerInfo>()
+    for (const m of list) {
+      const other = out.get(by(m))
+      if (other === undefined || newer(m, other)) out.set(by(m), m)
+    }
+    return [...out.values()]
   }
-  return [...byNode.values()]
+  return latest(latest(members, (m) => m.nodeId), (m) => m.peer)
 }
 
 function newer (a: PeerInfo, b: PeerInfo): boolean {
