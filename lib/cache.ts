@@ -37,18 +37,18 @@ const log = debuglog('meshcache')
 
 export interface SetOptions {
   /** Milliseconds this value lives; at most the cache's `maxTtl`. @default the cache's `ttl` */
-  ttl?: number
+  ttl?: number | undefined
   /** Keep the key on this instance only: it is never sent, and no remote message touches it. @default false */
-  local?: boolean
+  local?: boolean | undefined
   /**
    * Keys this value is derived from. A write, delete or invalidation of any
    * of them (here or on any instance) evicts this value, transitively. An
    * edge that would close a cycle is refused with E_DEPENDENCY_CYCLE and
    * nothing changes. @default none
    */
-  dependsOn?: string[]
+  dependsOn?: string[] | undefined
   /** Tags: `invalidateTag(t)` on any instance evicts every value tagged `t`. @default none */
-  tags?: string[]
+  tags?: string[] | undefined
 }
 
 /**

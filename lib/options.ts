@@ -18,43 +18,43 @@ export interface MeshCacheOptions<V = unknown> {
   /** Caches coordinate only with caches of the same namespace. Required, 1–128 characters. */
   namespace: string
   /** Most values held at once; the least recently used goes first. @default 10_000 */
-  max?: number
+  max?: number | undefined
   /**
    * Milliseconds a value lives after its write. Every value expires: this is
    * the safety net when messages cannot get through. @default 60_000
    */
-  ttl?: number
+  ttl?: number | undefined
   /**
    * The largest `ttl` a single `set` may ask for. Tombstones are kept for
    * `maxTtl + maxClockSkew` (the horizon), so raising it costs memory.
    * @default the `ttl` option
    */
-  maxTtl?: number
+  maxTtl?: number | undefined
   /**
    * `'invalidate'`: a write elsewhere drops the local copy (the next read
    * misses and reloads). `'replicate'`: writes carry their values and every
    * instance holds the winning one. @default 'invalidate'
    */
-  mode?: CacheMode
+  mode?: CacheMode | undefined
   /**
    * What carries frames between instances. @default a libp2p node built from
    * `listen`, `peers`, `psk` and `gossipsub` (and closed with the cache)
    */
-  transport?: Transport
+  transport?: Transport | undefined
   /** Multiaddrs the default libp2p transport listens on. @default ['/ip4/127.0.0.1/tcp/0'] (loopback, random port) */
-  listen?: string[]
+  listen?: string[] | undefined
   /** Multiaddrs (with `/p2p/<peer id>`) of nodes to bootstrap from; they are redialled after partitions. @default [] */
-  peers?: string[]
+  peers?: string[] | undefined
   /** Pre-shared key (swarm.key v1 format, see `generatePsk()`) that makes the mesh private: nodes without it cannot connect. @default none */
-  psk?: Uint8Array | string
+  psk?: Uint8Array | string | undefined
   /** The gossipsub relay tier for large meshes (see `createLibp2pTransport`'s option of that name). @default false */
-  gossipsub?: boolean | { minPeers?: number }
+  gossipsub?: boolean | { minPeers?: number } | undefined
   /** The clock, in epoch milliseconds. Injected by tests so TTL never needs sleeping. @default Date.now */
-  now?: Now
+  now?: Now | undefined
   /** A stable name for this instance (shown to peers). A fresh incarnation is added at every start. @default random */
-  nodeId?: string
+  nodeId?: string | undefined
   /** Region label shown in `peers()`. @default '' */
-  region?: string
+  region?: string | undefined
   /**
    * How replicate mode turns values into bytes: `'msgpack'` (msgpackr with
    * records: Date, Map, Set, typed arrays, bigint, cycles), `'v8'` (the same
@@ -64,33 +64,33 @@ export interface MeshCacheOptions<V = unknown> {
    * is refused at `set` with E_VALUE_CODEC. Every instance of a namespace
    * must use the same codec. @default 'v8' (chosen by measurement, SPEC.md §12)
    */
-  codec?: CodecName | ValueCodec<V>
+  codec?: CodecName | ValueCodec<V> | undefined
   /**
    * This instance's libp2p private key (from `generateIdentity()`), so its
    * peer id, and the `/p2p/<id>` in its addresses, survive restarts.
    * @default a new identity at every start
    */
-  identity?: Uint8Array | string
+  identity?: Uint8Array | string | undefined
   /**
    * Where meshcache's diagnostics go: any logger with pino's shape
    * (`trace`/`debug`/`info`/`warn`/`error`, each `(obj?, msg)`). Also given
    * to the default libp2p transport. @default libp2p's `debug` logger (`DEBUG=meshcache*`)
    */
-  logger?: MeshLogger
+  logger?: MeshLogger | undefined
   /** The largest wall-clock difference tolerated between instances, in ms. @default 5_000 */
-  maxClockSkew?: number
+  maxClockSkew?: number | undefined
   /** Milliseconds between periodic anti-entropy rounds; 0 turns them off. @default 10_000 */
-  syncInterval?: number
+  syncInterval?: number | undefined
   /**
    * Milliseconds between announcements of this instance's sequence summary
    * (only when it wrote since the last one). Peers that missed the tail of
    * our updates notice within this time. @default 2_000
    */
-  announceInterval?: number
+  announceInterval?: number | undefined
   /** Milliseconds between sweeps of expired values and old tombstones. @default min(horizon / 4, 10_000) */
-  gcInterval?: number
+  gcInterval?: number | undefined
   /** Decoding limits for incoming frames. @default DEFAULT_LIMITS */
-  limits?: Partial<DecodeLimits>
+  limits?: Partial<DecodeLimits> | undefined
 }
 
 export const DEFAULT_MAX = 10_000

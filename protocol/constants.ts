@@ -1,6 +1,6 @@
 /**
  * Normative numbers of the meshcache wire protocol. SPEC.md quotes these same
- * constants and test/spec.test.ts checks that the two agree.
+ * constants, and the repository's spec test checks that the two agree.
  */
 
 /** The version every frame starts with. A new layout gets a new number. */
@@ -61,7 +61,7 @@ export interface DecodeLimits {
 
 /**
  * Defaults. 1 MiB frames stay well under the 4 MiB cap of libp2p's
- * length-prefixed streams (NOTES.md), with room for the transport envelope.
+ * length-prefixed streams (it-length-prefixed's cap), with room for the transport envelope.
  */
 export const DEFAULT_LIMITS: Readonly<DecodeLimits> = Object.freeze({
   maxFrameBytes: 1 << 20,

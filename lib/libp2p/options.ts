@@ -31,21 +31,21 @@ export interface Libp2pTransportOptions {
    * `/ip4/0.0.0.0/tcp/4001`) to mesh across machines.
    * @default ['/ip4/127.0.0.1/tcp/0'] (loopback, random port)
    */
-  listen?: string[]
+  listen?: string[] | undefined
   /**
    * Bootstrap multiaddrs to dial, with or without `/p2p/<id>`. They are
    * redialled forever while unreachable; every other peer is learnt from
    * them (peer exchange) and redialled too.
    * @default []
    */
-  peers?: string[]
+  peers?: string[] | undefined
   /**
    * Pre-shared key that makes the mesh private (libp2p pnet, v1 swarm.key
    * format, see `generatePsk()`). Nodes with another key, or none, cannot
    * complete a connection. Strongly advised on anything but loopback.
    * @default undefined (open mesh: anyone who reaches the port can join)
    */
-  psk?: Uint8Array | string
+  psk?: Uint8Array | string | undefined
   /**
    * This node's private key (as made by `generateIdentity()`: base64 text, or
    * the key's protobuf bytes), so its peer id stays the same across restarts
@@ -53,34 +53,34 @@ export interface Libp2pTransportOptions {
    * instance.
    * @default a new key (and peer id) at every start
    */
-  identity?: Uint8Array | string
+  identity?: Uint8Array | string | undefined
   /**
    * First delay in ms before redialling a known peer that is unreachable;
    * doubles after each failed try up to `maxRedialInterval`. Also the
    * period of the check itself.
    * @default 1000
    */
-  redialInterval?: number
+  redialInterval?: number | undefined
   /** @default 30000 */
-  maxRedialInterval?: number
+  maxRedialInterval?: number | undefined
   /**
    * How long (ms) one dial of a known peer may take before it counts as
    * failed. A node with the wrong psk can leave a dial hanging until then.
    * @default 5000
    */
-  dialTimeout?: number
+  dialTimeout?: number | undefined
   /**
    * A peer learnt through peer exchange (not a bootstrap peer) that stayed
    * unreachable this long (ms) is forgotten. Bootstrap peers are never forgotten.
    * @default 600000 (10 min)
    */
-  forgetAfter?: number
+  forgetAfter?: number | undefined
   /**
    * How often (ms) our stream to each peer carries a PING, busy or idle, so
    * the peer keeps hearing from us and knows we judge liveness the same way.
    * @default 5000
    */
-  keepaliveInterval?: number
+  keepaliveInterval?: number | undefined
   /**
    * A connected peer from which nothing arrived for this long (ms) while
    * this process was running normally is given up: its connections are
@@ -91,14 +91,14 @@ export interface Libp2pTransportOptions {
    * are never given up this way.
    * @default 30000
    */
-  peerTimeout?: number
+  peerTimeout?: number | undefined
   /**
    * Largest frame `broadcast`/`send` accepts; larger frames are refused and
    * counted (`stats().droppedOversize`). Frames over 1 MiB are split into
    * pieces on the wire and joined again by the receiver.
    * @default 16 MiB
    */
-  maxFrameBytes?: number
+  maxFrameBytes?: number | undefined
   /**
    * Per peer: when a peer's stream is saturated and this many bytes already
    * wait to be sent, further frames to it are dropped (and counted in
@@ -106,7 +106,7 @@ export interface Libp2pTransportOptions {
    * anti-entropy repairs them.
    * @default 8 MiB
    */
-  maxBufferedBytes?: number
+  maxBufferedBytes?: number | undefined
   /**
    * The relay tier for large meshes: broadcasts in a namespace with at least
    * `minPeers` connected peers go over gossipsub (the sender reaches 6 mesh
@@ -115,13 +115,13 @@ export interface Libp2pTransportOptions {
    * `true` means `{ minPeers: 50 }`.
    * @default false
    */
-  gossipsub?: boolean | { minPeers?: number }
+  gossipsub?: boolean | { minPeers?: number } | undefined
   /**
    * libp2p logger; meshcache logs under `meshcache:libp2p:*`
    * (`DEBUG=meshcache:*` to see it).
    * @default libp2p's default logger
    */
-  logger?: ComponentLogger
+  logger?: ComponentLogger | undefined
 }
 
 /** Every option name, for refusing unknown ones with a suggestion. */
