@@ -8,9 +8,8 @@
  * sequence and every (re)connection start anti-entropy.
  */
 import { EventEmitter } from 'node:events'
-import { debuglog } from 'node:util'
 import { decodeFrame } from '../protocol/frame.ts'
-import { MessageType, RecordKind, type RecordKindValue } from '../protocol/constants.ts'
+import { CLEAR_KEY, MessageType, RecordKind, type RecordKindValue } from '../protocol/constants.ts'
 import { encodeFrame } from '../protocol/frame.ts'
 import type { WireRecord } from '../protocol/record.ts'
 import type { StateVector } from '../protocol/sync.ts'
@@ -29,11 +28,13 @@ import { DependencyGraph, resolveBases } from './dependencies.ts'
 import { Loads, type LoadFunction, type LoadOptions } from './loader.ts'
 import { assertUserKey, tagKey } from './tags.ts'
 import { Store, type EvictEvent, type EvictReason } from './store.ts'
-import type { Channel, FrameHandler, Transport } from './transport.ts'
+import type { Channel, FrameHandler, PeerErrorEvent, Transport } from './transport.ts'
+import type { ChangeEvent, MeshCacheEvents } from './events.ts'
+import { ReplicationAcks } from './sync/replication-acks.ts'
+import type { MeshLogger } from './observe/logger.ts'
 import { decodeValue, encodeValue, type ValueCodec } from './value-codec.ts'
 import { EMPTY_VECTOR, Order, mergeVectors, vectorGet, vectorWithout, type VersionVector } from './version-vector.ts'
 
-const log = debuglog('meshcache')
 
 export interface SetOptions {
   /** Milliseconds this value lives; at most the cache's `maxTtl`. @default the cache's `ttl` */
@@ -51,17 +52,7 @@ export interface SetOptions {
   tags?: string[] | undefined
 }
 
-/**
- * Emitted as `change` whenever a key's replicated state moves to a newer
- * version: a local write, or a remote record that was applied (not for TTL
- * or capacity evictions, which change no version).
- */
-export interface ChangeEvent {
-  key: string
-  kind: 'set' | 'delete' | 'invalidate'
-  /** 'local' for this instance's writes, 'remote' for updates, 'repair' for anti-entropy. */
-  source: 'local' | 'remote' | 'repair'
-}
+export type { ChangeEvent, FrameErrorEvent, MeshCacheEvents, PeerEvent } from './events.ts'
 
 /** A key's replicated state, for diagnostics and tests. */
 export interface EntryView {
@@ -87,7 +78,7 @@ const KEY_STRING_BYTES = 24
 const VECTOR_BASE_BYTES = 32
 const VECTOR_ENTRY_BYTES = 16
 
-export class MeshCache<V extends {} = {}> extends EventEmitter {
+export class MeshCache<V extends {} = {}> extends EventEmitter<MeshCacheEvents> {
   /** This instance's origin id: node id and incarnation. */
   readonly origin: string
   readonly namespace: string
@@ -95,8 +86,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   readonly #store: Store<V>
   /** The store's LRU, held directly: one field load less on the read path. */
   readonly #lru: Store<V>['lru']
-  /** An injected clock does not drive timers: reads check deadlines themselves (Store explains). */
-  readonly #readsCheckClock: boolean
+  /** An injected clock does not drive timers: reads check deadlines themselves (Store explains); so do reads after close(). */
+  #readsCheckClock: boolean
   readonly #clock: HybridClock
   readonly #tracker = new SequenceTracker()
   /** Incoming origin ids become the tracker's copies: entries share one string per origin (SequenceTracker.canonical). */
@@ -125,6 +116,16 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   readonly #cascade: Array<[string, boolean, EvictReason]> = []
   /** Nesting of #operation. */
   #depth = 0
+  readonly #log: MeshLogger
+  /** whenReplicated(): ACK_REQUEST / ACK (lib/sync/replication-acks.ts). */
+  readonly #acks: ReplicationAcks
+  /** The HLC of the latest namespace clear applied here: writes stamped before it hold no value (SPEC §4.4). */
+  #clearedAt = 0
+  /** The latest failed attempts to reach peers, for ready()'s timeout message. */
+  readonly #recentPeerErrors: PeerErrorEvent[] = []
+  #stopPeerErrors: (() => void) | undefined
+  /** ready() calls waiting for peers: re-checked at every peer:join, failed at close. */
+  readonly #peerWaiters = new Set<{ check: () => void, fail: (error: Error) => void }>()
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
   constructor (options: ResolvedOptions<V>, codec: ValueCodec<V>, transport: Transport, ownsTransport: boolean) {
@@ -134,6 +135,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#transport = transport
     this.#ownsTransport = ownsTransport
     this.origin = `${options.nodeId}~${newIncarnation(options.now())}`
+    this.#log = options.logger
     this.#clock = new HybridClock(options.now, options.maxClockSkew)
     this.#replicate = options.mode === 'replicate'
     this.#codec = codec
@@ -156,6 +158,14 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       send: (peer, frame) => this.#send(peer, frame),
       now: options.now,
     }, options.limits.maxRecords, sessionTimeout(options))
+    this.#acks = new ReplicationAcks({
+      origin: this.origin,
+      issued: () => this.#seq,
+      flush: () => this.#outbox.flush(),
+      peers: () => this.connectedPeers(),
+      send: (peer, frame) => this.#send(peer, frame),
+      contiguous: (origin) => this.#tracker.contiguous(origin),
+    })
   }
 
   /** Joins the namespace on the transport and starts the timers. Called by `createMeshCache`. */
@@ -166,9 +176,22 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         if (this.#closed) return
         this.#membership?.greet(peer)
         this.#sync.request(peer, true)
+        this.#emitSafely('peer:join', { peer })
+        for (const w of [...this.#peerWaiters]) w.check()
       },
-      onPeerDown: (peer) => this.#sync.peerGone(peer),
+      onPeerDown: (peer) => {
+        this.#sync.peerGone(peer)
+        this.#acks.peerGone(peer)
+        if (!this.#closed) this.#emitSafely('peer:leave', { peer })
+      },
     }
+    this.#stopPeerErrors = this.#transport.onPeerError?.((event) => {
+      if (this.#closed) return
+      this.#recentPeerErrors.push(event)
+      if (this.#recentPeerErrors.length > 8) this.#recentPeerErrors.shift()
+      this.#log.warn({ address: event.address, code: event.error.code }, event.error.message)
+      this.#emitSafely('peer:error', event)
+    })
     try {
       this.#channel = await this.#transport.join(this.namespace, handler)
     } catch (cause) {
@@ -196,8 +219,13 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   get (key: string): V | undefined {
     this.#beforeRead()
     const value = this.#lru.get(key)
-    if (value === undefined) this.#counters.misses++
-    else this.#counters.hits++
+    if (value === undefined) {
+      // Checked on a miss only: a key that is not a non-empty string is never held, so hits pay nothing.
+      if (typeof key !== 'string' || key === '') this.#checkKey(key)
+      this.#counters.misses++
+    } else {
+      this.#counters.hits++
+    }
     return value
   }
 
@@ -205,8 +233,12 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   has (key: string): boolean {
     this.#beforeRead()
     const found = this.#lru.has(key)
-    if (found) this.#counters.hits++
-    else this.#counters.misses++
+    if (found) {
+      this.#counters.hits++
+    } else {
+      if (typeof key !== 'string' || key === '') this.#checkKey(key)
+      this.#counters.misses++
+    }
     return found
   }
 
@@ -217,7 +249,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    */
   peek (key: string): V | undefined {
     this.#beforeRead()
-    return this.#lru.peek(key)
+    const value = this.#lru.peek(key)
+    if (value === undefined && (typeof key !== 'string' || key === '')) this.#checkKey(key)
+    return value
   }
 
   /** How many values are held here (local-only and loaded ones included; tombstones are not values). */
@@ -294,6 +328,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    */
   getOrLoad<R extends V | undefined = V> (key: string, loader: LoadFunction<R>, options?: LoadOptions): Promise<R> {
     try {
+      this.#assertOpen()
+      if (typeof key !== 'string' || key === '') this.#checkKey(key)
       checkOptionsArgument('getOrLoad', options)
     } catch (error) {
       return Promise.reject(error)
@@ -321,7 +357,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** Starts anti-entropy with every connected peer now (it also runs on connect, on gaps and periodically). */
   sync (): void {
-    if (this.#closed || this.#channel === undefined) return
+    this.#assertOpen()
+    if (this.#channel === undefined) return
     for (const peer of this.#channel.peers()) this.#sync.request(peer, true)
   }
 
@@ -419,12 +456,104 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** Live members of this namespace (announced within the last 30 s), with their region and sequence summary. */
   peers (): PeerInfo[] {
-    return this.#membership?.peers() ?? []
+    if (this.#closed) return []
+    return this.#membership?.peers(new Set(this.connectedPeers())) ?? []
   }
 
   /** Peers reachable in this namespace (transport ids). */
   connectedPeers (): string[] {
+    if (this.#closed) return []
     return this.#channel?.peers() ?? []
+  }
+
+  /** `await using cache = await createMeshCache(…)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
+  }
+
+  /**
+   * Resolves once at least `peers` peers are connected in this namespace
+   * (default 1). Otherwise rejects after `timeout` ms (default 10,000) with
+   * E_READY_TIMEOUT, listing the peers connected and the addresses tried with
+   * why they failed (`peer:error`).
+   */
+  ready (options: { peers?: number | undefined, timeout?: number | undefined } = {}): Promise<void> {
+    try {
+      this.#assertOpen()
+      checkOptionsArgument('ready', options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const want = options.peers ?? 1
+    const timeout = options.timeout ?? 10_000
+    if (!Number.isSafeInteger(want) || want < 0) return Promise.reject(new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `ready: peers must be a non-negative integer, got ${String(want)}`))
+    if (!Number.isSafeInteger(timeout) || timeout <= 0) return Promise.reject(new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `ready: timeout must be a positive integer of ms, got ${String(timeout)}`))
+    if (this.connectedPeers().length >= want) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const done = (): void => { clearTimeout(timer); this.#peerWaiters.delete(waiter) }
+      const waiter = {
+        check: () => { if (this.connectedPeers().length >= want) { done(); resolve() } },
+        fail: (error: Error) => { done(); reject(error) },
+      }
+      const timer = setTimeout(() => waiter.fail(this.#readyTimeout(want, timeout)), timeout)
+      this.#peerWaiters.add(waiter)
+    })
+  }
+
+  #readyTimeout (want: number, timeout: number): MeshCacheError {
+    const connected = this.connectedPeers()
+    const tried = this.#recentPeerErrors.map((e) => `${e.address}: ${e.error.code} (${e.error.message})`)
+    const bootstrap = this.#o.bootstrap.length === 0 ? 'no `peers` given' : `bootstrap ${this.#o.bootstrap.join(', ')}`
+    return new MeshCacheError(ErrorCode.READY_TIMEOUT,
+      `${connected.length} of ${want} peer(s) connected in namespace ${JSON.stringify(this.namespace)} after ${timeout} ms; ${bootstrap}; ` +
+      (tried.length === 0 ? 'no failed attempt reported' : `failed attempts: ${tried.join('; ')}`))
+  }
+
+  /**
+   * Resolves once every peer connected at the call has applied every write
+   * this instance made before the call (SPEC §5.1): then no instance serves
+   * an older value of those keys. Rejects after `timeout` ms (default
+   * 5,000) with E_REPLICATION_TIMEOUT naming the peers that did not confirm.
+   */
+  whenReplicated (options: { timeout?: number | undefined } = {}): Promise<void> {
+    try {
+      this.#assertOpen()
+      checkOptionsArgument('whenReplicated', options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const timeout = options.timeout ?? 5_000
+    if (!Number.isSafeInteger(timeout) || timeout <= 0) return Promise.reject(new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `whenReplicated: timeout must be a positive integer of ms, got ${String(timeout)}`))
+    return this.#acks.whenReplicated(timeout)
+  }
+
+  /**
+   * Drops every key of the namespace, here and on every instance, as one
+   * replicated write (SPEC §4.4): every key whose winning write is older
+   * than the clear goes; writes made after it stay. Loads in flight are not
+   * cached. Local-only and loaded values held here go too.
+   */
+  clear (): void {
+    this.#operation(() => {
+      this.#assertOpen()
+      const entry = this.#write(CLEAR_KEY, RecordKind.INVALIDATE, this.#o.maxTtl, undefined)
+      this.#store.bury(CLEAR_KEY, entry, 'local') // a tombstone like any other: collected after the horizon
+      this.#applyClear(entry.hlc, 'local')
+    })
+  }
+
+  /** Raises the clear horizon to `hlc` and drops every value written before it (and every unwritten one). */
+  #applyClear (hlc: number, reason: EvictReason): void {
+    if (hlc <= this.#clearedAt) return
+    this.#clearedAt = hlc
+    this.#loads?.changedAll()
+    for (const key of [...this.#lru.keys()]) {
+      const e = this.#store.meta.get(key)
+      if (e !== undefined && !e.isPlaceholder && !this.#store.isLocal(key) && e.hlc >= hlc) continue
+      this.#changed(key, reason)
+      if (e?.isPlaceholder === true) this.#forgetReplicated(key)
+      this.#store.dropValue(key, reason)
+    }
   }
 
   /** Addresses other nodes can dial, when the transport has any. */
@@ -432,10 +561,22 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return this.#transport.multiaddrs?.() ?? []
   }
 
+  /**
+   * Leaves the mesh. Afterwards reads (`get`, `has`, `peek`, `size`, `keys`)
+   * still serve what is held, each checking expiry itself (the timers are
+   * stopped), so nothing outlives its TTL; diagnostics (`stats`, `inspect`,
+   * `metadata`) work; `peers()` and `connectedPeers()` are empty; every
+   * write, `getOrLoad`, `sync`, `clear`, `ready` and `whenReplicated` fails
+   * with E_CLOSED (SPEC §9). Calling it again does nothing.
+   */
   async close (): Promise<void> {
     if (this.#closed) return
     this.#outbox.flush()
     this.#closed = true
+    this.#readsCheckClock = true
+    this.#stopPeerErrors?.()
+    this.#acks.close()
+    for (const w of [...this.#peerWaiters]) w.fail(new MeshCacheError(ErrorCode.CLOSED, `cache ${JSON.stringify(this.namespace)} was closed while waiting for peers`))
     this.#loads?.close()
     for (const t of this.#timers) clearInterval(t)
     this.#timers = []
@@ -499,7 +640,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         case MessageType.SYNC_STEP1: this.#sync.onStep1(from, msg); break
         case MessageType.SYNC_STEP2: this.#sync.onStep2(from, msg); break
         case MessageType.AWARENESS: this.#membership?.apply(msg.update, from); break
+        case MessageType.ACK_REQUEST: this.#acks.onRequest(from, msg); break
+        case MessageType.ACK: this.#acks.onAck(from, msg); break
       }
+      this.#acks.recheck()
     } catch (error) {
       this.#protocolError(from, error)
     }
@@ -507,8 +651,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #protocolError (from: string, error: unknown): void {
     this.#counters.protocolErrors++
-    log('frame from %s refused: %s', from, (error as Error)?.message)
-    if (this.listenerCount('frameError') > 0) this.#emitSafely('frameError', { peer: from, error })
+    const refused = error instanceof MeshCacheError
+      ? error
+      : new MeshCacheError(ErrorCode.FRAME_MALFORMED, `frame could not be handled: ${(error as Error)?.message ?? String(error)}`, { cause: error })
+    this.#log.debug({ peer: from }, `frame refused: ${refused.message}`)
+    if (this.listenerCount('frameError') > 0) this.#emitSafely('frameError', { peer: from, error: refused })
   }
 
   #onUpdates (from: string, msg: UpdatesMessage): void {
@@ -655,10 +802,13 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       // A winning SET with a value replaces ours (replicate mode, not yet
       // expired); anything else drops it: a DELETE or INVALIDATE, a conflict
       // in invalidate mode (a miss is always correct), or no value.
-      const replace = !oursWon && this.#replicate && entry.kind === RecordKind.SET && value !== undefined && entry.expiresAt > now
+      // A write older than the latest namespace clear seen here keeps its
+      // state (its vector still orders later writes) but not its value (SPEC §4.4).
+      const replace = !oursWon && this.#replicate && entry.kind === RecordKind.SET && value !== undefined && entry.expiresAt > now && entry.hlc >= this.#clearedAt
       if (replace) store.setWritten(r.key, value, entry)
       else store.bury(r.key, entry, reason, hadValue)
     }
+    if (r.key === CLEAR_KEY && !oursWon) this.#applyClear(entry.hlc, reason)
     // After the store reflects the record: a listener reads the new state.
     this.#emitChange(r.key, entry.kind, reason === 'repair' ? 'repair' : 'remote')
     return true
@@ -699,7 +849,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         } catch (error) {
           // The value was changed in place since its set(): send the state
           // without it rather than fail the whole answer.
-          log('key %s sent without its value: %s', key, (error as Error).message)
+          this.#log.debug({ key }, `sent without its value: ${(error as Error).message}`)
         }
       }
       out.push(record)
@@ -934,9 +1084,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    * its error is rethrown on its own once the operation is over, where it
    * surfaces as an uncaught exception like any listener error in Node.
    */
-  #emitSafely (name: string, payload: unknown): void {
+  #emitSafely<K extends keyof MeshCacheEvents> (name: K, ...payload: MeshCacheEvents[K]): void {
     try {
-      this.emit(name, payload)
+      (this.emit as (name: K, ...args: MeshCacheEvents[K]) => boolean)(name, ...payload)
     } catch (error) {
       queueMicrotask(() => { throw error })
     }
@@ -953,7 +1103,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   }
 
   #checkKey (key: string): void {
-    if (typeof key !== 'string') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `key must be a string, got ${typeof key}`)
+    if (typeof key !== 'string') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `key must be a string, got ${key === null ? 'null' : typeof key}`)
+    if (key === '') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, 'key must not be empty')
     const limit = this.#o.limits.maxKeyBytes
     if (key.length * 3 > limit && Buffer.byteLength(key) > limit) {
       throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `key of ${Buffer.byteLength(key)} bytes exceeds maxKeyBytes ${limit}`)

@@ -208,6 +208,13 @@ export class Loads<V extends {}> {
     if (watching !== undefined) for (const f of [...watching]) this.#detach(f)
   }
 
+  /** Every key changed (a namespace clear): no flight in the air may store its result. */
+  changedAll (): void {
+    for (const f of [...this.#flights.values()]) this.#detach(f)
+    this.#fresh.clear()
+    this.#negative.clear()
+  }
+
   /** `key`'s value left the cache (TTL, capacity, eviction). */
   forget (key: string): void {
     if (this.#fresh.size !== 0) this.#fresh.delete(key)

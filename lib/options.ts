@@ -111,6 +111,8 @@ export interface ResolvedOptions<V> {
   region: string
   codec: CodecName | ValueCodec<V> | undefined
   logger: MeshLogger
+  /** The `peers` option as given (for messages that say what was tried). */
+  bootstrap: string[]
   maxClockSkew: number
   syncInterval: number
   announceInterval: number
@@ -208,6 +210,7 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
     region,
     codec,
     logger,
+    bootstrap: Array.isArray(options.peers) ? [...options.peers] : [],
     maxClockSkew,
     syncInterval,
     announceInterval,
