@@ -11,7 +11,8 @@
  *   { id, op: 'load', key, value, dependsOn?, tags? } (getOrLoad with a loader returning value) |
  *   { id, op: 'await-missing', keys } | { id, op: 'invalidate', key } | { id, op: 'invalidate-tag', tag } |
  *   { id, op: 'peers' } (cache.peers()) | { id, op: 'peer-errors' } (codes of the transport's dial errors so far) |
- *   { id, op: 'await-peer-error', code }
+ *   { id, op: 'await-peer-error', code } | { id, op: 'set-replicated', key, value, timeout } (set, then
+ *   whenReplicated) | { id, op: 'clear' }
  * Replies: { id, value, at } where `at` is CLOCK_MONOTONIC ms.
  */
 import { createMeshCache, type ChangeEvent } from '../../lib/index.ts'
@@ -33,6 +34,8 @@ type Request =
   | { id: number, op: 'invalidate-tag', tag: string }
   | { id: number, op: 'await-missing', keys: string[] }
   | { id: number, op: 'peers' }
+  | { id: number, op: 'set-replicated', key: string, value: string, timeout: number }
+  | { id: number, op: 'clear' }
   | { id: number, op: 'peer-errors' }
   | { id: number, op: 'await-peer-error', code: string }
 
@@ -92,6 +95,8 @@ process.on('message', async (request: Request) => {
     case 'await-peers': at = await until(() => cache.connectedPeers().length >= request.count); break
     case 'transport-stats': value = transport.stats(); break
     case 'peers': value = cache.peers(); break
+    case 'set-replicated': cache.set(request.key, request.value); await cache.whenReplicated({ timeout: request.timeout }); at = now(); break
+    case 'clear': cache.clear(); break
     case 'peer-errors': value = [...peerErrors]; break
     case 'await-peer-error': at = await until(() => peerErrors.includes(request.code)); break
     case 'await-values': at = await until(() => Object.entries(request.expect).every(([k, v]) => cache.get(k) === v)); break
