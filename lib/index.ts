@@ -9,7 +9,7 @@ import { assertSupportedRuntime } from './core/runtime.ts'
 import { resolveCodec } from './value-codec.ts'
 import { toComponentLogger } from './observe/logger.ts'
 
-export { MeshCache, type SetOptions, type EntryView, type ChangeEvent } from './cache.ts'
+export { MeshCache, type SetOptions, type EntryView, type ChangeEvent, type FrameErrorEvent, type MeshCacheEvents, type PeerEvent } from './cache.ts'
 export type { MeshCacheOptions, CacheMode } from './options.ts'
 export type { CacheStats } from './stats.ts'
 export type { PropagationStats } from './lag-histogram.ts'

@@ -5,7 +5,7 @@
  * See DESIGN.md for why (and why not gossipsub).
  */
 import type { Channel, FrameHandler, PeerErrorEvent, Transport } from '../transport.ts'
-import { classifyDialError } from './peer-errors.ts'
+import { classifyDialError, refineTimeout } from './peer-errors.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 import { buildNode } from './node.ts'
 import { FaultSwitch } from './fault.ts'
@@ -90,6 +90,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     throw startError(err, opts.listen)
   }
   const node = mesh.node
+  let closing: Promise<void> | undefined
   const peerErrors = new Set<(event: PeerErrorEvent) => void>()
   const redialer = new Redialer({
     node,
@@ -102,10 +103,14 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     onDial: ok => { mesh.stats.redials++; if (!ok) mesh.stats.redialFailures++ },
     onDialError: (address, err) => {
       if (peerErrors.size === 0) return
-      const event: PeerErrorEvent = { address, error: classifyDialError(address, err, opts.psk !== undefined) }
-      for (const listener of peerErrors) {
-        try { listener(event) } catch (error) { queueMicrotask(() => { throw error }) }
-      }
+      const hasPsk = opts.psk !== undefined
+      void refineTimeout(address, classifyDialError(address, err, hasPsk), hasPsk, opts.dialTimeout).then((error) => {
+        if (closing !== undefined) return
+        const event: PeerErrorEvent = { address, error }
+        for (const listener of peerErrors) {
+          try { listener(event) } catch (thrown) { queueMicrotask(() => { throw thrown }) }
+        }
+      })
     }
   })
   mesh.redialer = redialer
@@ -115,7 +120,6 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     node.logger.forComponent('meshcache:libp2p').error('no psk: any node that reaches %s can join this mesh', mesh.ownAddrs().join(', '))
   }
 
-  let closing: Promise<void> | undefined
   return {
     peerId: mesh.self,
     multiaddrs: () => node.getMultiaddrs().map(a => a.toString()),

@@ -4,6 +4,7 @@
  * socket code, an EncryptionFailedError with the handshake's message); each
  * becomes a MeshCacheError with a stable code and the original as `cause`.
  */
+import { connect } from 'node:net'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 
 const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN'])
@@ -42,4 +43,29 @@ export function classifyDialError (address: string, err: unknown, hasPsk: boolea
     return new MeshCacheError(ErrorCode.PEER_UNREACHABLE, `${at}: host unreachable (${code ?? name}: no answer; check the address, routes and firewalls)`, { cause: err })
   }
   return new MeshCacheError(ErrorCode.PEER_UNREACHABLE, `${at}: ${message}`, { cause: err })
+}
+
+/**
+ * A dial that timed out says nothing of where it stuck. When the address's
+ * TCP port accepts a plain connection, the host is up and the handshake is
+ * what never finished: with pnet that is what a peer with another key does
+ * (it waits for bytes it can decrypt). Resolves with the better error, or
+ * `error` itself when the port does not answer either.
+ */
+export async function refineTimeout (address: string, error: MeshCacheError, hasPsk: boolean, probeMs: number): Promise<MeshCacheError> {
+  const name = (error.cause as Error | undefined)?.name
+  if (error.code !== ErrorCode.PEER_UNREACHABLE || (name !== 'TimeoutError' && name !== 'AbortError')) return error
+  const m = /^\/(?:ip4|ip6|dns4|dns6|dns)\/([^/]+)\/tcp\/(\d+)/.exec(address.split(', ')[0] ?? '')
+  if (m === null) return error
+  const open = await new Promise<boolean>((resolve) => {
+    const socket = connect({ host: m[1] as string, port: Number(m[2]), timeout: probeMs })
+    const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }
+    socket.once('connect', () => done(true))
+    socket.once('timeout', () => done(false))
+    socket.once('error', () => done(false))
+  })
+  if (!open) return error
+  return hasPsk
+    ? new MeshCacheError(ErrorCode.PSK_MISMATCH, `cannot connect to ${address}: the port accepts connections but the handshake never completed, as when the peer has another pre-shared key (likely PSK mismatch)`, { cause: error.cause })
+    : new MeshCacheError(ErrorCode.PEER_UNREACHABLE, `cannot connect to ${address}: the port accepts connections but the handshake never completed (not a meshcache node, or one with a pre-shared key?)`, { cause: error.cause })
 }

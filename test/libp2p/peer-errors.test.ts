@@ -6,7 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import net from 'node:net'
-import { createLibp2pTransport, generateIdentity, generatePsk, peerIdOf, ErrorCode, type Libp2pTransport, type PeerErrorEvent } from '../../lib/index.ts'
+import { createLibp2pTransport, createMeshCache, generateIdentity, generatePsk, peerIdOf, ErrorCode, MeshCacheError, type Libp2pTransport, type MeshCache, type PeerErrorEvent, type PeerEvent } from '../../lib/index.ts'
 
 const opened: Libp2pTransport[] = []
 async function node (options: Parameters<typeof createLibp2pTransport>[0] = {}): Promise<Libp2pTransport> {
@@ -62,7 +62,7 @@ test('a closed port: connection refused', async () => {
   assert.is(e.address, addr)
 })
 
-test('an unreachable host: a name that does not resolve, and a host that never answers', async () => {
+test('an unreachable host: a name that does not resolve; a port that accepts and never answers', async () => {
   const dialer = await node({ peers: ['/dns4/meshcache-test.invalid/tcp/4001'] })
   const e = await firstError(dialer)
   assert.is(e.error.code, ErrorCode.PEER_UNREACHABLE)
@@ -75,7 +75,7 @@ test('an unreachable host: a name that does not resolve, and a host that never a
     const d2 = await node({ peers: [addr], dialTimeout: 300 })
     const e2 = await firstError(d2)
     assert.is(e2.error.code, ErrorCode.PEER_UNREACHABLE)
-    assert.match(e2.error.message, /unreachable|abort|timed? ?out/i)
+    assert.match(e2.error.message, /the port accepts connections but the handshake never completed/)
   } finally {
     silent.close()
   }
@@ -112,6 +112,51 @@ test('an identity pins the peer id across restarts', async () => {
   const b = await node({ identity })
   assert.is(b.peerId, id)
   assert.is(peerIdOf(identity), id)
+})
+
+test('the cache emits peer:join and peer:leave, and peer:error with the address and a typed error', async () => {
+  const psk = generatePsk()
+  const caches: Array<MeshCache<string>> = []
+  try {
+    const a = await createMeshCache<string>({ namespace: 'ev', psk })
+    caches.push(a)
+    const joins: PeerEvent[] = []
+    const leaves: PeerEvent[] = []
+    a.on('peer:join', (e) => joins.push(e))
+    const left = new Promise<void>((resolve) => a.on('peer:leave', (e) => { leaves.push(e); resolve() }))
+    const b = await createMeshCache<string>({ namespace: 'ev', psk, peers: a.multiaddrs() })
+    caches.push(b)
+    await a.ready({ peers: 1, timeout: 10_000 })
+    assert.is(joins.length, 1)
+    assert.is(joins[0]?.peer, a.connectedPeers()[0])
+    await b.close()
+    await left
+    assert.is(leaves[0]?.peer, joins[0]?.peer)
+
+    const wrong = await createMeshCache<string>({ namespace: 'ev', psk: generatePsk(), peers: a.multiaddrs() })
+    caches.push(wrong)
+    const e = await new Promise<PeerErrorEvent>((resolve) => wrong.once('peer:error', resolve))
+    assert.is(e.address, a.multiaddrs()[0])
+    assert.instance(e.error, MeshCacheError)
+    assert.is(e.error.code, ErrorCode.PSK_MISMATCH)
+  } finally {
+    for (const c of caches) await c.close()
+  }
+})
+
+test('ready() times out with E_READY_TIMEOUT listing the bootstrap addresses and why each failed', async () => {
+  const addr = `/ip4/127.0.0.1/tcp/${await closedPort()}`
+  const cache = await createMeshCache<string>({ namespace: 'ready', peers: [addr] })
+  try {
+    await new Promise<void>((resolve) => cache.once('peer:error', () => resolve()))
+    await cache.ready({ peers: 1, timeout: 200 })
+    assert.unreachable()
+  } catch (e) {
+    assert.is((e as MeshCacheError).code, ErrorCode.READY_TIMEOUT)
+    assert.match((e as Error).message, new RegExp(`0 of 1 peer\\(s\\) connected.*bootstrap ${addr}.*${addr}: E_PEER_UNREACHABLE \\(.*connection refused`))
+  } finally {
+    await cache.close()
+  }
 })
 
 test.run()
