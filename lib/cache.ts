@@ -119,7 +119,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter<MeshCacheEvents> 
   readonly #log: MeshLogger
   /** whenReplicated(): ACK_REQUEST / ACK (lib/sync/replication-acks.ts). */
   readonly #acks: ReplicationAcks
-  /** The HLC of the latest namespace clear applied here: writes stamped before it hold no value (SPEC §4.4). */
+  /** The HLC of the latest namespace clear applied here: writes stamped before it hold no value (SPEC §4.1). */
   #clearedAt = 0
   /** The latest failed attempts to reach peers, for ready()'s timeout message. */
   readonly #recentPeerErrors: PeerErrorEvent[] = []
@@ -529,7 +529,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter<MeshCacheEvents> 
 
   /**
    * Drops every key of the namespace, here and on every instance, as one
-   * replicated write (SPEC §4.4): every key whose winning write is older
+   * replicated write (SPEC §4.1): every key whose winning write is older
    * than the clear goes; writes made after it stay. Loads in flight are not
    * cached. Local-only and loaded values held here go too.
    */
@@ -803,7 +803,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter<MeshCacheEvents> 
       // expired); anything else drops it: a DELETE or INVALIDATE, a conflict
       // in invalidate mode (a miss is always correct), or no value.
       // A write older than the latest namespace clear seen here keeps its
-      // state (its vector still orders later writes) but not its value (SPEC §4.4).
+      // state (its vector still orders later writes) but not its value (SPEC §4.1).
       const replace = !oursWon && this.#replicate && entry.kind === RecordKind.SET && value !== undefined && entry.expiresAt > now && entry.hlc >= this.#clearedAt
       if (replace) store.setWritten(r.key, value, entry)
       else store.bury(r.key, entry, reason, hadValue)

@@ -80,7 +80,7 @@ export const TARGET_FRAME_BYTES = 256 * 1024
  * The reserved key whose record is a namespace clear (`cache.clear()`): an
  * INVALIDATE of this key at HLC h drops, on every instance, every key whose
  * winning write is older than h, and keeps out any such write that arrives
- * later. It travels, merges and is repaired like any record (SPEC.md §4.4).
+ * later. It travels, merges and is repaired like any record (SPEC.md §4.1).
  * U+0000 starts every internal key; users cannot write one.
  */
 export const CLEAR_KEY = '\u0000clear'

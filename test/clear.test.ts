@@ -1,5 +1,5 @@
 /**
- * cache.clear(): one replicated, mergeable operation (SPEC §4.4). Every
+ * cache.clear(): one replicated, mergeable operation (SPEC §4.1). Every
  * instance drops the keys written before the clear, including after a
  * partition heals; keys written after it stay; a load in flight across a
  * clear is returned but not cached.
