@@ -531,7 +531,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter<MeshCacheEvents> 
    * Drops every key of the namespace, here and on every instance, as one
    * replicated write (SPEC §4.1): every key whose winning write is older
    * than the clear goes; writes made after it stay. Loads in flight are not
-   * cached. Local-only and loaded values held here go too.
+   * cached; loaded values held go too. Local-only values (`set(…, { local:
+   * true })`) are outside the mesh and stay: delete them yourself.
    */
   clear (): void {
     this.#operation(() => {
@@ -542,14 +543,16 @@ export class MeshCache<V extends {} = {}> extends EventEmitter<MeshCacheEvents> 
     })
   }
 
-  /** Raises the clear horizon to `hlc` and drops every value written before it (and every unwritten one). */
+  /** Raises the clear horizon to `hlc` and drops every value written before it, and every loaded one. */
   #applyClear (hlc: number, reason: EvictReason): void {
     if (hlc <= this.#clearedAt) return
     this.#clearedAt = hlc
     this.#loads?.changedAll()
     for (const key of [...this.#lru.keys()]) {
+      // A local-only value is outside the mesh: no remote message touches it (SetOptions.local), a clear neither.
+      if (this.#store.isLocal(key)) continue
       const e = this.#store.meta.get(key)
-      if (e !== undefined && !e.isPlaceholder && !this.#store.isLocal(key) && e.hlc >= hlc) continue
+      if (e !== undefined && !e.isPlaceholder && e.hlc >= hlc) continue
       this.#changed(key, reason)
       if (e?.isPlaceholder === true) this.#forgetReplicated(key)
       this.#store.dropValue(key, reason)

@@ -22,9 +22,10 @@ for (const mode of ['invalidate', 'replicate'] as const) {
     b.clear()
     await c.net.flush()
     for (const n of c.nodes) {
-      assert.is(n.size, 0, `${n.origin} holds nothing after the clear`)
+      assert.is(n.size, n === b ? 1 : 0, `${n.origin} holds nothing replicated after the clear`)
       assert.is(n.get('k2'), undefined)
     }
+    assert.is(b.get('k1'), 'b-local-copy', 'a local-only value is outside the mesh: a clear does not touch it')
     b.set('after', 'kept')
     await c.net.flush()
     if (mode === 'replicate') assert.is(a.get('after'), 'kept', 'a write after the clear stays')
