@@ -31,6 +31,7 @@ import { Store, type EvictEvent, type EvictReason } from './store.ts'
 import type { Channel, FrameHandler, PeerErrorEvent, Transport } from './transport.ts'
 import type { ChangeEvent, MeshCacheEvents } from './events.ts'
 import { ReplicationAcks } from './sync/replication-acks.ts'
+import { PeerWaiters } from './sync/peer-wait.ts'
 import type { MeshLogger } from './observe/logger.ts'
 import { decodeValue, encodeValue, type ValueCodec } from './value-codec.ts'
 import { EMPTY_VECTOR, Order, mergeVectors, vectorGet, vectorWithout, type VersionVector } from './version-vector.ts'
@@ -121,11 +122,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter<MeshCacheEvents> 
   readonly #acks: ReplicationAcks
   /** The HLC of the latest namespace clear applied here: writes stamped before it hold no value (SPEC §4.1). */
   #clearedAt = 0
-  /** The latest failed attempts to reach peers, for ready()'s timeout message. */
-  readonly #recentPeerErrors: PeerErrorEvent[] = []
   #stopPeerErrors: (() => void) | undefined
-  /** ready() calls waiting for peers: re-checked at every peer:join, failed at close. */
-  readonly #peerWaiters = new Set<{ check: () => void, fail: (error: Error) => void }>()
+  /** ready(): waiting for peers (lib/sync/peer-wait.ts). */
+  readonly #peerWait: PeerWaiters
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
   constructor (options: ResolvedOptions<V>, codec: ValueCodec<V>, transport: Transport, ownsTransport: boolean) {
@@ -158,6 +157,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter<MeshCacheEvents> 
       send: (peer, frame) => this.#send(peer, frame),
       now: options.now,
     }, options.limits.maxRecords, sessionTimeout(options))
+    this.#peerWait = new PeerWaiters({ connected: () => this.connectedPeers().length, namespace: this.namespace, bootstrap: options.bootstrap })
     this.#acks = new ReplicationAcks({
       origin: this.origin,
       issued: () => this.#seq,
@@ -177,7 +177,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter<MeshCacheEvents> 
         this.#membership?.greet(peer)
         this.#sync.request(peer, true)
         this.#emitSafely('peer:join', { peer })
-        for (const w of [...this.#peerWaiters]) w.check()
+        this.#peerWait.joined()
       },
       onPeerDown: (peer) => {
         this.#sync.peerGone(peer)
@@ -187,8 +187,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter<MeshCacheEvents> 
     }
     this.#stopPeerErrors = this.#transport.onPeerError?.((event) => {
       if (this.#closed) return
-      this.#recentPeerErrors.push(event)
-      if (this.#recentPeerErrors.length > 8) this.#recentPeerErrors.shift()
+      this.#peerWait.failed(event)
       this.#log.warn({ address: event.address, code: event.error.code }, event.error.message)
       this.#emitSafely('peer:error', event)
     })
@@ -484,29 +483,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter<MeshCacheEvents> 
     } catch (error) {
       return Promise.reject(error)
     }
-    const want = options.peers ?? 1
-    const timeout = options.timeout ?? 10_000
-    if (!Number.isSafeInteger(want) || want < 0) return Promise.reject(new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `ready: peers must be a non-negative integer, got ${String(want)}`))
-    if (!Number.isSafeInteger(timeout) || timeout <= 0) return Promise.reject(new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `ready: timeout must be a positive integer of ms, got ${String(timeout)}`))
-    if (this.connectedPeers().length >= want) return Promise.resolve()
-    return new Promise((resolve, reject) => {
-      const done = (): void => { clearTimeout(timer); this.#peerWaiters.delete(waiter) }
-      const waiter = {
-        check: () => { if (this.connectedPeers().length >= want) { done(); resolve() } },
-        fail: (error: Error) => { done(); reject(error) },
-      }
-      const timer = setTimeout(() => waiter.fail(this.#readyTimeout(want, timeout)), timeout)
-      this.#peerWaiters.add(waiter)
-    })
-  }
-
-  #readyTimeout (want: number, timeout: number): MeshCacheError {
-    const connected = this.connectedPeers()
-    const tried = this.#recentPeerErrors.map((e) => `${e.address}: ${e.error.code} (${e.error.message})`)
-    const bootstrap = this.#o.bootstrap.length === 0 ? 'no `peers` given' : `bootstrap ${this.#o.bootstrap.join(', ')}`
-    return new MeshCacheError(ErrorCode.READY_TIMEOUT,
-      `${connected.length} of ${want} peer(s) connected in namespace ${JSON.stringify(this.namespace)} after ${timeout} ms; ${bootstrap}; ` +
-      (tried.length === 0 ? 'no failed attempt reported' : `failed attempts: ${tried.join('; ')}`))
+    return this.#peerWait.wait(options)
   }
 
   /**
@@ -579,7 +556,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter<MeshCacheEvents> 
     this.#readsCheckClock = true
     this.#stopPeerErrors?.()
     this.#acks.close()
-    for (const w of [...this.#peerWaiters]) w.fail(new MeshCacheError(ErrorCode.CLOSED, `cache ${JSON.stringify(this.namespace)} was closed while waiting for peers`))
+    this.#peerWait.failAll(new MeshCacheError(ErrorCode.CLOSED, `cache ${JSON.stringify(this.namespace)} was closed while waiting for peers`))
     this.#loads?.close()
     for (const t of this.#timers) clearInterval(t)
     this.#timers = []

@@ -10,7 +10,8 @@ import { createLibp2pTransport, createMeshCache, generateIdentity, generatePsk, 
 
 const opened: Libp2pTransport[] = []
 async function node (options: Parameters<typeof createLibp2pTransport>[0] = {}): Promise<Libp2pTransport> {
-  const t = await createLibp2pTransport({ redialInterval: 50, dialTimeout: 1_000, ...options })
+  // dialTimeout well above a loaded machine's handshake time: a slow handshake must not pass for a hung one
+  const t = await createLibp2pTransport({ redialInterval: 50, dialTimeout: 5_000, ...options })
   opened.push(t)
   return t
 }
