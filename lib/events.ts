@@ -4,8 +4,8 @@
  * listener expecting another payload fails to compile.
  */
 import type { MeshCacheError } from './errors.ts'
-import type { EvictEvent } from './store.ts'
-import type { PeerErrorEvent } from './transport.ts'
+import type { EvictEvent } from './core/store.ts'
+import type { PeerErrorEvent } from './net/transport.ts'
 
 /** A key's replicated state moved to a newer version (see MeshCache docs). */
 export interface ChangeEvent {
@@ -27,11 +27,15 @@ export interface PeerEvent {
   peer: string
 }
 
-export interface MeshCacheEvents {
-  evict: [EvictEvent]
-  change: [ChangeEvent]
-  frameError: [FrameErrorEvent]
-  'peer:join': [PeerEvent]
-  'peer:leave': [PeerEvent]
-  'peer:error': [PeerErrorEvent]
+/** Each event's payload: `cache.on(name, (payload) => …)`. */
+export interface MeshCacheEventPayloads {
+  evict: EvictEvent
+  change: ChangeEvent
+  frameError: FrameErrorEvent
+  'peer:join': PeerEvent
+  'peer:leave': PeerEvent
+  'peer:error': PeerErrorEvent
 }
+
+/** The same as Node's EventEmitter event map (each event's arguments). */
+export type MeshCacheEvents = { [K in keyof MeshCacheEventPayloads]: [MeshCacheEventPayloads[K]] }

@@ -2,28 +2,30 @@
  * meshcache: coherent in-process caches across service instances.
  */
 import { MeshCache } from './cache.ts'
-import { createLibp2pTransport } from './libp2p/index.ts'
+import { createLibp2pTransport } from './net/libp2p/index.ts'
 import { resolveOptions, type MeshCacheOptions } from './options.ts'
-import type { Transport } from './transport.ts'
+import type { Transport } from './net/transport.ts'
 import { assertSupportedRuntime } from './core/runtime.ts'
-import { resolveCodec } from './value-codec.ts'
 import { toComponentLogger } from './observe/logger.ts'
 
-export { MeshCache, type SetOptions, type EntryView, type ChangeEvent, type FrameErrorEvent, type MeshCacheEvents, type PeerEvent } from './cache.ts'
+export { MeshCache, type SetOptions, type EntryView, type ChangeEvent, type FrameErrorEvent, type MeshCacheEvents, type MeshCacheEventPayloads, type PeerEvent } from './cache.ts'
 export type { MeshCacheOptions, CacheMode } from './options.ts'
-export type { CacheStats } from './stats.ts'
-export type { PropagationStats } from './lag-histogram.ts'
-export type { EvictEvent, EvictReason } from './store.ts'
-export type { Transport, Channel, FrameHandler } from './transport.ts'
+export type { CacheStats } from './observe/stats.ts'
+export type { PropagationStats } from './observe/lag-histogram.ts'
+export type { EvictEvent, EvictReason } from './core/store.ts'
+export type { Transport, Channel, FrameHandler } from './net/transport.ts'
 export type { ValueCodec } from './value-codec.ts'
-export type { PeerInfo, MemberState } from './membership.ts'
-export { createLibp2pTransport, generatePsk, generateIdentity, peerIdOf, type Libp2pTransport, type Libp2pTransportOptions } from './libp2p/index.ts'
+export type { PeerInfo, MemberState } from './sync/membership.ts'
+export { createLibp2pTransport, generatePsk, generateIdentity, peerIdOf, type Libp2pTransport, type Libp2pTransportOptions } from './net/libp2p/index.ts'
 export { jsonCodec, v8Codec, msgpackCodec, DEFAULT_CODEC, MSGPACK_OPTIONS, type CodecName, type Packr } from './value-codec.ts'
 export type { MeshLogger } from './observe/logger.ts'
-export type { PeerErrorEvent } from './transport.ts'
+export type { PeerErrorEvent } from './net/transport.ts'
 export { MeshCacheError, ErrorCode, type ErrorCodeValue } from './errors.ts'
-export type { LoadFunction, LoadContext, LoadOptions } from './loader.ts'
-export { TAG_PREFIX, RESERVED_PREFIX } from './tags.ts'
+export type { LoadFunction, LoadContext, LoadOptions } from './loading/loader.ts'
+export { TAG_PREFIX, RESERVED_PREFIX } from './loading/tags.ts'
+export type { Tier, TierEntry, TierWrite } from './tiers/tier.ts'
+export type { Source, ChangeSink } from './sources/source.ts'
+export type { Exporter, ObservedCache, ObservedEvents } from './observe/exporter.ts'
 
 /**
  * Creates a cache and joins its namespace. Resolves once the transport is
@@ -32,7 +34,6 @@ export { TAG_PREFIX, RESERVED_PREFIX } from './tags.ts'
 export async function createMeshCache<V extends {} = {}> (options: MeshCacheOptions<V>): Promise<MeshCache<V>> {
   assertSupportedRuntime()
   const resolved = resolveOptions(options)
-  const codec = resolveCodec(resolved.codec)
   let transport: Transport | undefined = options.transport
   const ownsTransport = transport === undefined
   if (transport === undefined) {
@@ -45,7 +46,7 @@ export async function createMeshCache<V extends {} = {}> (options: MeshCacheOpti
       ...(options.logger !== undefined ? { logger: toComponentLogger(resolved.logger) } : {}),
     })
   }
-  const cache = new MeshCache<V>(resolved, codec, transport, ownsTransport)
+  const cache = new MeshCache<V>(resolved, transport, ownsTransport)
   try {
     return await cache.start()
   } catch (error) {

@@ -4,8 +4,8 @@
  */
 import { invalidOption } from './errors.ts'
 import { refuseUnknown } from './core/suggest.ts'
-import type { Now } from './clock.ts'
-import type { Transport } from './transport.ts'
+import type { Now } from './core/clock.ts'
+import type { Transport } from './net/transport.ts'
 import type { CodecName, ValueCodec } from './value-codec.ts'
 import { checkLogger, defaultLogger, type MeshLogger } from './observe/logger.ts'
 

@@ -11,7 +11,7 @@
  * an entry: the canonical form, so one state has one encoding.
  */
 import * as encoding from 'lib0/encoding'
-import type { VersionVector } from '../lib/version-vector.ts'
+import type { VersionVector } from '../lib/core/version-vector.ts'
 import { FLAG_VALUE, FLAGS_KNOWN, KIND_MASK, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
 import { malformed, readByte, readBytesView, readCount, readString, readUint, type Decoder } from './reader.ts'
 
@@ -119,7 +119,7 @@ export function readRecord (decoder: Decoder, origins: string[], limits: DecodeL
   const hlc = readUint(decoder, 'hlc')
   const writer = originAt(origins, readUint(decoder, 'writer'), 'writer')
   const n = readCount(decoder, 'version vector size', limits.maxVectorEntries)
-  const vv: VersionVector = new Array(n * 2) // exact size: see lib/version-vector.ts
+  const vv: VersionVector = new Array(n * 2) // exact size: see lib/core/version-vector.ts
   let previous = ''
   let writerSeen = false
   for (let i = 0; i < n; i++) {

@@ -11,7 +11,7 @@ import * as encoding from 'lib0/encoding'
 import { MessageType, type DecodeLimits } from './constants.ts'
 import { OriginTable, readOrigins, readRecord, writeOrigins, writeRecord, type InternOrigin, type WireRecord } from './record.ts'
 import { malformed, readCount, readUint, type Decoder } from './reader.ts'
-import { vectorGet } from '../lib/version-vector.ts'
+import { vectorGet } from '../lib/core/version-vector.ts'
 
 export interface UpdatesMessage {
   type: typeof MessageType.UPDATES

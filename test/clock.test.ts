@@ -6,7 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as prng from 'lib0/prng'
-import { HLC_LOGICAL_RANGE, HybridClock, physicalMs } from '../lib/clock.ts'
+import { HLC_LOGICAL_RANGE, HybridClock, physicalMs } from '../lib/core/clock.ts'
 import { createTestClock } from '../lib/testing/index.ts'
 
 const SEED = Number(process.env.SEED ?? 0xc10c)

@@ -14,7 +14,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as prng from 'lib0/prng'
 import type { MeshCache } from '../lib/index.ts'
-import { mergeVectors, type VersionVector } from '../lib/version-vector.ts'
+import { mergeVectors, type VersionVector } from '../lib/core/version-vector.ts'
 import { cluster } from './helpers/cluster.ts'
 import { eachSeed, seedsFromEnv } from './helpers/seeds.ts'
 
@@ -121,7 +121,7 @@ function checkConverged (nodes: Array<MeshCache<string>>, log: Map<string, Write
   const strip = (node: MeshCache<string>) => node.metadata().map(([k, v]) => [k, v.kind, v.hlc, v.writer, v.vv])
   const reference = strip(nodes[0] as MeshCache<string>)
   for (const node of nodes.slice(1)) assert.equal(strip(node), reference, `metadata of ${node.origin} differs from ${nodes[0]?.origin}`)
-  // The store's invariant (lib/store.ts markDead relies on it): the GC queue
+  // The store's invariant (lib/core/store.ts markDead relies on it): the GC queue
   // holds exactly the entries without a value.
   for (const node of nodes) {
     // (a key whose value is local-only here is kept beside it without a value, in the queue too)

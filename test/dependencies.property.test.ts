@@ -20,7 +20,7 @@ import * as assert from 'uvu/assert'
 import * as prng from 'lib0/prng'
 import type { MeshCache } from '../lib/index.ts'
 import { TAG_PREFIX } from '../lib/index.ts'
-import { vectorGet } from '../lib/version-vector.ts'
+import { vectorGet } from '../lib/core/version-vector.ts'
 import { cluster } from './helpers/cluster.ts'
 
 /** The versions of bases (and tags) a derived value was computed from. */

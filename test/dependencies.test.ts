@@ -6,7 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ErrorCode, MeshCacheError } from '../lib/index.ts'
-import { DependencyGraph } from '../lib/dependencies.ts'
+import { DependencyGraph } from '../lib/loading/dependencies.ts'
 import { cluster } from './helpers/cluster.ts'
 
 function thrown (fn: () => unknown): MeshCacheError {

@@ -1,11 +1,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Entry } from '../lib/entry.ts'
-import { HLC_LOGICAL_RANGE } from '../lib/clock.ts'
+import { Entry } from '../lib/core/entry.ts'
+import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
 import { RecordKind } from '../protocol/constants.ts'
 
 // The timestamp is split over two small integers and shares one of them with
-// the kind and has-value flags (lib/entry.ts): each must read back exactly
+// the kind and has-value flags (lib/core/entry.ts): each must read back exactly
 // what was written, whatever the others hold.
 const STAMPS = [
   0,

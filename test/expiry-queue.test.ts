@@ -1,7 +1,7 @@
 /** The expiry queue's heap: pops in deadline order, retain filters and re-heapifies. Seeded. */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ExpiryQueue } from '../lib/expiry-queue.ts'
+import { ExpiryQueue } from '../lib/core/expiry-queue.ts'
 
 const SEED = Number(process.env.SEED ?? 7)
 

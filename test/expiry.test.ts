@@ -1,15 +1,15 @@
 /**
- * Expiry without a per-read check (lib/store.ts): deadlines that move later
+ * Expiry without a per-read check (lib/core/store.ts): deadlines that move later
  * or earlier, local-only and loaded values, the bound on stale queue hints,
  * and the real-clock path, where a timer drops a value with no read at all.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMeshCache, type EvictEvent, type MeshCache } from '../lib/index.ts'
-import { Entry } from '../lib/entry.ts'
-import { Store } from '../lib/store.ts'
+import { Entry } from '../lib/core/entry.ts'
+import { Store } from '../lib/core/store.ts'
 import { RecordKind } from '../protocol/index.ts'
-import { HLC_LOGICAL_RANGE } from '../lib/clock.ts'
+import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
 import { createTestClock } from '../lib/testing/index.ts'
 import { captureTransport } from './helpers/capture-transport.ts'
 import { cluster } from './helpers/cluster.ts'

@@ -20,7 +20,7 @@ import * as prng from 'lib0/prng'
 import { DEFAULT_LIMITS, MessageType, PROTOCOL_VERSION, RecordKind, decodeFrame, encodeFrame, type Message, type WireRecord } from '../protocol/index.ts'
 import { ErrorCode, MeshCacheError } from '../lib/errors.ts'
 import { createMeshCache, type MeshCache } from '../lib/index.ts'
-import type { FrameHandler, Transport } from '../lib/transport.ts'
+import type { FrameHandler, Transport } from '../lib/net/transport.ts'
 import { createMemoryNetwork, createTestClock, type MemoryNetwork } from '../lib/testing/index.ts'
 import { GOLDEN_PATH, fromHex, toHex, type GoldenFile } from './fixtures/golden.ts'
 

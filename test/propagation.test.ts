@@ -2,7 +2,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MeshCache } from '../lib/index.ts'
-import { LagHistogram } from '../lib/lag-histogram.ts'
+import { LagHistogram } from '../lib/observe/lag-histogram.ts'
 import { cluster } from './helpers/cluster.ts'
 
 test('an empty histogram reports zeros', () => {

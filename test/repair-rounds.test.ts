@@ -10,7 +10,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMeshCache, type FrameHandler, type MeshCache, type Transport } from '../lib/index.ts'
 import { createMemoryNetwork } from '../lib/testing/index.ts'
-import { AntiEntropy, type SyncHost } from '../lib/anti-entropy.ts'
+import { AntiEntropy, type SyncHost } from '../lib/sync/anti-entropy.ts'
 import { DEFAULT_LIMITS, MessageType, decodeFrame, encodeFrame, type StateVector } from '../protocol/index.ts'
 
 /** Wraps a transport: `drop(from, type)` loses incoming frames; `sent` records outgoing step 1s. */

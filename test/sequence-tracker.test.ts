@@ -1,7 +1,7 @@
 /** Per-origin receive state: gaps, and the retirement of departed origins (SPEC §5, §7). */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { SequenceTracker } from '../lib/sequence-tracker.ts'
+import { SequenceTracker } from '../lib/core/sequence-tracker.ts'
 
 test('a number past contiguous + 1 is a gap until the numbers below it arrive', () => {
   const t = new SequenceTracker()

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as protocol from '../protocol/index.ts'
-import { HLC_LOGICAL_RANGE } from '../lib/clock.ts'
+import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
 import { ErrorCode } from '../lib/errors.ts'
-import * as envelope from '../lib/libp2p/envelope.ts'
+import * as envelope from '../lib/net/libp2p/envelope.ts'
 
 const spec = readFileSync(new URL('../SPEC.md', import.meta.url), 'utf8')
 

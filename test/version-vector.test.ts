@@ -9,7 +9,7 @@ import * as prng from 'lib0/prng'
 import {
   EMPTY_VECTOR, Order, compareVectors, mergeVectors, vectorExceeds, vectorGet, vectorToString, vectorWith, vectorWithout, vectorsEqual,
   type OrderValue, type VersionVector,
-} from '../lib/version-vector.ts'
+} from '../lib/core/version-vector.ts'
 
 const SEED = Number(process.env.SEED ?? 0x5eed)
 const RUNS = Number(process.env.RUNS ?? 3000)

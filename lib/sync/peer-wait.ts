@@ -5,7 +5,7 @@
  * and the latest failures with their codes.
  */
 import { ErrorCode, MeshCacheError } from '../errors.ts'
-import type { PeerErrorEvent } from '../transport.ts'
+import type { PeerErrorEvent } from '../net/transport.ts'
 
 /** Failures kept for the timeout's message: the latest few say enough. */
 const RECENT_ERRORS = 8

@@ -10,7 +10,7 @@
  */
 import * as prng from 'lib0/prng'
 import { invalidOption } from '../errors.ts'
-import type { Channel, FrameHandler, Transport } from '../transport.ts'
+import type { Channel, FrameHandler, Transport } from '../net/transport.ts'
 
 export interface MemoryNetworkOptions {
   /** Seed of every random choice. @default 1 */

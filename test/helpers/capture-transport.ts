@@ -1,5 +1,5 @@
 /** A transport that hands the test the cache's frame handler: frames can be injected as if from a peer. */
-import type { Channel, FrameHandler, Transport } from '../../lib/transport.ts'
+import type { Channel, FrameHandler, Transport } from '../../lib/net/transport.ts'
 
 export interface CaptureTransport {
   transport: Transport

@@ -3,11 +3,11 @@ import * as assert from 'uvu/assert'
 import {
   BodyReader, EnvelopeSplitter, encodeFrame, encodeJoin, encodePeers, decodePeers,
   CHUNK_BYTES, MAX_BODY_BYTES, MSG_DATA, MSG_JOIN, MSG_PART, MSG_PEERS
-} from '../../lib/libp2p/envelope.ts'
-import { PeerLink } from '../../lib/libp2p/stream-link.ts'
+} from '../../lib/net/libp2p/envelope.ts'
+import { PeerLink } from '../../lib/net/libp2p/stream-link.ts'
 import type { Stream } from '@libp2p/interface'
-import { createLibp2pTransport, generatePsk } from '../../lib/libp2p/index.ts'
-import { normalizePsk } from '../../lib/libp2p/psk.ts'
+import { createLibp2pTransport, generatePsk } from '../../lib/net/libp2p/index.ts'
+import { normalizePsk } from '../../lib/net/libp2p/psk.ts'
 import { MeshCacheError } from '../../lib/errors.ts'
 
 function concat (parts: Uint8Array[]): Uint8Array {

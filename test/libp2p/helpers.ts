@@ -2,8 +2,8 @@
  * Test helpers for the libp2p transport: a FrameHandler that records what it
  * sees and lets a test wait for it (events, never sleeps).
  */
-import type { Channel, FrameHandler } from '../../lib/transport.ts'
-import { createLibp2pTransport, type Libp2pTransport, type Libp2pTransportOptions } from '../../lib/libp2p/index.ts'
+import type { Channel, FrameHandler } from '../../lib/net/transport.ts'
+import { createLibp2pTransport, type Libp2pTransport, type Libp2pTransportOptions } from '../../lib/net/libp2p/index.ts'
 
 export const GUARD_MS = 10_000
 

@@ -1,5 +1,5 @@
 /**
- * Liveness (lib/libp2p/liveness.ts): peers are judged by the bytes that
+ * Liveness (lib/net/libp2p/liveness.ts): peers are judged by the bytes that
  * arrive, not by a round trip. Unit tests of the rule on fake links, then
  * real libp2p nodes: idle peers stay connected on PINGs alone, a frozen
  * process (SIGSTOP: TCP stays open, nothing arrives) is given up and found
@@ -7,13 +7,13 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createLibp2pTransport } from '../../lib/libp2p/index.ts'
-import { Liveness, type LivenessHost } from '../../lib/libp2p/liveness.ts'
-import { MSG_PING, PROTOCOL, encodeHello } from '../../lib/libp2p/envelope.ts'
-import { buildNode } from '../../lib/libp2p/node.ts'
-import { FaultSwitch } from '../../lib/libp2p/fault.ts'
+import { createLibp2pTransport } from '../../lib/net/libp2p/index.ts'
+import { Liveness, type LivenessHost } from '../../lib/net/libp2p/liveness.ts'
+import { MSG_PING, PROTOCOL, encodeHello } from '../../lib/net/libp2p/envelope.ts'
+import { buildNode } from '../../lib/net/libp2p/node.ts'
+import { FaultSwitch } from '../../lib/net/libp2p/fault.ts'
 import { multiaddr } from '@multiformats/multiaddr'
-import { PeerLink } from '../../lib/libp2p/stream-link.ts'
+import { PeerLink } from '../../lib/net/libp2p/stream-link.ts'
 import { recorder } from './helpers.ts'
 import { spawnNode } from './procs.ts'
 

@@ -6,7 +6,7 @@
  *
  *   ./node_modules/.bin/node test/libp2p/measure.ts [nodes=5] [rate=1000] [seconds=10] [bytes=64] [psk=1]
  */
-import { generatePsk } from '../../lib/libp2p/index.ts'
+import { generatePsk } from '../../lib/net/libp2p/index.ts'
 import { fullMesh, percentile, spawnMesh, stopAll } from './procs.ts'
 
 const [nodes = 5, rate = 1000, seconds = 10, bytes = 64, withPsk = 1] = process.argv.slice(2).map(Number)

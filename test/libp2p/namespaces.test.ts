@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createLibp2pTransport, generatePsk } from '../../lib/libp2p/index.ts'
+import { createLibp2pTransport, generatePsk } from '../../lib/net/libp2p/index.ts'
 import { joinedPair, recorder, until } from './helpers.ts'
 
 const psk = generatePsk()

@@ -4,7 +4,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 // the same decoder and length function Noise builds its inbound splitter from
 import { LengthPrefixedDecoder } from '../../node_modules/@libp2p/utils/dist/src/length-prefixed-decoder.js'
 import { uint16BEDecode } from '../../node_modules/@chainsafe/libp2p-noise/dist/src/encoder.js'
-import { quietNoiseLengths } from '../../lib/libp2p/noise-lengths.ts'
+import { quietNoiseLengths } from '../../lib/net/libp2p/noise-lengths.ts'
 
 /** The decoder's fields as this test drives them (they are private in its typings). */
 interface Decoder {

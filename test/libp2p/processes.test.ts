@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { generatePsk } from '../../lib/libp2p/index.ts'
+import { generatePsk } from '../../lib/net/libp2p/index.ts'
 import { fullMesh, spawnMesh, stopAll } from './procs.ts'
 import type { Proc } from './procs.ts'
 

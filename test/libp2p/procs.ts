@@ -6,7 +6,7 @@
 import { fork } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import type { Libp2pTransportOptions } from '../../lib/libp2p/index.ts'
+import type { Libp2pTransportOptions } from '../../lib/net/libp2p/index.ts'
 import { GUARD_MS } from './helpers.ts'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/node.ts', import.meta.url))

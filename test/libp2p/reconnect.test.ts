@@ -5,9 +5,9 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createLibp2pTransport, generatePsk } from '../../lib/libp2p/index.ts'
-import type { Libp2pTransport } from '../../lib/libp2p/index.ts'
-import type { Channel } from '../../lib/transport.ts'
+import { createLibp2pTransport, generatePsk } from '../../lib/net/libp2p/index.ts'
+import type { Libp2pTransport } from '../../lib/net/libp2p/index.ts'
+import type { Channel } from '../../lib/net/transport.ts'
 import { joinedPair, recorder, until } from './helpers.ts'
 import type { Recorder } from './helpers.ts'
 

@@ -1,13 +1,13 @@
 /**
- * The gossipsub relay tier (lib/libp2p/relay.ts) over real transports in one
+ * The gossipsub relay tier (lib/net/libp2p/relay.ts) over real transports in one
  * process: which frames it carries, which stay direct, and message ids.
  * 12 processes relaying: test/mesh/fanout.test.ts.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMeshCache } from '../../lib/index.ts'
-import { createLibp2pTransport } from '../../lib/libp2p/index.ts'
-import { relayMessageId } from '../../lib/libp2p/relay.ts'
+import { createLibp2pTransport } from '../../lib/net/libp2p/index.ts'
+import { relayMessageId } from '../../lib/net/libp2p/relay.ts'
 import { encodeFrame, MessageType, RecordKind, updatesFrameId } from '../../protocol/index.ts'
 import { GUARD_MS, joinedPair, type JoinedPair } from './helpers.ts'
 

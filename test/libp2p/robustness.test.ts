@@ -10,9 +10,9 @@ import * as assert from 'uvu/assert'
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { ErrorCode, MeshCacheError } from '../../lib/index.ts'
-import { createLibp2pTransport, type Libp2pTransportOptions } from '../../lib/libp2p/index.ts'
-import { Mesh } from '../../lib/libp2p/mesh.ts'
-import { MAX_NAMESPACES_PER_STREAM, PROTOCOL } from '../../lib/libp2p/envelope.ts'
+import { createLibp2pTransport, type Libp2pTransportOptions } from '../../lib/net/libp2p/index.ts'
+import { Mesh } from '../../lib/net/libp2p/mesh.ts'
+import { MAX_NAMESPACES_PER_STREAM, PROTOCOL } from '../../lib/net/libp2p/envelope.ts'
 import { recorder, until } from './helpers.ts'
 
 // The libp2p node behind a transport is not public: record each Mesh as it attaches.

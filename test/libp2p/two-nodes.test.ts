@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { generatePsk } from '../../lib/libp2p/index.ts'
+import { generatePsk } from '../../lib/net/libp2p/index.ts'
 import { joinedPair } from './helpers.ts'
 
 const psk = generatePsk()

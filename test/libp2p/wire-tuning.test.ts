@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert'
 import { YamuxStream } from '@chainsafe/libp2p-yamux/stream'
 // the module Noise's decoder comes from (through @libp2p/utils' index)
 import { LengthPrefixedDecoder } from '../../node_modules/@libp2p/utils/dist/src/length-prefixed-decoder.js'
-import { generatePsk } from '../../lib/libp2p/index.ts'
+import { generatePsk } from '../../lib/net/libp2p/index.ts'
 import { joinedPair, until } from './helpers.ts'
 
 /** Window updates received by yamux streams, counted process-wide. */

@@ -1,13 +1,13 @@
 /**
  * pnet's cipher must not leak WebAssembly memory across connections
- * (lib/libp2p/xsalsa20-memory.ts): many ciphers taking turns after one of
+ * (lib/net/libp2p/xsalsa20-memory.ts): many ciphers taking turns after one of
  * them grew the shared memory used to grow it again on every call, until
  * WebAssembly.Memory.grow() threw inside libp2p and ended the process.
  */
 import { randomBytes } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { fixXSalsa20Memory, loadPnetXSalsa20 } from '../../lib/libp2p/xsalsa20-memory.ts'
+import { fixXSalsa20Memory, loadPnetXSalsa20 } from '../../lib/net/libp2p/xsalsa20-memory.ts'
 
 type Cipher = { update (input: Uint8Array): Uint8Array, finalize (): void, _xor: { _memory: Uint8Array } }
 const XSalsa20 = loadPnetXSalsa20() as unknown as new (nonce: Uint8Array, key: Uint8Array) => Cipher

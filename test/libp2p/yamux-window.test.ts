@@ -4,7 +4,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { defaultLogger } from '@libp2p/logger'
 import { StreamState, YamuxStream } from '@chainsafe/libp2p-yamux/stream'
 import type { Stream } from '@libp2p/interface'
-import { batchInboundWindowUpdates, batchWindowUpdates } from '../../lib/libp2p/yamux-window.ts'
+import { batchInboundWindowUpdates, batchWindowUpdates } from '../../lib/net/libp2p/yamux-window.ts'
 
 const WINDOW = 256 * 1024
 const DATA = 0

@@ -40,6 +40,9 @@ test('0 of 100 immediate cross-instance reads are stale after whenReplicated; a 
     }
     console.log(`  without whenReplicated: ${staleWithout} of ${WRITES} immediate reads stale (timing-dependent, not asserted)`)
 
+    // The clear must follow the writes causally (b has seen them), or a write made in the same
+    // millisecond on a, concurrent with the clear, may order after it by HLC and rightly stay.
+    await ask(b, { op: 'await-values', expect: { 'user:2': `w${WRITES - 1}` } })
     await ask(b, { op: 'clear' })
     await ask(a, { op: 'await-missing', keys: ['user:1', 'user:2'] })
   } finally {

@@ -16,7 +16,7 @@
  * Replies: { id, value, at } where `at` is CLOCK_MONOTONIC ms.
  */
 import { createMeshCache, type ChangeEvent } from '../../lib/index.ts'
-import { createLibp2pTransport } from '../../lib/libp2p/index.ts'
+import { createLibp2pTransport } from '../../lib/net/libp2p/index.ts'
 
 type Request =
   | { id: number, op: 'set', key: string, value: string }

@@ -2,7 +2,7 @@
  * The floor of the decided stack: what any design on it pays, with nothing of meshcache's
  * own above the transport. The writer opens one libp2p stream to each receiver on the
  * libp2p node meshcache builds (TCP → pnet with a PSK → Noise → Yamux, with meshcache's
- * fixes to Noise and Yamux in: lib/libp2p/node.ts) and writes the TCP floor's frames on it;
+ * fixes to Noise and Yamux in: lib/net/libp2p/node.ts) and writes the TCP floor's frames on it;
  * writes of one event-loop turn leave in one `send` per stream, as tcp.ts corks them. No
  * mesh, envelope, membership, version vector or cache: a receiver reports each frame as it
  * is read, exactly as tcp.ts's does.
@@ -13,8 +13,8 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from 'libp2p'
 import type { Stream } from '@libp2p/interface'
-import { buildNode } from '../../../lib/libp2p/node.ts'
-import { generatePsk, normalizePsk } from '../../../lib/libp2p/psk.ts'
+import { buildNode } from '../../../lib/net/libp2p/node.ts'
+import { generatePsk, normalizePsk } from '../../../lib/net/libp2p/psk.ts'
 import { encodeFrame, frameReader } from './tcp.ts'
 import type { NodeContext, NodeHandle, System } from './types.ts'
 

@@ -12,7 +12,7 @@
  * the commands below; `heal:<i>` keys hold `v<version>`.
  */
 import { createMeshCache, type ChangeEvent } from '../../../lib/index.ts'
-import { createLibp2pTransport, generatePsk, type Libp2pTransportOptions } from '../../../lib/libp2p/index.ts'
+import { createLibp2pTransport, generatePsk, type Libp2pTransportOptions } from '../../../lib/net/libp2p/index.ts'
 import type { HealReport } from '../heal.ts'
 import { keyOf, now, seqOf, type System } from './types.ts'
 

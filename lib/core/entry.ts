@@ -7,8 +7,8 @@
  * allocated only for vectors with several origins. That halves the metadata
  * of a key (measured: an exact two-slot array costs 64 bytes).
  */
-import type { RecordKindValue } from '../protocol/constants.ts'
-import type { WireRecord } from '../protocol/record.ts'
+import type { RecordKindValue } from '../../protocol/constants.ts'
+import type { WireRecord } from '../../protocol/record.ts'
 import { physicalMs } from './clock.ts'
 import { compareVectors, Order, vectorExceeds, vectorWith, vectorWithout, type OrderValue, type VersionVector } from './version-vector.ts'
 
@@ -79,7 +79,7 @@ export class Entry {
     return new Entry(r.kind, r.hlc, r.writer, r.vv, ttl)
   }
 
-  /** The write's hybrid logical clock timestamp (lib/clock.ts). */
+  /** The write's hybrid logical clock timestamp (lib/core/clock.ts). */
   get hlc (): number {
     return this.#stamp * LOW_RANGE + (this.#low & LOW_MASK)
   }
@@ -210,13 +210,4 @@ export class Entry {
     if (this.#vector !== undefined) return vectorExceeds(this.#vector, sv)
     return this.#counter > (sv.get(this.writer) ?? 0)
   }
-}
-
-/**
- * Deterministic total order of writes for conflict resolution: higher HLC
- * wins, then the higher writer id. The same write has the same (hlc, writer)
- * everywhere, and HLC timestamps from one origin are strictly increasing.
- */
-export function wins (aHlc: number, aWriter: string, bHlc: number, bWriter: string): boolean {
-  return aHlc > bHlc || (aHlc === bHlc && aWriter > bWriter)
 }

@@ -4,9 +4,9 @@
  * microtask), so a lone write is not delayed and a burst costs one frame.
  * Frames are split to stay under TARGET_FRAME_BYTES and the record limit.
  */
-import { encodeFrame } from '../protocol/frame.ts'
-import { MessageType, TARGET_FRAME_BYTES } from '../protocol/constants.ts'
-import type { WireRecord } from '../protocol/record.ts'
+import { encodeFrame } from '../../protocol/frame.ts'
+import { MessageType, TARGET_FRAME_BYTES } from '../../protocol/constants.ts'
+import type { WireRecord } from '../../protocol/record.ts'
 
 /** A cheap upper bound of a record's encoded size. */
 export function estimateRecordBytes (r: WireRecord): number {

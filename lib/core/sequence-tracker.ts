@@ -4,7 +4,7 @@
  * beyond it. A number above `contiguous + 1` is a gap, seen the moment the
  * frame arrives, so repair starts at once instead of on a timer.
  */
-import type { StateVector } from '../protocol/sync.ts'
+import type { StateVector } from '../../protocol/sync.ts'
 
 /** Above this many out-of-order numbers for one origin, rely on anti-entropy alone. */
 const MAX_PENDING = 100_000

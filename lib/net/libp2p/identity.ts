@@ -12,7 +12,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { invalidOption } from '../errors.ts'
+import { invalidOption } from '../../errors.ts'
 
 /** libp2p's KeyType enum value for Ed25519 in the key protobuf. */
 const ED25519 = 1

@@ -10,7 +10,7 @@
 import type { Libp2p } from 'libp2p'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import type { FrameHandler } from '../transport.ts'
-import { ErrorCode, MeshCacheError } from '../errors.ts'
+import { ErrorCode, MeshCacheError } from '../../errors.ts'
 import {
   PROTOCOL, MAX_NAMESPACE_BYTES, MAX_NAMESPACES_PER_STREAM,
   encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers

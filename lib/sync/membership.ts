@@ -16,7 +16,7 @@
 import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
-import { ErrorCode, MeshCacheError } from './errors.ts'
+import { ErrorCode, MeshCacheError } from '../errors.ts'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 /** More states than this in one update is not a membership message. */
@@ -28,6 +28,12 @@ const MAX_STATES_PER_UPDATE = 4096
  * past twice the stale timeout no late copy is expected any more.
  */
 const FORGET_DEPARTED_AFTER_MS = 2 * awarenessProtocol.outdatedTimeout
+/**
+ * The most an instance's advertised metadata may take, as UTF-8 JSON: it
+ * rides in every announcement (each renewal and each greeting), so it must
+ * stay small beside the rest of the state.
+ */
+export const MAX_META_BYTES = 2048
 
 export interface MemberState {
   origin: string
@@ -37,9 +43,16 @@ export interface MemberState {
   namespaces: string[]
   /** The last sequence number this member issued: its own entry of its state vector. */
   seq: number
+  /**
+   * What the member advertises (`cache.advertise`): name → JSON value.
+   * Optional on the wire: an instance of an older version sends none.
+   */
+  meta?: Record<string, unknown>
 }
 
 export interface PeerInfo extends MemberState {
+  /** What the member advertises (`cache.advertise`), `{}` when nothing. */
+  meta: Record<string, unknown>
   /** The transport id frames from this member arrive from. */
   peer: string
   /** Local epoch ms when its state was last renewed. */
@@ -86,6 +99,12 @@ export class Membership {
   /** Re-announces our state with a fresh sequence summary. */
   announce (seq: number): void {
     this.#local.seq = seq
+    this.#awareness.setLocalState({ ...this.#local })
+  }
+
+  /** Replaces our advertised metadata (already checked by `withMeta`) and announces it at once. */
+  advertise (meta: Record<string, unknown>): void {
+    this.#local.meta = meta
     this.#awareness.setLocalState({ ...this.#local })
   }
 
@@ -194,8 +213,44 @@ function isMemberState (s: unknown): s is MemberState {
     m.namespaces.every((n) => typeof n === 'string') && Number.isSafeInteger(m.seq) && m.seq >= 0
 }
 
-function pick (s: MemberState): MemberState {
-  return { origin: s.origin, nodeId: s.nodeId, incarnation: s.incarnation, region: s.region, namespaces: [...s.namespaces], seq: s.seq }
+function pick (s: MemberState): MemberState & { meta: Record<string, unknown> } {
+  // A member's metadata is copied: a caller may change what peers() returned.
+  const meta = isPlainObject(s.meta) && Object.keys(s.meta).length !== 0 ? structuredClone(s.meta) : {}
+  return { origin: s.origin, nodeId: s.nodeId, incarnation: s.incarnation, region: s.region, namespaces: [...s.namespaces], seq: s.seq, meta }
+}
+
+function isPlainObject (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/**
+ * `meta` with `name` set to `value` (removed when `value` is undefined), as
+ * it will travel: a JSON copy, so later changes to the caller's object do not
+ * leak into announcements. Throws E_INVALID_ARGUMENT, changing nothing, for
+ * a bad name, a value JSON cannot carry, or a total over MAX_META_BYTES.
+ */
+export function withMeta (meta: Record<string, unknown>, name: string, value: unknown): Record<string, unknown> {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `advertise: name must be a non-empty string, got ${typeof name === 'string' ? 'an empty string' : typeof name}`)
+  }
+  const next = { ...meta }
+  if (value === undefined) {
+    delete next[name]
+    return next
+  }
+  let json: string | undefined
+  try {
+    json = JSON.stringify(value)
+  } catch (cause) {
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `advertise: value of ${JSON.stringify(name)} is not JSON-serializable: ${(cause as Error).message}`, { cause })
+  }
+  if (json === undefined) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `advertise: value of ${JSON.stringify(name)} is not JSON-serializable (${typeof value})`)
+  next[name] = JSON.parse(json)
+  const bytes = Buffer.byteLength(JSON.stringify(next))
+  if (bytes > MAX_META_BYTES) {
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `advertise: metadata would take ${bytes} bytes with ${JSON.stringify(name)}, over the ${MAX_META_BYTES}-byte limit`)
+  }
+  return next
 }
 
 /**

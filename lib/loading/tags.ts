@@ -7,7 +7,7 @@
  * Keys starting with U+0000 are reserved for such internal keys: users can
  * neither write nor depend on them by name, so a tag never collides with a key.
  */
-import { ErrorCode, MeshCacheError } from './errors.ts'
+import { ErrorCode, MeshCacheError } from '../errors.ts'
 
 /** Every internal key starts with this character (U+0000). */
 export const RESERVED_PREFIX = '\u0000'

@@ -12,7 +12,7 @@
  * A loaded value is not a write: the host stores it locally, with no
  * sequence number and no broadcast.
  */
-import { ErrorCode, MeshCacheError } from './errors.ts'
+import { ErrorCode, MeshCacheError } from '../errors.ts'
 import { resolveBases, type DependencyGraph } from './dependencies.ts'
 
 export interface LoadContext {

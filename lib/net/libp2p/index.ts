@@ -6,7 +6,7 @@
  */
 import type { Channel, FrameHandler, PeerErrorEvent, Transport } from '../transport.ts'
 import { classifyDialError, refineTimeout } from './peer-errors.ts'
-import { ErrorCode, MeshCacheError } from '../errors.ts'
+import { ErrorCode, MeshCacheError } from '../../errors.ts'
 import { buildNode } from './node.ts'
 import { FaultSwitch } from './fault.ts'
 import { Mesh } from './mesh.ts'

@@ -8,7 +8,7 @@
  * The same text works as a file, an environment variable or a Uint8Array.
  */
 import { randomBytes } from 'node:crypto'
-import { invalidOption } from '../errors.ts'
+import { invalidOption } from '../../errors.ts'
 
 const HEADER = '/key/swarm/psk/1.0.0/'
 const CODEC = '/base16/'

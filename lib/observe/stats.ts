@@ -11,8 +11,25 @@ export class Counters {
   expiredDropped = 0
   framesSent = 0
   framesReceived = 0
-  syncRequests = 0
   gapsDetected = 0
+
+  /** The counters' part of `CacheStats`. */
+  snapshot (): Pick<CacheStats, 'hits' | 'misses' | 'localUpdates' | 'remoteUpdates' | 'duplicates' | 'conflicts' | 'repairs' | 'protocolErrors' | 'expiredDropped' | 'framesSent' | 'framesReceived' | 'gapsDetected'> {
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      localUpdates: this.localUpdates,
+      remoteUpdates: this.remoteUpdates,
+      duplicates: this.duplicates,
+      conflicts: this.conflicts,
+      repairs: this.repairs,
+      protocolErrors: this.protocolErrors,
+      expiredDropped: this.expiredDropped,
+      framesSent: this.framesSent,
+      framesReceived: this.framesReceived,
+      gapsDetected: this.gapsDetected,
+    }
+  }
 }
 
 import type { PropagationStats } from './lag-histogram.ts'
@@ -60,6 +77,6 @@ export interface CacheStats {
   loadsDiscarded: number
   /** Stale values served in their grace window while a refresh ran. */
   staleServed: number
-  /** Write→apply lag of remote updates, from the write's HLC time to its arrival here (lib/lag-histogram.ts). */
+  /** Write→apply lag of remote updates, from the write's HLC time to its arrival here (lib/observe/lag-histogram.ts). */
   propagation: PropagationStats
 }

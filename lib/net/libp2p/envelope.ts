@@ -20,7 +20,7 @@
  * A frame larger than CHUNK_BYTES is sent as PART… DATA, back to back on one stream.
  * The version is the protocol id (PROTOCOL); a new layout gets a new protocol id.
  */
-import { ErrorCode, MeshCacheError } from '../errors.ts'
+import { ErrorCode, MeshCacheError } from '../../errors.ts'
 
 export const PROTOCOL = '/meshcache/1.0.0'
 

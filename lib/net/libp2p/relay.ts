@@ -28,7 +28,7 @@
 import { createHash } from 'node:crypto'
 import type { GossipSub, GossipsubMessage } from '@libp2p/gossipsub'
 import type { Logger } from '@libp2p/interface'
-import { updatesFrameId } from '../../protocol/frame-id.ts'
+import { updatesFrameId } from '../../../protocol/frame-id.ts'
 import { CHUNK_BYTES } from './envelope.ts'
 
 /** Topic of a namespace. The version is the envelope's: peers of another major never share a topic. */

@@ -6,7 +6,7 @@
  * the same core code runs on either. Frames are opaque bytes here; the core
  * encodes and decodes them (protocol/).
  */
-import type { MeshCacheError } from './errors.ts'
+import type { MeshCacheError } from '../errors.ts'
 
 /** What the core gives a transport when it joins a namespace. */
 export interface FrameHandler {

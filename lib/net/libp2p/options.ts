@@ -5,8 +5,8 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import { parseIdentity } from './identity.ts'
-import { invalidOption } from '../errors.ts'
-import { refuseUnknown } from '../core/suggest.ts'
+import { invalidOption } from '../../errors.ts'
+import { refuseUnknown } from '../../core/suggest.ts'
 import { CHUNK_BYTES } from './envelope.ts'
 import { normalizePsk } from './psk.ts'
 

@@ -5,7 +5,7 @@
  * becomes a MeshCacheError with a stable code and the original as `cause`.
  */
 import { connect } from 'node:net'
-import { ErrorCode, MeshCacheError } from '../errors.ts'
+import { ErrorCode, MeshCacheError } from '../../errors.ts'
 
 const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN'])
 

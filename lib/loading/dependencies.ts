@@ -16,7 +16,7 @@
  * in flight pins the bases it will be stored under, so a base's own edges
  * survive its eviction until the load lands and links to it.
  */
-import { ErrorCode, MeshCacheError } from './errors.ts'
+import { ErrorCode, MeshCacheError } from '../errors.ts'
 import { assertUserKey, tagKey } from './tags.ts'
 
 interface Node {

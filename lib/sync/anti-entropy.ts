@@ -12,10 +12,10 @@
  * meanwhile runs when it ends, or once it times out (its answer was lost):
  * the host calls `retryStalled` on a timer for that.
  */
-import { encodeFrame } from '../protocol/frame.ts'
-import { MessageType, TARGET_FRAME_BYTES } from '../protocol/constants.ts'
-import type { WireRecord } from '../protocol/record.ts'
-import type { StateVector, SyncStep1Message, SyncStep2Message } from '../protocol/sync.ts'
+import { encodeFrame } from '../../protocol/frame.ts'
+import { MessageType, TARGET_FRAME_BYTES } from '../../protocol/constants.ts'
+import type { WireRecord } from '../../protocol/record.ts'
+import type { StateVector, SyncStep1Message, SyncStep2Message } from '../../protocol/sync.ts'
 import { splitRecords } from './outbox.ts'
 
 export interface SyncHost {

@@ -1,0 +1,32 @@
+/**
+ * Checks of the arguments the public API takes, shared by MeshCache and the
+ * loader: each throws E_INVALID_ARGUMENT naming the problem, before any
+ * state changes.
+ */
+import { ErrorCode, MeshCacheError } from './errors.ts'
+
+/** A key: a non-empty string of at most `limit` UTF-8 bytes. */
+export function checkKey (key: string, limit: number): void {
+  if (typeof key !== 'string') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `key must be a string, got ${key === null ? 'null' : typeof key}`)
+  if (key === '') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, 'key must not be empty')
+  // Measured only when it could be over: a UTF-16 unit is at most 3 UTF-8 bytes.
+  if (key.length * 3 > limit && Buffer.byteLength(key) > limit) {
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `key of ${Buffer.byteLength(key)} bytes exceeds maxKeyBytes ${limit}`)
+  }
+}
+
+/** A ttl: absent (the default), or an integer from 1 to `maxTtl`. */
+export function checkTtl (ttl: number | undefined, fallback: number, maxTtl: number): number {
+  if (ttl === undefined) return fallback
+  if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > maxTtl) {
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `ttl must be an integer from 1 to maxTtl (${maxTtl}), got ${String(ttl)}`)
+  }
+  return ttl
+}
+
+/** A call's options: absent, or an object (null or a number there is a caller's mistake, not "no options"). */
+export function checkOptionsArgument (method: string, options: unknown): void {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${method}: options must be an object, got ${options === null ? 'null' : typeof options}`)
+  }
+}

@@ -1,0 +1,439 @@
+/**
+ * The replicated state of one namespace on this instance: the store, the
+ * sequence numbers it issued and received, and the clock. It applies
+ * records (by the rule in merge.ts), makes local writes, answers "what do
+ * you have beyond this state vector" and retires departed origins. It does
+ * no I/O: frames, timers, membership and events belong to MeshCache, which
+ * hears of every change through `ReplicaHost`.
+ */
+import { RecordKind, type RecordKindValue } from '../../protocol/constants.ts'
+import type { WireRecord } from '../../protocol/record.ts'
+import type { StateVector } from '../../protocol/sync.ts'
+import type { UpdatesMessage } from '../../protocol/updates.ts'
+import { ErrorCode, MeshCacheError } from '../errors.ts'
+import type { ResolvedOptions } from '../options.ts'
+import { decodeValue, encodeValue, resolveCodec, type ValueCodec } from '../value-codec.ts'
+import type { Counters } from '../observe/stats.ts'
+import { LagHistogram } from '../observe/lag-histogram.ts'
+import { HybridClock, physicalMs } from './clock.ts'
+import { ClearHorizon, CLEAR_KEY } from './clear.ts'
+import { Entry } from './entry.ts'
+import { mergedVector, mergeOutcome, Outcome, recordWins, valueFate, ValueFate } from './merge.ts'
+import { SequenceTracker } from './sequence-tracker.ts'
+import { Store, type EvictReason } from './store.ts'
+import { EMPTY_VECTOR, vectorGet, vectorWithout, type VersionVector } from './version-vector.ts'
+
+/** What the replica tells its owner. Every call is synchronous, in the middle of the change. */
+export interface ReplicaHost {
+  /** `key`'s state changed: loads of it must not be cached, its dependents go (MeshCache #changed). */
+  changed (key: string, reason: EvictReason): void
+  /** `key`'s state changed but its value stays (our write won a conflict): only loads in flight are kept out. */
+  changedKeepingValue (key: string): void
+  /** A change was applied and stored: the `change` event. */
+  applied (key: string, kind: RecordKindValue, source: 'local' | 'remote' | 'repair'): void
+  /** A local write, numbered `seq`, to send to peers. */
+  queue (seq: number, record: WireRecord): void
+  /** A value left the store (any reason). */
+  evicted (key: string, reason: EvictReason): void
+  /** Records of a frame refused on their own (forged), reported as a protocol error from `from`. */
+  refused (from: string, error: MeshCacheError): void
+  /** Origins of the live members of the namespace, this instance's not included. */
+  members (): ReadonlySet<string>
+  /** A namespace clear raised the horizon: every load in flight must not be cached (Derived). */
+  clearing (reason: EvictReason): void
+}
+
+export class Replica<V extends {}> {
+  readonly origin: string
+  readonly store: Store<V>
+  readonly clock: HybridClock
+  readonly tracker = new SequenceTracker()
+  readonly lag = new LagHistogram()
+  /** Incoming origin ids become the tracker's copies: entries share one string per origin (SequenceTracker.canonical). */
+  readonly canonicalOrigin = (id: string): string => this.tracker.canonical(id)
+  readonly #o: ResolvedOptions<V>
+  readonly #counters: Counters
+  readonly #host: ReplicaHost
+  readonly #codec: ValueCodec<V>
+  readonly #replicate: boolean
+  /** The namespace clear horizon (clear.ts, SPEC §4.1). */
+  readonly clears = new ClearHorizon()
+  #seq = 0
+
+  constructor (options: ResolvedOptions<V>, origin: string, counters: Counters, host: ReplicaHost) {
+    this.#o = options
+    this.origin = origin
+    this.#counters = counters
+    this.#host = host
+    this.clock = new HybridClock(options.now, options.maxClockSkew)
+    this.#replicate = options.mode === 'replicate'
+    this.#codec = resolveCodec(options.codec)
+    this.store = new Store<V>({
+      max: options.max,
+      now: options.now,
+      exactClock: options.injectedClock,
+      onEvict: (key, reason) => host.evicted(key, reason),
+    })
+  }
+
+  /** The last sequence number this instance issued. */
+  get seq (): number {
+    return this.#seq
+  }
+
+  get replicate (): boolean {
+    return this.#replicate
+  }
+
+  /** A value's bytes for the wire; throws E_VALUE_CODEC (before any state changes) when the codec refuses it. */
+  encode (key: string, value: V): Uint8Array {
+    return encodeValue(this.#codec, key, value)
+  }
+
+  // ---- local writes ----
+
+  /** Numbers a local write, records its state and queues it for peers; the caller stores or drops the value, then emits. */
+  write (key: string, kind: RecordKindValue, ttl: number, value: Uint8Array | undefined): Entry {
+    const seq = ++this.#seq
+    const hlc = this.clock.tick()
+    const previous = this.store.meta.get(key)
+    const vv: VersionVector = previous === undefined ? [this.origin, seq] : previous.vectorWith(this.origin, seq)
+    const entry = new Entry(kind, hlc, this.origin, vv, ttl)
+    this.store.meta.set(key, entry)
+    this.tracker.advance(this.origin, seq, physicalMs(hlc)) // the clock was just read: no second read
+    this.#counters.localUpdates++
+    const record: WireRecord = { key, kind, hlc, writer: this.origin, vv }
+    if (value !== undefined) {
+      record.ttl = ttl
+      record.value = value
+    }
+    this.#host.queue(seq, record)
+    this.#host.changed(key, 'local')
+    return entry
+  }
+
+  /** A local DELETE or INVALIDATE; a local-only key stays local. Returns whether a value was held here. */
+  remove (key: string, kind: RecordKindValue): boolean {
+    const store = this.store
+    if (store.isLocal(key)) {
+      this.#host.changed(key, 'local')
+      return store.dropValue(key, 'local')
+    }
+    const held = store.bury(key, this.write(key, kind, this.#o.ttl, undefined), 'local')
+    this.#host.applied(key, kind, 'local')
+    return held
+  }
+
+  /** A local namespace clear: one replicated write of CLEAR_KEY, then the sweep (SPEC §4.1). */
+  clear (): void {
+    const entry = this.write(CLEAR_KEY, RecordKind.INVALIDATE, this.#o.maxTtl, undefined)
+    this.store.bury(CLEAR_KEY, entry, 'local') // a tombstone like any other: collected after the horizon
+    this.#sweep(entry.hlc, 'local')
+  }
+
+  /**
+   * Raises the clear horizon to `hlc` and drops every value written before
+   * it, and every loaded one (no replicated write stands for it). Local-only
+   * values stay: no remote message touches them (SPEC §4 rule 2).
+   */
+  #sweep (hlc: number, reason: EvictReason): void {
+    if (!this.clears.raise(hlc)) return
+    this.#host.clearing(reason)
+    const store = this.store
+    for (const key of [...store.lru.keys()]) {
+      if (store.isLocal(key)) continue
+      const e = store.meta.get(key)
+      if (e !== undefined && !e.isPlaceholder && e.hlc >= hlc) continue
+      this.#host.changed(key, reason)
+      this.forgetPlaceholder(key)
+      store.dropValue(key, reason)
+    }
+  }
+
+  /**
+   * Stores a loaded value without writing: no sequence number, no frame.
+   * It hangs on the key's current state, so any newer record evicts it; a
+   * key with no state gets a placeholder with an empty vector, which every
+   * record dominates and which is never sent.
+   */
+  storeLoaded (key: string, value: V, lifeMs: number): void {
+    let entry = this.store.meta.get(key)
+    if (entry === undefined) {
+      entry = new Entry(RecordKind.SET, 0, '', EMPTY_VECTOR, lifeMs)
+      this.store.meta.set(key, entry)
+    }
+    this.store.setLoaded(key, value, this.#o.now() + lifeMs, entry)
+  }
+
+  /** Drops `key`'s replicated state (a local-only write over it, or a loaded value's placeholder). */
+  forgetReplicated (key: string): void {
+    if (this.store.meta.delete(key)) this.store.dead.delete(key)
+  }
+
+  /** Drops `key`'s state if it is only a loaded value's placeholder. */
+  forgetPlaceholder (key: string): void {
+    if (this.store.meta.get(key)?.isPlaceholder === true) this.forgetReplicated(key)
+  }
+
+  // ---- incoming records ----
+
+  /** Merges an UPDATES frame. Returns whether its origin now shows a gap (the caller starts a repair). */
+  applyUpdates (from: string, msg: UpdatesMessage): boolean {
+    const { origin, firstSeq, records } = msg
+    if (origin === this.origin) {
+      // Our own frame echoed back; claiming numbers we never issued is an impostor.
+      if (firstSeq + records.length - 1 > this.#seq) throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, `frame claims our origin ${origin} with numbers we never issued`)
+      this.#counters.duplicates += records.length
+      return false
+    }
+    const values = this.#decodeValues(records)
+    const issued = this.#seq // before any listener can write
+    const forged = this.#forgedRecords(records)
+    const tracker = this.tracker
+    const gapBefore = tracker.hasGap(origin)
+    const now = this.#o.now() // one clock read per frame
+    for (let i = 0; i < records.length; i++) {
+      // Merged even when the number was seen: the merge is idempotent (a true
+      // duplicate is dominated and dropped there), and numbers alone must not
+      // decide, or one bad frame reusing a number would hide the real write.
+      const r = records[i] as WireRecord
+      if (forged !== undefined && forged.has(i)) this.#refuseForged(r, 'remote')
+      else if (this.#apply(r, values?.[i], 'remote', now)) this.lag.record(physicalMs(r.hlc), now)
+      tracker.mark(origin, firstSeq + i, now)
+    }
+    if (forged !== undefined) this.#reportForged(from, records, forged, issued)
+    if (!tracker.hasGap(origin)) return false
+    if (!gapBefore) this.#counters.gapsDetected++
+    return true
+  }
+
+  /** Merges an anti-entropy answer's records. */
+  applyRecords (records: WireRecord[], reason: EvictReason, from: string): void {
+    const values = this.#decodeValues(records)
+    const issued = this.#seq // before any listener can write
+    const forged = this.#forgedRecords(records)
+    const now = this.#o.now()
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i] as WireRecord
+      if (forged !== undefined && forged.has(i)) this.#refuseForged(r, reason)
+      else if (this.#apply(r, values?.[i], reason, now) && reason === 'repair') this.#counters.repairs++
+    }
+    if (forged !== undefined) this.#reportForged(from, records, forged, issued)
+  }
+
+  /** Decodes every value of a frame first, so a bad value refuses the whole frame. */
+  #decodeValues (records: WireRecord[]): Array<V | undefined> | undefined {
+    if (!this.#replicate) return undefined
+    return records.map((r) => r.value === undefined ? undefined : decodeValue(this.#codec, r.key, r.value))
+  }
+
+  // A record whose vector credits our origin with a number we never issued
+  // (SPEC §3.4) would poison the key: our next write of it would carry the
+  // forged counter and every peer would refuse that frame. Such a record is
+  // refused on its own, not with its frame: an honest peer may be relaying
+  // it in anti-entropy, and refusing its whole answer would stall repair
+  // between honest nodes until the record ages out.
+
+  /**
+   * The indices of forged records, decided once before any record is
+   * applied (a listener may write meanwhile and raise our count); undefined
+   * when there are none, the usual case, without allocating.
+   */
+  #forgedRecords (records: WireRecord[]): Set<number> | undefined {
+    let forged: Set<number> | undefined
+    for (let i = 0; i < records.length; i++) {
+      if (vectorGet((records[i] as WireRecord).vv, this.origin) > this.#seq) (forged ??= new Set()).add(i)
+    }
+    return forged
+  }
+
+  /** Skips a forged record, dropping the key's copy here: its state is unknown now, and a miss is always correct. */
+  #refuseForged (r: WireRecord, reason: EvictReason): void {
+    if (this.store.isLocal(r.key)) return
+    this.#host.changed(r.key, reason)
+    this.store.dropValue(r.key, reason)
+  }
+
+  #reportForged (from: string, records: WireRecord[], forged: Set<number>, issued: number): void {
+    const first = records[forged.values().next().value as number] as WireRecord
+    this.#host.refused(from, new MeshCacheError(ErrorCode.FRAME_MALFORMED,
+      `${forged.size} record(s) refused, first for key ${JSON.stringify(first.key)}: its vector credits our origin ${this.origin} with ${vectorGet(first.vv, this.origin)}, above the ${issued} we issued`))
+  }
+
+  /** Carries out the merge rule's outcome (merge.ts) on the store, counters and host. Returns whether state changed. */
+  #apply (r: WireRecord, value: V | undefined, reason: EvictReason, now: number): boolean {
+    // A retired origin's entries are forgotten here (SPEC §7); a peer that
+    // has not retired it yet still sends them, and they must not count as news.
+    const forgotten = this.tracker.forgotten
+    if (forgotten.size !== 0 && r.vv.length > 2 && physicalMs(r.hlc) + this.#o.horizon >= now) r.vv = vectorWithout(r.vv, forgotten, r.writer)
+    const store = this.store
+    let entry = store.meta.get(r.key)
+    const outcome = mergeOutcome(entry, r, now, this.#o.horizon)
+    if (outcome === Outcome.EXPIRED) {
+      this.#counters.expiredDropped++
+      return false
+    }
+    this.clock.observe(r.hlc, now)
+    if (outcome === Outcome.DUPLICATE) {
+      this.#counters.duplicates++
+      return false
+    }
+    const ttl = Math.min(r.ttl ?? this.#o.ttl, this.#o.maxTtl)
+    const hadValue = entry?.hasValue === true
+    if (entry === undefined) {
+      entry = Entry.fromRecord(r, ttl)
+      store.meta.set(r.key, entry)
+    } else if (outcome === Outcome.DOMINATES) {
+      entry.assign(r, ttl) // in place: the entry keeps its slots in the store's maps
+    } else {
+      this.#counters.conflicts++
+      const merged = mergedVector(outcome, entry, r)
+      if (outcome === Outcome.CONFLICT_WON) entry.assign(r, ttl)
+      entry.vv = merged
+    }
+    // The numbers other origins' entries name, for their retirement (SPEC §7).
+    // Only news: a dropped duplicate names nothing the state here did not.
+    if (r.vv.length > 2) for (let i = 0; i < r.vv.length; i += 2) this.tracker.noteNamed(r.vv[i] as string, r.vv[i + 1] as number, now)
+    this.#counters.remoteUpdates++
+    let fate = valueFate(outcome, this.#replicate, store.isLocal(r.key), entry, value !== undefined, now)
+    // A write older than the latest clear keeps its state (its vector still orders later writes) but not its value (SPEC §4.1).
+    if (fate === ValueFate.REPLACE && this.clears.covers(entry.hlc)) fate = ValueFate.DROP
+    if (fate === ValueFate.UNTOUCHED) {
+      // A local-only value: the record merges into the key's replicated
+      // state, kept beside the value without touching it (no event, no
+      // cascade), so this instance can answer for every number it counts.
+      store.markDead(r.key, entry)
+      return true
+    }
+    if (fate === ValueFate.KEEP) {
+      // Our state won a conflict and keeps its value: nothing derived from it
+      // changed, so its dependents and its own edges stay; a load in flight
+      // for the key is still kept out (the key's state did change).
+      this.#host.changedKeepingValue(r.key)
+    } else {
+      this.#host.changed(r.key, reason)
+      if (fate === ValueFate.REPLACE) store.setWritten(r.key, value as V, entry)
+      else store.bury(r.key, entry, reason, hadValue)
+    }
+    if (r.key === CLEAR_KEY && recordWins(outcome)) this.#sweep(entry.hlc, reason)
+    // After the store reflects the record: a listener reads the new state.
+    this.#host.applied(r.key, entry.kind, reason === 'repair' ? 'repair' : 'remote')
+    return true
+  }
+
+  // ---- anti-entropy: what we have, what a peer lacks ----
+
+  stateVector (): StateVector {
+    return this.tracker.stateVector()
+  }
+
+  /** Our state vector as reported to peers: origins retired here left out, `live` ones always in. */
+  reportedStateVector (live: ReadonlySet<string>): StateVector {
+    return this.tracker.reportedStateVector(live)
+  }
+
+  /** Every key's state some entry of which is beyond `requested`, with the value its write stored (replicate mode). */
+  recordsBeyond (requested: StateVector): WireRecord[] {
+    const out: WireRecord[] = []
+    const store = this.store
+    // Entries of origins retired here count as seen by a requester that no
+    // longer tracks them either (SequenceTracker.retired); one that still
+    // does gets what it lacks.
+    let sv = requested
+    const retired = this.tracker.retired
+    if (retired.size !== 0) {
+      sv = new Map(requested)
+      for (const [origin, last] of retired) if (!sv.has(origin)) sv.set(origin, last)
+    }
+    let live: ReadonlySet<string> | undefined
+    for (const [key, e] of store.meta) {
+      if (!e.exceeds(sv)) continue
+      const vv = e.vv // built once: an inline vector is a new array each time
+      if (this.#onlyUnknownAhead(vv, sv, live ??= this.#host.members())) continue
+      const record: WireRecord = { key, kind: e.kind, hlc: e.hlc, writer: e.writer, vv }
+      // Only the value this write stored travels with it: a loaded or
+      // local-only value in its place is this instance's own, and the
+      // record goes without a value (a miss at the receiver, always correct).
+      const value = this.#replicate && e.kind === RecordKind.SET ? store.writtenValue(key, e) : undefined
+      if (value !== undefined) {
+        try {
+          record.value = encodeValue(this.#codec, key, value)
+          record.ttl = e.ttl
+        } catch (error) {
+          // The value was changed in place since its set(): send the state
+          // without it rather than fail the whole answer.
+          this.#o.logger.debug({ key }, `sent without its value: ${(error as Error).message}`)
+        }
+      }
+      out.push(record)
+    }
+    return out
+  }
+
+  /**
+   * Whether every entry of `vv` ahead of `sv` names an origin that neither
+   * side tracks nor this side retired, and that is not a live member: one
+   * retired everywhere before this instance joined (it holds its entries
+   * only through others' repairs). Such entries count as seen, as retired
+   * ones do (SPEC §7); otherwise an instance that joined late would re-send
+   * every key naming a departed incarnation in every answer.
+   */
+  #onlyUnknownAhead (vv: VersionVector, sv: StateVector, live: ReadonlySet<string>): boolean {
+    for (let i = 0; i < vv.length; i += 2) {
+      const origin = vv[i] as string
+      if ((vv[i + 1] as number) <= (sv.get(origin) ?? 0)) continue
+      if (sv.has(origin) || this.tracker.tracks(origin) || live.has(origin) || origin === this.origin) return false
+    }
+    return true
+  }
+
+  /** A peer's answer covered `sv`: count its numbers as received, except origins it `skipped`. */
+  advance (sv: StateVector, skipped: ReadonlySet<string> | undefined): void {
+    const now = this.#o.now()
+    // A retired origin's old numbers are ignored by the tracker, so a peer
+    // that still reports one does not bring it back (SPEC §7). An origin the
+    // request left out was not answered for: its frames in flight to us must
+    // not be counted as received.
+    for (const [origin, seq] of sv) {
+      if (origin !== this.origin && skipped?.has(origin) !== true) this.tracker.advance(origin, seq, now)
+    }
+  }
+
+  // ---- retirement (SPEC §7) ----
+
+  /** Drops expired values, tombstones older than the horizon, and origins gone silent that are not in `live`. */
+  collect (live: ReadonlySet<string>): void {
+    this.store.collect(this.#o.horizon)
+    const now = this.#o.now()
+    const tracker = this.tracker
+    tracker.forgetSilent(now - this.#o.horizon, live, now)
+    if (tracker.retired.size === 0 && tracker.forgotten.size === 0) return
+    const named = this.#forgetRetired()
+    tracker.retainRetired(named)
+    // Every peer forgets an origin within about two horizons of us (SPEC §7).
+    tracker.retainForgotten(named, now - 2 * this.#o.horizon - this.#o.gcInterval)
+  }
+
+  /**
+   * Drops the vector entries of retired origins from every key (SPEC §7: a
+   * retired origin's writes are older than the horizon, so its entries order
+   * nothing that is still alive anywhere) and returns every origin some
+   * vector still names. One pass over the metadata, run only while some
+   * origin is retired or forgotten.
+   */
+  #forgetRetired (): Set<string> {
+    const named = new Set<string>()
+    const forgotten = this.tracker.forgotten
+    for (const e of this.store.meta.values()) {
+      // A one-origin vector is kept inline (Entry): its origin is the writer, no array to build.
+      if (e.vectorSize === 1) {
+        named.add(e.writer)
+        continue
+      }
+      e.forget(forgotten)
+      const vv = e.vv
+      for (let i = 0; i < vv.length; i += 2) named.add(vv[i] as string)
+    }
+    return named
+  }
+}

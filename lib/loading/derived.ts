@@ -1,0 +1,139 @@
+/**
+ * Values derived from others: read-through loads (loader.ts) and
+ * dependents (dependencies.ts), and the cascade that drops dependents when a
+ * base changes. Both are created on first use, so a cache that uses neither
+ * pays two field checks per change.
+ *
+ * The cascade is deferred: a change detaches its dependents at once, and
+ * they are dropped when the outermost operation (a public write or a frame)
+ * is done, because dropping fires events and a listener must not see (or
+ * write over) the state being replaced.
+ */
+import type { EvictReason } from '../core/store.ts'
+import { DependencyGraph, resolveBases } from './dependencies.ts'
+import { Loads, type LoaderHost, type LoadFunction, type LoadOptions } from './loader.ts'
+
+/** What MeshCache lends: the loader's needs, and how to drop a dependent. */
+export interface DerivedHost<V> extends Omit<LoaderHost<V>, 'graph' | 'graphIfAny'> {
+  /** Invalidates a replicated dependent everywhere; false when the cache is closed (it is then dropped here). */
+  invalidate: (key: string) => boolean
+  /** Drops a dependent's value here, with its loaded placeholder. */
+  dropHere: (key: string, reason: EvictReason) => void
+}
+
+export class Derived<V extends {}> {
+  readonly #host: DerivedHost<V>
+  #loads: Loads<V> | undefined
+  #deps: DependencyGraph | undefined
+  #cascadeReason: EvictReason = 'local'
+  /** Dependents detached by a change, to drop when the outermost operation is done. */
+  readonly #cascade: Array<[string, boolean, EvictReason]> = []
+  /** Nesting of `operation`. */
+  #depth = 0
+
+  constructor (host: DerivedHost<V>) {
+    this.#host = host
+  }
+
+  /**
+   * `key`'s state changed (a write, delete or invalidation, local or
+   * remote): loads of it or based on it must not be cached, and its
+   * transitive dependents go.
+   */
+  changed (key: string, reason: EvictReason): void {
+    if (this.#loads !== undefined) this.#loads.changed(key)
+    if (this.#deps !== undefined) {
+      this.#deps.changed(key, (dependent, replicated) => { this.#cascade.push([dependent, replicated, reason]) })
+    }
+  }
+
+  /** `key`'s state changed but its value stays (our write won a conflict): only a load in flight is kept out. */
+  /** Every key changed (a namespace clear): no load in flight may store its result. */
+  changedAll (): void {
+    this.#loads?.changedAll()
+  }
+
+  changedKeepingValue (key: string): void {
+    if (this.#loads !== undefined) this.#loads.changed(key)
+  }
+
+  /** A value left the store: its edges and grace state go. */
+  evicted (key: string): void {
+    if (this.#deps !== undefined) this.#deps.release(key)
+    if (this.#loads !== undefined) this.#loads.forget(key)
+  }
+
+  /** Runs a public write or a frame: dependents detached meanwhile are dropped when the outermost one is done. */
+  operation<T> (fn: () => T): T {
+    this.#depth++
+    try {
+      return fn()
+    } finally {
+      if (--this.#depth === 0 && this.#cascade.length !== 0) this.#runCascade()
+    }
+  }
+
+  /** The bases of a value (`dependsOn` and tags), checked for cycles before any state changes. */
+  basesOf (key: string, dependsOn: string[] | undefined, tags: string[] | undefined, maxKeyBytes: number): string[] | undefined {
+    const bases = resolveBases(dependsOn, tags, maxKeyBytes)
+    if (bases !== undefined) this.graph().assertAcyclic(key, bases)
+    return bases
+  }
+
+  graph (): DependencyGraph {
+    return (this.#deps ??= new DependencyGraph())
+  }
+
+  /** Whether `key`'s value is served stale while it reloads (a hit must still go through the loader). */
+  graced (key: string): boolean {
+    return this.#loads !== undefined && this.#loads.graced(key)
+  }
+
+  load (key: string, fn: LoadFunction<unknown>, options: LoadOptions | undefined, stale: V | undefined): Promise<unknown> {
+    return this.#loader().load(key, fn, options, stale)
+  }
+
+  /** Size of the dependency graph and loads in flight (diagnostics, benchmarks). */
+  stats (): { dependents: number, edges: number, loading: number } {
+    return { dependents: this.#deps?.size ?? 0, edges: this.#deps?.edges ?? 0, loading: this.#loads?.inFlight ?? 0 }
+  }
+
+  /** The loader's counters for `stats()`. */
+  loadStats (): { loads: number, loadsCoalesced: number, loadErrors: number, loadsDiscarded: number, staleServed: number } {
+    const l = this.#loads
+    return { loads: l?.calls ?? 0, loadsCoalesced: l?.coalesced ?? 0, loadErrors: l?.failed ?? 0, loadsDiscarded: l?.discarded ?? 0, staleServed: l?.staleServed ?? 0 }
+  }
+
+  close (): void {
+    this.#loads?.close()
+  }
+
+  #runCascade (): void {
+    this.#depth++ // writes made by the drops (or their listeners) queue behind
+    try {
+      let next: [string, boolean, EvictReason] | undefined
+      while ((next = this.#cascade.shift()) !== undefined) {
+        this.#cascadeReason = next[2]
+        this.#dropDependent(next[0], next[1])
+      }
+    } finally {
+      this.#cascadeReason = 'local'
+      this.#depth--
+    }
+  }
+
+  /** A dependent of a changed base: a replicated one is invalidated everywhere, any other dropped here. */
+  #dropDependent (key: string, replicated: boolean): void {
+    if (replicated && this.#host.invalidate(key)) return // its own change tells the loader
+    this.#host.dropHere(key, this.#cascadeReason)
+    if (this.#loads !== undefined) this.#loads.changed(key)
+  }
+
+  #loader (): Loads<V> {
+    return (this.#loads ??= new Loads<V>({
+      ...this.#host,
+      graph: () => this.graph(),
+      graphIfAny: () => this.#deps,
+    }))
+  }
+}
