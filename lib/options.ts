@@ -155,6 +155,10 @@ export const OPTION_NAMES = [
   'namespace', 'max', 'ttl', 'maxTtl', 'mode', 'transport', 'listen', 'peers', 'psk', 'identity', 'gossipsub',
   'now', 'nodeId', 'region', 'codec', 'maxClockSkew', 'syncInterval', 'announceInterval', 'gcInterval', 'limits', 'logger',
 ] as const satisfies ReadonlyArray<keyof MeshCacheOptions>
+/** Fails to compile, naming it, when an option is added to MeshCacheOptions but not to OPTION_NAMES (it would be refused as unknown). */
+type MissingOptionName = Exclude<keyof MeshCacheOptions, (typeof OPTION_NAMES)[number]>
+const everyOptionNamed: [MissingOptionName] extends [never] ? true : MissingOptionName = true
+void everyOptionNamed
 
 export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOptions<V> {
   if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object')

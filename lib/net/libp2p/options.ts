@@ -129,6 +129,10 @@ const TRANSPORT_OPTION_NAMES = [
   'listen', 'peers', 'psk', 'identity', 'redialInterval', 'maxRedialInterval', 'dialTimeout', 'forgetAfter',
   'keepaliveInterval', 'peerTimeout', 'maxFrameBytes', 'maxBufferedBytes', 'gossipsub', 'logger',
 ] as const satisfies ReadonlyArray<keyof Libp2pTransportOptions>
+/** Fails to compile, naming it, when an option is added to Libp2pTransportOptions but not to the list above. */
+type MissingOptionName = Exclude<keyof Libp2pTransportOptions, (typeof TRANSPORT_OPTION_NAMES)[number]>
+const everyOptionNamed: [MissingOptionName] extends [never] ? true : MissingOptionName = true
+void everyOptionNamed
 
 export interface ResolvedOptions {
   listen: string[]
