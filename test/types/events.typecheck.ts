@@ -23,4 +23,6 @@ export function typedEvents (cache: MeshCache<string>): void {
   cache.on('peer:error', (address: string) => { void address })
   // @ts-expect-error 'peer:joined' is not an event
   cache.off('peer:joined', () => {})
+  // @ts-expect-error addListener is typed the same way
+  cache.addListener('evicted', () => {})
 }
