@@ -51,7 +51,8 @@ test('no PSK here, one there: named as a likely PSK mismatch too', async () => {
   const dialer = await node({ peers: [target.multiaddrs()[0] as string] })
   const e = await firstError(dialer)
   assert.is(e.error.code, ErrorCode.PSK_MISMATCH)
-  assert.match(e.error.message, /this node has none/)
+  // The handshake fails fast (garbage for a length) or hangs until dialTimeout (a length it waits for): both named
+  assert.match(e.error.message, /this node has none|this node has no key/)
 })
 
 test('a closed port: connection refused', async () => {
@@ -76,7 +77,7 @@ test('an unreachable host: a name that does not resolve; a port that accepts and
     const d2 = await node({ peers: [addr], dialTimeout: 300 })
     const e2 = await firstError(d2)
     assert.is(e2.error.code, ErrorCode.PEER_UNREACHABLE)
-    assert.match(e2.error.message, /the port accepts connections but the handshake never completed/)
+    assert.match(e2.error.message, /the port accepts connections but the handshake never completed \(not a meshcache node\?\)/)
   } finally {
     silent.close()
   }
@@ -168,6 +169,29 @@ test('ready() times out with E_READY_TIMEOUT listing the bootstrap addresses and
   } finally {
     await cache.close()
   }
+})
+
+test('classification, unit: the socket codes of an unreachable host and a timeout on a port that does not answer', async () => {
+  const { classifyDialError, refineTimeout } = await import('../../lib/net/libp2p/peer-errors.ts')
+  for (const code of ['EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']) {
+    const err = Object.assign(new Error(`connect ${code} 192.0.2.1:4001`), { code })
+    const e = classifyDialError('/ip4/192.0.2.1/tcp/4001', err, true)
+    assert.is(e.code, ErrorCode.PEER_UNREACHABLE)
+    assert.match(e.message, new RegExp(`host unreachable \\(${code}`))
+    assert.is(e.cause, err)
+  }
+  // A dial that timed out, to a port nothing listens on: still unreachable (the probe finds it closed).
+  const timeout = Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' })
+  const port = await closedPort()
+  const refined = await refineTimeout(`/ip4/127.0.0.1/tcp/${port}`, classifyDialError(`/ip4/127.0.0.1/tcp/${port}`, timeout, true), true, 1_000)
+  assert.is(refined.code, ErrorCode.PEER_UNREACHABLE)
+  assert.match(refined.message, /host unreachable \(TimeoutError/)
+  // The same timeout against a node with a pre-shared key (it opens with its nonce), from one without.
+  const pskNode = await node({ psk: generatePsk() })
+  const addr = pskNode.multiaddrs()[0] as string
+  const named = await refineTimeout(addr, classifyDialError(addr, timeout, false), false, 1_000)
+  assert.is(named.code, ErrorCode.PSK_MISMATCH)
+  assert.match(named.message, /opens with a pre-shared key's nonce and this node has no key/)
 })
 
 test.run()

@@ -45,27 +45,42 @@ export function classifyDialError (address: string, err: unknown, hasPsk: boolea
   return new MeshCacheError(ErrorCode.PEER_UNREACHABLE, `${at}: ${message}`, { cause: err })
 }
 
+/** pnet's nonce: a node with a pre-shared key sends it as soon as a connection opens, before anything else. */
+const PNET_NONCE_BYTES = 24
+
 /**
- * A dial that timed out says nothing of where it stuck. When the address's
- * TCP port accepts a plain connection, the host is up and the handshake is
- * what never finished: with pnet that is what a peer with another key does
- * (it waits for bytes it can decrypt). Resolves with the better error, or
- * `error` itself when the port does not answer either.
+ * A dial that timed out says nothing of where it stuck, so the address is
+ * probed with a plain TCP connection. Closed or silent past the timeout:
+ * unreachable. Open: the host is up and the handshake is what never
+ * finished, and what the port does unasked tells why. A node with a
+ * pre-shared key speaks first (its 24-byte pnet nonce); a libp2p node
+ * without one waits for the dialer. So with a key here, a silent port is a
+ * peer without one (or no meshcache node); without a key here, a port that
+ * speaks first is a peer with one. Either is a likely PSK mismatch.
  */
 export async function refineTimeout (address: string, error: MeshCacheError, hasPsk: boolean, probeMs: number): Promise<MeshCacheError> {
   const name = (error.cause as Error | undefined)?.name
   if (error.code !== ErrorCode.PEER_UNREACHABLE || (name !== 'TimeoutError' && name !== 'AbortError')) return error
   const m = /^\/(?:ip4|ip6|dns4|dns6|dns)\/([^/]+)\/tcp\/(\d+)/.exec(address.split(', ')[0] ?? '')
   if (m === null) return error
-  const open = await new Promise<boolean>((resolve) => {
+  const probe = await new Promise<'closed' | 'silent' | 'speaks'>((resolve) => {
     const socket = connect({ host: m[1] as string, port: Number(m[2]), timeout: probeMs })
-    const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }
-    socket.once('connect', () => done(true))
-    socket.once('timeout', () => done(false))
-    socket.once('error', () => done(false))
+    let received = 0
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const done = (result: 'closed' | 'silent' | 'speaks'): void => { clearTimeout(timer); socket.destroy(); resolve(result) }
+    socket.once('connect', () => { timer = setTimeout(() => done('silent'), Math.min(probeMs, 1_000)) })
+    socket.on('data', (chunk: Buffer) => { received += chunk.length; if (received >= PNET_NONCE_BYTES) done('speaks') })
+    socket.once('timeout', () => done(timer === undefined ? 'closed' : 'silent'))
+    socket.once('error', () => done('closed'))
   })
-  if (!open) return error
-  return hasPsk
-    ? new MeshCacheError(ErrorCode.PSK_MISMATCH, `cannot connect to ${address}: the port accepts connections but the handshake never completed, as when the peer has another pre-shared key (likely PSK mismatch)`, { cause: error.cause })
-    : new MeshCacheError(ErrorCode.PEER_UNREACHABLE, `cannot connect to ${address}: the port accepts connections but the handshake never completed (not a meshcache node, or one with a pre-shared key?)`, { cause: error.cause })
+  const at = `cannot connect to ${address}: the port accepts connections but the handshake never completed`
+  if (probe === 'closed') return error
+  if (hasPsk && probe === 'silent') {
+    return new MeshCacheError(ErrorCode.PSK_MISMATCH, `${at}, and the peer does not open with a pre-shared key's nonce: it has no key, or is not a meshcache node (likely PSK mismatch)`, { cause: error.cause })
+  }
+  if (!hasPsk && probe === 'speaks') {
+    return new MeshCacheError(ErrorCode.PSK_MISMATCH, `${at}: the peer opens with a pre-shared key's nonce and this node has no key (likely PSK mismatch)`, { cause: error.cause })
+  }
+  return new MeshCacheError(hasPsk ? ErrorCode.PSK_MISMATCH : ErrorCode.PEER_UNREACHABLE,
+    hasPsk ? `${at} (likely PSK mismatch: another key)` : `${at} (not a meshcache node?)`, { cause: error.cause })
 }
