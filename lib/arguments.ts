@@ -5,13 +5,26 @@
  */
 import { ErrorCode, MeshCacheError } from './errors.ts'
 
-/** A key: a non-empty string of at most `limit` UTF-8 bytes. */
-export function checkKey (key: string, limit: number): void {
-  if (typeof key !== 'string') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `key must be a string, got ${key === null ? 'null' : typeof key}`)
-  if (key === '') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, 'key must not be empty')
+/**
+ * A lone surrogate (an unpaired UTF-16 half) has no UTF-8 form: the encoder
+ * would send U+FFFD, and peers would act on another key (`'k\uD800'` would
+ * evict `'k\uFFFD'` there and leave its own copy alone). SPEC §3.4.
+ */
+const LONE_SURROGATE = /\p{Cs}/u
+
+/**
+ * A key (or what travels as one: a `dependsOn` key, a tag): a string with a
+ * UTF-8 form of at most `limit` bytes. The one key check of the API.
+ */
+export function checkKey (key: string, limit: number, what = 'key'): void {
+  if (typeof key !== 'string') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${what} must be a string, got ${typeof key}`)
+  if (key === '') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${what} must not be empty`)
   // Measured only when it could be over: a UTF-16 unit is at most 3 UTF-8 bytes.
   if (key.length * 3 > limit && Buffer.byteLength(key) > limit) {
-    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `key of ${Buffer.byteLength(key)} bytes exceeds maxKeyBytes ${limit}`)
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${what} of ${Buffer.byteLength(key)} bytes exceeds maxKeyBytes ${limit}`)
+  }
+  if (LONE_SURROGATE.test(key)) {
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${what} ${JSON.stringify(key)} contains a lone surrogate: it has no UTF-8 form and would reach peers as another key (U+FFFD)`)
   }
 }
 

@@ -61,7 +61,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   readonly #store: Store<V>
   /** The store's LRU, held directly: one field load less on the read path. */
   readonly #lru: Store<V>['lru']
-  /** An injected clock does not drive timers: reads check deadlines themselves (Store explains); so do reads after close(). */
+  /**
+   * An injected clock does not drive timers: reads check deadlines
+   * themselves (Store explains). Nor does a closed cache's stopped timer, so
+   * close() turns this on: TTL stays exact on what it still serves (SPEC §9).
+   */
   #readsCheckClock: boolean
   readonly #counters = new Counters()
   readonly #outbox: Outbox
@@ -93,6 +97,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#replica = new Replica<V>(options, this.origin, this.#counters, {
       changed: (key, reason) => this.#derived.changed(key, reason),
       changedKeepingValue: (key) => this.#derived.changedKeepingValue(key),
+      changedBeside: (key, reason) => this.#derived.changedBeside(key, reason),
       applied: (key, kind, source) => this.#emitChange(key, kind, source),
       queue: (seq, record) => this.#outbox.push(seq, record),
       evicted: (key, reason) => this.#evicted(key, reason),
@@ -103,7 +108,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#store = this.#replica.store
     this.#lru = this.#store.lru
     this.#readsCheckClock = options.injectedClock
-    this.#outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame))
+    this.#outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame), options.limits.maxOrigins)
     this.#repl = new Replication(this.#replica, options, {
       connected: () => this.#channel?.peers() ?? [],
       send: (peer, frame) => this.#send(peer, frame),
@@ -257,6 +262,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `value of key ${JSON.stringify(key)} is ${String(value)}: use delete() to remove a key`)
     }
     checkOptionsArgument('set', options)
+    const local = options?.local
+    if (local !== undefined && typeof local !== 'boolean') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `set: \`local\` must be a boolean, got ${JSON.stringify(local) ?? typeof local}`)
     const ttl = checkTtl(options?.ttl, this.#o.ttl, this.#o.maxTtl)
     // Checked before any state changes: a refused edge (a cycle) changes nothing.
     const bases = options === undefined ? undefined : this.#derived.basesOf(key, options.dependsOn, options.tags, this.#o.limits.maxKeyBytes)
@@ -301,7 +308,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    */
   getOrLoad<R extends V | undefined = V> (key: string, loader: LoadFunction<R>, options?: LoadOptions): Promise<R> {
     try {
-      this.#assertOpen()
+      this.#assertOpen() // SPEC §9: a closed cache neither loads nor serves through getOrLoad
       if (typeof key !== 'string' || key === '') checkKey(key, this.#o.limits.maxKeyBytes)
       checkOptionsArgument('getOrLoad', options)
     } catch (error) {
@@ -520,7 +527,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #handleFrame (from: string, frame: Uint8Array): void {
     try {
-      const msg = decodeFrame(frame, this.#o.limits, this.#replica.canonicalOrigin)
+      // Values this instance cannot take are read as absent (SPEC §3.4): their
+      // records merge as invalidations, and the replica reports them.
+      const msg = decodeFrame(frame, this.#o.limits, this.#replica.canonicalOrigin, true)
       switch (msg.type) {
         case MessageType.UPDATES: if (this.#replica.applyUpdates(from, msg)) this.#repl.request(from); break
         case MessageType.SYNC_STEP1: this.#repl.onStep1(from, msg); break

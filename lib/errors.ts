@@ -21,6 +21,11 @@ export const ErrorCode = {
   FRAME_TYPE: 'E_FRAME_TYPE',
   /** A frame decodes but breaks a rule of the protocol (bad reference, bad sequence, trailing bytes…). */
   FRAME_MALFORMED: 'E_FRAME_MALFORMED',
+  /**
+   * A value to replicate is larger than `limits.maxValueBytes` once encoded:
+   * no peer would accept it (replicate mode only; the message names key, size and limit).
+   */
+  VALUE_TOO_LARGE: 'E_VALUE_TOO_LARGE',
   /** A replicated value could not be encoded or decoded by the value codec. */
   VALUE_CODEC: 'E_VALUE_CODEC',
   /** The transport could not start or join. */

@@ -99,6 +99,8 @@ export const DEFAULT_MAX_CLOCK_SKEW = 5_000
 export const DEFAULT_SYNC_INTERVAL = 10_000
 export const DEFAULT_ANNOUNCE_INTERVAL = 2_000
 export const MAX_NODE_ID_LENGTH = 64
+/** The largest `max`: lru-cache's slot indexes are 32-bit. */
+export const MAX_ENTRIES = 2 ** 32 - 1
 
 export interface ResolvedOptions<V> {
   namespace: string
@@ -168,6 +170,8 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
     invalidOption('namespace', 'must be a string of 1 to 128 characters')
   }
   const max = positiveInteger('max', options.max, DEFAULT_MAX)
+  // lru-cache indexes its slots with at most 32 bits (it throws a RangeError past that).
+  if (max > MAX_ENTRIES) invalidOption('max', `must be at most ${MAX_ENTRIES} (2^32 - 1), got ${max}`)
   const ttl = positiveInteger('ttl', options.ttl, DEFAULT_TTL)
   const maxTtl = positiveInteger('maxTtl', options.maxTtl, ttl)
   if (maxTtl < ttl) invalidOption('maxTtl', `(${maxTtl}) must be at least \`ttl\` (${ttl})`)

@@ -38,9 +38,30 @@ export function encodeFrame (msg: Message): Uint8Array {
  * `intern` may map each origin id of a frame's origin table to an equal
  * string the caller already holds (see InternOrigin); it must not keep
  * anything itself, since the frame may still be refused.
+ *
+ * `dropValues` (a receiver's choice, SPEC §3.4): a value the receiver cannot
+ * take does not refuse its frame; its record is read without it
+ * (`droppedValueBytes`), so the write's state still merges, as an
+ * invalidation of the key. Values over `maxValueBytes` are dropped, and in
+ * an UPDATES or step-2 frame over `maxFrameBytes` every value is: the frame is
+ * already in memory, and its records' metadata is bounded by the other limits.
  */
-export function decodeFrame (frame: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS, intern?: InternOrigin): Message {
-  if (frame.byteLength > limits.maxFrameBytes) throw tooLarge('frame', frame.byteLength, limits.maxFrameBytes)
+export function decodeFrame (frame: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS, intern?: InternOrigin, dropValues = false): Message {
+  const oversized = frame.byteLength > limits.maxFrameBytes
+  if (oversized && !(dropValues && carriesRecords(frame))) throw tooLarge('frame', frame.byteLength, limits.maxFrameBytes)
+  if (oversized) {
+    // Readable records are merged without their values; anything else is
+    // refused as the strict decode would (the frame is over the limit).
+    try {
+      return decodeBody(frame, limits, intern, -1)
+    } catch {
+      throw tooLarge('frame', frame.byteLength, limits.maxFrameBytes)
+    }
+  }
+  return decodeBody(frame, limits, intern, dropValues ? limits.maxValueBytes : undefined)
+}
+
+function decodeBody (frame: Uint8Array, limits: DecodeLimits, intern: InternOrigin | undefined, drop: number | undefined): Message {
   const decoder = decoding.createDecoder(frame)
   const version = readUint(decoder, 'version')
   if (version !== PROTOCOL_VERSION) {
@@ -49,9 +70,9 @@ export function decodeFrame (frame: Uint8Array, limits: DecodeLimits = DEFAULT_L
   const type = readUint(decoder, 'message type')
   let msg: Message
   switch (type) {
-    case MessageType.UPDATES: msg = readUpdates(decoder, limits, intern); break
+    case MessageType.UPDATES: msg = readUpdates(decoder, limits, intern, drop); break
     case MessageType.SYNC_STEP1: msg = readSyncStep1(decoder, limits); break
-    case MessageType.SYNC_STEP2: msg = readSyncStep2(decoder, limits, intern); break
+    case MessageType.SYNC_STEP2: msg = readSyncStep2(decoder, limits, intern, drop); break
     case MessageType.AWARENESS: msg = readAwareness(decoder, limits); break
     case MessageType.ACK_REQUEST: msg = readAckRequest(decoder, limits); break
     case MessageType.ACK: msg = readAck(decoder); break
@@ -59,4 +80,10 @@ export function decodeFrame (frame: Uint8Array, limits: DecodeLimits = DEFAULT_L
   }
   if (decoding.hasContent(decoder)) throw malformed(`${frame.byteLength - decoder.pos} bytes follow the message`)
   return msg
+}
+
+/** Whether a frame claims a version and type whose body is records (UPDATES, SYNC_STEP2). */
+function carriesRecords (frame: Uint8Array): boolean {
+  // Both fields are one-byte varuints for every type this version knows.
+  return frame[0] === PROTOCOL_VERSION && (frame[1] === MessageType.UPDATES || frame[1] === MessageType.SYNC_STEP2)
 }

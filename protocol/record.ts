@@ -10,10 +10,11 @@
  * entries are in ascending origin-id order, counters ≥ 1, and the writer has
  * an entry: the canonical form, so one state has one encoding.
  */
+import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import type { VersionVector } from '../lib/core/version-vector.ts'
 import { FLAG_VALUE, FLAGS_KNOWN, KIND_MASK, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
-import { malformed, readByte, readBytesView, readCount, readString, readUint, type Decoder } from './reader.ts'
+import { malformed, readByte, readBytesView, readCount, readString, readUint, tooLarge, truncated, type Decoder } from './reader.ts'
 
 export interface WireRecord {
   key: string
@@ -30,6 +31,12 @@ export interface WireRecord {
    * frame (see readBytesView): whoever keeps it copies it.
    */
   value?: Uint8Array | undefined
+  /**
+   * Set by a lenient decode (see `decodeFrame`'s `dropValues`): the record
+   * carried a value of this many bytes that the receiver could not take, and
+   * it was read without it.
+   */
+  droppedValueBytes?: number | undefined
 }
 
 /** Builds an origin table while records are prepared, so each id is written once. */
@@ -106,7 +113,12 @@ function originAt (origins: string[], index: number, what: string): string {
   return id
 }
 
-export function readRecord (decoder: Decoder, origins: string[], limits: DecodeLimits): WireRecord {
+/**
+ * `dropValues`: undefined refuses a value over `limits.maxValueBytes` with the
+ * frame (E_FRAME_TOO_LARGE); a number reads a value longer than it as absent
+ * (`droppedValueBytes`), and the rest of the record as usual.
+ */
+export function readRecord (decoder: Decoder, origins: string[], limits: DecodeLimits, dropValues?: number): WireRecord {
   const key = readString(decoder, 'key', limits.maxKeyBytes)
   const flags = readByte(decoder, 'record flags')
   if ((flags & ~FLAGS_KNOWN) !== 0) throw malformed(`record flags 0x${flags.toString(16)} has unknown bits`)
@@ -136,7 +148,16 @@ export function readRecord (decoder: Decoder, origins: string[], limits: DecodeL
   const record: WireRecord = { key, kind: kind as RecordKindValue, hlc, writer, vv }
   if (hasValue) {
     record.ttl = readUint(decoder, 'ttl')
-    record.value = readBytesView(decoder, 'value', limits.maxValueBytes)
+    if (dropValues === undefined) {
+      record.value = readBytesView(decoder, 'value', limits.maxValueBytes)
+    } else {
+      const len = readUint(decoder, 'value length')
+      // The same verdict as a strict read for a value that is not all there.
+      if (len > decoder.arr.length - decoder.pos) throw len > limits.maxValueBytes ? tooLarge('value', len, limits.maxValueBytes) : truncated('value')
+      const value = decoding.readUint8Array(decoder, len) // a view, as readBytesView's
+      if (len > dropValues) record.droppedValueBytes = len
+      else record.value = value
+    }
   }
   return record
 }

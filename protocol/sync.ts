@@ -77,7 +77,7 @@ export function writeSyncStep2 (encoder: encoding.Encoder, msg: SyncStep2Message
   for (const r of msg.records) writeRecord(encoder, table, r)
 }
 
-export function readSyncStep2 (decoder: Decoder, limits: DecodeLimits, intern?: InternOrigin): SyncStep2Message {
+export function readSyncStep2 (decoder: Decoder, limits: DecodeLimits, intern?: InternOrigin, dropValues?: number): SyncStep2Message {
   const syncId = readUint(decoder, 'sync id')
   const part = readUint(decoder, 'part')
   const parts = readUint(decoder, 'parts')
@@ -87,6 +87,6 @@ export function readSyncStep2 (decoder: Decoder, limits: DecodeLimits, intern?: 
   const origins = readOrigins(decoder, limits, intern)
   const count = readCount(decoder, 'record count', limits.maxRecords)
   const records: WireRecord[] = []
-  for (let i = 0; i < count; i++) records.push(readRecord(decoder, origins, limits))
+  for (let i = 0; i < count; i++) records.push(readRecord(decoder, origins, limits, dropValues))
   return { type: MessageType.SYNC_STEP2, syncId, part, parts, sv, records }
 }

@@ -31,7 +31,7 @@ export function writeUpdates (encoder: encoding.Encoder, msg: UpdatesMessage): v
   for (const r of msg.records) writeRecord(encoder, table, r)
 }
 
-export function readUpdates (decoder: Decoder, limits: DecodeLimits, intern?: InternOrigin): UpdatesMessage {
+export function readUpdates (decoder: Decoder, limits: DecodeLimits, intern?: InternOrigin, dropValues?: number): UpdatesMessage {
   const origins = readOrigins(decoder, limits, intern)
   const originIndex = readUint(decoder, 'origin')
   const origin = origins[originIndex]
@@ -42,7 +42,7 @@ export function readUpdates (decoder: Decoder, limits: DecodeLimits, intern?: In
   if (count === 0) throw malformed('an updates frame carries at least one record')
   const records: WireRecord[] = []
   for (let i = 0; i < count; i++) {
-    const r = readRecord(decoder, origins, limits)
+    const r = readRecord(decoder, origins, limits, dropValues)
     if (r.writer !== origin) throw malformed(`record ${i} was written by ${r.writer}, not by the frame's origin ${origin}`)
     if (vectorGet(r.vv, origin) !== firstSeq + i) {
       throw malformed(`record ${i} has counter ${vectorGet(r.vv, origin)} for its origin, expected ${firstSeq + i}`)

@@ -175,7 +175,7 @@ test('replicate mode: a value the codec refuses throws E_VALUE_CODEC and changes
   await c.close()
 })
 
-test('replicate mode: a remote value that decodes to null or undefined is refused with the frame', async () => {
+test('replicate mode: a remote value that decodes to null or undefined merges as an invalidation of its key', async () => {
   const cap = captureTransport()
   const a = await createMeshCache<any>({ namespace: 'n', mode: 'replicate', transport: cap.transport, syncInterval: 0, codec: { encode: (v) => new TextEncoder().encode(JSON.stringify(v)), decode: (b) => b.length === 0 ? undefined : JSON.parse(new TextDecoder().decode(b)) } })
   const errors: MeshCacheError[] = []
@@ -194,7 +194,10 @@ test('replicate mode: a remote value that decodes to null or undefined is refuse
     }))
   }
   assert.equal(errors.map((e) => [e.code, /decodes to (null|undefined)/.test(e.message)]), [[ErrorCode.VALUE_CODEC, true], [ErrorCode.VALUE_CODEC, true]])
-  assert.equal(a.metadata(), [], 'neither frame changed anything')
+  // SPEC §3.4 (issue 16 finding 1): the value is dropped, the record merges.
+  assert.equal(a.metadata().map(([k, v]) => [k, v.vv, v.hasValue]), [['fine', [x, 3], true], ['k', [x, 4], false]])
+  assert.is(a.get('fine'), 1)
+  assert.is(a.get('k'), undefined)
   await a.close()
 })
 
@@ -341,7 +344,9 @@ test('local keys never leave the instance and no remote message touches them', a
   a.delete('session')
   assert.is(a.get('session'), undefined)
   await c.net.flush()
-  assert.is(b.stats().remoteUpdates, remoteBefore, 'deleting a local key stays local')
+  // A delete is about the data, not where the value was held (issue 16 finding 5, SPEC §10).
+  assert.is(b.stats().remoteUpdates, remoteBefore + 1, 'deleting a local key is a replicated delete')
+  assert.equal(b.inspect('session')?.vv, a.inspect('session')?.vv)
   await c.close()
 })
 

@@ -62,11 +62,10 @@ async function runSeed (seed: number): Promise<{ ops: number, frames: number }> 
           localKeys.add(key)
           continue
         }
-        if (k >= 0.6 && held.delete(key)) {
-          node.delete(key) // drops the local value only: no write
-          continue
-        }
-        if (k < 0.6) { node.set(key, value = `${node.origin}#${++counter}`); held.delete(key) } else if (k < 0.8) { node.delete(key); kind = 'delete' } else { node.invalidate(key); kind = 'invalidate' }
+        // A delete or invalidation of a key held local-only here is a
+        // replicated write like any other (issue 16 finding 5, SPEC §10).
+        held.delete(key)
+        if (k < 0.6) { node.set(key, value = `${node.origin}#${++counter}`) } else if (k < 0.8) { node.delete(key); kind = 'delete' } else { node.invalidate(key); kind = 'invalidate' }
         const view = node.inspect(key)
         assert.ok(view, 'a write leaves metadata')
         const writes = log.get(key) ?? []

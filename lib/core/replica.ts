@@ -12,16 +12,17 @@ import type { StateVector } from '../../protocol/sync.ts'
 import type { UpdatesMessage } from '../../protocol/updates.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 import type { ResolvedOptions } from '../options.ts'
-import { decodeValue, encodeValue, resolveCodec, type ValueCodec } from '../value-codec.ts'
+import { encodeValue, resolveCodec, type ValueCodec } from '../value-codec.ts'
 import type { Counters } from '../observe/stats.ts'
 import { LagHistogram } from '../observe/lag-histogram.ts'
 import { HybridClock, physicalMs } from './clock.ts'
 import { ClearHorizon, CLEAR_KEY } from './clear.ts'
+import { decodeIncomingValues } from './incoming-values.ts'
 import { Entry } from './entry.ts'
 import { mergedVector, mergeOutcome, Outcome, recordWins, valueFate, ValueFate } from './merge.ts'
 import { SequenceTracker } from './sequence-tracker.ts'
 import { Store, type EvictReason } from './store.ts'
-import { EMPTY_VECTOR, vectorGet, vectorWithout, type VersionVector } from './version-vector.ts'
+import { EMPTY_VECTOR, foldVector, vectorGet, vectorWithout, type VersionVector } from './version-vector.ts'
 
 /** What the replica tells its owner. Every call is synchronous, in the middle of the change. */
 export interface ReplicaHost {
@@ -29,6 +30,12 @@ export interface ReplicaHost {
   changed (key: string, reason: EvictReason): void
   /** `key`'s state changed but its value stays (our write won a conflict): only loads in flight are kept out. */
   changedKeepingValue (key: string): void
+  /**
+   * `key`'s replicated state changed beside a local-only value, which stays
+   * (SPEC §4 rule 2): as a base it still changed, so its dependents go and
+   * loads based on it are kept out.
+   */
+  changedBeside (key: string, reason: EvictReason): void
   /** A change was applied and stored: the `change` event. */
   applied (key: string, kind: RecordKindValue, source: 'local' | 'remote' | 'repair'): void
   /** A local write, numbered `seq`, to send to peers. */
@@ -58,6 +65,8 @@ export class Replica<V extends {}> {
   readonly #replicate: boolean
   /** The namespace clear horizon (clear.ts, SPEC §4.1). */
   readonly clears = new ClearHorizon()
+  /** The most entries a vector may hold: what every receiver accepts, in a record and in a frame's origin table. */
+  readonly #maxVector: number
   #seq = 0
 
   constructor (options: ResolvedOptions<V>, origin: string, counters: Counters, host: ReplicaHost) {
@@ -68,6 +77,7 @@ export class Replica<V extends {}> {
     this.clock = new HybridClock(options.now, options.maxClockSkew)
     this.#replicate = options.mode === 'replicate'
     this.#codec = resolveCodec(options.codec)
+    this.#maxVector = Math.min(options.limits.maxVectorEntries, options.limits.maxOrigins)
     this.store = new Store<V>({
       max: options.max,
       now: options.now,
@@ -85,9 +95,18 @@ export class Replica<V extends {}> {
     return this.#replicate
   }
 
-  /** A value's bytes for the wire; throws E_VALUE_CODEC (before any state changes) when the codec refuses it. */
+  /**
+   * A value's bytes for the wire; throws (before any state changes)
+   * E_VALUE_CODEC when the codec refuses it, and E_VALUE_TOO_LARGE when no
+   * peer with our limits would take it (SPEC §3.4).
+   */
   encode (key: string, value: V): Uint8Array {
-    return encodeValue(this.#codec, key, value)
+    const bytes = encodeValue(this.#codec, key, value)
+    const limit = this.#o.limits.maxValueBytes
+    if (bytes.byteLength > limit) {
+      throw new MeshCacheError(ErrorCode.VALUE_TOO_LARGE, `value of key ${JSON.stringify(key)} is ${bytes.byteLength} bytes encoded, over maxValueBytes ${limit}: no peer would accept it`)
+    }
+    return bytes
   }
 
   // ---- local writes ----
@@ -97,7 +116,7 @@ export class Replica<V extends {}> {
     const seq = ++this.#seq
     const hlc = this.clock.tick()
     const previous = this.store.meta.get(key)
-    const vv: VersionVector = previous === undefined ? [this.origin, seq] : previous.vectorWith(this.origin, seq)
+    const vv: VersionVector = previous === undefined ? [this.origin, seq] : this.#fold(previous.vectorWith(this.origin, seq), this.origin)
     const entry = new Entry(kind, hlc, this.origin, vv, ttl)
     this.store.meta.set(key, entry)
     this.tracker.advance(this.origin, seq, physicalMs(hlc)) // the clock was just read: no second read
@@ -112,13 +131,13 @@ export class Replica<V extends {}> {
     return entry
   }
 
-  /** A local DELETE or INVALIDATE; a local-only key stays local. Returns whether a value was held here. */
+  /**
+   * A local DELETE or INVALIDATE. Returns whether a value was held here. It
+   * is about the data, not about where the value was held: a local-only
+   * value goes too, and the write is sent like any other (SPEC §10).
+   */
   remove (key: string, kind: RecordKindValue): boolean {
     const store = this.store
-    if (store.isLocal(key)) {
-      this.#host.changed(key, 'local')
-      return store.dropValue(key, 'local')
-    }
     const held = store.bury(key, this.write(key, kind, this.#o.ttl, undefined), 'local')
     this.#host.applied(key, kind, 'local')
     return held
@@ -175,6 +194,14 @@ export class Replica<V extends {}> {
     if (this.store.meta.get(key)?.isPlaceholder === true) this.forgetReplicated(key)
   }
 
+  /** A vector within the bound (SPEC §4, vector bounds); the live members' entries go last. */
+  #fold (vv: VersionVector, writer: string): VersionVector {
+    if (vv.length / 2 <= this.#maxVector) return vv
+    const live = new Set(this.#host.members())
+    live.add(this.origin)
+    return foldVector(vv, this.#maxVector, writer, live)
+  }
+
   // ---- incoming records ----
 
   /** Merges an UPDATES frame. Returns whether its origin now shows a gap (the caller starts a repair). */
@@ -186,7 +213,7 @@ export class Replica<V extends {}> {
       this.#counters.duplicates += records.length
       return false
     }
-    const values = this.#decodeValues(records)
+    const values = this.#decodeValues(records, from)
     const issued = this.#seq // before any listener can write
     const forged = this.#forgedRecords(records)
     const tracker = this.tracker
@@ -209,7 +236,7 @@ export class Replica<V extends {}> {
 
   /** Merges an anti-entropy answer's records. */
   applyRecords (records: WireRecord[], reason: EvictReason, from: string): void {
-    const values = this.#decodeValues(records)
+    const values = this.#decodeValues(records, from)
     const issued = this.#seq // before any listener can write
     const forged = this.#forgedRecords(records)
     const now = this.#o.now()
@@ -221,10 +248,12 @@ export class Replica<V extends {}> {
     if (forged !== undefined) this.#reportForged(from, records, forged, issued)
   }
 
-  /** Decodes every value of a frame first, so a bad value refuses the whole frame. */
-  #decodeValues (records: WireRecord[]): Array<V | undefined> | undefined {
+  /** Decodes every value of a frame first; one this instance cannot take is dropped and reported (incoming-values.ts). */
+  #decodeValues (records: WireRecord[], from: string): Array<V | undefined> | undefined {
     if (!this.#replicate) return undefined
-    return records.map((r) => r.value === undefined ? undefined : decodeValue(this.#codec, r.key, r.value))
+    const { values, error } = decodeIncomingValues(records, this.#codec, this.#o.limits)
+    if (error !== undefined) this.#host.refused(from, error)
+    return values
   }
 
   // A record whose vector credits our origin with a number we never issued
@@ -291,6 +320,7 @@ export class Replica<V extends {}> {
       if (outcome === Outcome.CONFLICT_WON) entry.assign(r, ttl)
       entry.vv = merged
     }
+    if (entry.vectorSize > this.#maxVector) entry.vv = this.#fold(entry.vv, entry.writer)
     // The numbers other origins' entries name, for their retirement (SPEC §7).
     // Only news: a dropped duplicate names nothing the state here did not.
     if (r.vv.length > 2) for (let i = 0; i < r.vv.length; i += 2) this.tracker.noteNamed(r.vv[i] as string, r.vv[i + 1] as number, now)
@@ -300,9 +330,11 @@ export class Replica<V extends {}> {
     if (fate === ValueFate.REPLACE && this.clears.covers(entry.hlc)) fate = ValueFate.DROP
     if (fate === ValueFate.UNTOUCHED) {
       // A local-only value: the record merges into the key's replicated
-      // state, kept beside the value without touching it (no event, no
-      // cascade), so this instance can answer for every number it counts.
+      // state, kept beside the value without touching it (no event for it),
+      // so this instance can answer for every number it counts. The key's
+      // data changed all the same: what was derived from it goes (rule 2).
       store.markDead(r.key, entry)
+      this.#host.changedBeside(r.key, reason)
       return true
     }
     if (fate === ValueFate.KEEP) {

@@ -159,3 +159,34 @@ export function vectorToString (vv: VersionVector): string {
   for (let i = 0; i < vv.length; i += 2) parts.push(`${vv[i] as string}:${vv[i + 1] as number}`)
   return `{${parts.join(',')}}`
 }
+
+/**
+ * `vv` with at most `max` entries (SPEC §4, vector bounds): `vv` itself when
+ * it fits, else a copy without the entries of origins that are not in `live`
+ * (lowest origin id first), then of live ones (lowest id first), never
+ * `writer`'s. Sound because the writer's entry stays: a record the state has
+ * not seen is never judged dominated, and one judged to dominate has seen the
+ * state's write, so a dropped entry only turns dominance into a conflict the
+ * HLC rule settles the same way.
+ */
+export function foldVector (vv: VersionVector, max: number, writer: string, live: ReadonlySet<string>): VersionVector {
+  const n = vv.length / 2
+  if (n <= max) return vv
+  const candidates: string[] = []
+  for (let i = 0; i < vv.length; i += 2) if (vv[i] !== writer) candidates.push(vv[i] as string)
+  candidates.sort((a, b) => {
+    const la = live.has(a)
+    const lb = live.has(b)
+    if (la !== lb) return la ? 1 : -1
+    return a < b ? -1 : a > b ? 1 : 0
+  })
+  const dropped = new Set(candidates.slice(0, n - Math.max(1, max)))
+  const out: VersionVector = new Array(2 * (n - dropped.size))
+  let k = 0
+  for (let i = 0; i < vv.length; i += 2) {
+    if (dropped.has(vv[i] as string)) continue
+    out[k++] = vv[i] as string
+    out[k++] = vv[i + 1] as number
+  }
+  return out
+}

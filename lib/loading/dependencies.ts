@@ -16,6 +16,7 @@
  * in flight pins the bases it will be stored under, so a base's own edges
  * survive its eviction until the load lands and links to it.
  */
+import { checkKey } from '../arguments.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 import { assertUserKey, tagKey } from './tags.ts'
 
@@ -156,12 +157,14 @@ export class DependencyGraph {
    * node goes (its value is replaced or gone), and every transitive
    * dependent is detached and passed to `visit`, once each, after the graph
    * is consistent again (so `visit` may write). Returns how many were visited.
+   * `keepOwn`: `key`'s value stays (a local-only value whose replicated state
+   * changed beside it), and so do its own edges.
    */
-  changed (key: string, visit: DependentVisitor): number {
+  changed (key: string, visit: DependentVisitor, keepOwn = false): number {
     const own = this.#nodes.get(key)
     const direct = this.#dependents.get(key)
     if (direct === undefined) {
-      if (own !== undefined) this.#remove(key, own)
+      if (own !== undefined && !keepOwn) this.#remove(key, own)
       return 0
     }
     // Breadth-first closure. Every key in a dependents set has a node (edges
@@ -187,7 +190,7 @@ export class DependencyGraph {
       if (bases.length === 1 && bases[0] === key) continue
       for (const b of bases) this.#dropEdge(b, node)
     }
-    const ownNow = this.#nodes.get(key)
+    const ownNow = keepOwn ? undefined : this.#nodes.get(key)
     if (ownNow !== undefined) this.#remove(key, ownNow)
     for (let i = 0; i < order.length; i++) {
       const node = order[i] as Node
@@ -247,7 +250,7 @@ export function resolveBases (dependsOn: unknown, tags: unknown, maxKeyBytes: nu
     for (const b of dependsOn) {
       if (typeof b !== 'string') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `\`dependsOn\` holds a ${typeof b}, not a key`)
       assertUserKey(b)
-      checkLength(b, maxKeyBytes, '`dependsOn` key')
+      checkKey(b, maxKeyBytes, '`dependsOn` key')
       out.add(b)
     }
   }

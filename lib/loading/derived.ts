@@ -47,6 +47,18 @@ export class Derived<V extends {}> {
     }
   }
 
+  /**
+   * `key`'s replicated state changed beside a local-only value that stays
+   * (SPEC §4 rule 2): as a base it changed, so loads based on it are kept out
+   * and its dependents go, but its own edges stay with its value.
+   */
+  changedBeside (key: string, reason: EvictReason): void {
+    if (this.#loads !== undefined) this.#loads.changed(key)
+    if (this.#deps !== undefined) {
+      this.#deps.changed(key, (dependent, replicated) => { this.#cascade.push([dependent, replicated, reason]) }, true)
+    }
+  }
+
   /** `key`'s state changed but its value stays (our write won a conflict): only a load in flight is kept out. */
   /** Every key changed (a namespace clear): no load in flight may store its result. */
   changedAll (): void {

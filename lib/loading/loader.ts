@@ -117,10 +117,18 @@ class Flight {
   aborted = 0
   /** Its bases are pinned in the dependency graph (until #unhook). */
   pinned = false
+  /**
+   * When the loader was called: every lifetime of its result counts from
+   * here, not from when it lands (SPEC §7, loads): a value read before a
+   * write must expire within `ttl` of that read, or it could outlive the
+   * write's tombstone and be served after the write was refused as expired.
+   */
+  readonly startedAt: number
 
-  constructor (key: string, s: Settings) {
+  constructor (key: string, s: Settings, startedAt: number) {
     this.key = key
     this.s = s
+    this.startedAt = startedAt
   }
 }
 
@@ -229,7 +237,7 @@ export class Loads<V extends {}> {
 
   #start (key: string, fn: LoadFunction<unknown>, s: Settings): Flight {
     if (s.bases !== undefined) this.#host.graph().assertAcyclic(key, s.bases)
-    const flight = new Flight(key, s)
+    const flight = new Flight(key, s, this.#host.now())
     this.#flights.set(key, flight)
     if (s.bases !== undefined) {
       const graph = this.#host.graph()
@@ -288,29 +296,37 @@ export class Loads<V extends {}> {
       // The graph moved while loading: a value that would close a cycle is returned, not stored.
       try { graph?.assertAcyclic(key, s.bases) } catch { return value }
     }
+    // Lifetimes run from the load's start (see Flight.startedAt).
+    const now = this.#host.now()
+    const started = flight.startedAt
     if (value === undefined) {
       this.#host.drop(key) // a stale value in grace: the source says it is gone
-      if (s.negativeTtl > 0) this.#storeNegative(key, s, graph)
+      if (s.negativeTtl > 0 && started + s.negativeTtl > now) this.#storeNegative(key, s, graph, started)
       return value
     }
     if (this.#negative.size !== 0) this.#negative.delete(key)
+    const lifeMs = started + s.ttl + s.grace - now
+    if (lifeMs <= 0) {
+      this.#host.drop(key) // a stale value in grace must not outlive its refresh either
+      return value
+    }
     // Edges before the value: storing it may evict one of its bases for
     // capacity, and a base with a dependent keeps its own edges (chains).
     if (s.bases !== undefined) graph?.link(key, s.bases, false)
     else graph?.unlink(key)
-    if (!this.#host.store(key, value as V, s.ttl + s.grace)) return value
-    if (s.grace > 0) this.#fresh.set(key, this.#host.now() + s.ttl)
+    if (!this.#host.store(key, value as V, lifeMs)) return value
+    if (s.grace > 0) this.#fresh.set(key, started + s.ttl)
     else if (this.#fresh.size !== 0) this.#fresh.delete(key)
     return value
   }
 
-  #storeNegative (key: string, s: Settings, graph: DependencyGraph | undefined): void {
+  #storeNegative (key: string, s: Settings, graph: DependencyGraph | undefined, started: number): void {
     if (!this.#negative.delete(key) && this.#negative.size >= this.#host.maxNegative) {
       const oldest = this.#negative.keys().next().value as string
       this.#negative.delete(oldest)
       graph?.release(oldest)
     }
-    this.#negative.set(key, this.#host.now() + s.negativeTtl)
+    this.#negative.set(key, started + s.negativeTtl)
     if (s.bases !== undefined) graph?.link(key, s.bases, false)
     else graph?.unlink(key)
   }

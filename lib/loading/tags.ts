@@ -7,6 +7,7 @@
  * Keys starting with U+0000 are reserved for such internal keys: users can
  * neither write nor depend on them by name, so a tag never collides with a key.
  */
+import { checkKey } from '../arguments.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 
 /** Every internal key starts with this character (U+0000). */
@@ -30,6 +31,7 @@ export function tagKey (tag: unknown): string {
   if (typeof tag !== 'string' || tag.length === 0) {
     throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `a tag must be a non-empty string, got ${JSON.stringify(tag) ?? String(tag)}`)
   }
+  checkKey(tag, Infinity, 'tag') // a tag travels in a key: UTF-8 (the length is checked on the key)
   return TAG_PREFIX + tag
 }
 

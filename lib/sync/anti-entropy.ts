@@ -45,6 +45,8 @@ interface Session {
   seen: Set<number>
   /** Origins this request claimed to have seen entirely (a periodic round): not raised at the end. */
   skipped: ReadonlySet<string> | undefined
+  /** The union of the parts' state vectors so far: the responder's, once every part arrived (SPEC §6). */
+  sv: StateVector
 }
 
 /**
@@ -56,6 +58,8 @@ const ALL_SEEN = Number.MAX_SAFE_INTEGER
 export class AntiEntropy {
   readonly #host: SyncHost
   readonly #maxRecords: number
+  /** The receivers' maxOrigins: bounds each part's origin table and state vector, and a request's state vector. */
+  readonly #maxOrigins: number
   readonly #timeoutMs: number
   readonly #sessions = new Map<number, Session>()
   /** Peers with a request waiting for their current session to end. */
@@ -63,9 +67,10 @@ export class AntiEntropy {
   #nextId = 1
   requests = 0
 
-  constructor (host: SyncHost, maxRecords: number, timeoutMs: number) {
+  constructor (host: SyncHost, maxRecords: number, timeoutMs: number, maxOrigins = Infinity) {
     this.#host = host
     this.#maxRecords = maxRecords
+    this.#maxOrigins = maxOrigins
     this.#timeoutMs = timeoutMs
   }
 
@@ -95,19 +100,34 @@ export class AntiEntropy {
       skipped = this.#host.flowing()
       for (const origin of skipped) if (sv.has(origin)) sv.set(origin, ALL_SEEN)
     }
-    this.#sessions.set(syncId, { peer, startedAt: now, parts: 0, seen: new Set(), skipped })
+    this.#sessions.set(syncId, { peer, startedAt: now, parts: 0, seen: new Set(), skipped, sv: new Map() })
     this.requests++
-    this.#host.send(peer, encodeFrame({ type: MessageType.SYNC_STEP1, syncId, sv }))
+    this.#host.send(peer, encodeFrame({ type: MessageType.SYNC_STEP1, syncId, sv: this.#bounded(sv) }))
   }
 
-  /** Answers a step 1 with the records `from` lacks. */
+  /**
+   * A request's state vector within the responder's maxOrigins: the entries
+   * with the lowest numbers are left out, and the responder sends every
+   * record naming those origins (more than needed, nothing missed).
+   */
+  #bounded (sv: StateVector): StateVector {
+    if (sv.size <= this.#maxOrigins) return sv
+    return new Map([...sv].sort((a, b) => b[1] - a[1]).slice(0, this.#maxOrigins))
+  }
+
+  /**
+   * Answers a step 1 with the records `from` lacks, in parts that each keep
+   * every limit `from` enforces (SPEC §6): records and bytes, origin table,
+   * and a slice of our state vector (the union of the slices is the whole).
+   */
   onStep1 (from: string, msg: SyncStep1Message): void {
-    const sv = this.#host.reportedStateVector()
-    const runs = splitRecords(this.#host.recordsBeyond(msg.sv), TARGET_FRAME_BYTES, this.#maxRecords)
-    if (runs.length === 0) runs.push([])
-    runs.forEach((records, part) => {
-      this.#host.send(from, encodeFrame({ type: MessageType.SYNC_STEP2, syncId: msg.syncId, part, parts: runs.length, sv, records }))
-    })
+    const slices = sliceStateVector(this.#host.reportedStateVector(), this.#maxOrigins)
+    const runs = splitRecords(this.#host.recordsBeyond(msg.sv), TARGET_FRAME_BYTES, this.#maxRecords, this.#maxOrigins)
+    const parts = Math.max(1, runs.length, slices.length)
+    for (let part = 0; part < parts; part++) {
+      const sv = slices[part] ?? new Map<string, number>()
+      this.#host.send(from, encodeFrame({ type: MessageType.SYNC_STEP2, syncId: msg.syncId, part, parts, sv, records: runs[part] ?? [] }))
+    }
   }
 
   /** Merges a step-2 part; completes the session when its last part arrived. */
@@ -120,10 +140,11 @@ export class AntiEntropy {
       this.#sessions.delete(msg.syncId)
       return
     }
+    if (!session.seen.has(msg.part)) for (const [origin, seq] of msg.sv) session.sv.set(origin, seq)
     session.seen.add(msg.part)
     if (session.seen.size < session.parts) return
     this.#sessions.delete(msg.syncId)
-    this.#host.advance(msg.sv, session.skipped)
+    this.#host.advance(session.sv, session.skipped)
     if (this.#again.delete(from)) this.request(from)
   }
 
@@ -148,5 +169,20 @@ export class AntiEntropy {
     for (const [id, s] of this.#sessions) if (s.peer === peer) this.#sessions.delete(id)
     this.#again.delete(peer)
   }
+}
 
+/** `sv` in slices of at most `max` entries (none for an empty vector). */
+function sliceStateVector (sv: StateVector, max: number): StateVector[] {
+  if (sv.size <= max) return sv.size === 0 ? [] : [sv]
+  const out: StateVector[] = []
+  let slice: StateVector = new Map()
+  for (const [origin, seq] of sv) {
+    if (slice.size >= max) {
+      out.push(slice)
+      slice = new Map()
+    }
+    slice.set(origin, seq)
+  }
+  out.push(slice)
+  return out
 }

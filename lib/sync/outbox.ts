@@ -13,36 +13,56 @@ export function estimateRecordBytes (r: WireRecord): number {
   return r.key.length * 3 + 24 + r.vv.length * 6 + (r.value?.byteLength ?? 0)
 }
 
-/** Splits records into runs whose estimated size and count stay under the limits. */
-export function splitRecords (records: WireRecord[], maxBytes: number, maxRecords: number): WireRecord[][] {
+/**
+ * Splits records into runs whose estimated size, count and origin table (the
+ * writers and vector origins of a run's records, plus `origin` if given: an
+ * UPDATES frame's own) stay under the limits a receiver enforces (SPEC §3.3).
+ * A record's own origins fit: its vector is bounded by maxOrigins (SPEC §4).
+ */
+export function splitRecords (records: WireRecord[], maxBytes: number, maxRecords: number, maxOrigins = Infinity, origin?: string): WireRecord[][] {
   const out: WireRecord[][] = []
   let run: WireRecord[] = []
   let bytes = 0
+  const origins = new Set<string>()
+  if (origin !== undefined) origins.add(origin)
   for (const r of records) {
     const size = estimateRecordBytes(r)
-    if (run.length > 0 && (bytes + size > maxBytes || run.length >= maxRecords)) {
+    if (run.length > 0 && (bytes + size > maxBytes || run.length >= maxRecords || newOrigins(r, origins) + origins.size > maxOrigins)) {
       out.push(run)
       run = []
       bytes = 0
+      origins.clear()
+      if (origin !== undefined) origins.add(origin)
     }
     run.push(r)
     bytes += size
+    origins.add(r.writer)
+    for (let i = 0; i < r.vv.length; i += 2) origins.add(r.vv[i] as string)
   }
   if (run.length > 0) out.push(run)
   return out
+}
+
+/** How many of `r`'s origins (writer and vector) `seen` lacks. Its writer has a vector entry (SPEC §3.4). */
+function newOrigins (r: WireRecord, seen: ReadonlySet<string>): number {
+  let n = 0
+  for (let i = 0; i < r.vv.length; i += 2) if (!seen.has(r.vv[i] as string)) n++
+  return n
 }
 
 export class Outbox {
   readonly #origin: string
   readonly #send: (frame: Uint8Array) => void
   readonly #maxRecords: number
+  readonly #maxOrigins: number
   #records: WireRecord[] = []
   #firstSeq = 0
   #scheduled = false
 
-  constructor (origin: string, maxRecords: number, send: (frame: Uint8Array) => void) {
+  constructor (origin: string, maxRecords: number, send: (frame: Uint8Array) => void, maxOrigins = Infinity) {
     this.#origin = origin
     this.#maxRecords = maxRecords
+    this.#maxOrigins = maxOrigins
     this.#send = send
   }
 
@@ -62,7 +82,7 @@ export class Outbox {
     if (records.length === 0) return
     this.#records = []
     let seq = this.#firstSeq
-    for (const run of splitRecords(records, TARGET_FRAME_BYTES, this.#maxRecords)) {
+    for (const run of splitRecords(records, TARGET_FRAME_BYTES, this.#maxRecords, this.#maxOrigins, this.#origin)) {
       this.#send(encodeFrame({ type: MessageType.UPDATES, origin: this.#origin, firstSeq: seq, records: run }))
       seq += run.length
     }

@@ -45,7 +45,7 @@ export class Replication<V extends {}> {
       advance: (sv, skipped) => replica.advance(sv, skipped),
       send: (peer, frame) => host.send(peer, frame),
       now: options.now,
-    }, options.limits.maxRecords, sessionTimeout(options))
+    }, options.limits.maxRecords, sessionTimeout(options), options.limits.maxOrigins)
   }
 
   /** Starts membership once the namespace is joined, and asks every peer already there. */

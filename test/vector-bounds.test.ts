@@ -1,0 +1,97 @@
+/**
+ * Findings 3 and 4 of issue 16: everything a sender puts in a frame stays
+ * within the limits its receivers enforce (SPEC §3.3): a key's version vector
+ * within maxVectorEntries whatever the number of origins that wrote it, and
+ * an anti-entropy answer's origin table and state vector within maxOrigins.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createMeshCache, type MeshCache, type MeshCacheOptions } from '../lib/index.ts'
+import { createMemoryNetwork, createTestClock } from '../lib/testing/index.ts'
+import { compareVectors, foldVector, Order } from '../lib/core/version-vector.ts'
+
+async function node (net: ReturnType<typeof createMemoryNetwork>, clock: ReturnType<typeof createTestClock>, name: string, o: Partial<MeshCacheOptions<string>>): Promise<MeshCache<string>> {
+  return createMeshCache<string>({ namespace: 'v', nodeId: name, mode: 'replicate', now: clock.now, syncInterval: 0, transport: net.transport(name), ...o })
+}
+
+test('a key written by more origins than maxVectorEntries keeps replicating (finding 3)', async () => {
+  const net = createMemoryNetwork({ seed: 5 })
+  const clock = createTestClock()
+  const limits = { maxVectorEntries: 8 }
+  const b = await node(net, clock, 'b', { limits })
+  const errors: unknown[] = []
+  b.on('frameError', (e) => errors.push(e))
+  // One node restarted 12 times, each incarnation a new origin writing k.
+  for (let i = 0; i < 12; i++) {
+    const w = await node(net, clock, 'w', { limits })
+    await net.flush() // learns k's state on joining
+    w.set('k', `v${i}`)
+    await net.flush()
+    assert.ok((w.inspect('k')?.vv.length ?? 0) <= 2 * limits.maxVectorEntries, `incarnation ${i}: vector within the limit`)
+    await w.close()
+    clock.advance(10)
+  }
+  assert.equal(errors, [], 'no frame was refused')
+  assert.is(b.get('k'), 'v11', 'b has the latest write')
+  const c = await node(net, clock, 'c', { limits })
+  await net.flush()
+  assert.is(c.get('k'), 'v11', 'a new instance learns the latest write')
+  assert.ok((b.inspect('k')?.vv.length ?? 0) <= 2 * limits.maxVectorEntries)
+  await b.close()
+  await c.close()
+})
+
+test('concurrent writers beyond maxVectorEntries: merged states stay within the limit and converge on the winner', async () => {
+  const net = createMemoryNetwork({ seed: 6 })
+  const clock = createTestClock()
+  const limits = { maxVectorEntries: 4 }
+  const nodes: Array<MeshCache<string>> = []
+  for (let i = 0; i < 7; i++) nodes.push(await node(net, clock, `n${i}`, { limits }))
+  await net.flush()
+  for (const [i, n] of nodes.entries()) n.set('k', `v${i}`) // seven concurrent writes
+  clock.advance(1)
+  await net.flush()
+  for (const n of nodes) n.sync()
+  await net.flush()
+  nodes[2]!.set('k', 'last') // a write that saw all of them
+  await net.flush()
+  for (const n of nodes) {
+    assert.is(n.get('k'), 'last', `${n.origin} serves the last write`)
+    assert.ok((n.inspect('k')?.vv.length ?? 0) <= 2 * limits.maxVectorEntries, `${n.origin}: vector within the limit`)
+    assert.is(n.stats().protocolErrors, 0)
+  }
+  for (const n of nodes) await n.close()
+})
+
+test('an anti-entropy answer respects maxOrigins: a new instance learns every key from 9 writers with maxOrigins 8 (finding 4)', async () => {
+  const net = createMemoryNetwork({ seed: 4 })
+  const clock = createTestClock()
+  const limits = { maxOrigins: 8 }
+  const writers: Array<MeshCache<string>> = []
+  for (let i = 0; i < 9; i++) writers.push(await node(net, clock, `w${i}`, { limits }))
+  await net.flush()
+  for (const [i, w] of writers.entries()) w.set(`k${i}`, `v${i}`)
+  await net.flush()
+  const fresh = await node(net, clock, 'fresh', { limits })
+  const errors: unknown[] = []
+  fresh.on('frameError', (e) => errors.push(e))
+  await net.flush()
+  assert.equal(errors, [], 'no answer was refused')
+  for (let i = 0; i < 9; i++) assert.is(fresh.get(`k${i}`), `v${i}`, `k${i} learnt`)
+  for (const w of writers) assert.is(w.stats().protocolErrors, 0, `${w.origin}: no request refused either`)
+  for (const w of [...writers, fresh]) await w.close()
+})
+
+test('foldVector keeps the writer, drops departed origins first, then live ones, lowest id first', () => {
+  const vv = ['a~1', 5, 'b~1', 1, 'c~1', 2, 'd~1', 7, 'e~1', 3]
+  assert.is(foldVector(vv, 5, 'a~1', new Set()), vv, 'within the bound: the same array')
+  assert.equal(foldVector(vv, 3, 'a~1', new Set(['b~1', 'c~1'])), ['a~1', 5, 'b~1', 1, 'c~1', 2], 'd and e are not live: they go')
+  assert.equal(foldVector(vv, 2, 'a~1', new Set(['b~1', 'c~1'])), ['a~1', 5, 'c~1', 2], 'then the lowest live id')
+  assert.equal(foldVector(vv, 1, 'c~1', new Set()), ['c~1', 2], 'never the writer')
+  // Soundness (SPEC §4): a record the folded state has not seen is never judged dominated.
+  const record = ['a~1', 5, 'b~1', 2] // b's next write, after seeing a~1:5
+  assert.is.not(compareVectors(record, foldVector(vv, 2, 'a~1', new Set())), Order.BEFORE)
+  assert.is.not(compareVectors(record, foldVector(vv, 2, 'a~1', new Set())), Order.EQUAL)
+})
+
+test.run()
