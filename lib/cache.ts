@@ -84,6 +84,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   /** ready(): waiting for peers (lib/sync/peer-wait.ts). */
   readonly #peerWait: PeerWaiters
   #stopPeerErrors: (() => void) | undefined
+  /** Run at close, before the transport goes: attached features (change sources) release their connections. */
+  readonly #closeHooks = new Set<() => Promise<void>>()
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
   constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean) {
@@ -480,6 +482,16 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   }
 
   /**
+   * Runs `hook` when the cache closes, before its transport goes (a change
+   * source stops reading and releases its database connections); `close()`
+   * waits for it. Returns a function that removes the hook.
+   */
+  onClose (hook: () => Promise<void>): () => void {
+    this.#closeHooks.add(hook)
+    return () => { this.#closeHooks.delete(hook) }
+  }
+
+  /**
    * Leaves the mesh. Afterwards reads (`get`, `has`, `peek`, `size`, `keys`)
    * still serve what is held, each checking expiry itself (the timers are
    * stopped), so nothing outlives its TTL; diagnostics (`stats`, `inspect`,
@@ -488,6 +500,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    * with E_CLOSED (SPEC §9). Calling it again does nothing.
    */
   async close (): Promise<void> {
+    if (this.#closed) return
+    const hooks = [...this.#closeHooks]
+    this.#closeHooks.clear()
+    // Before #closed: a source stopping gracefully may still apply what it holds.
+    await Promise.allSettled(hooks.map(async (hook) => { await hook() }))
     if (this.#closed) return
     this.#outbox.flush()
     this.#closed = true

@@ -48,6 +48,18 @@ export const ErrorCode = {
   READY_TIMEOUT: 'E_READY_TIMEOUT',
   /** `whenReplicated()` timed out before every peer confirmed. */
   REPLICATION_TIMEOUT: 'E_REPLICATION_TIMEOUT',
+  /** A change source could not reach its database (connection refused, unknown host, timeout). */
+  SOURCE_CONNECT: 'E_SOURCE_CONNECT',
+  /** A change source's database refused its credentials (wrong password, unknown role, no hba entry). */
+  SOURCE_AUTH: 'E_SOURCE_AUTH',
+  /** The database is not configured to stream changes (PostgreSQL: `wal_level` is not `logical`). */
+  SOURCE_CONFIG: 'E_SOURCE_CONFIG',
+  /** A table a change source maps does not exist. */
+  SOURCE_TABLE: 'E_SOURCE_TABLE',
+  /** The role lacks a privilege the change source needs (PostgreSQL: REPLICATION, or creating the publication). */
+  SOURCE_PRIVILEGE: 'E_SOURCE_PRIVILEGE',
+  /** Any other failure of a change source at start, with the database's error as `cause`. */
+  SOURCE_FAILED: 'E_SOURCE_FAILED',
 } as const
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]
