@@ -94,7 +94,9 @@ test('the README snippets compile under strict + exactOptionalPropertyTypes agai
   snippets.forEach((code, i) => {
     const imports = code.split('\n').filter((l) => l.startsWith('import '))
     const body = code.split('\n').filter((l) => !l.startsWith('import ')).join('\n')
-    writeFileSync(join(dir, `readme-${i}.ts`), `${imports.join('\n')}\n${PRELUDE}\n${body}\nexport {}\n`)
+    // A snippet that goes on from an earlier one uses its `cache`.
+    const cache = /\bconst cache\b/.test(body) ? '' : "declare const cache: import('meshcache').MeshCache<any>\n"
+    writeFileSync(join(dir, `readme-${i}.ts`), `${imports.join('\n')}\n${PRELUDE}${cache}\n${body}\nexport {}\n`)
   })
   const r = tsc(dir)
   assert.ok(r.ok, `tsc failed:\n${r.output}`)

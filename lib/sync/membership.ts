@@ -57,6 +57,12 @@ export interface PeerInfo extends MemberState {
   peer: string
   /** Local epoch ms when its state was last renewed. */
   lastSeen: number
+  /**
+   * Whether its connection is open now (`cache.peers()`). A live member that is
+   * not connected is partitioned away, or gone without a goodbye (killed): its
+   * state lasts until it is stale (30 s).
+   */
+  connected?: boolean
 }
 
 export interface MembershipHooks {
@@ -126,17 +132,21 @@ export class Membership {
   /**
    * Live members other than this instance (renewed within the last 30 s).
    * With `connected` (the transport's peers now), as users should see them:
-   * only members whose connection is open, and one per node id, the latest
-   * incarnation, so a restarted instance is listed once and not again under
-   * its old incarnation until that goes stale (30 s).
+   * each marked connected or not, and one per node id and per transport peer,
+   * the latest incarnation, so a restarted instance that keeps its node id or
+   * its identity is listed once, not again under its old incarnation until
+   * that goes stale (30 s). Members that are not connected stay listed: a
+   * partitioned member is still a member (change sources hold their
+   * acknowledgements for it).
    */
   peers (connected?: ReadonlySet<string>): PeerInfo[] {
     const out: PeerInfo[] = []
     for (const [id, state] of this.#awareness.getStates()) {
       if (id === this.#awareness.clientID || !isMemberState(state)) continue
       const peer = this.#peerOf.get(id) ?? ''
-      if (connected !== undefined && !connected.has(peer)) continue
-      out.push({ ...pick(state), peer, lastSeen: this.#awareness.meta.get(id)?.lastUpdated ?? 0 })
+      const info: PeerInfo = { ...pick(state), peer, lastSeen: this.#awareness.meta.get(id)?.lastUpdated ?? 0 }
+      if (connected !== undefined) info.connected = connected.has(peer)
+      out.push(info)
     }
     const listed = connected === undefined ? out : latestPerNode(out)
     return listed.sort((a, b) => (a.origin < b.origin ? -1 : 1))

@@ -42,9 +42,11 @@ async function restartBootstrap (form: Form): Promise<void> {
     await ask(client, { op: 'await-peers', count: 1 })
     await ask(boot, { op: 'set', key: 'after-restart', value: form.name })
     await ask(client, { op: 'await-values', expect: { 'after-restart': form.name } })
-    // peers() lists the restarted node once: its old incarnation's connection is gone.
-    const peers = (await ask(client, { op: 'peers' })).value as Array<{ nodeId: string }>
-    assert.is(peers.filter((p) => p.nodeId === 'boot').length, 1, `${form.name}: the restarted node is listed once, got ${JSON.stringify(peers)}`)
+    // peers() lists the restarted node once (it keeps its node id): not again under its old incarnation.
+    const peers = (await ask(client, { op: 'peers' })).value as Array<{ nodeId: string, connected?: boolean }>
+    const boots = peers.filter((p) => p.nodeId === 'boot')
+    assert.is(boots.length, 1, `${form.name}: the restarted node is listed once, got ${JSON.stringify(peers)}`)
+    assert.is(boots[0]?.connected, true, 'its latest incarnation, connected')
   } finally {
     for (const n of nodes) n.kill('SIGKILL')
   }
