@@ -30,6 +30,9 @@ import { PeerWaiters } from './sync/peer-wait.ts'
 import type { MeshLogger } from './observe/logger.ts'
 import { allEntries, inspectEntry, KIND_NAMES, metadataBytes, type EntryView } from './observe/inspect.ts'
 import { Counters, type CacheStats } from './observe/stats.ts'
+import { TierLink } from './tiers/link.ts'
+import type { Tier, TierFailure } from './tiers/tier.ts'
+import { jsonCodec, resolveCodec, type ValueCodec } from './value-codec.ts'
 
 export type { EntryView } from './observe/inspect.ts'
 
@@ -84,6 +87,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   /** ready(): waiting for peers (lib/sync/peer-wait.ts). */
   readonly #peerWait: PeerWaiters
   #stopPeerErrors: (() => void) | undefined
+  /** The lower tier (an L2), if one is configured: lib/tiers/link.ts is all the cache knows of it. */
+  readonly #link: TierLink<V> | undefined
   /** Run at close, before the transport goes: attached features (change sources) release their connections. */
   readonly #closeHooks = new Set<() => Promise<void>>()
 
@@ -101,7 +106,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       changedKeepingValue: (key) => this.#derived.changedKeepingValue(key),
       changedBeside: (key, reason) => this.#derived.changedBeside(key, reason),
       applied: (key, kind, source) => this.#emitChange(key, kind, source),
-      queue: (seq, record) => this.#outbox.push(seq, record),
+      queue: (seq, record) => {
+        this.#outbox.push(seq, record)
+        // Every local delete and invalidation (cascades included) passes here; a set goes through in #set, with its value.
+        if (this.#link !== undefined && record.kind !== RecordKind.SET) this.#link.removed(record.key, record.hlc, record.writer)
+      },
       evicted: (key, reason) => this.#evicted(key, reason),
       refused: (from, error) => this.#protocolError(from, error),
       members: () => this.#repl.members(),
@@ -142,6 +151,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         this.#replica.forgetPlaceholder(key)
         this.#store.dropValue(key, reason)
       },
+      tier: undefined,
     })
     this.#peerWait = new PeerWaiters({ connected: () => this.connectedPeers().length, namespace: this.namespace, bootstrap: options.bootstrap })
     this.#acks = new ReplicationAcks({
@@ -152,6 +162,35 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       send: (peer, frame) => this.#send(peer, frame),
       contiguous: (origin) => this.#replica.tracker.contiguous(origin),
     })
+    this.#link = options.tier === undefined ? undefined : this.#attachTier(options.tier)
+  }
+
+  #attachTier (tier: Tier<V>): TierLink<V> {
+    tier.attach({
+      namespace: this.namespace,
+      // The L2 keeps its own default, JSON (its records are read by any client); a named or custom codec applies to both.
+      codec: this.#o.codec === undefined ? jsonCodec as ValueCodec<V> : resolveCodec(this.#o.codec),
+      now: this.#o.now,
+      maxTtl: this.#o.maxTtl,
+      onFailure: (failure) => {
+        if (this.listenerCount('tierError') > 0) this.#emitSafely('tierError', failure satisfies TierFailure)
+      },
+    })
+    const link = new TierLink(tier, {
+      state: (key) => {
+        const e = this.#store.meta.get(key)
+        return e === undefined || e.isPlaceholder ? undefined : { hlc: e.hlc, writer: e.writer, removed: e.kind !== RecordKind.SET }
+      },
+      now: this.#o.now,
+      floor: () => this.#replica.clears.at, // the namespace clear horizon (SPEC §4.1): older L2 records are not served
+    })
+    this.#derived.useTier(link)
+    return link
+  }
+
+  /** The lower tier (the L2) this cache reads and writes through, if any. */
+  get tier (): Tier<V> | undefined {
+    return this.#link?.tier
   }
 
   /** Joins the namespace on the transport and starts the timers. Called by `createMeshCache`. */
@@ -285,6 +324,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const entry = this.#replica.write(key, RecordKind.SET, ttl, bytes)
     if (bases !== undefined) this.#derived.graph().link(key, bases, true) // before the value, as above
     this.#store.setWritten(key, value, entry)
+    this.#link?.written(key, value, ttl, entry.hlc, this.origin, bases)
     this.#emitChange(key, RecordKind.SET, 'local')
     return this
   }
@@ -361,6 +401,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       metadataBytes: metadataBytes(store),
       ...this.#derived.loadStats(),
       propagation: this.#replica.lag.snapshot(),
+      tier: this.#link?.stats(),
     }
   }
 
@@ -473,6 +514,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#derived.operation(() => {
       this.#assertOpen()
       this.#replica.clear()
+      this.#link?.cleared(this.#replica.clears.at) // the L2 drops what it holds, best effort (the floor guards reads)
     })
   }
 
@@ -519,6 +561,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#repl.close() // tells peers we left, while the channel is still open
     await this.#channel?.close()
     if (this.#ownsTransport) await this.#transport.close?.()
+    await this.#link?.tier.close() // sends what it still queues, briefly
   }
 
   #remove (key: string, kind: RecordKindValue): boolean {

@@ -5,6 +5,7 @@
  */
 import type { MeshCacheError } from './errors.ts'
 import type { EvictEvent } from './core/store.ts'
+import type { TierFailure } from './tiers/tier.ts'
 import type { PeerErrorEvent } from './net/transport.ts'
 
 /** A key's replicated state moved to a newer version (see MeshCache docs). */
@@ -35,6 +36,8 @@ export interface MeshCacheEventPayloads {
   'peer:join': PeerEvent
   'peer:leave': PeerEvent
   'peer:error': PeerErrorEvent
+  /** A failed L2 call, never thrown to callers (lib/tiers). */
+  tierError: TierFailure
 }
 
 /** The same as Node's EventEmitter event map (each event's arguments). */

@@ -7,6 +7,8 @@ import { resolveOptions, type MeshCacheOptions } from './options.ts'
 import type { Transport } from './net/transport.ts'
 import { assertSupportedRuntime } from './core/runtime.ts'
 import { toComponentLogger } from './observe/logger.ts'
+import type { Tier } from './tiers/tier.ts'
+import type { RedisTierOptions } from './tiers/redis-options.ts'
 
 export { MeshCache, type SetOptions, type EntryView, type ChangeEvent, type FrameErrorEvent, type MeshCacheEvents, type MeshCacheEventPayloads, type PeerEvent } from './cache.ts'
 export type { MeshCacheOptions, CacheMode } from './options.ts'
@@ -23,9 +25,17 @@ export type { PeerErrorEvent } from './net/transport.ts'
 export { MeshCacheError, ErrorCode, type ErrorCodeValue } from './errors.ts'
 export type { LoadFunction, LoadContext, LoadOptions } from './loading/loader.ts'
 export { TAG_PREFIX, RESERVED_PREFIX } from './loading/tags.ts'
-export type { Tier, TierEntry, TierWrite } from './tiers/tier.ts'
+export type { Tier, TierHost, TierHit, TierFailure } from './tiers/tier.ts'
+export type { RedisTierOptions } from './tiers/redis-options.ts'
 export type { Source, ChangeSink } from './sources/source.ts'
 export type { Exporter, ObservedCache, ObservedEvents } from './observe/exporter.ts'
+
+/** A tier object as it is, or Redis options made into a RedisTier (loaded only then: the core never imports redis). */
+async function resolveTier<V extends {}> (l2: RedisTierOptions | Tier<V>): Promise<Tier<V>> {
+  if (typeof (l2 as Tier<V>).attach === 'function' && typeof (l2 as Tier<V>).read === 'function') return l2 as Tier<V>
+  const { RedisTier } = await import('./tiers/redis.ts')
+  return new RedisTier<V>(l2 as RedisTierOptions)
+}
 
 /**
  * Creates a cache and joins its namespace. Resolves once the transport is
@@ -34,6 +44,8 @@ export type { Exporter, ObservedCache, ObservedEvents } from './observe/exporter
 export async function createMeshCache<V extends {} = {}> (options: MeshCacheOptions<V>): Promise<MeshCache<V>> {
   assertSupportedRuntime()
   const resolved = resolveOptions(options)
+  // Before any socket opens: a bad `l2` option fails here with nothing to close.
+  if (options.l2 !== undefined) resolved.tier = await resolveTier(options.l2)
   let transport: Transport | undefined = options.transport
   const ownsTransport = transport === undefined
   if (transport === undefined) {
@@ -46,7 +58,13 @@ export async function createMeshCache<V extends {} = {}> (options: MeshCacheOpti
       ...(options.logger !== undefined ? { logger: toComponentLogger(resolved.logger) } : {}),
     })
   }
-  const cache = new MeshCache<V>(resolved, transport, ownsTransport)
+  let cache: MeshCache<V>
+  try {
+    cache = new MeshCache<V>(resolved, transport, ownsTransport) // attaching the tier can refuse it (l2.ttl above maxTtl)
+  } catch (error) {
+    if (ownsTransport) await transport.close?.().catch(() => {})
+    throw error
+  }
   try {
     return await cache.start()
   } catch (error) {

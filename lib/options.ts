@@ -7,6 +7,8 @@ import { refuseUnknown } from './core/suggest.ts'
 import type { Now } from './core/clock.ts'
 import type { Transport } from './net/transport.ts'
 import type { CodecName, ValueCodec } from './value-codec.ts'
+import type { Tier } from './tiers/tier.ts'
+import type { RedisTierOptions } from './tiers/redis-options.ts'
 import { checkLogger, defaultLogger, type MeshLogger } from './observe/logger.ts'
 
 const CODEC_NAMES: readonly string[] = ['v8', 'msgpack', 'json'] satisfies CodecName[]
@@ -91,6 +93,16 @@ export interface MeshCacheOptions<V = unknown> {
   gcInterval?: number | undefined
   /** Decoding limits for incoming frames. @default DEFAULT_LIMITS */
   limits?: Partial<DecodeLimits> | undefined
+  /**
+   * A shared second level below L1 (README "L1 + L2"): `{ redis, prefix?,
+   * ttl?, … }` (`RedisTierOptions`, node-redis client, cluster or URL;
+   * `redis` must be installed), or a tier object (a `RedisTier` from
+   * `meshcache/redis`, or your own `Tier`). `getOrLoad` reads it on an L1
+   * miss and fills it with loaded values; writes go through to it
+   * asynchronously. Values are encoded with `codec` (JSON by default) in
+   * either mode. @default none
+   */
+  l2?: RedisTierOptions | Tier<V> | undefined
 }
 
 export const DEFAULT_MAX = 10_000
@@ -124,6 +136,8 @@ export interface ResolvedOptions<V> {
   limits: DecodeLimits
   /** True when `now` was injected: lru-cache must then read the clock on every access. */
   injectedClock: boolean
+  /** The lower tier, built by createMeshCache from `l2`. */
+  tier?: Tier<V> | undefined
 }
 
 function positiveInteger (name: string, value: unknown, fallback: number, allowZero = false): number {
@@ -155,7 +169,7 @@ function resolveLimits (value: unknown): DecodeLimits {
 /** Every option name, for refusing unknown ones with a suggestion. */
 export const OPTION_NAMES = [
   'namespace', 'max', 'ttl', 'maxTtl', 'mode', 'transport', 'listen', 'peers', 'psk', 'identity', 'gossipsub',
-  'now', 'nodeId', 'region', 'codec', 'maxClockSkew', 'syncInterval', 'announceInterval', 'gcInterval', 'limits', 'logger',
+  'now', 'nodeId', 'region', 'codec', 'maxClockSkew', 'syncInterval', 'announceInterval', 'gcInterval', 'limits', 'logger', 'l2',
 ] as const satisfies ReadonlyArray<keyof MeshCacheOptions>
 /** Fails to compile, naming it, when an option is added to MeshCacheOptions but not to OPTION_NAMES (it would be refused as unknown). */
 type MissingOptionName = Exclude<keyof MeshCacheOptions, (typeof OPTION_NAMES)[number]>
@@ -191,7 +205,8 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
     invalidOption('codec', 'must have encode(value) and decode(bytes) functions')
   }
   if (typeof codec === 'object' && codec?.copyInput !== undefined && typeof codec.copyInput !== 'boolean') invalidOption('codec', 'copyInput must be a boolean')
-  if (codec !== undefined && mode !== 'replicate') invalidOption('codec', "only applies to mode 'replicate'")
+  if (codec !== undefined && mode !== 'replicate' && options.l2 === undefined) invalidOption('codec', "only applies to mode 'replicate' or with `l2`")
+  if (options.l2 !== undefined && (options.l2 === null || typeof options.l2 !== 'object')) invalidOption('l2', 'must be an object: { redis, prefix?, ttl? } or a tier (RedisTier)')
   const maxClockSkew = positiveInteger('maxClockSkew', options.maxClockSkew, DEFAULT_MAX_CLOCK_SKEW, true)
   const syncInterval = interval('syncInterval', options.syncInterval, DEFAULT_SYNC_INTERVAL, true)
   const announceInterval = interval('announceInterval', options.announceInterval, DEFAULT_ANNOUNCE_INTERVAL)

@@ -19,9 +19,11 @@ async function pair () {
 }
 
 test('the no-op tier misses and drops, the no-op source and exporter do nothing', async () => {
-  assert.is(await noTier.get('k'), undefined)
-  assert.is(await noTier.fill('k', new Uint8Array([1]), 1, 1000), false)
-  assert.is(await noTier.write({ kind: 'delete', key: 'k', hlc: 1 }), false)
+  assert.is(await noTier.read('k'), undefined)
+  noTier.fill('k', 'v', 1000, 1, 0, undefined)
+  noTier.write('k', undefined, 1000, 1, 'w', undefined)
+  assert.is(await noTier.read('k'), undefined)
+  assert.equal(noTier.stats(), {})
   await noTier.close()
   let calls = 0
   const sink: ChangeSink = { invalidate: () => calls++, invalidateTag: () => calls++, clear: () => calls++ }

@@ -37,4 +37,13 @@ test('examples/testing.ts: the service test passes on the lossy seeded network',
   }
 })
 
+test('examples/l2.ts: L2 fills, an L2 hit spares the database, writes and deletes go through', async () => {
+  const out = await run('l2.ts')
+  assert.match(out, /a: getOrLoad -> ada@example\.com \(1 database read\)/)
+  assert.match(out, /b: getOrLoad -> ada@example\.com \(1 database read, L2 hits 1\)/)
+  assert.match(out, /b: getOrLoad -> ada@newer\.example \(1 database read, from L2\)/)
+  assert.match(out, /L2 holds a tombstone \(kind t\); b: getOrLoad -> ada@newer\.example \(from the database: 2 reads\)/)
+  assert.match(out, /errors 0, breaker closed/)
+})
+
 test.run()

@@ -11,7 +11,7 @@
  */
 import type { EvictReason } from '../core/store.ts'
 import { DependencyGraph, resolveBases } from './dependencies.ts'
-import { Loads, type LoaderHost, type LoadFunction, type LoadOptions } from './loader.ts'
+import { Loads, type LoaderHost, type LoaderTier, type LoadFunction, type LoadOptions } from './loader.ts'
 
 /** What MeshCache lends: the loader's needs, and how to drop a dependent. */
 export interface DerivedHost<V> extends Omit<LoaderHost<V>, 'graph' | 'graphIfAny'> {
@@ -103,6 +103,11 @@ export class Derived<V extends {}> {
 
   load (key: string, fn: LoadFunction<unknown>, options: LoadOptions | undefined, stale: V | undefined): Promise<unknown> {
     return this.#loader().load(key, fn, options, stale)
+  }
+
+  /** Loads read (and fill) this tier from now on (lib/tiers/link.ts). */
+  useTier (tier: LoaderTier<V>): void {
+    this.#host.tier = tier
   }
 
   /** Size of the dependency graph and loads in flight (diagnostics, benchmarks). */

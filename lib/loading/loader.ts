@@ -92,7 +92,23 @@ export interface LoaderHost<V> {
   store: (key: string, value: V, lifeMs: number) => boolean
   /** Drops a loaded value locally (the loader found nothing). */
   drop: (key: string) => void
+  /**
+   * A lower tier (an L2, through lib/tiers/link.ts): a flight reads it before
+   * calling the loader, and fills it with what the loader returned (unless
+   * the race guard kept the value out). Absent: the loader alone.
+   */
+  tier?: LoaderTier<V> | undefined
 }
+
+export interface LoaderTier<V> {
+  /** Called as a load begins: what its fill will carry (SPEC §14.3). */
+  begin (key: string, bases: string[] | undefined): TierLoadStart
+  read (key: string, bases: string[] | undefined): Promise<{ value: V, expiresAt: number } | undefined>
+  /** `expiresAt`: when the value stops being fresh (epoch ms): the tier copy must not outlive it. */
+  fill (key: string, value: V, expiresAt: number, started: TierLoadStart, bases: string[] | undefined): void
+}
+
+export interface TierLoadStart { hlc: number, at: number }
 
 interface Settings {
   ttl: number
@@ -107,7 +123,8 @@ interface Settings {
 class Flight {
   readonly key: string
   readonly s: Settings
-  readonly controller = new AbortController()
+  /** Made when the loader is called (a flight the tier answers needs none: an AbortController costs ~1 µs). */
+  #controller: AbortController | undefined
   promise: Promise<unknown> = Promise.resolve()
   /** Set by the race guard or by a full abort: the result is returned but not stored. */
   stale = false
@@ -117,6 +134,13 @@ class Flight {
   aborted = 0
   /** Its bases are pinned in the dependency graph (until #unhook). */
   pinned = false
+  /** With a tier: what its fill carries (SPEC §14.3). */
+  started: TierLoadStart | undefined
+  /** The value came from the tier (nothing to fill): it lives at most to `tierExpiresAt` (ms), the tier copy's own end. */
+  fromTier = false
+  tierExpiresAt = 0
+  /** Every caller aborted (#abort). */
+  cancelled = false
   /**
    * When the loader was called: every lifetime of its result counts from
    * here, not from when it lands (SPEC §7, loads): a value read before a
@@ -129,6 +153,10 @@ class Flight {
     this.key = key
     this.s = s
     this.startedAt = startedAt
+  }
+
+  get controller (): AbortController {
+    return (this.#controller ??= new AbortController())
   }
 }
 
@@ -182,7 +210,7 @@ export class Loads<V extends {}> {
       if (stale === undefined && this.#negativeHit(key)) return Promise.resolve(undefined)
       flight = this.#flights.get(key)
       if (flight !== undefined) this.coalesced++
-      else flight = this.#start(key, fn, s)
+      else flight = this.#start(key, fn, s, stale !== undefined)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -235,7 +263,7 @@ export class Loads<V extends {}> {
     this.#negative.clear()
   }
 
-  #start (key: string, fn: LoadFunction<unknown>, s: Settings): Flight {
+  #start (key: string, fn: LoadFunction<unknown>, s: Settings, refresh: boolean): Flight {
     if (s.bases !== undefined) this.#host.graph().assertAcyclic(key, s.bases)
     const flight = new Flight(key, s, this.#host.now())
     this.#flights.set(key, flight)
@@ -254,12 +282,24 @@ export class Loads<V extends {}> {
       }
       flight.pinned = true
     }
-    this.calls++
+    const tier = this.#host.tier
     let result: unknown
-    try {
-      result = fn(key, { signal: flight.controller.signal })
-    } catch (error) {
-      result = Promise.reject(error)
+    if (tier !== undefined && refresh) {
+      // A refresh in the grace window goes to the loader: the tier's copy is as old as the one being refreshed.
+      flight.started = tier.begin(key, s.bases)
+      result = this.#call(flight, fn)
+    } else if (tier === undefined) {
+      result = this.#call(flight, fn)
+    } else {
+      // The tier's lookup is part of the flight: however many callers miss, one tier read.
+      flight.started = tier.begin(key, s.bases)
+      result = tier.read(key, s.bases).then((hit) => {
+        if (flight.cancelled) return undefined // every caller left while the tier was read: no loader call for nobody
+        if (hit === undefined || flight.stale) return this.#call(flight, fn)
+        flight.fromTier = true
+        flight.tierExpiresAt = hit.expiresAt
+        return hit.value
+      })
     }
     flight.promise = Promise.resolve(result).then(
       (value) => this.#landed(flight, value),
@@ -271,6 +311,16 @@ export class Loads<V extends {}> {
     )
     flight.promise.catch(noop) // callers that left (timeout, abort, stale served) must not leave it unhandled
     return flight
+  }
+
+  /** Calls the loader once for the flight. */
+  #call (flight: Flight, fn: LoadFunction<unknown>): unknown {
+    this.calls++
+    try {
+      return fn(flight.key, { signal: flight.controller.signal })
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   #landed (flight: Flight, loaded: unknown): unknown {
@@ -305,7 +355,8 @@ export class Loads<V extends {}> {
       return value
     }
     if (this.#negative.size !== 0) this.#negative.delete(key)
-    const lifeMs = started + s.ttl + s.grace - now
+    // A value from the tier was read from the source earlier, by whoever filled it: it ends with its tier copy.
+    const lifeMs = flight.fromTier ? Math.min(started + s.ttl + s.grace, flight.tierExpiresAt) - now : started + s.ttl + s.grace - now
     if (lifeMs <= 0) {
       this.#host.drop(key) // a stale value in grace must not outlive its refresh either
       return value
@@ -315,6 +366,9 @@ export class Loads<V extends {}> {
     if (s.bases !== undefined) graph?.link(key, s.bases, false)
     else graph?.unlink(key)
     if (!this.#host.store(key, value as V, lifeMs)) return value
+    // The tier gets the fresh part of the value's life only, from the load's start: no instance may
+    // read it from there once it is stale, nor keep it past ttl after the source was read.
+    if (!flight.fromTier && flight.started !== undefined && started + s.ttl > now) this.#host.tier?.fill(key, value as V, started + s.ttl, flight.started, s.bases)
     if (s.grace > 0) this.#fresh.set(key, started + s.ttl)
     else if (this.#fresh.size !== 0) this.#fresh.delete(key)
     return value
@@ -388,6 +442,7 @@ export class Loads<V extends {}> {
   /** Every caller aborted: cancel the loader and forget the flight. */
   #abort (flight: Flight, reason: unknown): void {
     this.#detach(flight)
+    flight.cancelled = true
     flight.controller.abort(reason)
   }
 

@@ -79,4 +79,11 @@ export interface CacheStats {
   staleServed: number
   /** Write→apply lag of remote updates, from the write's HLC time to its arrival here (lib/observe/lag-histogram.ts). */
   propagation: PropagationStats
+  /**
+   * The lower tier's counters, named by the tier (the Redis L2: `l2Hits`,
+   * `l2Misses`, `l2Errors`, `l2Writes`, `l2Fills`, `l2Skipped` (guarded
+   * writes refused), `l2Bypassed`, `l2Pending`, `l2Replayed`, `l2Refused`
+   * (values the read guard refused), `l2Breaker`…); undefined without a tier.
+   */
+  tier: Record<string, number | string> | undefined
 }

@@ -1,62 +1,99 @@
 /**
- * The contract of a shared cache tier below the in-process one (an L2, e.g.
- * Redis; lib/tiers/ holds the implementations). Only the shape is fixed
- * here; the L2 work (issue 20 §2) refines it.
+ * The tier contract: a shared cache level below the in-process L1 (an L2
+ * such as Redis; lib/tiers/ holds the implementations). `MeshCache` talks to
+ * a tier only through this interface, by way of lib/tiers/link.ts (the read
+ * guard, the write-through, the fill); SPEC.md §14 has the rules a tier must
+ * keep.
  *
- * How MeshCache uses a tier:
- * - reads: `getOrLoad` goes L1, then `tier.get`, then the loader. A value
- *   found in the tier fills L1 locally with no broadcast (a load, not a
- *   write); a tombstone found there counts as a miss and the loader runs.
- * - loads: a loaded value is offered to the tier with `fill`, stamped with
- *   the HLC read when the load began, so the tier can refuse it when a newer
- *   write or tombstone is already there (the cache-aside race, moved to L2).
- * - writes: `set`, `delete`, `invalidate`, `invalidateTag`, `clear` and
- *   cascades go through `write` with the HLC of the write, after L1 and the
- *   mesh and never awaited by them, in order per key.
+ * The shape follows what the L2 needs: values go in as values and the tier
+ * encodes them with the cache's codec (lent at `attach`), so a write costs
+ * its caller no encoding; `write` and `fill` return nothing (a tier queues
+ * and retries on its own, and its counters say what happened); `read`
+ * returns the version with the value, for the read guard.
  *
- * A tier must never throw into the cache: methods resolve, and report
- * failures through the returned result or their own events. Values are the
- * bytes of the cache's value codec, so the tier stores what the mesh sends.
+ * A tier is told about versions, never asked to decide the mesh's merge: each
+ * value and tombstone it holds carries the HLC of the write (or load) that
+ * produced it, and a tier refuses to overwrite what is newer. Every method
+ * returns at once or resolves; none throws or rejects for a tier failure
+ * (failures are counted in `stats()` and reported to `onFailure`), so L1 and
+ * the mesh never wait on a tier and never see its errors.
  */
+import type { ValueCodec } from '../value-codec.ts'
 
-/** What a tier holds for a key. */
-export interface TierEntry {
-  /** The value's bytes (value codec); undefined: a tombstone (a delete or invalidation not yet expired). */
-  value: Uint8Array | undefined
-  /** The HLC of the write or load that stored it: the version the tier's conditional writes compare. */
+/** What the cache lends a tier when it attaches it. */
+export interface TierHost<V> {
+  namespace: string
+  /** Turns values into the bytes the tier stores (the cache's codec, JSON by default). */
+  codec: ValueCodec<V>
+  /** The cache's clock, in epoch ms (injected in tests). */
+  now: () => number
+  /** The cache's `maxTtl`: no copy may live longer. */
+  maxTtl: number
+  /** A tier failure (counted by the tier too); the cache re-emits it as `tierError`. */
+  onFailure: (failure: TierFailure) => void
+}
+
+export interface TierFailure {
+  tier: string
+  /** What was being done: 'read', 'fill', 'write', 'clear', 'probe'. */
+  op: string
+  key?: string
+  error: unknown
+}
+
+/** A value found in a tier, with the version it was stored under. */
+export interface TierHit<V> {
+  value: V
+  /** HLC of the write that stored it; for a fill, of the newest write its loader knew of (SPEC §14.3). */
   hlc: number
-  /** Milliseconds it has left, when the tier knows. */
-  ttl?: number
+  writer: string
+  /** 'write' for a value a `set` wrote, 'fill' for one a load filled. */
+  source: 'write' | 'fill'
+  /** Keys (tags included, as internal keys) the value was derived from. */
+  bases: string[] | undefined
+  /** Epoch ms (the cache's clock) at which the value stops being fresh: no copy of it may outlive this. */
+  expiresAt: number
 }
 
-/** One write, as it goes through to the tier. */
-export type TierWrite =
-  | { kind: 'set', key: string, hlc: number, value: Uint8Array, ttl: number }
-  | { kind: 'delete' | 'invalidate', key: string, hlc: number }
-  /** Every key of the namespace, older than `hlc`. */
-  | { kind: 'clear', hlc: number }
-
-export interface Tier {
-  /** For logs and stats, e.g. 'redis'. */
+export interface Tier<V> {
+  /** Short name used in stats and events ('l2'). */
   readonly name: string
-  /** The entry of `key`, or undefined when the tier has none (or could not answer in time). */
-  get(key: string, signal?: AbortSignal): Promise<TierEntry | undefined>
+  /** Called once by the cache before any other call. */
+  attach (host: TierHost<V>): void
+  /** The value held for `key`, or undefined (a miss, a tombstone, a failure, or the tier not trusted now). */
+  read (key: string): Promise<TierHit<V> | undefined>
   /**
-   * Stores a loaded value, unless the tier holds a newer write or tombstone
-   * for the key (compared by `hlc`). Resolves to whether it was stored.
+   * A value the loader read (not a write), fresh until `expiresAt` (epoch
+   * ms, its load's start plus its ttl): stored only where the key holds
+   * nothing, neither a value nor a tombstone. `hlc` is the newest write of
+   * the key or its bases known when the load began (SPEC §14.3),
+   * `startedAt` the wall-clock ms then (a load older than half the tier's
+   * tombstone lifetime is not filled). Fire and forget.
    */
-  fill(key: string, value: Uint8Array, hlc: number, ttl: number): Promise<boolean>
-  /** Writes a local write through; a write never overwrites a newer one. Resolves to whether it was applied. */
-  write(write: TierWrite): Promise<boolean>
-  /** Releases what the tier opened itself (not a client the user passed in). */
-  close(): Promise<void>
+  fill (key: string, value: V, expiresAt: number, hlc: number, startedAt: number, bases: string[] | undefined): void
+  /**
+   * A write of this instance, at (hlc, writer): `value` undefined writes a
+   * tombstone (delete, invalidate, cascade). Stored unless the tier holds a
+   * newer write of the key; queued in order per key, retried until it lands
+   * or a newer write of the key replaces it. Fire and forget.
+   */
+  write (key: string, value: V | undefined, ttl: number, hlc: number, writer: string, bases: string[] | undefined): void
+  /** Every key of this namespace goes (clear()): values older than `hlc` must never be read again. */
+  clear? (hlc: number): void
+  /** Counters and state, named with the tier's prefix (`l2Hits`…). */
+  stats (): Record<string, number | string>
+  /** Resolves once queued writes were sent (or given up on, after `timeoutMs`). */
+  flush? (timeoutMs?: number): Promise<void>
+  close (): Promise<void>
 }
 
-/** The tier of a cache with none: every read misses, every write is dropped. */
-export const noTier: Tier = {
+/** The tier of a cache with none: every read misses, every write and fill is dropped. */
+export const noTier: Tier<any> = {
   name: 'none',
-  get: async () => undefined,
-  fill: async () => false,
-  write: async () => false,
+  attach: () => {},
+  read: async () => undefined,
+  fill: () => {},
+  write: () => {},
+  stats: () => ({}),
   close: async () => {},
 }

@@ -1,0 +1,133 @@
+/**
+ * How a cache uses a tier (lib/tiers/tier.ts), kept out of `MeshCache`: the
+ * write-through of local writes, the read guard, and the fill of loaded
+ * values. SPEC.md §14 has the rules.
+ *
+ * The read guard: a value found in the tier is used only if no write known
+ * here, of its key or of any of its bases (tags included), is newer than
+ * it. Every instance hears of every write through the mesh and keeps its
+ * version for the tombstone horizon (maxTtl + maxClockSkew), longer than any
+ * tier copy lives (a tier's ttl is at most maxTtl), so a tier copy that a
+ * write outdated is refused here even before (or without) the writer's own
+ * write-through reaching the tier.
+ */
+import { isReservedKey } from '../loading/tags.ts'
+import type { Tier, TierHit } from './tier.ts'
+
+/** What the link needs from the cache. */
+export interface LinkHost {
+  /** The version of `key`'s replicated state here (a write, delete or invalidation), if any. */
+  state: (key: string) => { hlc: number, writer: string, removed: boolean } | undefined
+  now: () => number
+  /**
+   * The namespace's clear horizon: every write older is gone (0 while no
+   * clear was made). A tier copy older than it is refused like one older
+   * than a write of its key.
+   */
+  floor: () => number
+}
+
+/** When a load began: its fill carries this version. */
+export interface LoadStart {
+  hlc: number
+  at: number
+}
+
+export class TierLink<V> {
+  readonly tier: Tier<V>
+  readonly #host: LinkHost
+  /** Values the tier returned that the read guard refused (a newer write known here). */
+  refused = 0
+
+  constructor (tier: Tier<V>, host: LinkHost) {
+    this.tier = tier
+    this.#host = host
+  }
+
+  /** A local `set` (never a load): written through, asynchronously. */
+  written (key: string, value: V, ttl: number, hlc: number, writer: string, bases: string[] | undefined): void {
+    this.tier.write(key, value, ttl, hlc, writer, bases)
+  }
+
+  /**
+   * A local delete or invalidation (cascades included): a tombstone. Tag keys
+   * and other internal keys are never stored in the tier (a tag's
+   * invalidation reaches tier copies through the read guard, by their bases).
+   */
+  removed (key: string, hlc: number, writer: string): void {
+    if (isReservedKey(key)) return
+    this.tier.write(key, undefined, 0, hlc, writer, undefined)
+  }
+
+  /**
+   * A load begins. Its fill will carry, as its version, the newest write of
+   * the key or of its bases known here now: the loader reads the source
+   * after every write up to it, and nothing is known of later ones. (Not the
+   * clock: two instances' clocks within one millisecond order events by
+   * their logical counters, so a load begun before a write could carry a
+   * larger timestamp than the write's.)
+   */
+  /** A local clear of the namespace (at `hlc`): the tier drops what it holds, best effort (the floor guards reads). */
+  cleared (hlc: number): void {
+    this.tier.clear?.(hlc)
+  }
+
+  begin (key: string, bases: string[] | undefined): LoadStart {
+    let basis = Math.max(this.#host.state(key)?.hlc ?? 0, this.#host.floor())
+    if (bases !== undefined) {
+      for (const b of bases) {
+        const h = this.#host.state(b)?.hlc ?? 0
+        if (h > basis) basis = h
+      }
+    }
+    return { hlc: basis, at: this.#host.now() }
+  }
+
+  /** The tier's value of `key` if the read guard accepts it (`bases`: the caller's, checked with the value's own). */
+  read (key: string, bases: string[] | undefined): Promise<TierHit<V> | undefined> {
+    return this.tier.read(key).then((hit) => hit === undefined ? undefined : this.#guard(key, bases, hit))
+  }
+
+  #guard (key: string, bases: string[] | undefined, hit: TierHit<V>): TierHit<V> | undefined {
+    if (hit.hlc < this.#host.floor()) {
+      this.refused++
+      return undefined
+    }
+    const own = this.#host.state(key)
+    if (own !== undefined && newer(own, hit)) {
+      this.refused++
+      // Repair on behalf of the writer: its tombstone (same version) may still be queued on its side.
+      if (own.removed) this.tier.write(key, undefined, 0, own.hlc, own.writer, undefined)
+      return undefined
+    }
+    if (this.#baseNewer(hit.bases, hit) || this.#baseNewer(bases, hit)) {
+      this.refused++
+      return undefined
+    }
+    return hit
+  }
+
+  #baseNewer (bases: string[] | undefined, hit: TierHit<V>): boolean {
+    if (bases === undefined) return false
+    for (const b of bases) {
+      const s = this.#host.state(b)
+      if (s !== undefined && newer(s, hit)) return true
+    }
+    return false
+  }
+
+  /** A loaded value (the loader ran, the race guard kept it): filled where the tier holds nothing. */
+  fill (key: string, value: V, expiresAt: number, started: LoadStart, bases: string[] | undefined): void {
+    if (isReservedKey(key)) return
+    this.tier.fill(key, value, expiresAt, started.hlc, started.at, bases)
+  }
+
+  stats (): Record<string, number | string> {
+    return { ...this.tier.stats(), [`${this.tier.name}Refused`]: this.refused }
+  }
+}
+
+/** Whether a write known here is newer than the tier's copy, as the mesh orders writes: (hlc, writer). */
+function newer (state: { hlc: number, writer: string }, hit: TierHit<unknown>): boolean {
+  return state.hlc > hit.hlc || (state.hlc === hit.hlc && state.writer > hit.writer && hit.source === 'write')
+}
