@@ -401,7 +401,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       metadataBytes: metadataBytes(store),
       ...this.#derived.loadStats(),
       propagation: this.#replica.lag.snapshot(),
-      tier: this.#link?.stats(),
+      tier: this.#link?.stats() ?? null, // null, not undefined: stats() stays JSON-safe (JSON drops undefined)
     }
   }
 

@@ -60,7 +60,10 @@ function consumerProject (): string {
   if (existsSync(join(dir, 'node_modules/meshcache'))) return dir
   execFileSync('mkdir', ['-p', dir])
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-  execFileSync('npm', ['install', '--prefer-offline', '--no-save', '--ignore-scripts', tarball], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 })
+  // With the optional peers the README's snippets import (meshcache/redis, meshcache/postgres), at this repo's versions.
+  const dev = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).devDependencies as Record<string, string>
+  const peers = ['redis', 'pg', '@types/pg'].map((name) => `${name}@${dev[name] as string}`)
+  execFileSync('npm', ['install', '--prefer-offline', '--no-save', '--ignore-scripts', tarball, ...peers], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 })
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
     compilerOptions: {
       target: 'es2023', lib: ['es2023'], module: 'nodenext', moduleResolution: 'nodenext', types: ['node'],
