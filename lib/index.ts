@@ -55,6 +55,7 @@ export async function createMeshCache<V extends {} = {}> (options: MeshCacheOpti
       psk: options.psk,
       identity: options.identity,
       gossipsub: options.gossipsub,
+      maxPeers: options.maxPeers,
       ...(options.logger !== undefined ? { logger: toComponentLogger(resolved.logger) } : {}),
     })
   }

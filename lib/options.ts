@@ -40,7 +40,7 @@ export interface MeshCacheOptions<V = unknown> {
   mode?: CacheMode | undefined
   /**
    * What carries frames between instances. @default a libp2p node built from
-   * `listen`, `peers`, `psk` and `gossipsub` (and closed with the cache)
+   * `listen`, `peers`, `psk`, `gossipsub` and `maxPeers` (and closed with the cache)
    */
   transport?: Transport | undefined
   /** Multiaddrs the default libp2p transport listens on. @default ['/ip4/127.0.0.1/tcp/0'] (loopback, random port) */
@@ -51,6 +51,8 @@ export interface MeshCacheOptions<V = unknown> {
   psk?: Uint8Array | string | undefined
   /** The gossipsub relay tier for large meshes (see `createLibp2pTransport`'s option of that name). @default false */
   gossipsub?: boolean | { minPeers?: number } | undefined
+  /** A partial mesh past this many peers: bounded connections, writes spread over gossipsub (see `createLibp2pTransport`). @default Infinity */
+  maxPeers?: number | undefined
   /** The clock, in epoch milliseconds. Injected by tests so TTL never needs sleeping. @default Date.now */
   now?: Now | undefined
   /** A stable name for this instance (shown to peers). A fresh incarnation is added at every start. @default random */
@@ -168,7 +170,7 @@ function resolveLimits (value: unknown): DecodeLimits {
 
 /** Every option name, for refusing unknown ones with a suggestion. */
 export const OPTION_NAMES = [
-  'namespace', 'max', 'ttl', 'maxTtl', 'mode', 'transport', 'listen', 'peers', 'psk', 'identity', 'gossipsub',
+  'namespace', 'max', 'ttl', 'maxTtl', 'mode', 'transport', 'listen', 'peers', 'psk', 'identity', 'gossipsub', 'maxPeers',
   'now', 'nodeId', 'region', 'codec', 'maxClockSkew', 'syncInterval', 'announceInterval', 'gcInterval', 'limits', 'logger', 'l2',
 ] as const satisfies ReadonlyArray<keyof MeshCacheOptions>
 /** Fails to compile, naming it, when an option is added to MeshCacheOptions but not to OPTION_NAMES (it would be refused as unknown). */
@@ -218,7 +220,7 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
   }
   const logger = checkLogger(options.logger) ?? defaultLogger('meshcache')
   if (options.transport !== undefined) {
-    for (const name of ['listen', 'peers', 'psk', 'identity', 'gossipsub'] as const) {
+    for (const name of ['listen', 'peers', 'psk', 'identity', 'gossipsub', 'maxPeers'] as const) {
       if (options[name] !== undefined) invalidOption(name, 'configures the default libp2p transport and cannot be combined with `transport`')
     }
   }

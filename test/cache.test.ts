@@ -109,8 +109,8 @@ test('bad options fail at construction with E_INVALID_OPTION naming the option',
   for (const name of ['syncInterval', 'announceInterval', 'gcInterval'] as const) {
     await rejectsCode(createMeshCache({ namespace: 'n', [name]: 2 ** 31, transport: t }), ErrorCode.INVALID_OPTION, new RegExp(`\`${name}\` must be at most 2147483647`))
   }
-  for (const name of ['listen', 'peers', 'psk', 'gossipsub'] as const) {
-    const value = name === 'gossipsub' ? true : name === 'psk' ? 'k' : []
+  for (const name of ['listen', 'peers', 'psk', 'gossipsub', 'maxPeers'] as const) {
+    const value = name === 'gossipsub' ? true : name === 'psk' ? 'k' : name === 'maxPeers' ? 8 : []
     await rejectsCode(createMeshCache({ namespace: 'n', [name]: value, transport: t }), ErrorCode.INVALID_OPTION, new RegExp(`\`${name}\`.*default libp2p transport`))
   }
 })

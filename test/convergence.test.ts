@@ -8,7 +8,15 @@
  *     written to the key) with the join of every write's vector;
  *   - no replica returns a value other than the winning write's.
  *
- * SEEDS=n runs n seeds (default 300); SEED=s replays one.
+ * The second half runs the same on random connected graphs that are not
+ * complete (a partial mesh): each node reaches only its neighbours, and
+ * broadcasts either spread hop by hop as over gossipsub or stop at the
+ * neighbours (then only anti-entropy with neighbours carries a write
+ * further: repair is transitive). The final repair takes as many rounds as
+ * the graph's diameter.
+ *
+ * SEEDS=n runs n seeds (default 300, and 150 on graphs); SEED=s replays one
+ * (GRAPH=1 for the graph half).
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -28,14 +36,54 @@ interface Write {
 
 const KEYS = ['a', 'b', 'c', 'd', 'e', 'f']
 
-async function runSeed (seed: number): Promise<{ ops: number, frames: number }> {
+/** A random connected graph on `names`, not complete: a random spanning tree plus a few more edges. */
+export function randomGraph (gen: prng.PRNG, names: string[], extra = 0.2): Array<[string, string]> {
+  const edges: Array<[string, string]> = []
+  const has = new Set<string>()
+  const add = (a: string, b: string): void => {
+    const key = a < b ? `${a} ${b}` : `${b} ${a}`
+    if (a === b || has.has(key)) return
+    has.add(key)
+    edges.push([a, b])
+  }
+  for (let i = 1; i < names.length; i++) add(names[i] as string, names[prng.int32(gen, 0, i - 1)] as string)
+  for (let i = 0; i < names.length; i++) {
+    for (let j = i + 1; j < names.length; j++) if (prng.real53(gen) < extra) add(names[i] as string, names[j] as string)
+  }
+  // Never complete: remove one edge whose loss keeps the graph connected (one off the tree exists if complete).
+  if (edges.length === names.length * (names.length - 1) / 2) edges.pop()
+  return edges
+}
+
+/** The longest shortest path (hops) of a connected graph. */
+export function diameter (names: string[], edges: Array<[string, string]>): number {
+  const next = new Map<string, string[]>(names.map((n) => [n, []]))
+  for (const [a, b] of edges) { next.get(a)?.push(b); next.get(b)?.push(a) }
+  let longest = 0
+  for (const start of names) {
+    const dist = new Map([[start, 0]])
+    const queue = [start]
+    for (let q = queue.shift(); q !== undefined; q = queue.shift()) {
+      for (const m of next.get(q) ?? []) if (!dist.has(m)) { dist.set(m, (dist.get(q) ?? 0) + 1); queue.push(m) }
+    }
+    if (dist.size !== names.length) throw new Error('graph is not connected')
+    longest = Math.max(longest, ...dist.values())
+  }
+  return longest
+}
+
+async function runSeed (seed: number, graph = false): Promise<{ ops: number, frames: number }> {
   const gen = prng.create(seed)
   const mode = prng.bool(gen) ? 'replicate' : 'invalidate'
-  const n = prng.int32(gen, 5, 7)
+  const n = graph ? prng.int32(gen, 5, 10) : prng.int32(gen, 5, 7)
+  const names = Array.from({ length: n }, (_, i) => `n${i}`)
+  const links = graph ? randomGraph(gen, names) : undefined
+  const spread = graph && prng.bool(gen)
   const c = await cluster<string>(n, { mode, ttl: 3_600_000 }, {
     seed,
     dropRate: prng.real53(gen) * 0.25,
     duplicateRate: prng.real53(gen) * 0.15,
+    ...(links !== undefined ? { links, spread } : {}),
   })
   const log = new Map<string, Write[]>()
   /** Keys each node holds a local-only value for, and every key that ever had one. */
@@ -92,7 +140,8 @@ async function runSeed (seed: number): Promise<{ ops: number, frames: number }> 
     // round is simulated by sync()).
     c.net.heal()
     c.net.setFaults({ dropRate: 0, duplicateRate: 0 })
-    for (let round = 0; round < 3; round++) {
+    const rounds = links === undefined ? 3 : diameter(names, links) + 2
+    for (let round = 0; round < rounds; round++) {
       await c.net.flush()
       for (const node of c.nodes) node.sync()
     }
@@ -156,6 +205,12 @@ test(`${seeds.length} seeded runs converge to the winning write`, async () => {
   const results = await eachSeed(seeds, 'convergence', 'test/convergence.test.ts', runSeed)
   assert.ok(results.reduce((sum, r) => sum + r.ops, 0) > seeds.length * 20, 'every seed made writes')
   assert.ok(results.reduce((sum, r) => sum + r.frames, 0) > 0, 'frames were delivered')
+})
+
+const graphSeeds = process.env.SEED !== undefined ? (process.env.GRAPH === '1' ? seeds : []) : seedsFromEnv(150).seeds
+test(`${graphSeeds.length} seeded runs on random connected graphs (not complete) converge to the winning write`, async () => {
+  const results = await eachSeed(graphSeeds, 'convergence on a graph (replay with GRAPH=1 as well)', 'test/convergence.test.ts', (seed) => runSeed(seed, true))
+  if (graphSeeds.length > 0) assert.ok(results.reduce((sum, r) => sum + r.ops, 0) > graphSeeds.length * 20, 'every seed made writes')
 })
 
 test.run()

@@ -378,10 +378,15 @@ export class Replica<V extends {}> {
       for (const [origin, last] of retired) if (!sv.has(origin)) sv.set(origin, last)
     }
     let live: ReadonlySet<string> | undefined
+    // Only records the requester would refuse anyway (older than the horizon,
+    // §4 rule 1) may be held back for naming unknown origins: in a partial
+    // mesh a live origin some hops away may be a member nobody here has
+    // heard of yet, and its recent writes must pass (SPEC §11).
+    const oldBefore = this.#o.now() - this.#o.horizon
     for (const [key, e] of store.meta) {
       if (!e.exceeds(sv)) continue
       const vv = e.vv // built once: an inline vector is a new array each time
-      if (this.#onlyUnknownAhead(vv, sv, live ??= this.#host.members())) continue
+      if (physicalMs(e.hlc) < oldBefore && this.#onlyUnknownAhead(vv, sv, live ??= this.#host.members())) continue
       const record: WireRecord = { key, kind: e.kind, hlc: e.hlc, writer: e.writer, vv }
       // Only the value this write stored travels with it: a loaded or
       // local-only value in its place is this instance's own, and the

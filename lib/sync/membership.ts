@@ -114,9 +114,15 @@ export class Membership {
     this.#awareness.setLocalState({ ...this.#local })
   }
 
-  /** Sends our state to a peer that just connected, so it knows us at once. */
+  /**
+   * Sends a peer that just connected our state and every live state we
+   * know, so it knows the whole membership at once: in a partial mesh most
+   * members are not its neighbours, and their own announcements reach it
+   * only when they next change or renew (every 15 s). Awareness keeps the
+   * newest clock of each, so a relayed copy never overrides a fresher one.
+   */
   greet (peer: string): void {
-    this.#hooks.send(peer, awarenessProtocol.encodeAwarenessUpdate(this.#awareness, [this.#awareness.clientID]))
+    this.#hooks.send(peer, awarenessProtocol.encodeAwarenessUpdate(this.#awareness, [...this.#awareness.getStates().keys()]))
   }
 
   /**

@@ -85,7 +85,15 @@ export class Replication<V extends {}> {
     this.#membership?.apply(update, from)
   }
 
-  /** The announcement timer: re-announce our summary if it moved, retry stalled sessions. */
+  /**
+   * The announcement timer: re-announce our summary if it moved, retry
+   * stalled sessions, and ask again where we are still behind a member's
+   * announced number. The announcement's own request went to the neighbour
+   * it came through; in a partial mesh that neighbour may have lacked the
+   * write too (it sits a hop nearer the writer and repairs in the same
+   * instant), so without this the next hop waited for a periodic round
+   * (10 s a hop; bench/scale/hops.ts).
+   */
   announceTick (): void {
     const seq = this.#replica.seq
     if (seq !== this.#announcedSeq) {
@@ -93,6 +101,16 @@ export class Replication<V extends {}> {
       this.#membership?.announce(seq)
     }
     this.#sync.retryStalled()
+    const members = this.#membership?.peers()
+    if (members === undefined || members.length === 0) return
+    const connected = new Set(this.#host.connected())
+    const tracker = this.#replica.tracker
+    // Not for origins whose frames flow (§5): behind while they write is frames in flight, and
+    // asking for those under saturation would re-send every one of them in the answer.
+    const flowing = this.#flowing()
+    for (const m of members) {
+      if (m.seq > tracker.contiguous(m.origin) && connected.has(m.peer) && !flowing.has(m.origin)) this.#sync.request(m.peer)
+    }
   }
 
   /**

@@ -7,6 +7,13 @@
  * partitioned and healed. Delivery is either driven by the test (`step`,
  * `flush`: fully deterministic) or automatic after a random latency
  * (`auto: true`: for examples and for timing-independent integration).
+ *
+ * By default every node reaches every other (a full mesh). A `links`
+ * topology makes it a graph: a node reaches only its neighbours, as in a
+ * partial libp2p mesh, and `spread: true` then forwards each broadcast hop by
+ * hop to the whole graph the way gossipsub does (each node passes a message
+ * on once, to its other neighbours; the receiver's `from` is the neighbour
+ * that forwarded it; a loss on a hop loses it for whoever had no other path).
  */
 import * as prng from 'lib0/prng'
 import { invalidOption } from '../errors.ts'
@@ -23,6 +30,14 @@ export interface MemoryNetworkOptions {
   auto?: boolean
   /** Latency range in ms for `auto` delivery. @default [0, 2] */
   latency?: [number, number]
+  /**
+   * The edges of the network graph, as pairs of node names: nodes reach only
+   * their neighbours. Change it later with `setLinks`.
+   * @default undefined (every node reaches every other)
+   */
+  links?: Array<[string, string]>
+  /** Forward each broadcast over the graph, hop by hop, as gossipsub does (see above). @default false */
+  spread?: boolean
 }
 
 export interface MemoryNetworkStats {
@@ -37,6 +52,8 @@ interface Pending {
   to: string
   namespace: string
   frame: Uint8Array
+  /** The broadcast this copy belongs to, when `spread` forwards it (0: a direct send). */
+  message: number
 }
 
 interface Member {
@@ -56,6 +73,12 @@ export class MemoryNetwork {
   readonly #nodes = new Map<string, Map<string, Member>>()
   /** node → group; nodes talk only within a group. */
   readonly #group = new Map<string, number>()
+  /** node → its neighbours, when a topology is set. */
+  #links: Map<string, Set<string>> | undefined
+  readonly #spread: boolean
+  /** node → broadcasts it has already received (and forwarded), when spreading. */
+  readonly #seen = new Map<string, Set<number>>()
+  #nextMessage = 1
 
   constructor (options: MemoryNetworkOptions = {}) {
     const rate = (name: string, v: number | undefined): number => {
@@ -68,6 +91,18 @@ export class MemoryNetwork {
     this.#duplicateRate = rate('duplicateRate', options.duplicateRate)
     this.#auto = options.auto ?? false
     this.#latency = options.latency ?? [0, 2]
+    this.#spread = options.spread ?? false
+    if (options.links !== undefined) this.#links = linkMap(options.links)
+  }
+
+  /**
+   * Replaces the topology (undefined: a full mesh again); members are told
+   * which peers appeared or vanished, as with `partition`.
+   */
+  setLinks (links: Array<[string, string]> | undefined): void {
+    const before = this.#reachablePairs()
+    this.#links = links === undefined ? undefined : linkMap(links)
+    this.#announce(before)
   }
 
   /** The transport of node `name` (one per node; every namespace it joins shares it). */
@@ -107,7 +142,7 @@ export class MemoryNetwork {
   }
 
   reachable (a: string, b: string): boolean {
-    return a !== b && this.#group.get(a) === this.#group.get(b)
+    return a !== b && this.#group.get(a) === this.#group.get(b) && (this.#links === undefined || this.#links.get(a)?.has(b) === true)
   }
 
   /** Frames waiting for delivery. */
@@ -149,10 +184,12 @@ export class MemoryNetwork {
       localPeer: name,
       broadcast: (frame) => {
         if (!open) return
-        for (const peer of this.#peersOf(name, namespace)) this.#enqueue({ from: name, to: peer, namespace, frame })
+        const message = this.#spread ? this.#nextMessage++ : 0
+        if (message !== 0) this.#seenBy(name).add(message)
+        for (const peer of this.#peersOf(name, namespace)) this.#enqueue({ from: name, to: peer, namespace, frame, message })
       },
       send: (peer, frame) => {
-        if (open) this.#enqueue({ from: name, to: peer, namespace, frame })
+        if (open) this.#enqueue({ from: name, to: peer, namespace, frame, message: 0 })
       },
       peers: () => this.#peersOf(name, namespace),
       close: async () => {
@@ -200,8 +237,22 @@ export class MemoryNetwork {
       this.stats.duplicated++
       this.#enqueue({ ...item })
     }
+    if (item.message !== 0) {
+      const seen = this.#seenBy(item.to)
+      if (seen.has(item.message)) return // gossipsub's seen cache: a copy by another path
+      seen.add(item.message)
+      for (const peer of this.#peersOf(item.to, item.namespace)) {
+        if (peer !== item.from) this.#enqueue({ ...item, from: item.to, to: peer })
+      }
+    }
     this.stats.delivered++
     target.handler.onFrame(item.from, item.frame)
+  }
+
+  #seenBy (node: string): Set<number> {
+    let seen = this.#seen.get(node)
+    if (seen === undefined) { seen = new Set(); this.#seen.set(node, seen) }
+    return seen
   }
 
   #reachablePairs (): Set<string> {
@@ -226,6 +277,20 @@ export class MemoryNetwork {
       }
     }
   }
+}
+
+function linkMap (links: Array<[string, string]>): Map<string, Set<string>> {
+  if (!Array.isArray(links) || !links.every((l) => Array.isArray(l) && l.length === 2 && typeof l[0] === 'string' && typeof l[1] === 'string')) {
+    invalidOption('links', 'must be an array of [nodeA, nodeB] name pairs')
+  }
+  const map = new Map<string, Set<string>>()
+  const add = (a: string, b: string): void => {
+    let set = map.get(a)
+    if (set === undefined) { set = new Set(); map.set(a, set) }
+    set.add(b)
+  }
+  for (const [a, b] of links) { add(a, b); add(b, a) }
+  return map
 }
 
 /** Lets pending microtasks (per-turn batches) and immediates run. */

@@ -14,16 +14,19 @@
  * ones stall and retransmit, and resume after `heal()` (or reset, if one side
  * gave up meanwhile). ARP still flows, as on a real L2 segment.
  *
- * Ids are `mc-<ms since epoch, base36>-<pid, base36>-<random>`, so parallel
- * runs never collide, and a lab whose owner process is gone (a crashed run)
- * and that is older than ours is removed by `createNetnsLab` and `close`.
+ * Ids are `<prefix>-<ms since epoch, base36>-<pid, base36>-<random>` (prefix
+ * `mc` unless the caller names its own, so that parallel users of one machine
+ * can tell their namespaces apart), so parallel runs never collide, and a lab
+ * of the same prefix whose owner process is gone (a crashed run) and that is
+ * older than ours is removed by `createNetnsLab` and `close`.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 
 const SUBNET = '10.77.0'
-const PREFIX = 'mc-'
-const ID_PATTERN = /^mc-([0-9a-z]+)-([0-9a-z]+)-[0-9a-f]+-(?:hub|\d+)$/
+const DEFAULT_PREFIX = 'mc'
+const PREFIX_PATTERN = /^[a-z][a-z0-9]{0,15}$/
+const idPattern = (prefix: string): RegExp => new RegExp(`^${prefix}-([0-9a-z]+)-([0-9a-z]+)-[0-9a-f]+-(?:hub|\\d+)$`)
 
 /** The nft ruleset loaded into each node namespace; `cut` holds the addresses we cannot hear. */
 const RULESET = `table inet meshcache_partition {
@@ -96,20 +99,23 @@ async function must(command: string, args: readonly string[], input?: string): P
 
 let availability: Promise<NetnsAvailability> | undefined
 
-/** Whether this machine can host a lab: root, `ip` and `nft` present, and namespaces actually work. Cached. */
-export function isNetnsAvailable(): Promise<NetnsAvailability> {
-  availability ??= probe()
+/**
+ * Whether this machine can host a lab: root, `ip` and `nft` present, and
+ * namespaces actually work (tried on a namespace named with `prefix`). Cached.
+ */
+export function isNetnsAvailable(prefix = DEFAULT_PREFIX): Promise<NetnsAvailability> {
+  availability ??= probe(prefix)
   return availability
 }
 
-async function probe(): Promise<NetnsAvailability> {
+async function probe(prefix: string): Promise<NetnsAvailability> {
   if (process.platform !== 'linux') return { ok: false, reason: `network namespaces need Linux (this is ${process.platform})` }
   if (process.getuid?.() !== 0) return { ok: false, reason: 'network namespaces need root' }
   for (const [tool, args, pkg] of [['ip', ['-V'], 'iproute2'], ['nft', ['--version'], 'nftables']] as const) {
     const result = await run(tool, args).catch(() => undefined)
     if (result?.code !== 0) return { ok: false, reason: `\`${tool}\` is missing (apt-get install ${pkg})` }
   }
-  const name = `${newId()}-0`
+  const name = `${newId(prefix)}-0`
   try {
     await must('ip', ['netns', 'add', name])
     await must('ip', ['netns', 'exec', name, 'nft', '-f', '-'], RULESET)
@@ -121,8 +127,8 @@ async function probe(): Promise<NetnsAvailability> {
   }
 }
 
-function newId(): string {
-  return `${PREFIX}${Date.now().toString(36)}-${process.pid.toString(36)}-${randomBytes(2).toString('hex')}`
+function newId(prefix = DEFAULT_PREFIX): string {
+  return `${prefix}-${Date.now().toString(36)}-${process.pid.toString(36)}-${randomBytes(2).toString('hex')}`
 }
 
 function alive(pid: number): boolean {
@@ -139,13 +145,14 @@ function alive(pid: number): boolean {
  * (ms), by a process that no longer exists. A lab of a live parallel run is
  * never touched.
  */
-export async function sweepLeftovers(before = Date.now()): Promise<string[]> {
+export async function sweepLeftovers(before = Date.now(), prefix = DEFAULT_PREFIX): Promise<string[]> {
+  const pattern = idPattern(prefix)
   const listed = await run('ip', ['netns', 'list']).catch(() => undefined)
   if (!listed || listed.code !== 0) return []
   const removed: string[] = []
   for (const line of listed.stdout.split('\n')) {
     const name = line.split(' ')[0] ?? ''
-    const match = ID_PATTERN.exec(name)
+    const match = pattern.exec(name)
     if (!match) continue
     const created = parseInt(match[1] ?? '', 36)
     const pid = parseInt(match[2] ?? '', 36)
@@ -180,13 +187,20 @@ function hookExit(): void {
   }
 }
 
+export interface NetnsLabOptions {
+  /** Start of every namespace name (lower-case letters and digits, up to 16). @default 'mc' */
+  prefix?: string
+}
+
 /** Creates a lab of `size` connected namespaces. Call `close()` in a finally. */
-export async function createNetnsLab(size: number): Promise<NetnsLab> {
+export async function createNetnsLab(size: number, options: NetnsLabOptions = {}): Promise<NetnsLab> {
   if (!Number.isInteger(size) || size < 1 || size > 250) throw new TypeError(`netns: size must be 1..250, got ${size}`)
-  const availableHere = await isNetnsAvailable()
+  const prefix = options.prefix ?? DEFAULT_PREFIX
+  if (!PREFIX_PATTERN.test(prefix)) throw new TypeError(`netns: prefix must match ${PREFIX_PATTERN}, got ${JSON.stringify(prefix)}`)
+  const availableHere = await isNetnsAvailable(prefix)
   if (!availableHere.ok) throw new Error(`netns: unavailable: ${availableHere.reason}`)
-  const id = newId()
-  await sweepLeftovers(parseInt(id.split('-')[1] ?? '0', 36))
+  const id = newId(prefix)
+  await sweepLeftovers(parseInt(id.split('-')[1] ?? '0', 36), prefix)
 
   const hub = `${id}-hub`
   const nodes: NetnsNode[] = Array.from({ length: size }, (_, index) => ({
@@ -210,7 +224,7 @@ export async function createNetnsLab(size: number): Promise<NetnsLab> {
     await Promise.all(exits)
     for (const name of state.names) await run('ip', ['netns', 'del', name])
     labs.delete(id)
-    await sweepLeftovers(parseInt(id.split('-')[1] ?? '0', 36))
+    await sweepLeftovers(parseInt(id.split('-')[1] ?? '0', 36), prefix)
   }
 
   try {

@@ -27,10 +27,19 @@ function fakeLink (peer: string, at: number, pings = true): { link: PeerLink, se
   return { link, sent }
 }
 
-function fakeHost (links: PeerLink[]): LivenessHost & { gaveUp: Array<[string, number]>, stalls: number[] } {
+function fakeHost (links: PeerLink[]): LivenessHost & { gaveUp: Array<[string, number]>, stalls: number[], suspects: Array<[string, number]>, recoveries: string[] } {
   const gaveUp: Array<[string, number]> = []
   const stalls: number[] = []
-  return { gaveUp, stalls, connectedLinks: () => links, giveUp (link, silent) { gaveUp.push([link.peer, silent]) }, stalled (ms) { stalls.push(ms) } }
+  const suspects: Array<[string, number]> = []
+  const recoveries: string[] = []
+  return {
+    gaveUp, stalls, suspects, recoveries,
+    connectedLinks: () => links,
+    giveUp (link, silent) { gaveUp.push([link.peer, silent]) },
+    stalled (ms) { stalls.push(ms) },
+    suspect (link, silent) { suspects.push([link.peer, silent]) },
+    recovered (link) { recoveries.push(link.peer) }
+  }
 }
 
 /** Ticks every 50 ms (keepalive 100) from `from` to `to`, each followed by the silence check, as the timer does. */
@@ -64,6 +73,27 @@ test('a pinging peer silent past peerTimeout is given up once per silence; bytes
   assert.is(host.gaveUp.length, 1, 'not again, and never while we hear from it')
   run(liveness, 700, 2000)
   assert.ok(host.gaveUp.every(([peer]) => peer !== 'old'), 'the silent peer without PINGs stays')
+})
+
+test('a pinging peer silent past 1.25 keepalives is suspect (reported each check while silent) and recovers when heard; one that never pings is never suspect', () => {
+  const { link } = fakeLink('p', 0)
+  const { link: old } = fakeLink('old', 0, false)
+  const host = fakeHost([link, old])
+  const liveness = new Liveness(host, 100, 300, 25)
+  assert.is(liveness.suspectMs, 125)
+  liveness.suspicions(125)
+  assert.equal(host.suspects, [], 'exactly 1.25 keepalives is not past it')
+  liveness.suspicions(150)
+  liveness.suspicions(175)
+  assert.equal(host.suspects, [['p', 150], ['p', 175]])
+  assert.ok(link.suspect)
+  link.lastHeard = 180
+  liveness.suspicions(200)
+  assert.equal(host.recoveries, ['p'])
+  assert.not.ok(link.suspect)
+  liveness.suspicions(225)
+  assert.equal(host.recoveries, ['p'], 'recovered once')
+  assert.is(host.gaveUp.length, 0, 'suspicion gives nobody up')
 })
 
 test('time this process did not run is not counted as silence, however short', () => {

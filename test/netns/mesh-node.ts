@@ -5,6 +5,8 @@
  * argv: ADDRESS PORT PSK_HEX PEER...   a PEER is an IPv4 address (same port) or a full multiaddr
  * env:  NODE_ID (optional, the cache's nodeId), MODE ('replicate', the default, or 'invalidate'),
  *       IDENTITY (optional, the transport's pinned identity, from generateIdentity())
+ *       KEEPALIVE_MS / PEER_TIMEOUT_MS / PROBE_MS (optional, the transport's keepaliveInterval / peerTimeout / probeInterval),
+ *       REDIAL ('default': the transport's own redial timers instead of this script's fast ones)
  * Requests: { id, op: 'set', key, value } | { id, op: 'delete', key } | { id, op: 'get', keys } |
  *   { id, op: 'inspect', keys } | { id, op: 'origin' } | { id, op: 'await-peers', count } |
  *   { id, op: 'await-values', expect: Record<key, value> } | { id, op: 'await-kind', key, kind } | { id, op: 'sync' } |
@@ -48,8 +50,10 @@ const transport = await createLibp2pTransport({
   peers: peers.map((peer) => peer.startsWith('/') ? peer : `/ip4/${peer}/tcp/${port}`),
   psk: `/key/swarm/psk/1.0.0/\n/base16/\n${psk}\n`,
   ...(process.env.IDENTITY ? { identity: process.env.IDENTITY } : {}),
-  redialInterval: 100,
-  maxRedialInterval: 500,
+  ...(process.env.REDIAL === 'default' ? {} : { redialInterval: 100, maxRedialInterval: 500 }),
+  ...(process.env.KEEPALIVE_MS ? { keepaliveInterval: Number(process.env.KEEPALIVE_MS) } : {}),
+  ...(process.env.PEER_TIMEOUT_MS ? { peerTimeout: Number(process.env.PEER_TIMEOUT_MS) } : {}),
+  ...(process.env.PROBE_MS ? { probeInterval: Number(process.env.PROBE_MS) } : {}),
   // RELAY_MIN_PEERS turns on the gossipsub relay tier from that many peers
   ...(process.env.RELAY_MIN_PEERS ? { gossipsub: { minPeers: Number(process.env.RELAY_MIN_PEERS) } } : {}),
 })

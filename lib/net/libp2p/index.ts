@@ -12,6 +12,7 @@ import { FaultSwitch } from './fault.ts'
 import { Mesh } from './mesh.ts'
 import { GossipRelay } from './relay.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
+import type { Libp2p } from 'libp2p'
 import type { LocalNamespace, TransportStats } from './mesh.ts'
 import { Redialer } from './redial.ts'
 import { resolveOptions } from './options.ts'
@@ -47,6 +48,8 @@ export interface Libp2pTransport extends Transport {
   stats (): TransportStats
   /** Failed dials, classified (wrong key, wrong peer id, unreachable); returns the unsubscribe function. */
   onPeerError (listener: (event: PeerErrorEvent) => void): () => void
+  /** The libp2p node underneath (for metrics and inspection; meshcache owns its lifecycle). */
+  readonly libp2p: Libp2p
   readonly faults: Faults
   close (): Promise<void>
 }
@@ -111,7 +114,10 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
           try { listener(event) } catch (thrown) { queueMicrotask(() => { throw thrown }) }
         }
       })
-    }
+    },
+    ...(mesh.prober !== undefined ? { probe: mesh.prober } : {}),
+    // A partial mesh dials only while it holds fewer than maxPeers connections.
+    ...(opts.maxPeers !== Infinity ? { bound: { peers: opts.maxPeers, connections: () => mesh.connectedPeerCount() } } : {})
   })
   mesh.redialer = redialer
   for (const addr of opts.peers) redialer.addBootstrap(addr)
@@ -122,6 +128,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
 
   return {
     peerId: mesh.self,
+    libp2p: node,
     multiaddrs: () => node.getMultiaddrs().map(a => a.toString()),
     async join (namespace: string, handler: FrameHandler): Promise<Channel> {
       if (closing !== undefined) throw new MeshCacheError(ErrorCode.CLOSED, 'transport is closed')
@@ -132,7 +139,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
       redialer.addBootstrap(addr)
       redialer.start()
     },
-    stats: () => ({ ...mesh.stats }),
+    stats: () => ({ ...mesh.stats, probes: mesh.prober?.probes ?? 0, connections: mesh.connectedPeerCount() }),
     onPeerError (listener: (event: PeerErrorEvent) => void): () => void {
       peerErrors.add(listener)
       return () => { peerErrors.delete(listener) }

@@ -17,6 +17,12 @@
  * a meshcache without liveness (it keeps libp2p's own ping), and judging its
  * idle silence would drop it every `peerTimeout`.
  *
+ * Before that, a peer silent for SUSPECT_AFTER_KEEPALIVES keepalives (a PING
+ * overdue) is reported as suspect, checked every `probeInterval`: the mesh
+ * then probes its address (probe.ts), so that when the path comes back a
+ * fresh connection replaces the one stalled in TCP's retransmission backoff.
+ * Suspicion costs nothing else: the connection stays until `peerTimeout`.
+ *
  * Time this process did not run (a tick that comes late: a long GC, a
  * synchronous stretch, a debugger) is not counted as anyone's silence: what
  * peers sent meanwhile waits unread in our sockets. And the silence check
@@ -33,7 +39,14 @@ export interface LivenessHost {
   giveUp (link: PeerLink, silentMs: number): void
   /** This process did not run timers for `ms` more than a tick (logged: it explains silences peers see). */
   stalled (ms: number): void
+  /** `link`'s peer has been silent for `silentMs`, past a PING that is due (it may be cut off). */
+  suspect (link: PeerLink, silentMs: number): void
+  /** A suspect peer was heard from again. */
+  recovered (link: PeerLink): void
 }
+
+/** A peer is suspect once silent this many keepalive intervals: its PING is overdue. */
+export const SUSPECT_AFTER_KEEPALIVES = 1.25
 
 /** Stalls shorter than this are timer jitter, not worth a log line. */
 const STALL_WORTH_LOGGING_MS = 1_000
@@ -43,17 +56,26 @@ export class Liveness {
   readonly #keepaliveMs: number
   readonly #timeoutMs: number
   readonly #periodMs: number
+  readonly #suspectMs: number
+  readonly #suspectCheckMs: number
   readonly #ping = [encodePing()]
   #timer: ReturnType<typeof setInterval> | undefined
+  #suspectTimer: ReturnType<typeof setInterval> | undefined
   #lastTick = 0
 
-  constructor (host: LivenessHost, keepaliveMs: number, timeoutMs: number) {
+  /** `suspectCheckMs` 0: no suspicion (nothing would probe the suspects). */
+  constructor (host: LivenessHost, keepaliveMs: number, timeoutMs: number, suspectCheckMs = 0) {
     this.#host = host
     this.#keepaliveMs = keepaliveMs
     this.#timeoutMs = timeoutMs
     // Ticks at half the keepalive interval, so PINGs leave about on time.
     this.#periodMs = Math.max(1, keepaliveMs / 2)
+    this.#suspectMs = keepaliveMs * SUSPECT_AFTER_KEEPALIVES
+    this.#suspectCheckMs = suspectCheckMs
   }
+
+  /** Silence (ms) past which a peer is suspect. */
+  get suspectMs (): number { return this.#suspectMs }
 
   start (): void {
     if (this.#timer !== undefined) return
@@ -63,11 +85,35 @@ export class Liveness {
       setImmediate(() => { this.check(performance.now()) })
     }, this.#periodMs)
     this.#timer.unref()
+    if (this.#suspectCheckMs > 0) {
+      this.#suspectTimer = setInterval(() => {
+        setImmediate(() => { this.suspicions(performance.now()) })
+      }, this.#suspectCheckMs)
+      this.#suspectTimer.unref()
+    }
   }
 
   stop (): void {
     clearInterval(this.#timer)
+    clearInterval(this.#suspectTimer)
     this.#timer = undefined
+    this.#suspectTimer = undefined
+  }
+
+  /** Reports peers that fell silent past a due PING, and suspects heard from again. Public for tests. */
+  suspicions (now: number): void {
+    for (const link of this.#host.connectedLinks()) {
+      if (!link.pings) continue
+      const silent = now - link.lastHeard
+      if (silent > this.#suspectMs) {
+        // Reported again every check while silent: the mesh re-probes after a probe's dial failed.
+        link.suspect = true
+        this.#host.suspect(link, silent)
+      } else if (link.suspect) {
+        link.suspect = false
+        this.#host.recovered(link)
+      }
+    }
   }
 
   /**

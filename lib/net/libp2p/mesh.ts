@@ -13,7 +13,7 @@ import type { FrameHandler } from '../transport.ts'
 import { ErrorCode, MeshCacheError } from '../../errors.ts'
 import {
   PROTOCOL, MAX_NAMESPACE_BYTES, MAX_NAMESPACES_PER_STREAM,
-  encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers
+  encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers, encodePing
 } from './envelope.ts'
 import { topicOf, type GossipRelay, type RelayHost } from './relay.ts'
 import type { PeerAddrs } from './envelope.ts'
@@ -22,6 +22,8 @@ import type { ReaderEvents } from './stream-link.ts'
 import type { ResolvedOptions } from './options.ts'
 import { withoutPeerId, type Redialer } from './redial.ts'
 import { Liveness, type LivenessHost } from './liveness.ts'
+import { Prober } from './probe.ts'
+import { multiaddr } from '@multiformats/multiaddr'
 
 /** Counters for what the transport did and dropped; see `transport.stats()`. */
 export interface TransportStats {
@@ -49,6 +51,14 @@ export interface TransportStats {
   streamOpenFailures: number
   /** Peers given up after `peerTimeout` of silence (their connections closed; the redialer takes over). */
   peersTimedOut: number
+  /** Bare TCP connects made to find a healed path to a silent or lost peer (probe.ts). */
+  probes: number
+  /** Silent connections replaced by a fresh one once the path was back. */
+  staleReplaced: number
+  /** Peers with an open connection now (bounded by `maxPeers` in a partial mesh). */
+  connections: number
+  /** Inbound connections closed because a partial mesh had twice `maxPeers` peers already. */
+  refusedFull: number
   /** Dials made by the redialer, and how many failed. */
   redials: number
   redialFailures: number
@@ -62,7 +72,7 @@ export function emptyStats (): TransportStats {
   return {
     framesSent: 0, framesReceived: 0, bytesReceived: 0,
     droppedBackpressure: 0, droppedOversize: 0, droppedNoPeer: 0, droppedUnjoined: 0,
-    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, peersTimedOut: 0, redials: 0, redialFailures: 0,
+    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, peersTimedOut: 0, probes: 0, staleReplaced: 0, connections: 0, refusedFull: 0, redials: 0, redialFailures: 0,
     framesRelayed: 0, relayedReceived: 0
   }
 }
@@ -77,6 +87,8 @@ export interface LocalNamespace {
 const MAX_STREAMS_PER_CONNECTION = 8
 const STREAM_OPEN_TIMEOUT = 10_000
 const MAX_OPEN_RETRIES = 6
+/** A peer over a partial mesh's bound is let go this long after our greeting (time for its PEERS to arrive). */
+const SHED_AFTER_MS = 1_000
 
 const utf8 = new TextEncoder()
 
@@ -96,6 +108,8 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
   readonly #namespaces = new Map<string, LocalNamespace>()
   readonly #outConn = new WeakMap<PeerLink, Connection>()
   readonly #liveness: Liveness
+  /** Probes silent and lost peers (probe.ts); undefined when `probeInterval` is 0. */
+  readonly prober: Prober | undefined
   #nextNsId = 1
   #stopped = false
 
@@ -104,7 +118,8 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     this.self = node.peerId.toString()
     this.#opts = opts
     this.#log = log
-    this.#liveness = new Liveness(this, opts.keepaliveInterval, opts.peerTimeout)
+    this.#liveness = new Liveness(this, opts.keepaliveInterval, opts.peerTimeout, opts.probeInterval)
+    this.prober = opts.probeInterval > 0 ? new Prober(opts.probeInterval, peer => { this.#reachable(peer) }) : undefined
   }
 
   /** Registers the protocol and connection listeners; call before the node starts. */
@@ -120,6 +135,19 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
   /** Starts the liveness timer; call once the node has started. */
   start (): void {
     if (!this.#stopped) this.#liveness.start()
+  }
+
+  /** Peers with at least one open connection. */
+  connectedPeerCount (): number {
+    return this.#conns.size
+  }
+
+  /**
+   * A partial mesh (the `maxPeers` option): more peers known than this node
+   * connects to, so broadcasts must spread over gossipsub to reach them all.
+   */
+  isPartial (): boolean {
+    return this.#opts.maxPeers !== Infinity && (this.redialer?.peerCount ?? 0) > this.#opts.maxPeers
   }
 
   isConnected (peer: string): boolean {
@@ -180,7 +208,7 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
       this.#log('refused a %d-byte frame in %s (maxFrameBytes %d)', frame.length, ns.name, this.#opts.maxFrameBytes)
       return
     }
-    if (this.relay !== undefined && this.relay.publish(ns.name, frame, this.peersOf(ns).length)) {
+    if (this.relay !== undefined && this.relay.publish(ns.name, frame, this.isPartial() ? Infinity : this.peersOf(ns).length)) {
       this.stats.framesRelayed++
       return
     }
@@ -216,6 +244,7 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     if (this.#stopped) return
     this.#stopped = true
     this.#liveness.stop()
+    this.prober?.stop()
     for (const ns of this.#namespaces.values()) ns.open = false
     this.#namespaces.clear()
     for (const link of this.#links.values()) {
@@ -250,8 +279,29 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     if (set === undefined) { set = new Set(); this.#conns.set(peer, set) }
     set.add(conn)
     const link = this.#link(peer)
+    if (set.size === 1 && conn.direction === 'inbound' && this.isPartial() && this.#conns.size > 2 * this.#opts.maxPeers) {
+      // A partial mesh keeps at most twice maxPeers peers (libp2p's own
+      // pruning never closes a connection with streams open, and ours always
+      // has one). The newcomer is still greeted, so it learns other peers
+      // (PEERS) to dial instead, and then let go (#openOutbound).
+      this.stats.refusedFull++
+      link.shed = true
+    }
     link.openFailures = 0
+    const silent = performance.now() - link.lastHeard
+    if (this.prober !== undefined && link.pings && silent > this.#liveness.suspectMs && set.size > 1) {
+      // A new connection to a peer silent on the old ones: the path is back
+      // and they are stalled in TCP's retransmission backoff (a cut that
+      // outlasted a keepalive). The new one replaces them; the peer does the
+      // same on its side for the same reason, and anti-entropy on the new
+      // onPeerUp repairs what the cut kept from either side.
+      this.stats.staleReplaced++
+      this.#log('new connection to %s, silent for %d ms on the others: replacing them', peer, Math.round(silent))
+      for (const c of [...set]) if (c !== conn) c.abort(new Error(`meshcache: silent for ${Math.round(silent)} ms, replaced by a new connection`))
+    }
     link.lastHeard = performance.now() // a new connection starts its own silence count
+    link.suspect = false
+    this.prober?.unwatch(peer)
     void this.#openOutbound(link)
   }
 
@@ -261,7 +311,9 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     set?.delete(conn)
     if (set !== undefined && set.size === 0) {
       this.#conns.delete(peer)
-      this.redialer?.disconnected(peer)
+      const link = this.#links.get(peer)
+      this.redialer?.disconnected(peer, link?.gaveUp === true)
+      if (link !== undefined) link.gaveUp = false
     }
     const link = this.#links.get(peer)
     if (link === undefined) return
@@ -309,12 +361,23 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     link.openFailures = 0
     this.#outConn.set(link, conn)
     stream.addEventListener('close', () => { this.#outClosed(link, stream) })
-    const greeting = [encodeHello(this.ownAddrs())]
+    // A PING first: the peer knows at once that we ping, so liveness judges
+    // (and suspects) us from the start, not from our first keepalive tick.
+    const greeting = [encodePing(), encodeHello(this.ownAddrs())]
+    link.lastPing = performance.now()
     for (const ns of this.#namespaces.values()) greeting.push(encodeJoin(ns.id, ns.name))
     const others: PeerAddrs[] = []
     for (const l of this.#links.values()) if (l !== link && l.addrs.length > 0) others.push({ peer: l.peer, addrs: l.addrs })
     if (others.length > 0) greeting.push(encodePeers(others))
     link.write(greeting, Infinity)
+    if (link.shed) {
+      link.shed = false
+      this.#log('%d peers connected, more than twice maxPeers: letting %s go once it has our PEERS', this.#conns.size, link.peer)
+      setTimeout(() => {
+        for (const c of [...this.#conns.get(link.peer) ?? []]) c.close().catch((err: Error) => { c.abort(err) })
+      }, SHED_AFTER_MS).unref()
+      return
+    }
     this.redialer?.established(link.peer)
     this.#log('stream to %s open', link.peer)
     this.#reconcile(link)
@@ -365,11 +428,51 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     this.#log('this process ran no timers for %d ms (a long GC or a blocking call): peers heard nothing from us meanwhile', Math.round(ms))
   }
 
+  suspect (link: PeerLink, silentMs: number): void {
+    if (this.#stopped || this.prober === undefined || link.refreshing || this.prober.isWatching(link.peer)) return
+    const addrs = this.#addrsOf(link)
+    if (this.prober.watch(link.peer, addrs)) this.#log('nothing from %s for %d ms: probing %s', link.peer, Math.round(silentMs), addrs.join(', '))
+    else this.#log('nothing from %s for %d ms, and no TCP address to probe it at', link.peer, Math.round(silentMs))
+  }
+
+  recovered (link: PeerLink): void {
+    if (this.isConnected(link.peer)) this.prober?.unwatch(link.peer)
+  }
+
+  #addrsOf (link: PeerLink): string[] {
+    return [...new Set([...link.addrs, ...this.redialer?.addrsOf(link.peer) ?? []])]
+  }
+
+  /** A probe connected to `peer`: its path works. */
+  #reachable (peer: string): void {
+    if (this.#stopped) return
+    const link = this.#links.get(peer)
+    if (!this.isConnected(peer)) { this.redialer?.dialNow(peer); return }
+    if (link === undefined || !link.suspect || link.refreshing) return
+    // Connected, but silent: dial a new connection beside the stalled ones
+    // (#onConnOpen replaces them if they are still silent when it opens).
+    const addrs = this.#addrsOf(link).map(a => multiaddr(`${a}/p2p/${peer}`))
+    link.refreshing = true
+    this.#log('%s is reachable but silent: dialling a new connection', peer)
+    this.node.dial(addrs, { force: true, signal: AbortSignal.timeout(this.#opts.dialTimeout) })
+      .then(conn => {
+        // Heard from again meanwhile (the old connections resumed): the new one is not needed.
+        const others = [...this.#conns.get(peer) ?? []].some(c => c !== conn && c.status === 'open')
+        if (others && conn.status === 'open') {
+          conn.close().catch((err: Error) => { conn.abort(err) })
+        }
+      }, (err: Error) => {
+        this.#log('dialling silent %s afresh failed: %s', peer, err.message)
+      })
+      .finally(() => { link.refreshing = false })
+  }
+
   giveUp (link: PeerLink, silentMs: number): void {
     if (this.#stopped) return
     this.stats.peersTimedOut++
     this.#log('nothing from %s for %d ms (%d inbound streams; our stream to it %s, %d bytes queued): closing its connections, the redialer takes over',
       link.peer, Math.round(silentMs), link.readers.size, link.out?.writeStatus ?? 'closed', link.out?.writeBufferLength ?? 0)
+    link.gaveUp = true
     // Aborted, not closed: a graceful close would wait on the silent peer.
     for (const c of [...this.#conns.get(link.peer) ?? []]) c.abort(new Error(`meshcache: nothing from the peer for ${Math.round(silentMs)} ms`))
   }

@@ -73,6 +73,9 @@ export async function buildNode (init: NodeInit): Promise<Libp2p> {
       maxIncomingPendingConnections: MAX_PENDING_INBOUND_UPGRADES,
       // meshcache redials peers itself (redial.ts), forever and with backoff
       reconnectRetries: 0
+      // No lower maxConnections for a partial mesh: libp2p refuses inbound
+      // connections at the bound before a newcomer could learn other peers
+      // from us (mesh.ts greets and sheds them instead).
     },
     // Its ping aborts a connection whose answer takes over 5 s, which under
     // saturation is a healthy one with frames queued ahead of the answer;

@@ -18,6 +18,8 @@ export const DEFAULT_FORGET_AFTER = 10 * 60_000
 export const DEFAULT_KEEPALIVE_INTERVAL = 5_000
 /** As long as membership's stale timeout: only a half-open connection needs it, and a busy peer can stall for seconds. */
 export const DEFAULT_PEER_TIMEOUT = 30_000
+/** A healed path is found within this (plus a round trip); one SYN per tick per unreachable peer costs little. */
+export const DEFAULT_PROBE_INTERVAL = 250
 /** Node arms a longer timer for 1 ms (with a warning): no timer option may exceed it. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
@@ -93,6 +95,19 @@ export interface Libp2pTransportOptions {
    */
   peerTimeout?: number | undefined
   /**
+   * How often (ms) a peer we cannot hear is probed with a bare TCP connect
+   * to its address: one connected but silent past a due PING (1.25
+   * keepalives), or one whose connections were lost. When a probe connects,
+   * the path is back: a lost peer is dialled at once (whatever the redial
+   * backoff), and a silent one gets a new connection that replaces the
+   * stalled ones. So a healed partition is found within about this long,
+   * instead of when TCP's retransmission backoff or the redial backoff next
+   * tries (seconds after a cut of seconds). A cut shorter than 1.25
+   * keepalives is left to TCP. 0 turns probing off.
+   * @default 250
+   */
+  probeInterval?: number
+  /**
    * Largest frame `broadcast`/`send` accepts; larger frames are refused and
    * counted (`stats().droppedOversize`). Frames over 1 MiB are split into
    * pieces on the wire and joined again by the receiver.
@@ -117,6 +132,18 @@ export interface Libp2pTransportOptions {
    */
   gossipsub?: boolean | { minPeers?: number } | undefined
   /**
+   * Bounded connections for large meshes (a partial mesh). While this node
+   * knows at most `maxPeers` peers nothing changes (a full mesh, direct
+   * streams). Past that it dials only until it holds `maxPeers` connections,
+   * keeps at most twice that (a newcomer past it is greeted with the peers
+   * we know, then let go),
+   * and every broadcast spreads over gossipsub, hop by hop (the relay tier
+   * is turned on for it); anti-entropy runs with the neighbours, and repair
+   * is transitive (SPEC.md §11). Infinity: always a full mesh.
+   * @default Infinity
+   */
+  maxPeers?: number
+  /**
    * libp2p logger; meshcache logs under `meshcache:libp2p:*`
    * (`DEBUG=meshcache:*` to see it).
    * @default libp2p's default logger
@@ -127,7 +154,7 @@ export interface Libp2pTransportOptions {
 /** Every option name, for refusing unknown ones with a suggestion. */
 const TRANSPORT_OPTION_NAMES = [
   'listen', 'peers', 'psk', 'identity', 'redialInterval', 'maxRedialInterval', 'dialTimeout', 'forgetAfter',
-  'keepaliveInterval', 'peerTimeout', 'maxFrameBytes', 'maxBufferedBytes', 'gossipsub', 'logger',
+  'keepaliveInterval', 'peerTimeout', 'probeInterval', 'maxPeers', 'maxFrameBytes', 'maxBufferedBytes', 'gossipsub', 'logger',
 ] as const satisfies ReadonlyArray<keyof Libp2pTransportOptions>
 /** Fails to compile, naming it, when an option is added to Libp2pTransportOptions but not to the list above. */
 type MissingOptionName = Exclude<keyof Libp2pTransportOptions, (typeof TRANSPORT_OPTION_NAMES)[number]>
@@ -145,6 +172,9 @@ export interface ResolvedOptions {
   forgetAfter: number
   keepaliveInterval: number
   peerTimeout: number
+  probeInterval: number
+  /** Infinity: a full mesh. */
+  maxPeers: number
   maxFrameBytes: number
   maxBufferedBytes: number
   logger: ComponentLogger | undefined
@@ -204,13 +234,19 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
   }
   const peerTimeout = checkTimer('peerTimeout', options.peerTimeout,
     Math.max(DEFAULT_PEER_TIMEOUT, 3 * keepaliveInterval), 3 * keepaliveInterval)
+  const probeInterval = options.probeInterval === 0 ? 0 : checkTimer('probeInterval', options.probeInterval, DEFAULT_PROBE_INTERVAL, 10)
   const maxFrameBytes = checkMs('maxFrameBytes', options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 1)
   const maxBufferedBytes = checkMs('maxBufferedBytes', options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, CHUNK_BYTES)
   if (options.logger !== undefined && typeof options.logger?.forComponent !== 'function') {
     invalidOption('logger', 'must be a libp2p ComponentLogger (with forComponent)')
   }
-  const relayMinPeers = resolveRelay(options.gossipsub)
-  return { listen, peers, psk, identity, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
+  const maxPeers = options.maxPeers === undefined || options.maxPeers === Infinity ? Infinity : options.maxPeers
+  if (maxPeers !== Infinity && (typeof maxPeers !== 'number' || !Number.isInteger(maxPeers) || maxPeers < 2)) {
+    invalidOption('maxPeers', 'must be an integer ≥ 2, or Infinity')
+  }
+  // A partial mesh spreads its broadcasts over gossipsub: the relay tier comes with it.
+  const relayMinPeers = resolveRelay(options.gossipsub) ?? (maxPeers !== Infinity ? DEFAULT_RELAY_MIN_PEERS : undefined)
+  return { listen, peers, psk, identity, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, probeInterval, maxPeers, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
 }
 
 function resolveRelay (value: unknown): number | undefined {

@@ -23,6 +23,27 @@ interface Known {
   dialing: boolean
   /** Our stream to it opened on the current connection (not just a TCP + handshake). */
   established: boolean
+  /** Aborts the dial in flight (a probe found the path back while it hung on a dropped SYN). */
+  abort: AbortController | undefined
+  /** Settles when the dial in flight has ended. */
+  dialed: Promise<void> | undefined
+  /** When our stream last opened to it (ms, this clock). */
+  establishedAt: number
+  /** Connections in a row that ended within SHORT_LIVED_MS of our stream opening. */
+  shortLived: number
+}
+
+/**
+ * A connection that ends this soon after our stream opened on it was not a
+ * working link (a partial mesh's peer over its bound greets us and lets us
+ * go): the next dial backs off instead of coming at once.
+ */
+const SHORT_LIVED_MS = 5_000
+
+/** What the redialer needs of probe.ts: watch a lost peer's addresses, stop watching it. */
+export interface ProbeWatch {
+  watch (peer: string, addrs: readonly string[]): boolean
+  unwatch (peer: string): void
 }
 
 export interface RedialInit {
@@ -39,7 +60,23 @@ export interface RedialInit {
   onDial?: (ok: boolean) => void
   /** A dial failed: the address tried and the error, classified (peer-errors.ts). */
   onDialError?: (address: string, error: unknown) => void
+  /** Probes lost peers so a healed path is redialled at once (probe.ts); none: backoff only. */
+  probe?: ProbeWatch
+  /**
+   * A partial mesh's bound (the `maxPeers` option) and how many peers are
+   * connected now; none: every known peer is dialled. With a bound, known
+   * peers are dialled in random order while fewer than `peers` are connected
+   * (so that nodes do not all dial the same few); peers never connected are
+   * not forgotten for it; and every ROTATE_INTERVAL_MS or so a node at its
+   * bound dials one more known peer (up to twice the bound), so the graph
+   * keeps mixing: without it, the two sides of a healed partition would stay
+   * apart, each node full of links to its own side.
+   */
+  bound?: { peers: number, connections: () => number }
 }
+
+/** How often (ms, ±50 %) a node of a partial mesh at its bound adds a link to a random known peer. */
+export const ROTATE_INTERVAL_MS = 10_000
 
 const P2P = '/p2p/'
 
@@ -60,6 +97,10 @@ export class Redialer {
   readonly #now: () => number
   readonly #onDial: (ok: boolean) => void
   readonly #onDialError: (address: string, error: unknown) => void
+  readonly #probe: ProbeWatch | undefined
+  readonly #bound: { peers: number, connections: () => number } | undefined
+  #dialing = 0
+  #nextRotation = 0
   /** By peer id, or by address for bootstrap entries whose id is unknown. */
   readonly #known = new Map<string, Known>()
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -76,6 +117,20 @@ export class Redialer {
     this.#now = init.now ?? Date.now
     this.#onDial = init.onDial ?? (() => {})
     this.#onDialError = init.onDialError ?? (() => {})
+    this.#probe = init.probe
+    this.#bound = init.bound
+  }
+
+  /** Whether another dial is wanted now (always, without a bound). */
+  #wants (): boolean {
+    return this.#bound === undefined || this.#bound.connections() + this.#dialing < this.#bound.peers
+  }
+
+  /** Peers known by id (bootstrap addresses not yet resolved excluded). */
+  get peerCount (): number {
+    let n = 0
+    for (const k of this.#known.values()) if (k.peer !== undefined && k.bootstrapAddr === undefined) n++
+    return n
   }
 
   /** Adds a bootstrap address, with or without `/p2p/<id>`; dialled at the next tick. */
@@ -91,7 +146,7 @@ export class Redialer {
     } else {
       const key = `addr:${addr}`
       if (!this.#known.has(key)) {
-        this.#known.set(key, { peer: undefined, bootstrapAddr: addr, addrs: [addr], bootstrap: true, failures: 0, nextAt: 0, lastSeen: this.#now(), dialing: false, established: false })
+        this.#known.set(key, { peer: undefined, bootstrapAddr: addr, addrs: [addr], bootstrap: true, failures: 0, nextAt: 0, lastSeen: this.#now(), dialing: false, established: false, abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0 })
       }
     }
   }
@@ -124,22 +179,64 @@ export class Redialer {
   established (peer: string): void {
     if (peer === this.#node.peerId.toString()) return
     this.#entry(peer) // every peer ever seen is remembered, even before its HELLO gives its addresses
+    this.#probe?.unwatch(peer)
     for (const k of this.#entries(peer)) {
       k.failures = 0
       k.established = true
-      k.lastSeen = this.#now()
+      k.lastSeen = k.establishedAt = this.#now()
     }
   }
 
-  /** The last connection to `peer` closed: if it was established, retry at the next tick. */
-  disconnected (peer: string): void {
+  /**
+   * The last connection to `peer` closed: if it was established, retry at
+   * the next tick (after a backoff if it lasted less than SHORT_LIVED_MS).
+   * `lost`: this node gave the peer up for silence (a partition, most
+   * likely): it is also probed, so that the dial after a heal does not wait
+   * for this one's SYN retries or the backoff.
+   */
+  disconnected (peer: string, lost = false): void {
+    const now = this.#now()
+    let was = false
     for (const k of this.#entries(peer)) {
-      k.lastSeen = this.#now()
+      k.lastSeen = now
       if (k.established) {
         k.established = false
-        k.nextAt = this.#now()
+        was = true
+        k.shortLived = now - k.establishedAt < SHORT_LIVED_MS ? k.shortLived + 1 : 0
+        k.nextAt = k.shortLived === 0 ? now : now + Math.min(this.#maxInterval, this.#interval * 2 ** (k.shortLived - 1))
       }
     }
+    if (was && lost) this.#probe?.watch(peer, this.addrsOf(peer))
+  }
+
+  /** Every address known for `peer` (from its HELLO, peer exchange or a bootstrap address). */
+  addrsOf (peer: string): string[] {
+    const out = new Set<string>()
+    for (const k of this.#entries(peer)) for (const a of k.addrs) out.add(withoutPeerId(a))
+    return [...out]
+  }
+
+  /**
+   * A probe reached `peer` again: dial it now, whatever the backoff, and
+   * instead of a dial that may hang on a SYN sent during the cut. Once per
+   * loss: if this dial fails too, the backoff starts over from
+   * `redialInterval`.
+   */
+  dialNow (peer: string): void {
+    const k = this.#known.get(peer)
+    if (k === undefined || this.#stopped || this.#connected(peer)) return
+    void (async () => {
+      if (k.dialing) {
+        k.abort?.abort(new Error('meshcache: the peer is reachable again; dialling afresh'))
+        await k.dialed
+      }
+      if (k.dialing || this.#stopped || this.#connected(peer) || this.#known.get(peer) !== k) return
+      if (!this.#wants()) return
+      k.failures = 0
+      this.#log('%s is reachable again: dialling at once', peer)
+      k.dialed = this.#dial(k)
+      await k.dialed
+    })()
   }
 
   *#entries (peer: string): Generator<Known> {
@@ -164,7 +261,7 @@ export class Redialer {
   #entry (peer: string): Known {
     let k = this.#known.get(peer)
     if (k === undefined) {
-      k = { peer, bootstrapAddr: undefined, addrs: [], bootstrap: false, failures: 0, nextAt: Infinity, lastSeen: this.#now(), dialing: false, established: false }
+      k = { peer, bootstrapAddr: undefined, addrs: [], bootstrap: false, failures: 0, nextAt: Infinity, lastSeen: this.#now(), dialing: false, established: false, abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0 }
       this.#known.set(peer, k)
     }
     return k
@@ -190,19 +287,40 @@ export class Redialer {
     const self = this.#node.peerId.toString()
     // Our addresses carry /p2p/<id>; a bootstrap address usually does not.
     const own = new Set(this.#node.getMultiaddrs().map(a => withoutPeerId(a.toString())))
-    for (const [key, k] of this.#known) {
+    const entries = [...this.#known]
+    if (this.#bound !== undefined) shuffle(entries)
+    for (const [key, k] of entries) {
       if (k.dialing || k.peer === self) continue
       if (k.bootstrapAddr !== undefined && own.has(withoutPeerId(k.bootstrapAddr))) continue
       if (this.#connected(k.peer)) { k.lastSeen = now; continue }
+      // In a partial mesh most known peers are never connected: only failed dials make one unreachable.
+      if (this.#bound !== undefined && k.failures === 0) k.lastSeen = now
       if (!k.bootstrap && now - k.lastSeen > this.#forgetAfter) {
         this.#log('forgetting %s, unreachable for %d ms', key, now - k.lastSeen)
         this.#known.delete(key)
+        if (k.peer !== undefined && k.bootstrapAddr === undefined) this.#probe?.unwatch(k.peer)
         continue
       }
       if (k.nextAt > now) continue
-      void this.#dial(k)
+      if (!this.#wants()) continue
+      k.dialed = this.#dial(k)
     }
+    if (this.#bound !== undefined) this.#rotate(entries, now)
     this.#schedule(this.#interval)
+  }
+
+  #rotate (entries: Array<[string, Known]>, now: number): void {
+    const bound = this.#bound
+    if (bound === undefined || now < this.#nextRotation || this.#wants()) return
+    this.#nextRotation = now + ROTATE_INTERVAL_MS * (0.5 + Math.random())
+    if (bound.connections() + this.#dialing >= 2 * bound.peers - 1) return
+    const self = this.#node.peerId.toString()
+    for (const [, k] of entries) {
+      if (k.dialing || k.peer === undefined || k.peer === self || k.bootstrapAddr !== undefined || this.#connected(k.peer) || k.nextAt > now) continue
+      this.#log('at the bound: one more link, to %s', k.peer)
+      k.dialed = this.#dial(k)
+      return
+    }
   }
 
   #backoff (k: Known): number {
@@ -228,8 +346,10 @@ export class Redialer {
       return
     }
     k.dialing = true
+    this.#dialing++
+    const abort = k.abort = new AbortController()
     try {
-      const conn = await this.#node.dial(target, { signal: AbortSignal.timeout(this.#dialTimeout) })
+      const conn = await this.#node.dial(target, { signal: AbortSignal.any([abort.signal, AbortSignal.timeout(this.#dialTimeout)]) })
       if (k.bootstrapAddr !== undefined) k.peer = conn.remotePeer.toString()
       // back off as if it failed until established() says the link works
       this.#backoff(k)
@@ -248,6 +368,8 @@ export class Redialer {
       this.#onDialError(describeTarget(target), err)
     } finally {
       k.dialing = false
+      this.#dialing--
+      k.abort = undefined
     }
   }
 }
@@ -256,6 +378,15 @@ export class Redialer {
 function describeTarget (target: Multiaddr | Multiaddr[]): string {
   const list = Array.isArray(target) ? target : [target]
   return list.map(a => a.toString()).join(', ')
+}
+
+function shuffle<T> (items: T[]): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    const t = items[i] as T
+    items[i] = items[j] as T
+    items[j] = t
+  }
 }
 
 /** libp2p refuses to dial its own peer id, found out after the handshake when the address had none. */

@@ -45,6 +45,14 @@ export class PeerLink {
   lastHeard: number
   lastPing = 0
   pings = false
+  /** Silent past a due PING (liveness.ts); its address is being probed. */
+  suspect = false
+  /** A forced dial to replace its silent connections is in flight. */
+  refreshing = false
+  /** A partial mesh over its bound: greet this peer, then let it go. */
+  shed = false
+  /** Liveness gave it up (its connections were aborted for silence): a partition, probed until it heals. */
+  gaveUp = false
 
   constructor (peer: string) {
     this.peer = peer

@@ -1,0 +1,114 @@
+/**
+ * One process hosting several meshcache instances, each with its own libp2p
+ * node and port (bench:scale, test/mesh/scale.test.ts). Driven over IPC.
+ *
+ * argv: JSON { instances, first, bootstrap: string[], psk, maxPeers?, keepalive? }
+ *   `first` is the global index of this host's first instance.
+ * Requests (each { id, op, ... }, answered { id, value }):
+ *   addrs                         → the multiaddrs of every instance (with /p2p/)
+ *   await-peers { count }         → when every instance's membership lists `count` others
+ *   write { instance, key }       → sets key on the local instance `instance` (global index) to its send time, answered
+ *   arrivals { keys }             → per key: [arrivals here, latest arrival time] (CLOCK_MONOTONIC ms)
+ *   await-keys { keys }           → when every instance here holds every key
+ *   stats                         → per instance: transport stats, gossipsub messages received (duplicates
+ *                                   included; and how many were UPDATES frames), heap per instance
+ *   block { peers } / heal        → fault switch of every instance here (a partition without root)
+ *   close
+ * A write's value is its CLOCK_MONOTONIC send time, so receivers need no table.
+ */
+import { createMeshCache, type MeshCache } from '../../lib/index.ts'
+import { createLibp2pTransport, type Libp2pTransport } from '../../lib/net/libp2p/index.ts'
+import { prefixLogger } from '@libp2p/logger'
+
+interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers?: number, mode?: 'invalidate' | 'replicate' }
+type Request =
+  | { id: number, op: 'addrs' }
+  | { id: number, op: 'await-peers', count: number }
+  | { id: number, op: 'write', instance: number, key: string }
+  | { id: number, op: 'arrivals', keys: string[] }
+  | { id: number, op: 'await-keys', keys: string[] }
+  | { id: number, op: 'stats' }
+  | { id: number, op: 'block', peers: string[] }
+  | { id: number, op: 'heal' }
+  | { id: number, op: 'close' }
+
+const config = JSON.parse(process.argv[2] ?? '{}') as Config
+const now = (): number => Number(process.hrtime.bigint()) / 1e6
+process.on('disconnect', () => process.exit(0))
+
+interface Instance { transport: Libp2pTransport, cache: MeshCache<number>, gossip: { received: number, updates: number } }
+const instances: Instance[] = []
+/** key → [arrivals in this process, latest arrival] */
+const arrivals = new Map<string, [number, number]>()
+
+for (let i = 0; i < config.instances; i++) {
+  // The first host's first instance is the seed; the rest of that host bootstrap to it.
+  const bootstrap = config.bootstrap.length > 0 || i === 0 ? config.bootstrap : [instances[0]?.transport.multiaddrs()[0] as string]
+  const transport = await createLibp2pTransport({
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    peers: bootstrap,
+    psk: `/key/swarm/psk/1.0.0/\n/base16/\n${config.psk}\n`,
+    ...(config.maxPeers !== undefined ? { maxPeers: config.maxPeers } : {}),
+    // DEBUG='i*:meshcache:*' shows which instance logged what
+    logger: prefixLogger(`i${config.first + i}`),
+  })
+  const gossip = { received: 0, updates: 0 }
+  // Counts every gossipsub message received, duplicates included: the wire cost of spreading;
+  // and, of those, the UPDATES frames (byte 1 of a frame is its type, 0 for UPDATES).
+  const pubsub = (transport.libp2p.services as { pubsub?: { handleReceivedMessage: (...args: unknown[]) => Promise<void> } }).pubsub
+  if (pubsub !== undefined) {
+    const original = pubsub.handleReceivedMessage.bind(pubsub)
+    pubsub.handleReceivedMessage = (...args: unknown[]) => {
+      gossip.received++
+      if ((args[1] as { data?: Uint8Array } | undefined)?.data?.[1] === 0) gossip.updates++
+      return original(...args)
+    }
+  }
+  const cache = await createMeshCache<number>({ namespace: 'scale', transport, mode: config.mode ?? 'replicate', ttl: 10 * 60_000 })
+  cache.on('change', (event: { key: string, reason?: string }) => {
+    const at = now()
+    const seen = arrivals.get(event.key)
+    if (seen === undefined) arrivals.set(event.key, [1, at])
+    else { seen[0]++; seen[1] = at }
+  })
+  instances.push({ transport, cache, gossip })
+}
+
+const waiters = new Set<() => void>()
+setInterval(() => { for (const w of [...waiters]) w() }, 20).unref() // membership has no event here; 20 ms resolution
+
+function until (done: () => boolean): Promise<number> {
+  return new Promise((resolve) => {
+    const check = (): void => { if (done()) { waiters.delete(check); resolve(now()) } }
+    waiters.add(check)
+    check()
+  })
+}
+
+const local = (instance: number): Instance => {
+  const found = instances[instance - config.first]
+  if (found === undefined) throw new RangeError(`instance ${instance} is not hosted here`)
+  return found
+}
+
+process.on('message', async (request: Request) => {
+  let value: unknown
+  switch (request.op) {
+    case 'addrs': value = instances.map((i) => i.transport.multiaddrs()[0]); break
+    case 'await-peers': value = await until(() => instances.every((i) => i.cache.peers().length >= request.count)); break
+    case 'write': value = now(); local(request.instance).cache.set(request.key, value as number); break
+    case 'arrivals': value = request.keys.map((k) => arrivals.get(k) ?? [0, Number.NaN]); break
+    case 'await-keys': value = await until(() => instances.every((i) => request.keys.every((k) => i.cache.inspect(k) !== undefined))); break
+    case 'stats': {
+      const heap = process.memoryUsage().heapUsed
+      value = instances.map((i) => ({ transport: i.transport.stats(), gossip: i.gossip.received, gossipUpdates: i.gossip.updates, heapPerInstance: heap / instances.length, peers: i.cache.peers().length }))
+      break
+    }
+    case 'block': for (const i of instances) i.transport.faults.block(request.peers); break
+    case 'heal': for (const i of instances) i.transport.faults.heal(); break
+    case 'close': for (const i of instances) await i.cache.close(); for (const i of instances) await i.transport.close(); break
+  }
+  process.send?.({ id: request.id, value })
+  if (request.op === 'close') process.exit(0)
+})
+process.send?.({ ready: true, peerIds: instances.map((i) => i.transport.peerId) })

@@ -1,0 +1,148 @@
+/**
+ * `npm run bench:scale`: meshcache at 10 to 100+ instances, several per
+ * process, each with its own libp2p node and port, all on this machine.
+ *
+ * For each size, a partial mesh (`maxPeers`, broadcasts over gossipsub) and,
+ * up to `--full-up-to`, the full mesh (every instance connected to every
+ * other, direct streams) in the same run. Each: the time until every
+ * instance lists every other as a member, then `--writes` writes from
+ * instances in turn at `--rate` per second; per write, when its last
+ * receiver had it (p50, p99), messages received per write by all instances
+ * (gossipsub copies, duplicates included, plus direct frames) against D·n,
+ * connections per instance, and heap per instance. With `--partition`, the
+ * largest partial mesh is also split 50/50 (libp2p gater: connections cut,
+ * dials refused), written on both sides, healed, and timed to convergence.
+ *
+ * Writes a plot (propagation p99 and messages per write against n) as SVG
+ * and, through headless Chromium, PNG: `--plot docs/bench-scale.png`.
+ *
+ * A shared 2-core machine: figures move with the load of whatever else runs.
+ */
+import { parseArgs } from 'node:util'
+import { writeFileSync } from 'node:fs'
+import { ScaleCluster, type InstanceStats, type WriteResult } from './cluster.ts'
+import { percentile, table, ms, count } from '../mesh/stats.ts'
+import { renderPlot, type Series } from './plot.ts'
+
+const GOSSIPSUB_D = 6
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '10,25,50,100' },
+    'full-up-to': { type: 'string', default: '50' },
+    'max-peers': { type: 'string', default: '8' },
+    'per-process': { type: 'string', default: '10' },
+    writes: { type: 'string', default: '100' },
+    rate: { type: 'string', default: '20' },
+    partition: { type: 'boolean', default: false },
+    plot: { type: 'string', default: '' },
+  },
+})
+const sizes = String(values.sizes).split(',').map(Number)
+const fullUpTo = Number(values['full-up-to'])
+const maxPeers = Number(values['max-peers'])
+const perProcess = Number(values['per-process'])
+const writeCount = Number(values.writes)
+const rate = Number(values.rate)
+
+interface Row { n: number, mode: 'partial' | 'full', formedMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, connMax: number, connMean: number, heapMb: number, partitionMs?: number }
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const messages = (stats: InstanceStats[]): number => stats.reduce((n, s) => n + s.gossip + s.transport.framesReceived, 0)
+
+async function writePhase (cluster: ScaleCluster, prefix: string, count: number, from: (i: number) => number): Promise<WriteResult[]> {
+  const writes: Array<{ key: string, sentAt: number }> = []
+  const start = performance.now()
+  for (let i = 0; i < count; i++) {
+    const key = `${prefix}${i}`
+    writes.push({ key, sentAt: await cluster.write(from(i), key) })
+    await sleep(Math.max(0, start + (i + 1) * 1000 / rate - performance.now()))
+  }
+  await cluster.awaitKeys(writes.map((w) => w.key), 120_000).catch(() => {}) // a write that never arrives shows in `reached`
+  return await cluster.results(writes)
+}
+
+async function measure (n: number, mode: 'partial' | 'full', partition: boolean): Promise<Row> {
+  const started = performance.now()
+  const cluster = await ScaleCluster.start({ instances: n, perProcess, ...(mode === 'partial' ? { maxPeers } : {}) })
+  try {
+    let formedMs = Number.NaN
+    try {
+      await cluster.awaitMembership(180_000)
+      formedMs = performance.now() - started
+    } catch { /* not formed within 3 min: measured anyway, `reached` shows it */ }
+    const initial = await cluster.stats()
+    const before = messages(initial)
+    const results = await writePhase(cluster, 'w', writeCount, (i) => (i * 7919) % n)
+    const stats = await cluster.stats()
+    const last = Float64Array.from(results.filter((r) => r.receivers === n).map((r) => r.lastMs)).sort()
+    const conns = stats.map((s) => s.transport.connections)
+    const row: Row = {
+      n, mode, formedMs,
+      p50: percentile(last, 0.5), p99: percentile(last, 0.99),
+      reached: results.filter((r) => r.receivers === n).length / results.length,
+      perWrite: (messages(stats) - before) / writeCount,
+      updatesPerWrite: mode === 'partial' ? (stats.reduce((n, s) => n + s.gossipUpdates, 0) - initial.reduce((n, s) => n + s.gossipUpdates, 0)) / writeCount : Number.NaN,
+      connMax: Math.max(...conns), connMean: conns.reduce((a, b) => a + b, 0) / conns.length,
+      heapMb: stats.reduce((a, s) => a + s.heapPerInstance, 0) / stats.length / 1e6,
+    }
+    if (partition) {
+      // Split on a host boundary near the middle.
+      const split = Math.round(cluster.hosts.length / 2) * perProcess
+      await cluster.partition(split)
+      await writePhase(cluster, 'left', 10, (i) => i % split)
+      await writePhase(cluster, 'right', 10, (i) => split + (i % (n - split)))
+      const healAt = performance.now()
+      await cluster.heal()
+      const keys = [...Array.from({ length: 10 }, (_, i) => `left${i}`), ...Array.from({ length: 10 }, (_, i) => `right${i}`)]
+      try {
+        await cluster.awaitKeys(keys, 180_000)
+        row.partitionMs = performance.now() - healAt
+      } catch { row.partitionMs = Number.NaN }
+    }
+    return row
+  } finally {
+    await cluster.close()
+  }
+}
+
+const rows: Row[] = []
+process.stdout.write(`bench:scale: sizes ${sizes.join(', ')}; partial mesh maxPeers ${maxPeers} (gossipsub D=${GOSSIPSUB_D}); full mesh up to ${fullUpTo}; ${perProcess} instances a process; ${writeCount} writes at ${rate}/s\n`)
+for (const n of sizes) {
+  for (const mode of ['partial', 'full'] as const) {
+    if (mode === 'full' && n > fullUpTo) continue
+    const row = await measure(n, mode, values.partition === true && mode === 'partial' && n === Math.max(...sizes))
+    rows.push(row)
+    process.stdout.write(`  n=${n} ${mode}: formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (of them ${count(row.updatesPerWrite)} gossipsub copies of UPDATES; D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms` : ''}\n`)
+  }
+}
+
+process.stdout.write('\n' + table(
+  ['n', 'mesh', 'membership formed (ms)', 'last receiver p50', 'p99', 'reached all', 'msgs/write', 'UPDATES copies/write', 'D·n', 'conns max', 'conns mean', 'heap/instance MB'],
+  rows.map((r) => [String(r.n), r.mode, ms(r.formedMs), ms(r.p50), ms(r.p99), `${(r.reached * 100).toFixed(0)}%`, count(r.perWrite), count(r.updatesPerWrite), String(GOSSIPSUB_D * r.n), String(r.connMax), r.connMean.toFixed(1), r.heapMb.toFixed(1)]),
+) + '\n')
+const healed = rows.find((r) => r.partitionMs !== undefined)
+if (healed) process.stdout.write(`50/50 partition of ${healed.n} (partial mesh): converged ${ms(healed.partitionMs)} ms after the heal\n`)
+
+if (values.plot) {
+  const series = (mode: 'partial' | 'full', y: (r: Row) => number): Series => ({ name: mode === 'partial' ? `partial mesh (maxPeers ${maxPeers})` : 'full mesh', points: rows.filter((r) => r.mode === mode).map((r) => [r.n, y(r)]) })
+  const svg = renderPlot([
+    { title: 'last receiver p99 (ms)', series: [series('partial', (r) => r.p99), series('full', (r) => r.p99)] },
+    { title: 'messages received per write (all kinds)', series: [series('partial', (r) => r.perWrite), series('full', (r) => r.perWrite), { name: 'D·n', points: rows.filter((r) => r.mode === 'partial').map((r) => [r.n, GOSSIPSUB_D * r.n]) }] },
+  ], `bench:scale on a shared 2-core machine, ${new Date().toISOString().slice(0, 10)}`)
+  const path = String(values.plot)
+  writeFileSync(path.replace(/\.png$/, '.svg'), svg)
+  if (path.endsWith('.png')) {
+    const { chromium } = await import('playwright-core')
+    // A system Chromium (never a downloaded one); CHROMIUM names another binary.
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium' })
+    try {
+      const page = await browser.newPage({ viewport: { width: 860, height: 350 } })
+      await page.setContent(`<body style="margin:0">${svg}</body>`)
+      await page.screenshot({ path })
+    } finally {
+      await browser.close()
+    }
+  }
+  process.stdout.write(`plot: ${path}\n`)
+}

@@ -1,0 +1,50 @@
+/**
+ * A partial mesh over real processes (issue 21 §1, §3): 30 instances, 5 per
+ * process, each with its own libp2p node and port, every one bootstrapped to
+ * the same three, with `maxPeers: 6`. So no instance connects to all the
+ * others: membership, writes and repairs must cross several hops (gossipsub
+ * and anti-entropy with neighbours).
+ *
+ * Waits on replies only; the hosts poll membership every 20 ms (there is no
+ * membership event). `npm run bench:scale` has the figures at larger sizes.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ScaleCluster } from '../../bench/scale/cluster.ts'
+
+const INSTANCES = 30
+const PER_PROCESS = 5
+const MAX_PEERS = 6
+const WRITES = 20
+
+test(`${INSTANCES} instances with maxPeers ${MAX_PEERS}: full membership over the mesh, bounded connections, every write reaches everyone`, async () => {
+  const cluster = await ScaleCluster.start({ instances: INSTANCES, perProcess: PER_PROCESS, maxPeers: MAX_PEERS })
+  try {
+    await cluster.awaitMembership(90_000)
+    const formed = await cluster.stats()
+    for (const [i, s] of formed.entries()) {
+      assert.ok(s.transport.connections >= 1, `instance ${i} has no connection`)
+      // At most twice maxPeers, plus newcomers for the second they are greeted before being let go.
+      assert.ok(s.transport.connections <= 2 * MAX_PEERS + 2, `instance ${i} holds ${s.transport.connections} connections (all: ${formed.map((f) => f.transport.connections).join(',')})`)
+    }
+    assert.ok(formed.some((s) => s.transport.connections < INSTANCES - 1), 'not a full mesh')
+
+    const writes: Array<{ key: string, sentAt: number }> = []
+    for (let i = 0; i < WRITES; i++) {
+      const key = `w${i}`
+      writes.push({ key, sentAt: await cluster.write((i * 7) % INSTANCES, key) })
+    }
+    await cluster.awaitKeys(writes.map((w) => w.key), 60_000)
+    const results = await cluster.results(writes)
+    for (const r of results) assert.is(r.receivers, INSTANCES, `${r.key} reached ${r.receivers} of ${INSTANCES} (the writer counts itself)`)
+    const after = await cluster.stats()
+    const relayed = after.reduce((n, s) => n + s.transport.framesRelayed, 0)
+    assert.ok(relayed >= WRITES, `broadcasts went over gossipsub (${relayed} published)`)
+    const last = results.map((r) => r.lastMs).sort((a, b) => a - b)
+    console.log(`  scale: ${INSTANCES} instances, connections ${Math.min(...after.map((s) => s.transport.connections))}-${Math.max(...after.map((s) => s.transport.connections))}; last receiver p50 ${last[Math.floor(last.length / 2)]?.toFixed(1)} ms, max ${last.at(-1)?.toFixed(1)} ms (shared machine)`)
+  } finally {
+    await cluster.close()
+  }
+})
+
+test.run()
