@@ -137,13 +137,11 @@ export class Membership {
 
   /**
    * Live members other than this instance (renewed within the last 30 s).
-   * With `connected` (the transport's peers now), as users should see them:
-   * each marked connected or not, and one per node id and per transport peer,
-   * the latest incarnation, so a restarted instance that keeps its node id or
-   * its identity is listed once, not again under its old incarnation until
-   * that goes stale (30 s). Members that are not connected stay listed: a
-   * partitioned member is still a member (change sources hold their
-   * acknowledgements for it).
+   * With `connected` (the transport's peers now), each is marked connected
+   * or not. Members that are not connected stay listed: a partitioned member
+   * is still a member (change sources hold their acknowledgements for it),
+   * and so is a killed one's old incarnation until it is stale (30 s); the
+   * connected ones are the instances reachable now.
    */
   peers (connected?: ReadonlySet<string>): PeerInfo[] {
     const out: PeerInfo[] = []
@@ -154,8 +152,8 @@ export class Membership {
       if (connected !== undefined) info.connected = connected.has(peer)
       out.push(info)
     }
-    const listed = connected === undefined ? out : latestPerNode(out)
-    return listed.sort((a, b) => (a.origin < b.origin ? -1 : 1))
+    if (connected !== undefined) markOldIncarnations(out)
+    return out.sort((a, b) => (a.origin < b.origin ? -1 : 1))
   }
 
   /** Origins of live members (kept by the origin GC). */
@@ -199,27 +197,24 @@ export class Membership {
 }
 
 /**
- * One member per node id and per transport peer: the latest incarnation
- * (incarnations begin with their start time, SPEC §1), then the latest
- * heard. A restart keeps the node id when it is configured, and the peer id
- * when the identity is pinned; either shows it is the same instance.
+ * A transport peer carries one instance of a namespace at a time (a transport
+ * joins a namespace once), so of several incarnations on one connected peer
+ * (a restart with a pinned identity) only the latest is connected; the
+ * others are its past, listed until stale. Incarnations begin with their
+ * start time in base 36 (SPEC §1).
  */
-function latestPerNode (members: PeerInfo[]): PeerInfo[] {
-  const latest = (list: PeerInfo[], by: (m: PeerInfo) => string): PeerInfo[] => {
-    const out = new Map<string, PeerInfo>()
-    for (const m of list) {
-      const other = out.get(by(m))
-      if (other === undefined || newer(m, other)) out.set(by(m), m)
-    }
-    return [...out.values()]
+function markOldIncarnations (members: PeerInfo[]): void {
+  const latest = new Map<string, PeerInfo>()
+  for (const m of members) {
+    if (m.connected !== true) continue
+    const other = latest.get(m.peer)
+    if (other === undefined || startOf(m) > startOf(other)) latest.set(m.peer, m)
   }
-  return latest(latest(members, (m) => m.nodeId), (m) => m.peer)
+  for (const m of members) if (m.connected === true && latest.get(m.peer) !== m) m.connected = false
 }
 
-function newer (a: PeerInfo, b: PeerInfo): boolean {
-  const ta = Number.parseInt(a.incarnation.slice(0, -4), 36)
-  const tb = Number.parseInt(b.incarnation.slice(0, -4), 36)
-  return ta !== tb ? ta > tb : a.lastSeen > b.lastSeen
+function startOf (m: PeerInfo): number {
+  return Number.parseInt(m.incarnation.slice(0, -4), 36) || 0
 }
 
 function isMemberState (s: unknown): s is MemberState {

@@ -92,7 +92,7 @@ export class Replication<V extends {}> {
    * it came through; in a partial mesh that neighbour may have lacked the
    * write too (it sits a hop nearer the writer and repairs in the same
    * instant), so without this the next hop waited for a periodic round
-   * (10 s a hop; bench/scale/hops.ts).
+   * (10 s a hop; the repository's scale bench (hops)).
    */
   announceTick (): void {
     const seq = this.#replica.seq
