@@ -53,7 +53,7 @@ export function coreFamilies (s: CacheStats, members: number, connected: number)
       name: 'propagation_lag_seconds',
       help: 'Lag from a remote write (its HLC time) to its arrival here; 1 ms resolution, includes clock skew.',
       samples: [{
-        buckets: p.buckets.map(([leMs, n]) => [leMs / 1000, n] as const),
+        buckets: [...p.buckets.map(([leMs, n]) => [leMs / 1000, n] as const), [Infinity, p.count] as const], // +Inf is the count
         sum: p.sumMs / 1000,
         count: p.count,
       }],

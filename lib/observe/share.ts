@@ -79,6 +79,7 @@ export function takeSummary (cache: MeshCache<any>, recentStale: Array<[string, 
   const lag: number[] = []
   let previous = 0
   for (const [, n] of p.buckets) { lag.push(n - previous); previous = n }
+  lag.push(p.count - previous) // the +Inf bucket: the stats' buckets are finite
   const connected = new Set(cache.connectedPeers())
   const cn = cache.peers().filter((m) => connected.has(m.peer)).map((m) => m.origin).slice(0, MAX_LISTED)
   const audit = cache.auditStats()

@@ -40,7 +40,7 @@ export function sourceMetricSource (source: StatsSource): MetricSource {
           type: 'histogram',
           name: 'cdc_commit_to_invalidation_seconds',
           help: 'Upstream commit time to the invalidation applied here (1 ms resolution, includes clock skew with the database).',
-          samples: [{ labels, buckets: p.buckets.map(([le, n]) => [le / 1000, n] as const), sum: p.sumMs / 1000, count: p.count }],
+          samples: [{ labels, buckets: [...p.buckets.map(([le, n]) => [le / 1000, n] as const), [Infinity, p.count] as const], sum: p.sumMs / 1000, count: p.count }],
         },
       ]
       if (s.lagBytes !== undefined) families.push({ type: 'gauge', name: 'cdc_lag_bytes', help: 'WAL bytes the feed is behind (on the reading instance).', samples: one(s.lagBytes) })
