@@ -6,8 +6,8 @@ import { cluster } from '../helpers/cluster.ts'
 
 test('a lost update shows as a gap, then a repair, in the injected logger', async () => {
   const lines: Array<{ level: string, obj: Record<string, unknown>, msg: string }> = []
-  const at = (level: string) => (obj: object | string, msg?: string) => {
-    if (typeof obj === 'string') lines.push({ level, obj: {}, msg: obj })
+  const at = (level: string) => (obj?: object | string, msg?: string) => {
+    if (typeof obj === 'string' || obj === undefined) lines.push({ level, obj: {}, msg: obj ?? '' })
     else lines.push({ level, obj: obj as Record<string, unknown>, msg: msg ?? '' })
   }
   const logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
