@@ -23,9 +23,14 @@ import { compareVectors, Order, vectorExceeds, vectorWith, vectorWithout, type O
 const LOW_BITS = 24
 const LOW_RANGE = 2 ** LOW_BITS
 const LOW_MASK = LOW_RANGE - 1
-/** Flags in `#low` above the timestamp's bits: the record kind, and whether the LRU holds the value. */
+/**
+ * Flags in `#low` above the timestamp's bits: the record kind, whether the LRU
+ * holds the value, and whether the store's GC queue holds the key (the highest
+ * flag, 2^29, keeps `#low` below 2^30: a small integer on every V8 build).
+ */
 const KIND_BITS = 0x0f << LOW_BITS
 const HAS_VALUE = 0x10 << LOW_BITS
+const DEAD_QUEUED = 0x20 << LOW_BITS
 /**
  * `n` as an int32 when it is one exactly, else `n`. A number computed in
  * floating point (Math.ceil, a division) may reach a field as a boxed
@@ -105,6 +110,15 @@ export class Entry {
 
   set hasValue (has: boolean) {
     this.#low = has ? this.#low | HAS_VALUE : this.#low & ~HAS_VALUE
+  }
+
+  /** Whether the store's GC queue (dead-queue.ts) holds this entry's key under `deadSince`. */
+  get deadQueued (): boolean {
+    return (this.#low & DEAD_QUEUED) !== 0
+  }
+
+  set deadQueued (queued: boolean) {
+    this.#low = queued ? this.#low | DEAD_QUEUED : this.#low & ~DEAD_QUEUED
   }
 
   /** Epoch seconds when the entry lost its value (meaningful while it has none). */
