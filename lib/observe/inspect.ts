@@ -25,7 +25,7 @@ export const KIND_NAMES = ['set', 'delete', 'invalidate'] as const
  * string a tombstone alone keeps alive.
  */
 const LIVE_ENTRY_BYTES = 130
-const DEAD_ENTRY_BYTES = 139
+const DEAD_ENTRY_BYTES = 126
 const KEY_STRING_BYTES = 24
 /** A vector with several origins: the array, plus per origin two slots. */
 const VECTOR_BASE_BYTES = 32
