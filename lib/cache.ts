@@ -414,7 +414,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       ...this.#counters.snapshot(),
       syncRequests: this.#repl.requests,
       liveKeys: store.lru.size,
-      tombstones: store.dead.size,
+      tombstones: store.tombstones,
       origins: this.#replica.tracker.size,
       metadataBytes: options?.metadataBytes === false ? -1 : metadataBytes(store),
       ...this.#derived.loadStats(),
