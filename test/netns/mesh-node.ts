@@ -3,7 +3,7 @@
  * (mesh-partition.test.ts) or on loopback (test/mesh/).
  *
  * argv: ADDRESS PORT PSK_HEX PEER...   a PEER is an IPv4 address (same port) or a full multiaddr
- * env:  NODE_ID (optional, the cache's nodeId), MODE ('replicate', the default, or 'invalidate'),
+ * env:  NODE_ID (optional, the cache's nodeId), REGION (optional, the cache's region), MODE ('replicate', the default, or 'invalidate'),
  *       KEEPALIVE_MS / PEER_TIMEOUT_MS / PROBE_MS (optional, the transport's keepaliveInterval / peerTimeout / probeInterval),
  *       REDIAL ('default': the transport's own redial timers instead of this script's fast ones)
  * Requests: { id, op: 'set', key, value } | { id, op: 'delete', key } | { id, op: 'get', keys } |
@@ -47,7 +47,7 @@ const transport = await createLibp2pTransport({
   // RELAY_MIN_PEERS turns on the gossipsub relay tier from that many peers
   ...(process.env.RELAY_MIN_PEERS ? { gossipsub: { minPeers: Number(process.env.RELAY_MIN_PEERS) } } : {}),
 })
-const cache = await createMeshCache<string>({ namespace: 'partition', transport, mode: process.env.MODE === 'invalidate' ? 'invalidate' : 'replicate', ttl: 10 * 60_000, ...(process.env.NODE_ID ? { nodeId: process.env.NODE_ID } : {}) })
+const cache = await createMeshCache<string>({ namespace: 'partition', transport, mode: process.env.MODE === 'invalidate' ? 'invalidate' : 'replicate', ttl: 10 * 60_000, ...(process.env.NODE_ID ? { nodeId: process.env.NODE_ID } : {}), ...(process.env.REGION ? { region: process.env.REGION } : {}) })
 
 /** Wakes every waiter after each applied change (once the value is stored) and every 20 ms for peer counts. */
 const waiters = new Set<() => void>()
