@@ -33,8 +33,10 @@ const r = await startRegions({ sizes, delayMs, env: { KEEPALIVE_MS: keepalive ??
 try {
   console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, full mesh, ${values.writes} writes`)
   await measurePropagation(r, 10, 'warm')
+  await r.lab.proxyHolds()
   const p = await measurePropagation(r, Number(values.writes))
-  console.log(`  link delay (baseline)      ${f(delayMs)} ms`)
+  const holds = await r.lab.proxyHolds()
+  console.log(`  link delay (baseline)      ${f(delayMs)} ms nominal; as held by the proxy p50 ${f(percentile(holds, 0.5))} ms  p99 ${f(percentile(holds, 0.99))} ms`)
   console.log(`  intra-region  p50 ${f(percentile(p.intra, 0.5))} ms  p99 ${f(percentile(p.intra, 0.99))} ms  (${p.intra.length} arrivals)`)
   console.log(`  cross-region  p50 ${f(percentile(p.cross, 0.5))} ms  p99 ${f(percentile(p.cross, 0.99))} ms  (${p.cross.length} arrivals)  p50 − delay ${f(percentile(p.cross, 0.5) - delayMs)} ms (target ≤ 5)`)
   if (!values['no-cut']) {

@@ -22,21 +22,27 @@ export interface DelayRoute {
 export interface DelayProxy {
   /** The bound ports, one per route, in order (a route asking port 0 gets a free one). */
   readonly ports: readonly number[]
+  /**
+   * How long each chunk was really held (ms from read to write; a timer fires
+   * late on a loaded machine), since the last call: the link as delivered.
+   */
+  takeHolds (): number[]
   close (): Promise<void>
 }
 
 /** Writes what `from` reads into `to`, each chunk `delayMs` later, in order; ends `to` `delayMs` after `from` ends. */
-function delayedPipe (from: Socket, to: Socket, delayMs: number): void {
+function delayedPipe (from: Socket, to: Socket, delayMs: number, sink: { holds: number[] }): void {
   const queue: Array<{ at: number, chunk: Buffer | null }> = []
   let timer: NodeJS.Timeout | undefined
   const flush = (): void => {
     timer = undefined
     const now = performance.now()
     while (queue.length > 0 && (queue[0] as { at: number }).at <= now + 0.5) {
-      const { chunk } = queue.shift() as { at: number, chunk: Buffer | null }
+      const { at, chunk } = queue.shift() as { at: number, chunk: Buffer | null }
       if (to.destroyed) return
       if (chunk === null) to.end()
       else to.write(chunk)
+      if (sink.holds.length < MAX_HOLDS) sink.holds.push(performance.now() - at + delayMs)
     }
     schedule()
   }
@@ -54,11 +60,15 @@ function delayedPipe (from: Socket, to: Socket, delayMs: number): void {
   to.on('close', () => { if (timer !== undefined) clearTimeout(timer) })
 }
 
+/** Hold times kept between two `takeHolds` calls at most. */
+const MAX_HOLDS = 100_000
+
 export async function startDelayProxy (routes: readonly DelayRoute[], delayMs: number): Promise<DelayProxy> {
   if (!Number.isFinite(delayMs) || delayMs < 0) throw new TypeError(`delay-proxy: delayMs must be ≥ 0, got ${delayMs}`)
   const sockets = new Set<Socket>()
   const servers: Server[] = []
   const ports: number[] = []
+  const sink = { holds: [] as number[] }
   for (const route of routes) {
     const server = createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
       const upstream = createConnection({ host: route.target.host, port: route.target.port, noDelay: true, allowHalfOpen: true })
@@ -67,8 +77,8 @@ export async function startDelayProxy (routes: readonly DelayRoute[], delayMs: n
         s.on('close', () => { sockets.delete(s); client.destroy(); upstream.destroy() })
         s.on('error', () => { client.destroy(); upstream.destroy() })
       }
-      delayedPipe(client, upstream, delayMs)
-      delayedPipe(upstream, client, delayMs)
+      delayedPipe(client, upstream, delayMs, sink)
+      delayedPipe(upstream, client, delayMs, sink)
     })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -79,6 +89,11 @@ export async function startDelayProxy (routes: readonly DelayRoute[], delayMs: n
   }
   return {
     ports,
+    takeHolds () {
+      const taken = sink.holds
+      sink.holds = []
+      return taken
+    },
     close: async () => {
       for (const s of sockets) s.destroy()
       await Promise.all(servers.map(async (server) => await new Promise<void>((resolve) => server.close(() => { resolve() }))))
@@ -91,5 +106,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const routes = JSON.parse(process.argv[2] ?? '[]') as DelayRoute[]
   const proxy = await startDelayProxy(routes, Number(process.argv[3] ?? '0'))
   process.on('disconnect', () => { void proxy.close().then(() => process.exit(0)) })
+  process.on('message', (request: { op?: string }) => {
+    if (request.op === 'holds') process.send?.({ holds: proxy.takeHolds() })
+  })
   process.send?.({ ready: true, ports: proxy.ports })
 }

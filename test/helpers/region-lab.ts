@@ -49,6 +49,8 @@ export interface RegionLab {
   peersOf (index: number): string[]
   /** Starts a Node script in node `index`'s namespace with an IPC channel. */
   node (index: number, script: string | URL, args?: readonly string[], options?: SpawnOptions): ChildProcess
+  /** How long the proxy really held each chunk since the last call (ms): the link as delivered. */
+  proxyHolds (): Promise<number[]>
   /** Drops every packet between the two regions. */
   cut (): Promise<void>
   heal (): Promise<void>
@@ -88,6 +90,7 @@ export async function createRegionLab (options: RegionLabOptions): Promise<Regio
     for (let j = 0; j < size; j++) nodes.push({ index: nodes.length, region, name: `${id}-${nodes.length}`, address: `10.78.${region + 1}.${j + 1}` })
   }
   const children = new Set<ChildProcess>()
+  let proxy: ChildProcess | undefined
   const names = [hub]
   let closed = false
   const close = async (): Promise<void> => {
@@ -135,7 +138,7 @@ export async function createRegionLab (options: RegionLabOptions): Promise<Regio
       listen: { host: gateway(1 - node.region), port: PROXY_PORT_BASE + node.index },
       target: { host: node.address, port: options.port },
     }))
-    const proxy = spawnIn(hub, PROXY, [JSON.stringify(routes), String(options.delayMs)])
+    proxy = spawnIn(hub, PROXY, [JSON.stringify(routes), String(options.delayMs)])
     const [ready] = await Promise.race([
       once(proxy, 'message'),
       once(proxy, 'exit').then(([code]) => { throw new Error(`region-lab: the delay proxy exited (${String(code)})`) }),
@@ -168,6 +171,12 @@ export async function createRegionLab (options: RegionLabOptions): Promise<Regio
         : `/ip4/${gateway(self.region)}/tcp/${PROXY_PORT_BASE + n.index}`)
     },
     node: (index, script, args = [], opts = {}) => spawnIn(nodeAt(index).name, script, args, opts),
+    proxyHolds: async () => {
+      const child = proxy as ChildProcess
+      const reply = once(child, 'message') as Promise<[{ holds: number[] }]>
+      child.send({ op: 'holds' })
+      return (await reply)[0].holds
+    },
     cut: async () => { await setCut('add') },
     heal: async () => { await setCut('flush') },
     close,
