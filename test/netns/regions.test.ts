@@ -7,8 +7,11 @@
  *   takes at least the link delay, a write inside a region does not;
  * - a region cut off and healed, the delay still in place: every instance
  *   holds both regions' writes within link delay + 1 s of the heal, for a cut
- *   longer than the keepalive and shorter than `peerTimeout`, and (a looser
- *   bound, see below) one longer than both.
+ *   longer than the keepalive and shorter than `peerTimeout`, and one longer
+ *   than both. The second failed (1.0-1.5 s) while a probe that reached a
+ *   peer through its bootstrap address (the proxy) redialled only the
+ *   addresses the peer advertises (unreachable from the other region): the
+ *   bootstrap entry waited out its backoff (redial.ts `dialNow`).
  *
  * Real time is unavoidable (a delay and a cut are time); the transport's
  * timers are scaled down as in heal.test.ts (keepalive 2 s, peerTimeout 6 s).
@@ -23,14 +26,6 @@ import { cutAndHeal, measurePropagation, percentile, startRegions, type Regions 
 const DELAY_MS = 40
 const SHORT_CUT_MS = 5_000
 const LONG_CUT_MS = 8_000
-/**
- * Measured 1.4-1.5 s after a cut past `peerTimeout` with the delay (the
- * connections were closed: a redial through the proxy costs several round
- * trips of 80 ms before anti-entropy runs); the target (delay + 1 s) is met
- * after the shorter cut only. This bound catches a heal that does not happen
- * promptly at all (redial backoff: seconds).
- */
-const LONG_CUT_BOUND_MS = 3_000
 
 interface Context { r?: Regions }
 const regions = suite<Context>('two regions 40 ms apart (netns + delay proxy)', {})
@@ -60,10 +55,10 @@ if (!availability.ok) {
     for (const [i, m] of ms.entries()) assert.ok(m < DELAY_MS + 1_000, `node ${i} converged ${m.toFixed(0)} ms after the heal`)
   })
 
-  regions(`a region cut off for ${LONG_CUT_MS} ms (past peerTimeout) converges promptly after the heal`, async (ctx) => {
+  regions(`a region cut off for ${LONG_CUT_MS} ms (past peerTimeout) converges within delay + 1 s of the heal`, async (ctx) => {
     const ms = await cutAndHeal(ctx.r as Regions, 'long', LONG_CUT_MS)
     console.log(`  regions: ${LONG_CUT_MS} ms cut: converged ${ms.map((m) => m.toFixed(0)).join(', ')} ms after the heal`)
-    for (const [i, m] of ms.entries()) assert.ok(m < LONG_CUT_BOUND_MS, `node ${i} converged ${m.toFixed(0)} ms after the heal`)
+    for (const [i, m] of ms.entries()) assert.ok(m < DELAY_MS + 1_000, `node ${i} converged ${m.toFixed(0)} ms after the heal`)
   })
 }
 

@@ -216,23 +216,31 @@ export class Redialer {
    * A probe reached `peer` again: dial it now, whatever the backoff, and
    * instead of a dial that may hang on a SYN sent during the cut. Once per
    * loss: if this dial fails too, the backoff starts over from
-   * `redialInterval`.
+   * `redialInterval`. Every entry of the peer is dialled, its bootstrap
+   * address too: the address the probe reached may be only that one (a peer
+   * behind a proxy or NAT advertises addresses nobody else can dial).
    */
   dialNow (peer: string): void {
-    const k = this.#known.get(peer)
-    if (k === undefined || this.#stopped || this.#connected(peer)) return
-    void (async () => {
-      if (k.dialing) {
-        k.abort?.abort(new Error('meshcache: the peer is reachable again; dialling afresh'))
+    if (this.#stopped || this.#connected(peer)) return
+    for (const k of [...this.#entries(peer)]) {
+      void (async () => {
+        if (k.dialing) {
+          k.abort?.abort(new Error('meshcache: the peer is reachable again; dialling afresh'))
+          await k.dialed
+        }
+        if (k.dialing || this.#stopped || this.#connected(peer) || !this.#isKnown(k)) return
+        if (!this.#wants()) return
+        k.failures = 0
+        this.#log('%s is reachable again: dialling %s at once', peer, k.bootstrapAddr ?? 'its addresses')
+        k.dialed = this.#dial(k)
         await k.dialed
-      }
-      if (k.dialing || this.#stopped || this.#connected(peer) || this.#known.get(peer) !== k) return
-      if (!this.#wants()) return
-      k.failures = 0
-      this.#log('%s is reachable again: dialling at once', peer)
-      k.dialed = this.#dial(k)
-      await k.dialed
-    })()
+      })()
+    }
+  }
+
+  #isKnown (k: Known): boolean {
+    for (const known of this.#known.values()) if (known === k) return true
+    return false
   }
 
   *#entries (peer: string): Generator<Known> {
