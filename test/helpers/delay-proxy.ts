@@ -7,7 +7,8 @@
  * order (the delay is constant, so a FIFO per direction keeps the order), and
  * so is the end of the stream. The TCP handshake itself is not delayed (the
  * proxy accepts at once and connects upstream at once); what a protocol on
- * top sends is. A reset or error on one side destroys both.
+ * top sends is. A reset or error on one side destroys both at once; a clean
+ * end is forwarded after the data before it.
  *
  * Run in a network namespace as a script (`node delay-proxy.ts ROUTES_JSON`):
  * it reports `{ ready: true }` over IPC once every route listens.
@@ -74,7 +75,8 @@ export async function startDelayProxy (routes: readonly DelayRoute[], delayMs: n
       const upstream = createConnection({ host: route.target.host, port: route.target.port, noDelay: true, allowHalfOpen: true })
       for (const s of [client, upstream]) {
         sockets.add(s)
-        s.on('close', () => { sockets.delete(s); client.destroy(); upstream.destroy() })
+        // A clean close is forwarded as a (delayed) end, after the data still held; only an error or reset tears both down.
+        s.on('close', (hadError) => { sockets.delete(s); if (hadError) { client.destroy(); upstream.destroy() } })
         s.on('error', () => { client.destroy(); upstream.destroy() })
       }
       delayedPipe(client, upstream, delayMs, sink)
