@@ -22,6 +22,7 @@ const { values } = parseArgs({
     cuts: { type: 'string', default: '5000,8000' },
     timers: { type: 'string', default: '2000,6000' },
     'no-cut': { type: 'boolean', default: false },
+    'max-peers': { type: 'string', default: '' },
   },
 })
 const sizes = values.sizes.split(',').map(Number) as [number, number]
@@ -29,14 +30,17 @@ const delayMs = Number(values.delay)
 const [keepalive, peerTimeout] = values.timers.split(',')
 const f = (ms: number): string => ms.toFixed(1)
 
-const r = await startRegions({ sizes, delayMs, env: { KEEPALIVE_MS: keepalive ?? '2000', PEER_TIMEOUT_MS: peerTimeout ?? '6000', REDIAL: 'default' } })
+const maxPeers = values['max-peers']
+const r = await startRegions({ sizes, delayMs, env: { KEEPALIVE_MS: keepalive ?? '2000', PEER_TIMEOUT_MS: peerTimeout ?? '6000', REDIAL: 'default', ...(maxPeers === '' ? {} : { MAX_PEERS: maxPeers }) } })
 try {
-  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, full mesh, ${values.writes} writes`)
+  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}`}, ${values.writes} writes`)
   await measurePropagation(r, 10, 'warm')
   await r.lab.proxyHolds()
   const p = await measurePropagation(r, Number(values.writes))
-  const holds = await r.lab.proxyHolds()
+  const { holds, connections } = await r.lab.proxyHolds()
   console.log(`  link delay (baseline)      ${f(delayMs)} ms nominal; as held by the proxy p50 ${f(percentile(holds, 0.5))} ms  p99 ${f(percentile(holds, 0.99))} ms`)
+  // Chunks count every read the proxy forwarded, both ways: frames, acks of the protocols above TCP, PINGs.
+  console.log(`  cross-region links         ${connections} connections through the proxy; ${f(holds.length / Number(values.writes))} chunks forwarded per write (both ways, all traffic)`)
   console.log(`  intra-region  p50 ${f(percentile(p.intra, 0.5))} ms  p99 ${f(percentile(p.intra, 0.99))} ms  (${p.intra.length} arrivals)`)
   console.log(`  cross-region  p50 ${f(percentile(p.cross, 0.5))} ms  p99 ${f(percentile(p.cross, 0.99))} ms  (${p.cross.length} arrivals)  p50 − delay ${f(percentile(p.cross, 0.5) - delayMs)} ms (target ≤ 5)`)
   if (!values['no-cut']) {

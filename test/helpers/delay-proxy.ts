@@ -28,6 +28,8 @@ export interface DelayProxy {
    * late on a loaded machine), since the last call: the link as delivered.
    */
   takeHolds (): number[]
+  /** Connections through the proxy now (each is two sockets). */
+  connections (): number
   close (): Promise<void>
 }
 
@@ -91,6 +93,7 @@ export async function startDelayProxy (routes: readonly DelayRoute[], delayMs: n
   }
   return {
     ports,
+    connections: () => Math.floor(sockets.size / 2),
     takeHolds () {
       const taken = sink.holds
       sink.holds = []
@@ -109,7 +112,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const proxy = await startDelayProxy(routes, Number(process.argv[3] ?? '0'))
   process.on('disconnect', () => { void proxy.close().then(() => process.exit(0)) })
   process.on('message', (request: { op?: string }) => {
-    if (request.op === 'holds') process.send?.({ holds: proxy.takeHolds() })
+    if (request.op === 'holds') process.send?.({ holds: proxy.takeHolds(), connections: proxy.connections() })
   })
   process.send?.({ ready: true, ports: proxy.ports })
 }

@@ -49,8 +49,8 @@ export interface RegionLab {
   peersOf (index: number): string[]
   /** Starts a Node script in node `index`'s namespace with an IPC channel. */
   node (index: number, script: string | URL, args?: readonly string[], options?: SpawnOptions): ChildProcess
-  /** How long the proxy really held each chunk since the last call (ms): the link as delivered. */
-  proxyHolds (): Promise<number[]>
+  /** How long the proxy really held each chunk since the last call (ms): the link as delivered; and the connections through it now. */
+  proxyHolds (): Promise<{ holds: number[], connections: number }>
   /** Drops every packet between the two regions. */
   cut (): Promise<void>
   heal (): Promise<void>
@@ -173,9 +173,9 @@ export async function createRegionLab (options: RegionLabOptions): Promise<Regio
     node: (index, script, args = [], opts = {}) => spawnIn(nodeAt(index).name, script, args, opts),
     proxyHolds: async () => {
       const child = proxy as ChildProcess
-      const reply = once(child, 'message') as Promise<[{ holds: number[] }]>
+      const reply = once(child, 'message') as Promise<[{ holds: number[], connections: number }]>
       child.send({ op: 'holds' })
-      return (await reply)[0].holds
+      return (await reply)[0]
     },
     cut: async () => { await setCut('add') },
     heal: async () => { await setCut('flush') },

@@ -60,7 +60,9 @@ export async function startRegions (options: RegionsOptions): Promise<Regions> {
     }
     await Promise.all(children.map(async (child) => await once(child, 'message')))
     const others = lab.nodes.length - 1
-    await Promise.all(children.map(async (_, i) => await ask(i, { op: 'await-peers', count: others })))
+    // A partial mesh (MAX_PEERS) connects to fewer: wait for the membership instead.
+    const op = options.env?.MAX_PEERS === undefined ? 'await-peers' : 'await-members'
+    await Promise.all(children.map(async (_, i) => await ask(i, { op, count: others })))
   } catch (error) {
     await lab.close()
     throw error
