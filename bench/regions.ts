@@ -23,6 +23,8 @@ const { values } = parseArgs({
     timers: { type: 'string', default: '2000,6000' },
     'no-cut': { type: 'boolean', default: false },
     'max-peers': { type: 'string', default: '' },
+    'cross-links': { type: 'string', default: '' },
+    'region-links': { type: 'boolean', default: false },
   },
 })
 const sizes = values.sizes.split(',').map(Number) as [number, number]
@@ -31,9 +33,9 @@ const [keepalive, peerTimeout] = values.timers.split(',')
 const f = (ms: number): string => ms.toFixed(1)
 
 const maxPeers = values['max-peers']
-const r = await startRegions({ sizes, delayMs, env: { KEEPALIVE_MS: keepalive ?? '2000', PEER_TIMEOUT_MS: peerTimeout ?? '6000', REDIAL: 'default', ...(maxPeers === '' ? {} : { MAX_PEERS: maxPeers }) } })
+const r = await startRegions({ sizes, delayMs, env: { KEEPALIVE_MS: keepalive ?? '2000', PEER_TIMEOUT_MS: peerTimeout ?? '6000', REDIAL: 'default', ...(maxPeers === '' ? {} : { MAX_PEERS: maxPeers }), ...(values['cross-links'] === '' ? {} : { CROSS_LINKS: values['cross-links'] }), REGION_LINKS: values['region-links'] ? '1' : '0' } })
 try {
-  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}`}, ${values.writes} writes`)
+  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}${values['cross-links'] === '' ? '' : `, crossRegionLinks ${values['cross-links']}`}${values['region-links'] ? ', region links' : ', no region links'}`}, ${values.writes} writes`)
   await measurePropagation(r, 10, 'warm')
   await r.lab.proxyHolds()
   const p = await measurePropagation(r, Number(values.writes))

@@ -5,7 +5,7 @@
  * argv: ADDRESS PORT PSK_HEX PEER...   a PEER is an IPv4 address (same port) or a full multiaddr
  * env:  NODE_ID (optional, the cache's nodeId), REGION (optional, the cache's region), MODE ('replicate', the default, or 'invalidate'),
  *       KEEPALIVE_MS / PEER_TIMEOUT_MS / PROBE_MS (optional, the transport's keepaliveInterval / peerTimeout / probeInterval),
- *       MAX_PEERS (optional, the transport's maxPeers: a partial mesh),
+ *       MAX_PEERS (optional, the transport's maxPeers: a partial mesh), REGION_LINKS ('1': the transport gets REGION too, region links), CROSS_LINKS (its crossRegionLinks),
  *       REDIAL ('default': the transport's own redial timers instead of this script's fast ones)
  * Requests: { id, op: 'set', key, value } | { id, op: 'delete', key } | { id, op: 'get', keys } |
  *   { id, op: 'inspect', keys } | { id, op: 'origin' } | { id, op: 'await-peers', count } | { id, op: 'await-members', count } |
@@ -47,6 +47,8 @@ const transport = await createLibp2pTransport({
   ...(process.env.PEER_TIMEOUT_MS ? { peerTimeout: Number(process.env.PEER_TIMEOUT_MS) } : {}),
   ...(process.env.PROBE_MS ? { probeInterval: Number(process.env.PROBE_MS) } : {}),
   ...(process.env.MAX_PEERS ? { maxPeers: Number(process.env.MAX_PEERS) } : {}),
+  ...(process.env.REGION && process.env.REGION_LINKS === '1' ? { region: process.env.REGION } : {}),
+  ...(process.env.CROSS_LINKS ? { crossRegionLinks: Number(process.env.CROSS_LINKS) } : {}),
   // RELAY_MIN_PEERS turns on the gossipsub relay tier from that many peers
   ...(process.env.RELAY_MIN_PEERS ? { gossipsub: { minPeers: Number(process.env.RELAY_MIN_PEERS) } } : {}),
 })

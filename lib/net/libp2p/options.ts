@@ -134,6 +134,16 @@ export interface Libp2pTransportOptions {
    */
   maxPeers?: number
   /**
+   * This node's region (a label; `createMeshCache` passes its own). In a
+   * partial mesh (`maxPeers`), links prefer peers of the same region and a
+   * region keeps about `crossRegionLinks` links to each other region
+   * (SPEC.md §11.4). Advertised in HELLO and PEERS. '': no preference.
+   * @default ''
+   */
+  region?: string
+  /** Links each region keeps to the other regions in a partial mesh (its `crossRegionLinks` smallest peer ids hold one each). @default 2 */
+  crossRegionLinks?: number
+  /**
    * libp2p logger; meshcache logs under `meshcache:libp2p:*`
    * (`DEBUG=meshcache:*` to see it).
    * @default libp2p's default logger
@@ -154,6 +164,8 @@ export interface ResolvedOptions {
   probeInterval: number
   /** Infinity: a full mesh. */
   maxPeers: number
+  region: string
+  crossRegionLinks: number
   maxFrameBytes: number
   maxBufferedBytes: number
   logger: ComponentLogger | undefined
@@ -223,7 +235,11 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
   }
   // A partial mesh spreads its broadcasts over gossipsub: the relay tier comes with it.
   const relayMinPeers = resolveRelay(options.gossipsub) ?? (maxPeers !== Infinity ? DEFAULT_RELAY_MIN_PEERS : undefined)
-  return { listen, peers, psk, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, probeInterval, maxPeers, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
+  const region = options.region ?? ''
+  if (typeof region !== 'string' || region.length > 64) invalidOption('region', 'must be a string of at most 64 characters')
+  const crossRegionLinks = options.crossRegionLinks ?? 2
+  if (typeof crossRegionLinks !== 'number' || !Number.isInteger(crossRegionLinks) || crossRegionLinks < 1) invalidOption('crossRegionLinks', 'must be an integer ≥ 1')
+  return { listen, peers, psk, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, probeInterval, maxPeers, region, crossRegionLinks, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
 }
 
 function resolveRelay (value: unknown): number | undefined {

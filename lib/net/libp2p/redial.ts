@@ -71,6 +71,12 @@ export interface RedialInit {
    * apart, each node full of links to its own side.
    */
   bound?: { peers: number, connections: () => number }
+  /**
+   * With a bound: whether `peer` (undefined: a bootstrap address not yet
+   * dialled) may be dialled now, and the order to try peers in (regions.ts:
+   * own region first). None: any, in random order.
+   */
+  policy?: { allowDial: (peer: string | undefined) => boolean, compare: (a: string | undefined, b: string | undefined) => number }
 }
 
 /** How often (ms, ±50 %) a node of a partial mesh at its bound adds a link to a random known peer. */
@@ -96,6 +102,7 @@ export class Redialer {
   readonly #onDial: (ok: boolean) => void
   readonly #probe: ProbeWatch | undefined
   readonly #bound: { peers: number, connections: () => number } | undefined
+  readonly #policy: RedialInit['policy']
   #dialing = 0
   #nextRotation = 0
   /** By peer id, or by address for bootstrap entries whose id is unknown. */
@@ -115,6 +122,7 @@ export class Redialer {
     this.#onDial = init.onDial ?? (() => {})
     this.#probe = init.probe
     this.#bound = init.bound
+    this.#policy = init.policy
   }
 
   /** Whether another dial is wanted now (always, without a bound). */
@@ -292,7 +300,11 @@ export class Redialer {
     // Our addresses carry /p2p/<id>; a bootstrap address usually does not.
     const own = new Set(this.#node.getMultiaddrs().map(a => withoutPeerId(a.toString())))
     const entries = [...this.#known]
-    if (this.#bound !== undefined) shuffle(entries)
+    if (this.#bound !== undefined) {
+      shuffle(entries)
+      const policy = this.#policy
+      if (policy !== undefined) entries.sort(([, a], [, b]) => policy.compare(a.peer, b.peer))
+    }
     for (const [key, k] of entries) {
       if (k.dialing || k.peer === self) continue
       if (k.bootstrapAddr !== undefined && own.has(withoutPeerId(k.bootstrapAddr))) continue
@@ -307,6 +319,7 @@ export class Redialer {
       }
       if (k.nextAt > now) continue
       if (!this.#wants()) continue
+      if (this.#bound !== undefined && this.#policy?.allowDial(k.peer) === false) continue
       k.dialed = this.#dial(k)
     }
     if (this.#bound !== undefined) this.#rotate(entries, now)
@@ -321,6 +334,7 @@ export class Redialer {
     const self = this.#node.peerId.toString()
     for (const [, k] of entries) {
       if (k.dialing || k.peer === undefined || k.peer === self || k.bootstrapAddr !== undefined || this.#connected(k.peer) || k.nextAt > now) continue
+      if (this.#policy?.allowDial(k.peer) === false) continue
       this.#log('at the bound: one more link, to %s', k.peer)
       k.dialed = this.#dial(k)
       return
