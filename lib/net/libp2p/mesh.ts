@@ -113,6 +113,8 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
   readonly prober: Prober | undefined
   /** Region links of a partial mesh (regions.ts); undefined without `maxPeers` or `region`. */
   readonly regions: RegionLinks | undefined
+  /** Far peers whose link we are letting go (regions.ts), once each. */
+  readonly #shedding = new Set<string>()
   #nextNsId = 1
   #stopped = false
 
@@ -500,16 +502,19 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     // peer exchange: everyone else we talk to learns about the newcomer
     const news = [encodePeers([{ peer: link.peer, addrs: link.addrs, region }])]
     for (const l of this.#links.values()) if (l !== link) l.write(news, Infinity)
-    this.#shedFarLink(link.peer)
+    // a new link may be the one in our region that lets a far link we dialled go (regions.ts)
+    if (this.regions !== undefined) for (const peer of this.#conns.keys()) this.#shedFarLink(peer)
   }
 
   /** A far link we dialled and do not need (regions.ts) is let go once the peer has our PEERS. */
   #shedFarLink (peer: string): void {
     const conns = this.#conns.get(peer)
-    if (this.regions === undefined || !this.isPartial() || conns === undefined) return
+    if (this.regions === undefined || !this.isPartial() || conns === undefined || this.#shedding.has(peer)) return
     if (![...conns].every(c => c.direction === 'outbound') || !this.regions.shouldShed(peer, this.connectedPeers())) return
     this.#log('%s is in region %s and this node needs no far link: letting it go', peer, this.regions.regionOf(peer))
+    this.#shedding.add(peer)
     setTimeout(() => {
+      this.#shedding.delete(peer)
       if (this.regions?.shouldShed(peer, this.connectedPeers()) !== true) return
       for (const c of [...this.#conns.get(peer) ?? []]) c.close().catch((err: Error) => { c.abort(err) })
     }, SHED_AFTER_MS).unref()
