@@ -44,7 +44,7 @@ export async function createMeshCache<V extends {} = {}> (options: MeshCacheOpti
   let transport: Transport | undefined = options.transport
   const ownsTransport = transport === undefined
   if (transport === undefined) {
-    transport = await createLibp2pTransport({ listen: options.listen, peers: options.peers, psk: options.psk, gossipsub: options.gossipsub, maxPeers: options.maxPeers, region: options.region })
+    transport = await createLibp2pTransport({ listen: options.listen, peers: options.peers, psk: options.psk, gossipsub: options.gossipsub, maxPeers: options.maxPeers })
   }
   let cache: MeshCache<V>
   try {

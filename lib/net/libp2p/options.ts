@@ -134,10 +134,11 @@ export interface Libp2pTransportOptions {
    */
   maxPeers?: number
   /**
-   * This node's region (a label; `createMeshCache` passes its own). In a
-   * partial mesh (`maxPeers`), links prefer peers of the same region and a
-   * region keeps about `crossRegionLinks` links to each other region
-   * (SPEC.md §11.4). Advertised in HELLO and PEERS. '': no preference.
+   * This node's region, for region links (experimental; `createMeshCache`
+   * does not pass its own `region` here). In a partial mesh (`maxPeers`),
+   * links prefer peers of the same region and a region keeps about
+   * `crossRegionLinks` links to each other region (SPEC.md §11.4: a region
+   * cut heals slowly with them). Advertised in HELLO and PEERS. '': none.
    * @default ''
    */
   region?: string
