@@ -25,7 +25,8 @@ const db = {
 const psk = generatePsk() // every instance gets the same key (e.g. from MESH_KEY); others cannot join
 const a = await createMeshCache<User>({ namespace: 'users', ttl: 60_000, psk })
 const b = await createMeshCache<User>({ namespace: 'users', ttl: 60_000, psk, peers: a.multiaddrs() })
-await until(() => a.connectedPeers().length === 1 && b.connectedPeers().length === 1)
+b.on('peer:error', ({ address, error }) => console.log(`  b: cannot reach ${address}: ${error.code}`))
+await Promise.all([a.ready({ peers: 1 }), b.ready({ peers: 1 })]) // E_READY_TIMEOUT after 10 s, saying what was tried
 console.log(`two instances connected (a listens on ${a.multiaddrs()[0]})`)
 
 b.on('evict', ({ key, reason }: EvictEvent) => console.log(`  b: evicted ${key} (${reason})`))
@@ -43,6 +44,11 @@ await evicted
 console.log(`a: set user:42 -> b evicted its copy ${(performance.now() - t0).toFixed(2)} ms later`)
 console.log(`b: getOrLoad -> ${(await b.getOrLoad('user:42', () => db.find(42)))?.email} (${dbReads} database reads)`)
 
+// whenReplicated: once it resolves, no other instance serves the old value ("saved" means saved).
+a.set('user:43', await db.update(43, 'grace@example.com'))
+await a.whenReplicated({ timeout: 5_000 })
+console.log(`a: set user:43, whenReplicated -> every peer has applied it`)
+
 // invalidate drops the key everywhere without writing a value.
 const dropped = new Promise<void>((resolve) => b.once('evict', () => resolve()))
 a.invalidate('user:42')
@@ -53,11 +59,3 @@ const s = b.stats()
 console.log(`b: stats hits ${s.hits}, misses ${s.misses}, remote updates ${s.remoteUpdates} (arrived within ${s.propagation.maxMs} ms of the write), protocol errors ${s.protocolErrors}`)
 await a.close()
 await b.close()
-
-async function until (cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('the two instances did not connect within 10 s')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}

@@ -18,6 +18,7 @@ const LONE_SURROGATE = /\p{Cs}/u
  */
 export function checkKey (key: string, limit: number, what = 'key'): void {
   if (typeof key !== 'string') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${what} must be a string, got ${typeof key}`)
+  if (key === '') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${what} must not be empty`)
   // Measured only when it could be over: a UTF-16 unit is at most 3 UTF-8 bytes.
   if (key.length * 3 > limit && Buffer.byteLength(key) > limit) {
     throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${what} of ${Buffer.byteLength(key)} bytes exceeds maxKeyBytes ${limit}`)

@@ -10,7 +10,6 @@
  * wiring: replica ↔ transport, anti-entropy, membership, loader and events.
  */
 import { EventEmitter } from 'node:events'
-import { debuglog } from 'node:util'
 import { decodeFrame } from '../protocol/frame.ts'
 import { MessageType, RecordKind, type RecordKindValue } from '../protocol/constants.ts'
 import { Replica } from './core/replica.ts'
@@ -25,43 +24,35 @@ import { Derived } from './loading/derived.ts'
 import type { LoadFunction, LoadOptions } from './loading/loader.ts'
 import { assertUserKey, tagKey } from './loading/tags.ts'
 import type { Channel, FrameHandler, Transport } from './net/transport.ts'
+import type { ChangeEvent, MeshCacheEventPayloads } from './events.ts'
+import { ReplicationAcks } from './sync/replication-acks.ts'
+import { PeerWaiters } from './sync/peer-wait.ts'
+import type { MeshLogger } from './observe/logger.ts'
 import { allEntries, inspectEntry, KIND_NAMES, metadataBytes, type EntryView } from './observe/inspect.ts'
 import { Counters, type CacheStats } from './observe/stats.ts'
 import { TierLink } from './tiers/link.ts'
 import type { Tier, TierFailure } from './tiers/tier.ts'
-import { jsonCodec, type ValueCodec } from './value-codec.ts'
+import { jsonCodec, resolveCodec, type ValueCodec } from './value-codec.ts'
 
 export type { EntryView } from './observe/inspect.ts'
 
-const log = debuglog('meshcache')
-
 export interface SetOptions {
   /** Milliseconds this value lives; at most the cache's `maxTtl`. @default the cache's `ttl` */
-  ttl?: number
+  ttl?: number | undefined
   /** Keep the key on this instance only: it is never sent, and no remote message touches it. @default false */
-  local?: boolean
+  local?: boolean | undefined
   /**
    * Keys this value is derived from. A write, delete or invalidation of any
    * of them (here or on any instance) evicts this value, transitively. An
    * edge that would close a cycle is refused with E_DEPENDENCY_CYCLE and
    * nothing changes. @default none
    */
-  dependsOn?: string[]
+  dependsOn?: string[] | undefined
   /** Tags: `invalidateTag(t)` on any instance evicts every value tagged `t`. @default none */
-  tags?: string[]
+  tags?: string[] | undefined
 }
 
-/**
- * Emitted as `change` whenever a key's replicated state moves to a newer
- * version: a local write, or a remote record that was applied (not for TTL
- * or capacity evictions, which change no version).
- */
-export interface ChangeEvent {
-  key: string
-  kind: 'set' | 'delete' | 'invalidate'
-  /** 'local' for this instance's writes, 'remote' for updates, 'repair' for anti-entropy. */
-  source: 'local' | 'remote' | 'repair'
-}
+export type { ChangeEvent, FrameErrorEvent, MeshCacheEventPayloads, MeshCacheEvents, PeerEvent } from './events.ts'
 
 export class MeshCache<V extends {} = {}> extends EventEmitter {
   /** This instance's origin id: node id and incarnation. */
@@ -90,6 +81,12 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #channel: Channel | undefined
   #closed = false
   #timers: NodeJS.Timeout[] = []
+  readonly #log: MeshLogger
+  /** whenReplicated(): ACK_REQUEST / ACK (lib/sync/replication-acks.ts). */
+  readonly #acks: ReplicationAcks
+  /** ready(): waiting for peers (lib/sync/peer-wait.ts). */
+  readonly #peerWait: PeerWaiters
+  #stopPeerErrors: (() => void) | undefined
   /** The lower tier (an L2), if one is configured: lib/tiers/link.ts is all the cache knows of it. */
   readonly #link: TierLink<V> | undefined
   /** Run at close, before the transport goes: attached features (change sources) release their connections. */
@@ -103,6 +100,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#transport = transport
     this.#ownsTransport = ownsTransport
     this.origin = `${options.nodeId}~${newIncarnation(options.now())}`
+    this.#log = options.logger
     this.#replica = new Replica<V>(options, this.origin, this.#counters, {
       changed: (key, reason) => this.#derived.changed(key, reason),
       changedKeepingValue: (key) => this.#derived.changedKeepingValue(key),
@@ -116,6 +114,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       evicted: (key, reason) => this.#evicted(key, reason),
       refused: (from, error) => this.#protocolError(from, error),
       members: () => this.#repl.members(),
+      clearing: () => this.#derived.changedAll(),
     })
     this.#store = this.#replica.store
     this.#lru = this.#store.lru
@@ -154,13 +153,23 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       },
       tier: undefined,
     })
+    this.#peerWait = new PeerWaiters({ connected: () => this.connectedPeers().length, namespace: this.namespace, bootstrap: options.bootstrap })
+    this.#acks = new ReplicationAcks({
+      origin: this.origin,
+      issued: () => this.#replica.seq,
+      flush: () => this.#outbox.flush(),
+      peers: () => this.connectedPeers(),
+      send: (peer, frame) => this.#send(peer, frame),
+      contiguous: (origin) => this.#replica.tracker.contiguous(origin),
+    })
     this.#link = options.tier === undefined ? undefined : this.#attachTier(options.tier)
   }
 
   #attachTier (tier: Tier<V>): TierLink<V> {
     tier.attach({
       namespace: this.namespace,
-      codec: (this.#o.codec ?? jsonCodec) as ValueCodec<V>,
+      // The L2 keeps its own default, JSON (its records are read by any client); a named or custom codec applies to both.
+      codec: this.#o.codec === undefined ? jsonCodec as ValueCodec<V> : resolveCodec(this.#o.codec),
       now: this.#o.now,
       maxTtl: this.#o.maxTtl,
       onFailure: (failure) => {
@@ -173,7 +182,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         return e === undefined || e.isPlaceholder ? undefined : { hlc: e.hlc, writer: e.writer, removed: e.kind !== RecordKind.SET }
       },
       now: this.#o.now,
-      floor: () => 0, // TODO(clear): the namespace clear horizon, once clear() is in (then a local clear calls link.cleared)
+      floor: () => this.#replica.clears.at, // the namespace clear horizon (SPEC §4.1): older L2 records are not served
     })
     this.#derived.useTier(link)
     return link
@@ -189,10 +198,23 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     const handler: FrameHandler = {
       onFrame: (from, frame) => this.#onFrame(from, frame),
       onPeerUp: (peer) => {
-        if (!this.#closed) this.#repl.peerUp(peer)
+        if (this.#closed) return
+        this.#repl.peerUp(peer)
+        this.#emitSafely('peer:join', { peer })
+        this.#peerWait.joined()
       },
-      onPeerDown: (peer) => this.#repl.peerDown(peer),
+      onPeerDown: (peer) => {
+        this.#repl.peerDown(peer)
+        this.#acks.peerGone(peer)
+        if (!this.#closed) this.#emitSafely('peer:leave', { peer })
+      },
     }
+    this.#stopPeerErrors = this.#transport.onPeerError?.((event) => {
+      if (this.#closed) return
+      this.#peerWait.failed(event)
+      this.#log.warn({ address: event.address, code: event.error.code }, event.error.message)
+      this.#emitSafely('peer:error', event)
+    })
     try {
       this.#channel = await this.#transport.join(this.namespace, handler)
     } catch (cause) {
@@ -216,8 +238,13 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   get (key: string): V | undefined {
     this.#beforeRead()
     const value = this.#lru.get(key)
-    if (value === undefined) this.#counters.misses++
-    else this.#counters.hits++
+    if (value === undefined) {
+      // Checked on a miss only: a key that is not a non-empty string is never held, so hits pay nothing.
+      if (typeof key !== 'string' || key === '') checkKey(key, this.#o.limits.maxKeyBytes)
+      this.#counters.misses++
+    } else {
+      this.#counters.hits++
+    }
     return value
   }
 
@@ -225,8 +252,12 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   has (key: string): boolean {
     this.#beforeRead()
     const found = this.#lru.has(key)
-    if (found) this.#counters.hits++
-    else this.#counters.misses++
+    if (found) {
+      this.#counters.hits++
+    } else {
+      if (typeof key !== 'string' || key === '') checkKey(key, this.#o.limits.maxKeyBytes)
+      this.#counters.misses++
+    }
     return found
   }
 
@@ -237,7 +268,9 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    */
   peek (key: string): V | undefined {
     this.#beforeRead()
-    return this.#lru.peek(key)
+    const value = this.#lru.peek(key)
+    if (value === undefined && (typeof key !== 'string' || key === '')) checkKey(key, this.#o.limits.maxKeyBytes)
+    return value
   }
 
   /** How many values are held here (local-only and loaded ones included; tombstones are not values). */
@@ -318,6 +351,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   getOrLoad<R extends V | undefined = V> (key: string, loader: LoadFunction<R>, options?: LoadOptions): Promise<R> {
     try {
       this.#assertOpen() // SPEC §9: a closed cache neither loads nor serves through getOrLoad
+      if (typeof key !== 'string' || key === '') checkKey(key, this.#o.limits.maxKeyBytes)
       checkOptionsArgument('getOrLoad', options)
     } catch (error) {
       return Promise.reject(error)
@@ -367,7 +401,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       metadataBytes: metadataBytes(store),
       ...this.#derived.loadStats(),
       propagation: this.#replica.lag.snapshot(),
-      tier: this.#link?.stats(),
+      tier: this.#link?.stats() ?? null, // null, not undefined: stats() stays JSON-safe (JSON drops undefined)
     }
   }
 
@@ -383,7 +417,8 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** Live members of this namespace (announced within the last 30 s), with their region and sequence summary. */
   peers (): PeerInfo[] {
-    return this.#repl.peers()
+    if (this.#closed) return []
+    return this.#repl.peers(new Set(this.connectedPeers()))
   }
 
   /**
@@ -401,7 +436,86 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   /** Peers reachable in this namespace (transport ids). */
   connectedPeers (): string[] {
+    if (this.#closed) return []
     return this.#channel?.peers() ?? []
+  }
+
+  // The event methods, typed by MeshCacheEventPayloads: a name not in it, or
+  // a listener of another shape, does not compile. Declared here rather
+  // than through EventEmitter<Map>, whose conditional listener types other
+  // interfaces (ObservedCache) cannot be matched against.
+  override on<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    return super.on(event, listener as never)
+  }
+
+  override once<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    return super.once(event, listener as never)
+  }
+
+  override off<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    return super.off(event, listener as never)
+  }
+
+  override addListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    return super.addListener(event, listener as never)
+  }
+
+  override removeListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    return super.removeListener(event, listener as never)
+  }
+
+  /** `await using cache = await createMeshCache(…)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
+  }
+
+  /**
+   * Resolves once at least `peers` peers are connected in this namespace
+   * (default 1). Otherwise rejects after `timeout` ms (default 10,000) with
+   * E_READY_TIMEOUT, listing the bootstrap addresses and the failed attempts
+   * (`peer:error`) with their codes.
+   */
+  ready (options: { peers?: number | undefined, timeout?: number | undefined } = {}): Promise<void> {
+    try {
+      this.#assertOpen()
+      checkOptionsArgument('ready', options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#peerWait.wait(options)
+  }
+
+  /**
+   * Resolves once every peer connected at the call has applied every write
+   * this instance made before the call (SPEC §5.1): then no instance serves
+   * an older value of those keys. Rejects after `timeout` ms (default
+   * 5,000) with E_REPLICATION_TIMEOUT naming the peers that did not confirm.
+   */
+  whenReplicated (options: { timeout?: number | undefined } = {}): Promise<void> {
+    try {
+      this.#assertOpen()
+      checkOptionsArgument('whenReplicated', options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const timeout = options.timeout ?? 5_000
+    if (!Number.isSafeInteger(timeout) || timeout <= 0) return Promise.reject(new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `whenReplicated: timeout must be a positive integer of ms, got ${String(timeout)}`))
+    return this.#acks.whenReplicated(timeout)
+  }
+
+  /**
+   * Drops every key of the namespace, here and on every instance, as one
+   * replicated write (SPEC §4.1): every key whose winning write is older
+   * than the clear goes; writes made after it stay. Loads in flight are not
+   * cached; loaded values held go too. Local-only values (`set(…, { local:
+   * true })`) are outside the mesh and stay: delete them yourself.
+   */
+  clear (): void {
+    this.#derived.operation(() => {
+      this.#assertOpen()
+      this.#replica.clear()
+      this.#link?.cleared(this.#replica.clears.at) // the L2 drops what it holds, best effort (the floor guards reads)
+    })
   }
 
   /** Addresses other nodes can dial, when the transport has any. */
@@ -419,6 +533,14 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return () => { this.#closeHooks.delete(hook) }
   }
 
+  /**
+   * Leaves the mesh. Afterwards reads (`get`, `has`, `peek`, `size`, `keys`)
+   * still serve what is held, each checking expiry itself (the timers are
+   * stopped), so nothing outlives its TTL; diagnostics (`stats`, `inspect`,
+   * `metadata`) work; `peers()` and `connectedPeers()` are empty; every
+   * write, `getOrLoad`, `sync`, `clear`, `ready` and `whenReplicated` fails
+   * with E_CLOSED (SPEC §9). Calling it again does nothing.
+   */
   async close (): Promise<void> {
     if (this.#closed) return
     const hooks = [...this.#closeHooks]
@@ -428,11 +550,14 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     if (this.#closed) return
     this.#outbox.flush()
     this.#closed = true
+    this.#readsCheckClock = true
+    this.#stopPeerErrors?.()
+    this.#acks.close()
+    this.#peerWait.failAll(new MeshCacheError(ErrorCode.CLOSED, `cache ${JSON.stringify(this.namespace)} was closed while waiting for peers`))
     this.#derived.close()
     for (const t of this.#timers) clearInterval(t)
     this.#timers = []
     this.#store.close()
-    this.#readsCheckClock = true
     this.#repl.close() // tells peers we left, while the channel is still open
     await this.#channel?.close()
     if (this.#ownsTransport) await this.#transport.close?.()
@@ -470,7 +595,10 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
         case MessageType.SYNC_STEP1: this.#repl.onStep1(from, msg); break
         case MessageType.SYNC_STEP2: this.#repl.onStep2(from, msg); break
         case MessageType.AWARENESS: this.#repl.onAwareness(from, msg.update); break
+        case MessageType.ACK_REQUEST: this.#acks.onRequest(from, msg); break
+        case MessageType.ACK: this.#acks.onAck(from, msg); break
       }
+      this.#acks.recheck()
     } catch (error) {
       this.#protocolError(from, error)
     }
@@ -478,8 +606,11 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #protocolError (from: string, error: unknown): void {
     this.#counters.protocolErrors++
-    log('frame from %s refused: %s', from, (error as Error)?.message)
-    if (this.listenerCount('frameError') > 0) this.#emitSafely('frameError', { peer: from, error })
+    const refused = error instanceof MeshCacheError
+      ? error
+      : new MeshCacheError(ErrorCode.FRAME_MALFORMED, `frame could not be handled: ${(error as Error)?.message ?? String(error)}`, { cause: error })
+    this.#log.debug({ peer: from }, `frame refused: ${refused.message}`)
+    if (this.listenerCount('frameError') > 0) this.#emitSafely('frameError', { peer: from, error: refused })
   }
 
   // ---- plumbing ----
@@ -511,7 +642,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    * its error is rethrown on its own once the operation is over, where it
    * surfaces as an uncaught exception like any listener error in Node.
    */
-  #emitSafely (name: string, payload: unknown): void {
+  #emitSafely<K extends keyof MeshCacheEventPayloads> (name: K, payload: MeshCacheEventPayloads[K]): void {
     try {
       this.emit(name, payload)
     } catch (error) {

@@ -36,6 +36,18 @@ export const ErrorCode = {
   LOAD_ABORTED: 'E_LOAD_ABORTED',
   /** A dependency edge would close a cycle. */
   DEPENDENCY_CYCLE: 'E_DEPENDENCY_CYCLE',
+  /** The runtime is too old (Node < 22): libp2p would start and silently never connect. */
+  UNSUPPORTED_RUNTIME: 'E_UNSUPPORTED_RUNTIME',
+  /** A peer could not be reached or refused the handshake (`peer:error` events). */
+  PEER_UNREACHABLE: 'E_PEER_UNREACHABLE',
+  /** A connection failed in the handshake in a way a different pre-shared key causes. */
+  PSK_MISMATCH: 'E_PSK_MISMATCH',
+  /** The node at an address has another peer id than its `/p2p/` part says. */
+  PEER_ID_MISMATCH: 'E_PEER_ID_MISMATCH',
+  /** `ready()` timed out before enough peers connected. */
+  READY_TIMEOUT: 'E_READY_TIMEOUT',
+  /** `whenReplicated()` timed out before every peer confirmed. */
+  REPLICATION_TIMEOUT: 'E_REPLICATION_TIMEOUT',
   /** A change source could not reach its database (connection refused, unknown host, timeout). */
   SOURCE_CONNECT: 'E_SOURCE_CONNECT',
   /** A change source's database refused its credentials (wrong password, unknown role, no hba entry). */

@@ -5,10 +5,12 @@ import { MeshCache } from './cache.ts'
 import { createLibp2pTransport } from './net/libp2p/index.ts'
 import { resolveOptions, type MeshCacheOptions } from './options.ts'
 import type { Transport } from './net/transport.ts'
+import { assertSupportedRuntime } from './core/runtime.ts'
+import { toComponentLogger } from './observe/logger.ts'
 import type { Tier } from './tiers/tier.ts'
 import type { RedisTierOptions } from './tiers/redis-options.ts'
 
-export { MeshCache, type SetOptions, type EntryView, type ChangeEvent } from './cache.ts'
+export { MeshCache, type SetOptions, type EntryView, type ChangeEvent, type FrameErrorEvent, type MeshCacheEvents, type MeshCacheEventPayloads, type PeerEvent } from './cache.ts'
 export type { MeshCacheOptions, CacheMode } from './options.ts'
 export type { CacheStats } from './observe/stats.ts'
 export type { PropagationStats } from './observe/lag-histogram.ts'
@@ -16,8 +18,10 @@ export type { EvictEvent, EvictReason } from './core/store.ts'
 export type { Transport, Channel, FrameHandler } from './net/transport.ts'
 export type { ValueCodec } from './value-codec.ts'
 export type { PeerInfo, MemberState } from './sync/membership.ts'
-export { createLibp2pTransport, generatePsk, type Libp2pTransport, type Libp2pTransportOptions } from './net/libp2p/index.ts'
-export { jsonCodec } from './value-codec.ts'
+export { createLibp2pTransport, generatePsk, generateIdentity, peerIdOf, type Libp2pTransport, type Libp2pTransportOptions } from './net/libp2p/index.ts'
+export { jsonCodec, v8Codec, msgpackCodec, DEFAULT_CODEC, MSGPACK_OPTIONS, type CodecName, type Packr } from './value-codec.ts'
+export type { MeshLogger } from './observe/logger.ts'
+export type { PeerErrorEvent } from './net/transport.ts'
 export { MeshCacheError, ErrorCode, type ErrorCodeValue } from './errors.ts'
 export type { LoadFunction, LoadContext, LoadOptions } from './loading/loader.ts'
 export { TAG_PREFIX, RESERVED_PREFIX } from './loading/tags.ts'
@@ -38,13 +42,22 @@ async function resolveTier<V extends {}> (l2: RedisTierOptions | Tier<V>): Promi
  * joined; peers are then found and synced in the background.
  */
 export async function createMeshCache<V extends {} = {}> (options: MeshCacheOptions<V>): Promise<MeshCache<V>> {
+  assertSupportedRuntime()
   const resolved = resolveOptions(options)
   // Before any socket opens: a bad `l2` option fails here with nothing to close.
   if (options.l2 !== undefined) resolved.tier = await resolveTier(options.l2)
   let transport: Transport | undefined = options.transport
   const ownsTransport = transport === undefined
   if (transport === undefined) {
-    transport = await createLibp2pTransport({ listen: options.listen, peers: options.peers, psk: options.psk, gossipsub: options.gossipsub, maxPeers: options.maxPeers })
+    transport = await createLibp2pTransport({
+      listen: options.listen,
+      peers: options.peers,
+      psk: options.psk,
+      identity: options.identity,
+      gossipsub: options.gossipsub,
+      maxPeers: options.maxPeers,
+      ...(options.logger !== undefined ? { logger: toComponentLogger(resolved.logger) } : {}),
+    })
   }
   let cache: MeshCache<V>
   try {

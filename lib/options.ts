@@ -3,11 +3,15 @@
  * option fails at construction with E_INVALID_OPTION naming it.
  */
 import { invalidOption } from './errors.ts'
+import { refuseUnknown } from './core/suggest.ts'
 import type { Now } from './core/clock.ts'
 import type { Transport } from './net/transport.ts'
-import type { ValueCodec } from './value-codec.ts'
+import type { CodecName, ValueCodec } from './value-codec.ts'
 import type { Tier } from './tiers/tier.ts'
 import type { RedisTierOptions } from './tiers/redis-options.ts'
+import { checkLogger, defaultLogger, type MeshLogger } from './observe/logger.ts'
+
+const CODEC_NAMES: readonly string[] = ['v8', 'msgpack', 'json'] satisfies CodecName[]
 import { DEFAULT_LIMITS, type DecodeLimits } from '../protocol/constants.ts'
 
 export type CacheMode = 'invalidate' | 'replicate'
@@ -16,61 +20,81 @@ export interface MeshCacheOptions<V = unknown> {
   /** Caches coordinate only with caches of the same namespace. Required, 1–128 characters. */
   namespace: string
   /** Most values held at once; the least recently used goes first. @default 10_000 */
-  max?: number
+  max?: number | undefined
   /**
    * Milliseconds a value lives after its write. Every value expires: this is
    * the safety net when messages cannot get through. @default 60_000
    */
-  ttl?: number
+  ttl?: number | undefined
   /**
    * The largest `ttl` a single `set` may ask for. Tombstones are kept for
    * `maxTtl + maxClockSkew` (the horizon), so raising it costs memory.
    * @default the `ttl` option
    */
-  maxTtl?: number
+  maxTtl?: number | undefined
   /**
    * `'invalidate'`: a write elsewhere drops the local copy (the next read
    * misses and reloads). `'replicate'`: writes carry their values and every
    * instance holds the winning one. @default 'invalidate'
    */
-  mode?: CacheMode
+  mode?: CacheMode | undefined
   /**
    * What carries frames between instances. @default a libp2p node built from
    * `listen`, `peers`, `psk`, `gossipsub` and `maxPeers` (and closed with the cache)
    */
-  transport?: Transport
+  transport?: Transport | undefined
   /** Multiaddrs the default libp2p transport listens on. @default ['/ip4/127.0.0.1/tcp/0'] (loopback, random port) */
-  listen?: string[]
+  listen?: string[] | undefined
   /** Multiaddrs (with `/p2p/<peer id>`) of nodes to bootstrap from; they are redialled after partitions. @default [] */
-  peers?: string[]
+  peers?: string[] | undefined
   /** Pre-shared key (swarm.key v1 format, see `generatePsk()`) that makes the mesh private: nodes without it cannot connect. @default none */
-  psk?: Uint8Array | string
+  psk?: Uint8Array | string | undefined
   /** The gossipsub relay tier for large meshes (see `createLibp2pTransport`'s option of that name). @default false */
-  gossipsub?: boolean | { minPeers?: number }
+  gossipsub?: boolean | { minPeers?: number } | undefined
   /** A partial mesh past this many peers: bounded connections, writes spread over gossipsub (see `createLibp2pTransport`). @default Infinity */
-  maxPeers?: number
+  maxPeers?: number | undefined
   /** The clock, in epoch milliseconds. Injected by tests so TTL never needs sleeping. @default Date.now */
-  now?: Now
+  now?: Now | undefined
   /** A stable name for this instance (shown to peers). A fresh incarnation is added at every start. @default random */
-  nodeId?: string
+  nodeId?: string | undefined
   /** Region label shown in `peers()`. @default '' */
-  region?: string
-  /** Value codec, replicate mode only. @default JSON */
-  codec?: ValueCodec<V>
+  region?: string | undefined
+  /**
+   * How replicate mode turns values into bytes: `'msgpack'` (msgpackr with
+   * records: Date, Map, Set, typed arrays, bigint, cycles), `'v8'` (the same
+   * values through node:v8's structured clone), `'json'` (plain data only),
+   * or a custom `ValueCodec`. A value the codec would
+   * not bring back as it was (a class instance; for JSON also a Date, Map…)
+   * is refused at `set` with E_VALUE_CODEC. Every instance of a namespace
+   * must use the same codec. @default 'v8' (chosen by measurement, SPEC.md §12)
+   */
+  codec?: CodecName | ValueCodec<V> | undefined
+  /**
+   * This instance's libp2p private key (from `generateIdentity()`), so its
+   * peer id, and the `/p2p/<id>` in its addresses, survive restarts.
+   * @default a new identity at every start
+   */
+  identity?: Uint8Array | string | undefined
+  /**
+   * Where meshcache's diagnostics go: any logger with pino's shape
+   * (`trace`/`debug`/`info`/`warn`/`error`, each `(obj?, msg)`). Also given
+   * to the default libp2p transport. @default libp2p's `debug` logger (`DEBUG=meshcache*`)
+   */
+  logger?: MeshLogger | undefined
   /** The largest wall-clock difference tolerated between instances, in ms. @default 5_000 */
-  maxClockSkew?: number
+  maxClockSkew?: number | undefined
   /** Milliseconds between periodic anti-entropy rounds; 0 turns them off. @default 10_000 */
-  syncInterval?: number
+  syncInterval?: number | undefined
   /**
    * Milliseconds between announcements of this instance's sequence summary
    * (only when it wrote since the last one). Peers that missed the tail of
    * our updates notice within this time. @default 2_000
    */
-  announceInterval?: number
+  announceInterval?: number | undefined
   /** Milliseconds between sweeps of expired values and old tombstones. @default min(horizon / 4, 10_000) */
-  gcInterval?: number
+  gcInterval?: number | undefined
   /** Decoding limits for incoming frames. @default DEFAULT_LIMITS */
-  limits?: Partial<DecodeLimits>
+  limits?: Partial<DecodeLimits> | undefined
   /**
    * A shared second level below L1 (README "L1 + L2"): `{ redis, prefix?,
    * ttl?, … }` (`RedisTierOptions`, node-redis client, cluster or URL;
@@ -80,7 +104,7 @@ export interface MeshCacheOptions<V = unknown> {
    * asynchronously. Values are encoded with `codec` (JSON by default) in
    * either mode. @default none
    */
-  l2?: RedisTierOptions | Tier<V>
+  l2?: RedisTierOptions | Tier<V> | undefined
 }
 
 export const DEFAULT_MAX = 10_000
@@ -101,7 +125,10 @@ export interface ResolvedOptions<V> {
   now: Now
   nodeId: string
   region: string
-  codec: ValueCodec<V> | undefined
+  codec: CodecName | ValueCodec<V> | undefined
+  logger: MeshLogger
+  /** The `peers` option as given (for messages that say what was tried). */
+  bootstrap: string[]
   maxClockSkew: number
   syncInterval: number
   announceInterval: number
@@ -135,16 +162,25 @@ function interval (name: string, value: unknown, fallback: number, allowZero = f
 function resolveLimits (value: unknown): DecodeLimits {
   if (value === undefined) return { ...DEFAULT_LIMITS }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) invalidOption('limits', `must be an object of limits, got ${String(value)}`)
-  for (const name of Object.keys(value as object)) {
-    if (!(name in DEFAULT_LIMITS)) invalidOption(`limits.${name}`, `is not a limit (the limits are ${Object.keys(DEFAULT_LIMITS).join(', ')})`)
-  }
+  refuseUnknown(value as object, Object.keys(DEFAULT_LIMITS), 'limits.')
   const limits = { ...DEFAULT_LIMITS, ...(value as Partial<DecodeLimits>) }
   for (const [name, n] of Object.entries(limits)) positiveInteger(`limits.${name}`, n, 1)
   return limits
 }
 
+/** Every option name, for refusing unknown ones with a suggestion. */
+export const OPTION_NAMES = [
+  'namespace', 'max', 'ttl', 'maxTtl', 'mode', 'transport', 'listen', 'peers', 'psk', 'identity', 'gossipsub', 'maxPeers',
+  'now', 'nodeId', 'region', 'codec', 'maxClockSkew', 'syncInterval', 'announceInterval', 'gcInterval', 'limits', 'logger', 'l2',
+] as const satisfies ReadonlyArray<keyof MeshCacheOptions>
+/** Fails to compile, naming it, when an option is added to MeshCacheOptions but not to OPTION_NAMES (it would be refused as unknown). */
+type MissingOptionName = Exclude<keyof MeshCacheOptions, (typeof OPTION_NAMES)[number]>
+const everyOptionNamed: [MissingOptionName] extends [never] ? true : MissingOptionName = true
+void everyOptionNamed
+
 export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOptions<V> {
   if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object')
+  refuseUnknown(options, OPTION_NAMES)
   const { namespace } = options
   if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 128) {
     invalidOption('namespace', 'must be a string of 1 to 128 characters')
@@ -165,10 +201,12 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
   const region = options.region ?? ''
   if (typeof region !== 'string' || region.length > 64) invalidOption('region', 'must be a string of at most 64 characters')
   const codec = options.codec
-  if (codec !== undefined && (typeof codec?.encode !== 'function' || typeof codec?.decode !== 'function')) {
+  if (typeof codec === 'string') {
+    if (!CODEC_NAMES.includes(codec)) invalidOption('codec', `must be ${CODEC_NAMES.map((n) => `'${n}'`).join(', ')} or a codec object, got ${JSON.stringify(codec)}`)
+  } else if (codec !== undefined && (typeof codec?.encode !== 'function' || typeof codec?.decode !== 'function')) {
     invalidOption('codec', 'must have encode(value) and decode(bytes) functions')
   }
-  if (codec?.copyInput !== undefined && typeof codec.copyInput !== 'boolean') invalidOption('codec', 'copyInput must be a boolean')
+  if (typeof codec === 'object' && codec?.copyInput !== undefined && typeof codec.copyInput !== 'boolean') invalidOption('codec', 'copyInput must be a boolean')
   if (codec !== undefined && mode !== 'replicate' && options.l2 === undefined) invalidOption('codec', "only applies to mode 'replicate' or with `l2`")
   if (options.l2 !== undefined && (options.l2 === null || typeof options.l2 !== 'object')) invalidOption('l2', 'must be an object: { redis, prefix?, ttl? } or a tier (RedisTier)')
   const maxClockSkew = positiveInteger('maxClockSkew', options.maxClockSkew, DEFAULT_MAX_CLOCK_SKEW, true)
@@ -180,8 +218,9 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
   if (options.transport !== undefined && typeof options.transport?.join !== 'function') {
     invalidOption('transport', 'must implement join(namespace, handler)')
   }
+  const logger = checkLogger(options.logger) ?? defaultLogger('meshcache')
   if (options.transport !== undefined) {
-    for (const name of ['listen', 'peers', 'psk', 'gossipsub', 'maxPeers'] as const) {
+    for (const name of ['listen', 'peers', 'psk', 'identity', 'gossipsub', 'maxPeers'] as const) {
       if (options[name] !== undefined) invalidOption(name, 'configures the default libp2p transport and cannot be combined with `transport`')
     }
   }
@@ -195,6 +234,8 @@ export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOption
     nodeId,
     region,
     codec,
+    logger,
+    bootstrap: Array.isArray(options.peers) ? [...options.peers] : [],
     maxClockSkew,
     syncInterval,
     announceInterval,

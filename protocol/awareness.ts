@@ -3,7 +3,7 @@
  *
  *   awareness := update:varbytes
  *
- * The update's own layout is y-protocols' (PROTOCOL.md of y-protocols);
+ * The update's own layout is y-protocols' (its protocol description);
  * meshcache only frames it.
  */
 import * as encoding from 'lib0/encoding'

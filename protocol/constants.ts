@@ -1,6 +1,6 @@
 /**
  * Normative numbers of the meshcache wire protocol. SPEC.md quotes these same
- * constants and test/spec.test.ts checks that the two agree.
+ * constants, and the repository's spec test checks that the two agree.
  */
 
 /** The version every frame starts with. A new layout gets a new number. */
@@ -16,6 +16,10 @@ export const MessageType = {
   SYNC_STEP2: 2,
   /** Membership: a y-protocols awareness update. */
   AWARENESS: 3,
+  /** "Confirm when you have applied my writes up to this number" (whenReplicated). */
+  ACK_REQUEST: 4,
+  /** The answer: the receiver's contiguous sequence of the asking origin. */
+  ACK: 5,
 } as const
 export type MessageTypeValue = (typeof MessageType)[keyof typeof MessageType]
 
@@ -57,7 +61,7 @@ export interface DecodeLimits {
 
 /**
  * Defaults. 1 MiB frames stay well under the 4 MiB cap of libp2p's
- * length-prefixed streams (NOTES.md), with room for the transport envelope.
+ * length-prefixed streams (it-length-prefixed's cap), with room for the transport envelope.
  */
 export const DEFAULT_LIMITS: Readonly<DecodeLimits> = Object.freeze({
   maxFrameBytes: 1 << 20,
@@ -71,3 +75,12 @@ export const DEFAULT_LIMITS: Readonly<DecodeLimits> = Object.freeze({
 
 /** Frames a sender builds are kept under this many bytes (the sender splits batches). */
 export const TARGET_FRAME_BYTES = 256 * 1024
+
+/**
+ * The reserved key whose record is a namespace clear (`cache.clear()`): an
+ * INVALIDATE of this key at HLC h drops, on every instance, every key whose
+ * winning write is older than h, and keeps out any such write that arrives
+ * later. It travels, merges and is repaired like any record (SPEC.md §4.1).
+ * U+0000 starts every internal key; users cannot write one.
+ */
+export const CLEAR_KEY = '\u0000clear'

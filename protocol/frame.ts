@@ -15,8 +15,9 @@ import { malformed, readUint, tooLarge } from './reader.ts'
 import { readSyncStep1, readSyncStep2, writeSyncStep1, writeSyncStep2, type SyncStep1Message, type SyncStep2Message } from './sync.ts'
 import { readUpdates, writeUpdates, type UpdatesMessage } from './updates.ts'
 import type { InternOrigin } from './record.ts'
+import { readAck, readAckRequest, writeAck, writeAckRequest, type AckMessage, type AckRequestMessage } from './ack.ts'
 
-export type Message = UpdatesMessage | SyncStep1Message | SyncStep2Message | AwarenessMessage
+export type Message = UpdatesMessage | SyncStep1Message | SyncStep2Message | AwarenessMessage | AckRequestMessage | AckMessage
 
 export function encodeFrame (msg: Message): Uint8Array {
   const encoder = encoding.createEncoder()
@@ -27,6 +28,8 @@ export function encodeFrame (msg: Message): Uint8Array {
     case MessageType.SYNC_STEP1: writeSyncStep1(encoder, msg); break
     case MessageType.SYNC_STEP2: writeSyncStep2(encoder, msg); break
     case MessageType.AWARENESS: writeAwareness(encoder, msg); break
+    case MessageType.ACK_REQUEST: writeAckRequest(encoder, msg); break
+    case MessageType.ACK: writeAck(encoder, msg); break
   }
   return encoding.toUint8Array(encoder)
 }
@@ -71,6 +74,8 @@ function decodeBody (frame: Uint8Array, limits: DecodeLimits, intern: InternOrig
     case MessageType.SYNC_STEP1: msg = readSyncStep1(decoder, limits); break
     case MessageType.SYNC_STEP2: msg = readSyncStep2(decoder, limits, intern, drop); break
     case MessageType.AWARENESS: msg = readAwareness(decoder, limits); break
+    case MessageType.ACK_REQUEST: msg = readAckRequest(decoder, limits); break
+    case MessageType.ACK: msg = readAck(decoder); break
     default: throw new MeshCacheError(ErrorCode.FRAME_TYPE, `message type ${type} is unknown`)
   }
   if (decoding.hasContent(decoder)) throw malformed(`${frame.byteLength - decoder.pos} bytes follow the message`)

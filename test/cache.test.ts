@@ -103,7 +103,7 @@ test('bad options fail at construction with E_INVALID_OPTION naming the option',
   await rejectsCode(createMeshCache({ namespace: 'n', codec: { encode: () => new Uint8Array(), decode: () => 1 }, transport: t }), ErrorCode.INVALID_OPTION, /codec/)
   await rejectsCode(createMeshCache({ namespace: 'n', transport: {} as Transport }), ErrorCode.INVALID_OPTION, /transport/)
   await rejectsCode(createMeshCache({ namespace: 'n', limits: { maxKeyBytes: 0 }, transport: t }), ErrorCode.INVALID_OPTION, /limits.maxKeyBytes/)
-  await rejectsCode(createMeshCache({ namespace: 'n', limits: { maxFramBytes: 5 } as any, transport: t }), ErrorCode.INVALID_OPTION, /`limits.maxFramBytes` is not a limit/)
+  await rejectsCode(createMeshCache({ namespace: 'n', limits: { maxFramBytes: 5 } as any, transport: t }), ErrorCode.INVALID_OPTION, /`limits.maxFramBytes` is not an option; did you mean `limits.maxFrameBytes`/)
   await rejectsCode(createMeshCache({ namespace: 'n', limits: 5 as any, transport: t }), ErrorCode.INVALID_OPTION, /`limits` must be an object/)
   // Node would arm a longer timer for 1 ms, and print a warning.
   for (const name of ['syncInterval', 'announceInterval', 'gcInterval'] as const) {
@@ -158,7 +158,7 @@ test('bad arguments are refused with E_INVALID_ARGUMENT and change nothing', asy
 })
 
 test('replicate mode: a value the codec refuses throws E_VALUE_CODEC and changes nothing', async () => {
-  const c = await cluster<any>(2, { mode: 'replicate' })
+  const c = await cluster<any>(2, { mode: 'replicate', codec: 'json' })
   const [a, b] = c.nodes as [MeshCache<any>, MeshCache<any>]
   throwsCode(() => a.set('k', { n: 1n }), ErrorCode.VALUE_CODEC, /cannot be encoded/)
   // JSON has no value for these: refused here, not discovered by every receiver.
@@ -248,7 +248,7 @@ test('replicate mode: a value changed in place so the codec refuses it travels i
   const held = { n: 1 }
   a.set('k', held)
   a.set('other', 'o')
-  held.n = 1n as unknown as number // mutated after set(): JSON can no longer encode it
+  held.n = new (class Point {})() as unknown as number // mutated after set(): the codec no longer carries it faithfully
   await c.net.flush() // the writes' frame is lost in the partition
   c.net.heal()
   await c.net.flush()
@@ -712,7 +712,7 @@ test('a frame claiming our own origin with numbers we never issued is refused', 
 
 test('a record crediting our origin with numbers we never issued is refused alone; its key\'s copy goes', async () => {
   const cap = captureTransport()
-  const a = await createMeshCache<string>({ namespace: 'n', nodeId: 'a', mode: 'replicate', transport: cap.transport, syncInterval: 0 })
+  const a = await createMeshCache<string>({ namespace: 'n', nodeId: 'a', mode: 'replicate', codec: 'json', transport: cap.transport, syncInterval: 0 })
   const errors: Array<{ peer: string, error: MeshCacheError }> = []
   a.on('frameError', (e) => errors.push(e))
   a.set('poisoned', 'mine')

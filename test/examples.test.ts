@@ -23,6 +23,7 @@ test('examples/quickstart.ts: one load for concurrent callers, a remote write ev
   assert.match(out, /3 concurrent getOrLoad -> ada@example\.com, 1 database read/)
   assert.match(out, /a: set user:42 -> b evicted its copy [\d.]+ ms later/)
   assert.match(out, /b: getOrLoad -> ada@newer\.example \(2 database reads\)/)
+  assert.match(out, /a: set user:43, whenReplicated -> every peer has applied it/)
   assert.match(out, /b\.get\('user:42'\) is undefined/)
   assert.match(out, /protocol errors 0/)
 })

@@ -110,7 +110,7 @@ test('a dependent\'s evict listener that deletes or writes its base leaves every
 
 test('a change listener that writes mid-frame does not let a forged record through', async () => {
   const cap = captureTransport()
-  const a = await createMeshCache<string>({ namespace: 'n', nodeId: 'a', mode: 'replicate', transport: cap.transport, syncInterval: 0 })
+  const a = await createMeshCache<string>({ namespace: 'n', nodeId: 'a', mode: 'replicate', codec: 'json', transport: cap.transport, syncInterval: 0 })
   const errors: Error[] = []
   a.on('frameError', (e: { error: Error }) => errors.push(e.error))
   a.on('change', (e: ChangeEvent) => { if (e.key === 'first') a.set('mine', 'x') }) // our count goes 0 → 1 mid-frame

@@ -50,6 +50,12 @@ test('the error codes in SPEC.md §3.4 exist in the code', () => {
   for (const c of codes) assert.ok(Object.values(ErrorCode).includes(c as never), `${c} is not an ErrorCode`)
 })
 
+test('SPEC.md §4.1 names the reserved clear key the code uses', () => {
+  const named = /`CLEAR_KEY` =\n?\s*`"(.+?)"`/.exec(spec)?.[1]
+  assert.ok(named, 'SPEC.md gives CLEAR_KEY')
+  assert.is(JSON.parse(`"${named}"`), protocol.CLEAR_KEY)
+})
+
 test('the grammar names every message type', () => {
   for (const name of Object.keys(protocol.MessageType)) assert.match(spec, new RegExp(`\\(type ${name}\\)`))
 })

@@ -22,7 +22,8 @@ function record (key: string, seq: number, value: Uint8Array): WireRecord {
 
 async function receiver (limits: Record<string, number>): Promise<{ cache: Awaited<ReturnType<typeof createMeshCache<any>>>, cap: ReturnType<typeof captureTransport>, errors: MeshCacheError[] }> {
   const cap = captureTransport()
-  const cache = await createMeshCache<any>({ namespace: 'n', mode: 'replicate', transport: cap.transport, syncInterval: 0, limits })
+  // codec 'json': the frames below carry JSON-encoded values
+  const cache = await createMeshCache<any>({ namespace: 'n', mode: 'replicate', codec: 'json', transport: cap.transport, syncInterval: 0, limits })
   const errors: MeshCacheError[] = []
   cache.on('frameError', (e: { error: MeshCacheError }) => errors.push(e.error))
   // x~1 wrote k = "old" and other = 1 first.
@@ -81,7 +82,7 @@ test('a frame over maxFrameBytes whose metadata breaks a limit is still refused 
 
 test('between caches with different limits: the receiver drops its old copy, and anti-entropy does not loop', async () => {
   const net = (await import('../lib/testing/index.ts')).createMemoryNetwork({ seed: 3 })
-  const make = (name: string, limits?: Record<string, number>) => createMeshCache<string>({ namespace: 'n', nodeId: name, mode: 'replicate', transport: net.transport(name), syncInterval: 0, ...(limits ? { limits } : {}) })
+  const make = (name: string, limits?: Record<string, number>) => createMeshCache<string>({ namespace: 'n', nodeId: name, mode: 'replicate', codec: 'json', transport: net.transport(name), syncInterval: 0, ...(limits ? { limits } : {}) })
   const a = await make('a', { maxValueBytes: 2_000_000, maxFrameBytes: 4_000_000 }) // a peer with other limits
   const b = await make('b') // the defaults: 512 KiB values, 1 MiB frames
   const errors: MeshCacheError[] = []

@@ -1,7 +1,7 @@
 /**
  * meshcache core benchmarks: one run, every figure beside its baseline.
  *
- *   node --expose-gc bench/core/index.ts [get] [updates] [memory] [loader]
+ *   node --expose-gc bench/core/index.ts [get] [updates] [memory] [loader] [codecs]
  *
  * With no names every group runs, in that order. bench/README.md says what
  * each figure measures and how to read it.
@@ -14,6 +14,7 @@ const GROUPS: Record<string, () => Promise<{ run: () => Promise<Row[]> }>> = {
   updates: () => import('./updates.ts'),
   memory: () => import('./memory.ts'),
   loader: () => import('./loader.ts'),
+  codecs: () => import('./codecs.ts'),
 }
 
 const wanted = process.argv.slice(2)

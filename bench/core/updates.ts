@@ -11,7 +11,8 @@
  * from a seeded random pattern. The baseline decodes the same kind of frames
  * and does nothing else: the ratio is what merging and storing add.
  */
-import { createMeshCache, jsonCodec, type CacheMode, type FrameHandler, type MeshCache } from '../../lib/index.ts'
+import { createMeshCache, type CacheMode, type FrameHandler, type MeshCache } from '../../lib/index.ts'
+import { resolveCodec } from '../../lib/value-codec.ts'
 import { decodeFrame, encodeFrame } from '../../protocol/frame.ts'
 import { DEFAULT_LIMITS, MessageType, RecordKind, type RecordKindValue } from '../../protocol/constants.ts'
 import type { WireRecord } from '../../protocol/record.ts'
@@ -25,6 +26,8 @@ const HOUR = 3_600_000
 const ORIGIN = 'bench-peer~0000bench'
 const FROM = 'bench-peer'
 
+const DEFAULT = resolveCodec<Value>(undefined)
+
 const gc = (globalThis as { gc?: (options?: { type: 'minor' | 'major' }) => void }).gc
 
 /** A remote writer: its own HLC and sequence, turning key indices into pre-encoded UPDATES frames. */
@@ -34,11 +37,17 @@ export class SyntheticOrigin {
   #hlc = 0
   readonly #keys: string[]
   readonly #replicate: boolean
+  readonly #value: (seq: number) => Uint8Array
 
-  constructor (id: string, keys: string[], replicate: boolean) {
+  /**
+   * `value` encodes the value written at `seq` (replicate mode); the default is `{ id: seq }` in the
+   * cache's default codec (msgpack since issue 17; JSON before, in this bench's earlier figures).
+   */
+  constructor (id: string, keys: string[], replicate: boolean, value: (seq: number) => Uint8Array = (seq) => DEFAULT.encode({ id: seq } satisfies Value)) {
     this.id = id
     this.#keys = keys
     this.#replicate = replicate
+    this.#value = value
   }
 
   /**
@@ -74,7 +83,7 @@ export class SyntheticOrigin {
         const r: WireRecord = { key: this.#keys[k] as string, kind, hlc: this.#hlc, writer: this.id, vv: [this.id, seq] }
         if (this.#replicate && kind === RecordKind.SET) {
           r.ttl = HOUR
-          r.value = jsonCodec.encode({ id: seq } satisfies Value)
+          r.value = this.#value(seq)
         }
         records.push(r)
       }

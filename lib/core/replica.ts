@@ -6,25 +6,23 @@
  * no I/O: frames, timers, membership and events belong to MeshCache, which
  * hears of every change through `ReplicaHost`.
  */
-import { debuglog } from 'node:util'
 import { RecordKind, type RecordKindValue } from '../../protocol/constants.ts'
 import type { WireRecord } from '../../protocol/record.ts'
 import type { StateVector } from '../../protocol/sync.ts'
 import type { UpdatesMessage } from '../../protocol/updates.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 import type { ResolvedOptions } from '../options.ts'
-import { encodeValue, jsonCodec, type ValueCodec } from '../value-codec.ts'
+import { encodeValue, resolveCodec, type ValueCodec } from '../value-codec.ts'
 import type { Counters } from '../observe/stats.ts'
 import { LagHistogram } from '../observe/lag-histogram.ts'
 import { HybridClock, physicalMs } from './clock.ts'
+import { ClearHorizon, CLEAR_KEY } from './clear.ts'
 import { decodeIncomingValues } from './incoming-values.ts'
 import { Entry } from './entry.ts'
-import { mergedVector, mergeOutcome, Outcome, valueFate, ValueFate } from './merge.ts'
+import { mergedVector, mergeOutcome, Outcome, recordWins, valueFate, ValueFate } from './merge.ts'
 import { SequenceTracker } from './sequence-tracker.ts'
 import { Store, type EvictReason } from './store.ts'
 import { EMPTY_VECTOR, foldVector, vectorGet, vectorWithout, type VersionVector } from './version-vector.ts'
-
-const log = debuglog('meshcache')
 
 /** What the replica tells its owner. Every call is synchronous, in the middle of the change. */
 export interface ReplicaHost {
@@ -48,6 +46,8 @@ export interface ReplicaHost {
   refused (from: string, error: MeshCacheError): void
   /** Origins of the live members of the namespace, this instance's not included. */
   members (): ReadonlySet<string>
+  /** A namespace clear raised the horizon: every load in flight must not be cached (Derived). */
+  clearing (reason: EvictReason): void
 }
 
 export class Replica<V extends {}> {
@@ -63,6 +63,8 @@ export class Replica<V extends {}> {
   readonly #host: ReplicaHost
   readonly #codec: ValueCodec<V>
   readonly #replicate: boolean
+  /** The namespace clear horizon (clear.ts, SPEC §4.1). */
+  readonly clears = new ClearHorizon()
   /** The most entries a vector may hold: what every receiver accepts, in a record and in a frame's origin table. */
   readonly #maxVector: number
   #seq = 0
@@ -74,7 +76,7 @@ export class Replica<V extends {}> {
     this.#host = host
     this.clock = new HybridClock(options.now, options.maxClockSkew)
     this.#replicate = options.mode === 'replicate'
-    this.#codec = (options.codec ?? jsonCodec) as ValueCodec<V>
+    this.#codec = resolveCodec(options.codec)
     this.#maxVector = Math.min(options.limits.maxVectorEntries, options.limits.maxOrigins)
     this.store = new Store<V>({
       max: options.max,
@@ -139,6 +141,32 @@ export class Replica<V extends {}> {
     const held = store.bury(key, this.write(key, kind, this.#o.ttl, undefined), 'local')
     this.#host.applied(key, kind, 'local')
     return held
+  }
+
+  /** A local namespace clear: one replicated write of CLEAR_KEY, then the sweep (SPEC §4.1). */
+  clear (): void {
+    const entry = this.write(CLEAR_KEY, RecordKind.INVALIDATE, this.#o.maxTtl, undefined)
+    this.store.bury(CLEAR_KEY, entry, 'local') // a tombstone like any other: collected after the horizon
+    this.#sweep(entry.hlc, 'local')
+  }
+
+  /**
+   * Raises the clear horizon to `hlc` and drops every value written before
+   * it, and every loaded one (no replicated write stands for it). Local-only
+   * values stay: no remote message touches them (SPEC §4 rule 2).
+   */
+  #sweep (hlc: number, reason: EvictReason): void {
+    if (!this.clears.raise(hlc)) return
+    this.#host.clearing(reason)
+    const store = this.store
+    for (const key of [...store.lru.keys()]) {
+      if (store.isLocal(key)) continue
+      const e = store.meta.get(key)
+      if (e !== undefined && !e.isPlaceholder && e.hlc >= hlc) continue
+      this.#host.changed(key, reason)
+      this.forgetPlaceholder(key)
+      store.dropValue(key, reason)
+    }
   }
 
   /**
@@ -297,7 +325,9 @@ export class Replica<V extends {}> {
     // Only news: a dropped duplicate names nothing the state here did not.
     if (r.vv.length > 2) for (let i = 0; i < r.vv.length; i += 2) this.tracker.noteNamed(r.vv[i] as string, r.vv[i + 1] as number, now)
     this.#counters.remoteUpdates++
-    const fate = valueFate(outcome, this.#replicate, store.isLocal(r.key), entry, value !== undefined, now)
+    let fate = valueFate(outcome, this.#replicate, store.isLocal(r.key), entry, value !== undefined, now)
+    // A write older than the latest clear keeps its state (its vector still orders later writes) but not its value (SPEC §4.1).
+    if (fate === ValueFate.REPLACE && this.clears.covers(entry.hlc)) fate = ValueFate.DROP
     if (fate === ValueFate.UNTOUCHED) {
       // A local-only value: the record merges into the key's replicated
       // state, kept beside the value without touching it (no event for it),
@@ -317,6 +347,7 @@ export class Replica<V extends {}> {
       if (fate === ValueFate.REPLACE) store.setWritten(r.key, value as V, entry)
       else store.bury(r.key, entry, reason, hadValue)
     }
+    if (r.key === CLEAR_KEY && recordWins(outcome)) this.#sweep(entry.hlc, reason)
     // After the store reflects the record: a listener reads the new state.
     this.#host.applied(r.key, entry.kind, reason === 'repair' ? 'repair' : 'remote')
     return true
@@ -368,7 +399,7 @@ export class Replica<V extends {}> {
         } catch (error) {
           // The value was changed in place since its set(): send the state
           // without it rather than fail the whole answer.
-          log('key %s sent without its value: %s', key, (error as Error).message)
+          this.#o.logger.debug({ key }, `sent without its value: ${(error as Error).message}`)
         }
       }
       out.push(record)

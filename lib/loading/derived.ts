@@ -60,6 +60,11 @@ export class Derived<V extends {}> {
   }
 
   /** `key`'s state changed but its value stays (our write won a conflict): only a load in flight is kept out. */
+  /** Every key changed (a namespace clear): no load in flight may store its result. */
+  changedAll (): void {
+    this.#loads?.changedAll()
+  }
+
   changedKeepingValue (key: string): void {
     if (this.#loads !== undefined) this.#loads.changed(key)
   }

@@ -32,7 +32,7 @@ export interface LoadOptions {
    * `ttl + grace` in the cache, which must not exceed `maxTtl`.
    * @default the cache's `ttl`
    */
-  ttl?: number
+  ttl?: number | undefined
   /**
    * Stale-while-revalidate: milliseconds after `ttl` during which
    * `getOrLoad` still serves the old value while exactly one refresh runs.
@@ -40,37 +40,37 @@ export interface LoadOptions {
    * for `ttl + grace`); any write or invalidation still evicts it at once.
    * @default 0 (no grace)
    */
-  grace?: number
+  grace?: number | undefined
   /**
    * With a stale value in its grace window: how long to wait for the
    * refresh before serving the stale value (the refresh goes on, and its
    * result is stored when it lands, unless the race guard forbids it).
    * Without a stale value it does not apply. @default 0 (serve stale at once)
    */
-  softTimeout?: number
+  softTimeout?: number | undefined
   /**
    * Hard timeout in ms: this caller gets E_LOAD_TIMEOUT. The load itself
    * goes on for other callers and is stored when it lands.
    * @default none
    */
-  timeout?: number
+  timeout?: number | undefined
   /**
    * Aborts this caller's wait with E_LOAD_ABORTED. Other callers are not
    * affected; the load is cancelled (its context signal aborted, its result
    * not stored) only when every caller that joined it aborted.
    */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
   /**
    * Milliseconds to remember that the loader found nothing (it returned
    * `undefined` or `null`); during them `getOrLoad` resolves `undefined`
    * without calling the loader. A write or invalidation of the key or of
    * one of its bases ends it. @default 0 (off)
    */
-  negativeTtl?: number
+  negativeTtl?: number | undefined
   /** Keys the loaded value is derived from: a change of any evicts it (see `SetOptions.dependsOn`). */
-  dependsOn?: string[]
+  dependsOn?: string[] | undefined
   /** Tags of the loaded value: `invalidateTag(t)` evicts it on every instance. */
-  tags?: string[]
+  tags?: string[] | undefined
 }
 
 /** What the cache lends the loader. */
@@ -242,6 +242,13 @@ export class Loads<V extends {}> {
     if (own !== undefined) this.#detach(own)
     const watching = this.#watch.get(key)
     if (watching !== undefined) for (const f of [...watching]) this.#detach(f)
+  }
+
+  /** Every key changed (a namespace clear): no flight in the air may store its result. */
+  changedAll (): void {
+    for (const f of [...this.#flights.values()]) this.#detach(f)
+    this.#fresh.clear()
+    this.#negative.clear()
   }
 
   /** `key`'s value left the cache (TTL, capacity, eviction). */

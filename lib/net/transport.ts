@@ -6,6 +6,7 @@
  * the same core code runs on either. Frames are opaque bytes here; the core
  * encodes and decodes them (protocol/).
  */
+import type { MeshCacheError } from '../errors.ts'
 
 /** What the core gives a transport when it joins a namespace. */
 export interface FrameHandler {
@@ -38,6 +39,14 @@ export interface Channel {
   close(): Promise<void>
 }
 
+/** A failed attempt to reach a peer (the cache's `peer:error` event). */
+export interface PeerErrorEvent {
+  /** The address tried (as given in `peers`, or as learnt from a peer). */
+  address: string
+  /** E_PSK_MISMATCH, E_PEER_ID_MISMATCH or E_PEER_UNREACHABLE, with the transport's error as `cause`. */
+  error: MeshCacheError
+}
+
 /** A way for a node to reach its peers; one transport may carry many namespaces. */
 export interface Transport {
   /**
@@ -47,6 +56,11 @@ export interface Transport {
   join(namespace: string, handler: FrameHandler): Promise<Channel>
   /** Addresses other nodes can dial, where that means something (libp2p). */
   multiaddrs?(): string[]
+  /**
+   * Subscribes to failed attempts to reach peers; returns the unsubscribe
+   * function. A transport that cannot fail to connect (memory) omits it.
+   */
+  onPeerError?(listener: (event: PeerErrorEvent) => void): () => void
   /** Stops the transport if the cache created it. */
   close?(): Promise<void>
 }

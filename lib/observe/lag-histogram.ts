@@ -21,7 +21,12 @@ export interface PropagationStats {
   p99Ms: number
   /** Longest lag seen (ms). */
   maxMs: number
-  /** Cumulative buckets, Prometheus style: [upper bound in ms (Infinity for the last), updates with a lag at most that]. */
+  /**
+   * Cumulative buckets, Prometheus style: [upper bound in ms, updates with a
+   * lag at most that]. Every bound is finite, so the stats survive
+   * `JSON.stringify` (an Infinity would become null); the "+Inf" bucket is
+   * `count`, as a Prometheus histogram's `_count` is.
+   */
   buckets: Array<[leMs: number, count: number]>
 }
 
@@ -42,9 +47,9 @@ export class LagHistogram {
   snapshot (): PropagationStats {
     const buckets: Array<[number, number]> = []
     let cumulative = 0
-    for (let i = 0; i < BUCKETS; i++) {
+    for (let i = 0; i < BUCKETS - 1; i++) {
       cumulative += this.#counts[i] as number
-      buckets.push([i === BUCKETS - 1 ? Infinity : 2 ** i - 1, cumulative])
+      buckets.push([2 ** i - 1, cumulative])
     }
     return {
       count: this.#count,
@@ -60,6 +65,6 @@ export class LagHistogram {
     if (this.#count === 0) return 0
     const rank = Math.ceil(q * this.#count)
     for (const [le, cumulative] of buckets) if (cumulative >= rank) return Math.min(le, this.#max)
-    return this.#max
+    return this.#max // in the +Inf bucket
   }
 }

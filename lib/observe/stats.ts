@@ -83,7 +83,8 @@ export interface CacheStats {
    * The lower tier's counters, named by the tier (the Redis L2: `l2Hits`,
    * `l2Misses`, `l2Errors`, `l2Writes`, `l2Fills`, `l2Skipped` (guarded
    * writes refused), `l2Bypassed`, `l2Pending`, `l2Replayed`, `l2Refused`
-   * (values the read guard refused), `l2Breaker`…); undefined without a tier.
+   * (values the read guard refused), `l2Breaker`…); null without a tier
+   * (not undefined, which JSON would drop).
    */
-  tier: Record<string, number | string> | undefined
+  tier: Record<string, number | string> | null
 }

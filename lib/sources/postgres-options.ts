@@ -43,7 +43,7 @@ export interface PostgresSourceOptions {
   onWarning?: (warning: SourceWarning) => void
 }
 
-/** The defaults (SPEC.md §13 and the README quote them; test/sources/postgres-spec.test.ts checks that they agree). */
+/** The defaults (SPEC.md §13 and the README quote them; the repository's spec test checks that they agree). */
 export const POSTGRES_DEFAULTS = {
   lagWarningBytes: 64 * 1024 * 1024,
   lagWarningMs: 10_000,

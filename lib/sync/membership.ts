@@ -57,6 +57,12 @@ export interface PeerInfo extends MemberState {
   peer: string
   /** Local epoch ms when its state was last renewed. */
   lastSeen: number
+  /**
+   * Whether its connection is open now (`cache.peers()`). A live member that is
+   * not connected is partitioned away, or gone without a goodbye (killed): its
+   * state lasts until it is stale (30 s).
+   */
+  connected?: boolean
 }
 
 export interface MembershipHooks {
@@ -129,17 +135,24 @@ export class Membership {
     awarenessProtocol.applyAwarenessUpdate(this.#awareness, update, peer)
   }
 
-  /** Live members other than this instance (renewed within the last 30 s). */
-  peers (): PeerInfo[] {
+  /**
+   * Live members other than this instance (renewed within the last 30 s).
+   * With `connected` (the transport's peers now), each is marked connected
+   * or not. Members that are not connected stay listed: a partitioned member
+   * is still a member (change sources hold their acknowledgements for it),
+   * and so is a killed one's old incarnation until it is stale (30 s); the
+   * connected ones are the instances reachable now.
+   */
+  peers (connected?: ReadonlySet<string>): PeerInfo[] {
     const out: PeerInfo[] = []
     for (const [id, state] of this.#awareness.getStates()) {
       if (id === this.#awareness.clientID || !isMemberState(state)) continue
-      out.push({
-        ...pick(state),
-        peer: this.#peerOf.get(id) ?? '',
-        lastSeen: this.#awareness.meta.get(id)?.lastUpdated ?? 0,
-      })
+      const peer = this.#peerOf.get(id) ?? ''
+      const info: PeerInfo = { ...pick(state), peer, lastSeen: this.#awareness.meta.get(id)?.lastUpdated ?? 0 }
+      if (connected !== undefined) info.connected = connected.has(peer)
+      out.push(info)
     }
+    if (connected !== undefined) markOldIncarnations(out)
     return out.sort((a, b) => (a.origin < b.origin ? -1 : 1))
   }
 
@@ -181,6 +194,27 @@ export class Membership {
     if (id === this.#awareness.clientID || peer === undefined || !isMemberState(state)) return
     this.#hooks.onSummary(state.origin, state.seq, peer)
   }
+}
+
+/**
+ * A transport peer carries one instance of a namespace at a time (a transport
+ * joins a namespace once), so of several incarnations on one connected peer
+ * (a restart with a pinned identity) only the latest is connected; the
+ * others are its past, listed until stale. Incarnations begin with their
+ * start time in base 36 (SPEC §1).
+ */
+function markOldIncarnations (members: PeerInfo[]): void {
+  const latest = new Map<string, PeerInfo>()
+  for (const m of members) {
+    if (m.connected !== true) continue
+    const other = latest.get(m.peer)
+    if (other === undefined || startOf(m) > startOf(other)) latest.set(m.peer, m)
+  }
+  for (const m of members) if (m.connected === true && latest.get(m.peer) !== m) m.connected = false
+}
+
+function startOf (m: PeerInfo): number {
+  return Number.parseInt(m.incarnation.slice(0, -4), 36) || 0
 }
 
 function isMemberState (s: unknown): s is MemberState {

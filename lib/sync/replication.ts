@@ -92,7 +92,7 @@ export class Replication<V extends {}> {
    * it came through; in a partial mesh that neighbour may have lacked the
    * write too (it sits a hop nearer the writer and repairs in the same
    * instant), so without this the next hop waited for a periodic round
-   * (10 s a hop; bench/scale/hops.ts).
+   * (10 s a hop; the repository's scale bench (hops)).
    */
   announceTick (): void {
     const seq = this.#replica.seq
@@ -137,9 +137,9 @@ export class Replication<V extends {}> {
     this.#membership?.advertise(this.#meta)
   }
 
-  /** Live members of the namespace. */
-  peers (): PeerInfo[] {
-    return this.#membership?.peers() ?? []
+  /** Live members of the namespace; with `connected`, as users see them (Membership.peers). */
+  peers (connected?: ReadonlySet<string>): PeerInfo[] {
+    return this.#membership?.peers(connected) ?? []
   }
 
   /** Origins of the live members, this instance's not included. */

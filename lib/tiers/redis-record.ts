@@ -36,7 +36,7 @@ const EXPIRES_DIGITS = 13
  * The conditional write of a value or tombstone (KEYS[1] the key, ARGV[1]
  * the record, ARGV[2] its lifetime in ms). It replaces what the key holds
  * unless that is a write (value or tombstone) with a version at least as
- * new, compared as (hlc, writer), the mesh's own tie-break (lib/entry.ts
+ * new, compared as (hlc, writer), the mesh's own tie-break (lib/core/entry.ts
  * `wins`). A filled value never blocks a write: a write is always newer
  * news than a load. Returns 1 when stored, 0 when refused.
  */

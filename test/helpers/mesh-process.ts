@@ -47,15 +47,31 @@ export interface NodeOptions {
   mode?: 'invalidate' | 'replicate'
   /** Turn on the gossipsub relay tier from this many peers. */
   relayMinPeers?: number
+  /** A pinned libp2p identity (generateIdentity()). */
+  identity?: string
+  /** Full bootstrap multiaddrs, beside `peers`' ports. */
+  peerAddrs?: string[]
 }
 
 /** Starts a cache process on 127.0.0.1 and resolves once it is ready. */
 export async function startNode (o: NodeOptions): Promise<ChildProcess> {
-  const child = fork(NODE, ['127.0.0.1', String(o.port), o.psk, ...o.peers.map((p) => `/ip4/127.0.0.1/tcp/${p}`)], {
+  const child = fork(NODE, ['127.0.0.1', String(o.port), o.psk, ...o.peers.map((p) => `/ip4/127.0.0.1/tcp/${p}`), ...(o.peerAddrs ?? [])], {
     execPath: process.execPath,
-    env: { ...process.env, NODE_ID: o.nodeId, MODE: o.mode ?? 'replicate', ...(o.relayMinPeers !== undefined ? { RELAY_MIN_PEERS: String(o.relayMinPeers) } : {}) },
+    env: {
+      ...process.env,
+      NODE_ID: o.nodeId,
+      MODE: o.mode ?? 'replicate',
+      ...(o.relayMinPeers !== undefined ? { RELAY_MIN_PEERS: String(o.relayMinPeers) } : {}),
+      ...(o.identity !== undefined ? { IDENTITY: o.identity } : {}),
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
-  await once(child, 'message')
+  const [ready] = await once(child, 'message') as [{ peerId: string }]
+  ;(child as ChildProcess & { peerId?: string }).peerId = ready.peerId
   return child
+}
+
+/** The libp2p peer id a node process reported when it started. */
+export function peerIdOfChild (child: ChildProcess): string {
+  return (child as ChildProcess & { peerId?: string }).peerId ?? ''
 }

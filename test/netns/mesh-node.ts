@@ -4,6 +4,7 @@
  *
  * argv: ADDRESS PORT PSK_HEX PEER...   a PEER is an IPv4 address (same port) or a full multiaddr
  * env:  NODE_ID (optional, the cache's nodeId), REGION (optional, the cache's region), MODE ('replicate', the default, or 'invalidate'),
+ *       IDENTITY (optional, the transport's pinned identity, from generateIdentity())
  *       KEEPALIVE_MS / PEER_TIMEOUT_MS / PROBE_MS (optional, the transport's keepaliveInterval / peerTimeout / probeInterval),
  *       MAX_PEERS (optional, the transport's maxPeers: a partial mesh), REGION_LINKS ('1': the transport gets REGION too, region links), CROSS_LINKS (its crossRegionLinks),
  *       REDIAL ('default': the transport's own redial timers instead of this script's fast ones)
@@ -11,7 +12,10 @@
  *   { id, op: 'inspect', keys } | { id, op: 'origin' } | { id, op: 'await-peers', count } | { id, op: 'await-members', count } |
  *   { id, op: 'await-values', expect: Record<key, value> } | { id, op: 'await-kind', key, kind } | { id, op: 'sync' } |
  *   { id, op: 'load', key, value, dependsOn?, tags? } (getOrLoad with a loader returning value) |
- *   { id, op: 'await-missing', keys } | { id, op: 'invalidate', key } | { id, op: 'invalidate-tag', tag }
+ *   { id, op: 'await-missing', keys } | { id, op: 'invalidate', key } | { id, op: 'invalidate-tag', tag } |
+ *   { id, op: 'peers' } (cache.peers()) | { id, op: 'peer-errors' } (codes of the transport's dial errors so far) |
+ *   { id, op: 'await-peer-error', code } | { id, op: 'set-replicated', key, value, timeout } (set, then
+ *   whenReplicated) | { id, op: 'clear' }
  * Replies: { id, value, at } where `at` is CLOCK_MONOTONIC ms.
  */
 import { createMeshCache, type ChangeEvent } from '../../lib/index.ts'
@@ -33,6 +37,11 @@ type Request =
   | { id: number, op: 'invalidate', key: string }
   | { id: number, op: 'invalidate-tag', tag: string }
   | { id: number, op: 'await-missing', keys: string[] }
+  | { id: number, op: 'peers' }
+  | { id: number, op: 'set-replicated', key: string, value: string, timeout: number }
+  | { id: number, op: 'clear' }
+  | { id: number, op: 'peer-errors' }
+  | { id: number, op: 'await-peer-error', code: string }
 
 const [address, port, psk, ...peers] = process.argv.slice(2)
 const now = (): number => Number(process.hrtime.bigint()) / 1e6
@@ -42,6 +51,7 @@ const transport = await createLibp2pTransport({
   listen: [`/ip4/${address}/tcp/${port}`],
   peers: peers.map((peer) => peer.startsWith('/') ? peer : `/ip4/${peer}/tcp/${port}`),
   psk: `/key/swarm/psk/1.0.0/\n/base16/\n${psk}\n`,
+  ...(process.env.IDENTITY ? { identity: process.env.IDENTITY } : {}),
   ...(process.env.REDIAL === 'default' ? {} : { redialInterval: 100, maxRedialInterval: 500 }),
   ...(process.env.KEEPALIVE_MS ? { keepaliveInterval: Number(process.env.KEEPALIVE_MS) } : {}),
   ...(process.env.PEER_TIMEOUT_MS ? { peerTimeout: Number(process.env.PEER_TIMEOUT_MS) } : {}),
@@ -53,6 +63,9 @@ const transport = await createLibp2pTransport({
   ...(process.env.RELAY_MIN_PEERS ? { gossipsub: { minPeers: Number(process.env.RELAY_MIN_PEERS) } } : {}),
 })
 const cache = await createMeshCache<string>({ namespace: 'partition', transport, mode: process.env.MODE === 'invalidate' ? 'invalidate' : 'replicate', ttl: 10 * 60_000, ...(process.env.NODE_ID ? { nodeId: process.env.NODE_ID } : {}), ...(process.env.REGION ? { region: process.env.REGION } : {}) })
+
+const peerErrors: string[] = []
+transport.onPeerError((e) => { peerErrors.push(e.error.code); queueMicrotask(wake) })
 
 /** Wakes every waiter after each applied change (once the value is stored) and every 20 ms for peer counts. */
 const waiters = new Set<() => void>()
@@ -91,6 +104,11 @@ process.on('message', async (request: Request) => {
     case 'await-peers': at = await until(() => cache.connectedPeers().length >= request.count); break
     case 'await-members': at = await until(() => cache.peers().length >= request.count); break
     case 'transport-stats': value = transport.stats(); break
+    case 'peers': value = cache.peers(); break
+    case 'set-replicated': cache.set(request.key, request.value); await cache.whenReplicated({ timeout: request.timeout }); at = now(); break
+    case 'clear': cache.clear(); break
+    case 'peer-errors': value = [...peerErrors]; break
+    case 'await-peer-error': at = await until(() => peerErrors.includes(request.code)); break
     case 'await-values': at = await until(() => Object.entries(request.expect).every(([k, v]) => cache.get(k) === v)); break
   }
   process.send?.({ id: request.id, value, at })

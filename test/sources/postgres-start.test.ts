@@ -3,6 +3,7 @@
  * typed errors at start, REPLICA IDENTITY warnings, mappings that fail, transactions applied whole,
  * the slot released by close(). The mesh behaviour (3 processes, failover) is in postgres-mesh.test.ts.
  */
+import type { EventEmitter } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import pg from 'pg'
@@ -42,8 +43,10 @@ function until (emitters: Array<MeshCache<string> | PostgresSource>, check: () =
     const timer = setTimeout(() => { done(); reject(new Error(`timed out waiting for ${what}`)) }, GUARD_MS)
     // Some conditions change with no event (a stats counter): re-checked every 20 ms too.
     const ticker = setInterval(poll, 20)
-    const done = (): void => { clearTimeout(timer); clearInterval(ticker); for (const e of emitters) for (const n of WATCHED) e.off(n, poll) }
-    for (const e of emitters) for (const n of WATCHED) e.on(n, poll)
+    // As plain emitters: MeshCache's event methods are typed by its own event map, the source's are not.
+    const plain = emitters as EventEmitter[]
+    const done = (): void => { clearTimeout(timer); clearInterval(ticker); for (const e of plain) for (const n of WATCHED) e.off(n, poll) }
+    for (const e of plain) for (const n of WATCHED) e.on(n, poll)
     poll()
   })
 }

@@ -4,7 +4,8 @@
  * multiplexed with Yamux, on one direct stream per peer and direction.
  * See DESIGN.md for why (and why not gossipsub).
  */
-import type { Channel, FrameHandler, Transport } from '../transport.ts'
+import type { Channel, FrameHandler, PeerErrorEvent, Transport } from '../transport.ts'
+import { classifyDialError, refineTimeout } from './peer-errors.ts'
 import { ErrorCode, MeshCacheError } from '../../errors.ts'
 import { buildNode } from './node.ts'
 import { FaultSwitch } from './fault.ts'
@@ -18,6 +19,7 @@ import { resolveOptions } from './options.ts'
 import type { Libp2pTransportOptions } from './options.ts'
 
 export { generatePsk } from './psk.ts'
+export { generateIdentity, peerIdOf } from './identity.ts'
 export { PROTOCOL } from './envelope.ts'
 export type { Libp2pTransportOptions } from './options.ts'
 export type { TransportStats } from './mesh.ts'
@@ -44,6 +46,8 @@ export interface Libp2pTransport extends Transport {
   addPeer (addr: string): void
   /** Counters of what was sent, received and dropped. */
   stats (): TransportStats
+  /** Failed dials, classified (wrong key, wrong peer id, unreachable); returns the unsubscribe function. */
+  onPeerError (listener: (event: PeerErrorEvent) => void): () => void
   /** The libp2p node underneath (for metrics and inspection; meshcache owns its lifecycle). */
   readonly libp2p: Libp2p
   readonly faults: Faults
@@ -77,7 +81,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
   const faults = new FaultSwitch()
   let mesh: Mesh
   try {
-    const node = await buildNode({ listen: opts.listen, psk: opts.psk, gater: faults.gater(), logger: opts.logger, gossipsub: opts.relayMinPeers !== undefined })
+    const node = await buildNode({ listen: opts.listen, psk: opts.psk, privateKey: opts.identity, gater: faults.gater(), logger: opts.logger, gossipsub: opts.relayMinPeers !== undefined })
     mesh = new Mesh(node, opts, node.logger.forComponent('meshcache:libp2p:mesh'))
     if (opts.relayMinPeers !== undefined) {
       mesh.relay = new GossipRelay(node.services.pubsub as GossipSub, opts.relayMinPeers, mesh, node.logger.forComponent('meshcache:libp2p:relay'))
@@ -86,9 +90,11 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     await node.start()
     mesh.start()
   } catch (err) {
-    throw new MeshCacheError(ErrorCode.TRANSPORT, `libp2p node failed to start: ${(err as Error).message}`, { cause: err })
+    throw startError(err, opts.listen)
   }
   const node = mesh.node
+  let closing: Promise<void> | undefined
+  const peerErrors = new Set<(event: PeerErrorEvent) => void>()
   const redialer = new Redialer({
     node,
     log: node.logger.forComponent('meshcache:libp2p:redial'),
@@ -98,6 +104,17 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     dialTimeout: opts.dialTimeout,
     forgetAfter: opts.forgetAfter,
     onDial: ok => { mesh.stats.redials++; if (!ok) mesh.stats.redialFailures++ },
+    onDialError: (address, err) => {
+      if (peerErrors.size === 0) return
+      const hasPsk = opts.psk !== undefined
+      void refineTimeout(address, classifyDialError(address, err, hasPsk), hasPsk, opts.dialTimeout).then((error) => {
+        if (closing !== undefined) return
+        const event: PeerErrorEvent = { address, error }
+        for (const listener of peerErrors) {
+          try { listener(event) } catch (thrown) { queueMicrotask(() => { throw thrown }) }
+        }
+      })
+    },
     ...(mesh.prober !== undefined ? { probe: mesh.prober } : {}),
     // A partial mesh dials only while it holds fewer than maxPeers connections.
     ...(opts.maxPeers !== Infinity ? { bound: { peers: opts.maxPeers, connections: () => mesh.connectedPeerCount() } } : {}),
@@ -111,7 +128,6 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     node.logger.forComponent('meshcache:libp2p').error('no psk: any node that reaches %s can join this mesh', mesh.ownAddrs().join(', '))
   }
 
-  let closing: Promise<void> | undefined
   return {
     peerId: mesh.self,
     libp2p: node,
@@ -126,6 +142,10 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
       redialer.start()
     },
     stats: () => ({ ...mesh.stats, probes: mesh.prober?.probes ?? 0, connections: mesh.connectedPeerCount() }),
+    onPeerError (listener: (event: PeerErrorEvent) => void): () => void {
+      peerErrors.add(listener)
+      return () => { peerErrors.delete(listener) }
+    },
     faults: {
       isolate () {
         faults.isolate()
@@ -148,4 +168,18 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
       return closing
     }
   }
+}
+
+/**
+ * The node could not start. A taken listen port is the usual cause; libp2p's
+ * own message for it advises a libp2p option meshcache does not expose, so
+ * the error says what a user can change instead.
+ */
+function startError (err: unknown, listen: string[]): MeshCacheError {
+  const message = (err as Error)?.message ?? String(err)
+  if (/EADDRINUSE|address already in use/i.test(message) || (err as { code?: string })?.code === 'EADDRINUSE') {
+    return new MeshCacheError(ErrorCode.TRANSPORT,
+      `cannot listen on ${listen.join(', ')}: the address is already in use (another instance on this port?); choose another port in \`listen\`, or port 0 for a free one`, { cause: err })
+  }
+  return new MeshCacheError(ErrorCode.TRANSPORT, `libp2p node failed to start: ${message}`, { cause: err })
 }

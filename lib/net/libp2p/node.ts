@@ -11,7 +11,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { preSharedKey } from '@libp2p/pnet'
 import { gossipsub } from '@libp2p/gossipsub'
-import type { ComponentLogger, ConnectionGater, MessageStream, StreamMuxerFactory } from '@libp2p/interface'
+import type { ComponentLogger, ConnectionGater, PrivateKey, MessageStream, StreamMuxerFactory } from '@libp2p/interface'
 import { quietNoiseLengths } from './noise-lengths.ts'
 import { batchInboundWindowUpdates } from './yamux-window.ts'
 import { fixXSalsa20Memory } from './xsalsa20-memory.ts'
@@ -20,6 +20,8 @@ import { GOSSIPSUB_SETTINGS } from './relay.ts'
 export interface NodeInit {
   listen: string[]
   psk: Uint8Array | undefined
+  /** The node's identity; a fresh one when undefined. */
+  privateKey?: PrivateKey | undefined
   gater: ConnectionGater
   logger: ComponentLogger | undefined
   /** Add the gossipsub service (the relay tier). */
@@ -60,6 +62,7 @@ export async function buildNode (init: NodeInit): Promise<Libp2p> {
   if (init.psk !== undefined) fixXSalsa20Memory()
   return createLibp2p({
     addresses: { listen: init.listen },
+    ...(init.privateKey !== undefined ? { privateKey: init.privateKey } : {}),
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [tunedMuxer(yamux())],

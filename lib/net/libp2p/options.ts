@@ -3,8 +3,10 @@
  * Bad options fail at construction with E_INVALID_OPTION naming the option.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import type { ComponentLogger } from '@libp2p/interface'
+import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
+import { parseIdentity } from './identity.ts'
 import { invalidOption } from '../../errors.ts'
+import { refuseUnknown } from '../../core/suggest.ts'
 import { CHUNK_BYTES } from './envelope.ts'
 import { normalizePsk } from './psk.ts'
 
@@ -31,48 +33,56 @@ export interface Libp2pTransportOptions {
    * `/ip4/0.0.0.0/tcp/4001`) to mesh across machines.
    * @default ['/ip4/127.0.0.1/tcp/0'] (loopback, random port)
    */
-  listen?: string[]
+  listen?: string[] | undefined
   /**
    * Bootstrap multiaddrs to dial, with or without `/p2p/<id>`. They are
    * redialled forever while unreachable; every other peer is learnt from
    * them (peer exchange) and redialled too.
    * @default []
    */
-  peers?: string[]
+  peers?: string[] | undefined
   /**
    * Pre-shared key that makes the mesh private (libp2p pnet, v1 swarm.key
    * format, see `generatePsk()`). Nodes with another key, or none, cannot
    * complete a connection. Strongly advised on anything but loopback.
    * @default undefined (open mesh: anyone who reaches the port can join)
    */
-  psk?: Uint8Array | string
+  psk?: Uint8Array | string | undefined
+  /**
+   * This node's private key (as made by `generateIdentity()`: base64 text, or
+   * the key's protobuf bytes), so its peer id stays the same across restarts
+   * and addresses with `/p2p/<id>` stay valid. Keep it secret, one per
+   * instance.
+   * @default a new key (and peer id) at every start
+   */
+  identity?: Uint8Array | string | undefined
   /**
    * First delay in ms before redialling a known peer that is unreachable;
    * doubles after each failed try up to `maxRedialInterval`. Also the
    * period of the check itself.
    * @default 1000
    */
-  redialInterval?: number
+  redialInterval?: number | undefined
   /** @default 30000 */
-  maxRedialInterval?: number
+  maxRedialInterval?: number | undefined
   /**
    * How long (ms) one dial of a known peer may take before it counts as
    * failed. A node with the wrong psk can leave a dial hanging until then.
    * @default 5000
    */
-  dialTimeout?: number
+  dialTimeout?: number | undefined
   /**
    * A peer learnt through peer exchange (not a bootstrap peer) that stayed
    * unreachable this long (ms) is forgotten. Bootstrap peers are never forgotten.
    * @default 600000 (10 min)
    */
-  forgetAfter?: number
+  forgetAfter?: number | undefined
   /**
    * How often (ms) our stream to each peer carries a PING, busy or idle, so
    * the peer keeps hearing from us and knows we judge liveness the same way.
    * @default 5000
    */
-  keepaliveInterval?: number
+  keepaliveInterval?: number | undefined
   /**
    * A connected peer from which nothing arrived for this long (ms) while
    * this process was running normally is given up: its connections are
@@ -83,7 +93,7 @@ export interface Libp2pTransportOptions {
    * are never given up this way.
    * @default 30000
    */
-  peerTimeout?: number
+  peerTimeout?: number | undefined
   /**
    * How often (ms) a peer we cannot hear is probed with a bare TCP connect
    * to its address: one connected but silent past a due PING (1.25
@@ -103,7 +113,7 @@ export interface Libp2pTransportOptions {
    * pieces on the wire and joined again by the receiver.
    * @default 16 MiB
    */
-  maxFrameBytes?: number
+  maxFrameBytes?: number | undefined
   /**
    * Per peer: when a peer's stream is saturated and this many bytes already
    * wait to be sent, further frames to it are dropped (and counted in
@@ -111,7 +121,7 @@ export interface Libp2pTransportOptions {
    * anti-entropy repairs them.
    * @default 8 MiB
    */
-  maxBufferedBytes?: number
+  maxBufferedBytes?: number | undefined
   /**
    * The relay tier for large meshes: broadcasts in a namespace with at least
    * `minPeers` connected peers go over gossipsub (the sender reaches 6 mesh
@@ -120,7 +130,7 @@ export interface Libp2pTransportOptions {
    * `true` means `{ minPeers: 50 }`.
    * @default false
    */
-  gossipsub?: boolean | { minPeers?: number }
+  gossipsub?: boolean | { minPeers?: number } | undefined
   /**
    * Bounded connections for large meshes (a partial mesh). While this node
    * knows at most `maxPeers` peers nothing changes (a full mesh, direct
@@ -149,13 +159,24 @@ export interface Libp2pTransportOptions {
    * (`DEBUG=meshcache:*` to see it).
    * @default libp2p's default logger
    */
-  logger?: ComponentLogger
+  logger?: ComponentLogger | undefined
 }
+
+/** Every option name, for refusing unknown ones with a suggestion. */
+const TRANSPORT_OPTION_NAMES = [
+  'listen', 'peers', 'psk', 'identity', 'redialInterval', 'maxRedialInterval', 'dialTimeout', 'forgetAfter',
+  'keepaliveInterval', 'peerTimeout', 'probeInterval', 'maxPeers', 'region', 'crossRegionLinks', 'maxFrameBytes', 'maxBufferedBytes', 'gossipsub', 'logger',
+] as const satisfies ReadonlyArray<keyof Libp2pTransportOptions>
+/** Fails to compile, naming it, when an option is added to Libp2pTransportOptions but not to the list above. */
+type MissingOptionName = Exclude<keyof Libp2pTransportOptions, (typeof TRANSPORT_OPTION_NAMES)[number]>
+const everyOptionNamed: [MissingOptionName] extends [never] ? true : MissingOptionName = true
+void everyOptionNamed
 
 export interface ResolvedOptions {
   listen: string[]
   peers: string[]
   psk: Uint8Array | undefined
+  identity: PrivateKey | undefined
   redialInterval: number
   maxRedialInterval: number
   dialTimeout: number
@@ -203,6 +224,7 @@ function checkTimer (name: string, value: unknown, fallback: number, min: number
 
 export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedOptions {
   if (typeof options !== 'object' || options === null) invalidOption('options', 'must be an object')
+  refuseUnknown(options, TRANSPORT_OPTION_NAMES)
   const listen = options.listen === undefined ? [...DEFAULT_LISTEN] : checkAddrs('listen', options.listen)
   if (listen.length === 0) invalidOption('listen', 'must name at least one address')
   const peers = options.peers === undefined ? [] : checkAddrs('peers', options.peers)
@@ -213,6 +235,7 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
     }
     psk = normalizePsk(options.psk)
   }
+  const identity = options.identity === undefined ? undefined : parseIdentity(options.identity)
   const redialInterval = checkTimer('redialInterval', options.redialInterval, DEFAULT_REDIAL_INTERVAL, 10)
   const maxRedialInterval = checkTimer('maxRedialInterval', options.maxRedialInterval,
     Math.max(DEFAULT_MAX_REDIAL_INTERVAL, redialInterval), redialInterval)
@@ -240,7 +263,7 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
   if (typeof region !== 'string' || region.length > 64) invalidOption('region', 'must be a string of at most 64 characters')
   const crossRegionLinks = options.crossRegionLinks ?? 2
   if (typeof crossRegionLinks !== 'number' || !Number.isInteger(crossRegionLinks) || crossRegionLinks < 1) invalidOption('crossRegionLinks', 'must be an integer ≥ 1')
-  return { listen, peers, psk, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, probeInterval, maxPeers, region, crossRegionLinks, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
+  return { listen, peers, psk, identity, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, probeInterval, maxPeers, region, crossRegionLinks, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
 }
 
 function resolveRelay (value: unknown): number | undefined {

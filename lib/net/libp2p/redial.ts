@@ -58,6 +58,8 @@ export interface RedialInit {
   /** Clock, injectable for tests. */
   now?: () => number
   onDial?: (ok: boolean) => void
+  /** A dial failed: the address tried and the error, classified (peer-errors.ts). */
+  onDialError?: (address: string, error: unknown) => void
   /** Probes lost peers so a healed path is redialled at once (probe.ts); none: backoff only. */
   probe?: ProbeWatch
   /**
@@ -100,6 +102,7 @@ export class Redialer {
   readonly #forgetAfter: number
   readonly #now: () => number
   readonly #onDial: (ok: boolean) => void
+  readonly #onDialError: (address: string, error: unknown) => void
   readonly #probe: ProbeWatch | undefined
   readonly #bound: { peers: number, connections: () => number } | undefined
   readonly #policy: RedialInit['policy']
@@ -120,6 +123,7 @@ export class Redialer {
     this.#forgetAfter = init.forgetAfter
     this.#now = init.now ?? Date.now
     this.#onDial = init.onDial ?? (() => {})
+    this.#onDialError = init.onDialError ?? (() => {})
     this.#probe = init.probe
     this.#bound = init.bound
     this.#policy = init.policy
@@ -383,12 +387,19 @@ export class Redialer {
       const backoff = this.#backoff(k)
       this.#log('dial %s failed (%d in a row), next in ~%d ms: %s', k.peer ?? k.bootstrapAddr, k.failures, backoff, (err as Error).message)
       this.#onDial(false)
+      this.#onDialError(describeTarget(target), err)
     } finally {
       k.dialing = false
       this.#dialing--
       k.abort = undefined
     }
   }
+}
+
+/** The address a dial tried, as the user wrote it (the first one when a peer has several). */
+function describeTarget (target: Multiaddr | Multiaddr[]): string {
+  const list = Array.isArray(target) ? target : [target]
+  return list.map(a => a.toString()).join(', ')
 }
 
 function shuffle<T> (items: T[]): void {

@@ -1,0 +1,31 @@
+/**
+ * The namespace clear (SPEC §4.1): `cache.clear()` writes an INVALIDATE of
+ * the reserved key CLEAR_KEY, which travels, merges and is repaired like any
+ * record. What it means is kept here as one number, the clear horizon: the
+ * largest HLC of a clear that won here. A plain maximum, so the order in
+ * which clears arrive does not matter (commutative, associative, idempotent).
+ */
+import { CLEAR_KEY } from '../../protocol/constants.ts'
+
+export { CLEAR_KEY }
+
+export class ClearHorizon {
+  #at = 0
+
+  /** The HLC of the latest clear applied here; 0 for none. */
+  get at (): number {
+    return this.#at
+  }
+
+  /** A clear record stamped `hlc` won here; returns whether the horizon moved (then the caller sweeps). */
+  raise (hlc: number): boolean {
+    if (hlc <= this.#at) return false
+    this.#at = hlc
+    return true
+  }
+
+  /** Whether a write stamped `hlc` was made before the latest clear: its value must not be held. One comparison. */
+  covers (hlc: number): boolean {
+    return hlc < this.#at
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * The runtime meshcache needs. libp2p 3 uses `Promise.withResolvers` and
+ * other Node 22 APIs; on Node 20 its node starts, dials nothing and logs the
+ * failure only under DEBUG, so a cache would resolve, stay alone and never
+ * propagate a write. Refusing at `createMeshCache` turns that silence into an
+ * error that says what to do.
+ */
+import { ErrorCode, MeshCacheError } from '../errors.ts'
+
+/** The oldest Node major meshcache runs on (package.json `engines` says the same). */
+export const MIN_NODE_MAJOR = 22
+
+/**
+ * Throws E_UNSUPPORTED_RUNTIME unless `version` (a `process.versions.node`
+ * string, injectable for tests) is at least MIN_NODE_MAJOR.
+ */
+export function assertSupportedRuntime (version: string | undefined = globalThis.process?.versions?.node): void {
+  const major = Number.parseInt(version ?? '', 10)
+  if (Number.isInteger(major) && major >= MIN_NODE_MAJOR) return
+  throw new MeshCacheError(ErrorCode.UNSUPPORTED_RUNTIME,
+    `meshcache needs Node ${MIN_NODE_MAJOR} or newer (libp2p 3 does), this is ${version === undefined || version === '' ? 'not Node' : `Node ${version}`}: ` +
+    `run your service on Node >= ${MIN_NODE_MAJOR} (for example install the \`node@${MIN_NODE_MAJOR + 2}\` package, or use a node:${MIN_NODE_MAJOR + 2} image)`)
+}

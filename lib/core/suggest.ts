@@ -1,0 +1,41 @@
+/**
+ * Refusing unknown option names, with a suggestion: a misspelt option
+ * (`tll: 5000`) would otherwise be ignored and its default used in silence.
+ */
+import { invalidOption } from '../errors.ts'
+
+/** Edit distance between two short names (option names: a few dozen characters at most). */
+function distance (a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0] as number
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j] as number
+      const cost = a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1
+      row[j] = Math.min(above + 1, (row[j - 1] as number) + 1, diagonal + cost)
+      diagonal = above
+    }
+  }
+  return row[b.length] as number
+}
+
+/** The known name closest to `name`, when it is close enough to be a likely typo. */
+export function closest (name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const k of known) {
+    const d = distance(name, k)
+    if (d < bestDistance) { best = k; bestDistance = d }
+  }
+  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined
+}
+
+/** Throws E_INVALID_OPTION for the first own key of `options` not in `known`, suggesting the closest one. */
+export function refuseUnknown (options: object, known: readonly string[], prefix = ''): void {
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue
+    const guess = closest(name, known)
+    invalidOption(`${prefix}${name}`, `is not an option${guess === undefined ? '' : `; did you mean \`${prefix}${guess}\`?`} (the options are ${known.join(', ')})`)
+  }
+}
