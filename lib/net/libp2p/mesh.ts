@@ -237,6 +237,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     if (set === undefined) { set = new Set(); this.#conns.set(peer, set) }
     set.add(conn)
     const link = this.#link(peer)
+    // over a partial mesh's bound: greeted all the same, then let go (partial-mesh.ts)
     if (this.#partial.overBound(conn, set.size === 1)) link.shed = true
     link.openFailures = 0
     this.#silent.connectionOpened(link, conn, set)
