@@ -21,7 +21,14 @@ test(`${INSTANCES} instances with maxPeers ${MAX_PEERS}: full membership over th
   const cluster = await ScaleCluster.start({ instances: INSTANCES, perProcess: PER_PROCESS, maxPeers: MAX_PEERS })
   try {
     await cluster.awaitMembership(90_000)
-    const formed = await cluster.stats()
+    let formed = await cluster.stats()
+    if (formed.some((s) => s.transport.connections > 2 * MAX_PEERS + 2)) {
+      // Real time, not a sleep for luck: a newcomer over the bound is greeted and let go one second
+      // later (SPEC §11.1), and on a loaded host a snapshot catches several in that second. The
+      // bound must hold once they have been let go.
+      await new Promise((resolve) => setTimeout(resolve, 2_500))
+      formed = await cluster.stats()
+    }
     for (const [i, s] of formed.entries()) {
       assert.ok(s.transport.connections >= 1, `instance ${i} has no connection`)
       // At most twice maxPeers, plus newcomers for the second they are greeted before being let go.
