@@ -12,7 +12,8 @@ import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { generateIdentity, peerIdOf } from '../../lib/index.ts'
-import { ask, freePort, startNode } from '../helpers/mesh-process.ts'
+import { ask, startNode } from '../helpers/mesh-process.ts'
+import { freePort } from '../helpers/ports.ts'
 
 interface Form { name: string, pinned: boolean, withPeerId: boolean }
 
