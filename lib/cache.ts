@@ -9,11 +9,10 @@
  * (re)connection start anti-entropy. This class is the public API and the
  * wiring: replica ↔ transport, anti-entropy, membership, loader and events.
  */
-import { EventEmitter } from 'node:events'
 import { decodeFrame } from '../protocol/frame.ts'
 import { MessageType, RecordKind, type RecordKindValue } from '../protocol/constants.ts'
 import { Replica } from './core/replica.ts'
-import type { Store, EvictEvent, EvictReason } from './core/store.ts'
+import type { Store, EvictReason } from './core/store.ts'
 import { checkKey, checkOptionsArgument, checkTtl } from './arguments.ts'
 import { ErrorCode, MeshCacheError } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
@@ -24,11 +23,11 @@ import { Derived } from './loading/derived.ts'
 import type { LoadFunction, LoadOptions } from './loading/loader.ts'
 import { assertUserKey, tagKey } from './loading/tags.ts'
 import type { Channel, FrameHandler, Transport } from './net/transport.ts'
-import type { ChangeEvent, MeshCacheEventPayloads } from './events.ts'
+import { MeshCacheEmitter } from './event-emitter.ts'
 import { ReplicationAcks } from './sync/replication-acks.ts'
 import { PeerWaiters } from './sync/peer-wait.ts'
 import type { MeshLogger } from './observe/logger.ts'
-import { allEntries, inspectEntry, KIND_NAMES, metadataBytes, type EntryView } from './observe/inspect.ts'
+import { allEntries, inspectEntry, metadataBytes, type EntryView } from './observe/inspect.ts'
 import { Counters, type CacheStats } from './observe/stats.ts'
 import { TierLink } from './tiers/link.ts'
 import type { Tier, TierFailure } from './tiers/tier.ts'
@@ -54,7 +53,7 @@ export interface SetOptions {
 
 export type { ChangeEvent, FrameErrorEvent, MeshCacheEventPayloads, MeshCacheEvents, PeerEvent } from './events.ts'
 
-export class MeshCache<V extends {} = {}> extends EventEmitter {
+export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
   /** This instance's origin id: node id and incarnation. */
   readonly origin: string
   readonly namespace: string
@@ -105,7 +104,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       changed: (key, reason) => this.#derived.changed(key, reason),
       changedKeepingValue: (key) => this.#derived.changedKeepingValue(key),
       changedBeside: (key, reason) => this.#derived.changedBeside(key, reason),
-      applied: (key, kind, source) => this.#emitChange(key, kind, source),
+      applied: (key, kind, source) => this.emitChange(key, kind, source),
       queue: (seq, record) => {
         this.#outbox.push(seq, record)
         // Every local delete and invalidation (cascades included) passes here; a set goes through in #set, with its value.
@@ -173,7 +172,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       now: this.#o.now,
       maxTtl: this.#o.maxTtl,
       onFailure: (failure) => {
-        if (this.listenerCount('tierError') > 0) this.#emitSafely('tierError', failure satisfies TierFailure)
+        if (this.listenerCount('tierError') > 0) this.emitSafely('tierError', failure satisfies TierFailure)
       },
     })
     const link = new TierLink(tier, {
@@ -200,20 +199,20 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       onPeerUp: (peer) => {
         if (this.#closed) return
         this.#repl.peerUp(peer)
-        this.#emitSafely('peer:join', { peer })
+        this.emitSafely('peer:join', { peer })
         this.#peerWait.joined()
       },
       onPeerDown: (peer) => {
         this.#repl.peerDown(peer)
         this.#acks.peerGone(peer)
-        if (!this.#closed) this.#emitSafely('peer:leave', { peer })
+        if (!this.#closed) this.emitSafely('peer:leave', { peer })
       },
     }
     this.#stopPeerErrors = this.#transport.onPeerError?.((event) => {
       if (this.#closed) return
       this.#peerWait.failed(event)
       this.#log.warn({ address: event.address, code: event.error.code }, event.error.message)
-      this.#emitSafely('peer:error', event)
+      this.emitSafely('peer:error', event)
     })
     try {
       this.#channel = await this.#transport.join(this.namespace, handler)
@@ -325,7 +324,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     if (bases !== undefined) this.#derived.graph().link(key, bases, true) // before the value, as above
     this.#store.setWritten(key, value, entry)
     this.#link?.written(key, value, ttl, entry.hlc, this.origin, bases)
-    this.#emitChange(key, RecordKind.SET, 'local')
+    this.emitChange(key, RecordKind.SET, 'local')
     return this
   }
 
@@ -440,30 +439,6 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return this.#channel?.peers() ?? []
   }
 
-  // The event methods, typed by MeshCacheEventPayloads: a name not in it, or
-  // a listener of another shape, does not compile. Declared here rather
-  // than through EventEmitter<Map>, whose conditional listener types other
-  // interfaces (ObservedCache) cannot be matched against.
-  override on<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    return super.on(event, listener as never)
-  }
-
-  override once<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    return super.once(event, listener as never)
-  }
-
-  override off<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    return super.off(event, listener as never)
-  }
-
-  override addListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    return super.addListener(event, listener as never)
-  }
-
-  override removeListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    return super.removeListener(event, listener as never)
-  }
-
   /** `await using cache = await createMeshCache(…)` closes it at the end of the scope. */
   async [Symbol.asyncDispose] (): Promise<void> {
     await this.close()
@@ -574,7 +549,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #evicted (key: string, reason: EvictReason): void {
     this.#derived.evicted(key)
     this.#replica.forgetPlaceholder(key)
-    this.#emitEvict(key, reason)
+    this.emitEvict(key, reason)
   }
 
   // ---- incoming frames ----
@@ -610,7 +585,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       ? error
       : new MeshCacheError(ErrorCode.FRAME_MALFORMED, `frame could not be handled: ${(error as Error)?.message ?? String(error)}`, { cause: error })
     this.#log.debug({ peer: from }, `frame refused: ${refused.message}`)
-    if (this.listenerCount('frameError') > 0) this.#emitSafely('frameError', { peer: from, error: refused })
+    if (this.listenerCount('frameError') > 0) this.emitSafely('frameError', { peer: from, error: refused })
   }
 
   // ---- plumbing ----
@@ -625,29 +600,6 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     if (this.#channel === undefined || this.#closed) return
     this.#counters.framesSent++
     this.#channel.send(peer, frame)
-  }
-
-  #emitEvict (key: string, reason: EvictReason): void {
-    if (this.listenerCount('evict') > 0) this.#emitSafely('evict', { key, reason } satisfies EvictEvent)
-  }
-
-  #emitChange (key: string, kind: RecordKindValue, source: ChangeEvent['source']): void {
-    if (this.listenerCount('change') > 0) this.#emitSafely('change', { key, kind: KIND_NAMES[kind], source } satisfies ChangeEvent)
-  }
-
-  /**
-   * Events fire in the middle of an operation (a merge, an LRU eviction, the
-   * expiry timer). A listener that throws must not leave it half done (an
-   * entry updated but its old value still held), nor pass for a bad frame:
-   * its error is rethrown on its own once the operation is over, where it
-   * surfaces as an uncaught exception like any listener error in Node.
-   */
-  #emitSafely<K extends keyof MeshCacheEventPayloads> (name: K, payload: MeshCacheEventPayloads[K]): void {
-    try {
-      this.emit(name, payload)
-    } catch (error) {
-      queueMicrotask(() => { throw error })
-    }
   }
 
   #every (ms: number, fn: () => void): void {
