@@ -11,9 +11,10 @@
  */
 import { decodeFrame } from '../protocol/frame.ts'
 import { MessageType, RecordKind, type RecordKindValue } from '../protocol/constants.ts'
+import { newIncarnation } from './core/incarnation.ts'
 import { Replica } from './core/replica.ts'
 import type { Store, EvictReason } from './core/store.ts'
-import { checkKey, checkOptionsArgument, checkTtl } from './arguments.ts'
+import { checkKey, checkOptionsArgument, checkSetArguments, checkTimeout, checkTtl } from './arguments.ts'
 import { ErrorCode, MeshCacheError } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
 import { Replication } from './sync/replication.ts'
@@ -90,11 +91,14 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
   readonly #link: TierLink<V> | undefined
   /** Run at close, before the transport goes: attached features (change sources) release their connections. */
   readonly #closeHooks = new Set<() => Promise<void>>()
+  /** What `set` checks its arguments against (lib/arguments.ts). */
+  readonly #setLimits: { maxKeyBytes: number, ttl: number, maxTtl: number }
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
   constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean) {
     super()
     this.#o = options
+    this.#setLimits = { maxKeyBytes: options.limits.maxKeyBytes, ttl: options.ttl, maxTtl: options.maxTtl }
     this.namespace = options.namespace
     this.#transport = transport
     this.#ownsTransport = ownsTransport
@@ -296,15 +300,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
 
   #set (key: string, value: V, options?: SetOptions): this {
     this.#assertOpen()
-    checkKey(key, this.#o.limits.maxKeyBytes)
-    assertUserKey(key)
-    if (value === undefined || value === null) {
-      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `value of key ${JSON.stringify(key)} is ${String(value)}: use delete() to remove a key`)
-    }
-    checkOptionsArgument('set', options)
-    const local = options?.local
-    if (local !== undefined && typeof local !== 'boolean') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `set: \`local\` must be a boolean, got ${JSON.stringify(local) ?? typeof local}`)
-    const ttl = checkTtl(options?.ttl, this.#o.ttl, this.#o.maxTtl)
+    const ttl = checkSetArguments(key, value, options, this.#setLimits)
     // Checked before any state changes: a refused edge (a cycle) changes nothing.
     const bases = options === undefined ? undefined : this.#derived.basesOf(key, options.dependsOn, options.tags, this.#o.limits.maxKeyBytes)
     if (options?.local === true) {
@@ -467,14 +463,14 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
    * 5,000) with E_REPLICATION_TIMEOUT naming the peers that did not confirm.
    */
   whenReplicated (options: { timeout?: number | undefined } = {}): Promise<void> {
+    let timeout: number
     try {
       this.#assertOpen()
       checkOptionsArgument('whenReplicated', options)
+      timeout = checkTimeout('whenReplicated', options.timeout, 5_000)
     } catch (error) {
       return Promise.reject(error)
     }
-    const timeout = options.timeout ?? 5_000
-    if (!Number.isSafeInteger(timeout) || timeout <= 0) return Promise.reject(new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `whenReplicated: timeout must be a positive integer of ms, got ${String(timeout)}`))
     return this.#acks.whenReplicated(timeout)
   }
 
@@ -611,13 +607,4 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
   #assertOpen (): void {
     if (this.#closed) throw new MeshCacheError(ErrorCode.CLOSED, `cache ${JSON.stringify(this.namespace)} is closed`)
   }
-}
-
-/**
- * A new incarnation for every start: the start time plus random bits, so a
- * restarted process never reuses its earlier sequence numbers even when it
- * keeps its node id.
- */
-function newIncarnation (now: number): string {
-  return `${now.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`
 }

@@ -16,6 +16,7 @@
 import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
+import { incarnationStart } from '../core/incarnation.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -254,7 +255,7 @@ function withoutRestarted (members: PeerInfo[], heard: ReadonlyMap<PeerInfo, { f
 }
 
 function startOf (m: PeerInfo): number {
-  return Number.parseInt(m.incarnation.slice(0, -4), 36) || 0
+  return incarnationStart(m.incarnation)
 }
 
 function isMemberState (s: unknown): s is MemberState {
