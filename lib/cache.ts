@@ -391,7 +391,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
       ...this.#counters.snapshot(),
       syncRequests: this.#repl.requests,
       liveKeys: store.lru.size,
-      tombstones: store.dead.size,
+      tombstones: store.tombstones,
       origins: this.#replica.tracker.size,
       metadataBytes: metadataBytes(store),
       ...this.#derived.loadStats(),

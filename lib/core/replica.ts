@@ -118,7 +118,7 @@ export class Replica<V extends {}> {
     const previous = this.store.meta.get(key)
     const vv: VersionVector = previous === undefined ? [this.origin, seq] : this.#fold(previous.vectorWith(this.origin, seq), this.origin)
     const entry = new Entry(kind, hlc, this.origin, vv, ttl)
-    this.store.meta.set(key, entry)
+    this.store.replaceEntry(key, previous, entry)
     this.tracker.advance(this.origin, seq, physicalMs(hlc)) // the clock was just read: no second read
     this.#counters.localUpdates++
     const record: WireRecord = { key, kind, hlc, writer: this.origin, vv }
@@ -186,7 +186,7 @@ export class Replica<V extends {}> {
 
   /** Drops `key`'s replicated state (a local-only write over it, or a loaded value's placeholder). */
   forgetReplicated (key: string): void {
-    if (this.store.meta.delete(key)) this.store.dead.delete(key)
+    this.store.forget(key)
   }
 
   /** Drops `key`'s state if it is only a loaded value's placeholder. */

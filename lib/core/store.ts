@@ -22,6 +22,7 @@
 import { LRUCache } from 'lru-cache'
 import { Entry } from './entry.ts'
 import { ExpiryQueue } from './expiry-queue.ts'
+import { DeadQueue } from './dead-queue.ts'
 import { physicalMs } from './clock.ts'
 import type { Now } from './clock.ts'
 
@@ -67,8 +68,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 export class Store<V extends {}> {
   readonly lru: LRUCache<string, V>
   readonly meta = new Map<string, Entry>()
-  /** Entries without a value, oldest first. Values are the same Entry objects as in `meta`. */
-  readonly dead = new Map<string, Entry>()
+  /** Keys of entries without a value, oldest death first (an entry's `deadQueued` says whether it is in). */
+  readonly #dead = new DeadQueue()
+  /** Entries in the GC queue: the tombstones and other value-less states. */
+  #deadCount = 0
   /** Deadlines of values whose lifetime is not their entry's write (local-only and loaded values). */
   readonly #lifetimes = new Map<string, Lifetime>()
   /** Keys whose value was set with `local: true` (a subset of `#lifetimes`). */
@@ -216,19 +219,47 @@ export class Store<V extends {}> {
 
   /** Records `entry` as the state of `key`, holding no value. */
   markDead (key: string, entry: Entry): void {
-    // Already queued: an entry of `meta` without a value is always in `dead`
-    // (every path that revives or forgets one takes it out of both), so this
-    // skips a hash lookup on the hot path of remote invalidations.
-    if (!entry.hasValue && entry.deadSince > 0) return
     entry.hasValue = false
-    const queued = this.dead.get(key)
-    if (queued === entry) return
-    // A newer state of a key already queued takes its place and its death
-    // time (Map.set keeps the position): the queue stays ordered by death,
-    // and collect() still waits until the newer write itself is past the
-    // horizon before dropping it.
-    entry.deadSince = queued !== undefined ? queued.deadSince : Math.ceil(this.#now() / 1000)
-    this.dead.set(key, entry)
+    if (entry.deadQueued) return
+    entry.deadSince = Math.ceil(this.#now() / 1000)
+    entry.deadQueued = true
+    this.#deadCount++
+    if (this.#dead.slots > 2 * this.#deadCount + 1024) this.#dead.retain((k, at) => this.#isQueuedAt(k, at))
+    this.#dead.push(key, entry.deadSince)
+  }
+
+  /** How many entries hold no value (tombstones included). */
+  get tombstones (): number {
+    return this.#deadCount
+  }
+
+  /**
+   * Puts a new state object for `key` in place of `previous` (its state until
+   * now, if any). A newer state of a key already queued takes its place and
+   * its death time: the queue stays ordered by death, and collect() still
+   * waits until the newer write itself is past the horizon before dropping it.
+   */
+  replaceEntry (key: string, previous: Entry | undefined, entry: Entry): void {
+    this.meta.set(key, entry)
+    if (previous === undefined || !previous.deadQueued) return
+    entry.hasValue = false
+    entry.deadSince = previous.deadSince
+    entry.deadQueued = true
+  }
+
+  /** Drops `key`'s state (and its place in the GC queue); returns whether it had one. */
+  forget (key: string): boolean {
+    const entry = this.meta.get(key)
+    if (entry === undefined) return false
+    this.meta.delete(key)
+    if (entry.deadQueued) this.#deadCount--
+    return true
+  }
+
+  /** Whether a GC queue slot (key, death time) is still its key's: a revived, forgotten or re-queued key leaves a stale one. */
+  #isQueuedAt (key: string, seconds: number): boolean {
+    const entry = this.meta.get(key)
+    return entry !== undefined && entry.deadQueued && entry.deadSince === seconds
   }
 
   /**
@@ -241,19 +272,24 @@ export class Store<V extends {}> {
     this.expireDue(now)
     const cutoff = now - horizon
     const cutoffSeconds = Math.floor(cutoff / 1000)
+    const dead = this.#dead
+    // Slots re-queued below go to the back: each slot is looked at once.
     let n = 0
-    for (const [key, entry] of this.dead) {
-      if (entry.deadSince > cutoffSeconds) break
+    for (let budget = dead.slots; budget > 0 && dead.firstAt <= cutoffSeconds; budget--) {
+      const key = dead.firstKey as string
+      const seconds = dead.firstAt
+      dead.shift()
+      if (!this.#isQueuedAt(key, seconds)) continue // a stale slot
+      const entry = this.meta.get(key) as Entry
       // The write itself must be past the horizon: this is the safety rule
       // (deadSince, rounded up to seconds, only orders the queue).
       if (physicalMs(entry.hlc) > cutoff) {
-        this.dead.delete(key)
         entry.deadSince = Math.ceil(now / 1000)
-        this.dead.set(key, entry)
+        dead.push(key, entry.deadSince)
         continue
       }
-      this.dead.delete(key)
       this.meta.delete(key)
+      this.#deadCount--
       n++
     }
     return n
@@ -271,7 +307,11 @@ export class Store<V extends {}> {
     if (entry.hasValue) return
     entry.hasValue = true
     entry.queuedAt = 0
-    this.dead.delete(key)
+    // Its slot in the GC queue goes stale.
+    if (entry.deadQueued) {
+      entry.deadQueued = false
+      this.#deadCount--
+    }
   }
 
   /** The schedule of the value `key` holds: its lifetime if it has one, else its entry's, if the entry holds it. */

@@ -24,8 +24,8 @@ export const KIND_NAMES = ['set', 'delete', 'invalidate'] as const
  * slots) and a tombstone (entry, Map and GC-queue slots), plus the key
  * string a tombstone alone keeps alive.
  */
-const LIVE_ENTRY_BYTES = 130
-const DEAD_ENTRY_BYTES = 139
+const LIVE_ENTRY_BYTES = 123
+const DEAD_ENTRY_BYTES = 120
 const KEY_STRING_BYTES = 24
 /** A vector with several origins: the array, plus per origin two slots. */
 const VECTOR_BASE_BYTES = 32

@@ -1,0 +1,106 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Entry } from '../lib/core/entry.ts'
+import { Store } from '../lib/core/store.ts'
+import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
+import { RecordKind } from '../protocol/constants.ts'
+
+// The store's GC queue (lib/core/dead-queue.ts): value-less entries are
+// collected oldest death first once past the horizon, a revived, forgotten or
+// replaced key leaves a stale slot that is skipped, and churn on one key keeps
+// the queue bounded. Injected clock: no timers.
+
+function setup () {
+  let now = 1_700_000_000_000
+  const store = new Store<string>({ max: 100, now: () => now, exactClock: true, onEvict: () => {} })
+  const entry = (): Entry => new Entry(RecordKind.INVALIDATE, now * HLC_LOGICAL_RANGE, 'o', ['o', 1], 1000)
+  const dead = (key: string): Entry => {
+    const e = entry()
+    store.meta.set(key, e)
+    store.markDead(key, e)
+    return e
+  }
+  return { store, entry, dead, advance: (ms: number) => { now += ms } }
+}
+
+test('collects value-less entries past the horizon, oldest first, and counts them', () => {
+  const { store, dead, advance } = setup()
+  dead('a')
+  advance(5000)
+  dead('b')
+  assert.is(store.tombstones, 2)
+  advance(3000)
+  assert.is(store.collect(6000), 1) // a died 8 s ago, b 3 s ago
+  assert.not.ok(store.meta.has('a'))
+  assert.ok(store.meta.has('b'))
+  assert.is(store.tombstones, 1)
+  advance(10_000)
+  assert.is(store.collect(6000), 1)
+  assert.is(store.tombstones, 0)
+})
+
+test('a revived key is not collected through its old slot, and dies again with a new time', () => {
+  const { store, dead, advance } = setup()
+  const e = dead('a')
+  advance(2000)
+  store.setWritten('a', 'v', e)
+  assert.is(store.tombstones, 0)
+  advance(10_000)
+  assert.is(store.collect(6000), 0) // its old slot is stale
+  assert.ok(store.meta.has('a'))
+  store.bury('a', e, 'remote')
+  assert.is(store.tombstones, 1)
+  assert.is(store.collect(6000), 0) // died just now
+  advance(7000)
+  assert.is(store.collect(6000), 1)
+  assert.is(store.tombstones, 0)
+})
+
+test('a replaced entry keeps its key\'s place and death time; a forgotten key leaves the count', () => {
+  const { store, entry, dead, advance } = setup()
+  const old = dead('a')
+  advance(1000)
+  const newer = entry()
+  store.replaceEntry('a', old, newer)
+  store.markDead('a', newer)
+  assert.is(newer.deadSince, old.deadSince)
+  assert.is(store.tombstones, 1)
+  dead('b')
+  assert.ok(store.forget('b'))
+  assert.not.ok(store.forget('b'))
+  assert.is(store.tombstones, 1)
+  advance(10_000)
+  assert.is(store.collect(5000), 1)
+  assert.is(store.tombstones, 0)
+})
+
+test('a write still inside the horizon is kept and looked at again later', () => {
+  const { store, entry, advance } = setup()
+  const e = entry()
+  e.hlc = (1_700_000_000_000 + 60_000) * HLC_LOGICAL_RANGE // a write from a clock a minute ahead
+  store.meta.set('a', e)
+  store.markDead('a', e)
+  advance(10_000)
+  assert.is(store.collect(5000), 0)
+  assert.ok(store.meta.has('a'))
+  advance(120_000)
+  assert.is(store.collect(5000), 1)
+})
+
+test('reviving and burying one key many times keeps the queue bounded', () => {
+  const { store, dead, advance } = setup()
+  const e = dead('hot')
+  for (let i = 0; i < 20_000; i++) {
+    advance(1000)
+    store.setWritten('hot', 'v', e)
+    store.bury('hot', e, 'remote')
+  }
+  assert.is(store.tombstones, 1)
+  // The stale slots were dropped along the way: a sweep looks at a bounded number.
+  advance(10_000)
+  assert.is(store.collect(5000), 1)
+  assert.is(store.tombstones, 0)
+  assert.is(store.meta.size, 0)
+})
+
+test.run()
