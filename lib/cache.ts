@@ -9,14 +9,14 @@
  * (re)connection start anti-entropy. This class is the public API and the
  * wiring: replica ↔ transport, anti-entropy, membership, loader and events.
  */
-import { decodeFrame } from '../protocol/frame.ts'
-import { MessageType, RecordKind, type RecordKindValue } from '../protocol/constants.ts'
+import { RecordKind, type RecordKindValue } from '../protocol/constants.ts'
 import { newIncarnation } from './core/incarnation.ts'
 import { Replica } from './core/replica.ts'
 import type { Store, EvictReason } from './core/store.ts'
 import { checkKey, checkOptionsArgument, checkSetArguments, checkTimeout, checkTtl } from './arguments.ts'
 import { ErrorCode, MeshCacheError } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
+import { dispatchFrame, type FrameRoutes } from './sync/dispatch.ts'
 import { Replication } from './sync/replication.ts'
 import type { PeerInfo } from './sync/membership.ts'
 import { Outbox } from './sync/outbox.ts'
@@ -91,6 +91,8 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
   readonly #link: TierLink<V> | undefined
   /** Run at close, before the transport goes: attached features (change sources) release their connections. */
   readonly #closeHooks = new Set<() => Promise<void>>()
+  /** Where incoming frames go (lib/sync/dispatch.ts). */
+  readonly #routes: FrameRoutes<V>
   /** What `set` checks its arguments against (lib/arguments.ts). */
   readonly #setLimits: { maxKeyBytes: number, ttl: number, maxTtl: number }
 
@@ -165,6 +167,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
       send: (peer, frame) => this.#send(peer, frame),
       contiguous: (origin) => this.#replica.tracker.contiguous(origin),
     })
+    this.#routes = { limits: options.limits, replica: this.#replica, repl: this.#repl, acks: this.#acks }
     this.#link = options.tier === undefined ? undefined : this.#attachTier(options.tier)
   }
 
@@ -558,18 +561,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
 
   #handleFrame (from: string, frame: Uint8Array): void {
     try {
-      // Values this instance cannot take are read as absent (SPEC §3.4): their
-      // records merge as invalidations, and the replica reports them.
-      const msg = decodeFrame(frame, this.#o.limits, this.#replica.canonicalOrigin, true)
-      switch (msg.type) {
-        case MessageType.UPDATES: if (this.#replica.applyUpdates(from, msg)) this.#repl.request(from); break
-        case MessageType.SYNC_STEP1: this.#repl.onStep1(from, msg); break
-        case MessageType.SYNC_STEP2: this.#repl.onStep2(from, msg); break
-        case MessageType.AWARENESS: this.#repl.onAwareness(from, msg.update); break
-        case MessageType.ACK_REQUEST: this.#acks.onRequest(from, msg); break
-        case MessageType.ACK: this.#acks.onAck(from, msg); break
-      }
-      this.#acks.recheck()
+      dispatchFrame(from, frame, this.#routes)
     } catch (error) {
       this.#protocolError(from, error)
     }
