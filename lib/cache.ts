@@ -30,7 +30,7 @@ import { PeerWaiters } from './sync/peer-wait.ts'
 import type { MeshLogger } from './observe/logger.ts'
 import { allEntries, inspectEntry, metadataBytes, type EntryView } from './observe/inspect.ts'
 import { Counters, type CacheStats } from './observe/stats.ts'
-import { TierLink } from './tiers/link.ts'
+import { attachTier, type TierLink } from './tiers/link.ts'
 import type { Tier, TierFailure } from './tiers/tier.ts'
 import { jsonCodec, resolveCodec, type ValueCodec } from './value-codec.ts'
 
@@ -172,7 +172,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
   }
 
   #attachTier (tier: Tier<V>): TierLink<V> {
-    tier.attach({
+    const link = attachTier(tier, {
       namespace: this.namespace,
       // The L2 keeps its own default, JSON (its records are read by any client); a named or custom codec applies to both.
       codec: this.#o.codec === undefined ? jsonCodec as ValueCodec<V> : resolveCodec(this.#o.codec),
@@ -181,13 +181,10 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
       onFailure: (failure) => {
         if (this.listenerCount('tierError') > 0) this.emitSafely('tierError', failure satisfies TierFailure)
       },
-    })
-    const link = new TierLink(tier, {
       state: (key) => {
         const e = this.#store.meta.get(key)
         return e === undefined || e.isPlaceholder ? undefined : { hlc: e.hlc, writer: e.writer, removed: e.kind !== RecordKind.SET }
       },
-      now: this.#o.now,
       floor: () => this.#replica.clears.at, // the namespace clear horizon (SPEC §4.1): older L2 records are not served
     })
     this.#derived.useTier(link)
