@@ -4,12 +4,17 @@
  * demo process, so a load is a real round trip to somewhere else.
  */
 import { createLibp2pTransport, createMeshCache, type EvictEvent } from '../lib/index.ts'
+import { serveDashboard } from '../lib/observe/dashboard/server.ts'
+import { shareStats } from '../lib/observe/share.ts'
 
 const [name = 'n0', region = 'local', peerList = ''] = process.argv.slice(2)
 const now = (): number => Number(process.hrtime.bigint()) / 1e6 // one monotonic clock for every process
 
 const transport = await createLibp2pTransport({ peers: peerList.split(',').filter(Boolean), redialInterval: 200 })
 const cache = await createMeshCache<string>({ namespace: 'demo', nodeId: name, region, transport, syncInterval: 1_000 })
+// Every instance shares its figures with its peers; n0 serves the dashboard of the whole mesh.
+shareStats(cache)
+const dashboard = name === 'n0' ? await serveDashboard(cache) : undefined
 
 let nextQuery = 0
 const queries = new Map<number, (value: string | undefined) => void>()
@@ -52,9 +57,9 @@ process.on('message', async (msg: Command | { type: 'db', id: number, value?: st
     case 'block': transport.faults.block(msg.peers ?? []); return reply({})
     case 'heal': transport.faults.heal(); for (const a of msg.peers ?? []) transport.addPeer(a); return reply({ at: now() })
     case 'stats': return reply({ stats: cache.stats() })
-    case 'close': await cache.close(); await transport.close(); reply({}); process.exit(0)
+    case 'close': await dashboard?.close(); await cache.close(); await transport.close(); reply({}); process.exit(0)
   }
 })
 
 process.on('disconnect', () => process.exit(0))
-process.send?.({ type: 'ready', name, peerId: transport.peerId, addrs: cache.multiaddrs() })
+process.send?.({ type: 'ready', name, peerId: transport.peerId, addrs: cache.multiaddrs(), dashboardUrl: dashboard?.url })

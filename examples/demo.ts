@@ -9,6 +9,10 @@
  *      serves its own view (the TTL bounds this);
  *   4. the partition heals; anti-entropy merges both sides and every instance
  *      agrees again (the time it took is shown).
+ *
+ * n0 serves the live dashboard (its URL is printed first). `npm run demo --
+ * --watch` pauses a few seconds between steps, so the partition and the heal
+ * can be watched in the browser.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -18,7 +22,10 @@ const database = new Map<string, string>([['user:42', 'Ada <ada@old.example>'], 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6
 const started = now()
 
-interface Node { name: string, region: string, child: ChildProcess, peerId: string, addrs: string[] }
+interface Node { name: string, region: string, child: ChildProcess, peerId: string, addrs: string[], dashboardUrl?: string }
+/** --watch: seconds to look at the dashboard between steps. */
+const PAUSE_MS = process.argv.includes('--watch') ? 6_000 : 0
+const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, PAUSE_MS))
 const nodes: Node[] = []
 const evictions: Array<{ node: string, key: string, reason: string, at: number }> = []
 let nextId = 0
@@ -42,7 +49,7 @@ async function start (name: string, region: string): Promise<Node> {
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
     child.on('message', (msg: any) => {
-      if (msg.type === 'ready') resolve({ name, region, child, peerId: msg.peerId, addrs: msg.addrs })
+      if (msg.type === 'ready') resolve({ name, region, child, peerId: msg.peerId, addrs: msg.addrs, dashboardUrl: msg.dashboardUrl })
       else if (msg.type === 'reply') { waiting.get(msg.id)?.(msg); waiting.delete(msg.id) }
       else if (msg.type === 'evict') evictions.push(msg)
       else if (msg.type === 'db') child.send({ type: 'db', id: msg.id, value: database.get(msg.key) })
@@ -77,6 +84,7 @@ try {
   for (const [name, region] of NODES) {
     nodes.push(await start(name, region))
     say(`  ${name} up in ${region}: ${nodes.at(-1)?.addrs[0]}`)
+    if (nodes.at(-1)?.dashboardUrl !== undefined) say(`  dashboard of the whole mesh (served by ${name}): ${nodes.at(-1)?.dashboardUrl}${PAUSE_MS === 0 ? '  (npm run demo -- --watch pauses between steps)' : ''}`)
   }
   await until('a full mesh', async () => (await Promise.all(nodes.map((n) => ask(n, 'peers')))).every((p) => p.count === 4))
   say('mesh formed: every instance connected to the 4 others')
@@ -87,6 +95,7 @@ try {
   await readEverywhere('price:sku-1')
   await readEverywhere('user:42')
 
+  await pause()
   say('')
   say('2. n0 updates user:42 in the database and writes it to its cache, twice')
   for (const email of ['ada@new.example', 'ada@newer.example']) {
@@ -103,6 +112,7 @@ try {
   say('  (the first frames on fresh connections are slower; npm run bench:mesh measures the steady state)')
   await readEverywhere('user:42')
 
+  await pause()
   say('')
   say('3. partition: {n0, n1, n2} | {n3, n4} (connections cut in both directions)')
   const sideA = nodes.slice(0, 3)
@@ -123,6 +133,7 @@ try {
   say('  -> n0..n2 still serve the old price and n3..n4 the old user: the other side\'s writes cannot reach')
   say('     them. This is the one case meshcache cannot prevent; the TTL (60 s here) bounds it.')
 
+  await pause()
   say('')
   say('4. heal: lift the cut; instances redial each other and run anti-entropy')
   const keys = ['user:42', 'price:sku-1']
@@ -136,6 +147,7 @@ try {
   await readEverywhere('price:sku-1')
   await readEverywhere('user:42')
 
+  await pause()
   say('')
   say('counters (cache.stats()) per instance:')
   for (const n of nodes) {

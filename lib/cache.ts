@@ -30,9 +30,15 @@ import { PeerWaiters } from './sync/peer-wait.ts'
 import type { MeshLogger } from './observe/logger.ts'
 import { allEntries, inspectEntry, metadataBytes, type EntryView } from './observe/inspect.ts'
 import { Counters, type CacheStats } from './observe/stats.ts'
+import { auditRunning, startAudit, type Audit, type AuditOptions, type AuditStats } from './observe/audit.ts'
+import { addMetricSource } from './observe/exporter.ts'
+import { tierMetricSource } from './observe/tier-metrics.ts'
 import { attachTier, type TierLink } from './tiers/link.ts'
 import type { Tier, TierFailure } from './tiers/tier.ts'
 import { jsonCodec, resolveCodec, type ValueCodec } from './value-codec.ts'
+
+/** The read path's hook while no audit runs (lru-cache style: a no-op field, replaced when the feature is on). */
+const NO_HIT_HOOK = (_key: string, _value: unknown): void => {}
 
 export type { EntryView } from './observe/inspect.ts'
 
@@ -81,6 +87,9 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
   #channel: Channel | undefined
   #closed = false
   #timers: NodeJS.Timeout[] = []
+  /** Called with every hit that returns a value: a no-op unless an audit runs (lib/observe/audit.ts). */
+  #onHit: (key: string, value: V) => void = NO_HIT_HOOK
+  #audit: Audit<V> | undefined
   readonly #log: MeshLogger
   /** whenReplicated(): ACK_REQUEST / ACK (lib/sync/replication-acks.ts). */
   readonly #acks: ReplicationAcks
@@ -188,6 +197,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
       floor: () => this.#replica.clears.at, // the namespace clear horizon (SPEC §4.1): older L2 records are not served
     })
     this.#derived.useTier(link)
+    addMetricSource(this, tierMetricSource({ name: tier.name, stats: () => link.stats() })) // its figures reach the exporters
     return link
   }
 
@@ -247,6 +257,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
       this.#counters.misses++
     } else {
       this.#counters.hits++
+      this.#onHit(key, value)
     }
     return value
   }
@@ -355,6 +366,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
     const value = this.#lru.get(key)
     if (value !== undefined) {
       this.#counters.hits++
+      this.#onHit(key, value)
       if (!this.#derived.graced(key)) return Promise.resolve(value as R)
     } else {
       this.#counters.misses++
@@ -385,7 +397,13 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
     this.#replica.collect(this.#repl.liveOrigins())
   }
 
-  stats (): CacheStats {
+  /**
+   * This instance's counters and sizes. `metadataBytes` walks every key's
+   * metadata (~1 ms per 100k keys); `{ metadataBytes: false }` skips the
+   * walk and reports -1, for callers that read often (shareStats, once a
+   * second).
+   */
+  stats (options?: { metadataBytes?: boolean }): CacheStats {
     const store = this.#store
     return {
       ...this.#counters.snapshot(),
@@ -393,7 +411,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
       liveKeys: store.lru.size,
       tombstones: store.tombstones,
       origins: this.#replica.tracker.size,
-      metadataBytes: metadataBytes(store),
+      metadataBytes: options?.metadataBytes === false ? -1 : metadataBytes(store),
       ...this.#derived.loadStats(),
       propagation: this.#replica.lag.snapshot(),
       tier: this.#link?.stats() ?? null, // null, not undefined: stats() stays JSON-safe (JSON drops undefined)
@@ -408,6 +426,35 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
   /** Every replicated key's state, sorted by key: what replicas compare after they converge. */
   metadata (): Array<[string, EntryView]> {
     return allEntries(this.#store)
+  }
+
+  /**
+   * Starts the staleness audit (lib/observe/audit.ts): a sample of hits is
+   * re-read from `options.source` in the background, and a hit that served
+   * a value the source had replaced more than `grace` ms before emits
+   * `stale`. One audit at a time; `stop()` it to start another.
+   */
+  audit (options: AuditOptions<V>): Audit<V> {
+    this.#assertOpen()
+    if (this.#audit !== undefined) throw auditRunning()
+    const audit = startAudit(this, options, this.#o.now, (event) => this.emitSafely('stale', event), () => {
+      if (this.#audit !== audit) return
+      this.#audit = undefined
+      this.#onHit = NO_HIT_HOOK
+    })
+    this.#audit = audit
+    this.#onHit = audit.onHit
+    return audit
+  }
+
+  /** The running audit's counters, or undefined when none runs. */
+  auditStats (): AuditStats | undefined {
+    return this.#audit === undefined ? undefined : { ...this.#audit.counts }
+  }
+
+  /** The region this instance announces (the `region` option). */
+  get region (): string {
+    return this.#o.region
   }
 
   /** Live members of this namespace (announced within the last 30 s), with their region and sequence summary. */
@@ -521,6 +568,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
     if (this.#closed) return
     this.#outbox.flush()
     this.#closed = true
+    this.#audit?.stop()
     this.#readsCheckClock = true
     this.#stopPeerErrors?.()
     this.#acks.close()
@@ -543,6 +591,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
 
   /** A value left the LRU (any reason): its edges and grace state go, and so does a loaded value's placeholder. */
   #evicted (key: string, reason: EvictReason): void {
+    this.#counters.evicted(reason)
     this.#derived.evicted(key)
     this.#replica.forgetPlaceholder(key)
     this.emitEvict(key, reason)
@@ -565,11 +614,11 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
   }
 
   #protocolError (from: string, error: unknown): void {
-    this.#counters.protocolErrors++
     const refused = error instanceof MeshCacheError
       ? error
       : new MeshCacheError(ErrorCode.FRAME_MALFORMED, `frame could not be handled: ${(error as Error)?.message ?? String(error)}`, { cause: error })
-    this.#log.debug({ peer: from }, `frame refused: ${refused.message}`)
+    this.#counters.refused(refused.code)
+    this.#log.debug({ peer: from, code: refused.code }, `frame refused: ${refused.message}`)
     if (this.listenerCount('frameError') > 0) this.emitSafely('frameError', { peer: from, error: refused })
   }
 

@@ -7,6 +7,7 @@ import type { MeshCacheError } from './errors.ts'
 import type { EvictEvent } from './core/store.ts'
 import type { TierFailure } from './tiers/tier.ts'
 import type { PeerErrorEvent } from './net/transport.ts'
+import type { StaleEvent } from './observe/audit.ts'
 
 /** A key's replicated state moved to a newer version (see MeshCache docs). */
 export interface ChangeEvent {
@@ -36,6 +37,8 @@ export interface MeshCacheEventPayloads {
   'peer:join': PeerEvent
   'peer:leave': PeerEvent
   'peer:error': PeerErrorEvent
+  /** The staleness audit found a hit that served a replaced value (cache.audit, lib/observe/audit.ts). */
+  stale: StaleEvent
   /** A failed L2 call, never thrown to callers (lib/tiers). */
   tierError: TierFailure
 }

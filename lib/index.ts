@@ -29,6 +29,7 @@ export type { Tier, TierHost, TierHit, TierFailure } from './tiers/tier.ts'
 export type { RedisTierOptions } from './tiers/redis-options.ts'
 export type { Source, ChangeSink } from './sources/source.ts'
 export type { Exporter, ObservedCache, ObservedEvents } from './observe/exporter.ts'
+export type { Audit, AuditOptions, AuditStats, StaleEvent } from './observe/audit.ts'
 
 /** A tier object as it is, or Redis options made into a RedisTier (loaded only then: the core never imports redis). */
 async function resolveTier<V extends {}> (l2: RedisTierOptions | Tier<V>): Promise<Tier<V>> {

@@ -17,6 +17,7 @@ test('npm run demo: evictions, a partition with stale sides, and convergence aft
     })
   })
   assert.match(out, /mesh formed: every instance connected to the 4 others/)
+  assert.match(out, /dashboard of the whole mesh \(served by n0\): http:\/\/127\.0\.0\.1:\d+\//, 'the dashboard URL is printed')
   assert.is(out.match(/evicted user:42 \(remote\) [\d.]+ ms after the write/g)?.length, 8, 'four evictions per write, two writes')
   assert.match(out, /n0 \(eu-west\) reads price:sku-1 = "100"  \[cache\]/, 'side A serves its stale copy during the partition')
   assert.match(out, /every instance holds the same version of every key [\d.]+ ms after the heal/)

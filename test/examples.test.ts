@@ -37,6 +37,15 @@ test('examples/testing.ts: the service test passes on the lossy seeded network',
   }
 })
 
+test('examples/observe.ts: metrics in a registry, the audit catching a write that bypassed the cache, a dashboard URL', async () => {
+  const out = await run('observe.ts')
+  assert.match(out, /dashboard: http:\/\/127\.0\.0\.1:\d+\//)
+  assert.match(out, /b reads sku-1 = 120 \(the audit agrees\)/)
+  assert.match(out, /stale read: sku-1 served by api-b, \d+ ms after the source changed/)
+  assert.match(out, /meshcache_audit_stale_total\{namespace="prices",instance="api-b"\} 1/)
+  assert.match(out, /meshcache_peers\{namespace="prices",instance="api-a"\} 1/)
+})
+
 test('examples/l2.ts: L2 fills, an L2 hit spares the database, writes and deletes go through', async () => {
   const out = await run('l2.ts')
   assert.match(out, /a: getOrLoad -> ada@example\.com \(1 database read\)/)

@@ -9,7 +9,7 @@
  */
 import { LRUCache } from 'lru-cache'
 import { createMeshCache, type MeshCache } from '../../lib/index.ts'
-import { accessPattern, captureTransport, interleave, makeKeys, makeValues, median, nowNs, pairedRatio, turn, type Row, type Value } from './util.ts'
+import { accessPattern, captureTransport, interleave, makeKeys, makeValues, median, nowNs, observeIfAsked, pairedRatio, turn, type Row, type Value } from './util.ts'
 
 const KEYS = 100_000
 const OPS = 200_000
@@ -73,6 +73,7 @@ export async function run (): Promise<Row[]> {
   const lruTtl = new LRUCache<string, Value>({ max: KEYS, ttl: HOUR })
   const map = new Map<string, Value>()
   const mesh = await createMeshCache<Value>({ namespace: 'bench-get', max: KEYS, ttl: HOUR, transport: captureTransport() })
+  await observeIfAsked(mesh)
   for (let i = 0; i < KEYS; i++) {
     const k = keys[i] as string
     const v = values[i] as Value

@@ -1,7 +1,7 @@
 /**
  * meshcache core benchmarks: one run, every figure beside its baseline.
  *
- *   node --expose-gc bench/core/index.ts [get] [updates] [memory] [loader] [codecs]
+ *   node --expose-gc bench/core/index.ts [get] [updates] [memory] [loader] [codecs] [observe]
  *
  * With no names every group runs, in that order. bench/README.md says what
  * each figure measures and how to read it.
@@ -15,6 +15,7 @@ const GROUPS: Record<string, () => Promise<{ run: () => Promise<Row[]> }>> = {
   memory: () => import('./memory.ts'),
   loader: () => import('./loader.ts'),
   codecs: () => import('./codecs.ts'),
+  observe: () => import('./observe.ts'),
 }
 
 const wanted = process.argv.slice(2)
@@ -27,7 +28,7 @@ for (const name of wanted) {
 const names = wanted.length > 0 ? wanted : Object.keys(GROUPS)
 
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu'
-console.log(`meshcache core benchmarks: node ${process.version}, ${cpu} × ${os.cpus().length}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}${hasGc() ? '' : ', no --expose-gc: memory figures skipped'}`)
+console.log(`meshcache core benchmarks: node ${process.version}, ${cpu} × ${os.cpus().length}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}${hasGc() ? '' : ', no --expose-gc: memory figures skipped'}${process.env.MESHCACHE_BENCH_OBSERVE === '1' ? ', MESHCACHE_BENCH_OBSERVE=1: Prometheus exporter registered and audit on at 0% sampling' : ''}`)
 
 const rows: Row[] = []
 for (const name of names) {

@@ -16,7 +16,7 @@ import { resolveCodec } from '../../lib/value-codec.ts'
 import { decodeFrame, encodeFrame } from '../../protocol/frame.ts'
 import { DEFAULT_LIMITS, MessageType, RecordKind, type RecordKindValue } from '../../protocol/constants.ts'
 import type { WireRecord } from '../../protocol/record.ts'
-import { accessPattern, captureTransport, interleave, makeKeys, median, nowNs, pairedRatio, type Row, type Value } from './util.ts'
+import { accessPattern, captureTransport, interleave, makeKeys, median, nowNs, observeIfAsked, pairedRatio, type Row, type Value } from './util.ts'
 
 const KEYS = 100_000
 const UPDATES_PER_ROUND = 20_000
@@ -110,6 +110,7 @@ async function runMode (mode: CacheMode): Promise<Row[]> {
   const keys = makeKeys(KEYS)
   const transport = captureTransport()
   const cache: MeshCache<Value> = await createMeshCache<Value>({ namespace: `bench-updates-${mode}`, mode, max: KEYS, ttl: HOUR, transport })
+  await observeIfAsked(cache)
   const handler = transport.handler()
   const origin = new SyntheticOrigin(ORIGIN, keys, mode === 'replicate')
   deliver(handler, origin.frames(Array.from({ length: KEYS }, (_, i) => i), 1000))

@@ -4,7 +4,7 @@
  * measurement, and a transport that hands the cache's frame handler to the
  * benchmark instead of a network.
  */
-import type { Channel, FrameHandler, Transport } from '../../lib/index.ts'
+import type { Channel, FrameHandler, MeshCache, Transport } from '../../lib/index.ts'
 
 /** One line of the final table. */
 export interface Row {
@@ -200,4 +200,23 @@ export function captureTransport (): CaptureTransport {
       return captured
     },
   }
+}
+
+/**
+ * MESHCACHE_BENCH_OBSERVE=1: the benched caches run with the Prometheus
+ * exporter registered (on a registry of their own) and the staleness audit
+ * on at 0% sampling, so its hook runs on every hit. Compare a run with it
+ * against one without (issue 19: observing must leave get-hit and apply
+ * unchanged within noise).
+ */
+export async function observeIfAsked (cache: MeshCache<any>): Promise<void> {
+  if (process.env.MESHCACHE_BENCH_OBSERVE === '1') await observe(cache)
+}
+
+/** Registers the Prometheus exporter on a registry of its own and starts the audit at 0% sampling. */
+export async function observe (cache: MeshCache<any>): Promise<void> {
+  const { Registry } = await import('prom-client')
+  const { registerMetrics } = await import('../../lib/observe/prometheus.ts')
+  registerMetrics(cache, { registry: new Registry() })
+  cache.audit({ sample: 0, source: () => undefined })
 }

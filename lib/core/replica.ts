@@ -230,7 +230,10 @@ export class Replica<V extends {}> {
     }
     if (forged !== undefined) this.#reportForged(from, records, forged, issued)
     if (!tracker.hasGap(origin)) return false
-    if (!gapBefore) this.#counters.gapsDetected++
+    if (!gapBefore) {
+      this.#counters.gapsDetected++
+      this.#o.logger.info({ origin, peer: from, seq: firstSeq }, 'gap in an origin\'s updates: repair started')
+    }
     return true
   }
 
@@ -240,11 +243,14 @@ export class Replica<V extends {}> {
     const issued = this.#seq // before any listener can write
     const forged = this.#forgedRecords(records)
     const now = this.#o.now()
+    let repaired = 0
     for (let i = 0; i < records.length; i++) {
       const r = records[i] as WireRecord
       if (forged !== undefined && forged.has(i)) this.#refuseForged(r, reason)
-      else if (this.#apply(r, values?.[i], reason, now) && reason === 'repair') this.#counters.repairs++
+      else if (this.#apply(r, values?.[i], reason, now) && reason === 'repair') repaired++
     }
+    this.#counters.repairs += repaired
+    if (repaired !== 0) this.#o.logger.info({ peer: from, records: repaired }, 'anti-entropy repaired state the update path had not delivered')
     if (forged !== undefined) this.#reportForged(from, records, forged, issued)
   }
 

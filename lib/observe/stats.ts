@@ -12,9 +12,34 @@ export class Counters {
   framesSent = 0
   framesReceived = 0
   gapsDetected = 0
+  /** Values that left the LRU, by reason (EvictReason): plain fields, bumped in the eviction callback. */
+  evictedCapacity = 0
+  evictedTtl = 0
+  evictedLocal = 0
+  evictedRemote = 0
+  evictedRepair = 0
+  /** Protocol errors by error code: a handful of stable codes, so the map stays tiny. */
+  readonly protocolErrorsByCode = new Map<string, number>()
+
+  /** Counts a value that left the LRU. */
+  evicted (reason: EvictReason): void {
+    switch (reason) {
+      case 'capacity': this.evictedCapacity++; break
+      case 'ttl': this.evictedTtl++; break
+      case 'local': this.evictedLocal++; break
+      case 'remote': this.evictedRemote++; break
+      case 'repair': this.evictedRepair++; break
+    }
+  }
+
+  /** Counts a refused frame (or record) under its error's code. */
+  refused (code: string): void {
+    this.protocolErrors++
+    this.protocolErrorsByCode.set(code, (this.protocolErrorsByCode.get(code) ?? 0) + 1)
+  }
 
   /** The counters' part of `CacheStats`. */
-  snapshot (): Pick<CacheStats, 'hits' | 'misses' | 'localUpdates' | 'remoteUpdates' | 'duplicates' | 'conflicts' | 'repairs' | 'protocolErrors' | 'expiredDropped' | 'framesSent' | 'framesReceived' | 'gapsDetected'> {
+  snapshot (): Pick<CacheStats, 'hits' | 'misses' | 'localUpdates' | 'remoteUpdates' | 'duplicates' | 'conflicts' | 'repairs' | 'protocolErrors' | 'protocolErrorsByCode' | 'evictions' | 'expiredDropped' | 'framesSent' | 'framesReceived' | 'gapsDetected'> {
     return {
       hits: this.hits,
       misses: this.misses,
@@ -24,6 +49,8 @@ export class Counters {
       conflicts: this.conflicts,
       repairs: this.repairs,
       protocolErrors: this.protocolErrors,
+      protocolErrorsByCode: Object.fromEntries(this.protocolErrorsByCode),
+      evictions: { capacity: this.evictedCapacity, ttl: this.evictedTtl, local: this.evictedLocal, remote: this.evictedRemote, repair: this.evictedRepair },
       expiredDropped: this.expiredDropped,
       framesSent: this.framesSent,
       framesReceived: this.framesReceived,
@@ -33,6 +60,7 @@ export class Counters {
 }
 
 import type { PropagationStats } from './lag-histogram.ts'
+import type { EvictReason } from '../core/store.ts'
 
 export interface CacheStats {
   /** `get`/`has` calls that found a value. */
@@ -51,6 +79,10 @@ export interface CacheStats {
   repairs: number
   /** Frames refused by the decoder or by protocol rules; none changed state. */
   protocolErrors: number
+  /** `protocolErrors` by error code (E_FRAME_MALFORMED…; E_UNKNOWN for anything else). */
+  protocolErrorsByCode: Record<string, number>
+  /** Values that left this instance's cache, by reason (the `evict` event's). */
+  evictions: Record<EvictReason, number>
   /** Remote records older than the tombstone horizon: expired everywhere already, dropped. */
   expiredDropped: number
   framesSent: number
@@ -65,7 +97,7 @@ export interface CacheStats {
   tombstones: number
   /** Origins whose sequence this instance tracks. */
   origins: number
-  /** Estimated bytes of metadata (version vectors, timestamps, tombstones, key strings of tombstones). */
+  /** Estimated bytes of metadata (version vectors, timestamps, tombstones, key strings of tombstones); -1 when `stats({ metadataBytes: false })` skipped it. */
   metadataBytes: number
   /** Loader calls made by `getOrLoad` (one per key per load, however many callers). */
   loads: number

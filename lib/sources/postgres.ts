@@ -22,6 +22,8 @@ import {
   type SourceWarning,
 } from './postgres-setup.ts'
 import { ReplicationSession, type MappingErrorEvent, type TableMappings } from './postgres-stream.ts'
+import { addMetricSource } from '../observe/exporter.ts'
+import { sourceMetricSource } from '../observe/source-metrics.ts'
 
 export type { RowMapping, SourceWarning } from './postgres-setup.ts'
 export type { PostgresSourceOptions } from './postgres-options.ts'
@@ -63,6 +65,8 @@ export async function createPostgresSource (cache: SourceHost, options: Postgres
   await source.start(cacheSink(cache), { membership: cache })
   const remove = cache.onClose?.(() => source.close())
   if (remove !== undefined) source.once('closed', remove)
+  // Its figures reach the exporters (meshcache/prometheus, meshcache/otel) through the metric-source contract.
+  source.once('closed', addMetricSource(cache, sourceMetricSource(source)))
   return source
 }
 

@@ -3,12 +3,13 @@
  * (mesh-partition.test.ts) or on loopback (test/mesh/).
  *
  * argv: ADDRESS PORT PSK_HEX PEER...   a PEER is an IPv4 address (same port) or a full multiaddr
- * env:  NODE_ID (optional, the cache's nodeId), MODE ('replicate', the default, or 'invalidate'),
+ * env:  NODE_ID (optional, the cache's nodeId), REGION (optional, the cache's region), MODE ('replicate', the default, or 'invalidate'),
  *       IDENTITY (optional, the transport's pinned identity, from generateIdentity())
  *       KEEPALIVE_MS / PEER_TIMEOUT_MS / PROBE_MS (optional, the transport's keepaliveInterval / peerTimeout / probeInterval),
+ *       MAX_PEERS (optional, the transport's maxPeers: a partial mesh), REGION_LINKS ('1': the transport gets REGION too, region links), CROSS_LINKS (its crossRegionLinks),
  *       REDIAL ('default': the transport's own redial timers instead of this script's fast ones)
  * Requests: { id, op: 'set', key, value } | { id, op: 'delete', key } | { id, op: 'get', keys } |
- *   { id, op: 'inspect', keys } | { id, op: 'origin' } | { id, op: 'await-peers', count } |
+ *   { id, op: 'inspect', keys } | { id, op: 'origin' } | { id, op: 'await-peers', count } | { id, op: 'await-members', count } |
  *   { id, op: 'await-values', expect: Record<key, value> } | { id, op: 'await-kind', key, kind } | { id, op: 'sync' } |
  *   { id, op: 'load', key, value, dependsOn?, tags? } (getOrLoad with a loader returning value) |
  *   { id, op: 'await-missing', keys } | { id, op: 'invalidate', key } | { id, op: 'invalidate-tag', tag } |
@@ -25,6 +26,7 @@ type Request =
   | { id: number, op: 'set', key: string, value: string }
   | { id: number, op: 'get', keys: string[] }
   | { id: number, op: 'await-peers', count: number }
+  | { id: number, op: 'await-members', count: number }
   | { id: number, op: 'await-values', expect: Record<string, string> }
   | { id: number, op: 'transport-stats' }
   | { id: number, op: 'sync' }
@@ -56,10 +58,13 @@ const transport = await createLibp2pTransport({
   ...(process.env.KEEPALIVE_MS ? { keepaliveInterval: Number(process.env.KEEPALIVE_MS) } : {}),
   ...(process.env.PEER_TIMEOUT_MS ? { peerTimeout: Number(process.env.PEER_TIMEOUT_MS) } : {}),
   ...(process.env.PROBE_MS ? { probeInterval: Number(process.env.PROBE_MS) } : {}),
+  ...(process.env.MAX_PEERS ? { maxPeers: Number(process.env.MAX_PEERS) } : {}),
+  ...(process.env.REGION && process.env.REGION_LINKS === '1' ? { region: process.env.REGION } : {}),
+  ...(process.env.CROSS_LINKS ? { crossRegionLinks: Number(process.env.CROSS_LINKS) } : {}),
   // RELAY_MIN_PEERS turns on the gossipsub relay tier from that many peers
   ...(process.env.RELAY_MIN_PEERS ? { gossipsub: { minPeers: Number(process.env.RELAY_MIN_PEERS) } } : {}),
 })
-const cache = await createMeshCache<string>({ namespace: 'partition', transport, mode: process.env.MODE === 'invalidate' ? 'invalidate' : 'replicate', ttl: 10 * 60_000, ...(process.env.NODE_ID ? { nodeId: process.env.NODE_ID } : {}) })
+const cache = await createMeshCache<string>({ namespace: 'partition', transport, mode: process.env.MODE === 'invalidate' ? 'invalidate' : 'replicate', ttl: 10 * 60_000, ...(process.env.NODE_ID ? { nodeId: process.env.NODE_ID } : {}), ...(process.env.REGION ? { region: process.env.REGION } : {}) })
 
 const peerErrors: string[] = []
 transport.onPeerError((e) => { peerErrors.push(e.error.code); queueMicrotask(wake) })
@@ -84,6 +89,7 @@ process.on('message', async (request: Request) => {
     case 'invalidate-tag': cache.invalidateTag(request.tag); break
     case 'await-missing': at = await until(() => request.keys.every((key) => cache.get(key) === undefined)); break
     case 'await-peers': at = await until(() => cache.connectedPeers().length >= request.count); break
+    case 'await-members': at = await until(() => cache.peers().length >= request.count); break
     case 'transport-stats': value = transport.stats(); break
     case 'peers': value = cache.peers(); break
     case 'set-replicated': cache.set(request.key, request.value); await cache.whenReplicated({ timeout: request.timeout }); at = now(); break

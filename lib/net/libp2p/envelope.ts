@@ -8,12 +8,12 @@
  *   stream      := envelope*                      (one stream per direction per peer)
  *   envelope    := uvarint(len) • body            (1 ≤ len ≤ MAX_BODY_BYTES)
  *   body        := type:u8 • fields
- *   HELLO(1)    := uvarint(n) • n × string(multiaddr)          the sender's dialable addresses
+ *   HELLO(1)    := uvarint(n) • n × string(multiaddr) • [string(region)]   the sender's dialable addresses (and region)
  *   JOIN(2)     := uvarint(nsId) • string(namespace)           the sender joined namespace as nsId
  *   LEAVE(3)    := uvarint(nsId)                               the sender left nsId
  *   DATA(4)     := uvarint(nsId) • payload                     a whole frame, or the last piece of one
  *   PART(5)     := uvarint(nsId) • payload                     a piece of a frame; more PART/DATA follow
- *   PEERS(6)    := uvarint(n) • n × (string(peerId) • uvarint(m) • m × string(multiaddr))
+ *   PEERS(6)    := uvarint(n) • n × (string(peerId) • uvarint(m) • m × string(multiaddr)) • [n × string(region)]
  *   PING(7)     := (nothing)                                   sent each keepaliveInterval (liveness.ts)
  *
  * nsId is chosen by the sender and is valid only on the stream that carried the JOIN.
@@ -114,13 +114,21 @@ class Writer {
   }
 }
 
-export function encodeHello (addrs: readonly string[]): Uint8Array {
+export function encodeHello (addrs: readonly string[], region = ''): Uint8Array {
   const w = new Writer()
   w.parts.push(MSG_HELLO)
   const list = addrs.slice(0, MAX_ADDRS_PER_PEER)
   w.uvarint(list.length)
   for (const a of list) w.string(a)
+  // an optional trailing field: older readers ignore the rest of a HELLO
+  if (region !== '') w.string(region)
   return w.envelope()
+}
+
+/** A HELLO's body after its type: the addresses, and the region if the sender added one. */
+export function decodeHello (r: BodyReader): { addrs: string[], region: string } {
+  const addrs = decodeAddrList(r)
+  return { addrs, region: r.end() ? '' : r.string(MAX_REGION_BYTES) }
 }
 
 export function encodeJoin (nsId: number, namespace: string): Uint8Array {
@@ -143,7 +151,10 @@ export function encodePing (): Uint8Array {
   return Uint8Array.of(1, MSG_PING)
 }
 
-export interface PeerAddrs { peer: string, addrs: string[] }
+export interface PeerAddrs { peer: string, addrs: string[], region?: string }
+
+/** Longest region label carried (the cache's own option allows 64 characters). */
+export const MAX_REGION_BYTES = 256
 
 export function encodePeers (peers: readonly PeerAddrs[]): Uint8Array {
   const w = new Writer()
@@ -156,6 +167,8 @@ export function encodePeers (peers: readonly PeerAddrs[]): Uint8Array {
     w.uvarint(addrs.length)
     for (const a of addrs) w.string(a)
   }
+  // optional trailing regions, one per entry: older readers ignore them
+  if (list.some(p => (p.region ?? '') !== '')) for (const p of list) w.string(p.region ?? '')
   return w.envelope()
 }
 
@@ -226,6 +239,7 @@ export function decodePeers (r: BodyReader): PeerAddrs[] {
     const peer = r.string(MAX_ADDR_BYTES)
     peers.push({ peer, addrs: decodeAddrList(r) })
   }
+  if (!r.end()) for (const p of peers) p.region = r.string(MAX_REGION_BYTES)
   return peers
 }
 

@@ -23,6 +23,7 @@ import type { ResolvedOptions } from './options.ts'
 import { withoutPeerId, type Redialer } from './redial.ts'
 import { Liveness, type LivenessHost } from './liveness.ts'
 import { Prober } from './probe.ts'
+import { RegionLinks } from './regions.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 
 /** Counters for what the transport did and dropped; see `transport.stats()`. */
@@ -110,6 +111,10 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
   readonly #liveness: Liveness
   /** Probes silent and lost peers (probe.ts); undefined when `probeInterval` is 0. */
   readonly prober: Prober | undefined
+  /** Region links of a partial mesh (regions.ts); undefined without `maxPeers` or `region`. */
+  readonly regions: RegionLinks | undefined
+  /** Far peers whose link we are letting go (regions.ts), once each. */
+  readonly #shedding = new Set<string>()
   #nextNsId = 1
   #stopped = false
 
@@ -120,6 +125,17 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     this.#log = log
     this.#liveness = new Liveness(this, opts.keepaliveInterval, opts.peerTimeout, opts.probeInterval)
     this.prober = opts.probeInterval > 0 ? new Prober(opts.probeInterval, peer => { this.#reachable(peer) }) : undefined
+    this.regions = opts.maxPeers !== Infinity && opts.region !== '' ? new RegionLinks(this.self, opts.region, opts.crossRegionLinks) : undefined
+  }
+
+  /** Peers with at least one open connection, by id. */
+  connectedPeers (): string[] {
+    return [...this.#conns.keys()]
+  }
+
+  /** Whether the redialer may dial `peer` now: in a partial mesh with regions, only as regions.ts allows. */
+  allowDial (peer: string | undefined): boolean {
+    return this.regions === undefined || !this.isPartial() || this.regions.allowDial(peer, this.connectedPeers())
   }
 
   /** Registers the protocol and connection listeners; call before the node starts. */
@@ -363,11 +379,11 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     stream.addEventListener('close', () => { this.#outClosed(link, stream) })
     // A PING first: the peer knows at once that we ping, so liveness judges
     // (and suspects) us from the start, not from our first keepalive tick.
-    const greeting = [encodePing(), encodeHello(this.ownAddrs())]
+    const greeting = [encodePing(), encodeHello(this.ownAddrs(), this.#opts.region)]
     link.lastPing = performance.now()
     for (const ns of this.#namespaces.values()) greeting.push(encodeJoin(ns.id, ns.name))
     const others: PeerAddrs[] = []
-    for (const l of this.#links.values()) if (l !== link && l.addrs.length > 0) others.push({ peer: l.peer, addrs: l.addrs })
+    for (const l of this.#links.values()) if (l !== link && l.addrs.length > 0) others.push({ peer: l.peer, addrs: l.addrs, region: this.regions?.regionOf(l.peer) ?? '' })
     if (others.length > 0) greeting.push(encodePeers(others))
     link.write(greeting, Infinity)
     if (link.shed) {
@@ -479,12 +495,29 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
 
   // ---- ReaderEvents ----
 
-  onHello (link: PeerLink, addrs: string[]): void {
+  onHello (link: PeerLink, addrs: string[], region: string): void {
     link.addrs = addrs.map(withoutPeerId)
+    this.regions?.learn(link.peer, region)
     this.redialer?.learn(link.peer, link.addrs, false)
     // peer exchange: everyone else we talk to learns about the newcomer
-    const news = [encodePeers([{ peer: link.peer, addrs: link.addrs }])]
+    const news = [encodePeers([{ peer: link.peer, addrs: link.addrs, region }])]
     for (const l of this.#links.values()) if (l !== link) l.write(news, Infinity)
+    // a new link may be the one in our region that lets a far link we dialled go (regions.ts)
+    if (this.regions !== undefined) for (const peer of this.#conns.keys()) this.#shedFarLink(peer)
+  }
+
+  /** A far link we dialled and do not need (regions.ts) is let go once the peer has our PEERS. */
+  #shedFarLink (peer: string): void {
+    const conns = this.#conns.get(peer)
+    if (this.regions === undefined || !this.isPartial() || conns === undefined || this.#shedding.has(peer)) return
+    if (![...conns].every(c => c.direction === 'outbound') || !this.regions.shouldShed(peer, this.connectedPeers())) return
+    this.#log('%s is in region %s and this node needs no far link: letting it go', peer, this.regions.regionOf(peer))
+    this.#shedding.add(peer)
+    setTimeout(() => {
+      this.#shedding.delete(peer)
+      if (this.regions?.shouldShed(peer, this.connectedPeers()) !== true) return
+      for (const c of [...this.#conns.get(peer) ?? []]) c.close().catch((err: Error) => { c.abort(err) })
+    }, SHED_AFTER_MS).unref()
   }
 
   onMembership (link: PeerLink): void {
@@ -523,6 +556,7 @@ export class Mesh implements ReaderEvents, RelayHost, LivenessHost {
     if (this.#stopped) return
     for (const p of peers) {
       if (p.peer === this.self) continue
+      this.regions?.learn(p.peer, p.region)
       // of two peers that learn about each other, the smaller id dials first
       this.redialer?.learn(p.peer, p.addrs.map(withoutPeerId), this.self < p.peer)
     }

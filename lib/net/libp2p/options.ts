@@ -144,6 +144,17 @@ export interface Libp2pTransportOptions {
    */
   maxPeers?: number
   /**
+   * This node's region, for region links (experimental; `createMeshCache`
+   * does not pass its own `region` here). In a partial mesh (`maxPeers`),
+   * links prefer peers of the same region and a region keeps about
+   * `crossRegionLinks` links to each other region (SPEC.md §11.4: a region
+   * cut heals slowly with them). Advertised in HELLO and PEERS. '': none.
+   * @default ''
+   */
+  region?: string
+  /** Links each region keeps to the other regions in a partial mesh (its `crossRegionLinks` smallest peer ids hold one each). @default 2 */
+  crossRegionLinks?: number
+  /**
    * libp2p logger; meshcache logs under `meshcache:libp2p:*`
    * (`DEBUG=meshcache:*` to see it).
    * @default libp2p's default logger
@@ -154,7 +165,7 @@ export interface Libp2pTransportOptions {
 /** Every option name, for refusing unknown ones with a suggestion. */
 const TRANSPORT_OPTION_NAMES = [
   'listen', 'peers', 'psk', 'identity', 'redialInterval', 'maxRedialInterval', 'dialTimeout', 'forgetAfter',
-  'keepaliveInterval', 'peerTimeout', 'probeInterval', 'maxPeers', 'maxFrameBytes', 'maxBufferedBytes', 'gossipsub', 'logger',
+  'keepaliveInterval', 'peerTimeout', 'probeInterval', 'maxPeers', 'region', 'crossRegionLinks', 'maxFrameBytes', 'maxBufferedBytes', 'gossipsub', 'logger',
 ] as const satisfies ReadonlyArray<keyof Libp2pTransportOptions>
 /** Fails to compile, naming it, when an option is added to Libp2pTransportOptions but not to the list above. */
 type MissingOptionName = Exclude<keyof Libp2pTransportOptions, (typeof TRANSPORT_OPTION_NAMES)[number]>
@@ -175,6 +186,8 @@ export interface ResolvedOptions {
   probeInterval: number
   /** Infinity: a full mesh. */
   maxPeers: number
+  region: string
+  crossRegionLinks: number
   maxFrameBytes: number
   maxBufferedBytes: number
   logger: ComponentLogger | undefined
@@ -246,7 +259,11 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
   }
   // A partial mesh spreads its broadcasts over gossipsub: the relay tier comes with it.
   const relayMinPeers = resolveRelay(options.gossipsub) ?? (maxPeers !== Infinity ? DEFAULT_RELAY_MIN_PEERS : undefined)
-  return { listen, peers, psk, identity, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, probeInterval, maxPeers, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
+  const region = options.region ?? ''
+  if (typeof region !== 'string' || region.length > 64) invalidOption('region', 'must be a string of at most 64 characters')
+  const crossRegionLinks = options.crossRegionLinks ?? 2
+  if (typeof crossRegionLinks !== 'number' || !Number.isInteger(crossRegionLinks) || crossRegionLinks < 1) invalidOption('crossRegionLinks', 'must be an integer ≥ 1')
+  return { listen, peers, psk, identity, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, probeInterval, maxPeers, region, crossRegionLinks, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
 }
 
 function resolveRelay (value: unknown): number | undefined {

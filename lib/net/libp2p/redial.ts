@@ -73,6 +73,12 @@ export interface RedialInit {
    * apart, each node full of links to its own side.
    */
   bound?: { peers: number, connections: () => number }
+  /**
+   * With a bound: whether `peer` (undefined: a bootstrap address not yet
+   * dialled) may be dialled now, and the order to try peers in (regions.ts:
+   * own region first). None: any, in random order.
+   */
+  policy?: { allowDial: (peer: string | undefined) => boolean, compare: (a: string | undefined, b: string | undefined) => number }
 }
 
 /** How often (ms, ±50 %) a node of a partial mesh at its bound adds a link to a random known peer. */
@@ -99,6 +105,7 @@ export class Redialer {
   readonly #onDialError: (address: string, error: unknown) => void
   readonly #probe: ProbeWatch | undefined
   readonly #bound: { peers: number, connections: () => number } | undefined
+  readonly #policy: RedialInit['policy']
   #dialing = 0
   #nextRotation = 0
   /** By peer id, or by address for bootstrap entries whose id is unknown. */
@@ -119,6 +126,7 @@ export class Redialer {
     this.#onDialError = init.onDialError ?? (() => {})
     this.#probe = init.probe
     this.#bound = init.bound
+    this.#policy = init.policy
   }
 
   /** Whether another dial is wanted now (always, without a bound). */
@@ -220,23 +228,31 @@ export class Redialer {
    * A probe reached `peer` again: dial it now, whatever the backoff, and
    * instead of a dial that may hang on a SYN sent during the cut. Once per
    * loss: if this dial fails too, the backoff starts over from
-   * `redialInterval`.
+   * `redialInterval`. Every entry of the peer is dialled, its bootstrap
+   * address too: the address the probe reached may be only that one (a peer
+   * behind a proxy or NAT advertises addresses nobody else can dial).
    */
   dialNow (peer: string): void {
-    const k = this.#known.get(peer)
-    if (k === undefined || this.#stopped || this.#connected(peer)) return
-    void (async () => {
-      if (k.dialing) {
-        k.abort?.abort(new Error('meshcache: the peer is reachable again; dialling afresh'))
+    if (this.#stopped || this.#connected(peer)) return
+    for (const k of [...this.#entries(peer)]) {
+      void (async () => {
+        if (k.dialing) {
+          k.abort?.abort(new Error('meshcache: the peer is reachable again; dialling afresh'))
+          await k.dialed
+        }
+        if (k.dialing || this.#stopped || this.#connected(peer) || !this.#isKnown(k)) return
+        if (!this.#wants()) return
+        k.failures = 0
+        this.#log('%s is reachable again: dialling %s at once', peer, k.bootstrapAddr ?? 'its addresses')
+        k.dialed = this.#dial(k)
         await k.dialed
-      }
-      if (k.dialing || this.#stopped || this.#connected(peer) || this.#known.get(peer) !== k) return
-      if (!this.#wants()) return
-      k.failures = 0
-      this.#log('%s is reachable again: dialling at once', peer)
-      k.dialed = this.#dial(k)
-      await k.dialed
-    })()
+      })()
+    }
+  }
+
+  #isKnown (k: Known): boolean {
+    for (const known of this.#known.values()) if (known === k) return true
+    return false
   }
 
   *#entries (peer: string): Generator<Known> {
@@ -288,7 +304,11 @@ export class Redialer {
     // Our addresses carry /p2p/<id>; a bootstrap address usually does not.
     const own = new Set(this.#node.getMultiaddrs().map(a => withoutPeerId(a.toString())))
     const entries = [...this.#known]
-    if (this.#bound !== undefined) shuffle(entries)
+    if (this.#bound !== undefined) {
+      shuffle(entries)
+      const policy = this.#policy
+      if (policy !== undefined) entries.sort(([, a], [, b]) => policy.compare(a.peer, b.peer))
+    }
     for (const [key, k] of entries) {
       if (k.dialing || k.peer === self) continue
       if (k.bootstrapAddr !== undefined && own.has(withoutPeerId(k.bootstrapAddr))) continue
@@ -303,6 +323,7 @@ export class Redialer {
       }
       if (k.nextAt > now) continue
       if (!this.#wants()) continue
+      if (this.#bound !== undefined && this.#policy?.allowDial(k.peer) === false) continue
       k.dialed = this.#dial(k)
     }
     if (this.#bound !== undefined) this.#rotate(entries, now)
@@ -317,6 +338,7 @@ export class Redialer {
     const self = this.#node.peerId.toString()
     for (const [, k] of entries) {
       if (k.dialing || k.peer === undefined || k.peer === self || k.bootstrapAddr !== undefined || this.#connected(k.peer) || k.nextAt > now) continue
+      if (this.#policy?.allowDial(k.peer) === false) continue
       this.#log('at the bound: one more link, to %s', k.peer)
       k.dialed = this.#dial(k)
       return

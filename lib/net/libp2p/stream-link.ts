@@ -6,7 +6,7 @@
  */
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import {
-  BodyReader, EnvelopeSplitter, decodeAddrList, decodePeers,
+  BodyReader, EnvelopeSplitter, decodeHello, decodePeers,
   MAX_NAMESPACE_BYTES, MAX_NAMESPACES_PER_STREAM,
   MSG_DATA, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS, MSG_PING
 } from './envelope.ts'
@@ -14,7 +14,7 @@ import type { PeerAddrs } from './envelope.ts'
 
 /** What an inbound stream reports to the mesh. */
 export interface ReaderEvents {
-  onHello (link: PeerLink, addrs: string[]): void
+  onHello (link: PeerLink, addrs: string[], region: string): void
   /** The set of namespaces the peer announced changed. */
   onMembership (link: PeerLink): void
   onFrame (link: PeerLink, namespace: string, frame: Uint8Array): void
@@ -173,9 +173,11 @@ export class InboundReader {
         case MSG_LEAVE:
           if (this.namespaces.delete(r.uvarint())) this.#events.onMembership(this.link)
           return
-        case MSG_HELLO:
-          this.#events.onHello(this.link, decodeAddrList(r))
+        case MSG_HELLO: {
+          const hello = decodeHello(r)
+          this.#events.onHello(this.link, hello.addrs, hello.region)
           return
+        }
         case MSG_PEERS:
           this.#events.onPeers(this.link, decodePeers(r))
           return

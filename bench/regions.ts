@@ -1,0 +1,56 @@
+/**
+ * bench:regions: two regions apart by a real one-way delay (a user-space TCP
+ * delay proxy between network namespaces, test/helpers/region-lab.ts; root
+ * only), default full mesh.
+ *
+ * Prints propagation p50/p99 inside a region and across regions beside the
+ * link delay (the baseline: nothing can cross faster), then a region cut off
+ * and healed, from the heal to every instance's convergence.
+ *
+ *   npm run bench:regions -- [--sizes 3,3] [--delay 40] [--writes 100] [--cuts 5000,8000] [--no-cut]
+ * Cuts use keepalive 2 s and peerTimeout 6 s (as test/netns/heal.test.ts): the first cut outlasts the keepalive
+ * only, the second both; `--timers keepaliveMs,peerTimeoutMs` changes them.
+ */
+import { parseArgs } from 'node:util'
+import { cutAndHeal, measurePropagation, percentile, startRegions } from '../test/netns/regions.ts'
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '3,3' },
+    delay: { type: 'string', default: '40' },
+    writes: { type: 'string', default: '100' },
+    cuts: { type: 'string', default: '5000,8000' },
+    timers: { type: 'string', default: '2000,6000' },
+    'no-cut': { type: 'boolean', default: false },
+    'max-peers': { type: 'string', default: '' },
+    'cross-links': { type: 'string', default: '' },
+    'region-links': { type: 'boolean', default: false },
+  },
+})
+const sizes = values.sizes.split(',').map(Number) as [number, number]
+const delayMs = Number(values.delay)
+const [keepalive, peerTimeout] = values.timers.split(',')
+const f = (ms: number): string => ms.toFixed(1)
+
+const maxPeers = values['max-peers']
+const r = await startRegions({ sizes, delayMs, env: { KEEPALIVE_MS: keepalive ?? '2000', PEER_TIMEOUT_MS: peerTimeout ?? '6000', REDIAL: 'default', ...(maxPeers === '' ? {} : { MAX_PEERS: maxPeers }), ...(values['cross-links'] === '' ? {} : { CROSS_LINKS: values['cross-links'] }), REGION_LINKS: values['region-links'] ? '1' : '0' } })
+try {
+  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}${values['cross-links'] === '' ? '' : `, crossRegionLinks ${values['cross-links']}`}${values['region-links'] ? ', region links' : ', no region links'}`}, ${values.writes} writes`)
+  await measurePropagation(r, 10, 'warm')
+  await r.lab.proxyHolds()
+  const p = await measurePropagation(r, Number(values.writes))
+  const { holds, connections } = await r.lab.proxyHolds()
+  console.log(`  link delay (baseline)      ${f(delayMs)} ms nominal; as held by the proxy p50 ${f(percentile(holds, 0.5))} ms  p99 ${f(percentile(holds, 0.99))} ms`)
+  // Chunks count every read the proxy forwarded, both ways: frames, acks of the protocols above TCP, PINGs.
+  console.log(`  cross-region links         ${connections} connections through the proxy; ${f(holds.length / Number(values.writes))} chunks forwarded per write (both ways, all traffic)`)
+  console.log(`  intra-region  p50 ${f(percentile(p.intra, 0.5))} ms  p99 ${f(percentile(p.intra, 0.99))} ms  (${p.intra.length} arrivals)`)
+  console.log(`  cross-region  p50 ${f(percentile(p.cross, 0.5))} ms  p99 ${f(percentile(p.cross, 0.99))} ms  (${p.cross.length} arrivals)  p50 − delay ${f(percentile(p.cross, 0.5) - delayMs)} ms (target ≤ 5)`)
+  if (!values['no-cut']) {
+    for (const [i, cutMs] of values.cuts.split(',').map(Number).entries()) {
+      const ms = await cutAndHeal(r, `cut${i}`, cutMs)
+      console.log(`  region cut ${cutMs} ms, healed: converged ${ms.map((m) => m.toFixed(0)).join(', ')} ms after the heal; max ${f(Math.max(...ms))} ms (target ≤ delay + 1000 = ${delayMs + 1000})`)
+    }
+  }
+} finally {
+  await r.close()
+}

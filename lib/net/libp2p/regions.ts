@@ -1,0 +1,91 @@
+/**
+ * Region links in a partial mesh (SPEC.md §11.4): which peers a node may
+ * dial, and which links it lets go, so that links stay inside a region and
+ * each region keeps about `crossLinks` links to the others.
+ *
+ * The rule needs no coordination. A node is one of its region's **link
+ * holders** if its peer id is among the `crossLinks` smallest of itself and
+ * the same-region peers it is connected to. A holder may dial one far peer
+ * (a far holder first: of two holders that meet, one link serves both);
+ * other nodes dial only their own region, and let go of a far link they
+ * dialled (a bootstrap address, say) once they have a link in their region.
+ * Inbound far links are kept: the dialer decided. Nodes that see fewer
+ * same-region peers count themselves holders more readily, so views that
+ * differ add links, never remove the last one.
+ *
+ * Peers of unknown region (no HELLO or PEERS told it yet) are dialled as
+ * before; with no region set on this node, nothing changes.
+ */
+export class RegionLinks {
+  readonly #self: string
+  readonly #region: string
+  readonly #crossLinks: number
+  readonly #regions = new Map<string, string>()
+
+  constructor (self: string, region: string, crossLinks: number) {
+    this.#self = self
+    this.#region = region
+    this.#crossLinks = crossLinks
+  }
+
+  /** Records `peer`'s region ('' is unknown and changes nothing). */
+  learn (peer: string, region: string | undefined): void {
+    if (region !== undefined && region !== '') this.#regions.set(peer, region)
+  }
+
+  regionOf (peer: string): string | undefined {
+    return this.#regions.get(peer)
+  }
+
+  /** Whether `peer` is known to be in another region than ours. */
+  isFar (peer: string): boolean {
+    const r = this.#regions.get(peer)
+    return this.#region !== '' && r !== undefined && r !== this.#region
+  }
+
+  /** Whether this node holds one of its region's far links, given the peers it is connected to. */
+  isHolder (connected: Iterable<string>): boolean {
+    let smaller = 0
+    for (const peer of connected) {
+      if (this.#regions.get(peer) === this.#region && peer < this.#self) smaller++
+    }
+    return smaller < this.#crossLinks
+  }
+
+  /** Far peers among `connected`. */
+  farCount (connected: Iterable<string>): number {
+    let n = 0
+    for (const peer of connected) if (this.isFar(peer)) n++
+    return n
+  }
+
+  /** Whether this node may dial `peer` now. */
+  allowDial (peer: string | undefined, connected: readonly string[]): boolean {
+    if (peer === undefined || !this.isFar(peer)) return true
+    return this.isHolder(connected) && this.farCount(connected) === 0
+  }
+
+  /**
+   * Whether to let go of our outbound link to far `peer`: we are not a
+   * holder (or hold a far link already) and have a link in our region.
+   */
+  shouldShed (peer: string, connected: readonly string[]): boolean {
+    if (!this.isFar(peer)) return false
+    const others = connected.filter(p => p !== peer)
+    if (!others.some(p => this.#regions.get(p) === this.#region)) return false
+    return !this.isHolder(others) || this.farCount(others) > 0
+  }
+
+  /**
+   * Dial order: own region and unknown first, then far peers by id, so a
+   * holder dials a far region's smallest ids: its holders, whose one far
+   * link then serves both sides.
+   */
+  compare (a: string | undefined, b: string | undefined): number {
+    const farA = a !== undefined && this.isFar(a)
+    const farB = b !== undefined && this.isFar(b)
+    if (farA !== farB) return farA ? 1 : -1
+    if (!farA) return 0
+    return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * A probe that reaches a lost peer redials every address known for it
+ * (lib/net/libp2p/redial.ts `dialNow`), its bootstrap address too: a peer
+ * in another region (behind a proxy or NAT) advertises addresses nobody there
+ * can dial, and only the bootstrap address works. Before, only the advertised
+ * ones were redialled and the bootstrap entry waited out its backoff (1.0-1.5
+ * s after a region heal, test/netns/regions.test.ts). A fake libp2p node
+ * records the dials; the end-to-end effect is the netns test.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { Libp2p } from 'libp2p'
+import type { Logger } from '@libp2p/interface'
+import { Redialer } from '../../lib/net/libp2p/redial.ts'
+
+const BOOTSTRAP = '/ip4/10.9.9.9/tcp/20003'
+const ADVERTISED = '/ip4/10.78.2.3/tcp/7000'
+const FAR = '12D3KooWFar'
+
+function fakeNode (dials: string[]): Libp2p {
+  return {
+    peerId: { toString: () => '12D3KooWSelf' },
+    getMultiaddrs: () => [],
+    dial: async (target: unknown) => {
+      const addrs = (Array.isArray(target) ? target : [target]).map(String)
+      dials.push(...addrs)
+      if (addrs.includes(BOOTSTRAP)) return { remotePeer: { toString: () => FAR } }
+      throw new Error('connect ENETUNREACH')
+    }
+  } as unknown as Libp2p
+}
+
+const log = Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false }) as unknown as Logger
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+/** Waits for `done`, the redialer's own async dials driving it; a guard turns a dial that never comes into a failure. */
+async function until (done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`no ${what} within 5 s`)
+    await sleep(2)
+  }
+}
+
+test('a lost peer reached again is redialled at its bootstrap address, not only at the addresses it advertises', async () => {
+  const dials: string[] = []
+  // Long intervals: any dial after the first comes from dialNow, not the backoff.
+  const r = new Redialer({ node: fakeNode(dials), log, isConnected: () => false, interval: 60_000, maxInterval: 60_000, dialTimeout: 5_000, forgetAfter: 600_000 })
+  try {
+    r.addBootstrap(BOOTSTRAP)
+    r.learn(FAR, [ADVERTISED], false)
+    r.start()
+    // the first dial tells the bootstrap entry whose address it is
+    await until(() => r.addrsOf(FAR).includes(BOOTSTRAP), 'first dial of the bootstrap address')
+    r.established(FAR)
+    r.disconnected(FAR, true)
+    dials.length = 0
+    r.dialNow(FAR)
+    await until(() => dials.includes(BOOTSTRAP), 'redial of the bootstrap address after the probe')
+    assert.ok(dials.some(a => a.startsWith(ADVERTISED)), `the advertised address was dialled too: ${dials.join(', ')}`)
+  } finally {
+    r.stop()
+  }
+})
+
+test.run()

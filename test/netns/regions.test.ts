@@ -1,0 +1,68 @@
+/**
+ * Two regions apart by a real 40 ms one-way delay (issue 21 §2): 3+3
+ * meshcache processes in network namespaces, cross-region traffic through a
+ * user-space TCP delay proxy (test/helpers/region-lab.ts), full mesh.
+ *
+ * - the delay is real and only between regions: every cross-region arrival
+ *   takes at least the link delay, a write inside a region does not;
+ * - a region cut off and healed, the delay still in place: every instance
+ *   holds both regions' writes within link delay + 1 s of the heal, for a cut
+ *   longer than the keepalive and shorter than `peerTimeout`, and one longer
+ *   than both. The second failed (1.0-1.5 s) while a probe that reached a
+ *   peer through its bootstrap address (the proxy) redialled only the
+ *   addresses the peer advertises (unreachable from the other region): the
+ *   bootstrap entry waited out its backoff (redial.ts `dialNow`).
+ *
+ * Real time is unavoidable (a delay and a cut are time); the transport's
+ * timers are scaled down as in heal.test.ts (keepalive 2 s, peerTimeout 6 s).
+ * The p50 target (cross-region within delay + 5 ms) is a figure of
+ * `npm run bench:regions`, not asserted here. Like heal.test.ts's, the heal
+ * bounds assume the machine is not swamped: at a load average of 20-26 on 2
+ * cores both tests missed them (1.0-2.9 s here), with and without this
+ * branch's changes.
+ */
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { isNetnsAvailable } from '../helpers/netns.ts'
+import { cutAndHeal, measurePropagation, percentile, startRegions, type Regions } from './regions.ts'
+
+const DELAY_MS = 40
+const SHORT_CUT_MS = 5_000
+const LONG_CUT_MS = 8_000
+
+interface Context { r?: Regions }
+const regions = suite<Context>('two regions 40 ms apart (netns + delay proxy)', {})
+
+const availability = await isNetnsAvailable('regions')
+if (!availability.ok) {
+  console.log(`  regions: skipped: ${availability.reason}`)
+  regions.skip('regions', () => {})
+} else {
+  regions.before(async (ctx) => {
+    ctx.r = await startRegions({ sizes: [3, 3], delayMs: DELAY_MS, env: { KEEPALIVE_MS: '2000', PEER_TIMEOUT_MS: '6000', REDIAL: 'default' } })
+  })
+  regions.after(async (ctx) => { await ctx.r?.close() })
+
+  regions('a write crosses regions no faster than the link delay, and stays fast inside its region', async (ctx) => {
+    const p = await measurePropagation(ctx.r as Regions, 20)
+    console.log(`  regions: intra p50 ${percentile(p.intra, 0.5).toFixed(1)} ms, cross p50 ${percentile(p.cross, 0.5).toFixed(1)} ms (link ${DELAY_MS} ms)`)
+    assert.is(p.cross.length, 20 * 3)
+    assert.is(p.intra.length, 20 * 2)
+    for (const ms of p.cross) assert.ok(ms >= DELAY_MS, `a cross-region write arrived in ${ms.toFixed(1)} ms, under the ${DELAY_MS} ms link`)
+    assert.ok(percentile(p.intra, 0.5) < DELAY_MS, `intra-region p50 ${percentile(p.intra, 0.5).toFixed(1)} ms: went through the proxy?`)
+  })
+
+  regions(`a region cut off for ${SHORT_CUT_MS} ms (past the keepalive, under peerTimeout) converges within delay + 1 s of the heal`, async (ctx) => {
+    const ms = await cutAndHeal(ctx.r as Regions, 'short', SHORT_CUT_MS)
+    console.log(`  regions: ${SHORT_CUT_MS} ms cut: converged ${ms.map((m) => m.toFixed(0)).join(', ')} ms after the heal`)
+    for (const [i, m] of ms.entries()) assert.ok(m < DELAY_MS + 1_000, `node ${i} converged ${m.toFixed(0)} ms after the heal`)
+  })
+
+  regions(`a region cut off for ${LONG_CUT_MS} ms (past peerTimeout) converges within delay + 1 s of the heal`, async (ctx) => {
+    const ms = await cutAndHeal(ctx.r as Regions, 'long', LONG_CUT_MS)
+    console.log(`  regions: ${LONG_CUT_MS} ms cut: converged ${ms.map((m) => m.toFixed(0)).join(', ')} ms after the heal`)
+    for (const [i, m] of ms.entries()) assert.ok(m < DELAY_MS + 1_000, `node ${i} converged ${m.toFixed(0)} ms after the heal`)
+  })
+}
+
+regions.run()

@@ -1,0 +1,37 @@
+/** §4 of issue 19: gaps and repairs reach the `logger` option (pino-shaped: obj, then msg). */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { MeshCache } from '../../lib/index.ts'
+import { cluster } from '../helpers/cluster.ts'
+
+test('a lost update shows as a gap, then a repair, in the injected logger', async () => {
+  const lines: Array<{ level: string, obj: Record<string, unknown>, msg: string }> = []
+  const at = (level: string) => (obj?: object | string, msg?: string) => {
+    if (typeof obj === 'string' || obj === undefined) lines.push({ level, obj: {}, msg: obj ?? '' })
+    else lines.push({ level, obj: obj as Record<string, unknown>, msg: msg ?? '' })
+  }
+  const logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+  const c = await cluster<string>(2, { mode: 'replicate', logger })
+  try {
+    const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+    await c.net.flush()
+    c.net.setFaults({ dropRate: 1 }) // the frame is lost, the connection stays (no reconnection sync)
+    a.set('k1', 'lost')
+    await c.net.flush()
+    c.net.setFaults({ dropRate: 0 })
+    a.set('k2', 'next') // its frame shows b the gap
+    await c.net.flush()
+    assert.is(b.get('k1'), 'lost', 'repaired')
+    const gap = lines.find((l) => l.msg.startsWith('gap in an origin'))
+    assert.ok(gap !== undefined, 'the gap is logged')
+    assert.is(gap.level, 'info')
+    assert.is(gap.obj.origin, a.origin)
+    const repair = lines.find((l) => l.msg.startsWith('anti-entropy repaired'))
+    assert.ok(repair !== undefined, 'the repair is logged')
+    assert.ok((repair.obj.records as number) >= 1)
+  } finally {
+    await c.close()
+  }
+})
+
+test.run()
