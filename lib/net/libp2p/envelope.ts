@@ -145,7 +145,7 @@ export function encodeLeave (nsId: number): Uint8Array {
 
 /**
  * PING, the whole envelope: length 1, then the type. It carries nothing; its
- * arrival is what counts (the mesh's liveness check, mesh.ts).
+ * arrival is what counts (the mesh's liveness check, liveness.ts).
  */
 export function encodePing (): Uint8Array {
   return Uint8Array.of(1, MSG_PING)

@@ -75,7 +75,7 @@ export async function buildNode (init: NodeInit): Promise<Libp2p> {
       reconnectRetries: 0
       // No lower maxConnections for a partial mesh: libp2p refuses inbound
       // connections at the bound before a newcomer could learn other peers
-      // from us (mesh.ts greets and sheds them instead).
+      // from us (the mesh greets them and partial-mesh.ts sheds them instead).
     },
     // Its ping aborts a connection whose answer takes over 5 s, which under
     // saturation is a healthy one with frames queued ahead of the answer;

@@ -152,7 +152,7 @@ export interface Libp2pTransportOptions {
    * @default ''
    */
   region?: string
-  /** Links each region keeps to the other regions in a partial mesh (its `crossRegionLinks` smallest peer ids hold one each). @default 2 */
+  /** Links each region keeps to the other regions in a partial mesh (its `crossRegionLinks` smallest peer ids hold one each); at least 2, for redundancy. @default 2 */
   crossRegionLinks?: number
   /**
    * libp2p logger; meshcache logs under `meshcache:libp2p:*`
@@ -262,7 +262,7 @@ export function resolveOptions (options: Libp2pTransportOptions = {}): ResolvedO
   const region = options.region ?? ''
   if (typeof region !== 'string' || region.length > 64) invalidOption('region', 'must be a string of at most 64 characters')
   const crossRegionLinks = options.crossRegionLinks ?? 2
-  if (typeof crossRegionLinks !== 'number' || !Number.isInteger(crossRegionLinks) || crossRegionLinks < 1) invalidOption('crossRegionLinks', 'must be an integer ≥ 1')
+  if (typeof crossRegionLinks !== 'number' || !Number.isInteger(crossRegionLinks) || crossRegionLinks < 2) invalidOption('crossRegionLinks', 'must be an integer ≥ 2 (one far link per region would leave no redundancy)')
   return { listen, peers, psk, identity, redialInterval, maxRedialInterval, dialTimeout, forgetAfter, keepaliveInterval, peerTimeout, probeInterval, maxPeers, region, crossRegionLinks, maxFrameBytes, maxBufferedBytes, logger: options.logger, relayMinPeers }
 }
 

@@ -11,7 +11,7 @@
  *
  * So every `interval` a fresh connect (a fresh SYN) goes to each watched
  * peer's TCP addresses, and is closed as soon as it connects: that only
- * shows the path works again. Then the owner dials afresh (mesh.ts). A
+ * shows the path works again. Then the owner dials afresh (silent-peers.ts). A
  * connect that gets no answer is abandoned after a few intervals; several may
  * be in flight for one peer, each a tick apart, so a long round trip (a far
  * region) still gets through while a new SYN still leaves every tick.

@@ -4,41 +4,23 @@
  * meshcache remembers every bootstrap address and every peer it has seen or
  * heard of (peer exchange) and redials the unreachable ones with exponential
  * backoff, forever for bootstrap addresses, for `forgetAfter` ms for others.
+ *
+ * This file is the machinery: the table of known peers, the tick that dials
+ * those due, and the immediate dial when a probe finds a lost peer again
+ * (dialNow). The policy (backoff, short-lived links, a partial mesh's order
+ * and rotation) is in dial-policy.ts; addresses in dial-target.ts.
  */
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from 'libp2p'
 import type { Logger } from '@libp2p/interface'
+import {
+  ROTATE_INTERVAL_MS, afterEstablished, backOff, dialOrder, newEntry,
+  type Backoff, type DialBound, type DialPolicy, type Known
+} from './dial-policy.ts'
+import { P2P, describeTarget, dialTarget, isSelfDial, withoutPeerId } from './dial-target.ts'
 
-interface Known {
-  /** The peer id, once known (from the address or from the peer's HELLO). */
-  peer: string | undefined
-  /** A bootstrap address without peer id: always dialled as such. */
-  bootstrapAddr: string | undefined
-  addrs: string[]
-  bootstrap: boolean
-  failures: number
-  nextAt: number
-  lastSeen: number
-  dialing: boolean
-  /** Our stream to it opened on the current connection (not just a TCP + handshake). */
-  established: boolean
-  /** Aborts the dial in flight (a probe found the path back while it hung on a dropped SYN). */
-  abort: AbortController | undefined
-  /** Settles when the dial in flight has ended. */
-  dialed: Promise<void> | undefined
-  /** When our stream last opened to it (ms, this clock). */
-  establishedAt: number
-  /** Connections in a row that ended within SHORT_LIVED_MS of our stream opening. */
-  shortLived: number
-}
-
-/**
- * A connection that ends this soon after our stream opened on it was not a
- * working link (a partial mesh's peer over its bound greets us and lets us
- * go): the next dial backs off instead of coming at once.
- */
-const SHORT_LIVED_MS = 5_000
+export { ROTATE_INTERVAL_MS } from './dial-policy.ts'
+export { withoutPeerId } from './dial-target.ts'
 
 /** What the redialer needs of probe.ts: watch a lost peer's addresses, stop watching it. */
 export interface ProbeWatch {
@@ -62,34 +44,10 @@ export interface RedialInit {
   onDialError?: (address: string, error: unknown) => void
   /** Probes lost peers so a healed path is redialled at once (probe.ts); none: backoff only. */
   probe?: ProbeWatch
-  /**
-   * A partial mesh's bound (the `maxPeers` option) and how many peers are
-   * connected now; none: every known peer is dialled. With a bound, known
-   * peers are dialled in random order while fewer than `peers` are connected
-   * (so that nodes do not all dial the same few); peers never connected are
-   * not forgotten for it; and every ROTATE_INTERVAL_MS or so a node at its
-   * bound dials one more known peer (up to twice the bound), so the graph
-   * keeps mixing: without it, the two sides of a healed partition would stay
-   * apart, each node full of links to its own side.
-   */
-  bound?: { peers: number, connections: () => number }
-  /**
-   * With a bound: whether `peer` (undefined: a bootstrap address not yet
-   * dialled) may be dialled now, and the order to try peers in (regions.ts:
-   * own region first). None: any, in random order.
-   */
-  policy?: { allowDial: (peer: string | undefined) => boolean, compare: (a: string | undefined, b: string | undefined) => number }
-}
-
-/** How often (ms, ±50 %) a node of a partial mesh at its bound adds a link to a random known peer. */
-export const ROTATE_INTERVAL_MS = 10_000
-
-const P2P = '/p2p/'
-
-/** `addr` without its `/p2p/<id>` suffix: how bootstrap addresses and our own are compared. */
-export function withoutPeerId (addr: string): string {
-  const at = addr.indexOf(P2P)
-  return at < 0 ? addr : addr.slice(0, at)
+  /** A partial mesh's bound (dial-policy.ts); none: every known peer is dialled. */
+  bound?: DialBound
+  /** With a bound: which peers may be dialled and in what order (dial-policy.ts). */
+  policy?: DialPolicy
 }
 
 export class Redialer {
@@ -97,15 +55,15 @@ export class Redialer {
   readonly #isConnected: (peer: string) => boolean
   readonly #log: Logger
   readonly #interval: number
-  readonly #maxInterval: number
+  readonly #backoffs: Backoff
   readonly #dialTimeout: number
   readonly #forgetAfter: number
   readonly #now: () => number
   readonly #onDial: (ok: boolean) => void
   readonly #onDialError: (address: string, error: unknown) => void
   readonly #probe: ProbeWatch | undefined
-  readonly #bound: { peers: number, connections: () => number } | undefined
-  readonly #policy: RedialInit['policy']
+  readonly #bound: DialBound | undefined
+  readonly #policy: DialPolicy | undefined
   #dialing = 0
   #nextRotation = 0
   /** By peer id, or by address for bootstrap entries whose id is unknown. */
@@ -118,7 +76,7 @@ export class Redialer {
     this.#isConnected = init.isConnected
     this.#log = init.log
     this.#interval = init.interval
-    this.#maxInterval = init.maxInterval
+    this.#backoffs = { interval: init.interval, maxInterval: init.maxInterval }
     this.#dialTimeout = init.dialTimeout
     this.#forgetAfter = init.forgetAfter
     this.#now = init.now ?? Date.now
@@ -154,7 +112,7 @@ export class Redialer {
     } else {
       const key = `addr:${addr}`
       if (!this.#known.has(key)) {
-        this.#known.set(key, { peer: undefined, bootstrapAddr: addr, addrs: [addr], bootstrap: true, failures: 0, nextAt: 0, lastSeen: this.#now(), dialing: false, established: false, abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0 })
+        this.#known.set(key, newEntry(undefined, addr, this.#now()))
       }
     }
   }
@@ -197,7 +155,7 @@ export class Redialer {
 
   /**
    * The last connection to `peer` closed: if it was established, retry at
-   * the next tick (after a backoff if it lasted less than SHORT_LIVED_MS).
+   * the next tick (after a backoff if it lasted less than dial-policy.ts's SHORT_LIVED_MS).
    * `lost`: this node gave the peer up for silence (a partition, most
    * likely): it is also probed, so that the dial after a heal does not wait
    * for this one's SYN retries or the backoff.
@@ -210,8 +168,7 @@ export class Redialer {
       if (k.established) {
         k.established = false
         was = true
-        k.shortLived = now - k.establishedAt < SHORT_LIVED_MS ? k.shortLived + 1 : 0
-        k.nextAt = k.shortLived === 0 ? now : now + Math.min(this.#maxInterval, this.#interval * 2 ** (k.shortLived - 1))
+        afterEstablished(k, this.#backoffs, now)
       }
     }
     if (was && lost) this.#probe?.watch(peer, this.addrsOf(peer))
@@ -277,7 +234,7 @@ export class Redialer {
   #entry (peer: string): Known {
     let k = this.#known.get(peer)
     if (k === undefined) {
-      k = { peer, bootstrapAddr: undefined, addrs: [], bootstrap: false, failures: 0, nextAt: Infinity, lastSeen: this.#now(), dialing: false, established: false, abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0 }
+      k = newEntry(peer, undefined, this.#now())
       this.#known.set(peer, k)
     }
     return k
@@ -304,11 +261,7 @@ export class Redialer {
     // Our addresses carry /p2p/<id>; a bootstrap address usually does not.
     const own = new Set(this.#node.getMultiaddrs().map(a => withoutPeerId(a.toString())))
     const entries = [...this.#known]
-    if (this.#bound !== undefined) {
-      shuffle(entries)
-      const policy = this.#policy
-      if (policy !== undefined) entries.sort(([, a], [, b]) => policy.compare(a.peer, b.peer))
-    }
+    if (this.#bound !== undefined) dialOrder(entries, this.#policy)
     for (const [key, k] of entries) {
       if (k.dialing || k.peer === self) continue
       if (k.bootstrapAddr !== undefined && own.has(withoutPeerId(k.bootstrapAddr))) continue
@@ -346,22 +299,15 @@ export class Redialer {
   }
 
   #backoff (k: Known): number {
-    k.failures++
-    const backoff = Math.min(this.#maxInterval, this.#interval * 2 ** (k.failures - 1))
-    k.nextAt = this.#now() + backoff * (0.8 + 0.4 * Math.random())
-    return backoff
+    return backOff(k, this.#backoffs, this.#now())
   }
 
   async #dial (k: Known): Promise<void> {
     let target: Multiaddr | Multiaddr[]
     try {
-      if (k.bootstrapAddr !== undefined) {
-        target = multiaddr(k.bootstrapAddr)
-      } else {
-        if (k.peer === undefined || k.addrs.length === 0) { k.nextAt = Infinity; return }
-        const peer = k.peer
-        target = k.addrs.map(a => multiaddr(a.includes(P2P) ? a : `${a}${P2P}${peer}`))
-      }
+      const t = dialTarget(k.peer, k.bootstrapAddr, k.addrs)
+      if (t === undefined) { k.nextAt = Infinity; return }
+      target = t
     } catch (err) {
       this.#log('cannot parse the addresses of %s: %s', k.peer ?? k.bootstrapAddr, (err as Error).message)
       k.nextAt = Infinity
@@ -394,24 +340,4 @@ export class Redialer {
       k.abort = undefined
     }
   }
-}
-
-/** The address a dial tried, as the user wrote it (the first one when a peer has several). */
-function describeTarget (target: Multiaddr | Multiaddr[]): string {
-  const list = Array.isArray(target) ? target : [target]
-  return list.map(a => a.toString()).join(', ')
-}
-
-function shuffle<T> (items: T[]): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    const t = items[i] as T
-    items[i] = items[j] as T
-    items[j] = t
-  }
-}
-
-/** libp2p refuses to dial its own peer id, found out after the handshake when the address had none. */
-function isSelfDial (err: unknown): boolean {
-  return (err as Error)?.name === 'InvalidPeerIdError' && /dial self/i.test((err as Error).message)
 }

@@ -1,0 +1,113 @@
+/**
+ * The lifecycle of our one outbound stream per peer (DESIGN.md "Our
+ * outbound stream"): opened on every new connection, reopened whenever it
+ * closes while the peer is connected, with a backoff of 20 ms doubling per
+ * failure in a row; after MAX_OPEN_RETRIES failures the connection evidently
+ * will not carry it, so it is closed and the redialer (with its own backoff)
+ * makes a new one. Kept open, the peer would count as connected and never be
+ * redialled. What is sent once the stream opens is the mesh's business
+ * (its greeting), not this file's.
+ */
+import type { Connection, Logger, Stream } from '@libp2p/interface'
+import { PROTOCOL } from './envelope.ts'
+import type { TransportStats } from './stats.ts'
+import type { PeerLink } from './stream-link.ts'
+
+const STREAM_OPEN_TIMEOUT = 10_000
+const MAX_OPEN_RETRIES = 6
+
+/** What the stream lifecycle needs of the mesh. */
+export interface OutboundHost {
+  readonly stats: TransportStats
+  readonly stopped: boolean
+  isConnected (peer: string): boolean
+  /** An open connection to `peer` to open our stream on, if any. */
+  openConnection (peer: string): Connection | undefined
+  /** Every connection to `peer` now, as a copy. */
+  connectionsOf (peer: string): Connection[]
+  /** Our stream to `link`'s peer is open (link.out set): greet the peer. */
+  streamOpened (link: PeerLink): void
+  /** Our stream to `link`'s peer closed: recompute which namespaces it is up in. */
+  reconcile (link: PeerLink): void
+  /** Forgets `link` if nothing of it is left. */
+  dropLinkIfIdle (link: PeerLink): void
+}
+
+export class OutboundStreams {
+  readonly #host: OutboundHost
+  /** The longest retry delay (`redialInterval`): past it the redialer's backoff takes over. */
+  readonly #maxDelay: number
+  readonly #log: Logger
+  /** The connection each link's outbound stream runs on. */
+  readonly #outConn = new WeakMap<PeerLink, Connection>()
+
+  constructor (host: OutboundHost, maxDelay: number, log: Logger) {
+    this.#host = host
+    this.#maxDelay = maxDelay
+    this.#log = log
+  }
+
+  /** Opens our stream to `link`'s peer unless it is open or opening, or the peer is not connected. */
+  async open (link: PeerLink): Promise<void> {
+    if (this.#host.stopped || link.out !== null || link.opening) return
+    const conn = this.#host.openConnection(link.peer)
+    if (conn === undefined) return
+    link.opening = true
+    let stream: Stream
+    try {
+      stream = await conn.newStream(PROTOCOL, { signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT) })
+    } catch (err) {
+      link.opening = false
+      link.openFailures++
+      this.#host.stats.streamOpenFailures++
+      this.#log('opening a stream to %s failed (%d): %s', link.peer, link.openFailures, (err as Error).message)
+      this.#retry(link)
+      this.#host.dropLinkIfIdle(link) // the connection may have closed while we waited
+      return
+    }
+    link.opening = false
+    if (this.#host.stopped || conn.status !== 'open' || stream.writeStatus !== 'writable') {
+      stream.abort(new Error('meshcache: stream no longer needed'))
+      if (!this.#host.stopped) this.#retry(link)
+      this.#host.dropLinkIfIdle(link)
+      return
+    }
+    link.out = stream
+    link.openFailures = 0
+    this.#outConn.set(link, conn)
+    stream.addEventListener('close', () => { this.#closed(link, stream) })
+    this.#host.streamOpened(link)
+  }
+
+  /** `conn` closed: if our stream ran on it, it is gone too (streams normally report their own close; do not wait for them). */
+  connectionClosed (link: PeerLink, conn: Connection): void {
+    if (this.#outConn.get(link) === conn) this.#closed(link, link.out)
+  }
+
+  #closed (link: PeerLink, stream: Stream | null): void {
+    if (stream === null || link.out !== stream) return
+    link.out = null
+    this.#outConn.delete(link)
+    this.#host.reconcile(link)
+    if (this.#host.isConnected(link.peer)) this.#retry(link)
+    else this.#host.dropLinkIfIdle(link)
+  }
+
+  #retry (link: PeerLink): void {
+    if (this.#host.stopped || !this.#host.isConnected(link.peer)) return
+    if (link.openFailures >= MAX_OPEN_RETRIES) {
+      // The connection is up but will not carry our stream: close it, so the
+      // redialer (with its own backoff) makes a new one. Kept open, the peer
+      // would count as connected and never be redialled.
+      this.#log('no stream to %s after %d tries: closing its connections to start over', link.peer, link.openFailures)
+      link.openFailures = 0
+      for (const c of this.#host.connectionsOf(link.peer)) {
+        c.close().catch((err: Error) => { c.abort(err) })
+      }
+      return
+    }
+    clearTimeout(link.retryTimer)
+    const delay = Math.min(this.#maxDelay, 20 * 2 ** link.openFailures)
+    link.retryTimer = setTimeout(() => { void this.open(link) }, delay)
+  }
+}

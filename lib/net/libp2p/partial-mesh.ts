@@ -1,0 +1,96 @@
+/**
+ * The partial mesh's bound (the `maxPeers` option, SPEC.md §11.1) and the
+ * region-link hooks on it (§11.4, regions.ts). libp2p cannot keep this bound
+ * for us: its `maxConnections` refuses a newcomer before it learns anyone
+ * else, and its pruning never closes a connection with a stream open (ours
+ * always has one). So the mesh greets every newcomer and this file decides
+ * which links to let go, a second later, once the peer has our PEERS and can
+ * dial someone else instead.
+ */
+import type { Connection, Logger } from '@libp2p/interface'
+import type { ResolvedOptions } from './options.ts'
+import type { Redialer } from './redial.ts'
+import { RegionLinks } from './regions.ts'
+import type { TransportStats } from './stats.ts'
+
+/** A peer over a partial mesh's bound is let go this long after our greeting (time for its PEERS to arrive). */
+export const SHED_AFTER_MS = 1_000
+
+/** What the bound needs of the mesh. */
+export interface PartialMeshHost {
+  readonly stats: TransportStats
+  readonly redialer: Redialer | undefined
+  connectedPeers (): string[]
+  connectedPeerCount (): number
+  /** Every connection to `peer` now, as a copy. */
+  connectionsOf (peer: string): Connection[]
+}
+
+export class PartialMesh {
+  /** Region links of a partial mesh (regions.ts); undefined without `maxPeers` or `region`. */
+  readonly regions: RegionLinks | undefined
+  readonly #host: PartialMeshHost
+  readonly #maxPeers: number
+  readonly #log: Logger
+  /** Far peers whose link we are letting go (regions.ts), once each. */
+  readonly #shedding = new Set<string>()
+
+  constructor (host: PartialMeshHost, self: string, opts: ResolvedOptions, log: Logger) {
+    this.#host = host
+    this.#maxPeers = opts.maxPeers
+    this.#log = log
+    this.regions = opts.maxPeers !== Infinity && opts.region !== '' ? new RegionLinks(self, opts.region, opts.crossRegionLinks) : undefined
+  }
+
+  /**
+   * A partial mesh (the `maxPeers` option): more peers known than this node
+   * connects to, so broadcasts must spread over gossipsub to reach them all.
+   */
+  isPartial (): boolean {
+    return this.#maxPeers !== Infinity && (this.#host.redialer?.peerCount ?? 0) > this.#maxPeers
+  }
+
+  /** Whether the redialer may dial `peer` now: in a partial mesh with regions, only as regions.ts allows. */
+  allowDial (peer: string | undefined): boolean {
+    return this.regions === undefined || !this.isPartial() || this.regions.allowDial(peer, this.#host.connectedPeers())
+  }
+
+  /**
+   * Whether the new connection `conn` (`first`: the peer's only one) takes a
+   * partial mesh past twice maxPeers peers. Such a newcomer is still greeted,
+   * so it learns other peers (PEERS) to dial instead, and then let go
+   * (letGo).
+   */
+  overBound (conn: Connection, first: boolean): boolean {
+    if (!first || conn.direction !== 'inbound' || !this.isPartial() || this.#host.connectedPeerCount() <= 2 * this.#maxPeers) return false
+    this.#host.stats.refusedFull++
+    return true
+  }
+
+  /** Closes every connection to `peer`, over the bound and just greeted, once it has had time to read our PEERS. */
+  letGo (peer: string): void {
+    this.#log('%d peers connected, more than twice maxPeers: letting %s go once it has our PEERS', this.#host.connectedPeerCount(), peer)
+    setTimeout(() => {
+      for (const c of this.#host.connectionsOf(peer)) c.close().catch((err: Error) => { c.abort(err) })
+    }, SHED_AFTER_MS).unref()
+  }
+
+  /** A new link may be the one in our region that lets a far link we dialled go (regions.ts). */
+  shedFarLinks (): void {
+    if (this.regions !== undefined) for (const peer of this.#host.connectedPeers()) this.#shedFarLink(peer)
+  }
+
+  /** A far link we dialled and do not need (regions.ts) is let go once the peer has our PEERS. */
+  #shedFarLink (peer: string): void {
+    const conns = this.#host.connectionsOf(peer)
+    if (this.regions === undefined || !this.isPartial() || conns.length === 0 || this.#shedding.has(peer)) return
+    if (!conns.every(c => c.direction === 'outbound') || !this.regions.shouldShed(peer, this.#host.connectedPeers())) return
+    this.#log('%s is in region %s and this node needs no far link: letting it go', peer, this.regions.regionOf(peer))
+    this.#shedding.add(peer)
+    setTimeout(() => {
+      this.#shedding.delete(peer)
+      if (this.regions?.shouldShed(peer, this.#host.connectedPeers()) !== true) return
+      for (const c of this.#host.connectionsOf(peer)) c.close().catch((err: Error) => { c.abort(err) })
+    }, SHED_AFTER_MS).unref()
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The transport's counters (`transport.stats()`), in a file of their own:
+ * the mesh, its stream lifecycle, the partial-mesh bound and the healing of
+ * silent peers all count into one object, and none of them owns it.
+ */
+/** Counters for what the transport did and dropped; see `transport.stats()`. */
+export interface TransportStats {
+  /** Frame copies handed to a peer's stream (one broadcast to 4 peers counts 4). */
+  framesSent: number
+  /** Frames delivered to a handler. */
+  framesReceived: number
+  /** Bytes read from peers' streams, envelopes included. */
+  bytesReceived: number
+  /** Frames not sent because the peer's stream was saturated past maxBufferedBytes. */
+  droppedBackpressure: number
+  /** Frames refused because they exceed maxFrameBytes. */
+  droppedOversize: number
+  /** `send` to a peer with no open stream. */
+  droppedNoPeer: number
+  /** Frames for a namespace this node has not joined (or has left). */
+  droppedUnjoined: number
+  /** Envelopes from peers that were malformed, oversized or of unknown type. */
+  badEnvelopes: number
+  /** A handler threw (it must not); the error was logged and swallowed. */
+  handlerErrors: number
+  /** onPeerUp calls, all namespaces. */
+  peerUps: number
+  /** Attempts to open our stream to a connected peer that failed (each is retried with backoff). */
+  streamOpenFailures: number
+  /** Peers given up after `peerTimeout` of silence (their connections closed; the redialer takes over). */
+  peersTimedOut: number
+  /** Bare TCP connects made to find a healed path to a silent or lost peer (probe.ts). */
+  probes: number
+  /** Silent connections replaced by a fresh one once the path was back. */
+  staleReplaced: number
+  /** Peers with an open connection now (bounded by `maxPeers` in a partial mesh). */
+  connections: number
+  /** Inbound connections closed because a partial mesh had twice `maxPeers` peers already. */
+  refusedFull: number
+  /** Dials made by the redialer, and how many failed. */
+  redials: number
+  redialFailures: number
+  /** Broadcasts published on gossipsub (the relay tier) instead of sent to each peer. */
+  framesRelayed: number
+  /** Frames received through gossipsub and delivered to a handler. */
+  relayedReceived: number
+}
+
+export function emptyStats (): TransportStats {
+  return {
+    framesSent: 0, framesReceived: 0, bytesReceived: 0,
+    droppedBackpressure: 0, droppedOversize: 0, droppedNoPeer: 0, droppedUnjoined: 0,
+    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, peersTimedOut: 0, probes: 0, staleReplaced: 0, connections: 0, refusedFull: 0, redials: 0, redialFailures: 0,
+    framesRelayed: 0, relayedReceived: 0
+  }
+}
