@@ -159,6 +159,7 @@ export class Replica<V extends {}> {
     if (!this.clears.raise(hlc)) return
     this.#host.clearing(reason)
     const store = this.store
+    let dropped = 0
     for (const key of [...store.lru.keys()]) {
       if (store.isLocal(key)) continue
       const e = store.meta.get(key)
@@ -166,7 +167,10 @@ export class Replica<V extends {}> {
       this.#host.changed(key, reason)
       this.forgetPlaceholder(key)
       store.dropValue(key, reason)
+      dropped++
     }
+    // A clear drops a whole namespace's copies: an operator wants to see it in the service's log.
+    this.#o.logger.info({ hlc, source: reason, dropped }, 'namespace cleared')
   }
 
   /**

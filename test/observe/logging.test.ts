@@ -4,13 +4,18 @@ import * as assert from 'uvu/assert'
 import type { MeshCache } from '../../lib/index.ts'
 import { cluster } from '../helpers/cluster.ts'
 
-test('a lost update shows as a gap, then a repair, in the injected logger', async () => {
-  const lines: Array<{ level: string, obj: Record<string, unknown>, msg: string }> = []
+type Line = { level: string, obj: Record<string, unknown>, msg: string }
+function recorder (): { lines: Line[], logger: Record<'trace' | 'debug' | 'info' | 'warn' | 'error', (obj?: object | string, msg?: string) => void> } {
+  const lines: Line[] = []
   const at = (level: string) => (obj?: object | string, msg?: string) => {
     if (typeof obj === 'string' || obj === undefined) lines.push({ level, obj: {}, msg: obj ?? '' })
     else lines.push({ level, obj: obj as Record<string, unknown>, msg: msg ?? '' })
   }
-  const logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+  return { lines, logger: { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } }
+}
+
+test('a lost update shows as a gap, then a repair, in the injected logger', async () => {
+  const { lines, logger } = recorder()
   const c = await cluster<string>(2, { mode: 'replicate', logger })
   try {
     const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
@@ -29,6 +34,26 @@ test('a lost update shows as a gap, then a repair, in the injected logger', asyn
     const repair = lines.find((l) => l.msg.startsWith('anti-entropy repaired'))
     assert.ok(repair !== undefined, 'the repair is logged')
     assert.ok((repair.obj.records as number) >= 1)
+  } finally {
+    await c.close()
+  }
+})
+
+test('a clear is logged where it is made and where it arrives, with what it dropped', async () => {
+  const { lines, logger } = recorder()
+  const c = await cluster<string>(2, { mode: 'replicate', logger })
+  try {
+    const [a, b] = c.nodes as [MeshCache<string>, MeshCache<string>]
+    a.set('k1', 'v1')
+    a.set('k2', 'v2')
+    await c.net.flush()
+    a.clear()
+    await c.net.flush()
+    assert.is(b.get('k1'), undefined)
+    const cleared = lines.filter((l) => l.msg === 'namespace cleared')
+    assert.is(cleared.length, 2, 'one line on each instance')
+    assert.ok(cleared.every((l) => l.level === 'info' && l.obj.dropped === 2), JSON.stringify(cleared))
+    assert.equal(cleared.map((l) => l.obj.source).sort(), ['local', 'remote'])
   } finally {
     await c.close()
   }
