@@ -4,6 +4,7 @@
  * state changes.
  */
 import { ErrorCode, MeshCacheError } from './errors.ts'
+import { assertUserKey } from './loading/tags.ts'
 
 /**
  * A lone surrogate (an unpaired UTF-16 half) has no UTF-8 form: the encoder
@@ -42,4 +43,28 @@ export function checkOptionsArgument (method: string, options: unknown): void {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${method}: options must be an object, got ${options === null ? 'null' : typeof options}`)
   }
+}
+
+/**
+ * `set`'s arguments, all checked before any state changes: a user key, a
+ * value (`undefined` and `null` are not values: `delete` removes a key),
+ * the options object, `local` and `ttl`. Returns the ttl to use.
+ */
+export function checkSetArguments (key: string, value: unknown, options: { ttl?: number | undefined, local?: boolean | undefined } | undefined, limits: { maxKeyBytes: number, ttl: number, maxTtl: number }): number {
+  checkKey(key, limits.maxKeyBytes)
+  assertUserKey(key)
+  if (value === undefined || value === null) {
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `value of key ${JSON.stringify(key)} is ${String(value)}: use delete() to remove a key`)
+  }
+  checkOptionsArgument('set', options)
+  const local = options?.local
+  if (local !== undefined && typeof local !== 'boolean') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `set: \`local\` must be a boolean, got ${JSON.stringify(local) ?? typeof local}`)
+  return checkTtl(options?.ttl, limits.ttl, limits.maxTtl)
+}
+
+/** A `timeout` option of `method`: absent (`fallback`), or a positive integer of ms. */
+export function checkTimeout (method: string, timeout: number | undefined, fallback: number): number {
+  const ms = timeout ?? fallback
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${method}: timeout must be a positive integer of ms, got ${String(ms)}`)
+  return ms
 }

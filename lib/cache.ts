@@ -9,14 +9,14 @@
  * (re)connection start anti-entropy. This class is the public API and the
  * wiring: replica ↔ transport, anti-entropy, membership, loader and events.
  */
-import { EventEmitter } from 'node:events'
-import { decodeFrame } from '../protocol/frame.ts'
-import { MessageType, RecordKind, type RecordKindValue } from '../protocol/constants.ts'
+import { RecordKind, type RecordKindValue } from '../protocol/constants.ts'
+import { newIncarnation } from './core/incarnation.ts'
 import { Replica } from './core/replica.ts'
-import type { Store, EvictEvent, EvictReason } from './core/store.ts'
-import { checkKey, checkOptionsArgument, checkTtl } from './arguments.ts'
+import type { Store, EvictReason } from './core/store.ts'
+import { checkKey, checkOptionsArgument, checkSetArguments, checkTimeout, checkTtl } from './arguments.ts'
 import { ErrorCode, MeshCacheError } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
+import { dispatchFrame, type FrameRoutes } from './sync/dispatch.ts'
 import { Replication } from './sync/replication.ts'
 import type { PeerInfo } from './sync/membership.ts'
 import { Outbox } from './sync/outbox.ts'
@@ -24,16 +24,16 @@ import { Derived } from './loading/derived.ts'
 import type { LoadFunction, LoadOptions } from './loading/loader.ts'
 import { assertUserKey, tagKey } from './loading/tags.ts'
 import type { Channel, FrameHandler, Transport } from './net/transport.ts'
-import type { ChangeEvent, MeshCacheEventPayloads } from './events.ts'
+import { MeshCacheEmitter } from './event-emitter.ts'
 import { ReplicationAcks } from './sync/replication-acks.ts'
 import { PeerWaiters } from './sync/peer-wait.ts'
 import type { MeshLogger } from './observe/logger.ts'
-import { allEntries, inspectEntry, KIND_NAMES, metadataBytes, type EntryView } from './observe/inspect.ts'
+import { allEntries, inspectEntry, metadataBytes, type EntryView } from './observe/inspect.ts'
 import { Counters, type CacheStats } from './observe/stats.ts'
 import { auditRunning, startAudit, type Audit, type AuditOptions, type AuditStats } from './observe/audit.ts'
 import { addMetricSource } from './observe/exporter.ts'
 import { tierMetricSource } from './observe/tier-metrics.ts'
-import { TierLink } from './tiers/link.ts'
+import { attachTier, type TierLink } from './tiers/link.ts'
 import type { Tier, TierFailure } from './tiers/tier.ts'
 import { jsonCodec, resolveCodec, type ValueCodec } from './value-codec.ts'
 
@@ -60,7 +60,7 @@ export interface SetOptions {
 
 export type { ChangeEvent, FrameErrorEvent, MeshCacheEventPayloads, MeshCacheEvents, PeerEvent } from './events.ts'
 
-export class MeshCache<V extends {} = {}> extends EventEmitter {
+export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
   /** This instance's origin id: node id and incarnation. */
   readonly origin: string
   readonly namespace: string
@@ -100,11 +100,16 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   readonly #link: TierLink<V> | undefined
   /** Run at close, before the transport goes: attached features (change sources) release their connections. */
   readonly #closeHooks = new Set<() => Promise<void>>()
+  /** Where incoming frames go (lib/sync/dispatch.ts). */
+  readonly #routes: FrameRoutes<V>
+  /** What `set` checks its arguments against (lib/arguments.ts). */
+  readonly #setLimits: { maxKeyBytes: number, ttl: number, maxTtl: number }
 
   /** Use `createMeshCache`; the constructor does not join the transport. */
   constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean) {
     super()
     this.#o = options
+    this.#setLimits = { maxKeyBytes: options.limits.maxKeyBytes, ttl: options.ttl, maxTtl: options.maxTtl }
     this.namespace = options.namespace
     this.#transport = transport
     this.#ownsTransport = ownsTransport
@@ -114,7 +119,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       changed: (key, reason) => this.#derived.changed(key, reason),
       changedKeepingValue: (key) => this.#derived.changedKeepingValue(key),
       changedBeside: (key, reason) => this.#derived.changedBeside(key, reason),
-      applied: (key, kind, source) => this.#emitChange(key, kind, source),
+      applied: (key, kind, source) => this.emitChange(key, kind, source),
       queue: (seq, record) => {
         this.#outbox.push(seq, record)
         // Every local delete and invalidation (cascades included) passes here; a set goes through in #set, with its value.
@@ -171,26 +176,24 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       send: (peer, frame) => this.#send(peer, frame),
       contiguous: (origin) => this.#replica.tracker.contiguous(origin),
     })
+    this.#routes = { limits: options.limits, replica: this.#replica, repl: this.#repl, acks: this.#acks }
     this.#link = options.tier === undefined ? undefined : this.#attachTier(options.tier)
   }
 
   #attachTier (tier: Tier<V>): TierLink<V> {
-    tier.attach({
+    const link = attachTier(tier, {
       namespace: this.namespace,
       // The L2 keeps its own default, JSON (its records are read by any client); a named or custom codec applies to both.
       codec: this.#o.codec === undefined ? jsonCodec as ValueCodec<V> : resolveCodec(this.#o.codec),
       now: this.#o.now,
       maxTtl: this.#o.maxTtl,
       onFailure: (failure) => {
-        if (this.listenerCount('tierError') > 0) this.#emitSafely('tierError', failure satisfies TierFailure)
+        if (this.listenerCount('tierError') > 0) this.emitSafely('tierError', failure satisfies TierFailure)
       },
-    })
-    const link = new TierLink(tier, {
       state: (key) => {
         const e = this.#store.meta.get(key)
         return e === undefined || e.isPlaceholder ? undefined : { hlc: e.hlc, writer: e.writer, removed: e.kind !== RecordKind.SET }
       },
-      now: this.#o.now,
       floor: () => this.#replica.clears.at, // the namespace clear horizon (SPEC §4.1): older L2 records are not served
     })
     this.#derived.useTier(link)
@@ -210,20 +213,20 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       onPeerUp: (peer) => {
         if (this.#closed) return
         this.#repl.peerUp(peer)
-        this.#emitSafely('peer:join', { peer })
+        this.emitSafely('peer:join', { peer })
         this.#peerWait.joined()
       },
       onPeerDown: (peer) => {
         this.#repl.peerDown(peer)
         this.#acks.peerGone(peer)
-        if (!this.#closed) this.#emitSafely('peer:leave', { peer })
+        if (!this.#closed) this.emitSafely('peer:leave', { peer })
       },
     }
     this.#stopPeerErrors = this.#transport.onPeerError?.((event) => {
       if (this.#closed) return
       this.#peerWait.failed(event)
       this.#log.warn({ address: event.address, code: event.error.code }, event.error.message)
-      this.#emitSafely('peer:error', event)
+      this.emitSafely('peer:error', event)
     })
     try {
       this.#channel = await this.#transport.join(this.namespace, handler)
@@ -308,15 +311,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #set (key: string, value: V, options?: SetOptions): this {
     this.#assertOpen()
-    checkKey(key, this.#o.limits.maxKeyBytes)
-    assertUserKey(key)
-    if (value === undefined || value === null) {
-      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `value of key ${JSON.stringify(key)} is ${String(value)}: use delete() to remove a key`)
-    }
-    checkOptionsArgument('set', options)
-    const local = options?.local
-    if (local !== undefined && typeof local !== 'boolean') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `set: \`local\` must be a boolean, got ${JSON.stringify(local) ?? typeof local}`)
-    const ttl = checkTtl(options?.ttl, this.#o.ttl, this.#o.maxTtl)
+    const ttl = checkSetArguments(key, value, options, this.#setLimits)
     // Checked before any state changes: a refused edge (a cycle) changes nothing.
     const bases = options === undefined ? undefined : this.#derived.basesOf(key, options.dependsOn, options.tags, this.#o.limits.maxKeyBytes)
     if (options?.local === true) {
@@ -336,7 +331,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     if (bases !== undefined) this.#derived.graph().link(key, bases, true) // before the value, as above
     this.#store.setWritten(key, value, entry)
     this.#link?.written(key, value, ttl, entry.hlc, this.origin, bases)
-    this.#emitChange(key, RecordKind.SET, 'local')
+    this.emitChange(key, RecordKind.SET, 'local')
     return this
   }
 
@@ -442,7 +437,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   audit (options: AuditOptions<V>): Audit<V> {
     this.#assertOpen()
     if (this.#audit !== undefined) throw auditRunning()
-    const audit = startAudit(this, options, this.#o.now, (event) => this.#emitSafely('stale', event), () => {
+    const audit = startAudit(this, options, this.#o.now, (event) => this.emitSafely('stale', event), () => {
       if (this.#audit !== audit) return
       this.#audit = undefined
       this.#onHit = NO_HIT_HOOK
@@ -487,30 +482,6 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     return this.#channel?.peers() ?? []
   }
 
-  // The event methods, typed by MeshCacheEventPayloads: a name not in it, or
-  // a listener of another shape, does not compile. Declared here rather
-  // than through EventEmitter<Map>, whose conditional listener types other
-  // interfaces (ObservedCache) cannot be matched against.
-  override on<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    return super.on(event, listener as never)
-  }
-
-  override once<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    return super.once(event, listener as never)
-  }
-
-  override off<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    return super.off(event, listener as never)
-  }
-
-  override addListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    return super.addListener(event, listener as never)
-  }
-
-  override removeListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    return super.removeListener(event, listener as never)
-  }
-
   /** `await using cache = await createMeshCache(…)` closes it at the end of the scope. */
   async [Symbol.asyncDispose] (): Promise<void> {
     await this.close()
@@ -539,14 +510,14 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
    * 5,000) with E_REPLICATION_TIMEOUT naming the peers that did not confirm.
    */
   whenReplicated (options: { timeout?: number | undefined } = {}): Promise<void> {
+    let timeout: number
     try {
       this.#assertOpen()
       checkOptionsArgument('whenReplicated', options)
+      timeout = checkTimeout('whenReplicated', options.timeout, 5_000)
     } catch (error) {
       return Promise.reject(error)
     }
-    const timeout = options.timeout ?? 5_000
-    if (!Number.isSafeInteger(timeout) || timeout <= 0) return Promise.reject(new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `whenReplicated: timeout must be a positive integer of ms, got ${String(timeout)}`))
     return this.#acks.whenReplicated(timeout)
   }
 
@@ -623,7 +594,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#counters.evicted(reason)
     this.#derived.evicted(key)
     this.#replica.forgetPlaceholder(key)
-    this.#emitEvict(key, reason)
+    this.emitEvict(key, reason)
   }
 
   // ---- incoming frames ----
@@ -636,18 +607,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
 
   #handleFrame (from: string, frame: Uint8Array): void {
     try {
-      // Values this instance cannot take are read as absent (SPEC §3.4): their
-      // records merge as invalidations, and the replica reports them.
-      const msg = decodeFrame(frame, this.#o.limits, this.#replica.canonicalOrigin, true)
-      switch (msg.type) {
-        case MessageType.UPDATES: if (this.#replica.applyUpdates(from, msg)) this.#repl.request(from); break
-        case MessageType.SYNC_STEP1: this.#repl.onStep1(from, msg); break
-        case MessageType.SYNC_STEP2: this.#repl.onStep2(from, msg); break
-        case MessageType.AWARENESS: this.#repl.onAwareness(from, msg.update); break
-        case MessageType.ACK_REQUEST: this.#acks.onRequest(from, msg); break
-        case MessageType.ACK: this.#acks.onAck(from, msg); break
-      }
-      this.#acks.recheck()
+      dispatchFrame(from, frame, this.#routes)
     } catch (error) {
       this.#protocolError(from, error)
     }
@@ -659,7 +619,7 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
       : new MeshCacheError(ErrorCode.FRAME_MALFORMED, `frame could not be handled: ${(error as Error)?.message ?? String(error)}`, { cause: error })
     this.#counters.refused(refused.code)
     this.#log.debug({ peer: from, code: refused.code }, `frame refused: ${refused.message}`)
-    if (this.listenerCount('frameError') > 0) this.#emitSafely('frameError', { peer: from, error: refused })
+    if (this.listenerCount('frameError') > 0) this.emitSafely('frameError', { peer: from, error: refused })
   }
 
   // ---- plumbing ----
@@ -676,29 +636,6 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
     this.#channel.send(peer, frame)
   }
 
-  #emitEvict (key: string, reason: EvictReason): void {
-    if (this.listenerCount('evict') > 0) this.#emitSafely('evict', { key, reason } satisfies EvictEvent)
-  }
-
-  #emitChange (key: string, kind: RecordKindValue, source: ChangeEvent['source']): void {
-    if (this.listenerCount('change') > 0) this.#emitSafely('change', { key, kind: KIND_NAMES[kind], source } satisfies ChangeEvent)
-  }
-
-  /**
-   * Events fire in the middle of an operation (a merge, an LRU eviction, the
-   * expiry timer). A listener that throws must not leave it half done (an
-   * entry updated but its old value still held), nor pass for a bad frame:
-   * its error is rethrown on its own once the operation is over, where it
-   * surfaces as an uncaught exception like any listener error in Node.
-   */
-  #emitSafely<K extends keyof MeshCacheEventPayloads> (name: K, payload: MeshCacheEventPayloads[K]): void {
-    try {
-      this.emit(name, payload)
-    } catch (error) {
-      queueMicrotask(() => { throw error })
-    }
-  }
-
   #every (ms: number, fn: () => void): void {
     const t = setInterval(fn, ms)
     t.unref()
@@ -708,13 +645,4 @@ export class MeshCache<V extends {} = {}> extends EventEmitter {
   #assertOpen (): void {
     if (this.#closed) throw new MeshCacheError(ErrorCode.CLOSED, `cache ${JSON.stringify(this.namespace)} is closed`)
   }
-}
-
-/**
- * A new incarnation for every start: the start time plus random bits, so a
- * restarted process never reuses its earlier sequence numbers even when it
- * keeps its node id.
- */
-function newIncarnation (now: number): string {
-  return `${now.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`
 }

@@ -6,30 +6,7 @@ import { createMemoryNetwork, createTestClock } from '../lib/testing/index.ts'
 import { encodeFrame, MessageType, RecordKind } from '../protocol/index.ts'
 import { captureTransport } from './helpers/capture-transport.ts'
 import { cluster } from './helpers/cluster.ts'
-
-function expectCode (error: unknown, code: string, pattern?: RegExp): void {
-  assert.instance(error, MeshCacheError)
-  assert.is((error as MeshCacheError).code, code)
-  if (pattern) assert.match((error as Error).message, pattern)
-}
-
-function throwsCode (fn: () => unknown, code: string, pattern?: RegExp): void {
-  try {
-    fn()
-  } catch (error) {
-    return expectCode(error, code, pattern)
-  }
-  assert.unreachable(`expected ${code}`)
-}
-
-async function rejectsCode (p: Promise<unknown>, code: string, pattern?: RegExp): Promise<void> {
-  try {
-    await p
-  } catch (error) {
-    return expectCode(error, code, pattern)
-  }
-  assert.unreachable(`expected ${code}`)
-}
+import { expectCode, rejectsCode, throwsCode } from './helpers/assert-code.ts'
 
 function evictions (cache: MeshCache<any>): EvictEvent[] {
   const seen: EvictEvent[] = []

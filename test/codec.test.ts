@@ -7,20 +7,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ErrorCode, MeshCacheError, type MeshCache } from '../lib/index.ts'
 import { cluster } from './helpers/cluster.ts'
+import { throwsCode } from './helpers/assert-code.ts'
 
 class Point { x = 1 }
-
-function throwsCode (fn: () => unknown, code: string, pattern?: RegExp): void {
-  try {
-    fn()
-  } catch (e) {
-    assert.instance(e, MeshCacheError)
-    assert.is((e as MeshCacheError).code, code)
-    if (pattern !== undefined) assert.match((e as Error).message, pattern)
-    return
-  }
-  assert.unreachable(`expected ${code}`)
-}
 
 function rich (): Record<string, unknown> {
   const cyclic: Record<string, unknown> = { name: 'loop' }

@@ -131,4 +131,55 @@ test('a departed member\'s awareness record is forgotten after twice the stale t
   for (const m of members.values()) m.destroy()
 })
 
+test('peers() lists a killed and restarted instance once at once; a partitioned member, or its twin, stays listed', async () => {
+  const net = createMemoryNetwork()
+  const mk = (nodeId: string, transport: string) => createMeshCache<string>({ namespace: 'm', nodeId, transport: net.transport(transport), syncInterval: 0, announceInterval: 60_000 })
+  const a = await mk('a', 'a')
+  const c = await mk('c', 'c')
+  let b = await mk('b', 'b')
+  const nodes = [a, c, b]
+  try {
+    await net.flush()
+    // Killed: it says no goodbye (alone behind a partition when it closes), so its state stays live until stale (30 s).
+    const kill = async (victim: MeshCache<string>, transport: string) => {
+      net.partition([transport])
+      await victim.close()
+      net.heal()
+      await net.flush()
+    }
+    const listed = (nodeId: string) => a.peers().filter((p) => p.nodeId === nodeId)
+    await kill(b, 'b')
+    assert.equal(listed('b').map((p) => [p.origin, p.connected]), [[b.origin, false]], 'killed: listed, not connected, until stale')
+    // Restarted with a new transport identity, then again with the same one (a pinned identity).
+    for (const transport of ['b2', 'b']) {
+      const old = b
+      b = await mk('b', transport)
+      nodes.push(b)
+      await net.flush()
+      assert.equal(listed('b').map((p) => [p.origin, p.connected]), [[b.origin, true]], `restarted on ${transport}: listed once, not again under ${old.origin}`)
+      if (transport === 'b2') await kill(b, 'b2')
+    }
+    // A partitioned member is still a member.
+    net.partition(['c'])
+    await net.flush()
+    assert.equal(listed('c').map((p) => [p.origin, p.connected]), [[c.origin, false]], 'partitioned: listed, not connected')
+    assert.equal(listed('b').map((p) => p.origin), [b.origin], 'the restarted one still once')
+    net.heal()
+    await net.flush()
+    // Twins (two instances sharing a node id) are both listed, and a partitioned twin stays listed.
+    const t1 = await mk('t', 't1')
+    const t2 = await mk('t', 't2')
+    nodes.push(t1, t2)
+    await net.flush()
+    t1.advertise('role', 'first') // renews t1's state: heard after t2 joined
+    await net.flush()
+    assert.equal(listed('t').map((p) => p.origin), [t1.origin, t2.origin].sort(), 'twins: both listed')
+    net.partition(['t1'])
+    await net.flush()
+    assert.equal(listed('t').map((p) => [p.origin, p.connected]), [[t1.origin, false], [t2.origin, true]].sort((x, y) => (x[0] as string) < (y[0] as string) ? -1 : 1), 'a partitioned twin stays listed')
+  } finally {
+    for (const n of nodes) await n.close()
+  }
+})
+
 test.run()

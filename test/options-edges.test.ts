@@ -7,18 +7,7 @@ import * as assert from 'uvu/assert'
 import { createLibp2pTransport, createMeshCache, ErrorCode, MeshCacheError } from '../lib/index.ts'
 import { assertSupportedRuntime, MIN_NODE_MAJOR } from '../lib/core/runtime.ts'
 import { createMemoryNetwork } from '../lib/testing/index.ts'
-
-async function rejectsCode (p: Promise<unknown>, code: string, pattern?: RegExp): Promise<void> {
-  try {
-    await p
-  } catch (e) {
-    assert.instance(e, MeshCacheError)
-    assert.is((e as MeshCacheError).code, code)
-    if (pattern !== undefined) assert.match((e as Error).message, pattern)
-    return
-  }
-  assert.unreachable(`expected ${code}`)
-}
+import { rejectsCode } from './helpers/assert-code.ts'
 
 test('Node older than 22 is refused with E_UNSUPPORTED_RUNTIME saying what to do', () => {
   for (const version of ['20.20.2', '18.0.0', '21.9.9', '']) {

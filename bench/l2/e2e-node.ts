@@ -13,8 +13,10 @@
  */
 import { createClient } from 'redis'
 import { createMeshCache } from '../../lib/index.ts'
+import type { E2eOptions } from './e2e.ts'
 
-export interface NodeConfig {
+/** The run's workload (e2e.ts), and where this process fits in it. */
+export interface NodeConfig extends Omit<E2eOptions, 'processes'> {
   system: 'meshcache' | 'bentocache'
   index: number
   l2Url: string
@@ -22,13 +24,6 @@ export interface NodeConfig {
   /** meshcache: multiaddrs to bootstrap from, and the PSK. */
   peers: string[]
   psk: string
-  keys: number
-  zipf: number
-  writeRatio: number
-  concurrency: number
-  seconds: number
-  warmup: number
-  seed: number
 }
 
 interface Cache {

@@ -13,65 +13,11 @@
  * sequence number and no broadcast.
  */
 import { ErrorCode, MeshCacheError } from '../errors.ts'
-import { resolveBases, type DependencyGraph } from './dependencies.ts'
+import type { DependencyGraph } from './dependencies.ts'
+import { abortedError, Flight, waitFor } from './flight.ts'
+import { resolveLoadSettings, type LoadFunction, type LoadOptions, type LoadSettings } from './load-options.ts'
 
-export interface LoadContext {
-  /** Aborted when every caller waiting on this load aborted (never for a refresh that serves a stale value). */
-  signal: AbortSignal
-}
-
-/**
- * Reads `key` from the source of truth. Returning `undefined` (or `null`)
- * means "not found": nothing is stored unless `negativeTtl` asks for it.
- */
-export type LoadFunction<R> = (key: string, context: LoadContext) => R | PromiseLike<R>
-
-export interface LoadOptions {
-  /**
-   * Milliseconds the loaded value is fresh. With `grace`, the value stays
-   * `ttl + grace` in the cache, which must not exceed `maxTtl`.
-   * @default the cache's `ttl`
-   */
-  ttl?: number | undefined
-  /**
-   * Stale-while-revalidate: milliseconds after `ttl` during which
-   * `getOrLoad` still serves the old value while exactly one refresh runs.
-   * `get()` also returns the value during this window (it lives in the L1
-   * for `ttl + grace`); any write or invalidation still evicts it at once.
-   * @default 0 (no grace)
-   */
-  grace?: number | undefined
-  /**
-   * With a stale value in its grace window: how long to wait for the
-   * refresh before serving the stale value (the refresh goes on, and its
-   * result is stored when it lands, unless the race guard forbids it).
-   * Without a stale value it does not apply. @default 0 (serve stale at once)
-   */
-  softTimeout?: number | undefined
-  /**
-   * Hard timeout in ms: this caller gets E_LOAD_TIMEOUT. The load itself
-   * goes on for other callers and is stored when it lands.
-   * @default none
-   */
-  timeout?: number | undefined
-  /**
-   * Aborts this caller's wait with E_LOAD_ABORTED. Other callers are not
-   * affected; the load is cancelled (its context signal aborted, its result
-   * not stored) only when every caller that joined it aborted.
-   */
-  signal?: AbortSignal | undefined
-  /**
-   * Milliseconds to remember that the loader found nothing (it returned
-   * `undefined` or `null`); during them `getOrLoad` resolves `undefined`
-   * without calling the loader. A write or invalidation of the key or of
-   * one of its bases ends it. @default 0 (off)
-   */
-  negativeTtl?: number | undefined
-  /** Keys the loaded value is derived from: a change of any evicts it (see `SetOptions.dependsOn`). */
-  dependsOn?: string[] | undefined
-  /** Tags of the loaded value: `invalidateTag(t)` evicts it on every instance. */
-  tags?: string[] | undefined
-}
+export type { LoadContext, LoadFunction, LoadOptions } from './load-options.ts'
 
 /** What the cache lends the loader. */
 export interface LoaderHost<V> {
@@ -110,56 +56,6 @@ export interface LoaderTier<V> {
 
 export interface TierLoadStart { hlc: number, at: number }
 
-interface Settings {
-  ttl: number
-  grace: number
-  softTimeout: number
-  timeout: number | undefined
-  signal: AbortSignal | undefined
-  negativeTtl: number
-  bases: string[] | undefined
-}
-
-class Flight {
-  readonly key: string
-  readonly s: Settings
-  /** Made when the loader is called (a flight the tier answers needs none: an AbortController costs ~1 µs). */
-  #controller: AbortController | undefined
-  promise: Promise<unknown> = Promise.resolve()
-  /** Set by the race guard or by a full abort: the result is returned but not stored. */
-  stale = false
-  /** Some caller cannot abort (it passed no signal), or a refresh serves a stale value. */
-  firm = false
-  joined = 0
-  aborted = 0
-  /** Its bases are pinned in the dependency graph (until #unhook). */
-  pinned = false
-  /** With a tier: what its fill carries (SPEC §14.3). */
-  started: TierLoadStart | undefined
-  /** The value came from the tier (nothing to fill): it lives at most to `tierExpiresAt` (ms), the tier copy's own end. */
-  fromTier = false
-  tierExpiresAt = 0
-  /** Every caller aborted (#abort). */
-  cancelled = false
-  /**
-   * When the loader was called: every lifetime of its result counts from
-   * here, not from when it lands (SPEC §7, loads): a value read before a
-   * write must expire within `ttl` of that read, or it could outlive the
-   * write's tombstone and be served after the write was refused as expired.
-   */
-  readonly startedAt: number
-
-  constructor (key: string, s: Settings, startedAt: number) {
-    this.key = key
-    this.s = s
-    this.startedAt = startedAt
-  }
-
-  get controller (): AbortController {
-    return (this.#controller ??= new AbortController())
-  }
-}
-
 const noop = (): void => {}
 
 export class Loads<V extends {}> {
@@ -182,6 +78,9 @@ export class Loads<V extends {}> {
   /** Stale values served during their grace window while a refresh ran. */
   staleServed = 0
 
+  /** Counts a stale value served at a caller's soft timeout (flight.ts). */
+  readonly #servedStale = (): void => { this.staleServed++ }
+
   constructor (host: LoaderHost<V>) {
     this.#host = host
   }
@@ -201,11 +100,11 @@ export class Loads<V extends {}> {
   /** A miss (`stale` undefined) or a graced hit (`stale` the value to serve meanwhile). */
   load (key: string, fn: LoadFunction<unknown>, options: LoadOptions | undefined, stale: V | undefined): Promise<unknown> {
     let flight: Flight | undefined
-    let s: Settings
+    let s: LoadSettings
     try {
       this.#host.checkKey(key)
       if (typeof fn !== 'function') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `loader of key ${JSON.stringify(key)} must be a function`)
-      s = this.#settings(options)
+      s = resolveLoadSettings(options, this.#host)
       if (s.signal?.aborted === true) return Promise.reject(abortedError(key, s.signal))
       if (stale === undefined && this.#negativeHit(key)) return Promise.resolve(undefined)
       flight = this.#flights.get(key)
@@ -220,13 +119,13 @@ export class Loads<V extends {}> {
         this.staleServed++
         return Promise.resolve(stale)
       }
-      return this.#wait(flight, s, stale)
+      return waitFor(flight, s, stale, this.#servedStale, (reason) => this.#abort(flight, reason))
     }
     if (s.signal === undefined && s.timeout === undefined) {
       flight.firm = true
       return flight.promise
     }
-    return this.#wait(flight, s, undefined)
+    return waitFor(flight, s, undefined, this.#servedStale, (reason) => this.#abort(flight, reason))
   }
 
   /**
@@ -263,7 +162,7 @@ export class Loads<V extends {}> {
     this.#negative.clear()
   }
 
-  #start (key: string, fn: LoadFunction<unknown>, s: Settings, refresh: boolean): Flight {
+  #start (key: string, fn: LoadFunction<unknown>, s: LoadSettings, refresh: boolean): Flight {
     if (s.bases !== undefined) this.#host.graph().assertAcyclic(key, s.bases)
     const flight = new Flight(key, s, this.#host.now())
     this.#flights.set(key, flight)
@@ -374,7 +273,7 @@ export class Loads<V extends {}> {
     return value
   }
 
-  #storeNegative (key: string, s: Settings, graph: DependencyGraph | undefined, started: number): void {
+  #storeNegative (key: string, s: LoadSettings, graph: DependencyGraph | undefined, started: number): void {
     if (!this.#negative.delete(key) && this.#negative.size >= this.#host.maxNegative) {
       const oldest = this.#negative.keys().next().value as string
       this.#negative.delete(oldest)
@@ -393,50 +292,6 @@ export class Loads<V extends {}> {
     this.#negative.delete(key)
     this.#host.graphIfAny()?.release(key)
     return false
-  }
-
-  /** A caller with a timeout, a signal or a soft timeout: its own promise over the flight's. */
-  #wait (flight: Flight, s: Settings, stale: V | undefined): Promise<unknown> {
-    const { signal, timeout } = s
-    if (signal === undefined) flight.firm = true
-    else flight.joined++
-    return new Promise((resolve, reject) => {
-      let done = false
-      let hard: NodeJS.Timeout | undefined
-      let soft: NodeJS.Timeout | undefined
-      const finish = (): void => {
-        done = true
-        if (hard !== undefined) clearTimeout(hard)
-        if (soft !== undefined) clearTimeout(soft)
-        signal?.removeEventListener('abort', onAbort)
-      }
-      const onAbort = (): void => {
-        if (done) return
-        finish()
-        reject(abortedError(flight.key, signal as AbortSignal))
-        if (++flight.aborted === flight.joined && !flight.firm) this.#abort(flight, (signal as AbortSignal).reason)
-      }
-      flight.promise.then(
-        (value) => { if (!done) { finish(); resolve(value) } },
-        (error: unknown) => { if (!done) { finish(); reject(error) } },
-      )
-      if (timeout !== undefined) {
-        hard = setTimeout(() => {
-          if (done) return
-          finish()
-          reject(new MeshCacheError(ErrorCode.LOAD_TIMEOUT, `loading key ${JSON.stringify(flight.key)} took more than ${timeout} ms`))
-        }, timeout)
-      }
-      if (stale !== undefined && s.softTimeout > 0) {
-        soft = setTimeout(() => {
-          if (done) return
-          finish()
-          this.staleServed++
-          resolve(stale)
-        }, s.softTimeout)
-      }
-      signal?.addEventListener('abort', onAbort)
-    })
   }
 
   /** Every caller aborted: cancel the loader and forget the flight. */
@@ -475,54 +330,4 @@ export class Loads<V extends {}> {
     const graph = this.#host.graphIfAny()
     for (const b of flight.s.bases ?? []) graph?.unpin(b)
   }
-
-  #settings (o: LoadOptions | undefined): Settings {
-    const host = this.#host
-    if (o === undefined) {
-      return { ttl: host.checkTtl(undefined), grace: 0, softTimeout: 0, timeout: undefined, signal: undefined, negativeTtl: 0, bases: undefined }
-    }
-    const ttl = host.checkTtl(o.ttl)
-    const grace = ms('grace', o.grace, 0, true)
-    if (ttl + grace > host.maxTtl) {
-      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `ttl + grace (${ttl} + ${grace}) exceeds maxTtl (${host.maxTtl}): every copy must expire within maxTtl; raise the cache's maxTtl`)
-    }
-    const timeout = o.timeout === undefined ? undefined : timerMs('timeout', o.timeout, 0, false)
-    const signal = o.signal
-    if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')) {
-      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, '`signal` must be an AbortSignal')
-    }
-    const negativeTtl = ms('negativeTtl', o.negativeTtl, 0, true)
-    if (negativeTtl > host.maxTtl) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `negativeTtl (${negativeTtl}) exceeds maxTtl (${host.maxTtl})`)
-    return {
-      ttl,
-      grace,
-      softTimeout: timerMs('softTimeout', o.softTimeout, 0, true),
-      timeout,
-      signal,
-      negativeTtl,
-      bases: resolveBases(o.dependsOn, o.tags, host.maxKeyBytes),
-    }
-  }
-}
-
-function ms (name: string, value: unknown, fallback: number, allowZero: boolean): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `\`${name}\` must be a ${allowZero ? 'non-negative' : 'positive'} integer of ms, got ${String(value)}`)
-  }
-  return value
-}
-
-/** setTimeout's longest delay: Node arms a longer one for 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-/** A delay this module arms a timer for. */
-function timerMs (name: string, value: unknown, fallback: number, allowZero: boolean): number {
-  const n = ms(name, value, fallback, allowZero)
-  if (n > MAX_TIMER_MS) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `\`${name}\` must be at most ${MAX_TIMER_MS} ms (the longest timer Node can arm), got ${n}`)
-  return n
-}
-
-function abortedError (key: string, signal: AbortSignal): MeshCacheError {
-  return new MeshCacheError(ErrorCode.LOAD_ABORTED, `loading key ${JSON.stringify(key)} was aborted`, { cause: signal.reason })
 }

@@ -16,6 +16,7 @@
 import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
+import { incarnationStart } from '../core/incarnation.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -78,6 +79,13 @@ export class Membership {
   readonly #hooks: MembershipHooks
   /** Awareness client id → the transport peer it arrived from. */
   readonly #peerOf = new Map<number, string>()
+  /**
+   * Awareness client id → when its state was first and last heard, as a
+   * local count of updates applied (an order, not a time: no clock to skew,
+   * no two events equal). Tells a restart from a partition in `peers()`.
+   */
+  readonly #heard = new Map<number, { first: number, last: number }>()
+  #updates = 0
   readonly #local: MemberState
 
   constructor (local: MemberState, hooks: MembershipHooks) {
@@ -93,8 +101,14 @@ export class Membership {
         this.#hooks.broadcast(awarenessProtocol.encodeAwarenessUpdate(this.#awareness, [this.#awareness.clientID]))
         return
       }
-      for (const id of removed) this.#peerOf.delete(id)
+      for (const id of removed) {
+        this.#peerOf.delete(id)
+        this.#heard.delete(id)
+      }
       for (const id of [...added, ...updated]) {
+        const heard = this.#heard.get(id)
+        if (heard === undefined) this.#heard.set(id, { first: ++this.#updates, last: this.#updates })
+        else heard.last = ++this.#updates
         if (typeof origin === 'string' && id !== this.#awareness.clientID) this.#peerOf.set(id, origin)
         this.#summarise(id)
       }
@@ -140,20 +154,27 @@ export class Membership {
    * With `connected` (the transport's peers now), each is marked connected
    * or not. Members that are not connected stay listed: a partitioned member
    * is still a member (change sources hold their acknowledgements for it),
-   * and so is a killed one's old incarnation until it is stale (30 s); the
-   * connected ones are the instances reachable now.
+   * but a killed one's old incarnation is not listed beside its restart
+   * (see `withoutRestarted`). The connected ones are the instances reachable
+   * now.
    */
   peers (connected?: ReadonlySet<string>): PeerInfo[] {
     const out: PeerInfo[] = []
+    const heard = new Map<PeerInfo, { first: number, last: number }>()
     for (const [id, state] of this.#awareness.getStates()) {
       if (id === this.#awareness.clientID || !isMemberState(state)) continue
       const peer = this.#peerOf.get(id) ?? ''
       const info: PeerInfo = { ...pick(state), peer, lastSeen: this.#awareness.meta.get(id)?.lastUpdated ?? 0 }
       if (connected !== undefined) info.connected = connected.has(peer)
+      heard.set(info, this.#heard.get(id) ?? { first: 0, last: 0 })
       out.push(info)
     }
-    if (connected !== undefined) markOldIncarnations(out)
-    return out.sort((a, b) => (a.origin < b.origin ? -1 : 1))
+    let listed = out
+    if (connected !== undefined) {
+      markOldIncarnations(out, heard)
+      listed = withoutRestarted(out, heard)
+    }
+    return listed.sort((a, b) => (a.origin < b.origin ? -1 : 1))
   }
 
   /** Origins of live members (kept by the origin GC). */
@@ -200,21 +221,41 @@ export class Membership {
  * A transport peer carries one instance of a namespace at a time (a transport
  * joins a namespace once), so of several incarnations on one connected peer
  * (a restart with a pinned identity) only the latest is connected; the
- * others are its past, listed until stale. Incarnations begin with their
- * start time in base 36 (SPEC §1).
+ * others are its past. Incarnations begin with their start time in base 36
+ * (SPEC §1); two started in the same millisecond are ordered by which was
+ * heard first.
  */
-function markOldIncarnations (members: PeerInfo[]): void {
+function markOldIncarnations (members: PeerInfo[], heard: ReadonlyMap<PeerInfo, { first: number }>): void {
+  const later = (a: PeerInfo, b: PeerInfo) => startOf(a) !== startOf(b) ? startOf(a) > startOf(b) : (heard.get(a)?.first ?? 0) > (heard.get(b)?.first ?? 0)
   const latest = new Map<string, PeerInfo>()
   for (const m of members) {
     if (m.connected !== true) continue
     const other = latest.get(m.peer)
-    if (other === undefined || startOf(m) > startOf(other)) latest.set(m.peer, m)
+    if (other === undefined || later(m, other)) latest.set(m.peer, m)
   }
   for (const m of members) if (m.connected === true && latest.get(m.peer) !== m) m.connected = false
 }
 
+/**
+ * Leaves out the old incarnation of a restarted instance: a member that is
+ * not connected, when a connected member with the same node id was first
+ * heard after it was last heard. A killed instance says no goodbye, so its
+ * state would otherwise stay listed beside its restart until stale (30 s).
+ * A partitioned member stays listed: it was heard (it renews every 15 s)
+ * after any other instance with its node id (several may share one) that
+ * had joined more than 15 s before the partition. What cannot be told apart:
+ * an instance that restarts while partitioned away is left out as well,
+ * rightly; one whose twin (same node id) joined in the 15 s before it was
+ * partitioned is left out too, until the partition heals.
+ */
+function withoutRestarted (members: PeerInfo[], heard: ReadonlyMap<PeerInfo, { first: number, last: number }>): PeerInfo[] {
+  const order = (m: PeerInfo) => heard.get(m) ?? { first: 0, last: 0 }
+  return members.filter((old) => old.connected === true || !members.some((m) =>
+    m !== old && m.connected === true && m.nodeId === old.nodeId && order(m).first > order(old).last))
+}
+
 function startOf (m: PeerInfo): number {
-  return Number.parseInt(m.incarnation.slice(0, -4), 36) || 0
+  return incarnationStart(m.incarnation)
 }
 
 function isMemberState (s: unknown): s is MemberState {

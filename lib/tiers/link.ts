@@ -12,7 +12,7 @@
  * write-through reaching the tier.
  */
 import { isReservedKey } from '../loading/tags.ts'
-import type { Tier, TierHit } from './tier.ts'
+import type { Tier, TierHit, TierHost } from './tier.ts'
 
 /** What the link needs from the cache. */
 export interface LinkHost {
@@ -130,4 +130,14 @@ export class TierLink<V> {
 /** Whether a write known here is newer than the tier's copy, as the mesh orders writes: (hlc, writer). */
 function newer (state: { hlc: number, writer: string }, hit: TierHit<unknown>): boolean {
   return state.hlc > hit.hlc || (state.hlc === hit.hlc && state.writer > hit.writer && hit.source === 'write')
+}
+
+/**
+ * Attaches `tier` to a cache: lends it what it needs (`tier.attach`) and
+ * returns the link the cache reads and writes through. One call, so a cache
+ * cannot hold a link to a tier it never attached.
+ */
+export function attachTier<V> (tier: Tier<V>, host: TierHost<V> & LinkHost): TierLink<V> {
+  tier.attach({ namespace: host.namespace, codec: host.codec, now: host.now, maxTtl: host.maxTtl, onFailure: host.onFailure })
+  return new TierLink(tier, { state: host.state, now: host.now, floor: host.floor })
 }

@@ -4,7 +4,6 @@
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
 const NODE = fileURLToPath(new URL('../netns/mesh-node.ts', import.meta.url))
@@ -14,26 +13,21 @@ let nextId = 0
 
 export interface Reply { value: any, at: number }
 
-/** A TCP port free on 127.0.0.1 now (fixed ports let a restarted process keep its address). */
-export function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-/** Sends one request to a node process and resolves with its reply. */
-export function ask (child: ChildProcess, request: Record<string, unknown>): Promise<Reply> {
+/**
+ * Sends one request to a node process and resolves with its reply; rejects
+ * when none comes within `guardMs` (a failure guard, not a wait) or when
+ * the process exits first. Shared by test/mesh/ and the netns suites, whose
+ * nodes speak the same IPC protocol (test/netns/mesh-node.ts).
+ */
+export function ask (child: ChildProcess, request: Record<string, unknown>, guardMs = GUARD_MS): Promise<Reply> {
   const id = nextId++
   return new Promise((resolve, reject) => {
-    const guard = setTimeout(() => { cleanup(); reject(new Error(`no answer to ${String(request.op)} within ${GUARD_MS} ms`)) }, GUARD_MS)
+    const guard = setTimeout(() => { cleanup(); reject(new Error(`no answer to ${String(request.op)} within ${guardMs} ms`)) }, guardMs)
     const onMessage = (reply: Reply & { id: number }): void => { if (reply.id === id) { cleanup(); resolve(reply) } }
-    const cleanup = (): void => { clearTimeout(guard); child.off('message', onMessage) }
+    const onExit = (code: number | null): void => { cleanup(); reject(new Error(`node exited (${code}) before answering ${String(request.op)}`)) }
+    const cleanup = (): void => { clearTimeout(guard); child.off('message', onMessage); child.off('exit', onExit) }
     child.on('message', onMessage)
+    child.once('exit', onExit)
     child.send({ ...request, id })
   })
 }

@@ -13,7 +13,7 @@ import { execFile, execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { freePort } from './mesh-process.ts'
+import { freePort } from './ports.ts'
 
 const run = promisify(execFile)
 const AS_ROOT = process.getuid?.() === 0

@@ -12,9 +12,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { freePort, portFree } from './ports.ts'
 
 const READY = /Ready to accept connections/
 /** A failure guard for a server's start, not a wait: it resolves on the READY line. */
@@ -50,26 +50,6 @@ process.once('exit', () => { for (const p of live) p.kill('SIGKILL') })
 
 export function redisAvailable (): boolean {
   return spawnSync('redis-server', ['--version']).error === undefined
-}
-
-/** A TCP port free on 127.0.0.1 now. */
-export function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-function portFree (port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer()
-    server.once('error', () => resolve(false))
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
-  })
 }
 
 async function launch (port: number, dir: string, args: string[]): Promise<ChildProcess> {

@@ -8,7 +8,8 @@ import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ask, freePort, startNode } from '../helpers/mesh-process.ts'
+import { ask, startNode } from '../helpers/mesh-process.ts'
+import { freePort } from '../helpers/ports.ts'
 
 test('a base invalidated on one process evicts derived and tagged values on the others', async () => {
   const psk = randomBytes(32).toString('hex')

@@ -9,7 +9,8 @@ import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ask, freePort, startNode } from '../helpers/mesh-process.ts'
+import { ask, startNode } from '../helpers/mesh-process.ts'
+import { freePort } from '../helpers/ports.ts'
 
 const N = 12
 

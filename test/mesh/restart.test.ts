@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ask, freePort, startNode } from '../helpers/mesh-process.ts'
+import { ask, startNode } from '../helpers/mesh-process.ts'
+import { freePort } from '../helpers/ports.ts'
 
 test('a killed and restarted process gets the tombstone back and never reuses a number', async () => {
   const psk = randomBytes(32).toString('hex')

@@ -24,6 +24,7 @@ import { once } from 'node:events'
 import type { ChildProcess } from 'node:child_process'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { ask as askNode } from '../helpers/mesh-process.ts'
 import { createNetnsLab, isNetnsAvailable, type NetnsLab } from '../helpers/netns.ts'
 
 const NODE = new URL('./mesh-node.ts', import.meta.url)
@@ -36,24 +37,11 @@ const TARGET_MS = 1_000
 const [KEEPALIVE_MS, PEER_TIMEOUT_MS, SHORT_CUT_MS, LONG_CUT_MS] =
   (process.env.HEAL_TIMERS ?? '2000,6000,5000,8000').split(',').map(Number) as [number, number, number, number]
 
-interface Reply { id: number, value: unknown, at: number }
 interface Context { lab?: NetnsLab, nodes: ChildProcess[] }
 const heal = suite<Context>('heal after a real cut (netns)', { nodes: [] })
-let nextId = 0
 const now = (): number => Number(process.hrtime.bigint()) / 1e6 // CLOCK_MONOTONIC, as the nodes' `at`
 
-function ask(child: ChildProcess, request: Record<string, unknown>): Promise<Reply> {
-  const id = nextId++
-  return new Promise((resolve, reject) => {
-    const guard = setTimeout(() => { cleanup(); reject(new Error(`no answer to ${String(request.op)} within ${GUARD_MS} ms`)) }, GUARD_MS)
-    const onMessage = (reply: Reply): void => { if (reply.id === id) { cleanup(); resolve(reply) } }
-    const onExit = (code: number | null): void => { cleanup(); reject(new Error(`node exited (${code})`)) }
-    const cleanup = (): void => { clearTimeout(guard); child.off('message', onMessage); child.off('exit', onExit) }
-    child.on('message', onMessage)
-    child.once('exit', onExit)
-    child.send({ ...request, id })
-  })
-}
+const ask = (child: ChildProcess, request: Record<string, unknown>) => askNode(child, request, GUARD_MS)
 
 const keysOf = (prefix: string): Record<string, string> =>
   Object.fromEntries(Array.from({ length: KEYS }, (_, i) => [`${prefix}:${i}`, prefix]))

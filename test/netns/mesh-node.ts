@@ -20,6 +20,7 @@
  */
 import { createMeshCache, type ChangeEvent } from '../../lib/index.ts'
 import { createLibp2pTransport } from '../../lib/net/libp2p/index.ts'
+import { createWaiters, now } from '../helpers/waiters.ts'
 
 type Request =
   | { id: number, op: 'set', key: string, value: string }
@@ -44,7 +45,8 @@ type Request =
   | { id: number, op: 'await-peer-error', code: string }
 
 const [address, port, psk, ...peers] = process.argv.slice(2)
-const now = (): number => Number(process.hrtime.bigint()) / 1e6
+// Every 20 ms besides events: peers have no public event; 20 ms is the measurement resolution.
+const { wake, until } = createWaiters()
 process.on('disconnect', () => process.exit(0))
 
 const transport = await createLibp2pTransport({
@@ -67,24 +69,9 @@ const cache = await createMeshCache<string>({ namespace: 'partition', transport,
 const peerErrors: string[] = []
 transport.onPeerError((e) => { peerErrors.push(e.error.code); queueMicrotask(wake) })
 
-/** Wakes every waiter after each applied change (once the value is stored) and every 20 ms for peer counts. */
-const waiters = new Set<() => void>()
-const wake = (): void => { for (const w of [...waiters]) w() }
+/** Wakes every waiter after each applied change (once the value is stored). */
 cache.on('change', (_: ChangeEvent) => queueMicrotask(wake))
 cache.on('evict', () => queueMicrotask(wake))
-setInterval(wake, 20).unref() // peers have no public event; 20 ms is the measurement resolution
-
-function until(done: () => boolean): Promise<number> {
-  return new Promise((resolve) => {
-    const check = (): void => {
-      if (!done()) return
-      waiters.delete(check)
-      resolve(now())
-    }
-    waiters.add(check)
-    check()
-  })
-}
 
 process.on('message', async (request: Request) => {
   let value: unknown

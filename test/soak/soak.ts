@@ -17,7 +17,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 
 import { generatePsk } from '../../lib/index.ts'
-import { freePort } from '../helpers/mesh-process.ts'
+import { freePort } from '../helpers/ports.ts'
 const NODE_SCRIPT = fileURLToPath(new URL('./node.ts', import.meta.url))
 
 // ---------------------------------------------------------------- options

@@ -3,7 +3,8 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { ask, freePort, type Reply } from '../helpers/mesh-process.ts'
+import { ask, type Reply } from '../helpers/mesh-process.ts'
+import { freePort } from '../helpers/ports.ts'
 
 const NODE = fileURLToPath(new URL('./fixtures/cdc-node.ts', import.meta.url))
 

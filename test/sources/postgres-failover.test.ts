@@ -7,7 +7,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startPostgres, type PgCluster } from '../helpers/postgres.ts'
-import { freePort } from '../helpers/mesh-process.ts'
+import { freePort } from '../helpers/ports.ts'
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts'
 import { firstReader, keys, reader, startCdcNode, type CdcNode } from './cdc-procs.ts'
 

@@ -7,30 +7,19 @@ import type { EventEmitter } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import pg from 'pg'
-import { createMeshCache, ErrorCode, MeshCacheError, type MeshCache, type Transport } from '../../lib/index.ts'
+import { createMeshCache, ErrorCode, type MeshCache, type Transport } from '../../lib/index.ts'
 import { decodeFrame, MessageType } from '../../protocol/index.ts'
 import { captureTransport } from '../helpers/capture-transport.ts'
 import { createMemoryNetwork } from '../../lib/testing/index.ts'
 import { createPostgresSource, type MappingErrorEvent, type PostgresSource, type SourceWarning } from '../../lib/sources/postgres.ts'
 import { startPostgres, type PgCluster } from '../helpers/postgres.ts'
+import { rejectsCode } from '../helpers/assert-code.ts'
 
 let db: PgCluster
 const GUARD_MS = 15_000
 
 async function cache (transport: Transport = createMemoryNetwork({ auto: true }).transport('a')): Promise<MeshCache<string>> {
   return await createMeshCache<string>({ namespace: 'cdc', transport })
-}
-
-async function rejectsCode (p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  try {
-    await p
-  } catch (error) {
-    assert.instance(error, MeshCacheError)
-    assert.is((error as MeshCacheError).code, code, (error as Error).message)
-    assert.match((error as Error).message, pattern)
-    return
-  }
-  assert.unreachable(`expected ${code}`)
 }
 
 const WATCHED = ['evict', 'change', 'reading', 'slotLost', 'mappingError']

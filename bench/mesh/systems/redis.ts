@@ -13,6 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { freePort } from '../../../test/helpers/ports.ts'
 import { own, stop } from '../owned.ts'
 import { command, RespReader } from './resp.ts'
 import { keyOf, seqOf, type NodeContext, type NodeHandle, type System } from './types.ts'
@@ -78,17 +79,6 @@ function ready(server: ReturnType<typeof spawn>): Promise<void> {
     server.stderr?.on('data', (chunk: Buffer) => { log += chunk.toString() })
     server.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${log}`)))
     server.once('error', reject)
-  })
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo
-      probe.close(() => resolve(port))
-    })
   })
 }
 

@@ -1,0 +1,61 @@
+/**
+ * The event side of MeshCache, apart from its API and wiring: EventEmitter's
+ * listener methods typed by the event map (lib/events.ts), and emission that
+ * is safe in the middle of an operation. MeshCache extends this class.
+ */
+import { EventEmitter } from 'node:events'
+import type { RecordKindValue } from '../protocol/constants.ts'
+import type { EvictEvent, EvictReason } from './core/store.ts'
+import type { ChangeEvent, MeshCacheEventPayloads } from './events.ts'
+import { KIND_NAMES } from './observe/inspect.ts'
+
+export class MeshCacheEmitter extends EventEmitter {
+  // The event methods, typed by MeshCacheEventPayloads: a name not in it, or
+  // a listener of another shape, does not compile. Declared here rather
+  // than through EventEmitter<Map>, whose conditional listener types other
+  // interfaces (ObservedCache) cannot be matched against.
+  override on<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    return super.on(event, listener as never)
+  }
+
+  override once<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    return super.once(event, listener as never)
+  }
+
+  override off<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    return super.off(event, listener as never)
+  }
+
+  override addListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    return super.addListener(event, listener as never)
+  }
+
+  override removeListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    return super.removeListener(event, listener as never)
+  }
+
+  /**
+   * Events fire in the middle of an operation (a merge, an LRU eviction, the
+   * expiry timer). A listener that throws must not leave it half done (an
+   * entry updated but its old value still held), nor pass for a bad frame:
+   * its error is rethrown on its own once the operation is over, where it
+   * surfaces as an uncaught exception like any listener error in Node.
+   */
+  protected emitSafely<K extends keyof MeshCacheEventPayloads> (name: K, payload: MeshCacheEventPayloads[K]): void {
+    try {
+      this.emit(name, payload)
+    } catch (error) {
+      queueMicrotask(() => { throw error })
+    }
+  }
+
+  /** `evict`, built only when someone listens. */
+  protected emitEvict (key: string, reason: EvictReason): void {
+    if (this.listenerCount('evict') > 0) this.emitSafely('evict', { key, reason } satisfies EvictEvent)
+  }
+
+  /** `change`, built only when someone listens. */
+  protected emitChange (key: string, kind: RecordKindValue, source: ChangeEvent['source']): void {
+    if (this.listenerCount('change') > 0) this.emitSafely('change', { key, kind: KIND_NAMES[kind], source } satisfies ChangeEvent)
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Where each incoming frame goes: decoded once (bounds checked against the
+ * cache's limits), then handed to the part that owns its message type. Kept
+ * out of MeshCache, which only counts frames and reports the ones refused.
+ */
+import { decodeFrame } from '../../protocol/frame.ts'
+import { MessageType } from '../../protocol/constants.ts'
+import type { Replica } from '../core/replica.ts'
+import type { ResolvedOptions } from '../options.ts'
+import type { ReplicationAcks } from './replication-acks.ts'
+import type { Replication } from './replication.ts'
+
+export interface FrameRoutes<V extends {}> {
+  limits: ResolvedOptions<V>['limits']
+  replica: Replica<V>
+  repl: Replication<V>
+  acks: ReplicationAcks
+}
+
+/** Applies one frame from `from`. Throws (a MeshCacheError, or what a part threw) for a frame that cannot be taken. */
+export function dispatchFrame<V extends {}> (from: string, frame: Uint8Array, r: FrameRoutes<V>): void {
+  // Values this instance cannot take are read as absent (SPEC §3.4): their
+  // records merge as invalidations, and the replica reports them.
+  const msg = decodeFrame(frame, r.limits, r.replica.canonicalOrigin, true)
+  switch (msg.type) {
+    case MessageType.UPDATES: if (r.replica.applyUpdates(from, msg)) r.repl.request(from); break
+    case MessageType.SYNC_STEP1: r.repl.onStep1(from, msg); break
+    case MessageType.SYNC_STEP2: r.repl.onStep2(from, msg); break
+    case MessageType.AWARENESS: r.repl.onAwareness(from, msg.update); break
+    case MessageType.ACK_REQUEST: r.acks.onRequest(from, msg); break
+    case MessageType.ACK: r.acks.onAck(from, msg); break
+  }
+  // An applied frame may complete what a whenReplicated() waits for.
+  r.acks.recheck()
+}
