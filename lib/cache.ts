@@ -536,6 +536,11 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
     })
   }
 
+  /** The logger this cache writes to (the `logger` option, or the `debug` default), for plug-ins such as change sources. */
+  get logger (): MeshLogger {
+    return this.#log
+  }
+
   /** Addresses other nodes can dial, when the transport has any. */
   multiaddrs (): string[] {
     return this.#transport.multiaddrs?.() ?? []

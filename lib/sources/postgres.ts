@@ -10,7 +10,6 @@
  * "Change sources" and the contract in source.ts.
  */
 import { EventEmitter } from 'node:events'
-import { debuglog } from 'node:util'
 import type pg from 'pg'
 import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
 import { resolve, type PostgresSourceOptions, type ResolvedOptions } from './postgres-options.ts'
@@ -23,17 +22,19 @@ import {
 } from './postgres-setup.ts'
 import { ReplicationSession, type MappingErrorEvent, type TableMappings } from './postgres-stream.ts'
 import { addMetricSource } from '../observe/exporter.ts'
+import { defaultLogger, type MeshLogger } from '../observe/logger.ts'
 import { sourceMetricSource } from '../observe/source-metrics.ts'
 
 export type { RowMapping, SourceWarning } from './postgres-setup.ts'
 export type { PostgresSourceOptions } from './postgres-options.ts'
 export type { MappingErrorEvent } from './postgres-stream.ts'
 
-const log = debuglog('meshcache:postgres')
 
 /** A cache the source drives: a MeshCache. */
 export interface SourceHost extends SinkHost, ElectionHost {
   onClose?(hook: () => Promise<void>): () => void
+  /** The cache's logger: the source's elections, failovers and lost slots go to the service's log. */
+  readonly logger?: MeshLogger
 }
 
 export interface SlotLostEvent {
@@ -62,7 +63,7 @@ export interface PostgresSourceStats extends SourceStats {
  */
 export async function createPostgresSource (cache: SourceHost, options: PostgresSourceOptions): Promise<PostgresSource> {
   const source = new PostgresSource(options)
-  await source.start(cacheSink(cache), { membership: cache })
+  await source.start(cacheSink(cache), cache.logger === undefined ? { membership: cache } : { membership: cache, logger: cache.logger })
   const remove = cache.onClose?.(() => source.close())
   if (remove !== undefined) source.once('closed', remove)
   // Its figures reach the exporters (meshcache/prometheus, meshcache/otel) through the metric-source contract.
@@ -87,6 +88,7 @@ export class PostgresSource extends EventEmitter implements Source {
   #wake: (() => void) | undefined
   #closed = false
   #lagWarned = false
+  #log: MeshLogger = defaultLogger('meshcache:postgres')
   readonly #counts = { batches: 0, invalidations: 0, mappingErrors: 0, positionLosses: 0, takeovers: 0, disconnects: 0, lagBytes: 0, lastLagMs: 0 }
 
   /** Checks the options (E_INVALID_OPTION); `start` connects. `createPostgresSource` does both. */
@@ -129,12 +131,13 @@ export class PostgresSource extends EventEmitter implements Source {
       await client.end().catch(() => {})
     }
     this.#sink = sink
+    if (context.logger !== undefined) this.#log = context.logger
     for (const w of warnings) this.warn(w)
     this.#membership = context.membership
     this.#election = new ReaderElection(context.membership ?? alone(), `pg-slot:${this.slot}`, {
       intervalMs: this.#o.electionIntervalMs,
       onChange: (elected) => {
-        log('slot %s: %s', this.slot, elected ? 'elected' : 'not elected')
+        this.#log.info({ slot: this.slot, elected }, elected ? 'CDC: elected to read the slot' : 'CDC: another instance reads the slot')
         if (elected) this.#startReading()
         else void this.#stopReading()
       },
@@ -173,7 +176,7 @@ export class PostgresSource extends EventEmitter implements Source {
   /** Reports a warning to `onWarning` (or the debug log) and as a `warning` event. */
   warn (w: SourceWarning): void {
     if (this.#o.onWarning !== undefined) this.#o.onWarning(w)
-    else log('warning: %s', w.message)
+    else this.#log.warn({ slot: this.slot }, `CDC: ${w.message}`)
     if (this.listenerCount('warning') > 0) this.emit('warning', w)
   }
 
@@ -208,13 +211,13 @@ export class PostgresSource extends EventEmitter implements Source {
       this.#setHolds(false)
       if (cause === undefined || !election.elected || this.#closed) break
       this.#counts.disconnects++
-      log('slot %s: stream ended: %s', this.slot, cause.message)
+      this.#log.warn({ slot: this.slot }, `CDC: replication stream ended: ${cause.message}`)
       if (this.listenerCount('disconnected') > 0) this.emit('disconnected', { error: cause })
       if (this.#streamed) failingSince = 0
       this.#streamed = false
       failingSince ||= Date.now()
       if (Date.now() - failingSince >= this.#o.releaseAfterMs) {
-        log('slot %s: failing for %d ms, leaving the election for as long', this.slot, Date.now() - failingSince)
+        this.#log.warn({ slot: this.slot, failingMs: Date.now() - failingSince }, 'CDC: the slot keeps failing here: leaving the election so another instance takes over')
         election.withdraw(this.#o.releaseAfterMs)
         break
       }
@@ -245,9 +248,10 @@ export class PostgresSource extends EventEmitter implements Source {
       this.#sink?.clear()
     } catch (error) {
       cleared = false
-      log('slot %s %s, and the namespace could not be cleared: %s', this.slot, reason, (error as Error).message)
+      this.#log.error({ slot: this.slot, reason }, `CDC: slot ${reason}, and the namespace could not be cleared: ${(error as Error).message}`)
     }
     this.#counts.positionLosses++
+    this.#log.warn({ slot: this.slot, reason, cleared }, 'CDC: the slot was lost: recreated, and the namespace cleared (changes since the last acknowledgement are unknown)')
     this.emit('slotLost', { slot: this.slot, reason, cleared } satisfies SlotLostEvent)
   }
 
@@ -265,6 +269,7 @@ export class PostgresSource extends EventEmitter implements Source {
       onStart: () => {
         this.#streamed = true
         this.#counts.takeovers++
+        this.#log.info({ slot: this.slot }, 'CDC: reading the slot (this instance is the reader now)')
         this.#setHolds(true)
         this.#startStatus()
         this.emit('reading', true)
@@ -273,7 +278,7 @@ export class PostgresSource extends EventEmitter implements Source {
       onMappingError: (e) => {
         this.#counts.mappingErrors++
         if (this.listenerCount('mappingError') > 0) this.emit('mappingError', e satisfies MappingErrorEvent)
-        else log('mapping of %s row %j failed: %s', e.table, e.key, (e.error as Error)?.message)
+        else this.#log.warn({ table: e.table, key: e.key }, `CDC: mapping failed: ${(e.error as Error)?.message}`)
       },
       onTruncate: (tables) => { if (this.listenerCount('truncate') > 0) this.emit('truncate', { tables }) },
     })
@@ -326,7 +331,7 @@ export class PostgresSource extends EventEmitter implements Source {
       if (state.lagBytes > this.#o.lagWarningBytes) this.#lagWarning(`slot ${this.slot} is ${state.lagBytes} bytes of WAL behind`)
       else if (state.lagBytes < this.#o.lagWarningBytes / 2) this.#lagWarned = false
     } catch (error) {
-      log('slot %s: status check failed: %s', this.slot, (error as Error).message)
+      this.#log.debug({ slot: this.slot }, `CDC: status check failed: ${(error as Error).message}`)
       await this.#dropStatus()
     }
   }

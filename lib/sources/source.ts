@@ -37,6 +37,7 @@
  */
 import type { PropagationStats } from '../observe/lag-histogram.ts'
 import type { ElectionHost } from './reader-election.ts'
+import type { MeshLogger } from '../observe/logger.ts'
 
 /** What a source may do to the cache: the subset of MeshCache it needs. `cacheSink(cache)` adapts a MeshCache. */
 export interface ChangeSink {
@@ -52,6 +53,8 @@ export interface ChangeSink {
 export interface SourceContext {
   /** This instance's membership, for a feed with a single consumer to elect its reader (rule 4). */
   membership?: ElectionHost
+  /** Where the source logs (elections, failover, lost positions): the cache's `logger`, so they reach the service's log. */
+  logger?: MeshLogger
 }
 
 export interface Source {

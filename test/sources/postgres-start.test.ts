@@ -120,6 +120,26 @@ test('start: publication and slot created; a mapping reading columns REPLICA IDE
   await db.psql("SELECT pg_drop_replication_slot('start_slot')")
 })
 
+test('the source logs through the cache\'s logger: its election and taking the slot, and a warning without onWarning', async () => {
+  const lines: Array<{ level: string, msg: string }> = []
+  const at = (level: string) => (obj?: object | string, msg?: string) => { lines.push({ level, msg: typeof obj === 'string' ? obj : msg ?? '' }) }
+  const logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+  const c = await createMeshCache<string>({ namespace: 'cdc', transport: createMemoryNetwork({ auto: true }).transport('a'), logger })
+  const source = await createPostgresSource(c, {
+    connection: db.url, slot: 'log_slot', publication: 'log_pub',
+    tables: { users: (r) => [`user:${String(r.id)}`, `email:${String(r.email)}`] },
+  })
+  try {
+    await until([c, source], () => lines.some((l) => l.msg.startsWith('CDC: reading the slot')), 'the reader to log that it reads the slot')
+    assert.ok(lines.some((l) => l.level === 'info' && l.msg === 'CDC: elected to read the slot'), JSON.stringify(lines))
+    assert.ok(lines.some((l) => l.level === 'warn' && /REPLICA IDENTITY/.test(l.msg)), 'the identity warning reaches the logger when no onWarning is given')
+  } finally {
+    await source.close()
+    await c.close()
+  }
+  await db.psql("SELECT pg_drop_replication_slot('log_slot')")
+})
+
 test('a transaction is applied whole at COMMIT, in one frame; a failing mapping is reported and the rest applied', async () => {
   const capture = captureTransport([])
   const c = await cache(capture.transport)
