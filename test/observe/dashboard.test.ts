@@ -16,6 +16,7 @@ import { ErrorCode, MeshCacheError, type MeshCache } from '../../lib/index.ts'
 import { serveDashboard } from '../../lib/observe/dashboard/server.ts'
 import { shareStats } from '../../lib/observe/share.ts'
 import { cluster } from '../helpers/cluster.ts'
+import { ask as askNode } from '../helpers/mesh-process.ts'
 
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium'
 const NODE = fileURLToPath(new URL('../helpers/observe-node.ts', import.meta.url))
@@ -24,7 +25,6 @@ const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url))
 const MEMBERSHIP_TIMEOUT_MS = 30_000
 
 interface Proc { child: ChildProcess, addrs: string[], origin: string, dashboardUrl?: string }
-let nextId = 0
 
 async function spawnNode (nodeId: string, region: string, peers: string[], dashboard = false): Promise<Proc> {
   const env = { ...process.env, NODE_ID: nodeId, REGION: region, PEERS: peers.join(','), DASHBOARD: dashboard ? '1' : '0' }
@@ -33,16 +33,9 @@ async function spawnNode (nodeId: string, region: string, peers: string[], dashb
   return { child, ...ready }
 }
 
-function ask (p: Proc, request: Record<string, unknown>): Promise<unknown> {
-  const id = nextId++
-  return new Promise((resolve, reject) => {
-    const on = (m: { id: number, value: unknown }): void => { if (m.id === id) { done(); resolve(m.value) } }
-    const exit = (code: number | null): void => { done(); reject(new Error(`the node exited (${code}) before answering ${String(request.op)}`)) }
-    const done = (): void => { p.child.off('message', on); p.child.off('exit', exit) }
-    p.child.on('message', on)
-    p.child.on('exit', exit)
-    p.child.send({ ...request, id })
-  })
+/** One request to a node process (the shared helper also fails if the node exits first). */
+async function ask (p: Proc, request: Record<string, unknown>): Promise<unknown> {
+  return (await askNode(p.child, request)).value
 }
 
 const launch = (): Promise<Browser> => chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] })

@@ -14,6 +14,7 @@ import { ErrorCode, MeshCacheError, type MeshCache } from '../../lib/index.ts'
 import { addMetricSource } from '../../lib/observe/exporter.ts'
 import { prometheusExporter, registerMetrics } from '../../lib/observe/prometheus.ts'
 import { cluster } from '../helpers/cluster.ts'
+import { ask as askNode } from '../helpers/mesh-process.ts'
 import { startPrometheus } from '../helpers/prometheus-server.ts'
 
 type Json = Awaited<ReturnType<Registry['getMetricsAsJSON']>>
@@ -147,7 +148,6 @@ const ALERTS = fileURLToPath(new URL('../../docs/alerts.yml', import.meta.url))
 const PROMTOOL = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool'
 
 interface Proc { child: ChildProcess, addrs: string[], metricsPort: number }
-let nextId = 0
 
 async function spawnNode (nodeId: string, peers: string[]): Promise<Proc> {
   const child = fork(NODE, [], { execPath: process.execPath, env: { ...process.env, NODE_ID: nodeId, PEERS: peers.join(',') }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
@@ -155,16 +155,9 @@ async function spawnNode (nodeId: string, peers: string[]): Promise<Proc> {
   return { child, addrs: ready.addrs, metricsPort: ready.metricsPort }
 }
 
-function ask (p: Proc, request: Record<string, unknown>): Promise<unknown> {
-  const id = nextId++
-  return new Promise((resolve, reject) => {
-    const on = (m: { id: number, value: unknown }): void => { if (m.id === id) { done(); resolve(m.value) } }
-    const exit = (code: number | null): void => { done(); reject(new Error(`the node exited (${code}) before answering ${String(request.op)}`)) }
-    const done = (): void => { p.child.off('message', on); p.child.off('exit', exit) }
-    p.child.on('message', on)
-    p.child.on('exit', exit)
-    p.child.send({ ...request, id })
-  })
+/** One request to a node process (the shared helper also fails if the node exits first). */
+async function ask (p: Proc, request: Record<string, unknown>): Promise<unknown> {
+  return (await askNode(p.child, request)).value
 }
 
 test('docs/alerts.yml passes promtool, and the README shows the same rules', async () => {
