@@ -55,10 +55,10 @@ export function metadataBytes<V extends {}> (store: Store<V>): number {
   const t = store.table
   if (store.meta.size === 0) return 0
   let bytes = t.capacity * SLOT_BYTES
-  for (const slot of store.meta.values()) {
+  store.meta.forEach((slot) => { // forEach: an iterator allocates per key
     bytes += KEY_BYTES
     const origins = t.vectorSize(slot)
     if (origins > 1) bytes += VECTOR_BASE_BYTES + origins * VECTOR_ENTRY_BYTES
-  }
+  })
   return bytes
 }
