@@ -244,11 +244,22 @@ export class EntryTable {
     return true
   }
 
-  /** True when some vector entry is above what `sv` has seen. */
-  exceeds (slot: Slot, sv: ReadonlyMap<string, number>): boolean {
+  /**
+   * True when some vector entry is above what `sv` has seen. With `memo`,
+   * for a walk over many slots against one `sv`: a one-origin slot's writer
+   * is looked up in `sv` once per run of slots with the same writer (most
+   * keys share a handful of writers), not once per slot.
+   */
+  exceeds (slot: Slot, sv: ReadonlyMap<string, number>, memo?: SeenMemo): boolean {
     const vv = this.#vv[slot] as number | VersionVector
     if (typeof vv !== 'number') return vectorExceeds(vv, sv)
-    return vv > (sv.get(this.#writer[slot] as string) ?? 0)
+    const writer = this.#writer[slot] as string
+    if (memo === undefined) return vv > (sv.get(writer) ?? 0)
+    if (writer !== memo.writer) {
+      memo.writer = writer
+      memo.seen = sv.get(writer) ?? 0
+    }
+    return vv > memo.seen
   }
 
   /**
@@ -266,6 +277,12 @@ export class EntryTable {
 function grown<T extends Float64Array | Uint8Array> (old: T, next: T): T {
   next.set(old)
   return next
+}
+
+/** The last writer `EntryTable.exceeds` looked up in a walk's `sv`, and what `sv` says of it. */
+export class SeenMemo {
+  writer: string | undefined = undefined
+  seen = 0
 }
 
 /** A slot seen as one state (MergeState, MergedState): `EntryTable.at`, or its own for tests. */

@@ -18,7 +18,7 @@ import { LagHistogram } from '../observe/lag-histogram.ts'
 import { HybridClock, physicalMs } from './clock.ts'
 import { ClearHorizon, CLEAR_KEY } from './clear.ts'
 import { decodeIncomingValues } from './incoming-values.ts'
-import type { Slot } from './entry.ts'
+import { SeenMemo, type Slot } from './entry.ts'
 import { mergedVector, mergeOutcome, Outcome, recordWins, valueFate, ValueFate } from './merge.ts'
 import { SequenceTracker } from './sequence-tracker.ts'
 import { Store, type EvictReason } from './store.ts'
@@ -403,8 +403,9 @@ export class Replica<V extends {}> {
     const table = store.table
     // forEach, not for…of over entries: that builds a [key, slot] array per key, and this walks every key
     // (a scan of 250,000 keys under bench:mesh's 20,000 writes/s left them to the young-generation GC).
+    const memo = new SeenMemo()
     store.meta.forEach((e, key) => {
-      if (!table.exceeds(e, sv)) return
+      if (!table.exceeds(e, sv, memo)) return
       const vv = table.vv(e) // built once: an inline vector is a new array each time
       const hlc = table.hlc(e)
       if (physicalMs(hlc) < oldBefore && this.#onlyUnknownAhead(vv, sv, live ??= this.#host.members())) return
