@@ -102,4 +102,24 @@ test('reviving and burying one key many times keeps the queue bounded', () => {
   assert.is(store.meta.size, 0)
 })
 
+test('a forgotten key\'s slot goes to the next new key, and neither the old key\'s queue slot nor the new key is confused', () => {
+  const { store, dead, entry, advance } = setup()
+  const a = dead('a')
+  assert.ok(store.forget('a'))
+  assert.is(store.tombstones, 0)
+  const b = entry('b')
+  assert.is(b, a, 'the freed slot is reused')
+  assert.not.ok(store.table.deadQueued(b), 'reused clean')
+  assert.not.ok(store.table.hasValue(b))
+  advance(1000)
+  store.markDead('b', b)
+  assert.is(store.tombstones, 1)
+  advance(10_000)
+  // 'a' left a stale slot in the GC queue; only 'b' is collected, once.
+  assert.is(store.collect(5000), 1)
+  assert.is(store.tombstones, 0)
+  assert.is(store.meta.size, 0)
+  assert.is(store.table.size, 0)
+})
+
 test.run()
