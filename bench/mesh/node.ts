@@ -8,6 +8,7 @@ import { setImmediate as turn } from 'node:timers/promises'
 import type { FromNode, ToNode } from './ipc.ts'
 import { loadSystem } from './systems/load.ts'
 import { now, type NodeHandle } from './systems/types.ts'
+import { notePhase, startStallLog, writeStallLog } from './stalls.ts'
 
 function send(message: FromNode): void {
   process.send?.(message)
@@ -53,6 +54,8 @@ function record(seq: number): void {
 }
 
 let handle: NodeHandle | undefined
+let role = 'node'
+let index = -1
 let probing: NodeJS.Timeout | undefined
 let probeSeq = 0
 
@@ -132,6 +135,9 @@ process.on('message', async (message: ToNode) => {
     switch (message.t) {
       case 'init': {
         await startPromotedSampling()
+        startStallLog()
+        role = message.index === 0 ? 'writer' : 'receiver'
+        index = message.index
         const system = await loadSystem(message.system)
         handle = await system.node({
           index: message.index,
@@ -156,12 +162,16 @@ process.on('message', async (message: ToNode) => {
         break
       }
       case 'run': {
+        const started = now()
         const sent = await run(message.from, message.rate, message.seconds)
+        notePhase(started, now(), message.rate)
         send({ t: 'ran', from: message.from, sent })
         break
       }
       case 'collect': {
+        const started = now()
         await collect(message.from, message.to, message.idleMs)
+        notePhase(started, now())
         const slice = received.slice(message.from, message.to)
         // slice() past the end of a short buffer is short: pad with NaN.
         const out = new Float64Array(message.to - message.from).fill(Number.NaN)
@@ -177,6 +187,7 @@ process.on('message', async (message: ToNode) => {
       }
       case 'close': {
         await writePromotedSampling()
+        writeStallLog(role, index)
         await handle?.close()
         send({ t: 'closed' })
         process.disconnect()
