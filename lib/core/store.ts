@@ -24,6 +24,7 @@ import type { RecordKindValue } from '../../protocol/constants.ts'
 import { EntryTable, type Slot } from './entry.ts'
 import { ExpiryQueue } from './expiry-queue.ts'
 import { DeadQueue } from './dead-queue.ts'
+import { KeyMap } from './key-map.ts'
 import { physicalMs } from './clock.ts'
 import type { Now } from './clock.ts'
 import type { VersionVector } from './version-vector.ts'
@@ -64,8 +65,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 
 export class Store<V extends {}> {
   readonly lru: LRUCache<string, V>
-  /** Each key's slot in `table`: the Map holds a small integer per key, no object (entry.ts says why). */
-  readonly meta = new Map<string, Slot>()
+  /**
+   * Each key's slot in `table`: the map holds a small integer per key, no object (entry.ts says why),
+   * split over several Maps so that its growth never rehashes every key in one go (key-map.ts).
+   */
+  readonly meta = new KeyMap<Slot>()
   /** The replicated state of every key in `meta`. */
   readonly table = new EntryTable()
   /** Keys of entries without a value, oldest death first (a slot's `deadQueued` says whether it is in). */
@@ -285,9 +289,15 @@ export class Store<V extends {}> {
   /**
    * Drops dead entries older than `horizon`: no copy of anything they
    * dominate can still be alive anywhere, since every copy expires within
-   * `maxTtl` of its write. Returns how many went.
+   * `maxTtl` of its write. Returns how many went (in this call).
+   *
+   * `chunk` bounds the slots one call looks at; when more are due, the rest
+   * follows in later event-loop turns (`setImmediate`), a chunk each. The
+   * periodic sweep passes one: at 20,000 new keys a second, a 10 s
+   * `gcInterval` finds ~200,000 tombstones due at once, and dropping them in
+   * one synchronous run stalled every frame behind it (issue 21 §4).
    */
-  collect (horizon: number): number {
+  collect (horizon: number, chunk = Infinity): number {
     const now = this.#now()
     this.expireDue(now)
     const cutoff = now - horizon
@@ -296,7 +306,12 @@ export class Store<V extends {}> {
     const table = this.table
     // Slots re-queued below go to the back: each slot is looked at once.
     let n = 0
+    let looked = 0
     for (let budget = dead.slots; budget > 0 && dead.firstAt <= cutoffSeconds; budget--) {
+      if (looked++ === chunk) {
+        this.#collectLater(horizon, chunk)
+        break
+      }
       const key = dead.firstKey as string
       const seconds = dead.firstAt
       dead.shift()
@@ -316,6 +331,16 @@ export class Store<V extends {}> {
       n++
     }
     return n
+  }
+
+  #collectPending = false
+  #collectLater (horizon: number, chunk: number): void {
+    if (this.#collectPending) return
+    this.#collectPending = true
+    setImmediate(() => {
+      this.#collectPending = false
+      if (!this.#closed) this.collect(horizon, chunk)
+    })
   }
 
   #setLifetime (key: string, expiresAt: number): void {
