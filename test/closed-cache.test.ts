@@ -21,11 +21,14 @@ function spinUntil (deadline: number): void {
 async function closedWithValue (ttl: number): Promise<{ cache: MeshCache<string>, deadline: number }> {
   const net = createMemoryNetwork()
   const cache = await createMeshCache<string>({ namespace: 'c', transport: net.transport('a'), mode: 'replicate' })
-  const before = Date.now()
   cache.set('k', 'v', { ttl })
   await cache.getOrLoad('loaded', async () => 'l', { ttl })
+  // Read after both writes: each expires within ttl of its own write, so this bounds both deadlines from
+  // above. (Read before the set, it did not: a first set that took a few ms on a loaded host left the
+  // value fresh past the supposed deadline.)
+  const written = Date.now()
   await cache.close()
-  return { cache, deadline: before + ttl + 1 }
+  return { cache, deadline: written + ttl + 1 }
 }
 
 test('a closed cache serves what it holds until the deadline, and not one read after', async () => {

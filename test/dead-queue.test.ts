@@ -122,4 +122,31 @@ test('a forgotten key\'s slot goes to the next new key, and neither the old key\
   assert.is(store.table.size, 0)
 })
 
+test('a chunked sweep drops a chunk per event-loop turn, oldest first, until nothing due is left; a closed store stops', async () => {
+  const { store, dead, advance } = setup()
+  for (let i = 0; i < 2500; i++) dead(`k${i}`)
+  advance(1000)
+  dead('young') // died 1 s later: not due below
+  advance(5500)
+  // The periodic sweep's call (lib/wiring.ts): 1000 slots now, the rest in later turns.
+  assert.is(store.collect(6000, 1000), 1000)
+  assert.is(store.tombstones, 1501)
+  assert.ok(store.meta.get('k999') === undefined && store.meta.get('k1000') !== undefined, 'oldest first')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.is(store.tombstones, 501, 'a second chunk in the next turn')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.is(store.tombstones, 1, 'the last due ones; the young tombstone stays')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.is(store.tombstones, 1)
+  assert.ok(store.meta.get('young') !== undefined)
+  // Closing stops a sweep that is still going.
+  for (let i = 0; i < 2000; i++) dead(`m${i}`)
+  advance(10_000)
+  assert.is(store.collect(6000, 1000), 1000)
+  store.close()
+  await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.is(store.tombstones, 1001, 'nothing after close')
+})
+
 test.run()

@@ -461,9 +461,12 @@ export class Replica<V extends {}> {
 
   // ---- retirement (SPEC §7) ----
 
-  /** Drops expired values, tombstones older than the horizon, and origins gone silent that are not in `live`. */
-  collect (live: ReadonlySet<string>): void {
-    this.store.collect(this.#o.horizon)
+  /**
+   * Drops expired values, tombstones older than the horizon, and origins gone silent that are not in `live`.
+   * `chunk`: the tombstones looked at per event-loop turn (Store.collect); all at once by default.
+   */
+  collect (live: ReadonlySet<string>, chunk = Infinity): void {
+    this.store.collect(this.#o.horizon, chunk)
     const now = this.#o.now()
     const tracker = this.tracker
     tracker.forgetSilent(now - this.#o.horizon, live, now)
