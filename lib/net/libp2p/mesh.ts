@@ -113,6 +113,11 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     return this.#partial.isPartial()
   }
 
+  /** Whether broadcasts go over the gossipsub relay to the whole partial mesh (then the core relays its repairs too). */
+  relaysBroadcasts (): boolean {
+    return this.relay !== undefined && this.isPartial()
+  }
+
   /** Every connection to `peer` now, as a copy (callers close them while iterating). */
   connectionsOf (peer: string): Connection[] {
     return [...this.#conns.get(peer) ?? []]

@@ -198,13 +198,26 @@ export class Redialer {
           await k.dialed
         }
         if (k.dialing || this.#stopped || this.#connected(peer) || !this.#isKnown(k)) return
-        if (!this.#wants()) return
+        if (!this.#mayRestore()) return
         k.failures = 0
         this.#log('%s is reachable again: dialling %s at once', peer, k.bootstrapAddr ?? 'its addresses')
         k.dialed = this.#dial(k)
         await k.dialed
       })()
     }
+  }
+
+  /**
+   * Whether a lost link found reachable again may be dialled now. Without a
+   * bound, always. In a partial mesh also at the bound, up to twice it (as
+   * rotation): the node may have refilled its bound from its own side during
+   * the cut, and the lost link may be the only one across it (a region's far
+   * link, which regions.ts lets only holders dial, and a tick never dials at
+   * the bound). Not the policy's call: this puts back a link the mesh had
+   * chosen before the cut; one not needed any more is shed as usual.
+   */
+  #mayRestore (): boolean {
+    return this.#bound === undefined || this.#bound.connections() + this.#dialing < 2 * this.#bound.peers
   }
 
   #isKnown (k: Known): boolean {
