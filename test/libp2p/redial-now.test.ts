@@ -101,4 +101,27 @@ for (const [connected, expected] of [[4, true], [6, false]] as const) {
   })
 }
 
+test('at the bound, a dial the policy needs (a holder without a far link) is made, one at a time; others are not', async () => {
+  const dials: string[] = []
+  const OTHER = '/ip4/10.9.9.9/tcp/20004'
+  const r = new Redialer({
+    node: fakeNode(dials), log, isConnected: () => false, interval: 20, maxInterval: 20, dialTimeout: 5_000, forgetAfter: 600_000,
+    bound: { peers: 3, connections: () => 3 }, // at the bound from the start
+    policy: { allowDial: () => true, compare: () => 0, needs: (peer) => peer === FAR },
+  })
+  try {
+    r.addBootstrap(`${BOOTSTRAP}`)
+    r.addBootstrap(`${OTHER}`)
+    r.learn(FAR, [ADVERTISED], false)
+    r.start()
+    // FAR's own entry (its advertised address) is needed: dialled, fails; the bootstrap entries' peers are unknown: not needed
+    await until(() => dials.some(a => a.startsWith(ADVERTISED)), 'the needed dial')
+    await sleep(100) // several ticks: nothing else may be dialled at the bound (the guard's length is arbitrary)
+    assert.not.ok(dials.includes(OTHER), `a dial nobody needed went out at the bound: ${dials.join(', ')}`)
+    assert.not.ok(dials.includes(BOOTSTRAP), 'a bootstrap entry of unknown peer was dialled at the bound')
+  } finally {
+    r.stop()
+  }
+})
+
 test.run()

@@ -65,6 +65,11 @@ export class RegionLinks {
     return this.isHolder(connected) && this.farCount(connected) === 0
   }
 
+  /** Whether this node needs a link to far `peer` now, whatever its bound: a holder without a far link. */
+  needsDial (peer: string | undefined, connected: readonly string[]): boolean {
+    return peer !== undefined && this.isFar(peer) && this.isHolder(connected) && this.farCount(connected) === 0
+  }
+
   /**
    * Whether to let go of our outbound link to far `peer`: we are not a
    * holder (or hold a far link already) and have a link in our region.
