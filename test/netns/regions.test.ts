@@ -75,7 +75,7 @@ regions.run()
  * cut took 0.5-13 s (the side beyond the far link's end waited for
  * announcement ticks and periodic rounds). The bound here is generous for a
  * loaded machine; `npm run bench:regions -- --sizes 5,5 --max-peers 3
- * --region-links` reports the figure (0.4-0.7 s).
+ * --region-links` reports the figure (0.36-0.98 s).
  */
 const PARTIAL_BOUND_MS = 5_000
 const partial = suite<Context>('two regions 40 ms apart, partial mesh with region links (netns + delay proxy)', {})
