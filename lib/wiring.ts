@@ -115,7 +115,7 @@ export class Wiring<V extends {}> {
       drop: (key) => { this.store.dropValue(key, 'local') },
       invalidate: (key) => {
         if (this.closed) return false
-        checkKey(key, options.limits.maxKeyBytes)
+        // No checkKey: a dependent is a key `set` or a load stored, checked then.
         this.replica.remove(key, RecordKind.INVALIDATE)
         return true
       },
