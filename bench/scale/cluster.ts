@@ -8,7 +8,18 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import type { TransportStats } from '../../lib/net/libp2p/index.ts'
 
-export interface InstanceStats { transport: TransportStats, gossip: number, gossipUpdates: number, heapPerInstance: number, peers: number }
+export interface InstanceStats {
+  transport: TransportStats
+  /** Gossipsub copies received (duplicates included), all kinds, and of them UPDATES frames. */
+  gossip: number
+  gossipUpdates: number
+  /** Gossipsub copies received by the frame's message type (index 7: 7 and above). */
+  gossipByType: number[]
+  /** Frames handed to the cache by message type: direct frames, plus each relayed frame's first copy. */
+  deliveredByType: number[]
+  heapPerInstance: number
+  peers: number
+}
 
 const HOST = new URL('./host.ts', import.meta.url)
 const REPLY_TIMEOUT_MS = 180_000
