@@ -138,6 +138,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
       connected: () => this.#channel?.peers() ?? [],
       send: (peer, frame) => this.#send(peer, frame),
       broadcast: (frame) => this.#broadcast(frame),
+      partial: () => this.#channel?.partial?.() === true,
     })
     this.#derived = new Derived<V>({
       now: options.now,

@@ -35,6 +35,13 @@ export interface Channel {
   send(peer: string, frame: Uint8Array): void
   /** The peers currently reachable in this namespace. */
   peers(): string[]
+  /**
+   * Whether some members of the namespace are not peers (a partial mesh):
+   * broadcasts reach them through relays, hop by hop. The core then
+   * announces its sequence numbers to its peers only (SPEC §5, §11.1).
+   * Absent: false (every member is a peer).
+   */
+  partial?(): boolean
   /** Leaves the namespace; no handler callback runs afterwards. */
   close(): Promise<void>
 }

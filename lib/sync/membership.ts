@@ -71,6 +71,12 @@ export interface MembershipHooks {
   send(peer: string, update: Uint8Array): void
   /** A member announced `seq` for its origin. */
   onSummary(origin: string, seq: number, peer: string): void
+  /**
+   * A member we had not heard of, as an update of its state alone: the same
+   * bytes wherever it is encoded, so a relay drops the copies of other
+   * neighbours that pass it on too (Replication forwards it in a partial mesh).
+   */
+  onJoined?(update: Uint8Array): void
 }
 
 export class Membership {
@@ -105,6 +111,11 @@ export class Membership {
         this.#peerOf.delete(id)
         this.#heard.delete(id)
       }
+      for (const id of added) {
+        if (id !== this.#awareness.clientID && isMemberState(this.#awareness.getStates().get(id))) {
+          this.#hooks.onJoined?.(awarenessProtocol.encodeAwarenessUpdate(this.#awareness, [id]))
+        }
+      }
       for (const id of [...added, ...updated]) {
         const heard = this.#heard.get(id)
         if (heard === undefined) this.#heard.set(id, { first: ++this.#updates, last: this.#updates })
@@ -120,6 +131,17 @@ export class Membership {
   announce (seq: number): void {
     this.#local.seq = seq
     this.#awareness.setLocalState({ ...this.#local })
+  }
+
+  /**
+   * Records our sequence summary without announcing it (a partial mesh, where
+   * digests to neighbours announce it, lib/sync/digests.ts): it goes out with
+   * the next renewal or greeting, for instances that do not read digests.
+   */
+  noteSeq (seq: number): void {
+    this.#local.seq = seq
+    const state = this.#awareness.getLocalState() as MemberState | null
+    if (state !== null) state.seq = seq // awareness encodes the state it holds: changed in place, no update
   }
 
   /** Replaces our advertised metadata (already checked by `withMeta`) and announces it at once. */

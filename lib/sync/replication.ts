@@ -7,10 +7,11 @@
  */
 import { encodeFrame } from '../../protocol/frame.ts'
 import { MessageType } from '../../protocol/constants.ts'
-import type { SyncStep1Message, SyncStep2Message } from '../../protocol/sync.ts'
+import type { StateVector, SyncStep1Message, SyncStep2Message } from '../../protocol/sync.ts'
 import type { Replica } from '../core/replica.ts'
 import type { ResolvedOptions } from '../options.ts'
 import { AntiEntropy } from './anti-entropy.ts'
+import { Digests } from './digests.ts'
 import { Membership, withMeta, type PeerInfo } from './membership.ts'
 
 export interface ReplicationHost {
@@ -18,6 +19,12 @@ export interface ReplicationHost {
   connected (): string[]
   send (peer: string, frame: Uint8Array): void
   broadcast (frame: Uint8Array): void
+  /**
+   * A partial mesh: some members are not neighbours, and broadcasts reach
+   * them through relays (Channel.partial). Sequence announcements then go
+   * to neighbours as digests instead of relayed to all (lib/sync/digests.ts).
+   */
+  partial (): boolean
 }
 
 export class Replication<V extends {}> {
@@ -25,6 +32,7 @@ export class Replication<V extends {}> {
   readonly #o: ResolvedOptions<V>
   readonly #host: ReplicationHost
   readonly #sync: AntiEntropy
+  readonly #digests: Digests
   #membership: Membership | undefined
   #announcedSeq = 0
   /** What this instance advertises to its peers (`cache.advertise`). */
@@ -46,6 +54,16 @@ export class Replication<V extends {}> {
       send: (peer, frame) => host.send(peer, frame),
       now: options.now,
     }, options.limits.maxRecords, sessionTimeout(options), options.limits.maxOrigins)
+    this.#digests = new Digests({
+      origin: replica.origin,
+      reported: () => replica.reportedStateVector(this.liveOrigins()),
+      contiguous: (origin) => replica.tracker.contiguous(origin),
+      flowing: () => this.#flowing(),
+      neighbours: () => host.connected(),
+      send: (peer, frame) => host.send(peer, frame),
+      request: (peer) => this.#sync.request(peer),
+      now: options.now,
+    }, options.limits.maxOrigins, options.announceInterval)
   }
 
   /** Starts membership once the namespace is joined, and asks every peer already there. */
@@ -66,6 +84,7 @@ export class Replication<V extends {}> {
 
   peerDown (peer: string): void {
     this.#sync.peerGone(peer)
+    this.#digests.peerGone(peer)
   }
 
   /** Starts anti-entropy with `peer` (a gap in its frames); `force` even if a session is running. */
@@ -81,6 +100,11 @@ export class Replication<V extends {}> {
     this.#sync.onStep2(from, msg)
   }
 
+  /** A neighbour's DIGEST: ask it for what it has and we lack (lib/sync/digests.ts). */
+  onDigest (from: string, sv: StateVector): void {
+    this.#digests.onDigest(from, sv)
+  }
+
   onAwareness (from: string, update: Uint8Array): void {
     this.#membership?.apply(update, from)
   }
@@ -93,13 +117,21 @@ export class Replication<V extends {}> {
    * write too (it sits a hop nearer the writer and repairs in the same
    * instant), so without this the next hop waited for a periodic round
    * (10 s a hop; the repository's scale bench (hops)).
+   *
+   * In a partial mesh our number is not re-announced to all (n·D relayed
+   * copies per announcing instance): it rides in our digest to each
+   * neighbour, which also says how far we have every other origin, and a
+   * neighbour behind us asks us (lib/sync/digests.ts, SPEC §5).
    */
   announceTick (): void {
     const seq = this.#replica.seq
+    const partial = this.#host.partial()
     if (seq !== this.#announcedSeq) {
       this.#announcedSeq = seq
-      this.#membership?.announce(seq)
+      if (partial) this.#membership?.noteSeq(seq)
+      else this.#membership?.announce(seq)
     }
+    if (partial) this.#digests.tick()
     this.#sync.retryStalled()
     const members = this.#membership?.peers()
     if (members === undefined || members.length === 0) return
@@ -196,6 +228,9 @@ export class Replication<V extends {}> {
         onSummary: (member, seq, peer) => {
           if (member !== origin && seq > this.#replica.tracker.contiguous(member)) this.#sync.request(peer)
         },
+        // A member we learnt of from a neighbour's greeting: its own first announcement went out
+        // before it had a relay mesh (lost), and the others would wait for its renewal (15 s).
+        onJoined: (update) => { if (this.#host.partial()) this.#host.broadcast(frame(update)) },
       },
     )
   }

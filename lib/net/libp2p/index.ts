@@ -68,6 +68,7 @@ class Libp2pChannel implements Channel {
   broadcast (frame: Uint8Array): void { this.#mesh.broadcast(this.#ns, frame) }
   send (peer: string, frame: Uint8Array): void { this.#mesh.send(this.#ns, peer, frame) }
   peers (): string[] { return this.#mesh.peersOf(this.#ns) }
+  partial (): boolean { return this.#mesh.isPartial() }
   async close (): Promise<void> { this.#mesh.leave(this.#ns) }
 }
 
