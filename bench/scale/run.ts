@@ -45,7 +45,7 @@ const perProcess = Number(values['per-process'])
 const writeCount = Number(values.writes)
 const rate = Number(values.rate)
 
-interface Row { n: number, mode: 'partial' | 'full', startMs: number, formedMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, awarenessPerWrite: number, directPerWrite: number, deliveredPerWrite: number[], connMax: number, connMean: number, heapMb: number, partitionMs?: number }
+interface Row { n: number, mode: 'partial' | 'full', startMs: number, formedMs: number, phaseMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, awarenessPerWrite: number, directPerWrite: number, deliveredPerWrite: number[], connMax: number, connMean: number, heapMb: number, partitionMs?: number }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 /** Frames that came on direct streams (framesReceived counts relayed frames' first copies too, which `gossip` has). */
@@ -82,12 +82,15 @@ async function measure (n: number, mode: 'partial' | 'full', partition: boolean)
     } catch { /* not formed within 3 min: measured anyway, `reached` shows it */ }
     const initial = await cluster.stats()
     const before = messages(initial)
+    const phaseStart = performance.now()
     const results = await writePhase(cluster, 'w', writeCount, (i) => (i * 7919) % n)
     const stats = await cluster.stats()
+    // Messages that come with time (renewals, digests) count per write in proportion to this.
+    const phaseMs = performance.now() - phaseStart
     const last = Float64Array.from(results.filter((r) => r.receivers === n).map((r) => r.lastMs)).sort()
     const conns = stats.map((s) => s.transport.connections)
     const row: Row = {
-      n, mode, startMs, formedMs,
+      n, mode, startMs, formedMs, phaseMs,
       p50: percentile(last, 0.5), p99: percentile(last, 0.99),
       reached: results.filter((r) => r.receivers === n).length / results.length,
       perWrite: (messages(stats) - before) / writeCount,
@@ -125,7 +128,7 @@ for (const n of sizes) {
     if (mode === 'full' && n > fullUpTo) continue
     const row = await measure(n, mode, values.partition === true && mode === 'partial' && n === Math.max(...sizes))
     rows.push(row)
-    process.stdout.write(`  n=${n} ${mode}: processes up ${ms(row.startMs)} ms, formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (of them ${count(row.updatesPerWrite)} gossipsub copies of UPDATES; D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}; per write: ${count(row.awarenessPerWrite)} gossipsub copies of awareness, ${count(row.directPerWrite)} direct frames; frames handed to the cache by type (direct, plus each relayed frame's first copy): ${TYPE_NAMES.map((name, t) => `${name} ${(row.deliveredPerWrite[t] ?? 0).toFixed(1)}`).filter((_, t) => (row.deliveredPerWrite[t] ?? 0) > 0).join(', ')}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms` : ''}\n`)
+    process.stdout.write(`  n=${n} ${mode}: processes up ${ms(row.startMs)} ms, formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (of them ${count(row.updatesPerWrite)} gossipsub copies of UPDATES; D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}; the write phase (writes until all arrived, and the counts) took ${ms(row.phaseMs)} ms; per write: ${count(row.awarenessPerWrite)} gossipsub copies of awareness, ${count(row.directPerWrite)} direct frames; frames handed to the cache by type (direct, plus each relayed frame's first copy): ${TYPE_NAMES.map((name, t) => `${name} ${(row.deliveredPerWrite[t] ?? 0).toFixed(1)}`).filter((_, t) => (row.deliveredPerWrite[t] ?? 0) > 0).join(', ')}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms` : ''}\n`)
   }
 }
 

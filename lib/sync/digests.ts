@@ -49,8 +49,13 @@ export class Digests {
   readonly #maxEntries: number
   /** An origin asked about is not asked about again before this many ms (one announcement period). */
   readonly #retryMs: number
-  /** What our last digest covered. */
-  #sent: StateVector = new Map()
+  /**
+   * Neighbour → how far it has seen each origin, as far as we know: what our
+   * digests told it and what its digests told us. An entry it knows already
+   * is not sent again, so of two neighbours that received the same writes
+   * only the first to tick sends a digest.
+   */
+  readonly #known = new Map<string, Map<string, number>>()
   #ticks = 0
   /** Neighbour → the origins it has seen further than we have, and how far. */
   readonly #ahead = new Map<string, Map<string, number>>()
@@ -64,21 +69,29 @@ export class Digests {
   }
 
   /**
-   * The announcement tick: tells every neighbour what moved of our state
-   * vector (all of it every FULL_DIGEST_EVERY ticks), then asks the
-   * neighbours still ahead of us for what we lack.
+   * The announcement tick: tells every neighbour the entries of our state
+   * vector it does not know we have (all of them every FULL_DIGEST_EVERY
+   * ticks), then asks the neighbours still ahead of us for what we lack.
    */
   tick (): void {
     const sv = this.#host.reported()
     const full = this.#ticks++ % FULL_DIGEST_EVERY === 0
-    const moved: StateVector = new Map()
-    for (const [origin, seq] of sv) if (seq > 0 && (full || seq > (this.#sent.get(origin) ?? 0))) moved.set(origin, seq)
-    this.#sent = sv
-    if (moved.size > 0) {
-      const frames = slices(moved, this.#maxEntries).map((part) => encodeFrame({ type: MessageType.DIGEST, sv: part }))
-      for (const peer of this.#host.neighbours()) {
-        for (const frame of frames) this.#host.send(peer, frame)
+    const neighbours = this.#host.neighbours()
+    for (const peer of neighbours) {
+      const known = this.#knownBy(peer)
+      const news: StateVector = new Map()
+      for (const [origin, seq] of sv) {
+        if (seq > 0 && (full || seq > (known.get(origin) ?? 0))) {
+          news.set(origin, seq)
+          known.set(origin, seq)
+        }
       }
+      if (news.size === 0) continue
+      for (const part of slices(news, this.#maxEntries)) this.#host.send(peer, encodeFrame({ type: MessageType.DIGEST, sv: part }))
+    }
+    if (this.#known.size > neighbours.length) {
+      const now = new Set(neighbours)
+      for (const peer of this.#known.keys()) if (!now.has(peer)) this.#known.delete(peer)
     }
     this.#askAhead()
   }
@@ -86,7 +99,9 @@ export class Digests {
   /** A neighbour's digest: remember where it is ahead of us, and ask it at once for what we lack. */
   onDigest (from: string, sv: StateVector): void {
     let ahead: Map<string, number> | undefined
+    const known = this.#knownBy(from)
     for (const [origin, seq] of sv) {
+      if (seq > (known.get(origin) ?? 0)) known.set(origin, seq)
       if (origin === this.#host.origin || seq <= this.#host.contiguous(origin)) continue
       ahead ??= this.#ahead.get(from) ?? new Map<string, number>()
       if (seq > (ahead.get(origin) ?? 0)) ahead.set(origin, seq)
@@ -98,6 +113,13 @@ export class Digests {
 
   peerGone (peer: string): void {
     this.#ahead.delete(peer)
+    this.#known.delete(peer)
+  }
+
+  #knownBy (peer: string): Map<string, number> {
+    let known = this.#known.get(peer)
+    if (known === undefined) { known = new Map(); this.#known.set(peer, known) }
+    return known
   }
 
   /**

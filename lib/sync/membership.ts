@@ -77,6 +77,12 @@ export interface MembershipHooks {
    * neighbours that pass it on too (Replication forwards it in a partial mesh).
    */
   onJoined?(update: Uint8Array): void
+  /**
+   * Whether renewals go hop by hop (a partial mesh): our renewal, and every
+   * state that moved here, wait for `flushRenewals` on the announcement tick
+   * instead of our renewal being relayed to all (n·D copies each).
+   */
+  batchRenewals?(): boolean
 }
 
 export class Membership {
@@ -93,6 +99,10 @@ export class Membership {
   readonly #heard = new Map<number, { first: number, last: number }>()
   #updates = 0
   readonly #local: MemberState
+  /** Set while we change our own state: an update then is a change, never a renewal. */
+  #explicit = false
+  /** Client ids whose state moved here since the last `flushRenewals` (a partial mesh). */
+  readonly #renewed = new Set<number>()
 
   constructor (local: MemberState, hooks: MembershipHooks) {
     this.#local = local
@@ -102,11 +112,18 @@ export class Membership {
     // Awareness' own check timer must not keep a process alive.
     ;(this.#awareness._checkInterval as NodeJS.Timeout | undefined)?.unref?.()
     this.#awareness.on('update', ({ added, updated, removed }: Record<'added' | 'updated' | 'removed', number[]>, origin: unknown) => {
+      const batch = this.#hooks.batchRenewals?.() === true
       if (origin === 'local') {
-        // Renewals and changes of our own state go to every peer.
+        // A renewal (awareness' own timer) waits for the next tick in a partial mesh.
+        if (!this.#explicit && batch && removed.length === 0) {
+          this.#renewed.add(this.#awareness.clientID)
+          return
+        }
+        // Changes of our own state, and renewals in a full mesh, go to every peer.
         this.#hooks.broadcast(awarenessProtocol.encodeAwarenessUpdate(this.#awareness, [this.#awareness.clientID]))
         return
       }
+      if (batch) for (const id of [...added, ...updated]) if (id !== this.#awareness.clientID) this.#renewed.add(id)
       for (const id of removed) {
         this.#peerOf.delete(id)
         this.#heard.delete(id)
@@ -124,13 +141,42 @@ export class Membership {
         this.#summarise(id)
       }
     })
-    this.#awareness.setLocalState({ ...local })
+    this.#setLocal()
   }
 
   /** Re-announces our state with a fresh sequence summary. */
   announce (seq: number): void {
     this.#local.seq = seq
-    this.#awareness.setLocalState({ ...this.#local })
+    this.#setLocal()
+  }
+
+  #setLocal (): void {
+    this.#explicit = true
+    try {
+      this.#awareness.setLocalState({ ...this.#local })
+    } finally {
+      this.#explicit = false
+    }
+  }
+
+  /**
+   * Sends each neighbour, in one update, the states that moved here since the
+   * last call (renewals, ours included, and changes), less those that came
+   * from that neighbour: a partial mesh's renewals cross each link about once
+   * a renewal period, batched per tick, instead of n·D relayed copies each.
+   * A renewal thus travels a hop per tick (2 s): within the 15 s renewal
+   * period across the diameters of meshes of hundreds, well before a
+   * state is stale (30 s).
+   */
+  flushRenewals (neighbours: readonly string[]): void {
+    if (this.#renewed.size === 0) return
+    const states = this.#awareness.getStates()
+    const ids = [...this.#renewed].filter((id) => states.has(id))
+    this.#renewed.clear()
+    for (const peer of neighbours) {
+      const news = ids.filter((id) => this.#peerOf.get(id) !== peer)
+      if (news.length > 0) this.#hooks.send(peer, awarenessProtocol.encodeAwarenessUpdate(this.#awareness, news))
+    }
   }
 
   /**
@@ -147,7 +193,7 @@ export class Membership {
   /** Replaces our advertised metadata (already checked by `withMeta`) and announces it at once. */
   advertise (meta: Record<string, unknown>): void {
     this.#local.meta = meta
-    this.#awareness.setLocalState({ ...this.#local })
+    this.#setLocal()
   }
 
   /**

@@ -35,6 +35,13 @@ export class Replication<V extends {}> {
   readonly #digests: Digests
   #membership: Membership | undefined
   #announcedSeq = 0
+  /**
+   * Our first announcement, made on joining, reached no one in a partial mesh
+   * (no relay mesh yet: gossipsub adds peers at its heartbeats), and members
+   * that are not our neighbours would learn of us only at our renewal (15 s).
+   * So the first ticks in a partial mesh announce us again.
+   */
+  #joinAnnouncements = JOIN_ANNOUNCEMENTS
   /** What this instance advertises to its peers (`cache.advertise`). */
   #meta: Record<string, unknown> = {}
   /** The peer the last periodic round asked (rounds go through the peers in id order). */
@@ -131,7 +138,14 @@ export class Replication<V extends {}> {
       if (partial) this.#membership?.noteSeq(seq)
       else this.#membership?.announce(seq)
     }
-    if (partial) this.#digests.tick()
+    if (partial && this.#joinAnnouncements > 0) {
+      this.#joinAnnouncements--
+      this.#membership?.announce(seq)
+    }
+    if (partial) {
+      this.#digests.tick()
+      this.#membership?.flushRenewals(this.#host.connected())
+    }
     this.#sync.retryStalled()
     const members = this.#membership?.peers()
     if (members === undefined || members.length === 0) return
@@ -231,10 +245,14 @@ export class Replication<V extends {}> {
         // A member we learnt of from a neighbour's greeting: its own first announcement went out
         // before it had a relay mesh (lost), and the others would wait for its renewal (15 s).
         onJoined: (update) => { if (this.#host.partial()) this.#host.broadcast(frame(update)) },
+        batchRenewals: () => this.#host.partial(),
       },
     )
   }
 }
+
+/** How many announcement ticks in a partial mesh re-announce our joining (see `#joinAnnouncements`). */
+const JOIN_ANNOUNCEMENTS = 2
 
 /**
  * How long an anti-entropy session waits for its answer before a parked
