@@ -14,7 +14,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMeshCache, type MeshCache } from '../lib/index.ts'
 import { createMemoryNetwork, type MemoryNetwork } from '../lib/testing/index.ts'
-import { MessageType } from '../protocol/index.ts'
+import { decodeFrame, encodeFrame, MessageType } from '../protocol/index.ts'
+import { ErrorCode } from '../lib/errors.ts'
+import { captureTransport } from './helpers/capture-transport.ts'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as Y from 'yjs'
+import { Membership, type MemberState } from '../lib/sync/membership.ts'
 
 const TICK_MS = 10
 type DropRule = (from: string, to: string, frame: Uint8Array) => boolean
@@ -114,6 +119,87 @@ test('a full mesh keeps the relayed announcement, and sends no digest', async ()
   } finally {
     net.dropWhere(undefined)
     for (const c of nodes) await c.close()
+  }
+})
+
+test('a partial mesh: a member\'s renewal crosses the mesh hop by hop, batched per neighbour on the tick (in its digest), never relayed to all', () => {
+  // A chain x - b - c - d of Memberships; x is a plain awareness (a member b hears of directly).
+  const members = new Map<string, Membership>()
+  const broadcasts: string[] = []
+  const sent: string[] = []
+  let batch = true
+  const wire = (name: string) => ({
+    broadcast: () => { broadcasts.push(name) },
+    send: (peer: string, update: Uint8Array) => { members.get(peer)?.apply(update, name) },
+    onSummary: () => {},
+    batchRenewals: () => batch,
+  })
+  const state = (name: string): MemberState => ({ origin: `${name}~1`, nodeId: name, incarnation: '1', region: '', namespaces: ['m'], seq: 0 })
+  for (const name of ['b', 'c', 'd']) members.set(name, new Membership(state(name), wire(name)))
+  const [b, c, d] = ['b', 'c', 'd'].map((n) => members.get(n) as Membership) as [Membership, Membership, Membership]
+  const x = new awarenessProtocol.Awareness(new Y.Doc())
+  x.setLocalState(state('x'))
+  // The announcement tick's part: each passes on what moved, in its digest to each neighbour.
+  const tick = (): void => {
+    for (const [name, m, neighbours] of [['b', b, ['x', 'c']], ['c', c, ['b', 'd']], ['d', d, ['c']]] as const) {
+      for (const [peer, update] of m.takeRenewals(neighbours)) {
+        sent.push(`${name} ${peer}`)
+        members.get(peer)?.apply(update, name)
+      }
+    }
+  }
+  try {
+    broadcasts.length = 0
+    b.apply(awarenessProtocol.encodeAwarenessUpdate(x, [x.clientID]), 'x')
+    tick() // b passes x on to c (not back to x)
+    tick() // c to d
+    assert.equal(d.peers().filter((p) => p.nodeId === 'x').map((p) => [p.seq, p.peer]), [[0, 'c']], 'd heard of x through c')
+    x.setLocalState({ ...state('x'), seq: 7 }) // x's renewal (with a moved number)
+    b.apply(awarenessProtocol.encodeAwarenessUpdate(x, [x.clientID]), 'x')
+    sent.length = 0
+    tick()
+    assert.equal(sent, ['b c', 'c d'], 'one update a link a tick, along the chain, none back to where it came from')
+    assert.is(d.peers().find((p) => p.nodeId === 'x')?.seq, 7)
+    tick()
+    assert.equal(sent, ['b c', 'c d'], 'd does not send it back to c, where it came from; nothing moved: nothing sent')
+    assert.equal(broadcasts, [], 'no relayed broadcast of a renewal')
+    // A full mesh: nothing waits for a tick (renewals are broadcast as before).
+    batch = false
+    sent.length = 0
+    x.setLocalState({ ...state('x'), seq: 8 })
+    b.apply(awarenessProtocol.encodeAwarenessUpdate(x, [x.clientID]), 'x')
+    tick()
+    assert.equal(sent, [], 'not batched in a full mesh')
+  } finally {
+    x.destroy()
+    for (const m of members.values()) m.destroy()
+  }
+})
+
+test('a DIGEST: a neighbour ahead is asked at once; one whose awareness part is malformed is refused whole and asks nothing', async () => {
+  const cap = captureTransport()
+  const a = await createMeshCache<string>({ namespace: 'm', transport: cap.transport, syncInterval: 0, announceInterval: 60_000 })
+  try {
+    const errors: string[] = []
+    a.on('frameError', (e) => errors.push(e.error.code))
+    const asked = (): number => cap.sent.filter((s) => s.to === 'peer' && s.frame[1] === MessageType.SYNC_STEP1).length
+    // The request made on joining is answered (nothing to send), so the next one goes out at once.
+    const first = cap.sent.find((s) => s.frame[1] === MessageType.SYNC_STEP1)
+    const step1 = first === undefined ? undefined : decodeFrame(first.frame)
+    assert.ok(step1?.type === MessageType.SYNC_STEP1)
+    cap.deliver('peer', encodeFrame({ type: MessageType.SYNC_STEP2, syncId: step1.syncId, part: 0, parts: 1, sv: new Map(), records: [] }))
+    const before = asked()
+    cap.deliver('peer', encodeFrame({ type: MessageType.DIGEST, sv: new Map([['x~1', 5]]), update: Uint8Array.of(1, 5, 1, 3, 123, 34, 120) }))
+    assert.equal(errors, [ErrorCode.FRAME_MALFORMED])
+    assert.is(asked(), before, 'refused whole: no request')
+    cap.deliver('peer', encodeFrame({ type: MessageType.DIGEST, sv: new Map([['x~1', 5]]), update: new Uint8Array(0) }))
+    assert.is(asked(), before + 1, 'behind x~1: asked the neighbour that has it')
+    cap.deliver('peer', encodeFrame({ type: MessageType.DIGEST, sv: new Map([['x~1', 5]]), update: new Uint8Array(0) }))
+    assert.is(asked(), before + 1, 'not asked again within an announcement period')
+    cap.deliver('peer', encodeFrame({ type: MessageType.DIGEST, sv: new Map([[a.origin, 99]]), update: new Uint8Array(0) }))
+    assert.is(asked(), before + 1, 'our own origin is never asked about')
+  } finally {
+    await a.close()
   }
 })
 

@@ -26,6 +26,8 @@ import type { StateVector } from '../../protocol/sync.ts'
  */
 export const FULL_DIGEST_EVERY = 8
 
+const EMPTY = new Uint8Array(0)
+
 export interface DigestHost {
   /** This instance's origin: never asked about. */
   readonly origin: string
@@ -71,9 +73,11 @@ export class Digests {
   /**
    * The announcement tick: tells every neighbour the entries of our state
    * vector it does not know we have (all of them every FULL_DIGEST_EVERY
-   * ticks), then asks the neighbours still ahead of us for what we lack.
+   * ticks), with `renewals[peer]` (the membership states that moved here,
+   * Membership.takeRenewals), then asks the neighbours still ahead of us for
+   * what we lack. A neighbour with nothing new gets no frame.
    */
-  tick (): void {
+  tick (renewals: ReadonlyMap<string, Uint8Array> = new Map()): void {
     const sv = this.#host.reported()
     const full = this.#ticks++ % FULL_DIGEST_EVERY === 0
     const neighbours = this.#host.neighbours()
@@ -86,8 +90,11 @@ export class Digests {
           known.set(origin, seq)
         }
       }
-      if (news.size === 0) continue
-      for (const part of slices(news, this.#maxEntries)) this.#host.send(peer, encodeFrame({ type: MessageType.DIGEST, sv: part }))
+      const update = renewals.get(peer) ?? EMPTY
+      if (news.size === 0 && update.length === 0) continue
+      for (const [i, part] of slices(news, this.#maxEntries).entries()) {
+        this.#host.send(peer, encodeFrame({ type: MessageType.DIGEST, sv: part, update: i === 0 ? update : EMPTY }))
+      }
     }
     if (this.#known.size > neighbours.length) {
       const now = new Set(neighbours)

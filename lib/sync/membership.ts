@@ -79,7 +79,7 @@ export interface MembershipHooks {
   onJoined?(update: Uint8Array): void
   /**
    * Whether renewals go hop by hop (a partial mesh): our renewal, and every
-   * state that moved here, wait for `flushRenewals` on the announcement tick
+   * state that moved here, wait for `takeRenewals` on the announcement tick
    * instead of our renewal being relayed to all (n·D copies each).
    */
   batchRenewals?(): boolean
@@ -101,7 +101,7 @@ export class Membership {
   readonly #local: MemberState
   /** Set while we change our own state: an update then is a change, never a renewal. */
   #explicit = false
-  /** Client ids whose state moved here since the last `flushRenewals` (a partial mesh). */
+  /** Client ids whose state moved here since the last `takeRenewals` (a partial mesh). */
   readonly #renewed = new Set<number>()
 
   constructor (local: MemberState, hooks: MembershipHooks) {
@@ -160,23 +160,25 @@ export class Membership {
   }
 
   /**
-   * Sends each neighbour, in one update, the states that moved here since the
+   * For each neighbour, one update with the states that moved here since the
    * last call (renewals, ours included, and changes), less those that came
-   * from that neighbour: a partial mesh's renewals cross each link about once
-   * a renewal period, batched per tick, instead of n·D relayed copies each.
-   * A renewal thus travels a hop per tick (2 s): within the 15 s renewal
-   * period across the diameters of meshes of hundreds, well before a
-   * state is stale (30 s).
+   * from that neighbour; they ride in the tick's DIGEST to it (digests.ts).
+   * A partial mesh's renewals thus cross each link about once a renewal
+   * period, batched per tick, instead of n·D relayed copies each, and travel
+   * a hop per tick (2 s): across a mesh's diameter within the 15 s renewal
+   * period, well before a state is stale (30 s).
    */
-  flushRenewals (neighbours: readonly string[]): void {
-    if (this.#renewed.size === 0) return
+  takeRenewals (neighbours: readonly string[]): Map<string, Uint8Array> {
+    const out = new Map<string, Uint8Array>()
+    if (this.#renewed.size === 0) return out
     const states = this.#awareness.getStates()
     const ids = [...this.#renewed].filter((id) => states.has(id))
     this.#renewed.clear()
     for (const peer of neighbours) {
       const news = ids.filter((id) => this.#peerOf.get(id) !== peer)
-      if (news.length > 0) this.#hooks.send(peer, awarenessProtocol.encodeAwarenessUpdate(this.#awareness, news))
+      if (news.length > 0) out.set(peer, awarenessProtocol.encodeAwarenessUpdate(this.#awareness, news))
     }
+    return out
   }
 
   /**

@@ -107,8 +107,9 @@ export class Replication<V extends {}> {
     this.#sync.onStep2(from, msg)
   }
 
-  /** A neighbour's DIGEST: ask it for what it has and we lack (lib/sync/digests.ts). */
-  onDigest (from: string, sv: StateVector): void {
+  /** A neighbour's DIGEST: ask it for what it has and we lack (lib/sync/digests.ts); apply the states it passes on. */
+  onDigest (from: string, sv: StateVector, update: Uint8Array): void {
+    if (update.length > 0) this.#membership?.apply(update, from)
     this.#digests.onDigest(from, sv)
   }
 
@@ -142,10 +143,7 @@ export class Replication<V extends {}> {
       this.#joinAnnouncements--
       this.#membership?.announce(seq)
     }
-    if (partial) {
-      this.#digests.tick()
-      this.#membership?.flushRenewals(this.#host.connected())
-    }
+    if (partial) this.#digests.tick(this.#membership?.takeRenewals(this.#host.connected()))
     this.#sync.retryStalled()
     const members = this.#membership?.peers()
     if (members === undefined || members.length === 0) return
