@@ -153,6 +153,12 @@ export class ScaleCluster {
     })
   }
 
+  /** When a key first arrived on an instance of each host (NaN: never), per key, for the hosts from `first` on. */
+  async firstArrivals (keys: string[], hosts: Host[]): Promise<number[]> {
+    const perHost = await Promise.all(hosts.map((h) => h.ask<Array<[number, number, number]>>('arrivals', { keys })))
+    return keys.map((_, i) => Math.min(...perHost.map((rows) => rows[i]?.[2] ?? Number.NaN).filter((t) => !Number.isNaN(t))))
+  }
+
   async stats (): Promise<InstanceStats[]> {
     return (await Promise.all(this.hosts.map((h) => h.ask<InstanceStats[]>('stats')))).flat()
   }
