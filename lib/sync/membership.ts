@@ -72,12 +72,6 @@ export interface MembershipHooks {
   /** A member announced `seq` for its origin. */
   onSummary(origin: string, seq: number, peer: string): void
   /**
-   * A member we had not heard of, as an update of its state alone: the same
-   * bytes wherever it is encoded, so a relay drops the copies of other
-   * neighbours that pass it on too (Replication forwards it in a partial mesh).
-   */
-  onJoined?(update: Uint8Array): void
-  /**
    * Whether renewals go hop by hop (a partial mesh): our renewal, and every
    * state that moved here, wait for `takeRenewals` on the announcement tick
    * instead of our renewal being relayed to all (n·D copies each).
@@ -127,11 +121,6 @@ export class Membership {
       for (const id of removed) {
         this.#peerOf.delete(id)
         this.#heard.delete(id)
-      }
-      for (const id of added) {
-        if (id !== this.#awareness.clientID && isMemberState(this.#awareness.getStates().get(id))) {
-          this.#hooks.onJoined?.(awarenessProtocol.encodeAwarenessUpdate(this.#awareness, [id]))
-        }
       }
       for (const id of [...added, ...updated]) {
         const heard = this.#heard.get(id)

@@ -240,9 +240,6 @@ export class Replication<V extends {}> {
         onSummary: (member, seq, peer) => {
           if (member !== origin && seq > this.#replica.tracker.contiguous(member)) this.#sync.request(peer)
         },
-        // A member we learnt of from a neighbour's greeting: its own first announcement went out
-        // before it had a relay mesh (lost), and the others would wait for its renewal (15 s).
-        onJoined: (update) => { if (this.#host.partial()) this.#host.broadcast(frame(update)) },
         batchRenewals: () => this.#host.partial(),
       },
     )
