@@ -56,14 +56,14 @@ function statesIn (frame: Uint8Array): Array<{ origin: string, seq: number }> {
   return out
 }
 
-async function mesh (n: number, links: 'chain' | 'full'): Promise<{ net: MemoryNetwork, nodes: Array<MeshCache<string>>, names: string[], edges: Array<[string, string]> | undefined, seen: Seen, drop: (rule: DropRule) => void }> {
+async function mesh (n: number, links: 'chain' | 'full', tickMs = TICK_MS): Promise<{ net: MemoryNetwork, nodes: Array<MeshCache<string>>, names: string[], edges: Array<[string, string]> | undefined, seen: Seen, drop: (rule: DropRule) => void }> {
   const names = Array.from({ length: n }, (_, i) => `n${i}`)
   const edges = links === 'chain' ? chainOf(names) : undefined
   const net = createMemoryNetwork({ auto: true, latency: [0, 1], ...(edges !== undefined ? { links: edges, spread: true } : {}) })
   const nodes: Array<MeshCache<string>> = []
   for (const name of names) {
     // No periodic rounds: nothing but the announcements can reveal a lost last frame.
-    nodes.push(await createMeshCache<string>({ namespace: 'd', nodeId: name, mode: 'replicate', transport: net.transport(name), syncInterval: 0, announceInterval: TICK_MS }))
+    nodes.push(await createMeshCache<string>({ namespace: 'd', nodeId: name, mode: 'replicate', transport: net.transport(name), syncInterval: 0, announceInterval: tickMs }))
   }
   // Counts frames by message type (byte 1) as the network delivers or drops them, and which hops digests took.
   const seen: Seen = { byType: new Map(), digestHops: new Set(), lastAwareness: Date.now(), announced: new Map() }
@@ -81,7 +81,7 @@ async function mesh (n: number, links: 'chain' | 'full'): Promise<{ net: MemoryN
   nodes[0]?.set('warm', 'w')
   await until(() => nodes.every((c) => c.get('warm') === 'w') && nodes.every((c) => c.peers().length === n - 1), 'the warm-up write and full membership')
   // Membership settled: the joins (and, in a partial mesh, their forwarding by neighbours) are over.
-  await until(() => Date.now() - seen.lastAwareness > 5 * TICK_MS, 'membership traffic to settle')
+  await until(() => Date.now() - seen.lastAwareness > 5 * TICK_MS, 'membership traffic to settle', 5 * tickMs + 3000)
   seen.byType.clear()
   seen.digestHops.clear()
   return { net, nodes, names, edges, seen, drop: (rule) => { drop = rule } }
@@ -100,6 +100,25 @@ test('a partial mesh: a lost last frame, four hops from the writer, is repaired 
     assert.ok((seen.byType.get(MessageType.UPDATES) ?? 0) >= 1, 'the write was sent and lost')
     // Not announced by a relayed awareness update: n0's number moved to 2, but only digests told anyone.
     assert.ok((seen.announced.get(nodes[0]?.origin as string) ?? 0) < 2, 'no awareness frame announced n0\'s last number')
+  } finally {
+    net.dropWhere(undefined)
+    for (const c of nodes) await c.close()
+  }
+})
+
+test('a partial mesh: a repair is told to the neighbours at once, so a write lost on the second hop of ten crosses the other eight within about one tick, not one a hop', async () => {
+  const TICK = 1000
+  const { net, nodes } = await mesh(10, 'chain', TICK)
+  try {
+    net.dropWhere((from, to, frame) => from === 'n1' && to === 'n2' && frame[1] === MessageType.UPDATES)
+    nodes[0]?.set('last', 'v')
+    await until(() => nodes[1]?.get('last') === 'v', 'n1 to receive the write')
+    const lost = Date.now()
+    // n1's next tick (up to one period) tells n2, which repairs; from there each repair is told at once.
+    await until(() => nodes.every((c) => c.get('last') === 'v'), 'every instance to hold the last write', 10 * TICK)
+    const took = Date.now() - lost
+    // A tick a hop (each repaired instance waiting for its own next tick) would take about 1 + 7 × 0.5 periods.
+    assert.ok(took < 2.5 * TICK, `the last of 8 hops repaired ${took} ms after the loss (ticks every ${TICK} ms)`)
   } finally {
     net.dropWhere(undefined)
     for (const c of nodes) await c.close()

@@ -57,7 +57,11 @@ export class Replication<V extends {}> {
       flowing: () => this.#flowing(),
       recordsBeyond: (sv) => replica.recordsBeyond(sv),
       applyRepair: (records, from) => replica.applyRecords(records, 'repair', from),
-      advance: (sv, skipped) => replica.advance(sv, skipped),
+      advance: (sv, skipped) => {
+        replica.advance(sv, skipped)
+        // In a partial mesh, neighbours hear at once what the exchange brought us (digests.ts).
+        if (host.partial()) this.#digests.repaired()
+      },
       send: (peer, frame) => host.send(peer, frame),
       now: options.now,
     }, options.limits.maxRecords, sessionTimeout(options), options.limits.maxOrigins)
