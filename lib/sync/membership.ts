@@ -149,6 +149,21 @@ export class Membership {
   }
 
   /**
+   * Renews our state if its last renewal is older than `ms` (a partial mesh's
+   * tick): hop by hop, a renewal reaches the far side of the mesh a few ticks
+   * late, so awareness' own renewal every 15 s left far members with gaps
+   * near its 30 s timeout (members dropped and back under load). Renewed
+   * twice as often, a renewal costs no frame of its own (it rides in the
+   * tick's digests, which cross every link anyway at scale), only bytes.
+   */
+  renewIfOlder (ms: number, now = Date.now()): void {
+    const meta = this.#awareness.meta.get(this.#awareness.clientID)
+    const state = this.#awareness.getLocalState()
+    if (meta === undefined || state === null || now - meta.lastUpdated < ms) return
+    this.#awareness.setLocalState(state) // not #explicit: a renewal, batched
+  }
+
+  /**
    * For each neighbour, one update with the states that moved here since the
    * last call (renewals, ours included, and changes), less those that came
    * from that neighbour; they ride in the tick's DIGEST to it (digests.ts).

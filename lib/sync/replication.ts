@@ -147,7 +147,10 @@ export class Replication<V extends {}> {
       this.#joinAnnouncements--
       this.#membership?.announce(seq)
     }
-    if (partial) this.#digests.tick(this.#membership?.takeRenewals(this.#host.connected()))
+    if (partial) {
+      this.#membership?.renewIfOlder(PARTIAL_RENEW_MS)
+      this.#digests.tick(this.#membership?.takeRenewals(this.#host.connected()))
+    }
     this.#sync.retryStalled()
     const members = this.#membership?.peers()
     if (members === undefined || members.length === 0) return
@@ -249,6 +252,13 @@ export class Replication<V extends {}> {
     )
   }
 }
+
+/**
+ * A partial mesh renews our membership state this often, not only every 15 s
+ * (awareness' own): renewals cross the mesh a hop per tick there
+ * (Membership.renewIfOlder).
+ */
+const PARTIAL_RENEW_MS = 7_500
 
 /** How many announcement ticks in a partial mesh re-announce our joining (see `#joinAnnouncements`). */
 const JOIN_ANNOUNCEMENTS = 2
