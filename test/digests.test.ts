@@ -21,6 +21,9 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
 import { Membership, type MemberState } from '../lib/sync/membership.ts'
+import { FULL_DIGEST_EVERY } from '../lib/sync/digests.ts'
+import { PARTIAL_RENEW_MS } from '../lib/sync/replication.ts'
+import { readFileSync } from 'node:fs'
 
 const TICK_MS = 10
 type DropRule = (from: string, to: string, frame: Uint8Array) => boolean
@@ -239,6 +242,12 @@ test('a DIGEST: a neighbour ahead is asked at once; one whose awareness part is 
   } finally {
     await a.close()
   }
+})
+
+test('SPEC.md names the digest constants the code uses', () => {
+  const spec = readFileSync(new URL('../SPEC.md', import.meta.url), 'utf8')
+  assert.is(Number(/`FULL_DIGEST_EVERY` \((\d+)\)/.exec(spec)?.[1]), FULL_DIGEST_EVERY)
+  assert.is(Number(/`PARTIAL_RENEW_MS` \(([\d.]+) s\)/.exec(spec)?.[1]) * 1000, PARTIAL_RENEW_MS)
 })
 
 test.run()

@@ -258,7 +258,7 @@ export class Replication<V extends {}> {
  * (awareness' own): renewals cross the mesh a hop per tick there
  * (Membership.renewIfOlder).
  */
-const PARTIAL_RENEW_MS = 7_500
+export const PARTIAL_RENEW_MS = 7_500
 
 /** How many announcement ticks in a partial mesh re-announce our joining (see `#joinAnnouncements`). */
 const JOIN_ANNOUNCEMENTS = 2
