@@ -113,6 +113,9 @@ test('a partial mesh: a repair is told to the neighbours at once, so a write los
   const TICK = 1000
   const { net, nodes } = await mesh(10, 'chain', TICK)
   try {
+    // Real time: n0's warm-up frame must be two periods old, or n0 still counts as flowing (SPEC §5)
+    // and every instance rightly leaves its tail to the next frame or tick.
+    await new Promise((resolve) => setTimeout(resolve, 2 * TICK + 100))
     net.dropWhere((from, to, frame) => from === 'n1' && to === 'n2' && frame[1] === MessageType.UPDATES)
     nodes[0]?.set('last', 'v')
     await until(() => nodes[1]?.get('last') === 'v', 'n1 to receive the write')
