@@ -36,12 +36,13 @@ export interface Channel {
   /** The peers currently reachable in this namespace. */
   peers(): string[]
   /**
-   * Whether some members of the namespace are not peers (a partial mesh):
-   * broadcasts reach them through relays, hop by hop. The core then
-   * announces its sequence numbers to its peers only (SPEC §5, §11.1).
-   * Absent: false (every member is a peer).
+   * Whether `broadcast` reaches peers this node has no connection to, relayed
+   * hop by hop (a partial mesh). The core then re-publishes what its
+   * anti-entropy repaired (SPEC §6.1), and announces its sequence numbers
+   * and membership renewals to its peers only, in digests (SPEC §5, §8).
+   * Omitted: false.
    */
-  partial?(): boolean
+  relays?(): boolean
   /** Leaves the namespace; no handler callback runs afterwards. */
   close(): Promise<void>
 }

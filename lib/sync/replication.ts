@@ -13,6 +13,7 @@ import type { ResolvedOptions } from '../options.ts'
 import { AntiEntropy } from './anti-entropy.ts'
 import { Digests } from './digests.ts'
 import { Membership, withMeta, type PeerInfo } from './membership.ts'
+import { RepairRelay } from './repair-relay.ts'
 
 export interface ReplicationHost {
   /** Peers connected in the namespace now (transport ids). */
@@ -20,11 +21,11 @@ export interface ReplicationHost {
   send (peer: string, frame: Uint8Array): void
   broadcast (frame: Uint8Array): void
   /**
-   * A partial mesh: some members are not neighbours, and broadcasts reach
-   * them through relays (Channel.partial). Sequence announcements then go
-   * to neighbours as digests instead of relayed to all (lib/sync/digests.ts).
+   * Whether a broadcast is relayed beyond the neighbours (a partial mesh,
+   * `Channel.relays`). Sequence announcements and membership renewals then
+   * go to neighbours as digests instead of relayed to all (digests.ts).
    */
-  partial (): boolean
+  relays (): boolean
 }
 
 export class Replication<V extends {}> {
@@ -33,6 +34,8 @@ export class Replication<V extends {}> {
   readonly #host: ReplicationHost
   readonly #sync: AntiEntropy
   readonly #digests: Digests
+  /** Re-publishes what answers repaired here, in a partial mesh (repair-relay.ts). */
+  readonly relay: RepairRelay
   #membership: Membership | undefined
   #announcedSeq = 0
   /**
@@ -51,16 +54,18 @@ export class Replication<V extends {}> {
     this.#replica = replica
     this.#o = options
     this.#host = host
+    const relay = this.relay = new RepairRelay({ relays: () => host.relays(), broadcast: (frame) => host.broadcast(frame), now: options.now }, options.limits.maxRecords, options.limits.maxOrigins)
     this.#sync = new AntiEntropy({
       stateVector: () => replica.stateVector(),
       reportedStateVector: () => replica.reportedStateVector(this.liveOrigins()),
       flowing: () => this.#flowing(),
       recordsBeyond: (sv) => replica.recordsBeyond(sv),
-      applyRepair: (records, from) => replica.applyRecords(records, 'repair', from),
+      applyRepair: (records, from) => { relay.offer(replica.applyRecords(records, 'repair', from)) },
+      applyRelayed: (records, from) => { replica.applyRecords(records, 'remote', from) },
       advance: (sv, skipped) => {
         replica.advance(sv, skipped)
         // In a partial mesh, neighbours hear at once what the exchange brought us (digests.ts).
-        if (host.partial()) this.#digests.repaired()
+        if (host.relays()) this.#digests.repaired()
       },
       send: (peer, frame) => host.send(peer, frame),
       now: options.now,
@@ -137,7 +142,7 @@ export class Replication<V extends {}> {
    */
   announceTick (): void {
     const seq = this.#replica.seq
-    const partial = this.#host.partial()
+    const partial = this.#host.relays()
     if (seq !== this.#announcedSeq) {
       this.#announcedSeq = seq
       if (partial) this.#membership?.noteSeq(seq)
@@ -247,7 +252,7 @@ export class Replication<V extends {}> {
         onSummary: (member, seq, peer) => {
           if (member !== origin && seq > this.#replica.tracker.contiguous(member)) this.#sync.request(peer)
         },
-        batchRenewals: () => this.#host.partial(),
+        batchRenewals: () => this.#host.relays(),
       },
     )
   }

@@ -203,8 +203,7 @@ export class MemoryNetwork {
         if (open) this.#enqueue({ from: name, to: peer, namespace, frame, message: 0 })
       },
       peers: () => this.#peersOf(name, namespace),
-      // A topology (`links`) makes some members non-neighbours, as a libp2p partial mesh does.
-      partial: () => this.#links !== undefined,
+      relays: () => this.#spread && this.#links !== undefined,
       close: async () => {
         if (!open) return
         open = false
