@@ -99,7 +99,8 @@ test('a partial mesh: a lost last frame, four hops from the writer, is repaired 
     nodes[0]?.set('last', 'v')
     await until(() => nodes[1]?.get('last') === 'v', 'n1 to receive the write')
     await until(() => nodes.every((c) => c.get('last') === 'v'), 'every instance to hold the last write')
-    for (const c of nodes.slice(2)) assert.ok(c.stats().repairs >= 1, `${c.origin} got it by repair`)
+    // n2 repaired it from n1's digest; further on the repair relay (SPEC §6.1) or the next digests carried it.
+    assert.ok((nodes[2]?.stats().repairs ?? 0) >= 1, 'n2 got it by repair')
     assert.ok((seen.byType.get(MessageType.UPDATES) ?? 0) >= 1, 'the write was sent and lost')
     // Not announced by a relayed awareness update: n0's number moved to 2, but only digests told anyone.
     assert.ok((seen.announced.get(nodes[0]?.origin as string) ?? 0) < 2, 'no awareness frame announced n0\'s last number')
@@ -109,7 +110,7 @@ test('a partial mesh: a lost last frame, four hops from the writer, is repaired 
   }
 })
 
-test('a partial mesh: a repair is told to the neighbours at once, so a write lost on the second hop of ten crosses the other eight within about one tick, not one a hop', async () => {
+test('a partial mesh: a write lost on the second hop of ten is repaired across the other eight within about one tick (the first digest, then the repair relay), not one a hop', async () => {
   const TICK = 1000
   const { net, nodes } = await mesh(10, 'chain', TICK)
   try {
@@ -120,7 +121,7 @@ test('a partial mesh: a repair is told to the neighbours at once, so a write los
     nodes[0]?.set('last', 'v')
     await until(() => nodes[1]?.get('last') === 'v', 'n1 to receive the write')
     const lost = Date.now()
-    // n1's next tick (up to one period) tells n2, which repairs; from there each repair is told at once.
+    // n1's next tick (up to one period) tells n2, which repairs; its repair is relayed on (SPEC §6.1).
     await until(() => nodes.every((c) => c.get('last') === 'v'), 'every instance to hold the last write', 10 * TICK)
     const took = Date.now() - lost
     // A tick a hop (each repaired instance waiting for its own next tick) would take about 1 + 7 × 0.5 periods.

@@ -87,27 +87,9 @@ export class Digests {
     this.#askAhead()
   }
 
-  /**
-   * Tells the neighbours at once what a repair just brought us (an
-   * anti-entropy exchange completed), instead of at our next tick: a
-   * neighbour that lacks it too asks us now, and its repair goes on the same
-   * way, so a write lost on many hops (or a healed partition's writes)
-   * spreads at a round trip a hop, not a tick (2 s) a hop.
-   */
-  repaired (): void {
-    // Origins whose frames flow wait for the tick: an exchange started by a gap in their frames
-    // (reordered over two relay paths, mostly) brings what the neighbours get from the relay too,
-    // and telling them at every such exchange cost more frames than the ticks (bench:scale, 50).
-    this.#send(false, new Map(), this.#host.flowing())
-  }
-
-  /**
-   * Sends each neighbour the entries it is not known to have (all, if `full`), but for origins
-   * in `skip`, with its renewals; returns the neighbours.
-   */
-  #send (full: boolean, renewals: ReadonlyMap<string, Uint8Array>, skip?: ReadonlySet<string>): string[] {
+  /** Sends each neighbour the entries it is not known to have (all, if `full`), with its renewals; returns the neighbours. */
+  #send (full: boolean, renewals: ReadonlyMap<string, Uint8Array>): string[] {
     const sv = this.#host.reported()
-    if (skip !== undefined) for (const origin of skip) sv.delete(origin)
     const neighbours = this.#host.neighbours()
     for (const peer of neighbours) {
       const known = this.#knownBy(peer)

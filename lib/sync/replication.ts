@@ -62,11 +62,10 @@ export class Replication<V extends {}> {
       recordsBeyond: (sv) => replica.recordsBeyond(sv),
       applyRepair: (records, from) => { relay.offer(replica.applyRecords(records, 'repair', from)) },
       applyRelayed: (records, from) => { replica.applyRecords(records, 'remote', from) },
-      advance: (sv, skipped) => {
-        replica.advance(sv, skipped)
-        // In a partial mesh, neighbours hear at once what the exchange brought us (digests.ts).
-        if (host.relays()) this.#digests.repaired()
-      },
+      // What an exchange repaired spreads by the repair relay (repair-relay.ts); neighbours' vectors
+      // catch up at our next digest. (Telling them at once raced the relay: they asked for, and
+      // counted as repairs, records already on their way.)
+      advance: (sv, skipped) => replica.advance(sv, skipped),
       send: (peer, frame) => host.send(peer, frame),
       now: options.now,
     }, options.limits.maxRecords, sessionTimeout(options), options.limits.maxOrigins)
