@@ -13,18 +13,8 @@ import type { Redialer } from './redial.ts'
 import { RegionLinks } from './regions.ts'
 import type { TransportStats } from './stats.ts'
 
-/** A far link we do not need (regions.ts) is let go this long after our greeting (time for its PEERS to arrive). */
+/** A peer over a partial mesh's bound is let go this long after our greeting (time for its PEERS to arrive). */
 export const SHED_AFTER_MS = 1_000
-/**
- * A newcomer over a partial mesh's bound is let go this long after our
- * greeting. The close is graceful (what we wrote, PEERS included, is
- * delivered first), so this is only the newcomer's time to read it; while
- * many newcomers arrive at once (every one dials the same bootstrap
- * addresses), each second held was a second's worth of newcomers over the
- * bound (50 instances starting at maxPeers 8, one run each on a loaded
- * machine: a peak of 32 connections with 1 s, 25 with 200 ms).
- */
-export const GREETED_SHED_AFTER_MS = 200
 
 /** What the bound needs of the mesh. */
 export interface PartialMeshHost {
@@ -90,7 +80,7 @@ export class PartialMesh {
     this.#log('%d peers connected, more than twice maxPeers: letting %s go once it has our PEERS', this.#host.connectedPeerCount(), peer)
     setTimeout(() => {
       for (const c of this.#host.connectionsOf(peer)) c.close().catch((err: Error) => { c.abort(err) })
-    }, GREETED_SHED_AFTER_MS).unref()
+    }, SHED_AFTER_MS).unref()
   }
 
   /** A new link may be the one in our region that lets a far link we dialled go (regions.ts). */
