@@ -1,0 +1,27 @@
+/**
+ * Convergence over a partial mesh of real processes against the source of
+ * truth (test/helpers/partial-convergence.ts): 12 instances in 3–4 processes,
+ * maxPeers 3–4, seeded random writes, partitions, cut links, SIGKILL and
+ * restart; after the heal every instance holds the winning write of every
+ * key, its joined vector, and serves its value (or nothing).
+ *
+ * SEEDS=n runs seeds 1..n (default 3); SEED=s replays one (the same steps;
+ * the timing is real). More: `npm run check:mesh-seeds -- --seeds 50`.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { runPartialSeed } from '../helpers/partial-convergence.ts'
+import { eachSeed, seedsFromEnv } from '../helpers/seeds.ts'
+
+const { seeds } = seedsFromEnv(3)
+
+test(`${seeds.length} seeded runs over a partial mesh of real processes converge to the source of truth`, async () => {
+  const results = await eachSeed(seeds, 'partial-mesh convergence', 'test/mesh/partial-convergence.test.ts', (seed) => runPartialSeed(seed))
+  for (const r of results) {
+    console.log(`  seed ${r.seed}: ${r.mode}, ${r.instances} instances in ${r.hosts} processes, maxPeers ${r.maxPeers}, connections ${Math.min(...r.connections)}-${Math.max(...r.connections)}; ${r.writes} writes, ${JSON.stringify(r.faults)}; settled in ${r.settleMs.join(', ')} ms (shared machine)`)
+    assert.ok(Math.max(...r.connections) < r.instances - 1, `seed ${r.seed}: not a full mesh (connections ${r.connections.join(',')})`)
+    assert.ok(r.writes > 0, `seed ${r.seed} wrote`)
+  }
+})
+
+test.run()
