@@ -9,7 +9,7 @@
  *   bootstrap to `bootstrap`, or (the very first host) to its own first one.
  * Requests ({ id, op, ... }, answered { id, value }):
  *   addrs                            → [{ addr, peerId, origin }] of every instance
- *   await-members { count, guardMs } → when every instance's membership lists `count` others (true), or false after guardMs
+ *   await-connected { count, guardMs } → when every instance has `count` peers connected in the namespace (true), or false after guardMs
  *   write { instance, kind, key, value? } → the local write (set/delete/invalidate/clear), answered with its state (inspect)
  *   block { blocks: { [instance]: peerIds } } / heal → the instances' fault switches (libp2p connection gater)
  *   cut { instance, peer }           → aborts that instance's connections to `peer` once (the redialer reconnects)
@@ -27,7 +27,7 @@ import { differences, type Expected } from './fuzz-expect.ts'
 interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers: number, mode: 'invalidate' | 'replicate' }
 type Request =
   | { id: number, op: 'addrs' }
-  | { id: number, op: 'await-members', count: number, guardMs: number }
+  | { id: number, op: 'await-connected', count: number, guardMs: number }
   | { id: number, op: 'write', instance: number, kind: 'set' | 'delete' | 'invalidate' | 'clear', key: string, value?: string }
   | { id: number, op: 'block', blocks: Record<string, string[]> }
   | { id: number, op: 'heal' }
@@ -82,7 +82,7 @@ process.on('message', async (request: Request) => {
   let value: unknown
   switch (request.op) {
     case 'addrs': value = instances.map((i) => ({ addr: i.transport.multiaddrs()[0], peerId: i.transport.peerId, origin: i.cache.origin })); break
-    case 'await-members': value = await within(request.guardMs, () => instances.every((i) => i.cache.peers().length >= request.count)); break
+    case 'await-connected': value = await within(request.guardMs, () => instances.every((i) => i.cache.connectedPeers().length >= request.count)); break
     case 'write': {
       const { cache } = local(request.instance)
       switch (request.kind) {

@@ -38,7 +38,7 @@ import { CLEAR_KEY } from '../../lib/core/clear.ts'
 const HOST = new URL('./fuzz-host.ts', import.meta.url)
 const KEYS = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']
 /** Bounded waits: failure guards, never waits in themselves (each returns as soon as its condition holds). */
-const MEMBERSHIP_GUARD_MS = 60_000
+const CONNECT_GUARD_MS = 60_000
 const SETTLE_GUARD_MS = 60_000
 const TRACE_LINES = 80
 
@@ -61,8 +61,21 @@ export interface PartialRunSummary {
   faults: { partitions: number, isolations: number, cuts: number, heals: number, crashes: number }
   /** ms from each settle's heal to every instance holding the truth (the last is the final one). */
   settleMs: number[]
-  /** Open connections per instance once membership formed. */
+  /** Open connections per instance once every one had maxPeers neighbours, and after the final settle. */
   connections: number[]
+  connectionsAtEnd: number[]
+}
+
+/**
+ * The seed through murmur3's finaliser: lib0's generator seeded with small
+ * consecutive integers gives nearly the same first draws (seeds 1-7 all drew
+ * the same layout).
+ */
+function mix (seed: number): number {
+  let h = seed >>> 0
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
 }
 
 export class ConvergenceFailure extends Error {}
@@ -92,15 +105,16 @@ class Run {
 
   constructor (seed: number, o: PartialRunOptions) {
     this.seed = seed
-    this.gen = prng.create(seed)
+    this.gen = prng.create(mix(seed))
     this.onStep = o.onStep
-    this.mode = prng.bool(this.gen) ? 'replicate' : 'invalidate'
+    // By parity, so any two consecutive seeds (npm test's few) cover both modes.
+    this.mode = seed % 2 === 1 ? 'replicate' : 'invalidate'
     this.instances = o.instances ?? 12
     this.perProcess = prng.int32(this.gen, 3, 4)
     this.maxPeers = prng.int32(this.gen, 3, 4)
     this.summary = {
       seed, mode: this.mode, instances: this.instances, hosts: Math.ceil(this.instances / this.perProcess), maxPeers: this.maxPeers, steps: o.steps ?? prng.int32(this.gen, 25, 50), writes: 0,
-      faults: { partitions: 0, isolations: 0, cuts: 0, heals: 0, crashes: 0 }, settleMs: [], connections: [],
+      faults: { partitions: 0, isolations: 0, cuts: 0, heals: 0, crashes: 0 }, settleMs: [], connections: [], connectionsAtEnd: [],
     }
   }
 
@@ -130,16 +144,24 @@ class Run {
   }
 
   async start (): Promise<void> {
+    const t0 = performance.now()
     const firstCount = Math.min(this.perProcess, this.instances)
     this.hosts.push(await this.startHost(0, firstCount, []))
     const bootstrap = this.slots.slice(0, 3).map((s) => s.addr)
     const starts: Array<Promise<Host>> = []
     for (let at = firstCount; at < this.instances; at += this.perProcess) starts.push(this.startHost(at, Math.min(this.perProcess, this.instances - at), bootstrap))
     this.hosts.push(...await Promise.all(starts))
-    const formed = await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'await-members', count: this.instances - 1, guardMs: MEMBERSHIP_GUARD_MS }, MEMBERSHIP_GUARD_MS + 10_000)))
-    if (formed.some((r) => r.value !== true)) this.fail(`membership did not form within ${MEMBERSHIP_GUARD_MS} ms`)
-    this.summary.connections = (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'connections' })))).flatMap((r) => r.value as number[])
-    this.note(`started: ${this.hosts.length} processes, connections ${this.summary.connections.join(',')}`)
+    // Every instance with maxPeers neighbours, not the whole membership (10-12 s more at 12 instances here):
+    // the first writes then race membership forming, which is part of what runs.
+    const connected = await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'await-connected', count: this.maxPeers, guardMs: CONNECT_GUARD_MS }, CONNECT_GUARD_MS + 10_000)))
+    if (connected.some((r) => r.value !== true)) this.fail(`some instance had fewer than ${this.maxPeers} peers ${CONNECT_GUARD_MS} ms after start`)
+    this.summary.connections = await this.connections()
+    this.note(`started in ${(performance.now() - t0).toFixed(0)} ms: ${this.hosts.length} processes, connections ${this.summary.connections.join(',')}`)
+  }
+
+  /** Open connections per instance. */
+  async connections (): Promise<number[]> {
+    return (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'connections' })))).flatMap((r) => r.value as number[])
   }
 
   hostOf (instance: number): Host {
@@ -284,7 +306,7 @@ class Run {
     const replies = await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'await-state', expect, guardMs: SETTLE_GUARD_MS }, SETTLE_GUARD_MS + 10_000)))
     const differences = replies.flatMap((r) => (r.value as { ok: boolean, differences?: string[] }).differences ?? [])
     if (differences.length > 0) {
-      const connections = (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'connections' })))).flatMap((r) => r.value as number[])
+      const connections = await this.connections()
       this.fail(`not converged ${SETTLE_GUARD_MS} ms after the heal (${when}); connections per instance ${connections.join(',')}; ${differences.length} differences:\n    ${differences.slice(0, 30).join('\n    ')}`)
     }
     const ms = performance.now() - started
@@ -301,6 +323,7 @@ export async function runPartialSeed (seed: number, options: PartialRunOptions =
     await run.start()
     for (run.step = 1; run.step <= run.summary.steps; run.step++) await run.randomStep()
     await run.settle('end')
+    run.summary.connectionsAtEnd = await run.connections()
     return run.summary
   } finally {
     await run.close()
