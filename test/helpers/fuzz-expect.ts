@@ -11,7 +11,7 @@
  * - values: in replicate mode `get` and `peek` return the winning SET's value
  *   (unless cleared), and nothing otherwise; in invalidate mode they may also
  *   miss (a remote record drops the value; a miss is always correct);
- * - nothing else: no key nobody wrote.
+ * - nothing else: no state or value of a key nobody wrote.
  *
  * `differences` runs inside the host processes (fuzz-host.ts), so a waiting
  * host re-checks its instances on every change without a round trip.
@@ -30,6 +30,8 @@ export interface Expected {
   mode: 'invalidate' | 'replicate'
   /** key → the winning write (CLEAR_KEY included when anything was cleared). */
   keys: Record<string, ExpectedKey>
+  /** Keys of the key space nobody wrote: no state, no value. */
+  absent: string[]
 }
 
 export class WriteLog {
@@ -43,7 +45,7 @@ export class WriteLog {
     this.count++
   }
 
-  expected (mode: 'invalidate' | 'replicate'): Expected {
+  expected (mode: 'invalidate' | 'replicate', keySpace: readonly string[]): Expected {
     const winners = new Map<string, Write & { vv: VersionVector }>()
     for (const [key, writes] of this.#writes) {
       const winner = writes.reduce((a, b) => (b.hlc > a.hlc || (b.hlc === a.hlc && b.writer > a.writer)) ? b : a)
@@ -56,7 +58,7 @@ export class WriteLog {
       const live = w.kind === 'set' && w.hlc >= clearedAt && key !== CLEAR_KEY
       keys[key] = { kind: w.kind, hlc: w.hlc, writer: w.writer, vv: w.vv, value: live ? w.value : null }
     }
-    return { mode, keys }
+    return { mode, keys, absent: keySpace.filter((k) => !(k in keys)) }
   }
 }
 
@@ -78,6 +80,9 @@ export function differences (name: string, cache: MeshCache<string>, expect: Exp
       if (expect.mode === 'invalidate' && served === undefined) continue
       out.push(`${at}: ${how} serves ${JSON.stringify(served)}, the truth is ${JSON.stringify(want.value)}`)
     }
+  }
+  for (const key of expect.absent) {
+    if (cache.get(key) !== undefined || cache.peek(key) !== undefined) out.push(`${name} ${JSON.stringify(key)}: serves ${JSON.stringify(cache.peek(key) ?? cache.get(key))}, nobody wrote it`)
   }
   for (const [key] of cache.metadata()) if (!(key in expect.keys)) out.push(`${name} ${JSON.stringify(key)}: holds a key nobody wrote`)
   return out

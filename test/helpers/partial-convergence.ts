@@ -300,7 +300,7 @@ class Run {
   /** Heals everything and waits until every instance holds the truth; fails with every difference if that does not come. */
   async settle (when: string): Promise<void> {
     await this.heal()
-    const expect: Expected = this.log.expected(this.mode)
+    const expect: Expected = this.log.expected(this.mode, KEYS)
     this.note(`settle (${when}): ${Object.keys(expect.keys).length} keys, ${this.log.count} writes`)
     const started = performance.now()
     const replies = await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'await-state', expect, guardMs: SETTLE_GUARD_MS }, SETTLE_GUARD_MS + 10_000)))

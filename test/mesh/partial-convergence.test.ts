@@ -6,18 +6,18 @@
  * key, its joined vector, and serves its value (or nothing).
  *
  * SEEDS=n runs seeds 1..n (default 2: odd seeds run replicate mode, even
- * ones invalidate; ~20-30 s a seed on 2 cores); SEED=s replays one (the same steps;
- * the timing is real). More: `npm run check:mesh-seeds -- --seeds 50`.
+ * ones invalidate; ~20-30 s a seed on 2 cores); SEED=s replays one (the same steps,
+ * printed as they run; the timing is real). More: `npm run check:mesh-seeds -- --seeds 50`.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { runPartialSeed } from '../helpers/partial-convergence.ts'
 import { eachSeed, seedsFromEnv } from '../helpers/seeds.ts'
 
-const { seeds } = seedsFromEnv(2)
+const { seeds, replaying } = seedsFromEnv(2)
 
 test(`${seeds.length} seeded runs over a partial mesh of real processes converge to the source of truth`, async () => {
-  const results = await eachSeed(seeds, 'partial-mesh convergence', 'test/mesh/partial-convergence.test.ts', (seed) => runPartialSeed(seed))
+  const results = await eachSeed(seeds, 'partial-mesh convergence', 'test/mesh/partial-convergence.test.ts', (seed) => runPartialSeed(seed, replaying ? { onStep: (line) => console.log(`    ${line}`) } : {}))
   for (const r of results) {
     console.log(`  seed ${r.seed}: ${r.mode}, ${r.instances} instances in ${r.hosts} processes, maxPeers ${r.maxPeers}, connections ${Math.min(...r.connections)}-${Math.max(...r.connections)} (end ${Math.min(...r.connectionsAtEnd)}-${Math.max(...r.connectionsAtEnd)}); ${r.writes} writes, ${JSON.stringify(r.faults)}; settled in ${r.settleMs.join(', ')} ms (shared machine)`)
     for (const [when, counts] of [['at the start', r.connections], ['at the end', r.connectionsAtEnd]] as const) {
