@@ -1,13 +1,23 @@
 /**
  * The event side of MeshCache, apart from its API and wiring: EventEmitter's
  * listener methods typed by the event map (lib/events.ts), and emission that
- * is safe in the middle of an operation. MeshCache extends this class.
+ * is safe in the middle of an operation. MeshCache extends this class; the
+ * parts that fire events (lib/wiring.ts) get its emission as an EventSink.
  */
 import { EventEmitter } from 'node:events'
 import type { RecordKindValue } from '../protocol/constants.ts'
 import type { EvictEvent, EvictReason } from './core/store.ts'
 import type { ChangeEvent, MeshCacheEventPayloads } from './events.ts'
 import { KIND_NAMES } from './observe/inspect.ts'
+
+/** Emission, lent to the parts that fire events (lib/wiring.ts) without making it public API. */
+export interface EventSink {
+  change: (key: string, kind: RecordKindValue, source: ChangeEvent['source']) => void
+  evict: (key: string, reason: EvictReason) => void
+  safely: <K extends keyof MeshCacheEventPayloads>(name: K, payload: MeshCacheEventPayloads[K]) => void
+  /** Whether `name` has a listener: payloads are built only then. */
+  listening: (name: keyof MeshCacheEventPayloads) => boolean
+}
 
 export class MeshCacheEmitter extends EventEmitter {
   // The event methods, typed by MeshCacheEventPayloads: a name not in it, or
@@ -57,5 +67,15 @@ export class MeshCacheEmitter extends EventEmitter {
   /** `change`, built only when someone listens. */
   protected emitChange (key: string, kind: RecordKindValue, source: ChangeEvent['source']): void {
     if (this.listenerCount('change') > 0) this.emitSafely('change', { key, kind: KIND_NAMES[kind], source } satisfies ChangeEvent)
+  }
+
+  /** This emitter's emission, for the parts that fire events. */
+  protected eventSink (): EventSink {
+    return {
+      change: (key, kind, source) => { this.emitChange(key, kind, source) },
+      evict: (key, reason) => { this.emitEvict(key, reason) },
+      safely: (name, payload) => { this.emitSafely(name, payload) },
+      listening: (name) => this.listenerCount(name) > 0,
+    }
   }
 }

@@ -1,0 +1,343 @@
+/**
+ * The parts a MeshCache is made of and how they are connected: the replica
+ * (lib/core/replica.ts), the outbox, anti-entropy and membership
+ * (lib/sync/), loads and dependents (lib/loading/derived.ts), the lower tier
+ * (lib/tiers/link.ts), acknowledgements and peer waits; and their life on
+ * the transport: joining the namespace, frames in and out, timers, closing.
+ * MeshCache (lib/cache.ts) is the public API over these parts and holds
+ * none of this plumbing.
+ */
+import { RecordKind } from '../protocol/constants.ts'
+import { newIncarnation } from './core/incarnation.ts'
+import { Replica } from './core/replica.ts'
+import type { Store, EvictReason } from './core/store.ts'
+import { checkKey, checkTtl } from './arguments.ts'
+import { ErrorCode, MeshCacheError } from './errors.ts'
+import type { EventSink } from './event-emitter.ts'
+import type { ResolvedOptions } from './options.ts'
+import { dispatchFrame, type FrameRoutes } from './sync/dispatch.ts'
+import { Replication } from './sync/replication.ts'
+import { Outbox } from './sync/outbox.ts'
+import { ReplicationAcks } from './sync/replication-acks.ts'
+import { PeerWaiters } from './sync/peer-wait.ts'
+import { Derived } from './loading/derived.ts'
+import { assertUserKey } from './loading/tags.ts'
+import type { Channel, FrameHandler, Transport } from './net/transport.ts'
+import type { MeshLogger } from './observe/logger.ts'
+import { Counters, type CacheStats } from './observe/stats.ts'
+import { metadataBytes } from './observe/inspect.ts'
+import { addMetricSource } from './observe/exporter.ts'
+import { tierMetricSource } from './observe/tier-metrics.ts'
+import { attachTier, type TierLink } from './tiers/link.ts'
+import type { Tier, TierFailure } from './tiers/tier.ts'
+import { jsonCodec, resolveCodec, type ValueCodec } from './value-codec.ts'
+
+export class Wiring<V extends {}> {
+  /** This instance's origin id: node id and incarnation. */
+  readonly origin: string
+  readonly counters = new Counters()
+  /** The replicated state of the namespace (lib/core/replica.ts): merges, local writes, retirement. */
+  readonly replica: Replica<V>
+  readonly store: Store<V>
+  readonly outbox: Outbox
+  /** Anti-entropy and membership (lib/sync/replication.ts). */
+  readonly repl: Replication<V>
+  /** Read-through loads and dependents (lib/loading/derived.ts). */
+  readonly derived: Derived<V>
+  /** whenReplicated(): ACK_REQUEST / ACK (lib/sync/replication-acks.ts). */
+  readonly acks: ReplicationAcks
+  /** ready(): waiting for peers (lib/sync/peer-wait.ts). */
+  readonly peerWait: PeerWaiters
+  /** The lower tier (an L2), if one is configured: lib/tiers/link.ts is all the cache knows of it. */
+  readonly link: TierLink<V> | undefined
+  readonly transport: Transport
+  /** Set once close() has flushed the outbox: no frame goes out or comes in, and no write is taken. */
+  closed = false
+  readonly #o: ResolvedOptions<V>
+  readonly #events: EventSink
+  readonly #log: MeshLogger
+  readonly #ownsTransport: boolean
+  #channel: Channel | undefined
+  #timers: NodeJS.Timeout[] = []
+  #stopPeerErrors: (() => void) | undefined
+  /** Run at close, before the transport goes: attached features (change sources) release their connections. */
+  readonly #closeHooks = new Set<() => Promise<void>>()
+  /** Where incoming frames go (lib/sync/dispatch.ts). */
+  readonly #routes: FrameRoutes<V>
+
+  /** `cache` keys the tier's metric source (lib/observe/exporter.ts); `events` is how the parts speak through it. */
+  constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean, cache: object, events: EventSink) {
+    this.#o = options
+    this.#events = events
+    this.#log = options.logger
+    this.transport = transport
+    this.#ownsTransport = ownsTransport
+    this.origin = `${options.nodeId}~${newIncarnation(options.now())}`
+    this.replica = new Replica<V>(options, this.origin, this.counters, {
+      changed: (key, reason) => this.derived.changed(key, reason),
+      changedKeepingValue: (key) => this.derived.changedKeepingValue(key),
+      changedBeside: (key, reason) => this.derived.changedBeside(key, reason),
+      applied: (key, kind, source) => events.change(key, kind, source),
+      queue: (seq, record) => {
+        this.outbox.push(seq, record)
+        // Every local delete and invalidation (cascades included) passes here; a set goes through write(), with its value.
+        if (this.link !== undefined && record.kind !== RecordKind.SET) this.link.removed(record.key, record.hlc, record.writer)
+      },
+      evicted: (key, reason) => this.#evicted(key, reason),
+      refused: (from, error) => this.#protocolError(from, error),
+      members: () => this.repl.members(),
+      clearing: () => this.derived.changedAll(),
+    })
+    this.store = this.replica.store
+    this.outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame), options.limits.maxOrigins)
+    this.repl = new Replication(this.replica, options, {
+      connected: () => this.#channel?.peers() ?? [],
+      send: (peer, frame) => this.#send(peer, frame),
+      broadcast: (frame) => this.#broadcast(frame),
+    })
+    this.derived = new Derived<V>({
+      now: options.now,
+      maxTtl: options.maxTtl,
+      maxKeyBytes: options.limits.maxKeyBytes,
+      maxNegative: options.max,
+      checkKey: (key) => {
+        this.assertOpen()
+        checkKey(key, options.limits.maxKeyBytes)
+        assertUserKey(key)
+      },
+      checkTtl: (ttl) => checkTtl(ttl, options.ttl, options.maxTtl),
+      store: (key, value, lifeMs) => {
+        if (this.closed) return false
+        this.replica.storeLoaded(key, value, lifeMs)
+        return true
+      },
+      drop: (key) => { this.store.dropValue(key, 'local') },
+      invalidate: (key) => {
+        if (this.closed) return false
+        checkKey(key, options.limits.maxKeyBytes)
+        this.replica.remove(key, RecordKind.INVALIDATE)
+        return true
+      },
+      dropHere: (key, reason) => {
+        this.replica.forgetPlaceholder(key)
+        this.store.dropValue(key, reason)
+      },
+      tier: undefined,
+    })
+    this.peerWait = new PeerWaiters({ connected: () => this.connectedPeers().length, namespace: options.namespace, bootstrap: options.bootstrap })
+    this.acks = new ReplicationAcks({
+      origin: this.origin,
+      issued: () => this.replica.seq,
+      flush: () => this.outbox.flush(),
+      peers: () => this.connectedPeers(),
+      send: (peer, frame) => this.#send(peer, frame),
+      contiguous: (origin) => this.replica.tracker.contiguous(origin),
+    })
+    this.#routes = { limits: options.limits, replica: this.replica, repl: this.repl, acks: this.acks }
+    this.link = options.tier === undefined ? undefined : this.#attachTier(options.tier, cache)
+  }
+
+  #attachTier (tier: Tier<V>, cache: object): TierLink<V> {
+    const link = attachTier(tier, {
+      namespace: this.#o.namespace,
+      // The L2 keeps its own default, JSON (its records are read by any client); a named or custom codec applies to both.
+      codec: this.#o.codec === undefined ? jsonCodec as ValueCodec<V> : resolveCodec(this.#o.codec),
+      now: this.#o.now,
+      maxTtl: this.#o.maxTtl,
+      onFailure: (failure) => {
+        if (this.#events.listening('tierError')) this.#events.safely('tierError', failure satisfies TierFailure)
+      },
+      state: (key) => {
+        const e = this.store.meta.get(key)
+        return e === undefined || e.isPlaceholder ? undefined : { hlc: e.hlc, writer: e.writer, removed: e.kind !== RecordKind.SET }
+      },
+      floor: () => this.replica.clears.at, // the namespace clear horizon (SPEC §4.1): older L2 records are not served
+    })
+    this.derived.useTier(link)
+    addMetricSource(cache, tierMetricSource({ name: tier.name, stats: () => link.stats() })) // its figures reach the exporters
+    return link
+  }
+
+  /** Joins the namespace on the transport and starts the timers. */
+  async start (): Promise<void> {
+    const events = this.#events
+    const handler: FrameHandler = {
+      onFrame: (from, frame) => this.#onFrame(from, frame),
+      onPeerUp: (peer) => {
+        if (this.closed) return
+        this.repl.peerUp(peer)
+        events.safely('peer:join', { peer })
+        this.peerWait.joined()
+      },
+      onPeerDown: (peer) => {
+        this.repl.peerDown(peer)
+        this.acks.peerGone(peer)
+        if (!this.closed) events.safely('peer:leave', { peer })
+      },
+    }
+    this.#stopPeerErrors = this.transport.onPeerError?.((event) => {
+      if (this.closed) return
+      this.peerWait.failed(event)
+      this.#log.warn({ address: event.address, code: event.error.code }, event.error.message)
+      events.safely('peer:error', event)
+    })
+    const namespace = this.#o.namespace
+    try {
+      this.#channel = await this.transport.join(namespace, handler)
+    } catch (cause) {
+      throw new MeshCacheError(ErrorCode.TRANSPORT, `cannot join namespace ${JSON.stringify(namespace)}`, { cause })
+    }
+    this.repl.start(namespace)
+    this.#every(this.#o.gcInterval, () => this.purgeStale())
+    this.#every(this.#o.announceInterval, () => this.repl.announceTick())
+    if (this.#o.syncInterval > 0) this.#every(this.#o.syncInterval, () => this.repl.periodicRound())
+  }
+
+  /**
+   * A `set` whose arguments are checked and whose `bases` were refused a
+   * cycle: the value, its edges, its record for peers and its copy in the L2.
+   */
+  write (key: string, value: V, ttl: number, bases: string[] | undefined, local: boolean): void {
+    if (local) {
+      // The key's replicated state stays (without a value): dropping it would
+      // leave sequence numbers counted here that no metadata stands for.
+      this.replica.forgetPlaceholder(key)
+      this.derived.changed(key, 'local')
+      // Edges before the value: storing it may evict one of its bases for
+      // capacity, and a base with a dependent keeps its own edges (chains).
+      if (bases !== undefined) this.derived.graph().link(key, bases, false)
+      this.store.setLocal(key, value, this.#o.now() + ttl)
+      return
+    }
+    // Encode before touching state: a value the codec refuses changes nothing.
+    const bytes = this.replica.replicate ? this.replica.encode(key, value) : undefined
+    const entry = this.replica.write(key, RecordKind.SET, ttl, bytes)
+    if (bases !== undefined) this.derived.graph().link(key, bases, true) // before the value, as above
+    this.store.setWritten(key, value, entry)
+    this.link?.written(key, value, ttl, entry.hlc, this.origin, bases)
+    this.#events.change(key, RecordKind.SET, 'local')
+  }
+
+  /** A namespace clear (SPEC §4.1), here, for peers and in the L2. */
+  clear (): void {
+    this.replica.clear()
+    this.link?.cleared(this.replica.clears.at) // the L2 drops what it holds, best effort (the floor guards reads)
+  }
+
+  /** The cache's counters and sizes; `withMetadataBytes` walks every key's metadata. */
+  stats (withMetadataBytes: boolean): CacheStats {
+    const store = this.store
+    return {
+      ...this.counters.snapshot(),
+      syncRequests: this.repl.requests,
+      liveKeys: store.lru.size,
+      tombstones: store.tombstones,
+      origins: this.replica.tracker.size,
+      metadataBytes: withMetadataBytes ? metadataBytes(store) : -1,
+      ...this.derived.loadStats(),
+      propagation: this.replica.lag.snapshot(),
+      tier: this.link?.stats() ?? null, // null, not undefined: stats() stays JSON-safe (JSON drops undefined)
+    }
+  }
+
+  /** Drops expired values, tombstones older than the horizon and departed origins now. */
+  purgeStale (): void {
+    this.repl.forgetDeparted()
+    this.replica.collect(this.repl.liveOrigins())
+  }
+
+  /** Peers reachable in this namespace (transport ids); none once closed. */
+  connectedPeers (): string[] {
+    if (this.closed) return []
+    return this.#channel?.peers() ?? []
+  }
+
+  onClose (hook: () => Promise<void>): () => void {
+    this.#closeHooks.add(hook)
+    return () => { this.#closeHooks.delete(hook) }
+  }
+
+  /**
+   * The close hooks run first, while the cache is still open (a source
+   * stopping gracefully may still apply what it holds); `closing` runs as
+   * the cache turns closed, before anything is torn down.
+   */
+  async close (closing: () => void): Promise<void> {
+    if (this.closed) return
+    const hooks = [...this.#closeHooks]
+    this.#closeHooks.clear()
+    await Promise.allSettled(hooks.map(async (hook) => { await hook() }))
+    if (this.closed) return
+    this.outbox.flush()
+    this.closed = true
+    closing()
+    this.#stopPeerErrors?.()
+    this.acks.close()
+    this.peerWait.failAll(new MeshCacheError(ErrorCode.CLOSED, `cache ${JSON.stringify(this.#o.namespace)} was closed while waiting for peers`))
+    this.derived.close()
+    for (const t of this.#timers) clearInterval(t)
+    this.#timers = []
+    this.store.close()
+    this.repl.close() // tells peers we left, while the channel is still open
+    await this.#channel?.close()
+    if (this.#ownsTransport) await this.transport.close?.()
+    await this.link?.tier.close() // sends what it still queues, briefly
+  }
+
+  assertOpen (): void {
+    if (this.closed) throw new MeshCacheError(ErrorCode.CLOSED, `cache ${JSON.stringify(this.#o.namespace)} is closed`)
+  }
+
+  /** A value left the LRU (any reason): its edges and grace state go, and so does a loaded value's placeholder. */
+  #evicted (key: string, reason: EvictReason): void {
+    this.counters.evicted(reason)
+    this.derived.evicted(key)
+    this.replica.forgetPlaceholder(key)
+    this.#events.evict(key, reason)
+  }
+
+  // ---- incoming frames ----
+
+  #onFrame (from: string, frame: Uint8Array): void {
+    if (this.closed) return
+    this.counters.framesReceived++
+    this.derived.operation(() => this.#handleFrame(from, frame))
+  }
+
+  #handleFrame (from: string, frame: Uint8Array): void {
+    try {
+      dispatchFrame(from, frame, this.#routes)
+    } catch (error) {
+      this.#protocolError(from, error)
+    }
+  }
+
+  #protocolError (from: string, error: unknown): void {
+    const refused = error instanceof MeshCacheError
+      ? error
+      : new MeshCacheError(ErrorCode.FRAME_MALFORMED, `frame could not be handled: ${(error as Error)?.message ?? String(error)}`, { cause: error })
+    this.counters.refused(refused.code)
+    this.#log.debug({ peer: from, code: refused.code }, `frame refused: ${refused.message}`)
+    if (this.#events.listening('frameError')) this.#events.safely('frameError', { peer: from, error: refused })
+  }
+
+  // ---- frames out, timers ----
+
+  #broadcast (frame: Uint8Array): void {
+    if (this.#channel === undefined) return
+    this.counters.framesSent++
+    this.#channel.broadcast(frame)
+  }
+
+  #send (peer: string, frame: Uint8Array): void {
+    if (this.#channel === undefined || this.closed) return
+    this.counters.framesSent++
+    this.#channel.send(peer, frame)
+  }
+
+  #every (ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms)
+    t.unref()
+    this.#timers.push(t)
+  }
+}
