@@ -2,7 +2,7 @@
  * The partial-mesh convergence run over real processes
  * (test/helpers/partial-convergence.ts) over many seeds (`npm test` runs 3):
  *
- *   npm run check:mesh-seeds -- --seeds 50 [--from 1] [--first] [--verbose]
+ *   npm run check:mesh-seeds -- --seeds 50 [--from 1] [--instances 12] [--first] [--verbose]
  *
  * Runs seeds from..from+seeds-1 one after another, prints one line per seed
  * (and every failing seed with its replay command and the first lines of its
@@ -12,11 +12,12 @@
 import { parseArgs } from 'node:util'
 import { runPartialSeed } from './helpers/partial-convergence.ts'
 
-const { values } = parseArgs({ options: { seeds: { type: 'string', default: '50' }, from: { type: 'string', default: '1' }, first: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false } } })
+const { values } = parseArgs({ options: { seeds: { type: 'string', default: '50' }, from: { type: 'string', default: '1' }, first: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, instances: { type: 'string', default: '12' } } })
 const count = Number(values.seeds)
 const from = Number(values.from)
-if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(from)) {
-  console.error('usage: npm run check:mesh-seeds -- --seeds N [--from S] [--first] [--verbose]')
+const instances = Number(values.instances)
+if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(from) || !Number.isSafeInteger(instances) || instances < 6) {
+  console.error('usage: npm run check:mesh-seeds -- --seeds N [--from S] [--instances N (6 or more)] [--first] [--verbose]')
   process.exit(2)
 }
 const failed: number[] = []
@@ -25,12 +26,12 @@ const started = Date.now()
 for (let seed = from; seed < from + count; seed++) {
   const t0 = Date.now()
   try {
-    const r = await runPartialSeed(seed, values.verbose ? { onStep: (line) => console.log(`    ${line}`) } : {})
+    const r = await runPartialSeed(seed, { instances, ...(values.verbose ? { onStep: (line: string) => console.log(`    ${line}`) } : {}) })
     settles.push(...r.settleMs)
-    console.log(`seed ${seed} ok in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.mode}, ${r.instances} instances in ${r.hosts} processes, maxPeers ${r.maxPeers}, connections ${Math.min(...r.connections)}-${Math.max(...r.connections)}; ${r.writes} writes, ${JSON.stringify(r.faults)}; settled in ${r.settleMs.join(', ')} ms`)
+    console.log(`seed ${seed} ok in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.mode}, ${r.instances} instances in ${r.hosts} processes, maxPeers ${r.maxPeers}, connections ${Math.min(...r.connections)}-${Math.max(...r.connections)}; ${r.writes} writes (${r.clears} clears), ${JSON.stringify(r.faults)}; settled in ${r.settleMs.join(', ')} ms`)
   } catch (error) {
     failed.push(seed)
-    console.log(`seed ${seed} FAILED: ${String((error as Error).message).split('\n').slice(0, 12).join('\n  ')}\n  replay: SEED=${seed} ./node_modules/.bin/node test/mesh/partial-convergence.test.ts`)
+    console.log(`seed ${seed} FAILED: ${String((error as Error).message).split('\n').slice(0, 12).join('\n  ')}\n  replay: npm run check:mesh-seeds -- --seeds 1 --from ${seed} --instances ${instances} --verbose${instances === 12 ? `\n  or: SEED=${seed} ./node_modules/.bin/node test/mesh/partial-convergence.test.ts` : ''}`)
     if (values.first) break
   }
 }

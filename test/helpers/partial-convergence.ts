@@ -57,7 +57,9 @@ export interface PartialRunSummary {
   hosts: number
   maxPeers: number
   steps: number
+  /** Writes made, clears included. */
   writes: number
+  clears: number
   faults: { partitions: number, isolations: number, cuts: number, heals: number, crashes: number }
   /** ms from each settle's heal to every instance holding the truth (the last is the final one). */
   settleMs: number[]
@@ -113,7 +115,7 @@ class Run {
     this.perProcess = prng.int32(this.gen, 3, 4)
     this.maxPeers = prng.int32(this.gen, 3, 4)
     this.summary = {
-      seed, mode: this.mode, instances: this.instances, hosts: Math.ceil(this.instances / this.perProcess), maxPeers: this.maxPeers, steps: o.steps ?? prng.int32(this.gen, 25, 50), writes: 0,
+      seed, mode: this.mode, instances: this.instances, hosts: Math.ceil(this.instances / this.perProcess), maxPeers: this.maxPeers, steps: o.steps ?? prng.int32(this.gen, 25, 50), writes: 0, clears: 0,
       faults: { partitions: 0, isolations: 0, cuts: 0, heals: 0, crashes: 0 }, settleMs: [], connections: [], connectionsAtEnd: [],
     }
   }
@@ -216,6 +218,7 @@ class Run {
       this.log.add({ key: w.kind === 'clear' ? CLEAR_KEY : w.key, kind: view.kind, hlc: view.hlc, writer: view.writer, vv: view.vv, value: w.value ?? null })
     }
     this.summary.writes += batch.length
+    this.summary.clears += batch.filter((w) => w.kind === 'clear').length
   }
 
   /**
