@@ -8,6 +8,11 @@
  * SEEDS=n runs seeds 1..n (default 2: odd seeds run replicate mode, even
  * ones invalidate; ~20-30 s a seed on 2 cores); SEED=s replays one (the same steps,
  * printed as they run; the timing is real). More: `npm run check:mesh-seeds -- --seeds 50`.
+ *
+ * It fails when it should: bugs planted in scratch changes (bench/README.md,
+ * check:mesh-seeds) were caught by seeds 1-4 of 1-4 (anti-entropy answers
+ * carrying only the responder's own writes; relayed tombstones counted but not
+ * merged) and by seeds 1, 4, 7 of 1-8 (a clear arriving by repair not swept).
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
