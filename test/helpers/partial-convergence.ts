@@ -6,7 +6,8 @@
  * 12 instances (by default) in 3–4 host processes (fuzz-host.ts), each with
  * its own libp2p node over TCP on loopback, `maxPeers` 3 or 4: no instance
  * connects to all the others, so writes and repairs cross several hops.
- * One seed drives every choice: the mode, the layout, and a sequence of steps:
+ * One seed drives every choice (odd seeds run replicate mode, even ones
+ * invalidate): the layout, and a sequence of steps:
  * - writes (set / delete / invalidate, now and then a clear) of a small key
  *   space from random instances, some at once from several processes;
  * - faults through the transport's fault switch (libp2p connection gater):
