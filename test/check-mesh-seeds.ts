@@ -26,9 +26,9 @@ const started = Date.now()
 for (let seed = from; seed < from + count; seed++) {
   const t0 = Date.now()
   try {
-    const r = await runPartialSeed(seed, { instances, ...(values.verbose ? { onStep: (line: string) => console.log(`    ${line}`) } : {}) })
+    const r = await runPartialSeed(seed, { instances, onStep: (line: string) => { if (values.verbose || line.includes('still settling')) console.log(`    ${line}`) } })
     settles.push(...r.settleMs)
-    console.log(`seed ${seed} ok in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.mode}, ${r.instances} instances in ${r.hosts} processes, maxPeers ${r.maxPeers}, connections ${Math.min(...r.connections)}-${Math.max(...r.connections)}; ${r.writes} writes (${r.clears} clears), ${JSON.stringify(r.faults)}; settled in ${r.settleMs.join(', ')} ms`)
+    console.log(`seed ${seed} ok in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.mode}, ${r.instances} instances in ${r.hosts} processes, maxPeers ${r.maxPeers}, connections ${Math.min(...r.connections)}-${Math.max(...r.connections)}; ${r.writes} writes (${r.clears} clears), ${JSON.stringify(r.faults)}; settled in ${r.settleMs.map((ms, i) => `${ms}${(r.settleComponents[i] ?? 1) > 1 ? ` (${r.settleComponents[i]} components)` : ''}`).join(', ')} ms`)
   } catch (error) {
     failed.push(seed)
     console.log(`seed ${seed} FAILED: ${String((error as Error).message).split('\n').slice(0, 12).join('\n  ')}\n  replay: npm run check:mesh-seeds -- --seeds 1 --from ${seed} --instances ${instances} --verbose${instances === 12 ? `\n  or: SEED=${seed} ./node_modules/.bin/node test/mesh/partial-convergence.test.ts` : ''}`)

@@ -15,6 +15,8 @@
  *   cut { instance, peer }           → aborts that instance's connections to `peer` once (the redialer reconnects)
  *   await-state { expect, guardMs }  → when every instance here holds `expect` ({ ok: true }), or the differences after guardMs
  *   connections                      → per instance, its open connections
+ *   links                            → per instance, the peer ids it holds a connection with
+ *   differences { expect }           → how the instances here differ from `expect` now
  *   close
  */
 import { createMeshCache, type MeshCache } from '../../lib/index.ts'
@@ -34,6 +36,8 @@ type Request =
   | { id: number, op: 'cut', instance: number, peer: string }
   | { id: number, op: 'await-state', expect: Expected, guardMs: number }
   | { id: number, op: 'connections' }
+  | { id: number, op: 'links' }
+  | { id: number, op: 'differences', expect: Expected }
   | { id: number, op: 'close' }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config
@@ -106,6 +110,8 @@ process.on('message', async (request: Request) => {
       break
     }
     case 'connections': value = instances.map((i) => i.transport.stats().connections); break
+    case 'differences': value = instances.flatMap((inst, j) => differences(`i${config.first + j}`, inst.cache, request.expect)); break
+    case 'links': value = instances.map((i) => [...new Set(i.transport.libp2p.getConnections().map((c) => c.remotePeer.toString()))]); break
     case 'close': for (const i of instances) await i.cache.close(); for (const i of instances) await i.transport.close(); break
   }
   process.send?.({ id: request.id, value })

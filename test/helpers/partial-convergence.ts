@@ -41,6 +41,8 @@ const KEYS = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']
 /** Bounded waits: failure guards, never waits in themselves (each returns as soon as its condition holds). */
 const CONNECT_GUARD_MS = 60_000
 const SETTLE_GUARD_MS = 60_000
+/** A settle still running after this is described in the trace (what differs, the graph). */
+const SLOW_SETTLE_MS = 5_000
 const TRACE_LINES = 80
 
 export interface PartialRunOptions {
@@ -64,6 +66,8 @@ export interface PartialRunSummary {
   faults: { partitions: number, isolations: number, cuts: number, heals: number, crashes: number }
   /** ms from each settle's heal to every instance holding the truth (the last is the final one). */
   settleMs: number[]
+  /** For each settle, the connected components of the instances' links just after the heal (1: one mesh). */
+  settleComponents: number[]
   /** Open connections per instance once every one had maxPeers neighbours, and after the final settle. */
   connections: number[]
   connectionsAtEnd: number[]
@@ -117,7 +121,7 @@ class Run {
     this.maxPeers = prng.int32(this.gen, 3, 4)
     this.summary = {
       seed, mode: this.mode, instances: this.instances, hosts: Math.ceil(this.instances / this.perProcess), maxPeers: this.maxPeers, steps: o.steps ?? prng.int32(this.gen, 25, 50), writes: 0, clears: 0,
-      faults: { partitions: 0, isolations: 0, cuts: 0, heals: 0, crashes: 0 }, settleMs: [], connections: [], connectionsAtEnd: [],
+      faults: { partitions: 0, isolations: 0, cuts: 0, heals: 0, crashes: 0 }, settleMs: [], settleComponents: [], connections: [], connectionsAtEnd: [],
     }
   }
 
@@ -165,6 +169,22 @@ class Run {
   /** Open connections per instance. */
   async connections (): Promise<number[]> {
     return (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'connections' })))).flatMap((r) => r.value as number[])
+  }
+
+  /**
+   * The connected components of the graph of open connections (an instance
+   * cut off from all is one): more than one at a heal means the sides must
+   * find each other again before anything crosses (SPEC §11.1's link rotation).
+   */
+  async components (): Promise<number> {
+    const links = (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'links' })))).flatMap((r) => r.value as string[][])
+    const index = new Map(this.slots.map((s, i) => [s.peerId, i]))
+    const parent = links.map((_, i) => i)
+    const find = (i: number): number => { while (parent[i] !== i) i = parent[i] = parent[parent[i] as number] as number; return i }
+    for (const [i, peers] of links.entries()) {
+      for (const p of peers) { const j = index.get(p); if (j !== undefined) parent[find(i)] = find(j) }
+    }
+    return new Set(links.map((_, i) => find(i))).size
   }
 
   hostOf (instance: number): Host {
@@ -301,20 +321,31 @@ class Run {
     this.summary.faults.crashes++
   }
 
+  async noteSlow (expect: Expected): Promise<void> {
+    try {
+      const lagging = (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'differences', expect })))).flatMap((r) => r.value as string[])
+      this.note(`still settling after ${SLOW_SETTLE_MS} ms: ${await this.components()} component(s), connections ${(await this.connections()).join(',')}; ${lagging.length} differences: ${lagging.slice(0, 6).join('; ')}`)
+    } catch {} // a diagnostic: the settle itself reports failures
+  }
+
   /** Heals everything and waits until every instance holds the truth; fails with every difference if that does not come. */
   async settle (when: string): Promise<void> {
     await this.heal()
-    const expect: Expected = this.log.expected(this.mode, KEYS)
-    this.note(`settle (${when}): ${Object.keys(expect.keys).length} keys, ${this.log.count} writes`)
     const started = performance.now()
-    const replies = await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'await-state', expect, guardMs: SETTLE_GUARD_MS }, SETTLE_GUARD_MS + 10_000)))
+    const components = await this.components()
+    const expect: Expected = this.log.expected(this.mode, KEYS)
+    this.note(`settle (${when}): ${Object.keys(expect.keys).length} keys, ${this.log.count} writes; ${components} component(s) at the heal`)
+    // A diagnostic only (it decides nothing): what still differs when a settle is slow, and how the graph looks then.
+    const slow = setTimeout(() => { void this.noteSlow(expect) }, SLOW_SETTLE_MS)
+    const replies = await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'await-state', expect, guardMs: SETTLE_GUARD_MS }, SETTLE_GUARD_MS + 10_000))).finally(() => clearTimeout(slow))
     const differences = replies.flatMap((r) => (r.value as { ok: boolean, differences?: string[] }).differences ?? [])
     if (differences.length > 0) {
       const connections = await this.connections()
-      this.fail(`not converged ${SETTLE_GUARD_MS} ms after the heal (${when}); connections per instance ${connections.join(',')}; ${differences.length} differences:\n    ${differences.slice(0, 30).join('\n    ')}`)
+      this.fail(`not converged ${SETTLE_GUARD_MS} ms after the heal (${when}); ${components} component(s) at the heal, ${await this.components()} now; connections per instance ${connections.join(',')}; ${differences.length} differences:\n    ${differences.slice(0, 30).join('\n    ')}`)
     }
     const ms = performance.now() - started
     this.summary.settleMs.push(Math.round(ms))
+    this.summary.settleComponents.push(components)
     this.note(`settled in ${ms.toFixed(0)} ms`)
     for (const h of this.hosts) h.dirty = false
     this.crashedSinceSettle = false
