@@ -149,7 +149,8 @@ export class Wiring<V extends {}> {
       },
       state: (key) => {
         const e = this.store.meta.get(key)
-        return e === undefined || e.isPlaceholder ? undefined : { hlc: e.hlc, writer: e.writer, removed: e.kind !== RecordKind.SET }
+        const table = this.store.table
+        return e === undefined || table.isPlaceholder(e) ? undefined : { hlc: table.hlc(e), writer: table.writer(e), removed: table.kind(e) !== RecordKind.SET }
       },
       floor: () => this.replica.clears.at, // the namespace clear horizon (SPEC §4.1): older L2 records are not served
     })
@@ -211,10 +212,10 @@ export class Wiring<V extends {}> {
     }
     // Encode before touching state: a value the codec refuses changes nothing.
     const bytes = this.replica.replicate ? this.replica.encode(key, value) : undefined
-    const entry = this.replica.write(key, RecordKind.SET, ttl, bytes)
+    const slot = this.replica.write(key, RecordKind.SET, ttl, bytes)
     if (bases !== undefined) this.derived.graph().link(key, bases, true) // before the value, as above
-    this.store.setWritten(key, value, entry)
-    this.link?.written(key, value, ttl, entry.hlc, this.origin, bases)
+    this.store.setWritten(key, value, slot)
+    this.link?.written(key, value, ttl, this.store.table.hlc(slot), this.origin, bases)
     this.#events.change(key, RecordKind.SET, 'local')
   }
 

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Entry } from '../lib/core/entry.ts'
+import type { Slot } from '../lib/core/entry.ts'
 import { Store } from '../lib/core/store.ts'
 import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
 import { RecordKind } from '../protocol/constants.ts'
@@ -13,10 +13,9 @@ import { RecordKind } from '../protocol/constants.ts'
 function setup () {
   let now = 1_700_000_000_000
   const store = new Store<string>({ max: 100, now: () => now, exactClock: true, onEvict: () => {} })
-  const entry = (): Entry => new Entry(RecordKind.INVALIDATE, now * HLC_LOGICAL_RANGE, 'o', ['o', 1], 1000)
-  const dead = (key: string): Entry => {
-    const e = entry()
-    store.meta.set(key, e)
+  const entry = (key: string): Slot => store.addState(key, RecordKind.INVALIDATE, now * HLC_LOGICAL_RANGE, 'o', ['o', 1], 1000)
+  const dead = (key: string): Slot => {
+    const e = entry(key)
     store.markDead(key, e)
     return e
   }
@@ -56,14 +55,15 @@ test('a revived key is not collected through its old slot, and dies again with a
   assert.is(store.tombstones, 0)
 })
 
-test('a replaced entry keeps its key\'s place and death time; a forgotten key leaves the count', () => {
-  const { store, entry, dead, advance } = setup()
+test('a written-over dead key keeps its place and death time; a forgotten key leaves the count', () => {
+  const { store, dead, advance } = setup()
   const old = dead('a')
+  const since = store.table.deadSince(old)
   advance(1000)
-  const newer = entry()
-  store.replaceEntry('a', old, newer)
+  const newer = store.writeState('a', RecordKind.DELETE, 1_700_000_001_000 * HLC_LOGICAL_RANGE, 'o', ['o', 2], 1000)
+  assert.is(newer, old, 'the key keeps its slot')
   store.markDead('a', newer)
-  assert.is(newer.deadSince, old.deadSince)
+  assert.is(store.table.deadSince(newer), since)
   assert.is(store.tombstones, 1)
   dead('b')
   assert.ok(store.forget('b'))
@@ -75,10 +75,9 @@ test('a replaced entry keeps its key\'s place and death time; a forgotten key le
 })
 
 test('a write still inside the horizon is kept and looked at again later', () => {
-  const { store, entry, advance } = setup()
-  const e = entry()
-  e.hlc = (1_700_000_000_000 + 60_000) * HLC_LOGICAL_RANGE // a write from a clock a minute ahead
-  store.meta.set('a', e)
+  const { store, advance } = setup()
+  // a write from a clock a minute ahead
+  const e = store.addState('a', RecordKind.INVALIDATE, (1_700_000_000_000 + 60_000) * HLC_LOGICAL_RANGE, 'o', ['o', 1], 1000)
   store.markDead('a', e)
   advance(10_000)
   assert.is(store.collect(5000), 0)
@@ -101,6 +100,26 @@ test('reviving and burying one key many times keeps the queue bounded', () => {
   assert.is(store.collect(5000), 1)
   assert.is(store.tombstones, 0)
   assert.is(store.meta.size, 0)
+})
+
+test('a forgotten key\'s slot goes to the next new key, and neither the old key\'s queue slot nor the new key is confused', () => {
+  const { store, dead, entry, advance } = setup()
+  const a = dead('a')
+  assert.ok(store.forget('a'))
+  assert.is(store.tombstones, 0)
+  const b = entry('b')
+  assert.is(b, a, 'the freed slot is reused')
+  assert.not.ok(store.table.deadQueued(b), 'reused clean')
+  assert.not.ok(store.table.hasValue(b))
+  advance(1000)
+  store.markDead('b', b)
+  assert.is(store.tombstones, 1)
+  advance(10_000)
+  // 'a' left a stale slot in the GC queue; only 'b' is collected, once.
+  assert.is(store.collect(5000), 1)
+  assert.is(store.tombstones, 0)
+  assert.is(store.meta.size, 0)
+  assert.is(store.table.size, 0)
 })
 
 test.run()

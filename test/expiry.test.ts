@@ -6,7 +6,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMeshCache, type EvictEvent, type MeshCache } from '../lib/index.ts'
-import { Entry } from '../lib/core/entry.ts'
 import { Store } from '../lib/core/store.ts'
 import { RecordKind } from '../protocol/index.ts'
 import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
@@ -120,9 +119,8 @@ test('dropping and rewriting hot keys keeps the queue within twice the held valu
   for (let round = 0; round < 200; round++) {
     for (let k = 0; k < 50; k++) {
       const key = `hot${k}`
-      const entry = new Entry(RecordKind.SET, ++hlc, 'w', ['w', round + 1], 3_600_000)
-      store.meta.set(key, entry)
-      store.setWritten(key, 'v', entry)
+      const slot = store.writeState(key, RecordKind.SET, ++hlc, 'w', ['w', round + 1], 3_600_000)
+      store.setWritten(key, 'v', slot)
       store.dropValue(key, 'remote')
       maxQueued = Math.max(maxQueued, store.queuedDeadlines)
     }

@@ -9,15 +9,16 @@
  * state against what SPEC §4 promises: the highest (hlc, writer) write with
  * the join of every vector, whatever the order.
  *
- * The state is a real Entry (its inline one-origin vector included), and
- * each outcome is carried out as the replica does (lib/core/replica.ts #apply).
+ * The state is a real slot of an EntryTable (its inline one-origin vector
+ * included), and each outcome is carried out as the replica does
+ * (lib/core/replica.ts #apply).
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RecordKind, type RecordKindValue } from '../protocol/constants.ts'
 import type { WireRecord } from '../protocol/record.ts'
 import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
-import { Entry } from '../lib/core/entry.ts'
+import { EntryTable, SlotState } from '../lib/core/entry.ts'
 import { changesState, mergedVector, mergeOutcome, Outcome, recordWins, valueFate, ValueFate, wins, type OutcomeValue } from '../lib/core/merge.ts'
 import { vectorToString, type VersionVector } from '../lib/core/version-vector.ts'
 
@@ -91,8 +92,14 @@ function permutations<T> (xs: T[]): T[][] {
   return out
 }
 
+/** A record's state in a table of its own, as the replica's #apply makes it for a new key. */
+function stateOf (r: WireRecord): SlotState {
+  const table = new EntryTable()
+  return new SlotState(table, table.add(r.kind, r.hlc, r.writer, r.vv, 1000))
+}
+
 /** The outcome SPEC §4 prescribes, from the reference model. */
-function expected (s: Entry | undefined, r: WireRecord): OutcomeValue {
+function expected (s: SlotState | undefined, r: WireRecord): OutcomeValue {
   if (s === undefined) return Outcome.NEW
   const mine = toMap(s.vv)
   const theirs = toMap(r.vv)
@@ -102,16 +109,16 @@ function expected (s: Entry | undefined, r: WireRecord): OutcomeValue {
 }
 
 /** Carries an outcome out on the entry, as the replica's #apply does. */
-function carryOut (s: Entry | undefined, r: WireRecord, outcome: OutcomeValue): Entry | undefined {
-  if (outcome === Outcome.NEW) return Entry.fromRecord(r, 1000)
+function carryOut (s: SlotState | undefined, r: WireRecord, outcome: OutcomeValue): SlotState | undefined {
+  if (outcome === Outcome.NEW) return stateOf(r)
   if (s === undefined || !changesState(outcome)) return s
   const merged = mergedVector(outcome, s, r)
-  if (recordWins(outcome)) s.assign(r, 1000)
-  s.vv = merged
+  if (recordWins(outcome)) s.table.assign(s.slot, r, 1000)
+  s.table.setVv(s.slot, merged)
   return s
 }
 
-function deliver (order: WireRecord[], label: string, state?: Entry): Entry | undefined {
+function deliver (order: WireRecord[], label: string, state?: SlotState): SlotState | undefined {
   for (const r of order) {
     const outcome = mergeOutcome(state, r, NOW, HORIZON)
     const want = expected(state, r)
@@ -138,7 +145,7 @@ function checkHistory (h: WireRecord[]): number {
   let runs = 0
   for (const order of permutations(h)) {
     const label = `history [${describe(h)}], order [${describe(order)}]`
-    const s = deliver(order, label) as Entry
+    const s = deliver(order, label) as SlotState
     assert.is(s.hlc, best.hlc, `${label}: winner hlc`)
     assert.is(s.writer, best.writer, `${label}: winner writer`)
     assert.is(s.kind, best.kind, `${label}: winner kind`)
@@ -169,15 +176,15 @@ test('equal HLCs of concurrent writes are broken by the writer id, in both direc
   const hlc = NOW * HLC_LOGICAL_RANGE + 1
   const a: WireRecord = { key: 'k', kind: RecordKind.SET, hlc, writer: 'a~1', vv: ['a~1', 1] }
   const b: WireRecord = { key: 'k', kind: RecordKind.DELETE, hlc, writer: 'b~1', vv: ['b~1', 1] }
-  assert.is(mergeOutcome(Entry.fromRecord(a, 1000), b, NOW, HORIZON), Outcome.CONFLICT_WON)
-  assert.is(mergeOutcome(Entry.fromRecord(b, 1000), a, NOW, HORIZON), Outcome.CONFLICT_LOST)
-  assert.equal(mergedVector(Outcome.CONFLICT_LOST, Entry.fromRecord(b, 1000), a), ['a~1', 1, 'b~1', 1])
+  assert.is(mergeOutcome(stateOf(a), b, NOW, HORIZON), Outcome.CONFLICT_WON)
+  assert.is(mergeOutcome(stateOf(b), a, NOW, HORIZON), Outcome.CONFLICT_LOST)
+  assert.equal(mergedVector(Outcome.CONFLICT_LOST, stateOf(b), a), ['a~1', 1, 'b~1', 1])
 })
 
 test('a record older than the horizon is expired, whatever the state', () => {
   const old: WireRecord = { key: 'k', kind: RecordKind.SET, hlc: (NOW - HORIZON - 1) * HLC_LOGICAL_RANGE, writer: 'a~1', vv: ['a~1', 5] }
   assert.is(mergeOutcome(undefined, old, NOW, HORIZON), Outcome.EXPIRED)
-  assert.is(mergeOutcome(Entry.fromRecord({ ...old, vv: ['a~1', 1] }, 1000), old, NOW, HORIZON), Outcome.EXPIRED)
+  assert.is(mergeOutcome(stateOf({ ...old, vv: ['a~1', 1] }), old, NOW, HORIZON), Outcome.EXPIRED)
   const edge = { ...old, hlc: (NOW - HORIZON) * HLC_LOGICAL_RANGE }
   assert.is(mergeOutcome(undefined, edge, NOW, HORIZON), Outcome.NEW, 'exactly horizon-old still applies')
   assert.not.ok(changesState(Outcome.EXPIRED))

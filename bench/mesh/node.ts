@@ -131,6 +131,7 @@ process.on('message', async (message: ToNode) => {
   try {
     switch (message.t) {
       case 'init': {
+        await startPromotedSampling()
         const system = await loadSystem(message.system)
         handle = await system.node({
           index: message.index,
@@ -175,6 +176,7 @@ process.on('message', async (message: ToNode) => {
         break
       }
       case 'close': {
+        await writePromotedSampling()
         await handle?.close()
         send({ t: 'closed' })
         process.disconnect()
@@ -185,5 +187,26 @@ process.on('message', async (message: ToNode) => {
     send({ t: 'error', message: error instanceof Error ? error.stack ?? error.message : String(error) })
   }
 })
+
+/**
+ * MESHCACHE_BENCH_PROMOTED=<dir>: a sampling heap profile of every object
+ * that survived a young-generation GC (promoted, so copied at least twice),
+ * whether or not a full GC collected it later: what the scavenges copy, by
+ * allocation site. One file per process, written at 'close'.
+ */
+let promoted: import('node:inspector/promises').Session | undefined
+async function startPromotedSampling(): Promise<void> {
+  if (process.env.MESHCACHE_BENCH_PROMOTED === undefined) return
+  const { Session } = await import('node:inspector/promises')
+  promoted = new Session()
+  promoted.connect()
+  await promoted.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false })
+}
+async function writePromotedSampling(): Promise<void> {
+  if (promoted === undefined) return
+  const { profile } = await promoted.post('HeapProfiler.getSamplingProfile')
+  const { writeFileSync } = await import('node:fs')
+  writeFileSync(`${process.env.MESHCACHE_BENCH_PROMOTED}/promoted-${process.pid}.heapprofile`, JSON.stringify(profile))
+}
 
 send({ t: 'loaded' })

@@ -8,7 +8,7 @@
  * plus the table's growth slack and one more hash insert per write, and each
  * slot pointing at a young entry is one more pointer for every scavenge to
  * update. Here a slot is a key pointer and a small integer, and a key's
- * membership is a flag on its entry (Entry.deadQueued). A slot whose key has
+ * membership is a flag on its state (EntryTable.deadQueued). A slot whose key has
  * since been revived, forgotten or re-queued is stale: the sweep skips it, as
  * the expiry queue skips its stale hints, and `retain` rebuilds the arrays
  * when stale slots outnumber the live ones.

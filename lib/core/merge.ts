@@ -39,7 +39,7 @@ export function recordWins (outcome: OutcomeValue): boolean {
   return outcome === Outcome.NEW || outcome === Outcome.DOMINATES || outcome === Outcome.CONFLICT_WON
 }
 
-/** A key's current state as the rule reads it (an Entry is one). */
+/** A key's current state as the rule reads it (a slot of an EntryTable, through `EntryTable.at`, is one). */
 export interface MergeState {
   readonly hlc: number
   readonly writer: string
@@ -88,7 +88,7 @@ export const ValueFate = {
 } as const
 export type ValueFateValue = (typeof ValueFate)[keyof typeof ValueFate]
 
-/** The state a record left, as rule 5 reads it (an Entry is one): read only when the outcome needs it. */
+/** The state a record left, as rule 5 reads it (`EntryTable.at` is one): read only when the outcome needs it. */
 export interface MergedState {
   readonly kind: RecordKindValue
   /** When a value written by this state expires (its write's physical time plus its ttl). */

@@ -20,11 +20,13 @@
  * value.
  */
 import { LRUCache } from 'lru-cache'
-import { Entry } from './entry.ts'
+import type { RecordKindValue } from '../../protocol/constants.ts'
+import { EntryTable, type Slot } from './entry.ts'
 import { ExpiryQueue } from './expiry-queue.ts'
 import { DeadQueue } from './dead-queue.ts'
 import { physicalMs } from './clock.ts'
 import type { Now } from './clock.ts'
+import type { VersionVector } from './version-vector.ts'
 
 export type EvictReason = 'remote' | 'local' | 'ttl' | 'capacity' | 'repair'
 
@@ -43,17 +45,12 @@ export interface StoreOptions {
 }
 
 /**
- * When a held value expires, and the deadline under which the expiry queue
- * holds its key (0: not queued). An Entry is one for the value its write
- * stored; a Lifetime for any other value.
+ * The lifetime of a value that is not its key's write (a local-only value
+ * or a loaded one): when it expires, and the deadline under which the
+ * expiry queue holds its key (0: not queued). A written value's are in its
+ * slot (EntryTable: `expiresAt`, `queuedAt`).
  */
-interface Schedule {
-  readonly expiresAt: number
-  queuedAt: number
-}
-
-/** The lifetime of a value that is not its entry's write: a local-only value or a loaded one. */
-class Lifetime implements Schedule {
+class Lifetime {
   expiresAt: number
   queuedAt = 0
 
@@ -67,8 +64,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 
 export class Store<V extends {}> {
   readonly lru: LRUCache<string, V>
-  readonly meta = new Map<string, Entry>()
-  /** Keys of entries without a value, oldest death first (an entry's `deadQueued` says whether it is in). */
+  /** Each key's slot in `table`: the Map holds a small integer per key, no object (entry.ts says why). */
+  readonly meta = new Map<string, Slot>()
+  /** The replicated state of every key in `meta`. */
+  readonly table = new EntryTable()
+  /** Keys of entries without a value, oldest death first (a slot's `deadQueued` says whether it is in). */
   readonly #dead = new DeadQueue()
   /** Entries in the GC queue: the tombstones and other value-less states. */
   #deadCount = 0
@@ -117,22 +117,22 @@ export class Store<V extends {}> {
     return this.#expiry.next
   }
 
-  /** Stores the value written by `entry` (a local set or a remote record); it expires at `entry.expiresAt`. */
-  setWritten (key: string, value: V, entry: Entry): void {
+  /** Stores the value written by the state in `slot` (a local set or a remote record); it expires at that state's `expiresAt`. */
+  setWritten (key: string, value: V, slot: Slot): void {
     this.lru.set(key, value)
     this.#lifetimes.delete(key)
     if (this.#localKeys.size !== 0) this.#localKeys.delete(key)
-    this.#revive(key, entry)
-    this.#schedule(key, entry)
+    this.#revive(slot)
+    this.#scheduleWritten(key, slot)
     if (this.#left.length !== 0) this.#reportLeft()
   }
 
-  /** Stores a loaded value until `expiresAt`, hanging on the key's entry: any newer record drops it. */
-  setLoaded (key: string, value: V, expiresAt: number, entry: Entry): void {
+  /** Stores a loaded value until `expiresAt`, hanging on the key's state in `slot`: any newer record drops it. */
+  setLoaded (key: string, value: V, expiresAt: number, slot: Slot): void {
     this.lru.set(key, value)
     this.#localKeys.delete(key)
-    this.#revive(key, entry)
-    entry.queuedAt = 0 // the lifetime below schedules this value
+    this.#revive(slot)
+    this.table.setQueuedAt(slot, 0) // the lifetime below schedules this value
     this.#setLifetime(key, expiresAt)
     if (this.#left.length !== 0) this.#reportLeft()
   }
@@ -144,8 +144,8 @@ export class Store<V extends {}> {
   setLocal (key: string, value: V, expiresAt: number): void {
     this.lru.set(key, value)
     this.#localKeys.add(key)
-    const entry = this.meta.get(key)
-    if (entry !== undefined) this.markDead(key, entry)
+    const slot = this.meta.get(key)
+    if (slot !== undefined) this.markDead(key, slot)
     this.#setLifetime(key, expiresAt)
     if (this.#left.length !== 0) this.#reportLeft()
   }
@@ -155,9 +155,9 @@ export class Store<V extends {}> {
     return this.#localKeys.size !== 0 && this.#localKeys.has(key)
   }
 
-  /** The value `entry` wrote, if this store holds it (not a loaded or local-only value in its place). */
-  writtenValue (key: string, entry: Entry): V | undefined {
-    if (!entry.hasValue || this.#lifetimes.has(key)) return undefined
+  /** The value the state in `slot` wrote, if this store holds it (not a loaded or local-only value in its place). */
+  writtenValue (key: string, slot: Slot): V | undefined {
+    if (!this.table.hasValue(slot) || this.#lifetimes.has(key)) return undefined
     return this.lru.peek(key)
   }
 
@@ -170,17 +170,27 @@ export class Store<V extends {}> {
   /** Drops every value whose deadline has passed; returns how many went. */
   expireDue (now = this.#now()): number {
     const queue = this.#expiry
+    const table = this.table
     let n = 0
     while (queue.next <= now) {
       const at = queue.next
       const key = queue.pop() as string
-      const schedule = this.#scheduleOf(key)
-      if (schedule === undefined || schedule.queuedAt !== at) continue // a stale hint
-      if (schedule.expiresAt > now) {
-        // the value was written again since: wait for its new deadline
-        schedule.queuedAt = schedule.expiresAt
-        queue.push(schedule.expiresAt, key)
-        continue
+      if (this.#queuedAtOf(key) !== at) continue // a stale hint
+      // The value was written again since: wait for its new deadline.
+      const life = this.#lifetimes.get(key)
+      if (life !== undefined) {
+        if (life.expiresAt > now) {
+          queue.push(life.queuedAt = life.expiresAt, key)
+          continue
+        }
+      } else {
+        const slot = this.meta.get(key) as Slot
+        const expiresAt = table.expiresAt(slot)
+        if (expiresAt > now) {
+          table.setQueuedAt(slot, expiresAt)
+          queue.push(expiresAt, key)
+          continue
+        }
       }
       if (this.dropValue(key, 'ttl')) n++
     }
@@ -206,26 +216,28 @@ export class Store<V extends {}> {
   }
 
   /**
-   * Drops the value of `key`, if one may be held, and queues `entry` as the
-   * key's dead state. Returns whether a value was held. `mayHoldValue: false`
+   * Drops the value of `key`, if one may be held, and queues its state
+   * (`slot`) as dead. Returns whether a value was held. `mayHoldValue: false`
    * skips the LRU when the caller knows nothing is there.
    */
-  bury (key: string, entry: Entry, reason: EvictReason, mayHoldValue = true): boolean {
-    // Dropping a held value marks the entry dead on the way (dispose).
+  bury (key: string, slot: Slot, reason: EvictReason, mayHoldValue = true): boolean {
+    // Dropping a held value marks the state dead on the way (dispose).
     const had = mayHoldValue && this.dropValue(key, reason)
-    if (!had) this.markDead(key, entry)
+    if (!had) this.markDead(key, slot)
     return had
   }
 
-  /** Records `entry` as the state of `key`, holding no value. */
-  markDead (key: string, entry: Entry): void {
-    entry.hasValue = false
-    if (entry.deadQueued) return
-    entry.deadSince = Math.ceil(this.#now() / 1000)
-    entry.deadQueued = true
+  /** Records the state in `slot` as `key`'s, holding no value. */
+  markDead (key: string, slot: Slot): void {
+    const table = this.table
+    table.setHasValue(slot, false)
+    if (table.deadQueued(slot)) return
+    const seconds = Math.ceil(this.#now() / 1000)
+    table.setDeadSince(slot, seconds)
+    table.setDeadQueued(slot, true)
     this.#deadCount++
     if (this.#dead.slots > 2 * this.#deadCount + 1024) this.#dead.retain((k, at) => this.#isQueuedAt(k, at))
-    this.#dead.push(key, entry.deadSince)
+    this.#dead.push(key, seconds)
   }
 
   /** How many entries hold no value (tombstones included). */
@@ -233,33 +245,41 @@ export class Store<V extends {}> {
     return this.#deadCount
   }
 
-  /**
-   * Puts a new state object for `key` in place of `previous` (its state until
-   * now, if any). A newer state of a key already queued takes its place and
-   * its death time: the queue stays ordered by death, and collect() still
-   * waits until the newer write itself is past the horizon before dropping it.
-   */
-  replaceEntry (key: string, previous: Entry | undefined, entry: Entry): void {
-    this.meta.set(key, entry)
-    if (previous === undefined || !previous.deadQueued) return
-    entry.hasValue = false
-    entry.deadSince = previous.deadSince
-    entry.deadQueued = true
+  /** A new key's state (no value held, in no queue); returns its slot. */
+  addState (key: string, kind: RecordKindValue, hlc: number, writer: string, vv: VersionVector, ttl: number): Slot {
+    const slot = this.table.add(kind, hlc, writer, vv, ttl)
+    this.meta.set(key, slot)
+    return slot
   }
 
-  /** Drops `key`'s state (and its place in the GC queue); returns whether it had one. */
+  /**
+   * A local write's state for `key`, in the key's slot if it has one. The
+   * state holds no value until the caller stores one, and a key already in
+   * the GC queue keeps its place and death time: the queue stays ordered by
+   * death, and collect() still waits until the newer write itself is past
+   * the horizon before dropping it.
+   */
+  writeState (key: string, kind: RecordKindValue, hlc: number, writer: string, vv: VersionVector, ttl: number): Slot {
+    const slot = this.meta.get(key)
+    if (slot === undefined) return this.addState(key, kind, hlc, writer, vv, ttl)
+    this.table.rewrite(slot, kind, hlc, writer, vv, ttl)
+    return slot
+  }
+
+  /** Drops `key`'s state (and its place in the GC queue); returns whether it had one. Its slot is reused. */
   forget (key: string): boolean {
-    const entry = this.meta.get(key)
-    if (entry === undefined) return false
+    const slot = this.meta.get(key)
+    if (slot === undefined) return false
     this.meta.delete(key)
-    if (entry.deadQueued) this.#deadCount--
+    if (this.table.deadQueued(slot)) this.#deadCount--
+    this.table.free(slot)
     return true
   }
 
   /** Whether a GC queue slot (key, death time) is still its key's: a revived, forgotten or re-queued key leaves a stale one. */
   #isQueuedAt (key: string, seconds: number): boolean {
-    const entry = this.meta.get(key)
-    return entry !== undefined && entry.deadQueued && entry.deadSince === seconds
+    const slot = this.meta.get(key)
+    return slot !== undefined && this.table.deadQueued(slot) && this.table.deadSince(slot) === seconds
   }
 
   /**
@@ -273,6 +293,7 @@ export class Store<V extends {}> {
     const cutoff = now - horizon
     const cutoffSeconds = Math.floor(cutoff / 1000)
     const dead = this.#dead
+    const table = this.table
     // Slots re-queued below go to the back: each slot is looked at once.
     let n = 0
     for (let budget = dead.slots; budget > 0 && dead.firstAt <= cutoffSeconds; budget--) {
@@ -280,15 +301,17 @@ export class Store<V extends {}> {
       const seconds = dead.firstAt
       dead.shift()
       if (!this.#isQueuedAt(key, seconds)) continue // a stale slot
-      const entry = this.meta.get(key) as Entry
+      const slot = this.meta.get(key) as Slot
       // The write itself must be past the horizon: this is the safety rule
       // (deadSince, rounded up to seconds, only orders the queue).
-      if (physicalMs(entry.hlc) > cutoff) {
-        entry.deadSince = Math.ceil(now / 1000)
-        dead.push(key, entry.deadSince)
+      if (physicalMs(table.hlc(slot)) > cutoff) {
+        const again = Math.ceil(now / 1000)
+        table.setDeadSince(slot, again)
+        dead.push(key, again)
         continue
       }
       this.meta.delete(key)
+      table.free(slot)
       this.#deadCount--
       n++
     }
@@ -299,38 +322,46 @@ export class Store<V extends {}> {
     let life = this.#lifetimes.get(key)
     if (life === undefined) this.#lifetimes.set(key, life = new Lifetime(expiresAt))
     else life.expiresAt = expiresAt
-    this.#schedule(key, life)
+    // Makes sure the queue holds `key` by its deadline. A deadline that moved
+    // later needs nothing: the earlier item is pushed again when it comes due.
+    if (life.queuedAt !== 0 && life.queuedAt <= expiresAt) return
+    life.queuedAt = expiresAt
+    this.#enqueue(key, expiresAt)
   }
 
-  /** The entry of a key about to hold a value: out of the GC queue, and not queued for expiry under its dead phase. */
-  #revive (key: string, entry: Entry): void {
-    if (entry.hasValue) return
-    entry.hasValue = true
-    entry.queuedAt = 0
+  /** As #setLifetime's end, for a value its key's write stored. */
+  #scheduleWritten (key: string, slot: Slot): void {
+    const table = this.table
+    const at = table.expiresAt(slot)
+    const queued = table.queuedAt(slot)
+    if (queued !== 0 && queued <= at) return
+    table.setQueuedAt(slot, at)
+    this.#enqueue(key, at)
+  }
+
+  /** The state of a key about to hold a value: out of the GC queue, and not queued for expiry under its dead phase. */
+  #revive (slot: Slot): void {
+    const table = this.table
+    if (table.hasValue(slot)) return
+    table.setHasValue(slot, true)
+    table.setQueuedAt(slot, 0)
     // Its slot in the GC queue goes stale.
-    if (entry.deadQueued) {
-      entry.deadQueued = false
+    if (table.deadQueued(slot)) {
+      table.setDeadQueued(slot, false)
       this.#deadCount--
     }
   }
 
-  /** The schedule of the value `key` holds: its lifetime if it has one, else its entry's, if the entry holds it. */
-  #scheduleOf (key: string): Schedule | undefined {
+  /** The deadline under which the expiry queue holds the value `key` holds (0: none), by its lifetime or its state's; undefined when neither holds one. */
+  #queuedAtOf (key: string): number | undefined {
     const life = this.#lifetimes.get(key)
-    if (life !== undefined) return life
-    const entry = this.meta.get(key)
-    return entry !== undefined && entry.hasValue ? entry : undefined
+    if (life !== undefined) return life.queuedAt
+    const slot = this.meta.get(key)
+    return slot !== undefined && this.table.hasValue(slot) ? this.table.queuedAt(slot) : undefined
   }
 
-  /**
-   * Makes sure the queue holds `key` by its deadline. A deadline that moved
-   * later needs nothing: the earlier item is pushed again when it comes due.
-   */
-  #schedule (key: string, s: Schedule): void {
-    const at = s.expiresAt
-    const queued = s.queuedAt // derived from the entry's timestamp: read once
-    if (queued !== 0 && queued <= at) return
-    s.queuedAt = at
+  /** Pushes `key` under `at` (its schedule already says so), arming the timer if it is the soonest. */
+  #enqueue (key: string, at: number): void {
     this.#compactIfStale()
     this.#expiry.push(at, key)
     if (this.#timed && at < this.#armedFor) this.#arm()
@@ -361,7 +392,7 @@ export class Store<V extends {}> {
    */
   #compactIfStale (): void {
     if (this.#expiry.size <= 2 * this.lru.size + 1024) return
-    this.#expiry.retain((at, key) => this.#scheduleOf(key)?.queuedAt === at)
+    this.#expiry.retain((at, key) => this.#queuedAtOf(key) === at)
   }
 
   #disposed (key: string, reason: LRUCache.DisposeReason): void {
@@ -369,8 +400,8 @@ export class Store<V extends {}> {
     const why: EvictReason = reason === 'delete' ? (this.#deleting ?? 'local') : reason === 'evict' ? 'capacity' : 'ttl'
     this.#lifetimes.delete(key)
     this.#localKeys.delete(key)
-    const entry = this.meta.get(key)
-    if (entry !== undefined) this.markDead(key, entry)
+    const slot = this.meta.get(key)
+    if (slot !== undefined) this.markDead(key, slot)
     this.#compactIfStale() // its queue item is now a stale hint
     this.#left.push([key, why])
   }

@@ -97,7 +97,7 @@ export interface CacheStats {
   tombstones: number
   /** Origins whose sequence this instance tracks. */
   origins: number
-  /** Estimated bytes of metadata (version vectors, timestamps, tombstones, key strings of tombstones); -1 when `stats({ metadataBytes: false })` skipped it. */
+  /** Estimated bytes of metadata (version vectors, timestamps, tombstones; not key strings, which a tombstone may share with the caller); -1 when `stats({ metadataBytes: false })` skipped it. */
   metadataBytes: number
   /** Loader calls made by `getOrLoad` (one per key per load, however many callers). */
   loads: number
