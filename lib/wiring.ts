@@ -94,6 +94,7 @@ export class Wiring<V extends {}> {
       connected: () => this.#channel?.peers() ?? [],
       send: (peer, frame) => this.#send(peer, frame),
       broadcast: (frame) => this.#broadcast(frame),
+      relays: () => this.#channel?.relays?.() === true,
     })
     this.derived = new Derived<V>({
       now: options.now,
@@ -114,7 +115,7 @@ export class Wiring<V extends {}> {
       drop: (key) => { this.store.dropValue(key, 'local') },
       invalidate: (key) => {
         if (this.closed) return false
-        checkKey(key, options.limits.maxKeyBytes)
+        // No checkKey: a dependent is a key `set` or a load stored, checked then.
         this.replica.remove(key, RecordKind.INVALIDATE)
         return true
       },

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ErrorCode, MeshCacheError } from '../lib/index.ts'
+import { ErrorCode, MeshCacheError, type EvictEvent } from '../lib/index.ts'
 import { DependencyGraph } from '../lib/loading/dependencies.ts'
 import { cluster } from './helpers/cluster.ts'
 
@@ -64,6 +64,26 @@ test('fan-out of 10,000 on one base', async () => {
   c!.invalidate('base')
   assert.is(c!.stats().liveKeys, 0)
   assert.is(c!.dependencyStats().edges, 0)
+  await close()
+})
+
+test('drops queued while a cascade runs are taken in the same pass, each with its own change\'s reason', async () => {
+  const { nodes: [a, b], net, close } = await cluster<string>(2)
+  for (const k of ['d1', 'd2', 'd3']) b!.set(k, k, { dependsOn: ['base'], local: true })
+  b!.set('x', 'x', { dependsOn: ['X'], local: true })
+  b!.set('y', 'y', { dependsOn: ['x'], local: true })
+  const seen: string[] = []
+  // The first drop of a remote cascade makes a local change: its dependents queue behind the rest.
+  b!.on('evict', (e: EvictEvent) => {
+    seen.push(`${e.key} ${e.reason}`)
+    if (e.key === 'd1') b!.invalidate('X')
+  })
+  await net.flush()
+  a!.invalidate('base')
+  await net.flush()
+  assert.equal(seen, ['d1 remote', 'd2 remote', 'd3 remote', 'x local', 'y local'])
+  assert.is(b!.stats().liveKeys, 0, 'nothing queued was left behind')
+  assert.is(b!.dependencyStats().edges, 0)
   await close()
 })
 
