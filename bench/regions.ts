@@ -47,8 +47,8 @@ try {
   console.log(`  cross-region  p50 ${f(percentile(p.cross, 0.5))} ms  p99 ${f(percentile(p.cross, 0.99))} ms  (${p.cross.length} arrivals)  p50 − delay ${f(percentile(p.cross, 0.5) - delayMs)} ms (target ≤ 5)`)
   if (!values['no-cut']) {
     for (const [i, cutMs] of values.cuts.split(',').map(Number).entries()) {
-      const ms = await cutAndHeal(r, `cut${i}`, cutMs)
-      console.log(`  region cut ${cutMs} ms, healed: converged ${ms.map((m) => m.toFixed(0)).join(', ')} ms after the heal; max ${f(Math.max(...ms))} ms (target ≤ delay + 1000 = ${delayMs + 1000})`)
+      const { ms, liftMs } = await cutAndHeal(r, `cut${i}`, cutMs)
+      console.log(`  region cut ${cutMs} ms, healed: converged ${ms.map((m) => m.toFixed(0)).join(', ')} ms after the heal; max ${f(Math.max(...ms))} ms (target ≤ delay + 1000 = ${delayMs + 1000}); lifting the cut took ${f(liftMs)} ms`)
     }
   }
 } finally {

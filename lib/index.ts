@@ -57,6 +57,8 @@ export async function createMeshCache<V extends {} = {}> (options: MeshCacheOpti
       identity: options.identity,
       gossipsub: options.gossipsub,
       maxPeers: options.maxPeers,
+      // Region links (SPEC §11.4): they act only in a partial mesh (maxPeers) with a region.
+      region: resolved.region,
       ...(options.logger !== undefined ? { logger: toComponentLogger(resolved.logger) } : {}),
     })
   }

@@ -57,7 +57,12 @@ export interface MeshCacheOptions<V = unknown> {
   now?: Now | undefined
   /** A stable name for this instance (shown to peers). A fresh incarnation is added at every start. @default random */
   nodeId?: string | undefined
-  /** Region label shown in `peers()`. @default '' */
+  /**
+   * Region label shown in `peers()`. With `maxPeers` (a partial mesh), the
+   * default transport also shapes the mesh by it: links stay inside the
+   * region and each region keeps a couple of links to the others (region
+   * links, SPEC.md §11.4). @default ''
+   */
   region?: string | undefined
   /**
    * How replicate mode turns values into bytes: `'msgpack'` (msgpackr with

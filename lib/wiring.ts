@@ -94,6 +94,7 @@ export class Wiring<V extends {}> {
       connected: () => this.#channel?.peers() ?? [],
       send: (peer, frame) => this.#send(peer, frame),
       broadcast: (frame) => this.#broadcast(frame),
+      relays: () => this.#channel?.relays?.() === true,
     })
     this.derived = new Derived<V>({
       now: options.now,

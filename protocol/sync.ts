@@ -10,7 +10,8 @@
  * every record that has a vector entry beyond that, split in `parts` frames
  * (part = 0 … parts-1) that all repeat the responder's own state vector. The
  * requester may raise its state vector to the responder's only after every
- * part of the same syncId arrived.
+ * part of the same syncId arrived. Sessions number from 1: a step 2 with
+ * syncId 0 is a relayed repair (SPEC §6.1), merged as ordinary updates.
  */
 import * as encoding from 'lib0/encoding'
 import { MessageType, type DecodeLimits } from './constants.ts'

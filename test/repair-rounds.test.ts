@@ -138,6 +138,7 @@ test('an origin left out of a round is not raised to the answer\'s count; the ot
     flowing: () => new Set(['flowing']),
     recordsBeyond: () => [],
     applyRepair: () => {},
+    applyRelayed: () => {},
     advance: (sv, skipped) => { raised.push([sv, skipped]) },
     send: (_peer, frame) => { frames.push(frame) },
     now: () => 0,

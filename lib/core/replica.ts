@@ -250,21 +250,28 @@ export class Replica<V extends {}> {
     return true
   }
 
-  /** Merges an anti-entropy answer's records. */
-  applyRecords (records: WireRecord[], reason: EvictReason, from: string): void {
+  /**
+   * Merges an anti-entropy answer's records (`reason` 'repair') or a relayed
+   * repair's ('remote', repair-relay.ts). Returns the records that changed
+   * state here: for 'repair', what the repair relay passes on.
+   */
+  applyRecords (records: WireRecord[], reason: EvictReason, from: string): WireRecord[] {
     const values = this.#decodeValues(records, from)
     const issued = this.#seq // before any listener can write
     const forged = this.#forgedRecords(records)
     const now = this.#o.now()
-    let repaired = 0
+    const changed: WireRecord[] = []
     for (let i = 0; i < records.length; i++) {
       const r = records[i] as WireRecord
       if (forged !== undefined && forged.has(i)) this.#refuseForged(r, reason)
-      else if (this.#apply(r, values?.[i], reason, now) && reason === 'repair') repaired++
+      else if (this.#apply(r, values?.[i], reason, now)) changed.push(r)
     }
-    this.#counters.repairs += repaired
-    if (repaired !== 0) this.#o.logger.info({ peer: from, records: repaired }, 'anti-entropy repaired state the update path had not delivered')
+    if (reason === 'repair') {
+      this.#counters.repairs += changed.length
+      if (changed.length !== 0) this.#o.logger.info({ peer: from, records: changed.length }, 'anti-entropy repaired state the update path had not delivered')
+    }
     if (forged !== undefined) this.#reportForged(from, records, forged, issued)
+    return changed
   }
 
   /** Decodes every value of a frame first; one this instance cannot take is dropped and reported (incoming-values.ts). */

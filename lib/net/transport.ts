@@ -35,6 +35,12 @@ export interface Channel {
   send(peer: string, frame: Uint8Array): void
   /** The peers currently reachable in this namespace. */
   peers(): string[]
+  /**
+   * Whether `broadcast` reaches peers this node has no connection to, relayed
+   * hop by hop (a partial mesh). The core then re-publishes what its
+   * anti-entropy repaired (SPEC §6.1). Omitted: false.
+   */
+  relays?(): boolean
   /** Leaves the namespace; no handler callback runs afterwards. */
   close(): Promise<void>
 }

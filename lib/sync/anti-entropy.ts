@@ -17,6 +17,7 @@ import { MessageType, TARGET_FRAME_BYTES } from '../../protocol/constants.ts'
 import type { WireRecord } from '../../protocol/record.ts'
 import type { StateVector, SyncStep1Message, SyncStep2Message } from '../../protocol/sync.ts'
 import { splitRecords } from './outbox.ts'
+import { RELAYED_SYNC_ID } from './repair-relay.ts'
 
 export interface SyncHost {
   /** A fresh map: the caller may change it. */
@@ -32,6 +33,8 @@ export interface SyncHost {
   recordsBeyond(sv: StateVector): WireRecord[]
   /** Merges repair records (already decoded and validated). */
   applyRepair(records: WireRecord[], from: string): void
+  /** Merges the records of a relayed repair (repair-relay.ts): ordinary updates, not repairs. */
+  applyRelayed(records: WireRecord[], from: string): void
   /** Raises the local state vector to `sv` after a complete exchange, except for the origins in `skipped`. */
   advance(sv: StateVector, skipped: ReadonlySet<string> | undefined): void
   send(peer: string, frame: Uint8Array): void
@@ -132,6 +135,11 @@ export class AntiEntropy {
 
   /** Merges a step-2 part; completes the session when its last part arrived. */
   onStep2 (from: string, msg: SyncStep2Message): void {
+    if (msg.syncId === RELAYED_SYNC_ID) {
+      // Another node's repair, relayed (repair-relay.ts): no session of ours, and never relayed again.
+      this.#host.applyRelayed(msg.records, from)
+      return
+    }
     this.#host.applyRepair(msg.records, from)
     const session = this.#sessions.get(msg.syncId)
     if (session === undefined || session.peer !== from) return // unsolicited or late: merged, nothing more

@@ -12,12 +12,15 @@ import type { Replica } from '../core/replica.ts'
 import type { ResolvedOptions } from '../options.ts'
 import { AntiEntropy } from './anti-entropy.ts'
 import { Membership, withMeta, type PeerInfo } from './membership.ts'
+import { RepairRelay } from './repair-relay.ts'
 
 export interface ReplicationHost {
   /** Peers connected in the namespace now (transport ids). */
   connected (): string[]
   send (peer: string, frame: Uint8Array): void
   broadcast (frame: Uint8Array): void
+  /** Whether a broadcast is relayed beyond the neighbours (a partial mesh, `Channel.relays`). */
+  relays (): boolean
 }
 
 export class Replication<V extends {}> {
@@ -25,6 +28,8 @@ export class Replication<V extends {}> {
   readonly #o: ResolvedOptions<V>
   readonly #host: ReplicationHost
   readonly #sync: AntiEntropy
+  /** Re-publishes what answers repaired here, in a partial mesh (repair-relay.ts). */
+  readonly relay: RepairRelay
   #membership: Membership | undefined
   #announcedSeq = 0
   /** What this instance advertises to its peers (`cache.advertise`). */
@@ -36,12 +41,14 @@ export class Replication<V extends {}> {
     this.#replica = replica
     this.#o = options
     this.#host = host
+    const relay = this.relay = new RepairRelay({ relays: () => host.relays(), broadcast: (frame) => host.broadcast(frame), now: options.now }, options.limits.maxRecords, options.limits.maxOrigins)
     this.#sync = new AntiEntropy({
       stateVector: () => replica.stateVector(),
       reportedStateVector: () => replica.reportedStateVector(this.liveOrigins()),
       flowing: () => this.#flowing(),
       recordsBeyond: (sv) => replica.recordsBeyond(sv),
-      applyRepair: (records, from) => replica.applyRecords(records, 'repair', from),
+      applyRepair: (records, from) => { relay.offer(replica.applyRecords(records, 'repair', from)) },
+      applyRelayed: (records, from) => { replica.applyRecords(records, 'remote', from) },
       advance: (sv, skipped) => replica.advance(sv, skipped),
       send: (peer, frame) => host.send(peer, frame),
       now: options.now,

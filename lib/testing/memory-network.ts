@@ -192,6 +192,7 @@ export class MemoryNetwork {
         if (open) this.#enqueue({ from: name, to: peer, namespace, frame, message: 0 })
       },
       peers: () => this.#peersOf(name, namespace),
+      relays: () => this.#spread && this.#links !== undefined,
       close: async () => {
         if (!open) return
         open = false

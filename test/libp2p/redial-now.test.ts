@@ -62,4 +62,66 @@ test('a lost peer reached again is redialled at its bootstrap address, not only 
   }
 })
 
+for (const [connected, expected] of [[4, true], [6, false]] as const) {
+  test(`in a partial mesh (maxPeers 3) with ${connected} connections, a lost peer reached again is ${expected ? '' : 'not '}redialled (up to twice the bound)`, async () => {
+    // Before, dialNow wanted fewer than maxPeers connections: a node that refilled its bound from
+    // its own region during a cut never redialled its far link (a region cut past peerTimeout
+    // never healed in a partial mesh, test/netns/regions.test.ts).
+    const dials: string[] = []
+    let allowed = 0
+    let connections = 0
+    const r = new Redialer({
+      node: fakeNode(dials), log, isConnected: () => false, interval: 60_000, maxInterval: 60_000, dialTimeout: 5_000, forgetAfter: 600_000,
+      bound: { peers: 3, connections: () => connections },
+      // The region rule would refuse FAR now (not a holder): restoring a lost link is not its call.
+      policy: { allowDial: (peer) => { if (peer === FAR) allowed++; return peer !== FAR }, compare: () => 0 },
+    })
+    try {
+      r.addBootstrap(BOOTSTRAP)
+      r.learn(FAR, [ADVERTISED], false)
+      r.start()
+      await until(() => r.addrsOf(FAR).includes(BOOTSTRAP), 'first dial of the bootstrap address')
+      r.established(FAR)
+      // the cut: FAR given up, and the node refilled its bound from its own side meanwhile
+      connections = connected
+      r.disconnected(FAR, true)
+      dials.length = 0
+      allowed = 0
+      r.dialNow(FAR)
+      if (expected) {
+        await until(() => dials.includes(BOOTSTRAP), 'the restoring dial')
+      } else {
+        await sleep(50) // nothing to wait on: no dial may come (the guard's length is arbitrary)
+        assert.equal(dials, [], 'dialled past twice the bound')
+      }
+      assert.is(allowed, 0, 'the dial policy was asked')
+    } finally {
+      r.stop()
+    }
+  })
+}
+
+test('at the bound, a dial the policy needs (a holder without a far link) is made, one at a time; others are not', async () => {
+  const dials: string[] = []
+  const OTHER = '/ip4/10.9.9.9/tcp/20004'
+  const r = new Redialer({
+    node: fakeNode(dials), log, isConnected: () => false, interval: 20, maxInterval: 20, dialTimeout: 5_000, forgetAfter: 600_000,
+    bound: { peers: 3, connections: () => 3 }, // at the bound from the start
+    policy: { allowDial: () => true, compare: () => 0, needs: (peer) => peer === FAR },
+  })
+  try {
+    r.addBootstrap(`${BOOTSTRAP}`)
+    r.addBootstrap(`${OTHER}`)
+    r.learn(FAR, [ADVERTISED], false)
+    r.start()
+    // FAR's own entry (its advertised address) is needed: dialled, fails; the bootstrap entries' peers are unknown: not needed
+    await until(() => dials.some(a => a.startsWith(ADVERTISED)), 'the needed dial')
+    await sleep(100) // several ticks: nothing else may be dialled at the bound (the guard's length is arbitrary)
+    assert.not.ok(dials.includes(OTHER), `a dial nobody needed went out at the bound: ${dials.join(', ')}`)
+    assert.not.ok(dials.includes(BOOTSTRAP), 'a bootstrap entry of unknown peer was dialled at the bound')
+  } finally {
+    r.stop()
+  }
+})
+
 test.run()

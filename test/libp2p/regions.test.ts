@@ -46,6 +46,14 @@ test('only a region\'s crossRegionLinks smallest ids (among what a node sees) di
   assert.ok(eu(1).allowDial(undefined, ['a1']))
 })
 
+test('a holder without a far link needs one (dialled even at the bound); nobody else does', () => {
+  assert.ok(eu().needsDial('a2', ['a1', 'c1', 'd1']), 'b1 holds (one smaller id) and has no far link')
+  assert.not.ok(eu().needsDial('b2', ['a1', 'c1', 'a2']), 'it has one already')
+  assert.not.ok(eu(1).needsDial('a2', ['a1', 'c1']), 'not a holder with crossRegionLinks 1')
+  assert.not.ok(eu().needsDial('c1', ['a1']), 'own region: the bound applies')
+  assert.not.ok(eu().needsDial(undefined, ['a1']), 'unknown peer')
+})
+
 test('a far link a non-holder dialled is let go only while it has a link in its own region', () => {
   assert.ok(eu(1).shouldShed('a2', ['a1', 'a2']))
   assert.not.ok(eu(1).shouldShed('a2', ['a2']), 'its only link: kept')

@@ -15,7 +15,7 @@
  *   { id, op: 'await-missing', keys } | { id, op: 'invalidate', key } | { id, op: 'invalidate-tag', tag } |
  *   { id, op: 'peers' } (cache.peers()) | { id, op: 'peer-errors' } (codes of the transport's dial errors so far) |
  *   { id, op: 'await-peer-error', code } | { id, op: 'set-replicated', key, value, timeout } (set, then
- *   whenReplicated) | { id, op: 'clear' }
+ *   whenReplicated) | { id, op: 'clear' } | { id, op: 'links' } (connections, gossipsub mesh peers)
  * Replies: { id, value, at } where `at` is CLOCK_MONOTONIC ms.
  */
 import { createMeshCache, type ChangeEvent } from '../../lib/index.ts'
@@ -29,6 +29,7 @@ type Request =
   | { id: number, op: 'await-members', count: number }
   | { id: number, op: 'await-values', expect: Record<string, string> }
   | { id: number, op: 'transport-stats' }
+  | { id: number, op: 'links' }
   | { id: number, op: 'sync' }
   | { id: number, op: 'delete', key: string }
   | { id: number, op: 'inspect', keys: string[] }
@@ -73,6 +74,13 @@ transport.onPeerError((e) => { peerErrors.push(e.error.code); queueMicrotask(wak
 cache.on('change', (_: ChangeEvent) => queueMicrotask(wake))
 cache.on('evict', () => queueMicrotask(wake))
 
+/** This node's connections (peer, direction, remote address) and its gossipsub mesh peers in the namespace's topic. */
+function links (): { connections: Array<{ peer: string, direction: string, addr: string }>, mesh: string[] } {
+  const connections = transport.libp2p.getConnections().map((c) => ({ peer: c.remotePeer.toString(), direction: c.direction, addr: c.remoteAddr.toString() }))
+  const pubsub = (transport.libp2p.services as { pubsub?: { getMeshPeers (topic: string): unknown[] } }).pubsub
+  return { connections, mesh: (pubsub?.getMeshPeers('/meshcache/1/partition') ?? []).map(String) }
+}
+
 process.on('message', async (request: Request) => {
   let value: unknown
   let at = now()
@@ -91,6 +99,7 @@ process.on('message', async (request: Request) => {
     case 'await-peers': at = await until(() => cache.connectedPeers().length >= request.count); break
     case 'await-members': at = await until(() => cache.peers().length >= request.count); break
     case 'transport-stats': value = transport.stats(); break
+    case 'links': value = links(); break
     case 'peers': value = cache.peers(); break
     case 'set-replicated': cache.set(request.key, request.value); await cache.whenReplicated({ timeout: request.timeout }); at = now(); break
     case 'clear': cache.clear(); break

@@ -16,10 +16,14 @@
  * Real time is unavoidable (a delay and a cut are time); the transport's
  * timers are scaled down as in heal.test.ts (keepalive 2 s, peerTimeout 6 s).
  * The p50 target (cross-region within delay + 5 ms) is a figure of
- * `npm run bench:regions`, not asserted here. Like heal.test.ts's, the heal
- * bounds assume the machine is not swamped: at a load average of 20-26 on 2
- * cores both tests missed them (1.0-2.9 s here), with and without this
- * branch's changes.
+ * `npm run bench:regions`, not asserted here. So is the heal target (link
+ * delay + 1 s): timed from a simultaneous lift of the cut (region-lab.ts; it
+ * was timed from the end of a sequential one, up to a second late under
+ * load), the full mesh took 0.5-1.27 s at a load average of 9-16, the branch
+ * point's code as much, so the bound here is HEAL_BOUND_MS, generous for a
+ * loaded CI machine: it still catches a heal that waits for a backoff or a
+ * periodic round (seconds). The probe's redial of the bootstrap address is
+ * pinned by test/libp2p/redial-now.test.ts.
  */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -28,6 +32,8 @@ import { cutAndHeal, measurePropagation, percentile, startRegions, type Regions 
 
 const DELAY_MS = 40
 const SHORT_CUT_MS = 5_000
+/** What the heal tests assert (the target, link delay + 1 s, is the bench's figure; see above). */
+const HEAL_BOUND_MS = 3_000
 const LONG_CUT_MS = 8_000
 
 interface Context { r?: Regions }
@@ -52,17 +58,49 @@ if (!availability.ok) {
     assert.ok(percentile(p.intra, 0.5) < DELAY_MS, `intra-region p50 ${percentile(p.intra, 0.5).toFixed(1)} ms: went through the proxy?`)
   })
 
-  regions(`a region cut off for ${SHORT_CUT_MS} ms (past the keepalive, under peerTimeout) converges within delay + 1 s of the heal`, async (ctx) => {
-    const ms = await cutAndHeal(ctx.r as Regions, 'short', SHORT_CUT_MS)
-    console.log(`  regions: ${SHORT_CUT_MS} ms cut: converged ${ms.map((m) => m.toFixed(0)).join(', ')} ms after the heal`)
-    for (const [i, m] of ms.entries()) assert.ok(m < DELAY_MS + 1_000, `node ${i} converged ${m.toFixed(0)} ms after the heal`)
+  regions(`a region cut off for ${SHORT_CUT_MS} ms (past the keepalive, under peerTimeout) converges after the heal`, async (ctx) => {
+    const { ms, liftMs } = await cutAndHeal(ctx.r as Regions, 'short', SHORT_CUT_MS)
+    console.log(`  regions: ${SHORT_CUT_MS} ms cut: converged ${ms.map((m) => m.toFixed(0)).join(', ')} ms after the heal (lifting the cut took ${liftMs.toFixed(0)} ms)`)
+    for (const [i, m] of ms.entries()) assert.ok(m < HEAL_BOUND_MS, `node ${i} converged ${m.toFixed(0)} ms after the heal (lifting the cut took ${liftMs.toFixed(0)} ms)`)
   })
 
-  regions(`a region cut off for ${LONG_CUT_MS} ms (past peerTimeout) converges within delay + 1 s of the heal`, async (ctx) => {
-    const ms = await cutAndHeal(ctx.r as Regions, 'long', LONG_CUT_MS)
-    console.log(`  regions: ${LONG_CUT_MS} ms cut: converged ${ms.map((m) => m.toFixed(0)).join(', ')} ms after the heal`)
-    for (const [i, m] of ms.entries()) assert.ok(m < DELAY_MS + 1_000, `node ${i} converged ${m.toFixed(0)} ms after the heal`)
+  regions(`a region cut off for ${LONG_CUT_MS} ms (past peerTimeout) converges after the heal`, async (ctx) => {
+    const { ms, liftMs } = await cutAndHeal(ctx.r as Regions, 'long', LONG_CUT_MS)
+    console.log(`  regions: ${LONG_CUT_MS} ms cut: converged ${ms.map((m) => m.toFixed(0)).join(', ')} ms after the heal (lifting the cut took ${liftMs.toFixed(0)} ms)`)
+    for (const [i, m] of ms.entries()) assert.ok(m < HEAL_BOUND_MS, `node ${i} converged ${m.toFixed(0)} ms after the heal (lifting the cut took ${liftMs.toFixed(0)} ms)`)
   })
 }
 
 regions.run()
+
+/**
+ * The same cuts in a partial mesh with region links (maxPeers 3, 4+4: each
+ * region keeps a couple of far links). Before the repair relay and the
+ * restore of lost links at the bound, the 8 s cut never converged within 60 s
+ * (the far links were not redialled: every node was at its bound) and the 5 s
+ * cut took 0.5-13 s (the side beyond the far link's end waited for
+ * announcement ticks and periodic rounds; at 4+4 the branch point's code
+ * converged in neither within 60 s). The bound is HEAL_BOUND_MS, as above;
+ * `npm run bench:regions -- --sizes 5,5 --max-peers 3 --region-links`
+ * reports the figure (0.36-0.98 s).
+ */
+const partial = suite<Context>('two regions 40 ms apart, partial mesh with region links (netns + delay proxy)', {})
+
+if (!availability.ok) {
+  partial.skip('regions (partial mesh)', () => {})
+} else {
+  partial.before(async (ctx) => {
+    ctx.r = await startRegions({ sizes: [4, 4], delayMs: DELAY_MS, env: { KEEPALIVE_MS: '2000', PEER_TIMEOUT_MS: '6000', REDIAL: 'default', MAX_PEERS: '3', REGION_LINKS: '1' } })
+  })
+  partial.after(async (ctx) => { await ctx.r?.close() })
+
+  for (const [round, cutMs, what] of [['p-short', SHORT_CUT_MS, 'past the keepalive, under peerTimeout'], ['p-long', LONG_CUT_MS, 'past peerTimeout']] as const) {
+    partial(`a region cut off for ${cutMs} ms (${what}) converges after the heal: far links come back, repairs are relayed`, async (ctx) => {
+      const { ms, liftMs } = await cutAndHeal(ctx.r as Regions, round, cutMs)
+      console.log(`  regions (partial mesh, region links): ${cutMs} ms cut: converged ${ms.map((m) => m.toFixed(0)).join(', ')} ms after the heal (lifting the cut took ${liftMs.toFixed(0)} ms)`)
+      for (const [i, m] of ms.entries()) assert.ok(m < HEAL_BOUND_MS, `node ${i} converged ${m.toFixed(0)} ms after the heal (lifting the cut took ${liftMs.toFixed(0)} ms)`)
+    })
+  }
+}
+
+partial.run()

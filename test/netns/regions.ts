@@ -104,12 +104,19 @@ export async function measurePropagation (r: Regions, writes: number, tag = 'p')
 const keysOf = (prefix: string, count: number): Record<string, string> =>
   Object.fromEntries(Array.from({ length: count }, (_, i) => [`${prefix}:${i}`, prefix]))
 
+export interface Healed {
+  /** Each instance's ms from the heal (the cut lifted in every namespace) to holding both regions' writes. */
+  ms: number[]
+  /** How long lifting the cut took (nft in every namespace at once): the heal's own uncertainty. */
+  liftMs: number
+}
+
 /**
  * Cuts the regions apart for `cutMs`, writes `keys` keys in each region
- * during the cut, heals; returns each instance's ms from the heal to holding
- * both regions' writes.
+ * during the cut, heals; returns when each instance held both regions'
+ * writes, from the heal.
  */
-export async function cutAndHeal (r: Regions, round: string, cutMs: number, keys = 50): Promise<number[]> {
+export async function cutAndHeal (r: Regions, round: string, cutMs: number, keys = 50): Promise<Healed> {
   const { nodes } = r.lab
   await r.lab.cut()
   const cutAt = now()
@@ -128,9 +135,10 @@ export async function cutAndHeal (r: Regions, round: string, cutMs: number, keys
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, cutAt + cutMs - now())))
   const converging = nodes.map(async (n) => await r.ask(n.index, { op: 'await-values', expect: { ...a, ...b } }))
   await Promise.all(nodes.map(async (n) => await r.ask(n.index, { op: 'get', keys: [] })))
+  const liftAt = now()
   await r.lab.heal()
   const healAt = now()
-  return (await Promise.all(converging)).map((reply) => Math.max(0, reply.at - healAt))
+  return { ms: (await Promise.all(converging)).map((reply) => Math.max(0, reply.at - healAt)), liftMs: healAt - liftAt }
 }
 
 export function percentile (values: readonly number[], p: number): number {

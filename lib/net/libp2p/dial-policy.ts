@@ -95,6 +95,13 @@ export interface DialBound { peers: number, connections: () => number }
 export interface DialPolicy {
   allowDial: (peer: string | undefined) => boolean
   compare: (a: string | undefined, b: string | undefined) => number
+  /**
+   * Whether a dial of `peer` is needed even at the bound (a region's link
+   * holder without a far link, regions.ts): made up to twice the bound, one
+   * at a time. Without it, a holder whose bound filled with its own region
+   * first never got a far link but by rotation.
+   */
+  needs?: (peer: string | undefined) => boolean
 }
 
 /** Puts `entries` in the order a partial mesh dials them: random, then the policy's order (a stable sort keeps ties random). */

@@ -68,6 +68,7 @@ class Libp2pChannel implements Channel {
   broadcast (frame: Uint8Array): void { this.#mesh.broadcast(this.#ns, frame) }
   send (peer: string, frame: Uint8Array): void { this.#mesh.send(this.#ns, peer, frame) }
   peers (): string[] { return this.#mesh.peersOf(this.#ns) }
+  relays (): boolean { return this.#mesh.relaysBroadcasts() }
   async close (): Promise<void> { this.#mesh.leave(this.#ns) }
 }
 
@@ -119,7 +120,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     // A partial mesh dials only while it holds fewer than maxPeers connections.
     ...(opts.maxPeers !== Infinity ? { bound: { peers: opts.maxPeers, connections: () => mesh.connectedPeerCount() } } : {}),
     // ...and, with a region, prefers its own region (regions.ts)
-    ...(mesh.regions !== undefined ? { policy: { allowDial: (peer: string | undefined) => mesh.allowDial(peer), compare: (a: string | undefined, b: string | undefined) => mesh.regions?.compare(a, b) ?? 0 } } : {})
+    ...(mesh.regions !== undefined ? { policy: { allowDial: (peer: string | undefined) => mesh.allowDial(peer), compare: (a: string | undefined, b: string | undefined) => mesh.regions?.compare(a, b) ?? 0, needs: (peer: string | undefined) => mesh.needsDial(peer) } } : {})
   })
   mesh.redialer = redialer
   for (const addr of opts.peers) redialer.addBootstrap(addr)

@@ -85,6 +85,11 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     return this.#partial.allowDial(peer)
   }
 
+  /** Whether the redialer needs to dial `peer` even at the bound (a region's holder without a far link, regions.ts). */
+  needsDial (peer: string | undefined): boolean {
+    return this.#partial.needsDial(peer)
+  }
+
   /** Registers the protocol and connection listeners; call before the node starts. */
   async attach (): Promise<void> {
     await this.node.handle(PROTOCOL, (stream, conn) => { this.#onInbound(stream, conn) }, {
@@ -111,6 +116,11 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
    */
   isPartial (): boolean {
     return this.#partial.isPartial()
+  }
+
+  /** Whether broadcasts go over the gossipsub relay to the whole partial mesh (then the core relays its repairs too). */
+  relaysBroadcasts (): boolean {
+    return this.relay !== undefined && this.isPartial()
   }
 
   /** Every connection to `peer` now, as a copy (callers close them while iterating). */

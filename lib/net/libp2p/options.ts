@@ -144,11 +144,10 @@ export interface Libp2pTransportOptions {
    */
   maxPeers?: number
   /**
-   * This node's region, for region links (experimental; `createMeshCache`
-   * does not pass its own `region` here). In a partial mesh (`maxPeers`),
-   * links prefer peers of the same region and a region keeps about
-   * `crossRegionLinks` links to each other region (SPEC.md §11.4: a region
-   * cut heals slowly with them). Advertised in HELLO and PEERS. '': none.
+   * This node's region, for region links (`createMeshCache` passes its own
+   * `region`). In a partial mesh (`maxPeers`), links prefer peers of the
+   * same region and a region keeps about `crossRegionLinks` links to each
+   * other region (SPEC.md §11.4). Advertised in HELLO and PEERS. '': none.
    * @default ''
    */
   region?: string

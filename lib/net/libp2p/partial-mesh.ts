@@ -55,6 +55,11 @@ export class PartialMesh {
     return this.regions === undefined || !this.isPartial() || this.regions.allowDial(peer, this.#host.connectedPeers())
   }
 
+  /** Whether the redialer needs to dial `peer` even at the bound (regions.ts: a holder without a far link). */
+  needsDial (peer: string | undefined): boolean {
+    return this.regions !== undefined && this.isPartial() && this.regions.needsDial(peer, this.#host.connectedPeers())
+  }
+
   /**
    * Whether the new connection `conn` (`first`: the peer's only one) takes a
    * partial mesh past twice maxPeers peers. Such a newcomer is still greeted,

@@ -66,6 +66,8 @@ export class Redialer {
   readonly #policy: DialPolicy | undefined
   #dialing = 0
   #nextRotation = 0
+  /** The dial the policy needs past the bound (DialPolicy.needs), while in flight: one at a time. */
+  #needDial: Known | undefined
   /** By peer id, or by address for bootstrap entries whose id is unknown. */
   readonly #known = new Map<string, Known>()
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -198,13 +200,26 @@ export class Redialer {
           await k.dialed
         }
         if (k.dialing || this.#stopped || this.#connected(peer) || !this.#isKnown(k)) return
-        if (!this.#wants()) return
+        if (!this.#mayRestore()) return
         k.failures = 0
         this.#log('%s is reachable again: dialling %s at once', peer, k.bootstrapAddr ?? 'its addresses')
         k.dialed = this.#dial(k)
         await k.dialed
       })()
     }
+  }
+
+  /**
+   * Whether a lost link found reachable again may be dialled now. Without a
+   * bound, always. In a partial mesh also at the bound, up to twice it (as
+   * rotation): the node may have refilled its bound from its own side during
+   * the cut, and the lost link may be the only one across it (a region's far
+   * link, which regions.ts lets only holders dial, and a tick never dials at
+   * the bound). Not the policy's call: this puts back a link the mesh had
+   * chosen before the cut; one not needed any more is shed as usual.
+   */
+  #mayRestore (): boolean {
+    return this.#bound === undefined || this.#bound.connections() + this.#dialing < 2 * this.#bound.peers
   }
 
   #isKnown (k: Known): boolean {
@@ -275,12 +290,21 @@ export class Redialer {
         continue
       }
       if (k.nextAt > now) continue
-      if (!this.#wants()) continue
+      const needed = !this.#wants()
+      if (needed && !this.#needed(k)) continue
       if (this.#bound !== undefined && this.#policy?.allowDial(k.peer) === false) continue
+      if (needed) this.#needDial = k
       k.dialed = this.#dial(k)
     }
     if (this.#bound !== undefined) this.#rotate(entries, now)
     this.#schedule(this.#interval)
+  }
+
+  /** At the bound: whether the policy needs a dial of `k` all the same (DialPolicy.needs), up to twice the bound, one at a time. */
+  #needed (k: Known): boolean {
+    const bound = this.#bound
+    if (bound === undefined || this.#needDial !== undefined || this.#policy?.needs?.(k.peer) !== true) return false
+    return bound.connections() + this.#dialing < 2 * bound.peers
   }
 
   #rotate (entries: Array<[string, Known]>, now: number): void {
@@ -338,6 +362,7 @@ export class Redialer {
       k.dialing = false
       this.#dialing--
       k.abort = undefined
+      if (this.#needDial === k) this.#needDial = undefined
     }
   }
 }

@@ -6,8 +6,8 @@
  * The rule needs no coordination. A node is one of its region's **link
  * holders** if its peer id is among the `crossLinks` smallest of itself and
  * the same-region peers it is connected to. A holder may dial one far peer
- * (a far holder first: of two holders that meet, one link serves both);
- * other nodes dial only their own region, and let go of a far link they
+ * (a far holder first: of two holders that meet, one link serves both),
+ * even at its bound (needsDial); other nodes dial only their own region, and let go of a far link they
  * dialled (a bootstrap address, say) once they have a link in their region.
  * Inbound far links are kept: the dialer decided. Nodes that see fewer
  * same-region peers count themselves holders more readily, so views that
@@ -63,6 +63,11 @@ export class RegionLinks {
   allowDial (peer: string | undefined, connected: readonly string[]): boolean {
     if (peer === undefined || !this.isFar(peer)) return true
     return this.isHolder(connected) && this.farCount(connected) === 0
+  }
+
+  /** Whether this node needs a link to far `peer` now, whatever its bound: a holder without a far link. */
+  needsDial (peer: string | undefined, connected: readonly string[]): boolean {
+    return peer !== undefined && this.isFar(peer) && this.isHolder(connected) && this.farCount(connected) === 0
   }
 
   /**

@@ -79,7 +79,12 @@ export class GossipRelay {
     pubsub.addEventListener('gossipsub:message', (evt: CustomEvent<GossipsubMessage>) => {
       const { msg, propagationSource } = evt.detail
       this.received++
-      host.deliver(msg.topic, propagationSource.toString(), msg.data)
+      // Gossipsub forwards a message to its mesh only after this listener
+      // returns: delivered in a microtask, the frame leaves for the next hop
+      // before the core merges it here, so each hop does not add our merge
+      // (and the change listeners it runs) to everyone downstream.
+      const from = propagationSource.toString()
+      queueMicrotask(() => { host.deliver(msg.topic, from, msg.data) })
     })
   }
 
