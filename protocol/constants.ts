@@ -20,6 +20,8 @@ export const MessageType = {
   ACK_REQUEST: 4,
   /** The answer: the receiver's contiguous sequence of the asking origin. */
   ACK: 5,
+  /** A partial mesh's announcement to neighbours: the sender's state vector, or what moved of it. */
+  DIGEST: 6,
 } as const
 export type MessageTypeValue = (typeof MessageType)[keyof typeof MessageType]
 

@@ -16,8 +16,9 @@ import { readSyncStep1, readSyncStep2, writeSyncStep1, writeSyncStep2, type Sync
 import { readUpdates, writeUpdates, type UpdatesMessage } from './updates.ts'
 import type { InternOrigin } from './record.ts'
 import { readAck, readAckRequest, writeAck, writeAckRequest, type AckMessage, type AckRequestMessage } from './ack.ts'
+import { readDigest, writeDigest, type DigestMessage } from './digest.ts'
 
-export type Message = UpdatesMessage | SyncStep1Message | SyncStep2Message | AwarenessMessage | AckRequestMessage | AckMessage
+export type Message = UpdatesMessage | SyncStep1Message | SyncStep2Message | AwarenessMessage | AckRequestMessage | AckMessage | DigestMessage
 
 export function encodeFrame (msg: Message): Uint8Array {
   const encoder = encoding.createEncoder()
@@ -30,6 +31,7 @@ export function encodeFrame (msg: Message): Uint8Array {
     case MessageType.AWARENESS: writeAwareness(encoder, msg); break
     case MessageType.ACK_REQUEST: writeAckRequest(encoder, msg); break
     case MessageType.ACK: writeAck(encoder, msg); break
+    case MessageType.DIGEST: writeDigest(encoder, msg); break
   }
   return encoding.toUint8Array(encoder)
 }
@@ -76,6 +78,7 @@ function decodeBody (frame: Uint8Array, limits: DecodeLimits, intern: InternOrig
     case MessageType.AWARENESS: msg = readAwareness(decoder, limits); break
     case MessageType.ACK_REQUEST: msg = readAckRequest(decoder, limits); break
     case MessageType.ACK: msg = readAck(decoder); break
+    case MessageType.DIGEST: msg = readDigest(decoder, limits); break
     default: throw new MeshCacheError(ErrorCode.FRAME_TYPE, `message type ${type} is unknown`)
   }
   if (decoding.hasContent(decoder)) throw malformed(`${frame.byteLength - decoder.pos} bytes follow the message`)

@@ -8,7 +8,18 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import type { TransportStats } from '../../lib/net/libp2p/index.ts'
 
-export interface InstanceStats { transport: TransportStats, gossip: number, gossipUpdates: number, heapPerInstance: number, peers: number }
+export interface InstanceStats {
+  transport: TransportStats
+  /** Gossipsub copies received (duplicates included), all kinds, and of them UPDATES frames. */
+  gossip: number
+  gossipUpdates: number
+  /** Gossipsub copies received by the frame's message type (index 7: 7 and above). */
+  gossipByType: number[]
+  /** Frames handed to the cache by message type: direct frames, plus each relayed frame's first copy. */
+  deliveredByType: number[]
+  heapPerInstance: number
+  peers: number
+}
 
 const HOST = new URL('./host.ts', import.meta.url)
 const REPLY_TIMEOUT_MS = 180_000
@@ -140,6 +151,12 @@ export class ScaleCluster {
       }
       return { key: w.key, sentAt: w.sentAt, receivers, lastMs: last - w.sentAt }
     })
+  }
+
+  /** When a key first arrived on an instance of each host (NaN: never), per key, for the hosts from `first` on. */
+  async firstArrivals (keys: string[], hosts: Host[]): Promise<number[]> {
+    const perHost = await Promise.all(hosts.map((h) => h.ask<Array<[number, number, number]>>('arrivals', { keys })))
+    return keys.map((_, i) => Math.min(...perHost.map((rows) => rows[i]?.[2] ?? Number.NaN).filter((t) => !Number.isNaN(t))))
   }
 
   async stats (): Promise<InstanceStats[]> {

@@ -8,10 +8,11 @@
  *   addrs                         → the multiaddrs of every instance (with /p2p/)
  *   await-peers { count }         → when every instance's membership lists `count` others
  *   write { instance, key }       → sets key on the local instance `instance` (global index) to its send time, answered
- *   arrivals { keys }             → per key: [arrivals here, latest arrival time] (CLOCK_MONOTONIC ms)
+ *   arrivals { keys }             → per key: [arrivals here, latest arrival time, first] (CLOCK_MONOTONIC ms)
  *   await-keys { keys }           → when every instance here holds every key
  *   stats                         → per instance: transport stats, gossipsub messages received (duplicates
- *                                   included; and how many were UPDATES frames), heap per instance
+ *                                   included; in all, UPDATES frames, and by message type), frames handed
+ *                                   to the cache by message type, heap per instance
  *   block { peers } / heal        → fault switch of every instance here (a partition without root)
  *   close
  * A write's value is its CLOCK_MONOTONIC send time, so receivers need no table.
@@ -19,6 +20,7 @@
 import { createMeshCache, type MeshCache } from '../../lib/index.ts'
 import { createLibp2pTransport, type Libp2pTransport } from '../../lib/net/libp2p/index.ts'
 import { prefixLogger } from '@libp2p/logger'
+import type { Transport } from '../../lib/net/transport.ts'
 
 interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers?: number, mode?: 'invalidate' | 'replicate' }
 type Request =
@@ -36,10 +38,18 @@ const config = JSON.parse(process.argv[2] ?? '{}') as Config
 const now = (): number => Number(process.hrtime.bigint()) / 1e6
 process.on('disconnect', () => process.exit(0))
 
-interface Instance { transport: Libp2pTransport, cache: MeshCache<number>, gossip: { received: number, updates: number } }
+/**
+ * Messages received, by kind: gossipsub copies (duplicates included: the wire cost of spreading) by the
+ * frame's message type (byte 1 of a frame), and frames delivered to the cache by type (direct frames
+ * plus the first copy of each relayed one, which gossip already counts).
+ */
+interface Counts { received: number, updates: number, byType: number[], delivered: number[] }
+interface Instance { transport: Libp2pTransport, cache: MeshCache<number>, gossip: Counts }
+const TYPES = 8
+const typeOf = (frame: Uint8Array | undefined): number => Math.min(frame?.[1] ?? TYPES - 1, TYPES - 1)
 const instances: Instance[] = []
-/** key → [arrivals in this process, latest arrival] */
-const arrivals = new Map<string, [number, number]>()
+/** key → [arrivals in this process, latest arrival, first arrival] */
+const arrivals = new Map<string, [number, number, number]>()
 
 for (let i = 0; i < config.instances; i++) {
   // The first host's first instance is the seed; the rest of that host bootstrap to it.
@@ -52,7 +62,7 @@ for (let i = 0; i < config.instances; i++) {
     // DEBUG='i*:meshcache:*' shows which instance logged what
     logger: prefixLogger(`i${config.first + i}`),
   })
-  const gossip = { received: 0, updates: 0 }
+  const gossip: Counts = { received: 0, updates: 0, byType: new Array(TYPES).fill(0), delivered: new Array(TYPES).fill(0) }
   // Counts every gossipsub message received, duplicates included: the wire cost of spreading;
   // and, of those, the UPDATES frames (byte 1 of a frame is its type, 0 for UPDATES).
   const pubsub = (transport.libp2p.services as { pubsub?: { handleReceivedMessage: (...args: unknown[]) => Promise<void> } }).pubsub
@@ -60,15 +70,23 @@ for (let i = 0; i < config.instances; i++) {
     const original = pubsub.handleReceivedMessage.bind(pubsub)
     pubsub.handleReceivedMessage = (...args: unknown[]) => {
       gossip.received++
-      if ((args[1] as { data?: Uint8Array } | undefined)?.data?.[1] === 0) gossip.updates++
+      const type = typeOf((args[1] as { data?: Uint8Array } | undefined)?.data)
+      gossip.byType[type] = (gossip.byType[type] ?? 0) + 1
+      if (type === 0) gossip.updates++
       return original(...args)
     }
   }
-  const cache = await createMeshCache<number>({ namespace: 'scale', transport, mode: config.mode ?? 'replicate', ttl: 10 * 60_000 })
+  // Frames the cache is handed, by type (the transport is wrapped, not changed).
+  const counted: Transport = {
+    join: (namespace, handler) => transport.join(namespace, { ...handler, onFrame: (from, frame) => { const t = typeOf(frame); gossip.delivered[t] = (gossip.delivered[t] ?? 0) + 1; handler.onFrame(from, frame) } }),
+    multiaddrs: () => transport.multiaddrs(),
+    onPeerError: (listener) => transport.onPeerError(listener),
+  }
+  const cache = await createMeshCache<number>({ namespace: 'scale', transport: counted, mode: config.mode ?? 'replicate', ttl: 10 * 60_000 })
   cache.on('change', (event: { key: string, reason?: string }) => {
     const at = now()
     const seen = arrivals.get(event.key)
-    if (seen === undefined) arrivals.set(event.key, [1, at])
+    if (seen === undefined) arrivals.set(event.key, [1, at, at])
     else { seen[0]++; seen[1] = at }
   })
   instances.push({ transport, cache, gossip })
@@ -97,11 +115,11 @@ process.on('message', async (request: Request) => {
     case 'addrs': value = instances.map((i) => i.transport.multiaddrs()[0]); break
     case 'await-peers': value = await until(() => instances.every((i) => i.cache.peers().length >= request.count)); break
     case 'write': value = now(); local(request.instance).cache.set(request.key, value as number); break
-    case 'arrivals': value = request.keys.map((k) => arrivals.get(k) ?? [0, Number.NaN]); break
+    case 'arrivals': value = request.keys.map((k) => arrivals.get(k) ?? [0, Number.NaN, Number.NaN]); break
     case 'await-keys': value = await until(() => instances.every((i) => request.keys.every((k) => i.cache.inspect(k) !== undefined))); break
     case 'stats': {
       const heap = process.memoryUsage().heapUsed
-      value = instances.map((i) => ({ transport: i.transport.stats(), gossip: i.gossip.received, gossipUpdates: i.gossip.updates, heapPerInstance: heap / instances.length, peers: i.cache.peers().length }))
+      value = instances.map((i) => ({ transport: i.transport.stats(), gossip: i.gossip.received, gossipUpdates: i.gossip.updates, gossipByType: i.gossip.byType, deliveredByType: i.gossip.delivered, heapPerInstance: heap / instances.length, peers: i.cache.peers().length }))
       break
     }
     case 'block': for (const i of instances) i.transport.faults.block(request.peers); break

@@ -45,10 +45,16 @@ const perProcess = Number(values['per-process'])
 const writeCount = Number(values.writes)
 const rate = Number(values.rate)
 
-interface Row { n: number, mode: 'partial' | 'full', formedMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, connMax: number, connMean: number, heapMb: number, partitionMs?: number }
+interface Row { n: number, mode: 'partial' | 'full', startMs: number, formedMs: number, phaseMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, awarenessPerWrite: number, directPerWrite: number, deliveredPerWrite: number[], connMax: number, connMean: number, heapMb: number, partitionMs?: number, firstCrossMs?: number }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-const messages = (stats: InstanceStats[]): number => stats.reduce((n, s) => n + s.gossip + s.transport.framesReceived, 0)
+/** Frames that came on direct streams (framesReceived counts relayed frames' first copies too, which `gossip` has). */
+const direct = (s: InstanceStats): number => s.transport.framesReceived - s.transport.relayedReceived
+/** Messages received: every gossipsub copy (duplicates included) plus every direct frame. */
+const messages = (stats: InstanceStats[]): number => stats.reduce((n, s) => n + s.gossip + direct(s), 0)
+const sum = (stats: InstanceStats[], f: (s: InstanceStats) => number): number => stats.reduce((n, s) => n + f(s), 0)
+/** Message types by name, for the breakdown line (index = MessageType). */
+const TYPE_NAMES = ['updates', 'step1', 'step2', 'awareness', 'ackReq', 'ack', 'digest', 'other']
 
 async function writePhase (cluster: ScaleCluster, prefix: string, count: number, from: (i: number) => number): Promise<WriteResult[]> {
   const writes: Array<{ key: string, sentAt: number }> = []
@@ -65,6 +71,9 @@ async function writePhase (cluster: ScaleCluster, prefix: string, count: number,
 async function measure (n: number, mode: 'partial' | 'full', partition: boolean): Promise<Row> {
   const started = performance.now()
   const cluster = await ScaleCluster.start({ instances: n, perProcess, ...(mode === 'partial' ? { maxPeers } : {}) })
+  // Every process has started all its instances (libp2p nodes listening, caches joined): what is left of
+  // `formedMs` after this is membership spreading.
+  const startMs = performance.now() - started
   try {
     let formedMs = Number.NaN
     try {
@@ -73,16 +82,22 @@ async function measure (n: number, mode: 'partial' | 'full', partition: boolean)
     } catch { /* not formed within 3 min: measured anyway, `reached` shows it */ }
     const initial = await cluster.stats()
     const before = messages(initial)
+    const phaseStart = performance.now()
     const results = await writePhase(cluster, 'w', writeCount, (i) => (i * 7919) % n)
     const stats = await cluster.stats()
+    // Messages that come with time (renewals, digests) count per write in proportion to this.
+    const phaseMs = performance.now() - phaseStart
     const last = Float64Array.from(results.filter((r) => r.receivers === n).map((r) => r.lastMs)).sort()
     const conns = stats.map((s) => s.transport.connections)
     const row: Row = {
-      n, mode, formedMs,
+      n, mode, startMs, formedMs, phaseMs,
       p50: percentile(last, 0.5), p99: percentile(last, 0.99),
       reached: results.filter((r) => r.receivers === n).length / results.length,
       perWrite: (messages(stats) - before) / writeCount,
-      updatesPerWrite: mode === 'partial' ? (stats.reduce((n, s) => n + s.gossipUpdates, 0) - initial.reduce((n, s) => n + s.gossipUpdates, 0)) / writeCount : Number.NaN,
+      updatesPerWrite: mode === 'partial' ? (sum(stats, (s) => s.gossipUpdates) - sum(initial, (s) => s.gossipUpdates)) / writeCount : Number.NaN,
+      awarenessPerWrite: mode === 'partial' ? (sum(stats, (s) => s.gossipByType[3] ?? 0) - sum(initial, (s) => s.gossipByType[3] ?? 0)) / writeCount : Number.NaN,
+      directPerWrite: (sum(stats, direct) - sum(initial, direct)) / writeCount,
+      deliveredPerWrite: TYPE_NAMES.map((_, t) => (sum(stats, (s) => s.deliveredByType[t] ?? 0) - sum(initial, (s) => s.deliveredByType[t] ?? 0)) / writeCount),
       connMax: Math.max(...conns), connMean: conns.reduce((a, b) => a + b, 0) / conns.length,
       heapMb: stats.reduce((a, s) => a + s.heapPerInstance, 0) / stats.length / 1e6,
     }
@@ -93,11 +108,19 @@ async function measure (n: number, mode: 'partial' | 'full', partition: boolean)
       await writePhase(cluster, 'left', 10, (i) => i % split)
       await writePhase(cluster, 'right', 10, (i) => split + (i % (n - split)))
       const healAt = performance.now()
+      const healedAt = Number(process.hrtime.bigint()) / 1e6 // the hosts' clock (CLOCK_MONOTONIC, shared by all processes)
       await cluster.heal()
-      const keys = [...Array.from({ length: 10 }, (_, i) => `left${i}`), ...Array.from({ length: 10 }, (_, i) => `right${i}`)]
+      const left = Array.from({ length: 10 }, (_, i) => `left${i}`)
+      const right = Array.from({ length: 10 }, (_, i) => `right${i}`)
       try {
-        await cluster.awaitKeys(keys, 180_000)
+        await cluster.awaitKeys([...left, ...right], 180_000)
         row.partitionMs = performance.now() - healAt
+        // What dominates: the first crossing (a link across, then its repair) or the spreading on each side after it.
+        const crossed = [
+          ...await cluster.firstArrivals(left, cluster.hosts.filter((h) => h.first >= split)),
+          ...await cluster.firstArrivals(right, cluster.hosts.filter((h) => h.first < split)),
+        ]
+        row.firstCrossMs = Math.min(...crossed) - healedAt
       } catch { row.partitionMs = Number.NaN }
     }
     return row
@@ -113,16 +136,16 @@ for (const n of sizes) {
     if (mode === 'full' && n > fullUpTo) continue
     const row = await measure(n, mode, values.partition === true && mode === 'partial' && n === Math.max(...sizes))
     rows.push(row)
-    process.stdout.write(`  n=${n} ${mode}: formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (of them ${count(row.updatesPerWrite)} gossipsub copies of UPDATES; D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms` : ''}\n`)
+    process.stdout.write(`  n=${n} ${mode}: processes up ${ms(row.startMs)} ms, formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (of them ${count(row.updatesPerWrite)} gossipsub copies of UPDATES; D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}; the write phase (writes until all arrived, and the counts) took ${ms(row.phaseMs)} ms (${count(row.directPerWrite * writeCount / (row.phaseMs / 1000))} direct frames/s over the mesh); per write: ${count(row.awarenessPerWrite)} gossipsub copies of awareness, ${count(row.directPerWrite)} direct frames; frames handed to the cache by type (direct, plus each relayed frame's first copy): ${TYPE_NAMES.map((name, t) => `${name} ${(row.deliveredPerWrite[t] ?? 0).toFixed(1)}`).filter((_, t) => (row.deliveredPerWrite[t] ?? 0) > 0).join(', ')}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms (the first write crossed after ${ms(row.firstCrossMs)} ms)` : ''}\n`)
   }
 }
 
 process.stdout.write('\n' + table(
-  ['n', 'mesh', 'membership formed (ms)', 'last receiver p50', 'p99', 'reached all', 'msgs/write', 'UPDATES copies/write', 'D·n', 'conns max', 'conns mean', 'heap/instance MB'],
-  rows.map((r) => [String(r.n), r.mode, ms(r.formedMs), ms(r.p50), ms(r.p99), `${(r.reached * 100).toFixed(0)}%`, count(r.perWrite), count(r.updatesPerWrite), String(GOSSIPSUB_D * r.n), String(r.connMax), r.connMean.toFixed(1), r.heapMb.toFixed(1)]),
+  ['n', 'mesh', 'processes up (ms)', 'membership formed (ms)', 'last receiver p50', 'p99', 'reached all', 'msgs/write', 'UPDATES copies/write', 'awareness copies/write', 'direct/write', 'D·n', 'conns max', 'conns mean', 'heap/instance MB'],
+  rows.map((r) => [String(r.n), r.mode, ms(r.startMs), ms(r.formedMs), ms(r.p50), ms(r.p99), `${(r.reached * 100).toFixed(0)}%`, count(r.perWrite), count(r.updatesPerWrite), count(r.awarenessPerWrite), count(r.directPerWrite), String(GOSSIPSUB_D * r.n), String(r.connMax), r.connMean.toFixed(1), r.heapMb.toFixed(1)]),
 ) + '\n')
 const healed = rows.find((r) => r.partitionMs !== undefined)
-if (healed) process.stdout.write(`50/50 partition of ${healed.n} (partial mesh): converged ${ms(healed.partitionMs)} ms after the heal\n`)
+if (healed) process.stdout.write(`50/50 partition of ${healed.n} (partial mesh): converged ${ms(healed.partitionMs)} ms after the heal; the first write reached the other side after ${ms(healed.firstCrossMs)} ms\n`)
 
 if (values.plot) {
   const series = (mode: 'partial' | 'full', y: (r: Row) => number): Series => ({ name: mode === 'partial' ? `partial mesh (maxPeers ${maxPeers})` : 'full mesh', points: rows.filter((r) => r.mode === mode).map((r) => [r.n, y(r)]) })

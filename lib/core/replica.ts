@@ -3,8 +3,8 @@
  * sequence numbers it issued and received, and the clock. It applies
  * records (by the rule in merge.ts), makes local writes, answers "what do
  * you have beyond this state vector" and retires departed origins. It does
- * no I/O: frames, timers, membership and events belong to MeshCache, which
- * hears of every change through `ReplicaHost`.
+ * no I/O: frames, timers, membership and events belong to the wiring
+ * (lib/wiring.ts), which hears of every change through `ReplicaHost`.
  */
 import { RecordKind, type RecordKindValue } from '../../protocol/constants.ts'
 import type { WireRecord } from '../../protocol/record.ts'
@@ -17,16 +17,19 @@ import type { Counters } from '../observe/stats.ts'
 import { LagHistogram } from '../observe/lag-histogram.ts'
 import { HybridClock, physicalMs } from './clock.ts'
 import { ClearHorizon, CLEAR_KEY } from './clear.ts'
+import { collectGarbage } from './collect.ts'
+import { forgedError, forgedRecords } from './forged.ts'
 import { decodeIncomingValues } from './incoming-values.ts'
-import { SeenMemo, type Slot } from './entry.ts'
+import type { Slot } from './entry.ts'
 import { mergedVector, mergeOutcome, Outcome, recordWins, valueFate, ValueFate } from './merge.ts'
+import { recordsBeyond, type AnswerSource } from './records-beyond.ts'
 import { SequenceTracker } from './sequence-tracker.ts'
 import { Store, type EvictReason } from './store.ts'
-import { EMPTY_VECTOR, foldVector, vectorGet, vectorWithout, type VersionVector } from './version-vector.ts'
+import { EMPTY_VECTOR, foldVector, vectorWithout, type VersionVector } from './version-vector.ts'
 
 /** What the replica tells its owner. Every call is synchronous, in the middle of the change. */
 export interface ReplicaHost {
-  /** `key`'s state changed: loads of it must not be cached, its dependents go (MeshCache #changed). */
+  /** `key`'s state changed: loads of it must not be cached, its dependents go (Derived.changed, lib/loading/derived.ts). */
   changed (key: string, reason: EvictReason): void
   /** `key`'s state changed but its value stays (our write won a conflict): only loads in flight are kept out. */
   changedKeepingValue (key: string): void
@@ -67,6 +70,8 @@ export class Replica<V extends {}> {
   readonly clears = new ClearHorizon()
   /** The most entries a vector may hold: what every receiver accepts, in a record and in a frame's origin table. */
   readonly #maxVector: number
+  /** What an anti-entropy answer reads (records-beyond.ts). */
+  readonly #answerSource: AnswerSource<V>
   #seq = 0
 
   constructor (options: ResolvedOptions<V>, origin: string, counters: Counters, host: ReplicaHost) {
@@ -84,6 +89,7 @@ export class Replica<V extends {}> {
       exactClock: options.injectedClock,
       onEvict: (key, reason) => host.evicted(key, reason),
     })
+    this.#answerSource = { origin, store: this.store, tracker: this.tracker, replicate: this.#replicate, codec: this.#codec, options, members: () => host.members() }
   }
 
   /** The last sequence number this instance issued. */
@@ -276,24 +282,9 @@ export class Replica<V extends {}> {
     return values
   }
 
-  // A record whose vector credits our origin with a number we never issued
-  // (SPEC §3.4) would poison the key: our next write of it would carry the
-  // forged counter and every peer would refuse that frame. Such a record is
-  // refused on its own, not with its frame: an honest peer may be relaying
-  // it in anti-entropy, and refusing its whole answer would stall repair
-  // between honest nodes until the record ages out.
-
-  /**
-   * The indices of forged records, decided once before any record is
-   * applied (a listener may write meanwhile and raise our count); undefined
-   * when there are none, the usual case, without allocating.
-   */
+  /** The indices of forged records (forged.ts), decided before any is applied: a listener may write and raise #seq. */
   #forgedRecords (records: WireRecord[]): Set<number> | undefined {
-    let forged: Set<number> | undefined
-    for (let i = 0; i < records.length; i++) {
-      if (vectorGet((records[i] as WireRecord).vv, this.origin) > this.#seq) (forged ??= new Set()).add(i)
-    }
-    return forged
+    return forgedRecords(records, this.origin, this.#seq)
   }
 
   /** Skips a forged record, dropping the key's copy here: its state is unknown now, and a miss is always correct. */
@@ -304,9 +295,7 @@ export class Replica<V extends {}> {
   }
 
   #reportForged (from: string, records: WireRecord[], forged: Set<number>, issued: number): void {
-    const first = records[forged.values().next().value as number] as WireRecord
-    this.#host.refused(from, new MeshCacheError(ErrorCode.FRAME_MALFORMED,
-      `${forged.size} record(s) refused, first for key ${JSON.stringify(first.key)}: its vector credits our origin ${this.origin} with ${vectorGet(first.vv, this.origin)}, above the ${issued} we issued`))
+    this.#host.refused(from, forgedError(records, forged, this.origin, issued))
   }
 
   /** Carries out the merge rule's outcome (merge.ts) on the store, counters and host. Returns whether state changed. */
@@ -388,70 +377,9 @@ export class Replica<V extends {}> {
     return this.tracker.reportedStateVector(live)
   }
 
-  /** Every key's state some entry of which is beyond `requested`, with the value its write stored (replicate mode). */
+  /** Every key's state some entry of which is beyond `requested`, with the value its write stored (records-beyond.ts). */
   recordsBeyond (requested: StateVector): WireRecord[] {
-    const out: WireRecord[] = []
-    const store = this.store
-    // Entries of origins retired here count as seen by a requester that no
-    // longer tracks them either (SequenceTracker.retired); one that still
-    // does gets what it lacks.
-    let sv = requested
-    const retired = this.tracker.retired
-    if (retired.size !== 0) {
-      sv = new Map(requested)
-      for (const [origin, last] of retired) if (!sv.has(origin)) sv.set(origin, last)
-    }
-    let live: ReadonlySet<string> | undefined
-    // Only records the requester would refuse anyway (older than the horizon,
-    // §4 rule 1) may be held back for naming unknown origins: in a partial
-    // mesh a live origin some hops away may be a member nobody here has
-    // heard of yet, and its recent writes must pass (SPEC §11).
-    const oldBefore = this.#o.now() - this.#o.horizon
-    const table = store.table
-    // forEach, not for…of over entries: that builds a [key, slot] array per key, and this walks every key
-    // (a scan of 250,000 keys under bench:mesh's 20,000 writes/s left them to the young-generation GC).
-    const memo = new SeenMemo()
-    store.meta.forEach((e, key) => {
-      if (!table.exceeds(e, sv, memo)) return
-      const vv = table.vv(e) // built once: an inline vector is a new array each time
-      const hlc = table.hlc(e)
-      if (physicalMs(hlc) < oldBefore && this.#onlyUnknownAhead(vv, sv, live ??= this.#host.members())) return
-      const kind = table.kind(e)
-      const record: WireRecord = { key, kind, hlc, writer: table.writer(e), vv }
-      // Only the value this write stored travels with it: a loaded or
-      // local-only value in its place is this instance's own, and the
-      // record goes without a value (a miss at the receiver, always correct).
-      const value = this.#replicate && kind === RecordKind.SET ? store.writtenValue(key, e) : undefined
-      if (value !== undefined) {
-        try {
-          record.value = encodeValue(this.#codec, key, value)
-          record.ttl = table.ttl(e)
-        } catch (error) {
-          // The value was changed in place since its set(): send the state
-          // without it rather than fail the whole answer.
-          this.#o.logger.debug({ key }, `sent without its value: ${(error as Error).message}`)
-        }
-      }
-      out.push(record)
-    })
-    return out
-  }
-
-  /**
-   * Whether every entry of `vv` ahead of `sv` names an origin that neither
-   * side tracks nor this side retired, and that is not a live member: one
-   * retired everywhere before this instance joined (it holds its entries
-   * only through others' repairs). Such entries count as seen, as retired
-   * ones do (SPEC §7); otherwise an instance that joined late would re-send
-   * every key naming a departed incarnation in every answer.
-   */
-  #onlyUnknownAhead (vv: VersionVector, sv: StateVector, live: ReadonlySet<string>): boolean {
-    for (let i = 0; i < vv.length; i += 2) {
-      const origin = vv[i] as string
-      if ((vv[i + 1] as number) <= (sv.get(origin) ?? 0)) continue
-      if (sv.has(origin) || this.tracker.tracks(origin) || live.has(origin) || origin === this.origin) return false
-    }
-    return true
+    return recordsBeyond(this.#answerSource, requested)
   }
 
   /** A peer's answer covered `sv`: count its numbers as received, except origins it `skipped`. */
@@ -469,42 +397,10 @@ export class Replica<V extends {}> {
   // ---- retirement (SPEC §7) ----
 
   /**
-   * Drops expired values, tombstones older than the horizon, and origins gone silent that are not in `live`.
+   * Drops expired values, tombstones older than the horizon, and origins gone silent that are not in `live` (collect.ts).
    * `chunk`: the tombstones looked at per event-loop turn (Store.collect); all at once by default.
    */
   collect (live: ReadonlySet<string>, chunk = Infinity): void {
-    this.store.collect(this.#o.horizon, chunk)
-    const now = this.#o.now()
-    const tracker = this.tracker
-    tracker.forgetSilent(now - this.#o.horizon, live, now)
-    if (tracker.retired.size === 0 && tracker.forgotten.size === 0) return
-    const named = this.#forgetRetired()
-    tracker.retainRetired(named)
-    // Every peer forgets an origin within about two horizons of us (SPEC §7).
-    tracker.retainForgotten(named, now - 2 * this.#o.horizon - this.#o.gcInterval)
-  }
-
-  /**
-   * Drops the vector entries of retired origins from every key (SPEC §7: a
-   * retired origin's writes are older than the horizon, so its entries order
-   * nothing that is still alive anywhere) and returns every origin some
-   * vector still names. One pass over the metadata, run only while some
-   * origin is retired or forgotten.
-   */
-  #forgetRetired (): Set<string> {
-    const named = new Set<string>()
-    const forgotten = this.tracker.forgotten
-    const table = this.store.table
-    this.store.meta.forEach((e) => { // forEach: an iterator allocates per key (see recordsBeyond)
-      // A one-origin vector is kept inline (EntryTable): its origin is the writer, no array to build.
-      if (table.vectorSize(e) === 1) {
-        named.add(table.writer(e))
-        return
-      }
-      table.forget(e, forgotten)
-      const vv = table.vv(e)
-      for (let i = 0; i < vv.length; i += 2) named.add(vv[i] as string)
-    })
-    return named
+    collectGarbage(this.store, this.tracker, this.#o, live, chunk)
   }
 }

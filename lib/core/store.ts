@@ -8,11 +8,12 @@
  *
  * Expiry is not checked on reads: lru-cache's own TTL costs two typed-array
  * reads per `get`, which at 100k keys made a hit ~1.5× a bare LRU. Instead a
- * timer fires at the soonest deadline and drops every value that is due, so
- * a value is served until the event loop next runs timers after its
- * deadline (as with lru-cache's default `ttlResolution`, whose cached clock
- * is also reset by a timer). With an injected clock there are no timers:
- * reads check `now()` against the soonest deadline, so tests stay exact.
+ * timer (expiry-timer.ts) fires at the soonest deadline and drops every
+ * value that is due, so a value is served until the event loop next runs
+ * timers after its deadline (as with lru-cache's default `ttlResolution`,
+ * whose cached clock is also reset by a timer). With an injected clock there
+ * are no timers: reads check `now()` against the soonest deadline, so tests
+ * stay exact.
  *
  * Keys written with `local: true` hold a value that is not any entry's:
  * remote records still merge into the key's metadata (so this instance can
@@ -23,6 +24,7 @@ import { LRUCache } from 'lru-cache'
 import type { RecordKindValue } from '../../protocol/constants.ts'
 import { EntryTable, type Slot } from './entry.ts'
 import { ExpiryQueue } from './expiry-queue.ts'
+import { ExpiryTimer } from './expiry-timer.ts'
 import { DeadQueue } from './dead-queue.ts'
 import { KeyMap } from './key-map.ts'
 import { physicalMs } from './clock.ts'
@@ -60,9 +62,6 @@ class Lifetime {
   }
 }
 
-/** setTimeout's longest delay; a later deadline is simply re-armed when the timer fires. */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
 export class Store<V extends {}> {
   readonly lru: LRUCache<string, V>
   /**
@@ -93,15 +92,13 @@ export class Store<V extends {}> {
   readonly #left: Array<[string, EvictReason]> = []
   /** Set while this module deletes a value itself, so dispose knows the reason. */
   #deleting: EvictReason | undefined
-  readonly #timed: boolean
-  #timer: ReturnType<typeof setTimeout> | undefined
-  #armedFor = Infinity
-  #closed = false
+  /** Drops values at their deadline (none with an injected clock). */
+  readonly #timer: ExpiryTimer
 
   constructor (options: StoreOptions) {
     this.#now = options.now
     this.#onEvict = options.onEvict
-    this.#timed = !options.exactClock
+    this.#timer = new ExpiryTimer(!options.exactClock, options.now, () => this.expireDue())
     this.lru = new LRUCache<string, V>({
       max: options.max,
       dispose: (_value, key, reason) => this.#disposed(key, reason),
@@ -198,15 +195,14 @@ export class Store<V extends {}> {
       }
       if (this.dropValue(key, 'ttl')) n++
     }
-    if (this.#timed) this.#arm()
+    this.#timer.arm(queue.next)
     return n
   }
 
-  /** Stops the expiry timer. */
+  /** Stops the expiry timer, and a chunked sweep still going. */
   close (): void {
     this.#closed = true
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#timer = undefined
+    this.#timer.close()
   }
 
   /** Drops the value of `key`, if any; returns whether there was one. */
@@ -334,6 +330,7 @@ export class Store<V extends {}> {
   }
 
   #collectPending = false
+  #closed = false
   #collectLater (horizon: number, chunk: number): void {
     if (this.#collectPending) return
     this.#collectPending = true
@@ -389,24 +386,7 @@ export class Store<V extends {}> {
   #enqueue (key: string, at: number): void {
     this.#compactIfStale()
     this.#expiry.push(at, key)
-    if (this.#timed && at < this.#armedFor) this.#arm()
-  }
-
-  /** Arms the timer for the soonest deadline, unless it is armed for that already. */
-  #arm (): void {
-    const next = this.#expiry.next
-    if (this.#closed || next === this.#armedFor) return
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#armedFor = next
-    if (next === Infinity) return
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - this.#now()))
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      this.#armedFor = Infinity
-      this.expireDue()
-    }, delay)
-    this.#timer.unref()
+    if (at < this.#timer.armedFor) this.#timer.arm(this.#expiry.next)
   }
 
   /**

@@ -38,7 +38,9 @@ export interface Channel {
   /**
    * Whether `broadcast` reaches peers this node has no connection to, relayed
    * hop by hop (a partial mesh). The core then re-publishes what its
-   * anti-entropy repaired (SPEC §6.1). Omitted: false.
+   * anti-entropy repaired (SPEC §6.1), and announces its sequence numbers
+   * and membership renewals to its peers only, in digests (SPEC §5, §8).
+   * Omitted: false.
    */
   relays?(): boolean
   /** Leaves the namespace; no handler callback runs afterwards. */

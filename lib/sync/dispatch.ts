@@ -29,6 +29,7 @@ export function dispatchFrame<V extends {}> (from: string, frame: Uint8Array, r:
     case MessageType.AWARENESS: r.repl.onAwareness(from, msg.update); break
     case MessageType.ACK_REQUEST: r.acks.onRequest(from, msg); break
     case MessageType.ACK: r.acks.onAck(from, msg); break
+    case MessageType.DIGEST: r.repl.onDigest(from, msg.sv, msg.update); break
   }
   // An applied frame may complete what a whenReplicated() waits for.
   r.acks.recheck()

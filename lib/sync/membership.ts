@@ -29,12 +29,7 @@ const MAX_STATES_PER_UPDATE = 4096
  * past twice the stale timeout no late copy is expected any more.
  */
 const FORGET_DEPARTED_AFTER_MS = 2 * awarenessProtocol.outdatedTimeout
-/**
- * The most an instance's advertised metadata may take, as UTF-8 JSON: it
- * rides in every announcement (each renewal and each greeting), so it must
- * stay small beside the rest of the state.
- */
-export const MAX_META_BYTES = 2048
+export { MAX_META_BYTES, withMeta } from './member-meta.ts'
 
 export interface MemberState {
   origin: string
@@ -71,6 +66,12 @@ export interface MembershipHooks {
   send(peer: string, update: Uint8Array): void
   /** A member announced `seq` for its origin. */
   onSummary(origin: string, seq: number, peer: string): void
+  /**
+   * Whether renewals go hop by hop (a partial mesh): our renewal, and every
+   * state that moved here, wait for `takeRenewals` on the announcement tick
+   * instead of our renewal being relayed to all (n·D copies each).
+   */
+  batchRenewals?(): boolean
 }
 
 export class Membership {
@@ -87,6 +88,10 @@ export class Membership {
   readonly #heard = new Map<number, { first: number, last: number }>()
   #updates = 0
   readonly #local: MemberState
+  /** Set while we change our own state: an update then is a change, never a renewal. */
+  #explicit = false
+  /** Client ids whose state moved here since the last `takeRenewals` (a partial mesh). */
+  readonly #renewed = new Set<number>()
 
   constructor (local: MemberState, hooks: MembershipHooks) {
     this.#local = local
@@ -96,11 +101,18 @@ export class Membership {
     // Awareness' own check timer must not keep a process alive.
     ;(this.#awareness._checkInterval as NodeJS.Timeout | undefined)?.unref?.()
     this.#awareness.on('update', ({ added, updated, removed }: Record<'added' | 'updated' | 'removed', number[]>, origin: unknown) => {
+      const batch = this.#hooks.batchRenewals?.() === true
       if (origin === 'local') {
-        // Renewals and changes of our own state go to every peer.
+        // A renewal (awareness' own timer) waits for the next tick in a partial mesh.
+        if (!this.#explicit && batch && removed.length === 0) {
+          this.#renewed.add(this.#awareness.clientID)
+          return
+        }
+        // Changes of our own state, and renewals in a full mesh, go to every peer.
         this.#hooks.broadcast(awarenessProtocol.encodeAwarenessUpdate(this.#awareness, [this.#awareness.clientID]))
         return
       }
+      if (batch) for (const id of [...added, ...updated]) if (id !== this.#awareness.clientID) this.#renewed.add(id)
       for (const id of removed) {
         this.#peerOf.delete(id)
         this.#heard.delete(id)
@@ -113,19 +125,76 @@ export class Membership {
         this.#summarise(id)
       }
     })
-    this.#awareness.setLocalState({ ...local })
+    this.#setLocal()
   }
 
   /** Re-announces our state with a fresh sequence summary. */
   announce (seq: number): void {
     this.#local.seq = seq
-    this.#awareness.setLocalState({ ...this.#local })
+    this.#setLocal()
+  }
+
+  #setLocal (): void {
+    this.#explicit = true
+    try {
+      this.#awareness.setLocalState({ ...this.#local })
+    } finally {
+      this.#explicit = false
+    }
+  }
+
+  /**
+   * Renews our state if its last renewal is older than `ms` (a partial mesh's
+   * tick): hop by hop, a renewal reaches the far side of the mesh a few ticks
+   * late, so awareness' own renewal every 15 s left far members with gaps
+   * near its 30 s timeout (members dropped and back under load). Renewed
+   * twice as often, a renewal costs no frame of its own (it rides in the
+   * tick's digests, which cross every link anyway at scale), only bytes.
+   */
+  renewIfOlder (ms: number, now = Date.now()): void {
+    const meta = this.#awareness.meta.get(this.#awareness.clientID)
+    const state = this.#awareness.getLocalState()
+    if (meta === undefined || state === null || now - meta.lastUpdated < ms) return
+    this.#awareness.setLocalState(state) // not #explicit: a renewal, batched
+  }
+
+  /**
+   * For each neighbour, one update with the states that moved here since the
+   * last call (renewals, ours included, and changes), less those that came
+   * from that neighbour; they ride in the tick's DIGEST to it (digests.ts).
+   * A partial mesh's renewals thus cross each link about once a renewal
+   * period, batched per tick, instead of n·D relayed copies each, and travel
+   * a hop per tick (2 s): across a mesh's diameter within the 15 s renewal
+   * period, well before a state is stale (30 s).
+   */
+  takeRenewals (neighbours: readonly string[]): Map<string, Uint8Array> {
+    const out = new Map<string, Uint8Array>()
+    if (this.#renewed.size === 0) return out
+    const states = this.#awareness.getStates()
+    const ids = [...this.#renewed].filter((id) => states.has(id))
+    this.#renewed.clear()
+    for (const peer of neighbours) {
+      const news = ids.filter((id) => this.#peerOf.get(id) !== peer)
+      if (news.length > 0) out.set(peer, awarenessProtocol.encodeAwarenessUpdate(this.#awareness, news))
+    }
+    return out
+  }
+
+  /**
+   * Records our sequence summary without announcing it (a partial mesh, where
+   * digests to neighbours announce it, lib/sync/digests.ts): it goes out with
+   * the next renewal or greeting, for instances that do not read digests.
+   */
+  noteSeq (seq: number): void {
+    this.#local.seq = seq
+    const state = this.#awareness.getLocalState() as MemberState | null
+    if (state !== null) state.seq = seq // awareness encodes the state it holds: changed in place, no update
   }
 
   /** Replaces our advertised metadata (already checked by `withMeta`) and announces it at once. */
   advertise (meta: Record<string, unknown>): void {
     this.#local.meta = meta
-    this.#awareness.setLocalState({ ...this.#local })
+    this.#setLocal()
   }
 
   /**
@@ -273,36 +342,6 @@ function pick (s: MemberState): MemberState & { meta: Record<string, unknown> } 
 
 function isPlainObject (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
-/**
- * `meta` with `name` set to `value` (removed when `value` is undefined), as
- * it will travel: a JSON copy, so later changes to the caller's object do not
- * leak into announcements. Throws E_INVALID_ARGUMENT, changing nothing, for
- * a bad name, a value JSON cannot carry, or a total over MAX_META_BYTES.
- */
-export function withMeta (meta: Record<string, unknown>, name: string, value: unknown): Record<string, unknown> {
-  if (typeof name !== 'string' || name.length === 0) {
-    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `advertise: name must be a non-empty string, got ${typeof name === 'string' ? 'an empty string' : typeof name}`)
-  }
-  const next = { ...meta }
-  if (value === undefined) {
-    delete next[name]
-    return next
-  }
-  let json: string | undefined
-  try {
-    json = JSON.stringify(value)
-  } catch (cause) {
-    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `advertise: value of ${JSON.stringify(name)} is not JSON-serializable: ${(cause as Error).message}`, { cause })
-  }
-  if (json === undefined) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `advertise: value of ${JSON.stringify(name)} is not JSON-serializable (${typeof value})`)
-  next[name] = JSON.parse(json)
-  const bytes = Buffer.byteLength(JSON.stringify(next))
-  if (bytes > MAX_META_BYTES) {
-    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `advertise: metadata would take ${bytes} bytes with ${JSON.stringify(name)}, over the ${MAX_META_BYTES}-byte limit`)
-  }
-  return next
 }
 
 /**

@@ -7,10 +7,11 @@
  */
 import { encodeFrame } from '../../protocol/frame.ts'
 import { MessageType } from '../../protocol/constants.ts'
-import type { SyncStep1Message, SyncStep2Message } from '../../protocol/sync.ts'
+import type { StateVector, SyncStep1Message, SyncStep2Message } from '../../protocol/sync.ts'
 import type { Replica } from '../core/replica.ts'
 import type { ResolvedOptions } from '../options.ts'
 import { AntiEntropy } from './anti-entropy.ts'
+import { Digests } from './digests.ts'
 import { Membership, withMeta, type PeerInfo } from './membership.ts'
 import { RepairRelay } from './repair-relay.ts'
 
@@ -19,7 +20,11 @@ export interface ReplicationHost {
   connected (): string[]
   send (peer: string, frame: Uint8Array): void
   broadcast (frame: Uint8Array): void
-  /** Whether a broadcast is relayed beyond the neighbours (a partial mesh, `Channel.relays`). */
+  /**
+   * Whether a broadcast is relayed beyond the neighbours (a partial mesh,
+   * `Channel.relays`). Sequence announcements and membership renewals then
+   * go to neighbours as digests instead of relayed to all (digests.ts).
+   */
   relays (): boolean
 }
 
@@ -28,10 +33,18 @@ export class Replication<V extends {}> {
   readonly #o: ResolvedOptions<V>
   readonly #host: ReplicationHost
   readonly #sync: AntiEntropy
+  readonly #digests: Digests
   /** Re-publishes what answers repaired here, in a partial mesh (repair-relay.ts). */
   readonly relay: RepairRelay
   #membership: Membership | undefined
   #announcedSeq = 0
+  /**
+   * Our first announcement, made on joining, reached no one in a partial mesh
+   * (no relay mesh yet: gossipsub adds peers at its heartbeats), and members
+   * that are not our neighbours would learn of us only at our renewal (15 s).
+   * So the first ticks in a partial mesh announce us again.
+   */
+  #joinAnnouncements = JOIN_ANNOUNCEMENTS
   /** What this instance advertises to its peers (`cache.advertise`). */
   #meta: Record<string, unknown> = {}
   /** The peer the last periodic round asked (rounds go through the peers in id order). */
@@ -49,10 +62,23 @@ export class Replication<V extends {}> {
       recordsBeyond: (sv) => replica.recordsBeyond(sv),
       applyRepair: (records, from) => { relay.offer(replica.applyRecords(records, 'repair', from)) },
       applyRelayed: (records, from) => { replica.applyRecords(records, 'remote', from) },
+      // What an exchange repaired spreads by the repair relay (repair-relay.ts); neighbours' vectors
+      // catch up at our next digest. (Telling them at once raced the relay: they asked for, and
+      // counted as repairs, records already on their way.)
       advance: (sv, skipped) => replica.advance(sv, skipped),
       send: (peer, frame) => host.send(peer, frame),
       now: options.now,
     }, options.limits.maxRecords, sessionTimeout(options), options.limits.maxOrigins)
+    this.#digests = new Digests({
+      origin: replica.origin,
+      reported: () => replica.reportedStateVector(this.liveOrigins()),
+      contiguous: (origin) => replica.tracker.contiguous(origin),
+      flowing: () => this.#flowing(),
+      neighbours: () => host.connected(),
+      send: (peer, frame) => host.send(peer, frame),
+      request: (peer) => this.#sync.request(peer),
+      now: options.now,
+    }, options.limits.maxOrigins, options.announceInterval)
   }
 
   /** Starts membership once the namespace is joined, and asks every peer already there. */
@@ -73,6 +99,7 @@ export class Replication<V extends {}> {
 
   peerDown (peer: string): void {
     this.#sync.peerGone(peer)
+    this.#digests.peerGone(peer)
   }
 
   /** Starts anti-entropy with `peer` (a gap in its frames); `force` even if a session is running. */
@@ -88,6 +115,12 @@ export class Replication<V extends {}> {
     this.#sync.onStep2(from, msg)
   }
 
+  /** A neighbour's DIGEST: ask it for what it has and we lack (lib/sync/digests.ts); apply the states it passes on. */
+  onDigest (from: string, sv: StateVector, update: Uint8Array): void {
+    if (update.length > 0) this.#membership?.apply(update, from)
+    this.#digests.onDigest(from, sv)
+  }
+
   onAwareness (from: string, update: Uint8Array): void {
     this.#membership?.apply(update, from)
   }
@@ -100,12 +133,27 @@ export class Replication<V extends {}> {
    * write too (it sits a hop nearer the writer and repairs in the same
    * instant), so without this the next hop waited for a periodic round
    * (10 s a hop; the repository's scale bench (hops)).
+   *
+   * In a partial mesh our number is not re-announced to all (n·D relayed
+   * copies per announcing instance): it rides in our digest to each
+   * neighbour, which also says how far we have every other origin, and a
+   * neighbour behind us asks us (lib/sync/digests.ts, SPEC §5).
    */
   announceTick (): void {
     const seq = this.#replica.seq
+    const partial = this.#host.relays()
     if (seq !== this.#announcedSeq) {
       this.#announcedSeq = seq
+      if (partial) this.#membership?.noteSeq(seq)
+      else this.#membership?.announce(seq)
+    }
+    if (partial && this.#joinAnnouncements > 0) {
+      this.#joinAnnouncements--
       this.#membership?.announce(seq)
+    }
+    if (partial) {
+      this.#membership?.renewIfOlder(PARTIAL_RENEW_MS)
+      this.#digests.tick(this.#membership?.takeRenewals(this.#host.connected()))
     }
     this.#sync.retryStalled()
     const members = this.#membership?.peers()
@@ -203,10 +251,21 @@ export class Replication<V extends {}> {
         onSummary: (member, seq, peer) => {
           if (member !== origin && seq > this.#replica.tracker.contiguous(member)) this.#sync.request(peer)
         },
+        batchRenewals: () => this.#host.relays(),
       },
     )
   }
 }
+
+/**
+ * A partial mesh renews our membership state this often, not only every 15 s
+ * (awareness' own): renewals cross the mesh a hop per tick there
+ * (Membership.renewIfOlder).
+ */
+export const PARTIAL_RENEW_MS = 7_500
+
+/** How many announcement ticks in a partial mesh re-announce our joining (see `#joinAnnouncements`). */
+const JOIN_ANNOUNCEMENTS = 2
 
 /**
  * How long an anti-entropy session waits for its answer before a parked

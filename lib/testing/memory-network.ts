@@ -79,6 +79,7 @@ export class MemoryNetwork {
   /** node → broadcasts it has already received (and forwarded), when spreading. */
   readonly #seen = new Map<string, Set<number>>()
   #nextMessage = 1
+  #dropRule: ((from: string, to: string, frame: Uint8Array) => boolean) | undefined
 
   constructor (options: MemoryNetworkOptions = {}) {
     const rate = (name: string, v: number | undefined): number => {
@@ -124,6 +125,16 @@ export class MemoryNetwork {
   setFaults (faults: { dropRate?: number, duplicateRate?: number }): void {
     if (faults.dropRate !== undefined) this.#dropRate = faults.dropRate
     if (faults.duplicateRate !== undefined) this.#duplicateRate = faults.duplicateRate
+  }
+
+  /**
+   * Drops every frame for which `rule(from, to, frame)` holds (a hop of a
+   * relayed broadcast counts as a frame from the neighbour that forwards
+   * it), until replaced; undefined drops none. For tests that lose one
+   * chosen copy: `net.dropWhere((from, to, f) => from === 'n1' && to === 'n2' && f[1] === 0)`.
+   */
+  dropWhere (rule: ((from: string, to: string, frame: Uint8Array) => boolean) | undefined): void {
+    this.#dropRule = rule
   }
 
   /** Splits the nodes: each array is a group; nodes named in none form one more group. */
@@ -230,7 +241,7 @@ export class MemoryNetwork {
 
   #deliver (item: Pending): void {
     const target = this.#member(item.to, item.namespace)
-    if (target === undefined || !this.reachable(item.from, item.to) || prng.real53(this.#gen) < this.#dropRate) {
+    if (target === undefined || !this.reachable(item.from, item.to) || prng.real53(this.#gen) < this.#dropRate || this.#dropRule?.(item.from, item.to, item.frame) === true) {
       this.stats.dropped++
       return
     }

@@ -47,7 +47,10 @@ export class PartialMesh {
    * connects to, so broadcasts must spread over gossipsub to reach them all.
    */
   isPartial (): boolean {
-    return this.#maxPeers !== Infinity && (this.#host.redialer?.peerCount ?? 0) > this.#maxPeers
+    // Connected peers count too: a burst of newcomers connects before their HELLOs are read (the
+    // redialer learns a peer from its HELLO), and a bootstrap node that waited for those kept all of
+    // them (26-28 connections at maxPeers 8 in bench:scale's start, where every newcomer dials the same three).
+    return this.#maxPeers !== Infinity && Math.max(this.#host.redialer?.peerCount ?? 0, this.#host.connectedPeerCount()) > this.#maxPeers
   }
 
   /** Whether the redialer may dial `peer` now: in a partial mesh with regions, only as regions.ts allows. */

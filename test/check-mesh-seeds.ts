@@ -1,0 +1,41 @@
+/**
+ * The partial-mesh convergence run over real processes
+ * (test/helpers/partial-convergence.ts) over many seeds (`npm test` runs 3):
+ *
+ *   npm run check:mesh-seeds -- --seeds 50 [--from 1] [--instances 12] [--first] [--verbose]
+ *
+ * Runs seeds from..from+seeds-1 one after another, prints one line per seed
+ * (and every failing seed with its replay command and the first lines of its
+ * failure), and exits 1 if any failed. `--first` stops at the first failure;
+ * `--verbose` prints every step as it runs. About 20 s a seed on 2 cores.
+ */
+import { parseArgs } from 'node:util'
+import { runPartialSeed } from './helpers/partial-convergence.ts'
+
+const { values } = parseArgs({ options: { seeds: { type: 'string', default: '50' }, from: { type: 'string', default: '1' }, first: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, instances: { type: 'string', default: '12' } } })
+const count = Number(values.seeds)
+const from = Number(values.from)
+const instances = Number(values.instances)
+if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(from) || !Number.isSafeInteger(instances) || instances < 6) {
+  console.error('usage: npm run check:mesh-seeds -- --seeds N [--from S] [--instances N (6 or more)] [--first] [--verbose]')
+  process.exit(2)
+}
+const failed: number[] = []
+const settles: number[] = []
+const started = Date.now()
+for (let seed = from; seed < from + count; seed++) {
+  const t0 = Date.now()
+  try {
+    const r = await runPartialSeed(seed, { instances, onStep: (line: string) => { if (values.verbose || line.includes('still settling')) console.log(`    ${line}`) } })
+    settles.push(...r.settleMs)
+    console.log(`seed ${seed} ok in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.mode}, ${r.instances} instances in ${r.hosts} processes, maxPeers ${r.maxPeers}, connections ${Math.min(...r.connections)}-${Math.max(...r.connections)}; ${r.writes} writes (${r.clears} clears), ${JSON.stringify(r.faults)}; settled in ${r.settleMs.map((ms, i) => `${ms}${(r.settleComponents[i] ?? 1) > 1 ? ` (${r.settleComponents[i]} components)` : ''}`).join(', ')} ms`)
+  } catch (error) {
+    failed.push(seed)
+    console.log(`seed ${seed} FAILED: ${String((error as Error).message).split('\n').slice(0, 12).join('\n  ')}\n  replay: npm run check:mesh-seeds -- --seeds 1 --from ${seed} --instances ${instances} --verbose${instances === 12 ? `\n  or: SEED=${seed} ./node_modules/.bin/node test/mesh/partial-convergence.test.ts` : ''}`)
+    if (values.first) break
+  }
+}
+settles.sort((a, b) => a - b)
+const at = (q: number): number => settles[Math.min(settles.length - 1, Math.floor(q * settles.length))] ?? Number.NaN
+console.log(`${count} seeds from ${from} in ${((Date.now() - started) / 1000).toFixed(0)} s: ${failed.length} failed${failed.length > 0 ? ` (${failed.join(', ')})` : ''}; heal to convergence p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${settles.at(-1)} ms over ${settles.length} settles (shared machine)`)
+process.exit(failed.length === 0 ? 0 : 1)
