@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Slot } from '../lib/core/entry.ts'
+import { DeadQueue } from '../lib/core/dead-queue.ts'
 import { Store } from '../lib/core/store.ts'
 import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
 import { RecordKind } from '../protocol/constants.ts'
@@ -150,3 +151,33 @@ test('a chunked sweep drops a chunk per event-loop turn, oldest first, until not
 })
 
 test.run()
+
+test('the queue keeps order across its chunks: pushes, shifts and a retain over several thousand slots', () => {
+  // DeadQueue stores slots in chunks of 4,096; 10,000 slots span three, and
+  // the shifts and the retain below cross every boundary.
+  const q = new DeadQueue()
+  assert.is(q.firstKey, undefined)
+  assert.is(q.firstAt, Infinity)
+  for (let i = 0; i < 10_000; i++) q.push(`k${i}`, i + 0.5)
+  assert.is(q.slots, 10_000)
+  for (let i = 0; i < 5000; i++) {
+    assert.is(q.firstKey, `k${i}`)
+    assert.is(q.firstAt, i + 0.5)
+    q.shift()
+  }
+  assert.is(q.slots, 5000)
+  q.retain((key, at) => Number(key.slice(1)) % 3 === 0 && at === Number(key.slice(1)) + 0.5)
+  const left: string[] = []
+  while (q.slots > 0) {
+    left.push(q.firstKey as string)
+    q.shift()
+  }
+  const want: string[] = []
+  for (let i = 5000; i < 10_000; i++) if (i % 3 === 0) want.push(`k${i}`)
+  assert.equal(left, want)
+  assert.is(q.firstKey, undefined)
+  q.shift() // shifting an empty queue is harmless
+  q.push('again', 1)
+  assert.is(q.firstKey, 'again')
+  assert.is(q.slots, 1)
+})

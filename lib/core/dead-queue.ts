@@ -1,7 +1,7 @@
 /**
  * The GC queue of entries that hold no value (tombstones, remote writes in
- * invalidate mode, dropped copies), oldest death first: two parallel arrays
- * of keys and death times (seconds), read from a moving head.
+ * invalidate mode, dropped copies), oldest death first: keys and death times
+ * (seconds) in parallel, read from a moving head.
  *
  * It replaced a `Map<string, Entry>` (insertion-ordered, so it was a queue
  * too) to cut what each dead key keeps and costs: a Map slot is ~28 bytes
@@ -10,62 +10,89 @@
  * update. Here a slot is a key pointer and a small integer, and a key's
  * membership is a flag on its state (EntryTable.deadQueued). A slot whose key has
  * since been revived, forgotten or re-queued is stale: the sweep skips it, as
- * the expiry queue skips its stale hints, and `retain` rebuilds the arrays
+ * the expiry queue skips its stale hints, and `retain` rebuilds the queue
  * when stale slots outnumber the live ones.
+ *
+ * The slots live in fixed-size chunks, not two growing arrays: at 20,000
+ * new dead keys a second (bench:mesh) a growing array's copy on growth, and
+ * the compaction of its consumed head, each copied the whole queue (over
+ * 100k slots) in one synchronous step, a stall every receiver felt at once.
+ * Here a push fills the last chunk or starts one, a shift that empties the
+ * first chunk drops it, and nothing ever copies more than one chunk.
  */
+
+/** Slots per chunk: a chunk's arrays stay small enough to allocate and drop in one go. */
+const CHUNK = 4096
+
+class Chunk {
+  readonly keys: string[] = []
+  readonly at = new Float64Array(CHUNK)
+}
+
 export class DeadQueue {
-  #keys: string[] = []
-  #at: number[] = []
+  #chunks: Chunk[] = [new Chunk()]
+  /** Index of the oldest slot in the first chunk. */
   #head = 0
+  #size = 0
 
   /** Slots held, stale ones included. */
   get slots (): number {
-    return this.#keys.length - this.#head
+    return this.#size
   }
 
   push (key: string, seconds: number): void {
-    this.#keys.push(key)
-    this.#at.push(seconds)
+    let last = this.#chunks[this.#chunks.length - 1] as Chunk
+    if (last.keys.length === CHUNK) {
+      last = new Chunk()
+      this.#chunks.push(last)
+    }
+    last.at[last.keys.length] = seconds
+    last.keys.push(key)
+    this.#size++
   }
 
   /** The oldest slot's key (undefined when empty). */
   get firstKey (): string | undefined {
-    return this.#head < this.#keys.length ? this.#keys[this.#head] : undefined
+    return this.#size === 0 ? undefined : (this.#chunks[0] as Chunk).keys[this.#head]
   }
 
   /** The oldest slot's death time in seconds (Infinity when empty). */
   get firstAt (): number {
-    return this.#head < this.#at.length ? this.#at[this.#head] as number : Infinity
+    return this.#size === 0 ? Infinity : (this.#chunks[0] as Chunk).at[this.#head] as number
   }
 
   /** Drops the oldest slot. */
   shift (): void {
-    this.#keys[this.#head] = '' // let the key go now, not at the next rebuild
+    if (this.#size === 0) return
+    const first = this.#chunks[0] as Chunk
+    first.keys[this.#head] = '' // let the key go now, not when the chunk goes
     this.#head++
-    if (this.#head === this.#keys.length) this.#clear()
-    else if (this.#head >= 1024 && this.#head * 2 >= this.#keys.length) this.retain(() => true)
+    this.#size--
+    if (this.#size === 0) this.#clear()
+    else if (this.#head === CHUNK) {
+      this.#chunks.shift() // an array of chunks: a few hundred pointers at most
+      this.#head = 0
+    }
   }
 
   /** Rebuilds the queue from the slots `keep` accepts, in order. */
   retain (keep: (key: string, seconds: number) => boolean): void {
-    const keys: string[] = []
-    const at: number[] = []
-    for (let i = this.#head; i < this.#keys.length; i++) {
-      const key = this.#keys[i] as string
-      const seconds = this.#at[i] as number
-      if (keep(key, seconds)) {
-        keys.push(key)
-        at.push(seconds)
+    const old = this.#chunks
+    let head = this.#head
+    this.#clear()
+    for (const chunk of old) {
+      for (let i = head; i < chunk.keys.length; i++) {
+        const key = chunk.keys[i] as string
+        const seconds = chunk.at[i] as number
+        if (keep(key, seconds)) this.push(key, seconds)
       }
+      head = 0
     }
-    this.#keys = keys
-    this.#at = at
-    this.#head = 0
   }
 
   #clear (): void {
-    this.#keys = []
-    this.#at = []
+    this.#chunks = [new Chunk()]
     this.#head = 0
+    this.#size = 0
   }
 }
