@@ -21,19 +21,11 @@ test(`${INSTANCES} instances with maxPeers ${MAX_PEERS}: full membership over th
   const cluster = await ScaleCluster.start({ instances: INSTANCES, perProcess: PER_PROCESS, maxPeers: MAX_PEERS })
   try {
     await cluster.awaitMembership(90_000)
-    const formed = await cluster.stats()
-    const counts = formed.map((f) => f.transport.connections)
-    const all = `(all: ${counts.join(',')})`
-    for (const [i, n] of counts.entries()) {
-      assert.ok(n >= 1, `instance ${i} has no connection`)
-      // SPEC §11.1: at most 2 × maxPeers kept, plus the newcomers being greeted for their second
-      // before they are let go. The three bootstrap instances take the first dial of everyone and a
-      // share of the link rotations, so they sit a few above 2 × maxPeers (12-16 seen at 30); what
-      // matters is a bound set by maxPeers, not by the mesh's size (a full mesh here is 29).
-      assert.ok(n <= 3 * MAX_PEERS, `instance ${i} holds ${n} connections ${all}`)
-    }
-    const sorted = [...counts].sort((a, b) => a - b)
-    assert.ok((sorted[Math.floor(sorted.length / 2)] as number) <= 2 * MAX_PEERS, `median above 2 × maxPeers ${all}`)
+    // Membership now forms within seconds (digests, SPEC §5), sooner than the connections settle:
+    // newcomers greeted over the bound are let go a second after their greeting (SPEC §11.1), so a
+    // snapshot at that instant can hold a few of them. The bound is checked once it holds, within
+    // a deadline, and again after the writes.
+    const formed = await settledWithinBound(cluster, 15_000)
     assert.ok(formed.some((s) => s.transport.connections < INSTANCES - 1), 'not a full mesh')
 
     const writes: Array<{ key: string, sentAt: number }> = []
@@ -45,6 +37,7 @@ test(`${INSTANCES} instances with maxPeers ${MAX_PEERS}: full membership over th
     const results = await cluster.results(writes)
     for (const r of results) assert.is(r.receivers, INSTANCES, `${r.key} reached ${r.receivers} of ${INSTANCES} (the writer counts itself)`)
     const after = await cluster.stats()
+    assertBound(after.map((f) => f.transport.connections))
     const relayed = after.reduce((n, s) => n + s.transport.framesRelayed, 0)
     assert.ok(relayed >= WRITES, `broadcasts went over gossipsub (${relayed} published)`)
     const last = results.map((r) => r.lastMs).sort((a, b) => a - b)
@@ -53,5 +46,43 @@ test(`${INSTANCES} instances with maxPeers ${MAX_PEERS}: full membership over th
     await cluster.close()
   }
 })
+
+type Stats = Awaited<ReturnType<ScaleCluster['stats']>>
+
+/**
+ * SPEC §11.1: at most 2 × maxPeers kept, plus the newcomers being greeted for their second before
+ * they are let go. The three bootstrap instances take the first dial of everyone and a share of the
+ * link rotations, so they sit a few above 2 × maxPeers (12-16 seen at 30); what matters is a bound
+ * set by maxPeers, not by the mesh's size (a full mesh here is 29).
+ */
+function boundProblem (counts: number[]): string | undefined {
+  const all = `(all: ${counts.join(',')})`
+  for (const [i, n] of counts.entries()) {
+    if (n < 1) return `instance ${i} has no connection ${all}`
+    if (n > 3 * MAX_PEERS) return `instance ${i} holds ${n} connections ${all}`
+  }
+  const sorted = [...counts].sort((a, b) => a - b)
+  if ((sorted[Math.floor(sorted.length / 2)] as number) > 2 * MAX_PEERS) return `median above 2 × maxPeers ${all}`
+  return undefined
+}
+
+function assertBound (counts: number[]): void {
+  const problem = boundProblem(counts)
+  assert.ok(problem === undefined, problem)
+}
+
+/** Polls the instances' connection counts until they are within the bound, or fails at `deadlineMs` with the last counts. */
+async function settledWithinBound (cluster: ScaleCluster, deadlineMs: number): Promise<Stats> {
+  const until = Date.now() + deadlineMs
+  for (;;) {
+    const stats = await cluster.stats()
+    const counts = stats.map((f) => f.transport.connections)
+    if (boundProblem(counts) === undefined || Date.now() >= until) {
+      assertBound(counts)
+      return stats
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200)) // polling real processes' counts: no event to wait on
+  }
+}
 
 test.run()
