@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert'
 import { createMeshCache, type MeshCache, type MeshCacheOptions } from '../lib/index.ts'
 import { createMemoryNetwork, createTestClock } from '../lib/testing/index.ts'
 import { compareVectors, foldVector, Order } from '../lib/core/version-vector.ts'
+import { runTruthSeed } from './helpers/truth.ts'
 
 async function node (net: ReturnType<typeof createMemoryNetwork>, clock: ReturnType<typeof createTestClock>, name: string, o: Partial<MeshCacheOptions<string>>): Promise<MeshCache<string>> {
   return createMeshCache<string>({ namespace: 'v', nodeId: name, mode: 'replicate', now: clock.now, syncInterval: 0, transport: net.transport(name), ...o })
@@ -93,5 +94,15 @@ test('foldVector keeps the writer, drops departed origins first, then live ones,
   assert.is.not(compareVectors(record, foldVector(vv, 2, 'a~1', new Set())), Order.BEFORE)
   assert.is.not(compareVectors(record, foldVector(vv, 2, 'a~1', new Set())), Order.EQUAL)
 })
+
+for (const seed of [4164, 18185]) {
+  test(`truth seed ${seed}: a merge folds away the only trace of a write (a conflict's loser, a delete) at a bound of 3, and answers still carry the state`, async () => {
+    // Before answers sent folded states regardless (records-beyond.ts), an instance whose state
+    // vector covered every entry left was never sent the state, and served a stale value until its TTL.
+    const result = await runTruthSeed(seed)
+    assert.is(result.mode, 'invalidate')
+    assert.ok(result.checks >= 1, 'checked')
+  })
+}
 
 test.run()

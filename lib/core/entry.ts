@@ -27,10 +27,11 @@ import { compareVectors, Order, vectorExceeds, vectorWith, vectorWithout, type O
 /** A key's place in an EntryTable: valid until the store forgets the key (then reused). */
 export type Slot = number
 
-/** Flags: the record kind in the low bits, whether the LRU holds the value, whether the store's GC queue holds the key. */
+/** Flags: the record kind in the low bits, whether the LRU holds the value, whether the store's GC queue holds the key, whether a merge folded its vector. */
 const KIND_MASK = 0x0f
 const HAS_VALUE = 0x10
 const DEAD_QUEUED = 0x20
+const FOLDED = 0x40
 
 const INITIAL_SLOTS = 1024
 
@@ -159,6 +160,21 @@ export class EntryTable {
   setDeadQueued (slot: Slot, queued: boolean): void {
     const f = this.#flags[slot] as number
     this.#flags[slot] = queued ? f | DEAD_QUEUED : f & ~DEAD_QUEUED
+  }
+
+  /**
+   * Whether a merge here folded this key's vector (SPEC §4, vector bounds).
+   * A folded entry may have been the only trace of a write (a conflict's
+   * loser, a delete) that another instance still lacks, and its state vector
+   * can cover every entry left: answers then send this state regardless
+   * (records-beyond.ts). Cleared by a local write, whose own entry travels.
+   */
+  folded (slot: Slot): boolean {
+    return ((this.#flags[slot] as number) & FOLDED) !== 0
+  }
+
+  setFolded (slot: Slot): void {
+    this.#flags[slot] = (this.#flags[slot] as number) | FOLDED
   }
 
   /** Epoch seconds when the key lost its value (meaningful while it has none; 0: not in the GC queue). */

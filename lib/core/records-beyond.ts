@@ -53,7 +53,9 @@ export function recordsBeyond<V extends {}> (source: AnswerSource<V>, requested:
   // (a scan of 250,000 keys under bench:mesh's 20,000 writes/s left them to the young-generation GC).
   const memo = new SeenMemo()
   store.meta.forEach((e, key) => {
-    if (!table.exceeds(e, sv, memo)) return
+    // A state whose vector a merge folded is sent even when its entries look seen: the folded
+    // entry may have been the requester's only news of it (entry.ts `folded`, SPEC §4).
+    if (!table.exceeds(e, sv, memo) && !(table.folded(e) && physicalMs(table.hlc(e)) >= oldBefore)) return
     const vv = table.vv(e) // built once: an inline vector is a new array each time
     const hlc = table.hlc(e)
     if (physicalMs(hlc) < oldBefore && onlyUnknownAhead(source, vv, sv, live ??= source.members())) return

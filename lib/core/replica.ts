@@ -330,7 +330,10 @@ export class Replica<V extends {}> {
       if (outcome === Outcome.CONFLICT_WON) table.assign(slot, r, ttl)
       table.setVv(slot, merged)
     }
-    if (table.vectorSize(slot) > this.#maxVector) table.setVv(slot, this.#fold(table.vv(slot), table.writer(slot)))
+    if (table.vectorSize(slot) > this.#maxVector) {
+      table.setVv(slot, this.#fold(table.vv(slot), table.writer(slot)))
+      table.setFolded(slot)
+    }
     // Read before any listener runs: one may write the key, in this slot.
     const kind = table.kind(slot)
     const hlc = table.hlc(slot)
