@@ -25,7 +25,7 @@ for (const mode of ['invalidate', 'replicate'] as const) {
       test(`${mode}: ${op} after "${way}" finds the value and drops it`, async () => {
         const { nodes: [a, b], net, close } = await cluster<string>(2, { mode })
         try {
-          await put(a!, b!, () => net.flush())
+          await put(a!, b!, async () => { await net.flush() })
           if (a!.get('k') === undefined) {
             // invalidate mode does not replicate values: nothing is held here to find
             assert.is(way, 'replicated from a peer')
