@@ -104,7 +104,7 @@ let availability: Promise<NetnsAvailability> | undefined
  * namespaces actually work (tried on a namespace named with `prefix`). Cached.
  */
 export function isNetnsAvailable(prefix = DEFAULT_PREFIX): Promise<NetnsAvailability> {
-  availability ??= probe(prefix)
+  availability ??= probe(process.env.MESHCACHE_NETNS_PREFIX ?? prefix)
   return availability
 }
 
