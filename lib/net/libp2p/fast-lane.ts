@@ -48,11 +48,13 @@ export type HopValue = (typeof Hop)[keyof typeof Hop]
 export const RELAYED = -1
 
 /**
- * Frames remembered per namespace. At 4,096 the cache covers every frame of
- * the last second up to 4,096 frames/s (one frame per writer per turn); what
- * arrives by a second path later than that is delivered twice, harmlessly.
+ * Frames remembered per namespace: the last 1,024, a second's worth at
+ * 1,024 frames/s (one frame per writer per turn), while the second path's
+ * copy trails the first by milliseconds; one that comes later than that is
+ * delivered twice, harmlessly. ~60 KB a namespace (a transport may carry
+ * up to 1,024 namespaces, so not more).
  */
-export const SEEN_CAPACITY = 4096
+export const SEEN_CAPACITY = 1024
 
 /** A bounded set of frame keys; the oldest key goes first. */
 export class SeenFrames {
