@@ -209,19 +209,22 @@ test('FAST envelope: nsId, hop and the frame, in one envelope', () => {
   assert.equal([...r.rest()], [...frame])
 })
 
-test('over a real stream: a FAST frame is delivered once, malformed FAST envelopes are dropped and counted', async () => {
+test('over a real stream: a FAST frame is delivered once (and not remembered while its namespace is not joined), malformed FAST envelopes are dropped and counted', async () => {
   const a = await createLibp2pTransport()
   const peer = await buildNode({ listen: ['/ip4/127.0.0.1/tcp/0'], psk: undefined, gater: new FaultSwitch().gater(), logger: undefined })
   await peer.handle(PROTOCOL, () => {}) // takes a's stream and ignores it
   await peer.start()
   try {
     const got = recorder()
-    await a.join('ns', got.handler)
     const stream = await peer.dialProtocol(multiaddr(a.multiaddrs()[0] as string), PROTOCOL)
     stream.send(encodeHello([]))
     stream.send(encodeJoin(7, 'ns'))
     const frame = updates('w~1', 1)
     const fast = encodeFast(7, Hop.LAST, frame)
+    // before a joins 'ns' the frame is dropped as unjoined, and not remembered: it is delivered when it comes again
+    stream.send(fast)
+    await until(() => a.stats().droppedUnjoined === 1, 'the frame for an unjoined namespace dropped')
+    await a.join('ns', got.handler)
     // the hop byte after nsId 7 (one byte) sits at offset 3: length, type, nsId
     const badHop = fast.slice(); badHop[3] = 9
     stream.send(badHop)
