@@ -49,7 +49,7 @@ try {
   // Chunks count every read the proxy forwarded, both ways: frames, acks of the protocols above TCP, PINGs.
   console.log(`  cross-region links         ${connections} connections through the proxy; ${f(holds.length / Number(values.writes))} chunks forwarded per write (both ways, all traffic)`)
   // The fast lane (a partial mesh's direct copies along the region path, lib/net/libp2p/fast-lane.ts): what it sent and what was dropped as already delivered.
-  if (maxPeers !== '') console.log(`  fast lane                  ${perWrite('fastLaneSent')} copies sent per write (${perWrite('fastLaneFar')} over far links); dropped as already delivered per write: ${perWrite('fastLaneDuplicates')} lane copies, ${perWrite('relayedDuplicates')} gossipsub copies; ${perWrite('relayedReceived')} frames per write delivered first by gossipsub`)
+  if (maxPeers !== '') console.log(`  fast lane                  ${perWrite('fastLaneSent')} copies sent per write (${perWrite('fastLaneForwarded')} forwarded, ${perWrite('fastLaneFar')} over far links); dropped as already delivered per write: ${perWrite('fastLaneDuplicates')} lane copies, ${perWrite('relayedDuplicates')} gossipsub copies; ${perWrite('relayedReceived')} frames per write delivered first by gossipsub`)
   console.log(`  intra-region  p50 ${f(percentile(p.intra, 0.5))} ms  p99 ${f(percentile(p.intra, 0.99))} ms  (${p.intra.length} arrivals)`)
   console.log(`  cross-region  p50 ${f(percentile(p.cross, 0.5))} ms  p99 ${f(percentile(p.cross, 0.99))} ms  (${p.cross.length} arrivals)  p50 − delay ${f(percentile(p.cross, 0.5) - delayMs)} ms (target ≤ 5)`)
   if (!values['no-cut']) {

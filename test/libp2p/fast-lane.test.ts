@@ -101,6 +101,11 @@ test('a write takes three direct hops to the far region: writer â†’ its holder â
   assert.is(net.delivered.get('b4')?.length, 0)
   assert.is(net.delivered.get('a2')?.length, 0, 'the writer never gets its own frame back')
   assert.equal(net.delivered.get('b2')?.[0]?.from, 'b1', 'the core sees the neighbour that forwarded it')
+  assert.is(net.stats.get('a1')?.fastLaneForwarded, 1)
+  assert.is(net.stats.get('a1')?.fastLaneFar, 1)
+  assert.is(net.stats.get('b1')?.fastLaneForwarded, 2)
+  assert.is(net.stats.get('b1')?.fastLaneFar, 0, 'LAST copies stay in the region')
+  assert.is(net.stats.get('a2')?.fastLaneForwarded, 0, 'the writer\'s own copies are not forwards')
 })
 
 test('a frame gossipsub brought first is forwarded by the same rules, once; the later lane copy is dropped', () => {

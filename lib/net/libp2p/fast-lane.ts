@@ -164,6 +164,7 @@ export class FastLane {
       if (this.#host.write(peer, envelope)) {
         this.#host.stats.framesSent++
         this.#host.stats.fastLaneSent++
+        if (hop !== Hop.WRITER) this.#host.stats.fastLaneForwarded++
         if (hop !== Hop.LAST && this.#host.isFar(peer)) this.#host.stats.fastLaneFar++
       } else {
         this.#host.stats.droppedBackpressure++
