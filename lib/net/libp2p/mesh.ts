@@ -73,9 +73,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     this.regions = this.#partial.regions
     this.#outbound = new OutboundStreams(this, opts.redialInterval, log)
     this.#fast = new FastLane({
-      stats: this.stats,
-      peersOf: ns => this.peersOf(ns),
-      isFar: peer => this.regions?.isFar(peer) ?? false,
+      stats: this.stats, peersOf: ns => this.peersOf(ns), isFar: peer => this.regions?.isFar(peer) ?? false,
       write: (peer, envelopes) => this.#links.get(peer)?.write(envelopes, opts.maxBufferedBytes) ?? false,
       deliver: (ns, from, frame) => { this.#namespaces.deliver(ns, from, frame) }
     })
@@ -189,8 +187,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     }
     if (this.relay !== undefined) {
       const partial = this.isPartial()
-      // the fast lane first (direct sends, ~20 µs each), then gossipsub for coverage
-      if (partial) this.#fast.publish(ns, frame)
+      if (partial) this.#fast.publish(ns, frame) // direct sends along the region path first, then gossipsub for coverage
       if (this.relay.publish(ns.name, frame, partial ? Infinity : this.peersOf(ns).length)) {
         this.stats.framesRelayed++
         return
