@@ -110,6 +110,8 @@ test('a write takes three direct hops to the far region: writer â†’ its holder â
 
 test('a frame gossipsub brought first is forwarded by the same rules, once; the later lane copy is dropped', () => {
   const net = network(twoRegions)
+  for (const name of ['a1', 'b1', 'b2']) net.lane(name).receive(net.space, 'x', updates('warm~1', 1), Hop.LAST) // a lane runs
+  for (const d of net.delivered.values()) d.length = 0
   const frame = updates('w~1', 5)
   // a4 is not next to the writer: gossipsub brings it to a3 and a1 first
   net.lane('a1').receive(net.space, 'a3', frame, RELAYED)
@@ -153,6 +155,23 @@ test('without regions only the writer sends: its neighbours forward nothing', ()
   assert.is(net.stats.get('a1')?.framesSent, 3)
 })
 
+test('until a lane copy is sent or received, gossipsub copies skip the seen-cache (the relay tier of a full mesh)', () => {
+  const net = network(twoRegions)
+  const frame = updates('w~1', 1)
+  assert.ok(net.lane('a3').receive(net.space, 'a2', frame, RELAYED))
+  assert.ok(net.lane('a3').receive(net.space, 'a4', frame, RELAYED))
+  net.run()
+  assert.is(net.delivered.get('a3')?.length, 2, 'both delivered (the core dedups)')
+  assert.is(net.sent.length, 0, 'and nothing forwarded')
+  // a lane copy arrives: from now on the cache applies to both paths
+  assert.ok(net.lane('a3').receive(net.space, 'a2', updates('w~1', 2), Hop.WRITER))
+  assert.not.ok(net.lane('a3').receive(net.space, 'a4', updates('w~1', 2), RELAYED))
+  // and a node that published on the lane dedups gossipsub's copies at once
+  net.lane('a4').publish(net.space, updates('w~2', 1))
+  assert.ok(net.lane('a4').receive(net.space, 'a3', updates('w~1', 9), RELAYED))
+  assert.not.ok(net.lane('a4').receive(net.space, 'a3', updates('w~1', 9), RELAYED))
+})
+
 test('frames other than UPDATES are delivered every time and never forwarded', () => {
   const net = network(twoRegions)
   const awareness = encodeFrame({ type: MessageType.AWARENESS, update: Uint8Array.of(1, 2, 3) })
@@ -167,6 +186,7 @@ test('frames other than UPDATES are delivered every time and never forwarded', (
 
 test('two frames of one origin are told apart by first sequence number and length; another namespace has its own cache', () => {
   const net = network(twoRegions)
+  net.lane('a1').receive(net.space, 'x', updates('warm~1', 1), Hop.LAST) // a lane runs
   assert.ok(net.lane('a1').receive(net.space, 'a3', updates('w~1', 1), RELAYED))
   assert.ok(net.lane('a1').receive(net.space, 'a3', updates('w~1', 2), RELAYED))
   assert.ok(net.lane('a1').receive(net.space, 'a3', updates('w~1', 1, 'another key'), RELAYED), 'same numbers, other bytes (length)')

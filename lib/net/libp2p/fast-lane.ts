@@ -114,6 +114,12 @@ export class FastLane {
   readonly #host: FastLaneHost
   readonly #capacity: number
   readonly #seen = new WeakMap<LocalNamespace, SeenFrames>()
+  /**
+   * Whether a lane runs here: this node sent or received a lane copy. Until
+   * then gossipsub's copies (the relay tier in a full mesh, where nobody
+   * uses the lane) skip the seen-cache: no key, no allocation per frame.
+   */
+  #active = false
 
   constructor (host: FastLaneHost, capacity = SEEN_CAPACITY) {
     this.#host = host
@@ -130,6 +136,7 @@ export class FastLane {
   publish (ns: LocalNamespace, frame: Uint8Array): void {
     const key = fastLaneKey(frame)
     if (key === undefined) return
+    this.#active = true
     this.#seenOf(ns).add(key)
     this.#send(ns, frame, Hop.WRITER, undefined, () => true)
   }
@@ -140,6 +147,8 @@ export class FastLane {
    * duplicate, dropped and counted).
    */
   receive (ns: LocalNamespace, from: string, frame: Uint8Array, hop: HopValue | typeof RELAYED): boolean {
+    if (hop !== RELAYED) this.#active = true
+    else if (!this.#active) { this.#host.deliver(ns, from, frame); return true }
     const key = fastLaneKey(frame)
     if (key === undefined) { this.#host.deliver(ns, from, frame); return true }
     if (!this.#seenOf(ns).add(key)) {
