@@ -156,28 +156,28 @@ test('the queue keeps order across its chunks: pushes, shifts and a retain over 
   // DeadQueue stores slots in chunks of 4,096; 10,000 slots span three, and
   // the shifts and the retain below cross every boundary.
   const q = new DeadQueue()
-  assert.is(q.firstKey, undefined)
+  assert.is(q.firstSlot, -1)
   assert.is(q.firstAt, Infinity)
-  for (let i = 0; i < 10_000; i++) q.push(`k${i}`, i + 0.5)
+  for (let i = 0; i < 10_000; i++) q.push(i, i + 0.5)
   assert.is(q.slots, 10_000)
   for (let i = 0; i < 5000; i++) {
-    assert.is(q.firstKey, `k${i}`)
+    assert.is(q.firstSlot, i)
     assert.is(q.firstAt, i + 0.5)
     q.shift()
   }
   assert.is(q.slots, 5000)
-  q.retain((key, at) => Number(key.slice(1)) % 3 === 0 && at === Number(key.slice(1)) + 0.5)
-  const left: string[] = []
+  q.retain((slot, at) => slot % 3 === 0 && at === slot + 0.5)
+  const left: number[] = []
   while (q.slots > 0) {
-    left.push(q.firstKey as string)
+    left.push(q.firstSlot)
     q.shift()
   }
-  const want: string[] = []
-  for (let i = 5000; i < 10_000; i++) if (i % 3 === 0) want.push(`k${i}`)
+  const want: number[] = []
+  for (let i = 5000; i < 10_000; i++) if (i % 3 === 0) want.push(i)
   assert.equal(left, want)
-  assert.is(q.firstKey, undefined)
+  assert.is(q.firstSlot, -1)
   q.shift() // shifting an empty queue is harmless
-  q.push('again', 1)
-  assert.is(q.firstKey, 'again')
+  q.push(7, 1)
+  assert.is(q.firstSlot, 7)
   assert.is(q.slots, 1)
 })

@@ -1,15 +1,18 @@
 /**
  * The GC queue of entries that hold no value (tombstones, remote writes in
- * invalidate mode, dropped copies), oldest death first: keys and death times
- * (seconds) in parallel, read from a moving head.
+ * invalidate mode, dropped copies), oldest death first: state slots and death times
+ * (seconds) in parallel, read from a moving head. A queue slot names the
+ * key's state slot (EntryTable), not its key: a queue of strings kept every
+ * tombstone's key string alive on the heap (key-index.ts says why that mattered).
  *
  * It replaced a `Map<string, Entry>` (insertion-ordered, so it was a queue
  * too) to cut what each dead key keeps and costs: a Map slot is ~28 bytes
  * plus the table's growth slack and one more hash insert per write, and each
  * slot pointing at a young entry is one more pointer for every scavenge to
- * update. Here a slot is a key pointer and a small integer, and a key's
- * membership is a flag on its state (EntryTable.deadQueued). A slot whose key has
- * since been revived, forgotten or re-queued is stale: the sweep skips it, as
+ * update. Here a queue slot is two numbers in typed arrays, and a key's
+ * membership is a flag on its state (EntryTable.deadQueued). A queue slot whose
+ * state has since been revived, forgotten (its slot maybe reused) or re-queued
+ * is stale (its state is not queued, or under another death time): the sweep skips it, as
  * the expiry queue skips its stale hints, and `retain` rebuilds the queue
  * when stale slots outnumber the live ones.
  *
@@ -25,8 +28,9 @@
 const CHUNK = 4096
 
 class Chunk {
-  readonly keys: string[] = []
+  readonly slots = new Int32Array(CHUNK)
   readonly at = new Float64Array(CHUNK)
+  length = 0
 }
 
 export class DeadQueue {
@@ -40,20 +44,20 @@ export class DeadQueue {
     return this.#size
   }
 
-  push (key: string, seconds: number): void {
+  push (slot: number, seconds: number): void {
     let last = this.#chunks[this.#chunks.length - 1] as Chunk
-    if (last.keys.length === CHUNK) {
+    if (last.length === CHUNK) {
       last = new Chunk()
       this.#chunks.push(last)
     }
-    last.at[last.keys.length] = seconds
-    last.keys.push(key)
+    last.at[last.length] = seconds
+    last.slots[last.length++] = slot
     this.#size++
   }
 
-  /** The oldest slot's key (undefined when empty). */
-  get firstKey (): string | undefined {
-    return this.#size === 0 ? undefined : (this.#chunks[0] as Chunk).keys[this.#head]
+  /** The oldest queue slot's state slot (-1 when empty). */
+  get firstSlot (): number {
+    return this.#size === 0 ? -1 : (this.#chunks[0] as Chunk).slots[this.#head] as number
   }
 
   /** The oldest slot's death time in seconds (Infinity when empty). */
@@ -64,8 +68,6 @@ export class DeadQueue {
   /** Drops the oldest slot. */
   shift (): void {
     if (this.#size === 0) return
-    const first = this.#chunks[0] as Chunk
-    first.keys[this.#head] = '' // let the key go now, not when the chunk goes
     this.#head++
     this.#size--
     if (this.#size === 0) this.#clear()
@@ -76,15 +78,15 @@ export class DeadQueue {
   }
 
   /** Rebuilds the queue from the slots `keep` accepts, in order. */
-  retain (keep: (key: string, seconds: number) => boolean): void {
+  retain (keep: (slot: number, seconds: number) => boolean): void {
     const old = this.#chunks
     let head = this.#head
     this.#clear()
     for (const chunk of old) {
-      for (let i = head; i < chunk.keys.length; i++) {
-        const key = chunk.keys[i] as string
+      for (let i = head; i < chunk.length; i++) {
+        const slot = chunk.slots[i] as number
         const seconds = chunk.at[i] as number
-        if (keep(key, seconds)) this.push(key, seconds)
+        if (keep(slot, seconds)) this.push(slot, seconds)
       }
       head = 0
     }

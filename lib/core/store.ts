@@ -26,7 +26,7 @@ import { EntryTable, type Slot } from './entry.ts'
 import { ExpiryQueue } from './expiry-queue.ts'
 import { ExpiryTimer } from './expiry-timer.ts'
 import { DeadQueue } from './dead-queue.ts'
-import { KeyMap } from './key-map.ts'
+import { KeyIndex } from './key-index.ts'
 import { physicalMs } from './clock.ts'
 import type { Now } from './clock.ts'
 import type { VersionVector } from './version-vector.ts'
@@ -68,7 +68,7 @@ export class Store<V extends {}> {
    * Each key's slot in `table`: the map holds a small integer per key, no object (entry.ts says why),
    * split over several Maps so that its growth never rehashes every key in one go (key-map.ts).
    */
-  readonly meta = new KeyMap<Slot>()
+  readonly meta = new KeyIndex()
   /** The replicated state of every key in `meta`. */
   readonly table = new EntryTable()
   /** Keys of entries without a value, oldest death first (a slot's `deadQueued` says whether it is in). */
@@ -236,8 +236,8 @@ export class Store<V extends {}> {
     table.setDeadSince(slot, seconds)
     table.setDeadQueued(slot, true)
     this.#deadCount++
-    if (this.#dead.slots > 2 * this.#deadCount + 1024) this.#dead.retain((k, at) => this.#isQueuedAt(k, at))
-    this.#dead.push(key, seconds)
+    if (this.#dead.slots > 2 * this.#deadCount + 1024) this.#dead.retain((queued, at) => this.#isQueuedAt(queued, at))
+    this.#dead.push(slot, seconds)
   }
 
   /** How many entries hold no value (tombstones included). */
@@ -270,16 +270,19 @@ export class Store<V extends {}> {
   forget (key: string): boolean {
     const slot = this.meta.get(key)
     if (slot === undefined) return false
-    this.meta.delete(key)
+    this.meta.deleteSlot(slot)
     if (this.table.deadQueued(slot)) this.#deadCount--
     this.table.free(slot)
     return true
   }
 
-  /** Whether a GC queue slot (key, death time) is still its key's: a revived, forgotten or re-queued key leaves a stale one. */
-  #isQueuedAt (key: string, seconds: number): boolean {
-    const slot = this.meta.get(key)
-    return slot !== undefined && this.table.deadQueued(slot) && this.table.deadSince(slot) === seconds
+  /**
+   * Whether a GC queue slot (state slot, death time) is still its state's: a revived, forgotten or re-queued key
+   * leaves a stale one. A forgotten key's slot may be reused by another key queued under the same second: the
+   * queue slot then stands for that state, which is due at the same time.
+   */
+  #isQueuedAt (slot: Slot, seconds: number): boolean {
+    return this.meta.holds(slot) && this.table.deadQueued(slot) && this.table.deadSince(slot) === seconds
   }
 
   /**
@@ -308,20 +311,19 @@ export class Store<V extends {}> {
         this.#collectLater(horizon, chunk)
         break
       }
-      const key = dead.firstKey as string
+      const slot = dead.firstSlot
       const seconds = dead.firstAt
       dead.shift()
-      if (!this.#isQueuedAt(key, seconds)) continue // a stale slot
-      const slot = this.meta.get(key) as Slot
+      if (!this.#isQueuedAt(slot, seconds)) continue // a stale slot
       // The write itself must be past the horizon: this is the safety rule
       // (deadSince, rounded up to seconds, only orders the queue).
       if (physicalMs(table.hlc(slot)) > cutoff) {
         const again = Math.ceil(now / 1000)
         table.setDeadSince(slot, again)
-        dead.push(key, again)
+        dead.push(slot, again)
         continue
       }
-      this.meta.delete(key)
+      this.meta.deleteSlot(slot)
       table.free(slot)
       this.#deadCount--
       n++

@@ -21,16 +21,16 @@ export const KIND_NAMES = ['set', 'delete', 'invalidate'] as const
 /**
  * Estimates behind `stats().metadataBytes`, measured on Node 24 with
  * bench/core (1M keys). Every slot the entry table has allocated (used or
- * not: its columns grow by doubling) costs SLOT_BYTES; every key, its Map
- * slot and its place in the expiry queue (a value held) or the GC queue
- * (none held), which measure alike. Key strings are not counted: a live
- * key's is the LRU's too, and a tombstone's may be the caller's (a local
- * delete) or the cache's alone (a remote one: ~24 B + its length more).
+ * not: its columns grow by doubling) costs SLOT_BYTES; the key index counts
+ * its own bytes (cells, locations and the key characters it holds, for a
+ * tombstone the only copy of its key); every key its place in the expiry queue
+ * (a value held) or the GC queue (none held), QUEUE_BYTES, which measure
+ * alike. A live key's string in the LRU is not counted (the values' side).
  * test/metadata-bytes.test.ts holds the estimate against a measurement.
  */
 const SLOT_BYTES = 41
-/** Measured 97.7 B a key in all at 1M keys (2026-12-02), 43.0 of them the table's columns. */
-const KEY_BYTES = 55
+/** Measured at 1M keys of 18 characters (2026-12-02): 117.4 B a live key and 108.6 a tombstone in all, 48.8 of them the index's. */
+const QUEUE_BYTES = 24
 /** A vector with several origins: the array, plus per origin two slots. */
 const VECTOR_BASE_BYTES = 32
 const VECTOR_ENTRY_BYTES = 16
@@ -54,9 +54,8 @@ export function allEntries<V extends {}> (store: Store<V>): Array<[string, Entry
 export function metadataBytes<V extends {}> (store: Store<V>): number {
   const t = store.table
   if (store.meta.size === 0) return 0
-  let bytes = t.capacity * SLOT_BYTES
-  store.meta.forEach((slot) => { // forEach: an iterator allocates per key
-    bytes += KEY_BYTES
+  let bytes = t.capacity * SLOT_BYTES + store.meta.bytes + store.meta.size * QUEUE_BYTES
+  store.meta.forEachSlot((slot) => {
     const origins = t.vectorSize(slot)
     if (origins > 1) bytes += VECTOR_BASE_BYTES + origins * VECTOR_ENTRY_BYTES
   })

@@ -1,13 +1,13 @@
 /**
- * `node bench/core/key-map-growth.ts [--keys 300000] [--batch 20] [--rounds 3]`: what growing the store's key map
+ * `node bench/core/key-index-growth.ts [--keys 300000] [--batch 20] [--rounds 3]`: what growing the store's key index
  * stalls. Inserts `--keys` new keys (`user:<n>`, as bench:mesh's writer makes them) in batches of `--batch` (one
- * frame's records at 20,000 writes/s), into a plain `Map` and into the store's `KeyMap` (lib/core/key-map.ts),
+ * frame's records at 20,000 writes/s), into a plain `Map` and into the store's `KeyIndex` (lib/core/key-index.ts),
  * alternating, and prints for each the longest batch, how many batches took over 1 ms, their total, and the whole
  * insert time, all in the main thread's CPU time (so the host's other load does not count). A plain Map's doublings reinsert every key in one `set`; that batch is the longest. Reads stay
  * cheap: a context row times `get` of every key. Issue 21 §4.
  */
 import { parseArgs } from 'node:util'
-import { KeyMap } from '../../lib/core/key-map.ts'
+import { KeyIndex } from '../../lib/core/key-index.ts'
 
 const { values } = parseArgs({ options: { keys: { type: 'string', default: '300000' }, batch: { type: 'string', default: '20' }, rounds: { type: 'string', default: '3' } } })
 const keys = Number(values.keys)
@@ -49,7 +49,7 @@ function run (make: () => Like): { longest: number, over1: number, over1Ms: numb
 process.stdout.write(`key map growth: ${keys} new keys in batches of ${batch}, ${rounds} rounds alternating\n`)
 process.stdout.write('map       longest batch ms  batches > 1 ms  their ms  insert total ms  get ns/key\n')
 for (let r = 0; r < rounds; r++) {
-  for (const [name, make] of [['Map', () => new Map<string, number>()], ['KeyMap', () => new KeyMap<number>()]] as const) {
+  for (const [name, make] of [['Map', () => new Map<string, number>()], ['KeyIndex', () => new KeyIndex()]] as const) {
     const s = run(make)
     process.stdout.write(`${name.padEnd(8)}  ${s.longest.toFixed(2).padStart(16)}  ${String(s.over1).padStart(14)}  ${s.over1Ms.toFixed(1).padStart(8)}  ${s.total.toFixed(1).padStart(15)}  ${s.getNs.toFixed(0).padStart(10)}\n`)
   }
