@@ -257,10 +257,10 @@ export class Store<V extends {}> {
    * state holds no value until the caller stores one, and a key already in
    * the GC queue keeps its place and death time: the queue stays ordered by
    * death, and collect() still waits until the newer write itself is past
-   * the horizon before dropping it.
+   * the horizon before dropping it. `slot`: the key's, when the caller has
+   * already looked it up (undefined: it has none).
    */
-  writeState (key: string, kind: RecordKindValue, hlc: number, writer: string, vv: VersionVector, ttl: number): Slot {
-    const slot = this.meta.get(key)
+  writeState (key: string, kind: RecordKindValue, hlc: number, writer: string, vv: VersionVector, ttl: number, slot = this.meta.get(key)): Slot {
     if (slot === undefined) return this.addState(key, kind, hlc, writer, vv, ttl)
     this.table.rewrite(slot, kind, hlc, writer, vv, ttl)
     return slot
