@@ -13,6 +13,7 @@
  */
 import { parseArgs } from 'node:util'
 import { cutAndHeal, measurePropagation, percentile, startRegions } from '../test/netns/regions.ts'
+import type { TransportStats } from '../lib/net/libp2p/stats.ts'
 
 const { values } = parseArgs({
   options: {
@@ -38,11 +39,17 @@ try {
   console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}${values['cross-links'] === '' ? '' : `, crossRegionLinks ${values['cross-links']}`}${values['region-links'] ? ', region links' : ', no region links'}`}, ${values.writes} writes`)
   await measurePropagation(r, 10, 'warm')
   await r.lab.proxyHolds()
+  const statsOf = async (): Promise<TransportStats[]> => await Promise.all(r.children.map(async (_, i) => (await r.ask(i, { op: 'transport-stats' })).value as TransportStats))
+  const before = await statsOf()
   const p = await measurePropagation(r, Number(values.writes))
   const { holds, connections } = await r.lab.proxyHolds()
+  const after = await statsOf()
+  const perWrite = (field: keyof TransportStats): string => f(after.reduce((n, s, i) => n + s[field] - (before[i] as TransportStats)[field], 0) / Number(values.writes))
   console.log(`  link delay (baseline)      ${f(delayMs)} ms nominal; as held by the proxy p50 ${f(percentile(holds, 0.5))} ms  p99 ${f(percentile(holds, 0.99))} ms`)
   // Chunks count every read the proxy forwarded, both ways: frames, acks of the protocols above TCP, PINGs.
   console.log(`  cross-region links         ${connections} connections through the proxy; ${f(holds.length / Number(values.writes))} chunks forwarded per write (both ways, all traffic)`)
+  // The fast lane (a partial mesh's direct copies along the region path, lib/net/libp2p/fast-lane.ts): what it sent and what was dropped as already delivered.
+  if (maxPeers !== '') console.log(`  fast lane                  ${perWrite('fastLaneSent')} copies sent per write (${perWrite('fastLaneForwarded')} forwarded, ${perWrite('fastLaneFar')} over far links); dropped as already delivered per write: ${perWrite('fastLaneDuplicates')} lane copies, ${perWrite('relayedDuplicates')} gossipsub copies; ${perWrite('relayedReceived')} frames per write delivered first by gossipsub`)
   console.log(`  intra-region  p50 ${f(percentile(p.intra, 0.5))} ms  p99 ${f(percentile(p.intra, 0.99))} ms  (${p.intra.length} arrivals)`)
   console.log(`  cross-region  p50 ${f(percentile(p.cross, 0.5))} ms  p99 ${f(percentile(p.cross, 0.99))} ms  (${p.cross.length} arrivals)  p50 − delay ${f(percentile(p.cross, 0.5) - delayMs)} ms (target ≤ 5)`)
   if (!values['no-cut']) {

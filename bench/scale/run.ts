@@ -45,11 +45,14 @@ const perProcess = Number(values['per-process'])
 const writeCount = Number(values.writes)
 const rate = Number(values.rate)
 
-interface Row { n: number, mode: 'partial' | 'full', startMs: number, formedMs: number, phaseMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, awarenessPerWrite: number, directPerWrite: number, deliveredPerWrite: number[], connMax: number, connMean: number, heapMb: number, partitionMs?: number, firstCrossMs?: number }
+interface Row { n: number, mode: 'partial' | 'full', startMs: number, formedMs: number, phaseMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, awarenessPerWrite: number, directPerWrite: number, lanePerWrite: number, deliveredPerWrite: number[], connMax: number, connMean: number, heapMb: number, partitionMs?: number, firstCrossMs?: number }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-/** Frames that came on direct streams (framesReceived counts relayed frames' first copies too, which `gossip` has). */
-const direct = (s: InstanceStats): number => s.transport.framesReceived - s.transport.relayedReceived
+/**
+ * Frames that came on direct streams (framesReceived counts relayed frames' first copies too, which `gossip` has),
+ * plus the fast lane's copies dropped as already delivered (lib/net/libp2p/fast-lane.ts): received all the same.
+ */
+const direct = (s: InstanceStats): number => s.transport.framesReceived - s.transport.relayedReceived + (s.transport.fastLaneDuplicates ?? 0)
 /** Messages received: every gossipsub copy (duplicates included) plus every direct frame. */
 const messages = (stats: InstanceStats[]): number => stats.reduce((n, s) => n + s.gossip + direct(s), 0)
 const sum = (stats: InstanceStats[], f: (s: InstanceStats) => number): number => stats.reduce((n, s) => n + f(s), 0)
@@ -97,6 +100,8 @@ async function measure (n: number, mode: 'partial' | 'full', partition: boolean)
       updatesPerWrite: mode === 'partial' ? (sum(stats, (s) => s.gossipUpdates) - sum(initial, (s) => s.gossipUpdates)) / writeCount : Number.NaN,
       awarenessPerWrite: mode === 'partial' ? (sum(stats, (s) => s.gossipByType[3] ?? 0) - sum(initial, (s) => s.gossipByType[3] ?? 0)) / writeCount : Number.NaN,
       directPerWrite: (sum(stats, direct) - sum(initial, direct)) / writeCount,
+      // the fast lane's copies (lib/net/libp2p/fast-lane.ts), among the direct frames
+      lanePerWrite: (sum(stats, (s) => s.transport.fastLaneSent ?? 0) - sum(initial, (s) => s.transport.fastLaneSent ?? 0)) / writeCount,
       deliveredPerWrite: TYPE_NAMES.map((_, t) => (sum(stats, (s) => s.deliveredByType[t] ?? 0) - sum(initial, (s) => s.deliveredByType[t] ?? 0)) / writeCount),
       connMax: Math.max(...conns), connMean: conns.reduce((a, b) => a + b, 0) / conns.length,
       heapMb: stats.reduce((a, s) => a + s.heapPerInstance, 0) / stats.length / 1e6,
@@ -136,7 +141,7 @@ for (const n of sizes) {
     if (mode === 'full' && n > fullUpTo) continue
     const row = await measure(n, mode, values.partition === true && mode === 'partial' && n === Math.max(...sizes))
     rows.push(row)
-    process.stdout.write(`  n=${n} ${mode}: processes up ${ms(row.startMs)} ms, formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (of them ${count(row.updatesPerWrite)} gossipsub copies of UPDATES; D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}; the write phase (writes until all arrived, and the counts) took ${ms(row.phaseMs)} ms (${count(row.directPerWrite * writeCount / (row.phaseMs / 1000))} direct frames/s over the mesh); per write: ${count(row.awarenessPerWrite)} gossipsub copies of awareness, ${count(row.directPerWrite)} direct frames; frames handed to the cache by type (direct, plus each relayed frame's first copy): ${TYPE_NAMES.map((name, t) => `${name} ${(row.deliveredPerWrite[t] ?? 0).toFixed(1)}`).filter((_, t) => (row.deliveredPerWrite[t] ?? 0) > 0).join(', ')}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms (the first write crossed after ${ms(row.firstCrossMs)} ms)` : ''}\n`)
+    process.stdout.write(`  n=${n} ${mode}: processes up ${ms(row.startMs)} ms, formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (of them ${count(row.updatesPerWrite)} gossipsub copies of UPDATES; D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}; the write phase (writes until all arrived, and the counts) took ${ms(row.phaseMs)} ms (${count(row.directPerWrite * writeCount / (row.phaseMs / 1000))} direct frames/s over the mesh); per write: ${count(row.awarenessPerWrite)} gossipsub copies of awareness, ${count(row.directPerWrite)} direct frames (of them ${count(row.lanePerWrite)} fast-lane copies); frames handed to the cache by type (direct, plus each relayed frame's first copy): ${TYPE_NAMES.map((name, t) => `${name} ${(row.deliveredPerWrite[t] ?? 0).toFixed(1)}`).filter((_, t) => (row.deliveredPerWrite[t] ?? 0) > 0).join(', ')}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms (the first write crossed after ${ms(row.firstCrossMs)} ms)` : ''}\n`)
   }
 }
 

@@ -104,7 +104,7 @@ let availability: Promise<NetnsAvailability> | undefined
  * namespaces actually work (tried on a namespace named with `prefix`). Cached.
  */
 export function isNetnsAvailable(prefix = DEFAULT_PREFIX): Promise<NetnsAvailability> {
-  availability ??= probe(prefix)
+  availability ??= probe(process.env.MESHCACHE_NETNS_PREFIX ?? prefix)
   return availability
 }
 
@@ -195,7 +195,8 @@ export interface NetnsLabOptions {
 /** Creates a lab of `size` connected namespaces. Call `close()` in a finally. */
 export async function createNetnsLab(size: number, options: NetnsLabOptions = {}): Promise<NetnsLab> {
   if (!Number.isInteger(size) || size < 1 || size > 250) throw new TypeError(`netns: size must be 1..250, got ${size}`)
-  const prefix = options.prefix ?? DEFAULT_PREFIX
+  // MESHCACHE_NETNS_PREFIX names a run's namespaces apart from parallel runs' (the shared machine's convention).
+  const prefix = process.env.MESHCACHE_NETNS_PREFIX ?? options.prefix ?? DEFAULT_PREFIX
   if (!PREFIX_PATTERN.test(prefix)) throw new TypeError(`netns: prefix must match ${PREFIX_PATTERN}, got ${JSON.stringify(prefix)}`)
   const availableHere = await isNetnsAvailable(prefix)
   if (!availableHere.ok) throw new Error(`netns: unavailable: ${availableHere.reason}`)

@@ -22,7 +22,8 @@ import { randomBytes } from 'node:crypto'
 import { isNetnsAvailable, sweepLeftovers } from './netns.ts'
 import type { DelayRoute } from './delay-proxy.ts'
 
-const PREFIX = 'regions'
+// MESHCACHE_NETNS_PREFIX names a run's namespaces apart from parallel runs' (the shared machine's convention).
+const PREFIX = process.env.MESHCACHE_NETNS_PREFIX ?? 'regions'
 const PROXY = new URL('./delay-proxy.ts', import.meta.url)
 const PROXY_PORT_BASE = 20_000
 const RULESET = `table inet regions_cut {

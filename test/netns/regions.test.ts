@@ -29,6 +29,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { isNetnsAvailable } from '../helpers/netns.ts'
 import { cutAndHeal, measurePropagation, percentile, startRegions, type Regions } from './regions.ts'
+import type { TransportStats } from '../../lib/net/libp2p/stats.ts'
 
 const DELAY_MS = 40
 const SHORT_CUT_MS = 5_000
@@ -75,7 +76,9 @@ regions.run()
 
 /**
  * The same cuts in a partial mesh with region links (maxPeers 3, 4+4: each
- * region keeps a couple of far links). Before the repair relay and the
+ * region keeps a couple of far links), and the fast lane (fast-lane.ts:
+ * writes forwarded over direct streams along the region path; its latency
+ * is `npm run bench:regions`' figure, not asserted here). Before the repair relay and the
  * restore of lost links at the bound, the 8 s cut never converged within 60 s
  * (the far links were not redialled: every node was at its bound) and the 5 s
  * cut took 0.5-13 s (the side beyond the far link's end waited for
@@ -93,6 +96,22 @@ if (!availability.ok) {
     ctx.r = await startRegions({ sizes: [4, 4], delayMs: DELAY_MS, env: { KEEPALIVE_MS: '2000', PEER_TIMEOUT_MS: '6000', REDIAL: 'default', MAX_PEERS: '3', REGION_LINKS: '1' } })
   })
   partial.after(async (ctx) => { await ctx.r?.close() })
+
+  partial('a write crosses on the fast lane: holders forward it over their far links, far holders to their region', async (ctx) => {
+    const r = ctx.r as Regions
+    const stats = async (): Promise<TransportStats[]> => await Promise.all(r.children.map(async (_, i) => (await r.ask(i, { op: 'transport-stats' })).value as TransportStats))
+    const before = await stats()
+    const p = await measurePropagation(r, 20, 'lane')
+    const after = await stats()
+    console.log(`  regions (partial mesh, region links): intra p50 ${percentile(p.intra, 0.5).toFixed(1)} ms, cross p50 ${percentile(p.cross, 0.5).toFixed(1)} ms (link ${DELAY_MS} ms)`)
+    for (const ms of p.cross) assert.ok(ms >= DELAY_MS, `a cross-region write arrived in ${ms.toFixed(1)} ms, under the ${DELAY_MS} ms link`)
+    // A far link's end forwards every write that reaches it from the other region to its own
+    // region (whoever holds the links); with forwarding off only the writers' own copies go.
+    const forwarded = after.reduce((n, s, i) => n + s.fastLaneForwarded - (before[i] as TransportStats).fastLaneForwarded, 0)
+    const duplicates = after.reduce((n, s, i) => n + s.fastLaneDuplicates + s.relayedDuplicates - (before[i] as TransportStats).fastLaneDuplicates - (before[i] as TransportStats).relayedDuplicates, 0)
+    assert.ok(forwarded >= 20, `${forwarded} copies forwarded for 20 writes: the far ends do not spread them`)
+    assert.ok(duplicates > 0, 'no second copy was dropped: the lane and gossipsub did not both deliver')
+  })
 
   for (const [round, cutMs, what] of [['p-short', SHORT_CUT_MS, 'past the keepalive, under peerTimeout'], ['p-long', LONG_CUT_MS, 'past peerTimeout']] as const) {
     partial(`a region cut off for ${cutMs} ms (${what}) converges after the heal: far links come back, repairs are relayed`, async (ctx) => {

@@ -15,6 +15,10 @@
  *   PART(5)     := uvarint(nsId) • payload                     a piece of a frame; more PART/DATA follow
  *   PEERS(6)    := uvarint(n) • n × (string(peerId) • uvarint(m) • m × string(multiaddr)) • [n × string(region)]
  *   PING(7)     := (nothing)                                   sent each keepaliveInterval (liveness.ts)
+ *   FAST(8)     := uvarint(nsId) • hop:u8 • payload            a whole broadcast frame on a partial mesh's fast lane
+ *                                                              (fast-lane.ts; hop 0 writer, 1 crossed, 2 last);
+ *                                                              older readers drop it as an unknown type, harmlessly:
+ *                                                              gossipsub carries the same frame
  *
  * nsId is chosen by the sender and is valid only on the stream that carried the JOIN.
  * A frame larger than CHUNK_BYTES is sent as PART… DATA, back to back on one stream.
@@ -31,6 +35,9 @@ export const MSG_DATA = 4
 export const MSG_PART = 5
 export const MSG_PEERS = 6
 export const MSG_PING = 7
+export const MSG_FAST = 8
+/** Largest hop byte of a FAST envelope (fast-lane.ts Hop.LAST). */
+export const MAX_FAST_HOP = 2
 
 /** Largest piece of a frame in one envelope. */
 export const CHUNK_BYTES = 1 << 20
@@ -78,6 +85,18 @@ export function encodeFrame (nsId: number, frame: Uint8Array, chunk = CHUNK_BYTE
     offset = end
   } while (offset < frame.length)
   return out
+}
+
+/** A FAST envelope: a whole frame (≤ CHUNK_BYTES) on the fast lane, at `hop` (fast-lane.ts). */
+export function encodeFast (nsId: number, hop: number, frame: Uint8Array): Uint8Array {
+  const bodyLen = 2 + uvarintLength(nsId) + frame.length
+  const buf = new Uint8Array(uvarintLength(bodyLen) + bodyLen)
+  let pos = putUvarint(buf, 0, bodyLen)
+  buf[pos++] = MSG_FAST
+  pos = putUvarint(buf, pos, nsId)
+  buf[pos++] = hop
+  buf.set(frame, pos)
+  return buf
 }
 
 function encodePayload (type: number, nsId: number, payload: Uint8Array): Uint8Array {

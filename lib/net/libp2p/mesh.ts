@@ -31,6 +31,7 @@ import { OutboundStreams, type OutboundHost } from './outbound.ts'
 import { PartialMesh, type PartialMeshHost } from './partial-mesh.ts'
 import { SilentPeers, type SilentPeersHost } from './silent-peers.ts'
 import { Namespaces, type LocalNamespace } from './namespaces.ts'
+import { FastLane, RELAYED, type HopValue } from './fast-lane.ts'
 
 export type { TransportStats } from './stats.ts'
 export type { LocalNamespace } from './namespaces.ts'
@@ -52,6 +53,8 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
   readonly #silent: SilentPeers
   readonly #outbound: OutboundStreams
   readonly #partial: PartialMesh
+  /** Broadcasts over direct streams along the region path, beside gossipsub (fast-lane.ts). */
+  readonly #fast: FastLane
   /** Probes silent and lost peers (probe.ts); undefined when `probeInterval` is 0. */
   readonly prober: Prober | undefined
   /** Region links of a partial mesh (regions.ts); undefined without `maxPeers` or `region`. */
@@ -69,6 +72,11 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     this.#partial = new PartialMesh(this, this.self, opts, log)
     this.regions = this.#partial.regions
     this.#outbound = new OutboundStreams(this, opts.redialInterval, log)
+    this.#fast = new FastLane({
+      stats: this.stats, peersOf: ns => this.peersOf(ns), isFar: peer => this.regions?.isFar(peer) ?? false,
+      write: (peer, envelopes) => this.#links.get(peer)?.write(envelopes, opts.maxBufferedBytes) ?? false,
+      deliver: (ns, from, frame) => { this.#namespaces.deliver(ns, from, frame) }
+    })
   }
 
   get stopped (): boolean {
@@ -177,9 +185,13 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
       this.#log('refused a %d-byte frame in %s (maxFrameBytes %d)', frame.length, ns.name, this.#opts.maxFrameBytes)
       return
     }
-    if (this.relay !== undefined && this.relay.publish(ns.name, frame, this.isPartial() ? Infinity : this.peersOf(ns).length)) {
-      this.stats.framesRelayed++
-      return
+    if (this.relay !== undefined) {
+      const partial = this.isPartial()
+      if (partial) this.#fast.publish(ns, frame) // direct sends along the region path first, then gossipsub for coverage
+      if (this.relay.publish(ns.name, frame, partial ? Infinity : this.peersOf(ns).length)) {
+        this.stats.framesRelayed++
+        return
+      }
     }
     let envelopes: Uint8Array[] | undefined
     for (const link of this.#links.values()) {
@@ -345,8 +357,15 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
       return
     }
     const ns = this.#namespaces.byTopic(topic)
-    if (ns !== undefined) this.stats.relayedReceived++
-    this.#namespaces.deliver(ns, from, frame)
+    if (ns === undefined || !ns.open) { this.#namespaces.deliver(ns, from, frame); return }
+    // once per frame, whichever path brought it first (fast-lane.ts)
+    if (this.#fast.receive(ns, from, frame, RELAYED)) this.stats.relayedReceived++
+  }
+
+  onFastFrame (link: PeerLink, namespace: string, hop: number, frame: Uint8Array): void {
+    const ns = this.#namespaces.get(namespace)
+    if (ns === undefined || !ns.open) { this.#namespaces.deliver(ns, link.peer, frame); return }
+    this.#fast.receive(ns, link.peer, frame, hop as HopValue)
   }
 
   onPeers (_link: PeerLink, peers: PeerAddrs[]): void {

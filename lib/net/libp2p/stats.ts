@@ -44,6 +44,16 @@ export interface TransportStats {
   framesRelayed: number
   /** Frames received through gossipsub and delivered to a handler. */
   relayedReceived: number
+  /** Frame copies sent on a partial mesh's fast lane (fast-lane.ts; also counted in framesSent). */
+  fastLaneSent: number
+  /** Of them, copies of other instances' writes forwarded along the region path. */
+  fastLaneForwarded: number
+  /** Of them, copies sent over a far link (to a peer of another region). */
+  fastLaneFar: number
+  /** Fast-lane copies of a frame already delivered (by gossipsub or the lane), dropped. */
+  fastLaneDuplicates: number
+  /** Gossipsub copies of a frame the fast lane delivered first, dropped. */
+  relayedDuplicates: number
 }
 
 export function emptyStats (): TransportStats {
@@ -51,6 +61,6 @@ export function emptyStats (): TransportStats {
     framesSent: 0, framesReceived: 0, bytesReceived: 0,
     droppedBackpressure: 0, droppedOversize: 0, droppedNoPeer: 0, droppedUnjoined: 0,
     badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, peersTimedOut: 0, probes: 0, staleReplaced: 0, connections: 0, refusedFull: 0, redials: 0, redialFailures: 0,
-    framesRelayed: 0, relayedReceived: 0
+    framesRelayed: 0, relayedReceived: 0, fastLaneSent: 0, fastLaneForwarded: 0, fastLaneFar: 0, fastLaneDuplicates: 0, relayedDuplicates: 0
   }
 }

@@ -8,7 +8,7 @@ import type { Connection, Logger, Stream } from '@libp2p/interface'
 import {
   BodyReader, EnvelopeSplitter, decodeHello, decodePeers,
   MAX_NAMESPACE_BYTES, MAX_NAMESPACES_PER_STREAM,
-  MSG_DATA, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS, MSG_PING
+  MAX_FAST_HOP, MSG_DATA, MSG_FAST, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS, MSG_PING
 } from './envelope.ts'
 import type { PeerAddrs } from './envelope.ts'
 
@@ -18,6 +18,8 @@ export interface ReaderEvents {
   /** The set of namespaces the peer announced changed. */
   onMembership (link: PeerLink): void
   onFrame (link: PeerLink, namespace: string, frame: Uint8Array): void
+  /** A broadcast frame on the fast lane (FAST, fast-lane.ts), at `hop`. */
+  onFastFrame (link: PeerLink, namespace: string, hop: number, frame: Uint8Array): void
   onPeers (link: PeerLink, peers: PeerAddrs[]): void
   /** An envelope was dropped (bad, unknown type or namespace, oversized). */
   onBadEnvelope (link: PeerLink, reason: string): void
@@ -159,6 +161,18 @@ export class InboundReader {
         case MSG_PART:
           this.#payload(body[0], r.uvarint(), r.rest())
           return
+        case MSG_FAST: {
+          const nsId = r.uvarint()
+          if (r.end()) { this.#bad('FAST without its hop'); return }
+          const hop = body[r.pos++] as number
+          if (hop > MAX_FAST_HOP) { this.#bad(`FAST hop ${hop} unknown`); return }
+          const frame = r.rest()
+          if (frame.length > this.#maxFrameBytes) { this.#bad('frame over maxFrameBytes'); return }
+          const namespace = this.namespaces.get(nsId)
+          if (namespace === undefined) { this.#bad(`frame for unannounced namespace id ${nsId}`); return }
+          this.#events.onFastFrame(this.link, namespace, hop, frame)
+          return
+        }
         case MSG_JOIN: {
           const id = r.uvarint()
           const name = r.string(MAX_NAMESPACE_BYTES)

@@ -1,0 +1,183 @@
+/**
+ * The fast lane of a partial mesh (SPEC.md §11.4): broadcasts of writes
+ * (UPDATES frames) also travel over the direct streams the mesh already
+ * has, along the region path, while gossipsub keeps publishing them for
+ * coverage. A gossipsub hop costs ~1.5-2 ms here (per-message work, the
+ * message id, copies from several mesh peers); a direct send ~20 µs, so a
+ * write that crossed three gossipsub hops to reach the far region (writer →
+ * its region's link holder → the far holder → the far region) now crosses
+ * three direct hops.
+ *
+ * The rules, each instance forwarding a frame at most once, on its first
+ * arrival, whichever path brought it:
+ * - the writer sends its frame to every neighbour (hop WRITER);
+ * - a frame from a neighbour of our own region (or of unknown region, or
+ *   through gossipsub from one) goes on over our far links, if we hold any
+ *   (hop CROSSED);
+ * - a frame from a far neighbour goes on to our neighbours of our own
+ *   region (hop LAST);
+ * - a LAST frame goes nowhere.
+ * So a write costs at most the writer's links, plus each far link once,
+ * plus each far-link end's own-region links: a bounded number of sends,
+ * never a flood. Without regions only the writer's sends remain.
+ *
+ * The seen-cache makes the lane safe: a frame is handed to the core once
+ * (the second copy, by either path, is dropped and counted), and a frame is
+ * marked seen only when it is delivered, so nothing is dropped that was not
+ * delivered before. A frame evicted from the bounded cache and seen again is
+ * delivered again: harmless, the core's merge is idempotent (a duplicate is
+ * dominated and dropped there, counted in the core's `duplicates`).
+ */
+import { updatesFrameId } from '../../../protocol/frame-id.ts'
+import { MessageType } from '../../../protocol/constants.ts'
+import { CHUNK_BYTES, encodeFast } from './envelope.ts'
+import type { LocalNamespace } from './namespaces.ts'
+import type { TransportStats } from './stats.ts'
+
+/** Where a fast-lane copy is on its path: the envelope's hop byte (envelope.ts FAST). */
+export const Hop = {
+  /** Sent by the writer to its neighbours. */
+  WRITER: 0,
+  /** Sent over a far link by the instance holding it. */
+  CROSSED: 1,
+  /** Sent by a far link's end to its own region; not forwarded again. */
+  LAST: 2,
+} as const
+export type HopValue = (typeof Hop)[keyof typeof Hop]
+/** A copy that came through gossipsub: forwarded like a WRITER copy, by where it came from. */
+export const RELAYED = -1
+
+/**
+ * Frames remembered per namespace: the last 1,024, a second's worth at
+ * 1,024 frames/s (one frame per writer per turn), while the second path's
+ * copy trails the first by milliseconds; one that comes later than that is
+ * delivered twice, harmlessly. ~60 KB a namespace (a transport may carry
+ * up to 1,024 namespaces, so not more).
+ */
+export const SEEN_CAPACITY = 1024
+
+/** A bounded set of frame keys; the oldest key goes first. */
+export class SeenFrames {
+  readonly #keys = new Set<string>()
+  readonly #ring: (string | undefined)[]
+  #next = 0
+
+  constructor (capacity = SEEN_CAPACITY) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new TypeError(`SeenFrames: capacity must be a positive integer, got ${capacity}`)
+    this.#ring = new Array<string | undefined>(capacity).fill(undefined)
+  }
+
+  get size (): number { return this.#keys.size }
+
+  has (key: string): boolean { return this.#keys.has(key) }
+
+  /** Remembers `key`; returns false if it was remembered already. */
+  add (key: string): boolean {
+    if (this.#keys.has(key)) return false
+    const old = this.#ring[this.#next]
+    if (old !== undefined) this.#keys.delete(old)
+    this.#ring[this.#next] = key
+    this.#next = (this.#next + 1) % this.#ring.length
+    this.#keys.add(key)
+    return true
+  }
+}
+
+/**
+ * The seen-cache key of a frame the lane carries: an UPDATES frame's origin
+ * and first sequence number (protocol/frame-id.ts: no two different frames
+ * share them; gossipsub's message id is the same) and its length. Undefined
+ * for any other frame (awareness, repairs, malformed): the lane leaves those
+ * to gossipsub, and delivers them without deduplication.
+ */
+export function fastLaneKey (frame: Uint8Array): string | undefined {
+  // byte 0 is the version, byte 1 the message type (both one-byte varuints today); a cheap filter first
+  if (frame.length > CHUNK_BYTES || frame[1] !== MessageType.UPDATES) return undefined
+  const id = updatesFrameId(frame)
+  return id === undefined ? undefined : `${id}/${frame.length}`
+}
+
+/** What the lane needs of the mesh. */
+export interface FastLaneHost {
+  readonly stats: TransportStats
+  /** Peers up in `ns` (our stream open, the namespace announced). */
+  peersOf (ns: LocalNamespace): string[]
+  /** Whether `peer` is known to be in another region than ours (false without regions). */
+  isFar (peer: string): boolean
+  /** Writes `envelopes` to `peer`'s stream without waiting; false if not written (gone, or saturated). */
+  write (peer: string, envelopes: readonly Uint8Array[]): boolean
+  /** Hands `frame` to the namespace's handler. */
+  deliver (ns: LocalNamespace, from: string, frame: Uint8Array): void
+}
+
+export class FastLane {
+  readonly #host: FastLaneHost
+  readonly #capacity: number
+  readonly #seen = new WeakMap<LocalNamespace, SeenFrames>()
+  /**
+   * Whether a lane runs here: this node sent or received a lane copy. Until
+   * then gossipsub's copies (the relay tier in a full mesh, where nobody
+   * uses the lane) skip the seen-cache: no key, no allocation per frame.
+   */
+  #active = false
+
+  constructor (host: FastLaneHost, capacity = SEEN_CAPACITY) {
+    this.#host = host
+    this.#capacity = capacity
+  }
+
+  #seenOf (ns: LocalNamespace): SeenFrames {
+    let seen = this.#seen.get(ns)
+    if (seen === undefined) { seen = new SeenFrames(this.#capacity); this.#seen.set(ns, seen) }
+    return seen
+  }
+
+  /** Our own broadcast: sent to every neighbour, and remembered, so a copy coming back is dropped. */
+  publish (ns: LocalNamespace, frame: Uint8Array): void {
+    const key = fastLaneKey(frame)
+    if (key === undefined) return
+    this.#active = true
+    this.#seenOf(ns).add(key)
+    this.#send(ns, frame, Hop.WRITER, undefined, () => true)
+  }
+
+  /**
+   * A frame arrived from neighbour `from`, on the lane (`hop`) or through
+   * gossipsub (RELAYED). Returns whether it was delivered (false: a
+   * duplicate, dropped and counted).
+   */
+  receive (ns: LocalNamespace, from: string, frame: Uint8Array, hop: HopValue | typeof RELAYED): boolean {
+    if (hop !== RELAYED) this.#active = true
+    else if (!this.#active) { this.#host.deliver(ns, from, frame); return true }
+    const key = fastLaneKey(frame)
+    if (key === undefined) { this.#host.deliver(ns, from, frame); return true }
+    if (!this.#seenOf(ns).add(key)) {
+      if (hop === RELAYED) this.#host.stats.relayedDuplicates++
+      else this.#host.stats.fastLaneDuplicates++
+      return false
+    }
+    // forward first: the next hop should not wait for our merge and its listeners
+    if (hop !== Hop.LAST) {
+      if (this.#host.isFar(from)) this.#send(ns, frame, Hop.LAST, from, peer => !this.#host.isFar(peer))
+      else this.#send(ns, frame, Hop.CROSSED, from, peer => this.#host.isFar(peer))
+    }
+    this.#host.deliver(ns, from, frame)
+    return true
+  }
+
+  #send (ns: LocalNamespace, frame: Uint8Array, hop: HopValue, except: string | undefined, to: (peer: string) => boolean): void {
+    let envelope: Uint8Array[] | undefined
+    for (const peer of this.#host.peersOf(ns)) {
+      if (peer === except || !to(peer)) continue
+      envelope ??= [encodeFast(ns.id, hop, frame)]
+      if (this.#host.write(peer, envelope)) {
+        this.#host.stats.framesSent++
+        this.#host.stats.fastLaneSent++
+        if (hop !== Hop.WRITER) this.#host.stats.fastLaneForwarded++
+        if (hop !== Hop.LAST && this.#host.isFar(peer)) this.#host.stats.fastLaneFar++
+      } else {
+        this.#host.stats.droppedBackpressure++
+      }
+    }
+  }
+}
