@@ -144,7 +144,7 @@ test('AntiEntropy: a syncId-0 answer part is merged as relayed, never as a repai
     stateVector: () => new Map(),
     reportedStateVector: () => new Map(),
     flowing: () => new Set(),
-    recordsBeyond: () => [],
+    recordsBeyond: (_sv, done) => { done([]) },
     applyRepair: (r) => { repaired.push(r) },
     applyRelayed: (r) => { relayed.push(r) },
     advance: (sv) => { advanced.push(sv) },

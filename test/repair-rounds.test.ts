@@ -136,7 +136,7 @@ test('an origin left out of a round is not raised to the answer\'s count; the ot
     stateVector: () => new Map([['flowing', 5], ['quiet', 2]]),
     reportedStateVector: () => new Map([['flowing', 5], ['quiet', 2]]),
     flowing: () => new Set(['flowing']),
-    recordsBeyond: () => [],
+    recordsBeyond: (_sv, done) => { done([]) },
     applyRepair: () => {},
     applyRelayed: () => {},
     advance: (sv, skipped) => { raised.push([sv, skipped]) },

@@ -182,7 +182,7 @@ export interface CaptureTransport extends Transport {
   handler (): FrameHandler
 }
 
-export function captureTransport (): CaptureTransport {
+export function captureTransport (onSend?: (peer: string, frame: Uint8Array) => void): CaptureTransport {
   let captured: FrameHandler | undefined
   return {
     async join (_namespace: string, handler: FrameHandler): Promise<Channel> {
@@ -190,7 +190,7 @@ export function captureTransport (): CaptureTransport {
       return {
         localPeer: 'bench-local',
         broadcast () {},
-        send () {},
+        send (peer: string, frame: Uint8Array) { onSend?.(peer, frame) },
         peers: () => [],
         close: async () => { captured = undefined },
       }

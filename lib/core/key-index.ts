@@ -138,11 +138,16 @@ export class KeyIndex {
     return this.#arena.keyOf(slot)
   }
 
-  /** Every slot that names a key, by slot number. `fn` must not add or delete keys. */
-  forEachSlot (fn: (slot: number) => void): void {
+  /** One past the highest slot that ever named a key: what `forEachSlot` walks. */
+  get slots (): number {
+    return this.#arena.slots
+  }
+
+  /** Every slot in [from, to) that names a key, by slot number. `fn` must not add or delete keys. */
+  forEachSlot (fn: (slot: number) => void, from = 0, to = this.#arena.slots): void {
     const arena = this.#arena
-    const slots = arena.slots
-    for (let slot = 0; slot < slots; slot++) if (arena.has(slot)) fn(slot)
+    const end = Math.min(to, arena.slots)
+    for (let slot = from; slot < end; slot++) if (arena.has(slot)) fn(slot)
   }
 
   * keys (): IterableIterator<string> {

@@ -31,34 +31,94 @@ export interface AnswerSource<V extends {}> {
 
 /** Every key's state some entry of which is beyond `requested`, with the value its write stored (replicate mode). */
 export function recordsBeyond<V extends {}> (source: AnswerSource<V>, requested: StateVector): WireRecord[] {
-  const out: WireRecord[] = []
-  const { store, tracker, options } = source
-  // Entries of origins retired here count as seen by a requester that no
-  // longer tracks them either (SequenceTracker.retired); one that still
-  // does gets what it lacks.
-  let sv = requested
-  const retired = tracker.retired
-  if (retired.size !== 0) {
-    sv = new Map(requested)
-    for (const [origin, last] of retired) if (!sv.has(origin)) sv.set(origin, last)
+  const walk = new BeyondWalk(source, requested)
+  walk.step(Infinity)
+  return walk.out
+}
+
+/**
+ * The same answer built a chunk of slots at a time: `done` gets the records
+ * once every slot was looked at, synchronously when the store holds at most
+ * `chunk` slots, else over event-loop turns (`setImmediate`). A walk over
+ * 250,000 keys is one synchronous run of ~20 ms, and under bench:mesh's
+ * 20,000 writes/s every periodic round's answers were such runs: every
+ * frame behind them waited (the receivers' largest busy stalls after GC).
+ * What changes between chunks is harmless: each record is the key's state
+ * when its slot is looked at, at or after the answer began, and the state
+ * vector the answer reports is read before the walk (anti-entropy.ts), so
+ * it claims nothing a record sent was not written under. A store closed
+ * meanwhile ends the walk without an answer (the requester's session times
+ * out, as for a lost frame).
+ */
+export function recordsBeyondInChunks<V extends {}> (source: AnswerSource<V>, requested: StateVector, chunk: number, done: (records: WireRecord[]) => void): void {
+  const walk = new BeyondWalk(source, requested)
+  const run = (): void => {
+    if (source.store.closed) return
+    walk.step(chunk)
+    if (walk.done) done(walk.out)
+    else setImmediate(run)
   }
-  let live: ReadonlySet<string> | undefined
-  // Only records the requester would refuse anyway (older than the horizon,
-  // §4 rule 1) may be held back for naming unknown origins: in a partial
-  // mesh a live origin some hops away may be a member nobody here has
-  // heard of yet, and its recent writes must pass (SPEC §11).
-  const oldBefore = options.now() - options.horizon
-  const table = store.table
-  // By slot, and a key's string is built only for a record sent: this walks every key
-  // (250,000 under bench:mesh's 20,000 writes/s), and what it allocates per key goes to the young-generation GC.
-  const memo = new SeenMemo()
-  store.meta.forEachSlot((e) => {
+  if (source.store.meta.slots <= chunk) {
+    walk.step(Infinity)
+    done(walk.out)
+  } else {
+    run()
+  }
+}
+
+/** A walk over the store's slots, in slot order, collecting what `requested` lacks into `out`. */
+class BeyondWalk<V extends {}> {
+  readonly out: WireRecord[] = []
+  readonly #source: AnswerSource<V>
+  readonly #sv: StateVector
+  readonly #oldBefore: number
+  readonly #memo = new SeenMemo()
+  #live: ReadonlySet<string> | undefined
+  #next = 0
+
+  constructor (source: AnswerSource<V>, requested: StateVector) {
+    this.#source = source
+    // Entries of origins retired here count as seen by a requester that no
+    // longer tracks them either (SequenceTracker.retired); one that still
+    // does gets what it lacks.
+    let sv = requested
+    const retired = source.tracker.retired
+    if (retired.size !== 0) {
+      sv = new Map(requested)
+      for (const [origin, last] of retired) if (!sv.has(origin)) sv.set(origin, last)
+    }
+    this.#sv = sv
+    // Only records the requester would refuse anyway (older than the horizon,
+    // §4 rule 1) may be held back for naming unknown origins: in a partial
+    // mesh a live origin some hops away may be a member nobody here has
+    // heard of yet, and its recent writes must pass (SPEC §11).
+    this.#oldBefore = source.options.now() - source.options.horizon
+  }
+
+  get done (): boolean {
+    return this.#next >= this.#source.store.meta.slots
+  }
+
+  /** Looks at the next `slots` slots. By slot: a key's string is built only for a record sent. */
+  step (slots: number): void {
+    const meta = this.#source.store.meta
+    const end = Math.min(meta.slots, this.#next + slots)
+    meta.forEachSlot(this.#visit, this.#next, end)
+    this.#next = end
+  }
+
+  readonly #visit = (e: number): void => {
+    const source = this.#source
+    const { store, options } = source
+    const table = store.table
+    const sv = this.#sv
+    const oldBefore = this.#oldBefore
     // A state whose vector a merge folded is sent even when its entries look seen: the folded
     // entry may have been the requester's only news of it (entry.ts `folded`, SPEC §4).
-    if (!table.exceeds(e, sv, memo) && !(table.folded(e) && physicalMs(table.hlc(e)) >= oldBefore)) return
+    if (!table.exceeds(e, sv, this.#memo) && !(table.folded(e) && physicalMs(table.hlc(e)) >= oldBefore)) return
     const vv = table.vv(e) // built once: an inline vector is a new array each time
     const hlc = table.hlc(e)
-    if (physicalMs(hlc) < oldBefore && onlyUnknownAhead(source, vv, sv, live ??= source.members())) return
+    if (physicalMs(hlc) < oldBefore && onlyUnknownAhead(source, vv, sv, this.#live ??= source.members())) return
     const kind = table.kind(e)
     const key = store.meta.keyOf(e)
     const record: WireRecord = { key, kind, hlc, writer: table.writer(e), vv }
@@ -76,9 +136,8 @@ export function recordsBeyond<V extends {}> (source: AnswerSource<V>, requested:
         options.logger.debug({ key }, `sent without its value: ${(error as Error).message}`)
       }
     }
-    out.push(record)
-  })
-  return out
+    this.out.push(record)
+  }
 }
 
 /**

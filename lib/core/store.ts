@@ -199,6 +199,11 @@ export class Store<V extends {}> {
     return n
   }
 
+  /** Whether `close` was called (a chunked walk of the store stops). */
+  get closed (): boolean {
+    return this.#closed
+  }
+
   /** Stops the expiry timer, and a chunked sweep still going. */
   close (): void {
     this.#closed = true

@@ -29,8 +29,8 @@ export interface SyncHost {
    * heard from recently, no gap): a periodic round leaves them out.
    */
   flowing(): ReadonlySet<string>
-  /** Every replicated record with a vector entry beyond `sv`. */
-  recordsBeyond(sv: StateVector): WireRecord[]
+  /** Every replicated record with a vector entry beyond `sv`, handed to `done` (at once, or a few turns later for a large store). */
+  recordsBeyond(sv: StateVector, done: (records: WireRecord[]) => void): void
   /** Merges repair records (already decoded and validated). */
   applyRepair(records: WireRecord[], from: string): void
   /** Merges the records of a relayed repair (repair-relay.ts): ordinary updates, not repairs. */
@@ -124,13 +124,16 @@ export class AntiEntropy {
    * and a slice of our state vector (the union of the slices is the whole).
    */
   onStep1 (from: string, msg: SyncStep1Message): void {
+    // Read before the walk: the answer claims what we held when it began (records-beyond.ts).
     const slices = sliceStateVector(this.#host.reportedStateVector(), this.#maxOrigins)
-    const runs = splitRecords(this.#host.recordsBeyond(msg.sv), TARGET_FRAME_BYTES, this.#maxRecords, this.#maxOrigins)
-    const parts = Math.max(1, runs.length, slices.length)
-    for (let part = 0; part < parts; part++) {
-      const sv = slices[part] ?? new Map<string, number>()
-      this.#host.send(from, encodeFrame({ type: MessageType.SYNC_STEP2, syncId: msg.syncId, part, parts, sv, records: runs[part] ?? [] }))
-    }
+    this.#host.recordsBeyond(msg.sv, (records) => {
+      const runs = splitRecords(records, TARGET_FRAME_BYTES, this.#maxRecords, this.#maxOrigins)
+      const parts = Math.max(1, runs.length, slices.length)
+      for (let part = 0; part < parts; part++) {
+        const sv = slices[part] ?? new Map<string, number>()
+        this.#host.send(from, encodeFrame({ type: MessageType.SYNC_STEP2, syncId: msg.syncId, part, parts, sv, records: runs[part] ?? [] }))
+      }
+    })
   }
 
   /** Merges a step-2 part; completes the session when its last part arrived. */

@@ -59,7 +59,7 @@ export class Replication<V extends {}> {
       stateVector: () => replica.stateVector(),
       reportedStateVector: () => replica.reportedStateVector(this.liveOrigins()),
       flowing: () => this.#flowing(),
-      recordsBeyond: (sv) => replica.recordsBeyond(sv),
+      recordsBeyond: (sv, done) => { replica.recordsBeyondInChunks(sv, done) },
       applyRepair: (records, from) => { relay.offer(replica.applyRecords(records, 'repair', from)) },
       applyRelayed: (records, from) => { replica.applyRecords(records, 'remote', from) },
       // What an exchange repaired spreads by the repair relay (repair-relay.ts); neighbours' vectors
