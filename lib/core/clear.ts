@@ -6,6 +6,7 @@
  * which clears arrive does not matter (commutative, associative, idempotent).
  */
 import { CLEAR_KEY } from '../../protocol/constants.ts'
+import type { Store } from './store.ts'
 
 export { CLEAR_KEY }
 
@@ -28,4 +29,22 @@ export class ClearHorizon {
   covers (hlc: number): boolean {
     return hlc < this.#at
   }
+}
+
+/**
+ * Hands `drop` every key whose value was written before `hlc`, and every
+ * loaded one (no replicated write stands for it); local-only values stay (no
+ * remote message touches them, SPEC §4 rule 2). Returns how many went.
+ */
+export function valuesBefore<V extends {}> (store: Store<V>, hlc: number, drop: (key: string) => void): number {
+  const table = store.table
+  let dropped = 0
+  for (const key of [...store.lru.keys()]) {
+    if (store.isLocal(key)) continue
+    const slot = store.meta.get(key)
+    if (slot !== undefined && !table.isPlaceholder(slot) && table.hlc(slot) >= hlc) continue
+    drop(key)
+    dropped++
+  }
+  return dropped
 }

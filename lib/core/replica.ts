@@ -16,7 +16,7 @@ import { encodeValue, resolveCodec, type ValueCodec } from '../value-codec.ts'
 import type { Counters } from '../observe/stats.ts'
 import { LagHistogram } from '../observe/lag-histogram.ts'
 import { HybridClock, physicalMs } from './clock.ts'
-import { ClearHorizon, CLEAR_KEY } from './clear.ts'
+import { ClearHorizon, CLEAR_KEY, valuesBefore } from './clear.ts'
 import { collectGarbage } from './collect.ts'
 import { forgedError, forgedRecords } from './forged.ts'
 import { decodeIncomingValues } from './incoming-values.ts'
@@ -179,18 +179,11 @@ export class Replica<V extends {}> {
   #sweep (hlc: number, reason: EvictReason): void {
     if (!this.clears.raise(hlc)) return
     this.#host.clearing(reason)
-    const store = this.store
-    const table = store.table
-    let dropped = 0
-    for (const key of [...store.lru.keys()]) {
-      if (store.isLocal(key)) continue
-      const slot = store.meta.get(key)
-      if (slot !== undefined && !table.isPlaceholder(slot) && table.hlc(slot) >= hlc) continue
+    const dropped = valuesBefore(this.store, hlc, (key) => {
       this.#host.changed(key, reason)
       this.forgetPlaceholder(key)
-      store.dropValue(key, reason)
-      dropped++
-    }
+      this.store.dropValue(key, reason)
+    })
     // A clear drops a whole namespace's copies: an operator wants to see it in the service's log.
     this.#o.logger.info({ hlc, source: reason, dropped }, 'namespace cleared')
   }
