@@ -334,6 +334,9 @@ class Simulation {
 
   setLocal (): void {
     const node = this.pick(this.nodes)
+    // Not replicated itself, but over a base it invalidates the values derived from it, and those
+    // invalidations are replicated writes (SPEC §10): a crash before they settle would lose them.
+    node.dirty = true
     const key = this.pick(ROWS)
     const value = `${node.name}#local#${++this.counter}`
     this.log(`${node.name} sets ${key}=${value} local-only`)
