@@ -1,5 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import * as prng from 'lib0/prng'
 import { KeyIndex, hashKey } from '../lib/core/key-index.ts'
 
 // The store's key index (lib/core/key-index.ts): key → slot and slot → key in
@@ -8,17 +9,6 @@ import { KeyIndex, hashKey } from '../lib/core/key-index.ts'
 // keys (empty, long, outside Latin-1, lone surrogates), and keep what deleted
 // keys leave in the arena bounded. Random operations are checked against a
 // plain Map. Seeded: replay with KEY_INDEX_SEED=<seed>.
-
-function rng (seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 function keysOf (i: number): string {
   switch (i % 5) {
@@ -32,7 +22,8 @@ function keysOf (i: number): string {
 
 test('behaves as a Map from key to slot under random set, delete, deleteSlot, get, has and clear', () => {
   const seed = Number(process.env.KEY_INDEX_SEED ?? 21)
-  const random = rng(seed)
+  const gen = prng.create(seed)
+  const random = (): number => prng.real53(gen)
   const keys = Array.from({ length: 3000 }, (_, i) => keysOf(i))
   keys.push('')
   const index = new KeyIndex()

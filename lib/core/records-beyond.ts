@@ -29,15 +29,9 @@ export interface AnswerSource<V extends {}> {
   members (): ReadonlySet<string>
 }
 
-/** Every key's state some entry of which is beyond `requested`, with the value its write stored (replicate mode). */
-export function recordsBeyond<V extends {}> (source: AnswerSource<V>, requested: StateVector): WireRecord[] {
-  const walk = new BeyondWalk(source, requested)
-  walk.step(Infinity)
-  return walk.out
-}
-
 /**
- * The same answer built a chunk of slots at a time: `done` gets the records
+ * Every key's state some entry of which is beyond `requested`, with the value
+ * its write stored (replicate mode), built a chunk of slots at a time: `done` gets the records
  * once every slot was looked at, synchronously when the store holds at most
  * `chunk` slots, else over event-loop turns (`setImmediate`). A walk over
  * 250,000 keys is one synchronous run of ~20 ms, and under bench:mesh's

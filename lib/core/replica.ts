@@ -22,7 +22,7 @@ import { forgedError, forgedRecords } from './forged.ts'
 import { decodeIncomingValues } from './incoming-values.ts'
 import type { Slot } from './entry.ts'
 import { mergedVector, mergeOutcome, Outcome, recordWins, valueFate, ValueFate } from './merge.ts'
-import { recordsBeyond, recordsBeyondInChunks, type AnswerSource } from './records-beyond.ts'
+import { recordsBeyondInChunks, type AnswerSource } from './records-beyond.ts'
 import { SequenceTracker } from './sequence-tracker.ts'
 import { Store, type EvictReason } from './store.ts'
 import { EMPTY_VECTOR, foldVector, vectorWithout, type VersionVector } from './version-vector.ts'
@@ -124,18 +124,14 @@ export class Replica<V extends {}> {
    * Numbers a local write, records its state and queues it for peers; the
    * caller stores or drops the value, then emits. Returns the key's slot
    * (valid until the key is forgotten: use it before anything can forget it).
+   * `previous`: the key's slot before the write, when the caller looked it up.
    */
-  /** Whether the key of the last `write` had a state before it (read by `remove`). */
-  #heldBefore = false
-
-  write (key: string, kind: RecordKindValue, ttl: number, value: Uint8Array | undefined): Slot {
+  write (key: string, kind: RecordKindValue, ttl: number, value: Uint8Array | undefined, previous = this.store.meta.get(key)): Slot {
     const seq = ++this.#seq
     const hlc = this.clock.tick()
     const store = this.store
-    const previous = store.meta.get(key)
     const vv: VersionVector = previous === undefined ? [this.origin, seq] : this.#fold(store.table.vectorWith(previous, this.origin, seq), this.origin)
     const slot = store.writeState(key, kind, hlc, this.origin, vv, ttl, previous)
-    this.#heldBefore = previous !== undefined
     this.tracker.advance(this.origin, seq, physicalMs(hlc)) // the clock was just read: no second read
     this.#counters.localUpdates++
     const record: WireRecord = { key, kind, hlc, writer: this.origin, vv }
@@ -155,10 +151,11 @@ export class Replica<V extends {}> {
    */
   remove (key: string, kind: RecordKindValue): boolean {
     const store = this.store
-    const slot = this.write(key, kind, this.#o.ttl, undefined)
+    const previous = store.meta.get(key)
+    const slot = this.write(key, kind, this.#o.ttl, undefined, previous)
     // The LRU holds a key only under a state (written or loaded) or as a local-only value, so a key
     // that had no state and is not local holds nothing: skip the LRU (a lookup there costs ~0.2 µs).
-    const held = store.bury(key, slot, 'local', this.#heldBefore || store.isLocal(key))
+    const held = store.bury(key, slot, 'local', previous !== undefined || store.isLocal(key))
     this.#host.applied(key, kind, 'local')
     return held
   }
@@ -383,12 +380,10 @@ export class Replica<V extends {}> {
     return this.tracker.reportedStateVector(live)
   }
 
-  /** Every key's state some entry of which is beyond `requested`, with the value its write stored (records-beyond.ts). */
-  recordsBeyond (requested: StateVector): WireRecord[] {
-    return recordsBeyond(this.#answerSource, requested)
-  }
-
-  /** The same, a chunk of slots per event-loop turn once the store is larger than that (records-beyond.ts). */
+  /**
+   * Every key's state some entry of which is beyond `requested`, with the value its write stored, handed to
+   * `done`: at once, or a chunk of slots per event-loop turn once the store is larger than that (records-beyond.ts).
+   */
   recordsBeyondInChunks (requested: StateVector, done: (records: WireRecord[]) => void): void {
     recordsBeyondInChunks(this.#answerSource, requested, ANSWER_CHUNK, done)
   }
