@@ -3,8 +3,9 @@
  * tombstones, measured as live-byte deltas after full GCs (needs
  * `--expose-gc`), next to what `cache.stats().metadataBytes` estimates.
  *
- * Live bytes = heapUsed + arrayBuffers: lru-cache keeps links and TTLs in
- * typed arrays sized `max`, outside heapUsed. Every cache gets max = 1M + 1
+ * Live bytes = heapUsed + external: lru-cache keeps links and TTLs in
+ * typed arrays sized `max`, outside heapUsed, and the store's columns sit on
+ * resizable buffers, which `arrayBuffers` does not count. Every cache gets max = 1M + 1
  * so nothing is evicted, and a test clock so nothing expires or is collected.
  * Keys and values are built once and shared, so neither side pays for them,
  * except where a cache holds strings of its own (decoded remote keys).
@@ -34,7 +35,7 @@ function estimate (cache: MeshCache<Value>): number {
 }
 
 export async function run (): Promise<Row[]> {
-  const section = `memory: ${N / 1e6}M keys, max ${MAX}, live bytes (heap + array buffers) after GC; est = stats().metadataBytes / key`
+  const section = `memory: ${N / 1e6}M keys, max ${MAX}, live bytes (heap + external) after GC; est = stats().metadataBytes / key`
   if (!hasGc()) {
     return [{ section, figure: 'memory', unit: 'B/key', mesh: undefined, note: 'run with --expose-gc' }]
   }

@@ -174,7 +174,8 @@ export async function liveBytes (): Promise<number> {
   }
   gcFn()
   const m = process.memoryUsage()
-  return m.heapUsed + m.arrayBuffers
+  // external, not arrayBuffers: the store's columns sit on resizable buffers, which only external counts.
+  return m.heapUsed + m.external
 }
 
 /** A transport with no network: it keeps the handler the cache registers, so frames can be fed to it directly. */

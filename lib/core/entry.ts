@@ -3,58 +3,64 @@
  * values themselves live in the LRU (so a read is one LRU lookup); this is
  * the metadata.
  *
- * One slot per key, its fields in parallel columns (typed arrays, and two
- * plain arrays for strings and vectors), found through the store's
- * `Map<key, slot>`. Not an object per key: under a stream of new keys (every
- * write a new key, as bench:mesh at 20,000 writes/s) each key's object was
- * copied by every young-generation GC that found it alive, twice (within the
- * young generation, then to the old one), and those scavenges were the
- * latency tail (lib/net/libp2p/DESIGN.md). A slot leaves nothing on the
- * young heap but the key string, and no boxing concerns: typed arrays hold
- * doubles unboxed, so timestamps, TTLs and deadlines are stored exactly as
- * numbers.
+ * One slot per key, its fields in parallel typed-array columns, found
+ * through the store's key index (key-index.ts). Not an object per key: under
+ * a stream of new keys (every write a new key, as bench:mesh at 20,000
+ * writes/s) each key's object was copied by every young-generation GC that
+ * found it alive, twice (within the young generation, then to the old one),
+ * and those scavenges were the latency tail (lib/net/libp2p/DESIGN.md).
+ * Typed arrays hold doubles unboxed, so timestamps, TTLs and deadlines are
+ * stored exactly as numbers, and the columns grow in place (columns.ts).
  *
- * Most keys are written by one origin, so their vector is `{writer: n}`: the
- * vector column then holds the counter itself (a small integer in the array
- * slot), and an array only for vectors with several origins.
+ * No column holds pointers: the writer is a small id (writer-ids.ts), and
+ * most keys are written by one origin, so their vector is `{writer: n}`
+ * and the counter column holds n. Only a vector with several origins (or a
+ * placeholder's empty one) is an array, in a Map beside the columns. Two
+ * plain arrays of one pointer per key, as before, grew by copying and were
+ * the largest item in a receiver's stalls after the columns' own doubling.
  */
 import type { RecordKindValue } from '../../protocol/constants.ts'
 import type { WireRecord } from '../../protocol/record.ts'
 import { physicalMs } from './clock.ts'
+import { column, grownTo } from './columns.ts'
 import type { MergedState, MergeState } from './merge.ts'
 import { compareVectors, Order, vectorExceeds, vectorWith, vectorWithout, type OrderValue, type VersionVector } from './version-vector.ts'
+import { WriterIds } from './writer-ids.ts'
 
 /** A key's place in an EntryTable: valid until the store forgets the key (then reused). */
 export type Slot = number
 
-/** Flags: the record kind in the low bits, whether the LRU holds the value, whether the store's GC queue holds the key, whether a merge folded its vector. */
+/** Flags: the record kind in the low bits, whether the LRU holds the value, whether the store's GC queue holds the key, whether a merge folded its vector, whether the vector is in `#vectors`. */
 const KIND_MASK = 0x0f
 const HAS_VALUE = 0x10
 const DEAD_QUEUED = 0x20
 const FOLDED = 0x40
+const MULTI = 0x80
 
 const INITIAL_SLOTS = 1024
 
 export class EntryTable {
   /** The write's hybrid logical clock timestamp (lib/core/clock.ts). */
-  #hlc = new Float64Array(INITIAL_SLOTS)
+  #hlc = column(Float64Array, INITIAL_SLOTS)
   /** Lifetime of the value in ms, counted from the write's physical time. */
-  #ttl = new Float64Array(INITIAL_SLOTS)
+  #ttl = column(Float64Array, INITIAL_SLOTS)
   /**
    * One column for the two phases of a key, so metadata stays small: while
    * it has a value, the deadline (epoch ms) under which the expiry queue
    * holds the key (0: not queued); while it has none, the epoch seconds when
    * it lost it, for the GC queue (0: not queued).
    */
-  #since = new Float64Array(INITIAL_SLOTS)
-  #flags = new Uint8Array(INITIAL_SLOTS)
-  /**
-   * Grown by `push` only, never preallocated: `new Array(n)` past ~100k
-   * elements makes a dictionary-mode array, slow and several times larger.
-   */
-  readonly #writer: string[] = []
-  /** The writer's counter when the vector is `{writer: counter}`, else the whole vector. */
-  readonly #vv: Array<number | VersionVector> = []
+  #since = column(Float64Array, INITIAL_SLOTS)
+  #flags = column(Uint8Array, INITIAL_SLOTS)
+  /** The writer, as its id in `#writers`. */
+  #writer = column(Int32Array, INITIAL_SLOTS)
+  readonly #writers = new WriterIds()
+  /** The writer's counter when the vector is `{writer: counter}` (flag MULTI clear). */
+  #counter = column(Float64Array, INITIAL_SLOTS)
+  /** The vectors of the other slots (flag MULTI set): several origins, or a placeholder's empty one. */
+  readonly #vectors = new Map<Slot, VersionVector>()
+  /** One past the highest slot ever used. */
+  #used = 0
   /** Slots of forgotten keys, reused first. */
   readonly #free: Slot[] = []
   /** The one view `at` hands out (see SlotState). */
@@ -62,7 +68,12 @@ export class EntryTable {
 
   /** Slots in use. */
   get size (): number {
-    return this.#writer.length - this.#free.length
+    return this.#used - this.#free.length
+  }
+
+  /** Writers the table holds ids for: those of the slots in use (writer-ids.ts). */
+  get writers (): number {
+    return this.#writers.size
   }
 
   /** Slots allocated, in use or free: what the columns hold (for the memory estimate). */
@@ -74,21 +85,20 @@ export class EntryTable {
   add (kind: RecordKindValue, hlc: number, writer: string, vv: VersionVector, ttl: number): Slot {
     let slot = this.#free.pop()
     if (slot === undefined) {
-      slot = this.#writer.length
+      slot = this.#used++
       if (slot === this.#hlc.length) this.#grow()
-      this.#writer.push(writer)
-      this.#vv.push(0)
     }
     this.#flags[slot] = kind
     this.#since[slot] = 0
-    this.#write(slot, hlc, writer, vv, ttl)
+    this.#writer[slot] = this.#writers.hold(writer)
+    this.#setState(slot, hlc, vv, ttl)
     return slot
   }
 
-  /** Gives `slot` back: its strings and vector are let go, and the next `add` may reuse it. */
+  /** Gives `slot` back: its writer and vector are let go, and the next `add` may reuse it. */
   free (slot: Slot): void {
-    this.#writer[slot] = ''
-    this.#vv[slot] = 0
+    if (((this.#flags[slot] as number) & MULTI) !== 0) this.#vectors.delete(slot)
+    this.#writers.release(this.#writer[slot] as number)
     this.#flags[slot] = 0
     this.#free.push(slot)
   }
@@ -99,9 +109,9 @@ export class EntryTable {
    * in the GC queue stays there under its death time (Store.writeState).
    */
   rewrite (slot: Slot, kind: RecordKindValue, hlc: number, writer: string, vv: VersionVector, ttl: number): void {
-    const queued = (this.#flags[slot] as number) & DEAD_QUEUED
-    this.#flags[slot] = kind | queued
-    if (queued === 0) this.#since[slot] = 0
+    const kept = (this.#flags[slot] as number) & (DEAD_QUEUED | MULTI)
+    this.#flags[slot] = kind | kept
+    if ((kept & DEAD_QUEUED) === 0) this.#since[slot] = 0
     this.#write(slot, hlc, writer, vv, ttl)
   }
 
@@ -112,18 +122,28 @@ export class EntryTable {
   }
 
   #write (slot: Slot, hlc: number, writer: string, vv: VersionVector, ttl: number): void {
+    const old = this.#writer[slot] as number
+    // Held before the old one is let go, so that a writer overwriting its own key keeps its id.
+    this.#writer[slot] = this.#writers.hold(writer)
+    this.#writers.release(old)
+    this.#setState(slot, hlc, vv, ttl)
+  }
+
+  #setState (slot: Slot, hlc: number, vv: VersionVector, ttl: number): void {
     this.#hlc[slot] = hlc
     this.#ttl[slot] = ttl
-    this.#writer[slot] = writer
     this.setVv(slot, vv)
   }
 
+  /** Room for twice the slots, in place where the platform allows (columns.ts). */
   #grow (): void {
     const n = this.#hlc.length * 2
-    this.#hlc = grown(this.#hlc, new Float64Array(n))
-    this.#ttl = grown(this.#ttl, new Float64Array(n))
-    this.#since = grown(this.#since, new Float64Array(n))
-    this.#flags = grown(this.#flags, new Uint8Array(n))
+    this.#hlc = grownTo(this.#hlc, n)
+    this.#ttl = grownTo(this.#ttl, n)
+    this.#since = grownTo(this.#since, n)
+    this.#flags = grownTo(this.#flags, n)
+    this.#writer = grownTo(this.#writer, n)
+    this.#counter = grownTo(this.#counter, n)
   }
 
   hlc (slot: Slot): number {
@@ -135,7 +155,7 @@ export class EntryTable {
   }
 
   writer (slot: Slot): string {
-    return this.#writer[slot] as string
+    return this.#writers.name(this.#writer[slot] as number)
   }
 
   ttl (slot: Slot): number {
@@ -202,32 +222,39 @@ export class EntryTable {
 
   /** The version vector (a fresh array for the one-origin case). */
   vv (slot: Slot): VersionVector {
-    const vv = this.#vv[slot] as number | VersionVector
-    return typeof vv === 'number' ? [this.#writer[slot] as string, vv] : vv
+    if (((this.#flags[slot] as number) & MULTI) !== 0) return this.#vectors.get(slot) as VersionVector
+    return [this.writer(slot), this.#counter[slot] as number]
   }
 
   /** Sets the vector; the slot's writer must already be set. */
   setVv (slot: Slot, vv: VersionVector): void {
-    this.#vv[slot] = vv.length === 2 && vv[0] === this.#writer[slot] ? vv[1] as number : vv
+    const flags = this.#flags[slot] as number
+    if (vv.length === 2 && vv[0] === this.writer(slot)) {
+      this.#counter[slot] = vv[1] as number
+      if ((flags & MULTI) === 0) return
+      this.#vectors.delete(slot)
+      this.#flags[slot] = flags & ~MULTI
+    } else {
+      this.#vectors.set(slot, vv)
+      this.#flags[slot] = flags | MULTI
+    }
   }
 
   /** A loaded value's stand-in: an empty vector that every record dominates, never sent. */
   isPlaceholder (slot: Slot): boolean {
-    const vv = this.#vv[slot] as number | VersionVector
-    return typeof vv !== 'number' && vv.length === 0
+    return ((this.#flags[slot] as number) & MULTI) !== 0 && (this.#vectors.get(slot) as VersionVector).length === 0
   }
 
   /** Origins in the vector. */
   vectorSize (slot: Slot): number {
-    const vv = this.#vv[slot] as number | VersionVector
-    return typeof vv === 'number' ? 1 : vv.length / 2
+    return ((this.#flags[slot] as number) & MULTI) === 0 ? 1 : (this.#vectors.get(slot) as VersionVector).length / 2
   }
 
   /** The order of `vv` relative to the slot's vector (as `compareVectors(vv, this.vv(slot))`), without allocating. */
   compare (slot: Slot, vv: VersionVector): OrderValue {
-    const counter = this.#vv[slot] as number | VersionVector
-    if (typeof counter !== 'number') return compareVectors(vv, counter)
-    const writer = this.#writer[slot] as string
+    if (((this.#flags[slot] as number) & MULTI) !== 0) return compareVectors(vv, this.#vectors.get(slot) as VersionVector)
+    const counter = this.#counter[slot] as number
+    const writer = this.writer(slot)
     let theirs = 0
     let other = false // counters are ≥ 1, so any other origin puts vv ahead
     for (let i = 0; i < vv.length; i += 2) {
@@ -241,8 +268,7 @@ export class EntryTable {
 
   /** The slot's vector with `origin` raised to `counter`: the vector of a local write over it. */
   vectorWith (slot: Slot, origin: string, counter: number): VersionVector {
-    const own = this.#vv[slot] as number | VersionVector
-    if (typeof own === 'number' && this.#writer[slot] === origin) return [origin, Math.max(counter, own)]
+    if (((this.#flags[slot] as number) & MULTI) === 0 && this.writer(slot) === origin) return [origin, Math.max(counter, this.#counter[slot] as number)]
     return vectorWith(this.vv(slot), origin, counter)
   }
 
@@ -252,9 +278,10 @@ export class EntryTable {
    * vector of several origins can hold another origin's entry.
    */
   forget (slot: Slot, forgotten: ReadonlyMap<string, number>): boolean {
-    const vector = this.#vv[slot] as number | VersionVector
-    if (typeof vector === 'number' || vector.length === 0) return false
-    const kept = vectorWithout(vector, forgotten, this.#writer[slot] as string)
+    if (((this.#flags[slot] as number) & MULTI) === 0) return false
+    const vector = this.#vectors.get(slot) as VersionVector
+    if (vector.length === 0) return false
+    const kept = vectorWithout(vector, forgotten, this.writer(slot))
     if (kept === vector) return false
     this.setVv(slot, kept)
     return true
@@ -267,15 +294,16 @@ export class EntryTable {
    * keys share a handful of writers), not once per slot.
    */
   exceeds (slot: Slot, sv: ReadonlyMap<string, number>, memo?: SeenMemo): boolean {
-    const vv = this.#vv[slot] as number | VersionVector
-    if (typeof vv !== 'number') return vectorExceeds(vv, sv)
-    const writer = this.#writer[slot] as string
-    if (memo === undefined) return vv > (sv.get(writer) ?? 0)
+    if (((this.#flags[slot] as number) & MULTI) !== 0) return vectorExceeds(this.#vectors.get(slot) as VersionVector, sv)
+    const counter = this.#counter[slot] as number
+    if (memo === undefined) return counter > (sv.get(this.writer(slot)) ?? 0)
+    // By name, not id: a memo may outlive a chunk of a walk, and an id be given to another writer in between.
+    const writer = this.writer(slot)
     if (writer !== memo.writer) {
       memo.writer = writer
       memo.seen = sv.get(writer) ?? 0
     }
-    return vv > memo.seen
+    return counter > memo.seen
   }
 
   /**
@@ -288,11 +316,6 @@ export class EntryTable {
     view.slot = slot
     return view
   }
-}
-
-function grown<T extends Float64Array | Uint8Array> (old: T, next: T): T {
-  next.set(old)
-  return next
 }
 
 /** The last writer `EntryTable.exceeds` looked up in a walk's `sv`, and what `sv` says of it. */

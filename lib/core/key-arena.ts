@@ -14,6 +14,8 @@
  * each record says whose location to move) and is dropped. So no step copies
  * more than one chunk. A key over 64 KiB gets a chunk of its own.
  */
+import { column, grownTo } from './columns.ts'
+
 const CHUNK_BYTES = 1 << 16
 const HEADER = 8
 /** Locations are int32: chunk × 65,536 + offset, so 32,767 chunks (2 GiB of keys). */
@@ -21,7 +23,7 @@ const MAX_CHUNKS = 1 << 15
 
 export class KeyArena {
   /** Per slot: where its key's record starts, -1 for none. */
-  #location = new Int32Array(0)
+  #location = column(Int32Array, 0)
   #chunks: Array<Uint8Array | undefined> = [new Uint8Array(CHUNK_BYTES)]
   /** Per chunk: bytes written, and bytes of records still in use. */
   #filled: number[] = [0]
@@ -141,7 +143,7 @@ export class KeyArena {
   }
 
   clear (): void {
-    this.#location = new Int32Array(0)
+    this.#location = column(Int32Array, 0)
     this.#chunks = [new Uint8Array(CHUNK_BYTES)]
     this.#filled = [0]
     this.#live = [0]
@@ -160,9 +162,10 @@ export class KeyArena {
     if (slot < this.#location.length) return
     let size = Math.max(1024, this.#location.length * 2)
     while (size <= slot) size *= 2
-    const location = new Int32Array(size).fill(-1)
-    location.set(this.#location)
-    this.#location = location
+    const before = this.#location.length
+    // In place where it can be (columns.ts); the new part is marked empty.
+    this.#location = grownTo(this.#location, size)
+    this.#location.fill(-1, before)
   }
 
   /** Room for `bytes` in the current chunk (starting another if needed); returns the offset, counted as written. */

@@ -1,0 +1,133 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import * as prng from 'lib0/prng'
+import { column, grownTo } from '../lib/core/columns.ts'
+import { EntryTable } from '../lib/core/entry.ts'
+import { WriterIds } from '../lib/core/writer-ids.ts'
+import { compareVectors, vectorExceeds, type VersionVector } from '../lib/core/version-vector.ts'
+import { RecordKind } from '../protocol/constants.ts'
+
+// The store's columns grow in place (lib/core/columns.ts), its writers are
+// small ids counted by holders (lib/core/writer-ids.ts), and its vectors are
+// a counter per slot or, for several origins, an array beside the columns
+// (lib/core/entry.ts). Seeded: replay with COLUMNS_SEED=<seed>.
+
+test('a column grows in place within its reservation, keeping its elements, the new ones zero', () => {
+  const c = column(Float64Array, 4, 64)
+  assert.ok((c.buffer as ArrayBuffer).resizable, 'this platform reserves: the test would prove nothing otherwise')
+  c.set([1.5, -2, 2 ** 53, Number.MAX_VALUE])
+  const same = grownTo(c, 40)
+  assert.is(same, c, 'the same array, no copy')
+  assert.is(c.length, 40)
+  assert.equal([...c.subarray(0, 4)], [1.5, -2, 2 ** 53, Number.MAX_VALUE])
+  assert.ok(c.subarray(4).every((x) => x === 0))
+  assert.is(grownTo(c, 10), c, 'a smaller length leaves it as it is')
+  assert.is(c.length, 40)
+})
+
+test('a column past its reservation moves once to a larger one, keeping its elements', () => {
+  const c = column(Int32Array, 8, 16)
+  for (let i = 0; i < 8; i++) c[i] = i - 4
+  const moved = grownTo(c, 20)
+  assert.is.not(moved, c)
+  assert.is(moved.length, 20)
+  assert.equal([...moved.subarray(0, 8)], [-4, -3, -2, -1, 0, 1, 2, 3])
+  assert.ok(moved.subarray(8).every((x) => x === 0))
+  assert.ok((moved.buffer as ArrayBuffer).maxByteLength >= 8 * 20 * 4, 'room for 8× more, in place')
+  assert.is(grownTo(moved, 100), moved)
+})
+
+test('writer ids: one id per writer, counted by holders, given back and reused when none holds it', () => {
+  const w = new WriterIds()
+  const a = w.hold('a')
+  assert.is(w.hold('a'), a)
+  const b = w.hold('b')
+  assert.is.not(a, b)
+  assert.is(w.name(a), 'a')
+  assert.is(w.name(b), 'b')
+  w.release(a)
+  assert.is(w.size, 2, 'a is still held once')
+  w.release(a)
+  assert.is(w.size, 1)
+  const c = w.hold('c')
+  assert.is(c, a, 'the freed id is reused')
+  assert.is(w.name(c), 'c')
+  assert.is(w.hold('b'), b, 'b kept its id')
+  const again = w.hold('a')
+  assert.is.not(again, b, 'a comes back under an id of its own')
+  assert.is(w.name(again), 'a')
+})
+
+test('slots read back their writer and vector under random writes, merges and frees; writer ids follow the slots', () => {
+  const seed = Number(process.env.COLUMNS_SEED ?? 7)
+  const gen = prng.create(seed)
+  const int = (n: number): number => prng.uint32(gen, 0, n - 1)
+  const writers = ['a', 'b', 'c', 'd', 'e']
+  const t = new EntryTable()
+  const model = new Map<number, { writer: string, vv: VersionVector }>()
+  const vectorFor = (writer: string): VersionVector => {
+    switch (int(4)) {
+      case 0: return [] // a placeholder's
+      case 1: {
+        const other = writers[int(writers.length)] as string
+        if (other === writer) return [writer, 1 + int(100)]
+        return writer < other ? [writer, 1 + int(100), other, 1 + int(100)] : [other, 1 + int(100), writer, 1 + int(100)]
+      }
+      default: return [writer, 1 + int(2 ** 40)] // the common case: past int32 too
+    }
+  }
+  for (let step = 0; step < 20_000; step++) {
+    const slots = [...model.keys()]
+    const op = int(5)
+    const writer = writers[int(writers.length)] as string
+    const vv = vectorFor(writer)
+    try {
+      if (op === 0 || slots.length === 0) {
+        const s = t.add(RecordKind.SET, step, writer, vv, 1000)
+        assert.not.ok(model.has(s), 'a slot in use handed out again')
+        model.set(s, { writer, vv })
+      } else {
+        const s = slots[int(slots.length)] as number
+        if (op === 1) {
+          t.rewrite(s, RecordKind.DELETE, step, writer, vv, 5)
+          model.set(s, { writer, vv })
+        } else if (op === 2) {
+          t.assign(s, { key: 'k', kind: RecordKind.INVALIDATE, hlc: step, writer, vv }, 7)
+          model.set(s, { writer, vv })
+        } else if (op === 3) {
+          const current = model.get(s) as { writer: string, vv: VersionVector }
+          const merged = vectorFor(current.writer)
+          t.setVv(s, merged)
+          current.vv = merged
+        } else {
+          t.free(s)
+          model.delete(s)
+        }
+      }
+      for (const [s, want] of model) {
+        if (int(8) !== 0) continue // a sample each step; all of them at the end
+        assert.is(t.writer(s), want.writer)
+        assert.equal(t.vv(s), want.vv)
+        assert.is(t.isPlaceholder(s), want.vv.length === 0)
+        assert.is(t.vectorSize(s), want.vv.length / 2)
+      }
+    } catch (err) {
+      process.stderr.write(`failed at step ${step}: replay with COLUMNS_SEED=${seed}\n`)
+      throw err
+    }
+  }
+  const probe: VersionVector = ['b', 50, 'd', 3]
+  const sv = new Map<string, number>([['a', 40], ['b', 60], ['c', 2 ** 39]])
+  for (const [s, want] of model) {
+    assert.is(t.writer(s), want.writer)
+    assert.equal(t.vv(s), want.vv)
+    assert.is(t.compare(s, probe), compareVectors(probe, want.vv))
+    assert.is(t.exceeds(s, sv), vectorExceeds(want.vv, sv))
+  }
+  assert.is(t.writers, new Set([...model.values()].map((x) => x.writer)).size, 'ids held for exactly the writers of slots in use')
+  for (const s of [...model.keys()]) t.free(s)
+  assert.is(t.writers, 0, 'every id given back')
+  assert.is(t.size, 0)
+})
+
+test.run()
