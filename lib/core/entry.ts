@@ -59,6 +59,18 @@ export class EntryTable {
   #counter = column(Float64Array, INITIAL_SLOTS)
   /** The vectors of the other slots (flag MULTI set): several origins, or a placeholder's empty one. */
   readonly #vectors = new Map<Slot, VersionVector>()
+  /**
+   * The highest counter of each origin in any vector this table was given,
+   * never lowered (a freed or trimmed vector leaves it as it was): when a
+   * state vector reaches all of them, no slot's vector is beyond it
+   * (`nothingBeyond`), and an anti-entropy answer needs no walk.
+   */
+  readonly #highest = new Map<string, number>()
+  /** The last origin `#raise` saw, and its entry in `#highest` (0: none). */
+  #raised = ''
+  #raisedTo = 0
+  /** Slots with the FOLDED flag: while any is, an answer may owe one regardless of vectors. */
+  #foldedSlots = 0
   /** One past the highest slot ever used. */
   #used = 0
   /** Slots of forgotten keys, reused first. */
@@ -97,7 +109,9 @@ export class EntryTable {
 
   /** Gives `slot` back: its writer and vector are let go, and the next `add` may reuse it. */
   free (slot: Slot): void {
-    if (((this.#flags[slot] as number) & MULTI) !== 0) this.#vectors.delete(slot)
+    const flags = this.#flags[slot] as number
+    if ((flags & MULTI) !== 0) this.#vectors.delete(slot)
+    if ((flags & FOLDED) !== 0) this.#foldedSlots--
     this.#writers.release(this.#writer[slot] as number)
     this.#flags[slot] = 0
     this.#free.push(slot)
@@ -109,7 +123,9 @@ export class EntryTable {
    * in the GC queue stays there under its death time (Store.writeState).
    */
   rewrite (slot: Slot, kind: RecordKindValue, hlc: number, writer: string, vv: VersionVector, ttl: number): void {
-    const kept = (this.#flags[slot] as number) & (DEAD_QUEUED | MULTI)
+    const flags = this.#flags[slot] as number
+    if ((flags & FOLDED) !== 0) this.#foldedSlots--
+    const kept = flags & (DEAD_QUEUED | MULTI)
     this.#flags[slot] = kind | kept
     if ((kept & DEAD_QUEUED) === 0) this.#since[slot] = 0
     this.#write(slot, hlc, writer, vv, ttl)
@@ -194,7 +210,10 @@ export class EntryTable {
   }
 
   setFolded (slot: Slot): void {
-    this.#flags[slot] = (this.#flags[slot] as number) | FOLDED
+    const flags = this.#flags[slot] as number
+    if ((flags & FOLDED) !== 0) return
+    this.#foldedSlots++
+    this.#flags[slot] = flags | FOLDED
   }
 
   /** Epoch seconds when the key lost its value (meaningful while it has none; 0: not in the GC queue). */
@@ -229,6 +248,7 @@ export class EntryTable {
   /** Sets the vector; the slot's writer must already be set. */
   setVv (slot: Slot, vv: VersionVector): void {
     const flags = this.#flags[slot] as number
+    for (let i = 0; i < vv.length; i += 2) this.#raise(vv[i] as string, vv[i + 1] as number)
     if (vv.length === 2 && vv[0] === this.writer(slot)) {
       this.#counter[slot] = vv[1] as number
       if ((flags & MULTI) === 0) return
@@ -238,6 +258,17 @@ export class EntryTable {
       this.#vectors.set(slot, vv)
       this.#flags[slot] = flags | MULTI
     }
+  }
+
+  /** Raises `origin`'s highest counter to `counter`; the last origin raised is looked up without the Map (most writes come from one). */
+  #raise (origin: string, counter: number): void {
+    if (origin !== this.#raised) {
+      this.#raised = origin
+      this.#raisedTo = this.#highest.get(origin) ?? 0
+    }
+    if (counter <= this.#raisedTo) return
+    this.#raisedTo = counter
+    this.#highest.set(origin, counter)
   }
 
   /** A loaded value's stand-in: an empty vector that every record dominates, never sent. */
@@ -304,6 +335,18 @@ export class EntryTable {
       memo.seen = sv.get(writer) ?? 0
     }
     return counter > memo.seen
+  }
+
+  /**
+   * True when no slot's vector has an entry above `sv` and no slot is
+   * folded: then `exceeds` is false for every slot, and an anti-entropy
+   * answer to `sv` holds nothing (records-beyond.ts). O(origins), not
+   * O(slots). False says only that a walk is needed.
+   */
+  nothingBeyond (sv: ReadonlyMap<string, number>): boolean {
+    if (this.#foldedSlots !== 0) return false
+    for (const [origin, counter] of this.#highest) if (counter > (sv.get(origin) ?? 0)) return false
+    return true
   }
 
   /**
