@@ -172,4 +172,21 @@ test('nothingBeyond: true only when no slot exceeds the state vector and none is
   assert.ok(trueCount > 100, `nothingBeyond was true ${trueCount} times: the check above proved little`)
 })
 
+test('a recount lets go of counters no vector holds any more (forgotten origins, freed slots)', () => {
+  const t = new EntryTable()
+  const a = t.add(RecordKind.SET, 1, 'a', ['a', 5, 'x', 9], 1000)
+  const b = t.add(RecordKind.SET, 2, 'b', ['b', 3], 1000)
+  const sv = new Map([['a', 5], ['b', 3]])
+  assert.not.ok(t.nothingBeyond(sv), 'x:9 is beyond')
+  assert.ok(t.forget(a, new Map([['x', 9]])))
+  assert.not.ok(t.nothingBeyond(sv), 'never lowered between recounts')
+  t.recountHighest((visit) => { visit(a); visit(b) })
+  assert.ok(t.nothingBeyond(sv), 'x left with its entry')
+  t.setVv(b, ['b', 7])
+  assert.not.ok(t.nothingBeyond(sv), 'raised again after a recount')
+  t.free(b)
+  t.recountHighest((visit) => { visit(a) })
+  assert.ok(t.nothingBeyond(new Map([['a', 5]])), 'b left with its slot')
+})
+
 test.run()

@@ -17,6 +17,8 @@ export function collectGarbage<V extends {}> (store: Store<V>, tracker: Sequence
   tracker.forgetSilent(now - options.horizon, live, now)
   if (tracker.retired.size === 0 && tracker.forgotten.size === 0) return
   const named = forgetRetired(store, tracker.forgotten)
+  // Forgotten entries no longer count toward what an answer may owe (EntryTable.nothingBeyond).
+  store.table.recountHighest((visit) => { store.meta.forEachSlot(visit) })
   tracker.retainRetired(named)
   // Every peer forgets an origin within about two horizons of us (SPEC §7).
   tracker.retainForgotten(named, now - 2 * options.horizon - options.gcInterval)

@@ -25,6 +25,7 @@ import { physicalMs } from './clock.ts'
 import { column, grownTo } from './columns.ts'
 import type { MergedState, MergeState } from './merge.ts'
 import { compareVectors, Order, vectorExceeds, vectorWith, vectorWithout, type OrderValue, type VersionVector } from './version-vector.ts'
+import { HighestCounters } from './highest-counters.ts'
 import { WriterIds } from './writer-ids.ts'
 
 /** A key's place in an EntryTable: valid until the store forgets the key (then reused). */
@@ -59,16 +60,8 @@ export class EntryTable {
   #counter = column(Float64Array, INITIAL_SLOTS)
   /** The vectors of the other slots (flag MULTI set): several origins, or a placeholder's empty one. */
   readonly #vectors = new Map<Slot, VersionVector>()
-  /**
-   * The highest counter of each origin in any vector this table was given,
-   * never lowered (a freed or trimmed vector leaves it as it was): when a
-   * state vector reaches all of them, no slot's vector is beyond it
-   * (`nothingBeyond`), and an anti-entropy answer needs no walk.
-   */
-  readonly #highest = new Map<string, number>()
-  /** The last origin `#raise` saw, and its entry in `#highest` (0: none). */
-  #raised = ''
-  #raisedTo = 0
+  /** What an answer may owe at most, by origin (highest-counters.ts). */
+  readonly #highest = new HighestCounters()
   /** Slots with the FOLDED flag: while any is, an answer may owe one regardless of vectors. */
   #foldedSlots = 0
   /** One past the highest slot ever used. */
@@ -248,7 +241,7 @@ export class EntryTable {
   /** Sets the vector; the slot's writer must already be set. */
   setVv (slot: Slot, vv: VersionVector): void {
     const flags = this.#flags[slot] as number
-    for (let i = 0; i < vv.length; i += 2) this.#raise(vv[i] as string, vv[i + 1] as number)
+    for (let i = 0; i < vv.length; i += 2) this.#highest.raise(vv[i] as string, vv[i + 1] as number)
     if (vv.length === 2 && vv[0] === this.writer(slot)) {
       this.#counter[slot] = vv[1] as number
       if ((flags & MULTI) === 0) return
@@ -260,15 +253,23 @@ export class EntryTable {
     }
   }
 
-  /** Raises `origin`'s highest counter to `counter`; the last origin raised is looked up without the Map (most writes come from one). */
-  #raise (origin: string, counter: number): void {
-    if (origin !== this.#raised) {
-      this.#raised = origin
-      this.#raisedTo = this.#highest.get(origin) ?? 0
-    }
-    if (counter <= this.#raisedTo) return
-    this.#raisedTo = counter
-    this.#highest.set(origin, counter)
+  /**
+   * Recounts the highest counters from the slots `forEachSlot` visits (every
+   * slot in use), in one synchronous pass: origins no vector names any more
+   * (forgotten, SPEC §7, or their keys collected) leave, and answers to
+   * requesters that never knew them can skip their walk again.
+   */
+  recountHighest (forEachSlot: (visit: (slot: Slot) => void) => void): void {
+    const highest = this.#highest
+    highest.clear()
+    forEachSlot((slot) => {
+      if (((this.#flags[slot] as number) & MULTI) === 0) {
+        highest.raise(this.writer(slot), this.#counter[slot] as number)
+        return
+      }
+      const vv = this.#vectors.get(slot) as VersionVector
+      for (let i = 0; i < vv.length; i += 2) highest.raise(vv[i] as string, vv[i + 1] as number)
+    })
   }
 
   /** A loaded value's stand-in: an empty vector that every record dominates, never sent. */
@@ -344,9 +345,7 @@ export class EntryTable {
    * O(slots). False says only that a walk is needed.
    */
   nothingBeyond (sv: ReadonlyMap<string, number>): boolean {
-    if (this.#foldedSlots !== 0) return false
-    for (const [origin, counter] of this.#highest) if (counter > (sv.get(origin) ?? 0)) return false
-    return true
+    return this.#foldedSlots === 0 && this.#highest.within(sv)
   }
 
   /**
