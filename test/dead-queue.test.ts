@@ -17,7 +17,7 @@ function setup () {
   const entry = (key: string): Slot => store.addState(key, RecordKind.INVALIDATE, now * HLC_LOGICAL_RANGE, 'o', ['o', 1], 1000)
   const dead = (key: string): Slot => {
     const e = entry(key)
-    store.markDead(key, e)
+    store.markDead(e)
     return e
   }
   return { store, entry, dead, advance: (ms: number) => { now += ms } }
@@ -63,7 +63,7 @@ test('a written-over dead key keeps its place and death time; a forgotten key le
   advance(1000)
   const newer = store.writeState('a', RecordKind.DELETE, 1_700_000_001_000 * HLC_LOGICAL_RANGE, 'o', ['o', 2], 1000)
   assert.is(newer, old, 'the key keeps its slot')
-  store.markDead('a', newer)
+  store.markDead(newer)
   assert.is(store.table.deadSince(newer), since)
   assert.is(store.tombstones, 1)
   dead('b')
@@ -79,7 +79,7 @@ test('a write still inside the horizon is kept and looked at again later', () =>
   const { store, advance } = setup()
   // a write from a clock a minute ahead
   const e = store.addState('a', RecordKind.INVALIDATE, (1_700_000_000_000 + 60_000) * HLC_LOGICAL_RANGE, 'o', ['o', 1], 1000)
-  store.markDead('a', e)
+  store.markDead(e)
   advance(10_000)
   assert.is(store.collect(5000), 0)
   assert.ok(store.meta.has('a'))
@@ -113,7 +113,7 @@ test('a forgotten key\'s slot goes to the next new key, and neither the old key\
   assert.not.ok(store.table.deadQueued(b), 'reused clean')
   assert.not.ok(store.table.hasValue(b))
   advance(1000)
-  store.markDead('b', b)
+  store.markDead(b)
   assert.is(store.tombstones, 1)
   advance(10_000)
   // 'a' left a stale slot in the GC queue; only 'b' is collected, once.

@@ -22,7 +22,7 @@ function filled (): { store: Store<string>, advance: () => void } {
   const store = new Store<string>({ max: 100, now: () => now, exactClock: true, onEvict: () => {} })
   for (let i = 0; i < n; i++) {
     const key = `user:${i}`
-    store.markDead(key, store.addState(key, RecordKind.INVALIDATE, now * HLC_LOGICAL_RANGE, 'o', ['o', i + 1], 1000))
+    store.markDead(store.addState(key, RecordKind.INVALIDATE, now * HLC_LOGICAL_RANGE, 'o', ['o', i + 1], 1000))
   }
   return { store, advance: () => { now += HORIZON + 2000 } }
 }

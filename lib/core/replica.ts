@@ -349,7 +349,7 @@ export class Replica<V extends {}> {
       // state, kept beside the value without touching it (no event for it),
       // so this instance can answer for every number it counts. The key's
       // data changed all the same: what was derived from it goes (rule 2).
-      store.markDead(r.key, slot)
+      store.markDead(slot)
       this.#host.changedBeside(r.key, reason)
       return true
     }

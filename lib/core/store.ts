@@ -25,9 +25,8 @@ import type { RecordKindValue } from '../../protocol/constants.ts'
 import { EntryTable, type Slot } from './entry.ts'
 import { ExpiryQueue } from './expiry-queue.ts'
 import { ExpiryTimer } from './expiry-timer.ts'
-import { DeadQueue } from './dead-queue.ts'
+import { DeadStates } from './dead-states.ts'
 import { KeyIndex } from './key-index.ts'
-import { physicalMs } from './clock.ts'
 import type { Now } from './clock.ts'
 import type { VersionVector } from './version-vector.ts'
 
@@ -71,10 +70,8 @@ export class Store<V extends {}> {
   readonly meta = new KeyIndex()
   /** The replicated state of every key in `meta`. */
   readonly table = new EntryTable()
-  /** Keys of entries without a value, oldest death first (a slot's `deadQueued` says whether it is in). */
-  readonly #dead = new DeadQueue()
-  /** Entries in the GC queue: the tombstones and other value-less states. */
-  #deadCount = 0
+  /** States without a value, oldest death first, and their sweep (dead-states.ts). */
+  readonly #dead: DeadStates
   /** Deadlines of values whose lifetime is not their entry's write (local-only and loaded values). */
   readonly #lifetimes = new Map<string, Lifetime>()
   /** Keys whose value was set with `local: true` (a subset of `#lifetimes`). */
@@ -97,6 +94,7 @@ export class Store<V extends {}> {
 
   constructor (options: StoreOptions) {
     this.#now = options.now
+    this.#dead = new DeadStates(this.meta, this.table, options.now)
     this.#onEvict = options.onEvict
     this.#timer = new ExpiryTimer(!options.exactClock, options.now, () => this.expireDue())
     this.lru = new LRUCache<string, V>({
@@ -146,7 +144,7 @@ export class Store<V extends {}> {
     this.lru.set(key, value)
     this.#localKeys.add(key)
     const slot = this.meta.get(key)
-    if (slot !== undefined) this.markDead(key, slot)
+    if (slot !== undefined) this.markDead(slot)
     this.#setLifetime(key, expiresAt)
     if (this.#left.length !== 0) this.#reportLeft()
   }
@@ -207,6 +205,7 @@ export class Store<V extends {}> {
   /** Stops the expiry timer, and a chunked sweep still going. */
   close (): void {
     this.#closed = true
+    this.#dead.close()
     this.#timer.close()
   }
 
@@ -228,26 +227,18 @@ export class Store<V extends {}> {
   bury (key: string, slot: Slot, reason: EvictReason, mayHoldValue = true): boolean {
     // Dropping a held value marks the state dead on the way (dispose).
     const had = mayHoldValue && this.dropValue(key, reason)
-    if (!had) this.markDead(key, slot)
+    if (!had) this.markDead(slot)
     return had
   }
 
-  /** Records the state in `slot` as `key`'s, holding no value. */
-  markDead (key: string, slot: Slot): void {
-    const table = this.table
-    table.setHasValue(slot, false)
-    if (table.deadQueued(slot)) return
-    const seconds = Math.ceil(this.#now() / 1000)
-    table.setDeadSince(slot, seconds)
-    table.setDeadQueued(slot, true)
-    this.#deadCount++
-    if (this.#dead.slots > 2 * this.#deadCount + 1024) this.#dead.retain((queued, at) => this.#isQueuedAt(queued, at))
-    this.#dead.push(slot, seconds)
+  /** Records the state in `slot` as holding no value (queued for the GC sweep). */
+  markDead (slot: Slot): void {
+    this.#dead.add(slot)
   }
 
   /** How many entries hold no value (tombstones included). */
   get tombstones (): number {
-    return this.#deadCount
+    return this.#dead.size
   }
 
   /** A new key's state (no value held, in no queue); returns its slot. */
@@ -276,76 +267,22 @@ export class Store<V extends {}> {
     const slot = this.meta.get(key)
     if (slot === undefined) return false
     this.meta.deleteSlot(slot)
-    if (this.table.deadQueued(slot)) this.#deadCount--
+    this.#dead.forget(slot)
     this.table.free(slot)
     return true
   }
 
   /**
-   * Whether a GC queue slot (state slot, death time) is still its state's: a revived, forgotten or re-queued key
-   * leaves a stale one. A forgotten key's slot may be reused by another key queued under the same second: the
-   * queue slot then stands for that state, which is due at the same time.
-   */
-  #isQueuedAt (slot: Slot, seconds: number): boolean {
-    return this.meta.holds(slot) && this.table.deadQueued(slot) && this.table.deadSince(slot) === seconds
-  }
-
-  /**
-   * Drops dead entries older than `horizon`: no copy of anything they
-   * dominate can still be alive anywhere, since every copy expires within
-   * `maxTtl` of its write. Returns how many went (in this call).
-   *
-   * `chunk` bounds the slots one call looks at; when more are due, the rest
-   * follows in later event-loop turns (`setImmediate`), a chunk each. The
-   * periodic sweep passes one: at 20,000 new keys a second, a 10 s
-   * `gcInterval` finds ~200,000 tombstones due at once, and dropping them in
-   * one synchronous run stalled every frame behind it (issue 21 §4).
+   * Drops dead entries older than `horizon`, after the values due (the
+   * sweep's rule and its chunks: dead-states.ts). Returns how many went in
+   * this call; with `chunk`, the rest follows in later event-loop turns.
    */
   collect (horizon: number, chunk = Infinity): number {
-    const now = this.#now()
-    this.expireDue(now)
-    const cutoff = now - horizon
-    const cutoffSeconds = Math.floor(cutoff / 1000)
-    const dead = this.#dead
-    const table = this.table
-    // Slots re-queued below go to the back: each slot is looked at once.
-    let n = 0
-    let looked = 0
-    for (let budget = dead.slots; budget > 0 && dead.firstAt <= cutoffSeconds; budget--) {
-      if (looked++ === chunk) {
-        this.#collectLater(horizon, chunk)
-        break
-      }
-      const slot = dead.firstSlot
-      const seconds = dead.firstAt
-      dead.shift()
-      if (!this.#isQueuedAt(slot, seconds)) continue // a stale slot
-      // The write itself must be past the horizon: this is the safety rule
-      // (deadSince, rounded up to seconds, only orders the queue).
-      if (physicalMs(table.hlc(slot)) > cutoff) {
-        const again = Math.ceil(now / 1000)
-        table.setDeadSince(slot, again)
-        dead.push(slot, again)
-        continue
-      }
-      this.meta.deleteSlot(slot)
-      table.free(slot)
-      this.#deadCount--
-      n++
-    }
-    return n
+    this.expireDue()
+    return this.#dead.sweep(horizon, chunk)
   }
 
-  #collectPending = false
   #closed = false
-  #collectLater (horizon: number, chunk: number): void {
-    if (this.#collectPending) return
-    this.#collectPending = true
-    setImmediate(() => {
-      this.#collectPending = false
-      if (!this.#closed) this.collect(horizon, chunk)
-    })
-  }
 
   #setLifetime (key: string, expiresAt: number): void {
     let life = this.#lifetimes.get(key)
@@ -374,11 +311,7 @@ export class Store<V extends {}> {
     if (table.hasValue(slot)) return
     table.setHasValue(slot, true)
     table.setQueuedAt(slot, 0)
-    // Its slot in the GC queue goes stale.
-    if (table.deadQueued(slot)) {
-      table.setDeadQueued(slot, false)
-      this.#deadCount--
-    }
+    this.#dead.revive(slot) // its slot in the GC queue goes stale
   }
 
   /** The deadline under which the expiry queue holds the value `key` holds (0: none), by its lifetime or its state's; undefined when neither holds one. */
@@ -413,7 +346,7 @@ export class Store<V extends {}> {
     this.#lifetimes.delete(key)
     this.#localKeys.delete(key)
     const slot = this.meta.get(key)
-    if (slot !== undefined) this.markDead(key, slot)
+    if (slot !== undefined) this.markDead(slot)
     this.#compactIfStale() // its queue item is now a stale hint
     this.#left.push([key, why])
   }
