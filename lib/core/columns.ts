@@ -28,8 +28,13 @@ interface ColumnType<C extends Column> {
   readonly BYTES_PER_ELEMENT: number
 }
 
-/** Elements reserved for a new column: 32 MiB of address space for a Float64Array. */
-const RESERVED = 1 << 22
+/**
+ * Elements reserved for a new column: 8 MiB of address space for a
+ * Float64Array, ~40 MiB for a store's columns (a process with 400 caches
+ * reserved 111 GB of address space at 4M). A store past 1M keys moves each
+ * column once, to 8M.
+ */
+const RESERVED = 1 << 20
 
 /** A column of `length` zeroed elements. */
 export function column<C extends Column> (type: ColumnType<C>, length: number, reserve = RESERVED): C {
