@@ -159,6 +159,7 @@ if (values.plot) {
     { title: 'messages received per write (all kinds)', series: [series('partial', (r) => r.perWrite), series('full', (r) => r.perWrite), { name: 'D·n', points: rows.filter((r) => r.mode === 'partial').map((r) => [r.n, GOSSIPSUB_D * r.n]) }] },
   ], `bench:scale on a shared 2-core machine, ${new Date().toISOString().slice(0, 10)}`)
   const path = String(values.plot)
+  // The SVG is the PNG's source, written beside it; only the PNG is committed (.gitignore).
   writeFileSync(path.replace(/\.png$/, '.svg'), svg)
   if (path.endsWith('.png')) {
     const { chromium } = await import('playwright-core')
