@@ -56,7 +56,8 @@ export function grownTo<C extends Column> (c: C, length: number): C {
     buffer.resize(bytes)
     return c
   }
-  const next = column(type, length, 8 * Math.max(length, buffer.resizable ? buffer.maxByteLength / type.BYTES_PER_ELEMENT : 0))
+  // Past the reservation (or without one): a copy, into one eight times the length.
+  const next = column(type, length, 8 * length)
   next.set(c)
   return next
 }

@@ -18,13 +18,16 @@ export class DeadStates {
   readonly #meta: KeyIndex
   readonly #table: EntryTable
   readonly #now: Now
+  /** Runs the next chunk of a sweep, in a later turn (the store's collect, which expires due values first). */
+  readonly #resume: (horizon: number, chunk: number) => void
   #sweepPending = false
   #closed = false
 
-  constructor (meta: KeyIndex, table: EntryTable, now: Now) {
+  constructor (meta: KeyIndex, table: EntryTable, now: Now, resume: (horizon: number, chunk: number) => void) {
     this.#meta = meta
     this.#table = table
     this.#now = now
+    this.#resume = resume
   }
 
   /** How many states hold no value (tombstones included). */
@@ -32,10 +35,9 @@ export class DeadStates {
     return this.#count
   }
 
-  /** Records the state in `slot` as holding no value, queued under the current second unless it already is. */
+  /** Queues the state in `slot`, which holds no value, under the current second unless it already is. */
   add (slot: Slot): void {
     const table = this.#table
-    table.setHasValue(slot, false)
     if (table.deadQueued(slot)) return
     const seconds = Math.ceil(this.#now() / 1000)
     table.setDeadSince(slot, seconds)
@@ -121,7 +123,7 @@ export class DeadStates {
     this.#sweepPending = true
     setImmediate(() => {
       this.#sweepPending = false
-      if (!this.#closed) this.sweep(horizon, chunk)
+      if (!this.#closed) this.#resume(horizon, chunk)
     })
   }
 }

@@ -91,10 +91,12 @@ export class Store<V extends {}> {
   #deleting: EvictReason | undefined
   /** Drops values at their deadline (none with an injected clock). */
   readonly #timer: ExpiryTimer
+  /** Set by `close`: a chunked walk of the store stops. */
+  #closed = false
 
   constructor (options: StoreOptions) {
     this.#now = options.now
-    this.#dead = new DeadStates(this.meta, this.table, options.now)
+    this.#dead = new DeadStates(this.meta, this.table, options.now, (horizon, chunk) => { this.collect(horizon, chunk) })
     this.#onEvict = options.onEvict
     this.#timer = new ExpiryTimer(!options.exactClock, options.now, () => this.expireDue())
     this.lru = new LRUCache<string, V>({
@@ -233,6 +235,7 @@ export class Store<V extends {}> {
 
   /** Records the state in `slot` as holding no value (queued for the GC sweep). */
   markDead (slot: Slot): void {
+    this.table.setHasValue(slot, false)
     this.#dead.add(slot)
   }
 
@@ -281,8 +284,6 @@ export class Store<V extends {}> {
     this.expireDue()
     return this.#dead.sweep(horizon, chunk)
   }
-
-  #closed = false
 
   #setLifetime (key: string, expiresAt: number): void {
     let life = this.#lifetimes.get(key)
