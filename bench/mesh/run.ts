@@ -4,8 +4,13 @@
  * for every system side by side in the same run. See bench/README.md.
  *
  *   node bench/mesh/run.ts [--systems tcp,redis,libp2p-stream,meshcache] [--rate 1000[,200]]
- *     [--seconds 10] [--warmup 2] [--saturate 5] [--nodes 5] [--json out.json]
+ *     [--seconds 10] [--warmup 2] [--saturate 5] [--nodes 5] [--rounds 1] [--json out.json]
  *     [--node-args='--cpu-prof --cpu-prof-dir=.bench-out/prof']
+ *
+ * `--rounds N` runs the whole sequence (every system, fresh processes) N times, the systems
+ * alternating, and prints every round: on a machine whose speed drifts over minutes (a VM), a
+ * ratio between two systems measured a minute apart moves with the drift, and alternating
+ * rounds show how far.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -15,6 +20,9 @@ import { Cluster, type PhaseResult } from './harness.ts'
 import { count, ms, ratio, table } from './stats.ts'
 import { loadSystem, systemExists } from './systems/load.ts'
 
+/** The bare libp2p stack: issue 21's baseline for meshcache's own cost. */
+const FLOOR = 'libp2p-stream'
+
 const { values } = parseArgs({
   options: {
     systems: { type: 'string', default: ['tcp', 'redis', 'libp2p-stream', 'meshcache'].filter(systemExists).join(',') },
@@ -23,6 +31,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     saturate: { type: 'string', default: '5' },
     nodes: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '1' },
     json: { type: 'string' },
     'node-args': { type: 'string', default: '' },
     help: { type: 'boolean', short: 'h' },
@@ -31,7 +40,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(`usage: npm run bench:mesh -- [--systems a,b] [--rate 1000[,200]] [--seconds 10]
-  [--warmup 2] [--saturate 5 (0: skip)] [--nodes 5] [--json file]
+  [--warmup 2] [--saturate 5 (0: skip)] [--nodes 5] [--rounds 1] [--json file]
   [--node-args='<Node options for every node process, e.g. --cpu-prof --cpu-prof-dir=.bench-out/prof>']\n`)
   process.exit(0)
 }
@@ -51,10 +60,13 @@ const warmup = positive('warmup', values.warmup, true)
 const saturate = positive('saturate', values.saturate, true)
 const nodes = positive('nodes', values.nodes)
 if (nodes < 2 || !Number.isInteger(nodes)) throw new TypeError('bench:mesh: --nodes must be an integer >= 2')
+const rounds = positive('rounds', values.rounds)
+if (!Number.isInteger(rounds)) throw new TypeError(`bench:mesh: --rounds must be a positive integer, got ${values.rounds}`)
 // Whitespace-separated, no quoting: Node options carry no spaces.
 const nodeArgs = values['node-args'].split(/\s+/).filter(Boolean)
 
 interface Row {
+  round: number
   system: string
   skipped?: string
   rates: Array<{ rate: number, result: PhaseResult }>
@@ -63,19 +75,24 @@ interface Row {
 
 const rows: Row[] = []
 process.stdout.write(`bench:mesh: ${nodes} processes (1 writer → ${nodes - 1} receivers), ${os.cpus().length} CPUs, ` +
-  `Node ${process.version}; ${seconds} s per rate after ${warmup} s warm-up, saturation ${saturate} s\n`)
+  `Node ${process.version}; ${seconds} s per rate after ${warmup} s warm-up, saturation ${saturate} s` +
+  `${rounds > 1 ? `; ${rounds} rounds, the systems alternating` : ''}\n`)
 
-for (const name of systems) {
+for (let round = 1; round <= rounds; round++) {
+  for (const name of systems) rows.push(await runSystem(round, name))
+}
+
+/** One system's phases on a fresh cluster. */
+async function runSystem (round: number, name: string): Promise<Row> {
   const reason = systemExists(name) ? await (await loadSystem(name)).unavailable?.() : `no bench/mesh/systems/${name}.ts`
   if (reason) {
     process.stdout.write(`  ${name}: skipped: ${reason}\n`)
-    rows.push({ system: name, skipped: reason, rates: [] })
-    continue
+    return { round, system: name, skipped: reason, rates: [] }
   }
-  process.stdout.write(`  ${name}: starting ${nodes} processes… `)
+  process.stdout.write(`  ${rounds > 1 ? `round ${round} ` : ''}${name}: starting ${nodes} processes… `)
   const cluster = await Cluster.start(name, nodes, 'fanout', nodeArgs)
   try {
-    const row: Row = { system: name, rates: [] }
+    const row: Row = { round, system: name, rates: [] }
     for (const rate of rates) {
       if (warmup > 0) await cluster.phase(rate, warmup)
       const result = await cluster.phase(rate, seconds)
@@ -87,24 +104,26 @@ for (const name of systems) {
       process.stdout.write(`saturation ${count(row.saturation.deliveredPerSecond)}/s`)
     }
     process.stdout.write('\n')
-    rows.push(row)
+    return row
   } finally {
     await cluster.close()
   }
 }
 
-const find = (system: string, rate: number): PhaseResult | undefined =>
-  rows.find((r) => r.system === system)?.rates.find((r) => r.rate === rate)?.result
+const find = (round: number, system: string, rate: number): PhaseResult | undefined =>
+  rows.find((r) => r.round === round && r.system === system)?.rates.find((r) => r.rate === rate)?.result
 
 const out: string[][] = []
 for (const row of rows) {
+  const first = rounds > 1 ? [String(row.round), row.system] : [row.system]
   if (row.skipped) {
-    out.push([row.system, '-', '-', '-', '-', '-', '-', '-', '-', '-', `skipped: ${row.skipped}`])
+    out.push([...first, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `skipped: ${row.skipped}`])
     continue
   }
   for (const { rate, result } of row.rates) {
+    const floor = find(row.round, FLOOR, rate)?.latency
     out.push([
-      row.system,
+      ...first,
       count(result.offered),
       ms(result.latency.p50),
       ms(result.latency.p99),
@@ -112,23 +131,40 @@ for (const row of rows) {
       count(result.lost),
       count(row.saturation?.deliveredPerSecond),
       ms(row.saturation?.latency.p99),
-      ratio(result.latency.p50, find('tcp', rate)?.latency.p50),
-      ratio(result.latency.p99, find('redis', rate)?.latency.p99),
+      ratio(result.latency.p50, find(row.round, 'tcp', rate)?.latency.p50),
+      ratio(result.latency.p99, find(row.round, 'redis', rate)?.latency.p99),
+      row.system === FLOOR ? '-' : ratio(result.latency.p50, floor?.p50),
+      row.system === FLOOR ? '-' : ratio(result.latency.p99, floor?.p99),
       '',
     ])
   }
 }
 process.stdout.write('\nwrite→receive latency in ms, pooled over all receivers; saturation = writes/s that reached every receiver\n\n')
 process.stdout.write(table(
-  ['system', 'writes/s', 'p50', 'p99', 'max', 'lost', 'sat. writes/s', 'sat. p99', 'p50/tcp', 'p99/redis', ''],
+  [...(rounds > 1 ? ['round'] : []), 'system', 'writes/s', 'p50', 'p99', 'max', 'lost', 'sat. writes/s', 'sat. p99', 'p50/tcp', 'p99/redis', 'p50/floor', 'p99/floor', ''],
   out,
 ) + '\n')
 process.stdout.write('\ntargets (issue 3): meshcache p50/tcp <= 1.50x and p99/redis <= 1.00x at 1,000 writes/s; sat. writes/s >= 20,000\n')
-if (rows.some((r) => r.system === 'libp2p-stream' && !r.skipped)) {
-  process.stdout.write('libp2p-stream: the transport stack alone (TCP, pnet, Noise, Yamux) with nothing of meshcache above it, the floor of any design on that stack\n')
+if (rows.some((r) => r.system === FLOOR && !r.skipped)) {
+  process.stdout.write(`${FLOOR} (floor): the transport stack alone (TCP, pnet, Noise, Yamux) with nothing of meshcache above it, the floor of any design on that stack\n`)
+  process.stdout.write('targets (issue 21): meshcache p50/floor <= 1.20x at 1,000 writes/s and p99/floor <= 3.00x at 20,000 writes/s\n')
+  for (const [rate, q, target] of [[1000, 'p50', 1.2], [20000, 'p99', 3]] as const) {
+    const ratios: number[] = []
+    for (let round = 1; round <= rounds; round++) {
+      const value = find(round, 'meshcache', rate)?.latency[q]
+      const floor = find(round, FLOOR, rate)?.latency[q]
+      if (value !== undefined && floor !== undefined && floor > 0) ratios.push(value / floor)
+    }
+    if (ratios.length === 0) continue
+    const sorted = [...ratios].sort((a, b) => a - b)
+    const mid = sorted.length >> 1
+    const median = sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+    process.stdout.write(`  meshcache ${q}/floor at ${count(rate)}/s: ${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')}` +
+      `${ratios.length > 1 ? ` (median ${median.toFixed(2)}x)` : ''}; <= ${target.toFixed(2)}x in ${ratios.filter((r) => r <= target).length} of ${ratios.length}\n`)
+  }
 }
 
 const json = values.json ?? path.join('.bench-out', `mesh-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
 await mkdir(path.dirname(json), { recursive: true })
-await writeFile(json, JSON.stringify({ nodes, seconds, warmup, saturate, cpus: os.cpus().length, node: process.version, rows }, null, 2))
+await writeFile(json, JSON.stringify({ nodes, seconds, warmup, saturate, rounds, cpus: os.cpus().length, node: process.version, rows }, null, 2))
 process.stdout.write(`raw results: ${json}\n`)
