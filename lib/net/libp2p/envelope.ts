@@ -25,6 +25,7 @@
  * The version is the protocol id (PROTOCOL); a new layout gets a new protocol id.
  */
 import { ErrorCode, MeshCacheError } from '../../errors.ts'
+import { pooledBytes } from '../../../protocol/bytes.ts'
 
 export const PROTOCOL = '/meshcache/1.0.0'
 
@@ -90,7 +91,7 @@ export function encodeFrame (nsId: number, frame: Uint8Array, chunk = CHUNK_BYTE
 /** A FAST envelope: a whole frame (≤ CHUNK_BYTES) on the fast lane, at `hop` (fast-lane.ts). */
 export function encodeFast (nsId: number, hop: number, frame: Uint8Array): Uint8Array {
   const bodyLen = 2 + uvarintLength(nsId) + frame.length
-  const buf = new Uint8Array(uvarintLength(bodyLen) + bodyLen)
+  const buf = pooledBytes(uvarintLength(bodyLen) + bodyLen) // every byte written below
   let pos = putUvarint(buf, 0, bodyLen)
   buf[pos++] = MSG_FAST
   pos = putUvarint(buf, pos, nsId)
@@ -101,7 +102,7 @@ export function encodeFast (nsId: number, hop: number, frame: Uint8Array): Uint8
 
 function encodePayload (type: number, nsId: number, payload: Uint8Array): Uint8Array {
   const bodyLen = 1 + uvarintLength(nsId) + payload.length
-  const buf = new Uint8Array(uvarintLength(bodyLen) + bodyLen)
+  const buf = pooledBytes(uvarintLength(bodyLen) + bodyLen) // every byte written below
   let pos = putUvarint(buf, 0, bodyLen)
   buf[pos++] = type
   pos = putUvarint(buf, pos, nsId)
