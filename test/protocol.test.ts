@@ -412,6 +412,16 @@ test('invalid UTF-8 in a key, an origin id or a state vector id (E_FRAME_MALFORM
   decodes(updates({ records: [rec({ key: Uint8Array.from([0xe2, 0x9c, 0x93]) })] }), 'a valid 3-byte sequence')
 })
 
+test('keys and origin ids read back exactly, ASCII (read as Latin-1 bytes) and not (through the UTF-8 decoder)', () => {
+  const keys = ['user:42', '', 'a\u0000b\u007f', ' ~', 'session/é✓', 'x'.repeat(300), '日本', '\u0080', 'ascii then é']
+  const origin = 'peer~é'
+  const frame = encodeFrame({ type: MessageType.UPDATES, origin, firstSeq: 1, records: keys.map((key, i) => ({ key, kind: RecordKind.INVALIDATE, hlc: 1, writer: origin, vv: [origin, i + 1] })) })
+  const msg = decodeFrame(frame)
+  assert.ok(msg.type === MessageType.UPDATES)
+  assert.is(msg.origin, origin)
+  assert.equal(msg.records.map(r => r.key), keys)
+})
+
 test('trailing bytes after any valid message are E_FRAME_MALFORMED', () => {
   for (const f of golden.frames) {
     const bytes = fromHex(f.hex)
