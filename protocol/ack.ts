@@ -13,6 +13,7 @@
 import * as encoding from 'lib0/encoding'
 import { MessageType, type DecodeLimits } from './constants.ts'
 import { malformed, readString, readUint, type Decoder } from './reader.ts'
+import { writeString } from './writer.ts'
 
 export interface AckRequestMessage {
   type: typeof MessageType.ACK_REQUEST
@@ -29,7 +30,7 @@ export interface AckMessage {
 
 export function writeAckRequest (encoder: encoding.Encoder, msg: AckRequestMessage): void {
   encoding.writeVarUint(encoder, msg.ackId)
-  encoding.writeVarString(encoder, msg.origin)
+  writeString(encoder, msg.origin)
   encoding.writeVarUint(encoder, msg.seq)
 }
 

@@ -15,6 +15,7 @@ import * as encoding from 'lib0/encoding'
 import type { VersionVector } from '../lib/core/version-vector.ts'
 import { FLAG_VALUE, FLAGS_KNOWN, KIND_MASK, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
 import { malformed, readByte, readBytesView, readCount, readString, readUint, tooLarge, truncated, type Decoder } from './reader.ts'
+import { writeString } from './writer.ts'
 
 export interface WireRecord {
   key: string
@@ -62,7 +63,7 @@ export class OriginTable {
 
 export function writeOrigins (encoder: encoding.Encoder, table: OriginTable): void {
   encoding.writeVarUint(encoder, table.ids.length)
-  for (const id of table.ids) encoding.writeVarString(encoder, id)
+  for (const id of table.ids) writeString(encoder, id)
 }
 
 /**
@@ -91,7 +92,7 @@ export function readOrigins (decoder: Decoder, limits: DecodeLimits, intern: Int
 }
 
 export function writeRecord (encoder: encoding.Encoder, table: OriginTable, r: WireRecord): void {
-  encoding.writeVarString(encoder, r.key)
+  writeString(encoder, r.key)
   const hasValue = r.value !== undefined
   encoding.writeUint8(encoder, r.kind | (hasValue ? FLAG_VALUE : 0))
   encoding.writeVarUint(encoder, r.hlc)

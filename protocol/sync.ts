@@ -17,6 +17,7 @@ import * as encoding from 'lib0/encoding'
 import { MessageType, type DecodeLimits } from './constants.ts'
 import { OriginTable, readOrigins, readRecord, writeOrigins, writeRecord, type InternOrigin, type WireRecord } from './record.ts'
 import { malformed, readCount, readString, readUint, type Decoder } from './reader.ts'
+import { writeString } from './writer.ts'
 
 /** Origin id → the highest sequence number seen without a gap. */
 export type StateVector = Map<string, number>
@@ -39,7 +40,7 @@ export interface SyncStep2Message {
 export function writeStateVector (encoder: encoding.Encoder, sv: StateVector): void {
   encoding.writeVarUint(encoder, sv.size)
   for (const [origin, seq] of sv) {
-    encoding.writeVarString(encoder, origin)
+    writeString(encoder, origin)
     encoding.writeVarUint(encoder, seq)
   }
 }
