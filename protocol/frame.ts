@@ -25,10 +25,12 @@ export type Message = UpdatesMessage | SyncStep1Message | SyncStep2Message | Awa
  * One encoder for every frame: encoding is synchronous and never re-entered,
  * and a fresh encoder allocates a 100-byte buffer outside the heap (~1-3 µs
  * on a cold path: a write at 1,000/s is one frame, encoded on a cold CPU).
- * Its buffer keeps the largest size a frame needed; the frame itself is a
- * copy (`copyOut`), so nothing returned shares it.
+ * Its buffer keeps the largest size a frame needed, up to SCRATCH_KEEP (a
+ * frame with a large value does not pin its size for good); the frame itself
+ * is a copy (`copyOut`), so nothing returned shares it.
  */
 const scratch = encoding.createEncoder()
+const SCRATCH_KEEP = 64 * 1024
 
 /** The encoded bytes, copied out of the scratch encoder (bytes.ts). */
 function copyOut (encoder: encoding.Encoder): Uint8Array {
@@ -36,6 +38,8 @@ function copyOut (encoder: encoding.Encoder): Uint8Array {
   let pos = 0
   for (const b of encoder.bufs) { out.set(b, pos); pos += b.length }
   out.set(encoder.cbuf.subarray(0, encoder.cpos), pos)
+  encoder.bufs.length = 0
+  if (encoder.cbuf.length > SCRATCH_KEEP) encoder.cbuf = new Uint8Array(SCRATCH_KEEP)
   return out
 }
 

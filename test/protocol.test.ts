@@ -422,6 +422,21 @@ test('keys and origin ids read back exactly, ASCII (read as Latin-1 bytes) and n
   assert.equal(msg.records.map(r => r.key), keys)
 })
 
+test('frames share one encoder: each frame is its own bytes, before and after one that outgrew the encoder\'s buffer', () => {
+  const frame = (key: string, value?: Uint8Array): Uint8Array => encodeFrame({ type: MessageType.UPDATES, origin: 'o', firstSeq: 1, records: [{ key, kind: RecordKind.SET, hlc: 1, writer: 'o', vv: ['o', 1], ttl: 5, value }] })
+  const small = frame('a')
+  const copy = small.slice()
+  const big = frame('big', new Uint8Array(300_000).fill(7))
+  const after = frame('b')
+  assert.equal([...small], [...copy], 'an earlier frame is not written over')
+  const read = (f: Uint8Array): WireRecord => { const m = decodeFrame(f, { ...DEFAULT_LIMITS, maxValueBytes: 1 << 20, maxFrameBytes: 1 << 20 }); assert.ok(m.type === MessageType.UPDATES); return m.records[0] as WireRecord }
+  assert.is(read(big).value?.length, 300_000)
+  assert.ok(read(big).value?.every(b => b === 7))
+  assert.is(read(after).key, 'b')
+  assert.is(read(small).key, 'a')
+  assert.is(after.length, small.length)
+})
+
 test('trailing bytes after any valid message are E_FRAME_MALFORMED', () => {
   for (const f of golden.frames) {
     const bytes = fromHex(f.hex)
