@@ -120,6 +120,25 @@ test('time this process did not run is not counted as silence, however short', (
   assert.equal(host2.stalls, [], 'a short stall is jitter, not reported')
 })
 
+test('a stall between a tick and its check (in an I/O callback of the same turn) is not judged before the next tick excuses it', () => {
+  const { link } = fakeLink('p', 0)
+  const host = fakeHost([link])
+  const liveness = new Liveness(host, 100, 300, 25)
+  run(liveness, 0, 200, (t) => { link.lastHeard = t }) // heard from until the stall
+  liveness.tick(250) // the tick queues its check; then a callback of the same turn blocks for 1.5 s
+  liveness.check(1_750)
+  liveness.suspicions(1_750)
+  assert.equal(host.gaveUp, [], 'the stall is not silence')
+  assert.equal(host.suspects, [], 'nor a reason to suspect')
+  liveness.tick(1_760) // the late tick excuses it
+  liveness.check(1_760)
+  liveness.suspicions(1_760)
+  assert.equal(host.gaveUp, [])
+  assert.equal(host.suspects, [])
+  run(liveness, 1_800, 2_200)
+  assert.equal(host.gaveUp.length, 1, 'a real silence after it is still seen')
+})
+
 const quick = { keepaliveInterval: 100, peerTimeout: 400, redialInterval: 100, maxRedialInterval: 200 }
 
 /** A and B up in 'ns' with quick liveness timers, then idle: no frame either way. */

@@ -27,7 +27,10 @@
  * synchronous stretch, a debugger) is not counted as anyone's silence: what
  * peers sent meanwhile waits unread in our sockets. And the silence check
  * runs in a setImmediate after the tick, once the poll phase has read what
- * arrived.
+ * arrived. A check (or a suspicion check) that runs more than two tick
+ * periods after the last tick judges nothing: the process stalled between
+ * the two (in an I/O callback of the same turn), and only the next tick
+ * excuses that stall.
  */
 import type { PeerLink } from './stream-link.ts'
 import { encodePing } from './envelope.ts'
@@ -102,6 +105,7 @@ export class Liveness {
 
   /** Reports peers that fell silent past a due PING, and suspects heard from again. Public for tests. */
   suspicions (now: number): void {
+    if (this.#stalledSinceTick(now)) return
     for (const link of this.#host.connectedLinks()) {
       if (!link.pings) continue
       const silent = now - link.lastHeard
@@ -133,8 +137,14 @@ export class Liveness {
     }
   }
 
+  /** Whether `now` is over a tick past the last tick: a stall the next tick has yet to excuse. */
+  #stalledSinceTick (now: number): boolean {
+    return this.#lastTick !== 0 && now - this.#lastTick > this.#periodMs * 2
+  }
+
   /** Gives up the peers that have been silent past the timeout. Public for tests. */
   check (now: number): void {
+    if (this.#stalledSinceTick(now)) return
     for (const link of this.#host.connectedLinks()) {
       if (!link.pings) continue
       const silent = now - link.lastHeard
