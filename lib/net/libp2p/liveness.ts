@@ -137,7 +137,7 @@ export class Liveness {
     }
   }
 
-  /** Whether `now` is over a tick past the last tick: a stall the next tick has yet to excuse. */
+  /** Whether `now` is over two tick periods past the last tick: a stall the next tick has yet to excuse. */
   #stalledSinceTick (now: number): boolean {
     return this.#lastTick !== 0 && now - this.#lastTick > this.#periodMs * 2
   }
