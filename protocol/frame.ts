@@ -38,15 +38,22 @@ function copyOut (encoder: encoding.Encoder): Uint8Array {
   let pos = 0
   for (const b of encoder.bufs) { out.set(b, pos); pos += b.length }
   out.set(encoder.cbuf.subarray(0, encoder.cpos), pos)
-  encoder.bufs.length = 0
-  if (encoder.cbuf.length > SCRATCH_KEEP) encoder.cbuf = new Uint8Array(SCRATCH_KEEP)
   return out
 }
 
 export function encodeFrame (msg: Message): Uint8Array {
   const encoder = scratch
-  encoder.cpos = 0
-  encoder.bufs.length = 0
+  try {
+    return copyOut(writeMessage(encoder, msg))
+  } finally {
+    // emptied once done, thrown or not: the next frame starts clean, and a large one's buffers go
+    encoder.cpos = 0
+    encoder.bufs.length = 0
+    if (encoder.cbuf.length > SCRATCH_KEEP) encoder.cbuf = new Uint8Array(SCRATCH_KEEP)
+  }
+}
+
+function writeMessage (encoder: encoding.Encoder, msg: Message): encoding.Encoder {
   encoding.writeVarUint(encoder, PROTOCOL_VERSION)
   encoding.writeVarUint(encoder, msg.type)
   switch (msg.type) {
@@ -58,7 +65,7 @@ export function encodeFrame (msg: Message): Uint8Array {
     case MessageType.ACK: writeAck(encoder, msg); break
     case MessageType.DIGEST: writeDigest(encoder, msg); break
   }
-  return copyOut(encoder)
+  return encoder
 }
 
 /**

@@ -17,6 +17,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { Cluster, type PhaseResult } from './harness.ts'
+import { median } from '../core/util.ts'
 import { count, ms, ratio, table } from './stats.ts'
 import { loadSystem, systemExists } from './systems/load.ts'
 
@@ -156,11 +157,8 @@ if (rows.some((r) => r.system === FLOOR && !r.skipped)) {
       if (value !== undefined && floor !== undefined && floor > 0) ratios.push(value / floor)
     }
     if (ratios.length === 0) continue
-    const sorted = [...ratios].sort((a, b) => a - b)
-    const mid = sorted.length >> 1
-    const median = sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
     process.stdout.write(`  meshcache ${q}/floor at ${count(rate)}/s: ${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')}` +
-      `${ratios.length > 1 ? ` (median ${median.toFixed(2)}x)` : ''}; <= ${target.toFixed(2)}x in ${ratios.filter((r) => r <= target).length} of ${ratios.length}\n`)
+      `${ratios.length > 1 ? ` (median ${median(ratios).toFixed(2)}x)` : ''}; <= ${target.toFixed(2)}x in ${ratios.filter((r) => r <= target).length} of ${ratios.length}\n`)
   }
 }
 
