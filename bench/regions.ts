@@ -11,22 +11,22 @@
  * Cuts use keepalive 2 s and peerTimeout 6 s (as test/netns/heal.test.ts): the first cut outlasts the keepalive
  * only, the second both; `--timers keepaliveMs,peerTimeoutMs` changes them.
  */
-import { parseArgs } from 'node:util'
 import { cutAndHeal, measurePropagation, percentile, startRegions } from '../test/netns/regions.ts'
 import type { TransportStats } from '../lib/net/libp2p/stats.ts'
+import { parseCli } from '../test/helpers/cli.ts'
 
-const { values } = parseArgs({
-  options: {
-    sizes: { type: 'string', default: '3,3' },
-    delay: { type: 'string', default: '40' },
-    writes: { type: 'string', default: '100' },
-    cuts: { type: 'string', default: '5000,8000' },
-    timers: { type: 'string', default: '2000,6000' },
-    'no-cut': { type: 'boolean', default: false },
-    'max-peers': { type: 'string', default: '' },
-    'cross-links': { type: 'string', default: '' },
-    'region-links': { type: 'boolean', default: false },
-  },
+const USAGE = `usage: npm run bench:regions -- [--sizes 3,3] [--delay 40] [--writes 100] [--cuts 5000,8000] [--no-cut]
+  [--timers 2000,6000] [--max-peers N] [--cross-links N] [--region-links]   (root: network namespaces)`
+const values = parseCli(USAGE, {
+  sizes: { type: 'string', default: '3,3' },
+  delay: { type: 'string', default: '40' },
+  writes: { type: 'string', default: '100' },
+  cuts: { type: 'string', default: '5000,8000' },
+  timers: { type: 'string', default: '2000,6000' },
+  'no-cut': { type: 'boolean', default: false },
+  'max-peers': { type: 'string', default: '' },
+  'cross-links': { type: 'string', default: '' },
+  'region-links': { type: 'boolean', default: false },
 })
 const sizes = values.sizes.split(',').map(Number) as [number, number]
 const delayMs = Number(values.delay)

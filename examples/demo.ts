@@ -16,6 +16,21 @@
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const USAGE = 'usage: npm run demo [-- --watch]   (--watch: pause between steps, to follow them on the dashboard)'
+let watch = false
+try {
+  const { values } = parseArgs({ options: { watch: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } })
+  if (values.help === true) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  watch = values.watch
+} catch (error) {
+  console.error(`${(error as Error).message}\n${USAGE}`)
+  process.exit(2)
+}
 
 const NODES = [['n0', 'eu-west'], ['n1', 'eu-west'], ['n2', 'eu-west'], ['n3', 'us-east'], ['n4', 'us-east']] as const
 const database = new Map<string, string>([['user:42', 'Ada <ada@old.example>'], ['price:sku-1', '100']])
@@ -24,7 +39,7 @@ const started = now()
 
 interface Node { name: string, region: string, child: ChildProcess, peerId: string, addrs: string[], dashboardUrl?: string }
 /** --watch: seconds to look at the dashboard between steps. */
-const PAUSE_MS = process.argv.includes('--watch') ? 6_000 : 0
+const PAUSE_MS = watch ? 6_000 : 0
 const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, PAUSE_MS))
 const nodes: Node[] = []
 const evictions: Array<{ node: string, key: string, reason: string, at: number }> = []

@@ -9,15 +9,16 @@
  * failure), and exits 1 if any failed. `--first` stops at the first failure;
  * `--verbose` prints every step as it runs. About 20 s a seed on 2 cores.
  */
-import { parseArgs } from 'node:util'
 import { runPartialSeed } from './helpers/partial-convergence.ts'
+import { parseCli } from './helpers/cli.ts'
 
-const { values } = parseArgs({ options: { seeds: { type: 'string', default: '50' }, from: { type: 'string', default: '1' }, first: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, instances: { type: 'string', default: '12' } } })
+const USAGE = 'usage: npm run check:mesh-seeds -- [--seeds 50] [--from 1] [--instances 12 (6 or more)] [--first] [--verbose]'
+const values = parseCli(USAGE, { seeds: { type: 'string', default: '50' }, from: { type: 'string', default: '1' }, first: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, instances: { type: 'string', default: '12' } })
 const count = Number(values.seeds)
 const from = Number(values.from)
 const instances = Number(values.instances)
 if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(from) || !Number.isSafeInteger(instances) || instances < 6) {
-  console.error('usage: npm run check:mesh-seeds -- --seeds N [--from S] [--instances N (6 or more)] [--first] [--verbose]')
+  console.error(`--seeds must be a positive integer, --from an integer and --instances an integer of 6 or more\n${USAGE}`)
   process.exit(2)
 }
 const failed: number[] = []

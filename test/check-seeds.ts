@@ -7,14 +7,15 @@
  * command and the first lines of its failure, and exits 1 if any failed.
  * `--first` stops at the first failure.
  */
-import { parseArgs } from 'node:util'
 import { runTruthSeed } from './helpers/truth.ts'
+import { parseCli } from './helpers/cli.ts'
 
-const { values } = parseArgs({ options: { seeds: { type: 'string', default: '10000' }, from: { type: 'string', default: '1' }, first: { type: 'boolean', default: false } } })
+const USAGE = 'usage: npm run check:seeds -- [--seeds 10000] [--from 1] [--first]'
+const values = parseCli(USAGE, { seeds: { type: 'string', default: '10000' }, from: { type: 'string', default: '1' }, first: { type: 'boolean', default: false } })
 const count = Number(values.seeds)
 const from = Number(values.from)
 if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(from)) {
-  console.error('usage: npm run check:seeds -- --seeds N [--from S] [--first]')
+  console.error(`--seeds must be a positive integer and --from an integer\n${USAGE}`)
   process.exit(2)
 }
 const failed: number[] = []

@@ -15,21 +15,21 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
-import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { startPostgres, type PgCluster } from '../../test/helpers/postgres.ts'
 import { firstReader, reader, startCdcMesh, startCdcNode, type CdcNode } from '../../test/sources/cdc-procs.ts'
 import { summarize, table } from '../mesh/stats.ts'
+import { parseCli } from '../../test/helpers/cli.ts'
 
-const { values } = parseArgs({
-  options: {
-    rates: { type: 'string', default: '100,1000' },
-    seconds: { type: 'string', default: '5' },
-    ramp: { type: 'string', default: '1000,2000,4000,8000' },
-    'ramp-seconds': { type: 'string', default: '4' },
-    failovers: { type: 'string', default: '3' },
-    json: { type: 'string' },
-  },
+const USAGE = `usage: npm run bench:cdc -- [--rates 100,1000] [--seconds 5] [--ramp 1000,2000,4000,8000] [--ramp-seconds 4]
+  [--failovers 3] [--json out.json]`
+const values = parseCli(USAGE, {
+  rates: { type: 'string', default: '100,1000' },
+  seconds: { type: 'string', default: '5' },
+  ramp: { type: 'string', default: '1000,2000,4000,8000' },
+  'ramp-seconds': { type: 'string', default: '4' },
+  failovers: { type: 'string', default: '3' },
+  json: { type: 'string' },
 })
 const failovers = Number(values.failovers)
 const rates = values.rates.split(',').map(Number)

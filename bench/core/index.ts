@@ -18,10 +18,15 @@ const GROUPS: Record<string, () => Promise<{ run: () => Promise<Row[]> }>> = {
   observe: () => import('./observe.ts'),
 }
 
+const USAGE = `usage: npm run bench -- [${Object.keys(GROUPS).join('] [')}]   (no names: every group)`
 const wanted = process.argv.slice(2)
+if (wanted.includes('--help') || wanted.includes('-h')) {
+  console.log(USAGE)
+  process.exit(0)
+}
 for (const name of wanted) {
   if (!(name in GROUPS)) {
-    console.error(`unknown group ${name}: use ${Object.keys(GROUPS).join(', ')}`)
+    console.error(`unknown group ${name}: use ${Object.keys(GROUPS).join(', ')}\n${USAGE}`)
     process.exit(2)
   }
 }

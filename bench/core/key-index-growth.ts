@@ -6,10 +6,11 @@
  * insert time, all in the main thread's CPU time (so the host's other load does not count). A plain Map's doublings reinsert every key in one `set`; that batch is the longest. Reads stay
  * cheap: a context row times `get` of every key. Issue 21 §4.
  */
-import { parseArgs } from 'node:util'
 import { KeyIndex } from '../../lib/core/key-index.ts'
+import { parseCli } from '../../test/helpers/cli.ts'
 
-const { values } = parseArgs({ options: { keys: { type: 'string', default: '300000' }, batch: { type: 'string', default: '20' }, rounds: { type: 'string', default: '3' } } })
+const USAGE = 'usage: node bench/core/key-index-growth.ts [--keys 300000] [--batch 20] [--rounds 3]'
+const values = parseCli(USAGE, { keys: { type: 'string', default: '300000' }, batch: { type: 'string', default: '20' }, rounds: { type: 'string', default: '3' } })
 const keys = Number(values.keys)
 const batch = Number(values.batch)
 const rounds = Number(values.rounds)

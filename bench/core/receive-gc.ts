@@ -11,14 +11,15 @@
  *
  *   node --trace-gc-nvp bench/core/receive-gc.ts [--batch 20] [--keys 250000] [--decode-only] > gc.log
  */
-import { parseArgs } from 'node:util'
 import { createMeshCache } from '../../lib/index.ts'
 import { decodeFrame } from '../../protocol/frame.ts'
 import { RecordKind } from '../../protocol/constants.ts'
 import { SyntheticOrigin } from './updates.ts'
 import { captureTransport } from './util.ts'
+import { parseCli } from '../../test/helpers/cli.ts'
 
-const { values } = parseArgs({ options: { batch: { type: 'string', default: '20' }, keys: { type: 'string', default: '250000' }, 'decode-only': { type: 'boolean', default: false } } })
+const USAGE = 'usage: node --trace-gc-nvp bench/core/receive-gc.ts [--batch 20] [--keys 250000] [--decode-only] > gc.log'
+const values = parseCli(USAGE, { batch: { type: 'string', default: '20' }, keys: { type: 'string', default: '250000' }, 'decode-only': { type: 'boolean', default: false } })
 const batch = Number(values.batch)
 const n = Number(values.keys)
 const CHUNK = 10_000

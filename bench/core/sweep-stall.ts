@@ -6,12 +6,13 @@
  * per `setImmediate`), alternating. Prints the longest synchronous run of each (wall and main-thread CPU; the CPU
  * clock here ticks in steps of up to 4 ms) and the whole sweep's time.
  */
-import { parseArgs } from 'node:util'
 import { HLC_LOGICAL_RANGE } from '../../lib/core/clock.ts'
 import { Store } from '../../lib/core/store.ts'
 import { RecordKind } from '../../protocol/constants.ts'
+import { parseCli } from '../../test/helpers/cli.ts'
 
-const { values } = parseArgs({ options: { keys: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' } } })
+const USAGE = 'usage: node bench/core/sweep-stall.ts [--keys 200000] [--rounds 3]'
+const values = parseCli(USAGE, { keys: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' } })
 const n = Number(values.keys)
 const rounds = Number(values.rounds)
 const HORIZON = 60_000

@@ -6,25 +6,25 @@
  *   npm run bench:l2 -- --seconds 20          # longer end-to-end phases
  *   npm run bench:l2 -- --only micro|e2e
  */
-import { parseArgs } from 'node:util'
 import { startRedis, redisAvailable } from '../../test/helpers/redis.ts'
 import { formatTable, type Row } from '../core/util.ts'
 import { LATE_MS, runE2e, type E2eOptions, type E2eResult } from './e2e.ts'
 import { runMicro } from './micro.ts'
+import { parseCli } from '../../test/helpers/cli.ts'
 
-const { values: args } = parseArgs({
-  options: {
-    only: { type: 'string' },
-    seconds: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '2' },
-    processes: { type: 'string', default: '3' },
-    keys: { type: 'string', default: '10000' },
-    zipf: { type: 'string', default: '0.99' },
-    'write-ratio': { type: 'string', default: '0.05' },
-    concurrency: { type: 'string', default: '8' },
-    seed: { type: 'string', default: '1' },
-    rounds: { type: 'string', default: '15' },
-  },
+const USAGE = `usage: npm run bench:l2 -- [--only micro|e2e] [--seconds 10] [--warmup 2] [--processes 3] [--keys 10000]
+  [--zipf 0.99] [--write-ratio 0.05] [--concurrency 8] [--seed 1] [--rounds 15]`
+const args = parseCli(USAGE, {
+  only: { type: 'string' },
+  seconds: { type: 'string', default: '10' },
+  warmup: { type: 'string', default: '2' },
+  processes: { type: 'string', default: '3' },
+  keys: { type: 'string', default: '10000' },
+  zipf: { type: 'string', default: '0.99' },
+  'write-ratio': { type: 'string', default: '0.05' },
+  concurrency: { type: 'string', default: '8' },
+  seed: { type: 'string', default: '1' },
+  rounds: { type: 'string', default: '15' },
 })
 
 if (!redisAvailable()) {

@@ -12,11 +12,11 @@
  * The node-side commands (`peer-id`, `write`, `block`, `heal`, `await-version`)
  * are implemented by systems/meshcache.ts.
  */
-import { parseArgs } from 'node:util'
 import { Cluster } from './harness.ts'
 import { count, ms, table } from './stats.ts'
 import { loadSystem, systemExists } from './systems/load.ts'
 import { now } from './systems/types.ts'
+import { parseCli } from '../../test/helpers/cli.ts'
 
 const SYSTEM = 'meshcache'
 const SIDE_A = [0, 1, 2]
@@ -32,7 +32,8 @@ export interface HealReport {
   cleanAt: number
 }
 
-const { values } = parseArgs({ options: { keys: { type: 'string', default: '10000' } } })
+const USAGE = 'usage: npm run bench:heal -- [--keys 10000]'
+const values = parseCli(USAGE, { keys: { type: 'string', default: '10000' } })
 const keys = Number(values.keys)
 if (!Number.isInteger(keys) || keys < 1) throw new TypeError(`bench:heal: --keys must be a positive integer, got ${values.keys}`)
 

@@ -15,36 +15,29 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
 import { Cluster, type PhaseResult } from './harness.ts'
 import { median } from '../core/util.ts'
 import { count, ms, ratio, table } from './stats.ts'
 import { loadSystem, systemExists } from './systems/load.ts'
+import { parseCli } from '../../test/helpers/cli.ts'
 
 /** The bare libp2p stack: issue 21's baseline for meshcache's own cost. */
 const FLOOR = 'libp2p-stream'
 
-const { values } = parseArgs({
-  options: {
-    systems: { type: 'string', default: ['tcp', 'redis', 'libp2p-stream', 'meshcache'].filter(systemExists).join(',') },
-    rate: { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '2' },
-    saturate: { type: 'string', default: '5' },
-    nodes: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '1' },
-    json: { type: 'string' },
-    'node-args': { type: 'string', default: '' },
-    help: { type: 'boolean', short: 'h' },
-  },
-})
-
-if (values.help) {
-  process.stdout.write(`usage: npm run bench:mesh -- [--systems a,b] [--rate 1000[,200]] [--seconds 10]
+const USAGE = `usage: npm run bench:mesh -- [--systems a,b] [--rate 1000[,200]] [--seconds 10]
   [--warmup 2] [--saturate 5 (0: skip)] [--nodes 5] [--rounds 1] [--json file]
-  [--node-args='<Node options for every node process, e.g. --cpu-prof --cpu-prof-dir=.bench-out/prof>']\n`)
-  process.exit(0)
-}
+  [--node-args='<Node options for every node process, e.g. --cpu-prof --cpu-prof-dir=.bench-out/prof>']`
+const values = parseCli(USAGE, {
+  systems: { type: 'string', default: ['tcp', 'redis', 'libp2p-stream', 'meshcache'].filter(systemExists).join(',') },
+  rate: { type: 'string', default: '1000' },
+  seconds: { type: 'string', default: '10' },
+  warmup: { type: 'string', default: '2' },
+  saturate: { type: 'string', default: '5' },
+  nodes: { type: 'string', default: '5' },
+  rounds: { type: 'string', default: '1' },
+  json: { type: 'string' },
+  'node-args': { type: 'string', default: '' },
+})
 
 function positive(name: string, text: string, allowZero = false): number {
   const value = Number(text)

@@ -8,11 +8,12 @@
  * (gossipsub-like); without it only anti-entropy carries the write on.
  * Real time (the timers are the point): up to a minute.
  */
-import { parseArgs } from 'node:util'
 import { createMeshCache, type MeshCache } from '../../lib/index.ts'
 import { createMemoryNetwork } from '../../lib/testing/index.ts'
+import { parseCli } from '../../test/helpers/cli.ts'
 
-const { values } = parseArgs({ options: { spread: { type: 'boolean', default: false }, nodes: { type: 'string', default: '7' } } })
+const USAGE = 'usage: node bench/scale/hops.ts [--nodes 7] [--spread]'
+const values = parseCli(USAGE, { spread: { type: 'boolean', default: false }, nodes: { type: 'string', default: '7' } })
 const n = Number(values.nodes)
 const names = Array.from({ length: n }, (_, i) => `n${i}`)
 const chain = names.slice(1).map((name, i): [string, string] => [names[i] as string, name])

@@ -18,25 +18,25 @@
  *
  * A shared 2-core machine: figures move with the load of whatever else runs.
  */
-import { parseArgs } from 'node:util'
 import { writeFileSync } from 'node:fs'
 import { ScaleCluster, type InstanceStats, type WriteResult } from './cluster.ts'
 import { percentile, table, ms, count } from '../mesh/stats.ts'
 import { renderPlot, type Series } from './plot.ts'
+import { parseCli } from '../../test/helpers/cli.ts'
 
 const GOSSIPSUB_D = 6
 
-const { values } = parseArgs({
-  options: {
-    sizes: { type: 'string', default: '10,25,50,100' },
-    'full-up-to': { type: 'string', default: '50' },
-    'max-peers': { type: 'string', default: '8' },
-    'per-process': { type: 'string', default: '10' },
-    writes: { type: 'string', default: '100' },
-    rate: { type: 'string', default: '20' },
-    partition: { type: 'boolean', default: false },
-    plot: { type: 'string', default: '' },
-  },
+const USAGE = `usage: npm run bench:scale -- [--sizes 10,25,50,100] [--full-up-to 50] [--max-peers 8] [--per-process 10]
+  [--writes 100] [--rate 20] [--partition] [--plot file.png]`
+const values = parseCli(USAGE, {
+  sizes: { type: 'string', default: '10,25,50,100' },
+  'full-up-to': { type: 'string', default: '50' },
+  'max-peers': { type: 'string', default: '8' },
+  'per-process': { type: 'string', default: '10' },
+  writes: { type: 'string', default: '100' },
+  rate: { type: 'string', default: '20' },
+  partition: { type: 'boolean', default: false },
+  plot: { type: 'string', default: '' },
 })
 const sizes = String(values.sizes).split(',').map(Number)
 const fullUpTo = Number(values['full-up-to'])

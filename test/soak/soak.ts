@@ -7,8 +7,8 @@
  * write everywhere, and bounded memory.
  *
  *   npm run soak -- [--nodes 5] [--seconds 120]
- *     [--seed S] [--mode invalidate|replicate] [--ttl 20000] [--max 300]
- *     [--stable 1] [--sample 5] [--quiet]
+ *     [--seed S] [--mode invalidate|replicate] [--ttl 20000] [--max 100]
+ *     [--stable 1] [--sample 5] [--quiet] (--help lists the rest)
  *
  * Exit code 0: every check passed; 1: some failed (listed at the end).
  */
@@ -18,36 +18,50 @@ import { fileURLToPath } from 'node:url'
 
 import { generatePsk } from '../../lib/index.ts'
 import { freePort } from '../helpers/ports.ts'
+import { parseCli } from '../helpers/cli.ts'
 const NODE_SCRIPT = fileURLToPath(new URL('./node.ts', import.meta.url))
 
 // ---------------------------------------------------------------- options
 
-function flag (name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`)
-  if (i === -1) return fallback
-  const v = process.argv[i + 1]
-  if (v === undefined || v.startsWith('--')) return 'true'
-  return v
-}
-const N = Number(flag('nodes', '5'))
-const SECONDS = Number(flag('seconds', '120'))
-const SEED = Number(flag('seed', String(Math.floor(Math.random() * 2 ** 31))))
-const MODE = flag('mode', 'invalidate') as 'invalidate' | 'replicate'
-const TTL = Number(flag('ttl', '20000'))
-const MAX = Number(flag('max', '100'))
-const STABLE = Number(flag('stable', '1')) // slots 0..STABLE-1 are never killed (a full-run heap series)
-const SAMPLE_MS = Number(flag('sample', '5')) * 1000
-const REDIAL = Number(flag('redial', '200'))
-const MAX_REDIAL = Number(flag('max-redial', '2000'))
-const QUIET = flag('quiet', 'false') === 'true'
-const HOT_KEYS = Number(flag('hot', '40'))
-const FINAL_SPLIT_MS = Number(flag('final-split', '8')) * 1000
+const USAGE = `usage: npm run soak -- [--nodes 5] [--seconds 120] [--seed S] [--mode invalidate|replicate] [--ttl 20000]
+  [--max 100] [--stable 1] [--sample 5] [--redial 200] [--max-redial 2000] [--hot 40] [--final-split 8] [--quiet]`
+const options = parseCli(USAGE, {
+  nodes: { type: 'string', default: '5' },
+  seconds: { type: 'string', default: '120' },
+  seed: { type: 'string', default: String(Math.floor(Math.random() * 2 ** 31)) },
+  mode: { type: 'string', default: 'invalidate' },
+  ttl: { type: 'string', default: '20000' },
+  max: { type: 'string', default: '100' },
+  stable: { type: 'string', default: '1' }, // slots 0..stable-1 are never killed (a full-run heap series)
+  sample: { type: 'string', default: '5' },
+  redial: { type: 'string', default: '200' },
+  'max-redial': { type: 'string', default: '2000' },
+  quiet: { type: 'boolean', default: false },
+  hot: { type: 'string', default: '40' },
+  'final-split': { type: 'string', default: '8' },
+})
+const N = Number(options.nodes)
+const SECONDS = Number(options.seconds)
+const SEED = Number(options.seed)
+const MODE = options.mode as 'invalidate' | 'replicate'
+const TTL = Number(options.ttl)
+const MAX = Number(options.max)
+const STABLE = Number(options.stable)
+const SAMPLE_MS = Number(options.sample) * 1000
+const REDIAL = Number(options.redial)
+const MAX_REDIAL = Number(options['max-redial'])
+const QUIET = options.quiet
+const HOT_KEYS = Number(options.hot)
+const FINAL_SPLIT_MS = Number(options['final-split']) * 1000
 const MAX_CLOCK_SKEW = 5000 // the library default
 const HORIZON = TTL + MAX_CLOCK_SKEW
 const GC_INTERVAL = Math.max(1, Math.min(Math.floor(HORIZON / 4), 10_000))
-if (!(N >= 2) || !(SECONDS > 0) || !['invalidate', 'replicate'].includes(MODE)) throw new Error('bad options')
+if (!(N >= 2) || !(SECONDS > 0) || !['invalidate', 'replicate'].includes(MODE) || !Number.isSafeInteger(SEED)) {
+  console.error(`--nodes must be 2 or more, --seconds positive, --seed an integer and --mode invalidate or replicate\n${USAGE}`)
+  process.exit(2)
+}
 
-const replay = `npm run soak -- --nodes ${N} --seconds ${SECONDS} --seed ${SEED} --mode ${MODE} --ttl ${TTL} --max ${MAX} --stable ${STABLE} --hot ${HOT_KEYS}`
+const replay = `npm run soak -- --nodes ${N} --seconds ${SECONDS} --seed ${SEED} --mode ${MODE} --ttl ${TTL} --max ${MAX} --stable ${STABLE} --hot ${HOT_KEYS} --redial ${REDIAL} --max-redial ${MAX_REDIAL} --final-split ${FINAL_SPLIT_MS / 1000}`
 const T0 = Date.now()
 const ts = (): string => `[${((Date.now() - T0) / 1000).toFixed(1).padStart(6)} s]`
 const say = (s: string): void => { console.log(`${ts()} ${s}`) }
