@@ -1,6 +1,6 @@
 /**
- * Options of the repo's own command-line scripts (the benches and the seed
- * runs). `parseArgs` alone answers `--help`, or an option typed wrong, with
+ * Options of the repo's own command-line scripts (the benches, the seed runs
+ * and the soak). `parseArgs` alone answers `--help`, or an option typed wrong, with
  * its stack trace; a user trying `npm run bench:scale -- --help` should get
  * the usage instead. So every script parses through `parseCli`:
  * - `--help` or `-h` prints the usage on stdout and exits 0;
