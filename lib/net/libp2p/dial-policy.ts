@@ -28,6 +28,15 @@ export interface Known {
   establishedAt: number
   /** Connections in a row that ended within SHORT_LIVED_MS of our stream opening. */
   shortLived: number
+  /**
+   * Its last working link (one that lived SHORT_LIVED_MS or more) closed: in
+   * a partial mesh it is redialled even at the bound (up to twice it, with
+   * the backoff, as the policy allows) until it connects again. Why: the
+   * link closed in a partition that refused or reset connections (a silent
+   * one is probed instead, §11.2), and the node may have refilled its bound
+   * from its own side meanwhile; left to rotation, the heal waited seconds.
+   */
+  lost: boolean
 }
 
 /** A fresh entry: a known peer waits for a reason to be dialled (nextAt Infinity), a bootstrap address is dialled at once. */
@@ -35,7 +44,7 @@ export function newEntry (peer: string | undefined, bootstrapAddr: string | unde
   return {
     peer, bootstrapAddr, addrs: bootstrapAddr === undefined ? [] : [bootstrapAddr], bootstrap: bootstrapAddr !== undefined,
     failures: 0, nextAt: bootstrapAddr === undefined ? Infinity : 0, lastSeen: now, dialing: false, established: false,
-    abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0
+    abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0, lost: false
   }
 }
 
@@ -72,6 +81,7 @@ export function backOff (k: Known, b: Backoff, now: number): number {
  */
 export function afterEstablished (k: Known, b: Backoff, now: number): void {
   k.shortLived = now - k.establishedAt < SHORT_LIVED_MS ? k.shortLived + 1 : 0
+  k.lost = k.shortLived === 0
   k.nextAt = k.shortLived === 0 ? now : now + Math.min(b.maxInterval, b.interval * 2 ** (k.shortLived - 1))
 }
 
@@ -102,6 +112,15 @@ export interface DialPolicy {
    * first never got a far link but by rotation.
    */
   needs?: (peer: string | undefined) => boolean
+  /**
+   * Whether a lost link to `peer` (Known.lost) may be put back at the bound.
+   * Region links say yes only for a peer known to be in our region: a far
+   * link is closed on purpose when its region has enough (regions.ts
+   * `shouldShed`), and putting it back from the other side raised the
+   * cross-region traffic (bench:regions at 5+5). Far links heal as before:
+   * a silent one by the probe, a missing one by `needs`.
+   */
+  restores?: (peer: string | undefined) => boolean
 }
 
 /** Puts `entries` in the order a partial mesh dials them: random, then the policy's order (a stable sort keeps ties random). */

@@ -120,7 +120,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     // A partial mesh dials only while it holds fewer than maxPeers connections.
     ...(opts.maxPeers !== Infinity ? { bound: { peers: opts.maxPeers, connections: () => mesh.connectedPeerCount() } } : {}),
     // ...and, with a region, prefers its own region (regions.ts)
-    ...(mesh.regions !== undefined ? { policy: { allowDial: (peer: string | undefined) => mesh.allowDial(peer), compare: (a: string | undefined, b: string | undefined) => mesh.regions?.compare(a, b) ?? 0, needs: (peer: string | undefined) => mesh.needsDial(peer) } } : {})
+    ...(mesh.regions !== undefined ? { policy: { allowDial: (peer: string | undefined) => mesh.allowDial(peer), compare: (a: string | undefined, b: string | undefined) => mesh.regions?.compare(a, b) ?? 0, needs: (peer: string | undefined) => mesh.needsDial(peer), restores: (peer: string | undefined) => peer !== undefined && mesh.regions?.isNear(peer) === true } } : {})
   })
   mesh.redialer = redialer
   for (const addr of opts.peers) redialer.addBootstrap(addr)

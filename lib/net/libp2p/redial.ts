@@ -151,6 +151,7 @@ export class Redialer {
     for (const k of this.#entries(peer)) {
       k.failures = 0
       k.established = true
+      k.lost = false
       k.lastSeen = k.establishedAt = this.#now()
     }
   }
@@ -290,10 +291,12 @@ export class Redialer {
         continue
       }
       if (k.nextAt > now) continue
-      const needed = !this.#wants()
-      if (needed && !this.#needed(k)) continue
+      const atBound = !this.#wants()
+      // At the bound: a lost link is put back (Known.lost), or the policy needs the dial.
+      const restore = atBound && k.lost && this.#mayRestore() && this.#policy?.restores?.(k.peer) !== false
+      if (atBound && !restore && !this.#needed(k)) continue
       if (this.#bound !== undefined && this.#policy?.allowDial(k.peer) === false) continue
-      if (needed) this.#needDial = k
+      if (atBound && !restore) this.#needDial = k
       k.dialed = this.#dial(k)
     }
     if (this.#bound !== undefined) this.#rotate(entries, now)

@@ -43,6 +43,11 @@ export class RegionLinks {
     return this.#region !== '' && r !== undefined && r !== this.#region
   }
 
+  /** Whether `peer` is known to be in our region (unknown: no). */
+  isNear (peer: string): boolean {
+    return this.#regions.get(peer) === this.#region
+  }
+
   /** Whether this node holds one of its region's far links, given the peers it is connected to. */
   isHolder (connected: Iterable<string>): boolean {
     let smaller = 0

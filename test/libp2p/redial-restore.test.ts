@@ -1,0 +1,82 @@
+/**
+ * A partial mesh puts back a link that closed after it had worked, even at
+ * its bound (lib/net/libp2p/dial-policy.ts `Known.lost`). A partition that
+ * refuses or resets connections closes links rather than silencing them, so
+ * no probe watches them; a node that refilled its bound from its own side
+ * meanwhile redialled nobody across, and the heal waited for a rotation
+ * (up to 6.8 s in check:mesh-seeds, bench/README.md). A fake libp2p node
+ * records the dials; the end-to-end effect is check:mesh-seeds and
+ * test/mesh/partial-convergence.test.ts.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { Libp2p } from 'libp2p'
+import type { Logger } from '@libp2p/interface'
+import { Redialer } from '../../lib/net/libp2p/redial.ts'
+import { SHORT_LIVED_MS } from '../../lib/net/libp2p/dial-policy.ts'
+
+const PEER = '12D3KooWAcross'
+const ADDR = '/ip4/10.1.2.3/tcp/7000'
+
+const log = Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false }) as unknown as Logger
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+interface Case { connections: number, livedMs: number, allow: boolean, restores?: boolean }
+
+/** Runs a redialer at maxPeers 3 whose link to PEER lived `livedMs` and closed; returns how many dials went to PEER within ~150 ms. */
+async function dialsAfterClose ({ connections, livedMs, allow, restores }: Case): Promise<number> {
+  let clock = 1_000_000
+  let dials = 0
+  const node = {
+    peerId: { toString: () => '12D3KooWSelf' },
+    getMultiaddrs: () => [],
+    dial: async (target: unknown) => {
+      if ((Array.isArray(target) ? target : [target]).map(String).some(a => a.startsWith(ADDR))) dials++
+      throw new Error('connect ECONNREFUSED') // the partition still refuses
+    }
+  } as unknown as Libp2p
+  const r = new Redialer({
+    node, log, isConnected: () => false, interval: 10, maxInterval: 10, dialTimeout: 1_000, forgetAfter: 600_000, now: () => clock,
+    bound: { peers: 3, connections: () => connections },
+    policy: { allowDial: () => allow, compare: () => 0, ...(restores === undefined ? {} : { restores: () => restores }) },
+  })
+  try {
+    r.learn(PEER, [ADDR], false)
+    r.established(PEER)
+    clock += livedMs
+    r.disconnected(PEER) // closed, not given up for silence: no probe
+    r.start()
+    for (let i = 0; i < 15; i++) {
+      await sleep(10)
+      clock += 10
+    }
+    return dials
+  } finally {
+    r.stop()
+  }
+}
+
+test('at the bound, a link that had lived closes and is redialled (with the backoff) until it connects', async () => {
+  // 5 connections: over 2 × maxPeers − 1, so rotation dials nobody; the restore may go up to 2 × maxPeers.
+  const dials = await dialsAfterClose({ connections: 5, livedMs: SHORT_LIVED_MS, allow: true })
+  assert.ok(dials >= 2, `dials of the lost peer: ${dials} (redialled and, refused, redialled again)`)
+})
+
+test('at the bound, a link that closed within SHORT_LIVED_MS (a peer letting us go) is not put back', async () => {
+  assert.is(await dialsAfterClose({ connections: 5, livedMs: SHORT_LIVED_MS - 1, allow: true }), 0)
+})
+
+test('a lost link is not put back past twice the bound', async () => {
+  assert.is(await dialsAfterClose({ connections: 6, livedMs: SHORT_LIVED_MS, allow: true }), 0)
+})
+
+test('a lost link is put back only where the policy allows the dial (region links decide far links)', async () => {
+  assert.is(await dialsAfterClose({ connections: 5, livedMs: SHORT_LIVED_MS, allow: false }), 0)
+})
+
+test('a lost link the policy does not restore (region links: a far peer) is not put back', async () => {
+  assert.is(await dialsAfterClose({ connections: 5, livedMs: SHORT_LIVED_MS, allow: true, restores: false }), 0)
+  assert.ok(await dialsAfterClose({ connections: 5, livedMs: SHORT_LIVED_MS, allow: true, restores: true }) >= 2)
+})
+
+test.run()
