@@ -1,6 +1,6 @@
 /**
  * A partial mesh puts back a link that closed after it had worked, even at
- * its bound (lib/net/libp2p/dial-policy.ts `Known.lost`). A partition that
+ * its bound (lib/net/libp2p/dial-policy.ts `isLost`). A partition that
  * refuses or resets connections closes links rather than silencing them, so
  * no probe watches them; a node that refilled its bound from its own side
  * meanwhile redialled nobody across, and the heal waited for a rotation

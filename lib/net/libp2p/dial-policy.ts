@@ -28,15 +28,19 @@ export interface Known {
   establishedAt: number
   /** Connections in a row that ended within SHORT_LIVED_MS of our stream opening. */
   shortLived: number
-  /**
-   * Its last working link (one that lived SHORT_LIVED_MS or more) closed: in
-   * a partial mesh it is redialled even at the bound (up to twice it, with
-   * the backoff, as the policy allows) until it connects again. Why: the
-   * link closed in a partition that refused or reset connections (a silent
-   * one is probed instead, §11.2), and the node may have refilled its bound
-   * from its own side meanwhile; left to rotation, the heal waited seconds.
-   */
-  lost: boolean
+}
+
+/**
+ * Whether `k`'s link worked (our stream opened on it) and then closed after
+ * SHORT_LIVED_MS or more, and has not worked again since. In a partial mesh
+ * such a link is redialled even at the bound (up to twice it, with the
+ * backoff, as the policy allows) until it connects again. Why: it closed in
+ * a partition that refused or reset connections (a silent one is probed
+ * instead, §11.2), and the node may have refilled its bound from its own
+ * side meanwhile; left to rotation, the heal waited seconds.
+ */
+export function isLost (k: Known): boolean {
+  return !k.established && k.establishedAt > 0 && k.shortLived === 0
 }
 
 /** A fresh entry: a known peer waits for a reason to be dialled (nextAt Infinity), a bootstrap address is dialled at once. */
@@ -44,7 +48,7 @@ export function newEntry (peer: string | undefined, bootstrapAddr: string | unde
   return {
     peer, bootstrapAddr, addrs: bootstrapAddr === undefined ? [] : [bootstrapAddr], bootstrap: bootstrapAddr !== undefined,
     failures: 0, nextAt: bootstrapAddr === undefined ? Infinity : 0, lastSeen: now, dialing: false, established: false,
-    abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0, lost: false
+    abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0
   }
 }
 
@@ -81,7 +85,6 @@ export function backOff (k: Known, b: Backoff, now: number): number {
  */
 export function afterEstablished (k: Known, b: Backoff, now: number): void {
   k.shortLived = now - k.establishedAt < SHORT_LIVED_MS ? k.shortLived + 1 : 0
-  k.lost = k.shortLived === 0
   k.nextAt = k.shortLived === 0 ? now : now + Math.min(b.maxInterval, b.interval * 2 ** (k.shortLived - 1))
 }
 
@@ -113,7 +116,7 @@ export interface DialPolicy {
    */
   needs?: (peer: string | undefined) => boolean
   /**
-   * Whether a lost link to `peer` (Known.lost) may be put back at the bound.
+   * Whether a lost link to `peer` (isLost) may be put back at the bound.
    * Region links say yes only for a peer known to be in our region: a far
    * link is closed on purpose when its region has enough (regions.ts
    * `shouldShed`), and putting it back from the other side raised the

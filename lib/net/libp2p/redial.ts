@@ -14,7 +14,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from 'libp2p'
 import type { Logger } from '@libp2p/interface'
 import {
-  ROTATE_INTERVAL_MS, afterEstablished, backOff, dialOrder, newEntry,
+  ROTATE_INTERVAL_MS, afterEstablished, backOff, dialOrder, isLost, newEntry,
   type Backoff, type DialBound, type DialPolicy, type Known
 } from './dial-policy.ts'
 import { P2P, describeTarget, dialTarget, isSelfDial, withoutPeerId } from './dial-target.ts'
@@ -151,7 +151,6 @@ export class Redialer {
     for (const k of this.#entries(peer)) {
       k.failures = 0
       k.established = true
-      k.lost = false
       k.lastSeen = k.establishedAt = this.#now()
     }
   }
@@ -292,8 +291,8 @@ export class Redialer {
       }
       if (k.nextAt > now) continue
       const atBound = !this.#wants()
-      // At the bound: a lost link is put back (Known.lost), or the policy needs the dial.
-      const restore = atBound && k.lost && this.#mayRestore() && this.#policy?.restores?.(k.peer) !== false
+      // At the bound: a lost link is put back (isLost), or the policy needs the dial.
+      const restore = atBound && isLost(k) && this.#mayRestore() && this.#policy?.restores?.(k.peer) !== false
       if (atBound && !restore && !this.#needed(k)) continue
       if (this.#bound !== undefined && this.#policy?.allowDial(k.peer) === false) continue
       if (atBound && !restore) this.#needDial = k
