@@ -60,9 +60,11 @@ function consumerProject (): string {
   if (existsSync(join(dir, 'node_modules/meshcache'))) return dir
   execFileSync('mkdir', ['-p', dir])
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-  // With the optional peers the README's snippets import (meshcache/redis, meshcache/postgres), at this repo's versions.
-  const dev = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).devDependencies as Record<string, string>
-  const peers = ['redis', 'pg', '@types/pg'].map((name) => `${name}@${dev[name] as string}`)
+  // With the optional peers the README's snippets import (meshcache/redis, meshcache/postgres), at the exact versions
+  // this repo has installed, not its ranges: a range picks up a release mid-publish (redis 6.4.0 before its
+  // @redis/bloom 6.4.0 was on the registry failed a CI run), and the installed ones are in the npm cache.
+  const installed = (name: string): string => (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version
+  const peers = ['redis', 'pg', '@types/pg'].map((name) => `${name}@${installed(name)}`)
   execFileSync('npm', ['install', '--prefer-offline', '--no-save', '--ignore-scripts', tarball, ...peers], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 })
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
     compilerOptions: {
