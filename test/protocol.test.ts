@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs'
 import * as encoding from 'lib0/encoding'
 import { DEFAULT_LIMITS, FLAG_VALUE, MessageType, PROTOCOL_VERSION, RecordKind, decodeFrame, encodeFrame, type DecodeLimits, type Message, type WireRecord } from '../protocol/index.ts'
 import { ErrorCode, MeshCacheError, type ErrorCodeValue } from '../lib/errors.ts'
+import { pooledBytes } from '../protocol/bytes.ts'
 import { GOLDEN_PATH, fromHex, messageFromJson, messageToJson, toHex, type GoldenFile } from './fixtures/golden.ts'
 
 const A = 'alpha~1'
@@ -435,6 +436,33 @@ test('frames share one encoder: each frame is its own bytes, before and after on
   assert.is(read(after).key, 'b')
   assert.is(read(small).key, 'a')
   assert.is(after.length, small.length)
+})
+
+test('frames cut from the shared slab: thousands in a row, crossing slabs, among other pooled arrays and a failed encode, each keeps its bytes', () => {
+  const limits = { ...DEFAULT_LIMITS, maxValueBytes: 1 << 20, maxFrameBytes: 1 << 20 }
+  const made: Array<{ frame: Uint8Array, copy: Uint8Array, msg: Message }> = []
+  const pooled: Array<{ bytes: Uint8Array, fill: number }> = []
+  for (let i = 0; i < 3000; i++) {
+    // sizes from a few bytes to over a slab (8 KiB), so frames start near a slab's end and outgrow it
+    const size = i % 97 === 0 ? 9000 + i : i % 13 === 0 ? 600 + (i % 400) : i % 5
+    const msg: Message = { type: MessageType.UPDATES, origin: A, firstSeq: i + 1, records: [{ key: `k${i}`, kind: RecordKind.SET, hlc: T + i, writer: A, vv: [A, i + 1], ttl: 1, value: new Uint8Array(size).fill(i & 0xff) }] }
+    const frame = encodeFrame(msg)
+    made.push({ frame, copy: frame.slice(), msg })
+    if (i % 7 === 0) {
+      const bytes = pooledBytes(1 + (i % 300))
+      bytes.fill(i & 0xff)
+      pooled.push({ bytes, fill: i & 0xff })
+    }
+    if (i % 501 === 0) {
+      // a record that cannot be written (a value that is not bytes) fails halfway: nothing it wrote is handed out
+      assert.throws(() => encodeFrame({ ...msg, records: [{ ...msg.records[0] as WireRecord, value: 5 as unknown as Uint8Array }] }))
+    }
+  }
+  for (const [i, { frame, copy, msg }] of made.entries()) {
+    assert.equal([...frame], [...copy], `frame ${i} was not written over`)
+    assert.equal(decodeFrame(frame, limits), msg, `frame ${i} decodes to its message`)
+  }
+  for (const { bytes, fill } of pooled) assert.ok(bytes.every(b => b === fill), 'a pooled array was not written over')
 })
 
 test('trailing bytes after any valid message are E_FRAME_MALFORMED', () => {
