@@ -40,19 +40,31 @@ export interface WireRecord {
   droppedValueBytes?: number | undefined
 }
 
-/** Builds an origin table while records are prepared, so each id is written once. */
+/** Origin tables up to this many ids are scanned rather than indexed. */
+const SCANNED_IDS = 8
+
+/**
+ * Builds an origin table while records are prepared, so each id is written
+ * once. Most tables hold one or two ids (a lone write's frame: its writer):
+ * those are found by a scan, and a Map is built only for a long table.
+ */
 export class OriginTable {
   readonly ids: string[] = []
-  readonly #index = new Map<string, number>()
+  #index: Map<string, number> | undefined
 
   ref (origin: string): number {
-    let i = this.#index.get(origin)
-    if (i === undefined) {
-      i = this.ids.length
-      this.ids.push(origin)
-      this.#index.set(origin, i)
+    const ids = this.ids
+    if (this.#index !== undefined) {
+      const i = this.#index.get(origin)
+      if (i !== undefined) return i
+      this.#index.set(origin, ids.length)
+    } else {
+      const i = ids.indexOf(origin)
+      if (i !== -1) return i
+      if (ids.length === SCANNED_IDS) this.#index = new Map(ids.map((id, j) => [id, j])).set(origin, ids.length)
     }
-    return i
+    ids.push(origin)
+    return ids.length - 1
   }
 
   addRecord (r: WireRecord): void {

@@ -78,6 +78,8 @@ function putUvarint (buf: Uint8Array, pos: number, n: number): number {
  * sent as is to every peer.
  */
 export function encodeFrame (nsId: number, frame: Uint8Array, chunk = CHUNK_BYTES): Uint8Array[] {
+  // Nearly every frame is one envelope: no view of it cut, no list grown (a cold path at 1,000 writes/s).
+  if (frame.length <= chunk) return [encodePayload(MSG_DATA, nsId, frame)]
   const out: Uint8Array[] = []
   let offset = 0
   do {

@@ -188,7 +188,9 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     if (this.relay !== undefined) {
       const partial = this.isPartial()
       if (partial) this.#fast.publish(ns, frame) // direct sends along the region path first, then gossipsub for coverage
-      if (this.relay.publish(ns.name, frame, partial ? Infinity : this.peersOf(ns).length)) {
+      // Fewer links than the relay's threshold: no list of the namespace's peers is built (a cold path at 1,000 writes/s).
+      const peers = partial ? Infinity : this.#links.size < this.relay.minPeers ? this.#links.size : this.peersOf(ns).length
+      if (this.relay.publish(ns.name, frame, peers)) {
         this.stats.framesRelayed++
         return
       }
