@@ -7,13 +7,6 @@ import { ErrorCode, MeshCacheError } from './errors.ts'
 import { assertUserKey } from './loading/tags.ts'
 
 /**
- * A lone surrogate (an unpaired UTF-16 half) has no UTF-8 form: the encoder
- * would send U+FFFD, and peers would act on another key (`'k\uD800'` would
- * evict `'k\uFFFD'` there and leave its own copy alone). SPEC §3.4.
- */
-const LONE_SURROGATE = /\p{Cs}/u
-
-/**
  * A key (or what travels as one: a `dependsOn` key, a tag): a string with a
  * UTF-8 form of at most `limit` bytes. The one key check of the API.
  */
@@ -24,7 +17,10 @@ export function checkKey (key: string, limit: number, what = 'key'): void {
   if (key.length * 3 > limit && Buffer.byteLength(key) > limit) {
     throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${what} of ${Buffer.byteLength(key)} bytes exceeds maxKeyBytes ${limit}`)
   }
-  if (LONE_SURROGATE.test(key)) {
+  // A lone surrogate (an unpaired UTF-16 half) has no UTF-8 form: the encoder would send U+FFFD, and peers would
+  // act on another key (`'k\uD800'` would evict `'k\uFFFD'` there and leave its own copy alone). SPEC §3.4.
+  // isWellFormed is that test, and answers a one-byte string at once, where a regex ran on every write's key.
+  if (!key.isWellFormed()) {
     throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${what} ${JSON.stringify(key)} contains a lone surrogate: it has no UTF-8 form and would reach peers as another key (U+FFFD)`)
   }
 }

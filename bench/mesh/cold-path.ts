@@ -1,0 +1,178 @@
+/**
+ * What one write costs meshcache's own code on a cold CPU, writer and receiver, against the floor's code for the same
+ * write, interleaved write by write in one process (no network, no other process):
+ *
+ *   node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>]
+ *
+ * At 1,000 writes/s (bench:mesh's p50 target) every process sleeps a millisecond between writes, and the path of
+ * each write runs with cold caches: what it costs is then mostly how much code and memory it touches, not how many
+ * instructions it runs. This times that path alone, each write after 1 ms asleep:
+ * - `floor`: bench:mesh's libp2p-stream system's own work for a write: the writer encodes tcp.ts's frame and sends
+ *   it in a `process.nextTick`; the receiver splits the frame off and decodes its key (systems/tcp.ts).
+ * - `meshcache`: the writer from `invalidate()` to the envelope its transport would send (the frame made at the end
+ *   of the synchronous run, then wrapped: lib/net/libp2p/envelope.ts); the receiver from that envelope to the
+ *   `change` event (envelope split, frame decoded and merged, the key's copy evicted).
+ * - `--against <dir>`: the same as `meshcache` with `<dir>/lib`, another checkout, to compare two builds side by
+ *   side (`git worktree add /tmp/before <rev>`). The builds are interleaved, so drifts of the host hit both alike.
+ *
+ * The libp2p stack beneath (yamux, Noise, pnet, TCP) is the same for both systems and is not in these figures.
+ */
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { keyOf } from './systems/types.ts'
+import { encodeFrame as floorFrame } from './systems/tcp.ts'
+
+const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
+if (args.help) {
+  console.log('usage: node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>]')
+  process.exit(0)
+}
+const writes = Number(args.writes)
+if (!Number.isInteger(writes) || writes < 500) throw new Error(`--writes must be an integer of at least 500 (the first 300 warm up), not ${args.writes}`)
+const WARMUP = 300
+
+// Of two builds in one process, the one set up first runs 5-13 % slower (both ways round, the same pair of builds).
+// So a comparison runs twice, in two processes, each build first once, and gives the geometric mean of the two.
+if (args.against !== undefined && process.env.COLD_PATH_CHILD === undefined) {
+  const ratios: Array<[number, number]> = []
+  for (const first of [false, true]) {
+    const argv = [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), ...(first ? ['--against-first'] : [])]
+    const out = execFileSync(process.execPath, argv, { encoding: 'utf8', env: { ...process.env, COLD_PATH_CHILD: '1' }, stdio: ['ignore', 'pipe', 'inherit'] })
+    process.stdout.write(out)
+    const m = /meshcache \/ against: writer ([\d.]+), receiver ([\d.]+)/.exec(out)
+    if (m === null) throw new Error('cold-path: a run printed no ratio')
+    ratios.push([Number(m[1]), Number(m[2])])
+  }
+  const mean = (i: 0 | 1): string => Math.sqrt((ratios[0] as number[])[i] as number * ((ratios[1] as number[])[i] as number)).toFixed(3)
+  console.log(`meshcache / against, both orders (geometric mean): writer ${mean(0)}, receiver ${mean(1)}`)
+  process.exit(0)
+}
+
+interface Path {
+  name: string
+  /** Starts write `seq`; resolves with the bytes the writer would send and when they were ready. */
+  write (seq: number): Promise<{ bytes: Uint8Array, at: number }>
+  /** Takes those bytes on the receiver; returns when the write took effect there. */
+  receive (bytes: Uint8Array): number
+  writer: number[]
+  receiver: number[]
+}
+
+function floorPath (): Path {
+  let received = -1
+  return {
+    name: 'floor',
+    writer: [],
+    receiver: [],
+    write (seq) {
+      return new Promise((resolve) => {
+        const turn = [floorFrame(seq)]
+        process.nextTick(() => { resolve({ bytes: turn[0] as Buffer, at: performance.now() }) })
+      })
+    },
+    receive (bytes) {
+      const buf = bytes as Buffer
+      const len = buf.readUInt16BE(0)
+      buf.toString('utf8', 6, 2 + len)
+      received = buf.readUInt32BE(2)
+      if (received < 0) throw new Error('unreachable')
+      return performance.now()
+    },
+  }
+}
+
+interface FrameHandler { onFrame (from: string, frame: Uint8Array): void, onPeerUp (peer: string): void, onPeerDown (peer: string): void }
+
+async function meshcachePath (name: string, lib: string): Promise<Path> {
+  const { createMeshCache } = await import(`${lib}/index.ts`)
+  const envelope = await import(`${lib}/net/libp2p/envelope.ts`)
+  let sent: ((out: { bytes: Uint8Array, at: number }) => void) | undefined
+  let receiverHandler: FrameHandler | undefined
+  let changedAt = Number.NaN
+  const transport = (self: string, other: string) => ({
+    async join (_namespace: string, handler: FrameHandler) {
+      if (self === 'receiver') receiverHandler = handler
+      return {
+        localPeer: self,
+        broadcast (frame: Uint8Array) {
+          const bytes = envelope.encodeFrame(1, frame)[0] as Uint8Array
+          sent?.({ bytes, at: performance.now() })
+        },
+        send () {},
+        peers: () => [other],
+        async close () {},
+      }
+    },
+  })
+  const options = { namespace: 'cold', mode: 'invalidate', max: 100_000, ttl: 10 * 60_000 }
+  const writer = await createMeshCache({ ...options, transport: transport('writer', 'receiver') })
+  const receiver = await createMeshCache({ ...options, transport: transport('receiver', 'writer') })
+  receiver.on('change', (event: { source: string }) => { if (event.source !== 'local') changedAt = performance.now() })
+  const splitter = new envelope.EnvelopeSplitter((body: Uint8Array) => {
+    const reader = new envelope.BodyReader(body, 1)
+    reader.uvarint() // the namespace id
+    receiverHandler?.onFrame('writer', reader.rest())
+  }, (reason: string) => { throw new Error(`${name}: ${reason}`) })
+  return {
+    name,
+    writer: [],
+    receiver: [],
+    write (seq) {
+      return new Promise((resolve) => {
+        sent = resolve
+        writer.invalidate(keyOf(seq))
+      })
+    },
+    receive (bytes) {
+      changedAt = Number.NaN
+      splitter.push(bytes)
+      if (Number.isNaN(changedAt)) throw new Error(`${name}: the write did not take effect on the receiver`)
+      return changedAt
+    },
+  }
+}
+
+const paths = [floorPath()]
+const against = args.against === undefined ? undefined : (): Promise<Path> => meshcachePath(`against ${args.against}`, `${args.against?.replace(/\/$/, '')}/lib`)
+if (against !== undefined && args['against-first'] === true) paths.push(await against())
+paths.push(await meshcachePath('meshcache', new URL('../../lib', import.meta.url).pathname))
+if (against !== undefined && args['against-first'] !== true) paths.push(await against())
+
+const asleep = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1))
+console.log(`cold path: ${writes} writes per system, each step after 1 ms asleep, systems interleaved write by write${args['against-first'] === true ? ', the other build set up first' : ''}`)
+// Each meshcache build runs right after the floor, never after another build: a build that follows code much like
+// its own finds more of it in the caches (the same build twice, each after the other, differed by 15 %).
+const [floorPath0, ...builds] = paths as [Path, ...Path[]]
+for (let seq = 0; seq < writes; seq++) {
+  const order = builds.flatMap((_, k) => [floorPath0, builds[(seq + k) % builds.length] as Path])
+  for (const path of order) {
+    await asleep()
+    const start = performance.now()
+    const { bytes, at } = await path.write(seq)
+    await asleep()
+    const arrived = performance.now()
+    const done = path.receive(bytes)
+    if (seq >= WARMUP) {
+      path.writer.push((at - start) * 1000)
+      path.receiver.push((done - arrived) * 1000)
+    }
+  }
+}
+
+const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))] as number
+const floor = paths[0] as Path
+const floorSum = quantile(floor.writer, 0.5) + quantile(floor.receiver, 0.5)
+console.log('system                 writer p50    p90   receiver p50    p90   both p50 (µs)   / floor')
+for (const path of paths) {
+  const sum = quantile(path.writer, 0.5) + quantile(path.receiver, 0.5)
+  const cells = [quantile(path.writer, 0.5), quantile(path.writer, 0.9), quantile(path.receiver, 0.5), quantile(path.receiver, 0.9)]
+  console.log(`${path.name.padEnd(22)} ${cells.map((v) => v.toFixed(2).padStart(10)).join('')} ${sum.toFixed(2).padStart(12)} ${(sum / floorSum).toFixed(2).padStart(9)}x`)
+}
+if (paths.length === 3) {
+  const mine = paths.find((p) => p.name === 'meshcache') as Path
+  const other = paths.find((p) => p.name.startsWith('against')) as Path
+  const ratio = (f: (p: Path) => number[]): string => (quantile(f(mine), 0.5) / quantile(f(other), 0.5)).toFixed(3)
+  console.log(`meshcache / against: writer ${ratio((p) => p.writer)}, receiver ${ratio((p) => p.receiver)}`)
+}
+process.exit(0)
