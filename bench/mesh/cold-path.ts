@@ -18,6 +18,7 @@
  * The libp2p stack beneath (yamux, Noise, pnet, TCP) is the same for both systems and is not in these figures.
  */
 import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { keyOf } from './systems/types.ts'
@@ -31,6 +32,10 @@ if (args.help) {
 const writes = Number(args.writes)
 if (!Number.isInteger(writes) || writes < 500) throw new Error(`--writes must be an integer of at least 500 (the first 300 warm up), not ${args.writes}`)
 const WARMUP = 300
+if (args.against !== undefined && !existsSync(`${args.against.replace(/\/$/, '')}/lib/index.ts`)) {
+  console.error(`--against ${args.against}: no lib/index.ts there; give the root of another meshcache checkout`)
+  process.exit(2)
+}
 
 // Of two builds in one process, the one set up first runs 5-13 % slower (both ways round, the same pair of builds).
 // So a comparison runs twice, in two processes, each build first once, and gives the geometric mean of the two.
