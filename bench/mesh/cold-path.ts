@@ -14,9 +14,12 @@
  *   `change` event (envelope split, frame decoded and merged, the key's copy evicted).
  * - `--against <dir>`: the same as `meshcache` with `<dir>/lib`, another checkout, to compare two builds side by
  *   side (`git worktree add /tmp/before <rev>`). The builds are interleaved, so drifts of the host hit both alike.
+ * - `--als`: every write is made inside an AsyncLocalStorage context, as in a service whose tracer keeps one per
+ *   request (what Node then does per microtask or tick queued differs).
  *
  * The libp2p stack beneath (yamux, Noise, pnet, TCP) is the same for both systems and is not in these figures.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -24,14 +27,17 @@ import { parseArgs } from 'node:util'
 import { keyOf } from './systems/types.ts'
 import { encodeFrame as floorFrame } from './systems/tcp.ts'
 
-const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
+const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, als: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
 if (args.help) {
-  console.log('usage: node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>]')
+  console.log('usage: node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als]')
   process.exit(0)
 }
 const writes = Number(args.writes)
 if (!Number.isInteger(writes) || writes < 500) throw new Error(`--writes must be an integer of at least 500 (the first 300 warm up), not ${args.writes}`)
 const WARMUP = 300
+const als = new AsyncLocalStorage<{ seq: number }>()
+/** Runs a write's first step as the service would: inside a context with `--als`. */
+const inContext = <T>(seq: number, fn: () => T): T => args.als === true ? als.run({ seq }, fn) : fn()
 if (args.against !== undefined && !existsSync(`${args.against.replace(/\/$/, '')}/lib/index.ts`)) {
   console.error(`--against ${args.against}: no lib/index.ts there; give the root of another meshcache checkout`)
   process.exit(2)
@@ -72,8 +78,10 @@ function floorPath (): Path {
     receiver: [],
     write (seq) {
       return new Promise((resolve) => {
-        const turn = [floorFrame(seq)]
-        process.nextTick(() => { resolve({ bytes: turn[0] as Buffer, at: performance.now() }) })
+        inContext(seq, () => {
+          const turn = [floorFrame(seq)]
+          process.nextTick(() => { resolve({ bytes: turn[0] as Buffer, at: performance.now() }) })
+        })
       })
     },
     receive (bytes) {
@@ -126,7 +134,7 @@ async function meshcachePath (name: string, lib: string): Promise<Path> {
     write (seq) {
       return new Promise((resolve) => {
         sent = resolve
-        writer.invalidate(keyOf(seq))
+        inContext(seq, () => writer.invalidate(keyOf(seq)))
       })
     },
     receive (bytes) {
@@ -145,7 +153,7 @@ paths.push(await meshcachePath('meshcache', new URL('../../lib', import.meta.url
 if (against !== undefined && args['against-first'] !== true) paths.push(await against())
 
 const asleep = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1))
-console.log(`cold path: ${writes} writes per system, each step after 1 ms asleep, systems interleaved write by write${args['against-first'] === true ? ', the other build set up first' : ''}`)
+console.log(`cold path: ${writes} writes per system, each step after 1 ms asleep, systems interleaved write by write${args.als === true ? ', each write in an AsyncLocalStorage context' : ''}${args['against-first'] === true ? ', the other build set up first' : ''}`)
 // Each meshcache build runs right after the floor, never after another build: a build that follows code much like
 // its own finds more of it in the caches (the same build twice, each after the other, differed by 15 %).
 const [floorPath0, ...builds] = paths as [Path, ...Path[]]

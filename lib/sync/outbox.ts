@@ -7,6 +7,7 @@
 import { encodeFrame } from '../../protocol/frame.ts'
 import { MessageType, TARGET_FRAME_BYTES } from '../../protocol/constants.ts'
 import type { WireRecord } from '../../protocol/record.ts'
+import { afterThisRun } from '../core/runtime.ts'
 
 /** A cheap upper bound of a record's encoded size. */
 export function estimateRecordBytes (r: WireRecord): number {
@@ -72,7 +73,7 @@ export class Outbox {
     this.#records.push(record)
     if (!this.#scheduled) {
       this.#scheduled = true
-      queueMicrotask(this.flush)
+      afterThisRun(this.flush)
     }
   }
 

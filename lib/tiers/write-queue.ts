@@ -6,6 +6,8 @@
  * After an outage, `replay()` sends what waits and reports when every key
  * that waited has had a write land.
  */
+import { afterThisRun } from '../core/runtime.ts'
+
 export interface WriteQueueHost<W> {
   /** Sends a write; resolves whether it was stored (false: refused as older), rejects on failure. */
   send: (key: string, write: W) => Promise<boolean>
@@ -59,7 +61,7 @@ export class WriteQueue<W> {
     if (this.#pending.size > this.#max) this.#overflow()
     else if (!this.#scheduled && this.#host.sending()) {
       this.#scheduled = true
-      queueMicrotask(this.#pumpNow) // after the caller's synchronous run
+      afterThisRun(this.#pumpNow) // after the caller's synchronous run
     }
   }
 
