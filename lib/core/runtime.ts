@@ -1,9 +1,13 @@
 /**
- * The runtime meshcache needs. libp2p 3 uses `Promise.withResolvers` and
- * other Node 22 APIs; on Node 20 its node starts, dials nothing and logs the
- * failure only under DEBUG, so a cache would resolve, stay alone and never
- * propagate a write. Refusing at `createMeshCache` turns that silence into an
- * error that says what to do.
+ * The runtime meshcache needs, and how it schedules on it.
+ *
+ * libp2p 3 uses `Promise.withResolvers` and other Node 22 APIs; on Node 20
+ * its node starts, dials nothing and logs the failure only under DEBUG, so a
+ * cache would resolve, stay alone and never propagate a write. Refusing at
+ * `createMeshCache` turns that silence into an error that says what to do.
+ *
+ * `afterThisRun` is how a synchronous run of writes is batched (the outbox,
+ * a tier's write queue): see below.
  */
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 
