@@ -183,16 +183,24 @@ export interface CaptureTransport extends Transport {
   handler (): FrameHandler
 }
 
-export function captureTransport (onSend?: (peer: string, frame: Uint8Array) => void): CaptureTransport {
+/** For a cache that talks to another in the same process: its name, its peers, and what it broadcasts. */
+export interface CaptureOptions {
+  localPeer?: string
+  peers?: string[]
+  onBroadcast?: (frame: Uint8Array) => void
+}
+
+export function captureTransport (onSend?: (peer: string, frame: Uint8Array) => void, options: CaptureOptions = {}): CaptureTransport {
   let captured: FrameHandler | undefined
+  const { localPeer = 'bench-local', peers = [], onBroadcast } = options
   return {
     async join (_namespace: string, handler: FrameHandler): Promise<Channel> {
       captured = handler
       return {
-        localPeer: 'bench-local',
-        broadcast () {},
+        localPeer,
+        broadcast (frame: Uint8Array) { onBroadcast?.(frame) },
         send (peer: string, frame: Uint8Array) { onSend?.(peer, frame) },
-        peers: () => [],
+        peers: () => peers,
         close: async () => { captured = undefined },
       }
     },

@@ -2,7 +2,7 @@
  * What one write costs meshcache's own code on a cold CPU, writer and receiver, against the floor's code for the same
  * write, interleaved write by write in one process (no network, no other process):
  *
- *   node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>]
+ *   node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als]
  *
  * At 1,000 writes/s (bench:mesh's p50 target) every process sleeps a millisecond between writes, and the path of
  * each write runs with cold caches: what it costs is then mostly how much code and memory it touches, not how many
@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { keyOf } from './systems/types.ts'
 import { encodeFrame as floorFrame } from './systems/tcp.ts'
+import { captureTransport } from '../core/util.ts'
 
 const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, als: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
 if (args.help) {
@@ -38,7 +39,9 @@ const WARMUP = 300
 const als = new AsyncLocalStorage<{ seq: number }>()
 /** Runs a write's first step as the service would: inside a context with `--als`. */
 const inContext = <T>(seq: number, fn: () => T): T => args.als === true ? als.run({ seq }, fn) : fn()
-if (args.against !== undefined && !existsSync(`${args.against.replace(/\/$/, '')}/lib/index.ts`)) {
+/** The other checkout's root, without a trailing slash. */
+const againstRoot = args.against?.replace(/\/$/, '')
+if (againstRoot !== undefined && !existsSync(`${againstRoot}/lib/index.ts`)) {
   console.error(`--against ${args.against}: no lib/index.ts there; give the root of another meshcache checkout`)
   process.exit(2)
 }
@@ -95,37 +98,28 @@ function floorPath (): Path {
   }
 }
 
-interface FrameHandler { onFrame (from: string, frame: Uint8Array): void, onPeerUp (peer: string): void, onPeerDown (peer: string): void }
-
 async function meshcachePath (name: string, lib: string): Promise<Path> {
   const { createMeshCache } = await import(`${lib}/index.ts`)
   const envelope = await import(`${lib}/net/libp2p/envelope.ts`)
   let sent: ((out: { bytes: Uint8Array, at: number }) => void) | undefined
-  let receiverHandler: FrameHandler | undefined
   let changedAt = Number.NaN
-  const transport = (self: string, other: string) => ({
-    async join (_namespace: string, handler: FrameHandler) {
-      if (self === 'receiver') receiverHandler = handler
-      return {
-        localPeer: self,
-        broadcast (frame: Uint8Array) {
-          const bytes = envelope.encodeFrame(1, frame)[0] as Uint8Array
-          sent?.({ bytes, at: performance.now() })
-        },
-        send () {},
-        peers: () => [other],
-        async close () {},
-      }
+  const toReceiver = captureTransport(undefined, { localPeer: 'receiver', peers: ['writer'] })
+  const toWriter = captureTransport(undefined, {
+    localPeer: 'writer',
+    peers: ['receiver'],
+    onBroadcast (frame) {
+      const bytes = envelope.encodeFrame(1, frame)[0] as Uint8Array
+      sent?.({ bytes, at: performance.now() })
     },
   })
   const options = { namespace: 'cold', mode: 'invalidate', max: 100_000, ttl: 10 * 60_000 }
-  const writer = await createMeshCache({ ...options, transport: transport('writer', 'receiver') })
-  const receiver = await createMeshCache({ ...options, transport: transport('receiver', 'writer') })
+  const writer = await createMeshCache({ ...options, transport: toWriter })
+  const receiver = await createMeshCache({ ...options, transport: toReceiver })
   receiver.on('change', (event: { source: string }) => { if (event.source !== 'local') changedAt = performance.now() })
   const splitter = new envelope.EnvelopeSplitter((body: Uint8Array) => {
     const reader = new envelope.BodyReader(body, 1)
     reader.uvarint() // the namespace id
-    receiverHandler?.onFrame('writer', reader.rest())
+    toReceiver.handler().onFrame('writer', reader.rest())
   }, (reason: string) => { throw new Error(`${name}: ${reason}`) })
   return {
     name,
@@ -147,7 +141,7 @@ async function meshcachePath (name: string, lib: string): Promise<Path> {
 }
 
 const paths = [floorPath()]
-const against = args.against === undefined ? undefined : (): Promise<Path> => meshcachePath(`against ${args.against}`, `${args.against?.replace(/\/$/, '')}/lib`)
+const against = againstRoot === undefined ? undefined : (): Promise<Path> => meshcachePath(`against ${againstRoot}`, `${againstRoot}/lib`)
 if (against !== undefined && args['against-first'] === true) paths.push(await against())
 paths.push(await meshcachePath('meshcache', new URL('../../lib', import.meta.url).pathname))
 if (against !== undefined && args['against-first'] !== true) paths.push(await against())

@@ -6,8 +6,8 @@
  * cache would resolve, stay alone and never propagate a write. Refusing at
  * `createMeshCache` turns that silence into an error that says what to do.
  *
- * `afterThisRun` is how a synchronous run of writes is batched (the outbox,
- * a tier's write queue): see below.
+ * `afterThisRun` is how a synchronous run is batched (the outbox, the repair
+ * relay, a tier's write queue): see below.
  */
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 

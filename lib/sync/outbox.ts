@@ -83,13 +83,10 @@ export class Outbox {
     if (records.length === 0) return
     this.#records = []
     let seq = this.#firstSeq
-    if (records.length === 1) {
-      // A lone write (most of them, at modest rates): one record always makes one frame (splitRecords), so
-      // its run is the list itself, without the split's Set and arrays on a cold path.
-      this.#send(encodeFrame({ type: MessageType.UPDATES, origin: this.#origin, firstSeq: seq, records }))
-      return
-    }
-    for (const run of splitRecords(records, TARGET_FRAME_BYTES, this.#maxRecords, this.#maxOrigins, this.#origin)) {
+    // A lone write (most of them, at modest rates) is one frame whatever the limits (splitRecords): its run is the
+    // list itself, without the split's Set and lists on a cold path.
+    const runs = records.length === 1 ? [records] : splitRecords(records, TARGET_FRAME_BYTES, this.#maxRecords, this.#maxOrigins, this.#origin)
+    for (const run of runs) {
       this.#send(encodeFrame({ type: MessageType.UPDATES, origin: this.#origin, firstSeq: seq, records: run }))
       seq += run.length
     }

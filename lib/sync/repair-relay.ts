@@ -28,6 +28,7 @@
 import { encodeFrame } from '../../protocol/frame.ts'
 import { MessageType, TARGET_FRAME_BYTES } from '../../protocol/constants.ts'
 import type { WireRecord } from '../../protocol/record.ts'
+import { afterThisRun } from '../core/runtime.ts'
 import { splitRecords } from './outbox.ts'
 
 /** The syncId of a relayed repair: sessions start at 1 (anti-entropy.ts). */
@@ -72,7 +73,7 @@ export class RepairRelay {
     for (let i = 0; i < take; i++) this.#pending.push(records[i] as WireRecord)
     if (!this.#scheduled) {
       this.#scheduled = true
-      queueMicrotask(this.#flush)
+      afterThisRun(this.#flush)
     }
   }
 
