@@ -9,6 +9,7 @@ import type { FromNode, ToNode } from './ipc.ts'
 import { loadSystem } from './systems/load.ts'
 import { now, type NodeHandle } from './systems/types.ts'
 import { notePhase, startStallLog, writeStallLog } from './stalls.ts'
+import { markLayers, startLayerLog, writeLayerLog } from './layers.ts'
 
 function send(message: FromNode): void {
   process.send?.(message)
@@ -46,6 +47,7 @@ function record(seq: number): void {
   }
   received[seq] = at
   lastArrival = at
+  markLayers(at)
   if (!firstSent) {
     firstSent = true
     send({ t: 'first' })
@@ -55,6 +57,7 @@ function record(seq: number): void {
 
 let handle: NodeHandle | undefined
 let role = 'node'
+let systemName = ''
 let index = -1
 let probing: NodeJS.Timeout | undefined
 let probeSeq = 0
@@ -81,7 +84,9 @@ async function run(from: number, rate: number, seconds: number): Promise<Float64
       // Send everything due by now, then sleep until the next one is due (timers tick at ~1 ms).
       const due = Math.min(total, Math.floor((now() - start) / interval) + 1)
       while (sent.length < due) {
-        sent.push(now())
+        const at = now()
+        sent.push(at)
+        markLayers(at)
         const wait = publish(from + sent.length - 1)
         if (wait) await wait
       }
@@ -92,7 +97,9 @@ async function run(from: number, rate: number, seconds: number): Promise<Float64
     // Saturation: publish in chunks, yielding each turn so I/O (and a cache's per-turn batching) runs.
     while (now() < end) {
       for (let i = 0; i < 256; i++) {
-        sent.push(now())
+        const at = now()
+        sent.push(at)
+        markLayers(at)
         const wait = publish(from + sent.length - 1)
         if (wait) await wait
       }
@@ -136,8 +143,10 @@ process.on('message', async (message: ToNode) => {
       case 'init': {
         await startPromotedSampling()
         startStallLog()
+        await startLayerLog()
         role = message.index === 0 ? 'writer' : 'receiver'
         index = message.index
+        systemName = message.system
         const system = await loadSystem(message.system)
         handle = await system.node({
           index: message.index,
@@ -188,6 +197,7 @@ process.on('message', async (message: ToNode) => {
       case 'close': {
         await writePromotedSampling()
         writeStallLog(role, index)
+        writeLayerLog(systemName, role, index)
         await handle?.close()
         send({ t: 'closed' })
         process.disconnect()

@@ -28,12 +28,15 @@ export const system: System = {
     const config: StreamConfig = { psk: generatePsk() }
     return { config, async close() {} }
   },
-  async node(ctx) {
-    const { psk } = ctx.config as StreamConfig
-    const node = await buildNode({ listen: ['/ip4/127.0.0.1/tcp/0'], psk: normalizePsk(psk), gater: {}, logger: undefined })
-    await node.start()
-    return ctx.role === 'writer' ? await writer(ctx, node) : await receiver(ctx, node)
-  },
+  node: floorNode,
+}
+
+/** One node of the floor (libp2p-stream-work.ts wraps it). */
+export async function floorNode(ctx: NodeContext): Promise<NodeHandle> {
+  const { psk } = ctx.config as StreamConfig
+  const node = await buildNode({ listen: ['/ip4/127.0.0.1/tcp/0'], psk: normalizePsk(psk), gater: {}, logger: undefined })
+  await node.start()
+  return ctx.role === 'writer' ? await writer(ctx, node) : await receiver(ctx, node)
 }
 
 /** A libp2p message is a Uint8Array or a list of them; frameReader reads Buffers. */
