@@ -12,8 +12,8 @@
  *   reports the write when the cache's `change` event has fired.
  *
  * So, in one run: `libp2p-stream-work` against `libp2p-stream` is what
- * meshcache's own code costs a write (directly, and by what it leaves the
- * stack to run on: caches and branch predictors it cooled), and `meshcache`
+ * meshcache's own code costs a write (directly, and by the caches it leaves
+ * colder for the stack), and `meshcache`
  * against `libp2p-stream-work` what its bytes and streams cost the stack.
  * `MESHCACHE_BENCH_LAYERS` (layers.ts) splits both by layer. Meant for 1,000
  * writes/s: a receiver makes FRAMES frames up front and refuses a write past them.
