@@ -99,10 +99,15 @@ test('keys and ids from the network are shown as text, never parsed as HTML', as
     shareStats(a, { interval: 100 })
     const hostile = '<img src=x onerror="window.__pwned=1">'
     a.set(hostile, 'cached')
-    const stale = new Promise((resolve) => a.once('stale', resolve))
+    // The audit's grace timer does not keep a process alive (unref): this guard does, and names a missing event.
+    let guard: NodeJS.Timeout | undefined
+    const stale = new Promise((resolve, reject) => {
+      guard = setTimeout(() => reject(new Error('no stale event within 10 s')), 10_000)
+      a.once('stale', resolve)
+    })
     a.audit({ sample: 1, source: () => 'newer', grace: 0 })
     a.get(hostile)
-    await stale // a stale read of the hostile key, in a's recent list
+    await stale.finally(() => clearTimeout(guard)) // a stale read of the hostile key, in a's recent list
     dashboard = await serveDashboard(b, { interval: 100 })
     const pump = setInterval(() => { void c.net.flush() }, 20) // the memory network delivers when asked
     try {
