@@ -39,6 +39,34 @@ test('layerTimes: a write per layer, writer top down and receiver bottom up, in 
   assert.equal(round(t.receiver), [5, 7, 12, 6, 4, 34])
 })
 
+test('layerTimes: meshcache\'s own steps split `own`, where the logs have them', () => {
+  const writer = log('writer', {
+    mark: [1.0],
+    'lib:outbox': [1.004],
+    'send:YamuxStream': [1.010],
+    'send:EncryptedMessageStream': [1.016],
+    'send:BoxMessageStream': [1.024],
+    'send:TCPSocketMultiaddrConnection': [1.027],
+    'socket-write': [1.030],
+  })
+  const receiver = log('receiver', {
+    'socket-data': [1.100],
+    'message:TCPSocketMultiaddrConnection': [1.105],
+    'message:BoxMessageStream': [1.112],
+    'message:EncryptedMessageStream': [1.124],
+    'message:YamuxStream': [1.130],
+    'lib:envelope': [1.0, 1.131], // the first one belongs to an earlier frame
+    'lib:apply': [1.1335],
+    mark: [1.134],
+  })
+  const t = layerTimes([writer, receiver])
+  assert.equal(round(t.writerOwn ?? []), [4, 6])
+  assert.equal(round(t.receiverOwn ?? []), [1, 2.5, 0.5])
+  const floor = layerTimes([log('writer', { ...writer.events, 'lib:outbox': [] })])
+  assert.is(floor.writerOwn, undefined, 'no split for a system without the steps')
+  assert.equal(floor.writes, 1)
+})
+
 test('layerTimes: a write whose chain is longer than 0.9 ms, or misses a layer, is left out', () => {
   const writer = log('writer', {
     mark: [1.0, 5.0],

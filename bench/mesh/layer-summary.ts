@@ -24,12 +24,19 @@ const LAYER_NAMES = ['yamux', 'noise', 'pnet', 'tcp'] as const
 /** A write whose chain through the stack takes longer than this is left out (it met another write or a stall). */
 const WITHIN_MS = 0.9
 
+/** meshcache's own steps (layers.ts), where a system has them: the writer's before the stack, a receiver's above it. */
+const WRITER_OWN = ['lib:outbox'] as const
+const RECEIVER_OWN = ['lib:envelope', 'lib:apply'] as const
+
 export interface LayerTimes {
   /** µs per layer, p50: writer own, yamux, noise, pnet, tcp, total; receiver tcp, pnet, noise, yamux, own, total. */
   writer: number[]
   receiver: number[]
   writes: number
   arrivals: number
+  /** µs, p50, where the system has meshcache's steps: writer [to the outbox, outbox to Yamux's send]; receiver [Yamux's message to the envelope splitter, splitter to the replica, replica to applied]. */
+  writerOwn?: number[]
+  receiverOwn?: number[]
 }
 
 const USAGE = 'usage: node bench/mesh/layer-summary.ts <dir written with MESHCACHE_BENCH_LAYERS=<dir>>\n'
@@ -86,21 +93,49 @@ function receiverChain (events: Record<string, number[]>, mark: number): number[
   return chain
 }
 
+/** Splits [start, end] at the first (`forward`) or last event of each step in between; undefined if one is missing. */
+function split (events: Record<string, number[]>, steps: readonly string[], start: number, end: number, forward: boolean): number[] | undefined {
+  const at = [start]
+  for (const step of steps) {
+    const times = events[step] ?? []
+    const t = forward ? firstFrom(times, at[at.length - 1] as number) : lastUpTo(times, end)
+    if (!(t >= (at[at.length - 1] as number) && t <= end)) return undefined
+    at.push(t)
+  }
+  at.push(end)
+  return at.slice(1).map((t, i) => (t - (at[i] as number)) * 1000)
+}
+
 /** Per-layer p50s of one system's logs. */
 export function layerTimes (logs: LayerLog[]): LayerTimes {
   const writer: number[][] = [[], [], [], [], [], []]
   const receiver: number[][] = [[], [], [], [], [], []]
+  const writerOwn: number[][] = [[], []]
+  const receiverOwn: number[][] = [[], [], []]
   for (const log of logs) {
     const marks = log.events.mark ?? []
-    const into = log.role === 'writer' ? writer : receiver
+    const isWriter = log.role === 'writer'
+    const into = isWriter ? writer : receiver
+    const steps = isWriter ? WRITER_OWN : RECEIVER_OWN
+    const hasOwn = steps.every((step) => (log.events[step]?.length ?? 0) > 0)
     for (const mark of marks) {
-      const chain = log.role === 'writer' ? writerChain(log.events, mark) : receiverChain(log.events, mark)
+      const chain = isWriter ? writerChain(log.events, mark) : receiverChain(log.events, mark)
       if (chain === undefined) continue
       for (let i = 0; i < 5; i++) (into[i] as number[]).push(((chain[i + 1] as number) - (chain[i] as number)) * 1000)
       ;(into[5] as number[]).push(((chain[5] as number) - (chain[0] as number)) * 1000)
+      if (!hasOwn) continue
+      const parts = isWriter ? split(log.events, steps, chain[0] as number, chain[1] as number, true) : split(log.events, steps, chain[4] as number, chain[5] as number, false)
+      if (parts !== undefined) parts.forEach((v, i) => (isWriter ? writerOwn : receiverOwn)[i]?.push(v))
     }
   }
-  return { writer: writer.map(p50), receiver: receiver.map(p50), writes: writer[5]?.length ?? 0, arrivals: receiver[5]?.length ?? 0 }
+  return {
+    writer: writer.map(p50),
+    receiver: receiver.map(p50),
+    writes: writer[5]?.length ?? 0,
+    arrivals: receiver[5]?.length ?? 0,
+    ...(writerOwn[0]?.length ? { writerOwn: writerOwn.map(p50) } : {}),
+    ...(receiverOwn[0]?.length ? { receiverOwn: receiverOwn.map(p50) } : {}),
+  }
 }
 
 export function readLayerLogs (dir: string): Map<string, LayerLog[]> {
@@ -128,6 +163,13 @@ function main (args: string[]): number {
     const t = layerTimes(logs)
     rows.set(system, t)
     process.stdout.write(`${system.padEnd(22)}        ${t.writer.map(f).join('')}            ${t.receiver.map(f).join('')}   ${t.writes} / ${t.arrivals}\n`)
+  }
+  for (const [system, t] of rows) {
+    if (t.writerOwn === undefined && t.receiverOwn === undefined) continue
+    const w = t.writerOwn ?? []
+    const r = t.receiverOwn ?? []
+    process.stdout.write(`${system}'s own, split (p50 µs): writer: publish to the outbox ${f(w[0]).trim()}, outbox to Yamux's send ${f(w[1]).trim()}; ` +
+      `receiver: Yamux's message to the envelope splitter ${f(r[0]).trim()}, to the replica ${f(r[1]).trim()}, to applied ${f(r[2]).trim()}\n`)
   }
   const floor = rows.get('libp2p-stream')
   if (floor !== undefined && rows.size > 1) {

@@ -12,6 +12,10 @@
  * - a receiver, each socket `data` event, every `message` a message stream
  *   dispatches, by class (TCP's first, Yamux's last), and each write taking
  *   effect (`markLayers` from node.ts's `record`).
+ * Inside meshcache (prototype patches from here, as above), three more:
+ * `lib:outbox` (the writer's write reaches the outbox: the store's work is
+ * done), `lib:envelope` (a receiver's envelope splitter is handed bytes) and
+ * `lib:apply` (the decoded frame reaches the replica), which split `own`.
  * At 'close' it writes them to `<dir>/layers-<pid>.json`, and `node
  * bench/mesh/layer-summary.ts <dir>` turns them into p50 times per layer:
  * from a publish to the first send of each class after it, and from the last
@@ -56,6 +60,17 @@ export async function startLayerLog (): Promise<void> {
   proto.dispatchEvent = function (this: object, event: Event): boolean {
     if (event.type === 'message') note(`message:${this.constructor.name}`)
     return dispatch.call(this, event)
+  }
+  const { Outbox } = await import('../../lib/sync/outbox.ts')
+  const { EnvelopeSplitter } = await import('../../lib/net/libp2p/envelope.ts')
+  const { Replica } = await import('../../lib/core/replica.ts')
+  for (const [name, proto, method] of [['lib:outbox', Outbox.prototype, 'push'], ['lib:envelope', EnvelopeSplitter.prototype, 'push'], ['lib:apply', Replica.prototype, 'applyUpdates']] as const) {
+    const target = proto as unknown as Record<string, (...args: unknown[]) => unknown>
+    const original = target[method] as (...args: unknown[]) => unknown
+    target[method] = function (this: unknown, ...args: unknown[]) {
+      note(name)
+      return original.apply(this, args)
+    }
   }
   // TCP sockets only (remotePort set): the IPC channel to the harness is a socket too.
   const socket = net.Socket.prototype as unknown as Record<string, (...args: unknown[]) => unknown>
