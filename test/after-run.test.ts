@@ -1,6 +1,6 @@
 /**
- * afterThisRun (lib/core/runtime.ts), what the outbox and the tiers' write
- * queue batch a synchronous run of writes with: it must run exactly where
+ * afterThisRun (lib/core/runtime.ts), what the outbox, the repair relay
+ * and the tiers' write queue batch a synchronous run with: it must run exactly where
  * `queueMicrotask` would (after the run, in the microtask queue's order) and
  * in the caller's AsyncLocalStorage context, as `queueMicrotask` did.
  */

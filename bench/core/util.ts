@@ -211,6 +211,22 @@ export function captureTransport (onSend?: (peer: string, frame: Uint8Array) => 
   }
 }
 
+/** What `envelopeInto` needs of lib/net/libp2p/envelope.ts: passed in, so a bench can use another checkout's. */
+export type EnvelopeModule = Pick<typeof import('../../lib/net/libp2p/envelope.ts'), 'EnvelopeSplitter' | 'BodyReader'>
+
+/**
+ * Envelope bytes in, as a direct stream carries them, and each frame handed to the cache behind `transport` as
+ * coming `from` a peer: what a receiver's mesh does, without the network. A bad envelope throws, named by `who`.
+ */
+export function envelopeInto (envelope: EnvelopeModule, transport: CaptureTransport, from: string, who: string): (bytes: Uint8Array) => void {
+  const splitter = new envelope.EnvelopeSplitter((body: Uint8Array) => {
+    const reader = new envelope.BodyReader(body, 1)
+    reader.uvarint() // the namespace id
+    transport.handler().onFrame(from, reader.rest())
+  }, (reason: string) => { throw new Error(`${who}: ${reason}`) })
+  return (bytes) => { splitter.push(bytes) }
+}
+
 /**
  * MESHCACHE_BENCH_OBSERVE=1: the benched caches run with the Prometheus
  * exporter registered (on a registry of their own) and the staleness audit

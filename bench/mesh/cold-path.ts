@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { keyOf } from './systems/types.ts'
 import { encodeFrame as floorFrame } from './systems/tcp.ts'
-import { captureTransport } from '../core/util.ts'
+import { captureTransport, envelopeInto } from '../core/util.ts'
 
 const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, als: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
 if (args.help) {
@@ -116,11 +116,7 @@ async function meshcachePath (name: string, lib: string): Promise<Path> {
   const writer = await createMeshCache({ ...options, transport: toWriter })
   const receiver = await createMeshCache({ ...options, transport: toReceiver })
   receiver.on('change', (event: { source: string }) => { if (event.source !== 'local') changedAt = performance.now() })
-  const splitter = new envelope.EnvelopeSplitter((body: Uint8Array) => {
-    const reader = new envelope.BodyReader(body, 1)
-    reader.uvarint() // the namespace id
-    toReceiver.handler().onFrame('writer', reader.rest())
-  }, (reason: string) => { throw new Error(`${name}: ${reason}`) })
+  const deliver = envelopeInto(envelope, toReceiver, 'writer', name)
   return {
     name,
     writer: [],
@@ -133,7 +129,7 @@ async function meshcachePath (name: string, lib: string): Promise<Path> {
     },
     receive (bytes) {
       changedAt = Number.NaN
-      splitter.push(bytes)
+      deliver(bytes)
       if (Number.isNaN(changedAt)) throw new Error(`${name}: the write did not take effect on the receiver`)
       return changedAt
     },

@@ -19,8 +19,8 @@
  * writes/s: a receiver makes FRAMES frames up front and refuses a write past them.
  */
 import { createMeshCache, type ChangeEvent } from '../../../lib/index.ts'
-import { BodyReader, EnvelopeSplitter, encodeFrame } from '../../../lib/net/libp2p/envelope.ts'
-import { captureTransport } from '../../core/util.ts'
+import * as envelope from '../../../lib/net/libp2p/envelope.ts'
+import { captureTransport, envelopeInto } from '../../core/util.ts'
 import { floorNode, system as floor } from './libp2p-stream.ts'
 import { keyOf, type System } from './types.ts'
 
@@ -35,7 +35,7 @@ export const system: System = {
   setup: floor.setup,
   async node(ctx) {
     if (ctx.role === 'writer') {
-      const transport = captureTransport(undefined, { localPeer: 'writer', peers: ['receiver'], onBroadcast (frame) { encodeFrame(1, frame) } })
+      const transport = captureTransport(undefined, { localPeer: 'writer', peers: ['receiver'], onBroadcast (frame) { envelope.encodeFrame(1, frame) } })
       const cache = await createMeshCache<string>({ ...OPTIONS, transport })
       const handle = await floorNode(ctx)
       return {
@@ -63,7 +63,7 @@ async function receiverWork (): Promise<(seq: number) => void> {
   const generator = captureTransport(undefined, {
     localPeer: 'writer',
     peers: ['receiver'],
-    onBroadcast (frame) { if (frame[1] === UPDATES) made = encodeFrame(1, frame)[0] },
+    onBroadcast (frame) { if (frame[1] === UPDATES) made = envelope.encodeFrame(1, frame)[0] },
   })
   const writer = await createMeshCache<string>({ ...OPTIONS, transport: generator })
   for (let seq = 0; seq < FRAMES; seq++) {
@@ -79,16 +79,12 @@ async function receiverWork (): Promise<(seq: number) => void> {
   const cache = await createMeshCache<string>({ ...OPTIONS, transport })
   let applied = false
   cache.on('change', (event: ChangeEvent) => { if (event.source !== 'local') applied = true })
-  const splitter = new EnvelopeSplitter((body: Uint8Array) => {
-    const reader = new BodyReader(body, 1)
-    reader.uvarint() // the namespace id
-    transport.handler().onFrame('writer', reader.rest())
-  }, (reason) => { throw new Error(`libp2p-stream-work: ${reason}`) })
+  const deliver = envelopeInto(envelope, transport, 'writer', 'libp2p-stream-work')
   return (seq) => {
     const frame = frames[seq]
     if (frame === undefined) throw new Error(`libp2p-stream-work: write ${seq} is past the ${FRAMES} frames made up front (run it at 1,000/s, for less than ~35 s)`)
     applied = false
-    splitter.push(frame)
+    deliver(frame)
     if (!applied) throw new Error(`libp2p-stream-work: write ${seq} did not take effect`)
   }
 }
