@@ -28,19 +28,24 @@ export interface Known {
   establishedAt: number
   /** Connections in a row that ended within SHORT_LIVED_MS of our stream opening. */
   shortLived: number
+  /** The current link is being let go on purpose, by us or by the peer (its SHED): its close is no loss. */
+  letGo: boolean
 }
 
 /**
- * Whether `k`'s link worked (our stream opened on it) and then closed after
- * SHORT_LIVED_MS or more, and has not worked again since. In a partial mesh
+ * Whether `k`'s link worked (our stream opened on it) and then closed
+ * without being let go on purpose (neither we nor the peer, by its SHED, shed
+ * it: partial-mesh.ts), and has not worked again since. In a partial mesh
  * such a link is redialled even at the bound (up to twice it, with the
  * backoff, as the policy allows) until it connects again. Why: it closed in
  * a partition that refused or reset connections (a silent one is probed
  * instead, §11.2), and the node may have refilled its bound from its own
- * side meanwhile; left to rotation, the heal waited seconds.
+ * side meanwhile; left to rotation, the heal waited seconds. Its age does not
+ * matter: a link cut a second after a heal re-formed it is as lost (before
+ * the SHED, a link younger than SHORT_LIVED_MS was taken for one let go).
  */
 export function isLost (k: Known): boolean {
-  return !k.established && k.establishedAt > 0 && k.shortLived === 0
+  return !k.established && k.establishedAt > 0 && !k.letGo
 }
 
 /** A fresh entry: a known peer waits for a reason to be dialled (nextAt Infinity), a bootstrap address is dialled at once. */
@@ -48,14 +53,15 @@ export function newEntry (peer: string | undefined, bootstrapAddr: string | unde
   return {
     peer, bootstrapAddr, addrs: bootstrapAddr === undefined ? [] : [bootstrapAddr], bootstrap: bootstrapAddr !== undefined,
     failures: 0, nextAt: bootstrapAddr === undefined ? Infinity : 0, lastSeen: now, dialing: false, established: false,
-    abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0
+    abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0, letGo: false
   }
 }
 
 /**
  * A connection that ends this soon after our stream opened on it was not a
  * working link (a partial mesh's peer over its bound greets us and lets us
- * go): the next dial backs off instead of coming at once.
+ * go, or a peer accepts and drops us): the next dial backs off instead of
+ * coming at once.
  */
 export const SHORT_LIVED_MS = 5_000
 

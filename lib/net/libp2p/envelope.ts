@@ -19,6 +19,10 @@
  *                                                              (fast-lane.ts; hop 0 writer, 1 crossed, 2 last);
  *                                                              older readers drop it as an unknown type, harmlessly:
  *                                                              gossipsub carries the same frame
+ *   SHED(9)     := (nothing)                                   the sender is letting this link go on purpose (a
+ *                                                              partial mesh's bound or region links, partial-mesh.ts):
+ *                                                              its close is not a loss to redial at the bound;
+ *                                                              older readers drop it as an unknown type, harmlessly
  *
  * nsId is chosen by the sender and is valid only on the stream that carried the JOIN.
  * A frame larger than CHUNK_BYTES is sent as PART… DATA, back to back on one stream.
@@ -37,6 +41,7 @@ export const MSG_PART = 5
 export const MSG_PEERS = 6
 export const MSG_PING = 7
 export const MSG_FAST = 8
+export const MSG_SHED = 9
 /** Largest hop byte of a FAST envelope (fast-lane.ts Hop.LAST). */
 export const MAX_FAST_HOP = 2
 
@@ -171,6 +176,14 @@ export function encodeLeave (nsId: number): Uint8Array {
  */
 export function encodePing (): Uint8Array {
   return Uint8Array.of(1, MSG_PING)
+}
+
+/**
+ * SHED, the whole envelope: sent just before this node closes a link it lets
+ * go on purpose, so the peer does not take the close for a partition's.
+ */
+export function encodeShed (): Uint8Array {
+  return Uint8Array.of(1, MSG_SHED)
 }
 
 export interface PeerAddrs { peer: string, addrs: string[], region?: string }

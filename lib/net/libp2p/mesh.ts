@@ -16,11 +16,9 @@ import type { Libp2p } from 'libp2p'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import type { FrameHandler } from '../transport.ts'
 import { ErrorCode, MeshCacheError } from '../../errors.ts'
-import { PROTOCOL, encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers, encodePing } from './envelope.ts'
+import { PROTOCOL, encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers, encodePing, encodeShed, type PeerAddrs } from './envelope.ts'
 import type { GossipRelay, RelayHost } from './relay.ts'
-import type { PeerAddrs } from './envelope.ts'
-import { InboundReader, PeerLink } from './stream-link.ts'
-import type { ReaderEvents } from './stream-link.ts'
+import { InboundReader, PeerLink, type ReaderEvents } from './stream-link.ts'
 import type { ResolvedOptions } from './options.ts'
 import type { Redialer } from './redial.ts'
 import { withoutPeerId } from './dial-target.ts'
@@ -378,6 +376,15 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
       // of two peers that learn about each other, the smaller id dials first
       this.redialer?.learn(p.peer, p.addrs.map(withoutPeerId), this.self < p.peer)
     }
+  }
+
+  onShed (link: PeerLink): void {
+    this.stats.shedsReceived++
+    this.redialer?.letGo(link.peer)
+  }
+
+  sendShed (peer: string): void {
+    this.#links.get(peer)?.write([encodeShed()], Infinity)
   }
 
   onBadEnvelope (link: PeerLink, reason: string): void {

@@ -24,6 +24,8 @@ export interface PartialMeshHost {
   connectedPeerCount (): number
   /** Every connection to `peer` now, as a copy. */
   connectionsOf (peer: string): Connection[]
+  /** Tells `peer` (a SHED on our stream to it) that we let its link go on purpose, so it does not redial it as lost. */
+  sendShed (peer: string): void
 }
 
 export class PartialMesh {
@@ -78,9 +80,19 @@ export class PartialMesh {
   /** Closes every connection to `peer`, over the bound and just greeted, once it has had time to read our PEERS. */
   letGo (peer: string): void {
     this.#log('%d peers connected, more than twice maxPeers: letting %s go once it has our PEERS', this.#host.connectedPeerCount(), peer)
-    setTimeout(() => {
-      for (const c of this.#host.connectionsOf(peer)) c.close().catch((err: Error) => { c.abort(err) })
-    }, SHED_AFTER_MS).unref()
+    setTimeout(() => { this.#shed(peer) }, SHED_AFTER_MS).unref()
+  }
+
+  /**
+   * Closes every connection to `peer`, on purpose: a SHED first, so the peer
+   * does not take the close for a partition's and redial us at its bound,
+   * and our own redialer knows it too (dial-policy.ts isLost).
+   */
+  #shed (peer: string): void {
+    this.#host.stats.linksLetGo++
+    this.#host.redialer?.letGo(peer)
+    this.#host.sendShed(peer)
+    for (const c of this.#host.connectionsOf(peer)) c.close().catch((err: Error) => { c.abort(err) })
   }
 
   /** A new link may be the one in our region that lets a far link we dialled go (regions.ts). */
@@ -98,7 +110,7 @@ export class PartialMesh {
     setTimeout(() => {
       this.#shedding.delete(peer)
       if (this.regions?.shouldShed(peer, this.#host.connectedPeers()) !== true) return
-      for (const c of this.#host.connectionsOf(peer)) c.close().catch((err: Error) => { c.abort(err) })
+      this.#shed(peer)
     }, SHED_AFTER_MS).unref()
   }
 }

@@ -151,8 +151,14 @@ export class Redialer {
     for (const k of this.#entries(peer)) {
       k.failures = 0
       k.established = true
+      k.letGo = false
       k.lastSeen = k.establishedAt = this.#now()
     }
+  }
+
+  /** `peer`'s link is being let go on purpose (by us, or by the peer's SHED): when it closes, it is not lost (dial-policy.ts isLost). */
+  letGo (peer: string): void {
+    for (const k of this.#entries(peer)) k.letGo = true
   }
 
   /**

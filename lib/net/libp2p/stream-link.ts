@@ -8,7 +8,7 @@ import type { Connection, Logger, Stream } from '@libp2p/interface'
 import {
   BodyReader, EnvelopeSplitter, decodeHello, decodePeers,
   MAX_NAMESPACE_BYTES, MAX_NAMESPACES_PER_STREAM,
-  MAX_FAST_HOP, MSG_DATA, MSG_FAST, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS, MSG_PING
+  MAX_FAST_HOP, MSG_DATA, MSG_FAST, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS, MSG_PING, MSG_SHED
 } from './envelope.ts'
 import type { PeerAddrs } from './envelope.ts'
 
@@ -21,6 +21,8 @@ export interface ReaderEvents {
   /** A broadcast frame on the fast lane (FAST, fast-lane.ts), at `hop`. */
   onFastFrame (link: PeerLink, namespace: string, hop: number, frame: Uint8Array): void
   onPeers (link: PeerLink, peers: PeerAddrs[]): void
+  /** The peer is letting this link go on purpose (SHED): it is about to close it. */
+  onShed (link: PeerLink): void
   /** An envelope was dropped (bad, unknown type or namespace, oversized). */
   onBadEnvelope (link: PeerLink, reason: string): void
   onBytes (n: number): void
@@ -199,6 +201,10 @@ export class InboundReader {
           // its arrival already counted as hearing from the peer
           if (!r.end()) { this.#bad('trailing bytes after PING'); return }
           this.link.pings = true
+          return
+        case MSG_SHED:
+          if (!r.end()) { this.#bad('trailing bytes after SHED'); return }
+          this.#events.onShed(this.link)
           return
         default:
           this.#bad(`unknown envelope type ${String(body[0])}`)

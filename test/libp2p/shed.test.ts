@@ -1,0 +1,68 @@
+/**
+ * A partial mesh lets a link go on purpose with a SHED first (lib/net/libp2p/
+ * partial-mesh.ts), so the peer knows the close is not a partition's and does
+ * not redial it as lost at its bound (dial-policy.ts isLost; the unit tests
+ * are redial-restore.test.ts). Real transports over loopback: the SHED must
+ * arrive before the connection's close, every time.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createLibp2pTransport, generatePsk, type Libp2pTransport } from '../../lib/net/libp2p/index.ts'
+import type { Connection, Logger, Stream } from '@libp2p/interface'
+import { InboundReader, PeerLink, type ReaderEvents } from '../../lib/net/libp2p/stream-link.ts'
+import { encodeShed, MSG_SHED } from '../../lib/net/libp2p/envelope.ts'
+import { recorder, until } from './helpers.ts'
+
+const psk = generatePsk()
+
+test('SHED is one byte of type after its length, and carries nothing', () => {
+  assert.equal([...encodeShed()], [1, MSG_SHED])
+})
+
+test('a hub over twice maxPeers lets newcomers go, and each one hears the SHED before the close', async () => {
+  const all: Libp2pTransport[] = []
+  try {
+    // maxPeers 2: the hub keeps 4 peers; a fifth and sixth newcomer are greeted, then let go a second later.
+    const hub = await createLibp2pTransport({ psk, maxPeers: 2 })
+    all.push(hub)
+    await hub.join('ns', recorder().handler)
+    for (let i = 0; i < 6; i++) {
+      const spoke = await createLibp2pTransport({ psk, maxPeers: 2, peers: hub.multiaddrs() })
+      all.push(spoke)
+      await spoke.join('ns', recorder().handler)
+      await until(() => hub.stats().connections >= Math.min(i + 1, 5), `the hub connected to spoke ${i}`)
+    }
+    const letGo = (): number => all.reduce((n, t) => n + t.stats().linksLetGo, 0)
+    const sheds = (): number => all.reduce((n, t) => n + t.stats().shedsReceived, 0)
+    await until(() => hub.stats().linksLetGo >= 1, 'the hub letting a newcomer go')
+    // Every link let go, by the hub or by a spoke that filled up meanwhile, was announced to its peer.
+    await until(() => sheds() === letGo(), `a SHED for every link let go (${sheds()} of ${letGo()})`, 5_000)
+    console.log(`  links let go ${letGo()}, SHEDs received ${sheds()}`)
+    assert.ok(letGo() >= 1)
+    assert.is(all.reduce((n, t) => n + t.stats().badEnvelopes, 0), 0, 'no envelope dropped')
+  } finally {
+    await Promise.all(all.map(async (t) => { await t.close() }))
+  }
+})
+
+/** An inbound reader over a stand-in stream, fed `bytes` as one message; returns the SHEDs and bad envelopes it reported. */
+function read (bytes: Uint8Array): { sheds: number, bad: string[] } {
+  const out = { sheds: 0, bad: [] as string[] }
+  const stream = new EventTarget()
+  const events = {
+    onShed: () => { out.sheds++ },
+    onBadEnvelope: (_: PeerLink, reason: string) => { out.bad.push(reason) },
+    onBytes: () => {},
+  } as unknown as ReaderEvents
+  const log = Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false }) as unknown as Logger
+  void new InboundReader(new PeerLink('12D3KooWPeer'), stream as unknown as Stream, {} as Connection, events, 1 << 20, log)
+  stream.dispatchEvent(Object.assign(new Event('message'), { data: bytes }))
+  return out
+}
+
+test('an inbound SHED is reported once; one with trailing bytes is dropped as a bad envelope', () => {
+  assert.equal(read(encodeShed()), { sheds: 1, bad: [] })
+  assert.equal(read(Uint8Array.of(2, MSG_SHED, 0)), { sheds: 0, bad: ['trailing bytes after SHED'] })
+})
+
+test.run()
