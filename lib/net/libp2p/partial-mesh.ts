@@ -89,10 +89,13 @@ export class PartialMesh {
    * and our own redialer knows it too (dial-policy.ts isLost).
    */
   #shed (peer: string): void {
+    const conns = this.#host.connectionsOf(peer)
+    // Already gone by itself meanwhile: that close was not ours, and may have been a partition's.
+    if (conns.length === 0) return
     this.#host.stats.linksLetGo++
     this.#host.redialer?.letGo(peer)
     this.#host.sendShed(peer)
-    for (const c of this.#host.connectionsOf(peer)) c.close().catch((err: Error) => { c.abort(err) })
+    for (const c of conns) c.close().catch((err: Error) => { c.abort(err) })
   }
 
   /** A new link may be the one in our region that lets a far link we dialled go (regions.ts). */
