@@ -228,7 +228,8 @@ export class Replica<V extends {}> {
     }
     const values = this.#decodeValues(records, from)
     const issued = this.#seq // before any listener can write
-    const forged = this.#forgedRecords(records)
+    // decided before any record is applied: a listener may write and raise #seq
+    const forged = forgedRecords(records, this.origin, issued)
     const tracker = this.tracker
     const gapBefore = tracker.hasGap(origin)
     const now = this.#o.now() // one clock read per frame
@@ -241,7 +242,7 @@ export class Replica<V extends {}> {
       else if (this.#apply(r, values?.[i], 'remote', now)) this.lag.record(physicalMs(r.hlc), now)
       tracker.mark(origin, firstSeq + i, now)
     }
-    if (forged !== undefined) this.#reportForged(from, records, forged, issued)
+    if (forged !== undefined) this.#host.refused(from, forgedError(records, forged, this.origin, issued))
     if (!tracker.hasGap(origin)) return false
     if (!gapBefore) {
       this.#counters.gapsDetected++
@@ -258,7 +259,8 @@ export class Replica<V extends {}> {
   applyRecords (records: WireRecord[], reason: EvictReason, from: string): WireRecord[] {
     const values = this.#decodeValues(records, from)
     const issued = this.#seq // before any listener can write
-    const forged = this.#forgedRecords(records)
+    // decided before any record is applied: a listener may write and raise #seq
+    const forged = forgedRecords(records, this.origin, issued)
     const now = this.#o.now()
     const changed: WireRecord[] = []
     for (let i = 0; i < records.length; i++) {
@@ -270,7 +272,7 @@ export class Replica<V extends {}> {
       this.#counters.repairs += changed.length
       if (changed.length !== 0) this.#o.logger.info({ peer: from, records: changed.length }, 'anti-entropy repaired state the update path had not delivered')
     }
-    if (forged !== undefined) this.#reportForged(from, records, forged, issued)
+    if (forged !== undefined) this.#host.refused(from, forgedError(records, forged, this.origin, issued))
     return changed
   }
 
@@ -282,20 +284,11 @@ export class Replica<V extends {}> {
     return values
   }
 
-  /** The indices of forged records (forged.ts), decided before any is applied: a listener may write and raise #seq. */
-  #forgedRecords (records: WireRecord[]): Set<number> | undefined {
-    return forgedRecords(records, this.origin, this.#seq)
-  }
-
   /** Skips a forged record, dropping the key's copy here: its state is unknown now, and a miss is always correct. */
   #refuseForged (r: WireRecord, reason: EvictReason): void {
     if (this.store.isLocal(r.key)) return
     this.#host.changed(r.key, reason)
     this.store.dropValue(r.key, reason)
-  }
-
-  #reportForged (from: string, records: WireRecord[], forged: Set<number>, issued: number): void {
-    this.#host.refused(from, forgedError(records, forged, this.origin, issued))
   }
 
   /** Carries out the merge rule's outcome (merge.ts) on the store, counters and host. Returns whether state changed. */
