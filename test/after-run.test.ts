@@ -1,6 +1,7 @@
 /**
  * afterThisRun (lib/core/runtime.ts), what the outbox, the repair relay
- * and the tiers' write queue batch a synchronous run with: it must run exactly where
+ * and the tiers' write queue batch a synchronous run with, and the relay's
+ * delivery and the audit's read wait on: it must run exactly where
  * `queueMicrotask` would (after the run, in the microtask queue's order) and
  * in the caller's AsyncLocalStorage context, as `queueMicrotask` did.
  */

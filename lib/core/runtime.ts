@@ -6,8 +6,9 @@
  * cache would resolve, stay alone and never propagate a write. Refusing at
  * `createMeshCache` turns that silence into an error that says what to do.
  *
- * `afterThisRun` is how a synchronous run is batched (the outbox, the repair
- * relay, a tier's write queue): see below.
+ * `afterThisRun` is how meshcache waits for the caller's synchronous run to
+ * end: to batch it (the outbox, the repair relay, a tier's write queue), or
+ * to keep work off it (the relay's delivery, the audit's read). See below.
  */
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 

@@ -23,6 +23,7 @@ import { isDeepStrictEqual } from 'node:util'
 import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
 import { addMetricSource, type MetricFamily, type MetricSource } from './exporter.ts'
 import { physicalMs } from '../core/clock.ts'
+import { afterThisRun } from '../core/runtime.ts'
 
 export interface AuditOptions<V = unknown> {
   /** Fraction of hits to re-check, 0 to 1 (0: the hook runs but samples nothing). */
@@ -195,7 +196,7 @@ export class Audit<V> {
     this.#inFlight++
     const pending: Pending<V> = { key, value, servedHlc: this.#host.versionOf(key), readAt: now }
     // Off the read path: the source is read once the caller's synchronous run is over.
-    queueMicrotask(() => { void this.#check(pending) })
+    afterThisRun(() => { void this.#check(pending) })
   }
 
   async #check (p: Pending<V>): Promise<void> {

@@ -30,6 +30,7 @@ import type { GossipSub, GossipsubMessage } from '@libp2p/gossipsub'
 import type { Logger } from '@libp2p/interface'
 import { updatesFrameId } from '../../../protocol/frame-id.ts'
 import { CHUNK_BYTES } from './envelope.ts'
+import { afterThisRun } from '../../core/runtime.ts'
 
 /** Topic of a namespace. The version is the envelope's: peers of another major never share a topic. */
 export function topicOf (namespace: string): string {
@@ -84,7 +85,7 @@ export class GossipRelay {
       // before the core merges it here, so each hop does not add our merge
       // (and the change listeners it runs) to everyone downstream.
       const from = propagationSource.toString()
-      queueMicrotask(() => { host.deliver(msg.topic, from, msg.data) })
+      afterThisRun(() => { host.deliver(msg.topic, from, msg.data) })
     })
   }
 
