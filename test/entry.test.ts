@@ -118,6 +118,30 @@ test('a local write over a slot: no value held, its place in the GC queue and de
   assert.equal(t.vv(live), ['w', 2])
 })
 
+test('every TTL reads back exact: one past the 32-bit column goes beside it, and leaves when rewritten or freed', () => {
+  const t = new EntryTable()
+  const ms = 1_700_000_000_000
+  // 2 ** 32 - 1 is the column's mark for "beside it", so it must go beside it too.
+  const ttls = [0, 1, 2 ** 31, 2 ** 32 - 2, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 1, 1.5, Number.MAX_SAFE_INTEGER]
+  const slots = ttls.map((ttl) => t.add(RecordKind.SET, ms * HLC_LOGICAL_RANGE, 'w', ['w', 1], ttl))
+  ttls.forEach((ttl, i) => {
+    assert.is(t.ttl(slots[i] as number), ttl, `ttl ${ttl}`)
+    assert.is(t.expiresAt(slots[i] as number), ms + ttl, `deadline with ttl ${ttl}`)
+  })
+  assert.is(t.wideTtls, 5)
+  // A wide TTL rewritten narrow, and a narrow one rewritten wide.
+  t.rewrite(slots[5] as number, RecordKind.SET, ms * HLC_LOGICAL_RANGE, 'w', ['w', 2], 60_000)
+  t.assign(slots[1] as number, { key: 'k', kind: RecordKind.SET, hlc: ms * HLC_LOGICAL_RANGE, writer: 'w', vv: ['w', 3] }, 2 ** 45)
+  assert.is(t.ttl(slots[5] as number), 60_000)
+  assert.is(t.ttl(slots[1] as number), 2 ** 45)
+  assert.is(t.wideTtls, 5)
+  for (const s of slots) t.free(s)
+  assert.is(t.wideTtls, 0, 'a freed slot leaves nothing beside the column')
+  const reused = t.add(RecordKind.SET, ms * HLC_LOGICAL_RANGE, 'w', ['w', 4], 5)
+  assert.is(t.ttl(reused), 5)
+  assert.is(t.wideTtls, 0)
+})
+
 test('slots survive the columns growing, and a freed slot is reused clean', () => {
   const t = new EntryTable()
   const n = 5_000 // past the initial 1,024 slots, several times

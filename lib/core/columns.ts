@@ -20,7 +20,7 @@
  * Node's `process.memoryUsage().arrayBuffers` does not count these buffers;
  * `external` does.
  */
-export type Column = Float64Array | Int32Array | Uint8Array
+export type Column = Float64Array | Int32Array | Uint32Array | Uint8Array
 
 interface ColumnType<C extends Column> {
   new (buffer: ArrayBuffer): C

@@ -39,12 +39,19 @@ const FOLDED = 0x40
 const MULTI = 0x80
 
 const INITIAL_SLOTS = 1024
+/** The `#ttl` column's mark for a TTL kept in `#wideTtl`. */
+const WIDE_TTL = 0xffffffff
 
 export class EntryTable {
   /** The write's hybrid logical clock timestamp (lib/core/clock.ts). */
   #hlc = column(Float64Array, INITIAL_SLOTS)
-  /** Lifetime of the value in ms, counted from the write's physical time. */
-  #ttl = column(Float64Array, INITIAL_SLOTS)
+  /**
+   * Lifetime of the value in ms, counted from the write's physical time: in
+   * 32 bits, 4 bytes a key fewer than a double, as every TTL under ~49 days
+   * fits. A longer (or fractional) one is WIDE_TTL here and sits in `#wideTtl`.
+   */
+  #ttl = column(Uint32Array, INITIAL_SLOTS)
+  readonly #wideTtl = new Map<Slot, number>()
   /**
    * One column for the two phases of a key, so metadata stays small: while
    * it has a value, the deadline (epoch ms) under which the expiry queue
@@ -81,6 +88,11 @@ export class EntryTable {
     return this.#writers.size
   }
 
+  /** Slots whose TTL does not fit the column (for the memory estimate). */
+  get wideTtls (): number {
+    return this.#wideTtl.size
+  }
+
   /** Slots allocated, in use or free: what the columns hold (for the memory estimate). */
   get capacity (): number {
     return this.#hlc.length
@@ -105,6 +117,7 @@ export class EntryTable {
     const flags = this.#flags[slot] as number
     if ((flags & MULTI) !== 0) this.#vectors.delete(slot)
     if ((flags & FOLDED) !== 0) this.#foldedSlots--
+    if (this.#ttl[slot] === WIDE_TTL) this.#wideTtl.delete(slot)
     this.#writers.release(this.#writer[slot] as number)
     this.#flags[slot] = 0
     this.#free.push(slot)
@@ -140,7 +153,13 @@ export class EntryTable {
 
   #setState (slot: Slot, hlc: number, vv: VersionVector, ttl: number): void {
     this.#hlc[slot] = hlc
-    this.#ttl[slot] = ttl
+    if (ttl >= 0 && ttl < WIDE_TTL && Number.isInteger(ttl)) {
+      if (this.#ttl[slot] === WIDE_TTL) this.#wideTtl.delete(slot)
+      this.#ttl[slot] = ttl
+    } else {
+      this.#ttl[slot] = WIDE_TTL
+      this.#wideTtl.set(slot, ttl)
+    }
     this.setVv(slot, vv)
   }
 
@@ -168,7 +187,8 @@ export class EntryTable {
   }
 
   ttl (slot: Slot): number {
-    return this.#ttl[slot] as number
+    const ttl = this.#ttl[slot] as number
+    return ttl !== WIDE_TTL ? ttl : this.#wideTtl.get(slot) as number
   }
 
   /** Whether the LRU holds a value for this state. */
@@ -229,7 +249,7 @@ export class EntryTable {
 
   /** When a value written by this state expires: its write's physical time plus its ttl, on every replica alike. */
   expiresAt (slot: Slot): number {
-    return physicalMs(this.#hlc[slot] as number) + (this.#ttl[slot] as number)
+    return physicalMs(this.#hlc[slot] as number) + this.ttl(slot)
   }
 
   /** The version vector (a fresh array for the one-origin case). */
