@@ -130,6 +130,41 @@ test('dropping and rewriting hot keys keeps the queue within twice the held valu
   store.close()
 })
 
+test('the queue names values by slot or by lifetime number: each expires at its own deadline whatever became of the other', () => {
+  const clock = createTestClock()
+  const dropped: string[] = []
+  const store = new Store<string>({ max: 10_000, now: clock.now, exactClock: true, onEvict: (key) => { dropped.push(key) } })
+  const t0 = clock.now()
+  // A local-only value over a dead state: the state is collected (its slot freed, then reused by
+  // another key's write), and the local value still goes at its own deadline, named by its lifetime.
+  const dead = store.writeState('local', RecordKind.DELETE, t0 * HLC_LOGICAL_RANGE, 'w', ['w', 1], 1000)
+  store.markDead(dead)
+  store.setLocal('local', 'l', t0 + 9000)
+  clock.advance(3000)
+  store.collect(1000) // a 1 s horizon: the dead state is past it
+  assert.is(store.meta.get('local'), undefined, 'the dead state went')
+  const reused = store.writeState('written', RecordKind.SET, clock.now() * HLC_LOGICAL_RANGE, 'w', ['w', 2], 1000)
+  assert.is(reused, dead, 'its slot is reused')
+  store.setWritten('written', 'v', reused)
+  // A loaded value dropped early frees its lifetime number; the next loaded value takes it, later.
+  store.setLoaded('early', 'e', t0 + 3500, store.addState('early', RecordKind.SET, 0, '', [], 0))
+  store.dropValue('early', 'local')
+  store.setLoaded('late', 'x', t0 + 12_000, store.addState('late', RecordKind.SET, 0, '', [], 0))
+  dropped.length = 0
+  clock.advance(1000) // t0 + 4000: the written value's deadline, and past the early one's
+  store.expireDue()
+  assert.equal(dropped, ['written'])
+  assert.is(store.lru.get('late'), 'x', 'the reused lifetime number kept its own, later deadline')
+  clock.advance(5000) // t0 + 9000
+  store.expireDue()
+  assert.equal(dropped, ['written', 'local'])
+  clock.advance(3000) // t0 + 12000
+  store.expireDue()
+  assert.equal(dropped, ['written', 'local', 'late'])
+  assert.is(store.lru.size, 0)
+  store.close()
+})
+
 test('with the real clock a timer drops the value at its deadline, with no read', async () => {
   const capture = captureTransport()
   const a = await createMeshCache<string>({ namespace: 'expiry', ttl: 40, maxTtl: 1000, transport: capture.transport })

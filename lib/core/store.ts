@@ -53,10 +53,15 @@ export interface StoreOptions {
  * slot (EntryTable: `expiresAt`, `queuedAt`).
  */
 class Lifetime {
+  readonly key: string
+  /** Its number in `Store.#lifetimeByNumber`; the expiry queue names it as -number - 1 (a slot is >= 0). */
+  readonly number: number
   expiresAt: number
   queuedAt = 0
 
-  constructor (expiresAt: number) {
+  constructor (key: string, number: number, expiresAt: number) {
+    this.key = key
+    this.number = number
     this.expiresAt = expiresAt
   }
 }
@@ -74,6 +79,9 @@ export class Store<V extends {}> {
   readonly #dead: DeadStates
   /** Deadlines of values whose lifetime is not their entry's write (local-only and loaded values). */
   readonly #lifetimes = new Map<string, Lifetime>()
+  /** The same lifetimes by number, what the expiry queue holds of them; numbers of dropped ones are reused. */
+  readonly #lifetimeByNumber: Array<Lifetime | undefined> = []
+  readonly #freeLifetimeNumbers: number[] = []
   /** Keys whose value was set with `local: true` (a subset of `#lifetimes`). */
   readonly #localKeys = new Set<string>()
   readonly #expiry = new ExpiryQueue()
@@ -121,7 +129,7 @@ export class Store<V extends {}> {
   /** Stores the value written by the state in `slot` (a local set or a remote record); it expires at that state's `expiresAt`. */
   setWritten (key: string, value: V, slot: Slot): void {
     this.lru.set(key, value)
-    this.#lifetimes.delete(key)
+    if (this.#lifetimes.size !== 0) this.#dropLifetime(key)
     if (this.#localKeys.size !== 0) this.#localKeys.delete(key)
     this.#revive(slot)
     this.#scheduleWritten(key, slot)
@@ -175,23 +183,25 @@ export class Store<V extends {}> {
     let n = 0
     while (queue.next <= now) {
       const at = queue.next
-      const key = queue.pop() as string
-      if (this.#queuedAtOf(key) !== at) continue // a stale hint
+      const ref = queue.pop() as number
+      if (this.#queuedAtOf(ref) !== at) continue // a stale hint
       // The value was written again since: wait for its new deadline.
-      const life = this.#lifetimes.get(key)
-      if (life !== undefined) {
+      let key: string
+      if (ref < 0) {
+        const life = this.#lifetimeByNumber[-ref - 1] as Lifetime
         if (life.expiresAt > now) {
-          queue.push(life.queuedAt = life.expiresAt, key)
+          queue.push(life.queuedAt = life.expiresAt, ref)
           continue
         }
+        key = life.key
       } else {
-        const slot = this.meta.get(key) as Slot
-        const expiresAt = table.expiresAt(slot)
+        const expiresAt = table.expiresAt(ref)
         if (expiresAt > now) {
-          table.setQueuedAt(slot, expiresAt)
-          queue.push(expiresAt, key)
+          table.setQueuedAt(ref, expiresAt)
+          queue.push(expiresAt, ref)
           continue
         }
+        key = this.meta.keyOf(ref) as string
       }
       if (this.dropValue(key, 'ttl')) n++
     }
@@ -287,13 +297,16 @@ export class Store<V extends {}> {
 
   #setLifetime (key: string, expiresAt: number): void {
     let life = this.#lifetimes.get(key)
-    if (life === undefined) this.#lifetimes.set(key, life = new Lifetime(expiresAt))
-    else life.expiresAt = expiresAt
+    if (life === undefined) {
+      const number = this.#freeLifetimeNumbers.pop() ?? this.#lifetimeByNumber.length
+      this.#lifetimes.set(key, life = new Lifetime(key, number, expiresAt))
+      this.#lifetimeByNumber[number] = life
+    } else life.expiresAt = expiresAt
     // Makes sure the queue holds `key` by its deadline. A deadline that moved
     // later needs nothing: the earlier item is pushed again when it comes due.
     if (life.queuedAt !== 0 && life.queuedAt <= expiresAt) return
     life.queuedAt = expiresAt
-    this.#enqueue(key, expiresAt)
+    this.#enqueue(-life.number - 1, expiresAt)
   }
 
   /** As #setLifetime's end, for a value its key's write stored. */
@@ -303,7 +316,7 @@ export class Store<V extends {}> {
     const queued = table.queuedAt(slot)
     if (queued !== 0 && queued <= at) return
     table.setQueuedAt(slot, at)
-    this.#enqueue(key, at)
+    this.#enqueue(slot, at)
   }
 
   /** The state of a key about to hold a value: out of the GC queue, and not queued for expiry under its dead phase. */
@@ -315,18 +328,30 @@ export class Store<V extends {}> {
     this.#dead.revive(slot) // its slot in the GC queue goes stale
   }
 
-  /** The deadline under which the expiry queue holds the value `key` holds (0: none), by its lifetime or its state's; undefined when neither holds one. */
-  #queuedAtOf (key: string): number | undefined {
-    const life = this.#lifetimes.get(key)
-    if (life !== undefined) return life.queuedAt
-    const slot = this.meta.get(key)
-    return slot !== undefined && this.table.hasValue(slot) ? this.table.queuedAt(slot) : undefined
+  /**
+   * The deadline under which the expiry queue holds what `ref` names (0:
+   * none), undefined when it names nothing that holds a value: a lifetime
+   * (ref < 0), or the state in slot `ref` holding the value its write stored
+   * (a loaded value's state has 0 there: its lifetime schedules it).
+   */
+  #queuedAtOf (ref: number): number | undefined {
+    if (ref < 0) return this.#lifetimeByNumber[-ref - 1]?.queuedAt
+    return ref < this.table.capacity && this.table.hasValue(ref) ? this.table.queuedAt(ref) : undefined
   }
 
-  /** Pushes `key` under `at` (its schedule already says so), arming the timer if it is the soonest. */
-  #enqueue (key: string, at: number): void {
+  /** Lets `key`'s lifetime go, if it has one (its queue item goes stale, and its number may be reused). */
+  #dropLifetime (key: string): void {
+    const life = this.#lifetimes.get(key)
+    if (life === undefined) return
+    this.#lifetimes.delete(key)
+    this.#lifetimeByNumber[life.number] = undefined
+    this.#freeLifetimeNumbers.push(life.number)
+  }
+
+  /** Pushes `ref` under `at` (its schedule already says so), arming the timer if it is the soonest. */
+  #enqueue (ref: number, at: number): void {
     this.#compactIfStale()
-    this.#expiry.push(at, key)
+    this.#expiry.push(at, ref)
     if (at < this.#timer.armedFor) this.#timer.arm(this.#expiry.next)
   }
 
@@ -338,13 +363,13 @@ export class Store<V extends {}> {
    */
   #compactIfStale (): void {
     if (this.#expiry.size <= 2 * this.lru.size + 1024) return
-    this.#expiry.retain((at, key) => this.#queuedAtOf(key) === at)
+    this.#expiry.retain((at, ref) => this.#queuedAtOf(ref) === at)
   }
 
   #disposed (key: string, reason: LRUCache.DisposeReason): void {
     if (reason === 'set') return // a replaced value (only when set over a value without noDisposeOnSet; kept as a guard)
     const why: EvictReason = reason === 'delete' ? (this.#deleting ?? 'local') : reason === 'evict' ? 'capacity' : 'ttl'
-    this.#lifetimes.delete(key)
+    this.#dropLifetime(key)
     this.#localKeys.delete(key)
     const slot = this.meta.get(key)
     if (slot !== undefined) this.markDead(slot)
