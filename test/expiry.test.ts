@@ -165,6 +165,48 @@ test('the queue names values by slot or by lifetime number: each expires at its 
   store.close()
 })
 
+test('a loaded value keeps its deadline in its state\'s slot: moved by a new load, replaced by a write or a local value, never a written value', () => {
+  const clock = createTestClock()
+  const dropped: string[] = []
+  const store = new Store<string>({ max: 10_000, now: clock.now, exactClock: true, onEvict: (key) => { dropped.push(key) } })
+  const t0 = clock.now()
+  const placeholder = (key: string): number => store.addState(key, RecordKind.SET, 0, '', [], 0)
+  // Loaded again with a later deadline, and with an earlier one.
+  const later = placeholder('later')
+  store.setLoaded('later', 'a', t0 + 1000, later)
+  store.setLoaded('later', 'b', t0 + 3000, later)
+  const earlier = placeholder('earlier')
+  store.setLoaded('earlier', 'a', t0 + 3000, earlier)
+  store.setLoaded('earlier', 'b', t0 + 1000, earlier)
+  // Loaded, then written by a state of its own (ttl 2 s from t0): lives by the write.
+  const written = store.writeState('written', RecordKind.SET, t0 * HLC_LOGICAL_RANGE, 'w', ['w', 1], 2000)
+  store.setLoaded('written', 'loaded', t0 + 500, written)
+  assert.is(store.writtenValue('written', written), undefined, 'a loaded value is not the state\'s write')
+  store.setWritten('written', 'w', written)
+  assert.is(store.writtenValue('written', written), 'w')
+  // Written, then loaded over the same state with a shorter life: goes at the load's deadline.
+  const reloaded = store.writeState('reloaded', RecordKind.SET, t0 * HLC_LOGICAL_RANGE, 'w', ['w', 2], 5000)
+  store.setWritten('reloaded', 'w', reloaded)
+  store.setLoaded('reloaded', 'loaded', t0 + 1500, reloaded)
+  // Loaded, then set local-only: lives by the local value's deadline.
+  const local = placeholder('local')
+  store.setLoaded('local', 'loaded', t0 + 500, local)
+  store.setLocal('local', 'l', t0 + 4000)
+  const at = (ms: number): string[] => {
+    clock.advance(ms - (clock.now() - t0))
+    store.expireDue()
+    return [...dropped]
+  }
+  assert.equal(at(999), [])
+  assert.equal(at(1000), ['earlier'])
+  assert.equal(at(1500), ['earlier', 'reloaded'])
+  assert.equal(at(2000), ['earlier', 'reloaded', 'written'])
+  assert.equal(at(3000), ['earlier', 'reloaded', 'written', 'later'])
+  assert.equal(at(4000), ['earlier', 'reloaded', 'written', 'later', 'local'])
+  assert.is(store.lru.size, 0)
+  store.close()
+})
+
 test('with the real clock a timer drops the value at its deadline, with no read', async () => {
   const capture = captureTransport()
   const a = await createMeshCache<string>({ namespace: 'expiry', ttl: 40, maxTtl: 1000, transport: capture.transport })

@@ -31,8 +31,13 @@ import { WriterIds } from './writer-ids.ts'
 /** A key's place in an EntryTable: valid until the store forgets the key (then reused). */
 export type Slot = number
 
-/** Flags: the record kind in the low bits, whether the LRU holds the value, whether the store's GC queue holds the key, whether a merge folded its vector, whether the vector is in `#vectors`. */
-const KIND_MASK = 0x0f
+/**
+ * Flags: the record kind in the low bits, whether the held value was loaded (not written by this state), whether
+ * the LRU holds the value, whether the store's GC queue holds the key, whether a merge folded its vector, whether
+ * the vector is in `#vectors`.
+ */
+const KIND_MASK = 0x07
+const LOADED = 0x08
 const HAS_VALUE = 0x10
 const DEAD_QUEUED = 0x20
 const FOLDED = 0x40
@@ -196,9 +201,23 @@ export class EntryTable {
     return ((this.#flags[slot] as number) & HAS_VALUE) !== 0
   }
 
+  /** Losing the value loses its being loaded too. */
   setHasValue (slot: Slot, has: boolean): void {
     const f = this.#flags[slot] as number
-    this.#flags[slot] = has ? f | HAS_VALUE : f & ~HAS_VALUE
+    this.#flags[slot] = has ? f | HAS_VALUE : f & ~(HAS_VALUE | LOADED)
+  }
+
+  /**
+   * Whether the value held is a loaded one hanging on this state (Store.setLoaded), not one its write stored:
+   * it expires at its own deadline, which is `queuedAt` itself, and an answer never sends it.
+   */
+  loaded (slot: Slot): boolean {
+    return ((this.#flags[slot] as number) & LOADED) !== 0
+  }
+
+  setLoaded (slot: Slot, loaded: boolean): void {
+    const f = this.#flags[slot] as number
+    this.#flags[slot] = loaded ? f | LOADED : f & ~LOADED
   }
 
   /** Whether the store's GC queue (dead-queue.ts) holds this key under `deadSince`. */

@@ -47,10 +47,12 @@ export interface StoreOptions {
 }
 
 /**
- * The lifetime of a value that is not its key's write (a local-only value
- * or a loaded one): when it expires, and the deadline under which the
- * expiry queue holds its key (0: not queued). A written value's are in its
- * slot (EntryTable: `expiresAt`, `queuedAt`).
+ * The lifetime of a local-only value (`set` with `local: true`): when it
+ * expires, and the deadline under which the expiry queue holds it (0: not
+ * queued). Its key may have no state, or lose it to the GC sweep while the
+ * value lives, so the queue names it by a number of its own. A written or
+ * loaded value's are in its state's slot (EntryTable: `expiresAt`,
+ * `queuedAt`, `loaded`).
  */
 class Lifetime {
   readonly key: string
@@ -77,13 +79,11 @@ export class Store<V extends {}> {
   readonly table = new EntryTable()
   /** States without a value, oldest death first, and their sweep (dead-states.ts). */
   readonly #dead: DeadStates
-  /** Deadlines of values whose lifetime is not their entry's write (local-only and loaded values). */
+  /** The local-only values' lifetimes, by key: its keys are those whose value was set with `local: true`. */
   readonly #lifetimes = new Map<string, Lifetime>()
   /** The same lifetimes by number, what the expiry queue holds of them; numbers of dropped ones are reused. */
   readonly #lifetimeByNumber: Array<Lifetime | undefined> = []
   readonly #freeLifetimeNumbers: number[] = []
-  /** Keys whose value was set with `local: true` (a subset of `#lifetimes`). */
-  readonly #localKeys = new Set<string>()
   readonly #expiry = new ExpiryQueue()
   readonly #now: Now
   readonly #onEvict: (key: string, reason: EvictReason) => void
@@ -130,19 +130,28 @@ export class Store<V extends {}> {
   setWritten (key: string, value: V, slot: Slot): void {
     this.lru.set(key, value)
     if (this.#lifetimes.size !== 0) this.#dropLifetime(key)
-    if (this.#localKeys.size !== 0) this.#localKeys.delete(key)
     this.#revive(slot)
-    this.#scheduleWritten(key, slot)
+    this.table.setLoaded(slot, false)
+    this.#scheduleWritten(slot)
     if (this.#left.length !== 0) this.#reportLeft()
   }
 
-  /** Stores a loaded value until `expiresAt`, hanging on the key's state in `slot`: any newer record drops it. */
+  /**
+   * Stores a loaded value until `expiresAt`, hanging on the key's state in `slot`: any newer record drops it.
+   * Its deadline is the slot's (`queuedAt`, with the LOADED flag), not an object of its own: most values of an
+   * invalidate-mode cache are loaded ones.
+   */
   setLoaded (key: string, value: V, expiresAt: number, slot: Slot): void {
     this.lru.set(key, value)
-    this.#localKeys.delete(key)
+    if (this.#lifetimes.size !== 0) this.#dropLifetime(key)
     this.#revive(slot)
-    this.table.setQueuedAt(slot, 0) // the lifetime below schedules this value
-    this.#setLifetime(key, expiresAt)
+    const table = this.table
+    table.setLoaded(slot, true)
+    // Pushed again whenever the deadline moves: the item under the old one goes stale.
+    if (table.queuedAt(slot) !== expiresAt) {
+      table.setQueuedAt(slot, expiresAt)
+      this.#enqueue(slot, expiresAt)
+    }
     if (this.#left.length !== 0) this.#reportLeft()
   }
 
@@ -152,7 +161,6 @@ export class Store<V extends {}> {
    */
   setLocal (key: string, value: V, expiresAt: number): void {
     this.lru.set(key, value)
-    this.#localKeys.add(key)
     const slot = this.meta.get(key)
     if (slot !== undefined) this.markDead(slot)
     this.#setLifetime(key, expiresAt)
@@ -161,12 +169,13 @@ export class Store<V extends {}> {
 
   /** Whether the value of `key` was set with `local: true` (one size check when no key was). */
   isLocal (key: string): boolean {
-    return this.#localKeys.size !== 0 && this.#localKeys.has(key)
+    return this.#lifetimes.size !== 0 && this.#lifetimes.has(key)
   }
 
   /** The value the state in `slot` wrote, if this store holds it (not a loaded or local-only value in its place). */
   writtenValue (key: string, slot: Slot): V | undefined {
-    if (!this.table.hasValue(slot) || this.#lifetimes.has(key)) return undefined
+    // a local-only value leaves its key's state without one (setLocal)
+    if (!this.table.hasValue(slot) || this.table.loaded(slot)) return undefined
     return this.lru.peek(key)
   }
 
@@ -194,6 +203,8 @@ export class Store<V extends {}> {
           continue
         }
         key = life.key
+      } else if (table.loaded(ref)) {
+        key = this.meta.keyOf(ref) // a loaded value's deadline is the one it was queued under
       } else {
         const expiresAt = table.expiresAt(ref)
         if (expiresAt > now) {
@@ -310,7 +321,7 @@ export class Store<V extends {}> {
   }
 
   /** As #setLifetime's end, for a value its key's write stored. */
-  #scheduleWritten (key: string, slot: Slot): void {
+  #scheduleWritten (slot: Slot): void {
     const table = this.table
     const at = table.expiresAt(slot)
     const queued = table.queuedAt(slot)
@@ -330,9 +341,9 @@ export class Store<V extends {}> {
 
   /**
    * The deadline under which the expiry queue holds what `ref` names (0:
-   * none), undefined when it names nothing that holds a value: a lifetime
-   * (ref < 0), or the state in slot `ref` holding the value its write stored
-   * (a loaded value's state has 0 there: its lifetime schedules it).
+   * none), undefined when it names nothing that holds a value: a local-only
+   * value's lifetime (ref < 0), or the state in slot `ref` holding a value
+   * (its write's, or a loaded one).
    */
   #queuedAtOf (ref: number): number | undefined {
     if (ref < 0) return this.#lifetimeByNumber[-ref - 1]?.queuedAt
@@ -369,8 +380,7 @@ export class Store<V extends {}> {
   #disposed (key: string, reason: LRUCache.DisposeReason): void {
     if (reason === 'set') return // a replaced value (only when set over a value without noDisposeOnSet; kept as a guard)
     const why: EvictReason = reason === 'delete' ? (this.#deleting ?? 'local') : reason === 'evict' ? 'capacity' : 'ttl'
-    this.#dropLifetime(key)
-    this.#localKeys.delete(key)
+    if (this.#lifetimes.size !== 0) this.#dropLifetime(key)
     const slot = this.meta.get(key)
     if (slot !== undefined) this.markDead(slot)
     this.#compactIfStale() // its queue item is now a stale hint
