@@ -142,6 +142,30 @@ test('every TTL reads back exact: one past the 32-bit column goes beside it, and
   assert.is(t.wideTtls, 0)
 })
 
+test('a placeholder\'s empty vector is held inline: it reads back empty, every record dominates it, and it turns into any vector and back', () => {
+  const t = new EntryTable()
+  const p = t.add(RecordKind.SET, 0, '', [], 1000)
+  assert.equal(t.vv(p), [])
+  assert.ok(t.isPlaceholder(p))
+  assert.is(t.vectorSize(p), 0)
+  assert.is(t.compare(p, ['a', 1]), Order.AFTER, 'any record dominates a placeholder')
+  assert.is(t.compare(p, []), Order.EQUAL)
+  assert.not.ok(t.exceeds(p, new Map()), 'nothing of it is beyond any state vector')
+  assert.equal(t.vectorWith(p, 'me', 3), ['me', 3])
+  // A real one-origin state is not a placeholder, nor is a several-origin one; either may become one again.
+  t.assign(p, { key: 'k', kind: RecordKind.SET, hlc: 5, writer: 'a', vv: ['a', 1] }, 1000)
+  assert.not.ok(t.isPlaceholder(p))
+  assert.equal(t.vv(p), ['a', 1])
+  t.assign(p, { key: 'k', kind: RecordKind.SET, hlc: 6, writer: 'a', vv: ['a', 2, 'b', 1] }, 1000)
+  assert.not.ok(t.isPlaceholder(p))
+  assert.is(t.vectorSize(p), 2)
+  t.rewrite(p, RecordKind.SET, 0, '', [], 1000)
+  assert.ok(t.isPlaceholder(p))
+  assert.equal(t.vv(p), [])
+  // Placeholders do not count as an origin an answer may owe.
+  assert.ok(t.nothingBeyond(new Map([['a', 2], ['b', 1]])))
+})
+
 test('slots survive the columns growing, and a freed slot is reused clean', () => {
   const t = new EntryTable()
   const n = 5_000 // past the initial 1,024 slots, several times

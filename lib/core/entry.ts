@@ -14,8 +14,9 @@
  *
  * No column holds pointers: the writer is a small id (writer-ids.ts), and
  * most keys are written by one origin, so their vector is `{writer: n}`
- * and the counter column holds n. Only a vector with several origins (or a
- * placeholder's empty one) is an array, in a Map beside the columns. Two
+ * and the counter column holds n (0 for a loaded value's placeholder, whose
+ * vector is empty). Only a vector with several origins is an array, in a Map
+ * beside the columns. Two
  * plain arrays of one pointer per key, as before, grew by copying and were
  * the largest item in a receiver's stalls after the columns' own doubling.
  */
@@ -68,9 +69,12 @@ export class EntryTable {
   /** The writer, as its id in `#writers`. */
   #writer = column(Int32Array, INITIAL_SLOTS)
   readonly #writers = new WriterIds()
-  /** The writer's counter when the vector is `{writer: counter}` (flag MULTI clear). */
+  /**
+   * The writer's counter when the vector is `{writer: counter}` (flag MULTI clear); 0 there is the empty vector
+   * of a loaded value's placeholder (real counters start at 1), so a placeholder costs no entry in `#vectors`.
+   */
   #counter = column(Float64Array, INITIAL_SLOTS)
-  /** The vectors of the other slots (flag MULTI set): several origins, or a placeholder's empty one. */
+  /** The vectors of the other slots (flag MULTI set): several origins, or one other than the writer's. */
   readonly #vectors = new Map<Slot, VersionVector>()
   /** What an answer may owe at most, by origin (highest-counters.ts). */
   readonly #highest = new HighestCounters()
@@ -274,15 +278,16 @@ export class EntryTable {
   /** The version vector (a fresh array for the one-origin case). */
   vv (slot: Slot): VersionVector {
     if (((this.#flags[slot] as number) & MULTI) !== 0) return this.#vectors.get(slot) as VersionVector
-    return [this.writer(slot), this.#counter[slot] as number]
+    const counter = this.#counter[slot] as number
+    return counter === 0 ? [] : [this.writer(slot), counter]
   }
 
   /** Sets the vector; the slot's writer must already be set. */
   setVv (slot: Slot, vv: VersionVector): void {
     const flags = this.#flags[slot] as number
     for (let i = 0; i < vv.length; i += 2) this.#highest.raise(vv[i] as string, vv[i + 1] as number)
-    if (vv.length === 2 && vv[0] === this.writer(slot)) {
-      this.#counter[slot] = vv[1] as number
+    if (vv.length === 0 || (vv.length === 2 && vv[0] === this.writer(slot))) {
+      this.#counter[slot] = vv.length === 0 ? 0 : vv[1] as number
       if ((flags & MULTI) === 0) return
       this.#vectors.delete(slot)
       this.#flags[slot] = flags & ~MULTI
@@ -303,7 +308,8 @@ export class EntryTable {
     highest.clear()
     forEachSlot((slot) => {
       if (((this.#flags[slot] as number) & MULTI) === 0) {
-        highest.raise(this.writer(slot), this.#counter[slot] as number)
+        const counter = this.#counter[slot] as number
+        if (counter !== 0) highest.raise(this.writer(slot), counter)
         return
       }
       const vv = this.#vectors.get(slot) as VersionVector
@@ -313,12 +319,13 @@ export class EntryTable {
 
   /** A loaded value's stand-in: an empty vector that every record dominates, never sent. */
   isPlaceholder (slot: Slot): boolean {
-    return ((this.#flags[slot] as number) & MULTI) !== 0 && (this.#vectors.get(slot) as VersionVector).length === 0
+    return ((this.#flags[slot] as number) & MULTI) === 0 && this.#counter[slot] === 0
   }
 
   /** Origins in the vector. */
   vectorSize (slot: Slot): number {
-    return ((this.#flags[slot] as number) & MULTI) === 0 ? 1 : (this.#vectors.get(slot) as VersionVector).length / 2
+    if (((this.#flags[slot] as number) & MULTI) === 0) return this.#counter[slot] === 0 ? 0 : 1
+    return (this.#vectors.get(slot) as VersionVector).length / 2
   }
 
   /** The order of `vv` relative to the slot's vector (as `compareVectors(vv, this.vv(slot))`), without allocating. */
