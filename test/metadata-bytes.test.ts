@@ -78,4 +78,36 @@ test('the estimate is within 25% of the measured metadata, live keys and local t
   }
 })
 
+test('the estimate is within 25% of the measured metadata of values getOrLoad stored', async () => {
+  const decoder = new TextDecoder()
+  const encoder = new TextEncoder()
+  const keys = Array.from({ length: N }, (_, i) => decoder.decode(encoder.encode(`load:${i}`)))
+  const values = Array.from({ length: N }, (_, i) => ({ id: i }))
+  const loadAll = async (cache: Awaited<ReturnType<typeof createMeshCache<{ id: number }>>>): Promise<void> => {
+    await Promise.all(keys.map((key, i) => cache.getOrLoad(key, () => values[i] as { id: number })))
+  }
+  const options = { max: N + 1, ttl: 3_600_000, transport: nowhere }
+  // As above: the code is compiled by a first cache, not measured as metadata.
+  const warm = await createMeshCache<{ id: number }>({ ...options, namespace: 'warm-up-loads', now: createTestClock().now })
+  await loadAll(warm)
+  warm.stats()
+  await warm.close()
+  const h0 = await liveBytes()
+  let lru: LRUCache<string, { id: number }> | undefined = new LRUCache({ max: N + 1 })
+  for (let i = 0; i < N; i++) lru.set(keys[i] as string, values[i] as { id: number })
+  const lruBytes = await liveBytes() - h0
+  assert.is(lru.size, N)
+  lru = undefined
+
+  const cache = await createMeshCache<{ id: number }>({ ...options, namespace: 'metadata-bytes-loads', now: createTestClock().now })
+  await loadAll(cache)
+  const loaded = await liveBytes() - h0 - lruBytes
+  const estimate = cache.stats().metadataBytes
+  assert.is(cache.stats().liveKeys, N)
+  await cache.close()
+  assert.is(keys.length + values.length, 2 * N) // both held to here
+  const ratio = estimate / loaded
+  assert.ok(ratio > 0.75 && ratio < 1.25, `loaded values: estimated ${(estimate / N).toFixed(1)} B/key, measured ${(loaded / N).toFixed(1)} B/key (${ratio.toFixed(2)}×)`)
+})
+
 test.run()

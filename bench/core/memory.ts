@@ -84,7 +84,8 @@ export async function run (): Promise<Row[]> {
   // where each write leaves in its own frame and every record comes with its own copy of the origin id).
   const [remoteTomb, remoteTombEstimate] = await remoteTombstones(keys, 1000)
   const [singleTomb] = await remoteTombstones(keys, 1)
-  const loaded = await loadedValues(keys, values) - lruPerKey
+  const [loadedTotal, loadedEstimate] = await loadedValues(keys, values)
+  const loaded = loadedTotal - lruPerKey
   if (keys.length !== N || values.length !== N) throw new Error('the shared keys and values changed') // keeps both alive to here
 
   const metadata = meshPerKey - lruPerKey
@@ -98,11 +99,12 @@ export async function run (): Promise<Row[]> {
     { section, figure: 'tombstone, remote: est vs measured', unit: 'B/key', mesh: remoteTombEstimate, baseline: { label: 'measured', value: remoteTomb } },
     { section, figure: 'tombstone, remote DELETE, 1 per frame', unit: 'B/key', mesh: singleTomb, target: { kind: 'abs', max: 200 } },
     { section, figure: 'loaded value (getOrLoad), metadata (difference)', unit: 'B/key', mesh: loaded, target: { kind: 'abs', max: 200 }, note: 'an invalidate-mode cache\'s values' },
+    { section, figure: 'loaded value: est vs measured', unit: 'B/key', mesh: loadedEstimate, baseline: { label: 'measured', value: loaded } },
   ]
 }
 
-/** Live bytes per value `getOrLoad` stored (1M misses, each loaded at once), the values' and keys' own bytes not counted. */
-async function loadedValues (keys: string[], values: Value[]): Promise<number> {
+/** Live bytes per value `getOrLoad` stored (1M misses, each loaded at once), the values' and keys' own bytes not counted, and the cache's estimate. */
+async function loadedValues (keys: string[], values: Value[]): Promise<[number, number]> {
   const h0 = await liveBytes()
   const { cache } = await newCache()
   for (let i = 0; i < N; i += CHUNK) {
@@ -112,9 +114,10 @@ async function loadedValues (keys: string[], values: Value[]): Promise<number> {
   }
   const perKey = (await liveBytes() - h0) / N
   const held = cache.stats().liveKeys
+  const est = estimate(cache)
   await cache.close()
   if (held !== N) throw new Error(`expected ${N} loaded values, got ${held}`)
-  return perKey
+  return [perKey, est]
 }
 
 /** Live bytes per tombstone left by N remote DELETE records arriving `batch` to a frame, and the cache's estimate. */
