@@ -8,6 +8,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ErrorCode, type MeshCache } from '../lib/index.ts'
 import { cluster } from './helpers/cluster.ts'
+import { Store } from '../lib/core/store.ts'
+import { valuesBefore } from '../lib/core/clear.ts'
+import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
+import { RecordKind } from '../protocol/constants.ts'
 
 for (const mode of ['invalidate', 'replicate'] as const) {
   test(`${mode}: clear drops every key on every instance, not just here`, async () => {
@@ -91,6 +95,23 @@ test('a load in flight across a clear is returned to its caller but not cached',
   assert.is(a.get('k'), undefined, 'not cached')
   assert.ok(a.stats().loadsDiscarded >= 1)
   await c.close()
+})
+
+test('a clear drops every loaded value, even one hanging on a state newer than the clear; a newer write\'s value stays', () => {
+  const store = new Store<string>({ max: 100, now: () => 1_700_000_000_000, exactClock: true, onEvict: () => {} })
+  const clearAt = 1_700_000_000_000 * HLC_LOGICAL_RANGE
+  const later = clearAt + 1000 * HLC_LOGICAL_RANGE
+  // A delete made after the clear (a concurrent one, or one seen first here), then a load hanging on it.
+  const deleted = store.writeState('loaded-on-newer', RecordKind.DELETE, later, 'w', ['w', 1], 60_000)
+  store.markDead(deleted)
+  store.setLoaded('loaded-on-newer', 'from the database', 1_700_000_060_000, deleted)
+  store.setLoaded('loaded', 'from the database', 1_700_000_060_000, store.addState('loaded', RecordKind.SET, 0, '', [], 0))
+  store.setWritten('written-after', 'v', store.writeState('written-after', RecordKind.SET, later, 'w', ['w', 2], 60_000))
+  store.setWritten('written-before', 'v', store.writeState('written-before', RecordKind.SET, clearAt - 1, 'w', ['w', 3], 60_000))
+  const dropped: string[] = []
+  valuesBefore(store, clearAt, (key) => { dropped.push(key) })
+  assert.equal(dropped.sort(), ['loaded', 'loaded-on-newer', 'written-before'])
+  store.close()
 })
 
 test('clear after close fails with E_CLOSED', async () => {

@@ -42,7 +42,8 @@ export function valuesBefore<V extends {}> (store: Store<V>, hlc: number, drop: 
   for (const key of [...store.lru.keys()]) {
     if (store.isLocal(key)) continue
     const slot = store.meta.get(key)
-    if (slot !== undefined && !table.isPlaceholder(slot) && table.hlc(slot) >= hlc) continue
+    // A loaded value goes whatever its state's time: no write of it stands behind the value (SPEC §4.1).
+    if (slot !== undefined && !table.loaded(slot) && table.hlc(slot) >= hlc) continue
     drop(key)
     dropped++
   }
