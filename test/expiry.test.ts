@@ -130,10 +130,16 @@ test('dropping and rewriting hot keys keeps the queue within twice the held valu
   store.close()
 })
 
-test('the queue names values by slot or by lifetime number: each expires at its own deadline whatever became of the other', () => {
+/** A store on a test clock that notes every key whose value leaves it. */
+function storeOnTestClock (): { clock: ReturnType<typeof createTestClock>, dropped: string[], store: Store<string> } {
   const clock = createTestClock()
   const dropped: string[] = []
   const store = new Store<string>({ max: 10_000, now: clock.now, exactClock: true, onEvict: (key) => { dropped.push(key) } })
+  return { clock, dropped, store }
+}
+
+test('the queue names values by slot or by lifetime number: each expires at its own deadline whatever became of the other', () => {
+  const { clock, dropped, store } = storeOnTestClock()
   const t0 = clock.now()
   // A local-only value over a dead state: the state is collected (its slot freed, then reused by
   // another key's write), and the local value still goes at its own deadline, named by its lifetime.
@@ -166,9 +172,7 @@ test('the queue names values by slot or by lifetime number: each expires at its 
 })
 
 test('a loaded value keeps its deadline in its state\'s slot: moved by a new load, replaced by a write or a local value, never a written value', () => {
-  const clock = createTestClock()
-  const dropped: string[] = []
-  const store = new Store<string>({ max: 10_000, now: clock.now, exactClock: true, onEvict: (key) => { dropped.push(key) } })
+  const { clock, dropped, store } = storeOnTestClock()
   const t0 = clock.now()
   const placeholder = (key: string): number => store.addState(key, RecordKind.SET, 0, '', [], 0)
   // Loaded again with a later deadline, and with an earlier one.
