@@ -27,6 +27,7 @@ import { column, grownTo } from './columns.ts'
 import type { MergedState, MergeState } from './merge.ts'
 import { compareVectors, Order, vectorExceeds, vectorWith, vectorWithout, type OrderValue, type VersionVector } from './version-vector.ts'
 import { HighestCounters } from './highest-counters.ts'
+import { TtlColumn } from './ttl-column.ts'
 import { WriterIds } from './writer-ids.ts'
 
 /** A key's place in an EntryTable: valid until the store forgets the key (then reused). */
@@ -45,19 +46,12 @@ const FOLDED = 0x40
 const MULTI = 0x80
 
 const INITIAL_SLOTS = 1024
-/** The `#ttl` column's mark for a TTL kept in `#wideTtl`. */
-const WIDE_TTL = 0xffffffff
 
 export class EntryTable {
   /** The write's hybrid logical clock timestamp (lib/core/clock.ts). */
   #hlc = column(Float64Array, INITIAL_SLOTS)
-  /**
-   * Lifetime of the value in ms, counted from the write's physical time: in
-   * 32 bits, 4 bytes a key fewer than a double, as every TTL under ~49 days
-   * fits. A longer (or fractional) one is WIDE_TTL here and sits in `#wideTtl`.
-   */
-  #ttl = column(Uint32Array, INITIAL_SLOTS)
-  readonly #wideTtl = new Map<Slot, number>()
+  /** Lifetime of the value in ms, counted from the write's physical time (32 bits: ttl-column.ts). */
+  readonly #ttl = new TtlColumn(INITIAL_SLOTS)
   /**
    * One column for the two phases of a key, so metadata stays small: while
    * it has a value, the deadline (epoch ms) under which the expiry queue
@@ -99,7 +93,7 @@ export class EntryTable {
 
   /** Slots whose TTL does not fit the column (for the memory estimate). */
   get wideTtls (): number {
-    return this.#wideTtl.size
+    return this.#ttl.wide
   }
 
   /** Slots allocated, in use or free: what the columns hold (for the memory estimate). */
@@ -126,7 +120,7 @@ export class EntryTable {
     const flags = this.#flags[slot] as number
     if ((flags & MULTI) !== 0) this.#vectors.delete(slot)
     if ((flags & FOLDED) !== 0) this.#foldedSlots--
-    if (this.#ttl[slot] === WIDE_TTL) this.#wideTtl.delete(slot)
+    this.#ttl.free(slot)
     this.#writers.release(this.#writer[slot] as number)
     this.#flags[slot] = 0
     this.#free.push(slot)
@@ -162,13 +156,7 @@ export class EntryTable {
 
   #setState (slot: Slot, hlc: number, vv: VersionVector, ttl: number): void {
     this.#hlc[slot] = hlc
-    if (ttl >= 0 && ttl < WIDE_TTL && Number.isInteger(ttl)) {
-      if (this.#ttl[slot] === WIDE_TTL) this.#wideTtl.delete(slot)
-      this.#ttl[slot] = ttl
-    } else {
-      this.#ttl[slot] = WIDE_TTL
-      this.#wideTtl.set(slot, ttl)
-    }
+    this.#ttl.set(slot, ttl)
     this.setVv(slot, vv)
   }
 
@@ -176,7 +164,7 @@ export class EntryTable {
   #grow (): void {
     const n = this.#hlc.length * 2
     this.#hlc = grownTo(this.#hlc, n)
-    this.#ttl = grownTo(this.#ttl, n)
+    this.#ttl.grow(n)
     this.#since = grownTo(this.#since, n)
     this.#flags = grownTo(this.#flags, n)
     this.#writer = grownTo(this.#writer, n)
@@ -196,8 +184,7 @@ export class EntryTable {
   }
 
   ttl (slot: Slot): number {
-    const ttl = this.#ttl[slot] as number
-    return ttl !== WIDE_TTL ? ttl : this.#wideTtl.get(slot) as number
+    return this.#ttl.get(slot)
   }
 
   /** Whether the LRU holds a value for this state. */

@@ -212,7 +212,7 @@ export class Store<V extends {}> {
           queue.push(expiresAt, ref)
           continue
         }
-        key = this.meta.keyOf(ref) as string
+        key = this.meta.keyOf(ref)
       }
       if (this.dropValue(key, 'ttl')) n++
     }
@@ -347,7 +347,7 @@ export class Store<V extends {}> {
    */
   #queuedAtOf (ref: number): number | undefined {
     if (ref < 0) return this.#lifetimeByNumber[-ref - 1]?.queuedAt
-    return ref < this.table.capacity && this.table.hasValue(ref) ? this.table.queuedAt(ref) : undefined
+    return this.table.hasValue(ref) ? this.table.queuedAt(ref) : undefined
   }
 
   /** Lets `key`'s lifetime go, if it has one (its queue item goes stale, and its number may be reused). */
