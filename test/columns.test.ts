@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as prng from 'lib0/prng'
-import { column, grownTo } from '../lib/core/columns.ts'
+import { block, column, grownTo, sharedBytes } from '../lib/core/columns.ts'
 import { EntryTable } from '../lib/core/entry.ts'
 import { WriterIds } from '../lib/core/writer-ids.ts'
 import { compareVectors, vectorExceeds, type VersionVector } from '../lib/core/version-vector.ts'
@@ -12,29 +12,46 @@ import { RecordKind } from '../protocol/constants.ts'
 // a counter per slot or, for several origins, an array beside the columns
 // (lib/core/entry.ts). Seeded: replay with COLUMNS_SEED=<seed>.
 
-test('a column grows in place within its reservation, keeping its elements, the new ones zero', () => {
+test('a column grows in place within its reservation: a longer view of the same memory, the new elements zero', () => {
   const c = column(Float64Array, 4, 64)
-  assert.ok((c.buffer as ArrayBuffer).resizable, 'this platform reserves: the test would prove nothing otherwise')
+  const buffer = c.buffer as unknown as SharedArrayBuffer
+  assert.ok(buffer instanceof SharedArrayBuffer && buffer.growable, 'this platform reserves: the test would prove nothing otherwise')
   c.set([1.5, -2, 2 ** 53, Number.MAX_VALUE])
-  const same = grownTo(c, 40)
-  assert.is(same, c, 'the same array, no copy')
-  assert.is(c.length, 40)
-  assert.equal([...c.subarray(0, 4)], [1.5, -2, 2 ** 53, Number.MAX_VALUE])
-  assert.ok(c.subarray(4).every((x) => x === 0))
-  assert.is(grownTo(c, 10), c, 'a smaller length leaves it as it is')
-  assert.is(c.length, 40)
+  const grown = grownTo(c, 40)
+  assert.is(grown.buffer, c.buffer, 'the same memory, no copy')
+  assert.is(grown.length, 40)
+  assert.is(c.length, 4, 'the old view keeps its length: holders keep what grownTo returns')
+  assert.equal([...grown.subarray(0, 4)], [1.5, -2, 2 ** 53, Number.MAX_VALUE])
+  assert.ok(grown.subarray(4).every((x) => x === 0))
+  grown[0] = 7
+  assert.is(c[0], 7, 'one memory under both views')
+  assert.is(grownTo(grown, 10), grown, 'a smaller length leaves it as it is')
 })
 
 test('a column past its reservation moves once to a larger one, keeping its elements', () => {
   const c = column(Int32Array, 8, 16)
   for (let i = 0; i < 8; i++) c[i] = i - 4
   const moved = grownTo(c, 20)
-  assert.is.not(moved, c)
+  assert.is.not(moved.buffer, c.buffer)
   assert.is(moved.length, 20)
   assert.equal([...moved.subarray(0, 8)], [-4, -3, -2, -1, 0, 1, 2, 3])
   assert.ok(moved.subarray(8).every((x) => x === 0))
-  assert.ok((moved.buffer as ArrayBuffer).maxByteLength >= 8 * 20 * 4, 'room for 8× more, in place')
-  assert.is(grownTo(moved, 100), moved)
+  assert.ok((moved.buffer as unknown as SharedArrayBuffer).maxByteLength >= 8 * 20 * 4, 'room for 8× more, in place')
+  assert.is(grownTo(moved, 100).buffer, moved.buffer)
+})
+
+test('the metadata memory is counted by sharedBytes and kept out of the external memory V8 weighs', () => {
+  const before = sharedBytes()
+  const externalBefore = process.memoryUsage().external
+  const c = column(Float64Array, 1024)
+  const chunk = block(Uint8Array, 1 << 20)
+  assert.is(sharedBytes() - before, 1024 * 8 + (1 << 20))
+  const grown = grownTo(c, 1 << 20)
+  assert.is(sharedBytes() - before, (1 << 20) * 8 + (1 << 20), 'growth in place is counted')
+  grown.fill(1)
+  chunk.fill(1)
+  // 9 MiB written: V8's count of external memory, which it weighs against the old generation's limit, takes none of it.
+  assert.ok(process.memoryUsage().external - externalBefore < 1 << 20, `external grew by ${process.memoryUsage().external - externalBefore} bytes`)
 })
 
 test('writer ids: one id per writer, counted by holders, given back and reused when none holds it', () => {

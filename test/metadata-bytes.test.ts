@@ -15,6 +15,7 @@ import { LRUCache } from 'lru-cache'
 import { createMeshCache } from '../lib/index.ts'
 import { createTestClock } from '../lib/testing/index.ts'
 import type { Transport } from '../lib/net/transport.ts'
+import { sharedBytes } from '../lib/core/columns.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -33,8 +34,8 @@ async function liveBytes (): Promise<number> {
   }
   gc()
   const m = process.memoryUsage()
-  // external, not arrayBuffers: the store's columns sit on resizable buffers, which only external counts.
-  return m.heapUsed + m.external
+  // The store's metadata sits on shared buffers (lib/core/columns.ts), which neither external nor arrayBuffers counts.
+  return m.heapUsed + m.external + sharedBytes()
 }
 
 test('the estimate is within 25% of the measured metadata, live keys and local tombstones', async () => {

@@ -5,6 +5,7 @@
  * benchmark instead of a network.
  */
 import type { Channel, FrameHandler, MeshCache, Transport } from '../../lib/index.ts'
+import { sharedBytes } from '../../lib/core/columns.ts'
 
 /** One line of the final table. */
 export interface Row {
@@ -174,8 +175,8 @@ export async function liveBytes (): Promise<number> {
   }
   gcFn()
   const m = process.memoryUsage()
-  // external, not arrayBuffers: the store's columns sit on resizable buffers, which only external counts.
-  return m.heapUsed + m.external
+  // The store's metadata sits on shared buffers (lib/core/columns.ts), which neither external nor arrayBuffers counts.
+  return m.heapUsed + m.external + sharedBytes()
 }
 
 /** A transport with no network: it keeps the handler the cache registers, so frames can be fed to it directly. */

@@ -1,29 +1,41 @@
 /**
- * Typed-array columns that grow in place. The store's per-slot columns
- * (entry.ts, key-arena.ts) grow with the number of keys. A fresh array
- * twice the size plus a copy on every doubling was the longest synchronous
- * run of a receiver under a stream of new keys (issue 21 §4): at 262,144
- * slots, 10–25 ms per doubling on a new VM, where each page of the new
- * array is faulted in at once by the copy.
+ * The memory the store's metadata lives in: typed arrays on shared buffers,
+ * which grow in place and which V8's garbage collector does not count.
  *
- * A column here sits on a resizable ArrayBuffer, and the typed array tracks
- * its length. Growing it commits more of an address range that was
- * reserved up front: nothing is copied, and the new pages are faulted in
- * one by one as slots come into use. The reservation is virtual address
- * space, not memory; it starts at RESERVED elements, and a column that
- * outgrows it moves once to a reservation eight times larger (a copy, as
- * before, but once per 8×). Where a reservation cannot be made, a column
- * is an ordinary array that is copied when it grows.
+ * Growing in place. The per-slot columns (entry.ts, key-arena.ts) grow with
+ * the number of keys. A fresh array twice the size plus a copy on every
+ * doubling was the longest synchronous run of a receiver under a stream of
+ * new keys (issue 21 §4): at 262,144 slots, 10–25 ms per doubling on a new
+ * VM, where each page of the new array is faulted in at once by the copy.
+ * A column here sits on a growable buffer whose address range is reserved
+ * up front: growing commits more of it, nothing is copied, and the new pages
+ * are faulted in one by one as slots come into use. The reservation is
+ * address space, not memory; it starts at RESERVED elements, and a column
+ * that outgrows it moves once to a reservation eight times larger (a copy,
+ * but once per 8×). Where a reservation cannot be made, a column is an
+ * ordinary array that is copied when it grows.
  *
- * An element access on a length-tracking array costs a few nanoseconds more
- * than on a fixed one (the apply-updates benchmark measures the whole apply).
- * Node's `process.memoryUsage().arrayBuffers` does not count these buffers;
- * `external` does.
+ * Shared buffers, not resizable ones. V8 counts the bytes of ordinary and
+ * resizable ArrayBuffers allocated since its last full GC against the old
+ * generation's limit, and after a quiet spell it sets that limit a few MB
+ * above the live heap. The store's metadata is freed by the store, never by
+ * a GC, yet each few MB of it that a growing key set added made V8 mark the
+ * whole heap: three to five full GCs in 10 s on every receiver of bench:mesh
+ * at 20,000 new keys/s after a spell at 1,000/s, each freeing none of it and
+ * each a stall of every write in flight (bench/README.md, 2026-12-04).
+ * SharedArrayBuffers are outside that count. They cannot shrink and a view
+ * of a growable one that tracks its length is several times slower to index,
+ * so a column is a fixed-length view, replaced by a longer view of the same
+ * memory when its buffer grows: holders keep what `grownTo` returns.
+ *
+ * Node's `process.memoryUsage()` counts none of this memory (`arrayBuffers`
+ * counts the fixed-size shared buffers only); `sharedBytes()` does, and the
+ * cache's `stats().metadataBytes` estimates it.
  */
 export type Column = Float64Array | Int32Array | Uint32Array | Uint8Array
 
 interface ColumnType<C extends Column> {
-  new (buffer: ArrayBuffer): C
+  new (buffer: ArrayBufferLike, offset: number, length: number): C
   new (length: number): C
   readonly BYTES_PER_ELEMENT: number
 }
@@ -36,25 +48,62 @@ interface ColumnType<C extends Column> {
  */
 const RESERVED = 1 << 20
 
-/** A column of `length` zeroed elements. */
+/** Bytes of the live shared buffers made here; each buffer's share leaves when a GC collects it. */
+let live = 0
+const collected = new FinalizationRegistry<{ bytes: number }>((share) => { live -= share.bytes })
+const shares = new WeakMap<SharedArrayBuffer, { bytes: number }>()
+
+function shared (bytes: number, maxBytes?: number): SharedArrayBuffer {
+  const buffer = maxBytes === undefined ? new SharedArrayBuffer(bytes) : new SharedArrayBuffer(bytes, { maxByteLength: maxBytes })
+  const share = { bytes }
+  shares.set(buffer, share)
+  collected.register(buffer, share)
+  live += bytes
+  return buffer
+}
+
+/** What the shared buffers of every store in this process hold now (for measurements: `process.memoryUsage()` misses it). */
+export function sharedBytes (): number {
+  return live
+}
+
+/** A column of `length` zeroed elements that can grow in place. */
 export function column<C extends Column> (type: ColumnType<C>, length: number, reserve = RESERVED): C {
   const max = Math.max(length, reserve) * type.BYTES_PER_ELEMENT
+  let buffer: SharedArrayBuffer
   try {
-    return new type(new ArrayBuffer(length * type.BYTES_PER_ELEMENT, { maxByteLength: max }))
+    buffer = shared(length * type.BYTES_PER_ELEMENT, max)
   } catch {
     return new type(length) // no room to reserve: an ordinary array
   }
+  return new type(buffer, 0, length)
 }
 
-/** `c` holding at least `length` elements, grown in place when it can be; new elements are zero. */
+/** A fixed-size array of `length` zeroed elements (a chunk, a hash table), outside the GC's count as a column is. */
+export function block<C extends Column> (type: ColumnType<C>, length: number): C {
+  return new type(shared(length * type.BYTES_PER_ELEMENT), 0, length)
+}
+
+/**
+ * `c` holding at least `length` elements, the new ones zero: a longer view of
+ * the same memory when its buffer can grow in place, else a copy. The caller
+ * keeps the result: `c` keeps its old length.
+ */
 export function grownTo<C extends Column> (c: C, length: number): C {
   if (length <= c.length) return c
   const type = c.constructor as ColumnType<C>
-  const buffer = c.buffer as ArrayBuffer
+  const buffer = c.buffer
   const bytes = length * type.BYTES_PER_ELEMENT
-  if (buffer.resizable && bytes <= buffer.maxByteLength) {
-    buffer.resize(bytes)
-    return c
+  if (buffer instanceof SharedArrayBuffer && buffer.growable && bytes <= buffer.maxByteLength) {
+    if (bytes > buffer.byteLength) {
+      const share = shares.get(buffer)
+      if (share !== undefined) {
+        live += bytes - buffer.byteLength
+        share.bytes = bytes
+      }
+      buffer.grow(bytes)
+    }
+    return new type(buffer, 0, length)
   }
   // Past the reservation (or without one): a copy, into one eight times the length.
   const next = column(type, length, 8 * length)

@@ -22,14 +22,18 @@
  * 100k slots) in one synchronous step, a stall every receiver felt at once.
  * Here a push fills the last chunk or starts one, a shift that empties the
  * first chunk drops it, and nothing ever copies more than one chunk.
+ * The chunks are store metadata outside the GC's count (columns.ts); an
+ * emptied chunk is kept as the next one to fill, so a queue that drains as
+ * fast as it fills allocates nothing, and none waits for a full GC to go.
  */
+import { block } from './columns.ts'
 
 /** Slots per chunk: a chunk's arrays stay small enough to allocate and drop in one go. */
 const CHUNK = 4096
 
 class Chunk {
-  readonly slots = new Int32Array(CHUNK)
-  readonly at = new Float64Array(CHUNK)
+  readonly slots = block(Int32Array, CHUNK)
+  readonly at = block(Float64Array, CHUNK)
   length = 0
 }
 
@@ -38,6 +42,8 @@ export class DeadQueue {
   /** Index of the oldest slot in the first chunk. */
   #head = 0
   #size = 0
+  /** An emptied chunk, filled next. */
+  #spare: Chunk | undefined
 
   /** Slots held, stale ones included. */
   get slots (): number {
@@ -47,7 +53,8 @@ export class DeadQueue {
   push (slot: number, seconds: number): void {
     let last = this.#chunks[this.#chunks.length - 1] as Chunk
     if (last.length === CHUNK) {
-      last = new Chunk()
+      last = this.#spare ?? new Chunk()
+      this.#spare = undefined
       this.#chunks.push(last)
     }
     last.at[last.length] = seconds
@@ -70,9 +77,16 @@ export class DeadQueue {
     if (this.#size === 0) return
     this.#head++
     this.#size--
-    if (this.#size === 0) this.#clear()
-    else if (this.#head === CHUNK) {
-      this.#chunks.shift() // an array of chunks: a few hundred pointers at most
+    if (this.#size === 0) {
+      // Empty: the last chunk starts over, and the chunk before it (if any) is the spare.
+      const chunks = this.#chunks
+      const last = chunks[chunks.length - 1] as Chunk
+      if (chunks.length > 1) this.#recycle(chunks[chunks.length - 2] as Chunk)
+      last.length = 0
+      this.#chunks = [last]
+      this.#head = 0
+    } else if (this.#head === CHUNK) {
+      this.#recycle(this.#chunks.shift() as Chunk) // an array of chunks: a few hundred pointers at most
       this.#head = 0
     }
   }
@@ -90,6 +104,11 @@ export class DeadQueue {
       }
       head = 0
     }
+  }
+
+  #recycle (chunk: Chunk): void {
+    chunk.length = 0
+    this.#spare ??= chunk
   }
 
   #clear (): void {

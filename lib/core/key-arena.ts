@@ -14,7 +14,7 @@
  * each record says whose location to move) and is dropped. So no step copies
  * more than one chunk. A key over 64 KiB gets a chunk of its own.
  */
-import { column, grownTo } from './columns.ts'
+import { block, column, grownTo } from './columns.ts'
 
 const CHUNK_BYTES = 1 << 16
 const HEADER = 8
@@ -24,7 +24,7 @@ const MAX_CHUNKS = 1 << 15
 export class KeyArena {
   /** Per slot: where its key's record starts, -1 for none. */
   #location = column(Int32Array, 0)
-  #chunks: Array<Uint8Array | undefined> = [new Uint8Array(CHUNK_BYTES)]
+  #chunks: Array<Uint8Array | undefined> = [block(Uint8Array, CHUNK_BYTES)]
   /** Per chunk: bytes written, and bytes of records still in use. */
   #filled: number[] = [0]
   #live: number[] = [0]
@@ -144,7 +144,7 @@ export class KeyArena {
 
   clear (): void {
     this.#location = column(Int32Array, 0)
-    this.#chunks = [new Uint8Array(CHUNK_BYTES)]
+    this.#chunks = [block(Uint8Array, CHUNK_BYTES)]
     this.#filled = [0]
     this.#live = [0]
     this.#current = 0
@@ -173,7 +173,7 @@ export class KeyArena {
     while ((this.#filled[this.#current] as number) + bytes > (this.#chunks[this.#current] as Uint8Array).length) {
       const c = this.#freeChunks.pop() ?? this.#chunks.length
       if (c >= MAX_CHUNKS) throw new RangeError(`meshcache: the keys held take more than ${MAX_CHUNKS * CHUNK_BYTES} bytes`)
-      this.#chunks[c] = new Uint8Array(Math.max(CHUNK_BYTES, bytes))
+      this.#chunks[c] = block(Uint8Array, Math.max(CHUNK_BYTES, bytes))
       this.#filled[c] = 0
       this.#live[c] = 0
       const previous = this.#current
