@@ -2,6 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Slot } from '../lib/core/entry.ts'
 import { DeadQueue } from '../lib/core/dead-queue.ts'
+import { sharedBytes } from '../lib/core/columns.ts'
 import { Store } from '../lib/core/store.ts'
 import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
 import { RecordKind } from '../protocol/constants.ts'
@@ -150,7 +151,6 @@ test('a chunked sweep drops a chunk per event-loop turn, oldest first, until not
   assert.is(store.tombstones, 1001, 'nothing after close')
 })
 
-test.run()
 
 test('the queue keeps order across its chunks: pushes, shifts and a retain over several thousand slots', () => {
   // DeadQueue stores slots in chunks of 4,096; 10,000 slots span three, and
@@ -181,3 +181,30 @@ test('the queue keeps order across its chunks: pushes, shifts and a retain over 
   assert.is(q.firstSlot, 7)
   assert.is(q.slots, 1)
 })
+
+test('a queue that drains as fast as it fills reuses its chunks: order kept, no new memory past the second chunk', () => {
+  // Emptied chunks wait for no full GC (lib/core/columns.ts): the queue takes them back.
+  const q = new DeadQueue()
+  const chunkBytes = 4096 * (4 + 8)
+  const before = sharedBytes()
+  let next = 0
+  for (let i = 0; i < 60_000; i++) {
+    q.push(i, i + 0.25)
+    if (q.slots > 3000) {
+      assert.is(q.firstSlot, next)
+      assert.is(q.firstAt, next + 0.25)
+      q.shift()
+      next++
+    }
+  }
+  while (q.slots > 0) {
+    assert.is(q.firstSlot, next++)
+    q.shift()
+  }
+  assert.is(next, 60_000)
+  assert.ok(sharedBytes() - before <= chunkBytes, `the queue took ${sharedBytes() - before} new bytes for 15 chunks' worth of slots`)
+  for (let i = 0; i < 5000; i++) q.push(i, 1) // refilled past a chunk after running empty: still in order
+  for (let i = 0; i < 5000; i++) { assert.is(q.firstSlot, i); q.shift() }
+})
+
+test.run()
