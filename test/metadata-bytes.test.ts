@@ -1,6 +1,6 @@
 /**
  * `stats().metadataBytes` against what the metadata measures: live bytes
- * (heap + external, after full GCs) of a cache with 100k live keys
+ * (heap + external + the store's shared buffers, after full GCs) of a cache with 100k live keys
  * minus a bare lru-cache holding the same keys and values, and of the same
  * keys as local tombstones minus the empty cache. Keys and values are the
  * test's, held to the end, so neither side pays for them. The GC is

@@ -3,9 +3,10 @@
  * tombstones, measured as live-byte deltas after full GCs (needs
  * `--expose-gc`), next to what `cache.stats().metadataBytes` estimates.
  *
- * Live bytes = heapUsed + external: lru-cache keeps links and TTLs in
- * typed arrays sized `max`, outside heapUsed, and the store's columns sit on
- * resizable buffers, which `arrayBuffers` does not count. Every cache gets max = 1M + 1
+ * Live bytes = heapUsed + external + the store's shared buffers: lru-cache
+ * keeps links and TTLs in typed arrays sized `max`, outside heapUsed, and
+ * the store's metadata sits on shared buffers that `process.memoryUsage()`
+ * does not count (lib/core/columns.ts `sharedBytes`). Every cache gets max = 1M + 1
  * so nothing is evicted, and a test clock so nothing expires or is collected.
  * Keys and values are built once and shared, so neither side pays for them,
  * except where a cache holds strings of its own (decoded remote keys).
@@ -35,7 +36,7 @@ function estimate (cache: MeshCache<Value>): number {
 }
 
 export async function run (): Promise<Row[]> {
-  const section = `memory: ${N / 1e6}M keys, max ${MAX}, live bytes (heap + external) after GC; est = stats().metadataBytes / key`
+  const section = `memory: ${N / 1e6}M keys, max ${MAX}, live bytes (heap + external + shared) after GC; est = stats().metadataBytes / key`
   if (!hasGc()) {
     return [{ section, figure: 'memory', unit: 'B/key', mesh: undefined, note: 'run with --expose-gc' }]
   }

@@ -20,7 +20,7 @@
  * generation's limit, and after a quiet spell it sets that limit a few MB
  * above the live heap. The store's metadata is freed by the store, never by
  * a GC, yet each few MB of it that a growing key set added made V8 mark the
- * whole heap: three to five full GCs in 10 s on every receiver of bench:mesh
+ * whole heap: three or four full GCs in 10 s on every receiver of bench:mesh
  * at 20,000 new keys/s after a spell at 1,000/s, each freeing none of it and
  * each a stall of every write in flight (bench/README.md, 2026-12-04).
  * SharedArrayBuffers are outside that count. They cannot shrink and a view
