@@ -54,6 +54,26 @@ test('the metadata memory is counted by sharedBytes and kept out of the external
   assert.ok(process.memoryUsage().external - externalBefore < 1 << 20, `external grew by ${process.memoryUsage().external - externalBefore} bytes`)
 })
 
+test('a runtime without shared memory gets ordinary arrays: columns copied to grow, blocks plain', () => {
+  const saved = globalThis.SharedArrayBuffer
+  // Some sandboxes remove the global; the store must still run there.
+  delete (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer
+  try {
+    const c = column(Int32Array, 4)
+    c[0] = 9
+    assert.instance(c.buffer, ArrayBuffer)
+    const grown = grownTo(c, 10)
+    assert.is(grown.length, 10)
+    assert.is(grown[0], 9)
+    assert.is.not(grown.buffer, c.buffer, 'a copy')
+    const b = block(Uint8Array, 16)
+    assert.is(b.length, 16)
+    assert.instance(b.buffer, ArrayBuffer)
+  } finally {
+    globalThis.SharedArrayBuffer = saved
+  }
+})
+
 test('writer ids: one id per writer, counted by holders, given back and reused when none holds it', () => {
   const w = new WriterIds()
   const a = w.hold('a')

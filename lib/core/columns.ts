@@ -81,7 +81,13 @@ export function column<C extends Column> (type: ColumnType<C>, length: number, r
 
 /** A fixed-size array of `length` zeroed elements (a chunk, a hash table), outside the GC's count as a column is. */
 export function block<C extends Column> (type: ColumnType<C>, length: number): C {
-  return new type(shared(length * type.BYTES_PER_ELEMENT), 0, length)
+  let buffer: SharedArrayBuffer
+  try {
+    buffer = shared(length * type.BYTES_PER_ELEMENT)
+  } catch {
+    return new type(length) // a runtime without shared memory: an ordinary array
+  }
+  return new type(buffer, 0, length)
 }
 
 /**
@@ -92,18 +98,20 @@ export function block<C extends Column> (type: ColumnType<C>, length: number): C
 export function grownTo<C extends Column> (c: C, length: number): C {
   if (length <= c.length) return c
   const type = c.constructor as ColumnType<C>
-  const buffer = c.buffer
+  const buffer = c.buffer as ArrayBufferLike & { growable?: boolean }
   const bytes = length * type.BYTES_PER_ELEMENT
-  if (buffer instanceof SharedArrayBuffer && buffer.growable && bytes <= buffer.maxByteLength) {
-    if (bytes > buffer.byteLength) {
-      const share = shares.get(buffer)
+  // `growable` is a growable SharedArrayBuffer's alone (read so, with no reference to a global a runtime may lack)
+  if (buffer.growable === true && bytes <= (buffer as SharedArrayBuffer).maxByteLength) {
+    const sab = buffer as SharedArrayBuffer
+    if (bytes > sab.byteLength) {
+      const share = shares.get(sab)
       if (share !== undefined) {
-        live += bytes - buffer.byteLength
+        live += bytes - sab.byteLength
         share.bytes = bytes
       }
-      buffer.grow(bytes)
+      sab.grow(bytes)
     }
-    return new type(buffer, 0, length)
+    return new type(sab, 0, length)
   }
   // Past the reservation (or without one): a copy, into one eight times the length.
   const next = column(type, length, 8 * length)
