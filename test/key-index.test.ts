@@ -2,6 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as prng from 'lib0/prng'
 import { KeyIndex, hashKey } from '../lib/core/key-index.ts'
+import { sharedBytes } from '../lib/core/columns.ts'
 
 // The store's key index (lib/core/key-index.ts): key → slot and slot → key in
 // typed arrays and a character arena. It must behave as a Map from key to slot
@@ -73,6 +74,7 @@ test('behaves as a Map from key to slot under random set, delete, deleteSlot, ge
 })
 
 test('what deleted keys leave in the arena is bounded: chunks empty or compact as keys go', () => {
+  const before = sharedBytes()
   const index = new KeyIndex()
   const live: Array<[string, number]> = [] // a FIFO: the oldest at `head`
   let head = 0
@@ -100,6 +102,9 @@ test('what deleted keys leave in the arena is bounded: chunks empty or compact a
   // ~28,000 keys of ~50 units: ~2.8 MB of characters and ~1 MB of cells and columns; without compaction every
   // chunk would stay (~40 MB).
   assert.ok(index.bytes < 6_000_000, `${index.bytes} bytes held`)
+  // A compacted chunk's memory is reused, not dropped: dropped, it would wait for a full GC (lib/core/columns.ts),
+  // and this churn would have left ~20 MB of it.
+  assert.ok(sharedBytes() - before < 2 * index.bytes, `${sharedBytes() - before} bytes of shared memory made for ${index.bytes} held`)
   for (const [key, slot] of kept) assert.is(index.get(key), slot, 'a kept key survives compaction')
   for (let i = head; i < live.length; i++) {
     const [key, slot] = live[i] as [string, number]

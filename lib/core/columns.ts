@@ -28,6 +28,12 @@
  * so a column is a fixed-length view, replaced by a longer view of the same
  * memory when its buffer grows: holders keep what `grownTo` returns.
  *
+ * The other side of that: a shared buffer a store lets go of (a key index
+ * table it outgrew, a chunk past the one kept for reuse) is freed when a
+ * full GC collects it, and V8 then runs one for reasons of its own. The GC
+ * queue and the key arena keep an emptied chunk for their next one, so a
+ * steady churn of keys lets go of nothing.
+ *
  * Node's `process.memoryUsage()` counts none of this memory (`arrayBuffers`
  * counts the fixed-size shared buffers only); `sharedBytes()` does, and the
  * cache's `stats().metadataBytes` estimates it.

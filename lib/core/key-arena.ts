@@ -30,6 +30,8 @@ export class KeyArena {
   #live: number[] = [0]
   #current = 0
   #freeChunks: number[] = []
+  /** A reclaimed chunk's memory, the next chunk's. */
+  #spare: Uint8Array | undefined
   /** For decoding two-byte keys. */
   #units = new Uint16Array(0)
 
@@ -173,7 +175,9 @@ export class KeyArena {
     while ((this.#filled[this.#current] as number) + bytes > (this.#chunks[this.#current] as Uint8Array).length) {
       const c = this.#freeChunks.pop() ?? this.#chunks.length
       if (c >= MAX_CHUNKS) throw new RangeError(`meshcache: the keys held take more than ${MAX_CHUNKS * CHUNK_BYTES} bytes`)
-      this.#chunks[c] = block(Uint8Array, Math.max(CHUNK_BYTES, bytes))
+      const spare = bytes <= CHUNK_BYTES ? this.#spare : undefined
+      this.#spare = spare === undefined ? this.#spare : undefined
+      this.#chunks[c] = spare ?? block(Uint8Array, Math.max(CHUNK_BYTES, bytes))
       this.#filled[c] = 0
       this.#live[c] = 0
       const previous = this.#current
@@ -209,6 +213,8 @@ export class KeyArena {
     this.#filled[c] = 0
     this.#live[c] = 0
     this.#freeChunks.push(c)
+    // Kept for the next chunk: a dropped one would wait for a full GC (columns.ts), and a steady churn of keys drops none.
+    if (chunk.length === CHUNK_BYTES) this.#spare ??= chunk
   }
 }
 
