@@ -8,6 +8,7 @@
  * Requests { id, op, ... }; replies { id, ok, value } or { id, ok: false, error }.
  */
 import { createLibp2pTransport, createMeshCache, type CacheMode } from '../../lib/index.ts'
+import { sharedBytes } from '../../lib/core/columns.ts'
 
 const [slot = '0', port = '0', peerPorts = '', mode = 'invalidate', ttlArg = '20000', maxArg = '300', redialArg = '200', maxRedialArg = '2000'] = process.argv.slice(2)
 const psk = process.env.SOAK_PSK
@@ -101,6 +102,8 @@ function handle (req: any): unknown {
         vvOrigins: vvOrigins.size,
         metadataBytes: s.metadataBytes,
         heapUsed: mem.heapUsed,
+        // The store's metadata lives on shared buffers, which memoryUsage() does not count (lib/core/columns.ts).
+        sharedBytes: sharedBytes(),
         rss: mem.rss,
         connected: cache.connectedPeers().length,
         members: cache.peers().length,
