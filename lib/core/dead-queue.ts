@@ -78,12 +78,8 @@ export class DeadQueue {
     this.#head++
     this.#size--
     if (this.#size === 0) {
-      // Empty: the last chunk starts over, and the chunk before it (if any) is the spare.
-      const chunks = this.#chunks
-      const last = chunks[chunks.length - 1] as Chunk
-      if (chunks.length > 1) this.#recycle(chunks[chunks.length - 2] as Chunk)
-      last.length = 0
-      this.#chunks = [last]
+      // Empty: its one chunk (earlier ones were shifted out as the head left them) starts over.
+      (this.#chunks[0] as Chunk).length = 0
       this.#head = 0
     } else if (this.#head === CHUNK) {
       this.#recycle(this.#chunks.shift() as Chunk) // an array of chunks: a few hundred pointers at most

@@ -175,9 +175,10 @@ export class KeyArena {
     while ((this.#filled[this.#current] as number) + bytes > (this.#chunks[this.#current] as Uint8Array).length) {
       const c = this.#freeChunks.pop() ?? this.#chunks.length
       if (c >= MAX_CHUNKS) throw new RangeError(`meshcache: the keys held take more than ${MAX_CHUNKS * CHUNK_BYTES} bytes`)
-      const spare = bytes <= CHUNK_BYTES ? this.#spare : undefined
-      this.#spare = spare === undefined ? this.#spare : undefined
-      this.#chunks[c] = spare ?? block(Uint8Array, Math.max(CHUNK_BYTES, bytes))
+      let chunk = bytes <= CHUNK_BYTES ? this.#spare : undefined
+      if (chunk !== undefined) this.#spare = undefined
+      else chunk = block(Uint8Array, Math.max(CHUNK_BYTES, bytes))
+      this.#chunks[c] = chunk
       this.#filled[c] = 0
       this.#live[c] = 0
       const previous = this.#current
