@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as prng from 'lib0/prng'
-import { block, column, grownTo, sharedBytes } from '../lib/core/columns.ts'
+import { SHARED_FROM, block, column, grownTo, sharedBytes } from '../lib/core/columns.ts'
 import { EntryTable } from '../lib/core/entry.ts'
 import { WriterIds } from '../lib/core/writer-ids.ts'
 import { compareVectors, vectorExceeds, type VersionVector } from '../lib/core/version-vector.ts'
@@ -12,20 +12,31 @@ import { RecordKind } from '../protocol/constants.ts'
 // a counter per slot or, for several origins, an array beside the columns
 // (lib/core/entry.ts). Seeded: replay with COLUMNS_SEED=<seed>.
 
-test('a column grows in place within its reservation: a longer view of the same memory, the new elements zero', () => {
+test('a small column grows in place within its reservation, the new elements zero', () => {
   const c = column(Float64Array, 4, 64)
-  const buffer = c.buffer as unknown as SharedArrayBuffer
-  assert.ok(buffer instanceof SharedArrayBuffer && buffer.growable, 'this platform reserves: the test would prove nothing otherwise')
+  assert.ok((c.buffer as ArrayBuffer).resizable, 'this platform reserves: the test would prove nothing otherwise')
   c.set([1.5, -2, 2 ** 53, Number.MAX_VALUE])
   const grown = grownTo(c, 40)
   assert.is(grown.buffer, c.buffer, 'the same memory, no copy')
   assert.is(grown.length, 40)
-  assert.is(c.length, 4, 'the old view keeps its length: holders keep what grownTo returns')
   assert.equal([...grown.subarray(0, 4)], [1.5, -2, 2 ** 53, Number.MAX_VALUE])
   assert.ok(grown.subarray(4).every((x) => x === 0))
-  grown[0] = 7
-  assert.is(c[0], 7, 'one memory under both views')
   assert.is(grownTo(grown, 10), grown, 'a smaller length leaves it as it is')
+})
+
+test('a column reaching SHARED_FROM moves once to shared memory, then grows in place: a longer view of it', () => {
+  const c = column(Int32Array, 1024)
+  c[0] = 7
+  const moved = grownTo(c, SHARED_FROM)
+  const buffer = moved.buffer as unknown as SharedArrayBuffer
+  assert.ok(buffer instanceof SharedArrayBuffer && buffer.growable)
+  assert.is(moved[0], 7)
+  const grown = grownTo(moved, 2 * SHARED_FROM)
+  assert.is(grown.buffer, moved.buffer, 'the same memory, no copy')
+  assert.is(moved.length, SHARED_FROM, 'the old view keeps its length: holders keep what grownTo returns')
+  grown[0] = 9
+  assert.is(moved[0], 9, 'one memory under both views')
+  assert.ok(grown.subarray(SHARED_FROM).every((x) => x === 0))
 })
 
 test('a column past its reservation moves once to a larger one, keeping its elements', () => {
@@ -36,16 +47,16 @@ test('a column past its reservation moves once to a larger one, keeping its elem
   assert.is(moved.length, 20)
   assert.equal([...moved.subarray(0, 8)], [-4, -3, -2, -1, 0, 1, 2, 3])
   assert.ok(moved.subarray(8).every((x) => x === 0))
-  assert.ok((moved.buffer as unknown as SharedArrayBuffer).maxByteLength >= 8 * 20 * 4, 'room for 8× more, in place')
+  assert.ok((moved.buffer as ArrayBuffer).maxByteLength >= 8 * 20 * 4, 'room for 8× more, in place')
   assert.is(grownTo(moved, 100).buffer, moved.buffer)
 })
 
 test('the metadata memory is counted by sharedBytes and kept out of the external memory V8 weighs', () => {
   const before = sharedBytes()
   const externalBefore = process.memoryUsage().external
-  const c = column(Float64Array, 1024)
-  const chunk = block(Uint8Array, 1 << 20)
-  assert.is(sharedBytes() - before, 1024 * 8 + (1 << 20))
+  const c = column(Float64Array, SHARED_FROM)
+  const chunk = block(Uint8Array, 1 << 20, true)
+  assert.is(sharedBytes() - before, SHARED_FROM * 8 + (1 << 20))
   const grown = grownTo(c, 1 << 20)
   assert.is(sharedBytes() - before, (1 << 20) * 8 + (1 << 20), 'growth in place is counted')
   grown.fill(1)
@@ -54,7 +65,7 @@ test('the metadata memory is counted by sharedBytes and kept out of the external
   assert.ok(process.memoryUsage().external - externalBefore < 1 << 20, `external grew by ${process.memoryUsage().external - externalBefore} bytes`)
 })
 
-test('a runtime without shared memory gets ordinary arrays: columns copied to grow, blocks plain', () => {
+test('a runtime without shared memory gets ordinary arrays where a large store would get shared ones', () => {
   const saved = globalThis.SharedArrayBuffer
   // Some sandboxes remove the global; the store must still run there.
   delete (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer
@@ -62,11 +73,11 @@ test('a runtime without shared memory gets ordinary arrays: columns copied to gr
     const c = column(Int32Array, 4)
     c[0] = 9
     assert.instance(c.buffer, ArrayBuffer)
-    const grown = grownTo(c, 10)
-    assert.is(grown.length, 10)
+    const grown = grownTo(c, SHARED_FROM)
+    assert.is(grown.length, SHARED_FROM)
     assert.is(grown[0], 9)
-    assert.is.not(grown.buffer, c.buffer, 'a copy')
-    const b = block(Uint8Array, 16)
+    assert.instance(grown.buffer, ArrayBuffer, 'where shared memory would be, an ordinary array')
+    const b = block(Uint8Array, 16, true)
     assert.is(b.length, 16)
     assert.instance(b.buffer, ArrayBuffer)
   } finally {

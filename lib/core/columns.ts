@@ -23,7 +23,10 @@
  * whole heap: three or four full GCs in 10 s on every receiver of bench:mesh
  * at 20,000 new keys/s after a spell at 1,000/s, each freeing none of it and
  * each a stall of every write in flight (bench/README.md, 2026-12-04).
- * SharedArrayBuffers are outside that count. They cannot shrink and a view
+ * SharedArrayBuffers are outside that count, so a large store's memory
+ * (SHARED_FROM below) is on them; a small store's stays on ordinary buffers,
+ * which V8 counts and so collects when a cache is dropped. Shared buffers
+ * cannot shrink, and a view
  * of a growable one that tracks its length is several times slower to index,
  * so a column is a fixed-length view, replaced by a longer view of the same
  * memory when its buffer grows: holders keep what `grownTo` returns.
@@ -34,7 +37,7 @@
  * queue and the key arena keep an emptied chunk for their next one, so a
  * steady churn of keys lets go of nothing.
  *
- * Node's `process.memoryUsage()` counts none of this memory (`arrayBuffers`
+ * Node's `process.memoryUsage()` counts none of the shared memory (`arrayBuffers`
  * counts the fixed-size shared buffers only); `sharedBytes()` does, and the
  * cache's `stats().metadataBytes` estimates it.
  */
@@ -53,6 +56,16 @@ interface ColumnType<C extends Column> {
  * column once, to 8M.
  */
 const RESERVED = 1 << 20
+
+/**
+ * Elements from which a column, or a block whose owner holds that much, is
+ * shared memory. Below, a store's memory is ordinary buffers that V8 counts:
+ * a process that makes and drops many small caches (a test suite) must see
+ * them collected, and V8 is prompted by nothing else (each growable shared
+ * buffer is also a mapping of its own, of which a process has ~65,000). Above,
+ * a store is large and long-lived, and its growth is what set off the full GCs.
+ */
+export const SHARED_FROM = 1 << 16
 
 /** Bytes of the live shared buffers made here; each buffer's share leaves when a GC collects it. */
 let live = 0
@@ -73,38 +86,47 @@ export function sharedBytes (): number {
   return live
 }
 
-/** A column of `length` zeroed elements that can grow in place. */
+/**
+ * A column of `length` zeroed elements that can grow in place: on a
+ * resizable ArrayBuffer (reserved up to SHARED_FROM elements) while small,
+ * on a growable shared one from SHARED_FROM elements on.
+ */
 export function column<C extends Column> (type: ColumnType<C>, length: number, reserve = RESERVED): C {
-  const max = Math.max(length, reserve) * type.BYTES_PER_ELEMENT
-  let buffer: SharedArrayBuffer
+  const bytes = length * type.BYTES_PER_ELEMENT
   try {
-    buffer = shared(length * type.BYTES_PER_ELEMENT, max)
+    const buffer = length >= SHARED_FROM
+      ? shared(bytes, Math.max(length, reserve) * type.BYTES_PER_ELEMENT)
+      : new ArrayBuffer(bytes, { maxByteLength: Math.min(Math.max(length, reserve), SHARED_FROM) * type.BYTES_PER_ELEMENT })
+    return new type(buffer, 0, length)
   } catch {
-    return new type(length) // no room to reserve: an ordinary array
+    return new type(length) // no room to reserve, or no shared memory: an ordinary array
   }
-  return new type(buffer, 0, length)
 }
 
-/** A fixed-size array of `length` zeroed elements (a chunk, a hash table), outside the GC's count as a column is. */
-export function block<C extends Column> (type: ColumnType<C>, length: number): C {
-  let buffer: SharedArrayBuffer
+/**
+ * A fixed-size array of `length` zeroed elements (a chunk, a hash table):
+ * on a shared buffer when `large` (its owner holds much already, SHARED_FROM),
+ * else an ordinary one.
+ */
+export function block<C extends Column> (type: ColumnType<C>, length: number, large: boolean): C {
+  if (!large) return new type(length)
   try {
-    buffer = shared(length * type.BYTES_PER_ELEMENT)
+    return new type(shared(length * type.BYTES_PER_ELEMENT), 0, length)
   } catch {
-    return new type(length) // a runtime without shared memory: an ordinary array
+    return new type(length) // a runtime without shared memory
   }
-  return new type(buffer, 0, length)
 }
 
 /**
  * `c` holding at least `length` elements, the new ones zero: a longer view of
- * the same memory when its buffer can grow in place, else a copy. The caller
- * keeps the result: `c` keeps its old length.
+ * the same memory when its buffer can grow in place, else a copy (once, when
+ * a column reaches SHARED_FROM elements and moves to a shared buffer). The
+ * caller keeps the result: `c` keeps its old length.
  */
 export function grownTo<C extends Column> (c: C, length: number): C {
   if (length <= c.length) return c
   const type = c.constructor as ColumnType<C>
-  const buffer = c.buffer as ArrayBufferLike & { growable?: boolean }
+  const buffer = c.buffer as ArrayBufferLike & { growable?: boolean, resizable?: boolean }
   const bytes = length * type.BYTES_PER_ELEMENT
   // `growable` is a growable SharedArrayBuffer's alone (read so, with no reference to a global a runtime may lack)
   if (buffer.growable === true && bytes <= (buffer as SharedArrayBuffer).maxByteLength) {
@@ -118,6 +140,10 @@ export function grownTo<C extends Column> (c: C, length: number): C {
       sab.grow(bytes)
     }
     return new type(sab, 0, length)
+  }
+  if (buffer.resizable === true && length < SHARED_FROM && bytes <= (buffer as ArrayBuffer).maxByteLength) {
+    if (bytes > buffer.byteLength) (buffer as ArrayBuffer).resize(bytes)
+    return new type(buffer, 0, length)
   }
   // Past the reservation (or without one): a copy, into one eight times the length.
   const next = column(type, length, 8 * length)

@@ -26,19 +26,25 @@
  * emptied chunk is kept as the next one to fill, so a queue that drains as
  * fast as it fills allocates nothing, and none waits for a full GC to go.
  */
-import { block } from './columns.ts'
+import { SHARED_FROM, block } from './columns.ts'
 
 /** Slots per chunk: a chunk's arrays stay small enough to allocate and drop in one go. */
 const CHUNK = 4096
 
 class Chunk {
-  readonly slots = block(Int32Array, CHUNK)
-  readonly at = block(Float64Array, CHUNK)
+  readonly slots: Int32Array
+  readonly at: Float64Array
   length = 0
+
+  /** `large`: the queue holds SHARED_FROM slots already (columns.ts says why that decides). */
+  constructor (large: boolean) {
+    this.slots = block(Int32Array, CHUNK, large)
+    this.at = block(Float64Array, CHUNK, large)
+  }
 }
 
 export class DeadQueue {
-  #chunks: Chunk[] = [new Chunk()]
+  #chunks: Chunk[] = [new Chunk(false)]
   /** Index of the oldest slot in the first chunk. */
   #head = 0
   #size = 0
@@ -53,7 +59,7 @@ export class DeadQueue {
   push (slot: number, seconds: number): void {
     let last = this.#chunks[this.#chunks.length - 1] as Chunk
     if (last.length === CHUNK) {
-      last = this.#spare ?? new Chunk()
+      last = this.#spare ?? new Chunk(this.#size >= SHARED_FROM)
       this.#spare = undefined
       this.#chunks.push(last)
     }
@@ -108,7 +114,7 @@ export class DeadQueue {
   }
 
   #clear (): void {
-    this.#chunks = [new Chunk()]
+    this.#chunks = [new Chunk(false)]
     this.#head = 0
     this.#size = 0
   }

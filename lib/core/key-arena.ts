@@ -14,7 +14,7 @@
  * each record says whose location to move) and is dropped. So no step copies
  * more than one chunk. A key over 64 KiB gets a chunk of its own.
  */
-import { block, column, grownTo } from './columns.ts'
+import { SHARED_FROM, block, column, grownTo } from './columns.ts'
 
 const CHUNK_BYTES = 1 << 16
 const HEADER = 8
@@ -24,7 +24,7 @@ const MAX_CHUNKS = 1 << 15
 export class KeyArena {
   /** Per slot: where its key's record starts, -1 for none. */
   #location = column(Int32Array, 0)
-  #chunks: Array<Uint8Array | undefined> = [block(Uint8Array, CHUNK_BYTES)]
+  #chunks: Array<Uint8Array | undefined> = [new Uint8Array(CHUNK_BYTES)]
   /** Per chunk: bytes written, and bytes of records still in use. */
   #filled: number[] = [0]
   #live: number[] = [0]
@@ -146,7 +146,7 @@ export class KeyArena {
 
   clear (): void {
     this.#location = column(Int32Array, 0)
-    this.#chunks = [block(Uint8Array, CHUNK_BYTES)]
+    this.#chunks = [new Uint8Array(CHUNK_BYTES)]
     this.#filled = [0]
     this.#live = [0]
     this.#current = 0
@@ -177,7 +177,7 @@ export class KeyArena {
       if (c >= MAX_CHUNKS) throw new RangeError(`meshcache: the keys held take more than ${MAX_CHUNKS * CHUNK_BYTES} bytes`)
       let chunk = bytes <= CHUNK_BYTES ? this.#spare : undefined
       if (chunk !== undefined) this.#spare = undefined
-      else chunk = block(Uint8Array, Math.max(CHUNK_BYTES, bytes))
+      else chunk = block(Uint8Array, Math.max(CHUNK_BYTES, bytes), this.#chunks.length * CHUNK_BYTES >= 16 * SHARED_FROM)
       this.#chunks[c] = chunk
       this.#filled[c] = 0
       this.#live[c] = 0

@@ -29,7 +29,7 @@
  * Iteration is by slot number; no caller relies on an order across keys.
  */
 import { KeyArena, finishHash } from './key-arena.ts'
-import { block } from './columns.ts'
+import { SHARED_FROM, block } from './columns.ts'
 
 const SHARD_BITS = 6
 const SHARDS = 1 << SHARD_BITS
@@ -44,7 +44,7 @@ export function hashKey (key: string): number {
 
 /** Cells in pairs, [slot + 1 (0: empty), hash], so a probe reads one cache line. */
 class Shard {
-  table = block(Int32Array, 2 * MIN_CELLS)
+  table = new Int32Array(2 * MIN_CELLS)
   size = 0
 }
 
@@ -182,7 +182,7 @@ export class KeyIndex {
   #resize (s: number, cells: number): Shard {
     const { table: old, size } = this.#shards[s] as Shard
     const grown = new Shard()
-    grown.table = block(Int32Array, 2 * cells)
+    grown.table = block(Int32Array, 2 * cells, this.#size >= SHARED_FROM)
     grown.size = size
     for (let i = 0; i < old.length; i += 2) if (old[i] !== 0) place(grown.table, old[i + 1] as number, old[i] as number)
     this.#shards[s] = grown
