@@ -180,7 +180,7 @@ test('a partial mesh: a member\'s renewal crosses the mesh hop by hop, batched p
     batchRenewals: () => batch,
   })
   const state = (name: string): MemberState => ({ origin: `${name}~1`, nodeId: name, incarnation: '1', region: '', namespaces: ['m'], seq: 0 })
-  for (const name of ['b', 'c', 'd']) members.set(name, new Membership(state(name), wire(name)))
+  for (const name of ['b', 'c', 'd']) members.set(name, new Membership(state(name), wire(name), { maxClockSkew: 5_000 }))
   const [b, c, d] = ['b', 'c', 'd'].map((n) => members.get(n) as Membership) as [Membership, Membership, Membership]
   const x = new awarenessProtocol.Awareness(new Y.Doc())
   x.setLocalState(state('x'))

@@ -115,7 +115,7 @@ test('a departed member\'s awareness record is forgotten after twice the stale t
     onSummary: () => {},
   })
   const state = (name: string): MemberState => ({ origin: `${name}~1`, nodeId: name, incarnation: '1', region: '', namespaces: ['m'], seq: 0 })
-  for (const name of ['a', 'b', 'c']) members.set(name, new Membership(state(name), wire(name)))
+  for (const name of ['a', 'b', 'c']) members.set(name, new Membership(state(name), wire(name), { maxClockSkew: 5_000 }))
   for (const [name, m] of members) for (const other of members.keys()) if (other !== name) m.greet(other)
   const a = members.get('a') as Membership
   assert.is(a.peers().length, 2)
@@ -129,6 +129,40 @@ test('a departed member\'s awareness record is forgotten after twice the stale t
   assert.is(a.knownClients, 2, 'a and the live b stay, however old their record')
   assert.equal(a.peers().map((p) => p.nodeId), ['b'])
   for (const m of members.values()) m.destroy()
+})
+
+test('a killed member\'s state greeted on to a newcomer is judged by its own renewal stamp, not by its arrival', () => {
+  // Before, awareness dated a relayed state by its arrival: a restart greeted with a killed member's state listed it
+  // for another 30 s and greeted it on, so restarts kept it live (and its origin unretired) for minutes (the soak).
+  let clock = Date.now()
+  const members = new Map<string, Membership>()
+  const wire = (name: string) => ({
+    broadcast: (update: Uint8Array) => { for (const [other, m] of members) if (other !== name) m.apply(update, name) },
+    send: (peer: string, update: Uint8Array) => { members.get(peer)?.apply(update, name) },
+    onSummary: () => {},
+  })
+  const state = (name: string): MemberState => ({ origin: `${name}~1`, nodeId: name, incarnation: '1', region: '', namespaces: ['m'], seq: 0 })
+  const join = (name: string) => {
+    const m = new Membership(state(name), wire(name), { maxClockSkew: 5_000, now: () => clock })
+    members.set(name, m)
+    for (const other of members.keys()) if (other !== name) members.get(other)?.greet(name)
+    return m
+  }
+  const b = join('b')
+  const c = join('c')
+  members.delete('c') // killed: no goodbye reaches anyone
+  const live = (m: Membership) => m.peers().map((p) => p.nodeId)
+  clock += 20_000 // within 30 s plus the skew allowed: still a member, and greeted on as one
+  const d = join('d')
+  assert.equal(live(d), ['b', 'c'], 'a state renewed 20 s ago is live')
+  clock += 16_000 // 36 s since c's last renewal, 16 s since d heard of it
+  b.announce(1) // b renews (stamped now), c cannot
+  const e = join('e')
+  assert.equal(live(e), ['b', 'd'], 'the newcomer is not greeted with c')
+  assert.equal(live(d), ['b', 'e'], 'nor does d, which heard of c 16 s ago, still list it')
+  assert.equal(live(b), ['d', 'e'])
+  assert.ok(!d.liveOrigins().has('c~1'), 'c\'s origin is no longer kept as a live member\'s')
+  for (const m of [b, c, d, e]) m.destroy()
 })
 
 test('peers() lists a killed and restarted instance once at once; a partitioned member, or its twin, stays listed', async () => {

@@ -44,6 +44,12 @@ export interface MemberState {
    * Optional on the wire: an instance of an older version sends none.
    */
   meta?: Record<string, unknown>
+  /**
+   * Epoch ms, on the member's own clock, of its latest renewal or change.
+   * A copy relayed later (a greeting) is judged by it, not by its arrival.
+   * Optional on the wire: an instance of an older version sends none.
+   */
+  renewed?: number
 }
 
 export interface PeerInfo extends MemberState {
@@ -74,6 +80,13 @@ export interface MembershipHooks {
   batchRenewals?(): boolean
 }
 
+export interface MembershipOptions {
+  /** How far apart two instances' clocks may be (ms): a relayed state is stale past 30 s plus this. */
+  maxClockSkew: number
+  /** Epoch ms for renewal stamps and their age (tests); awareness itself runs on Date.now. */
+  now?: () => number
+}
+
 export class Membership {
   readonly #awareness: awarenessProtocol.Awareness
   readonly #doc: Y.Doc
@@ -92,10 +105,15 @@ export class Membership {
   #explicit = false
   /** Client ids whose state moved here since the last `takeRenewals` (a partial mesh). */
   readonly #renewed = new Set<number>()
+  /** A state its member renewed longer ago than this (ms) is stale wherever it is. */
+  readonly #staleAfter: number
+  readonly #now: () => number
 
-  constructor (local: MemberState, hooks: MembershipHooks) {
+  constructor (local: MemberState, hooks: MembershipHooks, options: MembershipOptions) {
     this.#local = local
     this.#hooks = hooks
+    this.#staleAfter = awarenessProtocol.outdatedTimeout + options.maxClockSkew
+    this.#now = options.now ?? Date.now
     this.#doc = new Y.Doc()
     this.#awareness = new awarenessProtocol.Awareness(this.#doc)
     // Awareness' own check timer must not keep a process alive.
@@ -103,6 +121,9 @@ export class Membership {
     this.#awareness.on('update', ({ added, updated, removed }: Record<'added' | 'updated' | 'removed', number[]>, origin: unknown) => {
       const batch = this.#hooks.batchRenewals?.() === true
       if (origin === 'local') {
+        // Stamped in place before it is encoded, here or with the tick's renewals.
+        const own = this.#awareness.getLocalState() as MemberState | null
+        if (own !== null) own.renewed = this.#now()
         // A renewal (awareness' own timer) waits for the next tick in a partial mesh.
         if (!this.#explicit && batch && removed.length === 0) {
           this.#renewed.add(this.#awareness.clientID)
@@ -112,12 +133,15 @@ export class Membership {
         this.#hooks.broadcast(awarenessProtocol.encodeAwarenessUpdate(this.#awareness, [this.#awareness.clientID]))
         return
       }
-      if (batch) for (const id of [...added, ...updated]) if (id !== this.#awareness.clientID) this.#renewed.add(id)
       for (const id of removed) {
         this.#peerOf.delete(id)
         this.#heard.delete(id)
       }
+      const now = this.#now()
       for (const id of [...added, ...updated]) {
+        // A copy of a state its member stopped renewing (relayed by a greeting, say) is no news.
+        if (id === this.#awareness.clientID || this.#stale(id, now)) continue
+        if (batch) this.#renewed.add(id)
         const heard = this.#heard.get(id)
         if (heard === undefined) this.#heard.set(id, { first: ++this.#updates, last: this.#updates })
         else heard.last = ++this.#updates
@@ -205,7 +229,22 @@ export class Membership {
    * newest clock of each, so a relayed copy never overrides a fresher one.
    */
   greet (peer: string): void {
-    this.#hooks.send(peer, awarenessProtocol.encodeAwarenessUpdate(this.#awareness, [...this.#awareness.getStates().keys()]))
+    const now = this.#now()
+    const ids = [...this.#awareness.getStates().keys()].filter((id) => !this.#stale(id, now))
+    this.#hooks.send(peer, awarenessProtocol.encodeAwarenessUpdate(this.#awareness, ids))
+  }
+
+  /**
+   * Whether a state's member last renewed it more than 30 s (plus the clock
+   * skew allowed) ago by its own stamp. Awareness dates a state by its arrival:
+   * a departed member's state, greeted to an instance that had none of it (a
+   * restart, or one that forgot it), lived another 30 s there and was greeted
+   * on, so restarts kept a killed member listed, and its origin unretired
+   * (a live member's origin is kept), for minutes (the soak's origin bound).
+   */
+  #stale (id: number, now: number): boolean {
+    const state = this.#awareness.getStates().get(id) as MemberState | undefined
+    return typeof state?.renewed === 'number' && now - state.renewed > this.#staleAfter
   }
 
   /**
@@ -219,7 +258,8 @@ export class Membership {
   }
 
   /**
-   * Live members other than this instance (renewed within the last 30 s).
+   * Live members other than this instance (renewed within the last 30 s,
+   * and by their own stamp within 30 s plus the clock skew allowed).
    * With `connected` (the transport's peers now), each is marked connected
    * or not. Members that are not connected stay listed: a partitioned member
    * is still a member (change sources hold their acknowledgements for it),
@@ -230,8 +270,9 @@ export class Membership {
   peers (connected?: ReadonlySet<string>): PeerInfo[] {
     const out: PeerInfo[] = []
     const heard = new Map<PeerInfo, { first: number, last: number }>()
+    const now = this.#now()
     for (const [id, state] of this.#awareness.getStates()) {
-      if (id === this.#awareness.clientID || !isMemberState(state)) continue
+      if (id === this.#awareness.clientID || !isMemberState(state) || this.#stale(id, now)) continue
       const peer = this.#peerOf.get(id) ?? ''
       const info: PeerInfo = { ...pick(state), peer, lastSeen: this.#awareness.meta.get(id)?.lastUpdated ?? 0 }
       if (connected !== undefined) info.connected = connected.has(peer)

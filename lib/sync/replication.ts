@@ -253,6 +253,7 @@ export class Replication<V extends {}> {
         },
         batchRenewals: () => this.#host.relays(),
       },
+      { maxClockSkew: this.#o.maxClockSkew },
     )
   }
 }
