@@ -15,6 +15,7 @@ import type { ComponentLogger, ConnectionGater, PrivateKey, MessageStream, Strea
 import { quietNoiseLengths } from './noise-lengths.ts'
 import { batchInboundWindowUpdates } from './yamux-window.ts'
 import { fixXSalsa20Memory } from './xsalsa20-memory.ts'
+import { poolCipherOutputs } from './cipher-outputs.ts'
 import { GOSSIPSUB_SETTINGS } from './relay.ts'
 
 export interface NodeInit {
@@ -60,6 +61,8 @@ function tunedMuxer<C> (factory: (components: C) => StreamMuxerFactory): (compon
 export async function buildNode (init: NodeInit): Promise<Libp2p> {
   // pnet's cipher leaks wasm memory across connections until a process dies (see the module)
   if (init.psk !== undefined) fixXSalsa20Memory()
+  // a message's ciphertext from Node's buffer pool, not an allocation outside V8's heap (see the module)
+  poolCipherOutputs()
   return createLibp2p({
     addresses: { listen: init.listen },
     ...(init.privateKey !== undefined ? { privateKey: init.privateKey } : {}),
