@@ -107,7 +107,12 @@ test('states that are not member states are ignored', async () => {
   await a.close()
 })
 
-test('a departed member\'s awareness record is forgotten after twice the stale timeout, a live one\'s never', () => {
+/**
+ * Membership objects wired to each other directly (no cache): `join` makes a
+ * member and has every other greet it; one taken out of `members` hears and
+ * says nothing more (killed).
+ */
+function directMembers (now?: () => number) {
   const members = new Map<string, Membership>()
   const wire = (name: string) => ({
     broadcast: (update: Uint8Array) => { for (const [other, m] of members) if (other !== name) m.apply(update, name) },
@@ -115,8 +120,18 @@ test('a departed member\'s awareness record is forgotten after twice the stale t
     onSummary: () => {},
   })
   const state = (name: string): MemberState => ({ origin: `${name}~1`, nodeId: name, incarnation: '1', region: '', namespaces: ['m'], seq: 0 })
-  for (const name of ['a', 'b', 'c']) members.set(name, new Membership(state(name), wire(name), { maxClockSkew: 5_000 }))
-  for (const [name, m] of members) for (const other of members.keys()) if (other !== name) m.greet(other)
+  const join = (name: string): Membership => {
+    const m = new Membership(state(name), wire(name), { maxClockSkew: 5_000, ...(now !== undefined ? { now } : {}) })
+    members.set(name, m)
+    for (const [other, o] of members) if (other !== name) { o.greet(name); m.greet(other) }
+    return m
+  }
+  return { members, join }
+}
+
+test('a departed member\'s awareness record is forgotten after twice the stale timeout, a live one\'s never', () => {
+  const { members, join } = directMembers()
+  for (const name of ['a', 'b', 'c']) join(name)
   const a = members.get('a') as Membership
   assert.is(a.peers().length, 2)
   const c = members.get('c') as Membership
@@ -135,19 +150,7 @@ test('a killed member\'s state greeted on to a newcomer is judged by its own ren
   // Before, awareness dated a relayed state by its arrival: a restart greeted with a killed member's state listed it
   // for another 30 s and greeted it on, so restarts kept it live (and its origin unretired) for minutes (the soak).
   let clock = Date.now()
-  const members = new Map<string, Membership>()
-  const wire = (name: string) => ({
-    broadcast: (update: Uint8Array) => { for (const [other, m] of members) if (other !== name) m.apply(update, name) },
-    send: (peer: string, update: Uint8Array) => { members.get(peer)?.apply(update, name) },
-    onSummary: () => {},
-  })
-  const state = (name: string): MemberState => ({ origin: `${name}~1`, nodeId: name, incarnation: '1', region: '', namespaces: ['m'], seq: 0 })
-  const join = (name: string) => {
-    const m = new Membership(state(name), wire(name), { maxClockSkew: 5_000, now: () => clock })
-    members.set(name, m)
-    for (const other of members.keys()) if (other !== name) members.get(other)?.greet(name)
-    return m
-  }
+  const { members, join } = directMembers(() => clock)
   const b = join('b')
   const c = join('c')
   members.delete('c') // killed: no goodbye reaches anyone
