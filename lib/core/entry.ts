@@ -24,7 +24,7 @@ import type { RecordKindValue } from '../../protocol/constants.ts'
 import type { WireRecord } from '../../protocol/record.ts'
 import { physicalMs } from './clock.ts'
 import { column, grownTo } from './columns.ts'
-import type { MergedState, MergeState } from './merge.ts'
+import { SlotState } from './slot-state.ts'
 import { compareVectors, Order, vectorExceeds, vectorWith, vectorWithout, type OrderValue, type VersionVector } from './version-vector.ts'
 import { HighestCounters } from './highest-counters.ts'
 import { TtlColumn } from './ttl-column.ts'
@@ -397,22 +397,4 @@ export class EntryTable {
 export class SeenMemo {
   writer: string | undefined = undefined
   seen = 0
-}
-
-/** A slot seen as one state (MergeState, MergedState): `EntryTable.at`, or its own for tests. */
-export class SlotState implements MergeState, MergedState {
-  readonly table: EntryTable
-  slot: Slot
-
-  constructor (table: EntryTable, slot: Slot) {
-    this.table = table
-    this.slot = slot
-  }
-
-  get hlc (): number { return this.table.hlc(this.slot) }
-  get writer (): string { return this.table.writer(this.slot) }
-  get kind (): RecordKindValue { return this.table.kind(this.slot) }
-  get vv (): VersionVector { return this.table.vv(this.slot) }
-  get expiresAt (): number { return this.table.expiresAt(this.slot) }
-  compare (vv: VersionVector): OrderValue { return this.table.compare(this.slot, vv) }
 }
