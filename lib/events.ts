@@ -8,6 +8,7 @@ import type { EvictEvent } from './core/store.ts'
 import type { TierFailure } from './tiers/tier.ts'
 import type { PeerErrorEvent } from './net/transport.ts'
 import type { StaleEvent } from './observe/audit.ts'
+import type { ClockSkewEvent } from './observe/clock-skew.ts'
 
 /** A key's replicated state moved to a newer version (see MeshCache docs). */
 export interface ChangeEvent {
@@ -41,6 +42,8 @@ export interface MeshCacheEventPayloads {
   stale: StaleEvent
   /** A failed L2 call, never thrown to callers (lib/tiers). */
   tierError: TierFailure
+  /** A peer's timestamp was ahead of this instance's clock by more than `maxClockSkew` (lib/observe/clock-skew.ts); once a minute per origin and kind. */
+  clockSkew: ClockSkewEvent
 }
 
 /** The same as Node's EventEmitter event map (each event's arguments). */

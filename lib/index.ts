@@ -30,6 +30,7 @@ export type { RedisTierOptions } from './tiers/redis-options.ts'
 export type { Source, ChangeSink } from './sources/source.ts'
 export type { Exporter, ObservedCache, ObservedEvents } from './observe/exporter.ts'
 export type { Audit, AuditOptions, AuditStats, StaleEvent } from './observe/audit.ts'
+export type { ClockSkewEvent } from './observe/clock-skew.ts'
 
 /** A tier object as it is, or Redis options made into a RedisTier (loaded only then: the core never imports redis). */
 async function resolveTier<V extends {}> (l2: RedisTierOptions | Tier<V>): Promise<Tier<V>> {

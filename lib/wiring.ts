@@ -25,6 +25,7 @@ import { assertUserKey } from './loading/tags.ts'
 import type { Channel, FrameHandler, Transport } from './net/transport.ts'
 import type { MeshLogger } from './observe/logger.ts'
 import { Counters, type CacheStats } from './observe/stats.ts'
+import { ClockSkew } from './observe/clock-skew.ts'
 import { metadataBytes } from './observe/inspect.ts'
 import { addMetricSource } from './observe/exporter.ts'
 import { tierMetricSource } from './observe/tier-metrics.ts'
@@ -71,6 +72,8 @@ export class Wiring<V extends {}> {
   readonly #closeHooks = new Set<() => Promise<void>>()
   /** Where incoming frames go (lib/sync/dispatch.ts). */
   readonly #routes: FrameRoutes<V>
+  /** Peers' timestamps too far ahead of our clock: counted, logged and the `clockSkew` event (lib/observe/clock-skew.ts). */
+  readonly #skew: ClockSkew
 
   /** `cache` keys the tier's metric source (lib/observe/exporter.ts); `events` is how the parts speak through it. */
   constructor (options: ResolvedOptions<V>, transport: Transport, ownsTransport: boolean, cache: object, events: EventSink) {
@@ -80,6 +83,11 @@ export class Wiring<V extends {}> {
     this.transport = transport
     this.#ownsTransport = ownsTransport
     this.origin = `${options.nodeId}~${newIncarnation(options.now())}`
+    this.#skew = new ClockSkew(options.maxClockSkew, (event) => {
+      this.#log.warn({ ...event }, `clock skew: a timestamp from ${event.origin} (${event.seenIn}) is ${event.aheadMs} ms ahead of this instance's clock, ` +
+        `past maxClockSkew (${event.maxClockSkew} ms): deletes may not hold and dead members may stay listed until the clocks agree (SPEC §9)`)
+      if (this.#events.listening('clockSkew')) this.#events.safely('clockSkew', event)
+    }, options.now)
     this.replica = new Replica<V>(options, this.origin, this.counters, {
       changed: (key, reason) => this.derived.changed(key, reason),
       changedKeepingValue: (key) => this.derived.changedKeepingValue(key),
@@ -94,6 +102,7 @@ export class Wiring<V extends {}> {
       refused: (from, error) => this.#protocolError(from, error),
       members: () => this.repl.members(),
       clearing: () => this.derived.changedAll(),
+      clockAhead: (origin, aheadMs) => { this.#skew.ahead(origin, aheadMs, 'record') },
     })
     this.store = this.replica.store
     this.outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame), options.limits.maxOrigins)
@@ -102,6 +111,7 @@ export class Wiring<V extends {}> {
       send: (peer, frame) => this.#send(peer, frame),
       broadcast: (frame) => this.#broadcast(frame),
       relays: () => this.#channel?.relays?.() === true,
+      clockAhead: (origin, aheadMs) => { this.#skew.ahead(origin, aheadMs, 'membership') },
     })
     this.derived = new Derived<V>({
       now: options.now,
@@ -240,6 +250,7 @@ export class Wiring<V extends {}> {
     return {
       ...this.counters.snapshot(),
       syncRequests: this.repl.requests,
+      clockAhead: this.#skew.seen,
       liveKeys: store.lru.size,
       tombstones: store.tombstones,
       origins: this.replica.tracker.size,

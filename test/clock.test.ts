@@ -98,13 +98,14 @@ test('observe judges the drift against the wall-clock reading it is given, else 
 test('refuses to follow a remote timestamp more than maxDrift ahead of the wall; exactly maxDrift is followed', () => {
   const { wall, hlc } = setup()
   const t = hlc.tick()
-  hlc.observe((wall.now() + DRIFT + 1) * HLC_LOGICAL_RANGE)
+  assert.is(hlc.observe((wall.now() + DRIFT + 1) * HLC_LOGICAL_RANGE), false, 'refused: the caller reports it')
   assert.is(hlc.peek(), t, 'one millisecond beyond the drift: not followed')
-  hlc.observe(Number.MAX_SAFE_INTEGER)
+  assert.is(hlc.observe(Number.MAX_SAFE_INTEGER), false)
   assert.is(hlc.peek(), t, 'a broken clock from the year 2255')
   assert.is(hlc.tick(), t + 1)
+  assert.is(hlc.observe(t), true, 'behind the clock: nothing to follow, nothing to report')
   const edge = (wall.now() + DRIFT) * HLC_LOGICAL_RANGE + 999
-  hlc.observe(edge)
+  assert.is(hlc.observe(edge), true)
   assert.is(hlc.peek(), edge, 'at the drift limit: followed')
   wall.advance(DRIFT + 1)
   const far = (wall.now() + DRIFT) * HLC_LOGICAL_RANGE

@@ -168,6 +168,32 @@ test('a killed member\'s state greeted on to a newcomer is judged by its own ren
   for (const m of [b, c, d, e]) m.destroy()
 })
 
+test('a renewal stamp ahead of our clock by more than maxClockSkew is reported with its member; one within it is not, nor one behind', () => {
+  const offsets: Record<string, number> = { a: 0, ahead: 8_000, near: 4_000, behind: -60_000 }
+  const seen: Record<string, Array<[string, number]>> = {}
+  const members = new Map<string, Membership>()
+  const t0 = Date.now()
+  for (const name of Object.keys(offsets)) {
+    seen[name] = []
+    const m = new Membership({ origin: `${name}~1`, nodeId: name, incarnation: '1', region: '', namespaces: ['m'], seq: 0 }, {
+      broadcast: (update) => { for (const [other, o] of members) if (other !== name) o.apply(update, name) },
+      send: (peer, update) => { members.get(peer)?.apply(update, name) },
+      onSummary: () => {},
+      clockAhead: (origin, aheadMs) => { seen[name]?.push([origin, aheadMs]) },
+    }, { maxClockSkew: 5_000, now: () => t0 + (offsets[name] as number) })
+    members.set(name, m)
+    for (const [other, o] of members) if (other !== name) { o.greet(name); m.greet(other) }
+  }
+  assert.equal(seen.a, [['ahead~1', 8_000]], 'a sees ahead 8 s ahead; near (4 s) is within the skew')
+  assert.equal(seen.near, [], 'ahead is 4 s ahead of near: within it')
+  assert.equal(seen.ahead, [], 'from the clock ahead, nobody is ahead')
+  assert.equal(seen.behind?.sort(), [['ahead~1', 68_000], ['a~1', 60_000], ['near~1', 64_000]], 'the clock 60 s behind reports every other')
+  assert.equal(members.get('behind')?.peers().map((p) => p.nodeId), ['ahead', 'a', 'near'], 'and still lists them: stamps from its future are not stale')
+  members.get('ahead')?.announce(3) // a change, stamped afresh: reported again (the cache paces the reports)
+  assert.equal(seen.a, [['ahead~1', 8_000], ['ahead~1', 8_000]])
+  for (const m of members.values()) m.destroy()
+})
+
 test('peers() lists a killed and restarted instance once at once; a partitioned member, or its twin, stays listed', async () => {
   const net = createMemoryNetwork()
   const mk = (nodeId: string, transport: string) => createMeshCache<string>({ namespace: 'm', nodeId, transport: net.transport(transport), syncInterval: 0, announceInterval: 60_000 })

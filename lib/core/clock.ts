@@ -45,12 +45,16 @@ export class HybridClock {
   /**
    * Moves the clock past a timestamp seen in a remote record. `now` is the
    * wall clock if the caller has just read it (a frame's records share one
-   * read: a clock read per record was ~2% of applying one).
+   * read: a clock read per record was ~2% of applying one). Returns false
+   * when the timestamp was too far ahead to follow: the writer's clock (or
+   * one it followed) is ahead of ours by more than the drift allowed, which
+   * the caller reports (lib/observe/clock-skew.ts) rather than drop silently.
    */
-  observe (remote: number, now?: number): void {
-    if (remote <= this.#last) return
-    if (physicalMs(remote) > (now ?? this.#now()) + this.#maxDriftMs) return
+  observe (remote: number, now?: number): boolean {
+    if (remote <= this.#last) return true
+    if (physicalMs(remote) > (now ?? this.#now()) + this.#maxDriftMs) return false
     this.#last = remote
+    return true
   }
 
   /** The last timestamp issued or observed. */

@@ -51,6 +51,8 @@ export interface ReplicaHost {
   members (): ReadonlySet<string>
   /** A namespace clear raised the horizon: every load in flight must not be cached (Derived). */
   clearing (reason: EvictReason): void
+  /** A record's HLC time was `aheadMs` past our clock, beyond maxClockSkew: not followed, reported (lib/observe/clock-skew.ts). */
+  clockAhead (origin: string, aheadMs: number): void
 }
 
 /** Slots an anti-entropy answer looks at per event-loop turn: ~0.5-1 ms of CPU here. */
@@ -306,7 +308,7 @@ export class Replica<V extends {}> {
       this.#counters.expiredDropped++
       return false
     }
-    this.clock.observe(r.hlc, now)
+    if (!this.clock.observe(r.hlc, now)) this.#host.clockAhead(r.writer, physicalMs(r.hlc) - now)
     if (outcome === Outcome.DUPLICATE) {
       this.#counters.duplicates++
       return false

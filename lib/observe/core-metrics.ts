@@ -32,6 +32,7 @@ export function coreFamilies (s: CacheStats, members: number, connected: number)
     counter('repairs_total', 'Records applied by anti-entropy that changed state: losses the update path did not deliver.', one(s.repairs)),
     counter('gaps_total', 'Sequence gaps seen in an origin\'s updates (each starts a repair).', one(s.gapsDetected)),
     counter('sync_requests_total', 'Anti-entropy requests sent.', one(s.syncRequests)),
+    counter('clock_ahead_total', 'Remote timestamps (records, membership stamps) ahead of this instance\'s clock by more than maxClockSkew.', one(s.clockAhead)),
     counter('expired_dropped_total', 'Remote records older than the tombstone horizon, dropped.', one(s.expiredDropped)),
     counter('frames_sent_total', 'Frames sent to peers.', one(s.framesSent)),
     counter('frames_received_total', 'Frames received from peers.', one(s.framesReceived)),

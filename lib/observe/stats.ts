@@ -91,6 +91,13 @@ export interface CacheStats {
   syncRequests: number
   /** Sequence gaps seen in an origin's updates (each starts a repair at once). */
   gapsDetected: number
+  /**
+   * Records and membership states whose timestamp was ahead of this
+   * instance's clock by more than `maxClockSkew` (each origin also raises the
+   * `clockSkew` event, at most once a minute). Above 0, some clock in the
+   * mesh is off by more than the guarantees allow (SPEC §9).
+   */
+  clockAhead: number
   /** Keys holding a value on this instance. */
   liveKeys: number
   /** Keys known only by metadata: tombstones, remote writes in invalidate mode, expired or evicted copies. */

@@ -78,6 +78,13 @@ export interface MembershipHooks {
    * instead of our renewal being relayed to all (n·D copies each).
    */
   batchRenewals?(): boolean
+  /**
+   * A state's renewal stamp was `aheadMs` ahead of our clock, past
+   * maxClockSkew: its member's clock is that far ahead of ours (a delay only
+   * makes a stamp look older). Its state then stays fresh here that much
+   * longer after it stops renewing.
+   */
+  clockAhead?(origin: string, aheadMs: number): void
 }
 
 export interface MembershipOptions {
@@ -107,12 +114,14 @@ export class Membership {
   readonly #renewed = new Set<number>()
   /** A state its member renewed longer ago than this (ms) is stale wherever it is. */
   readonly #staleAfter: number
+  readonly #maxClockSkew: number
   readonly #now: () => number
 
   constructor (local: MemberState, hooks: MembershipHooks, options: MembershipOptions) {
     this.#local = local
     this.#hooks = hooks
     this.#staleAfter = awarenessProtocol.outdatedTimeout + options.maxClockSkew
+    this.#maxClockSkew = options.maxClockSkew
     this.#now = options.now ?? Date.now
     this.#doc = new Y.Doc()
     this.#awareness = new awarenessProtocol.Awareness(this.#doc)
@@ -146,6 +155,7 @@ export class Membership {
         if (heard === undefined) this.#heard.set(id, { first: ++this.#updates, last: this.#updates })
         else heard.last = ++this.#updates
         if (typeof origin === 'string' && id !== this.#awareness.clientID) this.#peerOf.set(id, origin)
+        this.#checkStamp(id, now)
         this.#summarise(id)
       }
     })
@@ -245,6 +255,13 @@ export class Membership {
   #stale (id: number, now: number): boolean {
     const state = this.#awareness.getStates().get(id) as MemberState | undefined
     return typeof state?.renewed === 'number' && now - state.renewed > this.#staleAfter
+  }
+
+  #checkStamp (id: number, now: number): void {
+    const state = this.#awareness.getStates().get(id) as MemberState | undefined
+    if (typeof state?.renewed !== 'number' || !isMemberState(state)) return
+    const ahead = state.renewed - now
+    if (ahead > this.#maxClockSkew) this.#hooks.clockAhead?.(state.origin, ahead)
   }
 
   /**

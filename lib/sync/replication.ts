@@ -26,6 +26,8 @@ export interface ReplicationHost {
    * go to neighbours as digests instead of relayed to all (digests.ts).
    */
   relays (): boolean
+  /** A member's renewal stamp was `aheadMs` past our clock, beyond maxClockSkew (lib/observe/clock-skew.ts). */
+  clockAhead (origin: string, aheadMs: number): void
 }
 
 export class Replication<V extends {}> {
@@ -252,6 +254,7 @@ export class Replication<V extends {}> {
           if (member !== origin && seq > this.#replica.tracker.contiguous(member)) this.#sync.request(peer)
         },
         batchRenewals: () => this.#host.relays(),
+        clockAhead: (member, aheadMs) => { this.#host.clockAhead(member, aheadMs) },
       },
       { maxClockSkew: this.#o.maxClockSkew },
     )

@@ -45,6 +45,8 @@ export interface NodeOptions {
   identity?: string
   /** Full bootstrap multiaddrs, beside `peers`' ports. */
   peerAddrs?: string[]
+  /** The process's clock runs this many ms ahead (behind if negative). */
+  clockOffsetMs?: number
 }
 
 /** Starts a cache process on 127.0.0.1 and resolves once it is ready. */
@@ -57,6 +59,7 @@ export async function startNode (o: NodeOptions): Promise<ChildProcess> {
       MODE: o.mode ?? 'replicate',
       ...(o.relayMinPeers !== undefined ? { RELAY_MIN_PEERS: String(o.relayMinPeers) } : {}),
       ...(o.identity !== undefined ? { IDENTITY: o.identity } : {}),
+      ...(o.clockOffsetMs !== undefined ? { CLOCK_OFFSET_MS: String(o.clockOffsetMs) } : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })

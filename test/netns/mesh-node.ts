@@ -7,7 +7,8 @@
  *       IDENTITY (optional, the transport's pinned identity, from generateIdentity())
  *       KEEPALIVE_MS / PEER_TIMEOUT_MS / PROBE_MS (optional, the transport's keepaliveInterval / peerTimeout / probeInterval),
  *       MAX_PEERS (optional, the transport's maxPeers: a partial mesh), REGION_LINKS ('1': the transport gets REGION too, region links), CROSS_LINKS (its crossRegionLinks),
- *       REDIAL ('default': the transport's own redial timers instead of this script's fast ones)
+ *       REDIAL ('default': the transport's own redial timers instead of this script's fast ones),
+ *       CLOCK_OFFSET_MS (optional: this process's Date.now runs that far ahead, or behind if negative: a skewed clock)
  * Requests: { id, op: 'set', key, value } | { id, op: 'delete', key } | { id, op: 'get', keys } |
  *   { id, op: 'inspect', keys } | { id, op: 'origin' } | { id, op: 'await-peers', count } | { id, op: 'await-members', count } |
  *   { id, op: 'await-values', expect: Record<key, value> } | { id, op: 'await-kind', key, kind } | { id, op: 'sync' } |
@@ -15,10 +16,11 @@
  *   { id, op: 'await-missing', keys } | { id, op: 'invalidate', key } | { id, op: 'invalidate-tag', tag } |
  *   { id, op: 'peers' } (cache.peers()) | { id, op: 'peer-errors' } (codes of the transport's dial errors so far) |
  *   { id, op: 'await-peer-error', code } | { id, op: 'set-replicated', key, value, timeout } (set, then
- *   whenReplicated) | { id, op: 'clear' } | { id, op: 'links' } (connections, gossipsub mesh peers)
+ *   whenReplicated) | { id, op: 'clear' } | { id, op: 'links' } (connections, gossipsub mesh peers) |
+ *   { id, op: 'clock-skew' } (the `clockSkew` events so far and `stats().clockAhead`) | { id, op: 'await-clock-skew', seenIn }
  * Replies: { id, value, at } where `at` is CLOCK_MONOTONIC ms.
  */
-import { createMeshCache, type ChangeEvent } from '../../lib/index.ts'
+import { createMeshCache, type ChangeEvent, type ClockSkewEvent } from '../../lib/index.ts'
 import { createLibp2pTransport } from '../../lib/net/libp2p/index.ts'
 import { createWaiters, now } from '../helpers/waiters.ts'
 
@@ -44,8 +46,16 @@ type Request =
   | { id: number, op: 'clear' }
   | { id: number, op: 'peer-errors' }
   | { id: number, op: 'await-peer-error', code: string }
+  | { id: number, op: 'clock-skew' }
+  | { id: number, op: 'await-clock-skew', seenIn: string }
 
 const [address, port, psk, ...peers] = process.argv.slice(2)
+if (process.env.CLOCK_OFFSET_MS) {
+  // Before anything reads the clock: the whole process (meshcache, awareness, libp2p) lives on the skewed time.
+  const offset = Number(process.env.CLOCK_OFFSET_MS)
+  const realNow = Date.now
+  Date.now = () => realNow() + offset
+}
 // Every 20 ms besides events: peers have no public event; 20 ms is the measurement resolution.
 const { wake, until } = createWaiters()
 process.on('disconnect', () => process.exit(0))
@@ -68,6 +78,8 @@ const transport = await createLibp2pTransport({
 const cache = await createMeshCache<string>({ namespace: 'partition', transport, mode: process.env.MODE === 'invalidate' ? 'invalidate' : 'replicate', ttl: 10 * 60_000, ...(process.env.NODE_ID ? { nodeId: process.env.NODE_ID } : {}), ...(process.env.REGION ? { region: process.env.REGION } : {}) })
 
 const peerErrors: string[] = []
+const skews: ClockSkewEvent[] = []
+cache.on('clockSkew', (event) => { skews.push(event); queueMicrotask(wake) })
 transport.onPeerError((e) => { peerErrors.push(e.error.code); queueMicrotask(wake) })
 
 /** Wakes every waiter after each applied change (once the value is stored). */
@@ -104,6 +116,8 @@ process.on('message', async (request: Request) => {
     case 'set-replicated': cache.set(request.key, request.value); await cache.whenReplicated({ timeout: request.timeout }); at = now(); break
     case 'clear': cache.clear(); break
     case 'peer-errors': value = [...peerErrors]; break
+    case 'clock-skew': value = { events: [...skews], clockAhead: cache.stats().clockAhead }; break
+    case 'await-clock-skew': at = await until(() => skews.some((e) => e.seenIn === request.seenIn)); break
     case 'await-peer-error': at = await until(() => peerErrors.includes(request.code)); break
     case 'await-values': at = await until(() => Object.entries(request.expect).every(([k, v]) => cache.get(k) === v)); break
   }

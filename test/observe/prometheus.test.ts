@@ -160,10 +160,29 @@ async function ask (p: Proc, request: Record<string, unknown>): Promise<unknown>
   return (await askNode(p.child, request)).value
 }
 
+test('the README names every core metric and every stats() counter', async () => {
+  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8')
+  const table = readme.slice(readme.indexOf('| kind | names |'), readme.indexOf('An alert rule'))
+  const c = await cluster<string>(1)
+  try {
+    const [cache] = c.nodes as [MeshCache<string>]
+    const registry = new Registry()
+    registerMetrics(cache, { registry })
+    for (const m of await registry.getMetricsAsJSON()) {
+      const name = m.name.replace(/^meshcache_/, '')
+      assert.ok(new RegExp('`' + name + '[`{]').test(table), `README's metric table lacks ${name}`)
+    }
+    const counters = readme.slice(readme.indexOf('**Counters.**'), readme.indexOf('## ', readme.indexOf('**Counters.**')))
+    for (const field of Object.keys(cache.stats())) assert.ok(counters.includes('`' + field + '`'), `README's counters lack ${field}`)
+  } finally {
+    await c.close()
+  }
+})
+
 test('docs/alerts.yml passes promtool, and the README shows the same rules', async () => {
   const check = spawnSync(PROMTOOL, ['check', 'rules', ALERTS], { encoding: 'utf8' })
   assert.is(check.status, 0, check.stdout + check.stderr)
-  assert.match(check.stdout, /SUCCESS: 2 rules found/)
+  assert.match(check.stdout, /SUCCESS: 3 rules found/)
   const rules = readFileSync(ALERTS, 'utf8')
   const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8')
   const shown = [...readme.matchAll(/^\s*(- alert: \w+|expr: .+|for: \w+)$/gm)].map((m) => (m[1] as string).trim())
