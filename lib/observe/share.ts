@@ -56,6 +56,11 @@ export interface StatsSummary {
   sk: Array<[string, number]>
   /** Origins of the members this instance is connected to. */
   cn: string[]
+  /**
+   * Peer timestamps seen ahead of this instance's clock past maxClockSkew
+   * (`stats().clockAhead`). Optional: an instance of an older version sends none.
+   */
+  ca?: number
 }
 
 export interface ShareOptions {
@@ -103,6 +108,7 @@ export function takeSummary (cache: MeshCache<any>, recentStale: Array<[string, 
     as: audit?.stale ?? 0,
     sk: recentStale.slice(-MAX_STALE_KEYS).map(([k, ms]) => [k.slice(0, MAX_STALE_KEY_CHARS), ms]),
     cn,
+    ca: s.clockAhead,
   }
   while (JSON.stringify(summary).length > MAX_SUMMARY_BYTES && summary.cn.length > 0) summary.cn.length = Math.floor(summary.cn.length / 2)
   return summary
@@ -175,6 +181,7 @@ export function summaryOf (meta: Record<string, unknown> | undefined): StatsSumm
   const s = meta?.[SUMMARY_META] as Partial<StatsSummary> | undefined
   if (s === null || typeof s !== 'object' || s.v !== SUMMARY_VERSION) return undefined
   for (const f of ['st', 't', 'h', 'm', 'k', 'ts', 'r', 'g', 'pe', 'lu', 'ru', 'ls', 'ar', 'as'] as const) if (!isCount(s[f])) return undefined
+  if (s.ca !== undefined && !isCount(s.ca)) return undefined
   if (!isCounts(s.ev, EVICT_REASONS.length) || !isCounts(s.lag, LAG_BOUNDS_MS.length + 1)) return undefined
   if (!Array.isArray(s.cn) || s.cn.length > MAX_LISTED || !s.cn.every((o) => typeof o === 'string' && o.length <= 160)) return undefined
   if (!Array.isArray(s.sk) || s.sk.length > MAX_STALE_KEYS) return undefined

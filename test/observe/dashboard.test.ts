@@ -58,6 +58,7 @@ test('three processes on the page: members, live updates, a propagation sample, 
     assert.equal(await rows.evaluateAll((trs) => trs.map((tr) => [(tr as any).dataset.node, (tr as any).dataset.status]).sort()),
       [['alpha', 'self'], ['beta', 'up'], ['gamma', 'up']])
     assert.match(await page.locator('tr[data-node=gamma]').innerText(), /us-east/)
+    assert.equal(await page.locator('td[data-test=clock]').allInnerTexts(), ['0', '0', '0'], 'no clock ahead of another past the skew')
     assert.is(await page.locator('.uplot').count(), 2, 'uPlot charts, served from the installed package')
 
     // Live: the page updates itself (SSE), at least once a second, with no reload.

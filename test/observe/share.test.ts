@@ -3,7 +3,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { MeshCache } from '../../lib/index.ts'
+import { createMeshCache, type ClockSkewEvent, type MeshCache } from '../../lib/index.ts'
+import { createMemoryNetwork } from '../../lib/testing/index.ts'
 import { LAG_BOUNDS_MS } from '../../lib/observe/lag-histogram.ts'
 import { MAX_SUMMARY_BYTES, SUMMARY_META, SUMMARY_VERSION, shareStats, summaryOf, takeSummary } from '../../lib/observe/share.ts'
 import { SnapshotBuilder } from '../../lib/observe/dashboard/snapshot.ts'
@@ -109,11 +110,37 @@ test('a summary stays within MAX_SUMMARY_BYTES however long the keys; malformed 
     assert.ok(summaryOf({ stats: s }) !== undefined)
     const bad: unknown[] = [
       undefined, null, 'x', { ...s, v: 2 }, { ...s, h: -1 }, { ...s, h: 'many' }, { ...s, lag: [1, 2] .concat(new Array(40).fill(0)) },
-      { ...s, cn: [42] }, { ...s, sk: [['k', 'old']] }, { ...s, ev: 'none' }, { ...s, t: Number.NaN },
+      { ...s, cn: [42] }, { ...s, sk: [['k', 'old']] }, { ...s, ev: 'none' }, { ...s, t: Number.NaN }, { ...s, ca: -1 }, { ...s, ca: '3' },
     ]
     for (const value of bad) assert.is(summaryOf({ stats: value }), undefined, JSON.stringify(value)?.slice(0, 80))
+    const { ca: _, ...older } = s
+    assert.ok(summaryOf({ stats: older }) !== undefined, 'an older version\'s summary, without ca, is valid')
   } finally {
     await c.close()
+  }
+})
+
+test('a member that saw a clock ahead past maxClockSkew shows it in its summary and in the snapshot', async () => {
+  const net = createMemoryNetwork()
+  const options = { namespace: 'skew', mode: 'replicate' as const, syncInterval: 0 }
+  const a = await createMeshCache<string>({ ...options, nodeId: 'a', transport: net.transport('a') })
+  const ahead = await createMeshCache<string>({ ...options, nodeId: 'ahead', transport: net.transport('ahead'), now: () => Date.now() + 20_000 })
+  try {
+    await net.flush()
+    const skews: ClockSkewEvent[] = []
+    a.on('clockSkew', (e) => skews.push(e))
+    ahead.set('k', 'v') // its HLC time is 20 s in a's future
+    await net.flush()
+    assert.is(a.get('k'), 'v', 'merged all the same')
+    assert.equal(skews.map((e) => [e.origin, e.seenIn, e.maxClockSkew]), [[ahead.origin, 'record', 5_000]])
+    assert.ok(Math.abs((skews[0]?.aheadMs ?? 0) - 20_000) < 1_000, `ahead by ${skews[0]?.aheadMs} ms`)
+    assert.is(takeSummary(a).ca, 1)
+    assert.is(takeSummary(ahead).ca, 0, 'the one ahead sees nothing')
+    const self = new SnapshotBuilder(a, () => takeSummary(a)).build().members.find((m) => m.status === 'self')
+    assert.is(self?.clockAhead, 1)
+  } finally {
+    await a.close()
+    await ahead.close()
   }
 })
 

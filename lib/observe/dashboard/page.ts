@@ -29,7 +29,7 @@ export const PAGE_HTML = `<!doctype html>
 <h2>Members</h2>
 <table id="members"><thead><tr>
   <th class="l">node</th><th class="l">region</th><th class="l">incarnation</th><th class="l">status</th><th>uptime</th>
-  <th>hit ratio</th><th>keys</th><th>tombstones</th><th>repairs</th><th>gaps</th><th>protocol errors</th><th>stale reads</th><th>last change</th>
+  <th>hit ratio</th><th>keys</th><th>tombstones</th><th>repairs</th><th>gaps</th><th>protocol errors</th><th title="peer timestamps seen ahead of this member's clock by more than maxClockSkew">clock ahead</th><th>stale reads</th><th>last change</th>
 </tr></thead><tbody></tbody></table>
 <div class="grid">
   <div><h2>Connectivity (row is connected to column)</h2><table id="matrix"></table></div>
@@ -54,6 +54,8 @@ const el = (tag, text, cls) => { const e = document.createElement(tag); if (text
 const fmt = (v, digits) => v === null || v === undefined ? '–' : typeof v === 'number' && digits !== undefined ? v.toFixed(digits) : String(v)
 const ms = (v) => v === null || v === undefined ? '–' : v < 1 ? '<1 ms' : v < 1000 ? v.toFixed(v < 10 ? 1 : 0) + ' ms' : (v / 1000).toFixed(2) + ' s'
 const short = (origin) => origin.split('~')[0]
+// Above 0, some peer's clock is further ahead of this member's than the guarantees allow (SPEC §9): marked.
+const clockCell = (n) => { const td = el('td', fmt(n), n > 0 ? 'no' : undefined); td.dataset.test = 'clock'; return td }
 
 // The q-quantile of per-bucket counts, interpolated inside its bucket (as Prometheus' histogram_quantile).
 function quantile (bounds, counts, q) {
@@ -88,7 +90,7 @@ function members (snap) {
     tr.append(el('td', m.nodeId, 'l'), el('td', m.region || '–', 'l'), el('td', m.incarnation, 'l'), el('td', m.status, 'l ' + m.status),
       el('td', m.uptimeS === null ? '–' : m.uptimeS + ' s'), el('td', m.hitRatio === null ? '–' : (100 * m.hitRatio).toFixed(1) + ' %'),
       el('td', fmt(m.keys)), el('td', fmt(m.tombstones)), el('td', fmt(m.repairs)), el('td', fmt(m.gaps)), el('td', fmt(m.protocolErrors)),
-      el('td', fmt(m.auditStale)), el('td', m.ageMs === null ? '–' : ms(m.ageMs)))
+      clockCell(m.clockAhead), el('td', fmt(m.auditStale)), el('td', m.ageMs === null ? '–' : ms(m.ageMs)))
     body.append(tr)
   }
 }

@@ -32,6 +32,8 @@ export interface MemberView {
   repairs: number | null
   gaps: number | null
   protocolErrors: number | null
+  /** Peer timestamps this member saw ahead of its clock past maxClockSkew; null without a summary or from an older version. */
+  clockAhead: number | null
   remoteUpdates: number | null
   evictions: Record<string, number> | null
   auditReads: number | null
@@ -105,7 +107,7 @@ function view (origin: string, nodeId: string, incarnation: string, region: stri
   if (s === undefined) {
     return {
       origin, nodeId, incarnation, region, status, uptimeS: null, ageMs: null, hits: null, misses: null, hitRatio: null, keys: null,
-      tombstones: null, repairs: null, gaps: null, protocolErrors: null, remoteUpdates: null, evictions: null, auditReads: null,
+      tombstones: null, repairs: null, gaps: null, protocolErrors: null, clockAhead: null, remoteUpdates: null, evictions: null, auditReads: null,
       auditStale: null, recentStale: [], connectedTo: [], lag: null,
     }
   }
@@ -126,6 +128,7 @@ function view (origin: string, nodeId: string, incarnation: string, region: stri
     repairs: s.r,
     gaps: s.g,
     protocolErrors: s.pe,
+    clockAhead: s.ca ?? null,
     remoteUpdates: s.ru,
     evictions: Object.fromEntries(EVICT_REASONS.map((r, i) => [r, s.ev[i] ?? 0])),
     auditReads: s.ar,
