@@ -84,7 +84,7 @@ export class Wiring<V extends {}> {
     this.#ownsTransport = ownsTransport
     this.origin = `${options.nodeId}~${newIncarnation(options.now())}`
     this.#skew = new ClockSkew(options.maxClockSkew, (event) => {
-      this.#log.warn({ ...event }, `clock skew: a timestamp from ${event.origin} (${event.seenIn}) is ${event.aheadMs} ms ahead of this instance's clock, ` +
+      this.#log.warn(event, `clock skew: a timestamp from ${event.origin} (${event.seenIn}) is ${event.aheadMs} ms ahead of this instance's clock, ` +
         `past maxClockSkew (${event.maxClockSkew} ms): deletes may not hold and dead members may stay listed until the clocks agree (SPEC §9)`)
       if (this.#events.listening('clockSkew')) this.#events.safely('clockSkew', event)
     }, options.now)

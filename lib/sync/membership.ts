@@ -112,15 +112,13 @@ export class Membership {
   #explicit = false
   /** Client ids whose state moved here since the last `takeRenewals` (a partial mesh). */
   readonly #renewed = new Set<number>()
-  /** A state its member renewed longer ago than this (ms) is stale wherever it is. */
-  readonly #staleAfter: number
+  /** How far apart clocks may be (ms): a stamp older than 30 s plus this is stale, one further ahead is reported. */
   readonly #maxClockSkew: number
   readonly #now: () => number
 
   constructor (local: MemberState, hooks: MembershipHooks, options: MembershipOptions) {
     this.#local = local
     this.#hooks = hooks
-    this.#staleAfter = awarenessProtocol.outdatedTimeout + options.maxClockSkew
     this.#maxClockSkew = options.maxClockSkew
     this.#now = options.now ?? Date.now
     this.#doc = new Y.Doc()
@@ -254,7 +252,7 @@ export class Membership {
    */
   #stale (id: number, now: number): boolean {
     const state = this.#awareness.getStates().get(id) as MemberState | undefined
-    return typeof state?.renewed === 'number' && now - state.renewed > this.#staleAfter
+    return typeof state?.renewed === 'number' && now - state.renewed > awarenessProtocol.outdatedTimeout + this.#maxClockSkew
   }
 
   #checkStamp (id: number, now: number): void {
