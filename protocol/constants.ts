@@ -40,8 +40,14 @@ export type RecordKindValue = (typeof RecordKind)[keyof typeof RecordKind]
 export const KIND_MASK = 0x0f
 /** Flag bit: the record carries `ttl • value` (replicate mode, SET only). */
 export const FLAG_VALUE = 0x10
+/**
+ * Flag bit: the sender's state of the key had its vector folded to the bound
+ * (SPEC §4, vector bounds), so the vector may lack entries of writes the
+ * receiver lacks too. Added within version 1 (SPEC §3.5).
+ */
+export const FLAG_FOLDED = 0x20
 /** Every other bit of the flags byte must be zero. */
-export const FLAGS_KNOWN = KIND_MASK | FLAG_VALUE
+export const FLAGS_KNOWN = KIND_MASK | FLAG_VALUE | FLAG_FOLDED
 
 /** Decoding limits. A frame that exceeds one is refused whole with E_FRAME_TOO_LARGE. */
 export interface DecodeLimits {

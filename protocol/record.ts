@@ -13,7 +13,7 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import type { VersionVector } from '../lib/core/version-vector.ts'
-import { FLAG_VALUE, FLAGS_KNOWN, KIND_MASK, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
+import { FLAG_FOLDED, FLAG_VALUE, FLAGS_KNOWN, KIND_MASK, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
 import { malformed, readByte, readBytesView, readCount, readString, readUint, tooLarge, truncated, type Decoder } from './reader.ts'
 import { writeString } from './writer.ts'
 
@@ -38,6 +38,8 @@ export interface WireRecord {
    * it was read without it.
    */
   droppedValueBytes?: number | undefined
+  /** The sender's state was folded to the bound (FLAG_FOLDED, SPEC §4): its vector may lack entries. */
+  folded?: boolean | undefined
 }
 
 /** Origin tables up to this many ids are scanned rather than indexed. */
@@ -106,7 +108,7 @@ export function readOrigins (decoder: Decoder, limits: DecodeLimits, intern: Int
 export function writeRecord (encoder: encoding.Encoder, table: OriginTable, r: WireRecord): void {
   writeString(encoder, r.key)
   const hasValue = r.value !== undefined
-  encoding.writeUint8(encoder, r.kind | (hasValue ? FLAG_VALUE : 0))
+  encoding.writeUint8(encoder, r.kind | (hasValue ? FLAG_VALUE : 0) | (r.folded === true ? FLAG_FOLDED : 0))
   encoding.writeVarUint(encoder, r.hlc)
   encoding.writeVarUint(encoder, table.ref(r.writer))
   encoding.writeVarUint(encoder, r.vv.length / 2)
@@ -159,6 +161,7 @@ export function readRecord (decoder: Decoder, origins: string[], limits: DecodeL
   }
   if (!writerSeen) throw malformed(`version vector of key ${JSON.stringify(key)} lacks its writer ${writer}`)
   const record: WireRecord = { key, kind: kind as RecordKindValue, hlc, writer, vv }
+  if ((flags & FLAG_FOLDED) !== 0) record.folded = true
   if (hasValue) {
     record.ttl = readUint(decoder, 'ttl')
     if (dropValues === undefined) {

@@ -9,7 +9,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import * as encoding from 'lib0/encoding'
-import { DEFAULT_LIMITS, FLAG_VALUE, MessageType, PROTOCOL_VERSION, RecordKind, decodeFrame, encodeFrame, type DecodeLimits, type Message, type WireRecord } from '../protocol/index.ts'
+import { DEFAULT_LIMITS, FLAG_FOLDED, FLAG_VALUE, MessageType, PROTOCOL_VERSION, RecordKind, decodeFrame, encodeFrame, type DecodeLimits, type Message, type WireRecord } from '../protocol/index.ts'
 import { ErrorCode, MeshCacheError, type ErrorCodeValue } from '../lib/errors.ts'
 import { pooledBytes } from '../protocol/bytes.ts'
 import { GOLDEN_PATH, fromHex, messageFromJson, messageToJson, toHex, type GoldenFile } from './fixtures/golden.ts'
@@ -339,7 +339,7 @@ test('the raw bases decode, so each variant below fails for its one changed fiel
 })
 
 test('record flags: unknown bits, unknown kinds, a value on a non-SET (E_FRAME_MALFORMED)', () => {
-  for (const bit of [0x20, 0x40, 0x80]) {
+  for (const bit of [0x40, 0x80]) {
     refuses(updates({ records: [rec({ flags: bit })] }), ErrorCode.FRAME_MALFORMED, `flag bit 0x${bit.toString(16)}`)
     refuses(step2({ records: [rec({ flags: bit | RecordKind.DELETE })] }), ErrorCode.FRAME_MALFORMED, `flag bit 0x${bit.toString(16)} in step 2`)
   }
@@ -348,6 +348,19 @@ test('record flags: unknown bits, unknown kinds, a value on a non-SET (E_FRAME_M
     refuses(updates({ records: [rec({ flags: kind | FLAG_VALUE, tail: [5, Uint8Array.of(1)] })] }), ErrorCode.FRAME_MALFORMED, `value on kind ${kind}`)
   }
   decodes(updates({ records: [rec({ flags: RecordKind.SET | FLAG_VALUE, tail: [5, Uint8Array.of(1)] })] }), 'value on SET')
+})
+
+test('FLAG_FOLDED (SPEC §4): decoded as `folded`, on any kind, with or without a value, and written back the same', () => {
+  for (const flags of [FLAG_FOLDED, FLAG_FOLDED | RecordKind.DELETE, FLAG_FOLDED | RecordKind.INVALIDATE]) {
+    const m = decodes(step2({ records: [rec({ flags })] }), `flags 0x${flags.toString(16)}`)
+    assert.is(m.type === MessageType.SYNC_STEP2 && m.records[0]?.folded, true)
+  }
+  const withValue = decodes(step2({ records: [rec({ flags: FLAG_FOLDED | FLAG_VALUE, tail: [5, Uint8Array.of(1)] })] }), 'folded with a value')
+  assert.is(withValue.type === MessageType.SYNC_STEP2 && withValue.records[0]?.folded, true)
+  const plain = decodes(step2({ records: [rec()] }), 'no flag')
+  assert.is(plain.type === MessageType.SYNC_STEP2 && plain.records[0]?.folded, undefined, 'absent unless the bit is set')
+  const decoded = decodeFrame(step2({ records: [rec({ flags: FLAG_FOLDED | RecordKind.DELETE })] }), DEFAULT_LIMITS)
+  assert.equal(decodeFrame(encodeFrame(decoded), DEFAULT_LIMITS), decoded, 'written back with the bit')
 })
 
 test('origin references: the updates origin, a writer or a vector entry outside the table (E_FRAME_MALFORMED)', () => {

@@ -64,6 +64,34 @@ test('concurrent writers beyond maxVectorEntries: merged states stay within the 
   for (const n of nodes) await n.close()
 })
 
+test('invalidate mode, vectors folded at the bound: a write concurrent with the winner still drops the winner\'s value everywhere (seed 715609)', async () => {
+  const net = createMemoryNetwork({ seed: 7 })
+  const clock = createTestClock()
+  const limits = { maxVectorEntries: 3 }
+  const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((name) => node(net, clock, name, { limits, mode: 'invalidate' })))
+  await net.flush()
+  c!.set('k', 'vc')
+  await net.flush()
+  d!.set('k', 'vd') // every vector of k is now {c:1, d:1}
+  await net.flush()
+  net.partition(['a', 'c'], ['b', 'd'])
+  clock.advance(1)
+  a!.invalidate('k') // {a:1, c:1, d:1}
+  clock.advance(1)
+  b!.set('k', 'vb') // {b:1, c:1, d:1}: the later HLC wins, b keeps its value
+  await net.flush()
+  assert.is(b!.get('k'), 'vb')
+  net.partition(['a', 'c', 'd'], ['b']) // d merges both writes first: four entries, folded to three
+  for (const n of [a, c, d]) n!.sync()
+  await net.flush()
+  assert.is(d!.inspect('k')?.vv.length, 6, 'd folded k\'s vector')
+  net.heal()
+  for (const n of [a, b, c, d]) n!.sync()
+  await net.flush()
+  for (const n of [a, b, c, d]) assert.is(n!.get('k'), undefined, `${n!.origin} serves nothing for k: a concurrent write reached it (a miss is always correct)`)
+  for (const n of [a, b, c, d]) await n!.close()
+})
+
 test('an anti-entropy answer respects maxOrigins: a new instance learns every key from 9 writers with maxOrigins 8 (finding 4)', async () => {
   const net = createMemoryNetwork({ seed: 4 })
   const clock = createTestClock()
@@ -95,10 +123,12 @@ test('foldVector keeps the writer, drops departed origins first, then live ones,
   assert.is.not(compareVectors(record, foldVector(vv, 2, 'a~1', new Set())), Order.EQUAL)
 })
 
-for (const seed of [4164, 18185]) {
-  test(`truth seed ${seed}: a merge folds away the only trace of a write (a conflict's loser, a delete) at a bound of 3, and answers still carry the state`, async () => {
-    // Before answers sent folded states regardless (records-beyond.ts), an instance whose state
+for (const seed of [4164, 18185, 715609]) {
+  test(`truth seed ${seed}: a merge folds away the only trace of a write (a conflict's loser, a delete) at a bound of 3, and answers still carry the state, flagged`, async () => {
+    // 4164, 18185: before answers sent folded states regardless (records-beyond.ts), an instance whose state
     // vector covered every entry left was never sent the state, and served a stale value until its TTL.
+    // 715609: before the state went flagged (FLAG_FOLDED), the instance holding the winning write's value
+    // took the folded state for a duplicate of its own and kept the value (the test above, by hand).
     const result = await runTruthSeed(seed)
     assert.is(result.mode, 'invalidate')
     assert.ok(result.checks >= 1, 'checked')

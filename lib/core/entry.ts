@@ -226,7 +226,9 @@ export class EntryTable {
    * A folded entry may have been the only trace of a write (a conflict's
    * loser, a delete) that another instance still lacks, and its state vector
    * can cover every entry left: answers then send this state regardless
-   * (records-beyond.ts). Cleared by a local write, whose own entry travels.
+   * (records-beyond.ts), flagged FLAG_FOLDED so that a receiver holding a
+   * value does not take it for a duplicate. Cleared by a local write, whose
+   * own entry travels, or by an unfolded record that dominates the state.
    */
   folded (slot: Slot): boolean {
     return ((this.#flags[slot] as number) & FOLDED) !== 0
@@ -237,6 +239,13 @@ export class EntryTable {
     if ((flags & FOLDED) !== 0) return
     this.#foldedSlots++
     this.#flags[slot] = flags | FOLDED
+  }
+
+  clearFolded (slot: Slot): void {
+    const flags = this.#flags[slot] as number
+    if ((flags & FOLDED) === 0) return
+    this.#foldedSlots--
+    this.#flags[slot] = flags & ~FOLDED
   }
 
   /** Epoch seconds when the key lost its value (meaningful while it has none; 0: not in the GC queue). */

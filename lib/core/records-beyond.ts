@@ -130,6 +130,7 @@ class BeyondWalk<V extends {}> {
     const kind = table.kind(e)
     const key = store.meta.keyOf(e)
     const record: WireRecord = { key, kind, hlc, writer: table.writer(e), vv }
+    if (table.folded(e)) record.folded = true // its receiver must not take it for a duplicate of what it holds (SPEC §4)
     // Only the value this write stored travels with it: a loaded or
     // local-only value in its place is this instance's own, and the
     // record goes without a value (a miss at the receiver, always correct).

@@ -25,7 +25,8 @@ import { mergedVector, mergeOutcome, Outcome, recordWins, valueFate, ValueFate }
 import { recordsBeyondInChunks, type AnswerSource } from './records-beyond.ts'
 import { SequenceTracker } from './sequence-tracker.ts'
 import { Store, type EvictReason } from './store.ts'
-import { EMPTY_VECTOR, foldVector, vectorWithout, type VersionVector } from './version-vector.ts'
+import { VectorBound } from './vector-bound.ts'
+import { EMPTY_VECTOR, vectorWithout, type VersionVector } from './version-vector.ts'
 
 /** What the replica tells its owner. Every call is synchronous, in the middle of the change. */
 export interface ReplicaHost {
@@ -73,8 +74,8 @@ export class Replica<V extends {}> {
   readonly #replicate: boolean
   /** The namespace clear horizon (clear.ts, SPEC §4.1). */
   readonly clears = new ClearHorizon()
-  /** The most entries a vector may hold: what every receiver accepts, in a record and in a frame's origin table. */
-  readonly #maxVector: number
+  /** The vector bound and the folded mark (SPEC §4). */
+  readonly #bound: VectorBound
   /** What an anti-entropy answer reads (records-beyond.ts). */
   readonly #answerSource: AnswerSource<V>
   #seq = 0
@@ -87,7 +88,7 @@ export class Replica<V extends {}> {
     this.clock = new HybridClock(options.now, options.maxClockSkew)
     this.#replicate = options.mode === 'replicate'
     this.#codec = resolveCodec(options.codec)
-    this.#maxVector = Math.min(options.limits.maxVectorEntries, options.limits.maxOrigins)
+    this.#bound = new VectorBound(Math.min(options.limits.maxVectorEntries, options.limits.maxOrigins), origin, () => host.members())
     this.store = new Store<V>({
       max: options.max,
       now: options.now,
@@ -132,7 +133,7 @@ export class Replica<V extends {}> {
     const seq = ++this.#seq
     const hlc = this.clock.tick()
     const store = this.store
-    const vv: VersionVector = previous === undefined ? [this.origin, seq] : this.#fold(store.table.vectorWith(previous, this.origin, seq), this.origin)
+    const vv: VersionVector = previous === undefined ? [this.origin, seq] : this.#bound.fold(store.table.vectorWith(previous, this.origin, seq), this.origin)
     const slot = store.writeState(key, kind, hlc, this.origin, vv, ttl, previous)
     this.tracker.advance(this.origin, seq, physicalMs(hlc)) // the clock was just read: no second read
     this.#counters.localUpdates++
@@ -207,14 +208,6 @@ export class Replica<V extends {}> {
   forgetPlaceholder (key: string): void {
     const slot = this.store.meta.get(key)
     if (slot !== undefined && this.store.table.isPlaceholder(slot)) this.forgetReplicated(key)
-  }
-
-  /** A vector within the bound (SPEC §4, vector bounds); the live members' entries go last. */
-  #fold (vv: VersionVector, writer: string): VersionVector {
-    if (vv.length / 2 <= this.#maxVector) return vv
-    const live = new Set(this.#host.members())
-    live.add(this.origin)
-    return foldVector(vv, this.#maxVector, writer, live)
   }
 
   // ---- incoming records ----
@@ -311,6 +304,14 @@ export class Replica<V extends {}> {
     if (!this.clock.observe(r.hlc, now)) this.#host.clockAhead(r.writer, physicalMs(r.hlc) - now)
     if (outcome === Outcome.DUPLICATE) {
       this.#counters.duplicates++
+      if (r.folded === true) {
+        this.#bound.covered(table, slot as Slot, r)
+        // It may stand for a write the state here lacks (vector-bound.ts): in invalidate mode the value goes.
+        if (!this.#replicate && table.hasValue(slot as Slot) && !store.isLocal(r.key)) {
+          this.#host.changed(r.key, reason)
+          store.bury(r.key, slot as Slot, reason)
+        }
+      }
       return false
     }
     const ttl = Math.min(r.ttl ?? this.#o.ttl, this.#o.maxTtl)
@@ -325,10 +326,7 @@ export class Replica<V extends {}> {
       if (outcome === Outcome.CONFLICT_WON) table.assign(slot, r, ttl)
       table.setVv(slot, merged)
     }
-    if (table.vectorSize(slot) > this.#maxVector) {
-      table.setVv(slot, this.#fold(table.vv(slot), table.writer(slot)))
-      table.setFolded(slot)
-    }
+    this.#bound.merged(table, slot, r, outcome)
     // Read before any listener runs: one may write the key, in this slot.
     const kind = table.kind(slot)
     const hlc = table.hlc(slot)
