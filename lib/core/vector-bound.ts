@@ -5,7 +5,7 @@
  * state is marked folded: a folded entry may have been the only trace of a
  * write another instance lacks, so answers send a marked state whatever the
  * requester's state vector (records-beyond.ts), flagged FLAG_FOLDED, and a
- * receiver holding a value does not take it for a duplicate (`covers`).
+ * receiver holding a value does not take it for a duplicate (`covered`).
  */
 import type { WireRecord } from '../../protocol/record.ts'
 import type { EntryTable, Slot } from './entry.ts'
