@@ -254,6 +254,7 @@ export class Wiring<V extends {}> {
       liveKeys: store.lru.size,
       tombstones: store.tombstones,
       origins: this.replica.tracker.size,
+      foldedKeys: store.table.foldedCount,
       metadataBytes: withMetadataBytes ? metadataBytes(store) : -1,
       ...this.derived.loadStats(),
       propagation: this.replica.lag.snapshot(),

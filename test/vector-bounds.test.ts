@@ -85,10 +85,17 @@ test('invalidate mode, vectors folded at the bound: a write concurrent with the 
   for (const n of [a, c, d]) n!.sync()
   await net.flush()
   assert.is(d!.inspect('k')?.vv.length, 6, 'd folded k\'s vector')
+  assert.is(d!.stats().foldedKeys, 1, 'd counts the folded key')
+  assert.is(b!.stats().foldedKeys, 0)
   net.heal()
   for (const n of [a, b, c, d]) n!.sync()
   await net.flush()
   for (const n of [a, b, c, d]) assert.is(n!.get('k'), undefined, `${n!.origin} serves nothing for k: a concurrent write reached it (a miss is always correct)`)
+  assert.is(b!.stats().foldedKeys, 1, 'b\'s state equals the folded one: marked, so its answers warn in turn')
+  b!.set('k', 'again') // a local write: its own entry travels, and it dominates every folded copy
+  await net.flush()
+  for (const n of [a, b, c, d]) assert.is(n!.stats().foldedKeys, 0, `${n!.origin}: the mark is cleared by the write that dominates it`)
+  assert.is(b!.get('k'), 'again')
   for (const n of [a, b, c, d]) await n!.close()
 })
 

@@ -241,6 +241,11 @@ export class EntryTable {
     this.#flags[slot] = flags | FOLDED
   }
 
+  /** Keys whose state is marked folded now (`stats().foldedKeys`). */
+  get foldedCount (): number {
+    return this.#foldedSlots
+  }
+
   clearFolded (slot: Slot): void {
     const flags = this.#flags[slot] as number
     if ((flags & FOLDED) === 0) return

@@ -47,6 +47,7 @@ export function coreFamilies (s: CacheStats, members: number, connected: number)
     gauge('tombstones', 'Keys known only by metadata (tombstones, invalidated or expired copies).', one(s.tombstones)),
     gauge('metadata_bytes', 'Estimated bytes of replication metadata.', one(s.metadataBytes)),
     gauge('origins', 'Origins whose sequence this instance tracks.', one(s.origins)),
+    gauge('folded_keys', 'Keys whose version vector is folded to the bound (SPEC section 4).', one(s.foldedKeys)),
     gauge('peers', 'Live members of the namespace other than this instance.', one(members)),
     gauge('connected_peers', 'Peers reachable now on the transport.', one(connected)),
     {

@@ -104,6 +104,14 @@ export interface CacheStats {
   tombstones: number
   /** Origins whose sequence this instance tracks. */
   origins: number
+  /**
+   * Keys whose version vector is folded to the bound (more origins wrote them
+   * than `min(maxVectorEntries, maxOrigins)`, or a peer's answer said its
+   * state was folded; SPEC §4). Every anti-entropy answer carries such a key,
+   * and in invalidate mode a receiver holding its value drops it: above 0 for
+   * long, raise the limits or find what writes the key from so many origins.
+   */
+  foldedKeys: number
   /** Estimated bytes of metadata (version vectors, timestamps, tombstones; not key strings, which a tombstone may share with the caller); -1 when `stats({ metadataBytes: false })` skipped it. */
   metadataBytes: number
   /** Loader calls made by `getOrLoad` (one per key per load, however many callers). */
