@@ -23,7 +23,9 @@
  * yet settled everywhere restarts only after a heal, flush and sync (a
  * process that dies holding the only copy of a write loses it, and TTL is
  * then the only net: not what this checks); one without may crash at any
- * time, partitioned or not, one crash between settles.
+ * time, partitioned or not, one crash between settles. A write is any the
+ * instance numbered, including the invalidation of a replicated dependent
+ * that a remote change of its base made it write (SPEC §10).
  *
  * Everything is driven by one seed: the network, the clock and the choices.
  */
@@ -179,6 +181,9 @@ class Simulation {
     if (this.mode === 'replicate') {
       cache.on('change', (e: { key: string, source: string }) => {
         if (e.source !== 'local') return
+        // Every local write counts, a cascade too: a remote change of a base makes the instance holding
+        // a replicated dependent's edge invalidate it, and that write is then only here (seed 901097).
+        node.dirty = true
         const view = cache.inspect(e.key)
         if (view === undefined) return
         const list = this.writes.get(e.key) ?? []
