@@ -233,7 +233,7 @@ export class Replica<V extends {}> {
       // duplicate is dominated and dropped there), and numbers alone must not
       // decide, or one bad frame reusing a number would hide the real write.
       const r = records[i] as WireRecord
-      if (forged !== undefined && forged.has(i)) this.#refuseForged(r, 'remote')
+      if (forged !== undefined && forged.has(i)) this.#dropCopy(r, 'remote')
       else if (this.#apply(r, values?.[i], 'remote', now)) this.lag.record(physicalMs(r.hlc), now)
       tracker.mark(origin, firstSeq + i, now)
     }
@@ -260,7 +260,7 @@ export class Replica<V extends {}> {
     const changed: WireRecord[] = []
     for (let i = 0; i < records.length; i++) {
       const r = records[i] as WireRecord
-      if (forged !== undefined && forged.has(i)) this.#refuseForged(r, reason)
+      if (forged !== undefined && forged.has(i)) this.#dropCopy(r, reason)
       else if (this.#apply(r, values?.[i], reason, now)) changed.push(r)
     }
     if (reason === 'repair') {
@@ -279,8 +279,13 @@ export class Replica<V extends {}> {
     return values
   }
 
-  /** Skips a forged record, dropping the key's copy here: its state is unknown now, and a miss is always correct. */
-  #refuseForged (r: WireRecord, reason: EvictReason): void {
+  /**
+   * Drops the key's copy here, its state left as it is: for a forged record
+   * (skipped: the state is unknown now) and for a folded one the state covers
+   * (it may stand for a write the state lacks, vector-bound.ts). A miss is
+   * always correct.
+   */
+  #dropCopy (r: WireRecord, reason: EvictReason): void {
     if (this.store.isLocal(r.key)) return
     this.#host.changed(r.key, reason)
     this.store.dropValue(r.key, reason)
@@ -306,11 +311,7 @@ export class Replica<V extends {}> {
       this.#counters.duplicates++
       if (r.folded === true) {
         this.#bound.covered(table, slot as Slot, r)
-        // It may stand for a write the state here lacks (vector-bound.ts): in invalidate mode the value goes.
-        if (!this.#replicate && table.hasValue(slot as Slot) && !store.isLocal(r.key)) {
-          this.#host.changed(r.key, reason)
-          store.bury(r.key, slot as Slot, reason)
-        }
+        if (!this.#replicate && table.hasValue(slot as Slot)) this.#dropCopy(r, reason)
       }
       return false
     }
