@@ -2,7 +2,7 @@
  * What one write costs meshcache's own code on a cold CPU, writer and receiver, against the floor's code for the same
  * write, interleaved write by write in one process (no network, no other process):
  *
- *   node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als]
+ *   node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps]
  *
  * At 1,000 writes/s (bench:mesh's p50 target) every process sleeps a millisecond between writes, and the path of
  * each write runs with cold caches: what it costs is then mostly how much code and memory it touches, not how many
@@ -16,6 +16,11 @@
  *   side (`git worktree add /tmp/before <rev>`). The builds are interleaved, so drifts of the host hit both alike.
  * - `--als`: every write is made inside an AsyncLocalStorage context, as in a service whose tracer keeps one per
  *   request (what Node then does per microtask or tick queued differs).
+ * - `--pollute <MiB>`: after each sleep, before the timed step, one byte of every 64 in a buffer that size is written
+ *   (the same for every system): the caches then hold what a process in place finds after the stack, its timers and
+ *   the other processes ran, not the last write's path. How much slower a path gets is how much memory it touches.
+ * - `--steps`: also splits `meshcache`'s path at the public methods it crosses (prototype patches, as
+ *   bench/mesh/layers.ts; a few hundred ns each, so its totals read a little higher) and prints each step's p50/p90.
  *
  * The libp2p stack beneath (yamux, Noise, pnet, TCP) is the same for both systems and is not in these figures.
  */
@@ -28,14 +33,61 @@ import { keyOf } from './systems/types.ts'
 import { encodeFrame as floorFrame } from './systems/tcp.ts'
 import { captureTransport, envelopeInto } from '../core/util.ts'
 
-const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, als: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
+const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, als: { type: 'boolean' }, pollute: { type: 'string', default: '0' }, steps: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
 if (args.help) {
-  console.log('usage: node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als]')
+  console.log('usage: node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps]')
   process.exit(0)
 }
 const writes = Number(args.writes)
 if (!Number.isInteger(writes) || writes < 500) throw new Error(`--writes must be an integer of at least 500 (the first 300 warm up), not ${args.writes}`)
 const WARMUP = 300
+if (args.steps === true && args.against !== undefined) {
+  console.error('--steps slows the build it splits (its marks), so its comparison with --against would not be fair: use one or the other')
+  process.exit(2)
+}
+const polluteMiB = Number(args.pollute)
+if (!Number.isFinite(polluteMiB) || polluteMiB < 0) throw new Error(`--pollute must be a size in MiB (0 or more), not ${args.pollute}`)
+const pollution = new Uint8Array(Math.round(polluteMiB * 1024 * 1024))
+let polluted = 0
+/** Writes one byte of every cache line of `pollution`, evicting what the caches held (a no-op at --pollute 0). */
+function pollute (): void {
+  for (let i = 0; i < pollution.length; i += 64) pollution[i] = (pollution[i] as number) + 1
+  polluted += pollution.length
+}
+/** `--steps`: the marks of the write or receipt in progress (meshcache's own build only), and each step's times. */
+let marks: Array<[string, number]> | undefined
+const stepTimes = new Map<string, number[]>()
+const mark = (name: string): void => { marks?.push([name, performance.now()]) }
+/** Files the marks of one write or receipt as steps (after the warm-up) and stops marking. */
+function fileSteps (seq: number): void {
+  if (marks !== undefined && seq >= WARMUP) {
+    for (let i = 1; i < marks.length; i++) {
+      const step = `${(marks[i - 1] as [string, number])[0]} → ${(marks[i] as [string, number])[0]}`
+      const times = stepTimes.get(step) ?? []
+      times.push(((marks[i] as [string, number])[1] - (marks[i - 1] as [string, number])[1]) * 1000)
+      stepTimes.set(step, times)
+    }
+  }
+  marks = undefined
+}
+/** Marks each call of the public methods a write crosses on its way through `lib` (the writer's and the receiver's). */
+async function markSteps (lib: string): Promise<void> {
+  const { Replica } = await import(`${lib}/core/replica.ts`)
+  const { Outbox } = await import(`${lib}/sync/outbox.ts`)
+  const { Store } = await import(`${lib}/core/store.ts`)
+  const { Derived } = await import(`${lib}/loading/derived.ts`)
+  const points = [['operation', Derived.prototype, 'operation'], ['replica.write', Replica.prototype, 'write'], ['store.writeState', Store.prototype, 'writeState'],
+    ['outbox.push', Outbox.prototype, 'push'], ['store.bury', Store.prototype, 'bury'], ['replica.applyUpdates', Replica.prototype, 'applyUpdates'],
+    ['store.addState', Store.prototype, 'addState']] as const
+  for (const [name, owner, method] of points) {
+    const target = owner as unknown as Record<string, (...args: unknown[]) => unknown>
+    const original = target[method] as (...args: unknown[]) => unknown
+    target[method] = function (this: unknown, ...args: unknown[]) {
+      mark(name)
+      return original.apply(this, args)
+    }
+  }
+}
 const als = new AsyncLocalStorage<{ seq: number }>()
 /** Runs a write's first step as the service would: inside a context with `--als`. */
 const inContext = <T>(seq: number, fn: () => T): T => args.als === true ? als.run({ seq }, fn) : fn()
@@ -108,14 +160,23 @@ async function meshcachePath (name: string, lib: string): Promise<Path> {
     localPeer: 'writer',
     peers: ['receiver'],
     onBroadcast (frame) {
+      mark('frame made')
       const bytes = envelope.encodeFrame(1, frame)[0] as Uint8Array
+      mark('enveloped')
       sent?.({ bytes, at: performance.now() })
     },
   })
   const options = { namespace: 'cold', mode: 'invalidate', max: 100_000, ttl: 10 * 60_000 }
   const writer = await createMeshCache({ ...options, transport: toWriter })
   const receiver = await createMeshCache({ ...options, transport: toReceiver })
-  receiver.on('change', (event: { source: string }) => { if (event.source !== 'local') changedAt = performance.now() })
+  receiver.on('change', (event: { source: string }) => {
+    if (event.source === 'local') return
+    changedAt = performance.now()
+    mark('change')
+  })
+  const steps = args.steps === true && name === 'meshcache'
+  let receipts = 0 // one per write, in order: the write's number
+  if (steps) await markSteps(lib)
   const deliver = envelopeInto(envelope, toReceiver, 'writer', name)
   return {
     name,
@@ -123,13 +184,20 @@ async function meshcachePath (name: string, lib: string): Promise<Path> {
     receiver: [],
     write (seq) {
       return new Promise((resolve) => {
-        sent = resolve
+        sent = (out) => {
+          if (steps) fileSteps(seq)
+          resolve(out)
+        }
+        if (steps) marks = [['W invalidate()', performance.now()]]
         inContext(seq, () => writer.invalidate(keyOf(seq)))
+        mark('W returned')
       })
     },
     receive (bytes) {
       changedAt = Number.NaN
+      if (steps) marks = [['R envelope in', performance.now()]]
       deliver(bytes)
+      if (steps) fileSteps(receipts++)
       if (Number.isNaN(changedAt)) throw new Error(`${name}: the write did not take effect on the receiver`)
       return changedAt
     },
@@ -143,7 +211,7 @@ paths.push(await meshcachePath('meshcache', new URL('../../lib', import.meta.url
 if (against !== undefined && args['against-first'] !== true) paths.push(await against())
 
 const asleep = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1))
-console.log(`cold path: ${writes} writes per system, each step after 1 ms asleep, systems interleaved write by write${args.als === true ? ', each write in an AsyncLocalStorage context' : ''}${args['against-first'] === true ? ', the other build set up first' : ''}`)
+console.log(`cold path: ${writes} writes per system, each step after 1 ms asleep${polluteMiB > 0 ? ` and ${polluteMiB} MiB written over` : ''}, systems interleaved write by write${args.als === true ? ', each write in an AsyncLocalStorage context' : ''}${args['against-first'] === true ? ', the other build set up first' : ''}`)
 // Each meshcache build runs right after the floor, never after another build: a build that follows code much like
 // its own finds more of it in the caches (the same build twice, each after the other, differed by 15 %).
 const [floorPath0, ...builds] = paths as [Path, ...Path[]]
@@ -151,9 +219,11 @@ for (let seq = 0; seq < writes; seq++) {
   const order = builds.flatMap((_, k) => [floorPath0, builds[(seq + k) % builds.length] as Path])
   for (const path of order) {
     await asleep()
+    pollute()
     const start = performance.now()
     const { bytes, at } = await path.write(seq)
     await asleep()
+    pollute()
     const arrived = performance.now()
     // A copy, as a network delivers: the receiver does not read the bytes where the writer made them.
     const done = path.receive(new Uint8Array(bytes))
@@ -179,4 +249,9 @@ if (paths.length === 3) {
   const ratio = (f: (p: Path) => number[]): string => (quantile(f(mine), 0.5) / quantile(f(other), 0.5)).toFixed(3)
   console.log(`meshcache / against: writer ${ratio((p) => p.writer)}, receiver ${ratio((p) => p.receiver)}`)
 }
+if (stepTimes.size !== 0) {
+  console.log(`meshcache's path, step by step (µs${polluteMiB > 0 ? `, after ${polluteMiB} MiB written over` : ''})    p50      p90`)
+  for (const [step, times] of stepTimes) console.log(`  ${step.padEnd(44)} ${quantile(times, 0.5).toFixed(2).padStart(7)}  ${quantile(times, 0.9).toFixed(2).padStart(7)}`)
+}
+if (polluted < 0) throw new Error('unreachable') // keeps the pollution's writes observable
 process.exit(0)
