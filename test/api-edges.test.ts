@@ -112,6 +112,10 @@ test('ready() resolves when enough peers connect, and times out listing what it 
   const waiting = a.ready({ peers: 1, timeout: 5_000 })
   const b = await createMeshCache<string>({ namespace: 'n', transport: net.transport('b') })
   await waiting
+  // What ready counts (README): the connected peers; peers() lists b once its membership state arrives.
+  assert.equal(a.connectedPeers(), ['b'])
+  for (let i = 0; i < 200 && a.peers().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.is(a.peers()[0]?.peer, 'b')
   try {
     await a.ready({ peers: 2, timeout: 50 })
     assert.unreachable()
