@@ -99,6 +99,42 @@ test('invalidate mode, vectors folded at the bound: a write concurrent with the 
   for (const n of [a, b, c, d]) await n!.close()
 })
 
+test('invalidate mode, vectors folded at the bound: a remembered "not found" goes too when a folded state may hide a write (seed 1195966)', async () => {
+  const net = createMemoryNetwork({ seed: 7 })
+  const clock = createTestClock()
+  const limits = { maxVectorEntries: 3 }
+  const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((name) => node(net, clock, name, { limits, mode: 'invalidate' })))
+  await net.flush()
+  c!.invalidate('k')
+  await net.flush()
+  d!.invalidate('k') // every vector of k is now {c:1, d:1}
+  await net.flush()
+  net.partition(['a'], ['b', 'c', 'd'])
+  clock.advance(1)
+  a!.invalidate('k') // the row changed: {a:1, c:1, d:1}, heard by no one
+  clock.advance(1)
+  b!.delete('k') // {b:1, c:1, d:1}: the later HLC wins the conflict to come
+  await net.flush()
+  const negativeTtl = 60_000
+  let loads = 0
+  const load = (): undefined => { loads++; return undefined }
+  await c!.getOrLoad('k', load, { negativeTtl })
+  await c!.getOrLoad('k', load, { negativeTtl })
+  assert.is(loads, 1, 'c remembers k as not found')
+  net.partition(['a', 'b'], ['c', 'd']) // a and b merge both writes first: four entries, folded to three, a's dropped
+  for (const n of [a, b]) n!.sync()
+  await net.flush()
+  assert.is(a!.stats().foldedKeys, 1, 'a folded k\'s vector')
+  assert.not.ok(a!.inspect('k')?.vv.includes(a!.origin), 'the fold dropped a\'s entry: its write shows only in the mark')
+  net.heal()
+  for (const n of [a, b, c, d]) n!.sync()
+  await net.flush()
+  assert.is(c!.stats().foldedKeys, 1, 'c\'s state equals the folded one: it arrived as a duplicate')
+  await c!.getOrLoad('k', load, { negativeTtl })
+  assert.is(loads, 2, 'c forgot the "not found": a write it has no entry for may have changed the row (a miss is always correct)')
+  for (const n of [a, b, c, d]) await n!.close()
+})
+
 test('an anti-entropy answer respects maxOrigins: a new instance learns every key from 9 writers with maxOrigins 8 (finding 4)', async () => {
   const net = createMemoryNetwork({ seed: 4 })
   const clock = createTestClock()
@@ -130,12 +166,14 @@ test('foldVector keeps the writer, drops departed origins first, then live ones,
   assert.is.not(compareVectors(record, foldVector(vv, 2, 'a~1', new Set())), Order.EQUAL)
 })
 
-for (const seed of [4164, 18185, 715609]) {
+for (const seed of [4164, 18185, 715609, 1195966]) {
   test(`truth seed ${seed}: a merge folds away the only trace of a write (a conflict's loser, a delete) at a bound of 3, and answers still carry the state, flagged`, async () => {
     // 4164, 18185: before answers sent folded states regardless (records-beyond.ts), an instance whose state
     // vector covered every entry left was never sent the state, and served a stale value until its TTL.
     // 715609: before the state went flagged (FLAG_FOLDED), the instance holding the winning write's value
     // took the folded state for a duplicate of its own and kept the value (the test above, by hand).
+    // 1195966: before a covered folded record dropped more than a value, an instance kept a remembered "not
+    // found" for a row another instance's lost-and-folded invalidation had written (the test above, by hand).
     const result = await runTruthSeed(seed)
     assert.is(result.mode, 'invalidate')
     assert.ok(result.checks >= 1, 'checked')

@@ -282,8 +282,9 @@ export class Replica<V extends {}> {
   /**
    * Drops the key's copy here, its state left as it is: for a forged record
    * (skipped: the state is unknown now) and for a folded one the state covers
-   * (it may stand for a write the state lacks, vector-bound.ts). A miss is
-   * always correct.
+   * (it may stand for a write the state lacks, vector-bound.ts). The copy is
+   * the value, and what the loads keep of the key (a remembered "not found",
+   * a load in flight, dependents): `changed`. A miss is always correct.
    */
   #dropCopy (r: WireRecord, reason: EvictReason): void {
     if (this.store.isLocal(r.key)) return
@@ -311,7 +312,8 @@ export class Replica<V extends {}> {
       this.#counters.duplicates++
       if (r.folded === true) {
         this.#bound.covered(table, slot as Slot, r)
-        if (!this.#replicate && table.hasValue(slot as Slot)) this.#dropCopy(r, reason)
+        // Whatever this instance holds for the key: a value, a remembered "not found", a load in flight.
+        if (!this.#replicate) this.#dropCopy(r, reason)
       }
       return false
     }

@@ -5,7 +5,8 @@
  * state is marked folded: a folded entry may have been the only trace of a
  * write another instance lacks, so answers send a marked state whatever the
  * requester's state vector (records-beyond.ts), flagged FLAG_FOLDED, and a
- * receiver holding a value does not take it for a duplicate (`covered`).
+ * receiver in invalidate mode does not take it for a mere duplicate: it drops
+ * what it holds for the key (`covered`).
  */
 import type { WireRecord } from '../../protocol/record.ts'
 import type { EntryTable, Slot } from './entry.ts'
@@ -52,8 +53,9 @@ export class VectorBound {
   /**
    * A folded record that `slot`'s state covers (a duplicate by the vectors):
    * its sender's fold may have dropped the only entry of a write this
-   * instance lacks (a conflict's loser, a delete), so the caller drops the
-   * value held here in invalidate mode (a miss is always correct). A state
+   * instance lacks (a conflict's loser, a delete), so the caller drops what
+   * is held here for the key in invalidate mode: the value, a remembered "not
+   * found", a load in flight (a miss is always correct). A state
    * equal to it is marked, so this instance's answers pass the warning on.
    */
   covered (table: EntryTable, slot: Slot, r: WireRecord): void {
