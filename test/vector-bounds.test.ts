@@ -64,12 +64,17 @@ test('concurrent writers beyond maxVectorEntries: merged states stay within the 
   for (const n of nodes) await n.close()
 })
 
-test('invalidate mode, vectors folded at the bound: a write concurrent with the winner still drops the winner\'s value everywhere (seed 715609)', async () => {
+/** Four invalidate-mode instances a, b, c, d over one memory network, vectors bounded at 3 (SPEC §4): a fold is one write away. */
+async function foldLab (): Promise<{ net: ReturnType<typeof createMemoryNetwork>, clock: ReturnType<typeof createTestClock>, nodes: Array<MeshCache<string>> }> {
   const net = createMemoryNetwork({ seed: 7 })
   const clock = createTestClock()
-  const limits = { maxVectorEntries: 3 }
-  const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((name) => node(net, clock, name, { limits, mode: 'invalidate' })))
+  const nodes = await Promise.all(['a', 'b', 'c', 'd'].map((name) => node(net, clock, name, { limits: { maxVectorEntries: 3 }, mode: 'invalidate' })))
   await net.flush()
+  return { net, clock, nodes }
+}
+
+test('invalidate mode, vectors folded at the bound: a write concurrent with the winner still drops the winner\'s value everywhere (seed 715609)', async () => {
+  const { net, clock, nodes: [a, b, c, d] } = await foldLab()
   c!.set('k', 'vc')
   await net.flush()
   d!.set('k', 'vd') // every vector of k is now {c:1, d:1}
@@ -100,11 +105,7 @@ test('invalidate mode, vectors folded at the bound: a write concurrent with the 
 })
 
 test('invalidate mode, vectors folded at the bound: a remembered "not found" goes too when a folded state may hide a write (seed 1195966)', async () => {
-  const net = createMemoryNetwork({ seed: 7 })
-  const clock = createTestClock()
-  const limits = { maxVectorEntries: 3 }
-  const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((name) => node(net, clock, name, { limits, mode: 'invalidate' })))
-  await net.flush()
+  const { net, clock, nodes: [a, b, c, d] } = await foldLab()
   c!.invalidate('k')
   await net.flush()
   d!.invalidate('k') // every vector of k is now {c:1, d:1}
