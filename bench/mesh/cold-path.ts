@@ -20,7 +20,8 @@
  *   (the same for every system): the caches then hold what a process in place finds after the stack, its timers and
  *   the other processes ran, not the last write's path. How much slower a path gets is how much memory it touches.
  * - `--steps`: also splits `meshcache`'s path at the public methods it crosses (prototype patches, as
- *   bench/mesh/layers.ts; a few hundred ns each, so its totals read a little higher) and prints each step's p50/p90.
+ *   bench/mesh/layers.ts; ~1 µs a step, so its totals read higher: compare the steps' shares) and prints each
+ *   step's p50/p90.
  *
  * The libp2p stack beneath (yamux, Noise, pnet, TCP) is the same for both systems and is not in these figures.
  */
