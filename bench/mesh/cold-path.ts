@@ -33,6 +33,7 @@ import { parseArgs } from 'node:util'
 import { keyOf } from './systems/types.ts'
 import { encodeFrame as floorFrame } from './systems/tcp.ts'
 import { captureTransport, envelopeInto } from '../core/util.ts'
+import { markCalls } from './call-marks.ts'
 
 const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, als: { type: 'boolean' }, pollute: { type: 'string', default: '0' }, steps: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
 if (args.help) {
@@ -49,11 +50,9 @@ if (args.steps === true && args.against !== undefined) {
 const polluteMiB = Number(args.pollute)
 if (!Number.isFinite(polluteMiB) || polluteMiB < 0) throw new Error(`--pollute must be a size in MiB (0 or more), not ${args.pollute}`)
 const pollution = new Uint8Array(Math.round(polluteMiB * 1024 * 1024))
-let polluted = 0
 /** Writes one byte of every cache line of `pollution`, evicting what the caches held (a no-op at --pollute 0). */
 function pollute (): void {
   for (let i = 0; i < pollution.length; i += 64) pollution[i] = (pollution[i] as number) + 1
-  polluted += pollution.length
 }
 /** `--steps`: the marks of the write or receipt in progress (meshcache's own build only), and each step's times. */
 let marks: Array<[string, number]> | undefined
@@ -63,9 +62,11 @@ const mark = (name: string): void => { marks?.push([name, performance.now()]) }
 function fileSteps (seq: number): void {
   if (marks !== undefined && seq >= WARMUP) {
     for (let i = 1; i < marks.length; i++) {
-      const step = `${(marks[i - 1] as [string, number])[0]} → ${(marks[i] as [string, number])[0]}`
+      const [from, start] = marks[i - 1] as [string, number]
+      const [to, end] = marks[i] as [string, number]
+      const step = `${from} → ${to}`
       const times = stepTimes.get(step) ?? []
-      times.push(((marks[i] as [string, number])[1] - (marks[i - 1] as [string, number])[1]) * 1000)
+      times.push((end - start) * 1000)
       stepTimes.set(step, times)
     }
   }
@@ -77,17 +78,9 @@ async function markSteps (lib: string): Promise<void> {
   const { Outbox } = await import(`${lib}/sync/outbox.ts`)
   const { Store } = await import(`${lib}/core/store.ts`)
   const { Derived } = await import(`${lib}/loading/derived.ts`)
-  const points = [['operation', Derived.prototype, 'operation'], ['replica.write', Replica.prototype, 'write'], ['store.writeState', Store.prototype, 'writeState'],
+  markCalls([['operation', Derived.prototype, 'operation'], ['replica.write', Replica.prototype, 'write'], ['store.writeState', Store.prototype, 'writeState'],
     ['outbox.push', Outbox.prototype, 'push'], ['store.bury', Store.prototype, 'bury'], ['replica.applyUpdates', Replica.prototype, 'applyUpdates'],
-    ['store.addState', Store.prototype, 'addState']] as const
-  for (const [name, owner, method] of points) {
-    const target = owner as unknown as Record<string, (...args: unknown[]) => unknown>
-    const original = target[method] as (...args: unknown[]) => unknown
-    target[method] = function (this: unknown, ...args: unknown[]) {
-      mark(name)
-      return original.apply(this, args)
-    }
-  }
+    ['store.addState', Store.prototype, 'addState']], mark)
 }
 const als = new AsyncLocalStorage<{ seq: number }>()
 /** Runs a write's first step as the service would: inside a context with `--als`. */
@@ -254,5 +247,4 @@ if (stepTimes.size !== 0) {
   console.log(`meshcache's path, step by step (µs${polluteMiB > 0 ? `, after ${polluteMiB} MiB written over` : ''})    p50      p90`)
   for (const [step, times] of stepTimes) console.log(`  ${step.padEnd(44)} ${quantile(times, 0.5).toFixed(2).padStart(7)}  ${quantile(times, 0.9).toFixed(2).padStart(7)}`)
 }
-if (polluted < 0) throw new Error('unreachable') // keeps the pollution's writes observable
 process.exit(0)

@@ -31,6 +31,7 @@
 import net from 'node:net'
 import { writeFileSync } from 'node:fs'
 import { now } from './systems/types.ts'
+import { markCalls } from './call-marks.ts'
 
 const dir = process.env.MESHCACHE_BENCH_LAYERS
 
@@ -64,14 +65,7 @@ export async function startLayerLog (): Promise<void> {
   const { Outbox } = await import('../../lib/sync/outbox.ts')
   const { EnvelopeSplitter } = await import('../../lib/net/libp2p/envelope.ts')
   const { Replica } = await import('../../lib/core/replica.ts')
-  for (const [name, owner, method] of [['lib:outbox', Outbox.prototype, 'push'], ['lib:envelope', EnvelopeSplitter.prototype, 'push'], ['lib:apply', Replica.prototype, 'applyUpdates']] as const) {
-    const target = owner as unknown as Record<string, (...args: unknown[]) => unknown>
-    const original = target[method] as (...args: unknown[]) => unknown
-    target[method] = function (this: unknown, ...args: unknown[]) {
-      note(name)
-      return original.apply(this, args)
-    }
-  }
+  markCalls([['lib:outbox', Outbox.prototype, 'push'], ['lib:envelope', EnvelopeSplitter.prototype, 'push'], ['lib:apply', Replica.prototype, 'applyUpdates']], note)
   // TCP sockets only (remotePort set): the IPC channel to the harness is a socket too.
   const socket = net.Socket.prototype as unknown as Record<string, (...args: unknown[]) => unknown>
   for (const name of ['_writeGeneric', '_writev']) {
