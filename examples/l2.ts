@@ -59,7 +59,7 @@ console.log(`a: set user:42 -> b evicted its copy; b: getOrLoad -> ${(await b.ge
 a.delete('user:42')
 await a.tier?.flush?.()
 const raw = await client.get('meshcache:users:user:42')
-console.log(`a: delete user:42 -> L2 holds a tombstone (${raw?.slice(0, 2) === '1t' ? 'kind t' : String(raw)}); b: getOrLoad -> ${(await b.getOrLoad('user:42', () => db.find(42)))?.email} (from the database: ${dbReads} reads)`)
+console.log(`a: delete user:42 -> L2 holds a tombstone (${raw?.slice(0, 2) === '2t' ? 'kind t' : String(raw)}); b: getOrLoad -> ${(await b.getOrLoad('user:42', () => db.find(42)))?.email} (from the database: ${dbReads} reads)`)
 
 const s = a.stats().tier ?? {}
 console.log(`a: L2 stats hits ${s.l2Hits}, misses ${s.l2Misses}, writes ${s.l2Writes}, fills ${s.l2Fills}, refused ${s.l2Skipped}, errors ${s.l2Errors}, breaker ${s.l2Breaker}`)

@@ -168,7 +168,7 @@ export class Wiring<V extends {}> {
       state: (key) => {
         const e = this.store.meta.get(key)
         const table = this.store.table
-        return e === undefined || table.isPlaceholder(e) ? undefined : { hlc: table.hlc(e), writer: table.writer(e), removed: table.kind(e) !== RecordKind.SET }
+        return e === undefined || table.isPlaceholder(e) ? undefined : { hlc: table.hlc(e), writer: table.writer(e), removed: table.kind(e) !== RecordKind.SET, vv: table.vv(e) }
       },
       floor: () => this.replica.clears.at, // the namespace clear horizon (SPEC §4.1): older L2 records are not served
     })

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert'
 import { createMeshCache, type ChangeSink, type Exporter, type MeshCache, type ObservedCache, type Source } from '../lib/index.ts'
 import { noExporter } from '../lib/observe/exporter.ts'
 import { noSource } from '../lib/sources/source.ts'
-import { noTier } from '../lib/tiers/tier.ts'
+import { NO_STATE, noTier } from '../lib/tiers/tier.ts'
 import { createMemoryNetwork } from '../lib/testing/index.ts'
 
 async function pair () {
@@ -20,8 +20,8 @@ async function pair () {
 
 test('the no-op tier misses and drops, the no-op source and exporter do nothing', async () => {
   assert.is(await noTier.read('k'), undefined)
-  noTier.fill('k', 'v', 1000, 1, 0, undefined)
-  noTier.write('k', undefined, 1000, 1, 'w', undefined)
+  noTier.fill('k', 'v', 1000, 1, 0, undefined, NO_STATE)
+  noTier.write('k', undefined, 1000, 1, 'w', undefined, NO_STATE)
   assert.is(await noTier.read('k'), undefined)
   assert.equal(noTier.stats(), {})
   await noTier.close()

@@ -54,7 +54,7 @@ export interface LoaderTier<V> {
   fill (key: string, value: V, expiresAt: number, started: TierLoadStart, bases: string[] | undefined): void
 }
 
-export interface TierLoadStart { hlc: number, at: number }
+export interface TierLoadStart { hlc: number, at: number, state: string }
 
 const noop = (): void => {}
 

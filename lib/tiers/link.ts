@@ -3,21 +3,30 @@
  * write-through of local writes, the read guard, and the fill of loaded
  * values. SPEC.md §14 has the rules.
  *
- * The read guard: a value found in the tier is used only if no write known
- * here, of its key or of any of its bases (tags included), is newer than
- * it. Every instance hears of every write through the mesh and keeps its
- * version for the tombstone horizon (maxTtl + maxClockSkew), longer than any
- * tier copy lives (a tier's ttl is at most maxTtl), so a tier copy that a
- * write outdated is refused here even before (or without) the writer's own
- * write-through reaching the tier.
+ * The read guard: a value found in the tier is used only if what is known
+ * here of its key and of each of its bases (tags included) is what its
+ * writer or loader knew: the same states, compared as a digest of each one's
+ * HLC, writer and version vector (`state`). Every instance hears of every
+ * write through the mesh and keeps its state for the tombstone horizon
+ * (maxTtl + maxClockSkew), longer than any tier copy lives (a tier's ttl is
+ * at most maxTtl), so a tier copy that a write outdated is refused here even
+ * before (or without) the writer's own write-through reaching the tier.
+ *
+ * Not an order of versions: a write whose HLC is lower than the copy's can
+ * still be later news (two instances writing the key concurrently, whose
+ * merged state keeps the higher HLC and has no value anywhere in invalidate
+ * mode; a base changed by an instance whose clock is behind). A state that
+ * differs in any way refuses the copy, and a miss is always correct.
  */
+import { hash } from 'node:crypto'
 import { isReservedKey } from '../loading/tags.ts'
-import type { Tier, TierHit, TierHost } from './tier.ts'
+import type { VersionVector } from '../core/version-vector.ts'
+import { NO_STATE, type Tier, type TierHit, type TierHost } from './tier.ts'
 
 /** What the link needs from the cache. */
 export interface LinkHost {
-  /** The version of `key`'s replicated state here (a write, delete or invalidation), if any. */
-  state: (key: string) => { hlc: number, writer: string, removed: boolean } | undefined
+  /** `key`'s replicated state here (a write, delete or invalidation), if any. */
+  state: (key: string) => { hlc: number, writer: string, removed: boolean, vv: VersionVector } | undefined
   now: () => number
   /**
    * The namespace's clear horizon: every write older is gone (0 while no
@@ -27,10 +36,11 @@ export interface LinkHost {
   floor: () => number
 }
 
-/** When a load began: its fill carries this version. */
+/** When a load began: its fill carries this version, and this digest of the states it was read after. */
 export interface LoadStart {
   hlc: number
   at: number
+  state: string
 }
 
 export class TierLink<V> {
@@ -46,7 +56,8 @@ export class TierLink<V> {
 
   /** A local `set` (never a load): written through, asynchronously. */
   written (key: string, value: V, ttl: number, hlc: number, writer: string, bases: string[] | undefined): void {
-    this.tier.write(key, value, ttl, hlc, writer, bases)
+    // Now, not when the tier sends it: a record merged in the meantime is not what the value was written over.
+    this.tier.write(key, value, ttl, hlc, writer, bases, this.#state(key, bases))
   }
 
   /**
@@ -56,7 +67,7 @@ export class TierLink<V> {
    */
   removed (key: string, hlc: number, writer: string): void {
     if (isReservedKey(key)) return
-    this.tier.write(key, undefined, 0, hlc, writer, undefined)
+    this.tier.write(key, undefined, 0, hlc, writer, undefined, NO_STATE)
   }
 
   /**
@@ -80,7 +91,7 @@ export class TierLink<V> {
         if (h > basis) basis = h
       }
     }
-    return { hlc: basis, at: this.#host.now() }
+    return { hlc: basis, at: this.#host.now(), state: this.#state(key, bases) }
   }
 
   /** The tier's value of `key` if the read guard accepts it (`bases`: the caller's, checked with the value's own). */
@@ -93,18 +104,31 @@ export class TierLink<V> {
       this.refused++
       return undefined
     }
-    const own = this.#host.state(key)
-    if (own !== undefined && newer(own, hit)) {
+    if (hit.state !== this.#state(key, hit.bases)) {
       this.refused++
       // Repair on behalf of the writer: its tombstone (same version) may still be queued on its side.
-      if (own.removed) this.tier.write(key, undefined, 0, own.hlc, own.writer, undefined)
+      const own = this.#host.state(key)
+      if (own !== undefined && own.removed && newer(own, hit)) this.tier.write(key, undefined, 0, own.hlc, own.writer, undefined, NO_STATE)
       return undefined
     }
-    if (this.#baseNewer(hit.bases, hit) || this.#baseNewer(bases, hit)) {
+    // The caller's bases, where they are not the copy's own (those are in its state).
+    if (this.#baseNewer(bases, hit)) {
       this.refused++
       return undefined
     }
     return hit
+  }
+
+  /** A digest of the states known here of `key` and of each of `bases`, in order (absent ones too). */
+  #state (key: string, bases: string[] | undefined): string {
+    const known = [this.#known(key)]
+    if (bases !== undefined) for (const b of bases) known.push(this.#known(b))
+    return hash('sha256', JSON.stringify(known), 'hex').slice(0, NO_STATE.length)
+  }
+
+  #known (key: string): [number, string, VersionVector] | null {
+    const s = this.#host.state(key)
+    return s === undefined ? null : [s.hlc, s.writer, s.vv]
   }
 
   #baseNewer (bases: string[] | undefined, hit: TierHit<V>): boolean {
@@ -119,7 +143,7 @@ export class TierLink<V> {
   /** A loaded value (the loader ran, the race guard kept it): filled where the tier holds nothing. */
   fill (key: string, value: V, expiresAt: number, started: LoadStart, bases: string[] | undefined): void {
     if (isReservedKey(key)) return
-    this.tier.fill(key, value, expiresAt, started.hlc, started.at, bases)
+    this.tier.fill(key, value, expiresAt, started.hlc, started.at, bases, started.state)
   }
 
   stats (): Record<string, number | string> {

@@ -18,7 +18,7 @@ import { WriteQueue } from './write-queue.ts'
 import { RedisCalls, type RedisConnection } from './redis-client.ts'
 import { resolveRedisTierOptions, type RedisTierOptions, type ResolvedRedisTierOptions } from './redis-options.ts'
 import { KIND_FILL, KIND_TOMBSTONE, KIND_WRITE, decodeRecord, encodeRecord } from './redis-record.ts'
-import type { Tier, TierHit, TierHost } from './tier.ts'
+import { NO_STATE, type Tier, type TierHit, type TierHost } from './tier.ts'
 
 export type { RedisConnection } from './redis-client.ts'
 export { DEFAULT_FAILURE_THRESHOLD, DEFAULT_MAX_PENDING, DEFAULT_PROBE_INTERVAL_MS, DEFAULT_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, type RedisTierOptions } from './redis-options.ts'
@@ -38,6 +38,7 @@ interface PendingWrite<V> {
   ttl: number
   hlc: number
   writer: string
+  state: string
   bases: string[] | undefined
 }
 
@@ -182,10 +183,10 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
       return undefined
     }
     this.hits++
-    return { value, hlc: record.hlc, writer: record.writer, source: record.kind === KIND_FILL ? 'fill' : 'write', bases: record.bases, expiresAt: record.expiresAt }
+    return { value, hlc: record.hlc, writer: record.writer, state: record.state, source: record.kind === KIND_FILL ? 'fill' : 'write', bases: record.bases, expiresAt: record.expiresAt }
   }
 
-  fill (key: string, value: V, expiresAt: number, hlc: number, startedAt: number, bases: string[] | undefined): void {
+  fill (key: string, value: V, expiresAt: number, hlc: number, startedAt: number, bases: string[] | undefined, state = NO_STATE): void {
     const host = this.#host as TierHost<V>
     const now = host.now()
     const life = this.#o.ttl === undefined ? expiresAt - now : Math.min(this.#o.ttl, expiresAt - now)
@@ -195,7 +196,7 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
     }
     let record: Buffer
     try {
-      record = encodeRecord(KIND_FILL, hlc, '', bases, expiresAt, encodeValue(this.#codec as ValueCodec<V>, key, value))
+      record = encodeRecord(KIND_FILL, hlc, '', state, bases, expiresAt, encodeValue(this.#codec as ValueCodec<V>, key, value))
     } catch (error) {
       this.#fail('fill', key, error, false)
       return
@@ -211,8 +212,8 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
     }, (error: unknown) => { this.#fail('fill', key, error) })
   }
 
-  write (key: string, value: V | undefined, ttl: number, hlc: number, writer: string, bases: string[] | undefined): void {
-    if (!this.#closed) this.#queue.add(key, { value, ttl, hlc, writer, bases })
+  write (key: string, value: V | undefined, ttl: number, hlc: number, writer: string, bases: string[] | undefined, state = NO_STATE): void {
+    if (!this.#closed) this.#queue.add(key, { value, ttl, hlc, writer, state, bases })
   }
 
   async #sendWrite (key: string, w: PendingWrite<V>): Promise<boolean> {
@@ -245,9 +246,9 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
         this.#fail('write', key, error, false)
       }
       // Fresh until its write's time plus its ttl, as in L1; Redis keeps it `l2.ttl` when that is set.
-      if (payload !== undefined) return [encodeRecord(KIND_WRITE, w.hlc, w.writer, w.bases, physicalMs(w.hlc) + w.ttl, payload), this.#o.ttl ?? Math.max(1, physicalMs(w.hlc) + w.ttl - now)]
+      if (payload !== undefined) return [encodeRecord(KIND_WRITE, w.hlc, w.writer, w.state, w.bases, physicalMs(w.hlc) + w.ttl, payload), this.#o.ttl ?? Math.max(1, physicalMs(w.hlc) + w.ttl - now)]
     }
-    return [encodeRecord(KIND_TOMBSTONE, w.hlc, w.writer, undefined, 0, undefined), this.#tombstoneTtl]
+    return [encodeRecord(KIND_TOMBSTONE, w.hlc, w.writer, NO_STATE, undefined, 0, undefined), this.#tombstoneTtl]
   }
 
   async #probe (): Promise<boolean> {

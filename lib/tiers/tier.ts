@@ -47,6 +47,8 @@ export interface TierHit<V> {
   /** HLC of the write that stored it; for a fill, of the newest write its loader knew of (SPEC §14.3). */
   hlc: number
   writer: string
+  /** The `state` it was written or filled with: the read guard serves it only where the key and its bases are known alike. */
+  state: string
   /** 'write' for a value a `set` wrote, 'fill' for one a load filled. */
   source: 'write' | 'fill'
   /** Keys (tags included, as internal keys) the value was derived from. */
@@ -68,16 +70,20 @@ export interface Tier<V> {
    * nothing, neither a value nor a tombstone. `hlc` is the newest write of
    * the key or its bases known when the load began (SPEC §14.3),
    * `startedAt` the wall-clock ms then (a load older than half the tier's
-   * tombstone lifetime is not filled). Fire and forget.
+   * tombstone lifetime is not filled). `state` is opaque to the tier: a
+   * digest of what the loading instance knew of the key and its bases when
+   * the load began (lib/tiers/link.ts), stored with the value and returned
+   * with it by `read`. Fire and forget.
    */
-  fill (key: string, value: V, expiresAt: number, hlc: number, startedAt: number, bases: string[] | undefined): void
+  fill (key: string, value: V, expiresAt: number, hlc: number, startedAt: number, bases: string[] | undefined, state: string): void
   /**
    * A write of this instance, at (hlc, writer): `value` undefined writes a
    * tombstone (delete, invalidate, cascade). Stored unless the tier holds a
    * newer write of the key; queued in order per key, retried until it lands
-   * or a newer write of the key replaces it. Fire and forget.
+   * or a newer write of the key replaces it. `state`, as for `fill`: what
+   * the writer knew of the key (this write) and its bases. Fire and forget.
    */
-  write (key: string, value: V | undefined, ttl: number, hlc: number, writer: string, bases: string[] | undefined): void
+  write (key: string, value: V | undefined, ttl: number, hlc: number, writer: string, bases: string[] | undefined, state: string): void
   /** Every key of this namespace goes (clear()): values older than `hlc` must never be read again. */
   clear? (hlc: number): void
   /** Counters and state, named with the tier's prefix (`l2Hits`…). */
@@ -86,6 +92,9 @@ export interface Tier<V> {
   flush? (timeoutMs?: number): Promise<void>
   close (): Promise<void>
 }
+
+/** The `state` of a record that is never served (a tombstone): no instance's knowledge digests to it. */
+export const NO_STATE = '0000000000000000'
 
 /** The tier of a cache with none: every read misses, every write and fill is dropped. */
 export const noTier: Tier<any> = {
