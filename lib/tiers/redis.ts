@@ -340,11 +340,27 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
     this.#closed = true
     this.#breaker.close()
     this.#queue.close()
-    if (this.#ownsConnection) {
-      await this.#connecting
-      const c = this.#connection
-      if (c.isOpen) await c.close().catch(() => c.destroy())
-    }
+    if (this.#ownsConnection) await this.#closeConnection(Math.max(this.#timeout * 4, 100))
+  }
+
+  /**
+   * Closes the client this tier made, within `ms`. While Redis is out of
+   * reach node-redis reconnects forever, and neither its first `connect` nor
+   * a graceful `close` (which waits for the replies owed) settles: past the
+   * deadline the client is destroyed, so a cache closes during an outage.
+   */
+  async #closeConnection (ms: number): Promise<void> {
+    const c = this.#connection
+    let timer: NodeJS.Timeout | undefined
+    const closed = await Promise.race([
+      (async () => { await this.#connecting; if (c.isOpen) await c.close() })().then(() => true, () => false),
+      new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms) }),
+    ])
+    clearTimeout(timer)
+    if (closed) return
+    try {
+      c.destroy()
+    } catch {} // already closed, or never opened
   }
 }
 

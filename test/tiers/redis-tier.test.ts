@@ -12,6 +12,7 @@ import { RedisTier, type RedisTierOptions } from '../../lib/tiers/redis.ts'
 import type { TierFailure, TierHost } from '../../lib/tiers/tier.ts'
 import { decodeRecord } from '../../lib/tiers/redis-record.ts'
 import { startRedis, type RedisServer } from '../helpers/redis.ts'
+import { startTcpProxy } from '../helpers/tcp-proxy.ts'
 
 type Client = ReturnType<typeof createClient>
 
@@ -226,6 +227,29 @@ test('a URL makes the tier own its client: connected on attach, closed on close'
   assert.is((await t.read('k'))?.value, 'via-url')
   await t.close()
   assert.is((await raw('k'))?.kind, 'w')
+})
+
+test('a tier that owns its client closes within its deadline while Redis is out of reach, connected before or never', async () => {
+  const proxy = await startTcpProxy(server.port)
+  try {
+    const connected = new RedisTier<any>({ redis: `redis://127.0.0.1:${proxy.port}`, timeout: 50 })
+    connected.attach(host())
+    await connected.ready()
+    connected.write('k', 'v', 30_000, HLC(Date.now()), 'a~1', undefined)
+    await connected.flush()
+    proxy.cut() // node-redis now reconnects forever: a graceful close would wait for it
+    connected.write('k', 'owed', 30_000, HLC(Date.now()) + 1, 'a~1', undefined)
+    const never = new RedisTier<any>({ redis: `redis://127.0.0.1:${proxy.port}`, timeout: 50 })
+    never.attach(host()) // its first connect never completes
+    for (const t of [connected, never]) {
+      const started = Date.now()
+      const closed = await Promise.race([t.close().then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 3_000))])
+      assert.ok(closed, 'close() returned')
+      assert.ok(Date.now() - started < 1_000, `within its deadlines (${Date.now() - started} ms)`)
+    }
+  } finally {
+    await proxy.close()
+  }
 })
 
 test('a hung Redis (SIGSTOP): calls time out, nothing throws, the breaker opens, then replays and closes', async () => {
