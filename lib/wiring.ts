@@ -234,7 +234,7 @@ export class Wiring<V extends {}> {
     const slot = this.replica.write(key, RecordKind.SET, ttl, bytes)
     if (bases !== undefined) this.derived.graph().link(key, bases, true) // before the value, as above
     this.store.setWritten(key, value, slot)
-    this.link?.written(key, value, ttl, this.store.table.hlc(slot), this.origin, bases)
+    this.link?.written(key, value, ttl, this.store.table.hlc(slot), this.origin, this.store.table.vv(slot), bases)
     this.#events.change(key, RecordKind.SET, 'local')
   }
 

@@ -54,10 +54,13 @@ export class TierLink<V> {
     this.#host = host
   }
 
-  /** A local `set` (never a load): written through, asynchronously. */
-  written (key: string, value: V, ttl: number, hlc: number, writer: string, bases: string[] | undefined): void {
-    // Now, not when the tier sends it: a record merged in the meantime is not what the value was written over.
-    this.tier.write(key, value, ttl, hlc, writer, bases, this.#state(key, bases))
+  /** A local `set` (never a load), whose state is now (hlc, writer, vv): written through, asynchronously. */
+  written (key: string, value: V, ttl: number, hlc: number, writer: string, vv: VersionVector, bases: string[] | undefined): void {
+    // The states now (a record merged in the meantime is not what the value was written over); their
+    // digest when the tier sends the write, after the caller's run.
+    const known: Known[] = [[hlc, writer, vv]]
+    if (bases !== undefined) for (const b of bases) known.push(this.#known(b))
+    this.tier.write(key, value, ttl, hlc, writer, bases, () => digest(known))
   }
 
   /**
@@ -121,12 +124,16 @@ export class TierLink<V> {
 
   /** A digest of the states known here of `key` and of each of `bases`, in order (absent ones too). */
   #state (key: string, bases: string[] | undefined): string {
-    const known = [this.#known(key)]
-    if (bases !== undefined) for (const b of bases) known.push(this.#known(b))
-    return hash('sha256', JSON.stringify(known), 'hex').slice(0, NO_STATE.length)
+    return digest(this.#knownAll(key, bases))
   }
 
-  #known (key: string): [number, string, VersionVector] | null {
+  #knownAll (key: string, bases: string[] | undefined): Known[] {
+    const known = [this.#known(key)]
+    if (bases !== undefined) for (const b of bases) known.push(this.#known(b))
+    return known
+  }
+
+  #known (key: string): Known {
     const s = this.#host.state(key)
     return s === undefined ? null : [s.hlc, s.writer, s.vv]
   }
@@ -149,6 +156,21 @@ export class TierLink<V> {
   stats (): Record<string, number | string> {
     return { ...this.tier.stats(), [`${this.tier.name}Refused`]: this.refused }
   }
+}
+
+/** A key's state as the digest reads it (its vector is never changed in place: a change replaces it), or none. */
+type Known = [number, string, VersionVector] | null
+
+/** By count: the digest of keys none of which has a state here (a key only ever loaded, the common read-through case). */
+const noneKnown: string[] = []
+
+function digest (known: Known[]): string {
+  if (known.every((k) => k === null)) return noneKnown[known.length] ??= hashOf(known)
+  return hashOf(known)
+}
+
+function hashOf (known: Known[]): string {
+  return hash('sha256', JSON.stringify(known), 'hex').slice(0, NO_STATE.length)
 }
 
 /** Whether a write known here is newer than the tier's copy, as the mesh orders writes: (hlc, writer). */

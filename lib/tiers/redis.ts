@@ -38,7 +38,7 @@ interface PendingWrite<V> {
   ttl: number
   hlc: number
   writer: string
-  state: string
+  state: string | (() => string)
   bases: string[] | undefined
 }
 
@@ -212,7 +212,7 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
     }, (error: unknown) => { this.#fail('fill', key, error) })
   }
 
-  write (key: string, value: V | undefined, ttl: number, hlc: number, writer: string, bases: string[] | undefined, state = NO_STATE): void {
+  write (key: string, value: V | undefined, ttl: number, hlc: number, writer: string, bases: string[] | undefined, state: string | (() => string) = NO_STATE): void {
     if (!this.#closed) this.#queue.add(key, { value, ttl, hlc, writer, state, bases })
   }
 
@@ -246,7 +246,10 @@ export class RedisTier<V extends {} = {}> extends EventEmitter implements Tier<V
         this.#fail('write', key, error, false)
       }
       // Fresh until its write's time plus its ttl, as in L1; Redis keeps it `l2.ttl` when that is set.
-      if (payload !== undefined) return [encodeRecord(KIND_WRITE, w.hlc, w.writer, w.state, w.bases, physicalMs(w.hlc) + w.ttl, payload), this.#o.ttl ?? Math.max(1, physicalMs(w.hlc) + w.ttl - now)]
+      if (payload !== undefined) {
+        if (typeof w.state === 'function') w.state = w.state() // once: a write may be sent again
+        return [encodeRecord(KIND_WRITE, w.hlc, w.writer, w.state, w.bases, physicalMs(w.hlc) + w.ttl, payload), this.#o.ttl ?? Math.max(1, physicalMs(w.hlc) + w.ttl - now)]
+      }
     }
     return [encodeRecord(KIND_TOMBSTONE, w.hlc, w.writer, NO_STATE, undefined, 0, undefined), this.#tombstoneTtl]
   }

@@ -81,9 +81,11 @@ export interface Tier<V> {
    * tombstone (delete, invalidate, cascade). Stored unless the tier holds a
    * newer write of the key; queued in order per key, retried until it lands
    * or a newer write of the key replaces it. `state`, as for `fill`: what
-   * the writer knew of the key (this write) and its bases. Fire and forget.
+   * the writer knew of the key (this write) and its bases; or a function
+   * giving it, to call once when the write is sent (so the caller's `set`
+   * does not pay for the digest). Fire and forget.
    */
-  write (key: string, value: V | undefined, ttl: number, hlc: number, writer: string, bases: string[] | undefined, state: string): void
+  write (key: string, value: V | undefined, ttl: number, hlc: number, writer: string, bases: string[] | undefined, state: string | (() => string)): void
   /** Every key of this namespace goes (clear()): values older than `hlc` must never be read again. */
   clear? (hlc: number): void
   /** Counters and state, named with the tier's prefix (`l2Hits`…). */

@@ -54,6 +54,19 @@ test('a copy is refused when its key or a base is known otherwise here, or a cle
   assert.is(l.stats().noneRefused, 1)
 })
 
+test('a write carries the states as they were at the write, though the tier digests them later', () => {
+  const states: Record<string, State> = { k: s(10, 'w') }
+  const writes: unknown[][] = []
+  const tier = { ...noTier, write: (...args: unknown[]) => { writes.push(args) } }
+  const l = new TierLink<string>(tier, { state: (k) => states[k], now: () => 7, floor: () => 0 })
+  const atWrite = knownAt(states, 'k')
+  l.written('k', 'v', 1000, 10, 'w', ['w', 1], undefined)
+  states.k = s(10, 'w', ['v', 1, 'w', 1]) // a concurrent write merged before the tier sends ours
+  const state = writes[0]?.[6] as () => string
+  assert.type(state, 'function')
+  assert.is(state(), atWrite)
+})
+
 test('a load\'s fill carries the newest write known of its key, its bases and the clear horizon, and their states', () => {
   const states = { k: s(5, 'w'), b: s(9, 'w', ['w', 2], true) }
   const { l } = link(hit(0), states, 3)
