@@ -1,4 +1,5 @@
 /** The read guard and the fill's version (lib/tiers/link.ts) against a stub tier (a unit test; l2-cache.test.ts runs them on Redis). */
+import { createHash } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { TierLink } from '../../lib/tiers/link.ts'
@@ -76,6 +77,9 @@ test('a load\'s fill carries the newest write known of its key, its bases and th
   assert.is.not(l.begin('k', ['b']).state, l.begin('k', undefined).state, 'the bases count')
   assert.is.not(knownAt({ k: s(5, 'w', ['v', 1, 'w', 1]) }, 'k'), knownAt(states, 'k'), 'the vector counts')
   assert.match(l.begin('k', undefined).state, /^[0-9a-f]{16}$/)
+  // SPEC.md §14.3: the first 16 hex digits of SHA-256 of the JSON array, key first, then each base, null for none.
+  const spec = createHash('sha256').update(JSON.stringify([[5, 'w', ['w', 1]], [9, 'w', ['w', 2]], null])).digest('hex').slice(0, 16)
+  assert.is(l.begin('k', ['b', 'none']).state, spec)
 })
 
 test.run()
