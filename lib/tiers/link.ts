@@ -58,8 +58,7 @@ export class TierLink<V> {
   written (key: string, value: V, ttl: number, hlc: number, writer: string, vv: VersionVector, bases: string[] | undefined): void {
     // The states now (a record merged in the meantime is not what the value was written over); their
     // digest when the tier sends the write, after the caller's run.
-    const known: Known[] = [[hlc, writer, vv]]
-    if (bases !== undefined) for (const b of bases) known.push(this.#known(b))
+    const known = this.#knownAll(key, bases, [hlc, writer, vv])
     this.tier.write(key, value, ttl, hlc, writer, bases, () => digest(known))
   }
 
@@ -73,28 +72,24 @@ export class TierLink<V> {
     this.tier.write(key, undefined, 0, hlc, writer, undefined, NO_STATE)
   }
 
+  /** A local clear of the namespace (at `hlc`): the tier drops what it holds, best effort (the floor guards reads). */
+  cleared (hlc: number): void {
+    this.tier.clear?.(hlc)
+  }
+
   /**
    * A load begins. Its fill will carry, as its version, the newest write of
    * the key or of its bases known here now: the loader reads the source
    * after every write up to it, and nothing is known of later ones. (Not the
    * clock: two instances' clocks within one millisecond order events by
    * their logical counters, so a load begun before a write could carry a
-   * larger timestamp than the write's.)
+   * larger timestamp than the write's.) And the digest of those states.
    */
-  /** A local clear of the namespace (at `hlc`): the tier drops what it holds, best effort (the floor guards reads). */
-  cleared (hlc: number): void {
-    this.tier.clear?.(hlc)
-  }
-
   begin (key: string, bases: string[] | undefined): LoadStart {
-    let basis = Math.max(this.#host.state(key)?.hlc ?? 0, this.#host.floor())
-    if (bases !== undefined) {
-      for (const b of bases) {
-        const h = this.#host.state(b)?.hlc ?? 0
-        if (h > basis) basis = h
-      }
-    }
-    return { hlc: basis, at: this.#host.now(), state: this.#state(key, bases) }
+    const known = this.#knownAll(key, bases)
+    let basis = this.#host.floor()
+    for (const k of known) if (k !== null && k[0] > basis) basis = k[0]
+    return { hlc: basis, at: this.#host.now(), state: digest(known) }
   }
 
   /** The tier's value of `key` if the read guard accepts it (`bases`: the caller's, checked with the value's own). */
@@ -127,8 +122,9 @@ export class TierLink<V> {
     return digest(this.#knownAll(key, bases))
   }
 
-  #knownAll (key: string, bases: string[] | undefined): Known[] {
-    const known = [this.#known(key)]
+  /** The key's state (`own`, when the caller holds it) and its bases', in order. */
+  #knownAll (key: string, bases: string[] | undefined, own: Known = this.#known(key)): Known[] {
+    const known = [own]
     if (bases !== undefined) for (const b of bases) known.push(this.#known(b))
     return known
   }
