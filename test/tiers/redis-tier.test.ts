@@ -6,19 +6,16 @@
 import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { RESP_TYPES, createClient } from 'redis'
+import { RESP_TYPES } from 'redis'
 import { ErrorCode, MeshCacheError, jsonCodec } from '../../lib/index.ts'
 import { RedisTier, type RedisTierOptions } from '../../lib/tiers/redis.ts'
 import type { TierFailure, TierHost } from '../../lib/tiers/tier.ts'
 import { decodeRecord } from '../../lib/tiers/redis-record.ts'
-import { startRedis, type RedisServer } from '../helpers/redis.ts'
+import { redisSuite } from '../helpers/redis-suite.ts'
 import { startTcpProxy } from '../helpers/tcp-proxy.ts'
 
-type Client = ReturnType<typeof createClient>
-
-let server: RedisServer
-let client: Client
-const open: Array<RedisTier<any>> = []
+const lab = redisSuite(test, { persist: true })
+const open = lab.caches
 const HLC = (ms: number): number => ms * 1000
 
 function host (over: Partial<TierHost<any>> = {}): TierHost<any> & { failures: TierFailure[] } {
@@ -28,7 +25,7 @@ function host (over: Partial<TierHost<any>> = {}): TierHost<any> & { failures: T
 
 /** A tier on the shared client; `timeout` is generous here: this machine is shared, and only the outage tests want timeouts. */
 function tier (over: Partial<RedisTierOptions> = {}, h = host()): RedisTier<any> & { h: typeof h } {
-  const t = new RedisTier<any>({ redis: client, timeout: 500, ...over }) as RedisTier<any> & { h: typeof h }
+  const t = new RedisTier<any>({ redis: lab.client, timeout: 500, ...over }) as RedisTier<any> & { h: typeof h }
   t.attach(h)
   t.h = h
   open.push(t)
@@ -36,26 +33,9 @@ function tier (over: Partial<RedisTierOptions> = {}, h = host()): RedisTier<any>
 }
 
 async function raw (key: string): Promise<ReturnType<typeof decodeRecord>> {
-  const buf = await client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }).get(`meshcache:ns:${key}`) as unknown
+  const buf = await lab.client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }).get(`meshcache:ns:${key}`) as unknown
   return buf === null ? undefined : decodeRecord(buf as Buffer)
 }
-
-test.before(async () => {
-  server = await startRedis({ persist: true })
-  client = createClient({ url: server.url })
-  client.on('error', () => {}) // reconnection errors during the outage tests
-  await client.connect()
-})
-
-test.after.each(async () => {
-  for (const t of open.splice(0)) await t.close()
-  await client.sendCommand(['FLUSHALL'])
-})
-
-test.after(async () => {
-  client.destroy()
-  await server?.stop()
-})
 
 test('a write stores the value with its version; a read returns it', async () => {
   const t = tier()
@@ -67,7 +47,7 @@ test('a write stores the value with its version; a read returns it', async () =>
   assert.is(hit?.writer, 'a~1')
   assert.is(hit?.source, 'write')
   assert.equal(hit?.bases, ['b', '\u0000tag:t'])
-  const ttl = await client.pTTL('meshcache:ns:k')
+  const ttl = await lab.client.pTTL('meshcache:ns:k')
   assert.ok(ttl > 29_000 && ttl <= 30_000, `pttl ${ttl}`)
   assert.is(t.stats().l2Writes, 1)
   assert.is(t.stats().l2Hits, 1)
@@ -84,7 +64,7 @@ test('a delete leaves a short-lived tombstone with its version; reads miss', asy
   const record = await raw('k')
   assert.is(record?.kind, 't')
   assert.is(record?.hlc, now + 1)
-  const ttl = await client.pTTL('meshcache:ns:k')
+  const ttl = await lab.client.pTTL('meshcache:ns:k')
   assert.ok(ttl > 3_000 && ttl <= 4_000, `pttl ${ttl}`)
   assert.is(t.stats().l2Misses, 1)
 })
@@ -149,8 +129,8 @@ test('a load older than half the tombstone lifetime fills nothing', async () => 
   now += 600
   t.fill('k', 'slow-load', Date.now() + 30_000, HLC(started), started, undefined)
   assert.is(t.stats().l2Bypassed, 1)
-  await client.ping()
-  assert.is(await client.exists('meshcache:ns:k'), 0)
+  await lab.client.ping()
+  assert.is(await lab.client.exists('meshcache:ns:k'), 0)
 })
 
 test('a write queued longer than the tombstone lifetime goes as a tombstone of its version', async () => {
@@ -182,7 +162,7 @@ test('the script is reloaded after SCRIPT FLUSH (EVALSHA falls back to EVAL on N
   await t.flush()
   t.write('b', 2, 30_000, HLC(Date.now()), 'a~1', undefined)
   await t.flush()
-  await client.scriptFlush()
+  await lab.client.scriptFlush()
   t.write('c', 3, 30_000, HLC(Date.now()), 'a~1', undefined)
   await t.flush()
   assert.is((await t.read('c'))?.value, 3)
@@ -193,9 +173,9 @@ test('bad options fail with E_INVALID_OPTION naming the option', () => {
   const cases: Array<[unknown, RegExp]> = [
     [{ redis: 42 }, /l2\.redis/],
     [{ redis: 'http://localhost' }, /l2\.redis/],
-    [{ redis: client, timeout: 0 }, /l2\.timeout/],
-    [{ redis: client, tombstoneTtl: 1.5 }, /l2\.tombstoneTtl/],
-    [{ redis: client, prefix: 3 }, /l2\.prefix/],
+    [{ redis: lab.client, timeout: 0 }, /l2\.timeout/],
+    [{ redis: lab.client, tombstoneTtl: 1.5 }, /l2\.tombstoneTtl/],
+    [{ redis: lab.client, prefix: 3 }, /l2\.prefix/],
     [null, /l2/],
   ]
   for (const [options, pattern] of cases) {
@@ -208,7 +188,7 @@ test('bad options fail with E_INVALID_OPTION naming the option', () => {
       assert.match((error as Error).message, pattern)
     }
   }
-  const t = new RedisTier({ redis: client, ttl: 120_000 })
+  const t = new RedisTier({ redis: lab.client, ttl: 120_000 })
   try {
     t.attach(host())
     assert.unreachable('ttl above maxTtl accepted')
@@ -219,7 +199,7 @@ test('bad options fail with E_INVALID_OPTION naming the option', () => {
 })
 
 test('a URL makes the tier own its client: connected on attach, closed on close', async () => {
-  const t = new RedisTier<any>({ redis: server.url, timeout: 500 })
+  const t = new RedisTier<any>({ redis: lab.server.url, timeout: 500 })
   t.attach(host())
   await t.ready()
   t.write('k', 'via-url', 30_000, HLC(Date.now()), 'a~1', undefined)
@@ -230,7 +210,7 @@ test('a URL makes the tier own its client: connected on attach, closed on close'
 })
 
 test('a tier that owns its client closes within its deadline while Redis is out of reach, connected before or never', async () => {
-  const proxy = await startTcpProxy(server.port)
+  const proxy = await startTcpProxy(lab.server.port)
   try {
     const connected = new RedisTier<any>({ redis: `redis://127.0.0.1:${proxy.port}`, timeout: 50 })
     connected.attach(host())
@@ -257,7 +237,7 @@ test('a hung Redis (SIGSTOP): calls time out, nothing throws, the breaker opens,
   const now = HLC(Date.now())
   t.write('k', 'before', 30_000, now, 'a~1', undefined)
   await t.flush()
-  server.pause()
+  lab.server.pause()
   try {
     const opened = once(t, 'breaker')
     for (let i = 0; i < 3; i++) assert.is(await t.read('k'), undefined)
@@ -270,7 +250,7 @@ test('a hung Redis (SIGSTOP): calls time out, nothing throws, the breaker opens,
     t.write('j', 'during', 30_000, now + 2, 'a~1', undefined)
     assert.is(t.stats().l2Pending, 2)
   } finally {
-    server.resume()
+    lab.server.resume()
   }
   const states: string[] = []
   t.on('breaker', (s: string) => states.push(s))
@@ -288,12 +268,12 @@ test('outage rule: Redis killed and restarted with its old data; the deletes mad
   const now = HLC(Date.now())
   t.write('k', 'old', 30_000, now, 'a~1', undefined)
   await t.flush()
-  await server.kill()
+  await lab.server.kill()
   const opened = once(t, 'breaker')
   for (let i = 0; i < 2; i++) assert.is(await t.read('k'), undefined)
   await opened
   t.write('k', undefined, 30_000, now + 1, 'a~1', undefined) // the delete made during the outage
-  await server.restart()
+  await lab.server.restart()
   // The restarted server has the old value back (append-only file): only the replay may remove it.
   const recovered = new Promise<void>((resolve) => t.on('breaker', (s: string) => { if (s === 'closed') resolve() }))
   // Until then this tier neither reads nor fills the key.
@@ -308,7 +288,7 @@ test('outage rule: Redis killed and restarted with its old data; the deletes mad
 test('maxPending overflow: queued writes dropped, then reads and fills stay off for the L2 lifetime', async () => {
   let now = Date.now()
   const t = tier({ timeout: 20, failureThreshold: 1, probeInterval: 50, maxPending: 2, ttl: 10_000 }, host({ now: () => now }))
-  server.pause()
+  lab.server.pause()
   try {
     const opened = once(t, 'breaker')
     await t.read('x')
@@ -316,10 +296,10 @@ test('maxPending overflow: queued writes dropped, then reads and fills stay off 
     for (const k of ['a', 'b', 'c']) t.write(k, k, 30_000, HLC(now), 'a~1', undefined)
     assert.ok(t.h.failures.some((f) => /more than 2 keys waiting/.test(String((f.error as Error).message))))
   } finally {
-    server.resume()
+    lab.server.resume()
   }
   await new Promise<void>((resolve) => t.on('breaker', (s: string) => { if (s === 'closed') resolve() }))
-  await client.set('meshcache:ns:z', 'anything')
+  await lab.client.set('meshcache:ns:z', 'anything')
   const bypassed = Number(t.stats().l2Bypassed)
   assert.is(await t.read('z'), undefined)
   assert.is(t.stats().l2Bypassed, bypassed + 1)
