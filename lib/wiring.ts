@@ -140,6 +140,11 @@ export class Wiring<V extends {}> {
         this.replica.forgetPlaceholder(key)
         this.store.dropValue(key, reason)
       },
+      heldElsewhereUntil: (key) => {
+        if (!this.replica.replicate) return 0
+        const slot = this.store.meta.get(key)
+        return slot === undefined ? 0 : this.store.table.expiresAt(slot)
+      },
       tier: undefined,
     })
     this.peerWait = new PeerWaiters({ connected: () => this.connectedPeers().length, namespace: options.namespace, bootstrap: options.bootstrap })
@@ -266,6 +271,7 @@ export class Wiring<V extends {}> {
   purgeStale (chunk = Infinity): void {
     this.repl.forgetDeparted()
     this.replica.collect(this.repl.liveOrigins(), chunk)
+    this.derived.expire(this.#o.now())
   }
 
   /** Peers reachable in this namespace (transport ids); none once closed. */
@@ -313,7 +319,7 @@ export class Wiring<V extends {}> {
   /** A value left the LRU (any reason): its edges and grace state go, and so does a loaded value's placeholder. */
   #evicted (key: string, reason: EvictReason): void {
     this.counters.evicted(reason)
-    this.derived.evicted(key)
+    this.derived.evicted(key, reason)
     this.replica.forgetPlaceholder(key)
     this.#events.evict(key, reason)
   }

@@ -97,4 +97,44 @@ test('a cascade of 1,000 replicated dependents crosses instances and the mesh co
   await close()
 })
 
+test('replicate mode: the edge holder evicting a replicated dependent for capacity keeps its edges until its deadline', async () => {
+  const { nodes: [a, b, c], net, clock, close } = await cluster<string>(3, { mode: 'replicate', max: 3, ttl: 60_000 })
+  a!.set('dashboard', 'd1', { dependsOn: ['user:1'] }) // only A knows the edge
+  await net.flush()
+  for (let i = 0; i < 3; i++) a!.set(`filler:${i}`, 'f', { local: true })
+  assert.is(a!.get('dashboard'), undefined, 'evicted on A for capacity…')
+  assert.is(b!.get('dashboard'), 'd1', '…while B and C still hold it')
+  assert.equal(a!.dependencyStats().dependents, 1, 'its edges stay on A')
+  c!.invalidate('user:1')
+  await net.flush()
+  assert.is(b!.get('dashboard'), undefined, 'A invalidated it for everyone')
+  assert.is(c!.get('dashboard'), undefined)
+  assert.is(b!.inspect('dashboard')?.kind, 'invalidate')
+  assert.equal(a!.dependencyStats().dependents, 0, 'the change let the edges go')
+
+  // Evicted again, then its value expires everywhere: the edges go at the next sweep, not before.
+  a!.set('dashboard', 'd2', { dependsOn: ['user:1'] })
+  await net.flush()
+  for (let i = 3; i < 6; i++) a!.set(`filler:${i}`, 'f', { local: true })
+  assert.is(b!.get('dashboard'), 'd2')
+  clock.advance(59_000)
+  a!.purgeStale()
+  assert.equal(a!.dependencyStats().dependents, 1, 'kept while the value may live elsewhere')
+  clock.advance(2_000)
+  a!.purgeStale()
+  assert.equal(a!.dependencyStats(), { dependents: 0, edges: 0, loading: 0 }, 'released after its deadline')
+  await close()
+})
+
+test('invalidate mode: a capacity eviction drops the edges at once', async () => {
+  const { nodes: [a, b], net, close } = await cluster<string>(2, { max: 3 })
+  a!.set('dashboard', 'd1', { dependsOn: ['user:1'] }) // B holds no value of it in invalidate mode…
+  await b!.getOrLoad('mine', () => 'm', { dependsOn: ['user:2'] })
+  await net.flush()
+  for (let i = 0; i < 3; i++) a!.set(`filler:${i}`, 'f', { local: true })
+  assert.equal(a!.dependencyStats().dependents, 0)
+  assert.is(b!.get('mine'), 'm')
+  await close()
+})
+
 test.run()

@@ -15,6 +15,12 @@
  * no node: a base that was never cached here still cascades by name. A load
  * in flight pins the bases it will be stored under, so a base's own edges
  * survive its eviction until the load lands and links to it.
+ *
+ * One exception: a replicated dependent this instance wrote is held by the
+ * other replicas too, and only this instance knows its edges (SPEC §10). Its
+ * node outlives a local eviction for capacity until the value's deadline
+ * (`release`'s `until`), so a change of a base still invalidates it
+ * everywhere; `expire` lets it go after that.
  */
 import { checkKey } from '../arguments.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
@@ -28,6 +34,8 @@ interface Node {
   replicated: boolean
   /** Whether the key still holds a value (or negative entry) here. */
   holds: boolean
+  /** Replicated and evicted here while the other replicas may hold it: kept until this epoch ms (0: not kept). */
+  until: number
   /** The traversal that last visited it (dedup without a Set). */
   mark: number
 }
@@ -41,6 +49,8 @@ export class DependencyGraph {
   readonly #dependents = new Map<string, Set<Node>>()
   /** key → loads in flight that will be stored under it (a pinned node is not released). */
   readonly #pins = new Map<string, number>()
+  /** Keys whose nodes are kept past their eviction (`until`), for `expire` to look at. */
+  readonly #kept = new Set<string>()
   #edges = 0
   #epoch = 0
 
@@ -101,7 +111,7 @@ export class DependencyGraph {
   link (key: string, bases: string[], replicated: boolean): void {
     let node = this.#nodes.get(key)
     if (node === undefined) {
-      node = { key, bases, replicated, holds: true, mark: 0 }
+      node = { key, bases, replicated, holds: true, until: 0, mark: 0 }
       this.#nodes.set(key, node)
     } else {
       // Reused, so the dependents sets of bases it keeps still hold this object.
@@ -109,6 +119,7 @@ export class DependencyGraph {
       node.bases = bases
       node.replicated = replicated
       node.holds = true
+      node.until = 0
     }
     for (const b of bases) {
       let set = this.#dependents.get(b)
@@ -127,12 +138,40 @@ export class DependencyGraph {
     if (node !== undefined) this.#remove(key, node)
   }
 
-  /** `key` no longer holds a value here (TTL, capacity): its edges go unless something depends on it. */
-  release (key: string): void {
+  /**
+   * `key` no longer holds a value here (TTL, capacity): its edges go unless
+   * something depends on it, or unless it is a replicated dependent whose
+   * value the other replicas may hold until `until` (epoch ms; 0 when they
+   * hold it no longer): then they stay until `expire` passes that time.
+   */
+  release (key: string, until = 0): void {
     const node = this.#nodes.get(key)
     if (node === undefined) return
     node.holds = false
+    if (node.replicated && until > 0) {
+      this.#kept.add(key)
+      node.until = until
+      return
+    }
+    node.until = 0
     if (!this.#dependents.has(key) && !this.#pins.has(key)) this.#remove(key, node)
+  }
+
+  /** Lets go of the evicted replicated dependents whose values have expired everywhere by `now`. */
+  expire (now: number): void {
+    for (const key of this.#kept) {
+      const node = this.#nodes.get(key)
+      if (node !== undefined && node.until > now) continue
+      this.#kept.delete(key) // expired, or changed, written again or let go since
+      if (node === undefined || node.until === 0) continue
+      node.until = 0
+      if (!node.holds && !this.#dependents.has(key) && !this.#pins.has(key)) this.#remove(key, node)
+    }
+  }
+
+  /** Whether `key` is a dependent written here with a replicated write. */
+  replicated (key: string): boolean {
+    return this.#nodes.get(key)?.replicated === true
   }
 
   /** A load that will be stored under `base` started: keep `base`'s edges until it ends. */
@@ -149,7 +188,7 @@ export class DependencyGraph {
     }
     this.#pins.delete(base)
     const node = this.#nodes.get(base)
-    if (node !== undefined && !node.holds && !this.#dependents.has(base)) this.#remove(base, node)
+    if (node !== undefined && !node.holds && node.until === 0 && !this.#dependents.has(base)) this.#remove(base, node)
   }
 
   /**
@@ -212,6 +251,7 @@ export class DependencyGraph {
     this.#nodes.clear()
     this.#dependents.clear()
     this.#pins.clear()
+    this.#kept.clear()
     this.#edges = 0
   }
 
@@ -227,7 +267,7 @@ export class DependencyGraph {
     if (set === undefined || !set.delete(dependent) || set.size > 0) return
     this.#dependents.delete(base)
     const node = this.#nodes.get(base)
-    if (node !== undefined && !node.holds && !this.#pins.has(base)) this.#remove(base, node)
+    if (node !== undefined && !node.holds && node.until === 0 && !this.#pins.has(base)) this.#remove(base, node)
   }
 
   /** Drops the old edges of `node` before new ones are linked, keeping those the new value declares too. */

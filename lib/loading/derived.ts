@@ -19,6 +19,12 @@ export interface DerivedHost<V> extends Omit<LoaderHost<V>, 'graph' | 'graphIfAn
   invalidate: (key: string) => boolean
   /** Drops a dependent's value here, with its loaded placeholder. */
   dropHere: (key: string, reason: EvictReason) => void
+  /**
+   * Until when (epoch ms) other replicas may hold the value `key` was
+   * written with here: its deadline in replicate mode, 0 in invalidate mode
+   * (no other replica holds a value).
+   */
+  heldElsewhereUntil: (key: string) => number
 }
 
 export class Derived<V extends {}> {
@@ -79,10 +85,21 @@ export class Derived<V extends {}> {
     if (this.#loads !== undefined) this.#loads.changed(key)
   }
 
-  /** A value left the store: its edges and grace state go. */
-  evicted (key: string): void {
-    if (this.#deps !== undefined) this.#deps.release(key)
+  /**
+   * A value left the store: its edges and grace state go. Except a
+   * replicated dependent's edges on a capacity eviction: the other replicas
+   * still hold it and only this instance knows its edges, so they stay
+   * until its deadline (dependencies.ts).
+   */
+  evicted (key: string, reason: EvictReason): void {
+    const deps = this.#deps
+    if (deps !== undefined) deps.release(key, reason === 'capacity' && deps.replicated(key) ? this.#host.heldElsewhereUntil(key) : 0)
     if (this.#loads !== undefined) this.#loads.forget(key)
+  }
+
+  /** The periodic sweep, at `now`: edges kept for evicted replicated dependents go once those expired. */
+  expire (now: number): void {
+    this.#deps?.expire(now)
   }
 
   /** Runs a public write or a frame: dependents detached meanwhile are dropped when the outermost one is done. */
