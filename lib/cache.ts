@@ -391,7 +391,9 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
    * stopped), so nothing outlives its TTL; diagnostics (`stats`, `inspect`,
    * `metadata`) work; `peers()` and `connectedPeers()` are empty; every
    * write, `getOrLoad`, `sync`, `clear`, `ready` and `whenReplicated` fails
-   * with E_CLOSED (SPEC §9). Calling it again does nothing.
+   * with E_CLOSED (SPEC §9). Calling it again does nothing. In replicate
+   * mode it first invalidates, everywhere, the replicated dependents whose
+   * edges only this instance knows (SPEC §10).
    */
   async close (): Promise<void> {
     await this.#w.close(() => {

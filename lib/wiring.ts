@@ -296,6 +296,7 @@ export class Wiring<V extends {}> {
     this.#closeHooks.clear()
     await Promise.allSettled(hooks.map(async (hook) => { await hook() }))
     if (this.closed) return
+    this.derived.handOver()
     this.outbox.flush()
     this.closed = true
     closing()

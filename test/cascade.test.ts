@@ -126,14 +126,45 @@ test('replicate mode: the edge holder evicting a replicated dependent for capaci
   await close()
 })
 
-test('invalidate mode: a capacity eviction drops the edges at once', async () => {
+test('invalidate mode: a capacity eviction drops the edges at once, and close invalidates nothing', async () => {
   const { nodes: [a, b], net, close } = await cluster<string>(2, { max: 3 })
   a!.set('dashboard', 'd1', { dependsOn: ['user:1'] }) // B holds no value of it in invalidate mode…
   await b!.getOrLoad('mine', () => 'm', { dependsOn: ['user:2'] })
   await net.flush()
   for (let i = 0; i < 3; i++) a!.set(`filler:${i}`, 'f', { local: true })
   assert.equal(a!.dependencyStats().dependents, 0)
+  a!.set('view', 'v', { dependsOn: ['user:2'] })
+  await net.flush()
+  await b!.getOrLoad('view', () => 'loaded on b', { dependsOn: ['user:2'] }) // …but may load its own
+  await a!.close()
+  await net.flush()
+  assert.is(b!.get('view'), 'loaded on b', 'B keeps what it loaded: its own edges cover it')
   assert.is(b!.get('mine'), 'm')
+  await close()
+})
+
+test('replicate mode: closing invalidates the replicated dependents only this instance has edges for', async () => {
+  const { nodes: [a, b, c], net, clock, close } = await cluster<string>(3, { mode: 'replicate', ttl: 60_000 })
+  a!.set('dashboard', 'd1', { dependsOn: ['user:1'] })
+  a!.set('old', 'o1', { dependsOn: ['user:1'], ttl: 1_000 })
+  a!.set('plain', 'p1')
+  a!.set('summary', 's1', { dependsOn: ['dashboard'] }) // a chain: the dashboard's invalidation cascades to it
+  b!.set('b-view', 'b1', { dependsOn: ['user:1'] }) // B's own edge: B is staying
+  await net.flush()
+  clock.advance(1_500) // 'old' has expired everywhere: nothing to hand over for it
+  const before = c!.stats().remoteUpdates
+  await a!.close()
+  await net.flush()
+  for (const n of [b!, c!]) {
+    assert.is(n.get('dashboard'), undefined)
+    assert.is(n.get('summary'), undefined)
+    assert.is(n.get('plain'), 'p1', 'values without edges stay')
+  }
+  assert.is(c!.get('b-view'), 'b1')
+  assert.is(c!.stats().remoteUpdates - before, 2, 'two invalidations: the dashboard and its dependent, once each')
+  c!.invalidate('user:1')
+  await net.flush()
+  assert.is(c!.get('b-view'), undefined, 'B still cascades its own')
   await close()
 })
 

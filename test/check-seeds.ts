@@ -43,6 +43,7 @@ for (let seed = from; seed < from + count; seed++) {
     } else {
       const r = await runTruthSeed(seed)
       tally[r.mode] = (tally[r.mode] ?? 0) + 1
+      tally.handovers = (tally.handovers ?? 0) + r.handovers
       checks += r.checks
     }
   } catch (error) {

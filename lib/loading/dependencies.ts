@@ -174,6 +174,13 @@ export class DependencyGraph {
     return this.#nodes.get(key)?.replicated === true
   }
 
+  /** The replicated dependents whose edges are here (held or kept past an eviction). */
+  replicatedKeys (): string[] {
+    const keys: string[] = []
+    for (const node of this.#nodes.values()) if (node.replicated) keys.push(node.key)
+    return keys
+  }
+
   /** A load that will be stored under `base` started: keep `base`'s edges until it ends. */
   pin (base: string): void {
     this.#pins.set(base, (this.#pins.get(base) ?? 0) + 1)

@@ -102,6 +102,22 @@ export class Derived<V extends {}> {
     this.#deps?.expire(now)
   }
 
+  /**
+   * The cache is closing: the replicated dependents whose edges only this
+   * instance knows could not be invalidated by their bases' changes any
+   * more, so they are invalidated everywhere now (SPEC §10).
+   */
+  handOver (): void {
+    const deps = this.#deps
+    if (deps === undefined) return
+    const now = this.#host.now()
+    // Only values other replicas may still hold (none in invalidate mode: there a value lives where it was written).
+    const keys = deps.replicatedKeys().filter((key) => this.#host.heldElsewhereUntil(key) > now)
+    if (keys.length === 0) return
+    // One of them may be a base of another: its cascade invalidates that one first, and once is enough.
+    this.operation(() => { for (const key of keys) if (deps.replicated(key)) this.#host.invalidate(key) })
+  }
+
   /** Runs a public write or a frame: dependents detached meanwhile are dropped when the outermost one is done. */
   operation<T> (fn: () => T): T {
     this.#depth++

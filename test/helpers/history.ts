@@ -98,6 +98,8 @@ export abstract class History<N extends HistoryNode> {
   readonly trace: string[] = []
   /** An instance crashed since the last settle. */
   crashed = false
+  /** The instance whose `close()` runs now (a restart): what it writes meanwhile is its handover (SPEC §10). */
+  closing: N | undefined
   /** Replicate mode: the instance with the smaller maxValueBytes, if any. */
   small: string | undefined
   step = 0
@@ -320,7 +322,12 @@ export abstract class History<N extends HistoryNode> {
     if (crash) this.crashed = true
     else await this.settle()
     this.log(`restart ${node.name}${crash ? ' (crash)' : ' after settling'}`)
-    await node.cache.close()
+    this.closing = node
+    try {
+      await node.cache.close()
+    } finally {
+      this.closing = undefined
+    }
     this.restarts++
     await this.start(node.name, node)
   }

@@ -52,6 +52,8 @@ export interface TruthSummary {
   checks: number
   loads: number
   restarts: number
+  /** Replicated dependents invalidated by a closing instance (SPEC §10). */
+  handovers: number
 }
 
 interface Node extends HistoryNode {
@@ -64,6 +66,16 @@ interface Write {
   kind: string
   value: string | undefined
   ttl: number
+  /**
+   * Made by `close()`: the invalidation of a replicated dependent whose edges only the closing
+   * instance held (SPEC §10). Best effort: its frame may be lost with no one left to repair it.
+   */
+  handover: boolean
+}
+
+/** The write every instance must end with: the highest (hlc, writer). */
+function winnerOf (writes: Write[] | undefined): Write | undefined {
+  return writes?.reduce((a, b) => (b.hlc > a.hlc || (b.hlc === a.hlc && b.writer > a.writer)) ? b : a)
 }
 
 export async function runTruthSeed (seed: number): Promise<TruthSummary> {
@@ -81,7 +93,7 @@ export async function runTruthSeed (seed: number): Promise<TruthSummary> {
     const steps = await sim.play(n, 40, 160)
     sim.landAll()
     await sim.settleAndCheck('end')
-    return { mode, steps, checks: sim.checks, loads: sim.loads, restarts: sim.restarts }
+    return { mode, steps, checks: sim.checks, loads: sim.loads, restarts: sim.restarts, handovers: sim.handovers }
   } finally {
     await sim.closeAll()
   }
@@ -93,6 +105,8 @@ class Simulation extends History<Node> {
   readonly writes = new Map<string, Write[]>()
   /** Replicate mode: keys some instance ever held local-only (its state may travel without a value). */
   readonly everLocal = new Set<string>()
+  /** Writes made by `close()` (its handover, SPEC §10). */
+  handovers = 0
   /** Every instance runs with TIGHT_LIMITS. */
   tight = false
 
@@ -128,7 +142,12 @@ class Simulation extends History<Node> {
         const view = cache.inspect(e.key)
         if (view === undefined) return
         const list = this.writes.get(e.key) ?? []
-        list.push({ hlc: view.hlc, writer: view.writer, kind: view.kind, value: view.kind === 'set' ? cache.peek(e.key) : undefined, ttl: this.lastTtl })
+        const handover = this.closing === node
+        if (handover) {
+          this.handovers++
+          this.log(`${name} hands ${e.key} over: invalidated`)
+        }
+        list.push({ hlc: view.hlc, writer: view.writer, kind: view.kind, value: view.kind === 'set' ? cache.peek(e.key) : undefined, ttl: this.lastTtl, handover })
         this.writes.set(e.key, list)
       })
     }
@@ -217,7 +236,12 @@ class Simulation extends History<Node> {
       if (node.localHeld.has(key)) continue
       const served = c.peek(key)
       const writes = this.writes.get(key)
-      const winner = writes?.reduce((a, b) => (b.hlc > a.hlc || (b.hlc === a.hlc && b.writer > a.writer)) ? b : a)
+      let winner = winnerOf(writes)
+      if (winner?.handover === true) {
+        // Dropped, as the handover says; or, where its frame never came, judged by the write it replaced.
+        if (served === undefined) continue
+        winner = winnerOf(writes?.filter((w) => !w.handover))
+      }
       if (winner === undefined || winner.kind !== 'set') {
         if (served !== undefined) this.fail(`${node.name} (${c.origin}) serves ${key}=${served}, the winning write is ${winner?.kind ?? 'none'}`)
         continue

@@ -39,4 +39,29 @@ test('a base invalidated on one process evicts derived and tagged values on the 
   }
 })
 
+test('replicate mode: a process closing hands its replicated dependents over, so a later change of their base drops them everywhere', async () => {
+  const psk = randomBytes(32).toString('hex')
+  const nodes: ChildProcess[] = []
+  try {
+    const ports = await Promise.all([freePort(), freePort(), freePort()])
+    nodes.push(...await Promise.all(ports.map((port, i) => startNode({ nodeId: `n${i}`, port, psk, peers: ports.filter((p) => p !== port), mode: 'replicate' }))))
+    await Promise.all(nodes.map((n) => ask(n, { op: 'await-peers', count: 2 })))
+    const [a, b, c] = nodes as [ChildProcess, ChildProcess, ChildProcess]
+
+    // Only a knows the edge dashboard:7 → user:7; b and c hold the value it replicated.
+    await ask(a, { op: 'set', key: 'dashboard:7', value: 'd1', dependsOn: ['user:7'] })
+    await ask(a, { op: 'set', key: 'plain', value: 'p1' })
+    await Promise.all([b, c].map((n) => ask(n, { op: 'await-values', expect: { 'dashboard:7': 'd1', plain: 'p1' } })))
+
+    // A rolling deploy replaces a: it closes gracefully. No instance left could drop the dashboard when
+    // user:7 changes, so a invalidates it on its way out; values without edges stay.
+    await ask(a, { op: 'close' })
+    await Promise.all([b, c].map((n) => ask(n, { op: 'await-missing', keys: ['dashboard:7'] }, 10_000)))
+    assert.equal((await ask(b, { op: 'get', keys: ['dashboard:7', 'plain'] })).value, [null, 'p1'])
+    assert.equal((await ask(c, { op: 'inspect', keys: ['dashboard:7'] })).value.map((v: { kind: string } | null) => v?.kind), ['invalidate'])
+  } finally {
+    for (const n of nodes) n.kill('SIGKILL')
+  }
+})
+
 test.run()

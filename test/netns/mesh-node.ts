@@ -25,7 +25,7 @@ import { createLibp2pTransport } from '../../lib/net/libp2p/index.ts'
 import { createWaiters, now } from '../helpers/waiters.ts'
 
 type Request =
-  | { id: number, op: 'set', key: string, value: string }
+  | { id: number, op: 'set', key: string, value: string, dependsOn?: string[] }
   | { id: number, op: 'get', keys: string[] }
   | { id: number, op: 'await-peers', count: number }
   | { id: number, op: 'await-members', count: number }
@@ -48,6 +48,7 @@ type Request =
   | { id: number, op: 'await-peer-error', code: string }
   | { id: number, op: 'clock-skew' }
   | { id: number, op: 'await-clock-skew', seenIn: string }
+  | { id: number, op: 'close' }
 
 const [address, port, psk, ...peers] = process.argv.slice(2)
 if (process.env.CLOCK_OFFSET_MS) {
@@ -97,7 +98,7 @@ process.on('message', async (request: Request) => {
   let value: unknown
   let at = now()
   switch (request.op) {
-    case 'set': cache.set(request.key, request.value); break
+    case 'set': cache.set(request.key, request.value, request.dependsOn === undefined ? undefined : { dependsOn: request.dependsOn }); break
     case 'get': value = request.keys.map((key) => cache.get(key) ?? null); break
     case 'sync': cache.sync(); break
     case 'delete': cache.delete(request.key); break
@@ -120,6 +121,7 @@ process.on('message', async (request: Request) => {
     case 'await-clock-skew': at = await until(() => skews.some((e) => e.seenIn === request.seenIn)); break
     case 'await-peer-error': at = await until(() => peerErrors.includes(request.code)); break
     case 'await-values': at = await until(() => Object.entries(request.expect).every(([k, v]) => cache.get(k) === v)); break
+    case 'close': await cache.close(); await transport.close(); break
   }
   process.send?.({ id: request.id, value, at })
 })
