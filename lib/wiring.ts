@@ -145,6 +145,7 @@ export class Wiring<V extends {}> {
         const slot = this.store.meta.get(key)
         return slot === undefined ? 0 : this.store.table.expiresAt(slot)
       },
+      maxKept: options.max,
       tier: undefined,
     })
     this.peerWait = new PeerWaiters({ connected: () => this.connectedPeers().length, namespace: options.namespace, bootstrap: options.bootstrap })

@@ -168,4 +168,21 @@ test('replicate mode: closing invalidates the replicated dependents only this in
   await close()
 })
 
+test('replicate mode: past `max` kept edges, the oldest evicted replicated dependent is invalidated everywhere', async () => {
+  const { nodes: [a, b], net, close } = await cluster<string>(2, { mode: 'replicate', max: 2 })
+  for (let i = 1; i <= 4; i++) a!.set(`d${i}`, `v${i}`, { dependsOn: ['user:1'] })
+  await net.flush()
+  a!.set('filler:1', 'f', { local: true })
+  a!.set('filler:2', 'f', { local: true }) // d1…d4 have all left A's LRU, oldest first
+  await net.flush()
+  assert.equal(a!.dependencyStats().dependents, 2, 'edges kept for two: the cache\'s max')
+  assert.equal([1, 2, 3, 4].map((i) => b!.get(`d${i}`) ?? null), [null, null, 'v3', 'v4'], 'the two oldest were invalidated for everyone')
+  assert.is(b!.inspect('d1')?.kind, 'invalidate')
+  b!.invalidate('user:1')
+  await net.flush()
+  assert.equal([3, 4].map((i) => b!.get(`d${i}`) ?? null), [null, null], 'the kept ones still cascade')
+  assert.equal(a!.dependencyStats().dependents, 0)
+  await close()
+})
+
 test.run()

@@ -255,4 +255,30 @@ test('DependencyGraph: release keeps a node while it has dependents; changed vis
   assert.is(g.size, 0)
 })
 
+test('DependencyGraph: an evicted replicated dependent keeps its edges until its deadline, at most maxKept of them', () => {
+  const g = new DependencyGraph(2)
+  g.link('r1', ['a'], true)
+  g.link('r2', ['a'], true)
+  g.link('r3', ['a'], true)
+  g.link('l', ['a'], false)
+  assert.is(g.release('l', 5_000), undefined)
+  assert.is(g.size, 3, 'a loaded or local dependent goes at once, whatever the deadline')
+  assert.is(g.release('r1', 1_000), undefined)
+  assert.is(g.release('r2', 2_000), undefined)
+  assert.equal(g.basesOf('r1'), ['a'], 'kept')
+  assert.is(g.release('r3', 3_000), 'r1', 'a third is one too many: the oldest is named for invalidation')
+  g.changed('r1', () => {}) // what the cache's invalidation of it does
+  g.expire(1_999)
+  assert.is(g.size, 2)
+  g.expire(2_000)
+  assert.equal([g.size, g.basesOf('r2')], [1, []], 'r2 went at its deadline')
+  g.link('r3', ['a'], true) // held again: no longer kept
+  g.expire(10_000)
+  assert.equal(g.basesOf('r3'), ['a'])
+  const seen: string[] = []
+  g.changed('a', (k) => seen.push(k))
+  assert.equal(seen, ['r3'])
+  assert.is(g.size, 0)
+})
+
 test.run()

@@ -20,7 +20,9 @@
  * other replicas too, and only this instance knows its edges (SPEC §10). Its
  * node outlives a local eviction for capacity until the value's deadline
  * (`release`'s `until`), so a change of a base still invalidates it
- * everywhere; `expire` lets it go after that.
+ * everywhere; `expire` lets it go after that. At most `maxKept` are kept:
+ * past that, `release` names the oldest for the cache to invalidate
+ * everywhere now (a miss on every replica rather than edges without bound).
  */
 import { checkKey } from '../arguments.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
@@ -53,6 +55,11 @@ export class DependencyGraph {
   readonly #kept = new Set<string>()
   #edges = 0
   #epoch = 0
+  readonly #maxKept: number
+
+  constructor (maxKept = Infinity) {
+    this.#maxKept = maxKept
+  }
 
   /** Dependents held in the graph. */
   get size (): number {
@@ -143,18 +150,25 @@ export class DependencyGraph {
    * something depends on it, or unless it is a replicated dependent whose
    * value the other replicas may hold until `until` (epoch ms; 0 when they
    * hold it no longer): then they stay until `expire` passes that time.
+   * Returns the oldest kept dependent when that makes more than `maxKept`:
+   * the caller invalidates it (which lets its node go).
    */
-  release (key: string, until = 0): void {
+  release (key: string, until = 0): string | undefined {
     const node = this.#nodes.get(key)
-    if (node === undefined) return
+    if (node === undefined) return undefined
     node.holds = false
     if (node.replicated && until > 0) {
+      this.#kept.delete(key) // kept again: now the newest
       this.#kept.add(key)
       node.until = until
-      return
+      if (this.#kept.size <= this.#maxKept) return undefined
+      const oldest = this.#kept.values().next().value as string
+      this.#kept.delete(oldest)
+      return oldest
     }
     node.until = 0
     if (!this.#dependents.has(key) && !this.#pins.has(key)) this.#remove(key, node)
+    return undefined
   }
 
   /** Lets go of the evicted replicated dependents whose values have expired everywhere by `now`. */

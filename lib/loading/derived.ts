@@ -25,6 +25,8 @@ export interface DerivedHost<V> extends Omit<LoaderHost<V>, 'graph' | 'graphIfAn
    * (no other replica holds a value).
    */
   heldElsewhereUntil: (key: string) => number
+  /** At most this many evicted replicated dependents keep their edges (the cache's `max`). */
+  maxKept: number
 }
 
 export class Derived<V extends {}> {
@@ -93,7 +95,11 @@ export class Derived<V extends {}> {
    */
   evicted (key: string, reason: EvictReason): void {
     const deps = this.#deps
-    if (deps !== undefined) deps.release(key, reason === 'capacity' && deps.replicated(key) ? this.#host.heldElsewhereUntil(key) : 0)
+    if (deps !== undefined) {
+      const over = deps.release(key, reason === 'capacity' && deps.replicated(key) ? this.#host.heldElsewhereUntil(key) : 0)
+      // Too many kept: the oldest is invalidated everywhere, as a cascade would (now, unless an operation runs).
+      if (over !== undefined) this.operation(() => { this.#cascade.push(over, true, 'capacity') })
+    }
     if (this.#loads !== undefined) this.#loads.forget(key)
   }
 
@@ -136,7 +142,7 @@ export class Derived<V extends {}> {
   }
 
   graph (): DependencyGraph {
-    return (this.#deps ??= new DependencyGraph())
+    return (this.#deps ??= new DependencyGraph(this.#host.maxKept))
   }
 
   /** Whether `key`'s value is served stale while it reloads (a hit must still go through the loader). */
