@@ -185,4 +185,29 @@ test('replicate mode: past `max` kept edges, the oldest evicted replicated depen
   await close()
 })
 
+test('replicate mode: a dependent\'s own write coming back with a longer vector (a conflict it won elsewhere) keeps its edges', async () => {
+  const { nodes: [a, b, c], names: [na, , nc], net, clock, close } = await cluster<string>(3, { mode: 'replicate' })
+  net.partition([na!], [])
+  c!.delete('dashboard') // concurrent with A's write below, which wins by its later HLC
+  clock.advance(10)
+  a!.set('dashboard', 'd1', { dependsOn: ['user:1'] })
+  await net.flush()
+  // B merges A's write with C's delete before A hears of the delete: A's answers reach B, no records reach A.
+  net.dropWhere((_from, to, frame) => to === na && (frame[1] === 0 || frame[1] === 2))
+  net.heal()
+  await net.flush()
+  assert.is(b!.inspect('dashboard')?.vv.length, 4)
+  net.dropWhere((from, to) => from === nc && to === na)
+  a!.sync() // A gets B's merged state: its own write, with a vector that dominates its own
+  await net.flush()
+  assert.equal(a!.inspect('dashboard')?.vv.length, 4)
+  assert.is(a!.get('dashboard'), 'd1')
+  assert.equal(a!.dependencyStats().dependents, 1, 'its edges stay: the value did not change')
+  net.dropWhere(undefined)
+  c!.invalidate('user:1')
+  await net.flush()
+  assert.equal([a, b, c].map((n) => n!.get('dashboard') ?? null), [null, null, null], 'A still invalidates it for everyone')
+  await close()
+})
+
 test.run()

@@ -200,21 +200,25 @@ test('the value held for a key follows SPEC §4 rule 5 for every outcome, mode a
         for (const kind of KINDS) {
           for (const hasValue of [false, true]) {
             for (const expiresAt of [NOW - 1, NOW, NOW + 1]) {
-              const fate = valueFate(outcome, replicate, localOnly, { kind, expiresAt }, hasValue, NOW)
-              let want: number
-              if (outcome === Outcome.EXPIRED || outcome === Outcome.DUPLICATE || localOnly) want = ValueFate.UNTOUCHED
-              else if (!replicate) want = ValueFate.DROP // invalidate mode: a miss is always correct
-              else if (outcome === Outcome.CONFLICT_LOST) want = ValueFate.KEEP
-              else want = kind === RecordKind.SET && hasValue && expiresAt > NOW ? ValueFate.REPLACE : ValueFate.DROP
-              assert.is(fate, want, `outcome ${outcome}, replicate ${replicate}, local ${localOnly}, kind ${kind}, value ${hasValue}, expiresAt ${expiresAt - NOW}`)
-              checked++
+              for (const sameWrite of [false, true]) {
+                const fate = valueFate(outcome, replicate, localOnly, { kind, expiresAt }, hasValue, NOW, sameWrite)
+                let want: number
+                if (outcome === Outcome.EXPIRED || outcome === Outcome.DUPLICATE || localOnly) want = ValueFate.UNTOUCHED
+                else if (!replicate) want = ValueFate.DROP // invalidate mode: a miss is always correct
+                else if (outcome === Outcome.CONFLICT_LOST) want = ValueFate.KEEP
+                // The write held here, come back with a longer vector: the same value.
+                else if (outcome === Outcome.DOMINATES && sameWrite) want = ValueFate.KEEP
+                else want = kind === RecordKind.SET && hasValue && expiresAt > NOW ? ValueFate.REPLACE : ValueFate.DROP
+                assert.is(fate, want, `outcome ${outcome}, replicate ${replicate}, local ${localOnly}, kind ${kind}, value ${hasValue}, expiresAt ${expiresAt - NOW}, same write ${sameWrite}`)
+                checked++
+              }
             }
           }
         }
       }
     }
   }
-  assert.is(checked, outcomes.length * 2 * 2 * 3 * 2 * 3)
+  assert.is(checked, outcomes.length * 2 * 2 * 3 * 2 * 3 * 2)
 })
 
 test.run()

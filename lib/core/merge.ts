@@ -98,11 +98,16 @@ export interface MergedState {
 /**
  * The fate of the value held for a key after `outcome` (rule 5). `s` is the
  * key's state after the outcome; `hasValue` is whether the record carries a
- * value.
+ * value. `sameWrite`: the record is the write the key's state here already
+ * is (same HLC and writer), come back with a longer vector: a concurrent
+ * write it won elsewhere. Its value is the one held here, so in replicate
+ * mode it stays, as against a losing record, and nothing derived from it
+ * changed (the edges of a dependent written here must not go: only this
+ * instance knows them, SPEC §10).
  */
-export function valueFate (outcome: OutcomeValue, replicate: boolean, localOnly: boolean, s: MergedState, hasValue: boolean, now: number): ValueFateValue {
+export function valueFate (outcome: OutcomeValue, replicate: boolean, localOnly: boolean, s: MergedState, hasValue: boolean, now: number, sameWrite = false): ValueFateValue {
   if (!changesState(outcome) || localOnly) return ValueFate.UNTOUCHED
-  if (outcome === Outcome.CONFLICT_LOST) return replicate ? ValueFate.KEEP : ValueFate.DROP
+  if (outcome === Outcome.CONFLICT_LOST || (sameWrite && outcome === Outcome.DOMINATES)) return replicate ? ValueFate.KEEP : ValueFate.DROP
   return replicate && hasValue && s.kind === RecordKind.SET && s.expiresAt > now ? ValueFate.REPLACE : ValueFate.DROP
 }
 

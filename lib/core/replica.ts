@@ -319,6 +319,8 @@ export class Replica<V extends {}> {
     }
     const ttl = Math.min(r.ttl ?? this.#o.ttl, this.#o.maxTtl)
     const hadValue = slot !== undefined && table.hasValue(slot)
+    // The same write as here, with a longer vector (a conflict it won elsewhere): its value is unchanged.
+    const sameWrite = slot !== undefined && table.hlc(slot) === r.hlc && table.writer(slot) === r.writer
     if (slot === undefined) {
       slot = store.addState(r.key, r.kind, r.hlc, r.writer, r.vv, ttl)
     } else if (outcome === Outcome.DOMINATES) {
@@ -337,7 +339,7 @@ export class Replica<V extends {}> {
     // Only news: a dropped duplicate names nothing the state here did not.
     if (r.vv.length > 2) for (let i = 0; i < r.vv.length; i += 2) this.tracker.noteNamed(r.vv[i] as string, r.vv[i + 1] as number, now)
     this.#counters.remoteUpdates++
-    let fate = valueFate(outcome, this.#replicate, store.isLocal(r.key), table.at(slot), value !== undefined, now)
+    let fate = valueFate(outcome, this.#replicate, store.isLocal(r.key), table.at(slot), value !== undefined, now, sameWrite)
     // A write older than the latest clear keeps its state (its vector still orders later writes) but not its value (SPEC §4.1).
     if (fate === ValueFate.REPLACE && this.clears.covers(hlc)) fate = ValueFate.DROP
     if (fate === ValueFate.UNTOUCHED) {
@@ -350,7 +352,7 @@ export class Replica<V extends {}> {
       return true
     }
     if (fate === ValueFate.KEEP) {
-      // Our state won a conflict and keeps its value: nothing derived from it
+      // Our state won a conflict (here, or elsewhere: the same write) and keeps its value: nothing derived from it
       // changed, so its dependents and its own edges stay; a load in flight
       // for the key is still kept out (the key's state did change).
       this.#host.changedKeepingValue(r.key)
