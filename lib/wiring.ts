@@ -228,6 +228,7 @@ export class Wiring<V extends {}> {
       // The key's replicated state stays (without a value): dropping it would
       // leave sequence numbers counted here that no metadata stands for.
       this.replica.forgetPlaceholder(key)
+      this.derived.replacedHere(key)
       this.derived.changed(key, 'local')
       // Edges before the value: storing it may evict one of its bases for
       // capacity, and a base with a dependent keeps its own edges (chains).

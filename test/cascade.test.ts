@@ -185,6 +185,22 @@ test('replicate mode: past `max` kept edges, the oldest evicted replicated depen
   await close()
 })
 
+test('replicate mode: a local-only value over a replicated dependent written here invalidates the replicated one first', async () => {
+  const { nodes: [a, b], net, close } = await cluster<string>(2, { mode: 'replicate' })
+  a!.set('dashboard', 'd1', { dependsOn: ['user:1'] })
+  await net.flush()
+  a!.set('dashboard', 'mine', { local: true }) // A's edges for the replicated value would go with it
+  await net.flush()
+  assert.is(a!.get('dashboard'), 'mine')
+  assert.is(b!.get('dashboard'), undefined, 'no replica keeps a dependent no base change could reach')
+  b!.set('other', 'o1', { dependsOn: ['user:1'] })
+  await net.flush()
+  a!.set('other', 'local', { local: true }) // written elsewhere: B keeps its edges, nothing is sent
+  await net.flush()
+  assert.is(b!.get('other'), 'o1')
+  await close()
+})
+
 test('replicate mode: a dependent\'s own write coming back with a longer vector (a conflict it won elsewhere) keeps its edges', async () => {
   const { nodes: [a, b, c], names: [na, , nc], net, clock, close } = await cluster<string>(3, { mode: 'replicate' })
   net.partition([na!], [])

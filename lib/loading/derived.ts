@@ -103,6 +103,17 @@ export class Derived<V extends {}> {
     if (this.#loads !== undefined) this.#loads.forget(key)
   }
 
+  /**
+   * A local-only value replaces `key`'s here. If it was a replicated
+   * dependent written here, the other replicas hold it and only this
+   * instance knows its edges, which the new value replaces: it is
+   * invalidated everywhere first, as `handOver` does at close.
+   */
+  replacedHere (key: string): void {
+    const deps = this.#deps
+    if (deps !== undefined && deps.replicated(key) && this.#host.heldElsewhereUntil(key) > this.#host.now()) this.#host.invalidate(key)
+  }
+
   /** The periodic sweep, at `now`: edges kept for evicted replicated dependents go once those expired. */
   expire (now: number): void {
     this.#deps?.expire(now)
