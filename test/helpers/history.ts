@@ -12,6 +12,7 @@
 import * as prng from 'lib0/prng'
 import type { MeshCache, Transport } from '../../lib/index.ts'
 import type { MemoryNetwork } from '../../lib/testing/index.ts'
+import { TAG_PREFIX } from '../../lib/loading/tags.ts'
 
 /** Timers the checker does not drive run on real time: keep them out of a replayable run. */
 const NEVER = 2 ** 31 - 1
@@ -109,6 +110,8 @@ export abstract class History<N extends HistoryNode> {
   checks = 0
   /** The ttl of the write being made (replicate mode logs it with the write; cascades use the default). */
   lastTtl: number
+  /** The bases (`dependsOn` keys, tags as their internal keys) of the `set` being made; none for any other write. */
+  lastBases: string[] = []
 
   constructor (setup: HistorySetup) {
     this.gen = setup.gen
@@ -272,8 +275,13 @@ export abstract class History<N extends HistoryNode> {
       }
       node.localHeld.delete(key)
       this.db.set(key, value)
-      this.log(`${node.name} sets ${key}=${value.slice(0, 24)} ttl ${ttl}`)
-      c.set(key, value, { ttl, ...extra })
+      this.log(`${node.name} sets ${key}=${value.slice(0, 24)} ttl ${ttl}${extra.dependsOn !== undefined || extra.tags !== undefined ? ` over ${JSON.stringify(extra)}` : ''}`)
+      this.lastBases = [...(extra.dependsOn ?? []), ...(extra.tags ?? []).map((t) => TAG_PREFIX + t)]
+      try {
+        c.set(key, value, { ttl, ...extra })
+      } finally {
+        this.lastBases = []
+      }
     } else if (k < 0.75) {
       node.localHeld.delete(key)
       const value = `${node.name}#${++this.counter}`

@@ -11,7 +11,12 @@
  *   "not found") that differs from the database's current one.
  * - replicate mode: after every heal, flush and sync, every instance serves the
  *   highest-(HLC, writer) write of each key, or nothing when that write is not
- *   a live SET.
+ *   a live SET. And a winning SET written over bases (`dependsOn`, tags) must
+ *   not outlive a later write of a base while its writer lives: only the
+ *   writer knows the edges, and its invalidation of the dependent would be
+ *   the winning write (SPEC §10). Even seeds give every instance `max: 2`, so
+ *   values leave LRUs for capacity (a miss of a key some instance evicted is
+ *   allowed: its state travels without the value).
  *
  * Faults: drops, duplicates, reordering, partitions and heals; clock jumps
  * (also while loads are in flight); per-instance clock offsets below
@@ -25,7 +30,9 @@
  * then the only net: not what this checks); one without may crash at any
  * time, partitioned or not, one crash between settles. A write is any the
  * instance numbered, including the invalidation of a replicated dependent
- * that a remote change of its base made it write (SPEC §10).
+ * that a remote change of its base made it write (SPEC §10). What a closing
+ * instance writes (its handover of replicated dependents, SPEC §10) is best
+ * effort: a node either dropped the dependent or serves the write it replaced.
  *
  * Everything is driven by one seed: the network, the clock and the choices.
  */
@@ -60,6 +67,9 @@ interface Node extends HistoryNode {
   offset: number
 }
 
+/** Replicate mode, even seeds (chosen by the seed, not the generator, so the rest of a history is drawn as before): an LRU this small evicts. */
+const SMALL_MAX = 2
+
 interface Write {
   hlc: number
   writer: string
@@ -71,6 +81,8 @@ interface Write {
    * instance held (SPEC §10). Best effort: its frame may be lost with no one left to repair it.
    */
   handover: boolean
+  /** A `set`'s bases (`dependsOn`, tags as their keys): only its writer knows them (SPEC §10). */
+  bases: string[]
 }
 
 /** The write every instance must end with: the highest (hlc, writer). */
@@ -89,6 +101,7 @@ export async function runTruthSeed (seed: number): Promise<TruthSummary> {
   const sim = new Simulation({ gen, net, mode, ttl: TTL, horizon: HORIZON, dropRate, duplicateRate }, clock)
   if (mode === 'replicate' && prng.real53(gen) < 0.4) sim.small = 'n0'
   sim.tight = prng.real53(gen) < 0.3
+  sim.smallMax = mode === 'replicate' && seed % 2 === 0
   try {
     const steps = await sim.play(n, 40, 160)
     sim.landAll()
@@ -107,6 +120,10 @@ class Simulation extends History<Node> {
   readonly everLocal = new Set<string>()
   /** Writes made by `close()` (its handover, SPEC §10). */
   handovers = 0
+  /** Every instance runs with `max: SMALL_MAX`. */
+  smallMax = false
+  /** Keys whose value some instance evicted for capacity: their states may travel without it since. */
+  readonly everEvicted = new Set<string>()
   /** Every instance runs with TIGHT_LIMITS. */
   tight = false
 
@@ -131,9 +148,11 @@ class Simulation extends History<Node> {
       namespace: 'truth',
       mode: this.mode,
       limits: { ...(this.tight ? TIGHT_LIMITS : {}), ...(name === this.small ? { maxValueBytes: SMALL_VALUE_LIMIT } : {}) },
+      ...(this.smallMax ? { max: SMALL_MAX } : {}),
     })
     const node: Node = { name, cache, offset, dirty: false, localHeld: new Map() }
     if (this.mode === 'replicate') {
+      cache.on('evict', (e: { key: string, reason: string }) => { if (e.reason === 'capacity') this.everEvicted.add(e.key) })
       cache.on('change', (e: { key: string, source: string }) => {
         if (e.source !== 'local') return
         // Every local write counts, a cascade too: a remote change of a base makes the instance holding
@@ -147,7 +166,7 @@ class Simulation extends History<Node> {
           this.handovers++
           this.log(`${name} hands ${e.key} over: invalidated`)
         }
-        list.push({ hlc: view.hlc, writer: view.writer, kind: view.kind, value: view.kind === 'set' ? cache.peek(e.key) : undefined, ttl: this.lastTtl, handover })
+        list.push({ hlc: view.hlc, writer: view.writer, kind: view.kind, value: view.kind === 'set' ? cache.peek(e.key) : undefined, ttl: this.lastTtl, handover, bases: this.lastBases })
         this.writes.set(e.key, list)
       })
     }
@@ -246,6 +265,7 @@ class Simulation extends History<Node> {
         if (served !== undefined) this.fail(`${node.name} (${c.origin}) serves ${key}=${served}, the winning write is ${winner?.kind ?? 'none'}`)
         continue
       }
+      this.checkBases(key, winner, latest)
       const tooLarge = winner.value !== undefined && JSON.stringify(winner.value).length > SMALL_VALUE_LIMIT
       if (tooLarge && node.name === this.small) {
         if (served !== undefined) this.fail(`${node.name} (${c.origin}) serves ${key}=${served}, a value over its maxValueBytes`)
@@ -257,9 +277,28 @@ class Simulation extends History<Node> {
       // expired on some instance's clock (its state then travels without it),
       // relayed by an instance holding a local-only value in its place.
       const expired = Math.floor(winner.hlc / 1000) + winner.ttl <= latest
-      // (or by the instance that could not take the value).
-      if (served === undefined && !expired && !this.everLocal.has(key) && !(tooLarge && this.small !== undefined)) {
+      // (or by the instance that could not take the value, or one that evicted it for capacity).
+      if (served === undefined && !expired && !this.everLocal.has(key) && !this.everEvicted.has(key) && !(tooLarge && this.small !== undefined)) {
         this.fail(`${node.name} (${c.origin}) lacks ${key}=${String(winner.value)}, the winning write`)
+      }
+    }
+  }
+
+  /**
+   * A winning `set` made over bases must not outlive a later write of one of them (SPEC §10): its
+   * writer, the only instance knowing the edges, invalidates it for everyone when the change
+   * reaches it, which would be the winning write. A base write with a higher HLC is one the
+   * dependent's writer had not seen when it wrote (its HLC would have followed it). Exempt: the
+   * writer is gone (a crash, or a close whose handover is judged above), or the value has expired
+   * on some instance's clock.
+   */
+  checkBases (key: string, winner: Write, latest: number): void {
+    if (winner.bases.length === 0 || Math.floor(winner.hlc / 1000) + winner.ttl <= latest) return
+    if (!this.nodes.some((n) => n.cache.origin === winner.writer)) return
+    for (const base of winner.bases) {
+      const later = this.writes.get(base)?.find((w) => w.hlc > winner.hlc)
+      if (later !== undefined) {
+        this.fail(`${key}=${String(winner.value)} (by ${winner.writer}, over ${JSON.stringify(base)}) outlived a later write of its base: ${later.kind} by ${later.writer}`)
       }
     }
   }
