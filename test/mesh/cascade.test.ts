@@ -2,7 +2,9 @@
  * Dependency cascades and tags across real processes over libp2p (issue 4
  * §3 and §5): an invalidation of a base on one instance evicts, on the
  * others, the values they derived from it, including ones only they hold;
- * a tag invalidated on one instance evicts tagged values everywhere.
+ * a tag invalidated on one instance evicts tagged values everywhere; and a
+ * process closing drops, everywhere, the replicated dependents only it knew
+ * the edges of.
  */
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -11,15 +13,24 @@ import * as assert from 'uvu/assert'
 import { ask, startNode } from '../helpers/mesh-process.ts'
 import { freePort } from '../helpers/ports.ts'
 
-test('a base invalidated on one process evicts derived and tagged values on the others', async () => {
+type Three = [ChildProcess, ChildProcess, ChildProcess]
+
+/** Three cache processes in one mesh over loopback, each connected to the two others; killed after `body`. */
+async function withThree (mode: 'invalidate' | 'replicate', body: (nodes: Three) => Promise<void>): Promise<void> {
   const psk = randomBytes(32).toString('hex')
   const nodes: ChildProcess[] = []
   try {
     const ports = await Promise.all([freePort(), freePort(), freePort()])
-    nodes.push(...await Promise.all(ports.map((port, i) => startNode({ nodeId: `n${i}`, port, psk, peers: ports.filter((p) => p !== port), mode: 'invalidate' }))))
+    nodes.push(...await Promise.all(ports.map((port, i) => startNode({ nodeId: `n${i}`, port, psk, peers: ports.filter((p) => p !== port), mode }))))
     await Promise.all(nodes.map((n) => ask(n, { op: 'await-peers', count: 2 })))
-    const [a, b, c] = nodes as [ChildProcess, ChildProcess, ChildProcess]
+    await body(nodes as Three)
+  } finally {
+    for (const n of nodes) n.kill('SIGKILL')
+  }
+}
 
+test('a base invalidated on one process evicts derived and tagged values on the others', async () => {
+  await withThree('invalidate', async ([a, b, c]) => {
     // b derives a dashboard (depth 2) that only it holds; c holds a tagged price list.
     await ask(b, { op: 'load', key: 'profile:7', value: 'p', dependsOn: ['user:7'] })
     await ask(b, { op: 'load', key: 'dashboard:7', value: 'd', dependsOn: ['profile:7'] })
@@ -34,20 +45,11 @@ test('a base invalidated on one process evicts derived and tagged values on the 
     await ask(a, { op: 'invalidate-tag', tag: 'prices' })
     await ask(c, { op: 'await-missing', keys: ['prices:eu', 'prices:us'] })
     assert.equal((await ask(c, { op: 'get', keys: ['prices:eu', 'prices:us'] })).value, [null, null])
-  } finally {
-    for (const n of nodes) n.kill('SIGKILL')
-  }
+  })
 })
 
-test('replicate mode: a process closing hands its replicated dependents over, so a later change of their base drops them everywhere', async () => {
-  const psk = randomBytes(32).toString('hex')
-  const nodes: ChildProcess[] = []
-  try {
-    const ports = await Promise.all([freePort(), freePort(), freePort()])
-    nodes.push(...await Promise.all(ports.map((port, i) => startNode({ nodeId: `n${i}`, port, psk, peers: ports.filter((p) => p !== port), mode: 'replicate' }))))
-    await Promise.all(nodes.map((n) => ask(n, { op: 'await-peers', count: 2 })))
-    const [a, b, c] = nodes as [ChildProcess, ChildProcess, ChildProcess]
-
+test('replicate mode: a process closing invalidates, everywhere, the replicated dependents only it knew the edges of', async () => {
+  await withThree('replicate', async ([a, b, c]) => {
     // Only a knows the edge dashboard:7 → user:7; b and c hold the value it replicated.
     await ask(a, { op: 'set', key: 'dashboard:7', value: 'd1', dependsOn: ['user:7'] })
     await ask(a, { op: 'set', key: 'plain', value: 'p1' })
@@ -59,9 +61,7 @@ test('replicate mode: a process closing hands its replicated dependents over, so
     await Promise.all([b, c].map((n) => ask(n, { op: 'await-missing', keys: ['dashboard:7'] }, 10_000)))
     assert.equal((await ask(b, { op: 'get', keys: ['dashboard:7', 'plain'] })).value, [null, 'p1'])
     assert.equal((await ask(c, { op: 'inspect', keys: ['dashboard:7'] })).value.map((v: { kind: string } | null) => v?.kind), ['invalidate'])
-  } finally {
-    for (const n of nodes) n.kill('SIGKILL')
-  }
+  })
 })
 
 test.run()
