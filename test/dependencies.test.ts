@@ -279,6 +279,16 @@ test('DependencyGraph: an evicted replicated dependent keeps its edges until its
   g.changed('a', (k) => seen.push(k))
   assert.equal(seen, ['r3'])
   assert.is(g.size, 0)
+
+  // Only nodes kept now count against maxKept: one held again, changed or gone does not.
+  const h = new DependencyGraph(1)
+  for (const k of ['s1', 's2', 's3']) h.link(k, ['b'], true)
+  h.release('s1', 1_000)
+  h.link('s1', ['b'], true) // held again
+  assert.is(h.release('s2', 1_000), undefined)
+  h.changed('s2', () => {})
+  assert.is(h.release('s3', 1_000), undefined)
+  assert.is(h.release('s1', 1_000), 's3', 'two kept at once is one too many')
 })
 
 test.run()

@@ -126,7 +126,7 @@ export class DependencyGraph {
       node.bases = bases
       node.replicated = replicated
       node.holds = true
-      node.until = 0
+      this.#unkeep(node)
     }
     for (const b of bases) {
       let set = this.#dependents.get(b)
@@ -166,7 +166,7 @@ export class DependencyGraph {
       this.#kept.delete(oldest)
       return oldest
     }
-    node.until = 0
+    this.#unkeep(node)
     if (!this.#dependents.has(key) && !this.#pins.has(key)) this.#remove(key, node)
     return undefined
   }
@@ -174,11 +174,9 @@ export class DependencyGraph {
   /** Lets go of the evicted replicated dependents whose values have expired everywhere by `now`. */
   expire (now: number): void {
     for (const key of this.#kept) {
-      const node = this.#nodes.get(key)
-      if (node !== undefined && node.until > now) continue
-      this.#kept.delete(key) // expired, or changed, written again or let go since
-      if (node === undefined || node.until === 0) continue
-      node.until = 0
+      const node = this.#nodes.get(key) as Node // a node leaves #kept before it leaves the graph (#unkeep)
+      if (node.until > now) continue
+      this.#unkeep(node)
       if (!node.holds && !this.#dependents.has(key) && !this.#pins.has(key)) this.#remove(key, node)
     }
   }
@@ -245,6 +243,7 @@ export class DependencyGraph {
     for (let i = 0; i < order.length; i++) {
       const node = order[i] as Node
       this.#nodes.delete(node.key)
+      this.#unkeep(node)
       const bases = node.bases
       this.#edges -= bases.length
       if (bases.length === 1 && bases[0] === key) continue
@@ -279,6 +278,7 @@ export class DependencyGraph {
   /** Removes `key`'s node and its edges; bases left with no dependent and no value go too. */
   #remove (key: string, node: Node): void {
     this.#nodes.delete(key)
+    this.#unkeep(node)
     this.#edges -= node.bases.length
     for (const b of node.bases) this.#dropEdge(b, node)
   }
@@ -289,6 +289,13 @@ export class DependencyGraph {
     this.#dependents.delete(base)
     const node = this.#nodes.get(base)
     if (node !== undefined && !node.holds && node.until === 0 && !this.#pins.has(base)) this.#remove(base, node)
+  }
+
+  /** `node` holds a value again, changed or went: it no longer counts against `maxKept`. */
+  #unkeep (node: Node): void {
+    if (node.until === 0) return
+    node.until = 0
+    this.#kept.delete(node.key)
   }
 
   /** Drops the old edges of `node` before new ones are linked, keeping those the new value declares too. */
