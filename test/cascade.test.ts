@@ -226,4 +226,18 @@ test('replicate mode: a dependent\'s own write coming back with a longer vector 
   await close()
 })
 
+test('replicate mode: a value loaded over an evicted replicated dependent written here keeps its edges replicated', async () => {
+  const { nodes: [a, b, c], net, close } = await cluster<string>(3, { mode: 'replicate', max: 2 })
+  a!.set('dashboard', 'd1', { dependsOn: ['user:1'] })
+  await net.flush()
+  a!.set('filler:1', 'f', { local: true })
+  a!.set('filler:2', 'f', { local: true }) // the dashboard leaves A's LRU; B and C still hold it
+  assert.is(await a!.getOrLoad('dashboard', () => 'loaded', { dependsOn: ['user:2'] }), 'loaded')
+  assert.is(a!.get('dashboard'), 'loaded')
+  c!.invalidate('user:1') // a base of the replicated value, not of the loaded one
+  await net.flush()
+  assert.equal([a, b, c].map((n) => n!.get('dashboard') ?? null), [null, null, null], 'the replicated one is still invalidated for everyone')
+  await close()
+})
+
 test.run()

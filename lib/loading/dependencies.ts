@@ -117,6 +117,12 @@ export class DependencyGraph {
    */
   link (key: string, bases: string[], replicated: boolean): void {
     let node = this.#nodes.get(key)
+    if (node !== undefined && node.until !== 0 && node.replicated && !replicated) {
+      // A value loaded here over a replicated dependent this instance wrote and evicted: the other
+      // replicas still hold that one, so its edges stay with the new ones, and a change still reaches them.
+      replicated = true
+      bases = [...new Set([...node.bases, ...bases])]
+    }
     if (node === undefined) {
       node = { key, bases, replicated, holds: true, until: 0, mark: 0 }
       this.#nodes.set(key, node)
