@@ -39,6 +39,7 @@
 import * as prng from 'lib0/prng'
 import { createMeshCache } from '../../lib/index.ts'
 import { createMemoryNetwork, createTestClock, type TestClock } from '../../lib/testing/index.ts'
+import { vectorGet } from '../../lib/core/version-vector.ts'
 import { GROUP, History, READ_KEYS, ROWS, SMALL_VALUE_LIMIT, VIEWS, type HistoryNode, type HistorySetup } from './history.ts'
 
 const TTL = 2_000
@@ -81,6 +82,8 @@ interface Write {
    * instance held (SPEC §10). Best effort: its frame may be lost with no one left to repair it.
    */
   handover: boolean
+  /** The writer's counter for the key in this write's vector: an instance knows the write when its vector reaches it. */
+  counter: number
   /** A `set`'s bases (`dependsOn`, tags as their keys): only its writer knows them (SPEC §10). */
   bases: string[]
 }
@@ -166,7 +169,7 @@ class Simulation extends History<Node> {
           this.handovers++
           this.log(`${name} hands ${e.key} over: invalidated`)
         }
-        list.push({ hlc: view.hlc, writer: view.writer, kind: view.kind, value: view.kind === 'set' ? cache.peek(e.key) : undefined, ttl: this.lastTtl, handover, bases: this.lastBases })
+        list.push({ hlc: view.hlc, writer: view.writer, kind: view.kind, value: view.kind === 'set' ? cache.peek(e.key) : undefined, ttl: this.lastTtl, handover, counter: vectorGet(view.vv, view.writer), bases: this.lastBases })
         this.writes.set(e.key, list)
       })
     }
@@ -290,13 +293,15 @@ class Simulation extends History<Node> {
    * reaches it, which would be the winning write. A base write with a higher HLC is one the
    * dependent's writer had not seen when it wrote (its HLC would have followed it). Exempt: the
    * writer is gone (a crash, or a close whose handover is judged above), or the value has expired
-   * on some instance's clock.
+   * on some instance's clock. A base write that was a closing instance's handover counts only where
+   * some instance holds it: its frame may have been lost with no one left to repair it.
    */
   checkBases (key: string, winner: Write, latest: number): void {
     if (winner.bases.length === 0 || Math.floor(winner.hlc / 1000) + winner.ttl <= latest) return
     if (!this.nodes.some((n) => n.cache.origin === winner.writer)) return
+    const arrived = (base: string, w: Write): boolean => !w.handover || this.nodes.some((n) => vectorGet(n.cache.inspect(base)?.vv ?? [], w.writer) >= w.counter)
     for (const base of winner.bases) {
-      const later = this.writes.get(base)?.find((w) => w.hlc > winner.hlc)
+      const later = this.writes.get(base)?.find((w) => w.hlc > winner.hlc && arrived(base, w))
       if (later !== undefined) {
         this.fail(`${key}=${String(winner.value)} (by ${winner.writer}, over ${JSON.stringify(base)}) outlived a later write of its base: ${later.kind} by ${later.writer}`)
       }
