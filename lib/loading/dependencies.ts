@@ -169,11 +169,11 @@ export class DependencyGraph {
       node.until = until
       if (this.#kept.size <= this.#maxKept) return undefined
       const oldest = this.#kept.values().next().value as string
-      this.#kept.delete(oldest)
+      this.#unkeep(this.#nodes.get(oldest) as Node) // its invalidation, by the caller, lets it go
       return oldest
     }
     this.#unkeep(node)
-    if (!this.#dependents.has(key) && !this.#pins.has(key)) this.#remove(key, node)
+    this.#removeIfUnused(key, node)
     return undefined
   }
 
@@ -183,7 +183,7 @@ export class DependencyGraph {
       const node = this.#nodes.get(key) as Node // a node leaves #kept before it leaves the graph (#unkeep)
       if (node.until > now) continue
       this.#unkeep(node)
-      if (!node.holds && !this.#dependents.has(key) && !this.#pins.has(key)) this.#remove(key, node)
+      this.#removeIfUnused(key, node)
     }
   }
 
@@ -213,7 +213,7 @@ export class DependencyGraph {
     }
     this.#pins.delete(base)
     const node = this.#nodes.get(base)
-    if (node !== undefined && !node.holds && node.until === 0 && !this.#dependents.has(base)) this.#remove(base, node)
+    if (node !== undefined) this.#removeIfUnused(base, node)
   }
 
   /**
@@ -294,7 +294,12 @@ export class DependencyGraph {
     if (set === undefined || !set.delete(dependent) || set.size > 0) return
     this.#dependents.delete(base)
     const node = this.#nodes.get(base)
-    if (node !== undefined && !node.holds && node.until === 0 && !this.#pins.has(base)) this.#remove(base, node)
+    if (node !== undefined) this.#removeIfUnused(base, node)
+  }
+
+  /** Removes `key`'s node unless something keeps it: its value, a kept replicated value elsewhere, a dependent or a load. */
+  #removeIfUnused (key: string, node: Node): void {
+    if (!node.holds && node.until === 0 && !this.#dependents.has(key) && !this.#pins.has(key)) this.#remove(key, node)
   }
 
   /** `node` holds a value again, changed or went: it no longer counts against `maxKept`. */
