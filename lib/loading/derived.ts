@@ -110,8 +110,7 @@ export class Derived<V extends {}> {
    * invalidated everywhere first, as `handOver` does at close.
    */
   replacedHere (key: string): void {
-    const deps = this.#deps
-    if (deps !== undefined && deps.replicated(key) && this.#host.heldElsewhereUntil(key) > this.#host.now()) this.#host.invalidate(key)
+    if (this.#onlyEdgesHere(key)) this.#host.invalidate(key)
   }
 
   /** The periodic sweep, at `now`: edges kept for evicted replicated dependents go once those expired. */
@@ -127,12 +126,19 @@ export class Derived<V extends {}> {
   handOver (): void {
     const deps = this.#deps
     if (deps === undefined) return
-    const now = this.#host.now()
-    // Only values other replicas may still hold (none in invalidate mode: there a value lives where it was written).
-    const keys = deps.replicatedKeys().filter((key) => this.#host.heldElsewhereUntil(key) > now)
+    const keys = deps.replicatedKeys().filter((key) => this.#onlyEdgesHere(key))
     if (keys.length === 0) return
     // One of them may be a base of another: its cascade invalidates that one first, and once is enough.
     this.operation(() => { for (const key of keys) if (deps.replicated(key)) this.#host.invalidate(key) })
+  }
+
+  /**
+   * Whether `key` is a replicated dependent written here whose value other
+   * replicas may still hold (none do in invalidate mode: there a value lives
+   * where it was written): only this instance's edges can reach them.
+   */
+  #onlyEdgesHere (key: string): boolean {
+    return this.#deps?.replicated(key) === true && this.#host.heldElsewhereUntil(key) > this.#host.now()
   }
 
   /** Runs a public write or a frame: dependents detached meanwhile are dropped when the outermost one is done. */
