@@ -96,13 +96,41 @@ export function readOrigins (decoder: Decoder, limits: DecodeLimits, intern: Int
   // Most tables hold one or two ids: a Set only pays for itself on long ones.
   const seen = n > 8 ? new Set<string>() : undefined
   for (let i = 0; i < n; i++) {
-    const id = readString(decoder, 'origin id', limits.maxOriginBytes)
-    if (id.length === 0) throw malformed('empty origin id')
+    const id = readOriginId(decoder, limits, intern)
     if (seen !== undefined ? seen.has(id) : ids.includes(id)) throw malformed(`origin id ${JSON.stringify(id)} appears twice in the table`)
     seen?.add(id)
-    ids.push(intern(id))
+    ids.push(id)
   }
   return ids
+}
+
+/**
+ * The last origin id read, by its bytes. One writer's frames follow one another, each with its own id (~60
+ * bytes) in its table: comparing those bytes with the last id's costs less, on a cold CPU, than making the
+ * string again and hashing it to intern it (the string kept has its hash already).
+ */
+let lastIdBytes = new Uint8Array(0)
+let lastId = ''
+
+/** An origin id of a table, interned. */
+function readOriginId (decoder: Decoder, limits: DecodeLimits, intern: InternOrigin): string {
+  const start = decoder.pos
+  const len = readUint(decoder, 'origin id length')
+  const arr = decoder.arr
+  const pos = decoder.pos
+  if (len !== 0 && len === lastIdBytes.length && len <= limits.maxOriginBytes && len <= arr.length - pos) {
+    let same = true
+    for (let j = 0; j < len; j++) if (arr[pos + j] !== lastIdBytes[j]) { same = false; break }
+    if (same) {
+      decoder.pos = pos + len
+      return (lastId = intern(lastId))
+    }
+  }
+  decoder.pos = start
+  const id = readString(decoder, 'origin id', limits.maxOriginBytes)
+  if (id.length === 0) throw malformed('empty origin id')
+  lastIdBytes = arr.slice(pos, decoder.pos)
+  return (lastId = intern(id))
 }
 
 export function writeRecord (encoder: encoding.Encoder, table: OriginTable, r: WireRecord): void {

@@ -510,6 +510,27 @@ test('varuint overflow and unsafe integers in any field are E_FRAME_MALFORMED', 
   decodes(updates({ records: [rec({ hlc: Number.MAX_SAFE_INTEGER })] }), 'hlc 2^53 - 1 is fine')
 })
 
+test('an origin id read again from its bytes (the last id read is remembered) is the same as one read afresh', () => {
+  const one = (origin: string): Uint8Array => encodeFrame({ type: MessageType.UPDATES, origin, firstSeq: 1, records: [{ key: 'k', kind: RecordKind.INVALIDATE, hlc: T, writer: origin, vv: [origin, 1] }] })
+  const held = new Map<string, string>()
+  const intern = (id: string): string => held.get(id) ?? id
+  const first = decodeFrame(one(A), DEFAULT_LIMITS, intern)
+  assert.equal(first.type === MessageType.UPDATES && first.origin, A)
+  // An id of the same length that differs in its last byte is not taken for the last one.
+  const other = decodeFrame(one('alpha~2'), DEFAULT_LIMITS, intern)
+  assert.equal(other.type === MessageType.UPDATES && [other.origin, other.records[0]?.writer], ['alpha~2', 'alpha~2'])
+  // The remembered id is interned again: a string the caller came to hold since is the one returned.
+  decodeFrame(one(A), DEFAULT_LIMITS, intern)
+  const mine = ['alpha', '~1'].join('')
+  held.set(A, mine)
+  const again = decodeFrame(one(A), DEFAULT_LIMITS, intern)
+  assert.ok(again.type === MessageType.UPDATES && again.origin === mine && again.records[0]?.vv[0] === mine, 'interned on every read')
+  // Limits hold for a remembered id: the same bytes under a smaller maxOriginBytes are refused.
+  refuses(one(A), ErrorCode.FRAME_TOO_LARGE, 'a remembered id over the limit', { ...DEFAULT_LIMITS, maxOriginBytes: A.length - 1 })
+  // And an id that repeats within a table is still refused, remembered or not.
+  refuses(updates({ table: [A, A] }), ErrorCode.FRAME_MALFORMED, 'a remembered id twice in one table')
+})
+
 test('every error is a MeshCacheError carrying only stable codes', () => {
   const codes = new Set<string>(Object.values(ErrorCode))
   for (const code of [ErrorCode.FRAME_TRUNCATED, ErrorCode.FRAME_TOO_LARGE, ErrorCode.FRAME_VERSION, ErrorCode.FRAME_TYPE, ErrorCode.FRAME_MALFORMED]) {
@@ -517,7 +538,7 @@ test('every error is a MeshCacheError carrying only stable codes', () => {
     assert.match(code, /^E_FRAME_[A-Z_]+$/)
   }
   const e = refuses(raw(V, 1, tenFFBytes()), ErrorCode.FRAME_MALFORMED, 'overflowing sync id')
-  assert.ok(e.cause !== undefined, 'an overflow keeps lib0\'s error as the cause')
+  assert.equal(e.message, 'sync id is not a safe integer', 'an overflow names the field it overflowed')
 })
 
 function tenFFBytes (): number[] {
