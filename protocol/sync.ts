@@ -88,7 +88,7 @@ export function readSyncStep2 (decoder: Decoder, limits: DecodeLimits, intern?: 
   const sv = readStateVector(decoder, limits)
   const origins = readOrigins(decoder, limits, intern)
   const count = readCount(decoder, 'record count', limits.maxRecords)
-  const records: WireRecord[] = []
-  for (let i = 0; i < count; i++) records.push(readRecord(decoder, origins, limits, dropValues))
+  const records = new Array<WireRecord>(count) // its exact size (count is bounded by maxRecords)
+  for (let i = 0; i < count; i++) records[i] = readRecord(decoder, origins, limits, dropValues)
   return { type: MessageType.SYNC_STEP2, syncId, part, parts, sv, records }
 }

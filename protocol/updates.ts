@@ -40,14 +40,14 @@ export function readUpdates (decoder: Decoder, limits: DecodeLimits, intern?: In
   if (firstSeq === 0) throw malformed('sequence numbers start at 1')
   const count = readCount(decoder, 'record count', limits.maxRecords)
   if (count === 0) throw malformed('an updates frame carries at least one record')
-  const records: WireRecord[] = []
+  const records = new Array<WireRecord>(count) // its exact size (count is bounded by maxRecords)
   for (let i = 0; i < count; i++) {
     const r = readRecord(decoder, origins, limits, dropValues)
     if (r.writer !== origin) throw malformed(`record ${i} was written by ${r.writer}, not by the frame's origin ${origin}`)
     if (vectorGet(r.vv, origin) !== firstSeq + i) {
       throw malformed(`record ${i} has counter ${vectorGet(r.vv, origin)} for its origin, expected ${firstSeq + i}`)
     }
-    records.push(r)
+    records[i] = r
   }
   return { type: MessageType.UPDATES, origin, firstSeq, records }
 }
