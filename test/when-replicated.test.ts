@@ -65,6 +65,27 @@ test('a peer that cannot confirm: E_REPLICATION_TIMEOUT names it', async () => {
   }
 })
 
+test('a lost last frame: the request itself shows the gap, and the peer repairs it at once', async () => {
+  const net = createMemoryNetwork({ seed: 3 })
+  const nodes: Array<MeshCache<string>> = []
+  // No periodic rounds and announcements far off: only the request can start the repair.
+  for (const name of ['a', 'b']) nodes.push(await createMeshCache<string>({ namespace: 'w', nodeId: name, mode: 'replicate', transport: net.transport(name), announceInterval: 60_000, syncInterval: 0 }))
+  const [a, b] = nodes as [MeshCache<string>, MeshCache<string>]
+  await net.flush()
+  net.dropWhere((from, to, frame) => from === 'a' && to === 'b' && frame[1] === 0) // a's UPDATES to b
+  a.set('k', 'v1')
+  let settled: string | undefined
+  const waiting = a.whenReplicated({ timeout: 5_000 }).then(() => { settled = 'resolved' }, (e: Error) => { settled = e.message })
+  await net.flush()
+  net.dropWhere(undefined)
+  await net.flush()
+  assert.is(settled, 'resolved', 'confirmed once the request had started the repair')
+  assert.is(b.get('k'), 'v1')
+  assert.ok(b.stats().repairs > 0, 'by anti-entropy')
+  await waiting
+  for (const c of nodes) await c.close()
+})
+
 test('bad arguments and a closed cache are refused', async () => {
   const { nodes, close } = await mesh(1, 1)
   const [a] = nodes as [MeshCache<string>]
