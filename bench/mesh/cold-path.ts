@@ -2,7 +2,7 @@
  * What one write costs meshcache's own code on a cold CPU, writer and receiver, against the floor's code for the same
  * write, interleaved write by write in one process (no network, no other process):
  *
- *   node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps]
+ *   node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps] [--breadth [--list]]
  *
  * At 1,000 writes/s (bench:mesh's p50 target) every process sleeps a millisecond between writes, and the path of
  * each write runs with cold caches: what it costs is then mostly how much code and memory it touches, not how many
@@ -22,6 +22,11 @@
  * - `--steps`: also splits `meshcache`'s path at the public methods it crosses (prototype patches, as
  *   bench/mesh/layers.ts; ~1 µs a step, so its totals read higher: compare the steps' shares) and prints each
  *   step's p50/p90.
+ * - `--breadth`: instead of timing, counts the JavaScript functions each side of each system calls on every write
+ *   (V8's precise coverage with call counts; the harness's own wrappers, 2-4 a side, included for every system). On
+ *   a cold CPU each distinct function on the path costs about 0.1 µs (bench/README.md, "the code a write runs"), so
+ *   the count is the cold path's cost without the host's noise, and exact between two builds (with `--against`).
+ *   `--list` names each function (before its system's row).
  *
  * The libp2p stack beneath (yamux, Noise, pnet, TCP) is the same for both systems and is not in these figures.
  */
@@ -35,9 +40,9 @@ import { encodeFrame as floorFrame } from './systems/tcp.ts'
 import { captureTransport, envelopeInto } from '../core/util.ts'
 import { markCalls } from './call-marks.ts'
 
-const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, als: { type: 'boolean' }, pollute: { type: 'string', default: '0' }, steps: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
+const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, als: { type: 'boolean' }, pollute: { type: 'string', default: '0' }, steps: { type: 'boolean' }, breadth: { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
 if (args.help) {
-  console.log('usage: node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps]')
+  console.log('usage: node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps] [--breadth [--list]]')
   process.exit(0)
 }
 const writes = Number(args.writes)
@@ -94,7 +99,7 @@ if (againstRoot !== undefined && !existsSync(`${againstRoot}/lib/index.ts`)) {
 
 // Of two builds in one process, the one set up first runs 5-13 % slower (both ways round, the same pair of builds).
 // So a comparison runs twice, in two processes, each build first once, and gives the geometric mean of the two.
-if (args.against !== undefined && process.env.COLD_PATH_CHILD === undefined) {
+if (args.against !== undefined && args.breadth !== true && process.env.COLD_PATH_CHILD === undefined) {
   const ratios: Array<[number, number]> = []
   for (const first of [false, true]) {
     const argv = [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), ...(first ? ['--against-first'] : [])]
@@ -203,6 +208,49 @@ const against = againstRoot === undefined ? undefined : (): Promise<Path> => mes
 if (against !== undefined && args['against-first'] === true) paths.push(await against())
 paths.push(await meshcachePath('meshcache', new URL('../../lib', import.meta.url).pathname))
 if (against !== undefined && args['against-first'] !== true) paths.push(await against())
+
+if (args.breadth === true) {
+  await printBreadth(paths)
+  process.exit(0)
+}
+
+/** `--breadth`: per system and side, the functions called on every timed write and the calls a write they make. */
+async function printBreadth (systems: Path[]): Promise<void> {
+  const { Session } = await import('node:inspector/promises')
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.startPreciseCoverage', { callCount: true, detailed: false })
+  const n = writes - WARMUP
+  /** What `run` calls on every one of the n writes: [functions, calls a write]. */
+  const counted = async (run: () => Promise<void>): Promise<[number, number]> => {
+    await session.post('Profiler.takePreciseCoverage') // counts from zero
+    await run()
+    const { result } = await session.post('Profiler.takePreciseCoverage')
+    let functions = 0
+    let calls = 0
+    for (const script of result) {
+      for (const fn of script.functions) {
+        const count = fn.ranges[0]?.count ?? 0
+        if (count < n) continue
+        functions++
+        calls += count / n
+        if (args.list === true) console.log(`    ${fn.functionName || '(anonymous)'}  ${script.url.split('/').slice(-2).join('/')}  ${(count / n).toFixed(1)} a write`)
+      }
+    }
+    return [functions, calls]
+  }
+  console.log(`path breadth: JavaScript functions called on every one of ${n} writes (after ${WARMUP} to warm up), and their calls a write`)
+  console.log('system                 writer functions   calls   receiver functions   calls')
+  for (const path of systems) {
+    for (let seq = 0; seq < WARMUP; seq++) path.receive(new Uint8Array((await path.write(seq)).bytes))
+    const sent: Uint8Array[] = []
+    const writer = await counted(async () => { for (let seq = WARMUP; seq < writes; seq++) sent.push(new Uint8Array((await path.write(seq)).bytes)) })
+    const receiver = await counted(async () => { for (const bytes of sent) path.receive(bytes) })
+    const cells = [writer[0], writer[1].toFixed(1), receiver[0], receiver[1].toFixed(1)].map(String)
+    console.log(`${path.name.padEnd(22)} ${(cells[0] as string).padStart(16)} ${(cells[1] as string).padStart(7)} ${(cells[2] as string).padStart(20)} ${(cells[3] as string).padStart(7)}`)
+  }
+}
 
 const asleep = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1))
 console.log(`cold path: ${writes} writes per system, each step after 1 ms asleep${polluteMiB > 0 ? ` and ${polluteMiB} MiB written over` : ''}, systems interleaved write by write${args.als === true ? ', each write in an AsyncLocalStorage context' : ''}${args['against-first'] === true ? ', the other build set up first' : ''}`)

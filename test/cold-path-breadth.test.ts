@@ -1,0 +1,32 @@
+/**
+ * bench/mesh/cold-path.ts --breadth counts the JavaScript functions each side of a write calls every time (V8's
+ * precise coverage): deterministic, so the counts of one build repeat exactly, and meshcache's path is wider
+ * than the floor's on both sides.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const script = fileURLToPath(new URL('../bench/mesh/cold-path.ts', import.meta.url))
+
+function breadth (): Map<string, number[]> {
+  const out = execFileSync(process.execPath, [script, '--breadth', '--writes', '500'], { encoding: 'utf8' })
+  const rows = new Map<string, number[]>()
+  for (const line of out.split('\n')) {
+    const m = /^(floor|meshcache)\s+(\d+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)$/.exec(line.trim())
+    if (m !== null) rows.set(m[1] as string, m.slice(2).map(Number))
+  }
+  return rows
+}
+
+test('--breadth: a row per system, the same counts twice, meshcache wider than the floor', () => {
+  const first = breadth()
+  assert.equal([...first.keys()], ['floor', 'meshcache'])
+  const [floorWriter, , floorReceiver] = first.get('floor') as number[]
+  const [writer, , receiver] = first.get('meshcache') as number[]
+  assert.ok((writer as number) > (floorWriter as number) && (receiver as number) > (floorReceiver as number), JSON.stringify([...first]))
+  assert.equal(breadth(), first, 'coverage counts do not depend on timing')
+})
+
+test.run()
