@@ -13,6 +13,7 @@ import { abandonInSlab, beginInSlab, endInSlab } from './bytes.ts'
 import { DEFAULT_LIMITS, MessageType, PROTOCOL_VERSION, type DecodeLimits } from './constants.ts'
 import { readAwareness, writeAwareness, type AwarenessMessage } from './awareness.ts'
 import { malformed, readUint, tooLarge } from './reader.ts'
+import { writeUint } from './writer.ts'
 import { readSyncStep1, readSyncStep2, writeSyncStep1, writeSyncStep2, type SyncStep1Message, type SyncStep2Message } from './sync.ts'
 import { readUpdates, writeUpdates, type UpdatesMessage } from './updates.ts'
 import type { InternOrigin } from './record.ts'
@@ -43,8 +44,8 @@ export function encodeFrame (msg: Message): Uint8Array {
 }
 
 function writeMessage (encoder: encoding.Encoder, msg: Message): encoding.Encoder {
-  encoding.writeVarUint(encoder, PROTOCOL_VERSION)
-  encoding.writeVarUint(encoder, msg.type)
+  writeUint(encoder, PROTOCOL_VERSION)
+  writeUint(encoder, msg.type)
   switch (msg.type) {
     case MessageType.UPDATES: writeUpdates(encoder, msg); break
     case MessageType.SYNC_STEP1: writeSyncStep1(encoder, msg); break

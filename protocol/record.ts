@@ -15,7 +15,7 @@ import * as encoding from 'lib0/encoding'
 import type { VersionVector } from '../lib/core/version-vector.ts'
 import { FLAG_FOLDED, FLAG_VALUE, FLAGS_KNOWN, KIND_MASK, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
 import { malformed, readByte, readBytesView, readCount, readString, readUint, tooLarge, truncated, type Decoder } from './reader.ts'
-import { writeString } from './writer.ts'
+import { writeString, writeUint } from './writer.ts'
 
 export interface WireRecord {
   key: string
@@ -76,7 +76,7 @@ export class OriginTable {
 }
 
 export function writeOrigins (encoder: encoding.Encoder, table: OriginTable): void {
-  encoding.writeVarUint(encoder, table.ids.length)
+  writeUint(encoder, table.ids.length)
   for (const id of table.ids) writeString(encoder, id)
 }
 
@@ -137,15 +137,15 @@ export function writeRecord (encoder: encoding.Encoder, table: OriginTable, r: W
   writeString(encoder, r.key)
   const hasValue = r.value !== undefined
   encoding.writeUint8(encoder, r.kind | (hasValue ? FLAG_VALUE : 0) | (r.folded === true ? FLAG_FOLDED : 0))
-  encoding.writeVarUint(encoder, r.hlc)
-  encoding.writeVarUint(encoder, table.ref(r.writer))
-  encoding.writeVarUint(encoder, r.vv.length / 2)
+  writeUint(encoder, r.hlc)
+  writeUint(encoder, table.ref(r.writer))
+  writeUint(encoder, r.vv.length / 2)
   for (let i = 0; i < r.vv.length; i += 2) {
-    encoding.writeVarUint(encoder, table.ref(r.vv[i] as string))
-    encoding.writeVarUint(encoder, r.vv[i + 1] as number)
+    writeUint(encoder, table.ref(r.vv[i] as string))
+    writeUint(encoder, r.vv[i + 1] as number)
   }
   if (hasValue) {
-    encoding.writeVarUint(encoder, r.ttl ?? 0)
+    writeUint(encoder, r.ttl ?? 0)
     encoding.writeVarUint8Array(encoder, r.value as Uint8Array)
   }
 }

@@ -11,6 +11,7 @@ import * as encoding from 'lib0/encoding'
 import { MessageType, type DecodeLimits } from './constants.ts'
 import { OriginTable, readOrigins, readRecord, writeOrigins, writeRecord, type InternOrigin, type WireRecord } from './record.ts'
 import { malformed, readCount, readUint, type Decoder } from './reader.ts'
+import { writeUint } from './writer.ts'
 import { vectorGet } from '../lib/core/version-vector.ts'
 
 export interface UpdatesMessage {
@@ -25,9 +26,9 @@ export function writeUpdates (encoder: encoding.Encoder, msg: UpdatesMessage): v
   table.ref(msg.origin)
   for (const r of msg.records) table.addRecord(r)
   writeOrigins(encoder, table)
-  encoding.writeVarUint(encoder, table.ref(msg.origin))
-  encoding.writeVarUint(encoder, msg.firstSeq)
-  encoding.writeVarUint(encoder, msg.records.length)
+  writeUint(encoder, table.ref(msg.origin))
+  writeUint(encoder, msg.firstSeq)
+  writeUint(encoder, msg.records.length)
   for (const r of msg.records) writeRecord(encoder, table, r)
 }
 

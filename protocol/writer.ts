@@ -16,10 +16,28 @@ export function writeString (encoder: encoding.Encoder, s: string): void {
   for (let i = 0; i < n; i++) {
     if (s.charCodeAt(i) > 0x7f) { encoding.writeVarString(encoder, s); return }
   }
-  encoding.writeVarUint(encoder, n)
+  writeUint(encoder, n)
   encoding.verifyLen(encoder, n)
   const buf = encoder.cbuf
   let pos = encoder.cpos
   for (let i = 0; i < n; i++) buf[pos++] = s.charCodeAt(i)
+  encoder.cpos = pos
+}
+
+/**
+ * A varuint exactly as lib0's `writeVarUint` writes it, straight into the
+ * encoder's buffer (a safe integer takes at most 8 bytes), where lib0 calls
+ * its byte writer, with a bounds check of its own, once a byte: a one-record
+ * frame made 36 such calls.
+ */
+export function writeUint (encoder: encoding.Encoder, n: number): void {
+  encoding.verifyLen(encoder, 8)
+  const buf = encoder.cbuf
+  let pos = encoder.cpos
+  while (n > 0x7f) {
+    buf[pos++] = 0x80 | (n & 0x7f) // the low 7 bits, past 2^31 too: 2^32 is a multiple of 128
+    n = Math.floor(n / 128)
+  }
+  buf[pos++] = n
   encoder.cpos = pos
 }
