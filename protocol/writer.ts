@@ -38,6 +38,6 @@ export function writeUint (encoder: encoding.Encoder, n: number): void {
     buf[pos++] = 0x80 | (n & 0x7f) // the low 7 bits, past 2^31 too: 2^32 is a multiple of 128
     n = Math.floor(n / 128)
   }
-  buf[pos++] = n
+  buf[pos++] = n & 0x7f // as lib0 masks it (the same byte for any valid n)
   encoder.cpos = pos
 }

@@ -9,6 +9,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+import * as prng from 'lib0/prng'
+import { readUint } from '../protocol/reader.ts'
+import { writeUint } from '../protocol/writer.ts'
 import { DEFAULT_LIMITS, FLAG_FOLDED, FLAG_VALUE, MessageType, PROTOCOL_VERSION, RecordKind, decodeFrame, encodeFrame, type DecodeLimits, type Message, type WireRecord } from '../protocol/index.ts'
 import { ErrorCode, MeshCacheError, type ErrorCodeValue } from '../lib/errors.ts'
 import { pooledBytes } from '../protocol/bytes.ts'
@@ -529,6 +533,23 @@ test('an origin id read again from its bytes (the last id read is remembered) is
   refuses(one(A), ErrorCode.FRAME_TOO_LARGE, 'a remembered id over the limit', { ...DEFAULT_LIMITS, maxOriginBytes: A.length - 1 })
   // And an id that repeats within a table is still refused, remembered or not.
   refuses(updates({ table: [A, A] }), ErrorCode.FRAME_MALFORMED, 'a remembered id twice in one table')
+})
+
+test('varuints written and read here are lib0\'s, byte for byte, up to 2^53 - 1', () => {
+  const values = [0, 1, 127, 128, 255, 16_383, 16_384, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 127, 2 ** 49 + 3, Number.MAX_SAFE_INTEGER]
+  const gen = prng.create(53) // fixed: a failure names its number
+  for (let i = 0; i < 2_000; i++) values.push(Math.floor(prng.real53(gen) * 2 ** (1 + (i % 53))))
+  for (const n of values) {
+    const ours = encoding.createEncoder()
+    writeUint(ours, n)
+    const theirs = encoding.createEncoder()
+    encoding.writeVarUint(theirs, n)
+    const bytes = encoding.toUint8Array(ours)
+    assert.equal([...bytes], [...encoding.toUint8Array(theirs)], `${n}`)
+    const d = decoding.createDecoder(bytes)
+    assert.is(readUint(d, 'n'), n)
+    assert.is(d.pos, bytes.length)
+  }
 })
 
 test('every error is a MeshCacheError carrying only stable codes', () => {
