@@ -321,7 +321,7 @@ export class Replica<V extends {}> {
     const hadValue = slot !== undefined && table.hasValue(slot)
     // The same write as here, with a longer vector (a conflict it won elsewhere): its value is unchanged.
     // Only replicate mode keeps a value on it, and only a dominating record can be one.
-    const sameWrite = this.#replicate && outcome === Outcome.DOMINATES && table.hlc(slot as Slot) === r.hlc && table.writer(slot as Slot) === r.writer
+    const sameWrite = this.#replicate && outcome === Outcome.DOMINATES && slot !== undefined && table.hlc(slot) === r.hlc && table.writer(slot) === r.writer
     if (slot === undefined) {
       slot = store.addState(r.key, r.kind, r.hlc, r.writer, r.vv, ttl)
     } else if (outcome === Outcome.DOMINATES) {
