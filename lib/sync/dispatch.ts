@@ -29,9 +29,9 @@ export function dispatchFrame<V extends {}> (from: string, frame: Uint8Array, r:
     case MessageType.AWARENESS: r.repl.onAwareness(from, msg.update); break
     case MessageType.ACK_REQUEST:
       r.acks.onRequest(from, msg)
-      // The request names the asker's last number, as its membership summary does (§5.1): behind it, we lost its
-      // last frames, and repair now rather than at its next announcement, which whenReplicated would wait for.
-      if (msg.seq > r.replica.tracker.contiguous(msg.origin)) r.repl.request(from)
+      // It names the asker's last number, as its membership summary does (§5.1): a gap is repaired now, not at
+      // the asker's next announcement, which whenReplicated would wait for.
+      r.repl.heardNumber(msg.origin, msg.seq, from)
       break
     case MessageType.ACK: r.acks.onAck(from, msg); break
     case MessageType.DIGEST: r.repl.onDigest(from, msg.sv, msg.update); break

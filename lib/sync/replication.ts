@@ -104,6 +104,15 @@ export class Replication<V extends {}> {
     this.#digests.peerGone(peer)
   }
 
+  /**
+   * `peer` told us that `origin` issued `seq` (a membership summary, an
+   * ACK_REQUEST): behind it, we lost `origin`'s last frames, and repair
+   * with `peer` now rather than when a later frame shows the gap.
+   */
+  heardNumber (origin: string, seq: number, peer: string): void {
+    if (origin !== this.#replica.origin && seq > this.#replica.tracker.contiguous(origin)) this.#sync.request(peer)
+  }
+
   /** Starts anti-entropy with `peer` (a gap in its frames); `force` even if a session is running. */
   request (peer: string, force = false): void {
     this.#sync.request(peer, force)
@@ -250,9 +259,7 @@ export class Replication<V extends {}> {
         broadcast: (update) => this.#host.broadcast(frame(update)),
         send: (peer, update) => this.#host.send(peer, frame(update)),
         // A member that issued more than we have seen lost us its last frames: repair now.
-        onSummary: (member, seq, peer) => {
-          if (member !== origin && seq > this.#replica.tracker.contiguous(member)) this.#sync.request(peer)
-        },
+        onSummary: (member, seq, peer) => { this.heardNumber(member, seq, peer) },
         batchRenewals: () => this.#host.relays(),
         clockAhead: (member, aheadMs) => { this.#host.clockAhead(member, aheadMs) },
       },
