@@ -100,7 +100,11 @@ function asciiText (bytes: Uint8Array, start: number, len: number): string | und
 }
 
 export function readString (decoder: Decoder, what: string, limit: number): string {
-  const len = readUint(decoder, `${what} length`)
+  return readStringOf(decoder, readUint(decoder, `${what} length`), what, limit)
+}
+
+/** The `len` bytes at the decoder's position as a string (a string's body, its length read already). */
+export function readStringOf (decoder: Decoder, len: number, what: string, limit: number): string {
   if (len > limit) throw tooLarge(what, len, limit)
   if (len > decoder.arr.length - decoder.pos) throw truncated(what)
   const text = asciiText(decoder.arr, decoder.pos, len)

@@ -14,7 +14,7 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import type { VersionVector } from '../lib/core/version-vector.ts'
 import { FLAG_FOLDED, FLAG_VALUE, FLAGS_KNOWN, KIND_MASK, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
-import { malformed, readByte, readBytesView, readCount, readString, readUint, tooLarge, truncated, type Decoder } from './reader.ts'
+import { malformed, readByte, readBytesView, readCount, readString, readStringOf, readUint, tooLarge, truncated, type Decoder } from './reader.ts'
 import { writeString, writeUint } from './writer.ts'
 
 export interface WireRecord {
@@ -114,7 +114,6 @@ let lastId = ''
 
 /** An origin id of a table, interned. */
 function readOriginId (decoder: Decoder, limits: DecodeLimits, intern: InternOrigin): string {
-  const start = decoder.pos
   const len = readUint(decoder, 'origin id length')
   const arr = decoder.arr
   const pos = decoder.pos
@@ -126,8 +125,7 @@ function readOriginId (decoder: Decoder, limits: DecodeLimits, intern: InternOri
       return (lastId = intern(lastId))
     }
   }
-  decoder.pos = start
-  const id = readString(decoder, 'origin id', limits.maxOriginBytes)
+  const id = readStringOf(decoder, len, 'origin id', limits.maxOriginBytes)
   if (id.length === 0) throw malformed('empty origin id')
   lastIdBytes = arr.slice(pos, decoder.pos)
   return (lastId = intern(id))
