@@ -37,6 +37,7 @@ type Request =
   | { id: number, op: 'await-state', expect: Expected, guardMs: number }
   | { id: number, op: 'connections' }
   | { id: number, op: 'links' }
+  | { id: number, op: 'peers' }
   | { id: number, op: 'differences', expect: Expected }
   | { id: number, op: 'close' }
 
@@ -112,6 +113,8 @@ process.on('message', async (request: Request) => {
     case 'connections': value = instances.map((i) => i.transport.stats().connections); break
     case 'differences': value = instances.flatMap((inst, j) => differences(`i${config.first + j}`, inst.cache, request.expect)); break
     case 'links': value = instances.map((i) => [...new Set(i.transport.libp2p.getConnections().map((c) => c.remotePeer.toString()))]); break
+    // The namespace's peers: greeted (HELLO, JOIN and our PEERS read), not only connected.
+    case 'peers': value = instances.map((i) => i.cache.connectedPeers()); break
     case 'close': for (const i of instances) await i.cache.close(); for (const i of instances) await i.transport.close(); break
   }
   process.send?.({ id: request.id, value })

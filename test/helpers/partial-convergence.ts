@@ -21,7 +21,8 @@
  * - pauses of 0–300 ms of real time (see `pause`).
  * Then everything heals and each host waits, woken by its caches' events,
  * until every instance holds the truth (a bounded wait that reports every
- * difference when it runs out).
+ * difference when it runs out), then until the open connections make one
+ * mesh again.
  *
  * A seed replays the same steps, not the same timing: the processes, sockets
  * and timers are real. A failure prints the seed, the replay command and the
@@ -175,9 +176,11 @@ class Run {
    * The connected components of the graph of open connections (an instance
    * cut off from all is one): more than one at a heal means the sides must
    * find each other again before anything crosses (SPEC §11.1's link rotation).
+   * `peers`: of the namespace's peers instead, links whose greeting (and the
+   * peers it lists) has been read.
    */
-  async components (): Promise<number> {
-    const links = (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'links' })))).flatMap((r) => r.value as string[][])
+  async components (op: 'links' | 'peers' = 'links'): Promise<number> {
+    const links = (await Promise.all(this.hosts.map((h) => ask(h.child, { op })))).flatMap((r) => r.value as string[][])
     const index = new Map(this.slots.map((s, i) => [s.peerId, i]))
     const parent = links.map((_, i) => i)
     const find = (i: number): number => { while (parent[i] !== i) i = parent[i] = parent[parent[i] as number] as number; return i }
@@ -328,7 +331,30 @@ class Run {
     } catch {} // a diagnostic: the settle itself reports failures
   }
 
-  /** Heals everything and waits until every instance holds the truth; fails with every difference if that does not come. */
+  /**
+   * Waits, after a settle's states agree, until the namespace's links join every instance into one mesh. Agreeing
+   * states do not show it when there was nothing to spread (no key written yet): a process restarted a moment
+   * before may still be dialling the only peers it knows, and a crash of those next (seed 624) left it knowing
+   * no live peer at all, which no mesh can recover from (its bootstrap addresses had died with them). A link
+   * counts once greeted: a connection alone is not enough, since the peers a greeting lists are what the
+   * newcomer dials when its first links die. So a settle also means one mesh, and a graph that stays split
+   * past the guard fails the run: the heal must bring every instance back.
+   */
+  async untilOneMesh (when: string, started: number): Promise<void> {
+    let components = await this.components('peers')
+    const waited = components > 1
+    while (components > 1 && performance.now() - started < SETTLE_GUARD_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      components = await this.components('peers')
+    }
+    if (components > 1) this.fail(`not one mesh ${SETTLE_GUARD_MS} ms after the heal (${when}): ${components} components; connections per instance ${(await this.connections()).join(',')}`)
+    if (waited) this.note(`one mesh ${(performance.now() - started).toFixed(0)} ms after the heal`)
+  }
+
+  /**
+   * Heals everything and waits until every instance holds the truth, and until the instances form one mesh again;
+   * fails with every difference if that does not come.
+   */
   async settle (when: string): Promise<void> {
     await this.heal()
     const started = performance.now()
@@ -347,6 +373,7 @@ class Run {
     this.summary.settleMs.push(Math.round(ms))
     this.summary.settleComponents.push(components)
     this.note(`settled in ${ms.toFixed(0)} ms`)
+    await this.untilOneMesh(when, started)
     for (const h of this.hosts) h.dirty = false
     this.crashedSinceSettle = false
   }
