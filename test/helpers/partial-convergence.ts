@@ -21,8 +21,8 @@
  * - pauses of 0–300 ms of real time (see `pause`).
  * Then everything heals and each host waits, woken by its caches' events,
  * until every instance holds the truth (a bounded wait that reports every
- * difference when it runs out), then until the open connections make one
- * mesh again.
+ * difference when it runs out), then until the namespace's links (greeted
+ * peers, not bare connections) make one mesh again.
  *
  * A seed replays the same steps, not the same timing: the processes, sockets
  * and timers are real. A failure prints the seed, the replay command and the
