@@ -2,7 +2,7 @@
  * What one write costs meshcache's own code on a cold CPU, writer and receiver, against the floor's code for the same
  * write, interleaved write by write in one process (no network, no other process):
  *
- *   node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps] [--breadth [--list]]
+ *   node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps] [--breadth [--list]] [--minimal]
  *
  * At 1,000 writes/s (bench:mesh's p50 target) every process sleeps a millisecond between writes, and the path of
  * each write runs with cold caches: what it costs is then mostly how much code and memory it touches, not how many
@@ -12,6 +12,9 @@
  * - `meshcache`: the writer from `invalidate()` to the envelope its transport would send (the frame made at the end
  *   of the synchronous run, then wrapped: lib/net/libp2p/envelope.ts); the receiver from that envelope to the
  *   `change` event (envelope split, frame decoded and merged, the key's copy evicted).
+ * - `--minimal`: also bench:mesh's libp2p-stream-minimal system's work (systems/libp2p-stream-minimal.ts): the
+ *   least a design of meshcache's guarantees does for a write, hand-fused, its entry table a Map; the writer from
+ *   its `invalidate` to its frame, the receiver from the frame to its change event.
  * - `--against <dir>`: the same as `meshcache` with `<dir>/lib`, another checkout, to compare two builds side by
  *   side (`git worktree add /tmp/before <rev>`). The builds are interleaved, so drifts of the host hit both alike.
  * - `--als`: every write is made inside an AsyncLocalStorage context, as in a service whose tracer keeps one per
@@ -37,12 +40,13 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { keyOf } from './systems/types.ts'
 import { encodeFrame as floorFrame } from './systems/tcp.ts'
+import { MinimalReplica, reader as minimalReader, writerEncoder as minimalEncoder } from './systems/libp2p-stream-minimal.ts'
 import { captureTransport, envelopeInto } from '../core/util.ts'
 import { markCalls } from './call-marks.ts'
 
-const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, als: { type: 'boolean' }, pollute: { type: 'string', default: '0' }, steps: { type: 'boolean' }, breadth: { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
+const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, als: { type: 'boolean' }, pollute: { type: 'string', default: '0' }, steps: { type: 'boolean' }, breadth: { type: 'boolean' }, list: { type: 'boolean' }, minimal: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
 if (args.help) {
-  console.log('usage: node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps] [--breadth [--list]]')
+  console.log('usage: node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps] [--breadth [--list]] [--minimal]')
   process.exit(0)
 }
 const writes = Number(args.writes)
@@ -149,6 +153,33 @@ function floorPath (): Path {
   }
 }
 
+function minimalPath (): Path {
+  const writer = minimalEncoder(new MinimalReplica(), 7, 0)
+  const replica = new MinimalReplica()
+  const read = minimalReader(replica)
+  let changedAt = Number.NaN
+  replica.events.on('change', () => { changedAt = performance.now() })
+  return {
+    name: 'minimal',
+    writer: [],
+    receiver: [],
+    write (seq) {
+      return new Promise((resolve) => {
+        inContext(seq, () => {
+          const turn = [writer(seq)]
+          process.nextTick(() => { resolve({ bytes: turn[0] as Buffer, at: performance.now() }) })
+        })
+      })
+    },
+    receive (bytes) {
+      changedAt = Number.NaN
+      read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+      if (Number.isNaN(changedAt)) throw new Error('minimal: the write did not take effect on the receiver')
+      return changedAt
+    },
+  }
+}
+
 async function meshcachePath (name: string, lib: string): Promise<Path> {
   const { createMeshCache } = await import(`${lib}/index.ts`)
   const envelope = await import(`${lib}/net/libp2p/envelope.ts`)
@@ -204,6 +235,7 @@ async function meshcachePath (name: string, lib: string): Promise<Path> {
 }
 
 const paths = [floorPath()]
+if (args.minimal === true) paths.push(minimalPath())
 const against = againstRoot === undefined ? undefined : (): Promise<Path> => meshcachePath(`against ${againstRoot}`, `${againstRoot}/lib`)
 if (against !== undefined && args['against-first'] === true) paths.push(await against())
 paths.push(await meshcachePath('meshcache', new URL('../../lib', import.meta.url).pathname))
@@ -285,9 +317,9 @@ for (const path of paths) {
   const cells = [quantile(path.writer, 0.5), quantile(path.writer, 0.9), quantile(path.receiver, 0.5), quantile(path.receiver, 0.9)]
   console.log(`${path.name.padEnd(22)} ${cells.map((v) => v.toFixed(2).padStart(10)).join('')} ${sum.toFixed(2).padStart(12)} ${(sum / floorSum).toFixed(2).padStart(9)}x`)
 }
-if (paths.length === 3) {
+const other = paths.find((p) => p.name.startsWith('against'))
+if (other !== undefined) {
   const mine = paths.find((p) => p.name === 'meshcache') as Path
-  const other = paths.find((p) => p.name.startsWith('against')) as Path
   const ratio = (f: (p: Path) => number[]): string => (quantile(f(mine), 0.5) / quantile(f(other), 0.5)).toFixed(3)
   console.log(`meshcache / against: writer ${ratio((p) => p.writer)}, receiver ${ratio((p) => p.receiver)}`)
 }

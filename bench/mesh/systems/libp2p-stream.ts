@@ -31,12 +31,26 @@ export const system: System = {
   node: floorNode,
 }
 
-/** One node of the floor (libp2p-stream-work.ts wraps it). */
-export async function floorNode(ctx: NodeContext): Promise<NodeHandle> {
+/**
+ * What a node of the floor's stack writes and reads: the writer's frame for write `seq`,
+ * and a receiver's reader of its stream's bytes (which reports each write to `ctx`).
+ */
+export interface FloorCodec {
+  encode(seq: number): Buffer
+  reader(ctx: NodeContext): (chunk: Buffer) => void
+}
+
+const FLOOR: FloorCodec = { encode: encodeFrame, reader: frameReader }
+
+/**
+ * One node of the floor (libp2p-stream-work.ts wraps it); libp2p-stream-minimal.ts
+ * sends its own frames over the same stack and streams.
+ */
+export async function floorNode(ctx: NodeContext, codec: FloorCodec = FLOOR): Promise<NodeHandle> {
   const { psk } = ctx.config as StreamConfig
   const node = await buildNode({ listen: ['/ip4/127.0.0.1/tcp/0'], psk: normalizePsk(psk), gater: {}, logger: undefined })
   await node.start()
-  return ctx.role === 'writer' ? await writer(ctx, node) : await receiver(ctx, node)
+  return ctx.role === 'writer' ? await writer(ctx, node, codec.encode) : await receiver(ctx, node, codec.reader)
 }
 
 /** A libp2p message is a Uint8Array or a list of them; frameReader reads Buffers. */
@@ -45,9 +59,9 @@ function asBuffer(data: Uint8Array | { subarray(): Uint8Array }): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
-async function receiver(ctx: NodeContext, node: Libp2p): Promise<NodeHandle> {
+async function receiver(ctx: NodeContext, node: Libp2p, reader: FloorCodec['reader']): Promise<NodeHandle> {
   await node.handle(PROTOCOL, (stream) => {
-    const read = frameReader(ctx)
+    const read = reader(ctx)
     stream.addEventListener('message', (evt) => { read(asBuffer(evt.data)) })
   })
   return {
@@ -56,7 +70,7 @@ async function receiver(ctx: NodeContext, node: Libp2p): Promise<NodeHandle> {
   }
 }
 
-async function writer(ctx: NodeContext, node: Libp2p): Promise<NodeHandle> {
+async function writer(ctx: NodeContext, node: Libp2p, encode: FloorCodec['encode']): Promise<NodeHandle> {
   const streams: Stream[] = await Promise.all(ctx.peers.map(async (addresses) => {
     const connection = await node.dial(multiaddr((addresses as string[])[0]))
     return await connection.newStream(PROTOCOL)
@@ -73,7 +87,7 @@ async function writer(ctx: NodeContext, node: Libp2p): Promise<NodeHandle> {
   return {
     publish(seq) {
       if (turn.length === 0) process.nextTick(flush)
-      turn.push(encodeFrame(seq))
+      turn.push(encode(seq))
       // Backpressure from the previous turn's sends: wait for every stream to drain, as tcp.ts does.
       const waiting = blocked
       blocked = undefined

@@ -1,0 +1,55 @@
+/**
+ * bench/mesh/systems/libp2p-stream-minimal.ts is a lower bound for meshcache's p50 only if it does the work it
+ * claims: its receiver reads every write from its frames (split anywhere, padded or not), merges it by version
+ * vector (a replayed frame changes nothing, a concurrent write is decided by clock then writer), drops the value
+ * and queues the tombstone.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { MinimalReplica, reader, writerEncoder } from '../bench/mesh/systems/libp2p-stream-minimal.ts'
+import { keyOf } from '../bench/mesh/systems/types.ts'
+
+function receiving (): { replica: MinimalReplica, read: (chunk: Buffer) => void, changes: string[] } {
+  const replica = new MinimalReplica()
+  const changes: string[] = []
+  replica.events.on('change', (event: { key: string, source: string }) => { changes.push(`${event.source} ${event.key}`) })
+  return { replica, read: reader(replica), changes }
+}
+
+for (const pad of [0, 25]) {
+  test(`pad ${pad}: every write read and applied, from frames split anywhere`, () => {
+    const writer = new MinimalReplica()
+    const encode = writerEncoder(writer, 7, pad)
+    const frames = [0, 1, 2].map(encode)
+    assert.is(frames[0]?.byteLength, 19 + (pad === 0 ? 0 : pad + 1) + keyOf(0).length)
+    const { replica, read, changes } = receiving()
+    replica.values.set(keyOf(1), 'cached')
+    const bytes = Buffer.concat(frames)
+    for (let at = 0; at < bytes.length; at += 5) read(bytes.subarray(at, Math.min(at + 5, bytes.length)))
+    assert.equal(changes, [0, 1, 2].map((seq) => `remote ${keyOf(seq)}`))
+    assert.is(replica.values.get(keyOf(1)), undefined, 'the cached value is dropped')
+    assert.equal(replica.dead, [0, 1, 2].map(keyOf))
+    assert.equal(replica.table.get(keyOf(2))?.vv, [7, 3])
+    read(frames[1] as Buffer)
+    assert.is(changes.length, 3, 'a replayed frame is dominated: no change')
+  })
+}
+
+test('a concurrent write is decided by clock, then writer; the vector keeps both', () => {
+  const { replica } = receiving()
+  assert.ok(replica.bury('k', 1, 1, 100, 'remote'))
+  assert.ok(replica.bury('k', 2, 1, 50, 'remote'), 'the vector changed')
+  assert.equal(replica.table.get('k'), { vv: [1, 1, 2, 1], hlc: 100, writer: 1, dead: true, since: replica.table.get('k')?.since })
+  assert.ok(replica.bury('k', 3, 1, 200, 'remote'))
+  assert.is(replica.table.get('k')?.writer, 3)
+  assert.not.ok(replica.bury('k', 3, 1, 200, 'remote'), 'seen: dominated')
+})
+
+test('a frame of another kind is refused', () => {
+  const { read } = receiving()
+  const frame = writerEncoder(new MinimalReplica(), 7, 0)(0)
+  frame[2] = 9
+  assert.throws(() => read(frame), /bad frame/)
+})
+
+test.run()
