@@ -128,20 +128,26 @@ interface Path {
   receiver: number[]
 }
 
+/**
+ * A path's `write` that makes write `seq`'s frame with `encode` and sends it in a `process.nextTick`, as
+ * libp2p-stream.ts's writer does (made once per path: on the path, the same functions as a method of its own).
+ */
+function sentNextTick (encode: (seq: number) => Buffer): Path['write'] {
+  return (seq) => new Promise((resolve) => {
+    inContext(seq, () => {
+      const turn = [encode(seq)]
+      process.nextTick(() => { resolve({ bytes: turn[0] as Buffer, at: performance.now() }) })
+    })
+  })
+}
+
 function floorPath (): Path {
   let received = -1
   return {
     name: 'floor',
     writer: [],
     receiver: [],
-    write (seq) {
-      return new Promise((resolve) => {
-        inContext(seq, () => {
-          const turn = [floorFrame(seq)]
-          process.nextTick(() => { resolve({ bytes: turn[0] as Buffer, at: performance.now() }) })
-        })
-      })
-    },
+    write: sentNextTick(floorFrame),
     receive (bytes) {
       const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) // as libp2p-stream.ts's receiver reads it
       const len = buf.readUInt16BE(0)
@@ -163,14 +169,7 @@ function minimalPath (): Path {
     name: 'minimal',
     writer: [],
     receiver: [],
-    write (seq) {
-      return new Promise((resolve) => {
-        inContext(seq, () => {
-          const turn = [writer(seq)]
-          process.nextTick(() => { resolve({ bytes: turn[0] as Buffer, at: performance.now() }) })
-        })
-      })
-    },
+    write: sentNextTick(writer),
     receive (bytes) {
       changedAt = Number.NaN
       read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
