@@ -7,6 +7,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MinimalReplica, reader, writerEncoder } from '../bench/mesh/systems/libp2p-stream-minimal.ts'
+import { StoreReplica } from '../bench/mesh/systems/libp2p-stream-minimal-store.ts'
 import { keyOf } from '../bench/mesh/systems/types.ts'
 
 function receiving (): { replica: MinimalReplica, read: (chunk: Buffer) => void, changes: string[] } {
@@ -43,6 +44,30 @@ test('a concurrent write is decided by clock, then writer; the vector keeps both
   assert.ok(replica.bury('k', 3, 1, 200, 'remote'))
   assert.is(replica.table.get('k')?.writer, 3)
   assert.not.ok(replica.bury('k', 3, 1, 200, 'remote'), 'seen: dominated')
+})
+
+test('over meshcache\'s Store (libp2p-stream-minimal-store): the same writes applied to its table, a replay dominated', () => {
+  const encode = writerEncoder(new StoreReplica(), 7, 0)
+  const replica = new StoreReplica()
+  const changes: string[] = []
+  replica.events.on('change', (event: { key: string }) => { changes.push(event.key) })
+  const read = reader(replica)
+  replica.store.lru.set(keyOf(1), 'cached')
+  const frames = [0, 1, 2].map(encode)
+  for (const frame of frames) read(frame)
+  assert.equal(changes, [0, 1, 2].map(keyOf))
+  assert.is(replica.store.lru.get(keyOf(1)), undefined, 'the cached value is dropped')
+  assert.is(replica.store.tombstones, 3)
+  const slot = replica.store.meta.get(keyOf(2)) as number
+  assert.equal(replica.store.table.vv(slot), ['o7', 3])
+  read(frames[2] as Buffer)
+  assert.is(changes.length, 3, 'a replayed frame is dominated: no change')
+  assert.ok(replica.bury(keyOf(2), 9, 1, 1, 'remote'), 'a concurrent write that loses still merges its vector')
+  const vv = replica.store.table.vv(slot)
+  const entries = [0, 2].map((i) => `${vv[i] as string}:${vv[i + 1] as number}`).sort()
+  assert.equal(entries, ['o7:3', 'o9:1'], 'both origins in the vector')
+  assert.is(replica.store.table.writer(slot), 'o7', 'the older clock lost')
+  assert.is(changes.length, 3)
 })
 
 test('a frame of another kind is refused', () => {

@@ -14,7 +14,8 @@
  *   `change` event (envelope split, frame decoded and merged, the key's copy evicted).
  * - `--minimal`: also bench:mesh's libp2p-stream-minimal system's work (systems/libp2p-stream-minimal.ts): the
  *   least a design of meshcache's guarantees does for a write, hand-fused, its entry table a Map; the writer from
- *   its `invalidate` to its frame, the receiver from the frame to its change event.
+ *   its `invalidate` to its frame, the receiver from the frame to its change event; and `minimal-store`, the same
+ *   path over meshcache's Store (systems/libp2p-stream-minimal-store.ts).
  * - `--against <dir>`: the same as `meshcache` with `<dir>/lib`, another checkout, to compare two builds side by
  *   side (`git worktree add /tmp/before <rev>`). The builds are interleaved, so drifts of the host hit both alike.
  * - `--als`: every write is made inside an AsyncLocalStorage context, as in a service whose tracer keeps one per
@@ -40,7 +41,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { keyOf } from './systems/types.ts'
 import { encodeFrame as floorFrame } from './systems/tcp.ts'
-import { MinimalReplica, reader as minimalReader, writerEncoder as minimalEncoder } from './systems/libp2p-stream-minimal.ts'
+import { MinimalReplica, reader as minimalReader, writerEncoder as minimalEncoder, type BoundReplica } from './systems/libp2p-stream-minimal.ts'
+import { StoreReplica } from './systems/libp2p-stream-minimal-store.ts'
 import { captureTransport, envelopeInto } from '../core/util.ts'
 import { markCalls } from './call-marks.ts'
 
@@ -159,21 +161,21 @@ function floorPath (): Path {
   }
 }
 
-function minimalPath (): Path {
-  const writer = minimalEncoder(new MinimalReplica(), 7, 0)
-  const replica = new MinimalReplica()
+function minimalPath (name: string, makeReplica: () => BoundReplica): Path {
+  const writer = minimalEncoder(makeReplica(), 7, 0)
+  const replica = makeReplica()
   const read = minimalReader(replica)
   let changedAt = Number.NaN
   replica.events.on('change', () => { changedAt = performance.now() })
   return {
-    name: 'minimal',
+    name,
     writer: [],
     receiver: [],
     write: sentNextTick(writer),
     receive (bytes) {
       changedAt = Number.NaN
       read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
-      if (Number.isNaN(changedAt)) throw new Error('minimal: the write did not take effect on the receiver')
+      if (Number.isNaN(changedAt)) throw new Error(`${name}: the write did not take effect on the receiver`)
       return changedAt
     },
   }
@@ -234,7 +236,7 @@ async function meshcachePath (name: string, lib: string): Promise<Path> {
 }
 
 const paths = [floorPath()]
-if (args.minimal === true) paths.push(minimalPath())
+if (args.minimal === true) paths.push(minimalPath('minimal', () => new MinimalReplica()), minimalPath('minimal-store', () => new StoreReplica()))
 const against = againstRoot === undefined ? undefined : (): Promise<Path> => meshcachePath(`against ${againstRoot}`, `${againstRoot}/lib`)
 if (against !== undefined && args['against-first'] === true) paths.push(await against())
 paths.push(await meshcachePath('meshcache', new URL('../../lib', import.meta.url).pathname))

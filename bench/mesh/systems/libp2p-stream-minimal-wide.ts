@@ -4,6 +4,6 @@
  * envelope). Against `libp2p-stream-minimal` in one run, what meshcache's
  * extra bytes cost a write with the same work.
  */
-import { minimalSystem } from './libp2p-stream-minimal.ts'
+import { MinimalReplica, minimalSystem } from './libp2p-stream-minimal.ts'
 
-export const system = minimalSystem('libp2p-stream-minimal-wide', 25) // and the one byte that counts the padding
+export const system = minimalSystem('libp2p-stream-minimal-wide', 25, () => new MinimalReplica()) // and the one byte that counts the padding

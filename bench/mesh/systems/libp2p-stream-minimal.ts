@@ -51,11 +51,8 @@ export interface State { vv: number[], hlc: number, writer: number, dead: boolea
 
 interface OriginState { next: number, gaps: number }
 
-/** The replica both sides hold: the entry table, values, tombstone queue, clock and events. */
-export class MinimalReplica {
-  readonly table = new Map<string, State>()
-  readonly values = new LRUCache<string, string>({ max: 100_000 })
-  readonly dead: string[] = []
+/** What the bound's path needs of a replica: a hybrid clock, the merge of a tombstone, and change events. */
+export abstract class BoundReplica {
   readonly events = new EventEmitter()
   #ms = 0
   #logical = 0
@@ -76,10 +73,21 @@ export class MinimalReplica {
   }
 
   /**
-   * Merges a tombstone written by `origin` as its `counter`th write: stored if
-   * it is news to the key's vector, and wins over a concurrent write by clock,
-   * then writer. Returns whether the key's state changed.
+   * Merges a tombstone written by `origin` (a link's tag) as its `counter`th
+   * write: stored if it is news to the key's vector, and wins over a
+   * concurrent write by clock, then writer; the value is dropped, the
+   * tombstone queued and `change` fired when it wins. Returns whether the
+   * key's state changed.
    */
+  abstract bury (key: string, origin: number, counter: number, hlc: number, source: string): boolean
+}
+
+/** The bound's own replica: the entry table a Map of one object a key, values in an lru-cache, tombstones in an array. */
+export class MinimalReplica extends BoundReplica {
+  readonly table = new Map<string, State>()
+  readonly values = new LRUCache<string, string>({ max: 100_000 })
+  readonly dead: string[] = []
+
   bury (key: string, origin: number, counter: number, hlc: number, source: string): boolean {
     const state = this.table.get(key)
     if (state === undefined) {
@@ -105,29 +113,29 @@ export class MinimalReplica {
   }
 }
 
-export const system = minimalSystem('libp2p-stream-minimal', 0)
+export const system = minimalSystem('libp2p-stream-minimal', 0, () => new MinimalReplica())
 
-/** The system, its frames padded by `pad` bytes (0 to 255; 0 sends no padding at all). */
-export function minimalSystem (name: string, pad: number): System {
+/** The system, its frames padded by `pad` bytes (0 to 255; 0 sends no padding at all), each node's state in `replica()`. */
+export function minimalSystem (name: string, pad: number, replica: () => BoundReplica): System {
   return {
     name,
     setup: floor.setup,
     async node (ctx) {
-      const replica = new MinimalReplica()
+      const state = replica()
       if (ctx.role === 'writer') {
-        const encode = writerEncoder(replica, randomInt(2 ** 31), pad)
+        const encode = writerEncoder(state, randomInt(2 ** 31), pad)
         return await floorNode(ctx, { encode, reader: () => { throw new Error('the writer reads nothing') } })
       }
-      replica.events.on('change', (event: { key: string, source: string }) => {
+      state.events.on('change', (event: { key: string, source: string }) => {
         if (event.source !== 'local') ctx.received(seqOf(event.key))
       })
-      return await floorNode(ctx, { encode: () => { throw new Error('a receiver writes nothing') }, reader: () => reader(replica) })
+      return await floorNode(ctx, { encode: () => { throw new Error('a receiver writes nothing') }, reader: () => reader(state) })
     },
   }
 }
 
 /** The writer's side: `invalidate(keyOf(seq))` on `replica` as origin `self`, returning the write's frame. */
-export function writerEncoder (replica: MinimalReplica, self: number, pad: number): (seq: number) => Buffer {
+export function writerEncoder (replica: BoundReplica, self: number, pad: number): (seq: number) => Buffer {
   let counter = 0
   return (seq) => {
     const key = keyOf(seq)
@@ -153,7 +161,7 @@ export function writerEncoder (replica: MinimalReplica, self: number, pad: numbe
  * repeats tcp.ts's `frameReader` on purpose: the floor's reader stays as it is measured, with no
  * callback added to its path for this system's sake.
  */
-export function reader (replica: MinimalReplica): (chunk: Buffer) => void {
+export function reader (replica: BoundReplica): (chunk: Buffer) => void {
   const origins = new Map<number, OriginState>()
   let pending: Buffer = Buffer.alloc(0)
   return (chunk) => {
