@@ -34,6 +34,7 @@
  * what a GC then pays for at 20,000 writes/s: this is a bound for p50 at
  * 1,000 writes/s, not a design. Beside `libp2p-stream` and `meshcache` in one
  * run, it says how far below meshcache's ratio the irreducible work sits.
+ * `libp2p-stream-minimal-store` runs the same path over meshcache's own store.
  */
 import { EventEmitter } from 'node:events'
 import { randomInt } from 'node:crypto'
