@@ -8,6 +8,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MinimalReplica, reader, writerEncoder } from '../bench/mesh/systems/libp2p-stream-minimal.ts'
 import { StoreReplica } from '../bench/mesh/systems/libp2p-stream-minimal-store.ts'
+import { codecReader, codecWriter } from '../bench/mesh/systems/libp2p-stream-minimal-codec.ts'
 import { keyOf } from '../bench/mesh/systems/types.ts'
 
 function receiving (): { replica: MinimalReplica, read: (chunk: Buffer) => void, changes: string[] } {
@@ -68,6 +69,25 @@ test('over meshcache\'s Store (libp2p-stream-minimal-store): the same writes app
   assert.equal(entries, ['o7:3', 'o9:1'], 'both origins in the vector')
   assert.is(replica.store.table.writer(slot), 'o7', 'the older clock lost')
   assert.is(changes.length, 3)
+})
+
+test('meshcache\'s frames (libp2p-stream-minimal-codec): its size, decoded with its codec, merged into the Store', () => {
+  const encode = codecWriter(new StoreReplica(), '0123abcd~0123456789ab')
+  const frames = [12345, 12346].map(encode)
+  assert.is((frames[0] as Buffer).byteLength, 2 + 52, 'meshcache\'s 52 bytes for user:12345, in the floor\'s framing')
+  const replica = new StoreReplica()
+  const changes: string[] = []
+  replica.events.on('change', (event: { key: string }) => { changes.push(event.key) })
+  const read = codecReader(replica)
+  const bytes = Buffer.concat(frames)
+  for (let at = 0; at < bytes.length; at += 7) read(bytes.subarray(at, Math.min(at + 7, bytes.length)))
+  assert.equal(changes, [keyOf(12345), keyOf(12346)])
+  assert.equal(replica.store.table.vv(replica.store.meta.get(keyOf(12346)) as number), ['0123abcd~0123456789ab', 2])
+  read(frames[0] as Buffer)
+  assert.is(changes.length, 2, 'a replayed frame is dominated: no change')
+  const bad = Buffer.from(frames[0] as Buffer)
+  bad[3] = 0x7f // the frame's message type
+  assert.throws(() => codecReader(new StoreReplica())(bad))
 })
 
 test('a frame of another kind is refused', () => {

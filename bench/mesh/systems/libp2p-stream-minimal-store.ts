@@ -27,6 +27,11 @@ export class StoreReplica extends BoundReplica {
   bury (key: string, origin: number, counter: number, hlc: number, source: string): boolean {
     let writer = this.#names.get(origin)
     if (writer === undefined) this.#names.set(origin, writer = `o${origin}`)
+    return this.buryAs(key, writer, counter, hlc, source)
+  }
+
+  /** `bury` by the writer's origin id (libp2p-stream-minimal-codec.ts reads it from meshcache's frame). */
+  buryAs (key: string, writer: string, counter: number, hlc: number, source: string): boolean {
     const store = this.store
     let vv: VersionVector = [writer, counter]
     let slot = store.meta.get(key)
