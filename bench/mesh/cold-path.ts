@@ -15,7 +15,8 @@
  * - `--minimal`: also bench:mesh's libp2p-stream-minimal system's work (systems/libp2p-stream-minimal.ts): the
  *   least a design of meshcache's guarantees does for a write, hand-fused, its entry table a Map; the writer from
  *   its `invalidate` to its frame, the receiver from the frame to its change event; and `minimal-store`, the same
- *   path over meshcache's Store (systems/libp2p-stream-minimal-store.ts).
+ *   path over meshcache's Store (systems/libp2p-stream-minimal-store.ts); and `minimal-codec`, that with meshcache's
+ *   frames and codec (systems/libp2p-stream-minimal-codec.ts).
  * - `--against <dir>`: the same as `meshcache` with `<dir>/lib`, another checkout, to compare two builds side by
  *   side (`git worktree add /tmp/before <rev>`). The builds are interleaved, so drifts of the host hit both alike.
  * - `--als`: every write is made inside an AsyncLocalStorage context, as in a service whose tracer keeps one per
@@ -43,6 +44,7 @@ import { keyOf } from './systems/types.ts'
 import { encodeFrame as floorFrame } from './systems/tcp.ts'
 import { MinimalReplica, reader as minimalReader, writerEncoder as minimalEncoder, type BoundReplica } from './systems/libp2p-stream-minimal.ts'
 import { StoreReplica } from './systems/libp2p-stream-minimal-store.ts'
+import { codecReader, codecWriter } from './systems/libp2p-stream-minimal-codec.ts'
 import { captureTransport, envelopeInto } from '../core/util.ts'
 import { markCalls } from './call-marks.ts'
 
@@ -161,10 +163,10 @@ function floorPath (): Path {
   }
 }
 
-function minimalPath (name: string, makeReplica: () => BoundReplica): Path {
-  const writer = minimalEncoder(makeReplica(), 7, 0)
+function minimalPath<R extends BoundReplica> (name: string, makeReplica: () => R, encoder: (replica: R) => (seq: number) => Buffer, reader: (replica: R) => (chunk: Buffer) => void): Path {
+  const writer = encoder(makeReplica())
   const replica = makeReplica()
-  const read = minimalReader(replica)
+  const read = reader(replica)
   let changedAt = Number.NaN
   replica.events.on('change', () => { changedAt = performance.now() })
   return {
@@ -236,7 +238,14 @@ async function meshcachePath (name: string, lib: string): Promise<Path> {
 }
 
 const paths = [floorPath()]
-if (args.minimal === true) paths.push(minimalPath('minimal', () => new MinimalReplica()), minimalPath('minimal-store', () => new StoreReplica()))
+if (args.minimal === true) {
+  const bound = (replica: BoundReplica): (seq: number) => Buffer => minimalEncoder(replica, 7, 0)
+  paths.push(
+    minimalPath('minimal', () => new MinimalReplica(), bound, minimalReader),
+    minimalPath('minimal-store', () => new StoreReplica(), bound, minimalReader),
+    minimalPath('minimal-codec', () => new StoreReplica(), (replica) => codecWriter(replica, '0123abcd~0123456789ab'), codecReader),
+  )
+}
 const against = againstRoot === undefined ? undefined : (): Promise<Path> => meshcachePath(`against ${againstRoot}`, `${againstRoot}/lib`)
 if (against !== undefined && args['against-first'] === true) paths.push(await against())
 paths.push(await meshcachePath('meshcache', new URL('../../lib', import.meta.url).pathname))
