@@ -17,8 +17,9 @@ import { decodeFrame, encodeFrame } from '../../../protocol/frame.ts'
 import { DEFAULT_LIMITS, MessageType, RecordKind } from '../../../protocol/constants.ts'
 import { HLC_LOGICAL_RANGE } from '../../../lib/core/clock.ts'
 import { StoreReplica } from './libp2p-stream-minimal-store.ts'
+import { checkedKey, lengthFramed } from './libp2p-stream-minimal.ts'
 import { floorNode, system as floor } from './libp2p-stream.ts'
-import { keyOf, seqOf, type System } from './types.ts'
+import { seqOf, type System } from './types.ts'
 
 /** meshcache's clock is ms × HLC_LOGICAL_RANGE + logical, an integer; the bound's is ms + logical / 65536. */
 const toWire = (hlc: number): number => Math.floor(hlc) * HLC_LOGICAL_RANGE + Math.round((hlc % 1) * 65536) % HLC_LOGICAL_RANGE
@@ -28,8 +29,7 @@ const fromWire = (hlc: number): number => Math.floor(hlc / HLC_LOGICAL_RANGE) + 
 export function codecWriter (replica: StoreReplica, self: string): (seq: number) => Buffer {
   let counter = 0
   return (seq) => {
-    const key = keyOf(seq)
-    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw new TypeError('bad key')
+    const key = checkedKey(seq)
     const hlc = replica.tick()
     replica.buryAs(key, self, ++counter, hlc, 'local')
     const body = encodeFrame({ type: MessageType.UPDATES, origin: self, firstSeq: counter, records: [{ key, kind: RecordKind.INVALIDATE, hlc: toWire(hlc), writer: self, vv: [self, counter] }] })
@@ -43,26 +43,17 @@ export function codecWriter (replica: StoreReplica, self: string): (seq: number)
 /** Splits the stream into meshcache frames, decodes each and merges its records into the Store. */
 export function codecReader (replica: StoreReplica): (chunk: Buffer) => void {
   const next = new Map<string, number>()
-  let pending: Buffer = Buffer.alloc(0)
-  return (chunk) => {
-    const buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
-    let at = 0
-    while (buf.length - at >= 2) {
-      const len = buf.readUInt16BE(at)
-      if (buf.length - at < 2 + len) break
-      const msg = decodeFrame(buf.subarray(at + 2, at + 2 + len), DEFAULT_LIMITS, undefined, true)
-      if (msg.type !== MessageType.UPDATES) throw new Error('libp2p-stream-minimal-codec: not an UPDATES frame')
-      const expected = next.get(msg.origin) ?? msg.firstSeq
-      // a gap (anti-entropy would ask for the missing ones) is only noted here
-      if (msg.firstSeq + msg.records.length > expected) next.set(msg.origin, msg.firstSeq + msg.records.length)
-      for (const r of msg.records) {
-        replica.observe(fromWire(r.hlc))
-        replica.buryAs(r.key, r.writer, r.vv[1] as number, fromWire(r.hlc), 'remote')
-      }
-      at += 2 + len
+  return lengthFramed((buf, at, len) => {
+    const msg = decodeFrame(buf.subarray(at, at + len), DEFAULT_LIMITS, undefined, true)
+    if (msg.type !== MessageType.UPDATES) throw new Error('libp2p-stream-minimal-codec: not an UPDATES frame')
+    const expected = next.get(msg.origin) ?? msg.firstSeq
+    // a gap (anti-entropy would ask for the missing ones) is only noted here
+    if (msg.firstSeq + msg.records.length > expected) next.set(msg.origin, msg.firstSeq + msg.records.length)
+    for (const r of msg.records) {
+      replica.observe(fromWire(r.hlc))
+      replica.buryAs(r.key, r.writer, r.vv[1] as number, fromWire(r.hlc), 'remote')
     }
-    pending = at === buf.length ? Buffer.alloc(0) : buf.subarray(at)
-  }
+  })
 }
 
 export const system: System = {

@@ -135,12 +135,18 @@ export function minimalSystem (name: string, pad: number, replica: () => BoundRe
   }
 }
 
+/** Write `seq`'s key, checked as a cache checks one before a write. */
+export function checkedKey (seq: number): string {
+  const key = keyOf(seq)
+  if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw new TypeError('bad key')
+  return key
+}
+
 /** The writer's side: `invalidate(keyOf(seq))` on `replica` as origin `self`, returning the write's frame. */
 export function writerEncoder (replica: BoundReplica, self: number, pad: number): (seq: number) => Buffer {
   let counter = 0
   return (seq) => {
-    const key = keyOf(seq)
-    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw new TypeError('bad key')
+    const key = checkedKey(seq)
     const hlc = replica.tick()
     replica.bury(key, self, ++counter, hlc, 'local')
     const bytes = Buffer.from(key)
@@ -158,12 +164,11 @@ export function writerEncoder (replica: BoundReplica, self: number, pad: number)
 }
 
 /**
- * Splits a stream into frames and merges each, as a receiver's mesh and replica would. Its loop
- * repeats tcp.ts's `frameReader` on purpose: the floor's reader stays as it is measured, with no
- * callback added to its path for this system's sake.
+ * Splits a stream of u16-length frames and hands each to `onFrame` (its bytes start at `at`, `len` long). Its loop
+ * repeats tcp.ts's `frameReader` on purpose: the floor's reader stays as it is measured, with no callback added to
+ * its path for the bounds' sake.
  */
-export function reader (replica: BoundReplica): (chunk: Buffer) => void {
-  const origins = new Map<number, OriginState>()
+export function lengthFramed (onFrame: (buf: Buffer, at: number, len: number) => void): (chunk: Buffer) => void {
   let pending: Buffer = Buffer.alloc(0)
   return (chunk) => {
     const buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
@@ -171,21 +176,29 @@ export function reader (replica: BoundReplica): (chunk: Buffer) => void {
     while (buf.length - at >= 2) {
       const len = buf.readUInt16BE(at)
       if (buf.length - at < 2 + len) break
-      const kind = buf[at + 2]
-      if (len < HEADER - 2 || (kind !== KIND_INVALIDATE && kind !== KIND_PADDED)) throw new Error('libp2p-stream-minimal: bad frame')
-      const origin = buf.readUInt32BE(at + 3)
-      const seq = buf.readUInt32BE(at + 7)
-      const hlc = buf.readDoubleBE(at + 11)
-      const keyAt = kind === KIND_INVALIDATE ? at + HEADER : at + HEADER + 1 + (buf[at + HEADER] as number)
-      const key = buf.toString('utf8', keyAt, at + 2 + len)
-      let tracked = origins.get(origin)
-      if (tracked === undefined) origins.set(origin, tracked = { next: seq, gaps: 0 })
-      if (seq > tracked.next) tracked.gaps++ // anti-entropy would ask for the missing ones
-      if (seq >= tracked.next) tracked.next = seq + 1
-      replica.observe(hlc)
-      replica.bury(key, origin, seq, hlc, 'remote')
+      onFrame(buf, at + 2, len)
       at += 2 + len
     }
     pending = at === buf.length ? Buffer.alloc(0) : buf.subarray(at)
   }
+}
+
+/** Reads the bound's frames and merges each, as a receiver's mesh and replica would. */
+export function reader (replica: BoundReplica): (chunk: Buffer) => void {
+  const origins = new Map<number, OriginState>()
+  return lengthFramed((buf, at, len) => {
+    const kind = buf[at]
+    if (len < HEADER - 2 || (kind !== KIND_INVALIDATE && kind !== KIND_PADDED)) throw new Error('libp2p-stream-minimal: bad frame')
+    const origin = buf.readUInt32BE(at + 1)
+    const seq = buf.readUInt32BE(at + 5)
+    const hlc = buf.readDoubleBE(at + 9)
+    const keyAt = kind === KIND_INVALIDATE ? at + HEADER - 2 : at + HEADER - 1 + (buf[at + HEADER - 2] as number)
+    const key = buf.toString('utf8', keyAt, at + len)
+    let tracked = origins.get(origin)
+    if (tracked === undefined) origins.set(origin, tracked = { next: seq, gaps: 0 })
+    if (seq > tracked.next) tracked.gaps++ // anti-entropy would ask for the missing ones
+    if (seq >= tracked.next) tracked.next = seq + 1
+    replica.observe(hlc)
+    replica.bury(key, origin, seq, hlc, 'remote')
+  })
 }
