@@ -17,7 +17,7 @@ import { decodeFrame, encodeFrame } from '../../../protocol/frame.ts'
 import { DEFAULT_LIMITS, MessageType, RecordKind } from '../../../protocol/constants.ts'
 import { HLC_LOGICAL_RANGE } from '../../../lib/core/clock.ts'
 import { StoreReplica } from './libp2p-stream-minimal-store.ts'
-import { checkedKey, lengthFramed } from './libp2p-stream-minimal.ts'
+import { checkedKey, heard, lengthFramed, type OriginState } from './libp2p-stream-minimal.ts'
 import { floorNode, system as floor } from './libp2p-stream.ts'
 import { seqOf, type System } from './types.ts'
 
@@ -42,13 +42,11 @@ export function codecWriter (replica: StoreReplica, self: string): (seq: number)
 
 /** Splits the stream into meshcache frames, decodes each and merges its records into the Store. */
 export function codecReader (replica: StoreReplica): (chunk: Buffer) => void {
-  const next = new Map<string, number>()
+  const origins = new Map<string, OriginState>()
   return lengthFramed((buf, at, len) => {
     const msg = decodeFrame(buf.subarray(at, at + len), DEFAULT_LIMITS, undefined, true)
     if (msg.type !== MessageType.UPDATES) throw new Error('libp2p-stream-minimal-codec: not an UPDATES frame')
-    const expected = next.get(msg.origin) ?? msg.firstSeq
-    // a gap (anti-entropy would ask for the missing ones) is only noted here
-    if (msg.firstSeq + msg.records.length > expected) next.set(msg.origin, msg.firstSeq + msg.records.length)
+    heard(origins, msg.origin, msg.firstSeq, msg.records.length)
     for (const r of msg.records) {
       replica.observe(fromWire(r.hlc))
       replica.buryAs(r.key, r.writer, r.vv[1] as number, fromWire(r.hlc), 'remote')

@@ -50,7 +50,18 @@ const HEADER = 2 + 1 + 4 + 4 + 8
 /** A key's merge state: its version vector as [origin, counter, ...], its clock, and whether it is a tombstone. */
 export interface State { vv: number[], hlc: number, writer: number, dead: boolean, since: number }
 
-interface OriginState { next: number, gaps: number }
+export interface OriginState { next: number, gaps: number }
+
+/**
+ * An origin's sequence, as a receiver tracks it: `count` numbers from `first` heard; a number past the next
+ * expected is a gap (anti-entropy would ask for the missing ones; here it is only counted).
+ */
+export function heard<K> (origins: Map<K, OriginState>, origin: K, first: number, count: number): void {
+  let tracked = origins.get(origin)
+  if (tracked === undefined) origins.set(origin, tracked = { next: first, gaps: 0 })
+  if (first > tracked.next) tracked.gaps++
+  if (first + count > tracked.next) tracked.next = first + count
+}
 
 /** What the bound's path needs of a replica: a hybrid clock, the merge of a tombstone, and change events. */
 export abstract class BoundReplica {
@@ -194,10 +205,7 @@ export function reader (replica: BoundReplica): (chunk: Buffer) => void {
     const hlc = buf.readDoubleBE(at + 9)
     const keyAt = kind === KIND_INVALIDATE ? at + HEADER - 2 : at + HEADER - 1 + (buf[at + HEADER - 2] as number)
     const key = buf.toString('utf8', keyAt, at + len)
-    let tracked = origins.get(origin)
-    if (tracked === undefined) origins.set(origin, tracked = { next: seq, gaps: 0 })
-    if (seq > tracked.next) tracked.gaps++ // anti-entropy would ask for the missing ones
-    if (seq >= tracked.next) tracked.next = seq + 1
+    heard(origins, origin, seq, 1)
     replica.observe(hlc)
     replica.bury(key, origin, seq, hlc, 'remote')
   })
