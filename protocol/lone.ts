@@ -1,0 +1,164 @@
+/**
+ * The lone write's UPDATES frame, encoded and decoded by hand: one record,
+ * written by the frame's origin, its vector that origin's entry alone, no
+ * value, not folded, an ASCII key and origin id. At modest rates nearly every
+ * frame a cache sends is this one (a write is its own synchronous run), and
+ * each runs on a cold CPU, where the general codec's calls and objects show
+ * (frame.ts, updates.ts, record.ts: about twenty functions a side).
+ *
+ * The bytes are the general encoder's, exactly (protocol/lone.test pins it):
+ *
+ *   version • UPDATES • 1 • originId • 0 • firstSeq • 1 •
+ *   key • flags (the kind) • hlc • 0 • 1 • 0 • firstSeq
+ *
+ * `decodeLone` reads a frame of this shape, with every check the general
+ * decoder makes of it, and answers undefined for anything else, so that the
+ * general decoder decides that frame (and words its error).
+ */
+import { MessageType, PROTOCOL_VERSION, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
+import { pooledBytes } from './bytes.ts'
+import type { InternOrigin, WireRecord } from './record.ts'
+import type { UpdatesMessage } from './updates.ts'
+
+/** Whether `r`, the origin's write number `seq`, is a lone write's record that `encodeLone` can write. */
+export function isLone (origin: string, seq: number, r: WireRecord): boolean {
+  const vv = r.vv
+  return r.value === undefined && r.folded !== true && r.writer === origin && vv.length === 2 && vv[0] === origin && vv[1] === seq &&
+    isAscii(r.key) && isAscii(origin)
+}
+
+function isAscii (s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
+function uintBytes (n: number): number {
+  let bytes = 1
+  while (n > 0x7f) { n = Math.floor(n / 128); bytes++ }
+  return bytes
+}
+
+function putUint (buf: Uint8Array, pos: number, n: number): number {
+  while (n > 0x7f) {
+    buf[pos++] = 0x80 | (n & 0x7f)
+    n = Math.floor(n / 128)
+  }
+  buf[pos++] = n
+  return pos
+}
+
+function putAscii (buf: Uint8Array, pos: number, s: string): number {
+  pos = putUint(buf, pos, s.length)
+  for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i)
+  return pos
+}
+
+/** The frame of the lone write `r` (one `isLone` accepts), the origin's write number `seq`. */
+export function encodeLone (origin: string, seq: number, r: WireRecord): Uint8Array {
+  const seqBytes = uintBytes(seq)
+  const size = 3 + uintBytes(origin.length) + origin.length + 1 + seqBytes + 1 +
+    uintBytes(r.key.length) + r.key.length + 1 + uintBytes(r.hlc) + 3 + seqBytes
+  const buf = pooledBytes(size) // every byte written below
+  buf[0] = PROTOCOL_VERSION
+  buf[1] = MessageType.UPDATES
+  buf[2] = 1 // the origin table: the origin alone
+  let pos = putAscii(buf, 3, origin)
+  buf[pos++] = 0 // the frame's origin: the table's first id
+  pos = putUint(buf, pos, seq)
+  buf[pos++] = 1 // one record
+  pos = putAscii(buf, pos, r.key)
+  buf[pos++] = r.kind
+  pos = putUint(buf, pos, r.hlc)
+  buf[pos++] = 0 // its writer: the origin
+  buf[pos++] = 1 // its vector: one entry,
+  buf[pos++] = 0 // the origin's,
+  putUint(buf, pos, seq) // its number
+  return buf
+}
+
+/** Where the last `smallUint` stopped. */
+let after = 0
+
+/** A varuint below 2^28 (four bytes at most) at `at`, its end in `after`; -1 for anything else. */
+function smallUint (buf: Uint8Array, at: number): number {
+  let n = 0
+  for (let i = 0; i < 4; i++) {
+    const b = buf[at + i]
+    if (b === undefined) return -1
+    n |= (b & 0x7f) << (7 * i)
+    if (b < 0x80) { after = at + i + 1; return n }
+  }
+  return -1
+}
+
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice
+
+/** ASCII bytes as a string (read as Latin-1: the same text, and a flat string), or undefined if any is not ASCII. */
+function asciiAt (buf: Uint8Array, start: number, end: number): string | undefined {
+  for (let i = start; i < end; i++) if ((buf[i] as number) > 0x7f) return undefined
+  return latin1Slice.call(buf, start, end)
+}
+
+/** The last origin id read, by its bytes: one writer's frames follow one another (record.ts does the same). */
+let lastIdBytes = new Uint8Array(0)
+let lastId = ''
+
+function originAt (buf: Uint8Array, start: number, len: number): string | undefined {
+  if (len === lastIdBytes.length) {
+    let same = true
+    for (let j = 0; j < len; j++) if (buf[start + j] !== lastIdBytes[j]) { same = false; break }
+    if (same) return lastId
+  }
+  const id = asciiAt(buf, start, start + len)
+  if (id === undefined) return undefined
+  lastIdBytes = buf.slice(start, start + len)
+  return (lastId = id)
+}
+
+/**
+ * A lone write's frame as the general decoder would read it (`decodeFrame`
+ * with the same limits and `intern`), or undefined if the frame is not one
+ * or breaks any rule: the general decoder then reads or refuses it.
+ */
+export function decodeLone (frame: Uint8Array, limits: DecodeLimits, intern?: InternOrigin): UpdatesMessage | undefined {
+  const end = frame.length
+  if (end > limits.maxFrameBytes || frame[0] !== PROTOCOL_VERSION || frame[1] !== MessageType.UPDATES || frame[2] !== 1) return undefined
+  const idLen = smallUint(frame, 3)
+  if (idLen <= 0 || idLen > limits.maxOriginBytes || limits.maxOrigins < 1) return undefined
+  let pos = after
+  if (pos + idLen > end) return undefined
+  let origin = originAt(frame, pos, idLen)
+  if (origin === undefined) return undefined
+  pos += idLen
+  if (frame[pos++] !== 0) return undefined
+  const seq = smallUint(frame, pos)
+  if (seq <= 0) return undefined
+  pos = after
+  if (frame[pos++] !== 1 || limits.maxRecords < 1) return undefined
+  const keyLen = smallUint(frame, pos)
+  if (keyLen < 0 || keyLen > limits.maxKeyBytes) return undefined
+  pos = after
+  if (pos + keyLen > end) return undefined
+  const key = asciiAt(frame, pos, pos + keyLen)
+  if (key === undefined) return undefined
+  pos += keyLen
+  const kind = frame[pos++]
+  if (kind !== RecordKind.SET && kind !== RecordKind.DELETE && kind !== RecordKind.INVALIDATE) return undefined // flags: a value, folded, unknown
+  // The clock: a safe integer, read as the general reader does (up to 8 bytes).
+  let hlc = 0
+  let mult = 1
+  for (;;) {
+    const b = frame[pos++]
+    if (b === undefined || mult > 2 ** 49) return undefined
+    hlc += (b & 0x7f) * mult
+    if (b < 0x80) break
+    mult *= 128
+  }
+  if (!Number.isSafeInteger(hlc)) return undefined
+  if (frame[pos] !== 0 || frame[pos + 1] !== 1 || frame[pos + 2] !== 0 || limits.maxVectorEntries < 1) return undefined
+  pos += 3
+  if (smallUint(frame, pos) !== seq || after !== end) return undefined
+  if (intern !== undefined) origin = intern(origin)
+  const record: WireRecord = { key, kind: kind as RecordKindValue, hlc, writer: origin, vv: [origin, seq] }
+  return { type: MessageType.UPDATES, origin, firstSeq: seq, records: [record] }
+}
