@@ -4,6 +4,7 @@
  * out of MeshCache, which only counts frames and reports the ones refused.
  */
 import { decodeFrame } from '../../protocol/frame.ts'
+import { decodeLone } from '../../protocol/lone.ts'
 import { MessageType } from '../../protocol/constants.ts'
 import type { Replica } from '../core/replica.ts'
 import type { ResolvedOptions } from '../options.ts'
@@ -21,7 +22,7 @@ export interface FrameRoutes<V extends {}> {
 export function dispatchFrame<V extends {}> (from: string, frame: Uint8Array, r: FrameRoutes<V>): void {
   // Values this instance cannot take are read as absent (SPEC §3.4): their
   // records merge as invalidations, and the replica reports them.
-  const msg = decodeFrame(frame, r.limits, r.replica.canonicalOrigin, true)
+  const msg = decodeLone(frame, r.limits, r.replica.canonicalOrigin) ?? decodeFrame(frame, r.limits, r.replica.canonicalOrigin, true)
   switch (msg.type) {
     case MessageType.UPDATES: if (r.replica.applyUpdates(from, msg)) r.repl.request(from); break
     case MessageType.SYNC_STEP1: r.repl.onStep1(from, msg); break

@@ -5,6 +5,7 @@
  * Frames are split to stay under TARGET_FRAME_BYTES and the record limit.
  */
 import { encodeFrame } from '../../protocol/frame.ts'
+import { encodeLone, isLone } from '../../protocol/lone.ts'
 import { MessageType, TARGET_FRAME_BYTES } from '../../protocol/constants.ts'
 import type { WireRecord } from '../../protocol/record.ts'
 import { afterThisRun } from '../core/runtime.ts'
@@ -83,6 +84,10 @@ export class Outbox {
     if (records.length === 0) return
     this.#records = []
     let seq = this.#firstSeq
+    if (records.length === 1 && isLone(this.#origin, seq, records[0] as WireRecord)) {
+      this.#send(encodeLone(this.#origin, seq, records[0] as WireRecord))
+      return
+    }
     // A lone write (most of them, at modest rates) is one frame whatever the limits (splitRecords): its run is the
     // list itself, without the split's Set and lists on a cold path.
     const runs = records.length === 1 ? [records] : splitRecords(records, TARGET_FRAME_BYTES, this.#maxRecords, this.#maxOrigins, this.#origin)
