@@ -183,13 +183,13 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
   /** Deletes `key` here and everywhere. Returns whether a value was held here. */
   delete (key: string): boolean {
     assertUserKey(key)
-    return this.#derived.operation(() => this.#remove(key, RecordKind.DELETE))
+    return this.#remove(key, RecordKind.DELETE)
   }
 
   /** Drops every copy of `key` without writing a new value. Returns whether a value was held here. */
   invalidate (key: string): boolean {
     assertUserKey(key)
-    return this.#derived.operation(() => this.#remove(key, RecordKind.INVALIDATE))
+    return this.#remove(key, RecordKind.INVALIDATE)
   }
 
   /**
@@ -221,7 +221,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
 
   /** Evicts every value tagged `tag`, here and, through a replicated invalidation of the tag, on every instance. */
   invalidateTag (tag: string): void {
-    this.#derived.operation(() => this.#remove(tagKey(tag), RecordKind.INVALIDATE))
+    this.#remove(tagKey(tag), RecordKind.INVALIDATE)
   }
 
   /** Size of this instance's dependency graph: dependents held and their edges (diagnostics, benchmarks). */
@@ -402,9 +402,16 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
     })
   }
 
+  /** A delete or invalidation, as one operation (Derived.operation, without its closure: every such write runs this). */
   #remove (key: string, kind: RecordKindValue): boolean {
     this.#w.assertOpen()
     checkKey(key, this.#o.limits.maxKeyBytes)
-    return this.#w.replica.remove(key, kind)
+    const derived = this.#derived
+    derived.enter()
+    try {
+      return this.#w.replica.remove(key, kind)
+    } finally {
+      derived.leave()
+    }
   }
 }

@@ -187,7 +187,7 @@ export class Wiring<V extends {}> {
   async start (): Promise<void> {
     const events = this.#events
     const handler: FrameHandler = {
-      onFrame: (from, frame) => this.#onFrame(from, frame),
+      onFrame: this.#onFrame,
       onPeerUp: (peer) => {
         if (this.closed) return
         this.repl.peerUp(peer)
@@ -329,17 +329,18 @@ export class Wiring<V extends {}> {
 
   // ---- incoming frames ----
 
-  #onFrame (from: string, frame: Uint8Array): void {
+  /** The transport's frame handler itself: one function between the transport and the dispatch, as the first of every frame. */
+  readonly #onFrame = (from: string, frame: Uint8Array): void => {
     if (this.closed) return
     this.counters.framesReceived++
-    this.derived.operation(() => this.#handleFrame(from, frame))
-  }
-
-  #handleFrame (from: string, frame: Uint8Array): void {
+    const derived = this.derived
+    derived.enter()
     try {
       dispatchFrame(from, frame, this.#routes)
     } catch (error) {
       this.#protocolError(from, error)
+    } finally {
+      derived.leave()
     }
   }
 

@@ -147,8 +147,20 @@ export class Derived<V extends {}> {
     try {
       return fn()
     } finally {
-      if (--this.#depth === 0 && this.#cascade.length !== 0) this.#runCascade()
+      this.leave()
     }
+  }
+
+  /**
+   * `operation` without its closure, for the paths every write and frame take (a closure and two calls fewer on
+   * a cold CPU): `enter()`, then the work, then `leave()` in a `finally`.
+   */
+  enter (): void {
+    this.#depth++
+  }
+
+  leave (): void {
+    if (--this.#depth === 0 && this.#cascade.length !== 0) this.#runCascade()
   }
 
   /** The bases of a value (`dependsOn` and tags), checked for cycles before any state changes. */
