@@ -156,12 +156,19 @@ export class InboundReader {
   }
 
   #body (body: Uint8Array): void {
+    const type = body[0]
+    // A frame in a namespace announced with a one-byte id (the first 128 on a stream): nearly every envelope. Its
+    // payload is cut here without a reader, which every frame would otherwise allocate and call through.
+    if ((type === MSG_DATA || type === MSG_PART) && body.length > 1 && (body[1] as number) < 0x80) {
+      this.#payload(type, body[1] as number, body.subarray(2))
+      return
+    }
     const r = new BodyReader(body, 1)
     try {
-      switch (body[0]) {
+      switch (type) {
         case MSG_DATA:
         case MSG_PART:
-          this.#payload(body[0], r.uvarint(), r.rest())
+          this.#payload(type, r.uvarint(), r.rest())
           return
         case MSG_FAST: {
           const nsId = r.uvarint()
@@ -207,7 +214,7 @@ export class InboundReader {
           this.#events.onShed(this.link)
           return
         default:
-          this.#bad(`unknown envelope type ${String(body[0])}`)
+          this.#bad(`unknown envelope type ${String(type)}`)
       }
     } catch (err) {
       this.#bad((err as Error).message)
