@@ -7,14 +7,13 @@
  * back to a hash of the bytes. Reads only the header; a malformed header
  * gives undefined too (the receiver's decoder refuses the frame itself).
  */
-import * as decoding from 'lib0/decoding'
 import { DEFAULT_LIMITS, MessageType, PROTOCOL_VERSION } from './constants.ts'
 import { readOrigins } from './record.ts'
-import { readUint } from './reader.ts'
+import { newDecoder, readUint } from './reader.ts'
 
 export function updatesFrameId (frame: Uint8Array): string | undefined {
   try {
-    const decoder = decoding.createDecoder(frame)
+    const decoder = newDecoder(frame)
     if (readUint(decoder, 'version') !== PROTOCOL_VERSION) return undefined
     if (readUint(decoder, 'message type') !== MessageType.UPDATES) return undefined
     const origins = readOrigins(decoder, DEFAULT_LIMITS)

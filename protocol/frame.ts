@@ -6,13 +6,12 @@
  * `decodeFrame` either returns a whole message or throws a MeshCacheError
  * with a stable code; it has no side effects, so a bad frame changes nothing.
  */
-import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ErrorCode, MeshCacheError } from '../lib/errors.ts'
 import { abandonInSlab, beginInSlab, endInSlab } from './bytes.ts'
 import { DEFAULT_LIMITS, MessageType, PROTOCOL_VERSION, type DecodeLimits } from './constants.ts'
 import { readAwareness, writeAwareness, type AwarenessMessage } from './awareness.ts'
-import { malformed, readUint, tooLarge } from './reader.ts'
+import { malformed, newDecoder, readUint, tooLarge } from './reader.ts'
 import { writeUint } from './writer.ts'
 import { readSyncStep1, readSyncStep2, writeSyncStep1, writeSyncStep2, type SyncStep1Message, type SyncStep2Message } from './sync.ts'
 import { readUpdates, writeUpdates, type UpdatesMessage } from './updates.ts'
@@ -86,7 +85,7 @@ export function decodeFrame (frame: Uint8Array, limits: DecodeLimits = DEFAULT_L
 }
 
 function decodeBody (frame: Uint8Array, limits: DecodeLimits, intern: InternOrigin | undefined, drop: number | undefined): Message {
-  const decoder = decoding.createDecoder(frame)
+  const decoder = newDecoder(frame)
   const version = readUint(decoder, 'version')
   if (version !== PROTOCOL_VERSION) {
     throw new MeshCacheError(ErrorCode.FRAME_VERSION, `frame version ${version} is not supported (this node speaks ${PROTOCOL_VERSION})`)
@@ -103,7 +102,7 @@ function decodeBody (frame: Uint8Array, limits: DecodeLimits, intern: InternOrig
     case MessageType.DIGEST: msg = readDigest(decoder, limits); break
     default: throw new MeshCacheError(ErrorCode.FRAME_TYPE, `message type ${type} is unknown`)
   }
-  if (decoding.hasContent(decoder)) throw malformed(`${frame.byteLength - decoder.pos} bytes follow the message`)
+  if (decoder.pos !== frame.length) throw malformed(`${frame.byteLength - decoder.pos} bytes follow the message`)
   return msg
 }
 

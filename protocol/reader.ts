@@ -10,6 +10,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 export type Decoder = decoding.Decoder
 
+/**
+ * A decoder over `frame`: lib0's shape (its readers take it), as a plain object. Every frame a receiver reads
+ * starts here, and lib0's `createDecoder` is two calls (a function and a constructor) on that cold path.
+ */
+export function newDecoder (frame: Uint8Array): Decoder {
+  return { arr: frame, pos: 0 }
+}
+
 export function truncated (what: string): MeshCacheError {
   return new MeshCacheError(ErrorCode.FRAME_TRUNCATED, `frame ends inside ${what}`)
 }
@@ -55,7 +63,7 @@ function notSafe (what: string): MeshCacheError {
 
 export function readByte (decoder: Decoder, what: string): number {
   if (decoder.pos >= decoder.arr.length) throw truncated(what)
-  return decoding.readUint8(decoder)
+  return decoder.arr[decoder.pos++] as number
 }
 
 /** A count that must not exceed `limit`. */
