@@ -221,7 +221,7 @@ export class Replica<V extends {}> {
       this.#counters.duplicates += records.length
       return false
     }
-    const values = this.#decodeValues(records, from)
+    const values = this.#replicate ? this.#decodeValues(records, from) : undefined // invalidate mode carries no values
     const issued = this.#seq // before any listener can write
     // decided before any record is applied: a listener may write and raise #seq
     const forged = forgedRecords(records, this.origin, issued)
@@ -252,7 +252,7 @@ export class Replica<V extends {}> {
    * state here: for 'repair', what the repair relay passes on.
    */
   applyRecords (records: WireRecord[], reason: EvictReason, from: string): WireRecord[] {
-    const values = this.#decodeValues(records, from)
+    const values = this.#replicate ? this.#decodeValues(records, from) : undefined // invalidate mode carries no values
     const issued = this.#seq // before any listener can write
     // decided before any record is applied: a listener may write and raise #seq
     const forged = forgedRecords(records, this.origin, issued)
@@ -271,9 +271,8 @@ export class Replica<V extends {}> {
     return changed
   }
 
-  /** Decodes every value of a frame first; one this instance cannot take is dropped and reported (incoming-values.ts). */
+  /** Decodes every value of a frame first (replicate mode); one this instance cannot take is dropped and reported (incoming-values.ts). */
   #decodeValues (records: WireRecord[], from: string): Array<V | undefined> | undefined {
-    if (!this.#replicate) return undefined
     const { values, error } = decodeIncomingValues(records, this.#codec, this.#o.limits)
     if (error !== undefined) this.#host.refused(from, error)
     return values
