@@ -85,3 +85,20 @@ export function abandonInSlab (encoder: encoding.Encoder): void {
   encoder.cbuf = slabView
   encoder.cpos = used
 }
+
+/** The bytes of `n` (a safe integer ≥ 0) as a varuint: lib0's encoding, which envelopes and frames share. */
+export function uvarintLength (n: number): number {
+  let len = 1
+  while (n >= 0x80) { n = Math.floor(n / 128); len++ }
+  return len
+}
+
+/** Writes `n` as a varuint at `pos` of `buf` (room checked by the caller); returns the position after it. */
+export function putUvarint (buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n % 128) | 0x80
+    n = Math.floor(n / 128)
+  }
+  buf[pos++] = n
+  return pos
+}

@@ -16,15 +16,25 @@
  * general decoder decides that frame (and words its error).
  */
 import { MessageType, PROTOCOL_VERSION, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
-import { pooledBytes } from './bytes.ts'
-import type { InternOrigin, WireRecord } from './record.ts'
+import { pooledBytes, putUvarint, uvarintLength } from './bytes.ts'
+import { asciiText } from './reader.ts'
+import { recentOriginId, rememberOriginId, type InternOrigin, type WireRecord } from './record.ts'
 import type { UpdatesMessage } from './updates.ts'
+
+/** Whether frames of `origin` can be lone frames (its id is ASCII): the same for all of an origin's writes. */
+export function canSendLone (origin: string): boolean {
+  return isAscii(origin)
+}
+
+/** Whether `r`, the write number `seq` of an origin `canSendLone` accepts, is a lone write's record that `encodeLone` can write. */
+export function isLoneRecord (origin: string, seq: number, r: WireRecord): boolean {
+  const vv = r.vv
+  return r.value === undefined && r.folded !== true && r.writer === origin && vv.length === 2 && vv[0] === origin && vv[1] === seq && isAscii(r.key)
+}
 
 /** Whether `r`, the origin's write number `seq`, is a lone write's record that `encodeLone` can write. */
 export function isLone (origin: string, seq: number, r: WireRecord): boolean {
-  const vv = r.vv
-  return r.value === undefined && r.folded !== true && r.writer === origin && vv.length === 2 && vv[0] === origin && vv[1] === seq &&
-    isAscii(r.key) && isAscii(origin)
+  return canSendLone(origin) && isLoneRecord(origin, seq, r)
 }
 
 function isAscii (s: string): boolean {
@@ -32,47 +42,32 @@ function isAscii (s: string): boolean {
   return true
 }
 
-function uintBytes (n: number): number {
-  let bytes = 1
-  while (n > 0x7f) { n = Math.floor(n / 128); bytes++ }
-  return bytes
-}
-
-function putUint (buf: Uint8Array, pos: number, n: number): number {
-  while (n > 0x7f) {
-    buf[pos++] = 0x80 | (n & 0x7f)
-    n = Math.floor(n / 128)
-  }
-  buf[pos++] = n
-  return pos
-}
-
 function putAscii (buf: Uint8Array, pos: number, s: string): number {
-  pos = putUint(buf, pos, s.length)
+  pos = putUvarint(buf, pos, s.length)
   for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i)
   return pos
 }
 
 /** The frame of the lone write `r` (one `isLone` accepts), the origin's write number `seq`. */
 export function encodeLone (origin: string, seq: number, r: WireRecord): Uint8Array {
-  const seqBytes = uintBytes(seq)
-  const size = 3 + uintBytes(origin.length) + origin.length + 1 + seqBytes + 1 +
-    uintBytes(r.key.length) + r.key.length + 1 + uintBytes(r.hlc) + 3 + seqBytes
+  const seqBytes = uvarintLength(seq)
+  const size = 3 + uvarintLength(origin.length) + origin.length + 1 + seqBytes + 1 +
+    uvarintLength(r.key.length) + r.key.length + 1 + uvarintLength(r.hlc) + 3 + seqBytes
   const buf = pooledBytes(size) // every byte written below
   buf[0] = PROTOCOL_VERSION
   buf[1] = MessageType.UPDATES
   buf[2] = 1 // the origin table: the origin alone
   let pos = putAscii(buf, 3, origin)
   buf[pos++] = 0 // the frame's origin: the table's first id
-  pos = putUint(buf, pos, seq)
+  pos = putUvarint(buf, pos, seq)
   buf[pos++] = 1 // one record
   pos = putAscii(buf, pos, r.key)
   buf[pos++] = r.kind
-  pos = putUint(buf, pos, r.hlc)
+  pos = putUvarint(buf, pos, r.hlc)
   buf[pos++] = 0 // its writer: the origin
   buf[pos++] = 1 // its vector: one entry,
   buf[pos++] = 0 // the origin's,
-  putUint(buf, pos, seq) // its number
+  putUvarint(buf, pos, seq) // its number
   return buf
 }
 
@@ -91,30 +86,6 @@ function smallUint (buf: Uint8Array, at: number): number {
   return -1
 }
 
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice
-
-/** ASCII bytes as a string (read as Latin-1: the same text, and a flat string), or undefined if any is not ASCII. */
-function asciiAt (buf: Uint8Array, start: number, end: number): string | undefined {
-  for (let i = start; i < end; i++) if ((buf[i] as number) > 0x7f) return undefined
-  return latin1Slice.call(buf, start, end)
-}
-
-/** The last origin id read, by its bytes: one writer's frames follow one another (record.ts does the same). */
-let lastIdBytes = new Uint8Array(0)
-let lastId = ''
-
-function originAt (buf: Uint8Array, start: number, len: number): string | undefined {
-  if (len === lastIdBytes.length) {
-    let same = true
-    for (let j = 0; j < len; j++) if (buf[start + j] !== lastIdBytes[j]) { same = false; break }
-    if (same) return lastId
-  }
-  const id = asciiAt(buf, start, start + len)
-  if (id === undefined) return undefined
-  lastIdBytes = buf.slice(start, start + len)
-  return (lastId = id)
-}
-
 /**
  * A lone write's frame as the general decoder would read it (`decodeFrame`
  * with the same limits and `intern`), or undefined if the frame is not one
@@ -125,21 +96,26 @@ export function decodeLone (frame: Uint8Array, limits: DecodeLimits, intern?: In
   if (end > limits.maxFrameBytes || frame[0] !== PROTOCOL_VERSION || frame[1] !== MessageType.UPDATES || frame[2] !== 1) return undefined
   const idLen = smallUint(frame, 3)
   if (idLen <= 0 || idLen > limits.maxOriginBytes || limits.maxOrigins < 1) return undefined
-  let pos = after
-  if (pos + idLen > end) return undefined
-  let origin = originAt(frame, pos, idLen)
-  if (origin === undefined) return undefined
-  pos += idLen
+  const idAt = after
+  if (idAt + idLen > end) return undefined
+  let pos = idAt + idLen
   if (frame[pos++] !== 0) return undefined
   const seq = smallUint(frame, pos)
   if (seq <= 0) return undefined
   pos = after
+  // One record, or the general decoder's frame: checked before the origin id is made a string.
   if (frame[pos++] !== 1 || limits.maxRecords < 1) return undefined
+  let origin = recentOriginId(frame, idAt, idLen)
+  if (origin === undefined) {
+    const id = asciiText(frame, idAt, idLen)
+    if (id === undefined) return undefined
+    origin = rememberOriginId(frame, idAt, idLen, id)
+  }
   const keyLen = smallUint(frame, pos)
   if (keyLen < 0 || keyLen > limits.maxKeyBytes) return undefined
   pos = after
   if (pos + keyLen > end) return undefined
-  const key = asciiAt(frame, pos, pos + keyLen)
+  const key = asciiText(frame, pos, keyLen)
   if (key === undefined) return undefined
   pos += keyLen
   const kind = frame[pos++]

@@ -101,7 +101,7 @@ export function readBytesView (decoder: Decoder, what: string, limit: number): U
  */
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice
 
-function asciiText (bytes: Uint8Array, start: number, len: number): string | undefined {
+export function asciiText (bytes: Uint8Array, start: number, len: number): string | undefined {
   const end = start + len
   for (let i = start; i < end; i++) if ((bytes[i] as number) > 0x7f) return undefined
   return latin1Slice?.call(bytes, start, end)

@@ -107,28 +107,37 @@ export function readOrigins (decoder: Decoder, limits: DecodeLimits, intern: Int
 /**
  * The last origin id read, by its bytes. One writer's frames follow one another, each with its own id (~60
  * bytes) in its table: comparing those bytes with the last id's costs less, on a cold CPU, than making the
- * string again and hashing it to intern it (the string kept has its hash already).
+ * string again and hashing it to intern it (the string kept has its hash already). Both decoders (this one and
+ * lone.ts's) share it.
  */
 let lastIdBytes = new Uint8Array(0)
 let lastId = ''
 
+/** The last origin id read, if the `len` bytes at `pos` of `arr` are its bytes; else undefined. */
+export function recentOriginId (arr: Uint8Array, pos: number, len: number): string | undefined {
+  if (len === 0 || len !== lastIdBytes.length || len > arr.length - pos) return undefined
+  for (let j = 0; j < len; j++) if (arr[pos + j] !== lastIdBytes[j]) return undefined
+  return lastId
+}
+
+/** Remembers `id`, read from the `len` bytes at `pos` of `arr`, as the last origin id read; returns it. */
+export function rememberOriginId (arr: Uint8Array, pos: number, len: number, id: string): string {
+  lastIdBytes = arr.slice(pos, pos + len)
+  return (lastId = id)
+}
+
 /** An origin id of a table, interned. */
 function readOriginId (decoder: Decoder, limits: DecodeLimits, intern: InternOrigin): string {
   const len = readUint(decoder, 'origin id length')
-  const arr = decoder.arr
   const pos = decoder.pos
-  if (len !== 0 && len === lastIdBytes.length && len <= limits.maxOriginBytes && len <= arr.length - pos) {
-    let same = true
-    for (let j = 0; j < len; j++) if (arr[pos + j] !== lastIdBytes[j]) { same = false; break }
-    if (same) {
-      decoder.pos = pos + len
-      return (lastId = intern(lastId))
-    }
+  const recent = len <= limits.maxOriginBytes ? recentOriginId(decoder.arr, pos, len) : undefined
+  if (recent !== undefined) {
+    decoder.pos = pos + len
+    return (lastId = intern(recent))
   }
   const id = readStringOf(decoder, len, 'origin id', limits.maxOriginBytes)
   if (id.length === 0) throw malformed('empty origin id')
-  lastIdBytes = arr.slice(pos, decoder.pos)
-  return (lastId = intern(id))
+  return rememberOriginId(decoder.arr, pos, len, intern(id))
 }
 
 export function writeRecord (encoder: encoding.Encoder, table: OriginTable, r: WireRecord): void {

@@ -29,7 +29,7 @@
  * The version is the protocol id (PROTOCOL); a new layout gets a new protocol id.
  */
 import { ErrorCode, MeshCacheError } from '../../errors.ts'
-import { pooledBytes } from '../../../protocol/bytes.ts'
+import { pooledBytes, putUvarint, uvarintLength } from '../../../protocol/bytes.ts'
 
 export const PROTOCOL = '/meshcache/1.0.0'
 
@@ -61,21 +61,6 @@ const badUtf8 = new MeshCacheError(ErrorCode.FRAME_MALFORMED, 'envelope string i
 
 const utf8 = new TextEncoder()
 const utf8Strict = new TextDecoder('utf-8', { fatal: true })
-
-export function uvarintLength (n: number): number {
-  let len = 1
-  while (n >= 0x80) { n = Math.floor(n / 128); len++ }
-  return len
-}
-
-function putUvarint (buf: Uint8Array, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n % 128) | 0x80
-    n = Math.floor(n / 128)
-  }
-  buf[pos++] = n
-  return pos
-}
 
 /**
  * The envelopes carrying `frame` in namespace `nsId`: one DATA, or PART… DATA
