@@ -5,7 +5,7 @@
  * Frames are split to stay under TARGET_FRAME_BYTES and the record limit.
  */
 import { encodeFrame } from '../../protocol/frame.ts'
-import { encodeLone, isLone } from '../../protocol/lone.ts'
+import { canSendLone, encodeLone, isLoneRecord } from '../../protocol/lone.ts'
 import { MessageType, TARGET_FRAME_BYTES } from '../../protocol/constants.ts'
 import type { WireRecord } from '../../protocol/record.ts'
 import { afterThisRun } from '../core/runtime.ts'
@@ -57,12 +57,15 @@ export class Outbox {
   readonly #send: (frame: Uint8Array) => void
   readonly #maxRecords: number
   readonly #maxOrigins: number
+  /** Whether this origin's lone writes can go as lone frames (protocol/lone.ts): decided once, not per write. */
+  readonly #lone: boolean
   #records: WireRecord[] = []
   #firstSeq = 0
   #scheduled = false
 
   constructor (origin: string, maxRecords: number, send: (frame: Uint8Array) => void, maxOrigins = Infinity) {
     this.#origin = origin
+    this.#lone = canSendLone(origin)
     this.#maxRecords = maxRecords
     this.#maxOrigins = maxOrigins
     this.#send = send
@@ -84,7 +87,7 @@ export class Outbox {
     if (records.length === 0) return
     this.#records = []
     let seq = this.#firstSeq
-    if (records.length === 1 && isLone(this.#origin, seq, records[0] as WireRecord)) {
+    if (records.length === 1 && this.#lone && isLoneRecord(this.#origin, seq, records[0] as WireRecord)) {
       this.#send(encodeLone(this.#origin, seq, records[0] as WireRecord))
       return
     }
