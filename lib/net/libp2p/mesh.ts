@@ -184,10 +184,10 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
       return
     }
     const relay = this.relay
+    const partial = relay !== undefined && this.isPartial()
     // A full mesh with fewer links than the relay's threshold (every small mesh) sends directly, without asking the
-    // partial mesh or the relay: a cold path at 1,000 writes/s, where each frame is one broadcast.
-    if (relay !== undefined && (this.#links.size >= relay.minPeers || this.isPartial())) {
-      const partial = this.isPartial()
+    // relay (it would decline) or listing the namespace's peers.
+    if (relay !== undefined && (partial || this.#links.size >= relay.minPeers)) {
       if (partial) this.#fast.publish(ns, frame) // direct sends along the region path first, then gossipsub for coverage
       const peers = partial ? Infinity : this.peersOf(ns).length
       if (relay.publish(ns.name, frame, peers)) {
