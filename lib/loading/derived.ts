@@ -143,7 +143,7 @@ export class Derived<V extends {}> {
 
   /** Runs a public write or a frame: dependents detached meanwhile are dropped when the outermost one is done. */
   operation<T> (fn: () => T): T {
-    this.#depth++
+    this.enter()
     try {
       return fn()
     } finally {
