@@ -12,24 +12,32 @@ import { RecordKind } from '../protocol/constants.ts'
 // a counter per slot or, for several origins, an array beside the columns
 // (lib/core/entry.ts). Seeded: replay with COLUMNS_SEED=<seed>.
 
-test('a small column grows in place within its reservation, the new elements zero', () => {
+/** A column on a resizable or growable buffer is indexed by V8's slow path in every tier (columns.ts): none may be. */
+function assertPlain (c: { buffer: ArrayBufferLike }, what: string): void {
+  const buffer = c.buffer as ArrayBufferLike & { resizable?: boolean, growable?: boolean }
+  assert.not.ok(buffer.resizable === true || buffer.growable === true, `${what}: on a resizable or growable buffer`)
+}
+
+test('a small column is an ordinary array; growing copies it, the elements kept and the new ones zero', () => {
   const c = column(Float64Array, 4, 64)
-  assert.ok((c.buffer as ArrayBuffer).resizable, 'this platform reserves: the test would prove nothing otherwise')
+  assertPlain(c, 'small')
   c.set([1.5, -2, 2 ** 53, Number.MAX_VALUE])
   const grown = grownTo(c, 40)
-  assert.is(grown.buffer, c.buffer, 'the same memory, no copy')
+  assertPlain(grown, 'grown')
   assert.is(grown.length, 40)
   assert.equal([...grown.subarray(0, 4)], [1.5, -2, 2 ** 53, Number.MAX_VALUE])
   assert.ok(grown.subarray(4).every((x) => x === 0))
   assert.is(grownTo(grown, 10), grown, 'a smaller length leaves it as it is')
 })
 
-test('a column reaching SHARED_FROM moves once to shared memory, then grows in place: a longer view of it', () => {
+test('a column reaching SHARED_FROM moves once to a shared reservation, then grows in place: a longer view of it', () => {
   const c = column(Int32Array, 1024)
   c[0] = 7
   const moved = grownTo(c, SHARED_FROM)
   const buffer = moved.buffer as unknown as SharedArrayBuffer
-  assert.ok(buffer instanceof SharedArrayBuffer && buffer.growable)
+  assert.ok(buffer instanceof SharedArrayBuffer)
+  assertPlain(moved, 'moved')
+  assert.ok(buffer.byteLength >= 8 * SHARED_FROM * 4, 'reserved for 8× more')
   assert.is(moved[0], 7)
   const grown = grownTo(moved, 2 * SHARED_FROM)
   assert.is(grown.buffer, moved.buffer, 'the same memory, no copy')
@@ -40,15 +48,27 @@ test('a column reaching SHARED_FROM moves once to shared memory, then grows in p
 })
 
 test('a column past its reservation moves once to a larger one, keeping its elements', () => {
-  const c = column(Int32Array, 8, 16)
+  const c = column(Int32Array, SHARED_FROM, SHARED_FROM) // reserved for exactly its length
   for (let i = 0; i < 8; i++) c[i] = i - 4
-  const moved = grownTo(c, 20)
+  c[SHARED_FROM - 1] = 5
+  const moved = grownTo(c, SHARED_FROM + 20)
   assert.is.not(moved.buffer, c.buffer)
-  assert.is(moved.length, 20)
+  assertPlain(moved, 'moved')
+  assert.is(moved.length, SHARED_FROM + 20)
   assert.equal([...moved.subarray(0, 8)], [-4, -3, -2, -1, 0, 1, 2, 3])
-  assert.ok(moved.subarray(8).every((x) => x === 0))
-  assert.ok((moved.buffer as ArrayBuffer).maxByteLength >= 8 * 20 * 4, 'room for 8× more, in place')
-  assert.is(grownTo(moved, 100).buffer, moved.buffer)
+  assert.is(moved[SHARED_FROM - 1], 5)
+  assert.ok(moved.subarray(SHARED_FROM).every((x) => x === 0))
+  assert.ok(moved.buffer.byteLength >= 8 * (SHARED_FROM + 20) * 4, 'room for 8× more, in place')
+  assert.is(grownTo(moved, 2 * SHARED_FROM).buffer, moved.buffer)
+})
+
+test('a reservation is address space: what sits in memory is what the views reach', () => {
+  // Linux commits a page of a shared buffer when it is first written; a reservation's tail, never reached, costs nothing.
+  const before = process.memoryUsage().rss
+  const columns = Array.from({ length: 16 }, () => column(Float64Array, SHARED_FROM, 8 << 20)) // 64 MiB reserved each
+  for (const c of columns) c.fill(1) // 512 KiB each reached
+  const grew = process.memoryUsage().rss - before
+  assert.ok(grew < 64 << 20, `16 reservations of 64 MiB, 8 MiB reached: resident memory grew by ${(grew / 2 ** 20).toFixed(1)} MiB`)
 })
 
 test('the metadata memory is counted by sharedBytes and kept out of the external memory V8 weighs', () => {
