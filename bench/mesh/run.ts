@@ -4,7 +4,7 @@
  * for every system side by side in the same run. See bench/README.md.
  *
  *   node bench/mesh/run.ts [--systems tcp,redis,libp2p-stream,meshcache] [--rate 1000[,200]]
- *     [--seconds 10] [--warmup 2] [--saturate 5] [--nodes 5] [--rounds 1] [--json out.json]
+ *     [--seconds 10] [--warmup 2[,2]] [--saturate 5] [--nodes 5] [--rounds 1] [--json out.json]
  *     [--node-args='--cpu-prof --cpu-prof-dir=.bench-out/prof']
  *
  * `--rounds N` runs the whole sequence (every system, fresh processes) N times, the systems
@@ -25,7 +25,7 @@ import { parseCli } from '../../test/helpers/cli.ts'
 const FLOOR = 'libp2p-stream'
 
 const USAGE = `usage: npm run bench:mesh -- [--systems a,b] [--rate 1000[,200]] [--seconds 10]
-  [--warmup 2] [--saturate 5 (0: skip)] [--nodes 5] [--rounds 1] [--json file]
+  [--warmup 2 (s before each rate's measure; one per rate, or one for all)] [--saturate 5 (0: skip)] [--nodes 5] [--rounds 1] [--json file]
   [--node-args='<Node options for every node process, e.g. --cpu-prof --cpu-prof-dir=.bench-out/prof>']`
 const values = parseCli(USAGE, {
   systems: { type: 'string', default: ['tcp', 'redis', 'libp2p-stream', 'meshcache'].filter(systemExists).join(',') },
@@ -50,7 +50,12 @@ function positive(name: string, text: string, allowZero = false): number {
 const systems = values.systems.split(',').filter(Boolean)
 const rates = values.rate.split(',').map((r) => positive('rate', r))
 const seconds = positive('seconds', values.seconds)
-const warmup = positive('warmup', values.warmup, true)
+const warmups = values.warmup.split(',').map((w) => positive('warmup', w, true))
+if (warmups.length !== 1 && warmups.length !== rates.length) {
+  throw new TypeError(`bench:mesh: --warmup takes one value, or one per rate (${rates.length}), got ${values.warmup}`)
+}
+/** Seconds written at `rate` (the rates' i-th) before its measure, in the same processes, not counted. */
+const warmupFor = (i: number): number => (warmups[i] ?? warmups[0]) as number
 const saturate = positive('saturate', values.saturate, true)
 const nodes = positive('nodes', values.nodes)
 if (nodes < 2 || !Number.isInteger(nodes)) throw new TypeError('bench:mesh: --nodes must be an integer >= 2')
@@ -69,7 +74,7 @@ interface Row {
 
 const rows: Row[] = []
 process.stdout.write(`bench:mesh: ${nodes} processes (1 writer → ${nodes - 1} receivers), ${os.cpus().length} CPUs, ` +
-  `Node ${process.version}; ${seconds} s per rate after ${warmup} s warm-up, saturation ${saturate} s` +
+  `Node ${process.version}; ${seconds} s per rate after ${warmups.join(', ')} s warm-up, saturation ${saturate} s` +
   `${rounds > 1 ? `; ${rounds} rounds, the systems alternating` : ''}\n`)
 
 for (let round = 1; round <= rounds; round++) {
@@ -87,8 +92,8 @@ async function runSystem (round: number, name: string): Promise<Row> {
   const cluster = await Cluster.start(name, nodes, 'fanout', nodeArgs)
   try {
     const row: Row = { round, system: name, rates: [] }
-    for (const rate of rates) {
-      if (warmup > 0) await cluster.phase(rate, warmup)
+    for (const [i, rate] of rates.entries()) {
+      if (warmupFor(i) > 0) await cluster.phase(rate, warmupFor(i))
       const result = await cluster.phase(rate, seconds)
       row.rates.push({ rate, result })
       process.stdout.write(`${rate}/s p50 ${ms(result.latency.p50)} ms… `)
@@ -157,5 +162,5 @@ if (rows.some((r) => r.system === FLOOR && !r.skipped)) {
 
 const json = values.json ?? path.join('.bench-out', `mesh-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
 await mkdir(path.dirname(json), { recursive: true })
-await writeFile(json, JSON.stringify({ nodes, seconds, warmup, saturate, rounds, cpus: os.cpus().length, node: process.version, rows }, null, 2))
+await writeFile(json, JSON.stringify({ nodes, seconds, warmup: warmups, saturate, rounds, cpus: os.cpus().length, node: process.version, rows }, null, 2))
 process.stdout.write(`raw results: ${json}\n`)

@@ -1,0 +1,86 @@
+/**
+ * `node bench/mesh/tier-up.ts`: after how many writes V8 compiles each function of meshcache's write path with its
+ * optimizing tier (TurboFan). Until then the path runs in Maglev's tier, whose code is slower (generic inline
+ * caches where TurboFan's code inlines), and bench:mesh's measure at 1,000 writes/s starts 2,000 writes in.
+ *
+ * One process, no network: a writer cache and a receiver cache over captured transports, as
+ * bench/mesh/cold-path.ts joins them (the writer's frame, enveloped, handed to the receiver), one write at a time,
+ * each after a turn of the event loop so that V8's concurrent compiles land between writes. It runs itself again
+ * with `--trace-opt` and reads V8's trace: for each function of the path, the write during which its TurboFan code
+ * was installed (to the nearest 250; Maglev's too with `--maglev`).
+ *
+ *   node bench/mesh/tier-up.ts [--writes 20000] [--maglev] [--node-args='<V8 flags, to see what moves it>']
+ */
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { keyOf } from './systems/types.ts'
+import { captureTransport, envelopeInto } from '../core/util.ts'
+
+/** The functions on the path of a lone invalidation, writer then receiver (by their names in V8's trace). */
+export const PATH_FUNCTIONS = ['invalidate', '#remove', 'flush', 'encodeLone', '#onFrame', 'dispatchFrame', 'decodeLone', 'applyUpdates', '#apply', 'merged', 'valueFate', 'emitChange']
+const MARK_EVERY = 250
+
+/**
+ * From a `--trace-opt` log with `@@ <writes>` lines between, the writes made when each function's code of `tier`
+ * (TURBOFAN_JS, MAGLEV) was first ready.
+ */
+export function tierUps (log: string, tier: string): Map<string, number> {
+  const out = new Map<string, number>()
+  let writes = 0
+  for (const line of log.split('\n')) {
+    const mark = /^@@ (\d+)$/.exec(line)
+    if (mark !== null) {
+      writes = Number(mark[1])
+      continue
+    }
+    // V8 says "completed compiling" when a job finishes, and "completed optimizing" when TurboFan's code is installed.
+    const done = /completed (?:optimizing|compiling) .*<JSFunction (\S+) .*\(target (\w+)\)/.exec(line)
+    if (done !== null && done[2] === tier && !out.has(done[1] as string)) out.set(done[1] as string, writes)
+  }
+  return out
+}
+
+async function child (writes: number): Promise<void> {
+  const { createMeshCache } = await import('../../lib/index.ts')
+  const envelope = await import('../../lib/net/libp2p/envelope.ts')
+  let sent: ((bytes: Uint8Array) => void) | undefined
+  const toReceiver = captureTransport(undefined, { localPeer: 'receiver', peers: ['writer'] })
+  const toWriter = captureTransport(undefined, { localPeer: 'writer', peers: ['receiver'], onBroadcast (frame) { sent?.(envelope.encodeFrame(1, frame)[0] as Uint8Array) } })
+  const options = { namespace: 'tier', mode: 'invalidate' as const, max: 100_000, ttl: 10 * 60_000 }
+  const writer = await createMeshCache<string>({ ...options, transport: toWriter })
+  const receiver = await createMeshCache<string>({ ...options, transport: toReceiver })
+  let applied = 0
+  receiver.on('change', (event) => { if (event.source !== 'local') applied++ })
+  const deliver = envelopeInto(envelope, toReceiver, 'writer', 'tier-up')
+  for (let seq = 0; seq < writes; seq++) {
+    if (seq % MARK_EVERY === 0) process.stdout.write(`@@ ${seq}\n`)
+    const bytes = await new Promise<Uint8Array>((resolve) => { sent = resolve; writer.invalidate(keyOf(seq)) })
+    deliver(new Uint8Array(bytes)) // a copy, as a network delivers
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  if (applied !== writes) throw new Error(`tier-up: ${applied} of ${writes} writes took effect on the receiver`)
+  process.stdout.write(`@@ ${writes}\n`)
+  await Promise.all([writer.close(), receiver.close()])
+}
+
+async function main (): Promise<void> {
+  const { values } = parseArgs({ options: { writes: { type: 'string', default: '20000' }, maglev: { type: 'boolean' }, 'node-args': { type: 'string', default: '' }, child: { type: 'boolean' } } })
+  const writes = Number(values.writes)
+  if (!Number.isInteger(writes) || writes < MARK_EVERY) throw new TypeError(`tier-up: --writes must be an integer of at least ${MARK_EVERY}, got ${values.writes}`)
+  if (values.child === true) return await child(writes)
+  const flags = ['--trace-opt', ...values['node-args'].split(/\s+/).filter(Boolean)]
+  const run = spawnSync(process.execPath, [...flags, fileURLToPath(import.meta.url), '--child', '--writes', String(writes)], { encoding: 'utf8', maxBuffer: 1 << 28 })
+  if (run.status !== 0) throw new Error(`tier-up: the traced run failed (${run.status}): ${run.stderr.slice(-2000)}`)
+  const tiers: Array<[string, string]> = [['TURBOFAN_JS', 'TurboFan'], ...(values.maglev === true ? [['MAGLEV', 'Maglev'] as [string, string]] : [])]
+  process.stdout.write(`tier-up: ${writes} lone invalidations, writer → receiver in one process; Node ${process.version}${flags.length > 1 ? `, ${flags.slice(1).join(' ')}` : ''}\n`)
+  process.stdout.write(`writes made when each function's code was installed (to the nearest ${MARK_EVERY}; "-": not within the run)\n`)
+  const width = Math.max(...PATH_FUNCTIONS.map((f) => f.length))
+  process.stdout.write(`${'function'.padEnd(width)}  ${tiers.map(([, name]) => name.padStart(9)).join('')}\n`)
+  const found = tiers.map(([tier]) => tierUps(run.stdout, tier))
+  for (const fn of PATH_FUNCTIONS) {
+    process.stdout.write(`${fn.padEnd(width)}  ${found.map((m) => String(m.get(fn) ?? '-').padStart(9)).join('')}\n`)
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main()

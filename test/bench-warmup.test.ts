@@ -1,0 +1,50 @@
+/**
+ * The warm-up's tools: bench/mesh/warmup.ts's table (each phase's p50 and its ratio to the floor's phase of the
+ * same round), bench/mesh/tier-up.ts's reading of V8's trace, and bench:mesh's per-rate warm-up, refused when it
+ * does not match the rates.
+ */
+import { spawnSync } from 'node:child_process'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { warmupTable } from '../bench/mesh/warmup.ts'
+import { tierUps } from '../bench/mesh/tier-up.ts'
+
+test('warmupTable: medians over rounds, and each ratio against the floor of its own round', () => {
+  const p50 = new Map([
+    ['libp2p-stream', [[0.2, 0.1], [0.4, 0.1], [0.3, 0.1]]],
+    ['meshcache', [[0.3, 0.11], [0.4, 0.12], [0.6, 0.13]]],
+  ])
+  const lines = warmupTable(p50, 4).split('\n')
+  assert.match(lines[0] ?? '', /^system\s+4 s\s+8 s$/)
+  assert.match(lines[2] ?? '', /^libp2p-stream p50 ms\s+0\.300\s+0\.100$/)
+  assert.match(lines[3] ?? '', /^meshcache p50 ms\s+0\.400\s+0\.120$/)
+  // Round ratios 1.5, 1.0, 2.0 (median 1.5; the ratio of the medians would read 1.33) and 1.1, 1.2, 1.3.
+  assert.match(lines[4] ?? '', /^meshcache \/ floor\s+1\.50x\s+1\.20x$/)
+  assert.throws(() => warmupTable(new Map([['meshcache', [[1]]]]), 4), /no libp2p-stream rows/)
+})
+
+test('tierUps: the writes made when each function first got code of a tier, later installs ignored', () => {
+  const log = [
+    '@@ 0',
+    '[completed compiling 0x1 <JSFunction #apply (sfi = 0x2)> (target MAGLEV) - took 0.000, 1.3, 0.041 ms]',
+    '@@ 250',
+    '[compiling method 0x1 <JSFunction #apply (sfi = 0x2)> (target TURBOFAN_JS), mode: ConcurrencyMode::kConcurrent]',
+    '@@ 500',
+    '[completed compiling 0x1 <JSFunction #apply (sfi = 0x2)> (target TURBOFAN_JS) - took 0.030, 4.854, 0.103 ms]',
+    '[completed optimizing 0x1 <JSFunction #apply (sfi = 0x2)> (target TURBOFAN_JS)]',
+    '[completed optimizing 0x3 <JSFunction get (sfi = 0x4)> (target TURBOFAN_JS)]',
+    '@@ 750',
+    '[completed optimizing 0x1 <JSFunction #apply (sfi = 0x2)> (target TURBOFAN_JS)]',
+  ].join('\n')
+  assert.equal([...tierUps(log, 'TURBOFAN_JS')], [['#apply', 500], ['get', 500]])
+  assert.equal([...tierUps(log, 'MAGLEV')], [['#apply', 0]])
+})
+
+test('bench:mesh refuses a --warmup list that does not match --rate, before starting anything', () => {
+  const run = spawnSync(process.execPath, ['bench/mesh/run.ts', '--systems', 'meshcache', '--rate', '1000,200', '--warmup', '1,2,3'], { encoding: 'utf8' })
+  assert.is.not(run.status, 0)
+  assert.match(run.stderr, /--warmup takes one value, or one per rate \(2\), got 1,2,3/)
+  assert.not.match(run.stdout, /starting/)
+})
+
+test.run()
