@@ -2,11 +2,11 @@
  * `node bench/mesh/warmup.ts`: how a system's write→evict latency moves with the time its processes have written.
  *
  * bench:mesh measures after a warm-up (2 s by default). At 1,000 writes/s that is shorter than V8 takes to compile
- * meshcache's write path with its optimizing tier: with `--trace-opt` the path's functions reach TurboFan after
- * 6,000 to 12,500 writes (bench/README.md, "the path's compile tier"), so the measure falls largely before them; a
- * service runs for hours. This runs each system's processes for `--phases` back-to-back phases of `--seconds` (fresh
- * processes for each system, the systems alternating over `--rounds`) and prints each phase's p50 and its ratio to
- * the floor's phase of the same age: where each system's latency stops moving, and the ratio before and after.
+ * meshcache's write path with its optimizing tier: its functions reach TurboFan 6 to 15 s in (bench/mesh/tier-up.ts;
+ * bench/README.md, "the path's compile tier"), so the measure falls largely before them; a service runs for hours.
+ * This runs each system's processes for `--phases` back-to-back phases of `--seconds` (fresh processes for each
+ * system, the systems alternating over `--rounds`) and prints each phase's p50 and its ratio to the floor's phase
+ * of the same age: where each system's latency stops moving, and the ratio before and after.
  *
  *   node bench/mesh/warmup.ts [--systems libp2p-stream,meshcache] [--rate 1000] [--seconds 4] [--phases 10] [--rounds 3]
  *     [--prime <s at 20,000/s first>] [--node-args='--trace-opt']
