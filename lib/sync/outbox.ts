@@ -81,16 +81,21 @@ export class Outbox {
     }
   }
 
+  // Short on purpose: V8 moves a function to its optimizing tier after it has run about its whole bytecode some
+  // thousands of times, and an early return counts for as far as it got. With the batch's path in here, a lone
+  // write's return came early and flush ran Maglev's code for its first 30,000 writes (bench/mesh/tier-up.ts).
   readonly flush = (): void => {
     this.#scheduled = false
     const records = this.#records
     if (records.length === 0) return
     this.#records = []
-    let seq = this.#firstSeq
-    if (records.length === 1 && this.#lone && isLoneRecord(this.#origin, seq, records[0] as WireRecord)) {
-      this.#send(encodeLone(this.#origin, seq, records[0] as WireRecord))
-      return
-    }
+    const seq = this.#firstSeq
+    if (records.length === 1 && this.#lone && isLoneRecord(this.#origin, seq, records[0] as WireRecord)) this.#send(encodeLone(this.#origin, seq, records[0] as WireRecord))
+    else this.#sendFrames(records, seq)
+  }
+
+  /** Every record but a lone write's, in frames split to the limits, numbered from `seq`. */
+  #sendFrames (records: WireRecord[], seq: number): void {
     // A lone write (most of them, at modest rates) is one frame whatever the limits (splitRecords): its run is the
     // list itself, without the split's Set and lists on a cold path.
     const runs = records.length === 1 ? [records] : splitRecords(records, TARGET_FRAME_BYTES, this.#maxRecords, this.#maxOrigins, this.#origin)

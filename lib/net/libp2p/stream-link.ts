@@ -156,13 +156,17 @@ export class InboundReader {
   }
 
   #body (body: Uint8Array): void {
-    const type = body[0]
+    const type = body[0] as number
     // A frame in a namespace announced with a one-byte id (the first 128 on a stream): nearly every envelope. Its
-    // payload is cut here without a reader, which every frame would otherwise allocate and call through.
-    if ((type === MSG_DATA || type === MSG_PART) && body.length > 1 && (body[1] as number) < 0x80) {
-      this.#payload(type, body[1] as number, body.subarray(2))
-      return
-    }
+    // payload is cut here without a reader, which every frame would otherwise allocate and call through. The rest
+    // is another method so that this one stays short: V8 optimizes a function after it has run about its whole
+    // bytecode some thousands of times, and an early return counts for as far as it got (outbox.ts's flush).
+    if ((type === MSG_DATA || type === MSG_PART) && body.length > 1 && (body[1] as number) < 0x80) this.#payload(type, body[1] as number, body.subarray(2))
+    else this.#envelope(type, body)
+  }
+
+  /** Every other envelope: a frame under a longer namespace id, a fast-lane frame, and the control messages. */
+  #envelope (type: number, body: Uint8Array): void {
     const r = new BodyReader(body, 1)
     try {
       switch (type) {
