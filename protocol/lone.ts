@@ -32,11 +32,6 @@ export function isLoneRecord (origin: string, seq: number, r: WireRecord): boole
   return r.value === undefined && r.folded !== true && r.writer === origin && vv.length === 2 && vv[0] === origin && vv[1] === seq && isAscii(r.key)
 }
 
-/** Whether `r`, the origin's write number `seq`, is a lone write's record that `encodeLone` can write. */
-export function isLone (origin: string, seq: number, r: WireRecord): boolean {
-  return canSendLone(origin) && isLoneRecord(origin, seq, r)
-}
-
 function isAscii (s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
   return true
@@ -48,7 +43,7 @@ function putAscii (buf: Uint8Array, pos: number, s: string): number {
   return pos
 }
 
-/** The frame of the lone write `r` (one `isLone` accepts), the origin's write number `seq`. */
+/** The frame of the lone write `r` (of an origin `canSendLone` accepts, a record `isLoneRecord` accepts), the origin's write number `seq`. */
 export function encodeLone (origin: string, seq: number, r: WireRecord): Uint8Array {
   const seqBytes = uvarintLength(seq)
   const size = 3 + uvarintLength(origin.length) + origin.length + 1 + seqBytes + 1 +

@@ -15,8 +15,11 @@ import * as assert from 'uvu/assert'
 import { isDeepStrictEqual } from 'node:util'
 import * as prng from 'lib0/prng'
 import { DEFAULT_LIMITS, MessageType, RecordKind, decodeFrame, encodeFrame, type DecodeLimits, type UpdatesMessage, type WireRecord } from '../protocol/index.ts'
-import { decodeLone, encodeLone, isLone } from '../protocol/lone.ts'
+import { canSendLone, decodeLone, encodeLone, isLoneRecord } from '../protocol/lone.ts'
 import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
+
+/** What the outbox asks of a write before it goes as a lone frame: its origin once, the record each time. */
+const isLone = (origin: string, seq: number, r: WireRecord): boolean => canSendLone(origin) && isLoneRecord(origin, seq, r)
 
 const SEED = Number(process.env.SEED ?? 20_261_205)
 const LONE = Number(process.env.LONE ?? 40_000)
