@@ -1,13 +1,14 @@
 /**
  * The warm-up's tools: bench/mesh/warmup.ts's table (each phase's p50 and its ratio to the floor's phase of the
- * same round), bench/mesh/tier-up.ts's reading of V8's trace, and bench:mesh's per-rate warm-up, refused when it
- * does not match the rates.
+ * same round), bench/mesh/tier-up.ts's reading of V8's trace, bench:mesh's per-rate warm-up, refused when it
+ * does not match the rates, and bench:paired's summary of its pairs and its refusals.
  */
 import { spawnSync } from 'node:child_process'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { warmupTable } from '../bench/mesh/warmup.ts'
 import { tierUps } from '../bench/mesh/tier-up.ts'
+import { pairedSummary } from '../bench/mesh/paired.ts'
 
 test('warmupTable: medians over rounds, and each ratio against the floor of its own round', () => {
   const p50 = new Map([
@@ -45,6 +46,33 @@ test('bench:mesh refuses a --warmup list that does not match --rate, before star
   assert.is.not(run.status, 0)
   assert.match(run.stderr, /--warmup takes one value, or one per rate \(2\), got 1,2,3/)
   assert.not.match(run.stdout, /starting/)
+})
+
+
+test('pairedSummary: each pair its own ratio, their median, mean and standard error, and the pairs within the target', () => {
+  const summary = pairedSummary([{ base: 0.2, system: 0.22 }, { base: 0.1, system: 0.13 }, { base: 0.25, system: 0.3 }, { base: 0.16, system: 0.16 }], 1.2)
+  assert.equal(summary.ratios.map((r) => Number(r.toFixed(6))), [1.1, 1.3, 1.2, 1])
+  assert.ok(Math.abs(summary.median - 1.15) < 1e-9)
+  assert.ok(Math.abs(summary.mean - 1.15) < 1e-9)
+  // The sample standard deviation of 1.1, 1.3, 1.2, 1.0 is 0.1291; over √4.
+  assert.ok(Math.abs(summary.se - 0.0645497) < 1e-6)
+  assert.equal(summary.within, 3) // 1.2 itself counts
+  assert.throws(() => pairedSummary([], 1.2), /no pairs/)
+  assert.throws(() => pairedSummary([{ base: 0, system: 0.1 }], 1.2), /positive baseline/)
+})
+
+test('bench:paired refuses bad options before starting any process', () => {
+  for (const [args, message] of [
+    [['--systems', 'meshcache'], /a baseline and one other system/],
+    [['--systems', 'meshcache,meshcache'], /a baseline and one other system/],
+    [['--systems', 'libp2p-stream,nosuch'], /no bench\/mesh\/systems\/nosuch\.ts/],
+    [['--quantile', 'p90'], /--quantile must be p50 or p99/],
+    [['--pairs', '0'], /--pairs must be an integer >= 1/],
+  ] as const) {
+    const run = spawnSync(process.execPath, ['bench/mesh/paired.ts', ...args], { encoding: 'utf8', timeout: 30_000 })
+    assert.not.equal(run.status, 0, args.join(' '))
+    assert.match(run.stderr, message, args.join(' '))
+  }
 })
 
 test.run()

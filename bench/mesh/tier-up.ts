@@ -9,7 +9,12 @@
  * with `--trace-opt` and reads V8's trace: for each function of the path, the write during which its TurboFan code
  * was installed (to the nearest 250; Maglev's too with `--maglev`).
  *
- *   node bench/mesh/tier-up.ts [--writes 20000] [--maglev] [--node-args='<V8 flags, to see what moves it>']
+ *   node bench/mesh/tier-up.ts [--writes 20000] [--maglev] [--trivial] [--node-args='<V8 flags, to see what moves it>']
+ *
+ * `--trivial` times V8's own threshold instead: one small function of straight-line arithmetic (nothing of meshcache),
+ * called once a turn as a write's functions are. Node 24 (V8 13.6) gives it TurboFan's code after ~10,500 calls,
+ * where `--invocation-count-for-turbofan` reads 3,000 (with that flag given explicitly, ~3,750): the threshold a
+ * function called once a write meets, whatever its size.
  */
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -64,21 +69,48 @@ async function child (writes: number): Promise<void> {
   await Promise.all([writer.close(), receiver.close()])
 }
 
+/**
+ * The `--trivial` probe: straight-line arithmetic over a string, no call, one return at its end; 60 statements, so
+ * that it is too large to be inlined into its caller (V8 inlines up to 460 bytes of bytecode) and tiers up as itself.
+ */
+// A body of 60 alike statements, written out by a loop; an indirect eval, so that V8's trace names it `probe`.
+const probe = (0, eval)(`(function probe (k) {\nlet s = 0\n${Array.from({ length: 60 }, (_, i) => `s = (s * 31 + k.charCodeAt(${i % 3})) | 0`).join('\n')}\nreturn s\n})`) as (k: string) => number
+
+/** Calls the probe once a turn (each call from a fresh `setImmediate`, as a write's functions run once a turn). */
+function trivialChild (calls: number): Promise<void> {
+  return new Promise((resolve) => {
+    let i = 0
+    let sum = 0
+    const turn = (): void => {
+      if (i % MARK_EVERY === 0) process.stdout.write(`@@ ${i}\n`)
+      sum ^= probe(`k${i}`)
+      if (++i < calls) setImmediate(turn)
+      else {
+        process.stdout.write(`@@ ${calls}\nsum ${sum}\n`)
+        resolve()
+      }
+    }
+    turn()
+  })
+}
+
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { writes: { type: 'string', default: '20000' }, maglev: { type: 'boolean' }, 'node-args': { type: 'string', default: '' }, child: { type: 'boolean' } } })
+  const { values } = parseArgs({ options: { writes: { type: 'string', default: '20000' }, maglev: { type: 'boolean' }, trivial: { type: 'boolean' }, 'node-args': { type: 'string', default: '' }, child: { type: 'boolean' } } })
   const writes = Number(values.writes)
   if (!Number.isInteger(writes) || writes < MARK_EVERY) throw new TypeError(`tier-up: --writes must be an integer of at least ${MARK_EVERY}, got ${values.writes}`)
-  if (values.child === true) return await child(writes)
+  if (values.child === true) return values.trivial === true ? await trivialChild(writes) : await child(writes)
   const flags = ['--trace-opt', ...values['node-args'].split(/\s+/).filter(Boolean)]
-  const run = spawnSync(process.execPath, [...flags, fileURLToPath(import.meta.url), '--child', '--writes', String(writes)], { encoding: 'utf8', maxBuffer: 1 << 28 })
+  const run = spawnSync(process.execPath, [...flags, fileURLToPath(import.meta.url), '--child', '--writes', String(writes), ...(values.trivial === true ? ['--trivial'] : [])], { encoding: 'utf8', maxBuffer: 1 << 28 })
   if (run.status !== 0) throw new Error(`tier-up: the traced run failed (${run.status}): ${run.stderr.slice(-2000)}`)
   const tiers: Array<[string, string]> = [['TURBOFAN_JS', 'TurboFan'], ...(values.maglev === true ? [['MAGLEV', 'Maglev'] as [string, string]] : [])]
-  process.stdout.write(`tier-up: ${writes} lone invalidations, writer → receiver in one process; Node ${process.version}${flags.length > 1 ? `, ${flags.slice(1).join(' ')}` : ''}\n`)
-  process.stdout.write(`writes made when each function's code was installed (to the nearest ${MARK_EVERY}; "-": not within the run)\n`)
-  const width = Math.max(...PATH_FUNCTIONS.map((f) => f.length))
+  const what = values.trivial === true ? `${writes} calls of a trivial function, one a turn` : `${writes} lone invalidations, writer → receiver in one process`
+  process.stdout.write(`tier-up: ${what}; Node ${process.version}${flags.length > 1 ? `, ${flags.slice(1).join(' ')}` : ''}\n`)
+  process.stdout.write(`${values.trivial === true ? 'calls' : 'writes'} made when each function's code was installed (to the nearest ${MARK_EVERY}; "-": not within the run)\n`)
+  const functions = values.trivial === true ? ['probe'] : PATH_FUNCTIONS
+  const width = Math.max(...functions.map((f) => f.length))
   process.stdout.write(`${'function'.padEnd(width)}  ${tiers.map(([, name]) => name.padStart(9)).join('')}\n`)
   const found = tiers.map(([tier]) => tierUps(run.stdout, tier))
-  for (const fn of PATH_FUNCTIONS) {
+  for (const fn of functions) {
     process.stdout.write(`${fn.padEnd(width)}  ${found.map((m) => String(m.get(fn) ?? '-').padStart(9)).join('')}\n`)
   }
 }

@@ -1,0 +1,146 @@
+/**
+ * `npm run bench:paired`: a system against the floor (or any baseline) in short phases taken in turn from the same two
+ * clusters, so that the host's drift cancels out of each pair's ratio.
+ *
+ * bench:mesh measures each system on fresh processes, one after the other, about a minute apart, and on this VM the
+ * host's speed drifts over minutes: the floor's p50 at 1,000 writes/s moves by a quarter from one round to the next,
+ * and with it every round's ratio (0.91–1.36× for one build in one hour, bench/README.md). Here both systems' clusters
+ * stay up for the whole run: each is warmed, then the two take `--pairs` pairs of phases of `--seconds` each in turn
+ * (the order alternating, the baseline first in one pair and last in the next, so a steady drift cancels too). While one
+ * cluster writes, the other's processes are stopped (SIGSTOP; `--no-stop` leaves them running), so neither system's
+ * timers run on the other's time. Each pair gives one ratio, from phases seconds apart rather than a minute.
+ *
+ * The first of `--systems` is the baseline: the floor, `libp2p-stream`, for issue 21's targets (p50 at most 1.2x at
+ * 1,000 writes/s, p99 at most 3x at 20,000), or another build of meshcache to compare two (a scratch system loading a
+ * copy of its lib/, as bench/README.md describes).
+ *
+ *   npm run bench:paired -- [--systems libp2p-stream,meshcache] [--rate 1000] [--quantile p50] [--warmup <60,000 writes>]
+ *     [--seconds 4] [--pairs 12] [--nodes 5] [--target 1.2] [--no-stop] [--node-args='…']
+ */
+import os from 'node:os'
+import { Cluster, type PhaseResult } from './harness.ts'
+import { median } from '../core/util.ts'
+import { ms, table } from './stats.ts'
+import { systemExists } from './systems/load.ts'
+import { parseCli } from '../../test/helpers/cli.ts'
+
+const FLOOR = 'libp2p-stream'
+/** Writes each cluster makes before the pairs, unless `--warmup` says otherwise. */
+const WARMUP_WRITES = 60_000
+
+/** One pair: the baseline's (the floor's, usually) and the system's figure (ms) from phases taken in turn. */
+export interface Pair { base: number, system: number }
+
+export interface PairedSummary {
+  ratios: number[]
+  median: number
+  mean: number
+  /** The standard error of the mean ratio. */
+  se: number
+  within: number
+}
+
+/** Each pair's ratio (system / base), their median, mean ± standard error, and how many are at most `target`. */
+export function pairedSummary (pairs: readonly Pair[], target: number): PairedSummary {
+  if (pairs.length === 0) throw new TypeError('pairedSummary: no pairs')
+  const ratios = pairs.map((p) => {
+    if (!(p.base > 0) || !(p.system >= 0)) throw new RangeError(`pairedSummary: a pair needs a positive baseline and a system figure, got ${p.base} and ${p.system}`)
+    return p.system / p.base
+  })
+  const mean = ratios.reduce((s, r) => s + r, 0) / ratios.length
+  const variance = ratios.length > 1 ? ratios.reduce((s, r) => s + (r - mean) ** 2, 0) / (ratios.length - 1) : Number.NaN
+  return { ratios, median: median(ratios), mean, se: Math.sqrt(variance / ratios.length), within: ratios.filter((r) => r <= target).length }
+}
+
+/** Stops (or continues) every process of `cluster`. */
+function signal (cluster: Cluster, sig: 'SIGSTOP' | 'SIGCONT'): void {
+  for (const node of cluster.nodes) if (node.child.pid !== undefined && node.child.exitCode === null) process.kill(node.child.pid, sig)
+}
+
+async function main (): Promise<void> {
+  const USAGE = `usage: npm run bench:paired -- [--systems ${FLOOR},meshcache] [--rate 1000] [--quantile p50|p99] [--warmup <s; 60,000 writes>] [--seconds 4] [--pairs 12] [--nodes 5] [--target 1.2] [--no-stop] [--node-args='…']`
+  const values = parseCli(USAGE, {
+    systems: { type: 'string', default: `${FLOOR},meshcache` },
+    rate: { type: 'string', default: '1000' },
+    quantile: { type: 'string', default: 'p50' },
+    warmup: { type: 'string' },
+    seconds: { type: 'string', default: '4' },
+    pairs: { type: 'string', default: '12' },
+    nodes: { type: 'string', default: '5' },
+    target: { type: 'string' },
+    'no-stop': { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' },
+  })
+  const number = (name: string, text: string, min: number, integer = true): number => {
+    const value = Number(text)
+    if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+      throw new TypeError(`bench:paired: --${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${text}`)
+    }
+    return value
+  }
+  const systems = values.systems.split(',').filter(Boolean)
+  if (systems.length !== 2 || systems[0] === systems[1]) throw new TypeError(`bench:paired: --systems must name a baseline and one other system, got ${values.systems}`)
+  const [base, system] = systems as [string, string]
+  for (const s of systems) if (!systemExists(s)) throw new TypeError(`bench:paired: no bench/mesh/systems/${s}.ts`)
+  const quantile = values.quantile
+  if (quantile !== 'p50' && quantile !== 'p99') throw new TypeError(`bench:paired: --quantile must be p50 or p99, got ${quantile}`)
+  const rate = number('rate', values.rate, 1)
+  // By default 60,000 writes (60 s at 1,000/s, 3 s at 20,000/s): V8 compiles a function called once a write with its
+  // optimizing tier only after ~10,000 calls (tier-up.ts --trivial), and meshcache's ratio still falls until then.
+  const warmup = number('warmup', values.warmup ?? String(Math.max(2, WARMUP_WRITES / rate)), 0, false)
+  const seconds = number('seconds', values.seconds, 1, false)
+  const pairs = number('pairs', values.pairs, 1)
+  const nodes = number('nodes', values.nodes, 2)
+  // Issue 21's targets against the floor: p50 at most 1.2x the floor's, p99 at most 3x. Against another baseline, 1x.
+  const target = number('target', values.target ?? (base !== FLOOR ? '1' : quantile === 'p50' ? '1.2' : '3'), 0, false)
+  const stopIdle = !values['no-stop']
+  const nodeArgs = values['node-args'].split(/\s+/).filter(Boolean)
+
+  process.stdout.write(`bench:paired: ${system} against ${base}, ${nodes} processes each (1 writer → ${nodes - 1} receivers), ` +
+    `${os.cpus().length} CPUs, Node ${process.version}; ${rate} writes/s, ${warmup} s warm-up each, then ${pairs} pairs of ` +
+    `${seconds} s phases in turn; the idle cluster ${stopIdle ? 'stopped' : 'running'}${nodeArgs.length > 0 ? `; node ${nodeArgs.join(' ')}` : ''}\n`)
+  const clusters: Cluster[] = []
+  try {
+    for (const name of systems) {
+      for (const other of clusters) if (stopIdle) signal(other, 'SIGSTOP')
+      const cluster = await Cluster.start(name, nodes, 'fanout', nodeArgs)
+      clusters.push(cluster)
+      if (warmup > 0) await cluster.phase(rate, warmup)
+      if (stopIdle) signal(cluster, 'SIGSTOP')
+    }
+    const [baseline, other] = clusters as [Cluster, Cluster]
+    const measure = async (cluster: Cluster): Promise<PhaseResult> => {
+      if (stopIdle) signal(cluster, 'SIGCONT')
+      try {
+        return await cluster.phase(rate, seconds)
+      } finally {
+        if (stopIdle) signal(cluster, 'SIGSTOP')
+      }
+    }
+    const results: Pair[] = []
+    const rows: string[][] = []
+    for (let i = 0; i < pairs; i++) {
+      // The baseline first in even pairs, last in odd ones: a drift that is steady over a pair cancels over two.
+      const baseFirst = i % 2 === 0
+      const first = await measure(baseFirst ? baseline : other)
+      const second = await measure(baseFirst ? other : baseline)
+      const [b, s] = baseFirst ? [first, second] : [second, first]
+      const pair = { base: b.latency[quantile], system: s.latency[quantile] }
+      results.push(pair)
+      const lost = b.lost + s.lost
+      rows.push([String(i + 1), `${baseFirst ? base : system} first`, ms(pair.base), ms(pair.system), `${(pair.system / pair.base).toFixed(2)}x`, lost > 0 ? `${lost} lost` : ''])
+      process.stdout.write(`  pair ${i + 1}: ${base} ${ms(pair.base)} ms, ${system} ${ms(pair.system)} ms\n`)
+    }
+    const summary = pairedSummary(results, target)
+    process.stdout.write(`\nwrite→receive ${quantile} in ms, pooled over the receivers, each pair's phases taken in turn\n\n`)
+    process.stdout.write(table(['pair', 'order', base, system, 'ratio', ''], rows) + '\n\n')
+    process.stdout.write(`${system} ${quantile}/${base === FLOOR ? 'floor' : base} at ${rate.toLocaleString('en-US')}/s after ${warmup} s: median ${summary.median.toFixed(2)}x, ` +
+      `mean ${summary.mean.toFixed(3)} ± ${summary.se.toFixed(3)} (s.e.), ${Math.min(...summary.ratios).toFixed(2)}–${Math.max(...summary.ratios).toFixed(2)}x; ` +
+      `<= ${target.toFixed(2)}x in ${summary.within} of ${results.length} pairs\n`)
+  } finally {
+    for (const cluster of clusters) signal(cluster, 'SIGCONT')
+    await Promise.all(clusters.map(async (cluster) => { await cluster.close() }))
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main()
