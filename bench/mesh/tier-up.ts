@@ -11,10 +11,10 @@
  *
  *   node bench/mesh/tier-up.ts [--writes 20000] [--maglev] [--trivial] [--node-args='<V8 flags, to see what moves it>']
  *
- * `--trivial` times V8's own threshold instead: one small function of straight-line arithmetic (nothing of meshcache),
- * called once a turn as a write's functions are. Node 24 (V8 13.6) gives it TurboFan's code after ~10,500 calls,
- * where `--invocation-count-for-turbofan` reads 3,000 (with that flag given explicitly, ~3,750): the threshold a
- * function called once a write meets, whatever its size.
+ * `--trivial` times V8's own threshold instead: one function of 60 statements of arithmetic (nothing of meshcache),
+ * called once a turn as a write's functions are. Node 24 (V8 13.6) gives it TurboFan's code after ~11,000 calls,
+ * where `--invocation-count-for-turbofan` reads 3,000 (with that flag given explicitly, ~4,250): the threshold a
+ * function called once a write meets, whatever its size (bench/README.md, 2026-12-05 evening).
  */
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
