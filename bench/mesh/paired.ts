@@ -8,9 +8,9 @@
  * stay up for the whole run: each is warmed, then the two take `--pairs` pairs of phases of `--seconds` each in turn
  * (the order alternating, the baseline first in one pair and last in the next, so a steady drift cancels too). Each
  * pair gives one ratio, from phases seconds apart rather than a minute. While one cluster writes the other idles,
- * its timers running (meshcache's membership, keepalives and sweeps: a few ms a second). `--stop-idle` stops the idle cluster's
- * processes instead (SIGSTOP, SIGCONT before its phase), but that is not neutral: a continued process is colder, and
- * the floor, whose path is short, lost more to it (bench/README.md, 2026-12-05 evening: 1.05x against 1.19x).
+ * its timers running (meshcache's membership, keepalives and sweeps: a few ms a second). `--stop-idle` stops the
+ * idle cluster's processes instead (SIGSTOP, SIGCONT before its phase), but that is not neutral: the floor lost more
+ * to it than meshcache (bench/README.md, 2026-12-05 evening: 1.06x against 1.19x, the cause not found).
  *
  * The first of `--systems` is the baseline: the floor, `libp2p-stream`, for issue 21's targets (p50 at most 1.2x at
  * 1,000 writes/s, p99 at most 3x at 20,000), or another build of meshcache to compare two (a scratch system loading a
