@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert'
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { readCli } from './helpers/cli.ts'
+import { numberOption, readCli } from './helpers/cli.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const OPTIONS = { seeds: { type: 'string', default: '10' }, first: { type: 'boolean', default: false } } as const
@@ -46,6 +46,16 @@ test('readCli: an unknown option, a missing value or a stray argument is named, 
       assert.ok(r.text.endsWith('usage: x\n'), r.text)
     }
   }
+})
+
+test('numberOption: a number of at least min, an integer unless told otherwise, or a TypeError naming script and option', () => {
+  assert.is(numberOption('s', 'pairs', '12', 1), 12)
+  assert.is(numberOption('s', 'warmup', '2.5', 0, false), 2.5)
+  assert.is(numberOption('s', 'prime', '0', 0, false), 0)
+  assert.throws(() => numberOption('s', 'pairs', '0', 1), (e: unknown) => e instanceof TypeError && e.message === 's: --pairs must be an integer >= 1, got 0')
+  assert.throws(() => numberOption('s', 'pairs', '1.5', 1), /--pairs must be an integer >= 1, got 1\.5/)
+  assert.throws(() => numberOption('s', 'seconds', 'abc', 1, false), /--seconds must be a number >= 1, got abc/)
+  assert.throws(() => numberOption('s', 'seconds', 'Infinity', 1, false), /--seconds must be a number >= 1/)
 })
 
 test('readCli refuses a config that defines --help itself', () => {

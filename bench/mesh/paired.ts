@@ -24,7 +24,7 @@ import { Cluster, type PhaseResult } from './harness.ts'
 import { median } from '../core/util.ts'
 import { ms, table } from './stats.ts'
 import { systemExists } from './systems/load.ts'
-import { parseCli } from '../../test/helpers/cli.ts'
+import { numberOption, parseCli } from '../../test/helpers/cli.ts'
 
 const FLOOR = 'libp2p-stream'
 /** Writes each cluster makes before the pairs, unless `--warmup` says otherwise. */
@@ -73,13 +73,7 @@ async function main (): Promise<void> {
     'stop-idle': { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' },
   })
-  const number = (name: string, text: string, min: number, integer = true): number => {
-    const value = Number(text)
-    if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-      throw new TypeError(`bench:paired: --${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${text}`)
-    }
-    return value
-  }
+  const number = (name: string, text: string, min: number, integer = true): number => numberOption('bench:paired', name, text, min, integer)
   const systems = values.systems.split(',').filter(Boolean)
   if (systems.length !== 2 || systems[0] === systems[1]) throw new TypeError(`bench:paired: --systems must name a baseline and one other system, got ${values.systems}`)
   const [base, system] = systems as [string, string]
@@ -88,7 +82,7 @@ async function main (): Promise<void> {
   if (quantile !== 'p50' && quantile !== 'p99') throw new TypeError(`bench:paired: --quantile must be p50 or p99, got ${quantile}`)
   const rate = number('rate', values.rate, 1)
   // By default 60,000 writes (60 s at 1,000/s, 3 s at 20,000/s): V8 compiles a function called once a write with its
-  // optimizing tier only after ~10,000 calls (tier-up.ts --trivial), and meshcache's ratio still falls until then.
+  // optimizing tier only after ~11,000 calls (tier-up.ts --trivial), and meshcache's ratio still falls until then.
   const warmup = number('warmup', values.warmup ?? String(Math.max(2, WARMUP_WRITES / rate)), 0, false)
   const seconds = number('seconds', values.seconds, 1, false)
   const pairs = number('pairs', values.pairs, 1)

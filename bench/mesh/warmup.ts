@@ -16,7 +16,7 @@ import { Cluster } from './harness.ts'
 import { median } from '../core/util.ts'
 import { ms, table } from './stats.ts'
 import { systemExists } from './systems/load.ts'
-import { parseCli } from '../../test/helpers/cli.ts'
+import { numberOption, parseCli } from '../../test/helpers/cli.ts'
 
 const FLOOR = 'libp2p-stream'
 
@@ -54,11 +54,7 @@ async function main (): Promise<void> {
     'node-args': { type: 'string', default: '' },
     prime: { type: 'string', default: '0' },
   })
-  const whole = (name: string, text: string, min: number): number => {
-    const value = Number(text)
-    if (!Number.isInteger(value) || value < min) throw new TypeError(`bench/mesh/warmup: --${name} must be an integer >= ${min}, got ${text}`)
-    return value
-  }
+  const whole = (name: string, text: string, min: number): number => numberOption('bench/mesh/warmup', name, text, min)
   const systems = values.systems.split(',').filter(Boolean)
   if (systems[0] !== FLOOR) throw new TypeError(`bench/mesh/warmup: --systems must start with the floor, ${FLOOR}`)
   for (const s of systems) if (!systemExists(s)) throw new TypeError(`bench/mesh/warmup: no bench/mesh/systems/${s}.ts`)
@@ -68,8 +64,7 @@ async function main (): Promise<void> {
   const rounds = whole('rounds', values.rounds, 1)
   const nodes = whole('nodes', values.nodes, 2)
   // Seconds at 20,000 writes/s before the first phase (not counted): as many calls as 20 s at 1,000/s in one.
-  const prime = Number(values.prime)
-  if (!Number.isFinite(prime) || prime < 0) throw new TypeError(`bench/mesh/warmup: --prime must be a non-negative number, got ${values.prime}`)
+  const prime = numberOption('bench/mesh/warmup', 'prime', values.prime, 0, false)
   // As bench:mesh's: whitespace-separated Node options for every node process (V8's tiering flags, say, to test what the curve is).
   const nodeArgs = values['node-args'].split(/\s+/).filter(Boolean)
 

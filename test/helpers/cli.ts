@@ -39,3 +39,15 @@ export function parseCli<const O extends ParseArgsOptionsConfig> (usage: string,
   out.write(result.text)
   process.exit(result.exitCode)
 }
+
+/**
+ * An option's value `text` as a number of at least `min`, an integer unless `integer` is false; otherwise a
+ * TypeError naming the script and the option (`script: --name must be an integer >= min, got text`).
+ */
+export function numberOption (script: string, name: string, text: string, min: number, integer = true): number {
+  const value = Number(text)
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new TypeError(`${script}: --${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${text}`)
+  }
+  return value
+}
