@@ -160,7 +160,7 @@ export class EntryTable {
     this.setVv(slot, vv)
   }
 
-  /** Room for twice the slots, in place where the platform allows (columns.ts). */
+  /** Room for twice the slots: copied while small, in place once on a shared reservation (columns.ts). */
   #grow (): void {
     const n = this.#hlc.length * 2
     this.#hlc = grownTo(this.#hlc, n)

@@ -39,7 +39,7 @@ export class ExpiryQueue {
 
   push (at: number, ref: number): void {
     if (this.#size === this.#at.length) {
-      // in place where the platform allows, as the store's columns grow (columns.ts)
+      // in place once large (a shared reservation), as the store's columns grow (columns.ts)
       this.#at = grownTo(this.#at, 2 * this.#size)
       this.#refs = grownTo(this.#refs, 2 * this.#size)
     }

@@ -45,7 +45,7 @@ export class TtlColumn {
     }
   }
 
-  /** Room for `slots`, in place where the platform allows (columns.ts). */
+  /** Room for `slots`: a copy while small, in place once a shared reservation (columns.ts). */
   grow (slots: number): void {
     this.#narrow = grownTo(this.#narrow, slots)
   }
