@@ -1,14 +1,14 @@
 /**
  * The warm-up's tools: bench/mesh/warmup.ts's table (each phase's p50 and its ratio to the floor's phase of the
  * same round), bench/mesh/tier-up.ts's reading of V8's trace, bench:mesh's per-rate warm-up, refused when it
- * does not match the rates, and bench:paired's summary of its pairs and its refusals.
+ * does not match the rates, and bench:paired's order of phases, summary of its pairs and refusals.
  */
 import { spawnSync } from 'node:child_process'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { warmupTable } from '../bench/mesh/warmup.ts'
 import { tierUps } from '../bench/mesh/tier-up.ts'
-import { pairedSummary } from '../bench/mesh/paired.ts'
+import { pairedSummary, phaseOrder } from '../bench/mesh/paired.ts'
 
 test('warmupTable: medians over rounds, and each ratio against the floor of its own round', () => {
   const p50 = new Map([
@@ -61,10 +61,23 @@ test('pairedSummary: each pair its own ratio, their median, mean and standard er
   assert.throws(() => pairedSummary([{ base: 0, system: 0.1 }], 1.2), /positive baseline/)
 })
 
+test('phaseOrder: two systems alternate; more rotate, each system in each place once over as many sets', () => {
+  assert.equal([0, 1, 2, 3].map((i) => phaseOrder(2, i)), [[0, 1], [1, 0], [0, 1], [1, 0]])
+  for (const n of [3, 4]) {
+    const sets = Array.from({ length: n }, (_, i) => phaseOrder(n, i))
+    for (const order of sets) assert.equal([...order].sort(), Array.from({ length: n }, (_, k) => k), `set of ${n}: every system once`)
+    for (let place = 0; place < n; place++) assert.is(new Set(sets.map((order) => order[place])).size, n, `place ${place} of ${n}: every system once`)
+    assert.equal(phaseOrder(n, n), sets[0], 'the rotation repeats')
+  }
+  assert.throws(() => phaseOrder(1, 0), /at least 2 systems/)
+  assert.throws(() => phaseOrder(3, -1), /set number >= 0/)
+})
+
 test('bench:paired refuses bad options before starting any process', () => {
   for (const [args, message] of [
-    [['--systems', 'meshcache'], /a baseline and one other system/],
-    [['--systems', 'meshcache,meshcache'], /a baseline and one other system/],
+    [['--systems', 'meshcache'], /a baseline and at least one other system, each once/],
+    [['--systems', 'meshcache,meshcache'], /a baseline and at least one other system, each once/],
+    [['--systems', 'libp2p-stream,meshcache,libp2p-stream'], /a baseline and at least one other system, each once/],
     [['--systems', 'libp2p-stream,nosuch'], /no bench\/mesh\/systems\/nosuch\.ts/],
     [['--quantile', 'p90'], /--quantile must be p50 or p99/],
     [['--pairs', '0'], /--pairs must be an integer >= 1/],

@@ -7,16 +7,18 @@
  * and with it every round's ratio (0.91–1.36× for one build in one hour, bench/README.md). Here both systems' clusters
  * stay up for the whole run: each is warmed, then the two take `--pairs` pairs of phases of `--seconds` each in turn
  * (the order alternating, the baseline first in one pair and last in the next, so a steady drift cancels too). Each
- * pair gives one ratio, from phases seconds apart rather than a minute. While one cluster writes the other idles,
+ * pair gives one ratio, from phases seconds apart rather than a minute. While one cluster writes the others idle,
  * its timers running (meshcache's membership, keepalives and sweeps: a few ms a second). `--stop-idle` stops the
- * idle cluster's processes instead (SIGSTOP, SIGCONT before its phase), but that is not neutral: the floor lost more
+ * idle clusters' processes instead (SIGSTOP, SIGCONT before its phase), but that is not neutral: the floor lost more
  * to it than meshcache (bench/README.md, 2026-12-05 evening: 1.06x against 1.19x, the cause not found).
  *
  * The first of `--systems` is the baseline: the floor, `libp2p-stream`, for issue 21's targets (p50 at most 1.2x at
  * 1,000 writes/s, p99 at most 3x at 20,000), or another build of meshcache to compare two (a scratch system loading a
- * copy of its lib/, as bench/README.md describes).
+ * copy of its lib/, as bench/README.md describes). More than one system after it (a bound beside meshcache, say) makes
+ * each pair a set of phases, one per system, the order rotating from set to set so that each system takes each place
+ * equally often; each system's ratio is then to the baseline's phase of the same set.
  *
- *   npm run bench:paired -- [--systems libp2p-stream,meshcache] [--rate 1000] [--quantile p50] [--warmup <60,000 writes>]
+ *   npm run bench:paired -- [--systems libp2p-stream,meshcache[,…]] [--rate 1000] [--quantile p50] [--warmup <60,000 writes>]
  *     [--seconds 4] [--pairs 12] [--nodes 5] [--target 1.2] [--stop-idle] [--node-args='…']
  */
 import os from 'node:os'
@@ -54,13 +56,23 @@ export function pairedSummary (pairs: readonly Pair[], target: number): PairedSu
   return { ratios, median: median(ratios), mean, se: Math.sqrt(variance / ratios.length), within: ratios.filter((r) => r <= target).length }
 }
 
+/**
+ * The order of set `i`'s phases over `n` systems (indexes, the baseline 0): the list rotated by `i`, so that over any
+ * `n` sets in a row each system takes each place once, and a steady drift cancels. With two systems, the baseline first
+ * in even sets and last in odd ones.
+ */
+export function phaseOrder (n: number, i: number): number[] {
+  if (!Number.isInteger(n) || n < 2 || !Number.isInteger(i) || i < 0) throw new RangeError(`phaseOrder: needs at least 2 systems and a set number >= 0, got ${n} and ${i}`)
+  return Array.from({ length: n }, (_, k) => (k + n - (i % n)) % n)
+}
+
 /** Stops (or continues) every process of `cluster`. */
 function signal (cluster: Cluster, sig: 'SIGSTOP' | 'SIGCONT'): void {
   for (const node of cluster.nodes) if (node.child.pid !== undefined && node.child.exitCode === null) process.kill(node.child.pid, sig)
 }
 
 async function main (): Promise<void> {
-  const USAGE = `usage: npm run bench:paired -- [--systems ${FLOOR},meshcache] [--rate 1000] [--quantile p50|p99] [--warmup <s; 60,000 writes>] [--seconds 4] [--pairs 12] [--nodes 5] [--target 1.2] [--stop-idle] [--node-args='…']`
+  const USAGE = `usage: npm run bench:paired -- [--systems ${FLOOR},meshcache[,…]] [--rate 1000] [--quantile p50|p99] [--warmup <s; 60,000 writes>] [--seconds 4] [--pairs 12] [--nodes 5] [--target 1.2] [--stop-idle] [--node-args='…']`
   const values = parseCli(USAGE, {
     systems: { type: 'string', default: `${FLOOR},meshcache` },
     rate: { type: 'string', default: '1000' },
@@ -75,8 +87,9 @@ async function main (): Promise<void> {
   })
   const number = (name: string, text: string, min: number, integer = true): number => numberOption('bench:paired', name, text, min, integer)
   const systems = values.systems.split(',').filter(Boolean)
-  if (systems.length !== 2 || systems[0] === systems[1]) throw new TypeError(`bench:paired: --systems must name a baseline and one other system, got ${values.systems}`)
-  const [base, system] = systems as [string, string]
+  if (systems.length < 2 || new Set(systems).size !== systems.length) throw new TypeError(`bench:paired: --systems must name a baseline and at least one other system, each once, got ${values.systems}`)
+  const base = systems[0] as string
+  const others = systems.slice(1)
   for (const s of systems) if (!systemExists(s)) throw new TypeError(`bench:paired: no bench/mesh/systems/${s}.ts`)
   const quantile = values.quantile
   if (quantile !== 'p50' && quantile !== 'p99') throw new TypeError(`bench:paired: --quantile must be p50 or p99, got ${quantile}`)
@@ -91,10 +104,11 @@ async function main (): Promise<void> {
   const target = number('target', values.target ?? (base !== FLOOR ? '1' : quantile === 'p50' ? '1.2' : '3'), 0, false)
   const stopIdle = values['stop-idle']
   const nodeArgs = values['node-args'].split(/\s+/).filter(Boolean)
+  const sets = systems.length === 2 ? 'pairs' : 'sets'
 
-  process.stdout.write(`bench:paired: ${system} against ${base}, ${nodes} processes each (1 writer → ${nodes - 1} receivers), ` +
-    `${os.cpus().length} CPUs, Node ${process.version}; ${rate} writes/s, ${warmup} s warm-up each, then ${pairs} pairs of ` +
-    `${seconds} s phases in turn; the idle cluster ${stopIdle ? 'stopped (--stop-idle)' : 'running'}${nodeArgs.length > 0 ? `; node ${nodeArgs.join(' ')}` : ''}\n`)
+  process.stdout.write(`bench:paired: ${others.join(', ')} against ${base}, ${nodes} processes each (1 writer → ${nodes - 1} receivers), ` +
+    `${os.cpus().length} CPUs, Node ${process.version}; ${rate} writes/s, ${warmup} s warm-up each, then ${pairs} ${sets} of ` +
+    `${seconds} s phases in turn; the idle clusters ${stopIdle ? 'stopped (--stop-idle)' : 'running'}${nodeArgs.length > 0 ? `; node ${nodeArgs.join(' ')}` : ''}\n`)
   const clusters: Cluster[] = []
   try {
     for (const name of systems) {
@@ -104,7 +118,6 @@ async function main (): Promise<void> {
       if (warmup > 0) await cluster.phase(rate, warmup)
       if (stopIdle) signal(cluster, 'SIGSTOP')
     }
-    const [baseline, other] = clusters as [Cluster, Cluster]
     const measure = async (cluster: Cluster): Promise<PhaseResult> => {
       if (stopIdle) signal(cluster, 'SIGCONT')
       try {
@@ -113,26 +126,29 @@ async function main (): Promise<void> {
         if (stopIdle) signal(cluster, 'SIGSTOP')
       }
     }
-    const results: Pair[] = []
+    /** Per system after the baseline, its pair with the baseline's phase of each set. */
+    const results: Pair[][] = others.map(() => [])
     const rows: string[][] = []
     for (let i = 0; i < pairs; i++) {
-      // The baseline first in even pairs, last in odd ones: a drift that is steady over a pair cancels over two.
-      const baseFirst = i % 2 === 0
-      const first = await measure(baseFirst ? baseline : other)
-      const second = await measure(baseFirst ? other : baseline)
-      const [b, s] = baseFirst ? [first, second] : [second, first]
-      const pair = { base: b.latency[quantile], system: s.latency[quantile] }
-      results.push(pair)
-      const lost = b.lost + s.lost
-      rows.push([String(i + 1), `${baseFirst ? base : system} first`, ms(pair.base), ms(pair.system), `${(pair.system / pair.base).toFixed(2)}x`, lost > 0 ? `${lost} lost` : ''])
-      process.stdout.write(`  pair ${i + 1}: ${base} ${ms(pair.base)} ms, ${system} ${ms(pair.system)} ms\n`)
+      const order = phaseOrder(systems.length, i)
+      const got: PhaseResult[] = []
+      for (const k of order) got[k] = await measure(clusters[k] as Cluster)
+      const figure = got.map((r) => r.latency[quantile])
+      const baseFigure = figure[0] as number
+      others.forEach((_, k) => { (results[k] as Pair[]).push({ base: baseFigure, system: figure[k + 1] as number }) })
+      const lost = got.reduce((n, r) => n + r.lost, 0)
+      rows.push([String(i + 1), `${systems[order[0] as number]} first`, ...figure.map(ms), ...figure.slice(1).map((f) => `${(f / baseFigure).toFixed(2)}x`), lost > 0 ? `${lost} lost` : ''])
+      process.stdout.write(`  ${sets === 'pairs' ? 'pair' : 'set'} ${i + 1}: ${systems.map((name, k) => `${name} ${ms(figure[k] as number)} ms`).join(', ')}\n`)
     }
-    const summary = pairedSummary(results, target)
-    process.stdout.write(`\nwrite→receive ${quantile} in ms, pooled over the receivers, each pair's phases taken in turn\n\n`)
-    process.stdout.write(table(['pair', 'order', base, system, 'ratio', ''], rows) + '\n\n')
-    process.stdout.write(`${system} ${quantile}/${base === FLOOR ? 'floor' : base} at ${rate.toLocaleString('en-US')}/s after ${warmup} s: median ${summary.median.toFixed(2)}x, ` +
-      `mean ${summary.mean.toFixed(3)} ± ${summary.se.toFixed(3)} (s.e.), ${Math.min(...summary.ratios).toFixed(2)}–${Math.max(...summary.ratios).toFixed(2)}x; ` +
-      `<= ${target.toFixed(2)}x in ${summary.within} of ${results.length} pairs\n`)
+    process.stdout.write(`\nwrite→receive ${quantile} in ms, pooled over the receivers, each ${sets === 'pairs' ? 'pair' : 'set'}'s phases taken in turn\n\n`)
+    const ratioHeads = others.length === 1 ? ['ratio'] : others.map((name) => `${name} / ${base}`)
+    process.stdout.write(table([sets === 'pairs' ? 'pair' : 'set', 'order', ...systems, ...ratioHeads, ''], rows) + '\n\n')
+    others.forEach((name, k) => {
+      const summary = pairedSummary(results[k] as Pair[], target)
+      process.stdout.write(`${name} ${quantile}/${base === FLOOR ? 'floor' : base} at ${rate.toLocaleString('en-US')}/s after ${warmup} s: median ${summary.median.toFixed(2)}x, ` +
+        `mean ${summary.mean.toFixed(3)} ± ${summary.se.toFixed(3)} (s.e.), ${Math.min(...summary.ratios).toFixed(2)}–${Math.max(...summary.ratios).toFixed(2)}x; ` +
+        `<= ${target.toFixed(2)}x in ${summary.within} of ${summary.ratios.length} ${sets}\n`)
+    })
   } finally {
     for (const cluster of clusters) signal(cluster, 'SIGCONT')
     await Promise.all(clusters.map(async (cluster) => { await cluster.close() }))
