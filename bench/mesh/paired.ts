@@ -8,7 +8,7 @@
  * stay up for the whole run: each is warmed, then the two take `--pairs` pairs of phases of `--seconds` each in turn
  * (the order alternating, the baseline first in one pair and last in the next, so a steady drift cancels too). Each
  * pair gives one ratio, from phases seconds apart rather than a minute. While one cluster writes the others idle,
- * its timers running (meshcache's membership, keepalives and sweeps: a few ms a second). `--stop-idle` stops the
+ * their timers running (meshcache's membership, keepalives and sweeps: a few ms a second). `--stop-idle` stops the
  * idle clusters' processes instead (SIGSTOP, SIGCONT before its phase), but that is not neutral: the floor lost more
  * to it than meshcache (bench/README.md, 2026-12-05 evening: 1.06x against 1.19x, the cause not found).
  *
