@@ -104,10 +104,11 @@ async function main (): Promise<void> {
   const target = number('target', values.target ?? (base !== FLOOR ? '1' : quantile === 'p50' ? '1.2' : '3'), 0, false)
   const stopIdle = values['stop-idle']
   const nodeArgs = values['node-args'].split(/\s+/).filter(Boolean)
-  const sets = systems.length === 2 ? 'pairs' : 'sets'
+  /** What one round of phases is called: a pair with two systems, a set with more. */
+  const unit = systems.length === 2 ? 'pair' : 'set'
 
   process.stdout.write(`bench:paired: ${others.join(', ')} against ${base}, ${nodes} processes each (1 writer → ${nodes - 1} receivers), ` +
-    `${os.cpus().length} CPUs, Node ${process.version}; ${rate} writes/s, ${warmup} s warm-up each, then ${pairs} ${sets} of ` +
+    `${os.cpus().length} CPUs, Node ${process.version}; ${rate} writes/s, ${warmup} s warm-up each, then ${pairs} ${unit}s of ` +
     `${seconds} s phases in turn; the idle clusters ${stopIdle ? 'stopped (--stop-idle)' : 'running'}${nodeArgs.length > 0 ? `; node ${nodeArgs.join(' ')}` : ''}\n`)
   const clusters: Cluster[] = []
   try {
@@ -138,16 +139,16 @@ async function main (): Promise<void> {
       others.forEach((_, k) => { (results[k] as Pair[]).push({ base: baseFigure, system: figure[k + 1] as number }) })
       const lost = got.reduce((n, r) => n + r.lost, 0)
       rows.push([String(i + 1), `${systems[order[0] as number]} first`, ...figure.map(ms), ...figure.slice(1).map((f) => `${(f / baseFigure).toFixed(2)}x`), lost > 0 ? `${lost} lost` : ''])
-      process.stdout.write(`  ${sets === 'pairs' ? 'pair' : 'set'} ${i + 1}: ${systems.map((name, k) => `${name} ${ms(figure[k] as number)} ms`).join(', ')}\n`)
+      process.stdout.write(`  ${unit} ${i + 1}: ${systems.map((name, k) => `${name} ${ms(figure[k] as number)} ms`).join(', ')}\n`)
     }
-    process.stdout.write(`\nwrite→receive ${quantile} in ms, pooled over the receivers, each ${sets === 'pairs' ? 'pair' : 'set'}'s phases taken in turn\n\n`)
+    process.stdout.write(`\nwrite→receive ${quantile} in ms, pooled over the receivers, each ${unit}'s phases taken in turn\n\n`)
     const ratioHeads = others.length === 1 ? ['ratio'] : others.map((name) => `${name} / ${base}`)
-    process.stdout.write(table([sets === 'pairs' ? 'pair' : 'set', 'order', ...systems, ...ratioHeads, ''], rows) + '\n\n')
+    process.stdout.write(table([unit, 'order', ...systems, ...ratioHeads, ''], rows) + '\n\n')
     others.forEach((name, k) => {
       const summary = pairedSummary(results[k] as Pair[], target)
       process.stdout.write(`${name} ${quantile}/${base === FLOOR ? 'floor' : base} at ${rate.toLocaleString('en-US')}/s after ${warmup} s: median ${summary.median.toFixed(2)}x, ` +
         `mean ${summary.mean.toFixed(3)} ± ${summary.se.toFixed(3)} (s.e.), ${Math.min(...summary.ratios).toFixed(2)}–${Math.max(...summary.ratios).toFixed(2)}x; ` +
-        `<= ${target.toFixed(2)}x in ${summary.within} of ${summary.ratios.length} ${sets}\n`)
+        `<= ${target.toFixed(2)}x in ${summary.within} of ${summary.ratios.length} ${unit}s\n`)
     })
   } finally {
     for (const cluster of clusters) signal(cluster, 'SIGCONT')
