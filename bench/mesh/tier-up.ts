@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { keyOf } from './systems/types.ts'
 import { captureTransport, envelopeInto } from '../core/util.ts'
+import { numberOption } from '../../test/helpers/cli.ts'
 
 /** The functions on the path of a lone invalidation, writer then receiver (by their names in V8's trace). */
 export const PATH_FUNCTIONS = ['invalidate', '#remove', 'flush', 'encodeLone', '#onFrame', 'dispatchFrame', 'decodeLone', 'applyUpdates', '#apply', 'merged', 'valueFate', 'emitChange']
@@ -96,8 +97,7 @@ function trivialChild (calls: number): Promise<void> {
 
 async function main (): Promise<void> {
   const { values } = parseArgs({ options: { writes: { type: 'string', default: '20000' }, maglev: { type: 'boolean' }, trivial: { type: 'boolean' }, 'node-args': { type: 'string', default: '' }, child: { type: 'boolean' } } })
-  const writes = Number(values.writes)
-  if (!Number.isInteger(writes) || writes < MARK_EVERY) throw new TypeError(`tier-up: --writes must be an integer of at least ${MARK_EVERY}, got ${values.writes}`)
+  const writes = numberOption('tier-up', 'writes', values.writes, MARK_EVERY)
   if (values.child === true) return values.trivial === true ? await trivialChild(writes) : await child(writes)
   const flags = ['--trace-opt', ...values['node-args'].split(/\s+/).filter(Boolean)]
   const run = spawnSync(process.execPath, [...flags, fileURLToPath(import.meta.url), '--child', '--writes', String(writes), ...(values.trivial === true ? ['--trivial'] : [])], { encoding: 'utf8', maxBuffer: 1 << 28 })
