@@ -391,15 +391,19 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
    * stopped), so nothing outlives its TTL; diagnostics (`stats`, `inspect`,
    * `metadata`) work; `peers()` and `connectedPeers()` are empty; every
    * write, `getOrLoad`, `sync`, `clear`, `ready` and `whenReplicated` fails
-   * with E_CLOSED (SPEC §9). Calling it again does nothing. In replicate
-   * mode it first invalidates, everywhere, the replicated dependents whose
-   * edges only this instance knows (SPEC §10).
+   * with E_CLOSED (SPEC §9). A second call settles when the first does. In
+   * replicate mode it first invalidates, everywhere, the replicated
+   * dependents whose edges only this instance knows, and waits up to
+   * `timeout` ms (default 2,000) for the connected peers to confirm that
+   * (SPEC §10); one that does not is named in a warning in the log.
    */
-  async close (): Promise<void> {
+  async close (options: { timeout?: number | undefined } = {}): Promise<void> {
+    checkOptionsArgument('close', options)
+    const timeout = checkTimeout('close', options.timeout, 2_000)
     await this.#w.close(() => {
       this.#audit?.stop()
       this.#readsCheckClock = true
-    })
+    }, timeout)
   }
 
   /** A delete or invalidation, as one operation (Derived.operation, without its closure: every such write runs this). */

@@ -70,6 +70,8 @@ export class Wiring<V extends {}> {
   #stopPeerErrors: (() => void) | undefined
   /** Run at close, before the transport goes: attached features (change sources) release their connections. */
   readonly #closeHooks = new Set<() => Promise<void>>()
+  /** The close in progress or done: every call returns it. */
+  #closing: Promise<void> | undefined
   /** Where incoming frames go (lib/sync/dispatch.ts). */
   readonly #routes: FrameRoutes<V>
   /** Peers' timestamps too far ahead of our clock: counted, logged and the `clockSkew` event (lib/observe/clock-skew.ts). */
@@ -290,16 +292,23 @@ export class Wiring<V extends {}> {
   /**
    * The close hooks run first, while the cache is still open (a source
    * stopping gracefully may still apply what it holds); `closing` runs as
-   * the cache turns closed, before anything is torn down.
+   * the cache turns closed, before anything is torn down. A second call
+   * while one runs gets the same promise, settled when the first is done.
    */
-  async close (closing: () => void): Promise<void> {
-    if (this.closed) return
+  close (closing: () => void, handOverTimeout: number): Promise<void> {
+    this.#closing ??= this.#close(closing, handOverTimeout)
+    return this.#closing
+  }
+
+  async #close (closing: () => void, handOverTimeout: number): Promise<void> {
     const hooks = [...this.#closeHooks]
     this.#closeHooks.clear()
     await Promise.allSettled(hooks.map(async (hook) => { await hook() }))
-    if (this.closed) return
-    this.derived.handOver()
+    const handedOver = this.derived.handOver()
     this.outbox.flush()
+    // Still open: a peer whose frame of them was lost learns of it from the request and repairs it from us now,
+    // where after close no one is left to (SPEC §10).
+    if (handedOver > 0) await this.#confirmHandOver(handedOver, handOverTimeout)
     this.closed = true
     closing()
     this.#stopPeerErrors?.()
@@ -313,6 +322,17 @@ export class Wiring<V extends {}> {
     await this.#channel?.close()
     if (this.#ownsTransport) await this.transport.close?.()
     await this.link?.tier.close() // sends what it still queues, briefly
+  }
+
+  /** Waits for the peers to confirm the hand-over's invalidations; one that does not is named in a warning, and the close goes on. */
+  async #confirmHandOver (count: number, timeout: number): Promise<void> {
+    try {
+      await this.acks.whenReplicated(timeout)
+    } catch (error) {
+      const code = (error as MeshCacheError).code
+      this.#log.warn({ code, dependents: count }, `close: the invalidation of ${count} replicated dependent(s) whose edges only this instance held ` +
+        `was not confirmed: ${(error as Error).message}; those peers keep them until their TTL unless anti-entropy reaches them from another peer`)
+    }
   }
 
   assertOpen (): void {

@@ -4,6 +4,7 @@
  * replicated dependents propagate their own invalidations, tags work
  * everywhere, and a lost tag invalidation is repaired by anti-entropy.
  */
+import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cluster } from './helpers/cluster.ts'
@@ -153,8 +154,9 @@ test('replicate mode: closing invalidates the replicated dependents only this in
   await net.flush()
   clock.advance(1_500) // 'old' has expired everywhere: nothing to hand over for it
   const before = c!.stats().remoteUpdates
-  await a!.close()
-  await net.flush()
+  const closing = a!.close()
+  await net.flush() // delivers the invalidations, the confirmation requests and their answers
+  await closing
   for (const n of [b!, c!]) {
     assert.is(n.get('dashboard'), undefined)
     assert.is(n.get('summary'), undefined)
@@ -165,6 +167,69 @@ test('replicate mode: closing invalidates the replicated dependents only this in
   c!.invalidate('user:1')
   await net.flush()
   assert.is(c!.get('b-view'), undefined, 'B still cascades its own')
+  await close()
+})
+
+test('replicate mode: close waits for the hand-over to be confirmed, so a lost frame of it is repaired before the cache goes', async () => {
+  const { nodes: [a, b], net, close } = await cluster<string>(2, { mode: 'replicate', ttl: 60_000 })
+  a!.set('dashboard', 'd1', { dependsOn: ['user:1'] })
+  await net.flush()
+  assert.is(b!.get('dashboard'), 'd1')
+  // Every UPDATES frame from a to b is lost: the hand-over's own. Without the wait b would keep d1 until its TTL.
+  net.dropWhere((from, to, frame) => from === 'n0' && to === 'n1' && frame[1] === 0)
+  const repairsBefore = b!.stats().repairs
+  const closing = a!.close()
+  await net.flush() // the confirmation request shows b the gap; b asks a, still open, and confirms once repaired
+  await closing
+  net.dropWhere(undefined)
+  assert.is(b!.get('dashboard'), undefined, 'repaired from the closing instance')
+  assert.is(b!.stats().repairs - repairsBefore, 1)
+  await close()
+})
+
+test('replicate mode: a peer that cannot confirm the hand-over delays close by `timeout` at most (2 s, as the README says), and is named in a warning', async () => {
+  const warnings: string[] = []
+  const logger = { trace () {}, debug () {}, info () {}, warn (_fields?: object | string, message?: string) { warnings.push(String(message)) }, error () {} }
+  const { nodes: [a, b], net, close } = await cluster<string>(2, { mode: 'replicate', ttl: 60_000, logger })
+  a!.set('dashboard', 'd1', { dependsOn: ['user:1'] })
+  await net.flush()
+  net.dropWhere((from, to) => from === 'n0' && to === 'n1') // nothing of a's reaches b any more
+  const started = performance.now()
+  await a!.close() // the default timeout, which the README's API table gives
+  const waited = performance.now() - started
+  assert.ok(waited >= 1_990 && waited < 3_000, `waited ${waited} ms`)
+  const row = readFileSync(new URL('../README.md', import.meta.url), 'utf8').split('\n').find((line) => line.startsWith('| `await cache.close('))
+  assert.match(row ?? '', /waits up to `timeout` ms \(2 s\)/)
+  assert.is(warnings.length, 1)
+  assert.match(warnings[0]!, /close: the invalidation of 1 replicated dependent\(s\) .* was not confirmed: .*1 of 1 peer\(s\) did not confirm .*: n1;/)
+  net.dropWhere(undefined)
+  await close()
+})
+
+test('close: options are checked before anything closes; a second call settles with the first', async () => {
+  const { nodes: [a], close } = await cluster<string>(1, { mode: 'replicate' })
+  for (const bad of [0, -1, 1.5, Number.NaN]) {
+    try {
+      await a!.close({ timeout: bad })
+      assert.unreachable(`timeout ${bad} accepted`)
+    } catch (e) {
+      assert.is((e as { code?: string }).code, 'E_INVALID_ARGUMENT')
+      assert.match((e as Error).message, /^close: timeout must be a positive integer of ms/)
+    }
+  }
+  try {
+    await a!.close(null as never)
+    assert.unreachable('null options accepted')
+  } catch (e) {
+    assert.is((e as { code?: string }).code, 'E_INVALID_ARGUMENT')
+  }
+  a!.set('k', 'v') // still open
+  let first = false
+  const one = a!.close().then(() => { first = true })
+  await a!.close()
+  assert.ok(first, 'the second call settled after the first')
+  await one
+  assert.throws(() => a!.set('k', 'w'), /closed/)
   await close()
 })
 

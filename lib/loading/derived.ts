@@ -121,15 +121,17 @@ export class Derived<V extends {}> {
   /**
    * The cache is closing: the replicated dependents whose edges only this
    * instance knows could not be invalidated by their bases' changes any
-   * more, so they are invalidated everywhere now (SPEC §10).
+   * more, so they are invalidated everywhere now (SPEC §10). Returns how
+   * many were (the closing cache then waits for its peers to confirm them).
    */
-  handOver (): void {
+  handOver (): number {
     const deps = this.#deps
-    if (deps === undefined) return
+    if (deps === undefined) return 0
     const keys = deps.replicatedKeys().filter((key) => this.#onlyEdgesHere(key))
-    if (keys.length === 0) return
+    if (keys.length === 0) return 0
     // One of them may be a base of another: its cascade invalidates that one first, and once is enough.
     this.operation(() => { for (const key of keys) if (deps.replicated(key)) this.#host.invalidate(key) })
+    return keys.length
   }
 
   /**
