@@ -8,8 +8,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MinimalReplica, reader, writerEncoder } from '../bench/mesh/systems/libp2p-stream-minimal.ts'
 import { StoreReplica } from '../bench/mesh/systems/libp2p-stream-minimal-store.ts'
-import { codecReader, codecWriter } from '../bench/mesh/systems/libp2p-stream-minimal-codec.ts'
-import { keyOf } from '../bench/mesh/systems/types.ts'
+import { codecReader, codecWriter, encodeWith, mergeFrame, writeRecord } from '../bench/mesh/systems/libp2p-stream-minimal-codec.ts'
+import { system as transportBound } from '../bench/mesh/systems/meshcache-transport-minimal.ts'
+import type { OriginState } from '../bench/mesh/systems/libp2p-stream-minimal.ts'
+import { keyOf, seqOf, type NodeContext, type NodeHandle } from '../bench/mesh/systems/types.ts'
+import { encodeLone } from '../protocol/lone.ts'
+import { decodeFrame } from '../protocol/frame.ts'
+import { DEFAULT_LIMITS, MessageType } from '../protocol/constants.ts'
+import type { WireRecord } from '../protocol/record.ts'
 
 function receiving (): { replica: MinimalReplica, read: (chunk: Buffer) => void, changes: string[] } {
   const replica = new MinimalReplica()
@@ -88,6 +94,66 @@ test('meshcache\'s frames (libp2p-stream-minimal-codec): its size, decoded with 
   const bad = Buffer.from(frames[0] as Buffer)
   bad[3] = 0x7f // the frame's message type
   assert.throws(() => codecReader(new StoreReplica())(bad))
+})
+
+test('meshcache\'s lone frames (libp2p-stream-minimal-lone): the bytes its outbox sends, read by its lone decoder, merged into the Store', () => {
+  const origin = '0123abcd~0123456789ab'
+  const encode = codecWriter(new StoreReplica(), origin, 'lone')
+  const frames = [12345, 12346].map(encode)
+  assert.is((frames[0] as Buffer).byteLength, 2 + 52, 'the same 52 bytes as the general encoder')
+  const msg = decodeFrame((frames[1] as Buffer).subarray(2), DEFAULT_LIMITS, undefined, true)
+  assert.is(msg.type, MessageType.UPDATES, 'a frame the general decoder reads too')
+  if (msg.type !== MessageType.UPDATES) return
+  assert.equal(msg.records[0]?.vv, [origin, 2])
+  assert.equal([...(frames[1] as Buffer).subarray(2)], [...encodeLone(origin, 2, msg.records[0] as WireRecord)], 'encodeLone\'s bytes, as lib/sync/outbox.ts sends a lone write')
+  const replica = new StoreReplica()
+  const changes: string[] = []
+  replica.events.on('change', (event: { key: string }) => { changes.push(event.key) })
+  const read = codecReader(replica, 'lone')
+  const bytes = Buffer.concat(frames)
+  for (let at = 0; at < bytes.length; at += 7) read(bytes.subarray(at, Math.min(at + 7, bytes.length)))
+  assert.equal(changes, [keyOf(12345), keyOf(12346)])
+  read(frames[0] as Buffer)
+  assert.is(changes.length, 2, 'a replayed frame is dominated: no change')
+  // A run of two writes is one general frame, as the outbox sends it; the lone decoder declines it and the general one reads it.
+  const writer = new StoreReplica()
+  const batch = encodeWith('lone', origin, 3, [writeRecord(writer, origin, 3, 1), writeRecord(writer, origin, 4, 2)])
+  const origins = new Map<string, OriginState>()
+  mergeFrame('lone', replica, origins, batch)
+  assert.equal(changes.slice(2), [keyOf(1), keyOf(2)])
+  assert.equal(origins.get(origin), { next: 5, gaps: 0 }, 'the frame\'s numbers, 3 and 4, heard')
+})
+
+test('meshcache\'s transport with the bound\'s path (meshcache-transport-minimal): every write reaches every receiver over libp2p', async () => {
+  const psk = (await transportBound.setup?.(3))?.config
+  const received = new Map<number, number[]>()
+  const nodes: NodeHandle[] = []
+  const addresses: unknown[] = []
+  const context = (index: number): NodeContext => ({
+    index, n: 3, role: index === 0 ? 'writer' : 'receiver', scenario: 'fanout', config: psk, peers: [...addresses],
+    received (seq) { received.set(index, [...(received.get(index) ?? []), seq]) },
+  })
+  try {
+    for (const index of [1, 2, 0]) {
+      const node = await transportBound.node(context(index))
+      nodes.push(node)
+      addresses.push(node.address)
+    }
+    const writer = nodes[2] as NodeHandle
+    for (const seq of [0, 1, 2]) writer.publish?.(seq) // one synchronous run: one frame of three records
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    writer.publish?.(3) // a lone write's frame
+    const deadline = Date.now() + 5_000
+    while ((received.get(1)?.length ?? 0) < 4 || (received.get(2)?.length ?? 0) < 4) {
+      assert.ok(Date.now() < deadline, `receivers got ${JSON.stringify([...received])}`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    assert.equal(received.get(1), [0, 1, 2, 3])
+    assert.equal(received.get(2), [0, 1, 2, 3])
+    assert.is(seqOf(keyOf(3)), 3)
+  } finally {
+    await Promise.all(nodes.map(async (node) => { await node.close() }))
+  }
 })
 
 test('a frame of another kind is refused', () => {
