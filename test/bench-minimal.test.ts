@@ -2,7 +2,8 @@
  * bench/mesh/systems/libp2p-stream-minimal.ts is a lower bound for meshcache's p50 only if it does the work it
  * claims: its receiver reads every write from its frames (split anywhere, padded or not), merges it by version
  * vector (a replayed frame changes nothing, a concurrent write is decided by clock then writer), drops the value
- * and queues the tombstone.
+ * and queues the tombstone. The bounds built on it (over meshcache's Store, its frames and codecs, its transport)
+ * are checked the same way: each sends what it claims and merges every write it is sent.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -11,7 +12,7 @@ import { StoreReplica } from '../bench/mesh/systems/libp2p-stream-minimal-store.
 import { codecReader, codecWriter, encodeWith, mergeFrame, writeRecord } from '../bench/mesh/systems/libp2p-stream-minimal-codec.ts'
 import { system as transportBound } from '../bench/mesh/systems/meshcache-transport-minimal.ts'
 import type { OriginState } from '../bench/mesh/systems/libp2p-stream-minimal.ts'
-import { keyOf, seqOf, type NodeContext, type NodeHandle } from '../bench/mesh/systems/types.ts'
+import { keyOf, type NodeContext, type NodeHandle } from '../bench/mesh/systems/types.ts'
 import { encodeLone } from '../protocol/lone.ts'
 import { decodeFrame } from '../protocol/frame.ts'
 import { DEFAULT_LIMITS, MessageType } from '../protocol/constants.ts'
@@ -150,7 +151,6 @@ test('meshcache\'s transport with the bound\'s path (meshcache-transport-minimal
     }
     assert.equal(received.get(1), [0, 1, 2, 3])
     assert.equal(received.get(2), [0, 1, 2, 3])
-    assert.is(seqOf(keyOf(3)), 3)
   } finally {
     await Promise.all(nodes.map(async (node) => { await node.close() }))
   }
