@@ -15,11 +15,12 @@
  * cache's layers cost above it (bench/README.md, "the first seconds, layer
  * by layer").
  */
-import { createLibp2pTransport, generatePsk } from '../../../lib/net/libp2p/index.ts'
+import { createLibp2pTransport } from '../../../lib/net/libp2p/index.ts'
 import type { WireRecord } from '../../../protocol/record.ts'
 import { StoreReplica } from './libp2p-stream-minimal-store.ts'
 import { boundOrigin, encodeWith, mergeFrame, writeRecord } from './libp2p-stream-minimal-codec.ts'
 import type { OriginState } from './libp2p-stream-minimal.ts'
+import { system as floor } from './libp2p-stream.ts'
 import { seqOf, type System } from './types.ts'
 
 /** How long the writer waits for every receiver's link to carry the namespace before it starts. */
@@ -27,9 +28,8 @@ const LINKS_UP_MS = 10_000
 
 export const system: System = {
   name: 'meshcache-transport-minimal',
-  async setup () {
-    return { config: { psk: generatePsk() }, async close () {} }
-  },
+  // the floor's: one fresh PSK that every node of the run shares
+  setup: floor.setup,
   async node (ctx) {
     const { psk } = ctx.config as { psk: string }
     const transport = await createLibp2pTransport({ listen: ['/ip4/127.0.0.1/tcp/0'], peers: ctx.peers.flatMap((a) => a as string[]), psk })
