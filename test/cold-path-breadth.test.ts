@@ -1,11 +1,11 @@
 /**
  * bench/mesh/cold-path.ts --breadth counts the JavaScript functions each side of a write calls every time (V8's
  * precise coverage): deterministic, so the counts of one build repeat exactly, and meshcache's path is wider
- * than the floor's on both sides.
+ * than the floor's on both sides. Timed, `--minimal` runs each system in a process of its own beside the floor.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const script = fileURLToPath(new URL('../bench/mesh/cold-path.ts', import.meta.url))
@@ -27,6 +27,22 @@ test('--breadth: a row per system, the same counts twice, meshcache wider than t
   const [writer, , receiver] = first.get('meshcache') as number[]
   assert.ok((writer as number) > (floorWriter as number) && (receiver as number) > (floorReceiver as number), JSON.stringify([...first]))
   assert.equal(breadth(), first, 'coverage counts do not depend on timing')
+})
+
+test('--minimal, timed: each system in a process of its own, its row after its own floor\'s', () => {
+  const out = execFileSync(process.execPath, [script, '--minimal', '--writes', '500'], { encoding: 'utf8' })
+  const rows = out.split('\n').filter((line) => /^\S.*\s[\d.]+x$/.test(line)).map((line) => line.split(/\s{2,}/)[0])
+  const systems = ['minimal', 'minimal-store', 'minimal-codec', 'minimal-lone', 'meshcache']
+  assert.equal(rows, systems.flatMap((name) => ['(its floor)', name]), out)
+  assert.match(out, /each system in a process of its own/)
+})
+
+test('--only refuses a system it does not know, and goes only with --minimal', () => {
+  for (const extra of [['--minimal', '--only', 'redis'], ['--only', 'meshcache']]) {
+    const run = spawnSync(process.execPath, [script, ...extra], { encoding: 'utf8' })
+    assert.is(run.status, 2, run.stderr)
+    assert.match(run.stderr, /--only \S+: takes --minimal and one of minimal, minimal-store, minimal-codec, minimal-lone, meshcache/)
+  }
 })
 
 test.run()

@@ -2,7 +2,7 @@
  * What one write costs meshcache's own code on a cold CPU, writer and receiver, against the floor's code for the same
  * write, interleaved write by write in one process (no network, no other process):
  *
- *   node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps] [--breadth [--list]] [--minimal]
+ *   node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps] [--breadth [--list]] [--minimal [--only <system>]]
  *
  * At 1,000 writes/s (bench:mesh's p50 target) every process sleeps a millisecond between writes, and the path of
  * each write runs with cold caches: what it costs is then mostly how much code and memory it touches, not how many
@@ -16,7 +16,10 @@
  *   least a design of meshcache's guarantees does for a write, hand-fused, its entry table a Map; the writer from
  *   its `invalidate` to its frame, the receiver from the frame to its change event; and `minimal-store`, the same
  *   path over meshcache's Store (systems/libp2p-stream-minimal-store.ts); and `minimal-codec`, that with meshcache's
- *   frames and codec (systems/libp2p-stream-minimal-codec.ts).
+ *   frames and codec (systems/libp2p-stream-minimal-codec.ts); and `minimal-lone`, that with meshcache's lone codec
+ *   as the outbox and dispatch use it for a one-write frame (systems/libp2p-stream-minimal-lone.ts). Timed, each
+ *   system runs in a process of its own beside the floor (systems in one process slow each other); `--only
+ *   <system>` runs one of them so. `--breadth` counts them all in one process (its counts are exact either way).
  * - `--against <dir>`: the same as `meshcache` with `<dir>/lib`, another checkout, to compare two builds side by
  *   side (`git worktree add /tmp/before <rev>`). The builds are interleaved, so drifts of the host hit both alike.
  * - `--als`: every write is made inside an AsyncLocalStorage context, as in a service whose tracer keeps one per
@@ -48,9 +51,9 @@ import { codecReader, codecWriter } from './systems/libp2p-stream-minimal-codec.
 import { captureTransport, envelopeInto } from '../core/util.ts'
 import { markCalls } from './call-marks.ts'
 
-const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, als: { type: 'boolean' }, pollute: { type: 'string', default: '0' }, steps: { type: 'boolean' }, breadth: { type: 'boolean' }, list: { type: 'boolean' }, minimal: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
+const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '3000' }, against: { type: 'string' }, 'against-first': { type: 'boolean' }, als: { type: 'boolean' }, pollute: { type: 'string', default: '0' }, steps: { type: 'boolean' }, breadth: { type: 'boolean' }, list: { type: 'boolean' }, minimal: { type: 'boolean' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } } })
 if (args.help) {
-  console.log('usage: node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps] [--breadth [--list]] [--minimal]')
+  console.log('usage: node bench/mesh/cold-path.ts [--writes 3000] [--against <another checkout>] [--als] [--pollute <MiB>] [--steps] [--breadth [--list]] [--minimal [--only <system>]]')
   process.exit(0)
 }
 const writes = Number(args.writes)
@@ -237,18 +240,43 @@ async function meshcachePath (name: string, lib: string): Promise<Path> {
   }
 }
 
+/** What `--minimal` times, each in a process of its own; `--only <name>` times one of them (with the floor). */
+const MINIMAL_SYSTEMS = ['minimal', 'minimal-store', 'minimal-codec', 'minimal-lone', 'meshcache']
+if (args.only !== undefined && (args.minimal !== true || !MINIMAL_SYSTEMS.includes(args.only))) {
+  console.error(`--only ${args.only}: takes --minimal and one of ${MINIMAL_SYSTEMS.join(', ')}`)
+  process.exit(2)
+}
+// Timed in one process, the systems slow each other: meshcache's path read 7-8 µs beside the floor alone and
+// 18-22 µs beside the four bounds (each system's code and data evicting the others' between its writes; bench/README.md,
+// "2026-12-06"). So `--minimal` times each system in a process of its own beside the floor, as bench:mesh runs one
+// system a process, and prints their rows together, each against its own process's floor.
+if (args.minimal === true && args.breadth !== true && args.only === undefined) {
+  console.log(`cold path: ${writes} writes per system, each system in a process of its own beside the floor, each step after 1 ms asleep${polluteMiB > 0 ? ` and ${polluteMiB} MiB written over` : ''}`)
+  console.log('system                 writer p50    p90   receiver p50    p90   both p50 (µs)   / its floor')
+  for (const name of MINIMAL_SYSTEMS) {
+    const argv = [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), '--only', name]
+    const out = execFileSync(process.execPath, argv, { encoding: 'utf8', env: { ...process.env, COLD_PATH_CHILD: '1' }, stdio: ['ignore', 'pipe', 'inherit'] })
+    const rows = out.split('\n').filter((line) => line.startsWith('floor ') || line.startsWith(`${name} `))
+    if (rows.length !== 2) throw new Error(`cold-path --only ${name}: expected the floor's row and its own, got:\n${out}`)
+    for (const row of rows) console.log(row.startsWith('floor ') ? row.replace(/^floor {6}/, '(its floor)') : row)
+  }
+  process.exit(0)
+}
+
 const paths = [floorPath()]
 if (args.minimal === true) {
   const bound = (replica: BoundReplica): (seq: number) => Buffer => minimalEncoder(replica, 7, 0)
-  paths.push(
+  const bounds = [
     minimalPath('minimal', () => new MinimalReplica(), bound, minimalReader),
     minimalPath('minimal-store', () => new StoreReplica(), bound, minimalReader),
     minimalPath('minimal-codec', () => new StoreReplica(), (replica) => codecWriter(replica, '0123abcd~0123456789ab'), codecReader),
-  )
+    minimalPath('minimal-lone', () => new StoreReplica(), (replica) => codecWriter(replica, '0123abcd~0123456789ab', 'lone'), (replica) => codecReader(replica, 'lone')),
+  ]
+  paths.push(...bounds.filter((b) => args.only === undefined || b.name === args.only))
 }
 const against = againstRoot === undefined ? undefined : (): Promise<Path> => meshcachePath(`against ${againstRoot}`, `${againstRoot}/lib`)
 if (against !== undefined && args['against-first'] === true) paths.push(await against())
-paths.push(await meshcachePath('meshcache', new URL('../../lib', import.meta.url).pathname))
+if (args.only === undefined || args.only === 'meshcache') paths.push(await meshcachePath('meshcache', new URL('../../lib', import.meta.url).pathname))
 if (against !== undefined && args['against-first'] !== true) paths.push(await against())
 
 if (args.breadth === true) {
