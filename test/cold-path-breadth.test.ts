@@ -45,4 +45,12 @@ test('--only refuses a system it does not know, and goes only with --minimal', (
   }
 })
 
+test('--minimal, timed, refuses --against and --steps, which compare or split meshcache alone', () => {
+  for (const extra of [['--against', '.'], ['--steps']]) {
+    const run = spawnSync(process.execPath, [script, '--minimal', ...extra], { encoding: 'utf8' })
+    assert.is(run.status, 2, run.stderr)
+    assert.match(run.stderr, /--minimal times the bounds and meshcache each in a process of its own/)
+  }
+})
+
 test.run()

@@ -59,6 +59,10 @@ if (args.help) {
 const writes = Number(args.writes)
 if (!Number.isInteger(writes) || writes < 500) throw new Error(`--writes must be an integer of at least 500 (the first 300 warm up), not ${args.writes}`)
 const WARMUP = 300
+if (args.minimal === true && args.breadth !== true && (args.against !== undefined || args.steps === true)) {
+  console.error('--minimal times the bounds and meshcache each in a process of its own: compare two builds (--against) or split meshcache\'s path (--steps) without it')
+  process.exit(2)
+}
 if (args.steps === true && args.against !== undefined) {
   console.error('--steps slows the build it splits (its marks), so its comparison with --against would not be fair: use one or the other')
   process.exit(2)
@@ -246,7 +250,7 @@ if (args.only !== undefined && (args.minimal !== true || !MINIMAL_SYSTEMS.includ
   console.error(`--only ${args.only}: takes --minimal and one of ${MINIMAL_SYSTEMS.join(', ')}`)
   process.exit(2)
 }
-// Timed in one process, the systems slow each other: meshcache's path read 7-8 µs beside the floor alone and
+// Timed in one process, the systems slow each other: meshcache's path read 7-9 µs beside the floor alone and
 // 18-22 µs beside the four bounds (each system's code and data evicting the others' between its writes; bench/README.md,
 // "2026-12-06"). So `--minimal` times each system in a process of its own beside the floor, as bench:mesh runs one
 // system a process, and prints their rows together, each against its own process's floor.
