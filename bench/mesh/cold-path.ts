@@ -112,13 +112,18 @@ if (againstRoot !== undefined && !existsSync(`${againstRoot}/lib/index.ts`)) {
   process.exit(2)
 }
 
+/** This script again, in a child process, with the same options and `extra`: what it printed. */
+function runChild (extra: string[]): string {
+  const argv = [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), ...extra]
+  return execFileSync(process.execPath, argv, { encoding: 'utf8', env: { ...process.env, COLD_PATH_CHILD: '1' }, stdio: ['ignore', 'pipe', 'inherit'] })
+}
+
 // Of two builds in one process, the one set up first runs 5-13 % slower (both ways round, the same pair of builds).
 // So a comparison runs twice, in two processes, each build first once, and gives the geometric mean of the two.
 if (args.against !== undefined && args.breadth !== true && process.env.COLD_PATH_CHILD === undefined) {
   const ratios: Array<[number, number]> = []
   for (const first of [false, true]) {
-    const argv = [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), ...(first ? ['--against-first'] : [])]
-    const out = execFileSync(process.execPath, argv, { encoding: 'utf8', env: { ...process.env, COLD_PATH_CHILD: '1' }, stdio: ['ignore', 'pipe', 'inherit'] })
+    const out = runChild(first ? ['--against-first'] : [])
     process.stdout.write(out)
     const m = /meshcache \/ against: writer ([\d.]+), receiver ([\d.]+)/.exec(out)
     if (m === null) throw new Error('cold-path: a run printed no ratio')
@@ -244,8 +249,17 @@ async function meshcachePath (name: string, lib: string): Promise<Path> {
   }
 }
 
+/** The bounds `--minimal` adds beside meshcache, by name, each made only where it runs. */
+const boundEncoder = (replica: BoundReplica): (seq: number) => Buffer => minimalEncoder(replica, 7, 0)
+const BOUND_ORIGIN = '0123abcd~0123456789ab'
+const BOUNDS: Record<string, () => Path> = {
+  minimal: () => minimalPath('minimal', () => new MinimalReplica(), boundEncoder, minimalReader),
+  'minimal-store': () => minimalPath('minimal-store', () => new StoreReplica(), boundEncoder, minimalReader),
+  'minimal-codec': () => minimalPath('minimal-codec', () => new StoreReplica(), (replica) => codecWriter(replica, BOUND_ORIGIN), codecReader),
+  'minimal-lone': () => minimalPath('minimal-lone', () => new StoreReplica(), (replica) => codecWriter(replica, BOUND_ORIGIN, 'lone'), (replica) => codecReader(replica, 'lone')),
+}
 /** What `--minimal` times, each in a process of its own; `--only <name>` times one of them (with the floor). */
-const MINIMAL_SYSTEMS = ['minimal', 'minimal-store', 'minimal-codec', 'minimal-lone', 'meshcache']
+const MINIMAL_SYSTEMS = [...Object.keys(BOUNDS), 'meshcache']
 if (args.only !== undefined && (args.minimal !== true || !MINIMAL_SYSTEMS.includes(args.only))) {
   console.error(`--only ${args.only}: takes --minimal and one of ${MINIMAL_SYSTEMS.join(', ')}`)
   process.exit(2)
@@ -258,8 +272,7 @@ if (args.minimal === true && args.breadth !== true && args.only === undefined) {
   console.log(`cold path: ${writes} writes per system, each system in a process of its own beside the floor, each step after 1 ms asleep${polluteMiB > 0 ? ` and ${polluteMiB} MiB written over` : ''}`)
   console.log('system                 writer p50    p90   receiver p50    p90   both p50 (µs)   / its floor')
   for (const name of MINIMAL_SYSTEMS) {
-    const argv = [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), '--only', name]
-    const out = execFileSync(process.execPath, argv, { encoding: 'utf8', env: { ...process.env, COLD_PATH_CHILD: '1' }, stdio: ['ignore', 'pipe', 'inherit'] })
+    const out = runChild(['--only', name])
     const rows = out.split('\n').filter((line) => line.startsWith('floor ') || line.startsWith(`${name} `))
     if (rows.length !== 2) throw new Error(`cold-path --only ${name}: expected the floor's row and its own, got:\n${out}`)
     for (const row of rows) console.log(row.startsWith('floor ') ? row.replace(/^floor {6}/, '(its floor)') : row)
@@ -269,14 +282,7 @@ if (args.minimal === true && args.breadth !== true && args.only === undefined) {
 
 const paths = [floorPath()]
 if (args.minimal === true) {
-  const bound = (replica: BoundReplica): (seq: number) => Buffer => minimalEncoder(replica, 7, 0)
-  const bounds = [
-    minimalPath('minimal', () => new MinimalReplica(), bound, minimalReader),
-    minimalPath('minimal-store', () => new StoreReplica(), bound, minimalReader),
-    minimalPath('minimal-codec', () => new StoreReplica(), (replica) => codecWriter(replica, '0123abcd~0123456789ab'), codecReader),
-    minimalPath('minimal-lone', () => new StoreReplica(), (replica) => codecWriter(replica, '0123abcd~0123456789ab', 'lone'), (replica) => codecReader(replica, 'lone')),
-  ]
-  paths.push(...bounds.filter((b) => args.only === undefined || b.name === args.only))
+  for (const [name, make] of Object.entries(BOUNDS)) if (args.only === undefined || args.only === name) paths.push(make())
 }
 const against = againstRoot === undefined ? undefined : (): Promise<Path> => meshcachePath(`against ${againstRoot}`, `${againstRoot}/lib`)
 if (against !== undefined && args['against-first'] === true) paths.push(await against())
