@@ -38,6 +38,12 @@ export const ErrorCode = {
   DEPENDENCY_CYCLE: 'E_DEPENDENCY_CYCLE',
   /** The runtime is too old (Node < 22): libp2p would start and silently never connect. */
   UNSUPPORTED_RUNTIME: 'E_UNSUPPORTED_RUNTIME',
+  /**
+   * A feature's optional peer dependency is not installed (`redis` for `l2`
+   * and meshcache/redis; `pg`, `pg-logical-replication` for meshcache/postgres):
+   * the message names the package and the command.
+   */
+  MISSING_DEPENDENCY: 'E_MISSING_DEPENDENCY',
   /** A peer could not be reached or refused the handshake (`peer:error` events). */
   PEER_UNREACHABLE: 'E_PEER_UNREACHABLE',
   /** A connection failed in the handshake in a way a different pre-shared key causes. */

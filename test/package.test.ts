@@ -118,6 +118,26 @@ test('a consumer type-checks and runs against two instances', () => {
   assert.equal(result, { ok: true, name: 'Ada', since: '1970-01-01T00:00:00.000Z', peerErrors: 0 })
 })
 
+test('without its optional peers the core runs, and l2, meshcache/redis and meshcache/postgres name what to install', () => {
+  // As npm installs the package for a user: the tarball alone, no optional peer (the other consumer has them).
+  const dir = join(work, 'no-peers')
+  execFileSync('mkdir', ['-p', dir])
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'no-peers', private: true, type: 'module' }))
+  execFileSync('npm', ['install', '--prefer-offline', '--no-save', '--ignore-scripts', tarball], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 })
+  for (const peer of ['redis', 'pg', 'pg-logical-replication']) assert.not.ok(existsSync(join(dir, 'node_modules', peer)), `npm installed ${peer}`)
+  copyFileSync(fileURLToPath(new URL('./package/no-peers.mjs', import.meta.url)), join(dir, 'no-peers.mjs'))
+  const run = spawnSync(process.execPath, ['no-peers.mjs'], { cwd: dir, env, encoding: 'utf8', timeout: 60_000 })
+  assert.is(run.status, 0, `no-peers.mjs failed:\n${run.stdout}${run.stderr}`)
+  const result = JSON.parse(run.stdout.trim().split('\n').pop() as string) as Record<string, { ok?: true, code?: string, message?: string }>
+  assert.equal(result.core, { ok: true }, 'the core needs no optional peer')
+  assert.equal(result.prometheus, { ok: true }, 'meshcache/prometheus uses the registry it is given')
+  assert.equal(result.otel, { ok: true }, 'meshcache/otel uses the meter it is given')
+  for (const [what, peer] of [['l2', 'redis'], ['redis', 'redis'], ['postgres', 'pg']] as const) {
+    assert.is(result[what]?.code, 'E_MISSING_DEPENDENCY', `${what}: ${JSON.stringify(result[what])}`)
+    assert.match(result[what]?.message ?? '', new RegExp(`\`${peer}\`.*npm install ${peer}$`), what)
+  }
+})
+
 test('on Node older than 22, createMeshCache refuses with E_UNSUPPORTED_RUNTIME', () => {
   const old = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => {
     if (!existsSync(p)) return false

@@ -4,7 +4,8 @@
  * REPLICA IDENTITY, the publication and the slot, and the slot's health.
  * Each failure at start becomes a typed MeshCacheError naming its cause.
  */
-import pg from 'pg'
+import type pg from 'pg'
+import { pg as pgPeer } from './pg-peers.ts'
 import { ErrorCode, MeshCacheError, type ErrorCodeValue } from '../errors.ts'
 
 export type RowMapping = (row: Record<string, unknown>, old?: Record<string, unknown>) => unknown
@@ -57,7 +58,7 @@ export function sourceError (error: unknown, doing: string): MeshCacheError {
 
 /** Opens an ordinary (non-replication) connection, with a typed error on failure. */
 export async function connect (config: pg.ClientConfig): Promise<pg.Client> {
-  const client = new pg.Client(config)
+  const client = new pgPeer.Client(config)
   client.on('error', () => {}) // a dropped idle connection surfaces on its next query instead
   try {
     await client.connect()

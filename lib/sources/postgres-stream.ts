@@ -16,7 +16,8 @@
  *   confirmed position, and the next commit record may start exactly at this
  *   one's end. So we pass end − 1, and the server hears the end itself.
  */
-import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication'
+import type { LogicalReplicationService, Pgoutput } from 'pg-logical-replication'
+import { replication } from './pg-peers.ts'
 import type pg from 'pg'
 import { applyBatch, handedToMesh, type ChangeSink, type RefusedKey } from './source.ts'
 import type { RowMapping } from './postgres-setup.ts'
@@ -92,7 +93,7 @@ export class ReplicationSession {
     this.#slot = slot
     this.#publication = publication
     this.ended = new Promise((resolve) => { this.#end = resolve })
-    this.#service = new LogicalReplicationService(config, {
+    this.#service = new replication.LogicalReplicationService(config, {
       acknowledge: { auto: false, timeoutSeconds: 0 },
       flowControl: { enabled: true },
     })
@@ -108,7 +109,7 @@ export class ReplicationSession {
 
   /** Starts streaming from the slot's confirmed position; resolve `ended` to learn when it stops. */
   run (): void {
-    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.#publication] })
+    const plugin = new replication.PgoutputPlugin({ protoVersion: 1, publicationNames: [this.#publication] })
     const parse = plugin.parse.bind(plugin)
     plugin.parse = (buffer: Buffer) => {
       this.#received++

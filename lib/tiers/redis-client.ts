@@ -4,7 +4,8 @@
  * `sendCommand` is used, whose shape differs between the two; everything
  * else (routing by slot in Cluster, reconnection) is node-redis's.
  */
-import { RESP_TYPES, type RedisClientType, type RedisClusterType } from 'redis'
+import type { RedisClientType, RedisClusterType } from 'redis'
+import { nodeRedis } from './node-redis.ts'
 import { WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './redis-record.ts'
 
 /**
@@ -26,7 +27,7 @@ export interface RedisConnection {
  * default, an AbortSignal.timeout per command): the tier times its calls
  * itself (breaker.ts Deadlines), with one timer for all of them.
  */
-const AS_BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer }, timeout: 0 } as const
+const AS_BUFFERS = { typeMapping: { [nodeRedis.RESP_TYPES.BLOB_STRING]: Buffer }, timeout: 0 } as const
 
 export class RedisCalls {
   readonly #send: (key: string | undefined, args: Array<string | Buffer>, readonly: boolean) => Promise<unknown>

@@ -4,9 +4,9 @@
  * E_INVALID_OPTION naming it.
  */
 import { debuglog } from 'node:util'
-import { createClient } from 'redis'
 import { invalidOption } from '../errors.ts'
 import type { RedisConnection } from './redis-client.ts'
+import { nodeRedis } from './node-redis.ts'
 
 const log = debuglog('meshcache:redis')
 
@@ -85,7 +85,7 @@ export function resolveRedisTierOptions (options: RedisTierOptions): ResolvedRed
   let ownsConnection = false
   if (typeof redis === 'string') {
     if (!/^rediss?:\/\//.test(redis)) invalidOption('l2.redis', `must be a node-redis client or cluster, or a redis:// URL, got ${JSON.stringify(redis)}`)
-    const client = createClient({ url: redis })
+    const client = nodeRedis.createClient({ url: redis })
     // node-redis emits an error per failed reconnection; unheard, it would crash the process.
     client.on('error', (error: unknown) => { log('redis client: %s', (error as Error)?.message) })
     connection = client as unknown as RedisConnection

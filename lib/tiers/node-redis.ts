@@ -1,0 +1,9 @@
+/**
+ * node-redis, an optional peer dependency, loaded once for the tier's files:
+ * without it, importing meshcache/redis (or setting `l2`) fails with
+ * E_MISSING_DEPENDENCY naming it (lib/peer-dependency.ts), not with Node's
+ * error naming a file of ours.
+ */
+import { importPeer } from '../peer-dependency.ts'
+
+export const nodeRedis = await importPeer('redis', async () => await import('redis'))
