@@ -1,6 +1,7 @@
 /**
  * SPEC.md and the code must agree: every constant row, every limit, every
- * error code, and the worked example frame are checked here.
+ * error code, and the worked example frame are checked here (and that the
+ * README names every error code).
  */
 import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
@@ -48,6 +49,14 @@ test('the error codes in SPEC.md §3.4 exist in the code', () => {
   const codes = [...spec.matchAll(/^\| (E_[A-Z_]+) \|/gm)].map((m) => m[1])
   assert.ok(codes.length >= 6)
   for (const c of codes) assert.ok(Object.values(ErrorCode).includes(c as never), `${c} is not an ErrorCode`)
+})
+
+test('the README names every error code the code raises (E_FRAME_* as one)', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  for (const c of Object.values(ErrorCode)) {
+    const named = c.startsWith('E_FRAME_') ? '`E_FRAME_*`' : `\`${c}\``
+    assert.ok(readme.includes(named), `README.md does not name ${c}`)
+  }
 })
 
 test('SPEC.md §4.1 names the reserved clear key the code uses', () => {
