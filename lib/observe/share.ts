@@ -119,6 +119,11 @@ function fingerprint (s: StatsSummary): string {
   return JSON.stringify({ ...s, t: 0 })
 }
 
+/** Whether `cache`'s summary is being shared (shareStats ran, and was not stopped). */
+export function isSharing (cache: MeshCache<any>): boolean {
+  return sharing.has(cache)
+}
+
 /**
  * Starts sharing `cache`'s summary with its peers. Idempotent per cache:
  * a second call returns the running one. Stops with the returned `stop()`

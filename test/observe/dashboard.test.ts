@@ -9,12 +9,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { ErrorCode, MeshCacheError, type MeshCache } from '../../lib/index.ts'
 import { serveDashboard } from '../../lib/observe/dashboard/server.ts'
-import { shareStats } from '../../lib/observe/share.ts'
+import { isSharing, shareStats } from '../../lib/observe/share.ts'
 import { cluster } from '../helpers/cluster.ts'
 import { ask as askNode } from '../helpers/mesh-process.ts'
 
@@ -142,6 +144,35 @@ test('off loopback a token is required; data needs it, bad options are refused',
         assert.instance(error, MeshCacheError)
         assert.is((error as MeshCacheError).code, ErrorCode.INVALID_OPTION)
       }
+    }
+    // A port or host it cannot listen on: refused naming the option, and nothing of the call left running.
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as AddressInfo).port
+    try {
+      for (const [options, pattern] of [
+        [{ port }, new RegExp(`^option \`port\` ${port} is already in use on 127\\.0\\.0\\.1`)],
+        [{ host: '192.0.2.1', token: 'a-long-enough-secret-token' }, /^option `host` "192\.0\.2\.1" is not an address of this machine$/],
+      ] as const) {
+        const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+        try {
+          await serveDashboard(a, options)
+          assert.unreachable(JSON.stringify(options))
+        } catch (error) {
+          assert.instance(error, MeshCacheError)
+          assert.is((error as MeshCacheError).code, ErrorCode.INVALID_OPTION)
+          assert.match((error as Error).message, pattern)
+        }
+        assert.not.ok(isSharing(a), 'the sharing it started was stopped')
+        assert.is(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, timers, 'no timer left running')
+      }
+      // Sharing that was on before the call stays on.
+      const shared = shareStats(a)
+      await serveDashboard(a, { port }).then(() => assert.unreachable('a taken port'), () => {})
+      assert.ok(isSharing(a), 'sharing started before the call is left on')
+      shared.stop()
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()))
     }
     const token = 'a-long-enough-secret-token'
     const d = await serveDashboard(a, { host: '0.0.0.0', token })

@@ -19,8 +19,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { isIP } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { MeshCache } from '../../cache.ts'
-import { invalidOption } from '../../errors.ts'
-import { shareStats } from '../share.ts'
+import { ErrorCode, MeshCacheError, invalidOption } from '../../errors.ts'
+import { isSharing, shareStats } from '../share.ts'
 import { PAGE_HTML, PAGE_JS } from './page.ts'
 import { SnapshotBuilder } from './snapshot.ts'
 
@@ -58,6 +58,23 @@ async function uplotFile (name: 'uPlot.iife.min.js' | 'uPlot.min.css'): Promise<
 }
 
 /**
+ * Why the server could not listen, as the option to change (as the mesh's
+ * own listen does, lib/net/libp2p/index.ts); anything else as Node gave it.
+ */
+function listenError (error: unknown, host: string, port: number): unknown {
+  const code = (error as { code?: unknown })?.code
+  const problem = code === 'EADDRINUSE'
+    ? ['port', `${port} is already in use on ${host} (another dashboard, or a server of the service?): choose another, or 0 for a free one`]
+    : code === 'EACCES'
+      ? ['port', `${port} needs privileges this process does not have (a port below 1024?): choose another, or 0 for a free one`]
+      : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+        ? ['host', `${JSON.stringify(host)} is not an address of this machine`]
+        : undefined
+  if (problem === undefined) return error
+  return new MeshCacheError(ErrorCode.INVALID_OPTION, `option \`${problem[0]}\` ${problem[1]}`, { cause: error })
+}
+
+/**
  * Serves the dashboard of `cache`'s mesh. Starts sharing this instance's
  * summary with its peers (shareStats) if that is not on yet; the peers must
  * share theirs too for their figures to show.
@@ -74,6 +91,7 @@ export async function serveDashboard (cache: MeshCache<any>, options: DashboardO
   const interval = options.interval ?? 1_000
   if (!Number.isSafeInteger(interval) || interval < 100) invalidOption('interval', `must be an integer of at least 100 ms, got ${String(interval)}`)
 
+  const wasSharing = isSharing(cache)
   const shared = shareStats(cache)
   const builder = new SnapshotBuilder(cache, () => shared.summary())
   const clients = new Set<ServerResponse>()
@@ -124,10 +142,17 @@ export async function serveDashboard (cache: MeshCache<any>, options: DashboardO
   }, interval)
   timer.unref()
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => { server.off('error', reject); resolve() })
-  })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host, () => { server.off('error', reject); resolve() })
+    })
+  } catch (error) {
+    // Nothing of this call outlives it: its timer, and the sharing it started.
+    clearInterval(timer)
+    if (!wasSharing) shared.stop()
+    throw listenError(error, host, port)
+  }
   const bound = (server.address() as { port: number }).port
   const shown = host.includes(':') ? `[${host}]` : host
   return {
