@@ -5,6 +5,7 @@
  */
 import { debuglog } from 'node:util'
 import { invalidOption } from '../errors.ts'
+import { refuseUnknown } from '../core/suggest.ts'
 import type { RedisConnection } from './redis-client.ts'
 import { nodeRedis } from './node-redis.ts'
 
@@ -55,6 +56,15 @@ export interface RedisTierOptions {
   maxPending?: number
 }
 
+/** Every option name, for refusing unknown ones with a suggestion (`l2.tiemout`). */
+export const REDIS_TIER_OPTION_NAMES = [
+  'redis', 'prefix', 'ttl', 'tombstoneTtl', 'timeout', 'failureThreshold', 'probeInterval', 'maxPending',
+] as const satisfies ReadonlyArray<keyof RedisTierOptions>
+/** Fails to compile, naming it, when an option is added to RedisTierOptions but not to the names above. */
+type MissingOptionName = Exclude<keyof RedisTierOptions, (typeof REDIS_TIER_OPTION_NAMES)[number]>
+const everyOptionNamed: [MissingOptionName] extends [never] ? true : MissingOptionName = true
+void everyOptionNamed
+
 export interface ResolvedRedisTierOptions {
   connection: RedisConnection
   /** The tier made the client from a URL: it connects and closes it. */
@@ -70,6 +80,7 @@ export interface ResolvedRedisTierOptions {
 
 export function resolveRedisTierOptions (options: RedisTierOptions): ResolvedRedisTierOptions {
   if (options === null || typeof options !== 'object') invalidOption('l2', 'must be an object with a `redis` client or URL')
+  refuseUnknown(options, REDIS_TIER_OPTION_NAMES, 'l2.')
   if (options.prefix !== undefined && typeof options.prefix !== 'string') invalidOption('l2.prefix', `must be a string, got ${typeof options.prefix}`)
   // Every number is checked before a client is made: a refused option leaves nothing behind.
   const numbers = {
@@ -92,6 +103,11 @@ export function resolveRedisTierOptions (options: RedisTierOptions): ResolvedRed
     ownsConnection = true
   } else if (redis !== null && typeof redis === 'object' && typeof (redis as { sendCommand?: unknown }).sendCommand === 'function') {
     connection = redis as RedisConnection
+    // Never connected, or closed: every call would fail, counted in l2Errors while the service ran on without L2.
+    // (connect() opens at once, so a client still connecting, or reconnecting to a Redis that is down, is open.)
+    if (connection.isOpen !== true) {
+      invalidOption('l2.redis', 'is a client that is not connected: `await client.connect()` first (yours to connect and close), or give a redis:// URL for a client the tier owns')
+    }
   } else {
     invalidOption('l2.redis', 'must be a node-redis client or cluster (createClient / createCluster), or a redis:// URL')
   }

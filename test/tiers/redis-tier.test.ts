@@ -6,7 +6,7 @@
 import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { RESP_TYPES } from 'redis'
+import { RESP_TYPES, createClient } from 'redis'
 import { ErrorCode, MeshCacheError, jsonCodec } from '../../lib/index.ts'
 import { RedisTier, type RedisTierOptions } from '../../lib/tiers/redis.ts'
 import type { TierFailure, TierHost } from '../../lib/tiers/tier.ts'
@@ -177,6 +177,10 @@ test('bad options fail with E_INVALID_OPTION naming the option', () => {
     [{ redis: lab.client, tombstoneTtl: 1.5 }, /l2\.tombstoneTtl/],
     [{ redis: lab.client, prefix: 3 }, /l2\.prefix/],
     [null, /l2/],
+    // A misspelt option would leave its default in force, silently.
+    [{ redis: lab.client, tiemout: 5 }, /^option `l2\.tiemout` is not an option; did you mean `l2\.timeout`\?/],
+    // A client never connected (or closed) would fail every call while the service ran on without L2.
+    [{ redis: createClient({ url: lab.server.url }) }, /^option `l2\.redis` is a client that is not connected: `await client\.connect\(\)` first/],
   ]
   for (const [options, pattern] of cases) {
     try {
