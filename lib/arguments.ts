@@ -5,6 +5,8 @@
  */
 import { ErrorCode, MeshCacheError } from './errors.ts'
 import { assertUserKey } from './loading/tags.ts'
+import { closest, optionNames } from './core/suggest.ts'
+import type { SetOptions } from './cache.ts'
 
 /**
  * A key (or what travels as one: a `dependsOn` key, a tag): a string with a
@@ -34,12 +36,43 @@ export function checkTtl (ttl: number | undefined, fallback: number, maxTtl: num
   return ttl
 }
 
-/** A call's options: absent, or an object (null or a number there is a caller's mistake, not "no options"). */
-export function checkOptionsArgument (method: string, options: unknown): void {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+/**
+ * A call's options: absent, or an object (null or a number there is a
+ * caller's mistake, not "no options") of `known` names only: a misspelt one
+ * (`{ tll: 5_000 }`) would leave its default in force, silently. A for-in
+ * over the object's few keys: no array is made on the write path.
+ */
+export function checkOptionsArgument (method: string, options: unknown, known: readonly string[]): void {
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null) {
     throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${method}: options must be an object, got ${options === null ? 'null' : typeof options}`)
   }
+  for (const name in options) {
+    if (known.includes(name) || !Object.hasOwn(options, name)) continue
+    const guess = closest(name, known)
+    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT,
+      `${method}: \`${name}\` is not an option${guess === undefined ? '' : `; did you mean \`${guess}\`?`} (the options are ${known.join(', ')})`)
+  }
 }
+
+/** `ready`'s options. */
+export interface ReadyOptions {
+  /** Peers to wait for. @default 1 */
+  peers?: number | undefined
+  /** Milliseconds before E_READY_TIMEOUT. @default 10_000 */
+  timeout?: number | undefined
+}
+
+/** The options of `whenReplicated` and `close`. */
+export interface TimeoutOptions {
+  /** Milliseconds to wait (whenReplicated: 5,000, then E_REPLICATION_TIMEOUT; close: 2,000, then a warning). */
+  timeout?: number | undefined
+}
+
+/** The options of `set`, `ready`, `whenReplicated` and `close` (getOrLoad's: load-options.ts). */
+export const SET_OPTION_NAMES = optionNames<SetOptions>()(['ttl', 'local', 'dependsOn', 'tags'])
+export const READY_OPTION_NAMES = optionNames<ReadyOptions>()(['peers', 'timeout'])
+export const TIMEOUT_OPTION_NAMES = optionNames<TimeoutOptions>()(['timeout'])
 
 /**
  * `set`'s arguments, all checked before any state changes: a user key, a
@@ -52,7 +85,7 @@ export function checkSetArguments (key: string, value: unknown, options: { ttl?:
   if (value === undefined || value === null) {
     throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `value of key ${JSON.stringify(key)} is ${String(value)}: use delete() to remove a key`)
   }
-  checkOptionsArgument('set', options)
+  checkOptionsArgument('set', options, SET_OPTION_NAMES)
   const local = options?.local
   if (local !== undefined && typeof local !== 'boolean') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `set: \`local\` must be a boolean, got ${JSON.stringify(local) ?? typeof local}`)
   return checkTtl(options?.ttl, limits.ttl, limits.maxTtl)

@@ -12,7 +12,8 @@
  */
 import { RecordKind, type RecordKindValue } from '../protocol/constants.ts'
 import type { Store } from './core/store.ts'
-import { checkKey, checkOptionsArgument, checkSetArguments, checkTimeout } from './arguments.ts'
+import { READY_OPTION_NAMES, TIMEOUT_OPTION_NAMES, checkKey, checkOptionsArgument, checkSetArguments, checkTimeout, type ReadyOptions, type TimeoutOptions } from './arguments.ts'
+import { LOAD_OPTION_NAMES } from './loading/load-options.ts'
 import type { ResolvedOptions } from './options.ts'
 import type { PeerInfo } from './sync/membership.ts'
 import type { Derived } from './loading/derived.ts'
@@ -203,7 +204,7 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
     try {
       this.#w.assertOpen() // SPEC §9: a closed cache neither loads nor serves through getOrLoad
       if (typeof key !== 'string' || key === '') checkKey(key, this.#o.limits.maxKeyBytes)
-      checkOptionsArgument('getOrLoad', options)
+      checkOptionsArgument('getOrLoad', options, LOAD_OPTION_NAMES)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -324,10 +325,10 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
    * E_READY_TIMEOUT, listing the bootstrap addresses and the failed attempts
    * (`peer:error`) with their codes.
    */
-  ready (options: { peers?: number | undefined, timeout?: number | undefined } = {}): Promise<void> {
+  ready (options: ReadyOptions = {}): Promise<void> {
     try {
       this.#w.assertOpen()
-      checkOptionsArgument('ready', options)
+      checkOptionsArgument('ready', options, READY_OPTION_NAMES)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -340,11 +341,11 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
    * an older value of those keys. Rejects after `timeout` ms (default
    * 5,000) with E_REPLICATION_TIMEOUT naming the peers that did not confirm.
    */
-  whenReplicated (options: { timeout?: number | undefined } = {}): Promise<void> {
+  whenReplicated (options: TimeoutOptions = {}): Promise<void> {
     let timeout: number
     try {
       this.#w.assertOpen()
-      checkOptionsArgument('whenReplicated', options)
+      checkOptionsArgument('whenReplicated', options, TIMEOUT_OPTION_NAMES)
       timeout = checkTimeout('whenReplicated', options.timeout, 5_000)
     } catch (error) {
       return Promise.reject(error)
@@ -397,8 +398,8 @@ export class MeshCache<V extends {} = {}> extends MeshCacheEmitter {
    * `timeout` ms (default 2,000) for the connected peers to confirm that
    * (SPEC §10); one that does not is named in a warning in the log.
    */
-  async close (options: { timeout?: number | undefined } = {}): Promise<void> {
-    checkOptionsArgument('close', options)
+  async close (options: TimeoutOptions = {}): Promise<void> {
+    checkOptionsArgument('close', options, TIMEOUT_OPTION_NAMES)
     const timeout = checkTimeout('close', options.timeout, 2_000)
     await this.#w.close(() => {
       this.#audit?.stop()

@@ -3,7 +3,7 @@
  * option fails at construction with E_INVALID_OPTION naming it.
  */
 import { invalidOption } from './errors.ts'
-import { refuseUnknown } from './core/suggest.ts'
+import { optionNames, refuseUnknown } from './core/suggest.ts'
 import type { Now } from './core/clock.ts'
 import type { Transport } from './net/transport.ts'
 import type { CodecName, ValueCodec } from './value-codec.ts'
@@ -173,15 +173,11 @@ function resolveLimits (value: unknown): DecodeLimits {
   return limits
 }
 
-/** Every option name, for refusing unknown ones with a suggestion. */
-export const OPTION_NAMES = [
+/** Every option name, for refusing unknown ones with a suggestion (a name left out fails to compile). */
+export const OPTION_NAMES = optionNames<MeshCacheOptions>()([
   'namespace', 'max', 'ttl', 'maxTtl', 'mode', 'transport', 'listen', 'peers', 'psk', 'identity', 'gossipsub', 'maxPeers',
   'now', 'nodeId', 'region', 'codec', 'maxClockSkew', 'syncInterval', 'announceInterval', 'gcInterval', 'limits', 'logger', 'l2',
-] as const satisfies ReadonlyArray<keyof MeshCacheOptions>
-/** Fails to compile, naming it, when an option is added to MeshCacheOptions but not to OPTION_NAMES (it would be refused as unknown). */
-type MissingOptionName = Exclude<keyof MeshCacheOptions, (typeof OPTION_NAMES)[number]>
-const everyOptionNamed: [MissingOptionName] extends [never] ? true : MissingOptionName = true
-void everyOptionNamed
+])
 
 export function resolveOptions<V> (options: MeshCacheOptions<V>): ResolvedOptions<V> {
   if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object')

@@ -1,13 +1,22 @@
 /**
  * The edges of the API a new user meets first: the runtime check, unknown
- * or mistyped options, and what `identity` and `logger` accept.
+ * or mistyped options (the factory's, a call's, a plug-in's), and what
+ * `identity` and `logger` accept.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createLibp2pTransport, createMeshCache, ErrorCode, MeshCacheError } from '../lib/index.ts'
 import { assertSupportedRuntime, MIN_NODE_MAJOR } from '../lib/core/runtime.ts'
 import { createMemoryNetwork } from '../lib/testing/index.ts'
-import { rejectsCode } from './helpers/assert-code.ts'
+import { rejectsCode, throwsCode } from './helpers/assert-code.ts'
+import { cluster } from './helpers/cluster.ts'
+import { metrics } from '@opentelemetry/api'
+import { Registry } from 'prom-client'
+import { registerMetrics } from '../lib/observe/prometheus.ts'
+import { registerOtelMetrics } from '../lib/observe/otel.ts'
+import { serveDashboard } from '../lib/observe/dashboard/server.ts'
+import { isSharing, shareStats } from '../lib/observe/share.ts'
+import { createPostgresSource } from '../lib/sources/postgres.ts'
 
 test('Node older than 22 is refused with E_UNSUPPORTED_RUNTIME saying what to do', () => {
   for (const version of ['20.20.2', '18.0.0', '21.9.9', '']) {
@@ -32,6 +41,50 @@ test('an unknown option is refused with a suggestion', async () => {
   await rejectsCode(createMeshCache({ namespace: 'n', transport: t, syncIntreval: 0 } as never), ErrorCode.INVALID_OPTION, /did you mean `syncInterval`/)
   await rejectsCode(createMeshCache({ namespace: 'n', transport: t, zzzzzzzzzz: 1 } as never), ErrorCode.INVALID_OPTION, /`zzzzzzzzzz` is not an option \(the options are namespace, /)
   await rejectsCode(createLibp2pTransport({ dialTimout: 5 } as never), ErrorCode.INVALID_OPTION, /did you mean `dialTimeout`/)
+})
+
+test('a call\'s misspelt option is refused with a suggestion, and the call changes nothing', async () => {
+  const { nodes: [a, b], net, close } = await cluster<string>(2)
+  try {
+    throwsCode(() => a!.set('k', 'v', { tll: 5_000 } as never), ErrorCode.INVALID_ARGUMENT, /^set: `tll` is not an option; did you mean `ttl`\? \(the options are ttl, local, dependsOn, tags\)$/)
+    throwsCode(() => a!.set('k', 'v', { ttl: 5_000, dependOn: ['x'] } as never), ErrorCode.INVALID_ARGUMENT, /did you mean `dependsOn`/)
+    await net.flush()
+    assert.is(a!.get('k'), undefined, 'nothing was stored')
+    assert.is(a!.stats().localUpdates, 0, 'nothing was written')
+    assert.is(b!.stats().remoteUpdates, 0, 'nothing was sent')
+    let loads = 0
+    await rejectsCode(a!.getOrLoad('k', () => { loads++; return 'v' }, { timout: 5 } as never), ErrorCode.INVALID_ARGUMENT, /^getOrLoad: `timout` is not an option; did you mean `timeout`\?/)
+    await rejectsCode(a!.getOrLoad('k', () => { loads++; return 'v' }, { negativeTTL: 5 } as never), ErrorCode.INVALID_ARGUMENT, /did you mean `negativeTtl`/)
+    assert.is(loads, 0, 'no loader ran')
+    assert.is(a!.get('k'), undefined)
+    await rejectsCode(a!.ready({ peer: 1 } as never), ErrorCode.INVALID_ARGUMENT, /^ready: `peer` is not an option; did you mean `peers`\?/)
+    await rejectsCode(a!.whenReplicated({ timout: 10 } as never), ErrorCode.INVALID_ARGUMENT, /^whenReplicated: `timout` is not an option; did you mean `timeout`\?/)
+    await rejectsCode(a!.close({ timout: 10 } as never), ErrorCode.INVALID_ARGUMENT, /^close: `timout` is not an option/)
+    a!.set('k', 'v', { ttl: 5_000, local: false, dependsOn: undefined, tags: [] })
+    assert.is(a!.get('k'), 'v', 'the known options are taken, undefined ones too; and close above did not close')
+    // Inherited names are not the caller's options: only own keys are checked.
+    a!.set('k2', 'v', Object.create({ anything: 1 }) as never)
+    assert.is(a!.get('k2'), 'v')
+  } finally {
+    await close()
+  }
+})
+
+test('a plug-in\'s misspelt option is refused with a suggestion (audit, metrics, dashboard, sharing, change source)', async () => {
+  const { nodes: [a], close } = await cluster<string>(1)
+  try {
+    throwsCode(() => a!.audit({ sample: 0.1, source: () => 'v', maxPerSec: 5 } as never), ErrorCode.INVALID_OPTION, /^option `maxPerSec` is not an option; did you mean `maxPerSecond`\?/)
+    throwsCode(() => registerMetrics(a!, { registry: new Registry(), labls: {} } as never), ErrorCode.INVALID_OPTION, /did you mean `labels`/)
+    throwsCode(() => registerOtelMetrics(a!, { meter: metrics.getMeter('t'), atributes: {} } as never), ErrorCode.INVALID_OPTION, /did you mean `attributes`/)
+    await rejectsCode(serveDashboard(a!, { prot: 0 } as never), ErrorCode.INVALID_OPTION, /did you mean `port`/)
+    throwsCode(() => shareStats(a!, { intervall: 1_000 } as never), ErrorCode.INVALID_OPTION, /did you mean `interval`/)
+    assert.not.ok(isSharing(a!), 'nothing started')
+    // Refused before it connects anywhere: no database at this address is needed.
+    await rejectsCode(createPostgresSource(a!, { connection: 'postgres://127.0.0.1:1/none', slot: 's', publication: 'p', tables: { t: () => [] }, tabels: {} } as never),
+      ErrorCode.INVALID_OPTION, /^option `tabels` is not an option; did you mean `tables`\?/)
+  } finally {
+    await close()
+  }
 })
 
 test('identity: bad text or bytes are refused; it cannot be combined with a given transport', async () => {

@@ -39,3 +39,14 @@ export function refuseUnknown (options: object, known: readonly string[], prefix
     invalidOption(`${prefix}${name}`, `is not an option${guess === undefined ? '' : `; did you mean \`${prefix}${guess}\`?`} (the options are ${known.join(', ')})`)
   }
 }
+
+/**
+ * `names`, every option name of `T`, checked when compiled: a name `T` does
+ * not have, or one of `T`'s left out (it would be refused as unknown), fails
+ * to compile, naming it. Usage: `optionNames<SetOptions>()(['ttl', …])`.
+ */
+export function optionNames<T> () {
+  return <const N extends ReadonlyArray<keyof T & string>>(
+    names: N & ([Exclude<keyof T, N[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, N[number]> }),
+  ): N => names
+}

@@ -7,6 +7,7 @@
  */
 import { ErrorCode, MeshCacheError } from '../errors.ts'
 import { resolveBases } from './dependencies.ts'
+import { optionNames } from '../core/suggest.ts'
 
 export interface LoadContext {
   /** Aborted when every caller waiting on this load aborted (never for a refresh that serves a stale value). */
@@ -65,6 +66,9 @@ export interface LoadOptions {
   /** Tags of the loaded value: `invalidateTag(t)` evicts it on every instance. */
   tags?: string[] | undefined
 }
+
+/** Every option name, for refusing unknown ones with a suggestion. */
+export const LOAD_OPTION_NAMES = optionNames<LoadOptions>()(['ttl', 'grace', 'softTimeout', 'timeout', 'signal', 'negativeTtl', 'dependsOn', 'tags'])
 
 /** What resolving the options needs from the cache. */
 export interface LoadLimits {

@@ -21,9 +21,13 @@
  */
 import { isDeepStrictEqual } from 'node:util'
 import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
+import { optionNames, refuseUnknown } from '../core/suggest.ts'
 import { addMetricSource, type MetricFamily, type MetricSource } from './exporter.ts'
 import { physicalMs } from '../core/clock.ts'
 import { afterThisRun } from '../core/runtime.ts'
+
+/** Every option name, for refusing unknown ones with a suggestion (a name left out fails to compile). */
+const AUDIT_OPTION_NAMES = optionNames<AuditOptions>()(['sample', 'source', 'equals', 'changedAt', 'maxPerSecond', 'grace', 'random'])
 
 export interface AuditOptions<V = unknown> {
   /** Fraction of hits to re-check, 0 to 1 (0: the hook runs but samples nothing). */
@@ -113,6 +117,7 @@ export class Audit<V> {
 
   constructor (host: AuditHost, options: AuditOptions<V>) {
     if (options === null || typeof options !== 'object') invalidOption('audit', 'must be an object with `sample` and `source`')
+    refuseUnknown(options, AUDIT_OPTION_NAMES)
     const { sample, source } = options
     if (typeof sample !== 'number' || !(sample >= 0 && sample <= 1)) invalidOption('sample', `must be a fraction from 0 to 1, got ${String(sample)}`)
     if (typeof source !== 'function') invalidOption('source', 'must be a function (key) => value | Promise<value>')

@@ -16,8 +16,12 @@
  */
 import type { Attributes, BatchObservableResult, Meter, Observable } from '@opentelemetry/api'
 import { invalidOption } from '../errors.ts'
+import { optionNames, refuseUnknown } from '../core/suggest.ts'
 import { ensureCoreSource } from './core-metrics.ts'
 import { collectFamilies, watchMetricSources, type HistogramSample, type MetricFamily, type Exporter, type ObservedCache } from './exporter.ts'
+
+/** Every option name, for refusing unknown ones with a suggestion (a name left out fails to compile). */
+const OTEL_OPTION_NAMES = optionNames<OtelOptions>()(['meter', 'prefix', 'attributes'])
 
 export interface OtelOptions {
   /** The service's Meter (`metrics.getMeter('my-service')`). */
@@ -65,6 +69,7 @@ export function otelExporter (options: OtelOptions): Exporter {
  */
 export function registerOtelMetrics (cache: ObservedCache, options: OtelOptions): () => void {
   if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object with a `meter`')
+  refuseUnknown(options, OTEL_OPTION_NAMES)
   const { meter } = options
   if (typeof meter?.createObservableCounter !== 'function' || typeof meter.addBatchObservableCallback !== 'function') {
     invalidOption('meter', 'must be an @opentelemetry/api Meter')

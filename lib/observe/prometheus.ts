@@ -15,8 +15,12 @@
  */
 import type { Registry } from 'prom-client'
 import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
+import { optionNames, refuseUnknown } from '../core/suggest.ts'
 import { ensureCoreSource } from './core-metrics.ts'
 import { collectFamilies, watchMetricSources, type MetricFamily, type Exporter, type ObservedCache } from './exporter.ts'
+
+/** Every option name, for refusing unknown ones with a suggestion (a name left out fails to compile). */
+const PROMETHEUS_OPTION_NAMES = optionNames<PrometheusOptions>()(['registry', 'prefix', 'labels'])
 
 export interface PrometheusOptions {
   /** The service's prom-client `Registry`. Required: the global registry is never used. */
@@ -98,6 +102,7 @@ export function prometheusExporter (options: PrometheusOptions): Exporter {
  */
 export function registerMetrics (cache: ObservedCache, options: PrometheusOptions): () => void {
   if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object with a `registry`')
+  refuseUnknown(options, PROMETHEUS_OPTION_NAMES)
   const { registry } = options
   if (typeof registry?.registerMetric !== 'function' || typeof registry.removeSingleMetric !== 'function') {
     invalidOption('registry', 'must be a prom-client Registry (the service\'s own; the global one is never used implicitly)')

@@ -10,6 +10,7 @@
  */
 import type { MeshCache } from '../cache.ts'
 import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
+import { optionNames, refuseUnknown } from '../core/suggest.ts'
 import { LAG_BOUNDS_MS } from './lag-histogram.ts'
 import type { EvictReason } from '../core/store.ts'
 
@@ -62,6 +63,9 @@ export interface StatsSummary {
    */
   ca?: number
 }
+
+/** Every option name, for refusing unknown ones with a suggestion (a name left out fails to compile). */
+const SHARE_OPTION_NAMES = optionNames<ShareOptions>()(['interval'])
 
 export interface ShareOptions {
   /** Milliseconds between advertisements (each only if a figure moved). @default 1_000 */
@@ -130,6 +134,8 @@ export function isSharing (cache: MeshCache<any>): boolean {
  * (and when the cache closes).
  */
 export function shareStats (cache: MeshCache<any>, options: ShareOptions = {}): Shared {
+  if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object')
+  refuseUnknown(options, SHARE_OPTION_NAMES)
   const running = sharing.get(cache)
   if (running !== undefined) return running
   const interval = options.interval ?? DEFAULT_SHARE_INTERVAL

@@ -1,7 +1,14 @@
 /** The options of `createPostgresSource`, their defaults and their validation (E_INVALID_OPTION naming the option). */
 import type pg from 'pg'
 import { invalidOption } from '../errors.ts'
+import { optionNames, refuseUnknown } from '../core/suggest.ts'
 import type { RowMapping, SourceWarning } from './postgres-setup.ts'
+
+/** Every option name, for refusing unknown ones with a suggestion (a name left out fails to compile). */
+const POSTGRES_OPTION_NAMES = optionNames<PostgresSourceOptions>()([
+  'connection', 'slot', 'publication', 'tables', 'tags', 'lagWarningBytes', 'lagWarningMs', 'statusIntervalMs',
+  'retryIntervalMs', 'electionIntervalMs', 'releaseAfterMs', 'ackDelayMs', 'maxKeysPerTransaction', 'onWarning',
+])
 
 export interface PostgresSourceOptions {
   /** A connection string or a `pg` ClientConfig. The role needs REPLICATION (and CREATE on the database to create the publication). */
@@ -59,6 +66,7 @@ export type ResolvedOptions = Required<Omit<PostgresSourceOptions, 'tags' | 'onW
 
 export function resolve (o: PostgresSourceOptions): ResolvedOptions {
   if (typeof o !== 'object' || o === null) invalidOption('options', 'must be an object')
+  refuseUnknown(o, POSTGRES_OPTION_NAMES)
   if (typeof o.connection !== 'string' && (typeof o.connection !== 'object' || o.connection === null)) invalidOption('connection', 'must be a connection string or a pg ClientConfig')
   if (typeof o.slot !== 'string' || !/^[a-z0-9_]{1,63}$/.test(o.slot)) invalidOption('slot', 'must be 1-63 characters of a-z, 0-9 and _ (PostgreSQL slot names)')
   if (typeof o.publication !== 'string' || o.publication.length === 0) invalidOption('publication', 'must be a non-empty string')

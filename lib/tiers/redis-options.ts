@@ -5,7 +5,7 @@
  */
 import { debuglog } from 'node:util'
 import { invalidOption } from '../errors.ts'
-import { refuseUnknown } from '../core/suggest.ts'
+import { optionNames, refuseUnknown } from '../core/suggest.ts'
 import type { RedisConnection } from './redis-client.ts'
 import { nodeRedis } from './node-redis.ts'
 
@@ -56,14 +56,10 @@ export interface RedisTierOptions {
   maxPending?: number
 }
 
-/** Every option name, for refusing unknown ones with a suggestion (`l2.tiemout`). */
-export const REDIS_TIER_OPTION_NAMES = [
+/** Every option name, for refusing unknown ones with a suggestion (`l2.tiemout`; a name left out fails to compile). */
+export const REDIS_TIER_OPTION_NAMES = optionNames<RedisTierOptions>()([
   'redis', 'prefix', 'ttl', 'tombstoneTtl', 'timeout', 'failureThreshold', 'probeInterval', 'maxPending',
-] as const satisfies ReadonlyArray<keyof RedisTierOptions>
-/** Fails to compile, naming it, when an option is added to RedisTierOptions but not to the names above. */
-type MissingOptionName = Exclude<keyof RedisTierOptions, (typeof REDIS_TIER_OPTION_NAMES)[number]>
-const everyOptionNamed: [MissingOptionName] extends [never] ? true : MissingOptionName = true
-void everyOptionNamed
+])
 
 export interface ResolvedRedisTierOptions {
   connection: RedisConnection

@@ -6,7 +6,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import { parseIdentity } from './identity.ts'
 import { invalidOption } from '../../errors.ts'
-import { refuseUnknown } from '../../core/suggest.ts'
+import { optionNames, refuseUnknown } from '../../core/suggest.ts'
 import { CHUNK_BYTES } from './envelope.ts'
 import { normalizePsk } from './psk.ts'
 
@@ -161,15 +161,11 @@ export interface Libp2pTransportOptions {
   logger?: ComponentLogger | undefined
 }
 
-/** Every option name, for refusing unknown ones with a suggestion. */
-const TRANSPORT_OPTION_NAMES = [
+/** Every option name, for refusing unknown ones with a suggestion (a name left out fails to compile). */
+const TRANSPORT_OPTION_NAMES = optionNames<Libp2pTransportOptions>()([
   'listen', 'peers', 'psk', 'identity', 'redialInterval', 'maxRedialInterval', 'dialTimeout', 'forgetAfter',
   'keepaliveInterval', 'peerTimeout', 'probeInterval', 'maxPeers', 'region', 'crossRegionLinks', 'maxFrameBytes', 'maxBufferedBytes', 'gossipsub', 'logger',
-] as const satisfies ReadonlyArray<keyof Libp2pTransportOptions>
-/** Fails to compile, naming it, when an option is added to Libp2pTransportOptions but not to the list above. */
-type MissingOptionName = Exclude<keyof Libp2pTransportOptions, (typeof TRANSPORT_OPTION_NAMES)[number]>
-const everyOptionNamed: [MissingOptionName] extends [never] ? true : MissingOptionName = true
-void everyOptionNamed
+])
 
 export interface ResolvedOptions {
   listen: string[]

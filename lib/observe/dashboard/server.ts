@@ -20,9 +20,13 @@ import { isIP } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { MeshCache } from '../../cache.ts'
 import { ErrorCode, MeshCacheError, invalidOption } from '../../errors.ts'
+import { optionNames, refuseUnknown } from '../../core/suggest.ts'
 import { isSharing, shareStats } from '../share.ts'
 import { PAGE_HTML, PAGE_JS } from './page.ts'
 import { SnapshotBuilder } from './snapshot.ts'
+
+/** Every option name, for refusing unknown ones with a suggestion (a name left out fails to compile). */
+const DASHBOARD_OPTION_NAMES = optionNames<DashboardOptions>()(['port', 'host', 'token', 'interval'])
 
 export interface DashboardOptions {
   /** TCP port; 0 picks a free one (see the returned `url`). @default 0 */
@@ -81,6 +85,7 @@ function listenError (error: unknown, host: string, port: number): unknown {
  */
 export async function serveDashboard (cache: MeshCache<any>, options: DashboardOptions = {}): Promise<Dashboard> {
   if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object')
+  refuseUnknown(options, DASHBOARD_OPTION_NAMES)
   const host = options.host ?? '127.0.0.1'
   if (typeof host !== 'string' || host === '') invalidOption('host', 'must be a host name or address')
   const port = options.port ?? 0
