@@ -7,10 +7,17 @@
  * …/redis-client.js"). This names the feature, the package, the versions and
  * the command instead, as a MeshCacheError (`E_MISSING_DEPENDENCY`).
  *
+ * The peers are loaded with CommonJS's `require` (all three are CommonJS
+ * packages, so it is the module `import` would give): an `await import()` at
+ * a module's top would make meshcache/redis and meshcache/postgres
+ * asynchronous modules, which a CommonJS service can no longer `require()`
+ * (ERR_REQUIRE_ASYNC_MODULE; a test pins that it can).
+ *
  * prom-client, @opentelemetry/api and uplot are not here: the exporters only
  * use the registry or meter the service passes in (types alone), and the
  * dashboard serves its charts only when uplot is installed (a 404 saying so).
  */
+import { createRequire } from 'node:module'
 import { ErrorCode, MeshCacheError } from './errors.ts'
 
 /** Each peer a feature loads, with package.json's range for it (a test pins the two together). */
@@ -22,14 +29,17 @@ export const OPTIONAL_PEERS = {
 
 export type OptionalPeer = keyof typeof OPTIONAL_PEERS
 
+/** Resolves from this file, as an import here would: up to the service's node_modules. */
+const requireHere = createRequire(import.meta.url)
+
 /**
- * `load()` (an `import()` of `name` itself, so bundlers and types see the
- * specifier), or `E_MISSING_DEPENDENCY` if `name` is not installed. Any other
- * failure, a missing package of its own among them, is thrown as it is.
+ * The peer `name` (`load` is how: tests load modules of their own), or
+ * `E_MISSING_DEPENDENCY` if `name` is not installed. Any other failure, a
+ * missing package of the peer's own among them, is thrown as it is.
  */
-export async function importPeer<M> (name: OptionalPeer, load: () => Promise<M>): Promise<M> {
+export function requirePeer<M> (name: OptionalPeer, load: () => unknown = () => requireHere(name)): M {
   try {
-    return await load()
+    return load() as M
   } catch (error) {
     if (!isMissingPackage(error, name)) throw error
     const { range, feature } = OPTIONAL_PEERS[name]
@@ -39,10 +49,10 @@ export async function importPeer<M> (name: OptionalPeer, load: () => Promise<M>)
   }
 }
 
-/** Whether `error` is Node's "cannot find" for the package `name` itself (ESM's, or CommonJS's from inside a CommonJS peer). */
+/** Whether `error` is Node's "cannot find" for the package `name` itself (CommonJS's, or ESM's). */
 export function isMissingPackage (error: unknown, name: string): boolean {
   if (!(error instanceof Error)) return false
   const code = (error as { code?: unknown }).code
-  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
-    (error.message.includes(`package '${name}'`) || error.message.includes(`module '${name}'`))
+  return (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') &&
+    (error.message.includes(`module '${name}'`) || error.message.includes(`package '${name}'`))
 }

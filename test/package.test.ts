@@ -60,11 +60,11 @@ function consumerProject (): string {
   if (existsSync(join(dir, 'node_modules/meshcache'))) return dir
   execFileSync('mkdir', ['-p', dir])
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-  // With the optional peers the README's snippets import (meshcache/redis, meshcache/postgres), at the exact versions
+  // With the optional peers the README's snippets import (meshcache/redis, meshcache/postgres: all three), at the exact versions
   // this repo has installed, not its ranges: a range picks up a release mid-publish (redis 6.4.0 before its
   // @redis/bloom 6.4.0 was on the registry failed a CI run), and the installed ones are in the npm cache.
   const installed = (name: string): string => (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version
-  const peers = ['redis', 'pg', '@types/pg'].map((name) => `${name}@${installed(name)}`)
+  const peers = ['redis', 'pg', 'pg-logical-replication', '@types/pg'].map((name) => `${name}@${installed(name)}`)
   execFileSync('npm', ['install', '--prefer-offline', '--no-save', '--ignore-scripts', tarball, ...peers], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 })
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
     compilerOptions: {
@@ -136,6 +136,23 @@ test('without its optional peers the core runs, and l2, meshcache/redis and mesh
     assert.is(result[what]?.code, 'E_MISSING_DEPENDENCY', `${what}: ${JSON.stringify(result[what])}`)
     assert.match(result[what]?.message ?? '', new RegExp(`\`${peer}\`.*npm install ${peer}$`), what)
   }
+})
+
+/** What `require()` of each entry gives in `dir`, run as a CommonJS script: 'ok' or the error's code. */
+function requireEach (dir: string, entries: string[]): Record<string, string> {
+  const script = `const out = {}; for (const s of ${JSON.stringify(entries)}) { try { require(s); out[s] = 'ok' } catch (e) { out[s] = e.code } }; console.log(JSON.stringify(out))`
+  const run = spawnSync(process.execPath, ['--input-type=commonjs', '-e', script], { cwd: dir, env, encoding: 'utf8', timeout: 60_000 })
+  assert.is(run.status, 0, `${run.stdout}${run.stderr}`)
+  return JSON.parse(run.stdout.trim().split('\n').pop() as string) as Record<string, string>
+}
+
+test('a CommonJS service can require() the package and its subpaths (no top-level await in them)', () => {
+  const entries = ['meshcache', 'meshcache/testing', 'meshcache/redis', 'meshcache/postgres', 'meshcache/observe', 'meshcache/prometheus', 'meshcache/otel', 'meshcache/dashboard']
+  const got = requireEach(consumerProject(), entries)
+  assert.equal(got, Object.fromEntries(entries.map((e) => [e, 'ok'])))
+  // Without the peers, as from import: the typed error, thrown by require() itself.
+  assert.equal(requireEach(join(work, 'no-peers'), ['meshcache', 'meshcache/redis', 'meshcache/postgres']),
+    { meshcache: 'ok', 'meshcache/redis': 'E_MISSING_DEPENDENCY', 'meshcache/postgres': 'E_MISSING_DEPENDENCY' })
 })
 
 test('on Node older than 22, createMeshCache refuses with E_UNSUPPORTED_RUNTIME', () => {

@@ -5,7 +5,7 @@
  * with Node's error naming a file of ours. pg first: pg-logical-replication
  * requires it, and would otherwise report it as its own failure.
  */
-import { importPeer } from '../peer-dependency.ts'
+import { requirePeer } from '../peer-dependency.ts'
 
-export const pg = (await importPeer('pg', async () => await import('pg'))).default
-export const replication = await importPeer('pg-logical-replication', async () => await import('pg-logical-replication'))
+export const pg = requirePeer<typeof import('pg')>('pg')
+export const replication = requirePeer<typeof import('pg-logical-replication')>('pg-logical-replication')

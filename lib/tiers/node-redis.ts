@@ -4,6 +4,6 @@
  * E_MISSING_DEPENDENCY naming it (lib/peer-dependency.ts), not with Node's
  * error naming a file of ours.
  */
-import { importPeer } from '../peer-dependency.ts'
+import { requirePeer } from '../peer-dependency.ts'
 
-export const nodeRedis = await importPeer('redis', async () => await import('redis'))
+export const nodeRedis = requirePeer<typeof import('redis')>('redis')

@@ -15,8 +15,9 @@ function reach (entry: string): { files: Set<string>, packages: Set<string> } {
     if (files.has(file)) return
     files.add(file)
     const source = readFileSync(file, 'utf8')
-    for (const m of source.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
-      const spec = (m[1] ?? m[2] ?? m[3]) as string
+    // Static and dynamic imports (not `typeof import(…)`, a type), and the optional peers' requirePeer('…').
+    for (const m of source.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]|(?<!typeof )import\(\s*['"]([^'"]+)['"]\s*\)|requirePeer(?:<[^>]*>)?\(\s*['"]([^'"]+)['"]/gm)) {
+      const spec = (m[1] ?? m[2] ?? m[3] ?? m[4]) as string
       if (/^import\s+type\s|^export\s+type\s/.test(m[0].trim())) continue
       if (spec.startsWith('.')) visit(resolve(dirname(file), spec))
       else packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string))
