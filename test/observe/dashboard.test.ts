@@ -148,6 +148,7 @@ test('off loopback a token is required; data needs it, bad options are refused',
       for (const [options, pattern] of [
         [{ port }, new RegExp(`^option \`port\` ${port} is already in use on 127\\.0\\.0\\.1`)],
         [{ host: '192.0.2.1', token: 'a-long-enough-secret-token' }, /^option `host` "192\.0\.2\.1" is not an address of this machine$/],
+        [{ host: 'no-such-host.invalid', token: 'a-long-enough-secret-token' }, /^option `host` "no-such-host\.invalid" is a name that does not resolve$/],
       ] as const) {
         const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
         await rejectsCode(serveDashboard(a, options), ErrorCode.INVALID_OPTION, pattern)

@@ -71,9 +71,11 @@ function listenError (error: unknown, host: string, port: number): unknown {
     ? ['port', `${port} is already in use on ${host} (another dashboard, or a server of the service?): choose another, or 0 for a free one`]
     : code === 'EACCES'
       ? ['port', `${port} needs privileges this process does not have (a port below 1024?): choose another, or 0 for a free one`]
-      : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+      : code === 'EADDRNOTAVAIL'
         ? ['host', `${JSON.stringify(host)} is not an address of this machine`]
-        : undefined
+        : code === 'ENOTFOUND'
+          ? ['host', `${JSON.stringify(host)} is a name that does not resolve`]
+          : undefined
   if (problem === undefined) return error
   return new MeshCacheError(ErrorCode.INVALID_OPTION, `option \`${problem[0]}\` ${problem[1]}`, { cause: error })
 }
