@@ -41,6 +41,7 @@ test('an unknown option is refused with a suggestion', async () => {
   await rejectsCode(createMeshCache({ namespace: 'n', transport: t, syncIntreval: 0 } as never), ErrorCode.INVALID_OPTION, /did you mean `syncInterval`/)
   await rejectsCode(createMeshCache({ namespace: 'n', transport: t, zzzzzzzzzz: 1 } as never), ErrorCode.INVALID_OPTION, /`zzzzzzzzzz` is not an option \(the options are namespace, /)
   await rejectsCode(createLibp2pTransport({ dialTimout: 5 } as never), ErrorCode.INVALID_OPTION, /did you mean `dialTimeout`/)
+  await rejectsCode(createLibp2pTransport({ gossipsub: { minPeer: 5 } } as never), ErrorCode.INVALID_OPTION, /^option `gossipsub\.minPeer` is not an option; did you mean `gossipsub\.minPeers`\?/)
 })
 
 test('a call\'s misspelt option is refused with a suggestion, and the call changes nothing', async () => {

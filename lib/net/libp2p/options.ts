@@ -265,6 +265,7 @@ function resolveRelay (value: unknown): number | undefined {
   if (value === undefined || value === false) return undefined
   if (value === true) return DEFAULT_RELAY_MIN_PEERS
   if (typeof value !== 'object' || value === null) invalidOption('gossipsub', 'must be a boolean or { minPeers }')
+  refuseUnknown(value, ['minPeers'], 'gossipsub.')
   const minPeers = (value as { minPeers?: unknown }).minPeers
   if (minPeers === undefined) return DEFAULT_RELAY_MIN_PEERS
   if (typeof minPeers !== 'number' || !Number.isInteger(minPeers) || minPeers < 0) {
