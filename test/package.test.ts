@@ -128,10 +128,12 @@ test('without its optional peers the core runs, and l2, meshcache/redis and mesh
   copyFileSync(fileURLToPath(new URL('./package/no-peers.mjs', import.meta.url)), join(dir, 'no-peers.mjs'))
   const run = spawnSync(process.execPath, ['no-peers.mjs'], { cwd: dir, env, encoding: 'utf8', timeout: 60_000 })
   assert.is(run.status, 0, `no-peers.mjs failed:\n${run.stdout}${run.stderr}`)
-  const result = JSON.parse(run.stdout.trim().split('\n').pop() as string) as Record<string, { ok?: true, code?: string, message?: string }>
+  const result = JSON.parse(run.stdout.trim().split('\n').pop() as string) as Record<string, { ok?: true, code?: string, message?: string, value?: unknown }>
   assert.equal(result.core, { ok: true }, 'the core needs no optional peer')
   assert.equal(result.prometheus, { ok: true }, 'meshcache/prometheus uses the registry it is given')
   assert.equal(result.otel, { ok: true }, 'meshcache/otel uses the meter it is given')
+  // The dashboard runs without uplot, says so in the service's log, and its chart script is a 404.
+  assert.equal(result.dashboard, { ok: true, value: { warnings: ['dashboard: uplot is not installed, so the page shows no charts: npm install uplot'], chart: 404 } })
   for (const [what, peer] of [['l2', 'redis'], ['redis', 'redis'], ['postgres', 'pg']] as const) {
     assert.is(result[what]?.code, 'E_MISSING_DEPENDENCY', `${what}: ${JSON.stringify(result[what])}`)
     assert.match(result[what]?.message ?? '', new RegExp(`\`${peer}\`.*npm install ${peer}$`), what)

@@ -4,8 +4,8 @@ import { createMeshCache } from 'meshcache'
 
 const outcome = async (run) => {
   try {
-    await run()
-    return { ok: true }
+    const value = await run()
+    return value === undefined ? { ok: true } : { ok: true, value }
   } catch (e) {
     return { code: e.code, message: e.message }
   }
@@ -18,5 +18,17 @@ const result = {
   postgres: await outcome(async () => { await import('meshcache/postgres') }),
   prometheus: await outcome(async () => { await import('meshcache/prometheus') }),
   otel: await outcome(async () => { await import('meshcache/otel') }),
+  dashboard: await outcome(async () => {
+    const warnings = []
+    const log = () => {}
+    const logger = { trace: log, debug: log, info: log, error: log, warn: (obj, msg) => { warnings.push(msg) } }
+    const { serveDashboard } = await import('meshcache/dashboard')
+    const c = await createMeshCache({ namespace: 'n', logger })
+    const d = await serveDashboard(c)
+    const chart = await fetch(new URL('uplot.js', d.url))
+    await d.close()
+    await c.close()
+    return { warnings: warnings.filter((w) => w.startsWith('dashboard:')), chart: chart.status }
+  }),
 }
 console.log(JSON.stringify(result))

@@ -52,6 +52,16 @@ function isLoopback (host: string): boolean {
   return LOOPBACK.has(host) || (isIP(host) === 4 && host.startsWith('127.'))
 }
 
+/** Whether uPlot (an optional peer dependency) can be found: without it the page has no charts. */
+function uplotInstalled (): boolean {
+  try {
+    import.meta.resolve('uplot/dist/uPlot.iife.min.js')
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** uPlot's files, resolved in the installed package when first asked for (optional peer dependency). */
 async function uplotFile (name: 'uPlot.iife.min.js' | 'uPlot.min.css'): Promise<Buffer | undefined> {
   try {
@@ -162,8 +172,11 @@ export async function serveDashboard (cache: MeshCache<any>, options: DashboardO
   }
   const bound = (server.address() as { port: number }).port
   const shown = host.includes(':') ? `[${host}]` : host
+  const url = `http://${shown}:${bound}/${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`
+  // Said once, where the service's logs are, rather than only as a 404 the page's reader never sees.
+  if (!uplotInstalled()) cache.logger.warn({ port: bound }, 'dashboard: uplot is not installed, so the page shows no charts: npm install uplot')
   return {
-    url: `http://${shown}:${bound}/${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`,
+    url,
     port: bound,
     async close () {
       clearInterval(timer)
