@@ -9,6 +9,27 @@ import type { RecordKindValue } from '../protocol/constants.ts'
 import type { EvictEvent, EvictReason } from './core/store.ts'
 import type { ChangeEvent, MeshCacheEventPayloads } from './events.ts'
 import { KIND_NAMES } from './observe/inspect.ts'
+import { ErrorCode, MeshCacheError } from './errors.ts'
+import { closest, optionNames } from './core/suggest.ts'
+
+/** Every event a cache emits (a name left out fails to compile). */
+const EVENT_NAMES = optionNames<MeshCacheEventPayloads>()([
+  'evict', 'change', 'frameError', 'peer:join', 'peer:leave', 'peer:error', 'stale', 'tierError', 'clockSkew',
+])
+/** EventEmitter's own: generic code listens for them on any emitter, and they must keep working. */
+const EMITTER_EVENTS = ['error', 'newListener', 'removeListener']
+
+/**
+ * A listener for a name the cache never emits would wait in silence (in
+ * JavaScript: TypeScript refuses the name already). Symbols pass, as Node's
+ * own (captureRejectionSymbol) are.
+ */
+function checkEventName (method: string, event: unknown): void {
+  if (typeof event !== 'string' || (EVENT_NAMES as readonly string[]).includes(event) || EMITTER_EVENTS.includes(event)) return
+  const guess = closest(event, EVENT_NAMES)
+  throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT,
+    `${method}: ${JSON.stringify(event)} is not an event of a cache${guess === undefined ? '' : `; did you mean '${guess}'?`} (the events are ${EVENT_NAMES.join(', ')})`)
+}
 
 /** Emission, lent to the parts that fire events (lib/wiring.ts) without making it public API. */
 export interface EventSink {
@@ -25,10 +46,12 @@ export class MeshCacheEmitter extends EventEmitter {
   // than through EventEmitter<Map>, whose conditional listener types other
   // interfaces (ObservedCache) cannot be matched against.
   override on<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    checkEventName('on', event)
     return super.on(event, listener as never)
   }
 
   override once<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    checkEventName('once', event)
     return super.once(event, listener as never)
   }
 
@@ -37,7 +60,18 @@ export class MeshCacheEmitter extends EventEmitter {
   }
 
   override addListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    checkEventName('addListener', event)
     return super.addListener(event, listener as never)
+  }
+
+  override prependListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    checkEventName('prependListener', event)
+    return super.prependListener(event, listener as never)
+  }
+
+  override prependOnceListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
+    checkEventName('prependOnceListener', event)
+    return super.prependOnceListener(event, listener as never)
   }
 
   override removeListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {

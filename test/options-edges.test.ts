@@ -71,6 +71,31 @@ test('a call\'s misspelt option is refused with a suggestion, and the call chang
   }
 })
 
+test('a listener for an event the cache never emits is refused with a suggestion (JavaScript callers; TypeScript refuses the name already)', async () => {
+  const { nodes: [a], close } = await cluster<string>(1)
+  try {
+    const listener = (): void => {}
+    throwsCode(() => a!.on('evicted' as never, listener), ErrorCode.INVALID_ARGUMENT, /^on: "evicted" is not an event of a cache; did you mean 'evict'\? \(the events are evict, change, /)
+    throwsCode(() => a!.once('peer-join' as never, listener), ErrorCode.INVALID_ARGUMENT, /^once: "peer-join" is not an event of a cache; did you mean 'peer:join'\?/)
+    throwsCode(() => a!.addListener('chnage' as never, listener), ErrorCode.INVALID_ARGUMENT, /did you mean 'change'/)
+    throwsCode(() => a!.prependListener('stales' as never, listener), ErrorCode.INVALID_ARGUMENT, /did you mean 'stale'/)
+    throwsCode(() => a!.prependOnceListener('zzzzzzzz' as never, listener), ErrorCode.INVALID_ARGUMENT, /^prependOnceListener: "zzzzzzzz" is not an event of a cache \(the events are /)
+    assert.equal(a!.eventNames(), [], 'no listener was added')
+    // EventEmitter's own names and symbols still work, as generic code expects of any emitter.
+    a!.on('error' as never, listener)
+    a!.on('newListener' as never, listener)
+    a!.on(Symbol('mine') as never, listener)
+    let evicted = 0
+    a!.once('evict', () => { evicted++ })
+    a!.set('k', 'v')
+    a!.delete('k')
+    assert.is(evicted, 1, 'once() for a known event still works')
+    assert.is(a!.eventNames().length, 3)
+  } finally {
+    await close()
+  }
+})
+
 test('a plug-in\'s misspelt option is refused with a suggestion (audit, metrics, dashboard, sharing, change source)', async () => {
   const { nodes: [a], close } = await cluster<string>(1)
   try {
