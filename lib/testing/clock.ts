@@ -1,3 +1,5 @@
+import { ErrorCode, MeshCacheError } from '../errors.ts'
+
 /** A manual clock for tests: time moves only when the test says so, so TTL tests never sleep. */
 export interface TestClock {
   /** Pass as the cache's `now` option. */
@@ -6,11 +8,18 @@ export interface TestClock {
   set(ms: number): void
 }
 
+/** A time the clock may show or move by: a NaN would make every TTL check false, and the cache serve forever. */
+function finite (what: string, ms: unknown): number {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${what} must be a finite number of ms, got ${String(ms)}`)
+  return ms
+}
+
 export function createTestClock (start = 1_700_000_000_000): TestClock {
-  let t = start
+  let t = finite('createTestClock: start', start)
   return {
     now: () => t,
-    advance: (ms) => { t += ms },
-    set: (ms) => { t = ms },
+    // A negative step is allowed: a wall clock stepped back (NTP) is a case worth testing.
+    advance: (ms) => { t += finite('advance', ms) },
+    set: (ms) => { t = finite('set', ms) },
   }
 }

@@ -17,7 +17,18 @@
  */
 import * as prng from 'lib0/prng'
 import { invalidOption } from '../errors.ts'
+import { optionNames, refuseUnknown } from '../core/suggest.ts'
 import type { Channel, FrameHandler, Transport } from '../net/transport.ts'
+
+/** Every option name, for refusing unknown ones with a suggestion (a name left out fails to compile). */
+const OPTION_NAMES = optionNames<MemoryNetworkOptions>()(['seed', 'dropRate', 'duplicateRate', 'auto', 'latency', 'links', 'spread'])
+
+/** A probability option: absent (0), or a number from 0 to 1. */
+function rate (name: string, v: unknown): number {
+  if (v === undefined) return 0
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) invalidOption(name, `must be a probability from 0 to 1, got ${String(v)}`)
+  return v
+}
 
 export interface MemoryNetworkOptions {
   /** Seed of every random choice. @default 1 */
@@ -82,16 +93,22 @@ export class MemoryNetwork {
   #dropRule: ((from: string, to: string, frame: Uint8Array) => boolean) | undefined
 
   constructor (options: MemoryNetworkOptions = {}) {
-    const rate = (name: string, v: number | undefined): number => {
-      if (v === undefined) return 0
-      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) invalidOption(name, 'must be a probability from 0 to 1')
-      return v
+    // A test that misspells `seed` or `dropRate` would run unseeded or without faults and still pass: refused.
+    if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object')
+    refuseUnknown(options, OPTION_NAMES)
+    const seed = options.seed ?? 1
+    if (!Number.isSafeInteger(seed)) invalidOption('seed', `must be an integer, got ${String(seed)}`)
+    const latency = options.latency ?? [0, 2]
+    if (!Array.isArray(latency) || latency.length !== 2 || !latency.every((ms) => Number.isFinite(ms) && ms >= 0) || latency[0] > latency[1]) {
+      invalidOption('latency', `must be [min, max] in ms with 0 <= min <= max, got ${JSON.stringify(latency)}`)
     }
-    this.#gen = prng.create(options.seed ?? 1)
+    if (options.auto !== undefined && typeof options.auto !== 'boolean') invalidOption('auto', `must be a boolean, got ${String(options.auto)}`)
+    if (options.spread !== undefined && typeof options.spread !== 'boolean') invalidOption('spread', `must be a boolean, got ${String(options.spread)}`)
+    this.#gen = prng.create(seed)
     this.#dropRate = rate('dropRate', options.dropRate)
     this.#duplicateRate = rate('duplicateRate', options.duplicateRate)
     this.#auto = options.auto ?? false
-    this.#latency = options.latency ?? [0, 2]
+    this.#latency = latency
     this.#spread = options.spread ?? false
     if (options.links !== undefined) this.#links = linkMap(options.links)
   }
@@ -123,8 +140,12 @@ export class MemoryNetwork {
 
   /** Changes the loss and duplication rates (e.g. to 0 before the final convergence check). */
   setFaults (faults: { dropRate?: number, duplicateRate?: number }): void {
-    if (faults.dropRate !== undefined) this.#dropRate = faults.dropRate
-    if (faults.duplicateRate !== undefined) this.#duplicateRate = faults.duplicateRate
+    refuseUnknown(faults, ['dropRate', 'duplicateRate'])
+    // Both checked before either changes.
+    const dropRate = faults.dropRate === undefined ? this.#dropRate : rate('dropRate', faults.dropRate)
+    const duplicateRate = faults.duplicateRate === undefined ? this.#duplicateRate : rate('duplicateRate', faults.duplicateRate)
+    this.#dropRate = dropRate
+    this.#duplicateRate = duplicateRate
   }
 
   /**
