@@ -42,14 +42,21 @@ export function defaultLogger (name: string): MeshLogger {
 }
 
 /**
+ * libp2p's own format specifiers (`%p` a peer id, `%a` a multiaddr, `%e` an
+ * error, `%c` a CID, `%b`/`%t` bytes) as `%s`: util.format knows none of
+ * them, and left `%a` in the line with the value appended after it. Each of
+ * those values prints itself as text; a `%%` stays a literal percent.
+ */
+const LIBP2P_SPECIFIERS = /(?<!%)%[paectb]/g
+
+/**
  * A libp2p ComponentLogger writing to `logger`, so the transport's logs go to
- * the same place (libp2p formats with `%p`, `%a`, `%e`, `%s`; util.format
- * renders those it does not know as text).
+ * the same place, formatted as the `debug` logger would.
  */
 export function toComponentLogger (logger: MeshLogger): ComponentLogger {
   const forComponent = (component: string): Libp2pLogger => {
     const write = (level: 'trace' | 'debug' | 'error') => (formatter: unknown, ...args: unknown[]) => {
-      logger[level]({ component }, format(String(formatter), ...args))
+      logger[level]({ component }, format(String(formatter).replace(LIBP2P_SPECIFIERS, '%s'), ...args))
     }
     return Object.assign(write('debug'), {
       error: write('error'),

@@ -3,6 +3,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MeshCache } from '../../lib/index.ts'
 import { cluster } from '../helpers/cluster.ts'
+import { toComponentLogger, type MeshLogger } from '../../lib/observe/logger.ts'
 
 type Line = { level: string, obj: Record<string, unknown>, msg: string }
 function recorder (): { lines: Line[], logger: Record<'trace' | 'debug' | 'info' | 'warn' | 'error', (obj?: object | string, msg?: string) => void> } {
@@ -57,6 +58,23 @@ test('a clear is logged where it is made and where it arrives, with what it drop
   } finally {
     await c.close()
   }
+})
+
+test('the libp2p transport\'s lines arrive formatted: its %p, %a and %e specifiers filled in, not left in the text', () => {
+  const lines: Array<{ obj: unknown, msg: string | undefined }> = []
+  const keep = (obj: unknown, msg?: string): void => { lines.push({ obj, msg }) }
+  const logger: MeshLogger = { trace: keep, debug: keep, info: keep, warn: keep, error: keep }
+  const log = toComponentLogger(logger).forComponent('libp2p:tcp')
+  const peer = { toString: () => '12D3KooWExample' }
+  const address = { toString: () => '/ip4/127.0.0.1/tcp/4001' }
+  log('dialing %p on %a', peer, address)
+  log.error('dial to %a failed: %e (100%% of %d tries)', address, new Error('refused'), 3)
+  log.trace('plain %s', 'text')
+  assert.equal(lines.map((l) => l.obj), [{ component: 'libp2p:tcp' }, { component: 'libp2p:tcp' }, { component: 'libp2p:tcp' }])
+  assert.is(lines[0]?.msg, 'dialing 12D3KooWExample on /ip4/127.0.0.1/tcp/4001')
+  // An error prints with its stack, as libp2p's own %e does in the `debug` logger.
+  assert.match(lines[1]?.msg ?? '', /^dial to \/ip4\/127\.0\.0\.1\/tcp\/4001 failed: Error: refused\n\s+at [\s\S]+ \(100% of 3 tries\)$/)
+  assert.is(lines[2]?.msg, 'plain text')
 })
 
 test.run()
