@@ -43,6 +43,18 @@ test('setFaults refuses a bad rate or name and changes neither rate', async () =
   assert.is(net.stats.duplicated, 0)
 })
 
+test('partition refuses a group that is not an array of names, and dropWhere a rule that is not a function; neither changes the network', async () => {
+  const net = createMemoryNetwork({ seed: 4 })
+  net.transport('a')
+  net.transport('b')
+  throwsCode(() => net.partition(['a'], 'b' as never), ErrorCode.INVALID_ARGUMENT, /^partition: each group must be an array of node names, got \[\["a"\],"b"\]$/)
+  throwsCode(() => net.partition(['a', 5 as never]), ErrorCode.INVALID_ARGUMENT, /^partition:/)
+  assert.ok(net.reachable('a', 'b'), 'still one group')
+  throwsCode(() => net.dropWhere(true as never), ErrorCode.INVALID_ARGUMENT, /^dropWhere: the rule must be a function/)
+  net.partition(['a'], ['b'])
+  assert.not.ok(net.reachable('a', 'b'), 'a good partition still applies')
+})
+
 test('the test clock refuses NaN and infinities, and keeps its time', () => {
   throwsCode(() => createTestClock(Number.NaN), ErrorCode.INVALID_ARGUMENT, /^createTestClock: start must be a finite number of ms, got NaN$/)
   throwsCode(() => createTestClock('1' as never), ErrorCode.INVALID_ARGUMENT, /start must be a finite number/)

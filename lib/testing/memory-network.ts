@@ -16,7 +16,7 @@
  * that forwarded it; a loss on a hop loses it for whoever had no other path).
  */
 import * as prng from 'lib0/prng'
-import { invalidOption } from '../errors.ts'
+import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
 import { optionNames, refuseUnknown } from '../core/suggest.ts'
 import type { Channel, FrameHandler, Transport } from '../net/transport.ts'
 
@@ -155,11 +155,16 @@ export class MemoryNetwork {
    * chosen copy: `net.dropWhere((from, to, f) => from === 'n1' && to === 'n2' && f[1] === 0)`.
    */
   dropWhere (rule: ((from: string, to: string, frame: Uint8Array) => boolean) | undefined): void {
+    if (rule !== undefined && typeof rule !== 'function') throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `dropWhere: the rule must be a function (from, to, frame) => boolean, or undefined, got ${typeof rule}`)
     this.#dropRule = rule
   }
 
   /** Splits the nodes: each array is a group; nodes named in none form one more group. */
   partition (...groups: string[][]): void {
+    // partition(['a'], 'b') would split 'b' into its letters: refused before anything moves.
+    if (!groups.every((g) => Array.isArray(g) && g.every((node) => typeof node === 'string'))) {
+      throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `partition: each group must be an array of node names, got ${JSON.stringify(groups)}`)
+    }
     const before = this.#reachablePairs()
     for (const node of this.#group.keys()) this.#group.set(node, groups.length)
     groups.forEach((g, i) => { for (const node of g) this.#group.set(node, i) })
