@@ -24,6 +24,7 @@
  * come and go): exporters that register families up front (prom-client)
  * learn them from the first `collect()`, made when the source is added.
  */
+import { ErrorCode, MeshCacheError } from '../errors.ts'
 import type { EvictEvent } from '../core/store.ts'
 import type { CacheStats } from './stats.ts'
 import type { PeerInfo } from '../sync/membership.ts'
@@ -128,11 +129,16 @@ function registration (cache: object): Registration {
 
 const FAMILY_NAME = /^[a-z_][a-z0-9_]*$/
 
+/** A source the contract refuses: a caller's argument, typed as every error of the library is. */
+function badSource (message: string): MeshCacheError {
+  return new MeshCacheError(ErrorCode.INVALID_ARGUMENT, message)
+}
+
 /** Checks a family's shape: a source that breaks the contract fails where it is added, not in a scrape. */
 export function checkFamily (f: MetricFamily, source: string): void {
-  if (!FAMILY_NAME.test(f.name)) throw new TypeError(`metric source ${source}: family name ${JSON.stringify(f.name)} is not snake_case`)
-  if (f.type === 'counter' && !f.name.endsWith('_total')) throw new TypeError(`metric source ${source}: counter ${f.name} must end in _total`)
-  if (f.type !== 'counter' && f.name.endsWith('_total')) throw new TypeError(`metric source ${source}: ${f.type} ${f.name} must not end in _total`)
+  if (!FAMILY_NAME.test(f.name)) throw badSource(`metric source ${source}: family name ${JSON.stringify(f.name)} is not snake_case`)
+  if (f.type === 'counter' && !f.name.endsWith('_total')) throw badSource(`metric source ${source}: counter ${f.name} must end in _total`)
+  if (f.type !== 'counter' && f.name.endsWith('_total')) throw badSource(`metric source ${source}: ${f.type} ${f.name} must not end in _total`)
 }
 
 /**
@@ -141,10 +147,10 @@ export function checkFamily (f: MetricFamily, source: string): void {
  */
 export function addMetricSource (cache: object, source: MetricSource): () => void {
   if (typeof source?.name !== 'string' || typeof source.collect !== 'function') {
-    throw new TypeError('a metric source needs a name and a collect() function')
+    throw badSource('a metric source needs a name and a collect() function')
   }
   const r = registration(cache)
-  if (r.sources.some((s) => s.name === source.name)) throw new TypeError(`metric source ${source.name} is already added to this cache`)
+  if (r.sources.some((s) => s.name === source.name)) throw badSource(`metric source ${source.name} is already added to this cache`)
   for (const f of source.collect()) checkFamily(f, source.name)
   r.sources.push(source)
   for (const listener of r.listeners) listener(source)

@@ -16,6 +16,7 @@ import { prometheusExporter, registerMetrics } from '../../lib/observe/prometheu
 import { cluster } from '../helpers/cluster.ts'
 import { ask as askNode } from '../helpers/mesh-process.ts'
 import { startPrometheus } from '../helpers/prometheus-server.ts'
+import { throwsCode } from '../helpers/assert-code.ts'
 
 type Json = Awaited<ReturnType<Registry['getMetricsAsJSON']>>
 const find = (json: Json, name: string) => json.find((m) => m.name === name)
@@ -136,8 +137,10 @@ test('a plug-in source (an L2 tier, say) shares families by name and may arrive 
     assert.is(valueOf(json, 'meshcache_hits_total', { tier: 'l2' }), 7)
     assert.is(valueOf(json, 'meshcache_hits_total', { tier: 'l1' }), 0)
     assert.is(valueOf(json, 'meshcache_l2_connected', {}), 1)
-    assert.throws(() => addMetricSource(a, { name: 'bad', collect: () => [{ type: 'counter', name: 'hits', help: '', samples: [] }] }), /must end in _total/)
-    assert.throws(() => addMetricSource(a, { name: 'l2', collect: () => [] }), /already added/)
+    // Refused as every argument error of the library is: a MeshCacheError with a stable code.
+    throwsCode(() => addMetricSource(a, { name: 'bad', collect: () => [{ type: 'counter', name: 'hits', help: '', samples: [] }] }), ErrorCode.INVALID_ARGUMENT, /must end in _total/)
+    throwsCode(() => addMetricSource(a, { name: 'l2', collect: () => [] }), ErrorCode.INVALID_ARGUMENT, /already added/)
+    throwsCode(() => addMetricSource(a, { name: 'x' } as never), ErrorCode.INVALID_ARGUMENT, /needs a name and a collect\(\) function/)
   } finally {
     await c.close()
   }
