@@ -9,8 +9,8 @@ import type { RecordKindValue } from '../protocol/constants.ts'
 import type { EvictEvent, EvictReason } from './core/store.ts'
 import type { ChangeEvent, MeshCacheEventPayloads } from './events.ts'
 import { KIND_NAMES } from './observe/inspect.ts'
-import { ErrorCode, MeshCacheError } from './errors.ts'
 import { closest, optionNames } from './core/suggest.ts'
+import type { MeshLogger } from './observe/logger.ts'
 
 /** Every event a cache emits (a name left out fails to compile). */
 const EVENT_NAMES = optionNames<MeshCacheEventPayloads>()([
@@ -20,15 +20,14 @@ const EVENT_NAMES = optionNames<MeshCacheEventPayloads>()([
 const EMITTER_EVENTS = ['error', 'newListener', 'removeListener']
 
 /**
- * A listener for a name the cache never emits would wait in silence (in
- * JavaScript: TypeScript refuses the name already). Symbols pass, as Node's
- * own (captureRejectionSymbol) are.
+ * What to say of a listener for a name the cache never emits, or undefined
+ * for one it does (and for EventEmitter's own names, and symbols).
  */
-function checkEventName (method: string, event: unknown): void {
-  if (typeof event !== 'string' || (EVENT_NAMES as readonly string[]).includes(event) || EMITTER_EVENTS.includes(event)) return
+function unknownEvent (method: string, event: unknown): string | undefined {
+  if (typeof event !== 'string' || (EVENT_NAMES as readonly string[]).includes(event) || EMITTER_EVENTS.includes(event)) return undefined
   const guess = closest(event, EVENT_NAMES)
-  throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT,
-    `${method}: ${JSON.stringify(event)} is not an event of a cache${guess === undefined ? '' : `; did you mean '${guess}'?`} (the events are ${EVENT_NAMES.join(', ')})`)
+  return `${method}: ${JSON.stringify(event)} is not an event of a cache, so this listener is never called` +
+    `${guess === undefined ? '' : `; did you mean '${guess}'?`} (the events are ${EVENT_NAMES.join(', ')})`
 }
 
 /** Emission, lent to the parts that fire events (lib/wiring.ts) without making it public API. */
@@ -40,18 +39,37 @@ export interface EventSink {
   listening: (name: keyof MeshCacheEventPayloads) => boolean
 }
 
-export class MeshCacheEmitter extends EventEmitter {
+export abstract class MeshCacheEmitter extends EventEmitter {
+  /** Where a listener for an unknown event is reported (the cache's `logger` option). */
+  abstract get logger (): MeshLogger
+
+  /** Names already reported: once each is enough. */
+  readonly #reported = new Set<string>()
+
+  /**
+   * A listener for a name the cache never emits would wait in silence (from
+   * JavaScript; TypeScript refuses the name already). It is kept, as any
+   * EventEmitter keeps it (generic code listens for lists of names on many
+   * emitters), and a warning names the closest event, once per name.
+   */
+  #checkEventName (method: string, event: unknown): void {
+    const problem = unknownEvent(method, event)
+    if (problem === undefined || this.#reported.has(event as string)) return
+    this.#reported.add(event as string)
+    this.logger.warn({ event }, problem)
+  }
+
   // The event methods, typed by MeshCacheEventPayloads: a name not in it, or
   // a listener of another shape, does not compile. Declared here rather
   // than through EventEmitter<Map>, whose conditional listener types other
   // interfaces (ObservedCache) cannot be matched against.
   override on<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    checkEventName('on', event)
+    this.#checkEventName('on', event)
     return super.on(event, listener as never)
   }
 
   override once<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    checkEventName('once', event)
+    this.#checkEventName('once', event)
     return super.once(event, listener as never)
   }
 
@@ -60,17 +78,17 @@ export class MeshCacheEmitter extends EventEmitter {
   }
 
   override addListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    checkEventName('addListener', event)
+    this.#checkEventName('addListener', event)
     return super.addListener(event, listener as never)
   }
 
   override prependListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    checkEventName('prependListener', event)
+    this.#checkEventName('prependListener', event)
     return super.prependListener(event, listener as never)
   }
 
   override prependOnceListener<K extends keyof MeshCacheEventPayloads> (event: K, listener: (payload: MeshCacheEventPayloads[K]) => void): this {
-    checkEventName('prependOnceListener', event)
+    this.#checkEventName('prependOnceListener', event)
     return super.prependOnceListener(event, listener as never)
   }
 
