@@ -6,11 +6,12 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createMeshCache, type ChangeSink, type Exporter, type MeshCache, type ObservedCache, type Source } from '../lib/index.ts'
+import { ErrorCode, createMeshCache, type ChangeSink, type Exporter, type MeshCache, type ObservedCache, type Source } from '../lib/index.ts'
 import { noExporter } from '../lib/observe/exporter.ts'
 import { noSource } from '../lib/sources/source.ts'
 import { NO_STATE, noTier } from '../lib/tiers/tier.ts'
 import { createMemoryNetwork } from '../lib/testing/index.ts'
+import { rejectsCode } from './helpers/assert-code.ts'
 
 async function pair () {
   const net = createMemoryNetwork({ seed: 3 })
@@ -96,6 +97,19 @@ test('a source turns external changes into invalidations through its sink, acros
   assert.is(a.get('user:1'), undefined, 'invalidated by tag on the other instance')
   await a.close()
   await b.close()
+})
+
+test('an l2 object with some of a tier\'s methods must have them all: refused at createMeshCache, naming what it lacks', async () => {
+  const net = createMemoryNetwork()
+  const { fill: _fill, ...withoutFill } = noTier
+  await rejectsCode(createMeshCache({ namespace: 'n', transport: net.transport('a'), l2: withoutFill as never }), ErrorCode.INVALID_OPTION,
+    /^option `l2` is a tier without fill\(\): a tier has a name and attach\(\), read\(\), fill\(\), write\(\), stats\(\), close\(\) \(the Tier contract\)$/)
+  const { name: _name, ...nameless } = noTier
+  await rejectsCode(createMeshCache({ namespace: 'n', transport: net.transport('b'), l2: nameless as never }), ErrorCode.INVALID_OPTION, /is a tier without a name:/)
+  // A whole tier is taken as it is.
+  const cache = await createMeshCache({ namespace: 'n', transport: net.transport('c'), l2: { ...noTier } })
+  assert.is(cache.tier?.name, 'none')
+  await cache.close()
 })
 
 test.run()
