@@ -119,8 +119,12 @@ export function registerMetrics (cache: ObservedCache, options: PrometheusOption
   let host = byPrefix.get(prefix)
   if (host === undefined) byPrefix.set(prefix, host = { bindings: [], families: new Map() })
   const key = JSON.stringify(Object.entries(labels).sort())
-  if (host.bindings.some((b) => JSON.stringify(Object.entries(b.labels).sort()) === key)) {
-    throw new MeshCacheError(ErrorCode.INVALID_OPTION, `option \`labels\` ${key} is already used by another cache in this registry: give each cache its own labels`)
+  const taken = host.bindings.find((b) => JSON.stringify(Object.entries(b.labels).sort()) === key)
+  if (taken !== undefined) {
+    // The same cache twice is a second registerMetrics call, not two caches to tell apart: say which.
+    throw new MeshCacheError(ErrorCode.INVALID_OPTION, taken.cache === cache
+      ? `this cache's metrics are already in this registry (labels ${key}): call the function the first registerMetrics returned to remove them before registering again`
+      : `option \`labels\` ${key} is already used by another cache in this registry: give each cache its own labels`)
   }
   const binding: Binding = { cache, labels, memo: undefined }
   const h = host

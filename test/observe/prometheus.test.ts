@@ -92,6 +92,7 @@ test('two caches in one registry side by side by label; a reused label set and b
     assert.is(valueOf(json, 'meshcache_hits_total', { instance: 'b' }), 0)
     const bad: Array<[string, () => unknown]> = [
       ['same labels', () => registerMetrics(b, { registry, labels: { instance: 'a' } })],
+      ['the same cache again', () => registerMetrics(a, { registry, labels: { instance: 'a' } })],
       ['no registry', () => registerMetrics(a, {} as never)],
       ['global-like object', () => registerMetrics(a, { registry: {} as never })],
       ['bad prefix', () => registerMetrics(a, { registry: new Registry(), prefix: 'mesh-cache' })],
@@ -107,6 +108,9 @@ test('two caches in one registry side by side by label; a reused label set and b
         assert.is((error as MeshCacheError).code, ErrorCode.INVALID_OPTION, what)
       }
     }
+    // A reused label set says which mistake it is: two caches not told apart, or one cache registered twice.
+    throwsCode(() => registerMetrics(b, { registry, labels: { instance: 'a' } }), ErrorCode.INVALID_OPTION, /is already used by another cache in this registry: give each cache its own labels$/)
+    throwsCode(() => registerMetrics(a, { registry, labels: { instance: 'a' } }), ErrorCode.INVALID_OPTION, /^this cache's metrics are already in this registry \(labels .*\): call the function the first registerMetrics returned/)
     json = await registry.getMetricsAsJSON()
     assert.is(find(json, 'meshcache_hits_total')?.values.length, 2, 'a refused registration changed nothing')
     offA()
