@@ -76,7 +76,12 @@ export function registerOtelMetrics (cache: ObservedCache, options: OtelOptions)
   }
   const prefix = options.prefix ?? 'meshcache.'
   if (typeof prefix !== 'string') invalidOption('prefix', 'must be a string')
-  const base: Attributes = { namespace: cache.namespace, ...(options.attributes ?? {}) }
+  const { attributes } = options
+  // Spread, a number or a string would add nothing or index keys ('0', '1', …) to every data point.
+  if (attributes !== undefined && (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes))) {
+    invalidOption('attributes', `must be an object of attribute names to values, got ${Array.isArray(attributes) ? 'an array' : String(attributes)}`)
+  }
+  const base: Attributes = { namespace: cache.namespace, ...(attributes ?? {}) }
   const instruments = new Map<string, Observable>()
   const make = (kind: 'counter' | 'gauge', name: string, unit: string, help: string): void => {
     if (instruments.has(name)) return

@@ -109,6 +109,10 @@ export function registerMetrics (cache: ObservedCache, options: PrometheusOption
   }
   const prefix = options.prefix ?? 'meshcache_'
   if (typeof prefix !== 'string' || (prefix !== '' && !PREFIX.test(prefix))) invalidOption('prefix', `must match ${PREFIX.source}, got ${JSON.stringify(prefix)}`)
+  // Spread, a number or a string would add nothing or index labels ('0', '1', …): refused as what they are.
+  if (options.labels !== undefined && (options.labels === null || typeof options.labels !== 'object' || Array.isArray(options.labels))) {
+    invalidOption('labels', `must be an object of label names to values, got ${Array.isArray(options.labels) ? 'an array' : String(options.labels)}`)
+  }
   const labels = { namespace: cache.namespace, ...(options.labels ?? {}) }
   for (const [k, v] of Object.entries(labels)) {
     if (!LABEL_NAME.test(k) || k.startsWith('__') || RESERVED_LABELS.has(k)) invalidOption(`labels.${k}`, `is not a label name this exporter can use (reserved: ${[...RESERVED_LABELS].join(', ')})`)

@@ -85,6 +85,15 @@ test('a stopped registration observes nothing; a bad meter is refused', async ()
         assert.is((error as MeshCacheError).code, ErrorCode.INVALID_OPTION)
       }
     }
+    for (const attributes of [5, 'api', ['a'], null]) {
+      try {
+        registerOtelMetrics(a, { meter: provider.getMeter('t'), attributes } as never)
+        assert.unreachable(JSON.stringify(attributes))
+      } catch (error) {
+        assert.is((error as MeshCacheError).code, ErrorCode.INVALID_OPTION)
+        assert.match((error as Error).message, /^option `attributes` must be an object of attribute names to values/)
+      }
+    }
   } finally {
     await provider.shutdown()
     await c.close()

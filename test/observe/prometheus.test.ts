@@ -98,6 +98,8 @@ test('two caches in one registry side by side by label; a reused label set and b
       ['bad prefix', () => registerMetrics(a, { registry: new Registry(), prefix: 'mesh-cache' })],
       ['reserved label', () => registerMetrics(a, { registry: new Registry(), labels: { le: 'x' } })],
       ['bad label name', () => registerMetrics(a, { registry: new Registry(), labels: { 'a-b': 'x' } })],
+      ['labels a number', () => registerMetrics(a, { registry: new Registry(), labels: 5 as never })],
+      ['labels a string', () => registerMetrics(a, { registry: new Registry(), labels: 'api' as never })],
     ]
     for (const [what, call] of bad) {
       try {
@@ -108,6 +110,7 @@ test('two caches in one registry side by side by label; a reused label set and b
         assert.is((error as MeshCacheError).code, ErrorCode.INVALID_OPTION, what)
       }
     }
+    throwsCode(() => registerMetrics(a, { registry: new Registry(), labels: 'api' as never }), ErrorCode.INVALID_OPTION, /^option `labels` must be an object of label names to values, got api$/)
     // A reused label set says which mistake it is: two caches not told apart, or one cache registered twice.
     throwsCode(() => registerMetrics(b, { registry, labels: { instance: 'a' } }), ErrorCode.INVALID_OPTION, /is already used by another cache in this registry: give each cache its own labels$/)
     throwsCode(() => registerMetrics(a, { registry, labels: { instance: 'a' } }), ErrorCode.INVALID_OPTION, /^this cache's metrics are already in this registry \(labels .*\): call the function the first registerMetrics returned/)
