@@ -5,7 +5,7 @@
  */
 import { ErrorCode, MeshCacheError } from './errors.ts'
 import { assertUserKey } from './loading/tags.ts'
-import { closest, optionNames } from './core/suggest.ts'
+import { firstUnknown, optionNames } from './core/suggest.ts'
 import type { SetOptions } from './cache.ts'
 
 /**
@@ -39,20 +39,18 @@ export function checkTtl (ttl: number | undefined, fallback: number, maxTtl: num
 /**
  * A call's options: absent, or an object (null or a number there is a
  * caller's mistake, not "no options") of `known` names only: a misspelt one
- * (`{ tll: 5_000 }`) would leave its default in force, silently. A for-in
- * over the object's few keys: no array is made on the write path.
+ * (`{ tll: 5_000 }`) would leave its default in force, silently.
  */
 export function checkOptionsArgument (method: string, options: unknown, known: readonly string[]): void {
   if (options === undefined) return
   if (typeof options !== 'object' || options === null) {
     throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT, `${method}: options must be an object, got ${options === null ? 'null' : typeof options}`)
   }
-  for (const name in options) {
-    if (known.includes(name) || !Object.hasOwn(options, name)) continue
-    const guess = closest(name, known)
-    throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT,
-      `${method}: \`${name}\` is not an option${guess === undefined ? '' : `; did you mean \`${guess}\`?`} (the options are ${known.join(', ')})`)
-  }
+  const unknown = firstUnknown(options, known)
+  if (unknown === undefined) return
+  const { name, guess } = unknown
+  throw new MeshCacheError(ErrorCode.INVALID_ARGUMENT,
+    `${method}: \`${name}\` is not an option${guess === undefined ? '' : `; did you mean \`${guess}\`?`} (the options are ${known.join(', ')})`)
 }
 
 /** `ready`'s options. */

@@ -31,13 +31,26 @@ export function closest (name: string, known: readonly string[]): string | undef
   return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined
 }
 
+/**
+ * The first own key of `options` not in `known`, with the known name closest
+ * to it; undefined when every key is known. A for-in over the object's own
+ * keys: nothing is allocated unless one is unknown (a call's options are
+ * checked on the write path, arguments.ts).
+ */
+export function firstUnknown (options: object, known: readonly string[]): { name: string, guess: string | undefined } | undefined {
+  for (const name in options) {
+    if (known.includes(name) || !Object.hasOwn(options, name)) continue
+    return { name, guess: closest(name, known) }
+  }
+  return undefined
+}
+
 /** Throws E_INVALID_OPTION for the first own key of `options` not in `known`, suggesting the closest one. */
 export function refuseUnknown (options: object, known: readonly string[], prefix = ''): void {
-  for (const name of Object.keys(options)) {
-    if (known.includes(name)) continue
-    const guess = closest(name, known)
-    invalidOption(`${prefix}${name}`, `is not an option${guess === undefined ? '' : `; did you mean \`${prefix}${guess}\`?`} (the options are ${known.join(', ')})`)
-  }
+  const unknown = firstUnknown(options, known)
+  if (unknown === undefined) return
+  const { name, guess } = unknown
+  invalidOption(`${prefix}${name}`, `is not an option${guess === undefined ? '' : `; did you mean \`${prefix}${guess}\`?`} (the options are ${known.join(', ')})`)
 }
 
 /**
