@@ -7,8 +7,7 @@ import { resolveOptions, type MeshCacheOptions } from './options.ts'
 import type { Transport } from './net/transport.ts'
 import { assertSupportedRuntime } from './core/runtime.ts'
 import { toComponentLogger } from './observe/logger.ts'
-import type { Tier } from './tiers/tier.ts'
-import { invalidOption } from './errors.ts'
+import { asTier, type Tier } from './tiers/tier.ts'
 import type { RedisTierOptions } from './tiers/redis-options.ts'
 
 export { MeshCache, type SetOptions, type EntryView, type ChangeEvent, type FrameErrorEvent, type MeshCacheEvents, type MeshCacheEventPayloads, type PeerEvent } from './cache.ts'
@@ -34,23 +33,10 @@ export type { Exporter, ObservedCache, ObservedEvents } from './observe/exporter
 export type { Audit, AuditOptions, AuditStats, StaleEvent } from './observe/audit.ts'
 export type { ClockSkewEvent } from './observe/clock-skew.ts'
 
-/** What a tier object must have (lib/tiers/tier.ts); `clear` and `flush` are optional. */
-const TIER_METHODS = ['attach', 'read', 'fill', 'write', 'stats', 'close'] as const
-
-/**
- * A tier object as it is, or Redis options made into a RedisTier (loaded only then: the core never imports redis).
- * An object with any of a tier's methods is taken for a tier, and must have them all: one without `fill` would
- * otherwise fail at its first load, far from the option that gave it.
- */
+/** A tier object as it is (checked against the contract), or Redis options made into a RedisTier (loaded only then: the core never imports redis). */
 async function resolveTier<V extends {}> (l2: RedisTierOptions | Tier<V>): Promise<Tier<V>> {
-  const methods = l2 as unknown as Record<string, unknown>
-  if (TIER_METHODS.some((m) => typeof methods[m] === 'function')) {
-    const missing = TIER_METHODS.filter((m) => typeof methods[m] !== 'function')
-    if (missing.length > 0 || typeof methods.name !== 'string') {
-      invalidOption('l2', `is a tier without ${[...missing.map((m) => `${m}()`), ...(typeof methods.name === 'string' ? [] : ['a name'])].join(', ')}: a tier has a name and ${TIER_METHODS.map((m) => `${m}()`).join(', ')} (the Tier contract)`)
-    }
-    return l2 as Tier<V>
-  }
+  const tier = asTier<V>(l2)
+  if (tier !== undefined) return tier
   const { RedisTier } = await import('./tiers/redis.ts')
   return new RedisTier<V>(l2 as RedisTierOptions)
 }

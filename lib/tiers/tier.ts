@@ -18,6 +18,7 @@
  * (failures are counted in `stats()` and reported to `onFailure`), so L1 and
  * the mesh never wait on a tier and never see its errors.
  */
+import { invalidOption } from '../errors.ts'
 import type { ValueCodec } from '../value-codec.ts'
 
 /** What the cache lends a tier when it attaches it. */
@@ -93,6 +94,26 @@ export interface Tier<V> {
   /** Resolves once queued writes were sent (or given up on, after `timeoutMs`). */
   flush? (timeoutMs?: number): Promise<void>
   close (): Promise<void>
+}
+
+/** What a tier object must have besides its `name`; `clear` and `flush` are optional. */
+const TIER_METHODS = ['attach', 'read', 'fill', 'write', 'stats', 'close'] as const
+
+/**
+ * `value` as a tier, or undefined if it has none of a tier's methods (the
+ * `l2` option's Redis options). One with some must have them all, and a
+ * name: a tier without `fill` would otherwise fail at its first load, far
+ * from the option that gave it. E_INVALID_OPTION names what it lacks.
+ */
+export function asTier<V> (value: object): Tier<V> | undefined {
+  const fields = value as Record<string, unknown>
+  if (!TIER_METHODS.some((m) => typeof fields[m] === 'function')) return undefined
+  const lacks = TIER_METHODS.filter((m) => typeof fields[m] !== 'function').map((m) => `${m}()`)
+  if (typeof fields.name !== 'string') lacks.push('a name')
+  if (lacks.length > 0) {
+    invalidOption('l2', `is a tier without ${lacks.join(', ')}: a tier has a name and ${TIER_METHODS.map((m) => `${m}()`).join(', ')} (the Tier contract)`)
+  }
+  return value as Tier<V>
 }
 
 /** The `state` of a record that is never served (a tombstone): no instance's knowledge digests to it. */
