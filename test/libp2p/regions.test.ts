@@ -6,7 +6,11 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import type { Connection, Logger } from '@libp2p/interface'
 import { RegionLinks } from '../../lib/net/libp2p/regions.ts'
+import { PartialMesh, SHED_AFTER_MS } from '../../lib/net/libp2p/partial-mesh.ts'
+import type { ResolvedOptions } from '../../lib/net/libp2p/options.ts'
+import { emptyStats } from '../../lib/net/libp2p/stats.ts'
 import { BodyReader, EnvelopeSplitter, MSG_HELLO, decodeAddrList, decodeHello, decodePeers, encodeHello, encodePeers } from '../../lib/net/libp2p/envelope.ts'
 import { createLibp2pTransport } from '../../lib/net/libp2p/index.ts'
 import { MeshCacheError } from '../../lib/errors.ts'
@@ -60,6 +64,61 @@ test('a far link a non-holder dialled is let go only while it has a link in its 
   assert.not.ok(eu(2).shouldShed('a2', ['a1', 'a2']), 'a holder keeps its one far link')
   assert.ok(eu(2).shouldShed('b2', ['a1', 'a2', 'b2']), 'a second far link goes')
   assert.not.ok(eu(1).shouldShed('c1', ['a1', 'c1']), 'own region: never')
+})
+
+/** A connection as PartialMesh sees one: its direction, and whether it was closed. */
+interface FakeConnection { direction: 'inbound' | 'outbound', closed: boolean, close (): Promise<void>, abort (): void }
+const connection = (direction: FakeConnection['direction']): FakeConnection =>
+  ({ direction, closed: false, async close () { this.closed = true }, abort () { this.closed = true } })
+
+/** Node 'b1' of eu (maxPeers 1, crossRegionLinks 2) in a partial mesh, connected as `conns` says; SHEDs sent are listed. */
+function partialMesh (conns: Record<string, FakeConnection[]>, eu: string[], us: string[]): { mesh: PartialMesh, sheds: string[] } {
+  const sheds: string[] = []
+  const connected = (): string[] => Object.keys(conns).filter((p) => (conns[p] as FakeConnection[]).some((c) => !c.closed))
+  const host = {
+    stats: emptyStats(),
+    redialer: undefined,
+    connectedPeers: connected,
+    connectedPeerCount: () => connected().length,
+    connectionsOf: (peer: string) => (conns[peer] ?? []).filter((c) => !c.closed) as unknown as Connection[],
+    sendShed: (peer: string) => { sheds.push(peer) },
+  }
+  const mesh = new PartialMesh(host, 'b1', { maxPeers: 1, region: 'eu', crossRegionLinks: 2 } as ResolvedOptions, Object.assign(() => {}, { enabled: false, error: () => {}, trace: () => {} }) as unknown as Logger)
+  for (const p of eu) mesh.regions?.learn(p, 'eu')
+  for (const p of us) mesh.regions?.learn(p, 'us')
+  return { mesh, sheds }
+}
+
+test('a far pair that dialled each other keeps one connection, the smaller id\'s; its dialer judges the link', async () => {
+  // b1 is a holder (one smaller id of its region in view) with two far links, each dialled both ways
+  const toA2 = [connection('outbound'), connection('inbound')]
+  const toC2 = [connection('outbound'), connection('inbound')]
+  const { mesh, sheds } = partialMesh({ a1: [connection('outbound')], a2: toA2, c2: toC2 }, ['a1'], ['a2', 'c2'])
+  mesh.shedFarLinks()
+  await new Promise((resolve) => setTimeout(resolve, SHED_AFTER_MS + 100))
+  // a2 < b1: a2's connection (inbound here) stays, ours closes, and the link stays: no SHED
+  assert.equal(toA2.map((c) => c.closed), [true, false])
+  // b1 < c2: ours stays for b1 to judge; with a far link to a2 it needs no second one, so the link goes whole
+  assert.equal(toC2.map((c) => c.closed), [true, true])
+  assert.equal(sheds, ['c2'])
+})
+
+test('a far link both dialled that the smaller id needs stays; one the peer alone dialled is its decision', async () => {
+  // b1 (a holder) < d2: d2's link is b1's only far link, so b1 keeps its own connection (d2 closes its own, there)
+  const both = [connection('inbound'), connection('outbound')]
+  const one = partialMesh({ a1: [connection('outbound')], d2: both }, ['a1'], ['d2'])
+  one.mesh.shedFarLinks()
+  // b1 with a far link c2 dialled, and one it dialled itself to a2: its own goes, c2's stays
+  const inbound = [connection('inbound')]
+  const outbound = [connection('outbound')]
+  const two = partialMesh({ a1: [connection('outbound')], c2: inbound, a2: outbound }, ['a1'], ['a2', 'c2'])
+  two.mesh.shedFarLinks()
+  await new Promise((resolve) => setTimeout(resolve, SHED_AFTER_MS + 100))
+  assert.equal(both.map((c) => c.closed), [false, false])
+  assert.equal(one.sheds, [])
+  assert.equal(inbound.map((c) => c.closed), [false], 'the dialer decided')
+  assert.equal(outbound.map((c) => c.closed), [true])
+  assert.equal(two.sheds, ['a2'])
 })
 
 test('without a region of its own a node has no preference', () => {

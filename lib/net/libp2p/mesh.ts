@@ -266,6 +266,8 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     link.openFailures = 0
     this.#silent.connectionOpened(link, conn, set)
     void this.#outbound.open(link)
+    // Our dial to a far peer that had dialled us (or the reverse) may make a link ours to let go (partial-mesh.ts).
+    if (set.size > 1) this.#partial.shedFarLinks()
   }
 
   #onConnClose (conn: Connection): void {

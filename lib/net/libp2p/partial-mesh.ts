@@ -33,6 +33,7 @@ export class PartialMesh {
   readonly regions: RegionLinks | undefined
   readonly #host: PartialMeshHost
   readonly #maxPeers: number
+  readonly #self: string
   readonly #log: Logger
   /** Far peers whose link we are letting go (regions.ts), once each. */
   readonly #shedding = new Set<string>()
@@ -40,6 +41,7 @@ export class PartialMesh {
   constructor (host: PartialMeshHost, self: string, opts: ResolvedOptions, log: Logger) {
     this.#host = host
     this.#maxPeers = opts.maxPeers
+    this.#self = self
     this.#log = log
     this.regions = opts.maxPeers !== Infinity && opts.region !== '' ? new RegionLinks(self, opts.region, opts.crossRegionLinks) : undefined
   }
@@ -103,11 +105,32 @@ export class PartialMesh {
     if (this.regions !== undefined) for (const peer of this.#host.connectedPeers()) this.#shedFarLink(peer)
   }
 
-  /** A far link we dialled and do not need (regions.ts) is let go once the peer has our PEERS. */
+  /**
+   * A far link we dialled and do not need (regions.ts) is let go once the peer has our PEERS; one the peer
+   * dialled is its decision. Both may have dialled: at start nobody knows regions and every bootstrap address
+   * is dialled, after a cut both ends of a lost link redial it, and across a link delay two nodes dialling
+   * each other meet (two connections, one each way). Such a link keeps the connection the smaller peer id
+   * dialled, and is then its dialer's to judge as above. (Kept whole while any connection was inbound,
+   * these links held 4-10 connections across a 40 ms link at 5+5, where the rule keeps about two.)
+   */
   #shedFarLink (peer: string): void {
     const conns = this.#host.connectionsOf(peer)
     if (this.regions === undefined || !this.isPartial() || conns.length === 0 || this.#shedding.has(peer)) return
-    if (!conns.every(c => c.direction === 'outbound') || !this.regions.shouldShed(peer, this.#host.connectedPeers())) return
+    if (!conns.some(c => c.direction === 'outbound') || !this.regions.isFar(peer)) return
+    const both = conns.some(c => c.direction === 'inbound')
+    if (both && this.#self > peer) {
+      // the peer's connection stays; ours goes once the link has settled, if theirs is still there
+      this.#shedding.add(peer)
+      setTimeout(() => {
+        this.#shedding.delete(peer)
+        const now = this.#host.connectionsOf(peer)
+        if (!now.some(c => c.direction === 'inbound')) return
+        this.#log('%s and this node dialled each other: closing our connection, keeping its', peer)
+        for (const c of now) if (c.direction === 'outbound') c.close().catch((err: Error) => { c.abort(err) })
+      }, SHED_AFTER_MS).unref()
+      return
+    }
+    if (!this.regions.shouldShed(peer, this.#host.connectedPeers())) return
     this.#log('%s is in region %s and this node needs no far link: letting it go', peer, this.regions.regionOf(peer))
     this.#shedding.add(peer)
     setTimeout(() => {
