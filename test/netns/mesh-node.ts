@@ -87,9 +87,9 @@ transport.onPeerError((e) => { peerErrors.push(e.error.code); queueMicrotask(wak
 cache.on('change', (_: ChangeEvent) => queueMicrotask(wake))
 cache.on('evict', () => queueMicrotask(wake))
 
-/** This node's connections (peer, direction, remote address) and its gossipsub mesh peers in the namespace's topic. */
-function links (): { connections: Array<{ peer: string, direction: string, addr: string }>, mesh: string[] } {
-  const connections = transport.libp2p.getConnections().map((c) => ({ peer: c.remotePeer.toString(), direction: c.direction, addr: c.remoteAddr.toString() }))
+/** This node's connections (peer, direction, remote address, its streams as protocol:i|o) and its gossipsub mesh peers in the namespace's topic. */
+function links (): { connections: Array<{ peer: string, direction: string, addr: string, streams: string[] }>, mesh: string[] } {
+  const connections = transport.libp2p.getConnections().map((c) => ({ peer: c.remotePeer.toString(), direction: c.direction, addr: c.remoteAddr.toString(), streams: c.streams.map((s) => `${s.protocol}:${s.direction[0]}`) }))
   const pubsub = (transport.libp2p.services as { pubsub?: { getMeshPeers (topic: string): unknown[] } }).pubsub
   return { connections, mesh: (pubsub?.getMeshPeers('/meshcache/1/partition') ?? []).map(String) }
 }

@@ -113,30 +113,32 @@ if (!availability.ok) {
     assert.ok(duplicates > 0, 'no second copy was dropped: the lane and gossipsub did not both deliver')
   })
 
-  partial('far links: one connection a far pair, whichever side dialled, and a link between the regions', async (ctx) => {
+  partial('far links: one connection a far pair, whichever side dialled, carrying gossipsub both ways, and a link between the regions', async (ctx) => {
     const r = ctx.r as Regions
     // Every connection across goes through the proxy, at the gateway's address (region-lab.ts), either way.
-    const farPairs = async (): Promise<{ doubled: string[], links: number }> => {
+    const farPairs = async (): Promise<{ doubled: string[], noGossip: string[] }> => {
       const doubled: string[] = []
-      let links = 0
+      const noGossip: string[] = []
       for (let i = 0; i < r.children.length; i++) {
-        const { connections } = (await r.ask(i, { op: 'links' })).value as { connections: Array<{ peer: string, direction: string, addr: string }> }
+        const { connections } = (await r.ask(i, { op: 'links' })).value as { connections: Array<{ peer: string, direction: string, addr: string, streams: string[] }> }
         const far = connections.filter((c) => c.addr.includes('.254/'))
-        links += far.length
         for (const peer of new Set(far.map((c) => c.peer))) if (far.filter((c) => c.peer === peer).length > 1) doubled.push(`node ${i} ↔ …${peer.slice(-6)}`)
+        // gossipsub keeps one stream each way a peer, on the connection it was opened on: the one kept must carry both
+        for (const c of far) if (!['i', 'o'].every((d) => c.streams.some((s) => s.startsWith('/meshsub/') && s.endsWith(`:${d}`)))) noGossip.push(`node ${i} ↔ …${c.peer.slice(-6)}: ${c.streams.join(' ')}`)
       }
-      return { doubled, links: links / 2 }
+      return { doubled, noGossip }
     }
     // Both ends of a pair that dialled each other keep the smaller id's connection a second after the second one
     // opened (partial-mesh.ts); links formed at start, so poll (no event says a connection closed on purpose).
     let seen = await farPairs()
-    for (const until = Date.now() + 10_000; seen.doubled.length > 0 && Date.now() < until;) {
+    for (const until = Date.now() + 10_000; (seen.doubled.length > 0 || seen.noGossip.length > 0) && Date.now() < until;) {
       await new Promise((resolve) => setTimeout(resolve, 250))
       seen = await farPairs()
     }
     const { connections } = await r.lab.proxyHolds()
     console.log(`  regions (partial mesh, region links): ${connections} connections through the proxy`)
     assert.equal(seen.doubled, [], `far pairs connected twice (they dialled each other): ${seen.doubled.join(', ')}`)
+    assert.equal(seen.noGossip, [], `far connections without gossipsub's streams both ways: ${seen.noGossip.join(', ')}`)
     assert.ok(connections >= 1, 'no link between the regions')
   })
 
