@@ -89,16 +89,17 @@ function partialMesh (conns: Record<string, FakeConnection[]>, eu: string[], us:
   return { mesh, sheds }
 }
 
-test('a far pair that dialled each other keeps one connection, the smaller id\'s; its dialer judges the link', async () => {
+test('a far pair that dialled each other is judged by the smaller id, whose connection stays (crossed-dials.ts)', async () => {
   // b1 is a holder (one smaller id of its region in view) with two far links, each dialled both ways
   const toA2 = [connection('outbound'), connection('inbound')]
   const toC2 = [connection('outbound'), connection('inbound')]
   const { mesh, sheds } = partialMesh({ a1: [connection('outbound')], a2: toA2, c2: toC2 }, ['a1'], ['a2', 'c2'])
   mesh.shedFarLinks()
   await new Promise((resolve) => setTimeout(resolve, SHED_AFTER_MS + 100))
-  // a2 < b1: a2's connection (inbound here) stays, ours closes, and the link stays: no SHED
-  assert.equal(toA2.map((c) => c.closed), [true, false])
-  // b1 < c2: ours stays for b1 to judge; with a far link to a2 it needs no second one, so the link goes whole
+  // a2 < b1: a2's connection is the one kept, so the link is a2's to judge; b1 sheds nothing of it (its own
+  // connection goes as a crossed dial, not here)
+  assert.equal(toA2.map((c) => c.closed), [false, false])
+  // b1 < c2: b1's connection is kept, so b1 judges; with a far link to a2 it needs no second one: the link goes whole
   assert.equal(toC2.map((c) => c.closed), [true, true])
   assert.equal(sheds, ['c2'])
 })

@@ -27,6 +27,7 @@ import type { RegionLinks } from './regions.ts'
 import { emptyStats, type TransportStats } from './stats.ts'
 import { OutboundStreams, type OutboundHost } from './outbound.ts'
 import { PartialMesh, type PartialMeshHost } from './partial-mesh.ts'
+import { CrossedDials } from './crossed-dials.ts'
 import { SilentPeers, type SilentPeersHost } from './silent-peers.ts'
 import { Namespaces, type LocalNamespace } from './namespaces.ts'
 import { FastLane, RELAYED, type HopValue } from './fast-lane.ts'
@@ -51,6 +52,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
   readonly #silent: SilentPeers
   readonly #outbound: OutboundStreams
   readonly #partial: PartialMesh
+  readonly #crossed: CrossedDials
   /** Broadcasts over direct streams along the region path, beside gossipsub (fast-lane.ts). */
   readonly #fast: FastLane
   /** Probes silent and lost peers (probe.ts); undefined when `probeInterval` is 0. */
@@ -68,6 +70,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     this.#silent = new SilentPeers(this, opts, log)
     this.prober = this.#silent.prober
     this.#partial = new PartialMesh(this, this.self, opts, log)
+    this.#crossed = new CrossedDials(this.self, peer => this.connectionsOf(peer), this.stats, log)
     this.regions = this.#partial.regions
     this.#outbound = new OutboundStreams(this, opts.redialInterval, log)
     this.#fast = new FastLane({
@@ -227,6 +230,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     if (this.#stopped) return
     this.#stopped = true
     this.#silent.liveness.stop()
+    this.#crossed.stop()
     this.prober?.stop()
     this.#namespaces.closeAll()
     for (const link of this.#links.values()) {
@@ -266,8 +270,11 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     link.openFailures = 0
     this.#silent.connectionOpened(link, conn, set)
     void this.#outbound.open(link)
-    // Our dial to a far peer that had dialled us (or the reverse) may make a link ours to let go (partial-mesh.ts).
-    if (set.size > 1) this.#partial.shedFarLinks()
+    if (set.size > 1) {
+      // dials crossed: one of the two goes (crossed-dials.ts), and a far link may now be ours to judge (partial-mesh.ts)
+      this.#crossed.opened(peer)
+      this.#partial.shedFarLinks()
+    }
   }
 
   #onConnClose (conn: Connection): void {

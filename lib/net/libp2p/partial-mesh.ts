@@ -11,6 +11,7 @@ import type { Connection, Logger } from '@libp2p/interface'
 import type { ResolvedOptions } from './options.ts'
 import type { Redialer } from './redial.ts'
 import { RegionLinks } from './regions.ts'
+import { oursGoes } from './crossed-dials.ts'
 import type { TransportStats } from './stats.ts'
 
 /** A peer over a partial mesh's bound is let go this long after our greeting (time for its PEERS to arrive). */
@@ -107,29 +108,15 @@ export class PartialMesh {
 
   /**
    * A far link we dialled and do not need (regions.ts) is let go once the peer has our PEERS; one the peer
-   * dialled is its decision. Both may have dialled: at start nobody knows regions and every bootstrap address
-   * is dialled, after a cut both ends of a lost link redial it, and across a link delay two nodes dialling
-   * each other meet (two connections, one each way). Such a link keeps the connection the smaller peer id
-   * dialled, and is then its dialer's to judge as above. (Kept whole while any connection was inbound,
-   * these links held 4-10 connections across a 40 ms link at 5+5, where the rule keeps about two.)
+   * dialled is its decision. One both dialled at once (at start every bootstrap address is dialled before any
+   * region is known; after a cut both ends redial) keeps the smaller id's connection (crossed-dials.ts), so it
+   * is that dialer's to judge. (Kept whole while any connection was inbound, such links held 4-10 connections
+   * across a 40 ms link at 5+5, where the rule keeps about two.)
    */
   #shedFarLink (peer: string): void {
     const conns = this.#host.connectionsOf(peer)
     if (this.regions === undefined || !this.isPartial() || conns.length === 0 || this.#shedding.has(peer)) return
-    if (!conns.some(c => c.direction === 'outbound') || !this.regions.isFar(peer)) return
-    const both = conns.some(c => c.direction === 'inbound')
-    if (both && this.#self > peer) {
-      // the peer's connection stays; ours goes once the link has settled, if theirs is still there
-      this.#shedding.add(peer)
-      setTimeout(() => {
-        this.#shedding.delete(peer)
-        const now = this.#host.connectionsOf(peer)
-        if (!now.some(c => c.direction === 'inbound')) return
-        this.#log('%s and this node dialled each other: closing our connection, keeping its', peer)
-        for (const c of now) if (c.direction === 'outbound') c.close().catch((err: Error) => { c.abort(err) })
-      }, SHED_AFTER_MS).unref()
-      return
-    }
+    if (!conns.some(c => c.direction === 'outbound') || oursGoes(this.#self, peer, conns)) return
     if (!this.regions.shouldShed(peer, this.#host.connectedPeers())) return
     this.#log('%s is in region %s and this node needs no far link: letting it go', peer, this.regions.regionOf(peer))
     this.#shedding.add(peer)
