@@ -13,7 +13,8 @@
  * opened on it meanwhile have their greeting through, and a connection that
  * dies by itself meanwhile is not closed twice), and only while the peer's is
  * still open. Our streams on the closed one reopen on the kept one
- * (mesh.ts #onConnClose); gossipsub's are checked by test/netns/regions.test.ts.
+ * (mesh.ts #onConnClose); the network-namespace region tests check that the
+ * kept connection of a far pair carries gossipsub's streams both ways.
  */
 import type { Connection, Logger } from '@libp2p/interface'
 import type { TransportStats } from './stats.ts'
