@@ -6,15 +6,18 @@
  * connections for 45 pairs), both ends of a link lost to a cut redial it, and
  * across a link delay the dials have tens of milliseconds to cross. Each extra
  * connection costs a Noise session, a Yamux session and a socket for nothing:
- * our streams use one connection a peer (mesh.ts openConnection).
+ * our streams use one connection a peer (outbound.ts).
  *
  * Both ends keep the same one without a message: the connection the smaller
  * peer id dialled. The other end closes its own a second later (so streams
  * opened on it meanwhile have their greeting through, and a connection that
  * dies by itself meanwhile is not closed twice), and only while the peer's is
- * still open. Our streams on the closed one reopen on the kept one
- * (mesh.ts #onConnClose); the network-namespace region tests check that the
- * kept connection of a far pair carries gossipsub's streams both ways.
+ * still open. Meanwhile each end moves its own stream to the kept one
+ * (outbound.ts moveTo): a stream cut with its connection loses what is sent
+ * before it reopens, and the peer would see the namespace go down and up
+ * (an anti-entropy round for nothing). The network-namespace region tests
+ * check that the kept connection of a far pair carries gossipsub's streams
+ * both ways.
  */
 import type { Connection, Logger } from '@libp2p/interface'
 import type { TransportStats } from './stats.ts'
@@ -22,37 +25,68 @@ import type { TransportStats } from './stats.ts'
 /** How long a crossed pair keeps both connections. */
 export const CROSSED_SETTLE_MS = 1_000
 
+/** Of crossed dials to `peer`, the connection both ends keep (the one the smaller id dialled); undefined if none crossed. */
+export function keptConnection (self: string, peer: string, conns: Iterable<Connection>): Connection | undefined {
+  const keep = self < peer ? 'outbound' : 'inbound'
+  let kept: Connection | undefined
+  let other = false
+  for (const c of conns) {
+    if (c.status !== 'open') continue
+    if (c.direction === keep) kept ??= c
+    else other = true
+  }
+  return other ? kept : undefined
+}
+
 /** Whether `conns`, ours to `peer`, are crossed dials whose kept connection is the peer's (ours is the one to go). */
 export function oursGoes (self: string, peer: string, conns: readonly Connection[]): boolean {
   return self > peer && conns.some(c => c.direction === 'inbound') && conns.some(c => c.direction === 'outbound')
 }
 
+/** What crossed dials need of the mesh. */
+export interface CrossedDialsHost {
+  readonly stats: TransportStats
+  /** Every connection to `peer` now, as a copy. */
+  connectionsOf (peer: string): Connection[]
+  /** Moves our stream to `peer` onto `conn`, if it runs on another (outbound.ts moveTo). */
+  moveStream (peer: string, conn: Connection): void
+}
+
 export class CrossedDials {
   readonly #self: string
-  readonly #connectionsOf: (peer: string) => Connection[]
-  readonly #stats: TransportStats
+  readonly #host: CrossedDialsHost
   readonly #log: Logger
   /** Peers whose crossed connection is about to be closed, with the timer. */
   readonly #pending = new Map<string, ReturnType<typeof setTimeout>>()
 
-  constructor (self: string, connectionsOf: (peer: string) => Connection[], stats: TransportStats, log: Logger) {
+  constructor (self: string, host: CrossedDialsHost, log: Logger) {
     this.#self = self
-    this.#connectionsOf = connectionsOf
-    this.#stats = stats
+    this.#host = host
     this.#log = log
   }
 
-  /** A connection to `peer` opened beside another: if ours is the one to go, it goes in CROSSED_SETTLE_MS. */
+  /** Of crossed dials to `peer`, the connection both ends keep; undefined if they did not cross. */
+  kept (peer: string): Connection | undefined {
+    return keptConnection(this.#self, peer, this.#host.connectionsOf(peer))
+  }
+
+  /**
+   * A connection to `peer` opened beside another: if the dials crossed, our stream moves to the connection kept
+   * at once, and if ours is the one to go, it goes in CROSSED_SETTLE_MS.
+   */
   opened (peer: string): void {
-    if (this.#pending.has(peer) || !oursGoes(this.#self, peer, this.#connectionsOf(peer))) return
+    const conns = this.#host.connectionsOf(peer)
+    const kept = keptConnection(this.#self, peer, conns)
+    if (kept !== undefined) this.#host.moveStream(peer, kept)
+    if (this.#pending.has(peer) || !oursGoes(this.#self, peer, conns)) return
     const timer = setTimeout(() => {
       this.#pending.delete(peer)
-      const now = this.#connectionsOf(peer)
+      const now = this.#host.connectionsOf(peer)
       if (!oursGoes(this.#self, peer, now)) return
       this.#log('%s and this node dialled each other: closing our connection, keeping its', peer)
       for (const c of now) {
         if (c.direction !== 'outbound') continue
-        this.#stats.crossedClosed++
+        this.#host.stats.crossedClosed++
         c.close().catch((err: Error) => { c.abort(err) })
       }
     }, CROSSED_SETTLE_MS)

@@ -27,7 +27,7 @@ import type { RegionLinks } from './regions.ts'
 import { emptyStats, type TransportStats } from './stats.ts'
 import { OutboundStreams, type OutboundHost } from './outbound.ts'
 import { PartialMesh, type PartialMeshHost } from './partial-mesh.ts'
-import { CrossedDials } from './crossed-dials.ts'
+import { CrossedDials, type CrossedDialsHost } from './crossed-dials.ts'
 import { SilentPeers, type SilentPeersHost } from './silent-peers.ts'
 import { Namespaces, type LocalNamespace } from './namespaces.ts'
 import { FastLane, RELAYED, type HopValue } from './fast-lane.ts'
@@ -37,7 +37,7 @@ export type { LocalNamespace } from './namespaces.ts'
 
 const MAX_STREAMS_PER_CONNECTION = 8
 
-export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshHost, SilentPeersHost {
+export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDialsHost, PartialMeshHost, SilentPeersHost {
   readonly node: Libp2p
   readonly self: string
   readonly stats: TransportStats = emptyStats()
@@ -70,9 +70,9 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     this.#silent = new SilentPeers(this, opts, log)
     this.prober = this.#silent.prober
     this.#partial = new PartialMesh(this, this.self, opts, log)
-    this.#crossed = new CrossedDials(this.self, peer => this.connectionsOf(peer), this.stats, log)
+    this.#crossed = new CrossedDials(this.self, this, log)
     this.regions = this.#partial.regions
-    this.#outbound = new OutboundStreams(this, opts.redialInterval, log)
+    this.#outbound = new OutboundStreams(this, peer => this.#crossed.kept(peer), opts.redialInterval, log)
     this.#fast = new FastLane({
       stats: this.stats, peersOf: ns => this.peersOf(ns), isFar: peer => this.regions?.isFar(peer) ?? false,
       write: (peer, envelopes) => this.#links.get(peer)?.write(envelopes, opts.maxBufferedBytes) ?? false,
@@ -298,10 +298,9 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, PartialMeshH
     this.dropLinkIfIdle(link)
   }
 
-  openConnection (peer: string): Connection | undefined {
-    let best: Connection | undefined
-    for (const c of this.#conns.get(peer) ?? []) if (c.status === 'open') best = c
-    return best
+  moveStream (peer: string, conn: Connection): void {
+    const link = this.#links.get(peer)
+    if (link !== undefined) void this.#outbound.moveTo(link, conn)
   }
 
   /** Our stream to `link`'s peer opened (outbound.ts): greet the peer, then it counts as up (or is let go). */

@@ -21,8 +21,6 @@ export interface OutboundHost {
   readonly stats: TransportStats
   readonly stopped: boolean
   isConnected (peer: string): boolean
-  /** An open connection to `peer` to open our stream on, if any. */
-  openConnection (peer: string): Connection | undefined
   /** Every connection to `peer` now, as a copy. */
   connectionsOf (peer: string): Connection[]
   /** Our stream to `link`'s peer is open (link.out set): greet the peer. */
@@ -41,16 +39,27 @@ export class OutboundStreams {
   /** The connection each link's outbound stream runs on. */
   readonly #outConn = new WeakMap<PeerLink, Connection>()
 
-  constructor (host: OutboundHost, maxDelay: number, log: Logger) {
+  /** Of crossed dials to a peer, the connection both ends keep (crossed-dials.ts). */
+  readonly #kept: (peer: string) => Connection | undefined
+
+  constructor (host: OutboundHost, kept: (peer: string) => Connection | undefined, maxDelay: number, log: Logger) {
     this.#host = host
+    this.#kept = kept
     this.#maxDelay = maxDelay
     this.#log = log
+  }
+
+  /** The connection to open our stream to `peer` on: of crossed dials the one kept, else the newest open one. */
+  #connectionFor (peer: string): Connection | undefined {
+    let best = this.#kept(peer)
+    if (best === undefined) for (const c of this.#host.connectionsOf(peer)) if (c.status === 'open') best = c
+    return best
   }
 
   /** Opens our stream to `link`'s peer unless it is open or opening, or the peer is not connected. */
   async open (link: PeerLink): Promise<void> {
     if (this.#host.stopped || link.out !== null || link.opening) return
-    const conn = this.#host.openConnection(link.peer)
+    const conn = this.#connectionFor(link.peer)
     if (conn === undefined) return
     link.opening = true
     let stream: Stream
@@ -74,6 +83,40 @@ export class OutboundStreams {
     }
     link.out = stream
     link.openFailures = 0
+    this.#outConn.set(link, conn)
+    stream.addEventListener('close', () => { this.#closed(link, stream) })
+    this.#host.streamOpened(link)
+    // Dials crossed while it opened: it belongs on the connection both ends keep (moveTo).
+    const kept = this.#kept(link.peer)
+    if (kept !== undefined && kept !== conn) void this.moveTo(link, kept)
+  }
+
+  /**
+   * Moves our open stream to `conn` (crossed dials, crossed-dials.ts: the connection it runs on is about to be
+   * closed): a stream on `conn` is opened and greets the peer, and frames go there from then on. The old one
+   * is left to close with its connection, a second later: closed now, its end could reach the peer before the
+   * new stream's JOIN (another TCP connection) and the peer's namespaces would go down and up. Frames on the
+   * two may arrive out of order; the core's sequence numbers repair that as any gap. A failed open leaves the
+   * old stream, which reopens on its own when its connection closes.
+   */
+  async moveTo (link: PeerLink, conn: Connection): Promise<void> {
+    const old = link.out
+    if (this.#host.stopped || old === null || link.opening || this.#outConn.get(link) === conn) return
+    link.opening = true
+    let stream: Stream
+    try {
+      stream = await conn.newStream(PROTOCOL, { signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT) })
+    } catch (err) {
+      this.#log('moving our stream to %s to the connection kept failed: %s', link.peer, (err as Error).message)
+      return
+    } finally {
+      link.opening = false
+    }
+    if (this.#host.stopped || conn.status !== 'open' || stream.writeStatus !== 'writable' || link.out !== old) {
+      stream.abort(new Error('meshcache: stream no longer needed'))
+      return
+    }
+    link.out = stream
     this.#outConn.set(link, conn)
     stream.addEventListener('close', () => { this.#closed(link, stream) })
     this.#host.streamOpened(link)
