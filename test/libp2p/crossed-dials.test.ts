@@ -102,4 +102,34 @@ test('6 transports started together, each bootstrapped to all: one connection a 
   }
 })
 
+test('with gossipsub on, the connection kept carries its streams both ways once the other closed', async () => {
+  // Gossipsub opens its stream to a peer on one connection and opens no other when that one closes; of 15 crossed
+  // pairs some have it on the connection that goes, and the relay tells gossipsub of the one left (relay.ts).
+  const psk = generatePsk()
+  const ports = await Promise.all(Array.from({ length: 6 }, async () => await freePort()))
+  const transports: Libp2pTransport[] = []
+  try {
+    transports.push(...await Promise.all(ports.map(async (port) => await createLibp2pTransport({
+      listen: [`/ip4/127.0.0.1/tcp/${port}`], peers: ports.filter((p) => p !== port).map((p) => `/ip4/127.0.0.1/tcp/${p}`), psk, gossipsub: true
+    }))))
+    const caches = await Promise.all(transports.map(async (transport) => await createMeshCache<string>({ namespace: 'crossed', transport, mode: 'replicate' })))
+    await Promise.all(caches.map(async (cache) => { await cache.ready({ peers: 5 }) }))
+    const missing = (): string[] => transports.flatMap((t, i) => t.libp2p.getConnections()
+      .filter((c) => !['i', 'o'].every((d) => c.streams.some((st) => st.protocol?.startsWith('/meshsub/') === true && st.direction[0] === d)))
+      .map((c) => `instance ${i} ↔ …${c.remotePeer.toString().slice(-6)}: ${c.streams.map((st) => `${st.protocol ?? '?'}:${st.direction[0] ?? ''}`).join(' ')}`))
+    const connections = (): number[] => transports.map((t) => t.libp2p.getConnections().length)
+    await until(() => connections().every((n) => n === 5), `one connection a pair (connections ${connections().join(',')})`)
+    let left = missing()
+    for (const until = Date.now() + 5_000; left.length > 0 && Date.now() < until;) {
+      await new Promise((resolve) => setTimeout(resolve, 100)) // gossipsub opens its streams on its own queue: no event
+      left = missing()
+    }
+    console.log(`  6 instances with gossipsub: ${transports.reduce((n, t) => n + t.stats().crossedClosed, 0)} crossed connections closed; connections without gossipsub's streams both ways: ${left.length}`)
+    assert.equal(left, [], 'connections without gossipsub streams both ways')
+    await Promise.all(caches.map(async (cache) => { await cache.close() }))
+  } finally {
+    await Promise.all(transports.map(async (t) => { await t.close() }))
+  }
+})
+
 test.run()

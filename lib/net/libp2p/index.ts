@@ -12,6 +12,7 @@ import { FaultSwitch } from './fault.ts'
 import { Mesh } from './mesh.ts'
 import { GossipRelay } from './relay.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
+import type { Topology } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import type { LocalNamespace, TransportStats } from './mesh.ts'
 import { Redialer } from './redial.ts'
@@ -85,7 +86,9 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     const node = await buildNode({ listen: opts.listen, psk: opts.psk, privateKey: opts.identity, gater: faults.gater(), logger: opts.logger, gossipsub: opts.relayMinPeers !== undefined })
     mesh = new Mesh(node, opts, node.logger.forComponent('meshcache:libp2p:mesh'))
     if (opts.relayMinPeers !== undefined) {
-      mesh.relay = new GossipRelay(node.services.pubsub as GossipSub, opts.relayMinPeers, mesh, node.logger.forComponent('meshcache:libp2p:relay'))
+      // libp2p's registrar is not on its public type; gossipsub registered its topology there (relay.ts connectionLeft)
+      const { registrar } = (node as unknown as { components: { registrar: { getTopologies (protocol: string): Topology[] } } }).components
+      mesh.relay = new GossipRelay(node.services.pubsub as GossipSub, opts.relayMinPeers, mesh, protocol => registrar.getTopologies(protocol), node.logger.forComponent('meshcache:libp2p:relay'))
     }
     await mesh.attach()
     await node.start()

@@ -281,6 +281,8 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     const peer = conn.remotePeer.toString()
     const set = this.#conns.get(peer)
     set?.delete(conn)
+    // gossipsub's stream may have run on the one that closed (relay.ts connectionLeft)
+    for (const left of set ?? []) this.relay?.connectionLeft(left)
     if (set !== undefined && set.size === 0) {
       this.#conns.delete(peer)
       const link = this.#links.get(peer)

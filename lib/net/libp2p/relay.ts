@@ -27,7 +27,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { GossipSub, GossipsubMessage } from '@libp2p/gossipsub'
-import type { Logger } from '@libp2p/interface'
+import type { Connection, Logger, Topology } from '@libp2p/interface'
 import { updatesFrameId } from '../../../protocol/frame-id.ts'
 import { CHUNK_BYTES } from './envelope.ts'
 import { afterThisRun } from '../../core/runtime.ts'
@@ -69,13 +69,16 @@ export interface RelayHost {
 export class GossipRelay {
   readonly minPeers: number
   readonly #pubsub: GossipSub
+  /** libp2p's topologies registered for a protocol (its registrar's getTopologies). */
+  readonly #topologies: (protocol: string) => Topology[]
   readonly #log: Logger
   published = 0
   received = 0
 
-  constructor (pubsub: GossipSub, minPeers: number, host: RelayHost, log: Logger) {
+  constructor (pubsub: GossipSub, minPeers: number, host: RelayHost, topologies: (protocol: string) => Topology[], log: Logger) {
     this.#pubsub = pubsub
     this.minPeers = minPeers
+    this.#topologies = topologies
     this.#log = log
     pubsub.addEventListener('gossipsub:message', (evt: CustomEvent<GossipsubMessage>) => {
       const { msg, propagationSource } = evt.detail
@@ -87,6 +90,20 @@ export class GossipRelay {
       const from = propagationSource.toString()
       afterThisRun(() => { host.deliver(msg.topic, from, msg.data) })
     })
+  }
+
+  /**
+   * A connection to a peer closed while `left` stays (crossed dials, crossed-dials.ts). Gossipsub opens its
+   * stream to a peer once, on a connection libp2p told it of, and opens no other when that one closes: the
+   * pair would stay peers without a stream, in each other's mesh, and nothing relayed would cross (seen on a
+   * far link). Told of the connection left, as libp2p tells it of a new one, it opens its stream there if it
+   * has none (gossipsub.onPeerConnected); the peer does the same on its side, or answers the new stream with
+   * its own.
+   */
+  connectionLeft (left: Connection): void {
+    const protocol = this.#pubsub.protocols[0]
+    if (protocol === undefined || left.status !== 'open') return
+    for (const topology of this.#topologies(protocol)) topology.onConnect?.(left.remotePeer, left)
   }
 
   join (namespace: string): void {
