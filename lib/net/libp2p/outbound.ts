@@ -10,6 +10,7 @@
  */
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import { PROTOCOL } from './envelope.ts'
+import { CROSSED_SETTLE_MS } from './crossed-dials.ts'
 import type { TransportStats } from './stats.ts'
 import type { PeerLink } from './stream-link.ts'
 
@@ -94,10 +95,10 @@ export class OutboundStreams {
   /**
    * Moves our open stream to `conn` (crossed dials, crossed-dials.ts: the connection it runs on is about to be
    * closed): a stream on `conn` is opened and greets the peer, and frames go there from then on. The old one
-   * is left to close with its connection, a second later: closed now, its end could reach the peer before the
-   * new stream's JOIN (another TCP connection) and the peer's namespaces would go down and up. Frames on the
-   * two may arrive out of order; the core's sequence numbers repair that as any gap. A failed open leaves the
-   * old stream, which reopens on its own when its connection closes.
+   * closes a second later, with its connection or on its own if that stays: closed now, its end could reach
+   * the peer before the new stream's JOIN (another TCP connection) and the peer's namespaces would go down and
+   * up. Frames on the two may arrive out of order; the core's sequence numbers repair that as any gap. A
+   * failed open leaves the old stream, which reopens on its own when its connection closes.
    */
   async moveTo (link: PeerLink, conn: Connection): Promise<void> {
     const old = link.out
@@ -120,6 +121,7 @@ export class OutboundStreams {
     this.#outConn.set(link, conn)
     stream.addEventListener('close', () => { this.#closed(link, stream) })
     this.#host.streamOpened(link)
+    setTimeout(() => { old.close().catch((err: Error) => { old.abort(err) }) }, CROSSED_SETTLE_MS).unref()
   }
 
   /** `conn` closed: if our stream ran on it, it is gone too (streams normally report their own close; do not wait for them). */
