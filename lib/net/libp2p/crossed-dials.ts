@@ -15,9 +15,9 @@
  * still open. Meanwhile each end moves its own stream to the kept one
  * (outbound.ts moveTo): a stream cut with its connection loses what is sent
  * before it reopens, and the peer would see the namespace go down and up
- * (an anti-entropy round for nothing). The network-namespace region tests
- * check that the kept connection of a far pair carries gossipsub's streams
- * both ways.
+ * (an anti-entropy round for nothing). Gossipsub, which opens its stream to
+ * a peer once and no other when that connection closes, is told of the one
+ * left (relay.ts connectionLeft).
  */
 import type { Connection, Logger } from '@libp2p/interface'
 import type { TransportStats } from './stats.ts'
