@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert'
 import type { Connection, Logger } from '@libp2p/interface'
 import { CROSSED_SETTLE_MS, CrossedDials } from '../../lib/net/libp2p/crossed-dials.ts'
 import { emptyStats } from '../../lib/net/libp2p/stats.ts'
-import { createMeshCache } from '../../lib/index.ts'
+import { createMeshCache, type MeshCache } from '../../lib/index.ts'
 import { createLibp2pTransport, generatePsk, type Libp2pTransport } from '../../lib/net/libp2p/index.ts'
 import { freePort } from '../helpers/ports.ts'
 import { until } from './helpers.ts'
@@ -67,16 +67,29 @@ test('nothing closes when the peer\'s connection went meanwhile, when both are o
   assert.equal(first.stats.crossedClosed + second.stats.crossedClosed + third.stats.crossedClosed, 0)
 })
 
-test('6 transports started together, each bootstrapped to all: one connection a pair once settled, no peer down and up, every write everywhere', async () => {
+/**
+ * 6 transports on loopback, each bootstrapped to all the others, started together (so every pair's dials cross),
+ * each with a replicate-mode cache, ready; `body` runs on them, and everything is closed after.
+ */
+async function startedTogether (options: { gossipsub?: boolean }, body: (transports: Libp2pTransport[], caches: Array<MeshCache<string>>) => Promise<void>): Promise<void> {
   const psk = generatePsk()
   const ports = await Promise.all(Array.from({ length: 6 }, async () => await freePort()))
   const transports: Libp2pTransport[] = []
   try {
     transports.push(...await Promise.all(ports.map(async (port) => await createLibp2pTransport({
-      listen: [`/ip4/127.0.0.1/tcp/${port}`], peers: ports.filter((p) => p !== port).map((p) => `/ip4/127.0.0.1/tcp/${p}`), psk
+      listen: [`/ip4/127.0.0.1/tcp/${port}`], peers: ports.filter((p) => p !== port).map((p) => `/ip4/127.0.0.1/tcp/${p}`), psk, ...options
     }))))
     const caches = await Promise.all(transports.map(async (transport) => await createMeshCache<string>({ namespace: 'crossed', transport, mode: 'replicate' })))
     await Promise.all(caches.map(async (cache) => { await cache.ready({ peers: 5 }) }))
+    await body(transports, caches)
+    await Promise.all(caches.map(async (cache) => { await cache.close() }))
+  } finally {
+    await Promise.all(transports.map(async (t) => { await t.close() }))
+  }
+}
+
+test('6 transports started together, each bootstrapped to all: one connection a pair once settled, no peer down and up, every write everywhere', async () => {
+  await startedTogether({}, async (transports, caches) => {
     // Writes from every instance every 50 ms across the second in which the crossed connections close: what was
     // on a closing connection is delivered or repaired, never lost.
     for (let round = 0; round < 40; round++) {
@@ -96,24 +109,13 @@ test('6 transports started together, each bootstrapped to all: one connection a 
     // Streams that were on a closed connection reopened on the kept one: a write now still reaches everyone.
     caches[0]?.set('k', 'v')
     await until(() => caches.every((cache) => cache.get('k') === 'v'), 'the last write on every instance')
-    await Promise.all(caches.map(async (cache) => { await cache.close() }))
-  } finally {
-    await Promise.all(transports.map(async (t) => { await t.close() }))
-  }
+  })
 })
 
 test('with gossipsub on, the connection kept carries its streams both ways once the other closed', async () => {
   // Gossipsub opens its stream to a peer on one connection and opens no other when that one closes; of 15 crossed
   // pairs some have it on the connection that goes, and the relay tells gossipsub of the one left (relay.ts).
-  const psk = generatePsk()
-  const ports = await Promise.all(Array.from({ length: 6 }, async () => await freePort()))
-  const transports: Libp2pTransport[] = []
-  try {
-    transports.push(...await Promise.all(ports.map(async (port) => await createLibp2pTransport({
-      listen: [`/ip4/127.0.0.1/tcp/${port}`], peers: ports.filter((p) => p !== port).map((p) => `/ip4/127.0.0.1/tcp/${p}`), psk, gossipsub: true
-    }))))
-    const caches = await Promise.all(transports.map(async (transport) => await createMeshCache<string>({ namespace: 'crossed', transport, mode: 'replicate' })))
-    await Promise.all(caches.map(async (cache) => { await cache.ready({ peers: 5 }) }))
+  await startedTogether({ gossipsub: true }, async (transports) => {
     const missing = (): string[] => transports.flatMap((t, i) => t.libp2p.getConnections()
       .filter((c) => !['i', 'o'].every((d) => c.streams.some((st) => st.protocol?.startsWith('/meshsub/') === true && st.direction[0] === d)))
       .map((c) => `instance ${i} ↔ …${c.remotePeer.toString().slice(-6)}: ${c.streams.map((st) => `${st.protocol ?? '?'}:${st.direction[0] ?? ''}`).join(' ')}`))
@@ -126,10 +128,7 @@ test('with gossipsub on, the connection kept carries its streams both ways once 
     }
     console.log(`  6 instances with gossipsub: ${transports.reduce((n, t) => n + t.stats().crossedClosed, 0)} crossed connections closed; connections without gossipsub's streams both ways: ${left.length}`)
     assert.equal(left, [], 'connections without gossipsub streams both ways')
-    await Promise.all(caches.map(async (cache) => { await cache.close() }))
-  } finally {
-    await Promise.all(transports.map(async (t) => { await t.close() }))
-  }
+  })
 })
 
 test.run()
