@@ -82,11 +82,8 @@ export class OutboundStreams {
       this.#host.dropLinkIfIdle(link)
       return
     }
-    link.out = stream
     link.openFailures = 0
-    this.#outConn.set(link, conn)
-    stream.addEventListener('close', () => { this.#closed(link, stream) })
-    this.#host.streamOpened(link)
+    this.#adopt(link, conn, stream)
     // Dials crossed while it opened: it belongs on the connection both ends keep (moveTo).
     const kept = this.#kept(link.peer)
     if (kept !== undefined && kept !== conn) void this.moveTo(link, kept)
@@ -117,11 +114,16 @@ export class OutboundStreams {
       stream.abort(new Error('meshcache: stream no longer needed'))
       return
     }
+    this.#adopt(link, conn, stream)
+    setTimeout(() => { old.close().catch((err: Error) => { old.abort(err) }) }, CROSSED_SETTLE_MS).unref()
+  }
+
+  /** `stream`, open on `conn`, is our stream to `link`'s peer from now on: the peer is greeted on it. */
+  #adopt (link: PeerLink, conn: Connection, stream: Stream): void {
     link.out = stream
     this.#outConn.set(link, conn)
     stream.addEventListener('close', () => { this.#closed(link, stream) })
     this.#host.streamOpened(link)
-    setTimeout(() => { old.close().catch((err: Error) => { old.abort(err) }) }, CROSSED_SETTLE_MS).unref()
   }
 
   /** `conn` closed: if our stream ran on it, it is gone too (streams normally report their own close; do not wait for them). */
