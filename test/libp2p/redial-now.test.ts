@@ -4,7 +4,8 @@
  * in another region (behind a proxy or NAT) advertises addresses nobody there
  * can dial, and only the bootstrap address works. Before, only the advertised
  * ones were redialled and the bootstrap entry waited out its backoff (1.0-1.5
- * s after a region heal, test/netns/regions.test.ts). A fake libp2p node
+ * s after a region heal, test/netns/regions.test.ts). And at a partial
+ * mesh's bound, which dials go out and in what order. A fake libp2p node
  * records the dials; the end-to-end effect is the netns test.
  */
 import { test } from 'uvu'
@@ -119,6 +120,85 @@ test('at the bound, a dial the policy needs (a holder without a far link) is mad
     await sleep(100) // several ticks: nothing else may be dialled at the bound (the guard's length is arbitrary)
     assert.not.ok(dials.includes(OTHER), `a dial nobody needed went out at the bound: ${dials.join(', ')}`)
     assert.not.ok(dials.includes(BOOTSTRAP), 'a bootstrap entry of unknown peer was dialled at the bound')
+  } finally {
+    r.stop()
+  }
+})
+
+/**
+ * Of the dials needed at the bound, the tick makes the one neededRank puts
+ * first (dial-policy.ts). A fake node that connects only at the addresses in
+ * `reachable` (address to peer id): a proxy's ports, as from another region.
+ */
+function proxiedNode (dials: string[], reachable: Record<string, string>): Libp2p {
+  return {
+    peerId: { toString: () => '12D3KooWSelf' },
+    getMultiaddrs: () => [],
+    dial: async (target: unknown) => {
+      const addrs = (Array.isArray(target) ? target : [target]).map(String)
+      dials.push(...addrs)
+      const peer = addrs.map(a => reachable[a]).find(p => p !== undefined)
+      if (peer !== undefined) return { remotePeer: { toString: () => peer } }
+      throw new Error('connect ENETUNREACH')
+    }
+  } as unknown as Libp2p
+}
+// As regions.ts orders them: addresses of unknown peer first, then peers by id.
+const unknownFirst = (a: string | undefined, b: string | undefined): number => a === b ? 0 : a === undefined ? -1 : b === undefined ? 1 : a < b ? -1 : 1
+
+test('at the bound, a needed dial goes first to a far peer\'s address that worked before, not to an address of unknown peer', async () => {
+  const dials: string[] = []
+  const UNMET = '/ip4/10.9.9.9/tcp/20004'
+  let connections = 0
+  let needed = false
+  let clock = 1_000_000 // due-ness by this clock, moved by hand: both entries come due in the same tick
+  const r = new Redialer({
+    node: proxiedNode(dials, { [BOOTSTRAP]: FAR }), log, isConnected: () => false, interval: 20, maxInterval: 20, dialTimeout: 5_000, forgetAfter: 600_000, now: () => clock,
+    bound: { peers: 3, connections: () => connections },
+    policy: { allowDial: () => true, compare: unknownFirst, needs: () => needed },
+  })
+  try {
+    r.addBootstrap(BOOTSTRAP)
+    r.learn(FAR, [ADVERTISED], false)
+    r.start()
+    await until(() => r.addrsOf(FAR).includes(BOOTSTRAP), 'first dial of the bootstrap address')
+    // the link is let go on purpose (by a node that did not need it then), the bound fills, another address turns up
+    r.established(FAR)
+    connections = 3
+    r.letGo(FAR)
+    r.disconnected(FAR)
+    r.addBootstrap(UNMET)
+    dials.length = 0
+    clock += 1_000
+    needed = true // now the node needs a far link
+    // FAR's advertised address may go first (as far as the redialer knows it worked too); it fails here
+    await until(() => dials.includes(BOOTSTRAP) || dials.includes(UNMET), 'a needed dial')
+    assert.ok(dials.includes(BOOTSTRAP), `the address FAR was reached at before was not dialled first: ${dials.join(', ')}`)
+    assert.not.ok(dials.includes(UNMET), `an address of unknown peer went before FAR's working one: ${dials.join(', ')}`)
+  } finally {
+    r.stop()
+  }
+})
+
+test('at the bound, a needed dial tries a bootstrap address of unknown peer before it retries a far peer whose dial failed', async () => {
+  const dials: string[] = []
+  const UNMET = '/ip4/10.9.9.9/tcp/20004'
+  let clock = 1_000_000
+  const r = new Redialer({
+    node: proxiedNode(dials, { [UNMET]: FAR }), log, isConnected: () => false, interval: 20, maxInterval: 20, dialTimeout: 5_000, forgetAfter: 600_000, now: () => clock,
+    bound: { peers: 3, connections: () => 3 },
+    // known peers before addresses of unknown peer: by the order alone FAR's advertised address would be retried each time it is due
+    policy: { allowDial: () => true, compare: (a, b) => -unknownFirst(a, b), needs: () => true },
+  })
+  try {
+    r.addBootstrap(UNMET)
+    r.learn(FAR, [ADVERTISED], true)
+    r.start()
+    await until(() => dials.length > 0, 'the first needed dial')
+    assert.ok((dials[0] as string).startsWith(ADVERTISED), `FAR, known and not tried yet, goes first: ${dials.join(', ')}`)
+    clock += 1_000 // FAR's backoff over: both due
+    await until(() => dials.includes(UNMET), 'the dial of the address of unknown peer')
+    assert.is(dials.filter(a => a.startsWith(ADVERTISED)).length, 1, `FAR's advertised address was retried before the unmet address: ${dials.join(', ')}`)
   } finally {
     r.stop()
   }

@@ -55,7 +55,14 @@ test('a holder without a far link needs one (dialled even at the bound); nobody 
   assert.not.ok(eu().needsDial('b2', ['a1', 'c1', 'a2']), 'it has one already')
   assert.not.ok(eu(1).needsDial('a2', ['a1', 'c1']), 'not a holder with crossRegionLinks 1')
   assert.not.ok(eu().needsDial('c1', ['a1']), 'own region: the bound applies')
-  assert.not.ok(eu().needsDial(undefined, ['a1']), 'unknown peer')
+  assert.not.ok(eu().needsDial('zz', ['a1']), 'a peer of unknown region')
+})
+
+test('a holder without a far link needs the bootstrap addresses it has not met too: the far peers it knows may advertise only addresses it cannot reach', () => {
+  // undefined: a bootstrap address whose dial failed or was never made (the redialer's entry has no peer id yet)
+  assert.ok(eu().needsDial(undefined, ['a1', 'c1']), 'a holder without a far link')
+  assert.not.ok(eu().needsDial(undefined, ['a1', 'c1', 'a2']), 'it has one already')
+  assert.not.ok(eu(1).needsDial(undefined, ['a1', 'c1']), 'not a holder')
 })
 
 test('a far link a non-holder dialled is let go only while it has a link in its own region', () => {

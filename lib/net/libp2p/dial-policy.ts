@@ -118,7 +118,8 @@ export interface DialPolicy {
    * Whether a dial of `peer` is needed even at the bound (a region's link
    * holder without a far link, regions.ts): made up to twice the bound, one
    * at a time. Without it, a holder whose bound filled with its own region
-   * first never got a far link but by rotation.
+   * first never got a far link but by rotation. `undefined`: a bootstrap
+   * address whose peer is not met yet (neededRank orders them).
    */
   needs?: (peer: string | undefined) => boolean
   /**
@@ -130,6 +131,24 @@ export interface DialPolicy {
    * a silent one by the probe, a missing one by `needs`.
    */
   restores?: (peer: string | undefined) => boolean
+}
+
+/**
+ * Of the dials a policy needs at the bound (DialPolicy.needs), which to make
+ * first (lower first; ties in the dial order): a path that worked and has
+ * not failed since (a far peer's bootstrap address that connected before,
+ * say), then a peer not tried yet, then a bootstrap address whose peer is not
+ * met, then a peer whose dials failed. By the dial order alone (far peers by
+ * id, one dial a tick), a holder behind a proxy redialled the far peers it
+ * knew by their advertised, unreachable addresses one after the other as
+ * each backoff ran out, and did not come to the bootstrap address that was
+ * its way across, nor to the one it had connected by before (bench:regions
+ * at 5+5, the second region started 2 s after the first).
+ */
+export function neededRank (k: Known): number {
+  if (k.peer === undefined) return 2
+  if (k.failures > 0) return 3
+  return k.establishedAt > 0 ? 0 : 1
 }
 
 /** Puts `entries` in the order a partial mesh dials them: random, then the policy's order (a stable sort keeps ties random). */

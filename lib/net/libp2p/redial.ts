@@ -14,7 +14,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from 'libp2p'
 import type { Logger } from '@libp2p/interface'
 import {
-  ROTATE_INTERVAL_MS, afterEstablished, backOff, dialOrder, isLost, newEntry,
+  ROTATE_INTERVAL_MS, afterEstablished, backOff, dialOrder, isLost, neededRank, newEntry,
   type Backoff, type DialBound, type DialPolicy, type Known
 } from './dial-policy.ts'
 import { P2P, describeTarget, dialTarget, isSelfDial, withoutPeerId } from './dial-target.ts'
@@ -283,6 +283,7 @@ export class Redialer {
     const own = new Set(this.#node.getMultiaddrs().map(a => withoutPeerId(a.toString())))
     const entries = [...this.#known]
     if (this.#bound !== undefined) dialOrder(entries, this.#policy)
+    let needed: Known | undefined
     for (const [key, k] of entries) {
       if (k.dialing || k.peer === self) continue
       if (k.bootstrapAddr !== undefined && own.has(withoutPeerId(k.bootstrapAddr))) continue
@@ -299,16 +300,26 @@ export class Redialer {
       const atBound = !this.#wants()
       // At the bound: a lost link is put back (isLost), or the policy needs the dial.
       const restore = atBound && isLost(k) && this.#mayRestore() && this.#policy?.restores?.(k.peer) !== false
-      if (atBound && !restore && !this.#needed(k)) continue
       if (this.#bound !== undefined && this.#policy?.allowDial(k.peer) === false) continue
-      if (atBound && !restore) this.#needDial = k
+      if (atBound && !restore) {
+        if (this.#needed(k) && (needed === undefined || neededRank(k) < neededRank(needed))) needed = k
+        continue
+      }
       k.dialed = this.#dial(k)
+    }
+    if (needed !== undefined && this.#needed(needed)) {
+      this.#needDial = needed
+      needed.dialed = this.#dial(needed)
     }
     if (this.#bound !== undefined) this.#rotate(entries, now)
     this.#schedule(this.#interval)
   }
 
-  /** At the bound: whether the policy needs a dial of `k` all the same (DialPolicy.needs), up to twice the bound, one at a time. */
+  /**
+   * At the bound: whether the policy needs a dial of `k` all the same
+   * (DialPolicy.needs), up to twice the bound, one at a time. Of those due
+   * in a tick, the tick dials the one neededRank puts first.
+   */
   #needed (k: Known): boolean {
     const bound = this.#bound
     if (bound === undefined || this.#needDial !== undefined || this.#policy?.needs?.(k.peer) !== true) return false

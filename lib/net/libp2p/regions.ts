@@ -7,7 +7,8 @@
  * holders** if its peer id is among the `crossLinks` smallest of itself and
  * the same-region peers it is connected to. A holder may dial one far peer
  * (a far holder first: of two holders that meet, one link serves both),
- * even at its bound (needsDial); other nodes dial only their own region, and let go of a far link they
+ * even at its bound (needsDial), or else a bootstrap address it has not
+ * met; other nodes dial only their own region, and let go of a far link they
  * dialled (a bootstrap address, say) once they have a link in their region.
  * Inbound far links are kept: the dialer decided. Nodes that see fewer
  * same-region peers count themselves holders more readily, so views that
@@ -70,9 +71,17 @@ export class RegionLinks {
     return this.isHolder(connected) && this.farCount(connected) === 0
   }
 
-  /** Whether this node needs a link to far `peer` now, whatever its bound: a holder without a far link. */
+  /**
+   * Whether this node needs a link to far `peer` now, whatever its bound: a
+   * holder without a far link. `undefined` is a bootstrap address whose peer
+   * this node has not met (its dial failed or was never made, the bound being
+   * full): such a holder needs it too, as the far peers it knows by id may
+   * advertise only addresses it cannot reach (behind NAT or a proxy), and
+   * the bootstrap address may be the one way across. The redialer tries those
+   * after the far peers it knows (redial.ts).
+   */
   needsDial (peer: string | undefined, connected: readonly string[]): boolean {
-    return peer !== undefined && this.isFar(peer) && this.isHolder(connected) && this.farCount(connected) === 0
+    return (peer === undefined || this.isFar(peer)) && this.isHolder(connected) && this.farCount(connected) === 0
   }
 
   /**
