@@ -7,16 +7,17 @@
  * link delay (the baseline: nothing can cross faster), then a region cut off
  * and healed, from the heal to every instance's convergence.
  *
- *   npm run bench:regions -- [--sizes 3,3] [--delay 40] [--writes 100] [--cuts 5000,8000] [--no-cut]
+ *   npm run bench:regions -- [--sizes 3,3] [--delay 40] [--writes 100] [--cuts 5000,8000] [--no-cut] [--stagger ms]
  * Cuts use keepalive 2 s and peerTimeout 6 s (as test/netns/heal.test.ts): the first cut outlasts the keepalive
- * only, the second both; `--timers keepaliveMs,peerTimeoutMs` changes them.
+ * only, the second both; `--timers keepaliveMs,peerTimeoutMs` changes them. `--stagger` starts the second region
+ * that long after the first (its bootstrap addresses fail the first region's dials at start).
  */
 import { cutAndHeal, measurePropagation, percentile, startRegions } from '../test/netns/regions.ts'
 import type { TransportStats } from '../lib/net/libp2p/stats.ts'
 import { parseCli } from '../test/helpers/cli.ts'
 
 const USAGE = `usage: npm run bench:regions -- [--sizes 3,3] [--delay 40] [--writes 100] [--cuts 5000,8000] [--no-cut]
-  [--timers 2000,6000] [--max-peers N] [--cross-links N] [--region-links]   (root: network namespaces)`
+  [--timers 2000,6000] [--max-peers N] [--cross-links N] [--region-links] [--stagger ms]   (root: network namespaces)`
 const values = parseCli(USAGE, {
   sizes: { type: 'string', default: '3,3' },
   delay: { type: 'string', default: '40' },
@@ -27,6 +28,7 @@ const values = parseCli(USAGE, {
   'max-peers': { type: 'string', default: '' },
   'cross-links': { type: 'string', default: '' },
   'region-links': { type: 'boolean', default: false },
+  stagger: { type: 'string', default: '' },
 })
 const sizes = values.sizes.split(',').map(Number) as [number, number]
 const delayMs = Number(values.delay)
@@ -34,9 +36,9 @@ const [keepalive, peerTimeout] = values.timers.split(',')
 const f = (ms: number): string => ms.toFixed(1)
 
 const maxPeers = values['max-peers']
-const r = await startRegions({ sizes, delayMs, env: { KEEPALIVE_MS: keepalive ?? '2000', PEER_TIMEOUT_MS: peerTimeout ?? '6000', REDIAL: 'default', ...(maxPeers === '' ? {} : { MAX_PEERS: maxPeers }), ...(values['cross-links'] === '' ? {} : { CROSS_LINKS: values['cross-links'] }), REGION_LINKS: values['region-links'] ? '1' : '0' } })
+const r = await startRegions({ sizes, delayMs, ...(values.stagger === '' ? {} : { staggerMs: Number(values.stagger) }), env: { KEEPALIVE_MS: keepalive ?? '2000', PEER_TIMEOUT_MS: peerTimeout ?? '6000', REDIAL: 'default', ...(maxPeers === '' ? {} : { MAX_PEERS: maxPeers }), ...(values['cross-links'] === '' ? {} : { CROSS_LINKS: values['cross-links'] }), REGION_LINKS: values['region-links'] ? '1' : '0' } })
 try {
-  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}${values['cross-links'] === '' ? '' : `, crossRegionLinks ${values['cross-links']}`}${values['region-links'] ? ', region links' : ', no region links'}`}, ${values.writes} writes`)
+  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}${values['cross-links'] === '' ? '' : `, crossRegionLinks ${values['cross-links']}`}${values['region-links'] ? ', region links' : ', no region links'}`}${values.stagger === '' ? '' : `, second region started ${values.stagger} ms later`}, ${values.writes} writes`)
   await measurePropagation(r, 10, 'warm')
   await r.lab.proxyHolds()
   const statsOf = async (): Promise<TransportStats[]> => await Promise.all(r.children.map(async (_, i) => (await r.ask(i, { op: 'transport-stats' })).value as TransportStats))

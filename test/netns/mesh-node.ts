@@ -16,7 +16,7 @@
  *   { id, op: 'await-missing', keys } | { id, op: 'invalidate', key } | { id, op: 'invalidate-tag', tag } |
  *   { id, op: 'peers' } (cache.peers()) | { id, op: 'peer-errors' } (codes of the transport's dial errors so far) |
  *   { id, op: 'await-peer-error', code } | { id, op: 'set-replicated', key, value, timeout } (set, then
- *   whenReplicated) | { id, op: 'clear' } | { id, op: 'links' } (connections, gossipsub mesh peers) |
+ *   whenReplicated) | { id, op: 'clear' } | { id, op: 'links' } (own peer id, connections, gossipsub mesh peers) |
  *   { id, op: 'clock-skew' } (the `clockSkew` events so far and `stats().clockAhead`) | { id, op: 'await-clock-skew', seenIn }
  * Replies: { id, value, at } where `at` is CLOCK_MONOTONIC ms.
  */
@@ -88,10 +88,10 @@ cache.on('change', (_: ChangeEvent) => queueMicrotask(wake))
 cache.on('evict', () => queueMicrotask(wake))
 
 /** This node's connections (peer, direction, remote address, its streams as protocol:i|o) and its gossipsub mesh peers in the namespace's topic. */
-function links (): { connections: Array<{ peer: string, direction: string, addr: string, streams: string[] }>, mesh: string[] } {
+function links (): { self: string, connections: Array<{ peer: string, direction: string, addr: string, streams: string[] }>, mesh: string[] } {
   const connections = transport.libp2p.getConnections().map((c) => ({ peer: c.remotePeer.toString(), direction: c.direction, addr: c.remoteAddr.toString(), streams: c.streams.map((s) => `${s.protocol}:${s.direction[0]}`) }))
   const pubsub = (transport.libp2p.services as { pubsub?: { getMeshPeers (topic: string): unknown[] } }).pubsub
-  return { connections, mesh: (pubsub?.getMeshPeers('/meshcache/1/partition') ?? []).map(String) }
+  return { self: transport.libp2p.peerId.toString(), connections, mesh: (pubsub?.getMeshPeers('/meshcache/1/partition') ?? []).map(String) }
 }
 
 process.on('message', async (request: Request) => {

@@ -32,6 +32,8 @@ export interface RegionsOptions {
   delayMs: number
   /** Extra environment for mesh-node.ts (KEEPALIVE_MS, PEER_TIMEOUT_MS, REDIAL...). */
   env?: Record<string, string>
+  /** Start the second region this long after the first (ms): the first's dials of it at start fail, as after a deploy of one region. */
+  staggerMs?: number
 }
 
 let nextId = 0
@@ -55,6 +57,7 @@ export async function startRegions (options: RegionsOptions): Promise<Regions> {
   try {
     const psk = randomBytes(32).toString('hex')
     for (const node of lab.nodes) {
+      if (node.region === 1 && children.length === options.sizes[0] && options.staggerMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.staggerMs))
       const env = { ...process.env, REGION: `r${node.region}`, ...options.env }
       children.push(lab.node(node.index, NODE, [node.address, String(PORT), psk, ...lab.peersOf(node.index)], { env }))
     }
