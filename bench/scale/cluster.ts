@@ -19,6 +19,10 @@ export interface InstanceStats {
   deliveredByType: number[]
   heapPerInstance: number
   peers: number
+  /** Gossipsub copies received, by the neighbour (peer id) that sent them. */
+  gossipFrom: Record<string, number>
+  /** Peer ids connected now. */
+  connected: string[]
 }
 
 const HOST = new URL('./host.ts', import.meta.url)
@@ -30,6 +34,15 @@ export interface ScaleOptions {
   perProcess: number
   /** The transport's maxPeers (undefined: a full mesh). */
   maxPeers?: number
+  /** Regions: instances in this many contiguous blocks, whole hosts each where the sizes allow (labels; none: 1). */
+  regions?: number
+  /** Whether the transport shapes the mesh by region (region links, SPEC.md §11.4), or the regions are labels only. */
+  regionLinks?: boolean
+}
+
+/** The region of instance `index` of `n` in `regions` contiguous blocks. */
+export function regionOf (index: number, n: number, regions: number): string {
+  return regions > 1 ? `r${Math.floor(index * regions / n)}` : ''
 }
 
 export interface WriteResult {
@@ -89,30 +102,36 @@ export class ScaleCluster {
   readonly hosts: Host[]
   readonly instances: number
   readonly peerIds: string[]
+  /** Region of each instance ('' without regions). */
+  readonly regions: string[]
 
-  private constructor (hosts: Host[], peerIds: string[]) {
+  private constructor (hosts: Host[], peerIds: string[], regions: string[]) {
     this.hosts = hosts
     this.instances = hosts.reduce((n, h) => n + h.count, 0)
     this.peerIds = peerIds
+    this.regions = regions
   }
 
   /** Starts the hosts: the first one alone, then the others bootstrapped to its first three instances. */
   static async start (options: ScaleOptions): Promise<ScaleCluster> {
     const psk = randomBytes(32).toString('hex')
-    const base = { psk, ...(options.maxPeers !== undefined ? { maxPeers: options.maxPeers } : {}) }
+    const base = { psk, ...(options.maxPeers !== undefined ? { maxPeers: options.maxPeers } : {}), regionLinks: options.regionLinks === true }
+    const regions = Array.from({ length: options.instances }, (_, i) => regionOf(i, options.instances, options.regions ?? 1))
+    const withRegions = (first: number, count: number): Record<string, unknown> => ({ ...base, regions: regions.slice(first, first + count) })
     const hosts: Host[] = []
     try {
       const firstCount = Math.min(options.perProcess, options.instances)
-      const first = await startHost({ ...base, bootstrap: [] }, 0, firstCount)
+      const first = await startHost({ ...withRegions(0, firstCount), bootstrap: [] }, 0, firstCount)
       hosts.push(first)
       const bootstrap = (await first.ask<string[]>('addrs')).slice(0, 3)
       const starts: Array<Promise<Host>> = []
       for (let at = firstCount; at < options.instances; at += options.perProcess) {
-        starts.push(startHost({ ...base, bootstrap }, at, Math.min(options.perProcess, options.instances - at)))
+        const count = Math.min(options.perProcess, options.instances - at)
+        starts.push(startHost({ ...withRegions(at, count), bootstrap }, at, count))
       }
       hosts.push(...await Promise.all(starts))
       const ids = (await Promise.all(hosts.map((h) => h.ask<string[]>('addrs')))).flat().map((a) => a.slice(a.lastIndexOf('/p2p/') + 5))
-      return new ScaleCluster(hosts, ids)
+      return new ScaleCluster(hosts, ids, regions)
     } catch (error) {
       for (const h of hosts) h.child.kill('SIGKILL')
       throw error

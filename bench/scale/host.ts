@@ -2,8 +2,9 @@
  * One process hosting several meshcache instances, each with its own libp2p
  * node and port (bench:scale, test/mesh/scale.test.ts). Driven over IPC.
  *
- * argv: JSON { instances, first, bootstrap: string[], psk, maxPeers?, keepalive? }
- *   `first` is the global index of this host's first instance.
+ * argv: JSON { instances, first, bootstrap: string[], psk, maxPeers?, regions?: string[], regionLinks? }
+ *   `first` is the global index of this host's first instance; `regions` the region of each instance
+ *   here (a label in `peers()`; with `regionLinks`, the transport's too: region links, SPEC.md §11.4).
  * Requests (each { id, op, ... }, answered { id, value }):
  *   addrs                         → the multiaddrs of every instance (with /p2p/)
  *   await-peers { count }         → when every instance's membership lists `count` others
@@ -12,7 +13,8 @@
  *   await-keys { keys }           → when every instance here holds every key
  *   stats                         → per instance: transport stats, gossipsub messages received (duplicates
  *                                   included; in all, UPDATES frames, and by message type), frames handed
- *                                   to the cache by message type, heap per instance
+ *                                   to the cache by message type, gossipsub copies by the neighbour
+ *                                   that sent them, the peers connected, heap per instance
  *   block { peers } / heal        → fault switch of every instance here (a partition without root)
  *   close
  * A write's value is its CLOCK_MONOTONIC send time, so receivers need no table.
@@ -22,7 +24,7 @@ import { createLibp2pTransport, type Libp2pTransport } from '../../lib/net/libp2
 import { prefixLogger } from '@libp2p/logger'
 import type { Transport } from '../../lib/net/transport.ts'
 
-interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers?: number, mode?: 'invalidate' | 'replicate' }
+interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers?: number, mode?: 'invalidate' | 'replicate', regions?: string[], regionLinks?: boolean }
 type Request =
   | { id: number, op: 'addrs' }
   | { id: number, op: 'await-peers', count: number }
@@ -43,7 +45,7 @@ process.on('disconnect', () => process.exit(0))
  * frame's message type (byte 1 of a frame), and frames delivered to the cache by type (direct frames
  * plus the first copy of each relayed one, which gossip already counts).
  */
-interface Counts { received: number, updates: number, byType: number[], delivered: number[] }
+interface Counts { received: number, updates: number, byType: number[], delivered: number[], from: Record<string, number> }
 interface Instance { transport: Libp2pTransport, cache: MeshCache<number>, gossip: Counts }
 const TYPES = 8
 const typeOf = (frame: Uint8Array | undefined): number => Math.min(frame?.[1] ?? TYPES - 1, TYPES - 1)
@@ -54,15 +56,17 @@ const arrivals = new Map<string, [number, number, number]>()
 for (let i = 0; i < config.instances; i++) {
   // The first host's first instance is the seed; the rest of that host bootstrap to it.
   const bootstrap = config.bootstrap.length > 0 || i === 0 ? config.bootstrap : [instances[0]?.transport.multiaddrs()[0] as string]
+  const region = config.regions?.[i] ?? ''
   const transport = await createLibp2pTransport({
     listen: ['/ip4/127.0.0.1/tcp/0'],
     peers: bootstrap,
     psk: `/key/swarm/psk/1.0.0/\n/base16/\n${config.psk}\n`,
     ...(config.maxPeers !== undefined ? { maxPeers: config.maxPeers } : {}),
+    ...(config.regionLinks === true && region !== '' ? { region } : {}),
     // DEBUG='i*:meshcache:*' shows which instance logged what
     logger: prefixLogger(`i${config.first + i}`),
   })
-  const gossip: Counts = { received: 0, updates: 0, byType: new Array(TYPES).fill(0), delivered: new Array(TYPES).fill(0) }
+  const gossip: Counts = { received: 0, updates: 0, byType: new Array(TYPES).fill(0), delivered: new Array(TYPES).fill(0), from: {} }
   // Counts every gossipsub message received, duplicates included: the wire cost of spreading;
   // and, of those, the UPDATES frames (byte 1 of a frame is its type, 0 for UPDATES).
   const pubsub = (transport.libp2p.services as { pubsub?: { handleReceivedMessage: (...args: unknown[]) => Promise<void> } }).pubsub
@@ -70,6 +74,8 @@ for (let i = 0; i < config.instances; i++) {
     const original = pubsub.handleReceivedMessage.bind(pubsub)
     pubsub.handleReceivedMessage = (...args: unknown[]) => {
       gossip.received++
+      const from = String(args[0]) // the neighbour that sent this copy (gossipsub's propagation source)
+      gossip.from[from] = (gossip.from[from] ?? 0) + 1
       const type = typeOf((args[1] as { data?: Uint8Array } | undefined)?.data)
       gossip.byType[type] = (gossip.byType[type] ?? 0) + 1
       if (type === 0) gossip.updates++
@@ -82,7 +88,7 @@ for (let i = 0; i < config.instances; i++) {
     multiaddrs: () => transport.multiaddrs(),
     onPeerError: (listener) => transport.onPeerError(listener),
   }
-  const cache = await createMeshCache<number>({ namespace: 'scale', transport: counted, mode: config.mode ?? 'replicate', ttl: 10 * 60_000 })
+  const cache = await createMeshCache<number>({ namespace: 'scale', transport: counted, mode: config.mode ?? 'replicate', ttl: 10 * 60_000, ...(region !== '' ? { region } : {}) })
   cache.on('change', (event: { key: string, reason?: string }) => {
     const at = now()
     const seen = arrivals.get(event.key)
@@ -119,7 +125,7 @@ process.on('message', async (request: Request) => {
     case 'await-keys': value = await until(() => instances.every((i) => request.keys.every((k) => i.cache.inspect(k) !== undefined))); break
     case 'stats': {
       const heap = process.memoryUsage().heapUsed
-      value = instances.map((i) => ({ transport: i.transport.stats(), gossip: i.gossip.received, gossipUpdates: i.gossip.updates, gossipByType: i.gossip.byType, deliveredByType: i.gossip.delivered, heapPerInstance: heap / instances.length, peers: i.cache.peers().length }))
+      value = instances.map((i) => ({ transport: i.transport.stats(), gossip: i.gossip.received, gossipUpdates: i.gossip.updates, gossipByType: i.gossip.byType, deliveredByType: i.gossip.delivered, heapPerInstance: heap / instances.length, peers: i.cache.peers().length, gossipFrom: i.gossip.from, connected: [...new Set(i.transport.libp2p.getConnections().map((c) => c.remotePeer.toString()))] }))
       break
     }
     case 'block': for (const i of instances) i.transport.faults.block(request.peers); break

@@ -13,6 +13,13 @@
  * largest partial mesh is also split 50/50 (libp2p gater: connections cut,
  * dials refused), written on both sides, healed, and timed to convergence.
  *
+ * With `--regions N`, the instances are N regions (contiguous blocks; labels
+ * on one machine, no delay between them: the delay is bench:regions') and
+ * each size also runs the partial mesh with region links (SPEC.md §11.4),
+ * beside the same mesh with the regions as labels only: connections across
+ * regions, and what crosses per write (gossipsub copies received from a far
+ * neighbour, plus fast-lane copies sent over far links).
+ *
  * Writes a plot (propagation p99 and messages per write against n) as SVG
  * and, through headless Chromium, PNG: `--plot docs/bench-scale.png`.
  *
@@ -27,7 +34,7 @@ import { parseCli } from '../../test/helpers/cli.ts'
 const GOSSIPSUB_D = 6
 
 const USAGE = `usage: npm run bench:scale -- [--sizes 10,25,50,100] [--full-up-to 50] [--max-peers 8] [--per-process 10]
-  [--writes 100] [--rate 20] [--partition] [--plot file.png]`
+  [--writes 100] [--rate 20] [--partition] [--plot file.png] [--regions N]`
 const values = parseCli(USAGE, {
   sizes: { type: 'string', default: '10,25,50,100' },
   'full-up-to': { type: 'string', default: '50' },
@@ -37,6 +44,7 @@ const values = parseCli(USAGE, {
   rate: { type: 'string', default: '20' },
   partition: { type: 'boolean', default: false },
   plot: { type: 'string', default: '' },
+  regions: { type: 'string', default: '1' },
 })
 const sizes = String(values.sizes).split(',').map(Number)
 const fullUpTo = Number(values['full-up-to'])
@@ -44,8 +52,10 @@ const maxPeers = Number(values['max-peers'])
 const perProcess = Number(values['per-process'])
 const writeCount = Number(values.writes)
 const rate = Number(values.rate)
+const regions = Number(values.regions)
 
-interface Row { n: number, mode: 'partial' | 'full', startMs: number, formedMs: number, phaseMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, awarenessPerWrite: number, directPerWrite: number, lanePerWrite: number, deliveredPerWrite: number[], connMax: number, connMean: number, heapMb: number, partitionMs?: number, firstCrossMs?: number }
+type Mode = 'partial' | 'region links' | 'full'
+interface Row { n: number, mode: Mode, farConns?: number, acrossPerWrite?: number, startMs: number, formedMs: number, phaseMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, awarenessPerWrite: number, directPerWrite: number, lanePerWrite: number, deliveredPerWrite: number[], connMax: number, connMean: number, heapMb: number, partitionMs?: number, firstCrossMs?: number }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 /**
@@ -71,9 +81,32 @@ async function writePhase (cluster: ScaleCluster, prefix: string, count: number,
   return await cluster.results(writes)
 }
 
-async function measure (n: number, mode: 'partial' | 'full', partition: boolean): Promise<Row> {
+/**
+ * Connections between instances of different regions (each pair once), and what crossed regions per write in the
+ * phase: gossipsub copies received from a far neighbour, plus fast-lane copies over far links (counted by the
+ * sender with region links; without them the lane's only copies are the writer's, one to each neighbour, far ones
+ * included, counted from the writers' far neighbours at the end of the phase).
+ */
+function across (cluster: ScaleCluster, initial: InstanceStats[], stats: InstanceStats[], writers: number[]): { farConns: number, acrossPerWrite: number } {
+  const regionOfPeer = new Map(cluster.peerIds.map((id, i) => [id, cluster.regions[i] as string]))
+  const far = (i: number, peer: string): boolean => regionOfPeer.get(peer) !== undefined && regionOfPeer.get(peer) !== cluster.regions[i]
+  let farConns = 0
+  let copies = 0
+  for (const [i, s] of stats.entries()) {
+    farConns += s.connected.filter((p) => far(i, p)).length
+    const before = initial[i]?.gossipFrom ?? {}
+    for (const [peer, c] of Object.entries(s.gossipFrom)) if (far(i, peer)) copies += c - (before[peer] ?? 0)
+    copies += (s.transport.fastLaneFar ?? 0) - (initial[i]?.transport.fastLaneFar ?? 0)
+  }
+  if (stats.every((s, i) => (s.transport.fastLaneFar ?? 0) === (initial[i]?.transport.fastLaneFar ?? 0))) {
+    for (const w of writers) copies += (stats[w]?.connected ?? []).filter((p) => far(w, p)).length
+  }
+  return { farConns: farConns / 2, acrossPerWrite: copies / writers.length }
+}
+
+async function measure (n: number, mode: Mode, partition: boolean): Promise<Row> {
   const started = performance.now()
-  const cluster = await ScaleCluster.start({ instances: n, perProcess, ...(mode === 'partial' ? { maxPeers } : {}) })
+  const cluster = await ScaleCluster.start({ instances: n, perProcess, ...(mode !== 'full' ? { maxPeers } : {}), regions, regionLinks: mode === 'region links' })
   // Every process has started all its instances (libp2p nodes listening, caches joined): what is left of
   // `formedMs` after this is membership spreading.
   const startMs = performance.now() - started
@@ -86,7 +119,8 @@ async function measure (n: number, mode: 'partial' | 'full', partition: boolean)
     const initial = await cluster.stats()
     const before = messages(initial)
     const phaseStart = performance.now()
-    const results = await writePhase(cluster, 'w', writeCount, (i) => (i * 7919) % n)
+    const writer = (i: number): number => (i * 7919) % n
+    const results = await writePhase(cluster, 'w', writeCount, writer)
     const stats = await cluster.stats()
     // Messages that come with time (renewals, digests) count per write in proportion to this.
     const phaseMs = performance.now() - phaseStart
@@ -97,14 +131,15 @@ async function measure (n: number, mode: 'partial' | 'full', partition: boolean)
       p50: percentile(last, 0.5), p99: percentile(last, 0.99),
       reached: results.filter((r) => r.receivers === n).length / results.length,
       perWrite: (messages(stats) - before) / writeCount,
-      updatesPerWrite: mode === 'partial' ? (sum(stats, (s) => s.gossipUpdates) - sum(initial, (s) => s.gossipUpdates)) / writeCount : Number.NaN,
-      awarenessPerWrite: mode === 'partial' ? (sum(stats, (s) => s.gossipByType[3] ?? 0) - sum(initial, (s) => s.gossipByType[3] ?? 0)) / writeCount : Number.NaN,
+      updatesPerWrite: mode !== 'full' ? (sum(stats, (s) => s.gossipUpdates) - sum(initial, (s) => s.gossipUpdates)) / writeCount : Number.NaN,
+      awarenessPerWrite: mode !== 'full' ? (sum(stats, (s) => s.gossipByType[3] ?? 0) - sum(initial, (s) => s.gossipByType[3] ?? 0)) / writeCount : Number.NaN,
       directPerWrite: (sum(stats, direct) - sum(initial, direct)) / writeCount,
       // the fast lane's copies (lib/net/libp2p/fast-lane.ts), among the direct frames
       lanePerWrite: (sum(stats, (s) => s.transport.fastLaneSent ?? 0) - sum(initial, (s) => s.transport.fastLaneSent ?? 0)) / writeCount,
       deliveredPerWrite: TYPE_NAMES.map((_, t) => (sum(stats, (s) => s.deliveredByType[t] ?? 0) - sum(initial, (s) => s.deliveredByType[t] ?? 0)) / writeCount),
       connMax: Math.max(...conns), connMean: conns.reduce((a, b) => a + b, 0) / conns.length,
       heapMb: stats.reduce((a, s) => a + s.heapPerInstance, 0) / stats.length / 1e6,
+      ...(regions > 1 ? across(cluster, initial, stats, Array.from({ length: writeCount }, (_, i) => writer(i))) : {}),
     }
     if (partition) {
       // Split on a host boundary near the middle.
@@ -135,19 +170,20 @@ async function measure (n: number, mode: 'partial' | 'full', partition: boolean)
 }
 
 const rows: Row[] = []
-process.stdout.write(`bench:scale: sizes ${sizes.join(', ')}; partial mesh maxPeers ${maxPeers} (gossipsub D=${GOSSIPSUB_D}); full mesh up to ${fullUpTo}; ${perProcess} instances a process; ${writeCount} writes at ${rate}/s\n`)
+process.stdout.write(`bench:scale: sizes ${sizes.join(', ')}; partial mesh maxPeers ${maxPeers} (gossipsub D=${GOSSIPSUB_D}); full mesh up to ${fullUpTo}; ${perProcess} instances a process; ${writeCount} writes at ${rate}/s${regions > 1 ? `; ${regions} regions (labels; and the partial mesh with region links)` : ''}\n`)
+const modes: Mode[] = regions > 1 ? ['partial', 'region links', 'full'] : ['partial', 'full']
 for (const n of sizes) {
-  for (const mode of ['partial', 'full'] as const) {
+  for (const mode of modes) {
     if (mode === 'full' && n > fullUpTo) continue
     const row = await measure(n, mode, values.partition === true && mode === 'partial' && n === Math.max(...sizes))
     rows.push(row)
-    process.stdout.write(`  n=${n} ${mode}: processes up ${ms(row.startMs)} ms, formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (of them ${count(row.updatesPerWrite)} gossipsub copies of UPDATES; D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}; the write phase (writes until all arrived, and the counts) took ${ms(row.phaseMs)} ms (${count(row.directPerWrite * writeCount / (row.phaseMs / 1000))} direct frames/s over the mesh); per write: ${count(row.awarenessPerWrite)} gossipsub copies of awareness, ${count(row.directPerWrite)} direct frames (of them ${count(row.lanePerWrite)} fast-lane copies); frames handed to the cache by type (direct, plus each relayed frame's first copy): ${TYPE_NAMES.map((name, t) => `${name} ${(row.deliveredPerWrite[t] ?? 0).toFixed(1)}`).filter((_, t) => (row.deliveredPerWrite[t] ?? 0) > 0).join(', ')}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms (the first write crossed after ${ms(row.firstCrossMs)} ms)` : ''}\n`)
+    process.stdout.write(`  n=${n} ${mode}: processes up ${ms(row.startMs)} ms, formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (of them ${count(row.updatesPerWrite)} gossipsub copies of UPDATES; D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}; the write phase (writes until all arrived, and the counts) took ${ms(row.phaseMs)} ms (${count(row.directPerWrite * writeCount / (row.phaseMs / 1000))} direct frames/s over the mesh); per write: ${count(row.awarenessPerWrite)} gossipsub copies of awareness, ${count(row.directPerWrite)} direct frames (of them ${count(row.lanePerWrite)} fast-lane copies); frames handed to the cache by type (direct, plus each relayed frame's first copy): ${TYPE_NAMES.map((name, t) => `${name} ${(row.deliveredPerWrite[t] ?? 0).toFixed(1)}`).filter((_, t) => (row.deliveredPerWrite[t] ?? 0) > 0).join(', ')}${row.farConns !== undefined ? `; ${row.farConns} connections across regions, ${count(row.acrossPerWrite ?? Number.NaN)} copies across regions per write` : ''}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms (the first write crossed after ${ms(row.firstCrossMs)} ms)` : ''}\n`)
   }
 }
 
 process.stdout.write('\n' + table(
-  ['n', 'mesh', 'processes up (ms)', 'membership formed (ms)', 'last receiver p50', 'p99', 'reached all', 'msgs/write', 'UPDATES copies/write', 'awareness copies/write', 'direct/write', 'D·n', 'conns max', 'conns mean', 'heap/instance MB'],
-  rows.map((r) => [String(r.n), r.mode, ms(r.startMs), ms(r.formedMs), ms(r.p50), ms(r.p99), `${(r.reached * 100).toFixed(0)}%`, count(r.perWrite), count(r.updatesPerWrite), count(r.awarenessPerWrite), count(r.directPerWrite), String(GOSSIPSUB_D * r.n), String(r.connMax), r.connMean.toFixed(1), r.heapMb.toFixed(1)]),
+  ['n', 'mesh', 'processes up (ms)', 'membership formed (ms)', 'last receiver p50', 'p99', 'reached all', 'msgs/write', 'UPDATES copies/write', 'awareness copies/write', 'direct/write', 'D·n', 'conns max', 'conns mean', 'heap/instance MB', ...(regions > 1 ? ['conns across', 'across/write'] : [])],
+  rows.map((r) => [String(r.n), r.mode, ms(r.startMs), ms(r.formedMs), ms(r.p50), ms(r.p99), `${(r.reached * 100).toFixed(0)}%`, count(r.perWrite), count(r.updatesPerWrite), count(r.awarenessPerWrite), count(r.directPerWrite), String(GOSSIPSUB_D * r.n), String(r.connMax), r.connMean.toFixed(1), r.heapMb.toFixed(1), ...(regions > 1 ? [String(r.farConns ?? '-'), count(r.acrossPerWrite ?? Number.NaN)] : [])]),
 ) + '\n')
 const healed = rows.find((r) => r.partitionMs !== undefined)
 if (healed) process.stdout.write(`50/50 partition of ${healed.n} (partial mesh): converged ${ms(healed.partitionMs)} ms after the heal; the first write reached the other side after ${ms(healed.firstCrossMs)} ms\n`)
