@@ -44,6 +44,8 @@ function network (links: Array<[string, string]>, opts: { regions?: boolean, wri
   const delivered = new Map<string, Array<{ from: string, frame: Uint8Array }>>()
   const stats = new Map<string, TransportStats>()
   const sent: Sent[] = []
+  /** Instances that published a frame on gossipsub for the lane (FastLaneHost.relay). */
+  const relayed: string[] = []
   const queue: Array<{ to: string, from: string, hop: HopValue, frame: Uint8Array }> = []
   const lanes = new Map<string, FastLane>()
   for (const name of neighbours.keys()) {
@@ -68,13 +70,14 @@ function network (links: Array<[string, string]>, opts: { regions?: boolean, wri
         queue.push({ to: peer, from: name, hop, frame: r.rest() })
         return true
       },
-      deliver: (_ns, from, frame) => { delivered.get(name)?.push({ from, frame }) }
+      deliver: (_ns, from, frame) => { delivered.get(name)?.push({ from, frame }) },
+      relay: () => { relayed.push(name) }
     }
     lanes.set(name, new FastLane(host, 64))
   }
   const lane = (name: string): FastLane => lanes.get(name) as FastLane
   return {
-    space, sent, delivered, stats, lane,
+    space, sent, delivered, stats, lane, relayed,
     /** Delivers queued envelopes, in order, until none is left. */
     run (): void {
       for (let item = queue.shift(); item !== undefined; item = queue.shift()) lane(item.to).receive(space, item.from, item.frame, item.hop)
@@ -106,6 +109,25 @@ test('a write takes three direct hops to the far region: writer â†’ its holder â
   assert.is(net.stats.get('b1')?.fastLaneForwarded, 2)
   assert.is(net.stats.get('b1')?.fastLaneFar, 0, 'LAST copies stay in the region')
   assert.is(net.stats.get('a2')?.fastLaneForwarded, 0, 'the writer\'s own copies are not forwards')
+  // b1 also hands it to gossipsub in its region, which carries it on to b4; nobody else publishes it
+  assert.equal(net.relayed, ['b1'])
+  assert.is(net.stats.get('b1')?.fastLaneRelayed, 1)
+})
+
+test('a frame that crossed by the lane is published on gossipsub at the far end; one gossipsub brought across is not (gossipsub forwards it itself)', () => {
+  const net = network(twoRegions)
+  net.lane('b1').receive(net.space, 'x', updates('warm~1', 1), Hop.LAST) // a lane runs
+  for (const d of net.delivered.values()) d.length = 0
+  const frame = updates('w~1', 9)
+  net.lane('b1').receive(net.space, 'a1', frame, RELAYED) // crossed in gossipsub's own mesh
+  net.run()
+  assert.equal(net.relayed, [], 'a gossipsub copy was published again')
+  assert.is(net.delivered.get('b2')?.length, 1, 'still forwarded on the lane to the region')
+  net.lane('b1').receive(net.space, 'a1', updates('w~1', 10), Hop.WRITER) // a far writer's own lane copy
+  net.run()
+  assert.equal(net.relayed, ['b1'])
+  net.lane('b2').receive(net.space, 'a9', updates('w~1', 11), Hop.LAST) // a LAST copy: neither forwarded nor published
+  assert.equal(net.relayed, ['b1'])
 })
 
 test('a frame gossipsub brought first is forwarded by the same rules, once; the later lane copy is dropped', () => {

@@ -111,6 +111,10 @@ if (!availability.ok) {
     const duplicates = after.reduce((n, s, i) => n + s.fastLaneDuplicates + s.relayedDuplicates - (before[i] as TransportStats).fastLaneDuplicates - (before[i] as TransportStats).relayedDuplicates, 0)
     assert.ok(forwarded >= 20, `${forwarded} copies forwarded for 20 writes: the far ends do not spread them`)
     assert.ok(duplicates > 0, 'no second copy was dropped: the lane and gossipsub did not both deliver')
+    // A far end hands what crossed by the lane to gossipsub in its region (fast-lane.ts), so the instances beyond its
+    // own neighbours need not wait for gossipsub's heartbeat or anti-entropy.
+    const relayed = after.reduce((n, s, i) => n + s.fastLaneRelayed - (before[i] as TransportStats).fastLaneRelayed, 0)
+    assert.ok(relayed > 0, 'no far end published a frame that crossed by the lane on gossipsub')
   })
 
   partial('far links: one connection a far pair, whichever side dialled, carrying gossipsub both ways, and a link between the regions', async (ctx) => {

@@ -76,7 +76,8 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     this.#fast = new FastLane({
       stats: this.stats, peersOf: ns => this.peersOf(ns), isFar: peer => this.regions?.isFar(peer) ?? false,
       write: (peer, envelopes) => this.#links.get(peer)?.write(envelopes, opts.maxBufferedBytes) ?? false,
-      deliver: (ns, from, frame) => { this.#namespaces.deliver(ns, from, frame) }
+      deliver: (ns, from, frame) => { this.#namespaces.deliver(ns, from, frame) },
+      relay: (ns, frame) => { this.relay?.publish(ns.name, frame, Infinity) }
     })
   }
 
