@@ -18,14 +18,24 @@ const BOOTSTRAP = '/ip4/10.9.9.9/tcp/20003'
 const ADVERTISED = '/ip4/10.78.2.3/tcp/7000'
 const FAR = '12D3KooWFar'
 
+/** A fake libp2p node that records the dials and connects only at BOOTSTRAP, to FAR. */
 function fakeNode (dials: string[]): Libp2p {
+  return proxiedNode(dials, { [BOOTSTRAP]: FAR })
+}
+
+/**
+ * A fake libp2p node that connects only at the addresses in `reachable`
+ * (address to peer id): a proxy's ports, as from another region.
+ */
+function proxiedNode (dials: string[], reachable: Record<string, string>): Libp2p {
   return {
     peerId: { toString: () => '12D3KooWSelf' },
     getMultiaddrs: () => [],
     dial: async (target: unknown) => {
       const addrs = (Array.isArray(target) ? target : [target]).map(String)
       dials.push(...addrs)
-      if (addrs.includes(BOOTSTRAP)) return { remotePeer: { toString: () => FAR } }
+      const peer = addrs.map(a => reachable[a]).find(p => p !== undefined)
+      if (peer !== undefined) return { remotePeer: { toString: () => peer } }
       throw new Error('connect ENETUNREACH')
     }
   } as unknown as Libp2p
@@ -42,16 +52,20 @@ async function until (done: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** Starts `r` knowing FAR by its advertised address and BOOTSTRAP, and waits for the first dial to tell whose BOOTSTRAP is. */
+async function startMet (r: Redialer): Promise<void> {
+  r.addBootstrap(BOOTSTRAP)
+  r.learn(FAR, [ADVERTISED], false)
+  r.start()
+  await until(() => r.addrsOf(FAR).includes(BOOTSTRAP), 'first dial of the bootstrap address')
+}
+
 test('a lost peer reached again is redialled at its bootstrap address, not only at the addresses it advertises', async () => {
   const dials: string[] = []
   // Long intervals: any dial after the first comes from dialNow, not the backoff.
   const r = new Redialer({ node: fakeNode(dials), log, isConnected: () => false, interval: 60_000, maxInterval: 60_000, dialTimeout: 5_000, forgetAfter: 600_000 })
   try {
-    r.addBootstrap(BOOTSTRAP)
-    r.learn(FAR, [ADVERTISED], false)
-    r.start()
-    // the first dial tells the bootstrap entry whose address it is
-    await until(() => r.addrsOf(FAR).includes(BOOTSTRAP), 'first dial of the bootstrap address')
+    await startMet(r)
     r.established(FAR)
     r.disconnected(FAR, true)
     dials.length = 0
@@ -78,10 +92,7 @@ for (const [connected, expected] of [[4, true], [6, false]] as const) {
       policy: { allowDial: (peer) => { if (peer === FAR) allowed++; return peer !== FAR }, compare: () => 0 },
     })
     try {
-      r.addBootstrap(BOOTSTRAP)
-      r.learn(FAR, [ADVERTISED], false)
-      r.start()
-      await until(() => r.addrsOf(FAR).includes(BOOTSTRAP), 'first dial of the bootstrap address')
+      await startMet(r)
       r.established(FAR)
       // the cut: FAR given up, and the node refilled its bound from its own side meanwhile
       connections = connected
@@ -125,24 +136,7 @@ test('at the bound, a dial the policy needs (a holder without a far link) is mad
   }
 })
 
-/**
- * Of the dials needed at the bound, the tick makes the one neededRank puts
- * first (dial-policy.ts). A fake node that connects only at the addresses in
- * `reachable` (address to peer id): a proxy's ports, as from another region.
- */
-function proxiedNode (dials: string[], reachable: Record<string, string>): Libp2p {
-  return {
-    peerId: { toString: () => '12D3KooWSelf' },
-    getMultiaddrs: () => [],
-    dial: async (target: unknown) => {
-      const addrs = (Array.isArray(target) ? target : [target]).map(String)
-      dials.push(...addrs)
-      const peer = addrs.map(a => reachable[a]).find(p => p !== undefined)
-      if (peer !== undefined) return { remotePeer: { toString: () => peer } }
-      throw new Error('connect ENETUNREACH')
-    }
-  } as unknown as Libp2p
-}
+// Of the dials needed at the bound, the tick makes the one neededRank puts first (dial-policy.ts).
 // As regions.ts orders them: addresses of unknown peer first, then peers by id.
 const unknownFirst = (a: string | undefined, b: string | undefined): number => a === b ? 0 : a === undefined ? -1 : b === undefined ? 1 : a < b ? -1 : 1
 
@@ -158,10 +152,7 @@ test('at the bound, a needed dial goes first to a far peer\'s address that worke
     policy: { allowDial: () => true, compare: unknownFirst, needs: () => needed },
   })
   try {
-    r.addBootstrap(BOOTSTRAP)
-    r.learn(FAR, [ADVERTISED], false)
-    r.start()
-    await until(() => r.addrsOf(FAR).includes(BOOTSTRAP), 'first dial of the bootstrap address')
+    await startMet(r)
     // the link is let go on purpose (by a node that did not need it then), the bound fills, another address turns up
     r.established(FAR)
     connections = 3

@@ -28,14 +28,7 @@ test(`${INSTANCES} instances with maxPeers ${MAX_PEERS}: full membership over th
     const formed = await settledWithinBound(cluster, 15_000)
     assert.ok(formed.some((s) => s.transport.connections < INSTANCES - 1), 'not a full mesh')
 
-    const writes: Array<{ key: string, sentAt: number }> = []
-    for (let i = 0; i < WRITES; i++) {
-      const key = `w${i}`
-      writes.push({ key, sentAt: await cluster.write((i * 7) % INSTANCES, key) })
-    }
-    await cluster.awaitKeys(writes.map((w) => w.key), 60_000)
-    const results = await cluster.results(writes)
-    for (const r of results) assert.is(r.receivers, INSTANCES, `${r.key} reached ${r.receivers} of ${INSTANCES} (the writer counts itself)`)
+    const results = await writeEverywhere(cluster, 'w')
     const after = await cluster.stats()
     assertBound(after.map((f) => f.transport.connections))
     const relayed = after.reduce((n, s) => n + s.transport.framesRelayed, 0)
@@ -73,14 +66,7 @@ test(`${INSTANCES} instances in two regions with region links: a few connections
     }
     const farLinks = across(stats)
     assert.ok(farLinks >= 2 && farLinks <= 12, `${farLinks} connections across the regions (expected 2 to 12)`)
-    const writes: Array<{ key: string, sentAt: number }> = []
-    for (let i = 0; i < WRITES; i++) {
-      const key = `r${i}`
-      writes.push({ key, sentAt: await cluster.write((i * 7) % INSTANCES, key) })
-    }
-    await cluster.awaitKeys(writes.map((w) => w.key), 60_000)
-    const results = await cluster.results(writes)
-    for (const r of results) assert.is(r.receivers, INSTANCES, `${r.key} reached ${r.receivers} of ${INSTANCES}`)
+    const results = await writeEverywhere(cluster, 'r')
     const after = await cluster.stats()
     const relayed = after.reduce((n, s, i) => n + s.transport.fastLaneRelayed - (stats[i] as Stats[number]).transport.fastLaneRelayed, 0)
     assert.ok(relayed > 0, 'no far end published a write that crossed by the lane on gossipsub')
@@ -92,6 +78,19 @@ test(`${INSTANCES} instances in two regions with region links: a few connections
 })
 
 type Stats = Awaited<ReturnType<ScaleCluster['stats']>>
+
+/** WRITES writes from instances in turn, keys `<prefix><i>`; asserts each reached every instance. */
+async function writeEverywhere (cluster: ScaleCluster, prefix: string): Promise<Awaited<ReturnType<ScaleCluster['results']>>> {
+  const writes: Array<{ key: string, sentAt: number }> = []
+  for (let i = 0; i < WRITES; i++) {
+    const key = `${prefix}${i}`
+    writes.push({ key, sentAt: await cluster.write((i * 7) % INSTANCES, key) })
+  }
+  await cluster.awaitKeys(writes.map((w) => w.key), 60_000)
+  const results = await cluster.results(writes)
+  for (const r of results) assert.is(r.receivers, INSTANCES, `${r.key} reached ${r.receivers} of ${INSTANCES} (the writer counts itself)`)
+  return results
+}
 
 /**
  * SPEC §11.1: at most 2 × maxPeers kept, plus the newcomers being greeted for their second before
