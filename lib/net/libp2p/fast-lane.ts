@@ -19,8 +19,8 @@
  *   (relay): gossipsub carries the writer's own publish across only where a
  *   far link is in its mesh, else by its gossip at the next heartbeat, so in
  *   a region larger than a far link's end's neighbours the rest waited for
- *   that or for anti-entropy (bench:scale --regions 2: p99 0.8 s at 25+25
- *   against 0.08 s with the regions as labels only);
+ *   that or for anti-entropy (bench:scale --regions 2: p99 0.3-0.8 s at
+ *   25+25 against 0.08-0.2 s with the regions as labels only);
  * - a LAST frame goes nowhere.
  * So a write costs at most the writer's links, plus each far link once,
  * plus each far-link end's own-region links: a bounded number of sends,

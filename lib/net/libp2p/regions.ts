@@ -78,7 +78,8 @@ export class RegionLinks {
    * full): such a holder needs it too, as the far peers it knows by id may
    * advertise only addresses it cannot reach (behind NAT or a proxy), and
    * the bootstrap address may be the one way across. The redialer tries those
-   * after the far peers it knows (redial.ts).
+   * after the far peers it knows that have not failed it (dial-policy.ts
+   * neededRank).
    */
   needsDial (peer: string | undefined, connected: readonly string[]): boolean {
     return (peer === undefined || this.isFar(peer)) && this.isHolder(connected) && this.farCount(connected) === 0
