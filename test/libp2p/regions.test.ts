@@ -73,10 +73,10 @@ test('a far link a non-holder dialled is let go only while it has a link in its 
   assert.not.ok(eu(1).shouldShed('c1', ['a1', 'c1']), 'own region: never')
 })
 
-/** A connection as PartialMesh sees one: its direction, and whether it was closed. */
-interface FakeConnection { direction: 'inbound' | 'outbound', closed: boolean, close (): Promise<void>, abort (): void }
+/** A connection as PartialMesh sees one: its direction, its status, and whether it was closed. */
+interface FakeConnection { direction: 'inbound' | 'outbound', closed: boolean, readonly status: string, close (): Promise<void>, abort (): void }
 const connection = (direction: FakeConnection['direction']): FakeConnection =>
-  ({ direction, closed: false, async close () { this.closed = true }, abort () { this.closed = true } })
+  ({ direction, closed: false, get status () { return this.closed ? 'closed' : 'open' }, async close () { this.closed = true }, abort () { this.closed = true } })
 
 /** Node 'b1' of eu (maxPeers 1, crossRegionLinks 2) in a partial mesh, connected as `conns` says; SHEDs sent are listed. */
 function partialMesh (conns: Record<string, FakeConnection[]>, eu: string[], us: string[]): { mesh: PartialMesh, sheds: string[] } {

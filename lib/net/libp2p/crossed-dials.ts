@@ -38,9 +38,12 @@ export function keptConnection (self: string, peer: string, conns: Iterable<Conn
   return other ? kept : undefined
 }
 
-/** Whether `conns`, ours to `peer`, are crossed dials whose kept connection is the peer's (ours is the one to go). */
+/**
+ * Whether `conns`, ours to `peer`, are crossed dials whose kept connection is the peer's (ours is the one to go).
+ * Open connections only, as keptConnection: a peer's connection already closing keeps nothing, so ours stays.
+ */
 export function oursGoes (self: string, peer: string, conns: readonly Connection[]): boolean {
-  return self > peer && conns.some(c => c.direction === 'inbound') && conns.some(c => c.direction === 'outbound')
+  return self > peer && keptConnection(self, peer, conns) !== undefined
 }
 
 /** What crossed dials need of the mesh. */
