@@ -89,6 +89,7 @@ function partialMesh (conns: Record<string, FakeConnection[]>, eu: string[], us:
     connectedPeerCount: () => connected().length,
     connectionsOf: (peer: string) => (conns[peer] ?? []).filter((c) => !c.closed) as unknown as Connection[],
     sendShed: (peer: string) => { sheds.push(peer) },
+    sendEnvelope: () => {},
   }
   const mesh = new PartialMesh(host, 'b1', { maxPeers: 1, region: 'eu', crossRegionLinks: 2 } as ResolvedOptions, Object.assign(() => {}, { enabled: false, error: () => {}, trace: () => {} }) as unknown as Logger)
   for (const p of eu) mesh.regions?.learn(p, 'eu')

@@ -23,6 +23,10 @@
  *                                                              partial mesh's bound or region links, partial-mesh.ts):
  *                                                              its close is not a loss to redial at the bound;
  *                                                              older readers drop it as an unknown type, harmlessly
+ *   VIEW(10)    := holds:u8 • uvarint(n) • n × string(peerId)  region links (region-view.ts): whether the sender holds a
+ *                                                              far link, and which of its same-region neighbours said
+ *                                                              they do; older readers drop it as an unknown type (they
+ *                                                              keep more far links, as before)
  *
  * nsId is chosen by the sender and is valid only on the stream that carried the JOIN.
  * A frame larger than CHUNK_BYTES is sent as PART… DATA, back to back on one stream.
@@ -42,6 +46,7 @@ export const MSG_PEERS = 6
 export const MSG_PING = 7
 export const MSG_FAST = 8
 export const MSG_SHED = 9
+export const MSG_VIEW = 10
 /** Largest hop byte of a FAST envelope (fast-lane.ts Hop.LAST). */
 export const MAX_FAST_HOP = 2
 
@@ -169,6 +174,28 @@ export function encodePing (): Uint8Array {
  */
 export function encodeShed (): Uint8Array {
   return Uint8Array.of(1, MSG_SHED)
+}
+
+/** A VIEW (region-view.ts): `holders` at most MAX_PEERS_PER_MESSAGE, the rest left out. */
+export function encodeView (holds: boolean, holders: readonly string[]): Uint8Array {
+  const w = new Writer()
+  w.parts.push(MSG_VIEW, holds ? 1 : 0)
+  const list = holders.slice(0, MAX_PEERS_PER_MESSAGE)
+  w.uvarint(list.length)
+  for (const peer of list) w.string(peer)
+  return w.envelope()
+}
+
+/** The fields of a VIEW after its type byte; throws MeshCacheError on bad input. */
+export function decodeView (r: BodyReader): { holds: boolean, holders: string[] } {
+  if (r.end()) throw truncated
+  const flag = r.buf[r.pos++] as number
+  if (flag > 1) throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, `VIEW holds flag ${flag} is neither 0 nor 1`)
+  const n = r.count(MAX_PEERS_PER_MESSAGE)
+  const holders: string[] = []
+  for (let i = 0; i < n; i++) holders.push(r.string(MAX_ADDR_BYTES))
+  if (!r.end()) throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, 'trailing bytes after VIEW')
+  return { holds: flag === 1, holders }
 }
 
 export interface PeerAddrs { peer: string, addrs: string[], region?: string }

@@ -23,7 +23,7 @@ import type { ResolvedOptions } from './options.ts'
 import type { Redialer } from './redial.ts'
 import { withoutPeerId } from './dial-target.ts'
 import type { Prober } from './probe.ts'
-import type { RegionLinks } from './regions.ts'
+import type { RegionLinks, RegionReport } from './regions.ts'
 import { emptyStats, type TransportStats } from './stats.ts'
 import { OutboundStreams, type OutboundHost } from './outbound.ts'
 import { PartialMesh, type PartialMeshHost } from './partial-mesh.ts'
@@ -110,9 +110,11 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     this.node.addEventListener('connection:close', evt => { this.#onConnClose(evt.detail) })
   }
 
-  /** Starts the liveness timer; call once the node has started. */
+  /** Starts the liveness timer and region links' reports; call once the node has started. */
   start (): void {
-    if (!this.#stopped) this.#silent.liveness.start()
+    if (this.#stopped) return
+    this.#silent.liveness.start()
+    this.#partial.start()
   }
 
   /** Peers with at least one open connection. */
@@ -231,6 +233,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     if (this.#stopped) return
     this.#stopped = true
     this.#silent.liveness.stop()
+    this.#partial.stop()
     this.#crossed.stop()
     this.prober?.stop()
     this.#namespaces.closeAll()
@@ -313,6 +316,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     const greeting = [encodePing(), encodeHello(this.ownAddrs(), this.#opts.region)]
     link.lastPing = performance.now()
     for (const ns of this.#namespaces.values()) greeting.push(encodeJoin(ns.id, ns.name))
+    greeting.push(...this.#partial.greeting())
     const others: PeerAddrs[] = []
     for (const l of this.#links.values()) if (l !== link && l.addrs.length > 0) others.push({ peer: l.peer, addrs: l.addrs, region: this.regions?.regionOf(l.peer) ?? '' })
     if (others.length > 0) greeting.push(encodePeers(others))
@@ -397,7 +401,15 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
   }
 
   sendShed (peer: string): void {
-    this.#links.get(peer)?.write([encodeShed()], Infinity)
+    this.sendEnvelope(peer, encodeShed())
+  }
+
+  sendEnvelope (peer: string, envelope: Uint8Array): void {
+    this.#links.get(peer)?.write([envelope], Infinity)
+  }
+
+  onView (link: PeerLink, report: RegionReport): void {
+    if (!this.#stopped) this.#partial.heard(link.peer, report)
   }
 
   onBadEnvelope (link: PeerLink, reason: string): void {

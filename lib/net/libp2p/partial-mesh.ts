@@ -10,7 +10,8 @@
 import type { Connection, Logger } from '@libp2p/interface'
 import type { ResolvedOptions } from './options.ts'
 import type { Redialer } from './redial.ts'
-import { RegionLinks } from './regions.ts'
+import { RegionLinks, type RegionReport } from './regions.ts'
+import { RegionView } from './region-view.ts'
 import { oursGoes } from './crossed-dials.ts'
 import type { TransportStats } from './stats.ts'
 
@@ -27,6 +28,8 @@ export interface PartialMeshHost {
   connectionsOf (peer: string): Connection[]
   /** Tells `peer` (a SHED on our stream to it) that we let its link go on purpose, so it does not redial it as lost. */
   sendShed (peer: string): void
+  /** Writes `envelope` on our stream to `peer`, if it is open. */
+  sendEnvelope (peer: string, envelope: Uint8Array): void
 }
 
 export class PartialMesh {
@@ -38,6 +41,8 @@ export class PartialMesh {
   readonly #log: Logger
   /** Far peers whose link we are letting go (regions.ts), once each. */
   readonly #shedding = new Set<string>()
+  /** What this node reports of its region's far links (region-view.ts), with regions. */
+  readonly #view: RegionView | undefined
 
   constructor (host: PartialMeshHost, self: string, opts: ResolvedOptions, log: Logger) {
     this.#host = host
@@ -45,6 +50,27 @@ export class PartialMesh {
     this.#self = self
     this.#log = log
     this.regions = opts.maxPeers !== Infinity && opts.region !== '' ? new RegionLinks(self, opts.region, opts.crossRegionLinks) : undefined
+    this.#view = this.regions !== undefined ? new RegionView(this.regions, host) : undefined
+  }
+
+  start (): void {
+    this.#view?.start()
+  }
+
+  stop (): void {
+    this.#view?.stop()
+  }
+
+  /** What a greeting carries for region links: this node's report (region-view.ts), with regions. */
+  greeting (): Uint8Array[] {
+    return this.#view !== undefined ? [this.#view.current()] : []
+  }
+
+  /** A neighbour's report (VIEW): it may be what makes this node stand down and let its far link go. */
+  heard (peer: string, report: RegionReport): void {
+    if (this.regions === undefined) return
+    this.regions.heard(peer, report)
+    this.shedFarLinks()
   }
 
   /**
@@ -122,7 +148,9 @@ export class PartialMesh {
     this.#shedding.add(peer)
     setTimeout(() => {
       this.#shedding.delete(peer)
-      if (this.regions?.shouldShed(peer, this.#host.connectedPeers()) !== true) return
+      const connected = this.#host.connectedPeers()
+      if (this.regions?.shouldShed(peer, connected) !== true) return
+      if (this.regions.stoodDown(connected.filter(p => p !== peer))) this.#host.stats.farLinksStoodDown++
       this.#shed(peer)
     }, SHED_AFTER_MS).unref()
   }

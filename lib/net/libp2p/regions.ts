@@ -14,14 +14,34 @@
  * same-region peers count themselves holders more readily, so views that
  * differ add links, never remove the last one.
  *
+ * In a large region that alone keeps too many: each node sees a dozen of its
+ * region, so about a fifth of the region counts itself a holder (two regions
+ * of 50 kept 12-15 links). So neighbours also tell each other (VIEW,
+ * region-view.ts) whether they hold a far link and which of their own
+ * neighbours said they do, and a holder that hears of `crossLinks` smaller
+ * same-region ids holding one **stands down**: it dials no far peer and lets
+ * go of the far link it dialled. The `crossLinks` smallest claimants never
+ * stand down (none smaller can count against them), so that too never
+ * removes the last links; and a claim lasts only while it is reported
+ * afresh by a connected neighbour, two hops at most, so a holder that lost
+ * its far link, or died, stops counting within a report or two (or liveness).
+ *
  * Peers of unknown region (no HELLO or PEERS told it yet) are dialled as
  * before; with no region set on this node, nothing changes.
  */
+/** A node's VIEW (region-view.ts): whether it holds a far link, and the same-region neighbours that said they do. */
+export interface RegionReport {
+  holds: boolean
+  holders: readonly string[]
+}
+
 export class RegionLinks {
   readonly #self: string
   readonly #region: string
   readonly #crossLinks: number
   readonly #regions = new Map<string, string>()
+  /** What each neighbour last reported (VIEW): whether it holds a far link, and which of its neighbours said they do. */
+  readonly #heard = new Map<string, RegionReport>()
 
   constructor (self: string, region: string, crossLinks: number) {
     this.#self = self
@@ -51,11 +71,58 @@ export class RegionLinks {
 
   /** Whether this node holds one of its region's far links, given the peers it is connected to. */
   isHolder (connected: Iterable<string>): boolean {
+    return this.#holdsByView(connected) && !this.standsDown(connected)
+  }
+
+  /** Whether this node would hold a far link by what it sees alone, and stands down: a holder fewer thanks to VIEW. */
+  stoodDown (connected: Iterable<string>): boolean {
+    return this.#holdsByView(connected) && this.standsDown(connected)
+  }
+
+  /** Whether its id is among the `crossLinks` smallest of itself and the same-region peers it is connected to. */
+  #holdsByView (connected: Iterable<string>): boolean {
     let smaller = 0
     for (const peer of connected) {
       if (this.#regions.get(peer) === this.#region && peer < this.#self) smaller++
     }
     return smaller < this.#crossLinks
+  }
+
+  /** Records what neighbour `peer` reported (VIEW). */
+  heard (peer: string, report: RegionReport): void {
+    this.#heard.set(peer, report)
+  }
+
+  /**
+   * Whether `crossLinks` same-region peers with smaller ids are known to hold
+   * far links: each said so itself, or was said to by a connected neighbour
+   * of our region (only connected neighbours' reports count).
+   */
+  standsDown (connected: Iterable<string>): boolean {
+    const smaller = new Set<string>()
+    for (const peer of connected) {
+      const report = this.#regions.get(peer) === this.#region ? this.#heard.get(peer) : undefined
+      if (report === undefined) continue
+      if (report.holds && peer < this.#self) smaller.add(peer)
+      for (const h of report.holders) if (h < this.#self) smaller.add(h)
+    }
+    return smaller.size >= this.#crossLinks
+  }
+
+  /**
+   * What this node reports to its neighbours: whether it holds a far link,
+   * and which same-region neighbours said they hold one themselves (their own
+   * claims only, not what they relayed: a claim travels two hops and dies
+   * with its holder's next report). Forgets reports of peers gone.
+   */
+  report (connected: readonly string[]): RegionReport {
+    const live = new Set(connected)
+    for (const peer of this.#heard.keys()) if (!live.has(peer)) this.#heard.delete(peer)
+    const holders: string[] = []
+    for (const peer of connected) {
+      if (this.#regions.get(peer) === this.#region && this.#heard.get(peer)?.holds === true) holders.push(peer)
+    }
+    return { holds: this.farCount(connected) > 0, holders: holders.sort() }
   }
 
   /** Far peers among `connected`. */

@@ -39,6 +39,8 @@ export interface TransportStats {
   refusedFull: number
   /** Links this node let go on purpose (over a partial mesh's bound, or a far link its region does not need), each with a SHED first. */
   linksLetGo: number
+  /** Of them, far links let go because this node stood down: a link holder by what it sees, it heard of `crossRegionLinks` smaller same-region holders (regions.ts). */
+  farLinksStoodDown: number
   /** Our connections closed because the peer had dialled us at the same time (crossed-dials.ts): its connection is kept. */
   crossedClosed: number
   /** SHEDs received: links a peer let go on purpose, which this node does not redial as lost. */
@@ -68,7 +70,7 @@ export function emptyStats (): TransportStats {
   return {
     framesSent: 0, framesReceived: 0, bytesReceived: 0,
     droppedBackpressure: 0, droppedOversize: 0, droppedNoPeer: 0, droppedUnjoined: 0,
-    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, peersTimedOut: 0, probes: 0, staleReplaced: 0, connections: 0, refusedFull: 0, linksLetGo: 0, crossedClosed: 0, shedsReceived: 0, redials: 0, redialFailures: 0,
+    badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, peersTimedOut: 0, probes: 0, staleReplaced: 0, connections: 0, refusedFull: 0, linksLetGo: 0, farLinksStoodDown: 0, crossedClosed: 0, shedsReceived: 0, redials: 0, redialFailures: 0,
     framesRelayed: 0, relayedReceived: 0, fastLaneSent: 0, fastLaneForwarded: 0, fastLaneFar: 0, fastLaneRelayed: 0, fastLaneDuplicates: 0, relayedDuplicates: 0
   }
 }

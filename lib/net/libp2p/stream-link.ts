@@ -6,11 +6,12 @@
  */
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import {
-  BodyReader, EnvelopeSplitter, decodeHello, decodePeers,
+  BodyReader, EnvelopeSplitter, decodeHello, decodePeers, decodeView,
   MAX_NAMESPACE_BYTES, MAX_NAMESPACES_PER_STREAM,
-  MAX_FAST_HOP, MSG_DATA, MSG_FAST, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS, MSG_PING, MSG_SHED
+  MAX_FAST_HOP, MSG_DATA, MSG_FAST, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS, MSG_PING, MSG_SHED, MSG_VIEW
 } from './envelope.ts'
 import type { PeerAddrs } from './envelope.ts'
+import type { RegionReport } from './regions.ts'
 
 /** What an inbound stream reports to the mesh. */
 export interface ReaderEvents {
@@ -21,6 +22,8 @@ export interface ReaderEvents {
   /** A broadcast frame on the fast lane (FAST, fast-lane.ts), at `hop`. */
   onFastFrame (link: PeerLink, namespace: string, hop: number, frame: Uint8Array): void
   onPeers (link: PeerLink, peers: PeerAddrs[]): void
+  /** What the peer reported of its region's far links (VIEW, region-view.ts). */
+  onView (link: PeerLink, report: RegionReport): void
   /** The peer is letting this link go on purpose (SHED): it is about to close it. */
   onShed (link: PeerLink): void
   /** An envelope was dropped (bad, unknown type or namespace, oversized). */
@@ -216,6 +219,9 @@ export class InboundReader {
         case MSG_SHED:
           if (!r.end()) { this.#bad('trailing bytes after SHED'); return }
           this.#events.onShed(this.link)
+          return
+        case MSG_VIEW:
+          this.#events.onView(this.link, decodeView(r))
           return
         default:
           this.#bad(`unknown envelope type ${String(type)}`)
