@@ -45,9 +45,9 @@ test(`${INSTANCES} instances with maxPeers ${MAX_PEERS}: full membership over th
  * (15+15 in bench:scale: 3-4, against 64-66 with the regions as labels only), and every write still reaches every
  * instance: over the fast lane across, and from a far link's end on through gossipsub in its region (the lane's
  * crossings are published there, fast-lane.ts; before, a 25+25 mesh's p99 read 0.3-0.8 s, waiting on gossipsub's
- * heartbeat or anti-entropy). Here 6-9 connections across (7 runs); the bound asserted, 12, is loose on purpose:
- * link holders depend on each instance's view, and what the test guards against is a mesh that connects the
- * regions like one.
+ * heartbeat or anti-entropy). Holders that hear of two smaller ones holding far links stand down (VIEW,
+ * region-view.ts): 2-5 connections across here (6 runs), where the rule by each instance's own view alone kept 5-9
+ * (9 runs); what fails without it is the count of holders that stood down.
  */
 test(`${INSTANCES} instances in two regions with region links: a few connections across, every write reaches everyone`, async () => {
   const cluster = await ScaleCluster.start({ instances: INSTANCES, perProcess: PER_PROCESS, maxPeers: MAX_PEERS, regions: 2, regionLinks: true })
@@ -58,20 +58,23 @@ test(`${INSTANCES} instances in two regions with region links: a few connections
       return stats.reduce((n, s, i) => n + s.connected.filter((p) => regionOf.get(p) !== undefined && regionOf.get(p) !== cluster.regions[i]).length, 0) / 2
     }
     // Far links dialled at start (every instance's bootstrap addresses are in the first region) are let go a second
-    // after their instance has a link in its own region: poll until they have been.
+    // after their instance has a link in its own region, and a holder's a second after it hears it need not hold
+    // one: poll until they have been.
     let stats = await cluster.stats()
-    for (const until = Date.now() + 15_000; across(stats) > 12 && Date.now() < until;) {
+    for (const until = Date.now() + 15_000; across(stats) > 5 && Date.now() < until;) {
       await new Promise((resolve) => setTimeout(resolve, 200)) // polling real processes' connections: no event to wait on
       stats = await cluster.stats()
     }
     const farLinks = across(stats)
-    assert.ok(farLinks >= 2 && farLinks <= 12, `${farLinks} connections across the regions (expected 2 to 12)`)
+    assert.ok(farLinks >= 2 && farLinks <= 5, `${farLinks} connections across the regions (expected 2 to 5)`)
+    const stoodDown = stats.reduce((n, s) => n + s.transport.farLinksStoodDown, 0)
+    assert.ok(stoodDown > 0, 'no holder stood down on hearing of smaller ones (VIEW)')
     const results = await writeEverywhere(cluster, 'r')
     const after = await cluster.stats()
     const relayed = after.reduce((n, s, i) => n + s.transport.fastLaneRelayed - (stats[i] as Stats[number]).transport.fastLaneRelayed, 0)
     assert.ok(relayed > 0, 'no far end published a write that crossed by the lane on gossipsub')
     const last = results.map((r) => r.lastMs).sort((a, b) => a - b)
-    console.log(`  scale, two regions: ${farLinks} connections across; last receiver p50 ${last[Math.floor(last.length / 2)]?.toFixed(1)} ms, max ${last.at(-1)?.toFixed(1)} ms; ${relayed} lane crossings published on gossipsub`)
+    console.log(`  scale, two regions: ${farLinks} connections across (${stoodDown} let go by holders that stood down); last receiver p50 ${last[Math.floor(last.length / 2)]?.toFixed(1)} ms, max ${last.at(-1)?.toFixed(1)} ms; ${relayed} lane crossings published on gossipsub`)
   } finally {
     await cluster.close()
   }
