@@ -104,4 +104,13 @@ test('every script: --help prints its usage (exit 0), an unknown option is named
   assert.equal(failures, [])
 })
 
+test('check:mesh-seeds refuses a region count it cannot lay out, naming --regions, before running anything', async () => {
+  for (const regions of ['1', '5', '-2', '1.5']) {
+    const r = await run(['test/check-mesh-seeds.ts', `--regions=${regions}`])
+    assert.is(r.code, 2, `--regions ${regions}`)
+    assert.match(r.stderr, /--regions must be 0, or 2 to a third of --instances \(4\)/)
+    assert.ok(r.stderr.includes('usage: ') && !r.stdout.includes('seed '), r.stderr)
+  }
+})
+
 test.run()

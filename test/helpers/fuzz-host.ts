@@ -4,7 +4,7 @@
  * (test/helpers/partial-convergence.ts). Driven over IPC; a SIGKILL of this
  * process is the crash the run injects.
  *
- * argv: JSON { first, instances, bootstrap: string[], psk, maxPeers, mode }
+ * argv: JSON { first, instances, bootstrap: string[], psk, maxPeers, mode, regions?: string[] (one per instance) }
  *   `first` is the global index of this host's first instance; its instances
  *   bootstrap to `bootstrap`, or (the very first host) to its own first one.
  * Requests ({ id, op, ... }, answered { id, value }):
@@ -26,7 +26,7 @@ import { prefixLogger } from '@libp2p/logger'
 import { createWaiters } from './waiters.ts'
 import { differences, type Expected } from './fuzz-expect.ts'
 
-interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers: number, mode: 'invalidate' | 'replicate' }
+interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers: number, mode: 'invalidate' | 'replicate', regions?: string[] }
 type Request =
   | { id: number, op: 'addrs' }
   | { id: number, op: 'await-connected', count: number, guardMs: number }
@@ -56,13 +56,14 @@ for (let i = 0; i < config.instances; i++) {
     peers: bootstrap,
     psk: `/key/swarm/psk/1.0.0/\n/base16/\n${config.psk}\n`,
     maxPeers: config.maxPeers,
+    region: config.regions?.[i] ?? '',
     // Fast redials (as test/netns/mesh-node.ts): a healed cut reconnects within half a second, not the default 30 s backoff.
     redialInterval: 100,
     maxRedialInterval: 500,
     // DEBUG='i*:meshcache:*' shows which instance logged what
     logger: prefixLogger(`i${config.first + i}`),
   })
-  const cache = await createMeshCache<string>({ namespace: 'fuzz', nodeId: `i${config.first + i}`, transport, mode: config.mode, ttl: 10 * 60_000 })
+  const cache = await createMeshCache<string>({ namespace: 'fuzz', nodeId: `i${config.first + i}`, transport, mode: config.mode, ttl: 10 * 60_000, region: config.regions?.[i] ?? '' })
   cache.on('change', () => queueMicrotask(wake))
   cache.on('evict', () => queueMicrotask(wake))
   instances.push({ transport, cache })

@@ -48,6 +48,12 @@ const TRACE_LINES = 80
 
 export interface PartialRunOptions {
   instances?: number
+  /**
+   * Regions the instances are split into, in contiguous blocks by index (0: none). With two or more, every
+   * instance has a `region` and `maxPeers`, so region links are on (SPEC.md §11.4): links prefer their region,
+   * a few holders keep the far links, and those that hear of enough smaller holders stand down.
+   */
+  regions?: number
   /** Steps of the random phase (default: 25–50, chosen by the seed). */
   steps?: number
   /** Called with each step as it runs (the long script's --verbose). */
@@ -60,6 +66,7 @@ export interface PartialRunSummary {
   instances: number
   hosts: number
   maxPeers: number
+  regions: number
   steps: number
   /** Writes made, clears included. */
   writes: number
@@ -98,6 +105,7 @@ class Run {
   readonly maxPeers: number
   readonly perProcess: number
   readonly instances: number
+  readonly regions: number
   readonly psk = randomBytes(32).toString('hex')
   readonly hosts: Host[] = []
   /** Every process started, so a failed start leaves none behind. */
@@ -118,10 +126,11 @@ class Run {
     // By parity, so any two consecutive seeds (npm test's few) cover both modes.
     this.mode = seed % 2 === 1 ? 'replicate' : 'invalidate'
     this.instances = o.instances ?? 12
+    this.regions = o.regions ?? 0
     this.perProcess = prng.int32(this.gen, 3, 4)
     this.maxPeers = prng.int32(this.gen, 3, 4)
     this.summary = {
-      seed, mode: this.mode, instances: this.instances, hosts: Math.ceil(this.instances / this.perProcess), maxPeers: this.maxPeers, steps: o.steps ?? prng.int32(this.gen, 25, 50), writes: 0, clears: 0,
+      seed, mode: this.mode, instances: this.instances, hosts: Math.ceil(this.instances / this.perProcess), maxPeers: this.maxPeers, regions: this.regions, steps: o.steps ?? prng.int32(this.gen, 25, 50), writes: 0, clears: 0,
       faults: { partitions: 0, isolations: 0, cuts: 0, heals: 0, crashes: 0 }, settleMs: [], settleComponents: [], connections: [], connectionsAtEnd: [],
     }
   }
@@ -134,13 +143,19 @@ class Run {
   }
 
   fail (message: string): never {
-    throw new ConvergenceFailure(`seed ${this.seed} (${this.mode}, ${this.instances} instances in ${this.hosts.length} processes, maxPeers ${this.maxPeers}): ${message}\n  last steps:\n    ${this.trace.join('\n    ')}`)
+    throw new ConvergenceFailure(`seed ${this.seed} (${this.mode}, ${this.instances} instances in ${this.hosts.length} processes, maxPeers ${this.maxPeers}${this.regions > 0 ? `, ${this.regions} regions` : ''}): ${message}\n  last steps:\n    ${this.trace.join('\n    ')}`)
+  }
+
+  /** Instance `index`'s region: contiguous blocks of the instances, '' without regions. */
+  regionOf (index: number): string {
+    return this.regions > 0 ? `r${Math.floor(index * this.regions / this.instances)}` : ''
   }
 
   // ---- processes ----
 
   async startHost (first: number, count: number, bootstrap: string[]): Promise<Host> {
-    const child = fork(HOST, [JSON.stringify({ first, instances: count, bootstrap, psk: this.psk, maxPeers: this.maxPeers, mode: this.mode })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const regions = Array.from({ length: count }, (_, i) => this.regionOf(first + i))
+    const child = fork(HOST, [JSON.stringify({ first, instances: count, bootstrap, psk: this.psk, maxPeers: this.maxPeers, mode: this.mode, regions })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     this.children.add(child)
     const exited = once(child, 'exit').then(([code]) => { throw new Error(`fuzz host exited early (${String(code)})`) })
     exited.catch(() => {})

@@ -7,14 +7,17 @@ export function seedsFromEnv (count: number): { seeds: number[], replaying: bool
   return { seeds: Array.from({ length: Number(process.env.SEEDS ?? count) }, (_, i) => i + 1), replaying: false }
 }
 
-/** Runs every seed in turn; a failure prints its seed and the command that replays it, then fails the test. */
-export async function eachSeed<R> (seeds: number[], suite: string, file: string, run: (seed: number) => Promise<R>): Promise<R[]> {
+/**
+ * Runs every seed in turn; a failure prints its seed and the command that replays it (`env`: more variables the
+ * replay needs, as `REGIONS=2 `), then fails the test.
+ */
+export async function eachSeed<R> (seeds: number[], suite: string, file: string, run: (seed: number) => Promise<R>, env = ''): Promise<R[]> {
   const results: R[] = []
   for (const seed of seeds) {
     try {
       results.push(await run(seed))
     } catch (error) {
-      console.error(`\n${suite} failed for seed ${seed}; replay with:\n  SEED=${seed} ./node_modules/.bin/node ${file}\n`)
+      console.error(`\n${suite} failed for seed ${seed}; replay with:\n  ${env}SEED=${seed} ./node_modules/.bin/node ${file}\n`)
       throw error
     }
   }
