@@ -7,7 +7,7 @@
  * kept 12-15 links between them where two are asked.
  *
  * A report goes in the greeting and, when it changed, to every connected
- * peer of the region on a tick: a claim is then at most a tick or two old at two hops, and
+ * peer not known to be far on a tick: a claim is then at most a tick or two old at two hops, and
  * one whose holder lost its far link or died is gone after its next report,
  * or once liveness drops the holder's connections.
  */
@@ -53,12 +53,15 @@ export class RegionView {
     return encodeView(report.holds, report.holders)
   }
 
-  /** Sends the report to every connected peer of our region if it changed since the last tick's (far peers ignore it). */
+  /**
+   * Sends the report to every connected peer not known to be far if it changed since the last tick's (far peers
+   * ignore it; one whose HELLO has not been read yet may be of our region, and must not keep a stale claim).
+   */
   tick (): void {
     const view = this.current()
     if (sameBytes(view, this.#last)) return
     this.#last = view
-    for (const peer of this.#host.connectedPeers()) if (this.#regions.isNear(peer)) this.#host.sendEnvelope(peer, view)
+    for (const peer of this.#host.connectedPeers()) if (!this.#regions.isFar(peer)) this.#host.sendEnvelope(peer, view)
   }
 }
 
