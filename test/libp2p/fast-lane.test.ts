@@ -34,7 +34,7 @@ interface Sent { from: string, to: string, hop: HopValue }
  * Instances named `<region><n>` (a1, b2…) with the given links; every sent
  * FAST envelope is decoded and queued, and delivered in order by `run()`.
  */
-function network (links: Array<[string, string]>, opts: { regions?: boolean, writable?: (to: string) => boolean } = {}) {
+function network (links: Array<[string, string]>, opts: { regions?: boolean, writable?: (to: string) => boolean, holders?: string[] } = {}) {
   const space = ns()
   const neighbours = new Map<string, string[]>()
   for (const [x, y] of links) {
@@ -56,6 +56,8 @@ function network (links: Array<[string, string]>, opts: { regions?: boolean, wri
       stats: s,
       peersOf: () => neighbours.get(name) ?? [],
       isFar: peer => opts.regions !== false && peer[0] !== name[0],
+      // the neighbours of our region that said (VIEW) they hold a far link
+      holdsFar: peer => peer[0] === name[0] && (opts.holders ?? []).includes(peer),
       write (peer, envelopes) {
         if (opts.writable?.(peer) === false) return false
         assert.is(envelopes.length, 1)
@@ -112,6 +114,39 @@ test('a write takes three direct hops to the far region: writer → its holder �
   // b1 also hands it to gossipsub in its region, which carries it on to b4; nobody else publishes it
   assert.equal(net.relayed, ['b1'])
   assert.is(net.stats.get('b1')?.fastLaneRelayed, 1)
+})
+
+test('a writer\'s neighbour without a far link passes the writer\'s copy to a neighbour that holds one, which sends it across', () => {
+  // a2 writes; its neighbour a3 has no far link, a3's neighbour a4 holds a4–b1 (and said so)
+  const links: Array<[string, string]> = [['a2', 'a3'], ['a3', 'a4'], ['a4', 'b1'], ['b1', 'b2']]
+  const net = network(links, { holders: ['a4'] })
+  net.lane('a2').publish(net.space, updates('w~1', 1))
+  net.run()
+  assert.equal(net.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a2>a3:0', 'a3>a4:3', 'a4>b1:1', 'b1>b2:2'])
+  assert.is(net.stats.get('a3')?.fastLaneToHolders, 1)
+  assert.is(net.delivered.get('b2')?.length, 1)
+  // without the claim a3 passes nothing on: the far region waits for gossipsub (the rule before)
+  const before = network(links)
+  before.lane('a2').publish(before.space, updates('w~1', 1))
+  before.run()
+  assert.equal(before.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a2>a3:0'])
+})
+
+test('only a writer\'s own copy goes to holders, and only from an instance that could not send it across itself', () => {
+  const links: Array<[string, string]> = [['a2', 'a3'], ['a3', 'a4'], ['a3', 'b3'], ['a4', 'b1']]
+  // a3 holds a3–b3 itself: it sends the writer's copy across, not to a4
+  const own = network(links, { holders: ['a4'] })
+  own.lane('a2').publish(own.space, updates('w~1', 1))
+  own.run()
+  assert.ok(!own.sent.some(s => s.hop === Hop.HOLDER), 'a holder passed a copy to another holder')
+  assert.ok(own.sent.some(s => s.from === 'a3' && s.to === 'b3' && s.hop === Hop.CROSSED))
+  // a copy that came through gossipsub, or as a HOLDER copy, is not passed on to holders again
+  const chain = network([['a3', 'a4'], ['a4', 'a5'], ['a5', 'b1']], { holders: ['a4', 'a5'] })
+  chain.lane('a3').receive(chain.space, 'x', updates('warm~1', 1), Hop.LAST) // a lane runs at a3 (else gossipsub's copies skip it)
+  chain.lane('a3').receive(chain.space, 'a9', updates('w~1', 2), RELAYED)
+  chain.lane('a4').receive(chain.space, 'a3', updates('w~1', 3), Hop.HOLDER)
+  chain.run()
+  assert.ok(!chain.sent.some(s => s.hop === Hop.HOLDER), chain.sent.map(s => `${s.from}>${s.to}:${s.hop}`).join(' '))
 })
 
 test('a frame that crossed by the lane is published on gossipsub at the far end; one gossipsub brought across is not (gossipsub forwards it itself)', () => {

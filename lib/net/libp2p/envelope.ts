@@ -16,7 +16,8 @@
  *   PEERS(6)    := uvarint(n) • n × (string(peerId) • uvarint(m) • m × string(multiaddr)) • [n × string(region)]
  *   PING(7)     := (nothing)                                   sent each keepaliveInterval (liveness.ts)
  *   FAST(8)     := uvarint(nsId) • hop:u8 • payload            a whole broadcast frame on a partial mesh's fast lane
- *                                                              (fast-lane.ts; hop 0 writer, 1 crossed, 2 last);
+ *                                                              (fast-lane.ts; hop 0 writer, 1 crossed, 2 last,
+ *                                                              3 to a holder; readers before hop 3 drop it as bad);
  *                                                              older readers drop it as an unknown type, harmlessly:
  *                                                              gossipsub carries the same frame
  *   SHED(9)     := (nothing)                                   the sender is letting this link go on purpose (a
@@ -47,8 +48,8 @@ export const MSG_PING = 7
 export const MSG_FAST = 8
 export const MSG_SHED = 9
 export const MSG_VIEW = 10
-/** Largest hop byte of a FAST envelope (fast-lane.ts Hop.LAST). */
-export const MAX_FAST_HOP = 2
+/** Largest hop byte of a FAST envelope (fast-lane.ts Hop.HOLDER). */
+export const MAX_FAST_HOP = 3
 
 /** Largest piece of a frame in one envelope. */
 export const CHUNK_BYTES = 1 << 20

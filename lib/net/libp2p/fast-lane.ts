@@ -14,6 +14,11 @@
  * - a frame from a neighbour of our own region (or of unknown region, or
  *   through gossipsub from one) goes on over our far links, if we hold any
  *   (hop CROSSED);
+ * - a writer's own copy (WRITER) that we cannot send across, holding no far
+ *   link, goes to our own-region neighbours that said they hold one (VIEW,
+ *   region-view.ts; hop HOLDER), which send it across as above: with few
+ *   holders in a region (they stand down, regions.ts) a write would
+ *   otherwise reach one through gossipsub's hops first;
  * - a frame from a far neighbour goes on to our neighbours of our own
  *   region (hop LAST), and, if it came by the lane, into gossipsub here
  *   (relay): gossipsub carries the writer's own publish across only where a
@@ -22,9 +27,9 @@
  *   that or for anti-entropy (bench:scale --regions 2: p99 0.3-0.8 s at
  *   25+25 against 0.08-0.2 s with the regions as labels only);
  * - a LAST frame goes nowhere.
- * So a write costs at most the writer's links, plus each far link once,
- * plus each far-link end's own-region links: a bounded number of sends,
- * never a flood. Without regions only the writer's sends remain.
+ * So a write costs at most the writer's links, plus its neighbours' links
+ * to holders, plus each far link once, plus each far-link end's own-region
+ * links: a bounded number of sends, never a flood. Without regions only the writer's sends remain.
  *
  * The seen-cache makes the lane safe: a frame is handed to the core once
  * (the second copy, by either path, is dropped and counted), and a frame is
@@ -47,6 +52,8 @@ export const Hop = {
   CROSSED: 1,
   /** Sent by a far link's end to its own region; not forwarded again. */
   LAST: 2,
+  /** Sent by a writer's neighbour without a far link to a neighbour of its region holding one, to send across. */
+  HOLDER: 3,
 } as const
 export type HopValue = (typeof Hop)[keyof typeof Hop]
 /** A copy that came through gossipsub: forwarded like a WRITER copy, by where it came from. */
@@ -109,6 +116,8 @@ export interface FastLaneHost {
   peersOf (ns: LocalNamespace): string[]
   /** Whether `peer` is known to be in another region than ours (false without regions). */
   isFar (peer: string): boolean
+  /** Whether `peer`, of our region, said it holds a far link (VIEW, region-view.ts; false without regions). */
+  holdsFar (peer: string): boolean
   /** Writes `envelopes` to `peer`'s stream without waiting; false if not written (gone, or saturated). */
   write (peer: string, envelopes: readonly Uint8Array[]): boolean
   /** Hands `frame` to the namespace's handler. */
@@ -165,8 +174,10 @@ export class FastLane {
     }
     // forward first: the next hop should not wait for our merge and its listeners
     if (hop !== Hop.LAST) {
-      if (!this.#host.isFar(from)) this.#send(ns, frame, Hop.CROSSED, from, peer => this.#host.isFar(peer))
-      else {
+      if (!this.#host.isFar(from)) {
+        const crossed = this.#send(ns, frame, Hop.CROSSED, from, peer => this.#host.isFar(peer))
+        if (crossed === 0 && hop === Hop.WRITER) this.#send(ns, frame, Hop.HOLDER, from, peer => this.#host.holdsFar(peer))
+      } else {
         this.#send(ns, frame, Hop.LAST, from, peer => !this.#host.isFar(peer))
         if (hop !== RELAYED) {
           this.#host.stats.fastLaneRelayed++
@@ -178,19 +189,24 @@ export class FastLane {
     return true
   }
 
-  #send (ns: LocalNamespace, frame: Uint8Array, hop: HopValue, except: string | undefined, to: (peer: string) => boolean): void {
+  /** Sends `frame` at `hop` to every peer up in `ns` that `to` takes, but `except`; returns how many took it. */
+  #send (ns: LocalNamespace, frame: Uint8Array, hop: HopValue, except: string | undefined, to: (peer: string) => boolean): number {
     let envelope: Uint8Array[] | undefined
+    let sent = 0
     for (const peer of this.#host.peersOf(ns)) {
       if (peer === except || !to(peer)) continue
       envelope ??= [encodeFast(ns.id, hop, frame)]
       if (this.#host.write(peer, envelope)) {
+        sent++
         this.#host.stats.framesSent++
         this.#host.stats.fastLaneSent++
         if (hop !== Hop.WRITER) this.#host.stats.fastLaneForwarded++
+        if (hop === Hop.HOLDER) this.#host.stats.fastLaneToHolders++
         if (hop !== Hop.LAST && this.#host.isFar(peer)) this.#host.stats.fastLaneFar++
       } else {
         this.#host.stats.droppedBackpressure++
       }
     }
+    return sent
   }
 }

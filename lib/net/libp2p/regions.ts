@@ -88,6 +88,11 @@ export class RegionLinks {
     return smaller < this.#crossLinks
   }
 
+  /** Whether `peer`, of our region, last reported that it holds a far link (VIEW). */
+  holdsFar (peer: string): boolean {
+    return this.#regions.get(peer) === this.#region && this.#heard.get(peer)?.holds === true
+  }
+
   /** Records what neighbour `peer` reported (VIEW). */
   heard (peer: string, report: RegionReport): void {
     this.#heard.set(peer, report)
@@ -120,7 +125,7 @@ export class RegionLinks {
     for (const peer of this.#heard.keys()) if (!live.has(peer)) this.#heard.delete(peer)
     const holders: string[] = []
     for (const peer of connected) {
-      if (this.#regions.get(peer) === this.#region && this.#heard.get(peer)?.holds === true) holders.push(peer)
+      if (this.holdsFar(peer)) holders.push(peer)
     }
     return { holds: this.farCount(connected) > 0, holders: holders.sort() }
   }
