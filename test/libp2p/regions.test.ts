@@ -11,7 +11,7 @@ import { RegionLinks } from '../../lib/net/libp2p/regions.ts'
 import { PartialMesh, SHED_AFTER_MS } from '../../lib/net/libp2p/partial-mesh.ts'
 import type { ResolvedOptions } from '../../lib/net/libp2p/options.ts'
 import { emptyStats } from '../../lib/net/libp2p/stats.ts'
-import { BodyReader, EnvelopeSplitter, MSG_HELLO, decodeAddrList, decodeHello, decodePeers, encodeHello, encodePeers } from '../../lib/net/libp2p/envelope.ts'
+import { BodyReader, EnvelopeSplitter, MSG_HELLO, MSG_SHED, decodeAddrList, decodeHello, decodePeers, encodeHello, encodePeers } from '../../lib/net/libp2p/envelope.ts'
 import { createLibp2pTransport } from '../../lib/net/libp2p/index.ts'
 import { MeshCacheError } from '../../lib/errors.ts'
 
@@ -88,8 +88,7 @@ function partialMesh (conns: Record<string, FakeConnection[]>, eu: string[], us:
     connectedPeers: connected,
     connectedPeerCount: () => connected().length,
     connectionsOf: (peer: string) => (conns[peer] ?? []).filter((c) => !c.closed) as unknown as Connection[],
-    sendShed: (peer: string) => { sheds.push(peer) },
-    sendEnvelope: () => {},
+    sendEnvelope: (peer: string, envelope: Uint8Array) => { if (envelope[1] === MSG_SHED) sheds.push(peer) },
   }
   const mesh = new PartialMesh(host, 'b1', { maxPeers: 1, region: 'eu', crossRegionLinks: 2 } as ResolvedOptions, Object.assign(() => {}, { enabled: false, error: () => {}, trace: () => {} }) as unknown as Logger)
   for (const p of eu) mesh.regions?.learn(p, 'eu')

@@ -16,7 +16,7 @@ import type { Libp2p } from 'libp2p'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import type { FrameHandler } from '../transport.ts'
 import { ErrorCode, MeshCacheError } from '../../errors.ts'
-import { PROTOCOL, encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers, encodePing, encodeShed, type PeerAddrs } from './envelope.ts'
+import { PROTOCOL, encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers, encodePing, type PeerAddrs } from './envelope.ts'
 import type { GossipRelay, RelayHost } from './relay.ts'
 import { InboundReader, PeerLink, type ReaderEvents } from './stream-link.ts'
 import type { ResolvedOptions } from './options.ts'
@@ -398,10 +398,6 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
   onShed (link: PeerLink): void {
     this.stats.shedsReceived++
     this.redialer?.letGo(link.peer)
-  }
-
-  sendShed (peer: string): void {
-    this.sendEnvelope(peer, encodeShed())
   }
 
   sendEnvelope (peer: string, envelope: Uint8Array): void {

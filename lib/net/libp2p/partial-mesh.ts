@@ -12,6 +12,7 @@ import type { ResolvedOptions } from './options.ts'
 import type { Redialer } from './redial.ts'
 import { RegionLinks, type RegionReport } from './regions.ts'
 import { RegionView } from './region-view.ts'
+import { encodeShed } from './envelope.ts'
 import { oursGoes } from './crossed-dials.ts'
 import type { TransportStats } from './stats.ts'
 
@@ -26,9 +27,7 @@ export interface PartialMeshHost {
   connectedPeerCount (): number
   /** Every connection to `peer` now, as a copy. */
   connectionsOf (peer: string): Connection[]
-  /** Tells `peer` (a SHED on our stream to it) that we let its link go on purpose, so it does not redial it as lost. */
-  sendShed (peer: string): void
-  /** Writes `envelope` on our stream to `peer`, if it is open. */
+  /** Writes `envelope` on our stream to `peer`, if it is open (a SHED, a VIEW). */
   sendEnvelope (peer: string, envelope: Uint8Array): void
 }
 
@@ -123,7 +122,8 @@ export class PartialMesh {
     if (conns.length === 0) return
     this.#host.stats.linksLetGo++
     this.#host.redialer?.letGo(peer)
-    this.#host.sendShed(peer)
+    // a SHED first: the peer then knows we let its link go on purpose, and does not redial it as lost
+    this.#host.sendEnvelope(peer, encodeShed())
     for (const c of conns) c.close().catch((err: Error) => { c.abort(err) })
   }
 
