@@ -41,6 +41,22 @@ interface Context { r?: Regions }
 const regions = suite<Context>('two regions 40 ms apart (netns + delay proxy)', {})
 
 const availability = await isNetnsAvailable('regions')
+
+/**
+ * 4+4 instances in a partial mesh with region links (maxPeers 3) for suite `s`, the second region started
+ * `staggerMs` after the first; false (and `s` skipped as `skipName`) without network namespaces.
+ */
+function regionLinks (s: ReturnType<typeof suite<Context>>, skipName: string, staggerMs?: number): boolean {
+  if (!availability.ok) {
+    s.skip(skipName, () => {})
+    return false
+  }
+  s.before(async (ctx) => {
+    ctx.r = await startRegions({ sizes: [4, 4], delayMs: DELAY_MS, ...(staggerMs !== undefined ? { staggerMs } : {}), env: { KEEPALIVE_MS: '2000', PEER_TIMEOUT_MS: '6000', REDIAL: 'default', MAX_PEERS: '3', REGION_LINKS: '1' } })
+  })
+  s.after(async (ctx) => { await ctx.r?.close() })
+  return true
+}
 if (!availability.ok) {
   console.log(`  regions: skipped: ${availability.reason}`)
   regions.skip('regions', () => {})
@@ -89,14 +105,7 @@ regions.run()
  */
 const partial = suite<Context>('two regions 40 ms apart, partial mesh with region links (netns + delay proxy)', {})
 
-if (!availability.ok) {
-  partial.skip('regions (partial mesh)', () => {})
-} else {
-  partial.before(async (ctx) => {
-    ctx.r = await startRegions({ sizes: [4, 4], delayMs: DELAY_MS, env: { KEEPALIVE_MS: '2000', PEER_TIMEOUT_MS: '6000', REDIAL: 'default', MAX_PEERS: '3', REGION_LINKS: '1' } })
-  })
-  partial.after(async (ctx) => { await ctx.r?.close() })
-
+if (regionLinks(partial, 'regions (partial mesh)')) {
   partial('a write crosses on the fast lane: holders forward it over their far links, far holders to their region', async (ctx) => {
     const r = ctx.r as Regions
     const stats = async (): Promise<TransportStats[]> => await Promise.all(r.children.map(async (_, i) => (await r.ask(i, { op: 'transport-stats' })).value as TransportStats))
@@ -172,14 +181,7 @@ partial.run()
  */
 const staggered = suite<Context>('two regions 40 ms apart, the second started 2 s later: every link holder gets a far link (netns + delay proxy)', {})
 
-if (!availability.ok) {
-  staggered.skip('regions (staggered start)', () => {})
-} else {
-  staggered.before(async (ctx) => {
-    ctx.r = await startRegions({ sizes: [4, 4], delayMs: DELAY_MS, staggerMs: 2_000, env: { KEEPALIVE_MS: '2000', PEER_TIMEOUT_MS: '6000', REDIAL: 'default', MAX_PEERS: '3', REGION_LINKS: '1' } })
-  })
-  staggered.after(async (ctx) => { await ctx.r?.close() })
-
+if (regionLinks(staggered, 'regions (staggered start)', 2_000)) {
   staggered('each region\'s two smallest ids hold a far link, reached through the bootstrap address (the proxy)', async (ctx) => {
     const r = ctx.r as Regions
     const lacking = async (): Promise<string[]> => {
@@ -217,14 +219,7 @@ staggered.run()
  */
 const killed = suite<Context>('two regions 40 ms apart, partial mesh with region links: the far links\' holders killed (netns + delay proxy)', {})
 
-if (!availability.ok) {
-  killed.skip('regions (holders killed)', () => {})
-} else {
-  killed.before(async (ctx) => {
-    ctx.r = await startRegions({ sizes: [4, 4], delayMs: DELAY_MS, env: { KEEPALIVE_MS: '2000', PEER_TIMEOUT_MS: '6000', REDIAL: 'default', MAX_PEERS: '3', REGION_LINKS: '1' } })
-  })
-  killed.after(async (ctx) => { await ctx.r?.close() })
-
+if (regionLinks(killed, 'regions (holders killed)')) {
   killed('survivors take the far links over, and writes cross both ways', async (ctx) => {
     const r = ctx.r as Regions
     const farLinks = async (i: number): Promise<number> =>
