@@ -83,14 +83,14 @@ export class RegionLinks {
   #holdsByView (connected: Iterable<string>): boolean {
     let smaller = 0
     for (const peer of connected) {
-      if (this.#regions.get(peer) === this.#region && peer < this.#self) smaller++
+      if (this.isNear(peer) && peer < this.#self) smaller++
     }
     return smaller < this.#crossLinks
   }
 
   /** Whether `peer`, of our region, last reported that it holds a far link (VIEW). */
   holdsFar (peer: string): boolean {
-    return this.#regions.get(peer) === this.#region && this.#heard.get(peer)?.holds === true
+    return this.isNear(peer) && this.#heard.get(peer)?.holds === true
   }
 
   /** Records what neighbour `peer` reported (VIEW). */
@@ -106,7 +106,7 @@ export class RegionLinks {
   standsDown (connected: Iterable<string>): boolean {
     const smaller = new Set<string>()
     for (const peer of connected) {
-      const report = this.#regions.get(peer) === this.#region ? this.#heard.get(peer) : undefined
+      const report = this.isNear(peer) ? this.#heard.get(peer) : undefined
       if (report === undefined) continue
       if (report.holds && peer < this.#self) smaller.add(peer)
       for (const h of report.holders) if (h < this.#self) smaller.add(h)
