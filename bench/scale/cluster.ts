@@ -21,8 +21,12 @@ export interface InstanceStats {
   peers: number
   /** Gossipsub copies received, by the neighbour (peer id) that sent them. */
   gossipFrom: Record<string, number>
+  /** Of them, UPDATES frames. */
+  gossipUpdatesFrom: Record<string, number>
   /** Peer ids connected now. */
   connected: string[]
+  /** Peer ids in gossipsub's mesh for the namespace's topic now. */
+  meshPeers: string[]
 }
 
 const HOST = new URL('./host.ts', import.meta.url)

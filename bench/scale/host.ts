@@ -21,6 +21,7 @@
  */
 import { createMeshCache, type MeshCache } from '../../lib/index.ts'
 import { createLibp2pTransport, type Libp2pTransport } from '../../lib/net/libp2p/index.ts'
+import { topicOf } from '../../lib/net/libp2p/relay.ts'
 import { prefixLogger } from '@libp2p/logger'
 import type { Transport } from '../../lib/net/transport.ts'
 
@@ -45,10 +46,11 @@ process.on('disconnect', () => process.exit(0))
  * frame's message type (byte 1 of a frame), and frames delivered to the cache by type (direct frames
  * plus the first copy of each relayed one, which gossip already counts).
  */
-interface Counts { received: number, updates: number, byType: number[], delivered: number[], from: Record<string, number> }
+interface Counts { received: number, updates: number, byType: number[], delivered: number[], from: Record<string, number>, updatesFrom: Record<string, number> }
 interface Instance { transport: Libp2pTransport, cache: MeshCache<number>, gossip: Counts }
 const TYPES = 8
 const typeOf = (frame: Uint8Array | undefined): number => Math.min(frame?.[1] ?? TYPES - 1, TYPES - 1)
+const NAMESPACE = 'scale'
 const instances: Instance[] = []
 /** key → [arrivals in this process, latest arrival, first arrival] */
 const arrivals = new Map<string, [number, number, number]>()
@@ -66,7 +68,7 @@ for (let i = 0; i < config.instances; i++) {
     // DEBUG='i*:meshcache:*' shows which instance logged what
     logger: prefixLogger(`i${config.first + i}`),
   })
-  const gossip: Counts = { received: 0, updates: 0, byType: new Array(TYPES).fill(0), delivered: new Array(TYPES).fill(0), from: {} }
+  const gossip: Counts = { received: 0, updates: 0, byType: new Array(TYPES).fill(0), delivered: new Array(TYPES).fill(0), from: {}, updatesFrom: {} }
   // Counts every gossipsub message received, duplicates included: the wire cost of spreading;
   // and, of those, the UPDATES frames (byte 1 of a frame is its type, 0 for UPDATES).
   const pubsub = (transport.libp2p.services as { pubsub?: { handleReceivedMessage: (...args: unknown[]) => Promise<void> } }).pubsub
@@ -78,7 +80,7 @@ for (let i = 0; i < config.instances; i++) {
       gossip.from[from] = (gossip.from[from] ?? 0) + 1
       const type = typeOf((args[1] as { data?: Uint8Array } | undefined)?.data)
       gossip.byType[type] = (gossip.byType[type] ?? 0) + 1
-      if (type === 0) gossip.updates++
+      if (type === 0) { gossip.updates++; gossip.updatesFrom[from] = (gossip.updatesFrom[from] ?? 0) + 1 }
       return original(...args)
     }
   }
@@ -88,7 +90,7 @@ for (let i = 0; i < config.instances; i++) {
     multiaddrs: () => transport.multiaddrs(),
     onPeerError: (listener) => transport.onPeerError(listener),
   }
-  const cache = await createMeshCache<number>({ namespace: 'scale', transport: counted, mode: config.mode ?? 'replicate', ttl: 10 * 60_000, ...(region !== '' ? { region } : {}) })
+  const cache = await createMeshCache<number>({ namespace: NAMESPACE, transport: counted, mode: config.mode ?? 'replicate', ttl: 10 * 60_000, ...(region !== '' ? { region } : {}) })
   cache.on('change', (event: { key: string, reason?: string }) => {
     const at = now()
     const seen = arrivals.get(event.key)
@@ -109,6 +111,10 @@ function until (done: () => boolean): Promise<number> {
   })
 }
 
+/** The peers in the instance's gossipsub mesh for the namespace's topic (none without gossipsub). */
+const meshPeersOf = (instance: Instance): string[] =>
+  (instance.transport.libp2p.services as { pubsub?: { getMeshPeers (topic: string): string[] } }).pubsub?.getMeshPeers(topicOf(NAMESPACE)) ?? []
+
 const local = (instance: number): Instance => {
   const found = instances[instance - config.first]
   if (found === undefined) throw new RangeError(`instance ${instance} is not hosted here`)
@@ -125,7 +131,7 @@ process.on('message', async (request: Request) => {
     case 'await-keys': value = await until(() => instances.every((i) => request.keys.every((k) => i.cache.inspect(k) !== undefined))); break
     case 'stats': {
       const heap = process.memoryUsage().heapUsed
-      value = instances.map((i) => ({ transport: i.transport.stats(), gossip: i.gossip.received, gossipUpdates: i.gossip.updates, gossipByType: i.gossip.byType, deliveredByType: i.gossip.delivered, heapPerInstance: heap / instances.length, peers: i.cache.peers().length, gossipFrom: i.gossip.from, connected: [...new Set(i.transport.libp2p.getConnections().map((c) => c.remotePeer.toString()))] }))
+      value = instances.map((i) => ({ transport: i.transport.stats(), gossip: i.gossip.received, gossipUpdates: i.gossip.updates, gossipByType: i.gossip.byType, deliveredByType: i.gossip.delivered, heapPerInstance: heap / instances.length, peers: i.cache.peers().length, gossipFrom: i.gossip.from, gossipUpdatesFrom: i.gossip.updatesFrom, connected: [...new Set(i.transport.libp2p.getConnections().map((c) => c.remotePeer.toString()))], meshPeers: meshPeersOf(i) }))
       break
     }
     case 'block': for (const i of instances) i.transport.faults.block(request.peers); break
