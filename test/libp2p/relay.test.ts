@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMeshCache } from '../../lib/index.ts'
 import { createLibp2pTransport } from '../../lib/net/libp2p/index.ts'
-import { farPeerScore, GOSSIPSUB_SETTINGS, gossipsubSettings, keepPublishesNear, relayMessageId, topicOf } from '../../lib/net/libp2p/relay.ts'
+import { relayMessageId } from '../../lib/net/libp2p/relay.ts'
 import { encodeFrame, MessageType, RecordKind, updatesFrameId } from '../../protocol/index.ts'
 import { GUARD_MS, joinedPair, type JoinedPair } from './helpers.ts'
 
@@ -98,54 +98,6 @@ test('message ids: an UPDATES frame is its (origin, first sequence number); anyt
   assert.not.equal(relayMessageId(awareness), relayMessageId(encodeFrame({ type: MessageType.AWARENESS, update: Uint8Array.of(1, 2, 4) })))
   assert.is(updatesFrameId(a.subarray(0, 4)), undefined, 'a truncated header has no id')
   assert.is(updatesFrameId(Uint8Array.of(99, 1)), undefined, 'nor an unknown version')
-})
-
-test('with region links a far peer scores under gossipsub\'s mesh (0) and over its gossip threshold; near and unknown peers score 0', () => {
-  const regions = { laneCrosses: (peer: string) => peer.startsWith('far') }
-  const weight = 10 // gossipsub's default appSpecificWeight (peer-score-params.js)
-  const gossipThreshold = -10 // and its default gossipThreshold (peer-score-thresholds.js)
-  const far = farPeerScore(regions, 'far-1') * weight
-  assert.ok(far < 0 && far >= gossipThreshold, `far peer scores ${far}`)
-  assert.is(farPeerScore(regions, 'near-1'), 0)
-  assert.is(farPeerScore(undefined, 'far-1'), 0, 'no mesh yet (or no regions): 0')
-  const score = (peer: string): number => farPeerScore(regions, peer)
-  const settings = gossipsubSettings(score)
-  assert.is(settings.scoreParams?.appSpecificScore, score)
-  assert.is(settings.scoreParams?.IPColocationFactorWeight, 0, 'the other settings stay')
-  assert.is(gossipsubSettings(undefined), GOSSIPSUB_SETTINGS)
-})
-
-test('a full mesh with regions and the relay on runs no fast lane: gossipsub keeps far peers in its mesh and carries writes to them', async () => {
-  // maxPeers 4 with two instances: a full mesh; minPeers 0: broadcasts go over gossipsub
-  const p = await joinedPair({ gossipsub: { minPeers: 0 }, maxPeers: 4, region: 'eu' }, { gossipsub: { minPeers: 0 }, maxPeers: 4, region: 'us' })
-  try {
-    const { from } = await firstRelayed(p)
-    assert.is(from, p.a.peerId)
-    const meshOf = (t: typeof p.a): string[] => (t.libp2p.services as { pubsub: { getMeshPeers (topic: string): string[] } }).pubsub.getMeshPeers(topicOf('ns'))
-    assert.equal(meshOf(p.a), [p.b.peerId], 'the far peer is in gossipsub\'s mesh')
-    assert.is(p.a.stats().fastLaneSent, 0, 'no lane')
-  } finally {
-    await p.close()
-  }
-})
-
-test('a publish leaves far peers out (keepPublishesNear); a gossipsub without the method it wraps is left as it was, and says so', async () => {
-  const logged: string[] = []
-  const log = Object.assign((format: string) => { logged.push(format) }, { enabled: true, trace: () => {}, error: () => {}, newScope: () => log }) as never
-  const fake = { selectPeersToPublish: (_topic: string) => ({ tosend: new Set(['near-1', 'far-1', 'near-2', 'far-2']), tosendCount: {} }) }
-  keepPublishesNear(fake as never, (peer) => peer.startsWith('far'), log)
-  assert.equal([...fake.selectPeersToPublish('t').tosend], ['near-1', 'near-2'])
-  const without = {}
-  keepPublishesNear(without as never, () => true, log)
-  assert.equal(Object.keys(without), [], 'nothing added')
-  assert.match(logged.join('\n'), /no selectPeersToPublish/)
-  // the installed gossipsub has it: an upgrade that renamed it fails here, not silently in a mesh of regions
-  const t = await createLibp2pTransport({ gossipsub: { minPeers: 0 } })
-  try {
-    assert.type((t.libp2p.services as { pubsub?: { selectPeersToPublish?: unknown } }).pubsub?.selectPeersToPublish, 'function')
-  } finally {
-    await t.close()
-  }
 })
 
 test.run()

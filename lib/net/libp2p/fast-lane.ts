@@ -21,12 +21,11 @@
  *   otherwise reach one through gossipsub's hops first;
  * - a frame from a far neighbour goes on to our neighbours of our own
  *   region (hop LAST), and, if it came by the lane, into gossipsub here
- *   (relay): gossipsub keeps far peers out of its mesh and its publishes
- *   (relay.ts farPeerScore, keepPublishesNear), so the writer's own publish
- *   reaches the far region only by gossip at the next heartbeat, and in a
- *   region larger than a far link's end's neighbours the rest would wait for
- *   that or for anti-entropy (bench:scale --regions 2, before this publish:
- *   p99 0.3-0.8 s at 25+25 against 0.08-0.2 s with the regions as labels);
+ *   (relay): gossipsub carries the writer's own publish across only where a
+ *   far link is in its mesh, else by its gossip at the next heartbeat, so in
+ *   a region larger than a far link's end's neighbours the rest waited for
+ *   that or for anti-entropy (bench:scale --regions 2: p99 0.3-0.8 s at
+ *   25+25 against 0.08-0.2 s with the regions as labels only);
  * - a LAST frame goes nowhere.
  * So a write costs at most the writer's links, plus its neighbours' links
  * to holders, plus each far link once, plus each far-link end's own-region

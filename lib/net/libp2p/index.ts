@@ -10,7 +10,7 @@ import { ErrorCode, MeshCacheError } from '../../errors.ts'
 import { buildNode } from './node.ts'
 import { FaultSwitch } from './fault.ts'
 import { Mesh } from './mesh.ts'
-import { farPeerScore, GossipRelay } from './relay.ts'
+import { GossipRelay } from './relay.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Topology } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
@@ -81,11 +81,9 @@ class Libp2pChannel implements Channel {
 export async function createLibp2pTransport (options: Libp2pTransportOptions = {}): Promise<Libp2pTransport> {
   const opts = resolveOptions(options)
   const faults = new FaultSwitch()
-  let mesh: Mesh | undefined
+  let mesh: Mesh
   try {
-    // gossipsub is built before the mesh that knows the regions: its score asks the mesh once there is one
-    const gossipScore = (peer: string): number => farPeerScore(mesh, peer)
-    const node = await buildNode({ listen: opts.listen, psk: opts.psk, privateKey: opts.identity, gater: faults.gater(), logger: opts.logger, gossipsub: opts.relayMinPeers !== undefined, gossipScore })
+    const node = await buildNode({ listen: opts.listen, psk: opts.psk, privateKey: opts.identity, gater: faults.gater(), logger: opts.logger, gossipsub: opts.relayMinPeers !== undefined })
     mesh = new Mesh(node, opts, node.logger.forComponent('meshcache:libp2p:mesh'))
     if (opts.relayMinPeers !== undefined) {
       // libp2p's registrar is not on its public type; gossipsub registered its topology there (relay.ts connectionLeft)

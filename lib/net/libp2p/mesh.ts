@@ -90,11 +90,6 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     return [...this.#conns.keys()]
   }
 
-  /** Whether writes cross to `peer` by the fast lane, not gossipsub: a far peer while the mesh is partial (relay.ts). */
-  laneCrosses (peer: string): boolean {
-    return this.regions?.isFar(peer) === true && this.isPartial()
-  }
-
   /** Whether the redialer may dial `peer` now: in a partial mesh with regions, only as regions.ts allows. */
   allowDial (peer: string | undefined): boolean {
     return this.#partial.allowDial(peer)

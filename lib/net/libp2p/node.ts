@@ -16,7 +16,7 @@ import { quietNoiseLengths } from './noise-lengths.ts'
 import { batchInboundWindowUpdates } from './yamux-window.ts'
 import { fixXSalsa20Memory } from './xsalsa20-memory.ts'
 import { poolCipherOutputs } from './cipher-outputs.ts'
-import { gossipsubSettings } from './relay.ts'
+import { GOSSIPSUB_SETTINGS } from './relay.ts'
 
 export interface NodeInit {
   listen: string[]
@@ -27,8 +27,6 @@ export interface NodeInit {
   logger: ComponentLogger | undefined
   /** Add the gossipsub service (the relay tier). */
   gossipsub?: boolean
-  /** Gossipsub's application score of a peer (relay.ts farPeerScore); 0 for every peer when undefined. */
-  gossipScore?: ((peer: string) => number) | undefined
 }
 
 /**
@@ -88,7 +86,7 @@ export async function buildNode (init: NodeInit): Promise<Libp2p> {
     connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
-      ...(init.gossipsub === true ? { pubsub: gossipsub(gossipsubSettings(init.gossipScore)) } : {})
+      ...(init.gossipsub === true ? { pubsub: gossipsub(GOSSIPSUB_SETTINGS) } : {})
     },
     // started by the caller once meshcache's listeners are attached
     start: false,

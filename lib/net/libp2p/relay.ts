@@ -24,12 +24,9 @@
  *   1 MiB are never relayed, they go direct (split into pieces there).
  * - No signing (StrictNoSign): every connection is already authenticated by
  *   Noise and, with a psk, private; the threat model is in SPEC.md §11.
- * - With region links, far links would carry gossipsub's copy of each write
- *   beside the fast lane's: far peers are kept out of its mesh and its
- *   publishes (farPeerScore, keepPublishesNear; SPEC.md §11.4).
  */
 import { createHash } from 'node:crypto'
-import type { GossipSub, GossipsubMessage, GossipsubOpts } from '@libp2p/gossipsub'
+import type { GossipSub, GossipsubMessage } from '@libp2p/gossipsub'
 import type { Connection, Logger, Topology } from '@libp2p/interface'
 import { updatesFrameId } from '../../../protocol/frame-id.ts'
 import { CHUNK_BYTES } from './envelope.ts'
@@ -63,57 +60,10 @@ export const GOSSIPSUB_SETTINGS = {
   scoreParams: { IPColocationFactorWeight: 0 },
 }
 
-/**
- * Gossipsub's application score of a peer with region links (SPEC.md §11.4): below 0 for a far peer, so gossipsub
- * keeps far links out of its mesh (it grafts no peer under 0, and prunes one that falls under) while it still
- * gossips with them (IHAVE/IWANT above `gossipThreshold`, -10) and accepts their messages. The fast lane carries
- * each write across a far link once (fast-lane.ts); in gossipsub's mesh the link carried gossipsub's copy too,
- * and a far end's publish of what it received came back across. Gossip stays the fallback: a frame the lane lost
- * crosses by IWANT at the next heartbeat, or by anti-entropy. 0 for every peer without region links, or in a full
- * mesh (no lane runs there: gossipsub carries its writes across).
- */
-export function farPeerScore (host: Pick<RelayHost, 'laneCrosses'> | undefined, peer: string): number {
-  return host?.laneCrosses(peer) === true ? FAR_PEER_SCORE : 0
-}
-
-/** Times gossipsub's `appSpecificWeight` (10): a far peer scores -1, under the mesh's 0, over every other threshold. */
-const FAR_PEER_SCORE = -0.1
-
-/** GOSSIPSUB_SETTINGS, with `score` as the application score (farPeerScore) when given. */
-export function gossipsubSettings (score: ((peer: string) => number) | undefined): Partial<GossipsubOpts> {
-  if (score === undefined) return GOSSIPSUB_SETTINGS
-  return { ...GOSSIPSUB_SETTINGS, scoreParams: { ...GOSSIPSUB_SETTINGS.scoreParams, appSpecificScore: score } }
-}
-
-/**
- * A publish goes to gossipsub's mesh, and, while the mesh holds fewer than D (6) peers, to others of the topic
- * picked at random: with far peers out of the mesh (farPeerScore) those are the far links, so a far end's publish
- * of a write that came by the lane went back across, and a holder's own write crossed twice. So a publish leaves
- * far peers out: the lane carries a write across (fast-lane.ts). Gossipsub has no option or argument for it; its
- * `selectPeersToPublish` (gossipsub.js, 17.x) is wrapped, and if it is not there the publish stays as it was.
- */
-export function keepPublishesNear (pubsub: GossipSub, laneCrosses: (peer: string) => boolean, log: Logger): void {
-  type Selected = { tosend: Set<string>, tosendCount: Record<string, number> }
-  const target = pubsub as unknown as { selectPeersToPublish?: (topic: string, flood?: boolean) => Selected }
-  const select = target.selectPeersToPublish
-  if (typeof select !== 'function') { log('gossipsub has no selectPeersToPublish: publishes may cross far links'); return }
-  target.selectPeersToPublish = function (topic, flood) {
-    const selected = select.call(this, topic, flood)
-    for (const peer of selected.tosend) if (laneCrosses(peer)) selected.tosend.delete(peer)
-    return selected
-  }
-}
-
 /** Where relayed frames go once received. */
 export interface RelayHost {
   /** The namespace joined under `topic`, or undefined. */
   deliver (topic: string, from: string, frame: Uint8Array): void
-  /**
-   * Whether writes cross to `peer` by the fast lane (a far peer while the mesh is partial, fast-lane.ts): then
-   * gossipsub leaves it out of its mesh and publishes (farPeerScore, keepPublishesNear). A full mesh with the
-   * relay on runs no lane, and gossipsub carries its writes across.
-   */
-  laneCrosses (peer: string): boolean
 }
 
 export class GossipRelay {
@@ -140,7 +90,6 @@ export class GossipRelay {
       const from = propagationSource.toString()
       afterThisRun(() => { host.deliver(msg.topic, from, msg.data) })
     })
-    keepPublishesNear(pubsub, peer => host.laneCrosses(peer), log)
   }
 
   /**
