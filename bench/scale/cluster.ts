@@ -25,8 +25,6 @@ export interface InstanceStats {
   gossipUpdatesFrom: Record<string, number>
   /** Peer ids connected now. */
   connected: string[]
-  /** Peer ids in gossipsub's mesh for the namespace's topic now. */
-  meshPeers: string[]
 }
 
 const HOST = new URL('./host.ts', import.meta.url)

@@ -21,7 +21,6 @@
  */
 import { createMeshCache, type MeshCache } from '../../lib/index.ts'
 import { createLibp2pTransport, type Libp2pTransport } from '../../lib/net/libp2p/index.ts'
-import { topicOf } from '../../lib/net/libp2p/relay.ts'
 import { prefixLogger } from '@libp2p/logger'
 import type { Transport } from '../../lib/net/transport.ts'
 
@@ -50,7 +49,6 @@ interface Counts { received: number, updates: number, byType: number[], delivere
 interface Instance { transport: Libp2pTransport, cache: MeshCache<number>, gossip: Counts }
 const TYPES = 8
 const typeOf = (frame: Uint8Array | undefined): number => Math.min(frame?.[1] ?? TYPES - 1, TYPES - 1)
-const NAMESPACE = 'scale'
 const instances: Instance[] = []
 /** key → [arrivals in this process, latest arrival, first arrival] */
 const arrivals = new Map<string, [number, number, number]>()
@@ -90,7 +88,7 @@ for (let i = 0; i < config.instances; i++) {
     multiaddrs: () => transport.multiaddrs(),
     onPeerError: (listener) => transport.onPeerError(listener),
   }
-  const cache = await createMeshCache<number>({ namespace: NAMESPACE, transport: counted, mode: config.mode ?? 'replicate', ttl: 10 * 60_000, ...(region !== '' ? { region } : {}) })
+  const cache = await createMeshCache<number>({ namespace: 'scale', transport: counted, mode: config.mode ?? 'replicate', ttl: 10 * 60_000, ...(region !== '' ? { region } : {}) })
   cache.on('change', (event: { key: string, reason?: string }) => {
     const at = now()
     const seen = arrivals.get(event.key)
@@ -111,10 +109,6 @@ function until (done: () => boolean): Promise<number> {
   })
 }
 
-/** The peers in the instance's gossipsub mesh for the namespace's topic (none without gossipsub). */
-const meshPeersOf = (instance: Instance): string[] =>
-  (instance.transport.libp2p.services as { pubsub?: { getMeshPeers (topic: string): string[] } }).pubsub?.getMeshPeers(topicOf(NAMESPACE)) ?? []
-
 const local = (instance: number): Instance => {
   const found = instances[instance - config.first]
   if (found === undefined) throw new RangeError(`instance ${instance} is not hosted here`)
@@ -131,7 +125,7 @@ process.on('message', async (request: Request) => {
     case 'await-keys': value = await until(() => instances.every((i) => request.keys.every((k) => i.cache.inspect(k) !== undefined))); break
     case 'stats': {
       const heap = process.memoryUsage().heapUsed
-      value = instances.map((i) => ({ transport: i.transport.stats(), gossip: i.gossip.received, gossipUpdates: i.gossip.updates, gossipByType: i.gossip.byType, deliveredByType: i.gossip.delivered, heapPerInstance: heap / instances.length, peers: i.cache.peers().length, gossipFrom: i.gossip.from, gossipUpdatesFrom: i.gossip.updatesFrom, connected: [...new Set(i.transport.libp2p.getConnections().map((c) => c.remotePeer.toString()))], meshPeers: meshPeersOf(i) }))
+      value = instances.map((i) => ({ transport: i.transport.stats(), gossip: i.gossip.received, gossipUpdates: i.gossip.updates, gossipByType: i.gossip.byType, deliveredByType: i.gossip.delivered, heapPerInstance: heap / instances.length, peers: i.cache.peers().length, gossipFrom: i.gossip.from, gossipUpdatesFrom: i.gossip.updatesFrom, connected: [...new Set(i.transport.libp2p.getConnections().map((c) => c.remotePeer.toString()))] }))
       break
     }
     case 'block': for (const i of instances) i.transport.faults.block(request.peers); break

@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMeshCache } from '../../lib/index.ts'
 import { createLibp2pTransport } from '../../lib/net/libp2p/index.ts'
-import { relayMessageId } from '../../lib/net/libp2p/relay.ts'
+import { GossipRelay, regionTopicOf, relayMessageId, topicOf } from '../../lib/net/libp2p/relay.ts'
 import { encodeFrame, MessageType, RecordKind, updatesFrameId } from '../../protocol/index.ts'
 import { GUARD_MS, joinedPair, type JoinedPair } from './helpers.ts'
 
@@ -98,6 +98,60 @@ test('message ids: an UPDATES frame is its (origin, first sequence number); anyt
   assert.not.equal(relayMessageId(awareness), relayMessageId(encodeFrame({ type: MessageType.AWARENESS, update: Uint8Array.of(1, 2, 4) })))
   assert.is(updatesFrameId(a.subarray(0, 4)), undefined, 'a truncated header has no id')
   assert.is(updatesFrameId(Uint8Array.of(99, 1)), undefined, 'nor an unknown version')
+})
+
+/** What GossipRelay uses of gossipsub, recorded; `hear` plays a message arriving on `topic`. */
+function fakePubsub (): { pubsub: never, subscribed: Set<string>, published: string[], hear (topic: string, data: Uint8Array): void } {
+  const listeners: Array<(evt: { detail: unknown }) => void> = []
+  const subscribed = new Set<string>()
+  const published: string[] = []
+  const pubsub = {
+    protocols: [],
+    addEventListener: (_type: string, listener: (evt: { detail: unknown }) => void) => { listeners.push(listener) },
+    subscribe: (topic: string) => { subscribed.add(topic) },
+    unsubscribe: (topic: string) => { subscribed.delete(topic) },
+    publish: async (topic: string) => { published.push(topic) },
+  }
+  const hear = (topic: string, data: Uint8Array): void => {
+    for (const l of listeners) l({ detail: { msg: { topic, data }, propagationSource: { toString: () => 'peer-x' } } })
+  }
+  return { pubsub: pubsub as never, subscribed, published, hear }
+}
+
+const quiet = Object.assign(() => {}, { enabled: false, trace: () => {}, error: () => {}, newScope: () => quiet }) as never
+
+test('with a region, a namespace also has its region\'s topic: writes the lane carries go there, everything else on the namespace\'s', async () => {
+  const { pubsub, subscribed, published, hear } = fakePubsub()
+  const delivered: string[] = []
+  const relay = new GossipRelay(pubsub, 0, { deliver: (topic) => { delivered.push(topic) } }, () => [], quiet, 'eu')
+  relay.join('ns')
+  assert.equal([...subscribed].sort(), [topicOf('ns'), regionTopicOf('ns', 'eu')].sort())
+  relay.publish('ns', Uint8Array.of(1), Infinity, true)
+  relay.publish('ns', Uint8Array.of(2), Infinity)
+  assert.equal(published, [regionTopicOf('ns', 'eu'), topicOf('ns')])
+  hear(regionTopicOf('ns', 'eu'), Uint8Array.of(3))
+  hear(topicOf('ns'), Uint8Array.of(4))
+  await new Promise((resolve) => setTimeout(resolve, 0)) // delivered after the listener's run (relay.ts)
+  assert.equal(delivered, [topicOf('ns'), topicOf('ns')], 'both delivered as the namespace\'s')
+  relay.leave('ns')
+  assert.equal([...subscribed], [])
+})
+
+test('without a region there is no region topic: every publish goes on the namespace\'s topic', () => {
+  const { pubsub, subscribed, published } = fakePubsub()
+  const relay = new GossipRelay(pubsub, 0, { deliver: () => {} }, () => [], quiet)
+  relay.join('ns')
+  relay.publish('ns', Uint8Array.of(1), Infinity, true)
+  assert.equal([...subscribed], [topicOf('ns')])
+  assert.equal(published, [topicOf('ns')])
+})
+
+test('region topics never equal a namespace\'s topic, nor each other for different (namespace, region) pairs', () => {
+  const pairs: Array<[string, string]> = [['ns', 'eu'], ['x/ns', 'eu'], ['ns', 'eu/x'], ['1-region/2:eu/ns', ''], ['ns', 'us']]
+  const topics = pairs.map(([ns, region]) => regionTopicOf(ns, region))
+  assert.is(new Set(topics).size, topics.length)
+  for (const [ns] of pairs) for (const t of topics) assert.is.not(t, topicOf(ns))
+  assert.is.not(regionTopicOf('eu/x', 'ns'), regionTopicOf('x', 'ns/eu'))
 })
 
 test.run()

@@ -20,12 +20,12 @@
  *   holders in a region (they stand down, regions.ts) a write would
  *   otherwise reach one through gossipsub's hops first;
  * - a frame from a far neighbour goes on to our neighbours of our own
- *   region (hop LAST), and, if it came by the lane, into gossipsub here
- *   (relay): gossipsub carries the writer's own publish across only where a
- *   far link is in its mesh, else by its gossip at the next heartbeat, so in
- *   a region larger than a far link's end's neighbours the rest waited for
- *   that or for anti-entropy (bench:scale --regions 2: p99 0.3-0.8 s at
- *   25+25 against 0.08-0.2 s with the regions as labels only);
+ *   region (hop LAST), and, if it came by the lane, into gossipsub here, on
+ *   our region's topic (relay.ts regionTopicOf): writes are published there,
+ *   so gossipsub never carries one across, and a region larger than a far
+ *   link's end's neighbours would wait for anti-entropy (before, on the
+ *   namespace's topic, for gossipsub's heartbeat: bench:scale --regions 2,
+ *   p99 0.3-0.8 s at 25+25 against 0.08-0.2 s with the regions as labels);
  * - a LAST frame goes nowhere.
  * So a write costs at most the writer's links, plus its neighbours' links
  * to holders, plus each far link once, plus each far-link end's own-region
@@ -148,13 +148,17 @@ export class FastLane {
     return seen
   }
 
-  /** Our own broadcast: sent to every neighbour, and remembered, so a copy coming back is dropped. */
-  publish (ns: LocalNamespace, frame: Uint8Array): void {
+  /**
+   * Our own broadcast: sent to every neighbour, and remembered, so a copy coming back is dropped. Returns
+   * whether the lane carries it (a write: UPDATES), which then goes on the region's gossipsub topic (relay.ts).
+   */
+  publish (ns: LocalNamespace, frame: Uint8Array): boolean {
     const key = fastLaneKey(frame)
-    if (key === undefined) return
+    if (key === undefined) return false
     this.#active = true
     this.#seenOf(ns).add(key)
     this.#send(ns, frame, Hop.WRITER, undefined, () => true)
+    return true
   }
 
   /**

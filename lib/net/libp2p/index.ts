@@ -88,7 +88,7 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
     if (opts.relayMinPeers !== undefined) {
       // libp2p's registrar is not on its public type; gossipsub registered its topology there (relay.ts connectionLeft)
       const { registrar } = (node as unknown as { components: { registrar: { getTopologies (protocol: string): Topology[] } } }).components
-      mesh.relay = new GossipRelay(node.services.pubsub as GossipSub, opts.relayMinPeers, mesh, protocol => registrar.getTopologies(protocol), node.logger.forComponent('meshcache:libp2p:relay'))
+      mesh.relay = new GossipRelay(node.services.pubsub as GossipSub, opts.relayMinPeers, mesh, protocol => registrar.getTopologies(protocol), node.logger.forComponent('meshcache:libp2p:relay'), opts.region)
     }
     await mesh.attach()
     await node.start()

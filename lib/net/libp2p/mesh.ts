@@ -77,7 +77,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
       stats: this.stats, peersOf: ns => this.peersOf(ns), isFar: peer => this.regions?.isFar(peer) ?? false, holdsFar: peer => this.regions?.holdsFar(peer) ?? false,
       write: (peer, envelopes) => this.#links.get(peer)?.write(envelopes, opts.maxBufferedBytes) ?? false,
       deliver: (ns, from, frame) => { this.#namespaces.deliver(ns, from, frame) },
-      relay: (ns, frame) => { this.relay?.publish(ns.name, frame, Infinity) }
+      relay: (ns, frame) => { this.relay?.publish(ns.name, frame, Infinity, true) }
     })
   }
 
@@ -194,9 +194,10 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     // A full mesh with fewer links than the relay's threshold (every small mesh) sends directly, without asking the
     // relay (it would decline) or listing the namespace's peers.
     if (relay !== undefined && (partial || this.#links.size >= relay.minPeers)) {
-      if (partial) this.#fast.publish(ns, frame) // direct sends along the region path first, then gossipsub for coverage
+      // direct sends along the region path first, then gossipsub (with regions, the region's topic: relay.ts)
+      const laned = partial && this.#fast.publish(ns, frame)
       const peers = partial ? Infinity : this.peersOf(ns).length
-      if (relay.publish(ns.name, frame, peers)) {
+      if (relay.publish(ns.name, frame, peers, laned && this.regions !== undefined)) {
         this.stats.framesRelayed++
         return
       }

@@ -24,6 +24,8 @@
  *   1 MiB are never relayed, they go direct (split into pieces there).
  * - No signing (StrictNoSign): every connection is already authenticated by
  *   Noise and, with a psk, private; the threat model is in SPEC.md §11.
+ * - With region links, writes go on a topic of the region (regionTopicOf):
+ *   the fast lane carries them across.
  */
 import { createHash } from 'node:crypto'
 import type { GossipSub, GossipsubMessage } from '@libp2p/gossipsub'
@@ -35,6 +37,19 @@ import { afterThisRun } from '../../core/runtime.ts'
 /** Topic of a namespace. The version is the envelope's: peers of another major never share a topic. */
 export function topicOf (namespace: string): string {
   return `/meshcache/1/${namespace}`
+}
+
+/**
+ * Topic of a namespace's writes inside one region (SPEC.md §11.4). With region links the fast lane carries
+ * each write across a far link once; on the namespace's topic gossipsub also carried it across wherever a far
+ * link was in its mesh, and a far end's publish of a lane crossing came back: about two copies a far link.
+ * Only instances of the region subscribe here, so neither gossipsub's mesh nor its publishes reach across,
+ * while awareness and relayed repairs stay on the namespace's topic and cross as before (keeping far peers out
+ * of gossipsub altogether slowed the heal of partitions: bench/README.md). Never equal to a namespace's topic
+ * (`1-region` against `1/`), and the region's length keeps two (region, namespace) pairs apart.
+ */
+export function regionTopicOf (namespace: string, region: string): string {
+  return `/meshcache/1-region/${region.length}:${region}/${namespace}`
 }
 
 const utf8 = new TextEncoder()
@@ -72,14 +87,19 @@ export class GossipRelay {
   /** libp2p's topologies registered for a protocol (its registrar's getTopologies). */
   readonly #topologies: (protocol: string) => Topology[]
   readonly #log: Logger
+  /** This node's region ('' none): with one, each namespace's writes also have the region's topic. */
+  readonly #region: string
+  /** A joined namespace's topic, by its region topic. */
+  readonly #byRegionTopic = new Map<string, string>()
   published = 0
   received = 0
 
-  constructor (pubsub: GossipSub, minPeers: number, host: RelayHost, topologies: (protocol: string) => Topology[], log: Logger) {
+  constructor (pubsub: GossipSub, minPeers: number, host: RelayHost, topologies: (protocol: string) => Topology[], log: Logger, region = '') {
     this.#pubsub = pubsub
     this.minPeers = minPeers
     this.#topologies = topologies
     this.#log = log
+    this.#region = region
     pubsub.addEventListener('gossipsub:message', (evt: CustomEvent<GossipsubMessage>) => {
       const { msg, propagationSource } = evt.detail
       this.received++
@@ -88,7 +108,8 @@ export class GossipRelay {
       // before the core merges it here, so each hop does not add our merge
       // (and the change listeners it runs) to everyone downstream.
       const from = propagationSource.toString()
-      afterThisRun(() => { host.deliver(msg.topic, from, msg.data) })
+      const topic = this.#byRegionTopic.get(msg.topic) ?? msg.topic
+      afterThisRun(() => { host.deliver(topic, from, msg.data) })
     })
   }
 
@@ -106,23 +127,39 @@ export class GossipRelay {
     for (const topology of this.#topologies(protocol)) topology.onConnect?.(left.remotePeer, left)
   }
 
+  /**
+   * Subscribes to the namespace's topic and, with a region, to the region's topic of it: also when this node
+   * writes on the namespace's topic (no region links: a full mesh, or no `maxPeers`), so it hears the writes of
+   * its region's instances that do.
+   */
   join (namespace: string): void {
     this.#pubsub.subscribe(topicOf(namespace))
+    if (this.#region === '') return
+    const regional = regionTopicOf(namespace, this.#region)
+    this.#byRegionTopic.set(regional, topicOf(namespace))
+    this.#pubsub.subscribe(regional)
   }
 
   leave (namespace: string): void {
     this.#pubsub.unsubscribe(topicOf(namespace))
+    if (this.#region === '') return
+    const regional = regionTopicOf(namespace, this.#region)
+    this.#byRegionTopic.delete(regional)
+    this.#pubsub.unsubscribe(regional)
   }
 
   /**
-   * Publishes `frame` on the namespace's topic when the relay should carry
-   * it: at least `minPeers` peers in the namespace and small enough for one
-   * gossipsub message. Returns false when the caller should send directly.
+   * Publishes `frame` when the relay should carry it: at least `minPeers`
+   * peers in the namespace and small enough for one gossipsub message;
+   * on the region's topic when `regional` (a write the fast lane carries
+   * across, fast-lane.ts) and this node has a region, else on the
+   * namespace's. Returns false when the caller should send directly.
    */
-  publish (namespace: string, frame: Uint8Array, peers: number): boolean {
+  publish (namespace: string, frame: Uint8Array, peers: number, regional = false): boolean {
     if (peers < this.minPeers || frame.length > CHUNK_BYTES) return false
     this.published++
-    this.#pubsub.publish(topicOf(namespace), frame).catch((err: Error) => {
+    const topic = regional && this.#region !== '' ? regionTopicOf(namespace, this.#region) : topicOf(namespace)
+    this.#pubsub.publish(topic, frame).catch((err: Error) => {
       // lost like any frame: the core's anti-entropy repairs it
       this.#log('gossipsub publish in %s failed: %s', namespace, err.message)
     })
