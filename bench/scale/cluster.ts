@@ -54,6 +54,10 @@ export interface WriteResult {
   receivers: number
   /** Latest arrival minus send time (ms); NaN if nobody received it. */
   lastMs: number
+  /** Receivers that got it by a repair (anti-entropy, a gap's or an announcement's), not by its own frame. */
+  repaired: number
+  /** Per host (this.hosts' order): its latest arrival minus send time (NaN: none there), and its arrivals by repair. */
+  byHost: Array<[lastMs: number, repaired: number]>
 }
 
 interface Pending { resolve: (value: unknown) => void, reject: (error: Error) => void, timer: ReturnType<typeof setTimeout> }
@@ -161,16 +165,20 @@ export class ScaleCluster {
 
   /** When each write reached its last receiver. */
   async results (writes: Array<{ key: string, sentAt: number }>): Promise<WriteResult[]> {
-    const perHost = await Promise.all(this.hosts.map((h) => h.ask<Array<[number, number]>>('arrivals', { keys: writes.map((w) => w.key) })))
+    const perHost = await Promise.all(this.hosts.map((h) => h.ask<Array<[number, number, number, number]>>('arrivals', { keys: writes.map((w) => w.key) })))
     return writes.map((w, i) => {
       let receivers = 0
+      let repaired = 0
       let last = Number.NaN
+      const byHost: Array<[number, number]> = []
       for (const rows of perHost) {
-        const [n, at] = rows[i] ?? [0, Number.NaN]
+        const [n, at, , byRepair] = rows[i] ?? [0, Number.NaN, Number.NaN, 0]
         receivers += n
+        repaired += byRepair
         if (n > 0 && !(at <= last)) last = at
+        byHost.push([n > 0 ? at - w.sentAt : Number.NaN, byRepair])
       }
-      return { key: w.key, sentAt: w.sentAt, receivers, lastMs: last - w.sentAt }
+      return { key: w.key, sentAt: w.sentAt, receivers, lastMs: last - w.sentAt, repaired, byHost }
     })
   }
 

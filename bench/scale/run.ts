@@ -55,7 +55,7 @@ const rate = Number(values.rate)
 const regions = Number(values.regions)
 
 type Mode = 'partial' | 'region links' | 'full'
-interface Row { n: number, mode: Mode, farConns?: number, acrossPerWrite?: number, startMs: number, formedMs: number, phaseMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, awarenessPerWrite: number, directPerWrite: number, lanePerWrite: number, deliveredPerWrite: number[], connMax: number, connMean: number, heapMb: number, partitionMs?: number, firstCrossMs?: number }
+interface Row { n: number, mode: Mode, farConns?: number, acrossPerWrite?: number, startMs: number, formedMs: number, phaseMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, awarenessPerWrite: number, directPerWrite: number, lanePerWrite: number, deliveredPerWrite: number[], connMax: number, connMean: number, heapMb: number, partitionMs?: number, firstCrossMs?: number, tail?: string }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 /**
@@ -104,6 +104,61 @@ function across (cluster: ScaleCluster, initial: InstanceStats[], stats: Instanc
   return { farConns: farConns / 2, acrossPerWrite: copies / writers.length }
 }
 
+/** A write later than this at its last receiver counts as the tail's. */
+const LATE_MS = 500
+
+/**
+ * Where the tail is (with regions): receivers that got a write by repair rather than by its frame, in the writer's
+ * region and in the others, per write; and of the writes later than LATE_MS at their last receiver, how late the
+ * writer's region and the others were (the latest host of each).
+ */
+function tail (cluster: ScaleCluster, results: WriteResult[], writer: (i: number) => number): string {
+  let nearRepaired = 0
+  let farRepaired = 0
+  const late: string[] = []
+  const nearLasts: number[] = []
+  const farLasts: number[] = []
+  for (const [i, r] of results.entries()) {
+    const home = cluster.regions[writer(i)]
+    let nearLast = Number.NaN
+    let farLast = Number.NaN
+    for (const [h, [last, repaired]] of r.byHost.entries()) {
+      const near = cluster.regions[cluster.hosts[h]?.first ?? 0] === home
+      if (near) { nearRepaired += repaired; if (!(last <= nearLast)) nearLast = last } else { farRepaired += repaired; if (!(last <= farLast)) farLast = last }
+    }
+    nearLasts.push(nearLast)
+    farLasts.push(farLast)
+    if (r.lastMs > LATE_MS) late.push(`${ms(nearLast)}/${ms(farLast)}${r.repaired > 0 ? ` (${r.repaired} by repair)` : ''}`)
+  }
+  const sorted = (xs: number[]): Float64Array => Float64Array.from(xs.filter((x) => !Number.isNaN(x))).sort()
+  const [near, far] = [sorted(nearLasts), sorted(farLasts)]
+  return `last receiver in the writer's region p50 ${ms(percentile(near, 0.5))} / p99 ${ms(percentile(near, 0.99))} ms, in the other p50 ${ms(percentile(far, 0.5))} / p99 ${ms(percentile(far, 0.99))} ms; receivers by repair a write: ${(nearRepaired / results.length).toFixed(2)} in the writer's region, ${(farRepaired / results.length).toFixed(2)} in the other; ${late.length} writes over ${LATE_MS} ms at their last receiver${late.length > 0 ? ` (writer's region / other, ms: ${late.join(', ')})` : ''}`
+}
+
+/**
+ * Connections between a writer and the instances (hops over the links at the end of the phase, not gossipsub's mesh):
+ * the mean over the phase's writers of the farthest instance of the writer's region and of the other.
+ */
+function distances (cluster: ScaleCluster, stats: InstanceStats[], writer: (i: number) => number): string {
+  const index = new Map(cluster.peerIds.map((id, i) => [id, i]))
+  const adjacent = stats.map((s) => s.connected.map((p) => index.get(p)).filter((i): i is number => i !== undefined))
+  let near = 0
+  let far = 0
+  const writers = new Set(Array.from({ length: writeCount }, (_, i) => writer(i)))
+  for (const w of writers) {
+    const hops = new Array<number>(stats.length).fill(Infinity)
+    hops[w] = 0
+    for (let queue = [w]; queue.length > 0;) {
+      const next: number[] = []
+      for (const i of queue) for (const j of adjacent[i] ?? []) if (hops[j] === Infinity) { hops[j] = (hops[i] as number) + 1; next.push(j) }
+      queue = next
+    }
+    near += Math.max(...hops.filter((_, i) => cluster.regions[i] === cluster.regions[w]))
+    far += Math.max(...hops.filter((_, i) => cluster.regions[i] !== cluster.regions[w]))
+  }
+  return `links from a writer to its region's farthest instance ${(near / writers.size).toFixed(1)}, to the other's ${(far / writers.size).toFixed(1)}`
+}
+
 async function measure (n: number, mode: Mode, partition: boolean): Promise<Row> {
   const started = performance.now()
   const cluster = await ScaleCluster.start({ instances: n, perProcess, ...(mode !== 'full' ? { maxPeers } : {}), regions, regionLinks: mode === 'region links' })
@@ -140,6 +195,7 @@ async function measure (n: number, mode: Mode, partition: boolean): Promise<Row>
       connMax: Math.max(...conns), connMean: conns.reduce((a, b) => a + b, 0) / conns.length,
       heapMb: stats.reduce((a, s) => a + s.heapPerInstance, 0) / stats.length / 1e6,
       ...(regions > 1 ? across(cluster, initial, stats, Array.from({ length: writeCount }, (_, i) => writer(i))) : {}),
+      ...(regions > 1 ? { tail: `${tail(cluster, results, writer)}; ${distances(cluster, stats, writer)}` } : {}),
     }
     if (partition) {
       // Split on a host boundary near the middle.
@@ -177,7 +233,7 @@ for (const n of sizes) {
     if (mode === 'full' && n > fullUpTo) continue
     const row = await measure(n, mode, values.partition === true && mode === 'partial' && n === Math.max(...sizes))
     rows.push(row)
-    process.stdout.write(`  n=${n} ${mode}: processes up ${ms(row.startMs)} ms, formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (of them ${count(row.updatesPerWrite)} gossipsub copies of UPDATES; D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}; the write phase (writes until all arrived, and the counts) took ${ms(row.phaseMs)} ms (${count(row.directPerWrite * writeCount / (row.phaseMs / 1000))} direct frames/s over the mesh); per write: ${count(row.awarenessPerWrite)} gossipsub copies of awareness, ${count(row.directPerWrite)} direct frames (of them ${count(row.lanePerWrite)} fast-lane copies); frames handed to the cache by type (direct, plus each relayed frame's first copy): ${TYPE_NAMES.map((name, t) => `${name} ${(row.deliveredPerWrite[t] ?? 0).toFixed(1)}`).filter((_, t) => (row.deliveredPerWrite[t] ?? 0) > 0).join(', ')}${row.farConns !== undefined ? `; ${row.farConns} connections across regions, ${count(row.acrossPerWrite ?? Number.NaN)} copies across regions per write` : ''}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms (the first write crossed after ${ms(row.firstCrossMs)} ms)` : ''}\n`)
+    process.stdout.write(`  n=${n} ${mode}: processes up ${ms(row.startMs)} ms, formed ${ms(row.formedMs)} ms, last receiver p50 ${ms(row.p50)} / p99 ${ms(row.p99)} ms, reached all ${(row.reached * 100).toFixed(0)}%, ${count(row.perWrite)} messages/write (of them ${count(row.updatesPerWrite)} gossipsub copies of UPDATES; D·n = ${GOSSIPSUB_D * n}), connections max ${row.connMax}; the write phase (writes until all arrived, and the counts) took ${ms(row.phaseMs)} ms (${count(row.directPerWrite * writeCount / (row.phaseMs / 1000))} direct frames/s over the mesh); per write: ${count(row.awarenessPerWrite)} gossipsub copies of awareness, ${count(row.directPerWrite)} direct frames (of them ${count(row.lanePerWrite)} fast-lane copies); frames handed to the cache by type (direct, plus each relayed frame's first copy): ${TYPE_NAMES.map((name, t) => `${name} ${(row.deliveredPerWrite[t] ?? 0).toFixed(1)}`).filter((_, t) => (row.deliveredPerWrite[t] ?? 0) > 0).join(', ')}${row.farConns !== undefined ? `; ${row.farConns} connections across regions, ${count(row.acrossPerWrite ?? Number.NaN)} copies across regions per write` : ''}${row.tail !== undefined ? `; ${row.tail}` : ''}${row.partitionMs !== undefined ? `, 50/50 partition healed in ${ms(row.partitionMs)} ms (the first write crossed after ${ms(row.firstCrossMs)} ms)` : ''}\n`)
   }
 }
 
