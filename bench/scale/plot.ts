@@ -7,7 +7,7 @@
 export interface Series { name: string, points: Array<[number, number]> }
 export interface Panel { title: string, series: Series[] }
 
-const COLORS = ['#1f77b4', '#d62728', '#7f7f7f']
+const COLORS = ['#1f77b4', '#d62728', '#7f7f7f', '#2ca02c']
 const W = 430
 const H = 330
 const M = { left: 60, right: 15, top: 40, bottom: 95 }
