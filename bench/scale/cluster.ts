@@ -40,6 +40,8 @@ export interface ScaleOptions {
   regions?: number
   /** Whether the transport shapes the mesh by region (region links, SPEC.md §11.4), or the regions are labels only. */
   regionLinks?: boolean
+  /** The last this many instances set no region (the others are split into `regions`): a mesh that mixes both. */
+  regionless?: number
 }
 
 /** The region of instance `index` of `n` in `regions` contiguous blocks. */
@@ -122,7 +124,8 @@ export class ScaleCluster {
   static async start (options: ScaleOptions): Promise<ScaleCluster> {
     const psk = randomBytes(32).toString('hex')
     const base = { psk, ...(options.maxPeers !== undefined ? { maxPeers: options.maxPeers } : {}), regionLinks: options.regionLinks === true }
-    const regions = Array.from({ length: options.instances }, (_, i) => regionOf(i, options.instances, options.regions ?? 1))
+    const regioned = options.instances - (options.regionless ?? 0)
+    const regions = Array.from({ length: options.instances }, (_, i) => i < regioned ? regionOf(i, regioned, options.regions ?? 1) : '')
     const withRegions = (first: number, count: number): Record<string, unknown> => ({ ...base, regions: regions.slice(first, first + count) })
     const hosts: Host[] = []
     try {

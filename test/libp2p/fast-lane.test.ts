@@ -55,7 +55,8 @@ function network (links: Array<[string, string]>, opts: { regions?: boolean, wri
     const host: FastLaneHost = {
       stats: s,
       peersOf: () => neighbours.get(name) ?? [],
-      isFar: peer => opts.regions !== false && peer[0] !== name[0],
+      // `x…` instances have no region (so are far from nobody) and join no region's topic
+      isFar: peer => opts.regions !== false && peer[0] !== name[0] && peer[0] !== 'x' && name[0] !== 'x',
       // the neighbours of our region that said (VIEW) they hold a far link
       holdsFar: peer => peer[0] === name[0] && (opts.holders ?? []).includes(peer),
       write (peer, envelopes) {
@@ -73,7 +74,8 @@ function network (links: Array<[string, string]>, opts: { regions?: boolean, wri
         return true
       },
       deliver: (_ns, from, frame) => { delivered.get(name)?.push({ from, frame }) },
-      relay: () => { relayed.push(name) }
+      relay: () => { relayed.push(name) },
+      missesRegionWrites: (_ns, peer) => opts.regions !== false && name[0] !== 'x' && peer[0] === 'x'
     }
     lanes.set(name, new FastLane(host, 64))
   }
@@ -201,6 +203,27 @@ test('forwarding is bounded: each instance forwards a frame at most once, and a 
   for (const name of ['a2', 'b1', 'b2']) assert.is(net.delivered.get(name)?.length, 1)
   const last = net.sent.filter(s => s.hop === Hop.LAST).map(s => s.from)
   assert.ok(last.every(from => from[0] === 'b'), 'only the far side spreads LAST copies')
+})
+
+test('a neighbour off our region\'s topic (no region set, an older release) gets a LAST copy where the frame first arrives next to it, and forwards nothing', () => {
+  // x1 and x2 set no region (so join no region's topic): gossipsub brings them none of the regions' writes
+  const links: Array<[string, string]> = [...twoRegions, ['a4', 'x1'], ['b4', 'x2'], ['x1', 'x2'], ['a2', 'x3'], ['b1', 'x4']]
+  const net = network(links)
+  const frame = updates('w~1', 1)
+  net.lane('a2').publish(net.space, frame)
+  net.run()
+  // the writer's own copies reach x3 as any neighbour; the far end b1 hands x4 its LAST copy as any neighbour not far
+  assert.equal(net.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a2>a1:0', 'a2>a3:0', 'a2>x3:0', 'a1>b1:1', 'b1>b2:2', 'b1>b3:2', 'b1>x4:2'])
+  // gossipsub then brings it to a4 and b4 on their region's topic (a4 and b4 ran no lane before: that starts it),
+  // and each hands it to its neighbour off that topic
+  net.lane('a4').receive(net.space, 'a3', frame, RELAYED, true)
+  net.lane('b4').receive(net.space, 'b3', frame, RELAYED, true)
+  net.run()
+  assert.equal(net.sent.slice(7).map(s => `${s.from}>${s.to}:${s.hop}`), ['a4>x1:2', 'b4>x2:2'])
+  for (const name of ['x1', 'x2', 'x3', 'x4']) assert.is(net.delivered.get(name)?.length, 1, `${name} got it once`)
+  assert.is(net.stats.get('a4')?.fastLaneOffTopic, 1)
+  assert.is(net.stats.get('b1')?.fastLaneOffTopic, 1)
+  assert.is(net.stats.get('a2')?.fastLaneOffTopic, 0, 'a writer\'s own copies are not counted as such')
 })
 
 test('without regions only the writer sends: its neighbours forward nothing', () => {

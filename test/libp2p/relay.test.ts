@@ -100,22 +100,26 @@ test('message ids: an UPDATES frame is its (origin, first sequence number); anyt
   assert.is(updatesFrameId(Uint8Array.of(99, 1)), undefined, 'nor an unknown version')
 })
 
-/** What GossipRelay uses of gossipsub, recorded; `hear` plays a message arriving on `topic`. */
-function fakePubsub (): { pubsub: never, subscribed: Set<string>, published: string[], hear (topic: string, data: Uint8Array): void } {
-  const listeners: Array<(evt: { detail: unknown }) => void> = []
+/**
+ * What GossipRelay uses of gossipsub, recorded; `hear` plays a message arriving on `topic`, `tell` a peer's
+ * subscription (a 'subscription-change'), `known` the subscribers gossipsub already holds by topic.
+ */
+function fakePubsub (known: Record<string, string[]> = {}): { pubsub: never, subscribed: Set<string>, published: string[], hear (topic: string, data: Uint8Array): void, tell (peer: string, topic: string, subscribe: boolean): void } {
+  const listeners = new Map<string, Array<(evt: { detail: unknown }) => void>>()
   const subscribed = new Set<string>()
   const published: string[] = []
   const pubsub = {
     protocols: [],
-    addEventListener: (_type: string, listener: (evt: { detail: unknown }) => void) => { listeners.push(listener) },
+    addEventListener: (type: string, listener: (evt: { detail: unknown }) => void) => { listeners.set(type, [...listeners.get(type) ?? [], listener]) },
     subscribe: (topic: string) => { subscribed.add(topic) },
     unsubscribe: (topic: string) => { subscribed.delete(topic) },
     publish: async (topic: string) => { published.push(topic) },
+    getSubscribers: (topic: string) => (known[topic] ?? []).map((id) => ({ toString: () => id })),
   }
-  const hear = (topic: string, data: Uint8Array): void => {
-    for (const l of listeners) l({ detail: { msg: { topic, data }, propagationSource: { toString: () => 'peer-x' } } })
-  }
-  return { pubsub: pubsub as never, subscribed, published, hear }
+  const emit = (type: string, detail: unknown): void => { for (const l of listeners.get(type) ?? []) l({ detail }) }
+  const hear = (topic: string, data: Uint8Array): void => { emit('gossipsub:message', { msg: { topic, data }, propagationSource: { toString: () => 'peer-x' } }) }
+  const tell = (peer: string, topic: string, subscribe: boolean): void => { emit('subscription-change', { peerId: { toString: () => peer }, subscriptions: [{ topic, subscribe }] }) }
+  return { pubsub: pubsub as never, subscribed, published, hear, tell }
 }
 
 const quiet = Object.assign(() => {}, { enabled: false, trace: () => {}, error: () => {}, newScope: () => quiet }) as never
@@ -123,7 +127,7 @@ const quiet = Object.assign(() => {}, { enabled: false, trace: () => {}, error: 
 test('with a region, a namespace also has its region\'s topic: writes the lane carries go there, everything else on the namespace\'s', async () => {
   const { pubsub, subscribed, published, hear } = fakePubsub()
   const delivered: string[] = []
-  const relay = new GossipRelay(pubsub, 0, { deliver: (topic) => { delivered.push(topic) } }, () => [], quiet, 'eu')
+  const relay = new GossipRelay(pubsub, 0, { deliver: (topic, _from, _frame, regional) => { delivered.push(`${topic}${regional ? ' (regional)' : ''}`) } }, () => [], quiet, 'eu')
   relay.join('ns')
   assert.equal([...subscribed].sort(), [topicOf('ns'), regionTopicOf('ns', 'eu')].sort())
   relay.publish('ns', Uint8Array.of(1), Infinity, true)
@@ -132,7 +136,7 @@ test('with a region, a namespace also has its region\'s topic: writes the lane c
   hear(regionTopicOf('ns', 'eu'), Uint8Array.of(3))
   hear(topicOf('ns'), Uint8Array.of(4))
   await new Promise((resolve) => setTimeout(resolve, 0)) // delivered after the listener's run (relay.ts)
-  assert.equal(delivered, [topicOf('ns'), topicOf('ns')], 'both delivered as the namespace\'s')
+  assert.equal(delivered, [`${topicOf('ns')} (regional)`, topicOf('ns')], 'both delivered as the namespace\'s, the first marked as from the region\'s topic')
   relay.leave('ns')
   assert.equal([...subscribed], [])
 })
@@ -144,6 +148,26 @@ test('without a region there is no region topic: every publish goes on the names
   relay.publish('ns', Uint8Array.of(1), Infinity, true)
   assert.equal([...subscribed], [topicOf('ns')])
   assert.equal(published, [topicOf('ns')])
+})
+
+test('a neighbour that does not join our region\'s topic misses its writes (the lane then hands it copies); one that told us it does, not', () => {
+  // p1 subscribed before we joined (gossipsub kept it); p2 tells us after; p3 never (no region, or an older release)
+  const { pubsub, tell } = fakePubsub({ [regionTopicOf('ns', 'eu')]: ['p1'] })
+  const relay = new GossipRelay(pubsub, 0, { deliver: () => {} }, () => [], quiet, 'eu')
+  relay.join('ns')
+  tell('p2', regionTopicOf('ns', 'eu'), true)
+  tell('p3', topicOf('ns'), true)
+  tell('p3', regionTopicOf('ns', 'us'), true) // another region's topic is not ours
+  assert.equal(['p1', 'p2', 'p3'].map((p) => relay.missesRegionWrites('ns', p)), [false, false, true])
+  assert.ok(relay.missesRegionWrites('other', 'p1'), 'a namespace not joined: nobody is known on its topic')
+  tell('p2', regionTopicOf('ns', 'eu'), false)
+  assert.ok(relay.missesRegionWrites('ns', 'p2'), 'unsubscribed')
+  relay.peerGone('p1')
+  assert.ok(relay.missesRegionWrites('ns', 'p1'), 'gone: it tells its subscriptions again when back')
+  // without a region nobody misses anything: every write goes on the namespace's topic
+  const plain = new GossipRelay(fakePubsub().pubsub, 0, { deliver: () => {} }, () => [], quiet)
+  plain.join('ns')
+  assert.not.ok(plain.missesRegionWrites('ns', 'p3'))
 })
 
 test('region topics never equal a namespace\'s topic, nor each other for different (namespace, region) pairs', () => {

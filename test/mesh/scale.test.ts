@@ -83,6 +83,39 @@ test(`${INSTANCES} instances in two regions with region links: a few connections
   }
 })
 
+/**
+ * Instances that set no region beside two regions with region links: writes go on a topic of each region that
+ * they do not join (relay.ts), so the lane hands them a copy where a write first arrives next to them
+ * (fast-lane.ts). Without it they heard some writes only from a repair (this test on the code before: 778 ms).
+ */
+test('instances without a region in a mesh with region links hear every write by its own frame, not by a repair', async () => {
+  // 12 in two regions, 4 (the last host) with none; maxPeers 4, so most writers are not their neighbours
+  const cluster = await ScaleCluster.start({ instances: 16, perProcess: 4, maxPeers: 4, regions: 2, regionLinks: true, regionless: 4 })
+  try {
+    await cluster.awaitMembership(90_000)
+    const writes: Array<{ key: string, sentAt: number }> = []
+    for (let i = 0; i < 12; i++) {
+      const key = `x${i}`
+      writes.push({ key, sentAt: await cluster.write(i, key) })
+      await new Promise((resolve) => setTimeout(resolve, 100)) // one write at a time: each one's path is its own
+    }
+    await cluster.awaitKeys(writes.map((w) => w.key), 30_000)
+    const results = await cluster.results(writes)
+    const regionless = cluster.hosts.findIndex((h) => cluster.regions[h.first] === '')
+    const offTopic = (await cluster.stats()).reduce((n, s) => n + s.transport.fastLaneOffTopic, 0)
+    for (const r of results) {
+      assert.is(r.receivers, 16, `${r.key} reached ${r.receivers} of 16`)
+      const [lastMs, repaired] = r.byHost[regionless] as [number, number]
+      assert.is(repaired, 0, `${r.key}: ${repaired} of the instances without a region got it by a repair (${lastMs.toFixed(0)} ms)`)
+    }
+    assert.ok(offTopic > 0, 'no lane copy went to a neighbour off the region\'s topic')
+    const worst = Math.max(...results.map((r) => (r.byHost[regionless] as [number, number])[0]))
+    console.log(`  scale, without a region beside two regions: every write by its frame, the last of them ${worst.toFixed(1)} ms after the write; ${offTopic} lane copies to neighbours off the region's topic`)
+  } finally {
+    await cluster.close()
+  }
+})
+
 type Stats = Awaited<ReturnType<ScaleCluster['stats']>>
 
 /** Whether `peer` is an instance of the cluster in another region than instance `i`. */

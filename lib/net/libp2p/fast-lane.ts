@@ -26,7 +26,13 @@
  *   link's end's neighbours would wait for anti-entropy (before, on the
  *   namespace's topic, for gossipsub's heartbeat: bench:scale --regions 2,
  *   p99 0.3-0.8 s at 25+25 against 0.08-0.2 s with the regions as labels);
- * - a LAST frame goes nowhere.
+ * - a LAST frame goes nowhere but to the neighbours below;
+ * - on its first arrival by any path, a frame also goes (hop LAST) to the
+ *   neighbours not of another region that do not join our region's topic
+ *   (no region set, or a release from before region topics: relay.ts
+ *   missesRegionWrites), which would otherwise hear our region's writes
+ *   from no gossipsub publish at all, only from a repair. The writer's own
+ *   copies reach its neighbours anyway.
  * So a write costs at most the writer's links, plus its neighbours' links
  * to holders, plus each far link once, plus each far-link end's own-region
  * links: a bounded number of sends, never a flood. Without regions only the writer's sends remain.
@@ -124,6 +130,8 @@ export interface FastLaneHost {
   deliver (ns: LocalNamespace, from: string, frame: Uint8Array): void
   /** Publishes `frame`, which crossed from another region by the lane, on the namespace's gossipsub topic. */
   relay (ns: LocalNamespace, frame: Uint8Array): void
+  /** Whether neighbour `peer` does not join our region's topic of `ns`, so hears none of its writes (relay.ts). */
+  missesRegionWrites (ns: LocalNamespace, peer: string): boolean
 }
 
 export class FastLane {
@@ -163,11 +171,12 @@ export class FastLane {
 
   /**
    * A frame arrived from neighbour `from`, on the lane (`hop`) or through
-   * gossipsub (RELAYED). Returns whether it was delivered (false: a
-   * duplicate, dropped and counted).
+   * gossipsub (RELAYED; `regional`, on our region's topic: writers there
+   * run the lane, so it runs here too). Returns whether it was delivered
+   * (false: a duplicate, dropped and counted).
    */
-  receive (ns: LocalNamespace, from: string, frame: Uint8Array, hop: HopValue | typeof RELAYED): boolean {
-    if (hop !== RELAYED) this.#active = true
+  receive (ns: LocalNamespace, from: string, frame: Uint8Array, hop: HopValue | typeof RELAYED, regional = false): boolean {
+    if (hop !== RELAYED || regional) this.#active = true
     else if (!this.#active) { this.#host.deliver(ns, from, frame); return true }
     const key = fastLaneKey(frame)
     if (key === undefined) { this.#host.deliver(ns, from, frame); return true }
@@ -177,17 +186,19 @@ export class FastLane {
       return false
     }
     // forward first: the next hop should not wait for our merge and its listeners
-    if (hop !== Hop.LAST) {
-      if (!this.#host.isFar(from)) {
+    if (hop !== Hop.LAST && this.#host.isFar(from)) {
+      // to every neighbour not far, those off our region's topic included
+      this.#send(ns, frame, Hop.LAST, from, peer => !this.#host.isFar(peer))
+      if (hop !== RELAYED) {
+        this.#host.stats.fastLaneRelayed++
+        this.#host.relay(ns, frame)
+      }
+    } else {
+      if (hop !== Hop.LAST) {
         const crossed = this.#send(ns, frame, Hop.CROSSED, from, peer => this.#host.isFar(peer))
         if (crossed === 0 && hop === Hop.WRITER) this.#send(ns, frame, Hop.HOLDER, from, peer => this.#host.holdsFar(peer))
-      } else {
-        this.#send(ns, frame, Hop.LAST, from, peer => !this.#host.isFar(peer))
-        if (hop !== RELAYED) {
-          this.#host.stats.fastLaneRelayed++
-          this.#host.relay(ns, frame)
-        }
       }
+      this.#send(ns, frame, Hop.LAST, from, peer => !this.#host.isFar(peer) && this.#host.missesRegionWrites(ns, peer))
     }
     this.#host.deliver(ns, from, frame)
     return true
@@ -206,6 +217,7 @@ export class FastLane {
         this.#host.stats.fastLaneSent++
         if (hop !== Hop.WRITER) this.#host.stats.fastLaneForwarded++
         if (hop === Hop.HOLDER) this.#host.stats.fastLaneToHolders++
+        if (hop === Hop.LAST && this.#host.missesRegionWrites(ns, peer)) this.#host.stats.fastLaneOffTopic++
         if (hop !== Hop.LAST && this.#host.isFar(peer)) this.#host.stats.fastLaneFar++
       } else {
         this.#host.stats.droppedBackpressure++

@@ -77,7 +77,8 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
       stats: this.stats, peersOf: ns => this.peersOf(ns), isFar: peer => this.regions?.isFar(peer) ?? false, holdsFar: peer => this.regions?.holdsFar(peer) ?? false,
       write: (peer, envelopes) => this.#links.get(peer)?.write(envelopes, opts.maxBufferedBytes) ?? false,
       deliver: (ns, from, frame) => { this.#namespaces.deliver(ns, from, frame) },
-      relay: (ns, frame) => { this.relay?.publish(ns.name, frame, Infinity, true) }
+      relay: (ns, frame) => { this.relay?.publish(ns.name, frame, Infinity, true) },
+      missesRegionWrites: (ns, peer) => this.relay?.missesRegionWrites(ns.name, peer) ?? false
     })
   }
 
@@ -290,6 +291,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     for (const left of set ?? []) this.relay?.connectionLeft(left)
     if (set !== undefined && set.size === 0) {
       this.#conns.delete(peer)
+      this.relay?.peerGone(peer)
       const link = this.#links.get(peer)
       this.redialer?.disconnected(peer, link?.gaveUp === true)
       if (link !== undefined) link.gaveUp = false
@@ -366,8 +368,8 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     this.#namespaces.deliver(this.#namespaces.get(namespace), link.peer, frame)
   }
 
-  /** A frame relayed by gossipsub: `from` is the neighbour that forwarded it. */
-  deliver (topic: string, from: string, frame: Uint8Array): void {
+  /** A frame relayed by gossipsub: `from` is the neighbour that forwarded it; `regional`, on our region's topic. */
+  deliver (topic: string, from: string, frame: Uint8Array, regional: boolean): void {
     if (frame.length > this.#opts.maxFrameBytes) {
       // the direct path refuses these in InboundReader; the relay must too
       this.stats.badEnvelopes++
@@ -377,7 +379,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     const ns = this.#namespaces.byTopic(topic)
     if (ns === undefined || !ns.open) { this.#namespaces.deliver(ns, from, frame); return }
     // once per frame, whichever path brought it first (fast-lane.ts)
-    if (this.#fast.receive(ns, from, frame, RELAYED)) this.stats.relayedReceived++
+    if (this.#fast.receive(ns, from, frame, RELAYED, regional)) this.stats.relayedReceived++
   }
 
   onFastFrame (link: PeerLink, namespace: string, hop: number, frame: Uint8Array): void {

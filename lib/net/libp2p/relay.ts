@@ -25,10 +25,12 @@
  * - No signing (StrictNoSign): every connection is already authenticated by
  *   Noise and, with a psk, private; the threat model is in SPEC.md §11.
  * - With region links, writes go on a topic of the region (regionTopicOf):
- *   the fast lane carries them across.
+ *   the fast lane carries them across. A neighbour that does not join that
+ *   topic (no region set, or a release before it) hears no write there, so
+ *   the lane hands it a copy (missesRegionWrites, fast-lane.ts).
  */
 import { createHash } from 'node:crypto'
-import type { GossipSub, GossipsubMessage } from '@libp2p/gossipsub'
+import type { GossipSub, GossipsubMessage, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { Connection, Logger, Topology } from '@libp2p/interface'
 import { updatesFrameId } from '../../../protocol/frame-id.ts'
 import { CHUNK_BYTES } from './envelope.ts'
@@ -77,8 +79,8 @@ export const GOSSIPSUB_SETTINGS = {
 
 /** Where relayed frames go once received. */
 export interface RelayHost {
-  /** The namespace joined under `topic`, or undefined. */
-  deliver (topic: string, from: string, frame: Uint8Array): void
+  /** A frame relayed on `topic` (a namespace's; `regional`: it came on the region's topic of it, relay.ts). */
+  deliver (topic: string, from: string, frame: Uint8Array, regional: boolean): void
 }
 
 export class GossipRelay {
@@ -91,6 +93,8 @@ export class GossipRelay {
   readonly #region: string
   /** A joined namespace's topic, by its region topic. */
   readonly #byRegionTopic = new Map<string, string>()
+  /** Our region topics' subscribers among our peers, by topic (gossipsub's own map is private). */
+  readonly #regionSubscribers = new Map<string, Set<string>>()
   published = 0
   received = 0
 
@@ -108,9 +112,34 @@ export class GossipRelay {
       // before the core merges it here, so each hop does not add our merge
       // (and the change listeners it runs) to everyone downstream.
       const from = propagationSource.toString()
-      const topic = this.#byRegionTopic.get(msg.topic) ?? msg.topic
-      afterThisRun(() => { host.deliver(topic, from, msg.data) })
+      const namespaceTopic = this.#byRegionTopic.get(msg.topic)
+      const topic = namespaceTopic ?? msg.topic
+      afterThisRun(() => { host.deliver(topic, from, msg.data, namespaceTopic !== undefined) })
     })
+    if (region === '') return
+    pubsub.addEventListener('subscription-change', (evt: CustomEvent<SubscriptionChangeData>) => {
+      const peer = evt.detail.peerId.toString()
+      for (const { topic, subscribe } of evt.detail.subscriptions) {
+        const subscribers = this.#regionSubscribers.get(topic)
+        if (subscribers === undefined) continue
+        if (subscribe) subscribers.add(peer)
+        else subscribers.delete(peer)
+      }
+    })
+  }
+
+  /**
+   * Whether neighbour `peer` in `namespace` hears no write on our region's topic (it does not join it: no region
+   * set, or a release from before region topics; or its subscription has not come yet). False without a region.
+   */
+  missesRegionWrites (namespace: string, peer: string): boolean {
+    if (this.#region === '') return false
+    return this.#regionSubscribers.get(regionTopicOf(namespace, this.#region))?.has(peer) !== true
+  }
+
+  /** `peer` has no connection left: its subscriptions go (it tells them again when it is back). */
+  peerGone (peer: string): void {
+    for (const subscribers of this.#regionSubscribers.values()) subscribers.delete(peer)
   }
 
   /**
@@ -137,6 +166,8 @@ export class GossipRelay {
     if (this.#region === '') return
     const regional = regionTopicOf(namespace, this.#region)
     this.#byRegionTopic.set(regional, topicOf(namespace))
+    // peers that told their subscriptions before we joined: gossipsub kept them
+    this.#regionSubscribers.set(regional, new Set(this.#pubsub.getSubscribers(regional).map(String)))
     this.#pubsub.subscribe(regional)
   }
 
@@ -145,6 +176,7 @@ export class GossipRelay {
     if (this.#region === '') return
     const regional = regionTopicOf(namespace, this.#region)
     this.#byRegionTopic.delete(regional)
+    this.#regionSubscribers.delete(regional)
     this.#pubsub.unsubscribe(regional)
   }
 

@@ -60,6 +60,8 @@ export interface TransportStats {
   fastLaneFar: number
   /** Of them, writers' copies passed to a neighbour of our region that holds a far link, to send across (fast-lane.ts). */
   fastLaneToHolders: number
+  /** Of them, copies to a neighbour that does not join our region's topic (no region set, or an older release: fast-lane.ts). */
+  fastLaneOffTopic: number
   /** Frames that crossed from another region by the fast lane, published on gossipsub in ours (fast-lane.ts). */
   fastLaneRelayed: number
   /** Fast-lane copies of a frame already delivered (by gossipsub or the lane), dropped. */
@@ -73,6 +75,6 @@ export function emptyStats (): TransportStats {
     framesSent: 0, framesReceived: 0, bytesReceived: 0,
     droppedBackpressure: 0, droppedOversize: 0, droppedNoPeer: 0, droppedUnjoined: 0,
     badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, peersTimedOut: 0, probes: 0, staleReplaced: 0, connections: 0, refusedFull: 0, linksLetGo: 0, farLinksStoodDown: 0, crossedClosed: 0, shedsReceived: 0, redials: 0, redialFailures: 0,
-    framesRelayed: 0, relayedReceived: 0, fastLaneSent: 0, fastLaneForwarded: 0, fastLaneFar: 0, fastLaneToHolders: 0, fastLaneRelayed: 0, fastLaneDuplicates: 0, relayedDuplicates: 0
+    framesRelayed: 0, relayedReceived: 0, fastLaneSent: 0, fastLaneForwarded: 0, fastLaneFar: 0, fastLaneToHolders: 0, fastLaneOffTopic: 0, fastLaneRelayed: 0, fastLaneDuplicates: 0, relayedDuplicates: 0
   }
 }
