@@ -17,10 +17,11 @@
  *   PING(7)     := (nothing)                                   sent each keepaliveInterval (liveness.ts)
  *   FAST(8)     := uvarint(nsId) • hop:u8 • payload            a whole broadcast frame on a partial mesh's fast lane
  *                                                              (fast-lane.ts; hop 0 writer, 1 crossed, 2 last,
- *                                                              3 to a holder; readers before hop 3 drop it as bad);
- *                                                              older readers drop it as an unknown type: gossipsub
- *                                                              carries the frame in its region; across, where writes
- *                                                              go on a region's topic (relay.ts), its repair does
+ *                                                              3 to a holder; readers before hop 3 drop it as bad;
+ *                                                              hop 2 also to a neighbour off the region's write topic,
+ *                                                              fast-lane.ts); older readers drop it as an unknown type
+ *                                                              and join no region's topic (relay.ts): its repair
+ *                                                              carries the frame to them
  *   SHED(9)     := (nothing)                                   the sender is letting this link go on purpose (a
  *                                                              partial mesh's bound or region links, partial-mesh.ts):
  *                                                              its close is not a loss to redial at the bound;
