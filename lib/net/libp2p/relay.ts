@@ -93,8 +93,10 @@ export class GossipRelay {
   readonly #region: string
   /** A joined namespace's topic, by its region topic. */
   readonly #byRegionTopic = new Map<string, string>()
-  /** Our region topics' subscribers among our peers, by topic (gossipsub's own map is private). */
+  /** Our region topics' subscribers among our peers, by topic (gossipsub's own map is private)… */
   readonly #regionSubscribers = new Map<string, Set<string>>()
+  /** …and the same sets by namespace, asked per neighbour per write (missesRegionWrites): no topic string built. */
+  readonly #subscribersOf = new Map<string, Set<string>>()
   published = 0
   received = 0
 
@@ -134,7 +136,7 @@ export class GossipRelay {
    */
   missesRegionWrites (namespace: string, peer: string): boolean {
     if (this.#region === '') return false
-    return this.#regionSubscribers.get(regionTopicOf(namespace, this.#region))?.has(peer) !== true
+    return this.#subscribersOf.get(namespace)?.has(peer) !== true
   }
 
   /** `peer` has no connection left: its subscriptions go (it tells them again when it is back). */
@@ -167,7 +169,9 @@ export class GossipRelay {
     const regional = regionTopicOf(namespace, this.#region)
     this.#byRegionTopic.set(regional, topicOf(namespace))
     // peers that told their subscriptions before we joined: gossipsub kept them
-    this.#regionSubscribers.set(regional, new Set(this.#pubsub.getSubscribers(regional).map(String)))
+    const subscribers = new Set(this.#pubsub.getSubscribers(regional).map(String))
+    this.#regionSubscribers.set(regional, subscribers)
+    this.#subscribersOf.set(namespace, subscribers)
     this.#pubsub.subscribe(regional)
   }
 
@@ -177,6 +181,7 @@ export class GossipRelay {
     const regional = regionTopicOf(namespace, this.#region)
     this.#byRegionTopic.delete(regional)
     this.#regionSubscribers.delete(regional)
+    this.#subscribersOf.delete(namespace)
     this.#pubsub.unsubscribe(regional)
   }
 
