@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMeshCache } from '../../lib/index.ts'
 import { createLibp2pTransport } from '../../lib/net/libp2p/index.ts'
-import { GossipRelay, regionTopicOf, relayMessageId, topicOf } from '../../lib/net/libp2p/relay.ts'
+import { GossipRelay, MAX_JOINED_REGIONS, namespaceOfRegionTopic, regionTopicOf, relayMessageId, topicOf } from '../../lib/net/libp2p/relay.ts'
 import { encodeFrame, MessageType, RecordKind, updatesFrameId } from '../../protocol/index.ts'
 import { GUARD_MS, joinedPair, type JoinedPair } from './helpers.ts'
 
@@ -168,6 +168,37 @@ test('a neighbour that does not join our region\'s topic misses its writes (the 
   const plain = new GossipRelay(fakePubsub().pubsub, 0, { deliver: () => {} }, () => [], quiet)
   plain.join('ns')
   assert.not.ok(plain.missesRegionWrites('ns', 'p3'))
+})
+
+test('without a region, an instance joins the region topics its peers join, and passes their writes on as a member', async () => {
+  const { pubsub, subscribed, tell, hear } = fakePubsub()
+  const delivered: string[] = []
+  const relay = new GossipRelay(pubsub, 0, { deliver: (topic, _from, _frame, regional) => { delivered.push(`${topic}${regional ? ' (regional)' : ''}`) } }, () => [], quiet)
+  tell('p1', regionTopicOf('ns', 'eu'), true) // told before we join: remembered
+  relay.join('ns')
+  tell('p2', regionTopicOf('ns', 'us'), true)
+  tell('p3', regionTopicOf('other', 'us'), true) // a namespace we did not join: remembered, not joined
+  tell('p3', '/meshcache/1-region/9:eu/ns', true) // not a region topic's shape: ignored
+  assert.equal([...subscribed].sort(), [topicOf('ns'), regionTopicOf('ns', 'eu'), regionTopicOf('ns', 'us')].sort())
+  hear(regionTopicOf('ns', 'us'), Uint8Array.of(1))
+  await new Promise((resolve) => setTimeout(resolve, 0))
+  assert.equal(delivered, [`${topicOf('ns')} (regional)`])
+  relay.join('other')
+  assert.ok(subscribed.has(regionTopicOf('other', 'us')))
+  // bounded: a peer cannot make us join any number of topics
+  for (let i = 0; i < MAX_JOINED_REGIONS + 5; i++) tell('p4', regionTopicOf('ns', `r${i}`), true)
+  assert.is([...subscribed].filter((t) => namespaceOfRegionTopic(t) === 'ns').length, MAX_JOINED_REGIONS)
+  relay.leave('ns')
+  assert.equal([...subscribed].sort(), [topicOf('other'), regionTopicOf('other', 'us')].sort())
+})
+
+test('namespaceOfRegionTopic reads back what regionTopicOf wrote, and nothing else', () => {
+  for (const [ns, region] of [['ns', 'eu'], ['a/b', 'x/y'], ['ns', ''], ['', 'eu'], ['n:s', '1:2']] as const) {
+    assert.is(namespaceOfRegionTopic(regionTopicOf(ns, region)), ns)
+  }
+  for (const t of [topicOf('ns'), '/meshcache/1-region/', '/meshcache/1-region/x:eu/ns', '/meshcache/1-region/5:eu/ns', '/meshcache/1-region/2:eu']) {
+    assert.is(namespaceOfRegionTopic(t), undefined, t)
+  }
 })
 
 test('region topics never equal a namespace\'s topic, nor each other for different (namespace, region) pairs', () => {

@@ -84,9 +84,10 @@ test(`${INSTANCES} instances in two regions with region links: a few connections
 })
 
 /**
- * Instances that set no region beside two regions with region links: writes go on a topic of each region that
- * they do not join (relay.ts), so the lane hands them a copy where a write first arrives next to them
- * (fast-lane.ts). Without it they heard some writes only from a repair (this test on the code before: 778 ms).
+ * Instances that set no region beside two regions with region links: writes go on a topic of each region, which
+ * they join once a peer tells them it did (relay.ts), and until then the lane hands them a copy where a write
+ * first arrives next to them (fast-lane.ts). Without either they heard some writes only from a repair (this test
+ * on the code before both: 778 ms).
  */
 test('instances without a region in a mesh with region links hear every write by its own frame, not by a repair', async () => {
   // 12 in two regions, 4 (the last host) with none; maxPeers 4, so most writers are not their neighbours
@@ -108,7 +109,6 @@ test('instances without a region in a mesh with region links hear every write by
       const [lastMs, repaired] = r.byHost[regionless] as [number, number]
       assert.is(repaired, 0, `${r.key}: ${repaired} of the instances without a region got it by a repair (${lastMs.toFixed(0)} ms)`)
     }
-    assert.ok(offTopic > 0, 'no lane copy went to a neighbour off the region\'s topic')
     const worst = Math.max(...results.map((r) => (r.byHost[regionless] as [number, number])[0]))
     console.log(`  scale, without a region beside two regions: every write by its frame, the last of them ${worst.toFixed(1)} ms after the write; ${offTopic} lane copies to neighbours off the region's topic`)
   } finally {

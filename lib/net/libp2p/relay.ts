@@ -25,9 +25,11 @@
  * - No signing (StrictNoSign): every connection is already authenticated by
  *   Noise and, with a psk, private; the threat model is in SPEC.md §11.
  * - With region links, writes go on a topic of the region (regionTopicOf):
- *   the fast lane carries them across. A neighbour that does not join that
- *   topic (no region set, or a release before it) hears no write there, so
- *   the lane hands it a copy (missesRegionWrites, fast-lane.ts).
+ *   the fast lane carries them across. An instance without a region joins
+ *   the region topics its peers join (#heardOf), so it hears and passes on
+ *   their writes; a neighbour that still does not join ours (a release from
+ *   before it, or its subscription not come yet) gets the lane's copy
+ *   (missesRegionWrites, fast-lane.ts).
  */
 import { createHash } from 'node:crypto'
 import type { GossipSub, GossipsubMessage, SubscriptionChangeData } from '@libp2p/gossipsub'
@@ -55,6 +57,23 @@ export function regionTopicOf (namespace: string, region: string): string {
 }
 
 const utf8 = new TextEncoder()
+
+/** The namespace of a region's topic (regionTopicOf), or undefined for any other topic. */
+export function namespaceOfRegionTopic (topic: string): string | undefined {
+  const prefix = '/meshcache/1-region/'
+  if (!topic.startsWith(prefix)) return undefined
+  const colon = topic.indexOf(':', prefix.length)
+  const length = Number(topic.slice(prefix.length, colon))
+  if (colon < 0 || !Number.isInteger(length) || length < 0) return undefined
+  const slash = colon + 1 + length
+  return topic[slash] === '/' ? topic.slice(slash + 1) : undefined
+}
+
+/**
+ * The most region topics of one namespace an instance without a region joins (a peer could tell it of any
+ * number): more regions than this in one mesh leave the rest to the lane's copies (missesRegionWrites).
+ */
+export const MAX_JOINED_REGIONS = 32
 
 /** Gossipsub's message id of a frame (see the module comment). */
 export function relayMessageId (frame: Uint8Array): Uint8Array {
@@ -91,12 +110,16 @@ export class GossipRelay {
   readonly #log: Logger
   /** This node's region ('' none): with one, each namespace's writes also have the region's topic. */
   readonly #region: string
-  /** A joined namespace's topic, by its region topic. */
+  /** A joined namespace's topic, by its region topic (ours; without a region, every one we joined: #heardOf). */
   readonly #byRegionTopic = new Map<string, string>()
   /** Our region topics' subscribers among our peers, by topic (gossipsub's own map is private)… */
   readonly #regionSubscribers = new Map<string, Set<string>>()
   /** …and the same sets by namespace, asked per neighbour per write (missesRegionWrites): no topic string built. */
   readonly #subscribersOf = new Map<string, Set<string>>()
+  /** Namespaces joined. */
+  readonly #joined = new Set<string>()
+  /** Without a region: the region topics peers joined, by namespace (joined with it: #heardOf). */
+  readonly #regionsHeard = new Map<string, Set<string>>()
   published = 0
   received = 0
 
@@ -118,10 +141,10 @@ export class GossipRelay {
       const topic = namespaceTopic ?? msg.topic
       afterThisRun(() => { host.deliver(topic, from, msg.data, namespaceTopic !== undefined) })
     })
-    if (region === '') return
     pubsub.addEventListener('subscription-change', (evt: CustomEvent<SubscriptionChangeData>) => {
       const peer = evt.detail.peerId.toString()
       for (const { topic, subscribe } of evt.detail.subscriptions) {
+        if (region === '') { if (subscribe) this.#heardOf(topic); continue }
         const subscribers = this.#regionSubscribers.get(topic)
         if (subscribers === undefined) continue
         if (subscribe) subscribers.add(peer)
@@ -137,6 +160,27 @@ export class GossipRelay {
   missesRegionWrites (namespace: string, peer: string): boolean {
     if (this.#region === '') return false
     return this.#subscribersOf.get(namespace)?.has(peer) !== true
+  }
+
+  /**
+   * Without a region of our own: a peer joined a region's topic of `topic`'s namespace. We join it too (once the
+   * namespace is joined), so gossipsub brings us that region's writes and we pass them on in its mesh like any
+   * member of it: an instance of the region whose only links into it run through us still hears them. Gossipsub
+   * forwards within a topic, so a write never crosses to another region's topic through us.
+   */
+  #heardOf (topic: string): void {
+    const namespace = namespaceOfRegionTopic(topic)
+    if (namespace === undefined || this.#byRegionTopic.has(topic)) return
+    let topics = this.#regionsHeard.get(namespace)
+    if (topics === undefined) { topics = new Set(); this.#regionsHeard.set(namespace, topics) }
+    if (topics.size >= MAX_JOINED_REGIONS) return
+    topics.add(topic)
+    if (this.#joined.has(namespace)) this.#joinRegion(topic, namespace)
+  }
+
+  #joinRegion (topic: string, namespace: string): void {
+    this.#byRegionTopic.set(topic, topicOf(namespace))
+    this.#pubsub.subscribe(topic)
   }
 
   /** `peer` has no connection left: its subscriptions go (it tells them again when it is back). */
@@ -165,7 +209,11 @@ export class GossipRelay {
    */
   join (namespace: string): void {
     this.#pubsub.subscribe(topicOf(namespace))
-    if (this.#region === '') return
+    this.#joined.add(namespace)
+    if (this.#region === '') {
+      for (const topic of this.#regionsHeard.get(namespace) ?? []) this.#joinRegion(topic, namespace)
+      return
+    }
     const regional = regionTopicOf(namespace, this.#region)
     this.#byRegionTopic.set(regional, topicOf(namespace))
     // peers that told their subscriptions before we joined: gossipsub kept them
@@ -177,7 +225,14 @@ export class GossipRelay {
 
   leave (namespace: string): void {
     this.#pubsub.unsubscribe(topicOf(namespace))
-    if (this.#region === '') return
+    this.#joined.delete(namespace)
+    if (this.#region === '') {
+      for (const topic of this.#regionsHeard.get(namespace) ?? []) {
+        this.#byRegionTopic.delete(topic)
+        this.#pubsub.unsubscribe(topic)
+      }
+      return
+    }
     const regional = regionTopicOf(namespace, this.#region)
     this.#byRegionTopic.delete(regional)
     this.#regionSubscribers.delete(regional)
