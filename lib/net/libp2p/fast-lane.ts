@@ -29,10 +29,11 @@
  * - a LAST frame goes nowhere but to the neighbours below;
  * - on its first arrival by any path, a frame also goes (hop LAST) to the
  *   neighbours not of another region that do not join our region's topic
- *   (no region set, or a release from before region topics: relay.ts
- *   missesRegionWrites), which would otherwise hear our region's writes
- *   from no gossipsub publish at all, only from a repair. The writer's own
- *   copies reach its neighbours anyway.
+ *   (a release from before region topics, or a subscription not come yet;
+ *   an instance without a region joins it: relay.ts missesRegionWrites),
+ *   which would otherwise hear our region's writes from no gossipsub
+ *   publish at all, only from a repair. The writer's own copies reach its
+ *   neighbours anyway.
  * So a write costs at most the writer's links, plus its neighbours' links
  * to holders, plus each far link once, plus each far-link end's own-region
  * links: a bounded number of sends, never a flood. Without regions only the writer's sends remain.

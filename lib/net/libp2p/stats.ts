@@ -60,7 +60,7 @@ export interface TransportStats {
   fastLaneFar: number
   /** Of them, writers' copies passed to a neighbour of our region that holds a far link, to send across (fast-lane.ts). */
   fastLaneToHolders: number
-  /** Of them, copies to a neighbour that does not join our region's topic (no region set, or an older release: fast-lane.ts). */
+  /** Of them, copies to a neighbour that does not join our region's topic (a release from before region topics: fast-lane.ts). */
   fastLaneOffTopic: number
   /** Frames that crossed from another region by the fast lane, published on gossipsub in ours (fast-lane.ts). */
   fastLaneRelayed: number
