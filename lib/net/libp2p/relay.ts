@@ -112,9 +112,10 @@ export class GossipRelay {
   readonly #region: string
   /** A joined namespace's topic, by its region topic (ours; without a region, every one we joined: #heardOf). */
   readonly #byRegionTopic = new Map<string, string>()
-  /** Our region topics' subscribers among our peers, by topic (gossipsub's own map is private)… */
-  readonly #regionSubscribers = new Map<string, Set<string>>()
-  /** …and the same sets by namespace, asked per neighbour per write (missesRegionWrites): no topic string built. */
+  /**
+   * Our region's topic's subscribers among our peers, by joined namespace (gossipsub's own map is private); by
+   * namespace, as missesRegionWrites asks per neighbour per write and then builds no topic string.
+   */
   readonly #subscribersOf = new Map<string, Set<string>>()
   /** Namespaces joined. */
   readonly #joined = new Set<string>()
@@ -145,8 +146,10 @@ export class GossipRelay {
       const peer = evt.detail.peerId.toString()
       for (const { topic, subscribe } of evt.detail.subscriptions) {
         if (region === '') { if (subscribe) this.#heardOf(topic); continue }
-        const subscribers = this.#regionSubscribers.get(topic)
-        if (subscribers === undefined) continue
+        const namespace = namespaceOfRegionTopic(topic)
+        const subscribers = namespace === undefined ? undefined : this.#subscribersOf.get(namespace)
+        // another region's topic of a namespace we joined is not ours
+        if (subscribers === undefined || topic !== regionTopicOf(namespace as string, region)) continue
         if (subscribe) subscribers.add(peer)
         else subscribers.delete(peer)
       }
@@ -170,10 +173,10 @@ export class GossipRelay {
    */
   #heardOf (topic: string): void {
     const namespace = namespaceOfRegionTopic(topic)
-    if (namespace === undefined || this.#byRegionTopic.has(topic)) return
+    if (namespace === undefined) return
     let topics = this.#regionsHeard.get(namespace)
     if (topics === undefined) { topics = new Set(); this.#regionsHeard.set(namespace, topics) }
-    if (topics.size >= MAX_JOINED_REGIONS) return
+    if (topics.has(topic) || topics.size >= MAX_JOINED_REGIONS) return
     topics.add(topic)
     if (this.#joined.has(namespace)) this.#joinRegion(topic, namespace)
   }
@@ -185,7 +188,7 @@ export class GossipRelay {
 
   /** `peer` has no connection left: its subscriptions go (it tells them again when it is back). */
   peerGone (peer: string): void {
-    for (const subscribers of this.#regionSubscribers.values()) subscribers.delete(peer)
+    for (const subscribers of this.#subscribersOf.values()) subscribers.delete(peer)
   }
 
   /**
@@ -217,9 +220,7 @@ export class GossipRelay {
     const regional = regionTopicOf(namespace, this.#region)
     this.#byRegionTopic.set(regional, topicOf(namespace))
     // peers that told their subscriptions before we joined: gossipsub kept them
-    const subscribers = new Set(this.#pubsub.getSubscribers(regional).map(String))
-    this.#regionSubscribers.set(regional, subscribers)
-    this.#subscribersOf.set(namespace, subscribers)
+    this.#subscribersOf.set(namespace, new Set(this.#pubsub.getSubscribers(regional).map(String)))
     this.#pubsub.subscribe(regional)
   }
 
@@ -235,7 +236,6 @@ export class GossipRelay {
     }
     const regional = regionTopicOf(namespace, this.#region)
     this.#byRegionTopic.delete(regional)
-    this.#regionSubscribers.delete(regional)
     this.#subscribersOf.delete(namespace)
     this.#pubsub.unsubscribe(regional)
   }
