@@ -201,6 +201,7 @@ export class Wiring<V extends {}> {
         this.acks.peerGone(peer)
         if (!this.closed) events.safely('peer:leave', { peer })
       },
+      regionOf: (origin) => origin === this.origin ? this.#o.region : this.repl.regionOf(origin),
     }
     this.#stopPeerErrors = this.transport.onPeerError?.((event) => {
       if (this.closed) return

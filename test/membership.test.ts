@@ -8,6 +8,7 @@ import { Membership, validateAwarenessUpdate, type MemberState } from '../lib/sy
 import { createMemoryNetwork } from '../lib/testing/index.ts'
 import { encodeFrame, MessageType } from '../protocol/index.ts'
 import { captureTransport } from './helpers/capture-transport.ts'
+import type { FrameHandler, Transport } from '../lib/net/transport.ts'
 
 async function trio (announceInterval = 60_000) {
   const net = createMemoryNetwork({ auto: true, latency: [0, 1] })
@@ -49,6 +50,31 @@ test('peers() lists the live members with id, incarnation, region, namespaces an
   await until(() => a.peers().length === 1, 'a to drop the member that left')
   await a.close()
   await c.close()
+})
+
+test('the core tells its transport the region each writer announced (FrameHandler.regionOf): its own, a member\'s, none for one gone', async () => {
+  const net = createMemoryNetwork({ auto: true, latency: [0, 1] })
+  let handler: FrameHandler | undefined
+  const inner = net.transport('n0')
+  const spy: Transport = { join: async (namespace, h) => { handler = h; return await inner.join(namespace, h) } }
+  const a = await createMeshCache<string>({ namespace: 'm', nodeId: 'n0', region: 'eu-west', transport: spy, syncInterval: 0, announceInterval: 60_000 })
+  const b = await createMeshCache<string>({ namespace: 'm', nodeId: 'n1', region: 'us-east', transport: net.transport('n1'), syncInterval: 0, announceInterval: 60_000 })
+  const c = await createMeshCache<string>({ namespace: 'm', nodeId: 'n2', transport: net.transport('n2'), syncInterval: 0, announceInterval: 60_000 })
+  try {
+    await until(() => a.peers().length === 2, 'a to see two members')
+    const regionOf = handler?.regionOf
+    assert.type(regionOf, 'function')
+    assert.is(regionOf?.(a.origin), 'eu-west')
+    assert.is(regionOf?.(b.origin), 'us-east')
+    assert.is(regionOf?.(c.origin), '', 'a member without a region')
+    assert.is(regionOf?.('n9~0000'), undefined, 'not a member')
+    await b.close()
+    await until(() => a.peers().length === 1, 'a to drop the member that left')
+    assert.is(regionOf?.(b.origin), undefined, 'a member that left')
+  } finally {
+    await a.close()
+    await c.close()
+  }
 })
 
 test('an announced sequence summary reveals a lost tail of updates and repairs it', async () => {

@@ -19,6 +19,13 @@ export interface FrameHandler {
   onPeerUp(peer: string): void
   /** A peer in this namespace stopped being reachable. */
   onPeerDown(peer: string): void
+  /**
+   * The region `origin` (a writer, SPEC §1) announced in membership, if
+   * known: a transport that carries writes between regions sends a write
+   * on to the regions it has not come from, never back (SPEC §11.4).
+   * Omitted, or undefined: not known.
+   */
+  regionOf?(origin: string): string | undefined
 }
 
 /** One node's membership in one namespace. */

@@ -110,6 +110,9 @@ export class Membership {
   readonly #local: MemberState
   /** Set while we change our own state: an update then is a change, never a renewal. */
   #explicit = false
+  /** Each member's origin and region by client id, and the regions by origin (`regionOf`). */
+  readonly #origins = new Map<number, string>()
+  readonly #regions = new Map<string, string>()
   /** Client ids whose state moved here since the last `takeRenewals` (a partial mesh). */
   readonly #renewed = new Set<number>()
   /** How far apart clocks may be (ms): a stamp older than 30 s plus this is stale, one further ahead is reported. */
@@ -143,9 +146,11 @@ export class Membership {
       for (const id of removed) {
         this.#peerOf.delete(id)
         this.#heard.delete(id)
+        this.#forgetRegion(id)
       }
       const now = this.#now()
       for (const id of [...added, ...updated]) {
+        this.#learnRegion(id)
         // A copy of a state its member stopped renewing (relayed by a greeting, say) is no news.
         if (id === this.#awareness.clientID || this.#stale(id, now)) continue
         if (batch) this.#renewed.add(id)
@@ -300,6 +305,27 @@ export class Membership {
       listed = withoutRestarted(out, heard)
     }
     return listed.sort((a, b) => (a.origin < b.origin ? -1 : 1))
+  }
+
+  /** The region member `origin` announced ('' for none, undefined if no state of it is held). */
+  regionOf (origin: string): string | undefined {
+    return this.#regions.get(origin)
+  }
+
+  #learnRegion (id: number): void {
+    const state = this.#awareness.getStates().get(id)
+    if (id === this.#awareness.clientID || !isMemberState(state)) return
+    const was = this.#origins.get(id)
+    if (was !== undefined && was !== state.origin) this.#regions.delete(was)
+    this.#origins.set(id, state.origin)
+    this.#regions.set(state.origin, state.region)
+  }
+
+  #forgetRegion (id: number): void {
+    const origin = this.#origins.get(id)
+    if (origin === undefined) return
+    this.#origins.delete(id)
+    this.#regions.delete(origin)
   }
 
   /** Origins of live members (kept by the origin GC). */

@@ -208,6 +208,11 @@ export class Replication<V extends {}> {
     return this.#membership?.peers(connected) ?? []
   }
 
+  /** The region member `origin` announced (membership; undefined if unknown). */
+  regionOf (origin: string): string | undefined {
+    return this.#membership?.regionOf(origin)
+  }
+
   /** Origins of the live members, this instance's not included. */
   members (): Set<string> {
     return this.#membership?.liveOrigins() ?? new Set<string>()

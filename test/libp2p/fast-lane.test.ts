@@ -26,7 +26,9 @@ const updates = (origin: string, firstSeq: number, key = 'k'): Uint8Array => enc
   records: [{ key, kind: RecordKind.INVALIDATE, hlc: 1_700_000_000_000_000, writer: origin, vv: [origin, firstSeq] }],
 })
 
-const ns = (id = 1): LocalNamespace => ({ id, name: `ns${id}`, handler: { onFrame () {}, onPeerUp () {}, onPeerDown () {} }, open: true })
+/** A namespace whose core knows the regions `written` of the writers (membership; FrameHandler.regionOf). */
+const ns = (id = 1, written: Record<string, string> = {}): LocalNamespace =>
+  ({ id, name: `ns${id}`, handler: { onFrame () {}, onPeerUp () {}, onPeerDown () {}, regionOf: origin => written[origin] }, open: true })
 
 interface Sent { from: string, to: string, hop: HopValue }
 
@@ -34,8 +36,8 @@ interface Sent { from: string, to: string, hop: HopValue }
  * Instances named `<region><n>` (a1, b2…) with the given links; every sent
  * FAST envelope is decoded and queued, and delivered in order by `run()`.
  */
-function network (links: Array<[string, string]>, opts: { regions?: boolean, writable?: (to: string) => boolean, holders?: string[] } = {}) {
-  const space = ns()
+function network (links: Array<[string, string]>, opts: { regions?: boolean, writable?: (to: string) => boolean, holders?: string[], written?: Record<string, string> } = {}) {
+  const space = ns(1, opts.written)
   const neighbours = new Map<string, string[]>()
   for (const [x, y] of links) {
     neighbours.set(x, [...neighbours.get(x) ?? [], y])
@@ -57,6 +59,7 @@ function network (links: Array<[string, string]>, opts: { regions?: boolean, wri
       peersOf: () => neighbours.get(name) ?? [],
       // `x…` instances have no region (so are far from nobody) and join no region's topic
       isFar: peer => opts.regions !== false && peer[0] !== name[0] && peer[0] !== 'x' && name[0] !== 'x',
+      regionOf: peer => opts.regions !== false && peer[0] !== 'x' ? peer[0] : undefined,
       // the neighbours of our region that said (VIEW) they hold a far link
       holdsFar: peer => peer[0] === name[0] && (opts.holders ?? []).includes(peer),
       write (peer, envelopes) {
@@ -203,6 +206,58 @@ test('forwarding is bounded: each instance forwards a frame at most once, and a 
   for (const name of ['a2', 'b1', 'b2']) assert.is(net.delivered.get(name)?.length, 1)
   const last = net.sent.filter(s => s.hop === Hop.LAST).map(s => s.from)
   assert.ok(last.every(from => from[0] === 'b'), 'only the far side spreads LAST copies')
+})
+
+test('three regions, two of them sharing no link: the region between passes a write on by the lane, to the region it has not come from', () => {
+  // a2–b1 and b2–c1 are the only far links: c hears a's writes only through b (gossipsub carries none across)
+  const links: Array<[string, string]> = [['a1', 'a2'], ['a2', 'b1'], ['b1', 'b2'], ['b2', 'c1'], ['c1', 'c2']]
+  const net = network(links, { written: { 'w~1': 'a' } })
+  net.lane('a1').publish(net.space, updates('w~1', 1))
+  net.run()
+  // b2 gets a LAST copy from b1, knows the writer is in a (membership), so sends it on to c, never back to a
+  assert.equal(net.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a1>a2:0', 'a2>b1:1', 'b1>b2:2', 'b2>c1:1', 'c1>c2:2'])
+  for (const name of ['a2', 'b1', 'b2', 'c1', 'c2']) assert.is(net.delivered.get(name)?.length, 1, `${name} got it once`)
+  assert.equal(net.relayed, ['b1', 'c1'], 'each far end publishes it in its region')
+  // not knowing where it was written, b2 cannot tell c from the region it came from: it sends nothing (the rule before)
+  const unknown = network(links)
+  unknown.lane('a1').publish(unknown.space, updates('w~1', 1))
+  unknown.run()
+  assert.equal(unknown.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a1>a2:0', 'a2>b1:1', 'b1>b2:2'])
+  assert.is(unknown.delivered.get('c1')?.length, 0)
+})
+
+test('a far link\'s end that holds a link to a third region passes a write on at once, to that region alone', () => {
+  const links: Array<[string, string]> = [['a1', 'b1'], ['b1', 'c1'], ['b1', 'a2'], ['c1', 'c2']]
+  for (const written of [{ 'w~1': 'a' }, {}] as Array<Record<string, string>>) {
+    const net = network(links, { written })
+    net.lane('a1').publish(net.space, updates('w~1', 1))
+    net.run()
+    // b1 got it from a: on to c, not to a2 (a's, where it came from), whether or not b1 knows where it was written
+    assert.equal(net.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a1>b1:0', 'b1>c1:1', 'c1>c2:2'])
+    assert.is(net.stats.get('b1')?.fastLaneFar, 1)
+  }
+})
+
+test('a far link\'s end that got a write from its own region first does not send it back to the region it was written in', () => {
+  // b2 holds b2–a2; a write of region a reaches b2 from its own region (gossipsub on b's topic, or b1's LAST copy)
+  const links: Array<[string, string]> = [['b1', 'b2'], ['b2', 'a2']]
+  for (const [hop, regional] of [[RELAYED, true], [Hop.LAST, false]] as const) {
+    const net = network(links, { written: { 'w~1': 'a' } })
+    net.lane('b2').receive(net.space, 'b1', updates('w~1', 1), hop, regional)
+    net.run()
+    assert.equal(net.sent, [], `hop ${hop}: sent back`)
+    assert.is(net.delivered.get('b2')?.length, 1)
+  }
+  // before (and still, while membership has not told b2 the writer's region): gossipsub's copy went back across
+  const unknown = network(links)
+  unknown.lane('b2').receive(unknown.space, 'b1', updates('w~1', 1), RELAYED, true)
+  unknown.run()
+  assert.equal(unknown.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['b2>a2:1'])
+  // a write of b's own region still goes across
+  const own = network(links, { written: { 'v~1': 'b' } })
+  own.lane('b2').receive(own.space, 'b1', updates('v~1', 1), RELAYED, true)
+  own.run()
+  assert.equal(own.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['b2>a2:1'])
 })
 
 test('a neighbour off our region\'s topic (no region set, an older release) gets a LAST copy where the frame first arrives next to it, and forwards nothing', () => {

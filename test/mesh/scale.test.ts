@@ -116,6 +116,45 @@ test('instances without a region in a mesh with region links hear every write by
   }
 })
 
+/**
+ * Three regions with region links: each region's holders link to one far peer each, so two regions may share no
+ * link and a write between them crosses a third. Writes go on a topic of each region, so gossipsub carries none
+ * through it: the lane must (fast-lane.ts, a write goes on to the regions it has not come from). Before, a write
+ * whose copy reached the third region's holder by its own region reached no further, and the far region heard it
+ * from a repair, 0.5-1.5 s later (a scratch of 3 × 5 instances: 9 of 12 writes so).
+ */
+test('three regions with region links: a write crosses a region between two that share no link, by its frame', async () => {
+  const cluster = await ScaleCluster.start({ instances: 15, perProcess: 5, maxPeers: 3, regions: 3, regionLinks: true })
+  try {
+    await cluster.awaitMembership(90_000)
+    await new Promise((resolve) => setTimeout(resolve, 3000)) // far links let go and settled (SPEC §11.4: a second after)
+    const stats = await cluster.stats()
+    const pairs = new Set<string>()
+    for (const [i, s] of stats.entries()) {
+      for (const p of s.connected) {
+        const at = cluster.peerIds.indexOf(p)
+        if (at >= 0 && cluster.regions[at] !== cluster.regions[i]) pairs.add([cluster.regions[i], cluster.regions[at]].sort().join('-'))
+      }
+    }
+    const writes: Array<{ key: string, sentAt: number }> = []
+    for (let i = 0; i < 15; i++) {
+      const key = `t${i}`
+      writes.push({ key, sentAt: await cluster.write((i * 7) % 15, key) })
+      await new Promise((resolve) => setTimeout(resolve, 100)) // one write at a time: each one's path is its own
+    }
+    await cluster.awaitKeys(writes.map((w) => w.key), 30_000)
+    const results = await cluster.results(writes)
+    for (const r of results) {
+      assert.is(r.receivers, 15, `${r.key} reached ${r.receivers} of 15`)
+      assert.is(r.repaired, 0, `${r.key}: ${r.repaired} instances got it by a repair (region pairs linked: ${[...pairs].join(', ')}; the last ${r.lastMs.toFixed(0)} ms)`)
+    }
+    const last = results.map((r) => r.lastMs).sort((a, b) => a - b)
+    console.log(`  scale, three regions: region pairs linked ${[...pairs].join(', ')}; every write by its frame, last receiver p50 ${last[Math.floor(last.length / 2)]?.toFixed(1)} ms, max ${last.at(-1)?.toFixed(1)} ms`)
+  } finally {
+    await cluster.close()
+  }
+})
+
 type Stats = Awaited<ReturnType<ScaleCluster['stats']>>
 
 /** Whether `peer` is an instance of the cluster in another region than instance `i`. */

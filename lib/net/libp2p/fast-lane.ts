@@ -116,6 +116,13 @@ export function fastLaneKey (frame: Uint8Array): string | undefined {
   return id === undefined ? undefined : `${id}/${frame.length}`
 }
 
+/** The region the writer of the frame keyed `key` announced, if known and not none ('' is none). */
+function writtenIn (ns: LocalNamespace, key: string): string | undefined {
+  // key: origin / first sequence number / length (fastLaneKey); an origin holds no '/' (SPEC §1: a node id and an incarnation)
+  const region = ns.handler.regionOf?.(key.slice(0, key.indexOf('/')))
+  return region === '' ? undefined : region
+}
+
 /** What the lane needs of the mesh. */
 export interface FastLaneHost {
   readonly stats: TransportStats
@@ -123,6 +130,8 @@ export interface FastLaneHost {
   peersOf (ns: LocalNamespace): string[]
   /** Whether `peer` is known to be in another region than ours (false without regions). */
   isFar (peer: string): boolean
+  /** The region `peer` told us (HELLO, PEERS), if any. */
+  regionOf (peer: string): string | undefined
   /** Whether `peer`, of our region, said it holds a far link (VIEW, region-view.ts; false without regions). */
   holdsFar (peer: string): boolean
   /** Writes `envelopes` to `peer`'s stream without waiting; false if not written (gone, or saturated). */
@@ -194,15 +203,38 @@ export class FastLane {
         this.#host.stats.fastLaneRelayed++
         this.#host.relay(ns, frame)
       }
+      // and on to a third region we link to (where we hold links to two)
+      this.#cross(ns, frame, key, from, this.#host.regionOf(from))
     } else {
-      if (hop !== Hop.LAST) {
-        const crossed = this.#send(ns, frame, Hop.CROSSED, from, peer => this.#host.isFar(peer))
-        if (crossed === 0 && hop === Hop.WRITER) this.#send(ns, frame, Hop.HOLDER, from, peer => this.#host.holdsFar(peer))
-      }
+      // a LAST copy crossed into our region somewhere: on only if we know where it was written, not to go back
+      const crossed = this.#cross(ns, frame, key, from, undefined, hop === Hop.LAST)
+      if (crossed === 0 && hop === Hop.WRITER) this.#send(ns, frame, Hop.HOLDER, from, peer => this.#host.holdsFar(peer))
       this.#send(ns, frame, Hop.LAST, from, peer => !this.#host.isFar(peer) && this.#host.missesRegionWrites(ns, peer))
     }
     this.#host.deliver(ns, from, frame)
     return true
+  }
+
+  /**
+   * Sends `frame` (seen-cache key `key`) over our far links (hop CROSSED), to
+   * the regions it has not come from: not to `cameFrom`'s, nor to the region
+   * its writer announced (membership, the handler's `regionOf`). So a region
+   * between two that share no link passes a write on (gossipsub carries
+   * none across: writes go on a topic of each region), and a far link's end
+   * that got the write from its own region first does not send it back.
+   * With `needOrigin` and the writer's region unknown, nothing is sent.
+   * Returns how many took it.
+   */
+  #cross (ns: LocalNamespace, frame: Uint8Array, key: string, from: string, cameFrom: string | undefined, needOrigin = false): number {
+    let written: string | undefined
+    let asked = false
+    return this.#send(ns, frame, Hop.CROSSED, from, peer => {
+      if (!this.#host.isFar(peer)) return false
+      if (!asked) { asked = true; written = writtenIn(ns, key) }
+      if (written === undefined) return !needOrigin && (cameFrom === undefined || this.#host.regionOf(peer) !== cameFrom)
+      const region = this.#host.regionOf(peer)
+      return region !== written && region !== cameFrom
+    })
   }
 
   /** Sends `frame` at `hop` to every peer up in `ns` that `to` takes, but `except`; returns how many took it. */
