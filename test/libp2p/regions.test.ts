@@ -55,7 +55,16 @@ test('a holder without a far link needs one (dialled even at the bound); nobody 
   assert.not.ok(eu().needsDial('b2', ['a1', 'c1', 'a2']), 'it has one already')
   assert.not.ok(eu(1).needsDial('a2', ['a1', 'c1']), 'not a holder with crossRegionLinks 1')
   assert.not.ok(eu().needsDial('c1', ['a1']), 'own region: the bound applies')
+  assert.not.ok(eu().needsDial('c1', ['a1', 'a2', 'b2']), 'own region, with a link there already: the bound applies')
   assert.not.ok(eu().needsDial('zz', ['a1']), 'a peer of unknown region')
+})
+
+test('a node whose links are all far needs one in its own region, even at its bound: its region\'s writes reach it there', () => {
+  assert.ok(eu().needsDial('c1', ['a2', 'b2']), 'bound filled with far links')
+  assert.ok(eu(1).needsDial('d1', ['a2']), 'holder or not')
+  assert.ok(eu().needsDial('c1', []), 'no link at all')
+  assert.not.ok(eu().needsDial('zz', ['a2', 'b2']), 'a peer of unknown region may be far: the bound applies')
+  assert.not.ok(new RegionLinks('b1', 'eu', 2).needsDial('a1', ['a2']), 'a peer whose region is not known yet')
 })
 
 test('a holder without a far link needs the bootstrap addresses it has not met too: the far peers it knows may advertise only addresses it cannot reach', () => {

@@ -121,14 +121,25 @@ test('instances without a region in a mesh with region links hear every write by
  * link and a write between them crosses a third. Writes go on a topic of each region, so gossipsub carries none
  * through it: the lane must (fast-lane.ts, a write goes on to the regions it has not come from). Before, a write
  * whose copy reached the third region's holder by its own region reached no further, and the far region heard it
- * from a repair, 0.5-1.5 s later (a scratch of 3 × 5 instances: 9 of 12 writes so).
+ * from a repair, 0.5-1.5 s later (a scratch of 3 × 5 instances: 9 of 12 writes so). And a node whose bound
+ * filled with far links, with none in its region, heard even its own region's writes only from a repair (5 s):
+ * it now dials one there (regions.ts needsDial).
  */
 test('three regions with region links: a write crosses a region between two that share no link, by its frame', async () => {
   const cluster = await ScaleCluster.start({ instances: 15, perProcess: 5, maxPeers: 3, regions: 3, regionLinks: true })
   try {
     await cluster.awaitMembership(90_000)
-    await new Promise((resolve) => setTimeout(resolve, 3000)) // far links let go and settled (SPEC §11.4: a second after)
-    const stats = await cluster.stats()
+    // every instance keeps a link in its own region (regions.ts needsDial): its region's writes travel there; far
+    // links are let go a second after a link in the region is up (SPEC §11.4)
+    const nearLinks = (s: Stats): number[] => s.map((x, i) => x.connected.filter((p) => !isFar(cluster, i, p)).length)
+    let stats = await cluster.stats()
+    for (const until = Date.now() + 15_000; nearLinks(stats).some((n) => n === 0) && Date.now() < until;) {
+      await new Promise((resolve) => setTimeout(resolve, 200)) // polling real processes' connections: no event to wait on
+      stats = await cluster.stats()
+    }
+    assert.ok(nearLinks(stats).every((n) => n > 0), `an instance without a link in its own region (links there: ${nearLinks(stats).join(',')})`)
+    await new Promise((resolve) => setTimeout(resolve, 2000)) // far links let go and settled
+    stats = await cluster.stats()
     const pairs = new Set<string>()
     for (const [i, s] of stats.entries()) {
       for (const p of s.connected) {

@@ -152,8 +152,16 @@ export class RegionLinks {
    * the bootstrap address may be the one way across. The redialer tries those
    * after the far peers it knows that have not failed it (dial-policy.ts
    * neededRank).
+   *
+   * And a node with no link in its own region needs one of its region: its
+   * bound can fill with far links other regions' holders dialled (they dial
+   * a region's smallest ids first, and inbound far links are kept), and its
+   * region's writes, on a topic of the region, and the lane's copies, which
+   * never go back to the region they were written in, would then reach it
+   * only by repair (3 × 5 instances, `maxPeers: 3`: one such node, 5 s).
    */
   needsDial (peer: string | undefined, connected: readonly string[]): boolean {
+    if (peer !== undefined && this.isNear(peer)) return !connected.some(p => this.isNear(p))
     return (peer === undefined || this.isFar(peer)) && this.isHolder(connected) && this.farCount(connected) === 0
   }
 
