@@ -13,7 +13,10 @@
  * - the writer sends its frame to every neighbour (hop WRITER);
  * - a frame from a neighbour of our own region (or of unknown region, or
  *   through gossipsub from one) goes on over our far links, if we hold any
- *   (hop CROSSED);
+ *   (hop CROSSED), to every region but its writer's (membership tells the
+ *   core, the core tells us: FrameHandler.regionOf); so does a LAST copy,
+ *   once the writer's region is known: a region between two that share no
+ *   link passes their writes on, and none goes back where it came from;
  * - a writer's own copy (WRITER) that we cannot send across, holding no far
  *   link, goes to our own-region neighbours that said they hold one (VIEW,
  *   region-view.ts; hop HOLDER), which send it across as above: with few
@@ -26,7 +29,9 @@
  *   link's end's neighbours would wait for anti-entropy (before, on the
  *   namespace's topic, for gossipsub's heartbeat: bench:scale --regions 2,
  *   p99 0.3-0.8 s at 25+25 against 0.08-0.2 s with the regions as labels);
- * - a LAST frame goes nowhere but to the neighbours below;
+ *   and over our far links to a third region (not the one it came from);
+ * - a LAST frame goes nowhere else but over far links as above, and to the
+ *   neighbours below;
  * - on its first arrival by any path, a frame also goes (hop LAST) to the
  *   neighbours not of another region that do not join our region's topic
  *   (a release from before region topics, or a subscription not come yet;
