@@ -17,7 +17,7 @@ import type { TransportStats } from '../lib/net/libp2p/stats.ts'
 import { parseCli } from '../test/helpers/cli.ts'
 
 const USAGE = `usage: npm run bench:regions -- [--sizes 3,3] [--delay 40] [--writes 100] [--cuts 5000,8000] [--no-cut]
-  [--timers 2000,6000] [--max-peers N] [--cross-links N] [--region-links] [--stagger ms]   (root: network namespaces)`
+  [--timers 2000,6000] [--max-peers N] [--cross-links N] [--region-links] [--stagger ms] [--settle ms]   (root: network namespaces)`
 const values = parseCli(USAGE, {
   sizes: { type: 'string', default: '3,3' },
   delay: { type: 'string', default: '40' },
@@ -29,6 +29,9 @@ const values = parseCli(USAGE, {
   'cross-links': { type: 'string', default: '' },
   'region-links': { type: 'boolean', default: false },
   stagger: { type: 'string', default: '' },
+  // wait this long before the measured writes: region links carry one copy a region pair only once the claims of
+  // who holds far links have not changed for a few seconds (regions.ts CARRY_SETTLE_MS); until then, one a far link
+  settle: { type: 'string', default: '0' },
 })
 const sizes = values.sizes.split(',').map(Number) as [number, number]
 const delayMs = Number(values.delay)
@@ -38,8 +41,9 @@ const f = (ms: number): string => ms.toFixed(1)
 const maxPeers = values['max-peers']
 const r = await startRegions({ sizes, delayMs, ...(values.stagger === '' ? {} : { staggerMs: Number(values.stagger) }), env: { KEEPALIVE_MS: keepalive ?? '2000', PEER_TIMEOUT_MS: peerTimeout ?? '6000', REDIAL: 'default', ...(maxPeers === '' ? {} : { MAX_PEERS: maxPeers }), ...(values['cross-links'] === '' ? {} : { CROSS_LINKS: values['cross-links'] }), REGION_LINKS: values['region-links'] ? '1' : '0' } })
 try {
-  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}${values['cross-links'] === '' ? '' : `, crossRegionLinks ${values['cross-links']}`}${values['region-links'] ? ', region links' : ', no region links'}`}${values.stagger === '' ? '' : `, second region started ${values.stagger} ms later`}, ${values.writes} writes`)
+  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}${values['cross-links'] === '' ? '' : `, crossRegionLinks ${values['cross-links']}`}${values['region-links'] ? ', region links' : ', no region links'}`}${values.stagger === '' ? '' : `, second region started ${values.stagger} ms later`}, ${values.writes} writes${values.settle === '0' ? '' : `, ${values.settle} ms after the warm-up`}`)
   await measurePropagation(r, 10, 'warm')
+  await new Promise((resolve) => setTimeout(resolve, Number(values.settle)))
   await r.lab.proxyHolds()
   const statsOf = async (): Promise<TransportStats[]> => await Promise.all(r.children.map(async (_, i) => (await r.ask(i, { op: 'transport-stats' })).value as TransportStats))
   const before = await statsOf()
@@ -51,7 +55,7 @@ try {
   // Chunks count every read the proxy forwarded, both ways: frames, acks of the protocols above TCP, PINGs.
   console.log(`  cross-region links         ${connections} connections through the proxy; ${f(holds.length / Number(values.writes))} chunks forwarded per write (both ways, all traffic)`)
   // The fast lane (a partial mesh's direct copies along the region path, lib/net/libp2p/fast-lane.ts): what it sent and what was dropped as already delivered.
-  if (maxPeers !== '') console.log(`  fast lane                  ${perWrite('fastLaneSent')} copies sent per write (${perWrite('fastLaneForwarded')} forwarded, ${perWrite('fastLaneFar')} over far links); dropped as already delivered per write: ${perWrite('fastLaneDuplicates')} lane copies, ${perWrite('relayedDuplicates')} gossipsub copies; ${perWrite('relayedReceived')} frames per write delivered first by gossipsub`)
+  if (maxPeers !== '') console.log(`  fast lane                  ${perWrite('fastLaneSent')} copies sent per write (${perWrite('fastLaneForwarded')} forwarded, ${perWrite('fastLaneFar')} over far links, ${perWrite('fastLaneDeferred')} left to another holder); dropped as already delivered per write: ${perWrite('fastLaneDuplicates')} lane copies, ${perWrite('relayedDuplicates')} gossipsub copies; ${perWrite('relayedReceived')} frames per write delivered first by gossipsub`)
   console.log(`  intra-region  p50 ${f(percentile(p.intra, 0.5))} ms  p99 ${f(percentile(p.intra, 0.99))} ms  (${p.intra.length} arrivals)`)
   console.log(`  cross-region  p50 ${f(percentile(p.cross, 0.5))} ms  p99 ${f(percentile(p.cross, 0.99))} ms  (${p.cross.length} arrivals)  p50 − delay ${f(percentile(p.cross, 0.5) - delayMs)} ms (target ≤ 5)`)
   if (!values['no-cut']) {

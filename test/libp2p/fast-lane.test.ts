@@ -36,7 +36,7 @@ interface Sent { from: string, to: string, hop: HopValue }
  * Instances named `<region><n>` (a1, b2…) with the given links; every sent
  * FAST envelope is decoded and queued, and delivered in order by `run()`.
  */
-function network (links: Array<[string, string]>, opts: { regions?: boolean, writable?: (to: string) => boolean, holders?: string[], written?: Record<string, string> } = {}) {
+function network (links: Array<[string, string]>, opts: { regions?: boolean, writable?: (to: string) => boolean, holders?: string[], written?: Record<string, string>, deferring?: string[] } = {}) {
   const space = ns(1, opts.written)
   const neighbours = new Map<string, string[]>()
   for (const [x, y] of links) {
@@ -60,6 +60,8 @@ function network (links: Array<[string, string]>, opts: { regions?: boolean, wri
       // `x…` instances have no region (so are far from nobody) and join no region's topic
       isFar: peer => opts.regions !== false && peer[0] !== name[0] && peer[0] !== 'x' && name[0] !== 'x',
       regionOf: peer => opts.regions !== false && peer[0] !== 'x' ? peer[0] : undefined,
+      // the holders in `deferring` leave every origin's writes to another holder of their region (regions.ts carries)
+      carries: () => !(opts.deferring ?? []).includes(name),
       // the neighbours of our region that said (VIEW) they hold a far link
       holdsFar: peer => peer[0] === name[0] && (opts.holders ?? []).includes(peer),
       write (peer, envelopes) {
@@ -199,13 +201,49 @@ test('forwarding is bounded: each instance forwards a frame at most once, and a 
   net.run()
   const perSender = new Map<string, number>()
   for (const s of net.sent) perSender.set(s.from, (perSender.get(s.from) ?? 0) + 1)
-  // the writer sends to its 3 links; each other instance forwards once at most, to at most its links
-  assert.is(perSender.get('a1'), 3)
+  // the writer sends to its region's link and one of its two far links (one copy a region, its far end passes it
+  // on); each other instance forwards once at most, to at most its links
+  assert.is(perSender.get('a1'), 2)
   for (const [name, n] of perSender) assert.ok(n <= 3, `${name} sent ${n}`)
   assert.ok(net.sent.length <= 3 + 3 * 3)
   for (const name of ['a2', 'b1', 'b2']) assert.is(net.delivered.get(name)?.length, 1)
   const last = net.sent.filter(s => s.hop === Hop.LAST).map(s => s.from)
   assert.ok(last.every(from => from[0] === 'b'), 'only the far side spreads LAST copies')
+})
+
+test('of a region\'s link holders one carries a write across, the others defer: one copy a region pair', () => {
+  // a1 holds a1–b1 and a3 holds a3–b3; a2 writes, next to both: a3 leaves this origin's writes to a1
+  const links: Array<[string, string]> = [['a1', 'a2'], ['a2', 'a3'], ['a1', 'b1'], ['a3', 'b3'], ['b1', 'b2'], ['b2', 'b3']]
+  const net = network(links, { deferring: ['a3'] })
+  net.lane('a2').publish(net.space, updates('w~1', 1))
+  net.run()
+  assert.equal(net.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a2>a1:0', 'a2>a3:0', 'a1>b1:1', 'b1>b2:2'])
+  assert.is(net.stats.get('a3')?.fastLaneDeferred, 1)
+  assert.is(net.stats.get('a1')?.fastLaneDeferred, 0)
+  assert.is(net.sent.filter(s => s.from[0] === 'a' && s.to[0] === 'b').length, 1, 'one copy across')
+  // a carrier with two far links to one region sends one copy, over the first that takes it (its far end passes it
+  // on there); one stream saturated, the next
+  const two = [['a1', 'a2'], ['a1', 'b1'], ['a1', 'b2'], ['b1', 'b2']] as Array<[string, string]>
+  const both = network(two)
+  both.lane('a1').receive(both.space, 'a2', updates('w~1', 1), Hop.WRITER)
+  both.run()
+  assert.equal(both.sent.filter(s => s.from === 'a1').map(s => `${s.to}:${s.hop}`), ['b1:1'])
+  const full = network(two, { writable: to => to !== 'b1' })
+  full.lane('a1').receive(full.space, 'a2', updates('w~1', 1), Hop.WRITER)
+  full.run()
+  assert.equal(full.sent.filter(s => s.from === 'a1').map(s => `${s.to}:${s.hop}`), ['b2:1'])
+  assert.is(full.stats.get('a1')?.droppedBackpressure, 1)
+  // a holder that defers still passes a writer's copy on to a neighbour that holds a far link (it may be the carrier)
+  const chain = network([['a2', 'a3'], ['a3', 'a4'], ['a3', 'b3'], ['a4', 'b1']], { deferring: ['a3'], holders: ['a4'] })
+  chain.lane('a2').publish(chain.space, updates('w~1', 1))
+  chain.run()
+  assert.equal(chain.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a2>a3:0', 'a3>a4:3', 'a4>b1:1'])
+  // a writer holding a far link that is not its origin's carrier sends its own copy only in its region
+  const writer = network([['a1', 'a2'], ['a1', 'b1'], ['a2', 'b2']], { deferring: ['a1'] })
+  writer.lane('a1').publish(writer.space, updates('w~1', 1))
+  writer.run()
+  assert.equal(writer.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a1>a2:0', 'a2>b2:1'])
+  assert.is(writer.stats.get('a1')?.fastLaneDeferred, 1)
 })
 
 test('three regions, two of them sharing no link: the region between passes a write on by the lane, to the region it has not come from', () => {

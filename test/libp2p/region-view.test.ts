@@ -8,7 +8,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { RegionLinks } from '../../lib/net/libp2p/regions.ts'
+import { CARRY_SETTLE_MS, RegionLinks } from '../../lib/net/libp2p/regions.ts'
 import { RegionView } from '../../lib/net/libp2p/region-view.ts'
 import { BodyReader, EnvelopeSplitter, MAX_PEERS_PER_MESSAGE, MSG_VIEW, decodeView, encodeView } from '../../lib/net/libp2p/envelope.ts'
 import { MeshCacheError } from '../../lib/errors.ts'
@@ -25,8 +25,11 @@ function mulberry32 (seed: number): () => number {
 }
 
 /** Node 'e1' in region eu; eu has a1 < b1 < c1 < d1 < e1 < f1, us has a2 < b2. */
+/** The clock every RegionLinks here reads (`carries` waits CARRY_SETTLE_MS after the claims last changed). */
+let clock = 0
+
 function eu (self = 'e1', crossLinks = 2): RegionLinks {
-  const r = new RegionLinks(self, 'eu', crossLinks)
+  const r = new RegionLinks(self, 'eu', crossLinks, () => clock)
   for (const p of ['a1', 'b1', 'c1', 'd1', 'e1', 'f1']) if (p !== self) r.learn(p, 'eu')
   for (const p of ['a2', 'b2']) r.learn(p, 'us')
   return r
@@ -128,7 +131,8 @@ test('a node sends its report to every connected peer not known to be far when i
   const r = eu()
   let connected = ['d1', 'a2', 'f1', 'x']
   const sent: Array<[string, Uint8Array]> = []
-  const view = new RegionView(r, { connectedPeers: () => connected, sendEnvelope: (peer, e) => { sent.push([peer, e]) } })
+  let up = new Set(['d1', 'a2', 'f1', 'x'])
+  const view = new RegionView(r, { connectedPeers: () => connected, sendEnvelope: (peer, e) => { sent.push([peer, e]) }, isUp: (peer) => up.has(peer) })
   view.tick()
   assert.equal(sent.map(([p]) => p), ['d1', 'f1', 'x'], 'not to the far peer a2; to x, whose region is not known yet')
   assert.equal(decodeView(body(sent[0]?.[1] as Uint8Array)), { holds: true, holders: [] })
@@ -144,6 +148,14 @@ test('a node sends its report to every connected peer not known to be far when i
   view.tick()
   assert.equal(decodeView(body(view.current())), { holds: false, holders: ['d1'] }, 'the greeting carries the report now')
   assert.is(sent.length, 3)
+  // a far link is claimed once it is up in a namespace (it carries writes then), not while only connected
+  connected = ['d1', 'b2']
+  up = new Set(['d1'])
+  view.tick()
+  assert.is(sent.length, 3, 'b2 connected, not up: no claim, nothing changed')
+  up = new Set(['d1', 'b2'])
+  view.tick()
+  assert.equal(decodeView(body(sent[3]?.[1] as Uint8Array)), { holds: true, holders: ['d1'] })
 })
 
 /**
@@ -151,7 +163,7 @@ test('a node sends its report to every connected peer not known to be far when i
  * holding a far link at first (as after a start or a heal, when many dial across). Reports are exchanged in
  * rounds, and a node that stands down lets its far link go, until nothing changes.
  */
-function settle (seed: number, n: number, degree: number, crossLinks: number): { ids: string[], holders: string[] } {
+function settle (seed: number, n: number, degree: number, crossLinks: number): { ids: string[], holders: string[], carriers: (origin: string) => string[] } {
   const random = mulberry32(seed)
   const ids = Array.from({ length: n }, (_, i) => `n${String(Math.floor(random() * 1e9)).padStart(9, '0')}-${i}`)
   const adj = new Map(ids.map((id) => [id, new Set<string>()]))
@@ -159,7 +171,7 @@ function settle (seed: number, n: number, degree: number, crossLinks: number): {
   for (let i = 1; i < n; i++) link(ids[i] as string, ids[Math.floor(random() * i)] as string) // a spanning tree: connected
   for (const id of ids) while ((adj.get(id)?.size ?? 0) < degree) link(id, ids[Math.floor(random() * n)] as string)
   const nodes = new Map(ids.map((id) => {
-    const r = new RegionLinks(id, 'eu', crossLinks)
+    const r = new RegionLinks(id, 'eu', crossLinks, () => clock)
     for (const other of ids) if (other !== id) r.learn(other, 'eu')
     r.learn('far', 'us')
     return [id, r]
@@ -176,7 +188,12 @@ function settle (seed: number, n: number, degree: number, crossLinks: number): {
     }
     if (!changed && round > 2) break
   }
-  return { ids: ids.sort(), holders: [...far].sort() }
+  // one more round of reports, as the links now stand
+  const reports = new Map(ids.map((id) => [id, nodes.get(id)?.report(connected(id))]))
+  for (const id of ids) for (const p of near(id)) nodes.get(p)?.heard(id, reports.get(id) as never)
+  clock += CARRY_SETTLE_MS // the claims settled
+  const carriers = (origin: string): string[] => [...far].filter((id) => nodes.get(id)?.carries(origin, connected(id)) === true)
+  return { ids: ids.sort(), holders: [...far].sort(), carriers }
 }
 
 test('over random regions, the crossRegionLinks smallest ids always keep their far links, and few others do', () => {
@@ -192,6 +209,69 @@ test('over random regions, the crossRegionLinks smallest ids always keep their f
     // degree 8, so few more than crossLinks are left
     assert.ok(holders.length <= crossLinks + 3, `seed ${seed}: ${holders.length} far links kept in a region of ${n} (crossLinks ${crossLinks}); ${replay}`)
   }
+})
+
+test('of a region\'s link holders, one carries each origin\'s writes across; each carries a share; views that differ add copies, never lose one', () => {
+  // d1 and e1 hold far links and hear each other's claim: each origin has one carrier of the two
+  const d1 = eu('d1')
+  const e1 = eu('e1')
+  d1.heard('e1', { holds: true, holders: [] })
+  e1.heard('d1', { holds: true, holders: [] })
+  const origins = Array.from({ length: 200 }, (_, i) => `node${i}~k${i % 7}`)
+  // while the claims are new (links moving, a claim maybe stale, gossipsub's meshes settling) both carry every origin
+  clock += CARRY_SETTLE_MS - 1
+  assert.ok(origins.every((o) => d1.carries(o, ['e1', 'a2']) && e1.carries(o, ['d1', 'b2'])), 'both carry while the claims settle')
+  clock += 1
+  const byD = origins.filter((o) => d1.carries(o, ['e1', 'a2']))
+  const byE = origins.filter((o) => e1.carries(o, ['d1', 'b2']))
+  assert.is(byD.length + byE.length, 200, 'one carrier an origin')
+  assert.equal(byD.filter((o) => byE.includes(o)), [])
+  assert.ok(byD.length > 60 && byE.length > 60, `a share each: ${byD.length} and ${byE.length} of 200`)
+  // the same origin, the same carrier (its writes keep to one far link, in order)
+  assert.is(d1.carries('node5~k5', ['e1', 'a2']), byD.includes('node5~k5'))
+  // a claim relayed by a neighbour of our region counts; one from a far peer, or a peer not connected, does not
+  // the same report again is no change; another one is
+  e1.heard('d1', { holds: true, holders: [] })
+  assert.ok(origins.some((o) => !e1.carries(o, ['d1', 'b2'])), 'an unchanged report: still settled')
+  e1.heard('f1', { holds: false, holders: ['d1'] })
+  assert.ok(origins.some((o) => !e1.carries(o, ['d1', 'f1', 'b2'])), 'a claim told again by another neighbour (links rotate): still settled')
+  e1.heard('d1', { holds: true, holders: ['c1'] })
+  assert.ok(origins.every((o) => e1.carries(o, ['d1', 'b2'])), 'a changed report: every origin again for a while')
+  const c1 = eu('c1')
+  c1.heard('f1', { holds: false, holders: ['e1'] })
+  const direct = eu('c1')
+  direct.heard('e1', { holds: true, holders: [] })
+  clock += CARRY_SETTLE_MS
+  assert.equal(origins.filter((o) => c1.carries(o, ['f1'])), origins.filter((o) => direct.carries(o, ['e1'])), 'relayed or its own, the same claim')
+  assert.ok(origins.some((o) => !c1.carries(o, ['f1'])), 'e1 relayed by f1 takes some origins')
+  assert.ok(origins.every((o) => c1.carries(o, ['f1', 'x9']) === c1.carries(o, ['f1'])), 'a peer of no known region reports nothing')
+  assert.ok(origins.every((o) => c1.carries(o, ['a2'])), 'no claim heard from a connected neighbour of our region: c1 carries all')
+  // e1 does not know of d1 (no report): it carries every origin, d1 its share; none is lost
+  const alone = eu('e1')
+  assert.ok(origins.every((o) => alone.carries(o, ['f1'])))
+  // a second far region known: far links may go to either, a claim does not say which, so every holder carries
+  e1.learn('z3', 'ap')
+  assert.ok(origins.every((o) => e1.carries(o, ['d1'])))
+})
+
+test('over random regions after the holders settle, every origin has a carrier, and nearly always one', () => {
+  const seeds = Number(process.env.REGION_VIEW_SEEDS ?? 20)
+  const from = Number(process.env.REGION_VIEW_FROM ?? 1)
+  let copies = 0
+  let writes = 0
+  for (let seed = from; seed < from + seeds; seed++) {
+    const n = 10 + (seed % 5) * 10
+    const { holders, carriers } = settle(seed, n, 8, 2)
+    const replay = `replay: REGION_VIEW_FROM=${seed} REGION_VIEW_SEEDS=1 node test/libp2p/region-view.test.ts`
+    for (let o = 0; o < 50; o++) {
+      const by = carriers(`w${seed}-${o}~x`)
+      assert.ok(by.length >= 1, `seed ${seed}: no holder of ${holders.join(',')} carries origin ${o}; ${replay}`)
+      copies += by.length
+      writes++
+    }
+  }
+  console.log(`  carriers: ${(copies / writes).toFixed(2)} holders carry an origin's writes, over ${writes} origins and ${seeds} regions`)
+  assert.ok(copies / writes < 1.5, `${(copies / writes).toFixed(2)} carriers an origin`)
 })
 
 test.run()

@@ -98,6 +98,7 @@ function partialMesh (conns: Record<string, FakeConnection[]>, eu: string[], us:
     connectedPeerCount: () => connected().length,
     connectionsOf: (peer: string) => (conns[peer] ?? []).filter((c) => !c.closed) as unknown as Connection[],
     sendEnvelope: (peer: string, envelope: Uint8Array) => { if (envelope[1] === MSG_SHED) sheds.push(peer) },
+    isUp: () => true,
   }
   const mesh = new PartialMesh(host, 'b1', { maxPeers: 1, region: 'eu', crossRegionLinks: 2 } as ResolvedOptions, Object.assign(() => {}, { enabled: false, error: () => {}, trace: () => {} }) as unknown as Logger)
   for (const p of eu) mesh.regions?.learn(p, 'eu')

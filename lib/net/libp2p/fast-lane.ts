@@ -137,6 +137,8 @@ export interface FastLaneHost {
   isFar (peer: string): boolean
   /** The region `peer` told us (HELLO, PEERS), if any. */
   regionOf (peer: string): string | undefined
+  /** Whether we send writes of `origin` across, of our region's link holders (regions.ts `carries`; true without regions). */
+  carries (origin: string): boolean
   /** Whether `peer`, of our region, said it holds a far link (VIEW, region-view.ts; false without regions). */
   holdsFar (peer: string): boolean
   /** Writes `envelopes` to `peer`'s stream without waiting; false if not written (gone, or saturated). */
@@ -180,7 +182,8 @@ export class FastLane {
     if (key === undefined) return false
     this.#active = true
     this.#seenOf(ns).add(key)
-    this.#send(ns, frame, Hop.WRITER, undefined, () => true)
+    const across = this.#across(key)
+    this.#send(ns, frame, Hop.WRITER, undefined, peer => !this.#host.isFar(peer) || across.to(peer), across.took)
     return true
   }
 
@@ -233,17 +236,41 @@ export class FastLane {
   #cross (ns: LocalNamespace, frame: Uint8Array, key: string, from: string, cameFrom: string | undefined, needOrigin = false): number {
     let written: string | undefined
     let asked = false
+    const across = this.#across(key)
     return this.#send(ns, frame, Hop.CROSSED, from, peer => {
       if (!this.#host.isFar(peer)) return false
       if (!asked) { asked = true; written = writtenIn(ns, key) }
-      if (written === undefined) return !needOrigin && (cameFrom === undefined || this.#host.regionOf(peer) !== cameFrom)
       const region = this.#host.regionOf(peer)
-      return region !== written && region !== cameFrom
-    })
+      if (written === undefined ? needOrigin || (cameFrom !== undefined && region === cameFrom) : region === written || region === cameFrom) return false
+      return across.to(peer)
+    }, across.took)
   }
 
-  /** Sends `frame` at `hop` to every peer up in `ns` that `to` takes, but `except`; returns how many took it. */
-  #send (ns: LocalNamespace, frame: Uint8Array, hop: HopValue, except: string | undefined, to: (peer: string) => boolean): number {
+  /**
+   * Which far peers take the frame keyed `key`: if we carry its origin's
+   * writes, of our region's link holders (regions.ts `carries`, asked once,
+   * when a far peer would take it; the others count it deferred), one far
+   * peer of each region, the first whose stream takes it (`took`): its far
+   * end passes it on in its region, so a second link to the same region
+   * would carry a second copy.
+   */
+  #across (key: string): { to: (peer: string) => boolean, took: (peer: string) => void } {
+    let carries: boolean | undefined
+    const reached = new Set<string | undefined>()
+    return {
+      to: peer => {
+        if (carries === undefined) {
+          carries = this.#host.carries(key.slice(0, key.indexOf('/')))
+          if (!carries) this.#host.stats.fastLaneDeferred++
+        }
+        return carries && !reached.has(this.#host.regionOf(peer))
+      },
+      took: peer => { if (this.#host.isFar(peer)) reached.add(this.#host.regionOf(peer)) }
+    }
+  }
+
+  /** Sends `frame` at `hop` to every peer up in `ns` that `to` takes, but `except`, telling `took` of each that did; returns how many took it. */
+  #send (ns: LocalNamespace, frame: Uint8Array, hop: HopValue, except: string | undefined, to: (peer: string) => boolean, took?: (peer: string) => void): number {
     let envelope: Uint8Array[] | undefined
     let sent = 0
     for (const peer of this.#host.peersOf(ns)) {
@@ -251,6 +278,7 @@ export class FastLane {
       envelope ??= [encodeFast(ns.id, hop, frame)]
       if (this.#host.write(peer, envelope)) {
         sent++
+        took?.(peer)
         this.#host.stats.framesSent++
         this.#host.stats.fastLaneSent++
         if (hop !== Hop.WRITER) this.#host.stats.fastLaneForwarded++

@@ -74,7 +74,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     this.regions = this.#partial.regions
     this.#outbound = new OutboundStreams(this, peer => this.#crossed.kept(peer), opts.redialInterval, log)
     this.#fast = new FastLane({
-      stats: this.stats, peersOf: ns => this.peersOf(ns), isFar: peer => this.regions?.isFar(peer) ?? false, regionOf: peer => this.regions?.regionOf(peer), holdsFar: peer => this.regions?.holdsFar(peer) ?? false,
+      stats: this.stats, peersOf: ns => this.peersOf(ns), isFar: peer => this.regions?.isFar(peer) ?? false, regionOf: peer => this.regions?.regionOf(peer), carries: origin => this.regions?.carries(origin, this.connectedPeers()) ?? true, holdsFar: peer => this.regions?.holdsFar(peer) ?? false,
       write: (peer, envelopes) => this.#links.get(peer)?.write(envelopes, opts.maxBufferedBytes) ?? false,
       deliver: (ns, from, frame) => { this.#namespaces.deliver(ns, from, frame) },
       relay: (ns, frame) => { this.relay?.publish(ns.name, frame, Infinity, true) },
@@ -280,7 +280,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
       // dials crossed: one of the two goes (crossed-dials.ts), and a far link may now be ours to judge (partial-mesh.ts)
       this.#crossed.opened(peer)
       this.#partial.shedFarLinks()
-    }
+    } else this.#partial.linksChanged()
   }
 
   #onConnClose (conn: Connection): void {
@@ -295,6 +295,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
       const link = this.#links.get(peer)
       this.redialer?.disconnected(peer, link?.gaveUp === true)
       if (link !== undefined) link.gaveUp = false
+      this.#partial.linksChanged()
     }
     const link = this.#links.get(peer)
     if (link === undefined) return
@@ -353,6 +354,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
   onHello (link: PeerLink, addrs: string[], region: string): void {
     link.addrs = addrs.map(withoutPeerId)
     this.regions?.learn(link.peer, region)
+    this.#partial.linksChanged() // a far link now, if its region is another
     this.redialer?.learn(link.peer, link.addrs, false)
     // peer exchange: everyone else we talk to learns about the newcomer
     const news = [encodePeers([{ peer: link.peer, addrs: link.addrs, region }])]
@@ -428,6 +430,13 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
 
   /** Brings the namespaces reported up for `link` in line with the rule above (namespaces.ts). */
   reconcile (link: PeerLink): void {
-    if (!this.#stopped) this.#namespaces.reconcile(link)
+    if (this.#stopped) return
+    this.#namespaces.reconcile(link)
+    this.#partial.linksChanged() // a far link carries writes once up in a namespace (region-view.ts)
+  }
+
+  /** Whether `peer`'s link is up in a namespace (both joined it, our stream open). */
+  isUp (peer: string): boolean {
+    return (this.#links.get(peer)?.up.size ?? 0) > 0
   }
 }

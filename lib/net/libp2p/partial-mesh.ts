@@ -29,6 +29,8 @@ export interface PartialMeshHost {
   connectionsOf (peer: string): Connection[]
   /** Writes `envelope` on our stream to `peer`, if it is open (a SHED, a VIEW). */
   sendEnvelope (peer: string, envelope: Uint8Array): void
+  /** Whether `peer`'s link is up in a namespace: it carries writes. */
+  isUp (peer: string): boolean
 }
 
 export class PartialMesh {
@@ -69,7 +71,20 @@ export class PartialMesh {
   heard (peer: string, report: RegionReport): void {
     if (this.regions === undefined) return
     this.regions.heard(peer, report)
+    this.#view?.tick() // the holders it reports may have changed ours
     this.shedFarLinks()
+  }
+
+  /**
+   * A peer connected, or its last connection closed, or its region became
+   * known: our report changes at once if we gained or lost a far link (not
+   * on the next tick), as the lane's carriers are chosen by the reports
+   * (regions.ts `carries`), and a claim a second stale left a write to a
+   * holder that had let its link go (15+15 instances, writes right after the
+   * far links settled: 0.6 copies a write across, most repaired).
+   */
+  linksChanged (): void {
+    this.#view?.tick()
   }
 
   /**

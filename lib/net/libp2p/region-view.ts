@@ -7,9 +7,12 @@
  * kept 12-15 links between them where two are asked.
  *
  * A report goes in the greeting and, when it changed, to every connected
- * peer not known to be far on a tick: a claim is then at most a tick or two old at two hops, and
- * one whose holder lost its far link or died is gone after its next report,
- * or once liveness drops the holder's connections.
+ * peer not known to be far: at once when a link came or went or a
+ * neighbour's report changed ours (partial-mesh.ts linksChanged: the
+ * lane's carriers are chosen by these claims, regions.ts `carries`), and
+ * on a tick for anything else. A claim whose holder lost its far link is
+ * gone at two hops within a round trip or two; one whose holder died, once
+ * liveness drops the holder's connections.
  */
 import { encodeView } from './envelope.ts'
 import type { RegionLinks } from './regions.ts'
@@ -22,6 +25,8 @@ export interface RegionViewHost {
   connectedPeers (): string[]
   /** Writes `envelope` on our stream to `peer`, if it is open. */
   sendEnvelope (peer: string, envelope: Uint8Array): void
+  /** Whether `peer`'s link is up in a namespace: a far link claimed only then carries writes (the lane's). */
+  isUp (peer: string): boolean
 }
 
 export class RegionView {
@@ -49,7 +54,7 @@ export class RegionView {
   /** This node's report now, as an envelope (for a greeting). */
   current (): Uint8Array {
     const connected = this.#host.connectedPeers()
-    const report = this.#regions.report(connected)
+    const report = this.#regions.report(connected, peer => this.#host.isUp(peer))
     return encodeView(report.holds, report.holders)
   }
 

@@ -29,6 +29,13 @@
  * Peers of unknown region (no HELLO or PEERS told it yet) are dialled as
  * before; with no region set on this node, nothing changes.
  */
+/**
+ * How long after the claims a node knows last changed its region's link
+ * holders all carry writes across (`carries`), as before one copy a region
+ * pair: gossipsub's heartbeat is 1 s, and its meshes take a few to settle.
+ */
+export const CARRY_SETTLE_MS = 5_000
+
 /** A node's VIEW (region-view.ts): whether it holds a far link, and the same-region neighbours that said they do. */
 export interface RegionReport {
   holds: boolean
@@ -42,16 +49,28 @@ export class RegionLinks {
   readonly #regions = new Map<string, string>()
   /** What each neighbour last reported (VIEW): whether it holds a far link, and which of its neighbours said they do. */
   readonly #heard = new Map<string, RegionReport>()
+  /** The regions other than ours that peers are known to be in. */
+  readonly #farRegions = new Set<string>()
 
-  constructor (self: string, region: string, crossLinks: number) {
+  /** When the claims this node knows (its own included) last changed (`now`'s ms); `carries` waits CARRY_SETTLE_MS after. */
+  #movedAt = -Infinity
+  /** Our own claim as last reported, and the holders claimed to us (`#claimsMaybeMoved`). */
+  #holds = false
+  #claimed = ''
+  readonly #now: () => number
+
+  constructor (self: string, region: string, crossLinks: number, now: () => number = () => performance.now()) {
     this.#self = self
     this.#region = region
     this.#crossLinks = crossLinks
+    this.#now = now
   }
 
   /** Records `peer`'s region ('' is unknown and changes nothing). */
   learn (peer: string, region: string | undefined): void {
-    if (region !== undefined && region !== '') this.#regions.set(peer, region)
+    if (region === undefined || region === '') return
+    this.#regions.set(peer, region)
+    if (region !== this.#region) this.#farRegions.add(region)
   }
 
   regionOf (peer: string): string | undefined {
@@ -96,6 +115,23 @@ export class RegionLinks {
   /** Records what neighbour `peer` reported (VIEW). */
   heard (peer: string, report: RegionReport): void {
     this.#heard.set(peer, report)
+    this.#claimsMaybeMoved()
+  }
+
+  /** Notes the time if the holders claimed to us (by all our neighbours together) are not those of before. */
+  #claimsMaybeMoved (): void {
+    const claimed = new Set<string>()
+    for (const [peer, report] of this.#heard) {
+      if (!this.isNear(peer)) continue
+      if (report.holds) claimed.add(peer)
+      for (const h of report.holders) if (h !== this.#self) claimed.add(h)
+    }
+    const key = [...claimed].sort().join()
+    if (key !== this.#claimed) { this.#claimed = key; this.#moved() }
+  }
+
+  #moved (): void {
+    this.#movedAt = this.#now()
   }
 
   /**
@@ -115,19 +151,55 @@ export class RegionLinks {
   }
 
   /**
+   * Whether this node is the one of its region's link holders that sends
+   * writes of `origin` across (SPEC.md §11.4, one copy a region pair): of the
+   * holders it knows of (itself, and the claims its connected neighbours of
+   * its region report, as `standsDown` counts them), the one whose id ranks
+   * first for `origin` (rendezvous hashing: each origin has its carrier, and
+   * a holder gone moves only its own origins). Views that differ err towards
+   * more copies: the first-ranked holder of all always counts itself the
+   * carrier, and one that knows of fewer holders counts itself one more
+   * readily. With more than one far region known, far links go to different
+   * regions and a claim does not say which: every holder carries (true).
+   * So does every holder for CARRY_SETTLE_MS after the holders claimed to it
+   * last changed (not which neighbour tells of them: links rotate): a claim can be a moment stale (a carrier that just let its far
+   * link go), and while links move, gossipsub's meshes on both sides are
+   * being rebuilt, and one copy entering the far region at one far end left
+   * an instance there to a repair now and then (15+15 instances, writes
+   * right after the far links settled: 1-16 receivers of 600 by repair in
+   * some runs); several far ends cover it, as before.
+   */
+  carries (origin: string, connected: Iterable<string>): boolean {
+    if (this.#farRegions.size !== 1 || this.#now() - this.#movedAt < CARRY_SETTLE_MS) return true
+    const mine = rank(origin, this.#self)
+    for (const peer of connected) {
+      const report = this.isNear(peer) ? this.#heard.get(peer) : undefined
+      if (report === undefined) continue
+      if (report.holds && ranksBefore(rank(origin, peer), peer, mine, this.#self)) return false
+      for (const h of report.holders) if (h !== this.#self && ranksBefore(rank(origin, h), h, mine, this.#self)) return false
+    }
+    return true
+  }
+
+  /**
    * What this node reports to its neighbours: whether it holds a far link,
    * and which same-region neighbours said they hold one themselves (their own
    * claims only, not what they relayed: a claim travels two hops and dies
    * with its holder's next report). Forgets reports of peers gone.
    */
-  report (connected: readonly string[]): RegionReport {
+  report (connected: readonly string[], up: (peer: string) => boolean = () => true): RegionReport {
     const live = new Set(connected)
-    for (const peer of this.#heard.keys()) if (!live.has(peer)) this.#heard.delete(peer)
+    let gone = false
+    for (const peer of this.#heard.keys()) if (!live.has(peer)) { this.#heard.delete(peer); gone = true }
+    if (gone) this.#claimsMaybeMoved() // its claims may be gone with it
     const holders: string[] = []
     for (const peer of connected) {
       if (this.holdsFar(peer)) holders.push(peer)
     }
-    return { holds: this.farCount(connected) > 0, holders: holders.sort() }
+    // a far link counts once up in a namespace (`up`): the lane's carriers are chosen by these claims (`carries`)
+    const holds = connected.some(peer => this.isFar(peer) && up(peer))
+    if (holds !== this.#holds) { this.#holds = holds; this.#moved() }
+    return { holds, holders: holders.sort() }
   }
 
   /** Far peers among `connected`. */
@@ -188,4 +260,17 @@ export class RegionLinks {
     if (!farA) return 0
     return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0
   }
+}
+
+/** `origin`'s rank of holder `peer` (FNV-1a of both, 32 bits): the smallest carries its writes. */
+function rank (origin: string, peer: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < origin.length; i++) h = Math.imul(h ^ origin.charCodeAt(i), 0x01000193)
+  h = Math.imul(h ^ 0x2f, 0x01000193) // '/': origin and peer id apart
+  for (let i = 0; i < peer.length; i++) h = Math.imul(h ^ peer.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+function ranksBefore (r: number, peer: string, mine: number, self: string): boolean {
+  return r < mine || (r === mine && peer < self)
 }

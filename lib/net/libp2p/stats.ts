@@ -62,6 +62,8 @@ export interface TransportStats {
   fastLaneToHolders: number
   /** Of them, copies to a neighbour that does not join our region's topic (a release from before region topics: fast-lane.ts). */
   fastLaneOffTopic: number
+  /** Writes we hold a far link for but left to the holder of our region that carries their origin's (regions.ts `carries`). */
+  fastLaneDeferred: number
   /** Frames that crossed from another region by the fast lane, published on gossipsub in ours (fast-lane.ts). */
   fastLaneRelayed: number
   /** Fast-lane copies of a frame already delivered (by gossipsub or the lane), dropped. */
@@ -75,6 +77,6 @@ export function emptyStats (): TransportStats {
     framesSent: 0, framesReceived: 0, bytesReceived: 0,
     droppedBackpressure: 0, droppedOversize: 0, droppedNoPeer: 0, droppedUnjoined: 0,
     badEnvelopes: 0, handlerErrors: 0, peerUps: 0, streamOpenFailures: 0, peersTimedOut: 0, probes: 0, staleReplaced: 0, connections: 0, refusedFull: 0, linksLetGo: 0, farLinksStoodDown: 0, crossedClosed: 0, shedsReceived: 0, redials: 0, redialFailures: 0,
-    framesRelayed: 0, relayedReceived: 0, fastLaneSent: 0, fastLaneForwarded: 0, fastLaneFar: 0, fastLaneToHolders: 0, fastLaneOffTopic: 0, fastLaneRelayed: 0, fastLaneDuplicates: 0, relayedDuplicates: 0
+    framesRelayed: 0, relayedReceived: 0, fastLaneSent: 0, fastLaneForwarded: 0, fastLaneFar: 0, fastLaneToHolders: 0, fastLaneOffTopic: 0, fastLaneDeferred: 0, fastLaneRelayed: 0, fastLaneDuplicates: 0, relayedDuplicates: 0
   }
 }
