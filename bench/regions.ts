@@ -8,7 +8,9 @@
  * and healed, from the heal to every instance's convergence.
  *
  *   npm run bench:regions -- [--sizes 3,3] [--delay 40] [--writes 100] [--cuts 5000,8000] [--no-cut] [--stagger ms]
- * Cuts use keepalive 2 s and peerTimeout 6 s (as test/netns/heal.test.ts): the first cut outlasts the keepalive
+ *     [--max-peers N] [--cross-links N] [--region-links] [--one-copy] [--settle ms]
+ * `--one-copy` sets crossRegionCopies 'one'; `--settle` waits before the measured writes (one copy a region pair
+ * begins once the far links have been still for a few seconds). Cuts use keepalive 2 s and peerTimeout 6 s (as test/netns/heal.test.ts): the first cut outlasts the keepalive
  * only, the second both; `--timers keepaliveMs,peerTimeoutMs` changes them. `--stagger` starts the second region
  * that long after the first (its bootstrap addresses fail the first region's dials at start).
  */
@@ -17,7 +19,7 @@ import type { TransportStats } from '../lib/net/libp2p/stats.ts'
 import { parseCli } from '../test/helpers/cli.ts'
 
 const USAGE = `usage: npm run bench:regions -- [--sizes 3,3] [--delay 40] [--writes 100] [--cuts 5000,8000] [--no-cut]
-  [--timers 2000,6000] [--max-peers N] [--cross-links N] [--region-links] [--stagger ms] [--settle ms]   (root: network namespaces)`
+  [--timers 2000,6000] [--max-peers N] [--cross-links N] [--region-links] [--stagger ms] [--settle ms] [--one-copy]   (root: network namespaces)`
 const values = parseCli(USAGE, {
   sizes: { type: 'string', default: '3,3' },
   delay: { type: 'string', default: '40' },
@@ -29,9 +31,11 @@ const values = parseCli(USAGE, {
   'cross-links': { type: 'string', default: '' },
   'region-links': { type: 'boolean', default: false },
   stagger: { type: 'string', default: '' },
-  // wait this long before the measured writes: region links carry one copy a region pair only once the claims of
-  // who holds far links have not changed for a few seconds (regions.ts CARRY_SETTLE_MS); until then, one a far link
+  // wait this long before the measured writes: with --one-copy a region pair gets one copy of a write only once the
+  // far links have been still for a few seconds (regions.ts CARRY_SETTLE_MS); until then, one a far link
   settle: { type: 'string', default: '0' },
+  // crossRegionCopies 'one': one copy of a write a region pair, not one a far link
+  'one-copy': { type: 'boolean', default: false },
 })
 const sizes = values.sizes.split(',').map(Number) as [number, number]
 const delayMs = Number(values.delay)
@@ -39,9 +43,9 @@ const [keepalive, peerTimeout] = values.timers.split(',')
 const f = (ms: number): string => ms.toFixed(1)
 
 const maxPeers = values['max-peers']
-const r = await startRegions({ sizes, delayMs, ...(values.stagger === '' ? {} : { staggerMs: Number(values.stagger) }), env: { KEEPALIVE_MS: keepalive ?? '2000', PEER_TIMEOUT_MS: peerTimeout ?? '6000', REDIAL: 'default', ...(maxPeers === '' ? {} : { MAX_PEERS: maxPeers }), ...(values['cross-links'] === '' ? {} : { CROSS_LINKS: values['cross-links'] }), REGION_LINKS: values['region-links'] ? '1' : '0' } })
+const r = await startRegions({ sizes, delayMs, ...(values.stagger === '' ? {} : { staggerMs: Number(values.stagger) }), env: { KEEPALIVE_MS: keepalive ?? '2000', PEER_TIMEOUT_MS: peerTimeout ?? '6000', REDIAL: 'default', ...(maxPeers === '' ? {} : { MAX_PEERS: maxPeers }), ...(values['cross-links'] === '' ? {} : { CROSS_LINKS: values['cross-links'] }), REGION_LINKS: values['region-links'] ? '1' : '0', ...(values['one-copy'] ? { CROSS_COPIES: 'one' } : {}) } })
 try {
-  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}${values['cross-links'] === '' ? '' : `, crossRegionLinks ${values['cross-links']}`}${values['region-links'] ? ', region links' : ', no region links'}`}${values.stagger === '' ? '' : `, second region started ${values.stagger} ms later`}, ${values.writes} writes${values.settle === '0' ? '' : `, ${values.settle} ms after the warm-up`}`)
+  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}${values['cross-links'] === '' ? '' : `, crossRegionLinks ${values['cross-links']}`}${values['region-links'] ? `, region links${values['one-copy'] ? ' (one copy a region pair)' : ''}` : ', no region links'}`}${values.stagger === '' ? '' : `, second region started ${values.stagger} ms later`}, ${values.writes} writes${values.settle === '0' ? '' : `, ${values.settle} ms after the warm-up`}`)
   await measurePropagation(r, 10, 'warm')
   await new Promise((resolve) => setTimeout(resolve, Number(values.settle)))
   await r.lab.proxyHolds()

@@ -36,7 +36,7 @@ interface Sent { from: string, to: string, hop: HopValue }
  * Instances named `<region><n>` (a1, b2…) with the given links; every sent
  * FAST envelope is decoded and queued, and delivered in order by `run()`.
  */
-function network (links: Array<[string, string]>, opts: { regions?: boolean, writable?: (to: string) => boolean, holders?: string[], written?: Record<string, string>, deferring?: string[] } = {}) {
+function network (links: Array<[string, string]>, opts: { regions?: boolean, writable?: (to: string) => boolean, holders?: string[], written?: Record<string, string>, deferring?: string[], oneCopy?: boolean } = {}) {
   const space = ns(1, opts.written)
   const neighbours = new Map<string, string[]>()
   for (const [x, y] of links) {
@@ -62,6 +62,7 @@ function network (links: Array<[string, string]>, opts: { regions?: boolean, wri
       regionOf: peer => opts.regions !== false && peer[0] !== 'x' ? peer[0] : undefined,
       // the holders in `deferring` leave every origin's writes to another holder of their region (regions.ts carries)
       carries: () => !(opts.deferring ?? []).includes(name),
+      oneCopy: opts.oneCopy ?? false,
       // the neighbours of our region that said (VIEW) they hold a far link
       holdsFar: peer => peer[0] === name[0] && (opts.holders ?? []).includes(peer),
       write (peer, envelopes) {
@@ -139,7 +140,7 @@ test('a writer\'s neighbour without a far link passes the writer\'s copy to a ne
   assert.equal(before.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a2>a3:0'])
 })
 
-test('only a writer\'s own copy goes to holders, and only from an instance that could not send it across itself', () => {
+test('a writer\'s copy goes to holders only from an instance that could not send it across itself, and a holder\'s copy on from a holder that left it to another', () => {
   const links: Array<[string, string]> = [['a2', 'a3'], ['a3', 'a4'], ['a3', 'b3'], ['a4', 'b1']]
   // a3 holds a3–b3 itself: it sends the writer's copy across, not to a4
   const own = network(links, { holders: ['a4'] })
@@ -147,13 +148,17 @@ test('only a writer\'s own copy goes to holders, and only from an instance that 
   own.run()
   assert.ok(!own.sent.some(s => s.hop === Hop.HOLDER), 'a holder passed a copy to another holder')
   assert.ok(own.sent.some(s => s.from === 'a3' && s.to === 'b3' && s.hop === Hop.CROSSED))
-  // a copy that came through gossipsub, or as a HOLDER copy, is not passed on to holders again
-  const chain = network([['a3', 'a4'], ['a4', 'a5'], ['a5', 'b1']], { holders: ['a4', 'a5'] })
+  // a copy that came through gossipsub is not passed on to holders (gossipsub brings it to them too)
+  const chain = network([['a3', 'a4'], ['a4', 'a5'], ['a5', 'b1'], ['a4', 'b2']], { holders: ['a4', 'a5'], deferring: ['a4'] })
   chain.lane('a3').receive(chain.space, 'x', updates('warm~1', 1), Hop.LAST) // a lane runs at a3 (else gossipsub's copies skip it)
   chain.lane('a3').receive(chain.space, 'a9', updates('w~1', 2), RELAYED)
-  chain.lane('a4').receive(chain.space, 'a3', updates('w~1', 3), Hop.HOLDER)
   chain.run()
   assert.ok(!chain.sent.some(s => s.hop === Hop.HOLDER), chain.sent.map(s => `${s.from}>${s.to}:${s.hop}`).join(' '))
+  // a HOLDER copy reaching a holder that leaves this origin's writes to another goes on to its holder neighbours,
+  // so the carrier gets it in direct hops; the carrier sends it across and no further to holders
+  chain.lane('a4').receive(chain.space, 'a3', updates('w~1', 3), Hop.HOLDER)
+  chain.run()
+  assert.equal(chain.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a4>a5:3', 'a5>b1:1'])
 })
 
 test('a frame that crossed by the lane is published on gossipsub at the far end; one gossipsub brought across is not (gossipsub forwards it itself)', () => {
@@ -201,9 +206,8 @@ test('forwarding is bounded: each instance forwards a frame at most once, and a 
   net.run()
   const perSender = new Map<string, number>()
   for (const s of net.sent) perSender.set(s.from, (perSender.get(s.from) ?? 0) + 1)
-  // the writer sends to its region's link and one of its two far links (one copy a region, its far end passes it
-  // on); each other instance forwards once at most, to at most its links
-  assert.is(perSender.get('a1'), 2)
+  // the writer sends to its 3 links; each other instance forwards once at most, to at most its links
+  assert.is(perSender.get('a1'), 3)
   for (const [name, n] of perSender) assert.ok(n <= 3, `${name} sent ${n}`)
   assert.ok(net.sent.length <= 3 + 3 * 3)
   for (const name of ['a2', 'b1', 'b2']) assert.is(net.delivered.get(name)?.length, 1)
@@ -211,35 +215,39 @@ test('forwarding is bounded: each instance forwards a frame at most once, and a 
   assert.ok(last.every(from => from[0] === 'b'), 'only the far side spreads LAST copies')
 })
 
-test('of a region\'s link holders one carries a write across, the others defer: one copy a region pair', () => {
+test('crossRegionCopies \'one\': of a region\'s link holders one carries a write across, the others defer: one copy a region pair', () => {
   // a1 holds a1–b1 and a3 holds a3–b3; a2 writes, next to both: a3 leaves this origin's writes to a1
   const links: Array<[string, string]> = [['a1', 'a2'], ['a2', 'a3'], ['a1', 'b1'], ['a3', 'b3'], ['b1', 'b2'], ['b2', 'b3']]
-  const net = network(links, { deferring: ['a3'] })
+  const net = network(links, { deferring: ['a3'], oneCopy: true })
   net.lane('a2').publish(net.space, updates('w~1', 1))
   net.run()
   assert.equal(net.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a2>a1:0', 'a2>a3:0', 'a1>b1:1', 'b1>b2:2'])
   assert.is(net.stats.get('a3')?.fastLaneDeferred, 1)
   assert.is(net.stats.get('a1')?.fastLaneDeferred, 0)
   assert.is(net.sent.filter(s => s.from[0] === 'a' && s.to[0] === 'b').length, 1, 'one copy across')
-  // a carrier with two far links to one region sends one copy, over the first that takes it (its far end passes it
-  // on there); one stream saturated, the next
+  // crossRegionCopies 'one': a carrier with two far links to one region sends one copy, over the first that takes
+  // it (its far end passes it on there); one stream saturated, the next. With 'each-link', over both
   const two = [['a1', 'a2'], ['a1', 'b1'], ['a1', 'b2'], ['b1', 'b2']] as Array<[string, string]>
-  const both = network(two)
+  const each = network(two)
+  each.lane('a1').receive(each.space, 'a2', updates('w~1', 1), Hop.WRITER)
+  each.run()
+  assert.equal(each.sent.filter(s => s.from === 'a1').map(s => `${s.to}:${s.hop}`), ['b1:1', 'b2:1'])
+  const both = network(two, { oneCopy: true })
   both.lane('a1').receive(both.space, 'a2', updates('w~1', 1), Hop.WRITER)
   both.run()
   assert.equal(both.sent.filter(s => s.from === 'a1').map(s => `${s.to}:${s.hop}`), ['b1:1'])
-  const full = network(two, { writable: to => to !== 'b1' })
+  const full = network(two, { writable: to => to !== 'b1', oneCopy: true })
   full.lane('a1').receive(full.space, 'a2', updates('w~1', 1), Hop.WRITER)
   full.run()
   assert.equal(full.sent.filter(s => s.from === 'a1').map(s => `${s.to}:${s.hop}`), ['b2:1'])
   assert.is(full.stats.get('a1')?.droppedBackpressure, 1)
   // a holder that defers still passes a writer's copy on to a neighbour that holds a far link (it may be the carrier)
-  const chain = network([['a2', 'a3'], ['a3', 'a4'], ['a3', 'b3'], ['a4', 'b1']], { deferring: ['a3'], holders: ['a4'] })
+  const chain = network([['a2', 'a3'], ['a3', 'a4'], ['a3', 'b3'], ['a4', 'b1']], { deferring: ['a3'], holders: ['a4'], oneCopy: true })
   chain.lane('a2').publish(chain.space, updates('w~1', 1))
   chain.run()
   assert.equal(chain.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a2>a3:0', 'a3>a4:3', 'a4>b1:1'])
   // a writer holding a far link that is not its origin's carrier sends its own copy only in its region
-  const writer = network([['a1', 'a2'], ['a1', 'b1'], ['a2', 'b2']], { deferring: ['a1'] })
+  const writer = network([['a1', 'a2'], ['a1', 'b1'], ['a2', 'b2']], { deferring: ['a1'], oneCopy: true })
   writer.lane('a1').publish(writer.space, updates('w~1', 1))
   writer.run()
   assert.equal(writer.sent.map(s => `${s.from}>${s.to}:${s.hop}`), ['a1>a2:0', 'a2>b2:1'])

@@ -29,7 +29,7 @@ function mulberry32 (seed: number): () => number {
 let clock = 0
 
 function eu (self = 'e1', crossLinks = 2): RegionLinks {
-  const r = new RegionLinks(self, 'eu', crossLinks, () => clock)
+  const r = new RegionLinks(self, 'eu', crossLinks, { oneCopy: true, now: () => clock })
   for (const p of ['a1', 'b1', 'c1', 'd1', 'e1', 'f1']) if (p !== self) r.learn(p, 'eu')
   for (const p of ['a2', 'b2']) r.learn(p, 'us')
   return r
@@ -171,7 +171,7 @@ function settle (seed: number, n: number, degree: number, crossLinks: number): {
   for (let i = 1; i < n; i++) link(ids[i] as string, ids[Math.floor(random() * i)] as string) // a spanning tree: connected
   for (const id of ids) while ((adj.get(id)?.size ?? 0) < degree) link(id, ids[Math.floor(random() * n)] as string)
   const nodes = new Map(ids.map((id) => {
-    const r = new RegionLinks(id, 'eu', crossLinks, () => clock)
+    const r = new RegionLinks(id, 'eu', crossLinks, { oneCopy: true, now: () => clock })
     for (const other of ids) if (other !== id) r.learn(other, 'eu')
     r.learn('far', 'us')
     return [id, r]
@@ -236,7 +236,17 @@ test('of a region\'s link holders, one carries each origin\'s writes across; eac
   e1.heard('f1', { holds: false, holders: ['d1'] })
   assert.ok(origins.some((o) => !e1.carries(o, ['d1', 'f1', 'b2'])), 'a claim told again by another neighbour (links rotate): still settled')
   e1.heard('d1', { holds: true, holders: ['c1'] })
-  assert.ok(origins.every((o) => e1.carries(o, ['d1', 'b2'])), 'a changed report: every origin again for a while')
+  assert.ok(origins.some((o) => !e1.carries(o, ['d1', 'b2'])), 'what a neighbour relays changed (links rotate): still settled')
+  e1.heard('d1', { holds: false, holders: ['c1'] })
+  e1.heard('d1', { holds: true, holders: ['c1'] })
+  assert.ok(origins.every((o) => e1.carries(o, ['d1', 'b2'])), 'a neighbour\'s far link went and came: every origin again for a while')
+  clock += CARRY_SETTLE_MS
+  assert.ok(origins.some((o) => !e1.carries(o, ['d1', 'b2'])))
+  // d1 disconnects from e1; f1 still tells of d1's claim, so without the wait e1 would leave some origins to d1
+  e1.report(['b2', 'f1'])
+  assert.ok(origins.every((o) => e1.carries(o, ['b2', 'f1'])), 'a neighbour holding a far link gone: every origin again for a while')
+  clock += CARRY_SETTLE_MS
+  assert.ok(origins.some((o) => !e1.carries(o, ['b2', 'f1'])), 'then d1, told of by f1, carries its share')
   const c1 = eu('c1')
   c1.heard('f1', { holds: false, holders: ['e1'] })
   const direct = eu('c1')
@@ -249,6 +259,13 @@ test('of a region\'s link holders, one carries each origin\'s writes across; eac
   // e1 does not know of d1 (no report): it carries every origin, d1 its share; none is lost
   const alone = eu('e1')
   assert.ok(origins.every((o) => alone.carries(o, ['f1'])))
+  // crossRegionCopies 'each-link' (the default): every holder carries every origin
+  const each = new RegionLinks('e1', 'eu', 2, { now: () => clock })
+  each.learn('d1', 'eu')
+  each.learn('a2', 'us')
+  each.heard('d1', { holds: true, holders: [] })
+  clock += CARRY_SETTLE_MS
+  assert.ok(origins.every((o) => each.carries(o, ['d1'])), 'each link carries')
   // a second far region known: far links may go to either, a claim does not say which, so every holder carries
   e1.learn('z3', 'ap')
   assert.ok(origins.every((o) => e1.carries(o, ['d1'])))

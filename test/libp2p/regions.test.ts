@@ -161,7 +161,7 @@ test('HELLO and PEERS carry regions as optional trailing fields, readable as bef
 })
 
 test('bad region options are refused with E_INVALID_OPTION', async () => {
-  for (const options of [{ region: 'x'.repeat(65) }, { region: 7 }, { crossRegionLinks: 0 }, { crossRegionLinks: 1 }, { crossRegionLinks: 1.5 }]) {
+  for (const options of [{ region: 'x'.repeat(65) }, { region: 7 }, { crossRegionLinks: 0 }, { crossRegionLinks: 1 }, { crossRegionLinks: 1.5 }, { crossRegionCopies: 'two' }, { crossRegionCopies: 1 }]) {
     try {
       await createLibp2pTransport({ listen: ['/ip4/127.0.0.1/tcp/0'], ...options } as never)
       assert.unreachable(`accepted ${JSON.stringify(options)}`)
@@ -169,6 +169,7 @@ test('bad region options are refused with E_INVALID_OPTION', async () => {
       assert.instance(error, MeshCacheError)
       assert.is((error as MeshCacheError).code, 'E_INVALID_OPTION')
       if ('crossRegionLinks' in options) assert.match((error as MeshCacheError).message, /crossRegionLinks/)
+      if ('crossRegionCopies' in options) assert.match((error as MeshCacheError).message, /crossRegionCopies.*'each-link' or 'one'/)
     }
   }
 })

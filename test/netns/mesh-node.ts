@@ -6,7 +6,7 @@
  * env:  NODE_ID (optional, the cache's nodeId), REGION (optional, the cache's region), MODE ('replicate', the default, or 'invalidate'),
  *       IDENTITY (optional, the transport's pinned identity, from generateIdentity())
  *       KEEPALIVE_MS / PEER_TIMEOUT_MS / PROBE_MS (optional, the transport's keepaliveInterval / peerTimeout / probeInterval),
- *       MAX_PEERS (optional, the transport's maxPeers: a partial mesh), REGION_LINKS ('1': the transport gets REGION too, region links), CROSS_LINKS (its crossRegionLinks),
+ *       MAX_PEERS (optional, the transport's maxPeers: a partial mesh), REGION_LINKS ('1': the transport gets REGION too, region links), CROSS_LINKS (its crossRegionLinks), CROSS_COPIES ('one': its crossRegionCopies),
  *       REDIAL ('default': the transport's own redial timers instead of this script's fast ones),
  *       CLOCK_OFFSET_MS (optional: this process's Date.now runs that far ahead, or behind if negative: a skewed clock)
  * Requests: { id, op: 'set', key, value } | { id, op: 'delete', key } | { id, op: 'get', keys } |
@@ -73,6 +73,7 @@ const transport = await createLibp2pTransport({
   ...(process.env.MAX_PEERS ? { maxPeers: Number(process.env.MAX_PEERS) } : {}),
   ...(process.env.REGION && process.env.REGION_LINKS === '1' ? { region: process.env.REGION } : {}),
   ...(process.env.CROSS_LINKS ? { crossRegionLinks: Number(process.env.CROSS_LINKS) } : {}),
+  ...(process.env.CROSS_COPIES === 'one' ? { crossRegionCopies: 'one' as const } : {}),
   // RELAY_MIN_PEERS turns on the gossipsub relay tier from that many peers
   ...(process.env.RELAY_MIN_PEERS ? { gossipsub: { minPeers: Number(process.env.RELAY_MIN_PEERS) } } : {}),
 })

@@ -27,7 +27,8 @@
  *                                                              its close is not a loss to redial at the bound;
  *                                                              older readers drop it as an unknown type, harmlessly
  *   VIEW(10)    := holds:u8 • uvarint(n) • n × string(peerId)  region links (region-view.ts): whether the sender holds a
- *                                                              far link, and which of its same-region neighbours said
+ *                                                              far link up in a namespace (regions.ts `carries` chooses
+ *                                                              the lane's carriers by it), and which of its same-region neighbours said
  *                                                              they do; older readers drop it as an unknown type (they
  *                                                              keep more far links, as before)
  *

@@ -139,6 +139,8 @@ export interface FastLaneHost {
   regionOf (peer: string): string | undefined
   /** Whether we send writes of `origin` across, of our region's link holders (regions.ts `carries`; true without regions). */
   carries (origin: string): boolean
+  /** Whether a write crosses once to a far region (crossRegionCopies 'one'): over one far link of it, not each. */
+  readonly oneCopy: boolean
   /** Whether `peer`, of our region, said it holds a far link (VIEW, region-view.ts; false without regions). */
   holdsFar (peer: string): boolean
   /** Writes `envelopes` to `peer`'s stream without waiting; false if not written (gone, or saturated). */
@@ -216,7 +218,9 @@ export class FastLane {
     } else {
       // a LAST copy crossed into our region somewhere: on only if we know where it was written, not to go back
       const crossed = this.#cross(ns, frame, key, from, undefined, hop === Hop.LAST)
-      if (crossed === 0 && hop === Hop.WRITER) this.#send(ns, frame, Hop.HOLDER, from, peer => this.#host.holdsFar(peer))
+      // not sent across here: on to the neighbours holding far links, one of which may carry it (a holder that
+      // left it to another passes a holder's copy on too, to reach the carrier in direct hops, not gossipsub's)
+      if (crossed === 0 && (hop === Hop.WRITER || hop === Hop.HOLDER)) this.#send(ns, frame, Hop.HOLDER, from, peer => this.#host.holdsFar(peer))
       this.#send(ns, frame, Hop.LAST, from, peer => !this.#host.isFar(peer) && this.#host.missesRegionWrites(ns, peer))
     }
     this.#host.deliver(ns, from, frame)
@@ -249,23 +253,23 @@ export class FastLane {
   /**
    * Which far peers take the frame keyed `key`: if we carry its origin's
    * writes, of our region's link holders (regions.ts `carries`, asked once,
-   * when a far peer would take it; the others count it deferred), one far
-   * peer of each region, the first whose stream takes it (`took`): its far
-   * end passes it on in its region, so a second link to the same region
-   * would carry a second copy.
+   * when a far peer would take it; the others count it deferred), every far
+   * peer, or with `oneCopy` one far peer of each region, the first whose
+   * stream takes it (`took`): its far end passes it on in its region, so a
+   * second link to the same region would carry a second copy.
    */
   #across (key: string): { to: (peer: string) => boolean, took: (peer: string) => void } {
     let carries: boolean | undefined
-    const reached = new Set<string | undefined>()
+    let reached: Set<string | undefined> | undefined // far regions a copy went to (oneCopy)
     return {
       to: peer => {
         if (carries === undefined) {
           carries = this.#host.carries(key.slice(0, key.indexOf('/')))
           if (!carries) this.#host.stats.fastLaneDeferred++
         }
-        return carries && !reached.has(this.#host.regionOf(peer))
+        return carries && reached?.has(this.#host.regionOf(peer)) !== true
       },
-      took: peer => { if (this.#host.isFar(peer)) reached.add(this.#host.regionOf(peer)) }
+      took: peer => { if (this.#host.oneCopy && this.#host.isFar(peer)) (reached ??= new Set()).add(this.#host.regionOf(peer)) }
     }
   }
 

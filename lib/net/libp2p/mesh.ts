@@ -74,7 +74,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     this.regions = this.#partial.regions
     this.#outbound = new OutboundStreams(this, peer => this.#crossed.kept(peer), opts.redialInterval, log)
     this.#fast = new FastLane({
-      stats: this.stats, peersOf: ns => this.peersOf(ns), isFar: peer => this.regions?.isFar(peer) ?? false, regionOf: peer => this.regions?.regionOf(peer), carries: origin => this.regions?.carries(origin, this.connectedPeers()) ?? true, holdsFar: peer => this.regions?.holdsFar(peer) ?? false,
+      stats: this.stats, peersOf: ns => this.peersOf(ns), isFar: peer => this.regions?.isFar(peer) ?? false, regionOf: peer => this.regions?.regionOf(peer), carries: origin => this.regions?.carries(origin, this.connectedPeers()) ?? true, oneCopy: this.regions?.oneCopy === true, holdsFar: peer => this.regions?.holdsFar(peer) ?? false,
       write: (peer, envelopes) => this.#links.get(peer)?.write(envelopes, opts.maxBufferedBytes) ?? false,
       deliver: (ns, from, frame) => { this.#namespaces.deliver(ns, from, frame) },
       relay: (ns, frame) => { this.relay?.publish(ns.name, frame, Infinity, true) },

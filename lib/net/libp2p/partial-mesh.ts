@@ -50,7 +50,7 @@ export class PartialMesh {
     this.#maxPeers = opts.maxPeers
     this.#self = self
     this.#log = log
-    this.regions = opts.maxPeers !== Infinity && opts.region !== '' ? new RegionLinks(self, opts.region, opts.crossRegionLinks) : undefined
+    this.regions = opts.maxPeers !== Infinity && opts.region !== '' ? new RegionLinks(self, opts.region, opts.crossRegionLinks, { oneCopy: opts.crossRegionCopies === 'one' }) : undefined
     this.#view = this.regions !== undefined ? new RegionView(this.regions, host) : undefined
   }
 

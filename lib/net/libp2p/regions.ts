@@ -26,13 +26,20 @@
  * afresh by a connected neighbour, two hops at most, so a holder that lost
  * its far link, or died, stops counting within a report or two (or liveness).
  *
+ * With crossRegionCopies 'one' the same claims choose who carries a write
+ * across (`carries`): of the holders a node knows of, the one that ranks
+ * first for the writer's origin, once the far links have been still for
+ * CARRY_SETTLE_MS; before that, with more than one far region, and by
+ * default, every holder (fast-lane.ts).
+ *
  * Peers of unknown region (no HELLO or PEERS told it yet) are dialled as
  * before; with no region set on this node, nothing changes.
  */
 /**
- * How long after the claims a node knows last changed its region's link
- * holders all carry writes across (`carries`), as before one copy a region
- * pair: gossipsub's heartbeat is 1 s, and its meshes take a few to settle.
+ * With crossRegionCopies 'one', how long after a node started, or its own or
+ * a neighbour's far link came or went, it carries every write across
+ * (`carries`) as a region's every holder does by default: a claim may be a
+ * moment stale, and gossipsub's heartbeat is 1 s, its meshes take a few to settle.
  */
 export const CARRY_SETTLE_MS = 5_000
 
@@ -52,18 +59,22 @@ export class RegionLinks {
   /** The regions other than ours that peers are known to be in. */
   readonly #farRegions = new Set<string>()
 
-  /** When the claims this node knows (its own included) last changed (`now`'s ms); `carries` waits CARRY_SETTLE_MS after. */
-  #movedAt = -Infinity
-  /** Our own claim as last reported, and the holders claimed to us (`#claimsMaybeMoved`). */
+  /** When far links here last moved (`now`'s ms: ours, or a neighbour's), or we started; `carries` waits CARRY_SETTLE_MS after. */
+  #movedAt: number
+  /** Our own claim as last reported. */
   #holds = false
-  #claimed = ''
   readonly #now: () => number
 
-  constructor (self: string, region: string, crossLinks: number, now: () => number = () => performance.now()) {
+  /** crossRegionCopies 'one': a single holder carries each origin's writes (`carries`); else every holder does. */
+  readonly oneCopy: boolean
+
+  constructor (self: string, region: string, crossLinks: number, options: { oneCopy?: boolean, now?: () => number } = {}) {
     this.#self = self
     this.#region = region
     this.#crossLinks = crossLinks
-    this.#now = now
+    this.oneCopy = options.oneCopy ?? false
+    this.#now = options.now ?? (() => performance.now())
+    this.#movedAt = this.#now()
   }
 
   /** Records `peer`'s region ('' is unknown and changes nothing). */
@@ -114,20 +125,9 @@ export class RegionLinks {
 
   /** Records what neighbour `peer` reported (VIEW). */
   heard (peer: string, report: RegionReport): void {
+    // a neighbour's own far link came or went: links are moving (what it relays changes as links rotate: not counted)
+    if ((this.#heard.get(peer)?.holds ?? false) !== report.holds) this.#moved()
     this.#heard.set(peer, report)
-    this.#claimsMaybeMoved()
-  }
-
-  /** Notes the time if the holders claimed to us (by all our neighbours together) are not those of before. */
-  #claimsMaybeMoved (): void {
-    const claimed = new Set<string>()
-    for (const [peer, report] of this.#heard) {
-      if (!this.isNear(peer)) continue
-      if (report.holds) claimed.add(peer)
-      for (const h of report.holders) if (h !== this.#self) claimed.add(h)
-    }
-    const key = [...claimed].sort().join()
-    if (key !== this.#claimed) { this.#claimed = key; this.#moved() }
   }
 
   #moved (): void {
@@ -151,8 +151,9 @@ export class RegionLinks {
   }
 
   /**
-   * Whether this node is the one of its region's link holders that sends
-   * writes of `origin` across (SPEC.md §11.4, one copy a region pair): of the
+   * Whether this node sends writes of `origin` across: with `oneCopy`
+   * (crossRegionCopies 'one'; else always), whether it is the one of its
+   * region's link holders that does (SPEC.md §11.4, one copy a region pair): of the
    * holders it knows of (itself, and the claims its connected neighbours of
    * its region report, as `standsDown` counts them), the one whose id ranks
    * first for `origin` (rendezvous hashing: each origin has its carrier, and
@@ -161,8 +162,9 @@ export class RegionLinks {
    * carrier, and one that knows of fewer holders counts itself one more
    * readily. With more than one far region known, far links go to different
    * regions and a claim does not say which: every holder carries (true).
-   * So does every holder for CARRY_SETTLE_MS after the holders claimed to it
-   * last changed (not which neighbour tells of them: links rotate): a claim can be a moment stale (a carrier that just let its far
+   * So does every holder for CARRY_SETTLE_MS after it started, or its own
+   * far link or a neighbour's came or went (not what neighbours relay: that
+   * changes as links rotate): a claim can be a moment stale (a carrier that just let its far
    * link go), and while links move, gossipsub's meshes on both sides are
    * being rebuilt, and one copy entering the far region at one far end left
    * an instance there to a repair now and then (15+15 instances, writes
@@ -170,7 +172,7 @@ export class RegionLinks {
    * some runs); several far ends cover it, as before.
    */
   carries (origin: string, connected: Iterable<string>): boolean {
-    if (this.#farRegions.size !== 1 || this.#now() - this.#movedAt < CARRY_SETTLE_MS) return true
+    if (!this.oneCopy || this.#farRegions.size !== 1 || this.#now() - this.#movedAt < CARRY_SETTLE_MS) return true
     const mine = rank(origin, this.#self)
     for (const peer of connected) {
       const report = this.isNear(peer) ? this.#heard.get(peer) : undefined
@@ -189,9 +191,11 @@ export class RegionLinks {
    */
   report (connected: readonly string[], up: (peer: string) => boolean = () => true): RegionReport {
     const live = new Set(connected)
-    let gone = false
-    for (const peer of this.#heard.keys()) if (!live.has(peer)) { this.#heard.delete(peer); gone = true }
-    if (gone) this.#claimsMaybeMoved() // its claims may be gone with it
+    for (const [peer, heard] of this.#heard) {
+      if (live.has(peer)) continue
+      this.#heard.delete(peer)
+      if (heard.holds) this.#moved() // a neighbour holding a far link gone
+    }
     const holders: string[] = []
     for (const peer of connected) {
       if (this.holdsFar(peer)) holders.push(peer)
