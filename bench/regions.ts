@@ -16,7 +16,7 @@
  */
 import { cutAndHeal, measurePropagation, percentile, startRegions } from '../test/netns/regions.ts'
 import type { TransportStats } from '../lib/net/libp2p/stats.ts'
-import { parseCli } from '../test/helpers/cli.ts'
+import { numberOption, parseCli } from '../test/helpers/cli.ts'
 
 const USAGE = `usage: npm run bench:regions -- [--sizes 3,3] [--delay 40] [--writes 100] [--cuts 5000,8000] [--no-cut]
   [--timers 2000,6000] [--max-peers N] [--cross-links N] [--region-links] [--stagger ms] [--settle ms] [--one-copy]   (root: network namespaces)`
@@ -39,15 +39,16 @@ const values = parseCli(USAGE, {
 })
 const sizes = values.sizes.split(',').map(Number) as [number, number]
 const delayMs = Number(values.delay)
+const settleMs = numberOption('bench:regions', 'settle', values.settle, 0)
 const [keepalive, peerTimeout] = values.timers.split(',')
 const f = (ms: number): string => ms.toFixed(1)
 
 const maxPeers = values['max-peers']
 const r = await startRegions({ sizes, delayMs, ...(values.stagger === '' ? {} : { staggerMs: Number(values.stagger) }), env: { KEEPALIVE_MS: keepalive ?? '2000', PEER_TIMEOUT_MS: peerTimeout ?? '6000', REDIAL: 'default', ...(maxPeers === '' ? {} : { MAX_PEERS: maxPeers }), ...(values['cross-links'] === '' ? {} : { CROSS_LINKS: values['cross-links'] }), REGION_LINKS: values['region-links'] ? '1' : '0', ...(values['one-copy'] ? { CROSS_COPIES: 'one' } : {}) } })
 try {
-  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}${values['cross-links'] === '' ? '' : `, crossRegionLinks ${values['cross-links']}`}${values['region-links'] ? `, region links${values['one-copy'] ? ' (one copy a region pair)' : ''}` : ', no region links'}`}${values.stagger === '' ? '' : `, second region started ${values.stagger} ms later`}, ${values.writes} writes${values.settle === '0' ? '' : `, ${values.settle} ms after the warm-up`}`)
+  console.log(`bench:regions: ${sizes.join('+')} instances, one-way link delay ${delayMs} ms, ${maxPeers === '' ? 'full mesh' : `partial mesh maxPeers ${maxPeers}${values['cross-links'] === '' ? '' : `, crossRegionLinks ${values['cross-links']}`}${values['region-links'] ? `, region links${values['one-copy'] ? ' (one copy a region pair)' : ''}` : ', no region links'}`}${values.stagger === '' ? '' : `, second region started ${values.stagger} ms later`}, ${values.writes} writes${settleMs === 0 ? '' : `, ${settleMs} ms after the warm-up`}`)
   await measurePropagation(r, 10, 'warm')
-  await new Promise((resolve) => setTimeout(resolve, Number(values.settle)))
+  await new Promise((resolve) => setTimeout(resolve, settleMs))
   await r.lab.proxyHolds()
   const statsOf = async (): Promise<TransportStats[]> => await Promise.all(r.children.map(async (_, i) => (await r.ask(i, { op: 'transport-stats' })).value as TransportStats))
   const before = await statsOf()
