@@ -17,11 +17,14 @@
  *   core, the core tells us: FrameHandler.regionOf); so does a LAST copy,
  *   once the writer's region is known: a region between two that share no
  *   link passes their writes on, and none goes back where it came from;
+ *   with crossRegionCopies 'one', only if we carry the writer's writes, of
+ *   our region's holders (regions.ts `carries`), and one copy a far region;
  * - a writer's own copy (WRITER) that we cannot send across, holding no far
- *   link, goes to our own-region neighbours that said they hold one (VIEW,
- *   region-view.ts; hop HOLDER), which send it across as above: with few
- *   holders in a region (they stand down, regions.ts) a write would
- *   otherwise reach one through gossipsub's hops first;
+ *   link (or leaving it to the carrier), goes to our own-region neighbours
+ *   that said they hold one (VIEW, region-view.ts; hop HOLDER), which send
+ *   it across as above, and a HOLDER copy we do not send across goes on the
+ *   same way: with few holders in a region (they stand down, regions.ts) a
+ *   write would otherwise reach one through gossipsub's hops first;
  * - a frame from a far neighbour goes on to our neighbours of our own
  *   region (hop LAST), and, if it came by the lane, into gossipsub here, on
  *   our region's topic (relay.ts regionTopicOf): writes are published there,
