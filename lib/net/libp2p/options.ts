@@ -161,7 +161,7 @@ export interface Libp2pTransportOptions {
    * writes once the far links have been still for 5 s (every link while they
    * move): one copy a region pair, for less cross-region traffic, paid in
    * latency in the far region (one far end spreads it: at 8+8 instances
-   * p50 5.2-7.2 ms over the link against 3.2) and in a repair when the one
+   * p50 5.2-7.2 ms after the link delay against 3.2-4.5) and in a repair when the one
    * copy is lost.
    * @default 'each-link'
    */
