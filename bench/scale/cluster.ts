@@ -42,6 +42,8 @@ export interface ScaleOptions {
   regionLinks?: boolean
   /** The last this many instances set no region (the others are split into `regions`): a mesh that mixes both. */
   regionless?: number
+  /** With region links, the transport's crossRegionCopies (SPEC.md §11.4). */
+  crossRegionCopies?: 'each-link' | 'one'
 }
 
 /** The region of instance `index` of `n` in `regions` contiguous blocks. */
@@ -123,7 +125,7 @@ export class ScaleCluster {
   /** Starts the hosts: the first one alone, then the others bootstrapped to its first three instances. */
   static async start (options: ScaleOptions): Promise<ScaleCluster> {
     const psk = randomBytes(32).toString('hex')
-    const base = { psk, ...(options.maxPeers !== undefined ? { maxPeers: options.maxPeers } : {}), regionLinks: options.regionLinks === true }
+    const base = { psk, ...(options.maxPeers !== undefined ? { maxPeers: options.maxPeers } : {}), regionLinks: options.regionLinks === true, ...(options.crossRegionCopies !== undefined ? { crossRegionCopies: options.crossRegionCopies } : {}) }
     const regioned = options.instances - (options.regionless ?? 0)
     const regions = Array.from({ length: options.instances }, (_, i) => i < regioned ? regionOf(i, regioned, options.regions ?? 1) : '')
     const withRegions = (first: number, count: number): Record<string, unknown> => ({ ...base, regions: regions.slice(first, first + count) })

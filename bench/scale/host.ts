@@ -2,7 +2,7 @@
  * One process hosting several meshcache instances, each with its own libp2p
  * node and port (bench:scale, test/mesh/scale.test.ts). Driven over IPC.
  *
- * argv: JSON { instances, first, bootstrap: string[], psk, maxPeers?, regions?: string[], regionLinks? }
+ * argv: JSON { instances, first, bootstrap: string[], psk, maxPeers?, regions?: string[], regionLinks?, crossRegionCopies? }
  *   `first` is the global index of this host's first instance; `regions` the region of each instance
  *   here (a label in `peers()`; with `regionLinks`, the transport's too: region links, SPEC.md §11.4).
  * Requests (each { id, op, ... }, answered { id, value }):
@@ -25,7 +25,7 @@ import { createLibp2pTransport, type Libp2pTransport } from '../../lib/net/libp2
 import { prefixLogger } from '@libp2p/logger'
 import type { Transport } from '../../lib/net/transport.ts'
 
-interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers?: number, mode?: 'invalidate' | 'replicate', regions?: string[], regionLinks?: boolean }
+interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers?: number, mode?: 'invalidate' | 'replicate', regions?: string[], regionLinks?: boolean, crossRegionCopies?: 'each-link' | 'one' }
 type Request =
   | { id: number, op: 'addrs' }
   | { id: number, op: 'await-peers', count: number }
@@ -63,7 +63,7 @@ for (let i = 0; i < config.instances; i++) {
     peers: bootstrap,
     psk: `/key/swarm/psk/1.0.0/\n/base16/\n${config.psk}\n`,
     ...(config.maxPeers !== undefined ? { maxPeers: config.maxPeers } : {}),
-    ...(config.regionLinks === true && region !== '' ? { region } : {}),
+    ...(config.regionLinks === true && region !== '' ? { region, ...(config.crossRegionCopies !== undefined ? { crossRegionCopies: config.crossRegionCopies } : {}) } : {}),
     // DEBUG='i*:meshcache:*' shows which instance logged what
     logger: prefixLogger(`i${config.first + i}`),
   })

@@ -18,7 +18,10 @@
  * each size also runs the partial mesh with region links (SPEC.md §11.4),
  * beside the same mesh with the regions as labels only: connections across
  * regions, and what crosses per write (gossipsub copies received from a far
- * neighbour, plus fast-lane copies sent over far links).
+ * neighbour, plus fast-lane copies sent over far links). `--one-copy` sets
+ * crossRegionCopies 'one' there, and `--settle ms` waits that long after
+ * membership formed before the writes (one copy begins once the far links
+ * have been still for a few seconds).
  *
  * Writes a plot (propagation p99 and messages per write against n) as SVG
  * and, through headless Chromium, PNG: `--plot docs/bench-scale.png`.
@@ -29,12 +32,12 @@ import { writeFileSync } from 'node:fs'
 import { ScaleCluster, type InstanceStats, type WriteResult } from './cluster.ts'
 import { percentile, table, ms, count } from '../mesh/stats.ts'
 import { renderPlot, type Series } from './plot.ts'
-import { parseCli } from '../../test/helpers/cli.ts'
+import { numberOption, parseCli } from '../../test/helpers/cli.ts'
 
 const GOSSIPSUB_D = 6
 
 const USAGE = `usage: npm run bench:scale -- [--sizes 10,25,50,100] [--full-up-to 50] [--max-peers 8] [--per-process 10]
-  [--writes 100] [--rate 20] [--partition] [--plot file.png] [--regions N]`
+  [--writes 100] [--rate 20] [--partition] [--plot file.png] [--regions N] [--one-copy] [--settle ms]`
 const values = parseCli(USAGE, {
   sizes: { type: 'string', default: '10,25,50,100' },
   'full-up-to': { type: 'string', default: '50' },
@@ -45,6 +48,10 @@ const values = parseCli(USAGE, {
   partition: { type: 'boolean', default: false },
   plot: { type: 'string', default: '' },
   regions: { type: 'string', default: '1' },
+  // with --regions: region links carry one copy of a write a region pair (crossRegionCopies 'one')
+  'one-copy': { type: 'boolean', default: false },
+  // a wait after membership formed, before the writes (one copy begins once the far links have been still a while)
+  settle: { type: 'string', default: '0' },
 })
 const sizes = String(values.sizes).split(',').map(Number)
 const fullUpTo = Number(values['full-up-to'])
@@ -53,6 +60,7 @@ const perProcess = Number(values['per-process'])
 const writeCount = Number(values.writes)
 const rate = Number(values.rate)
 const regions = Number(values.regions)
+const settleMs = numberOption('bench:scale', 'settle', values.settle, 0)
 
 type Mode = 'partial' | 'region links' | 'full'
 interface Row { n: number, mode: Mode, farConns?: number, acrossPerWrite?: number, startMs: number, formedMs: number, phaseMs: number, p50: number, p99: number, reached: number, perWrite: number, updatesPerWrite: number, awarenessPerWrite: number, directPerWrite: number, lanePerWrite: number, deliveredPerWrite: number[], connMax: number, connMean: number, heapMb: number, partitionMs?: number, firstCrossMs?: number, tail?: string }
@@ -161,7 +169,7 @@ function distances (cluster: ScaleCluster, stats: InstanceStats[], writer: (i: n
 
 async function measure (n: number, mode: Mode, partition: boolean): Promise<Row> {
   const started = performance.now()
-  const cluster = await ScaleCluster.start({ instances: n, perProcess, ...(mode !== 'full' ? { maxPeers } : {}), regions, regionLinks: mode === 'region links' })
+  const cluster = await ScaleCluster.start({ instances: n, perProcess, ...(mode !== 'full' ? { maxPeers } : {}), regions, regionLinks: mode === 'region links', ...(values['one-copy'] ? { crossRegionCopies: 'one' as const } : {}) })
   // Every process has started all its instances (libp2p nodes listening, caches joined): what is left of
   // `formedMs` after this is membership spreading.
   const startMs = performance.now() - started
@@ -171,6 +179,7 @@ async function measure (n: number, mode: Mode, partition: boolean): Promise<Row>
       await cluster.awaitMembership(180_000)
       formedMs = performance.now() - started
     } catch { /* not formed within 3 min: measured anyway, `reached` shows it */ }
+    await sleep(settleMs)
     const initial = await cluster.stats()
     const before = messages(initial)
     const phaseStart = performance.now()
@@ -226,7 +235,7 @@ async function measure (n: number, mode: Mode, partition: boolean): Promise<Row>
 }
 
 const rows: Row[] = []
-process.stdout.write(`bench:scale: sizes ${sizes.join(', ')}; partial mesh maxPeers ${maxPeers} (gossipsub D=${GOSSIPSUB_D}); full mesh up to ${fullUpTo}; ${perProcess} instances a process; ${writeCount} writes at ${rate}/s${regions > 1 ? `; ${regions} regions (labels; and the partial mesh with region links)` : ''}\n`)
+process.stdout.write(`bench:scale: sizes ${sizes.join(', ')}; partial mesh maxPeers ${maxPeers} (gossipsub D=${GOSSIPSUB_D}); full mesh up to ${fullUpTo}; ${perProcess} instances a process; ${writeCount} writes at ${rate}/s${regions > 1 ? `; ${regions} regions (labels; and the partial mesh with region links${values['one-copy'] ? ', one copy a region pair' : ''})` : ''}${settleMs > 0 ? `; writes ${settleMs} ms after membership formed` : ''}\n`)
 const modes: Mode[] = regions > 1 ? ['partial', 'region links', 'full'] : ['partial', 'full']
 for (const n of sizes) {
   for (const mode of modes) {
