@@ -60,7 +60,7 @@ function network (links: Array<[string, string]>, opts: { regions?: boolean, wri
       // `x…` instances have no region (so are far from nobody) and join no region's topic
       isFar: peer => opts.regions !== false && peer[0] !== name[0] && peer[0] !== 'x' && name[0] !== 'x',
       regionOf: peer => opts.regions !== false && peer[0] !== 'x' ? peer[0] : undefined,
-      // the holders in `deferring` leave every origin's writes to another holder of their region (regions.ts carries)
+      // with oneCopy, the holders in `deferring` leave every origin's writes to another holder of their region (regions.ts carries)
       carries: () => !(opts.deferring ?? []).includes(name),
       oneCopy: opts.oneCopy ?? false,
       // the neighbours of our region that said (VIEW) they hold a far link
@@ -149,7 +149,7 @@ test('a writer\'s copy goes to holders only from an instance that could not send
   assert.ok(!own.sent.some(s => s.hop === Hop.HOLDER), 'a holder passed a copy to another holder')
   assert.ok(own.sent.some(s => s.from === 'a3' && s.to === 'b3' && s.hop === Hop.CROSSED))
   // a copy that came through gossipsub is not passed on to holders (gossipsub brings it to them too)
-  const chain = network([['a3', 'a4'], ['a4', 'a5'], ['a5', 'b1'], ['a4', 'b2']], { holders: ['a4', 'a5'], deferring: ['a4'] })
+  const chain = network([['a3', 'a4'], ['a4', 'a5'], ['a5', 'b1'], ['a4', 'b2']], { holders: ['a4', 'a5'], deferring: ['a4'], oneCopy: true })
   chain.lane('a3').receive(chain.space, 'x', updates('warm~1', 1), Hop.LAST) // a lane runs at a3 (else gossipsub's copies skip it)
   chain.lane('a3').receive(chain.space, 'a9', updates('w~1', 2), RELAYED)
   chain.run()

@@ -124,10 +124,14 @@ export function fastLaneKey (frame: Uint8Array): string | undefined {
   return id === undefined ? undefined : `${id}/${frame.length}`
 }
 
+/** The writer (origin) of the frame keyed `key`: origin / first sequence number / length (fastLaneKey); an origin holds no '/' (SPEC §1). */
+function originOf (key: string): string {
+  return key.slice(0, key.indexOf('/'))
+}
+
 /** The region the writer of the frame keyed `key` announced, if known and not none ('' is none). */
 function writtenIn (ns: LocalNamespace, key: string): string | undefined {
-  // key: origin / first sequence number / length (fastLaneKey); an origin holds no '/' (SPEC §1: a node id and an incarnation)
-  const region = ns.handler.regionOf?.(key.slice(0, key.indexOf('/')))
+  const region = ns.handler.regionOf?.(originOf(key))
   return region === '' ? undefined : region
 }
 
@@ -247,8 +251,10 @@ export class FastLane {
     return this.#send(ns, frame, Hop.CROSSED, from, peer => {
       if (!this.#host.isFar(peer)) return false
       if (!asked) { asked = true; written = writtenIn(ns, key) }
+      if (needOrigin && written === undefined) return false
+      // a far peer's region is known (isFar), so neither matches when undefined
       const region = this.#host.regionOf(peer)
-      if (written === undefined ? needOrigin || (cameFrom !== undefined && region === cameFrom) : region === written || region === cameFrom) return false
+      if (region === written || region === cameFrom) return false
       return across.to(peer)
     }, across.took)
   }
@@ -267,7 +273,8 @@ export class FastLane {
     return {
       to: peer => {
         if (carries === undefined) {
-          carries = this.#host.carries(key.slice(0, key.indexOf('/')))
+          // with a copy a far link every holder carries: not asked (it would list our connections for nothing)
+          carries = !this.#host.oneCopy || this.#host.carries(originOf(key))
           if (!carries) this.#host.stats.fastLaneDeferred++
         }
         return carries && reached?.has(this.#host.regionOf(peer)) !== true
