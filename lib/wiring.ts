@@ -29,6 +29,7 @@ import { ClockSkew } from './observe/clock-skew.ts'
 import { metadataBytes } from './observe/inspect.ts'
 import { addMetricSource } from './observe/exporter.ts'
 import { tierMetricSource } from './observe/tier-metrics.ts'
+import { transportMetricSource } from './observe/transport-metrics.ts'
 import { attachTier, type TierLink } from './tiers/link.ts'
 import type { Tier, TierFailure } from './tiers/tier.ts'
 import { jsonCodec, resolveCodec, type ValueCodec } from './value-codec.ts'
@@ -84,6 +85,8 @@ export class Wiring<V extends {}> {
     this.#log = options.logger
     this.transport = transport
     this.#ownsTransport = ownsTransport
+    // the transport's counters reach the exporters beside the cache's (lib/observe/transport-metrics.ts)
+    if (typeof transport.stats === 'function') addMetricSource(cache, transportMetricSource(() => transport.stats?.() ?? {}))
     this.origin = `${options.nodeId}~${newIncarnation(options.now())}`
     this.#skew = new ClockSkew(options.maxClockSkew, (event) => {
       this.#log.warn(event, `clock skew: a timestamp from ${event.origin} (${event.seenIn}) is ${event.aheadMs} ms ahead of this instance's clock, ` +
@@ -269,6 +272,7 @@ export class Wiring<V extends {}> {
       ...this.derived.loadStats(),
       propagation: this.replica.lag.snapshot(),
       tier: this.link?.stats() ?? null, // null, not undefined: stats() stays JSON-safe (JSON drops undefined)
+      transport: this.transport.stats?.() ?? null,
     }
   }
 

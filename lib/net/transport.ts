@@ -76,6 +76,17 @@ export interface Transport {
    * function. A transport that cannot fail to connect (memory) omits it.
    */
   onPeerError?(listener: (event: PeerErrorEvent) => void): () => void
+  /**
+   * The transport's own counters, read when the cache's `stats()` is called
+   * or its exporters are scraped (lib/observe/transport-metrics.ts): numbers
+   * only, each a count that only grows but `connections`, a gauge. A
+   * transport shared by several caches reports the same figures in each.
+   * Omitted: the cache reports none (`stats().transport` is null).
+   */
+  stats?(): TransportCounters
   /** Stops the transport if the cache created it. */
   close?(): Promise<void>
 }
+
+/** A transport's counters by name (the libp2p transport's: `TransportStats`). */
+export type TransportCounters = Readonly<Record<string, number>>

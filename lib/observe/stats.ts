@@ -61,6 +61,7 @@ export class Counters {
 
 import type { PropagationStats } from './lag-histogram.ts'
 import type { EvictReason } from '../core/store.ts'
+import type { TransportCounters } from '../net/transport.ts'
 
 export interface CacheStats {
   /** `get`/`has` calls that found a value. */
@@ -134,4 +135,12 @@ export interface CacheStats {
    * (not undefined, which JSON would drop).
    */
   tier: Record<string, number | string> | null
+  /**
+   * The transport's counters (the libp2p transport's `TransportStats`:
+   * `connections`, `framesSent`, `droppedBackpressure`, `framesRelayed`,
+   * `fastLaneFar`…), for the whole transport, which may carry other
+   * namespaces too; null for a transport without counters (the memory
+   * network).
+   */
+  transport: TransportCounters | null
 }

@@ -16,6 +16,8 @@ import { prometheusExporter, registerMetrics } from '../../lib/observe/prometheu
 import { cluster } from '../helpers/cluster.ts'
 import { ask as askNode } from '../helpers/mesh-process.ts'
 import { startPrometheus } from '../helpers/prometheus-server.ts'
+import { transportFamilies } from '../../lib/observe/transport-metrics.ts'
+import { emptyStats } from '../../lib/net/libp2p/stats.ts'
 import { throwsCode } from '../helpers/assert-code.ts'
 
 type Json = Awaited<ReturnType<Registry['getMetricsAsJSON']>>
@@ -184,6 +186,9 @@ test('the README names every core metric and every stats() counter', async () =>
     }
     const counters = readme.slice(readme.indexOf('**Counters.**'), readme.indexOf('## ', readme.indexOf('**Counters.**')))
     for (const field of Object.keys(cache.stats())) assert.ok(counters.includes('`' + field + '`'), `README's counters lack ${field}`)
+    // The libp2p transport's families (the memory network above has none), and its counters in stats().transport.
+    for (const f of transportFamilies(emptyStats())) assert.ok(new RegExp('`' + f.name + '[`{]').test(table), `README's metric table lacks ${f.name}`)
+    for (const field of ['connections', 'framesSent', 'droppedBackpressure', 'fastLaneFar']) assert.ok(counters.includes('`' + field + '`'), `README's counters lack transport.${field}`)
   } finally {
     await c.close()
   }
@@ -192,7 +197,7 @@ test('the README names every core metric and every stats() counter', async () =>
 test('docs/alerts.yml passes promtool, and the README shows the same rules', async () => {
   const check = spawnSync(PROMTOOL, ['check', 'rules', ALERTS], { encoding: 'utf8' })
   assert.is(check.status, 0, check.stdout + check.stderr)
-  assert.match(check.stdout, /SUCCESS: 3 rules found/)
+  assert.match(check.stdout, /SUCCESS: 4 rules found/)
   const rules = readFileSync(ALERTS, 'utf8')
   const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8')
   const shown = [...readme.matchAll(/^\s*(- alert: \w+|expr: .+|for: \w+)$/gm)].map((m) => (m[1] as string).trim())
@@ -241,6 +246,21 @@ test('a real Prometheus server scrapes a 3-process mesh: p99 propagation and the
     assert.is(up.length, 3)
     const peers = await prom.query('meshcache_peers')
     assert.equal(peers.map((r) => r.value[1]), ['2', '2', '2'])
+    // The transport's figures beside the cache's: a full mesh of three, two connections each, and the 50 writes sent.
+    const connections = await prom.query('meshcache_transport_connections')
+    assert.equal(connections.map((r) => r.value[1]), ['2', '2', '2'])
+    const sent = await q('meshcache_transport_frames_sent_total{instance="127.0.0.1:' + procs[0]!.metricsPort + '"}')
+    assert.ok(sent !== undefined && sent >= 2, `p0's transport sent ${sent} frame copies`)
+    assert.is(await q('sum(meshcache_transport_frames_dropped_total)'), 0, 'nothing dropped on loopback')
+    // MeshcacheFramesDropped's expression selects real series (one per instance, at 0): the rule is not vacuous.
+    // increase() needs two scrapes of a series: polled, as above.
+    const droppedExpr = 'sum by (namespace, instance) (increase(meshcache_transport_frames_dropped_total{reason=~"backpressure|oversize"}[10m]))'
+    let dropped = await prom.query(droppedExpr)
+    for (let i = 0; i < 100 && dropped.length < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      dropped = await prom.query(droppedExpr)
+    }
+    assert.equal(dropped.map((r) => r.value[1]), ['0', '0', '0'])
 
     // The README's alert rules (docs/alerts.yml), evaluated by this server: a stale read on p1 fires the page.
     // The audit's counters start at 0 and Prometheus must see that first: increase() counts only what it saw rise.

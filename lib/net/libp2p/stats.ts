@@ -3,8 +3,11 @@
  * the mesh, its stream lifecycle, the partial-mesh bound and the healing of
  * silent peers all count into one object, and none of them owns it.
  */
-/** Counters for what the transport did and dropped; see `transport.stats()`. */
-export interface TransportStats {
+/**
+ * Counters for what the transport did and dropped; see `transport.stats()`.
+ * A type, not an interface, so that it is a `TransportCounters` (lib/net/transport.ts).
+ */
+export type TransportStats = {
   /** Frame copies handed to a peer's stream (one broadcast to 4 peers counts 4). */
   framesSent: number
   /** Frames delivered to a handler. */
