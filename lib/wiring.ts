@@ -117,6 +117,7 @@ export class Wiring<V extends {}> {
       broadcast: (frame) => this.#broadcast(frame),
       relays: () => this.#channel?.relays?.() === true,
       clockAhead: (origin, aheadMs) => { this.#skew.ahead(origin, aheadMs, 'membership') },
+      localPeer: () => this.#channel?.localPeer,
     })
     this.derived = new Derived<V>({
       now: options.now,

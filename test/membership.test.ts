@@ -44,6 +44,7 @@ test('peers() lists the live members with id, incarnation, region, namespaces an
   assert.is(pb?.region, 'us-east')
   assert.equal(pb?.namespaces, ['m'])
   assert.is(pb?.peer, 'n1')
+  assert.is(pb?.transportId, 'n1', 'its own transport id, announced')
   assert.is(pb?.incarnation, b.origin.split('~')[1])
   assert.is(pb?.seq, 0)
   await b.close()
@@ -130,6 +131,24 @@ test('states that are not member states are ignored', async () => {
   cap.deliver('peer', encodeFrame({ type: MessageType.AWARENESS, update: awarenessProtocol.encodeAwarenessUpdate(other, [other.clientID]) }))
   assert.equal(a.peers(), [])
   other.destroy()
+  await a.close()
+})
+
+test('a transport id is optional in a member state (older versions send none), and a bad one makes no member', async () => {
+  const cap = captureTransport()
+  const a = await createMeshCache<string>({ namespace: 'm', transport: cap.transport, syncInterval: 0 })
+  const member = (nodeId: string, extra: Record<string, unknown>) => {
+    const other = new awarenessProtocol.Awareness(new Y.Doc())
+    other.setLocalState({ origin: `${nodeId}~1`, nodeId, incarnation: '1', region: '', namespaces: ['m'], seq: 0, renewed: Date.now(), ...extra })
+    cap.deliver('relay', encodeFrame({ type: MessageType.AWARENESS, update: awarenessProtocol.encodeAwarenessUpdate(other, [other.clientID]) }))
+    other.destroy()
+  }
+  member('old', {})
+  member('new', { transportId: 'peer-of-new' })
+  member('number', { transportId: 7 })
+  member('long', { transportId: 'x'.repeat(201) })
+  assert.equal(a.peers().map((p) => [p.nodeId, p.peer, p.transportId]), [['new', 'relay', 'peer-of-new'], ['old', 'relay', undefined]])
+  assert.ok(!('transportId' in a.peers()[1]!), 'no key at all for a state without one')
   await a.close()
 })
 

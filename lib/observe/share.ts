@@ -90,7 +90,8 @@ export function takeSummary (cache: MeshCache<any>, recentStale: Array<[string, 
   for (const [, n] of p.buckets) { lag.push(n - previous); previous = n }
   lag.push(p.count - previous) // the +Inf bucket: the stats' buckets are finite
   const connected = new Set(cache.connectedPeers())
-  const cn = cache.peers().filter((m) => connected.has(m.peer)).map((m) => m.origin).slice(0, MAX_LISTED)
+  // A member's own transport id, not the neighbour its state came through (in a partial mesh, most members).
+  const cn = cache.peers().filter((m) => connected.has(m.transportId ?? m.peer)).map((m) => m.origin).slice(0, MAX_LISTED)
   const audit = cache.auditStats()
   const summary: StatsSummary = {
     v: SUMMARY_VERSION,

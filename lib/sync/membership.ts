@@ -50,6 +50,13 @@ export interface MemberState {
    * Optional on the wire: an instance of an older version sends none.
    */
   renewed?: number
+  /**
+   * The member's own transport id (the libp2p peer id its peers' `connectedPeers()`
+   * list), so that in a partial mesh a direct link can be told from a member
+   * heard through a neighbour (`PeerInfo.peer`). Optional on the wire: an
+   * instance of an older version sends none.
+   */
+  transportId?: string
 }
 
 export interface PeerInfo extends MemberState {
@@ -372,13 +379,18 @@ function isMemberState (s: unknown): s is MemberState {
   const m = s as MemberState
   return typeof m === 'object' && m !== null && typeof m.origin === 'string' && typeof m.nodeId === 'string' &&
     typeof m.incarnation === 'string' && typeof m.region === 'string' && Array.isArray(m.namespaces) &&
-    m.namespaces.every((n) => typeof n === 'string') && Number.isSafeInteger(m.seq) && m.seq >= 0
+    m.namespaces.every((n) => typeof n === 'string') && Number.isSafeInteger(m.seq) && m.seq >= 0 &&
+    (m.transportId === undefined || (typeof m.transportId === 'string' && m.transportId.length <= MAX_TRANSPORT_ID))
 }
+
+/** Longer than any transport id (a libp2p peer id is 52 characters). */
+const MAX_TRANSPORT_ID = 200
 
 function pick (s: MemberState): MemberState & { meta: Record<string, unknown> } {
   // A member's metadata is copied: a caller may change what peers() returned.
   const meta = isPlainObject(s.meta) && Object.keys(s.meta).length !== 0 ? structuredClone(s.meta) : {}
-  return { origin: s.origin, nodeId: s.nodeId, incarnation: s.incarnation, region: s.region, namespaces: [...s.namespaces], seq: s.seq, meta }
+  const info = { origin: s.origin, nodeId: s.nodeId, incarnation: s.incarnation, region: s.region, namespaces: [...s.namespaces], seq: s.seq, meta }
+  return s.transportId === undefined ? info : { ...info, transportId: s.transportId }
 }
 
 function isPlainObject (v: unknown): v is Record<string, unknown> {

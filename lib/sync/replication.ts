@@ -28,6 +28,8 @@ export interface ReplicationHost {
   relays (): boolean
   /** A member's renewal stamp was `aheadMs` past our clock, beyond maxClockSkew (lib/observe/clock-skew.ts). */
   clockAhead (origin: string, aheadMs: number): void
+  /** This node's transport id (`Channel.localPeer`), announced in membership; undefined before the join. */
+  localPeer (): string | undefined
 }
 
 export class Replication<V extends {}> {
@@ -258,8 +260,9 @@ export class Replication<V extends {}> {
     const origin = this.#replica.origin
     const [nodeId, incarnation] = origin.split('~') as [string, string]
     const frame = (update: Uint8Array) => encodeFrame({ type: MessageType.AWARENESS, update })
+    const transportId = this.#host.localPeer()
     return new Membership(
-      { origin, nodeId, incarnation, region: this.#o.region, namespaces: [namespace], seq: this.#replica.seq, meta: this.#meta },
+      { origin, nodeId, incarnation, region: this.#o.region, namespaces: [namespace], seq: this.#replica.seq, meta: this.#meta, ...(transportId === undefined ? {} : { transportId }) },
       {
         broadcast: (update) => this.#host.broadcast(frame(update)),
         send: (peer, update) => this.#host.send(peer, frame(update)),

@@ -86,7 +86,7 @@ export class SnapshotBuilder {
       if (s !== undefined) for (const o of s.cn) reported.add(o)
     }
     for (const p of peers) {
-      const up = connectedHere.has(p.peer) || reported.has(p.origin)
+      const up = connectedHere.has(p.transportId ?? p.peer) || reported.has(p.origin)
       members.push(view(p.origin, p.nodeId, p.incarnation, p.region, up ? 'up' : 'unreachable', summaries.get(p.origin), now))
     }
     const live = new Set(members.map((m) => m.origin))
