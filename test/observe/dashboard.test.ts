@@ -64,6 +64,24 @@ test('three processes on the page: members, live updates, a propagation sample, 
     assert.equal(await page.locator('td[data-test=clock]').allInnerTexts(), ['0', '0', '0'], 'no clock ahead of another past the skew')
     assert.is(await page.locator('.uplot').count(), 2, 'uPlot charts, served from the installed package')
 
+    // Links per member, and between regions: alpha–beta inside eu-west, both of them to gamma in us-east.
+    const linksOf = (node: string) => page.locator(`tr[data-node=${node}] td[data-test=links]`).innerText()
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('tr[data-node=gamma] td[data-test=links]')?.textContent === '2 · 2 far', undefined, { timeout: 10_000 })
+    assert.equal([await linksOf('alpha'), await linksOf('beta'), await linksOf('gamma')], ['2 · 1 far', '2 · 1 far', '2 · 2 far'])
+    const regionLinks = (from: string) => page.locator(`tr[data-test=region][data-region=${from}] td[data-test=region-links]`).allInnerTexts()
+    assert.equal(await regionLinks('eu-west'), ['1', '2'], 'eu-west: one link inside, two to us-east')
+    assert.equal(await regionLinks('us-east'), ['2', '0'])
+    assert.equal(await page.locator('tr[data-test=region]').evaluateAll((trs) => trs.map((tr) => (tr as any).dataset.across)), ['true', 'true'])
+
+    // A mesh larger than the matrix's bound (here ?matrix=2) shows the note instead of a cell per pair; the regions stay.
+    const small = await browser.newPage()
+    await small.goto(procs[0]!.dashboardUrl! + (procs[0]!.dashboardUrl!.includes('?') ? '&' : '?') + 'matrix=2')
+    await small.waitForSelector('#matrix-note:not([hidden])', { timeout: 10_000 })
+    assert.match(await small.locator('#matrix-note').innerText(), /3 live members: the matrix shows up to 2 \(add \?matrix=3/)
+    assert.is(await small.locator('td[data-test=link]').count(), 0)
+    assert.is(await small.locator('tr[data-test=region]').count(), 2)
+    await small.close()
+
     // Live: the page updates itself (SSE), at least once a second, with no reload.
     const before = await updates(page)
     const t0 = Date.now()
@@ -86,6 +104,9 @@ test('three processes on the page: members, live updates, a propagation sample, 
     const tookMs = Date.now() - killedAt
     console.log(`  the killed process was marked after ${tookMs} ms (membership timeout ${MEMBERSHIP_TIMEOUT_MS} ms)`)
     assert.ok(tookMs < MEMBERSHIP_TIMEOUT_MS)
+    // Its region has no other member: once the others' reports drop their links to it, us-east is marked cut off.
+    await page.waitForSelector('tr[data-test=region][data-region=us-east][data-across=false]', { timeout: 10_000 })
+    assert.is(await linksOf('alpha'), '1')
     await page.screenshot({ path: `${ARTIFACTS}dashboard-killed.png`, fullPage: true })
   } finally {
     await browser?.close()

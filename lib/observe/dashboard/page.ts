@@ -20,7 +20,7 @@ export const PAGE_HTML = `<!doctype html>
   th { background: #f0f0f0; } td.l, th.l { text-align: left; }
   .self { color: #06c; } .up { color: #080; } .unreachable { color: #c60; } .gone { color: #b00; text-decoration: line-through; }
   .grid { display: flex; flex-wrap: wrap; gap: 24px; } .muted { color: #888; }
-  td.yes { background: #d8f5d8; } td.no { background: #f8d8d8; } td.me { background: #eee; }
+  td.yes { background: #d8f5d8; } td.no, th.no { background: #f8d8d8; } td.me { background: #eee; }
 </style>
 </head>
 <body>
@@ -29,10 +29,13 @@ export const PAGE_HTML = `<!doctype html>
 <h2>Members</h2>
 <table id="members"><thead><tr>
   <th class="l">node</th><th class="l">region</th><th class="l">incarnation</th><th class="l">status</th><th>uptime</th>
-  <th>hit ratio</th><th>keys</th><th>tombstones</th><th>repairs</th><th>gaps</th><th>protocol errors</th><th title="peer timestamps seen ahead of this member's clock by more than maxClockSkew">clock ahead</th><th>stale reads</th><th>last change</th>
+  <th title="connections to live members, and how many of them go to another region">links</th><th>hit ratio</th><th>keys</th><th>tombstones</th><th>repairs</th><th>gaps</th><th>protocol errors</th><th title="peer timestamps seen ahead of this member's clock by more than maxClockSkew">clock ahead</th><th>stale reads</th><th>last change</th>
 </tr></thead><tbody></tbody></table>
+<div id="regions-box" hidden><h2>Links between regions</h2>
+<div class="muted">links between live members of each pair of regions (the diagonal: inside the region); a region with no link to another is marked</div>
+<table id="regions"></table></div>
 <div class="grid">
-  <div><h2>Connectivity (row is connected to column)</h2><table id="matrix"></table></div>
+  <div><h2>Connectivity (row is connected to column)</h2><div id="matrix-note" class="muted" hidden></div><table id="matrix"></table></div>
   <div><h2>Evictions in the last interval, by reason</h2><table id="evictions"></table></div>
 </div>
 <h2>Propagation lag (write → apply, whole mesh)</h2>
@@ -82,22 +85,64 @@ const series = [[], [], []]
 let histogramChart = null, seriesChart = null
 const hasPlot = typeof uPlot === 'function'
 
+// The matrix has a cell per pair of live members: shown up to this many (?matrix=N to change it, 0 for never).
+const MATRIX_UP_TO = (() => { const n = Number(new URLSearchParams(location.search).get('matrix') ?? 24); return Number.isFinite(n) && n >= 0 ? n : 24 })()
+const live = (snap) => snap.members.filter((m) => m.status !== 'gone')
+// A link counts when a member that is up (or this one) reports it to another that is up: not a dead member's last report.
+function links (snap) {
+  const up = new Map(snap.members.filter((m) => m.status === 'up' || m.status === 'self').map((m) => [m.origin, m]))
+  const pairs = new Map()
+  for (const m of up.values()) for (const o of m.connectedTo) {
+    const other = up.get(o)
+    if (other === undefined || o === m.origin) continue
+    pairs.set(m.origin < o ? m.origin + ' ' + o : o + ' ' + m.origin, [m, other])
+  }
+  return [...pairs.values()]
+}
+
 function members (snap) {
   const body = $('members').tBodies[0]
   body.replaceChildren()
+  const pairs = links(snap)
   for (const m of snap.members) {
     const tr = el('tr'); tr.dataset.test = 'member'; tr.dataset.node = m.nodeId; tr.dataset.status = m.status
+    const mine = pairs.filter(([a, b]) => a === m || b === m)
+    const far = mine.filter(([a, b]) => a.region !== b.region).length
+    const linksTd = el('td', m.status === 'up' || m.status === 'self' ? mine.length + (far > 0 ? ' · ' + far + ' far' : '') : '–'); linksTd.dataset.test = 'links'; linksTd.style.whiteSpace = 'nowrap'
     tr.append(el('td', m.nodeId, 'l'), el('td', m.region || '–', 'l'), el('td', m.incarnation, 'l'), el('td', m.status, 'l ' + m.status),
-      el('td', m.uptimeS === null ? '–' : m.uptimeS + ' s'), el('td', m.hitRatio === null ? '–' : (100 * m.hitRatio).toFixed(1) + ' %'),
+      el('td', m.uptimeS === null ? '–' : m.uptimeS + ' s'), linksTd, el('td', m.hitRatio === null ? '–' : (100 * m.hitRatio).toFixed(1) + ' %'),
       el('td', fmt(m.keys)), el('td', fmt(m.tombstones)), el('td', fmt(m.repairs)), el('td', fmt(m.gaps)), el('td', fmt(m.protocolErrors)),
       clockCell(m.clockAhead), el('td', fmt(m.auditStale)), el('td', m.ageMs === null ? '–' : ms(m.ageMs)))
     body.append(tr)
   }
 }
 
+// Regions × regions: how many links join each pair, so that a mesh of hundreds still shows which regions reach which.
+function regions (snap) {
+  const names = [...new Set(live(snap).map((m) => m.region || '–'))].sort()
+  $('regions-box').hidden = names.length < 2
+  const t = $('regions'); t.replaceChildren()
+  if (names.length < 2) return
+  const count = new Map()
+  const add = (a, b) => { const k = a + ' ' + b; count.set(k, (count.get(k) || 0) + 1) }
+  for (const [a, b] of links(snap)) { const ra = a.region || '–', rb = b.region || '–'; add(ra, rb); if (ra !== rb) add(rb, ra) }
+  const head = el('tr'); head.append(el('th', 'region', 'l'), el('th', 'members')); for (const c of names) head.append(el('th', c)); t.append(head)
+  for (const r of names) {
+    const across = names.some((c) => c !== r && (count.get(r + ' ' + c) || 0) > 0)
+    const tr = el('tr'); tr.dataset.test = 'region'; tr.dataset.region = r; tr.dataset.across = String(across)
+    const th = el('th', r, across ? 'l' : 'l no'); if (!across) th.title = 'no link to another region: its writes reach no other region'
+    tr.append(th, el('td', live(snap).filter((m) => (m.region || '–') === r).length))
+    for (const c of names) { const td = el('td', count.get(r + ' ' + c) || 0, r === c ? 'me' : undefined); td.dataset.test = 'region-links'; td.dataset.to = c; tr.append(td) }
+    t.append(tr)
+  }
+}
+
 function matrix (snap) {
   const live = snap.members.filter((m) => m.status !== 'gone')
   const t = $('matrix'); t.replaceChildren()
+  const note = $('matrix-note')
+  note.hidden = live.length <= MATRIX_UP_TO
+  if (!note.hidden) { note.textContent = live.length + ' live members: the matrix shows up to ' + MATRIX_UP_TO + ' (add ?matrix=' + live.length + ' to the address to see it)'; return }
   const head = el('tr'); head.append(el('th'))
   for (const c of live) head.append(el('th', c.nodeId))
   t.append(head)
@@ -161,7 +206,7 @@ function render (snap) {
   $('namespace').textContent = snap.namespace
   $('self').textContent = snap.self
   $('updated').textContent = 'updated ' + new Date(snap.t).toLocaleTimeString()
-  members(snap); matrix(snap); evictions(snap); stale(snap); lag(snap)
+  members(snap); regions(snap); matrix(snap); evictions(snap); stale(snap); lag(snap)
   previous = snap
   document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1)
 }
