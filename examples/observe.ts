@@ -56,7 +56,7 @@ await stale
 
 const text = await registry.metrics()
 for (const line of text.split('\n')) {
-  if (/^meshcache_(hits_total|audit_reads_total|audit_stale_total|remote_updates_total|peers)\{/.test(line)) console.log(line)
+  if (/^meshcache_(hits_total|audit_reads_total|audit_stale_total|remote_updates_total|peers|transport_connections)\{/.test(line)) console.log(line)
 }
 
 if (!process.argv.includes('--watch')) {

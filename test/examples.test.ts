@@ -44,6 +44,7 @@ test('examples/observe.ts: metrics in a registry, the audit catching a write tha
   assert.match(out, /stale read: sku-1 served by api-b, \d+ ms after the source changed/)
   assert.match(out, /meshcache_audit_stale_total\{namespace="prices",instance="api-b"\} 1/)
   assert.match(out, /meshcache_peers\{namespace="prices",instance="api-a"\} 1/)
+  assert.match(out, /meshcache_transport_connections\{namespace="prices",instance="api-b"\} 1/, 'the transport\'s figures beside the cache\'s')
 })
 
 test('examples/l2.ts: L2 fills, an L2 hit spares the database, writes and deletes go through', async () => {

@@ -72,6 +72,7 @@ test('three processes on the page: members, live updates, a propagation sample, 
     assert.equal(await regionLinks('eu-west'), ['1', '2'], 'eu-west: one link inside, two to us-east')
     assert.equal(await regionLinks('us-east'), ['2', '0'])
     assert.equal(await page.locator('tr[data-test=region]').evaluateAll((trs) => trs.map((tr) => (tr as any).dataset.across)), ['true', 'true'])
+    assert.is(await page.locator('tr[data-test=evictions]').count(), 3, 'a row per member while the matrix shows')
 
     // A mesh larger than the matrix's bound (here ?matrix=2) shows the note instead of a cell per pair; the regions stay.
     const small = await browser.newPage()
@@ -80,6 +81,8 @@ test('three processes on the page: members, live updates, a propagation sample, 
     assert.match(await small.locator('#matrix-note').innerText(), /3 live members: the matrix shows up to 2 \(add \?matrix=3/)
     assert.is(await small.locator('td[data-test=link]').count(), 0)
     assert.is(await small.locator('tr[data-test=region]').count(), 2)
+    assert.is(await small.locator('tr[data-test=evictions]').count(), 0, 'no member evicted: only the whole mesh\'s row')
+    assert.is(await small.locator('tr[data-test=evictions-total]').count(), 1)
     await small.close()
 
     // Live: the page updates itself (SSE), at least once a second, with no reload.

@@ -157,17 +157,27 @@ function matrix (snap) {
   }
 }
 
+// The whole mesh's row first; a member's row in a mesh the matrix shows, above it only a member's that evicted.
 function evictions (snap) {
   const t = $('evictions'); t.replaceChildren()
   const reasons = ['capacity', 'ttl', 'local', 'remote', 'repair']
   const head = el('tr'); head.append(el('th', 'node', 'l')); for (const r of reasons) head.append(el('th', r)); t.append(head)
+  const total = reasons.map(() => 0)
+  const rows = []
+  const every = live(snap).length <= MATRIX_UP_TO
   for (const m of snap.members) {
     if (m.evictions === null || m.status === 'gone') continue
     const before = previous && previous.members.find((p) => p.origin === m.origin)
-    const tr = el('tr'); tr.append(el('td', m.nodeId, 'l'))
-    for (const r of reasons) tr.append(el('td', m.evictions[r] - (before && before.evictions ? before.evictions[r] : m.evictions[r])))
-    t.append(tr)
+    const delta = reasons.map((r) => m.evictions[r] - (before && before.evictions ? before.evictions[r] : m.evictions[r]))
+    delta.forEach((n, i) => { total[i] += n })
+    if (!every && delta.every((n) => n === 0)) continue
+    const tr = el('tr'); tr.dataset.test = 'evictions'; tr.append(el('td', m.nodeId, 'l'))
+    for (const n of delta) tr.append(el('td', n))
+    rows.push(tr)
   }
+  const sum = el('tr'); sum.dataset.test = 'evictions-total'; sum.append(el('th', 'all members', 'l'))
+  for (const n of total) sum.append(el('th', n))
+  t.append(sum, ...rows)
 }
 
 function stale (snap) {
