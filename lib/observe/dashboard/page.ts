@@ -138,17 +138,17 @@ function regions (snap) {
 }
 
 function matrix (snap) {
-  const live = snap.members.filter((m) => m.status !== 'gone')
+  const shown = live(snap)
   const t = $('matrix'); t.replaceChildren()
   const note = $('matrix-note')
-  note.hidden = live.length <= MATRIX_UP_TO
-  if (!note.hidden) { note.textContent = live.length + ' live members: the matrix shows up to ' + MATRIX_UP_TO + ' (add ?matrix=' + live.length + ' to the address to see it)'; return }
+  note.hidden = shown.length <= MATRIX_UP_TO
+  if (!note.hidden) { note.textContent = shown.length + ' live members: the matrix shows up to ' + MATRIX_UP_TO + ' (add ?matrix=' + shown.length + ' to the address to see it)'; return }
   const head = el('tr'); head.append(el('th'))
-  for (const c of live) head.append(el('th', c.nodeId))
+  for (const c of shown) head.append(el('th', c.nodeId))
   t.append(head)
-  for (const r of live) {
+  for (const r of shown) {
     const tr = el('tr'); tr.append(el('th', r.nodeId, 'l'))
-    for (const c of live) {
+    for (const c of shown) {
       if (r.origin === c.origin) { tr.append(el('td', '', 'me')); continue }
       const yes = r.connectedTo.includes(c.origin)
       const td = el('td', yes ? '✓' : '✗', yes ? 'yes' : 'no'); td.dataset.test = 'link'; tr.append(td)
