@@ -11,6 +11,8 @@ import { createLibp2pTransport } from '../../lib/net/libp2p/index.ts'
 import { emptyStats } from '../../lib/net/libp2p/stats.ts'
 import { collectFamilies, metricSources } from '../../lib/observe/exporter.ts'
 import { registerMetrics } from '../../lib/observe/prometheus.ts'
+import { registerOtelMetrics } from '../../lib/observe/otel.ts'
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics'
 import { TRANSPORT_SOURCE, transportFamilies } from '../../lib/observe/transport-metrics.ts'
 import { cluster } from '../helpers/cluster.ts'
 
@@ -97,6 +99,19 @@ test('two real libp2p nodes: the cache reports its transport\'s connections, cop
     assert.is(valueOf(json, 'meshcache_transport_frames_dropped_total', { reason: 'backpressure' }), 0)
     assert.is(valueOf(json, 'meshcache_transport_frames_sent_total'), b.stats().transport!.framesSent)
     assert.ok((valueOf(json, 'meshcache_transport_bytes_received_total') ?? 0) > 0, 'bytes from a')
+
+    // The same figures through OpenTelemetry (the real SDK, read through its in-memory exporter).
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 })
+    const provider = new MeterProvider({ readers: [reader] })
+    registerOtelMetrics(b, { meter: provider.getMeter('test') })
+    await reader.forceFlush()
+    const metrics = exporter.getMetrics().flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics))
+    const point = (name: string, attrs: Record<string, string> = {}) =>
+      metrics.find((m) => m.descriptor.name === name)?.dataPoints.find((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v))?.value
+    assert.is(point('meshcache.transport_connections', { namespace: 'transport-metrics' }), 1)
+    assert.is(point('meshcache.transport_frames_dropped', { reason: 'oversize' }), 1)
+    await provider.shutdown()
   } finally {
     await b.close()
     await transportB.close()
