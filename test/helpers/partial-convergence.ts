@@ -176,8 +176,21 @@ class Run {
     this.hosts.push(...await Promise.all(starts))
     // Every instance with maxPeers neighbours, not the whole membership (10-12 s more at 12 instances here):
     // the first writes then race membership forming, which is part of what runs.
-    const connected = await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'await-connected', count: this.maxPeers, guardMs: CONNECT_GUARD_MS }, CONNECT_GUARD_MS + 10_000)))
-    if (connected.some((r) => r.value !== true)) this.fail(`some instance had fewer than ${this.maxPeers} peers ${CONNECT_GUARD_MS} ms after start`)
+    // With regions, an instance that holds no far link keeps links in its region only (SPEC §11.4): in a region of
+    // maxPeers instances or fewer it has all the others, one short of maxPeers.
+    const sizes = new Map<string, number>()
+    for (let i = 0; i < this.instances; i++) sizes.set(this.regionOf(i), (sizes.get(this.regionOf(i)) ?? 0) + 1)
+    const need = this.regions > 0 ? Math.min(this.maxPeers, Math.min(...sizes.values()) - 1) : this.maxPeers
+    const connected = await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'await-connected', count: need, guardMs: CONNECT_GUARD_MS }, CONNECT_GUARD_MS + 10_000)))
+    if (connected.some((r) => r.value !== true)) {
+      // Which instances, with their regions, namespace peers and open connections: enough to tell a dial rule from a slow start.
+      const peers = (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'peers' })))).flatMap((r) => r.value as string[][])
+      const links = (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'links' })))).flatMap((r) => r.value as string[][])
+      const name = new Map(this.slots.map((slot, i) => [slot.peerId, `i${i}`]))
+      const short = (ids: string[]) => ids.map((id) => name.get(id) ?? id.slice(-6)).join(',')
+      const each = peers.map((p, i) => `${p.length < need ? 'below' : '     '} i${i} (${this.regionOf(i) || 'no region'}): peers ${short(p)}; connections ${short(links[i] ?? [])}`)
+      this.fail(`some instance had fewer than ${need} peers ${CONNECT_GUARD_MS} ms after start:\n    ${each.join('\n    ')}`)
+    }
     this.summary.connections = await this.connections()
     this.note(`started in ${(performance.now() - t0).toFixed(0)} ms: ${this.hosts.length} processes, connections ${this.summary.connections.join(',')}`)
   }
