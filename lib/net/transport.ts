@@ -79,8 +79,9 @@ export interface Transport {
   /**
    * The transport's own counters, read when the cache's `stats()` is called
    * or its exporters are scraped (lib/observe/transport-metrics.ts): numbers
-   * only, each a count that only grows but `connections`, a gauge. A
-   * transport shared by several caches reports the same figures in each.
+   * only, each a count that only grows but `connections`, a gauge, under
+   * the same names at every call (exporters register them from the first).
+   * A transport shared by several caches reports the same figures in each.
    * Omitted: the cache reports none (`stats().transport` is null).
    */
   stats?(): TransportCounters
