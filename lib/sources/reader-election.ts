@@ -22,6 +22,14 @@
  * the next evaluation elects another: the failover time is the transport's
  * detection of the dead peer plus one evaluation interval plus the feed's
  * own takeover (SPEC.md "Change sources" gives the measured bound).
+ *
+ * In a partial mesh most candidates are not neighbours: a member's state
+ * reaches us through one, which stays connected when the member dies, and
+ * membership keeps the state until it is stale (30 s). So every candidate
+ * beats: its advert carries a counter it moves every `heartbeatMs`, and a
+ * candidate whose counter has not moved here for three beats (on our clock)
+ * is not counted. A candidate of an older version, without the counter, is
+ * judged by its connection alone.
  */
 
 /** What the election needs from a cache: membership with advertised metadata. */
@@ -37,9 +45,16 @@ export interface ElectionOptions {
   intervalMs?: number
   /** Called when this instance becomes (true) or stops being (false) the elected reader. */
   onChange(elected: boolean): void
+  /** How often a candidate moves its advert's counter; one silent for three of them is not counted. @default 1000 */
+  heartbeatMs?: number
+  /** The clock, in ms (tests). @default Date.now */
+  now?: () => number
 }
 
-interface Advert { holds?: unknown }
+interface Advert { holds?: unknown, beat?: unknown }
+
+/** Beats a candidate may miss before it is not counted. */
+const MISSED_BEATS = 3
 
 export class ReaderElection {
   readonly #host: ElectionHost
@@ -50,11 +65,19 @@ export class ReaderElection {
   #elected = false
   #withdrawnUntil = 0
   #stopped = false
+  readonly #heartbeatMs: number
+  readonly #now: () => number
+  #beat = 0
+  #beatAt = 0
+  /** Each candidate's last counter, and when it moved here. */
+  readonly #heard = new Map<string, { beat: unknown, at: number }>()
 
   constructor (host: ElectionHost, name: string, options: ElectionOptions) {
     this.#host = host
     this.#name = name
     this.#onChange = options.onChange
+    this.#heartbeatMs = options.heartbeatMs ?? 1_000
+    this.#now = options.now ?? Date.now
     this.#advertise()
     this.#timer = setInterval(() => { this.evaluate() }, options.intervalMs ?? 100)
     this.#timer.unref()
@@ -78,7 +101,7 @@ export class ReaderElection {
    * another try), then comes back.
    */
   withdraw (ms: number): void {
-    this.#withdrawnUntil = Date.now() + ms
+    this.#withdrawnUntil = this.#now() + ms
     this.#holds = false
     this.#host.advertise(this.#name, undefined)
     this.evaluate()
@@ -87,11 +110,12 @@ export class ReaderElection {
   /** Applies the rule now; calls onChange when the outcome changed. */
   evaluate (): void {
     if (this.#stopped) return
-    const withdrawn = this.#withdrawnUntil > Date.now()
+    const now = this.#now()
+    const withdrawn = this.#withdrawnUntil > now
     if (!withdrawn && this.#withdrawnUntil !== 0) {
       this.#withdrawnUntil = 0
       this.#advertise()
-    }
+    } else if (!withdrawn && now - this.#beatAt >= this.#heartbeatMs) this.#advertise()
     const elected = !withdrawn && this.#winner() === this.#host.origin
     if (elected === this.#elected) return
     this.#elected = elected
@@ -104,17 +128,36 @@ export class ReaderElection {
     const connected = new Set(this.#host.connectedPeers())
     let lowestHolder = this.#holds ? self : undefined
     let lowest = self
-    for (const p of this.#host.peers()) {
+    const now = this.#now()
+    const peers = this.#host.peers()
+    for (const p of peers) {
       const advert = p.meta?.[this.#name] as Advert | undefined
-      if (advert === undefined || advert === null || typeof advert !== 'object' || !connected.has(p.peer)) continue
+      if (advert === undefined || advert === null || typeof advert !== 'object' || !connected.has(p.peer) || this.#silent(p.origin, advert.beat, now)) continue
       if (p.origin < lowest) lowest = p.origin
       if (advert.holds === true && (lowestHolder === undefined || p.origin < lowestHolder)) lowestHolder = p.origin
+    }
+    // Members gone from membership are forgotten here too (a restart is a new origin).
+    if (this.#heard.size > 0) {
+      const listed = new Set(peers.map((p) => p.origin))
+      for (const origin of this.#heard.keys()) if (!listed.has(origin)) this.#heard.delete(origin)
     }
     return lowestHolder ?? lowest
   }
 
+  /** Whether a candidate's counter has stood still here for MISSED_BEATS beats (never, for one without a counter). */
+  #silent (origin: string, beat: unknown, now: number): boolean {
+    if (beat === undefined) return false
+    const heard = this.#heard.get(origin)
+    if (heard === undefined || heard.beat !== beat) {
+      this.#heard.set(origin, { beat, at: now })
+      return false
+    }
+    return now - heard.at > MISSED_BEATS * this.#heartbeatMs
+  }
+
   #advertise (): void {
-    this.#host.advertise(this.#name, { holds: this.#holds })
+    this.#beatAt = this.#now()
+    this.#host.advertise(this.#name, { holds: this.#holds, beat: ++this.#beat })
   }
 
   stop (): void {

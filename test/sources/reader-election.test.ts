@@ -2,6 +2,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ReaderElection, type ElectionHost } from '../../lib/sources/reader-election.ts'
+import { createMeshCache, type MeshCache } from '../../lib/index.ts'
+import { createMemoryNetwork } from '../../lib/testing/index.ts'
 
 const NAME = 'pg-slot:s'
 
@@ -28,8 +30,8 @@ function board () {
   return { host, members, connected }
 }
 
-function elect (b: ReturnType<typeof board>, origin: string, log: string[]): ReaderElection {
-  const e = new ReaderElection(b.host(origin), NAME, { intervalMs: 60_000, onChange: (on) => log.push(`${origin}:${on ? 'elected' : 'stood down'}`) })
+function elect (b: ReturnType<typeof board>, origin: string, log: string[], now?: () => number): ReaderElection {
+  const e = new ReaderElection(b.host(origin), NAME, { intervalMs: 60_000, onChange: (on) => log.push(`${origin}:${on ? 'elected' : 'stood down'}`), ...(now === undefined ? {} : { now }) })
   return e
 }
 
@@ -96,6 +98,62 @@ test('withdraw() leaves the candidates for a while; stop() leaves them for good'
   bE.stop()
   assert.is(b.members.get('b')?.meta[NAME], undefined)
   aE.stop()
+})
+
+test('a candidate whose counter stands still for three beats is not counted, though its state and neighbour stay; one without a counter is', () => {
+  const b = board()
+  const log: string[] = []
+  let t = 0
+  const now = () => t
+  const bE = elect(b, 'b', log, now)
+  bE.evaluate()
+  bE.setHolds(true)
+  const cE = elect(b, 'c', log, now)
+  for (; t <= 5_000; t += 100) { bE.evaluate(); cE.evaluate() }
+  assert.equal(log, ['b:elected'], 'b beats: c stands by')
+  assert.is((b.members.get('b')?.meta[NAME] as { beat: number }).beat > 5, true, 'b moved its counter every second')
+  // b dies in a partial mesh: its state stays (membership keeps it 30 s) and the neighbour it came through stays connected.
+  const diedAt = t
+  for (; !cE.elected && t < diedAt + 10_000; t += 100) cE.evaluate()
+  assert.ok(cE.elected, 'c takes over')
+  assert.ok(t - diedAt > 2_000 && t - diedAt <= 3_100, `after three beats missed: ${t - diedAt} ms`)
+  // An older version's advert has no counter: judged by its connection alone, never stale.
+  const d = b.host('a')
+  d.advertise(NAME, { holds: true })
+  for (const end = t + 10_000; t < end; t += 100) cE.evaluate()
+  assert.is(cE.elected, false, 'a, lower and holding, without a counter, counts for as long as it is connected')
+  cE.stop()
+  bE.stop()
+})
+
+test('over a partial mesh (a line a—b—c, the memory network relaying): a holder cut off is replaced in seconds, not at the membership timeout', async () => {
+  const net = createMemoryNetwork({ auto: true, links: [['a', 'b'], ['b', 'c']], spread: true })
+  const caches: Array<MeshCache<string>> = []
+  const elections: ReaderElection[] = []
+  try {
+    for (const n of ['a', 'b', 'c']) caches.push(await createMeshCache<string>({ namespace: 'election', nodeId: n, transport: net.transport(n) }))
+    const [a, , c] = caches as [MeshCache<string>, MeshCache<string>, MeshCache<string>]
+    const aE = new ReaderElection(a, NAME, { onChange: () => {} })
+    elections.push(aE)
+    for (let i = 0; i < 100 && !aE.elected; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    aE.setHolds(true)
+    const cE = new ReaderElection(c, NAME, { onChange: () => {} })
+    elections.push(cE)
+    for (let i = 0; i < 100 && !c.peers().some((p) => p.nodeId === 'a' && (p.meta[NAME] as { holds?: boolean } | undefined)?.holds === true); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.is(cE.elected, false, 'c stands by while a holds')
+    assert.is(c.peers().find((p) => p.nodeId === 'a')?.peer, 'b', 'c hears a through b')
+    net.partition(['a'], ['b', 'c'])
+    const t0 = Date.now()
+    while (!cE.elected && Date.now() - t0 < 10_000) await new Promise((resolve) => setTimeout(resolve, 50))
+    const took = Date.now() - t0
+    assert.ok(cE.elected, `c took over after ${took} ms`)
+    assert.ok(took < 5_000, `within four beats, not membership's 30 s: ${took} ms`)
+    assert.ok(c.peers().some((p) => p.nodeId === 'a'), 'a is still a member at c (its state not yet stale)')
+  } finally {
+    for (const e of elections) e.stop()
+    for (const cache of caches) await cache.close()
+  }
 })
 
 test.run()
