@@ -47,7 +47,7 @@ export interface ElectionOptions {
   onChange(elected: boolean): void
   /** How often a candidate moves its advert's counter; one silent for three of them is not counted. @default 1000 */
   heartbeatMs?: number
-  /** The clock, in ms (tests). @default Date.now */
+  /** The clock, in ms (tests): durations only, so monotonic. @default performance.now */
   now?: () => number
 }
 
@@ -77,7 +77,7 @@ export class ReaderElection {
     this.#name = name
     this.#onChange = options.onChange
     this.#heartbeatMs = options.heartbeatMs ?? 1_000
-    this.#now = options.now ?? Date.now
+    this.#now = options.now ?? (() => performance.now()) // a wall clock's step must not silence every candidate
     this.#advertise()
     this.#timer = setInterval(() => { this.evaluate() }, options.intervalMs ?? 100)
     this.#timer.unref()
