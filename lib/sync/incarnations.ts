@@ -18,13 +18,16 @@ import type { PeerInfo } from './membership.ts'
  */
 export function markOldIncarnations (members: PeerInfo[], heard: ReadonlyMap<PeerInfo, { first: number }>): void {
   const later = (a: PeerInfo, b: PeerInfo) => startOf(a) !== startOf(b) ? startOf(a) > startOf(b) : (heard.get(a)?.first ?? 0) > (heard.get(b)?.first ?? 0)
+  // By the member's own transport id: in a partial mesh `peer` is the neighbour a state came through, which many
+  // members share (keyed by it, all but one of them read as not connected). An older version's state has none.
+  const transportOf = (m: PeerInfo) => m.transportId ?? m.peer
   const latest = new Map<string, PeerInfo>()
   for (const m of members) {
     if (m.connected !== true) continue
-    const other = latest.get(m.peer)
-    if (other === undefined || later(m, other)) latest.set(m.peer, m)
+    const other = latest.get(transportOf(m))
+    if (other === undefined || later(m, other)) latest.set(transportOf(m), m)
   }
-  for (const m of members) if (m.connected === true && latest.get(m.peer) !== m) m.connected = false
+  for (const m of members) if (m.connected === true && latest.get(transportOf(m)) !== m) m.connected = false
 }
 
 /**
