@@ -35,6 +35,8 @@
  * Peers of unknown region (no HELLO or PEERS told it yet) are dialled as
  * before; with no region set on this node, nothing changes.
  */
+import { hashKey } from '../../core/key-index.ts'
+
 /**
  * With crossRegionCopies 'one', how long after a node started, or its own or
  * a neighbour's far link came or went, it carries every write across
@@ -266,13 +268,9 @@ export class RegionLinks {
   }
 }
 
-/** `origin`'s rank of holder `peer` (FNV-1a of both, 32 bits): the smallest carries its writes. */
+/** `origin`'s rank of holder `peer` (the key index's hash of both, '/' apart: an origin holds none): the smallest carries its writes. */
 function rank (origin: string, peer: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < origin.length; i++) h = Math.imul(h ^ origin.charCodeAt(i), 0x01000193)
-  h = Math.imul(h ^ 0x2f, 0x01000193) // '/': origin and peer id apart
-  for (let i = 0; i < peer.length; i++) h = Math.imul(h ^ peer.charCodeAt(i), 0x01000193)
-  return h >>> 0
+  return hashKey(`${origin}/${peer}`)
 }
 
 function ranksBefore (r: number, peer: string, mine: number, self: string): boolean {
