@@ -100,15 +100,19 @@ function links (snap) {
   return [...pairs.values()]
 }
 
-function members (snap) {
+function members (snap, pairs) {
   const body = $('members').tBodies[0]
   body.replaceChildren()
-  const pairs = links(snap)
+  const count = new Map() // member → [links, far links]
+  for (const [a, b] of pairs) for (const m of [a, b]) {
+    const c = count.get(m) || [0, 0]
+    c[0]++; if (a.region !== b.region) c[1]++
+    count.set(m, c)
+  }
   for (const m of snap.members) {
     const tr = el('tr'); tr.dataset.test = 'member'; tr.dataset.node = m.nodeId; tr.dataset.status = m.status
-    const mine = pairs.filter(([a, b]) => a === m || b === m)
-    const far = mine.filter(([a, b]) => a.region !== b.region).length
-    const linksTd = el('td', m.status === 'up' || m.status === 'self' ? mine.length + (far > 0 ? ' · ' + far + ' far' : '') : '–'); linksTd.dataset.test = 'links'; linksTd.style.whiteSpace = 'nowrap'
+    const [n, far] = count.get(m) || [0, 0]
+    const linksTd = el('td', m.status === 'up' || m.status === 'self' ? n + (far > 0 ? ' · ' + far + ' far' : '') : '–'); linksTd.dataset.test = 'links'; linksTd.style.whiteSpace = 'nowrap'
     tr.append(el('td', m.nodeId, 'l'), el('td', m.region || '–', 'l'), el('td', m.incarnation, 'l'), el('td', m.status, 'l ' + m.status),
       el('td', m.uptimeS === null ? '–' : m.uptimeS + ' s'), linksTd, el('td', m.hitRatio === null ? '–' : (100 * m.hitRatio).toFixed(1) + ' %'),
       el('td', fmt(m.keys)), el('td', fmt(m.tombstones)), el('td', fmt(m.repairs)), el('td', fmt(m.gaps)), el('td', fmt(m.protocolErrors)),
@@ -118,14 +122,14 @@ function members (snap) {
 }
 
 // Regions × regions: how many links join each pair, so that a mesh of hundreds still shows which regions reach which.
-function regions (snap) {
+function regions (snap, pairs) {
   const names = [...new Set(live(snap).map((m) => m.region || '–'))].sort()
   $('regions-box').hidden = names.length < 2
   const t = $('regions'); t.replaceChildren()
   if (names.length < 2) return
   const count = new Map()
   const add = (a, b) => { const k = a + ' ' + b; count.set(k, (count.get(k) || 0) + 1) }
-  for (const [a, b] of links(snap)) { const ra = a.region || '–', rb = b.region || '–'; add(ra, rb); if (ra !== rb) add(rb, ra) }
+  for (const [a, b] of pairs) { const ra = a.region || '–', rb = b.region || '–'; add(ra, rb); if (ra !== rb) add(rb, ra) }
   const head = el('tr'); head.append(el('th', 'region', 'l'), el('th', 'members')); for (const c of names) head.append(el('th', c)); t.append(head)
   for (const r of names) {
     const across = names.some((c) => c !== r && (count.get(r + ' ' + c) || 0) > 0)
@@ -216,7 +220,8 @@ function render (snap) {
   $('namespace').textContent = snap.namespace
   $('self').textContent = snap.self
   $('updated').textContent = 'updated ' + new Date(snap.t).toLocaleTimeString()
-  members(snap); regions(snap); matrix(snap); evictions(snap); stale(snap); lag(snap)
+  const pairs = links(snap) // once a snapshot: the members' links column and the regions' table both count them
+  members(snap, pairs); regions(snap, pairs); matrix(snap); evictions(snap); stale(snap); lag(snap)
   previous = snap
   document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1)
 }
