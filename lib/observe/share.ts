@@ -13,6 +13,7 @@ import { ErrorCode, MeshCacheError, invalidOption } from '../errors.ts'
 import { optionNames, refuseUnknown } from '../core/suggest.ts'
 import { LAG_BOUNDS_MS } from './lag-histogram.ts'
 import type { EvictReason } from '../core/store.ts'
+import { transportOf } from '../sync/incarnations.ts'
 
 /** The membership metadata name the summary is advertised under. */
 export const SUMMARY_META = 'stats'
@@ -91,7 +92,7 @@ export function takeSummary (cache: MeshCache<any>, recentStale: Array<[string, 
   lag.push(p.count - previous) // the +Inf bucket: the stats' buckets are finite
   const connected = new Set(cache.connectedPeers())
   // A member's own transport id, not the neighbour its state came through (in a partial mesh, most members).
-  const cn = cache.peers().filter((m) => connected.has(m.transportId ?? m.peer)).map((m) => m.origin).slice(0, MAX_LISTED)
+  const cn = cache.peers().filter((m) => connected.has(transportOf(m))).map((m) => m.origin).slice(0, MAX_LISTED)
   const audit = cache.auditStats()
   const summary: StatsSummary = {
     v: SUMMARY_VERSION,

@@ -19,8 +19,7 @@ import type { PeerInfo } from './membership.ts'
 export function markOldIncarnations (members: PeerInfo[], heard: ReadonlyMap<PeerInfo, { first: number }>): void {
   const later = (a: PeerInfo, b: PeerInfo) => startOf(a) !== startOf(b) ? startOf(a) > startOf(b) : (heard.get(a)?.first ?? 0) > (heard.get(b)?.first ?? 0)
   // By the member's own transport id: in a partial mesh `peer` is the neighbour a state came through, which many
-  // members share (keyed by it, all but one of them read as not connected). An older version's state has none.
-  const transportOf = (m: PeerInfo) => m.transportId ?? m.peer
+  // members share (keyed by it, all but one of them read as not connected).
   const latest = new Map<string, PeerInfo>()
   for (const m of members) {
     if (m.connected !== true) continue
@@ -50,4 +49,13 @@ export function withoutRestarted (members: PeerInfo[], heard: ReadonlyMap<PeerIn
 
 function startOf (m: PeerInfo): number {
   return incarnationStart(m.incarnation)
+}
+
+/**
+ * The member's own transport id: `transportId`, or for a state from an older
+ * version without one, the peer its state came from (the same in a full mesh).
+ * A direct link to it is `connectedPeers().includes(transportOf(m))`.
+ */
+export function transportOf (m: PeerInfo): string {
+  return m.transportId ?? m.peer
 }

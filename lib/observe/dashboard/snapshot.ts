@@ -11,6 +11,7 @@
 import type { MeshCache } from '../../cache.ts'
 import { LAG_BOUNDS_MS } from '../lag-histogram.ts'
 import { EVICT_REASONS, summaryOf, type StatsSummary } from '../share.ts'
+import { transportOf } from '../../sync/incarnations.ts'
 
 /** How long a departed member stays listed as gone. */
 export const GONE_KEPT_MS = 5 * 60_000
@@ -86,7 +87,7 @@ export class SnapshotBuilder {
       if (s !== undefined) for (const o of s.cn) reported.add(o)
     }
     for (const p of peers) {
-      const up = connectedHere.has(p.transportId ?? p.peer) || reported.has(p.origin)
+      const up = connectedHere.has(transportOf(p)) || reported.has(p.origin)
       members.push(view(p.origin, p.nodeId, p.incarnation, p.region, up ? 'up' : 'unreachable', summaries.get(p.origin), now))
     }
     const live = new Set(members.map((m) => m.origin))
