@@ -22,8 +22,15 @@ export const MessageType = {
   ACK: 5,
   /** A partial mesh's announcement to neighbours: the sender's state vector, or what moved of it. */
   DIGEST: 6,
+  /** whenReplicated in a partial mesh: ACK_REQUEST passed on hop by hop to members that are not neighbours (§5.1). */
+  RELAY_ACK_REQUEST: 7,
+  /** The answer to a RELAY_ACK_REQUEST: the members that applied the writes, sent back the way it came. */
+  RELAY_ACK: 8,
 } as const
 export type MessageTypeValue = (typeof MessageType)[keyof typeof MessageType]
+
+/** UTF-8 bytes in one member (transport) id of a RELAY_ACK; a libp2p peer id has 52 or 53. */
+export const MAX_MEMBER_ID_BYTES = 256
 
 /** What a record says happened to its key: the low bits of its flags byte. */
 export const RecordKind = {

@@ -16,10 +16,14 @@ import { writeUint } from './writer.ts'
 import { readSyncStep1, readSyncStep2, writeSyncStep1, writeSyncStep2, type SyncStep1Message, type SyncStep2Message } from './sync.ts'
 import { readUpdates, writeUpdates, type UpdatesMessage } from './updates.ts'
 import type { InternOrigin } from './record.ts'
-import { readAck, readAckRequest, writeAck, writeAckRequest, type AckMessage, type AckRequestMessage } from './ack.ts'
+import {
+  readAck, readAckRequest, readRelayAck, readRelayAckRequest, writeAck, writeAckRequest, writeRelayAck, writeRelayAckRequest,
+  type AckMessage, type AckRequestMessage, type RelayAckMessage, type RelayAckRequestMessage,
+} from './ack.ts'
 import { readDigest, writeDigest, type DigestMessage } from './digest.ts'
 
 export type Message = UpdatesMessage | SyncStep1Message | SyncStep2Message | AwarenessMessage | AckRequestMessage | AckMessage | DigestMessage
+  | RelayAckRequestMessage | RelayAckMessage
 
 /**
  * One encoder for every frame (encoding is synchronous and never re-entered;
@@ -53,6 +57,8 @@ function writeMessage (encoder: encoding.Encoder, msg: Message): encoding.Encode
     case MessageType.ACK_REQUEST: writeAckRequest(encoder, msg); break
     case MessageType.ACK: writeAck(encoder, msg); break
     case MessageType.DIGEST: writeDigest(encoder, msg); break
+    case MessageType.RELAY_ACK_REQUEST: writeRelayAckRequest(encoder, msg); break
+    case MessageType.RELAY_ACK: writeRelayAck(encoder, msg); break
   }
   return encoder
 }
@@ -100,6 +106,8 @@ function decodeBody (frame: Uint8Array, limits: DecodeLimits, intern: InternOrig
     case MessageType.ACK_REQUEST: msg = readAckRequest(decoder, limits); break
     case MessageType.ACK: msg = readAck(decoder); break
     case MessageType.DIGEST: msg = readDigest(decoder, limits); break
+    case MessageType.RELAY_ACK_REQUEST: msg = readRelayAckRequest(decoder, limits); break
+    case MessageType.RELAY_ACK: msg = readRelayAck(decoder, limits); break
     default: throw new MeshCacheError(ErrorCode.FRAME_TYPE, `message type ${type} is unknown`)
   }
   if (decoder.pos !== frame.length) throw malformed(`${frame.byteLength - decoder.pos} bytes follow the message`)

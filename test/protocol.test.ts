@@ -329,7 +329,7 @@ test('an unknown version is E_FRAME_VERSION, whatever follows', () => {
 })
 
 test('an unknown message type is E_FRAME_TYPE', () => {
-  for (const t of [7, 127, 128, 1000, Number.MAX_SAFE_INTEGER]) refuses(raw(V, t, 0, 0, 0), ErrorCode.FRAME_TYPE, `type ${t}`)
+  for (const t of [9, 127, 128, 1000, Number.MAX_SAFE_INTEGER]) refuses(raw(V, t, 0, 0, 0), ErrorCode.FRAME_TYPE, `type ${t}`)
   refuses(raw(V), ErrorCode.FRAME_TRUNCATED, 'version without type')
 })
 
