@@ -18,7 +18,7 @@ import type { ResolvedOptions } from './options.ts'
 import { dispatchFrame, type FrameRoutes } from './sync/dispatch.ts'
 import { Replication } from './sync/replication.ts'
 import { Outbox } from './sync/outbox.ts'
-import { ReplicationAcks } from './sync/replication-acks.ts'
+import { ReplicationAcks, farMembers } from './sync/replication-acks.ts'
 import { PeerWaiters } from './sync/peer-wait.ts'
 import { Derived } from './loading/derived.ts'
 import { assertUserKey } from './loading/tags.ts'
@@ -160,6 +160,11 @@ export class Wiring<V extends {}> {
       issued: () => this.replica.seq,
       flush: () => this.outbox.flush(),
       peers: () => this.connectedPeers(),
+      far: () => {
+        const neighbours = new Set(this.connectedPeers())
+        return farMembers(this.repl.peers(neighbours), neighbours, this.#channel?.localPeer)
+      },
+      self: () => this.#channel?.localPeer,
       send: (peer, frame) => this.#send(peer, frame),
       contiguous: (origin) => this.replica.tracker.contiguous(origin),
     })

@@ -2,11 +2,15 @@
  * The receiver side of whenReplicated (lib/sync/replication-acks.ts), unit:
  * a request for numbers not yet applied is parked and answered once they
  * are; parked state is bounded; a peer that leaves takes its requests along.
+ * In a partial mesh (SPEC §5.1): a relayed request is passed on once and
+ * answered back the way it came; answers of other writers retrace it.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { decodeFrame, MessageType } from '../protocol/index.ts'
-import { ReplicationAcks } from '../lib/sync/replication-acks.ts'
+import { ASK_AGAIN_MS, ReplicationAcks, farMembers } from '../lib/sync/replication-acks.ts'
+import { AckRoutes, MAX_ROUTES } from '../lib/sync/ack-routes.ts'
+import type { PeerInfo } from '../lib/sync/membership.ts'
 
 function receiver () {
   const contiguous = new Map<string, number>()
@@ -16,6 +20,8 @@ function receiver () {
     issued: () => 0,
     flush: () => {},
     peers: () => [],
+    far: () => [],
+    self: () => 'me',
     send: (peer, frame) => {
       const msg = decodeFrame(frame)
       if (msg.type === MessageType.ACK) sent.push({ peer, ackId: msg.ackId, seq: msg.seq })
@@ -63,6 +69,8 @@ test('the writer side: an ACK below the target does not count; close rejects pen
     issued: () => 4,
     flush: () => {},
     peers: () => ['p', 'q'],
+    far: () => [],
+    self: () => 'me',
     send: (peer, frame) => { frames.push({ peer, frame }) },
     contiguous: () => 0,
   })
@@ -79,6 +87,118 @@ test('the writer side: an ACK below the target does not count; close rejects pen
   } catch (e) {
     assert.is((e as { code?: string }).code, 'E_CLOSED')
   }
+})
+
+/** A node of a partial mesh: neighbours `peers`, and every frame it sends, decoded. */
+function relayNode (peers: string[], far: string[] = []) {
+  const contiguous = new Map<string, number>()
+  const sent: Array<{ peer: string, msg: ReturnType<typeof decodeFrame> }> = []
+  const acks = new ReplicationAcks({
+    origin: 'me~1',
+    issued: () => 4,
+    flush: () => {},
+    peers: () => peers,
+    far: () => far,
+    self: () => 'me',
+    send: (peer, frame) => { sent.push({ peer, msg: decodeFrame(frame) }) },
+    contiguous: (origin) => contiguous.get(origin) ?? 0,
+  })
+  return { acks, contiguous, sent }
+}
+
+const relayReq = (ackId: number, seq = 5, origin = 'w~1', wait = 5_000) => ({ type: MessageType.RELAY_ACK_REQUEST, ackId, origin, seq, wait }) as const
+
+test('a relayed request: passed on once to every other neighbour, confirmed back to where it came from once applied', () => {
+  const { acks, contiguous, sent } = relayNode(['a', 'b', 'c'])
+  acks.onRelayRequest('a', relayReq(1))
+  assert.equal(sent.map((s) => [s.peer, s.msg.type]), [['b', MessageType.RELAY_ACK_REQUEST], ['c', MessageType.RELAY_ACK_REQUEST]])
+  assert.equal(sent[0]?.msg, relayReq(1), 'passed on unchanged')
+  acks.onRelayRequest('b', relayReq(1)) // the same request over another path
+  assert.is(sent.length, 2, 'a duplicate is neither passed on nor answered')
+  acks.recheck()
+  assert.is(sent.length, 2, 'not applied yet: parked')
+  contiguous.set('w~1', 5)
+  acks.recheck()
+  assert.equal(sent[2], { peer: 'a', msg: { type: MessageType.RELAY_ACK, ackId: 1, origin: 'w~1', members: ['me'] } })
+  acks.recheck()
+  assert.is(sent.length, 3, 'answered once')
+  acks.onRelayRequest('c', relayReq(2))
+  assert.equal(sent.slice(3).map((s) => [s.peer, s.msg.type]), [['a', MessageType.RELAY_ACK_REQUEST], ['b', MessageType.RELAY_ACK_REQUEST], ['c', MessageType.RELAY_ACK]],
+    'applied already: passed on, and answered at once')
+})
+
+test('answers of another writer retrace its request; ours count; our own request coming back is dropped', async () => {
+  const { acks, sent } = relayNode(['a', 'b'])
+  acks.onRelayRequest('a', relayReq(7))
+  sent.length = 0
+  const answer = { type: MessageType.RELAY_ACK as typeof MessageType.RELAY_ACK, ackId: 7, origin: 'w~1', members: ['x', 'y'] }
+  acks.onRelayAck('b', answer)
+  assert.equal(sent, [{ peer: 'a', msg: answer }], 'towards the writer, unchanged')
+  acks.onRelayAck('b', { ...answer, ackId: 8 })
+  assert.is(sent.length, 1, 'an answer to a request never seen here is dropped')
+  acks.onRelayRequest('a', relayReq(3, 1, 'me~1'))
+  assert.is(sent.length, 1, 'our own request is not passed on')
+})
+
+test('the writer in a partial mesh: a relayed request to its neighbours; resolved once every neighbour and far member confirmed', async () => {
+  const { acks, sent } = relayNode(['a', 'b'], ['c', 'd'])
+  let done = false
+  const waiting = acks.whenReplicated(10_000).then(() => { done = true })
+  assert.equal(sent.map((s) => [s.peer, { ...s.msg, wait: 0 }]), [['a', relayReq(1, 4, 'me~1', 0)], ['b', relayReq(1, 4, 'me~1', 0)]])
+  const wait = (sent[0]?.msg as { wait: number }).wait
+  assert.ok(wait > 9_900 && wait <= 10_000, `wait ${wait}: the call's timeout`)
+  acks.onRelayAck('a', { type: MessageType.RELAY_ACK, ackId: 1, origin: 'me~1', members: ['a', 'c'] })
+  acks.onRelayAck('b', { type: MessageType.RELAY_ACK, ackId: 1, origin: 'me~1', members: ['b'] })
+  await Promise.resolve()
+  assert.is(done, false, 'd has not confirmed')
+  acks.onRelayAck('b', { type: MessageType.RELAY_ACK, ackId: 1, origin: 'me~1', members: ['d'] })
+  await waiting
+  assert.ok(done)
+})
+
+test('the writer in a partial mesh: the timeout names the far member that did not confirm', async () => {
+  const { acks } = relayNode(['a'], ['c'])
+  const waiting = acks.whenReplicated(50)
+  acks.onRelayAck('a', { type: MessageType.RELAY_ACK, ackId: 1, origin: 'me~1', members: ['a'] })
+  try {
+    await waiting
+    assert.unreachable()
+  } catch (e) {
+    assert.is((e as { code?: string }).code, 'E_REPLICATION_TIMEOUT')
+    assert.match((e as Error).message, /1 of 2 peer\(s\) did not confirm writes up to #4 within 50 ms: c$/)
+  }
+})
+
+test('farMembers: reachable members that are neither neighbours nor this instance, and announce a transport id', () => {
+  const m = (transportId: string | undefined, connected: boolean) => ({ connected, ...(transportId === undefined ? {} : { transportId }) }) as PeerInfo
+  assert.equal(farMembers([m('a', true), m('c', true), m('c', true), m('d', false), m(undefined, true), m('me', true)], new Set(['a', 'b']), 'me'), ['c'])
+})
+
+test('ways back expire with the wait, and are bounded', () => {
+  let now = 0
+  const routes = new AckRoutes(() => now)
+  assert.ok(routes.add('w', 1, 'a', 100))
+  assert.not.ok(routes.add('w', 1, 'b', 100), 'a duplicate')
+  assert.is(routes.back('w', 1), 'a')
+  now = 100
+  assert.is(routes.back('w', 1), undefined, 'expired with the wait')
+  assert.ok(routes.add('w', 1, 'b', 100), 'and may be set again')
+  for (let id = 2; id <= MAX_ROUTES + 10; id++) routes.add('w', id, 'a', 1_000)
+  assert.is(routes.size, MAX_ROUTES)
+  assert.is(routes.back('w', MAX_ROUTES + 10), 'a', 'the newest kept')
+})
+
+test('a call still waiting asks again under a new id, only those that have not confirmed; an answer to any of its ids counts', async () => {
+  const { acks, sent } = relayNode(['p', 'q'])
+  const waiting = acks.whenReplicated(5 * ASK_AGAIN_MS)
+  assert.equal(sent.map((s) => [s.peer, s.msg.type, (s.msg as { ackId: number }).ackId]), [['p', MessageType.ACK_REQUEST, 1], ['q', MessageType.ACK_REQUEST, 1]])
+  acks.onAck('p', { type: MessageType.ACK, ackId: 1, seq: 4 })
+  await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS + 50))
+  assert.equal(sent.slice(2).map((s) => [s.peer, s.msg.type, (s.msg as { ackId: number }).ackId]), [['q', MessageType.ACK_REQUEST, 2]], 'q alone, asked again')
+  acks.onAck('q', { type: MessageType.ACK, ackId: 1, seq: 4 }) // the first request's answer, late
+  await waiting
+  await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS + 50))
+  assert.is(sent.length, 3, 'a settled call asks no more')
 })
 
 test.run()

@@ -34,7 +34,12 @@ export function dispatchFrame<V extends {}> (from: string, frame: Uint8Array, r:
       // the asker's next announcement, which whenReplicated would wait for.
       r.repl.heardNumber(msg.origin, msg.seq, from)
       break
+    case MessageType.RELAY_ACK_REQUEST:
+      r.acks.onRelayRequest(from, msg)
+      r.repl.heardNumber(msg.origin, msg.seq, from) // as above: a gap is repaired with the neighbour it came through
+      break
     case MessageType.ACK: r.acks.onAck(from, msg); break
+    case MessageType.RELAY_ACK: r.acks.onRelayAck(from, msg); break
     case MessageType.DIGEST: r.repl.onDigest(from, msg.sv, msg.update); break
   }
   // An applied frame may complete what a whenReplicated() waits for.

@@ -1,15 +1,20 @@
 /**
- * `whenReplicated()`: waiting until every connected peer has applied this
- * instance's writes. Receivers already track each origin's contiguous
+ * `whenReplicated()`: waiting until every member reachable now has applied
+ * this instance's writes. Receivers already track each origin's contiguous
  * sequence (SequenceTracker); asking is an ACK_REQUEST naming our origin and
  * our last number, answered by an ACK once the receiver's contiguous
- * sequence of us reaches it (SPEC.md §5.1). Nothing is sent unless a caller
+ * sequence of us reaches it (SPEC.md §5.1). In a partial mesh some members
+ * are not neighbours: the request then goes as a RELAY_ACK_REQUEST, which
+ * every node passes on once, and the answers (RELAY_ACK, naming the member)
+ * come back the way it went (ack-routes.ts). Nothing is sent unless a caller
  * asks, so the write path pays nothing.
  */
 import { encodeFrame } from '../../protocol/frame.ts'
 import { MessageType } from '../../protocol/constants.ts'
-import type { AckMessage, AckRequestMessage } from '../../protocol/ack.ts'
+import type { AckMessage, AckRequestMessage, RelayAckMessage, RelayAckRequestMessage } from '../../protocol/ack.ts'
 import { ErrorCode, MeshCacheError } from '../errors.ts'
+import { AckRoutes } from './ack-routes.ts'
+import type { PeerInfo } from './membership.ts'
 
 export interface AckHost {
   /** This instance's origin id. */
@@ -18,8 +23,12 @@ export interface AckHost {
   issued (): number
   /** Sends every write still batched for the current synchronous run now, so the request follows it. */
   flush (): void
-  /** Peers reachable in the namespace now. */
+  /** Neighbours: peers connected in the namespace now (transport ids). */
   peers (): string[]
+  /** Members reachable now through neighbours and not neighbours themselves (their own transport ids); [] in a full mesh. */
+  far (): string[]
+  /** This instance's transport id, which a relayed answer names; undefined before the join. */
+  self (): string | undefined
   send (peer: string, frame: Uint8Array): void
   /** How far `origin`'s writes have been applied here without a gap. */
   contiguous (origin: string): number
@@ -27,14 +36,20 @@ export interface AckHost {
 
 interface Waiting {
   target: number
+  /** Neighbours and far members (transport ids) that have not confirmed yet. */
   waiting: Set<string>
+  /** Every id the call asked under (ASK_AGAIN_MS). */
+  ids: number[]
   resolve: () => void
   reject: (error: Error) => void
-  timer: ReturnType<typeof setTimeout>
+  timers: Array<ReturnType<typeof setTimeout>>
 }
 
+/** A call still waiting asks again this often (ms), under a new id. */
+export const ASK_AGAIN_MS = 1_000
+
 /** Requests of one peer for one origin, answered together once the highest asked number is applied here. */
-interface Parked { peer: string, origin: string, seq: number, ackIds: number[] }
+interface Parked { peer: string, origin: string, seq: number, ackIds: number[], relayed: boolean }
 
 /** Requests parked per peer and origin keep at most this many ids (a peer asking faster than it is answered gets the latest ones answered). */
 const MAX_PARKED_IDS = 64
@@ -45,6 +60,7 @@ export class ReplicationAcks {
   readonly #host: AckHost
   readonly #calls = new Map<number, Waiting>()
   readonly #parked = new Map<string, Parked>()
+  readonly #routes = new AckRoutes()
   #nextId = 1
   #closed = false
 
@@ -52,48 +68,102 @@ export class ReplicationAcks {
     this.#host = host
   }
 
-  /** Resolves once every peer connected now confirmed every write issued before the call; rejects with E_REPLICATION_TIMEOUT naming those that did not. */
+  /**
+   * Resolves once every member reachable now (neighbours, and in a partial
+   * mesh the members beyond them) confirmed every write issued before the
+   * call; rejects with E_REPLICATION_TIMEOUT naming those that did not.
+   * Asks again every ASK_AGAIN_MS under a new id while some have not: a
+   * request or answer dropped on the way (a stream's backpressure, a
+   * connection reset) costs a second, not the call.
+   */
   whenReplicated (timeout: number): Promise<void> {
     if (this.#closed) return Promise.reject(new MeshCacheError(ErrorCode.CLOSED, 'the cache is closed'))
     const target = this.#host.issued()
     const peers = this.#host.peers()
+    const far = peers.length === 0 ? [] : this.#host.far()
     if (target === 0 || peers.length === 0) return Promise.resolve()
     this.#host.flush()
-    const ackId = this.#nextId++
+    const asked = peers.length + far.length
+    const deadline = performance.now() + timeout
     return new Promise((resolve, reject) => {
-      const call: Waiting = {
-        target,
-        waiting: new Set(peers),
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#calls.delete(ackId)
-          const missing = [...call.waiting].sort()
-          reject(new MeshCacheError(ErrorCode.REPLICATION_TIMEOUT,
-            `${missing.length} of ${peers.length} peer(s) did not confirm writes up to #${target} within ${timeout} ms: ${missing.join(', ')}`))
-        }, timeout),
+      const call: Waiting = { target, waiting: new Set([...peers, ...far]), ids: [], resolve, reject, timers: [] }
+      const ask = (): void => {
+        const ackId = this.#nextId++
+        call.ids.push(ackId)
+        this.#calls.set(ackId, call)
+        const origin = this.#host.origin
+        if (far.length === 0) {
+          // A full mesh asks its neighbours alone, as before relaying existed (an older peer answers it).
+          const frame = encodeFrame({ type: MessageType.ACK_REQUEST, ackId, origin, seq: target })
+          for (const peer of peers) if (call.waiting.has(peer)) this.#host.send(peer, frame)
+          return
+        }
+        const wait = Math.max(1, Math.ceil(deadline - performance.now()))
+        const frame = encodeFrame({ type: MessageType.RELAY_ACK_REQUEST, ackId, origin, seq: target, wait })
+        for (const peer of this.#host.peers()) this.#host.send(peer, frame)
       }
-      this.#calls.set(ackId, call)
-      const frame = encodeFrame({ type: MessageType.ACK_REQUEST, ackId, origin: this.#host.origin, seq: target })
-      for (const peer of peers) this.#host.send(peer, frame)
+      call.timers.push(setTimeout(() => {
+        this.#settle(call)
+        const missing = [...call.waiting].sort()
+        reject(new MeshCacheError(ErrorCode.REPLICATION_TIMEOUT,
+          `${missing.length} of ${asked} peer(s) did not confirm writes up to #${target} within ${timeout} ms: ${missing.join(', ')}`))
+      }, timeout))
+      if (timeout > ASK_AGAIN_MS) call.timers.push(setInterval(ask, ASK_AGAIN_MS))
+      ask()
     })
+  }
+
+  /** The call is over: its timers stop and its ids are forgotten (a late answer finds nothing). */
+  #settle (call: Waiting): void {
+    for (const t of call.timers) clearTimeout(t)
+    for (const id of call.ids) this.#calls.delete(id)
   }
 
   /** A peer asks us to confirm an origin's writes up to a number: now if applied, else once they are. */
   onRequest (from: string, msg: AckRequestMessage): void {
-    if (this.#host.contiguous(msg.origin) >= msg.seq) {
-      this.#answer(from, msg.ackId, msg.origin)
+    this.#confirmOrPark(from, msg.ackId, msg.origin, msg.seq, false)
+  }
+
+  /**
+   * A relayed request: passed on to every other neighbour the first time it
+   * arrives (remembering where it came from), then confirmed to that
+   * neighbour as a direct one is. Our own request coming back, or a copy
+   * seen already, is dropped.
+   */
+  onRelayRequest (from: string, msg: RelayAckRequestMessage): void {
+    if (msg.origin === this.#host.origin || !this.#routes.add(msg.origin, msg.ackId, from, msg.wait)) return
+    const peers = this.#host.peers().filter((p) => p !== from)
+    if (peers.length > 0) {
+      const frame = encodeFrame(msg)
+      for (const peer of peers) this.#host.send(peer, frame)
+    }
+    this.#confirmOrPark(from, msg.ackId, msg.origin, msg.seq, true)
+  }
+
+  /** A relayed answer: ours (count its members), or another writer's, passed on towards it. */
+  onRelayAck (from: string, msg: RelayAckMessage): void {
+    if (msg.origin === this.#host.origin) {
+      this.#confirmed(msg.ackId, msg.members)
       return
     }
-    const key = `${from}\n${msg.origin}`
+    const back = this.#routes.back(msg.origin, msg.ackId)
+    if (back !== undefined && back !== from) this.#host.send(back, encodeFrame(msg))
+  }
+
+  #confirmOrPark (from: string, ackId: number, origin: string, seq: number, relayed: boolean): void {
+    if (this.#host.contiguous(origin) >= seq) {
+      this.#answer(from, ackId, origin, relayed)
+      return
+    }
+    const key = `${from}\n${origin}\n${relayed ? 'r' : 'd'}`
     let parked = this.#parked.get(key)
     if (parked === undefined) {
       if (this.#parked.size >= MAX_PARKED) return // the asker times out; nothing here grows without bound
-      parked = { peer: from, origin: msg.origin, seq: 0, ackIds: [] }
+      parked = { peer: from, origin, seq: 0, ackIds: [], relayed }
       this.#parked.set(key, parked)
     }
-    parked.seq = Math.max(parked.seq, msg.seq)
-    parked.ackIds.push(msg.ackId)
+    parked.seq = Math.max(parked.seq, seq)
+    parked.ackIds.push(ackId)
     if (parked.ackIds.length > MAX_PARKED_IDS) parked.ackIds.shift()
   }
 
@@ -103,17 +173,20 @@ export class ReplicationAcks {
     for (const [key, p] of this.#parked) {
       if (this.#host.contiguous(p.origin) < p.seq) continue
       this.#parked.delete(key)
-      for (const ackId of p.ackIds) this.#answer(p.peer, ackId, p.origin)
+      for (const ackId of p.ackIds) this.#answer(p.peer, ackId, p.origin, p.relayed)
     }
   }
 
   onAck (from: string, msg: AckMessage): void {
-    const call = this.#calls.get(msg.ackId)
-    if (call === undefined || msg.seq < call.target) return
-    call.waiting.delete(from)
+    if (msg.seq >= (this.#calls.get(msg.ackId)?.target ?? Infinity)) this.#confirmed(msg.ackId, [from])
+  }
+
+  #confirmed (ackId: number, members: readonly string[]): void {
+    const call = this.#calls.get(ackId)
+    if (call === undefined) return
+    for (const member of members) call.waiting.delete(member)
     if (call.waiting.size !== 0) return
-    clearTimeout(call.timer)
-    this.#calls.delete(msg.ackId)
+    this.#settle(call)
     call.resolve()
   }
 
@@ -125,14 +198,34 @@ export class ReplicationAcks {
   close (): void {
     this.#closed = true
     this.#parked.clear()
-    for (const call of this.#calls.values()) {
-      clearTimeout(call.timer)
+    this.#routes.clear()
+    for (const call of new Set(this.#calls.values())) {
+      this.#settle(call)
       call.reject(new MeshCacheError(ErrorCode.CLOSED, 'the cache was closed before every peer confirmed'))
     }
     this.#calls.clear()
   }
 
-  #answer (peer: string, ackId: number, origin: string): void {
-    this.#host.send(peer, encodeFrame({ type: MessageType.ACK, ackId, seq: this.#host.contiguous(origin) }))
+  #answer (peer: string, ackId: number, origin: string, relayed: boolean): void {
+    if (!relayed) {
+      this.#host.send(peer, encodeFrame({ type: MessageType.ACK, ackId, seq: this.#host.contiguous(origin) }))
+      return
+    }
+    const self = this.#host.self()
+    if (self !== undefined) this.#host.send(peer, encodeFrame({ type: MessageType.RELAY_ACK, ackId, origin, members: [self] }))
   }
+}
+
+/**
+ * The members a relayed request waits for beyond the neighbours: reachable
+ * now (`connected`), and announcing a transport id that is neither a
+ * neighbour's nor ours. A member of a version older than `transportId` is
+ * not waited for: it could not answer a relayed request either.
+ */
+export function farMembers (members: readonly PeerInfo[], neighbours: ReadonlySet<string>, self: string | undefined): string[] {
+  const far = new Set<string>()
+  for (const m of members) {
+    if (m.connected && m.transportId !== undefined && m.transportId !== self && !neighbours.has(m.transportId)) far.add(m.transportId)
+  }
+  return [...far]
 }

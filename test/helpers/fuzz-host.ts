@@ -4,13 +4,19 @@
  * (test/helpers/partial-convergence.ts). Driven over IPC; a SIGKILL of this
  * process is the crash the run injects.
  *
- * argv: JSON { first, instances, bootstrap: string[], psk, maxPeers, mode, regions?: string[] (one per instance) }
+ * argv: JSON { first, instances, bootstrap: string[], psk, maxPeers, mode, regions?: string[] (one per instance), slowWritesMs? }
+ *   `slowWritesMs`: every instance here takes each UPDATES frame that long after it arrived (a member far
+ *   down a congested path), every other frame at once.
  *   `first` is the global index of this host's first instance; its instances
  *   bootstrap to `bootstrap`, or (the very first host) to its own first one.
  * Requests ({ id, op, ... }, answered { id, value }):
  *   addrs                            → [{ addr, peerId, origin }] of every instance
  *   await-connected { count, guardMs } → when every instance has `count` peers connected in the namespace (true), or false after guardMs
- *   write { instance, kind, key, value? } → the local write (set/delete/invalidate/clear), answered with its state (inspect)
+ *   write { instance, kind, key, value?, replicated? } → the local write (set/delete/invalidate/clear), answered with its
+ *                                    state (inspect); with `replicated` (ms), after `await whenReplicated({ timeout })`, or
+ *                                    { error } naming why it rejected
+ *   get { key }                      → every instance's `get(key)`
+ *   reach                            → per instance, [members reachable (peers() connected), neighbours (connectedPeers())]
  *   block { blocks: { [instance]: peerIds } } / heal → the instances' fault switches (libp2p connection gater)
  *   cut { instance, peer }           → aborts that instance's connections to `peer` once (the redialer reconnects)
  *   await-state { expect, guardMs }  → when every instance here holds `expect` ({ ok: true }), or the differences after guardMs
@@ -22,15 +28,19 @@
 import { createMeshCache, type MeshCache } from '../../lib/index.ts'
 import { createLibp2pTransport, type Libp2pTransport } from '../../lib/net/libp2p/index.ts'
 import { CLEAR_KEY } from '../../lib/core/clear.ts'
+import { MessageType } from '../../protocol/index.ts'
+import type { FrameHandler, Transport } from '../../lib/net/transport.ts'
 import { prefixLogger } from '@libp2p/logger'
 import { createWaiters } from './waiters.ts'
 import { differences, type Expected } from './fuzz-expect.ts'
 
-interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers: number, mode: 'invalidate' | 'replicate', regions?: string[] }
+interface Config { instances: number, first: number, bootstrap: string[], psk: string, maxPeers: number, mode: 'invalidate' | 'replicate', regions?: string[], slowWritesMs?: number }
 type Request =
   | { id: number, op: 'addrs' }
   | { id: number, op: 'await-connected', count: number, guardMs: number }
-  | { id: number, op: 'write', instance: number, kind: 'set' | 'delete' | 'invalidate' | 'clear', key: string, value?: string }
+  | { id: number, op: 'write', instance: number, kind: 'set' | 'delete' | 'invalidate' | 'clear', key: string, value?: string, replicated?: number }
+  | { id: number, op: 'get', key: string }
+  | { id: number, op: 'reach' }
   | { id: number, op: 'block', blocks: Record<string, string[]> }
   | { id: number, op: 'heal' }
   | { id: number, op: 'cut', instance: number, peer: string }
@@ -63,10 +73,25 @@ for (let i = 0; i < config.instances; i++) {
     // DEBUG='i*:meshcache:*' shows which instance logged what
     logger: prefixLogger(`i${config.first + i}`),
   })
-  const cache = await createMeshCache<string>({ namespace: 'fuzz', nodeId: `i${config.first + i}`, transport, mode: config.mode, ttl: 10 * 60_000, region: config.regions?.[i] ?? '' })
+  const cache = await createMeshCache<string>({ namespace: 'fuzz', nodeId: `i${config.first + i}`, transport: slowWrites(transport, config.slowWritesMs), mode: config.mode, ttl: 10 * 60_000, region: config.regions?.[i] ?? '' })
   cache.on('change', () => queueMicrotask(wake))
   cache.on('evict', () => queueMicrotask(wake))
   instances.push({ transport, cache })
+}
+
+/** The transport as the cache sees it: with `ms`, each UPDATES frame handed over that much later (a copy: the buffer may be reused). */
+function slowWrites (transport: Libp2pTransport, ms: number | undefined): Transport {
+  if (ms === undefined) return transport
+  const slow = Object.create(transport) as Libp2pTransport
+  slow.join = (namespace: string, handler: FrameHandler) => transport.join(namespace, {
+    ...handler,
+    onFrame: (from, frame) => {
+      if (frame[1] !== MessageType.UPDATES) return handler.onFrame(from, frame)
+      const copy = frame.slice()
+      setTimeout(() => handler.onFrame(from, copy), ms)
+    },
+  })
+  return slow
 }
 
 const local = (instance: number): Instance => {
@@ -98,8 +123,17 @@ process.on('message', async (request: Request) => {
         case 'clear': cache.clear(); break
       }
       value = cache.inspect(request.kind === 'clear' ? CLEAR_KEY : request.key)
+      if (request.replicated !== undefined) {
+        try {
+          await cache.whenReplicated({ timeout: request.replicated })
+        } catch (error) {
+          value = { error: (error as Error).message }
+        }
+      }
       break
     }
+    case 'get': value = instances.map((i) => i.cache.get(request.key) ?? null); break
+    case 'reach': value = instances.map((i) => [i.cache.peers().filter((p) => p.connected).length, i.cache.connectedPeers().length]); break
     case 'block':
       for (const [instance, peers] of Object.entries(request.blocks)) local(Number(instance)).transport.faults.block(peers)
       break
