@@ -30,6 +30,10 @@ export interface CdcMeshOptions {
   listen?: boolean
   /** The source's releaseAfterMs. */
   releaseAfterMs?: number
+  /** The transport's maxPeers (a partial mesh past it). */
+  maxPeers?: number
+  /** Peer ids this instance never links with. */
+  block?: string[]
 }
 
 export const psk = randomBytes(32).toString('hex')
@@ -37,7 +41,7 @@ export const psk = randomBytes(32).toString('hex')
 export async function startCdcNode (name: string, port: number, peers: number[], o: CdcMeshOptions): Promise<CdcNode> {
   const child = fork(NODE, [String(port), psk, ...peers.map(String)], {
     execPath: process.execPath,
-    env: { ...process.env, NODE_ID: name, DB_URL: o.dbUrl, SLOT: o.slot ?? 'cdc_slot', PUBLICATION: o.publication ?? 'cdc_pub', EVENTS: o.events === true ? '1' : '0', LISTEN: o.listen === true ? '1' : '0', ...(o.releaseAfterMs !== undefined ? { RELEASE_AFTER_MS: String(o.releaseAfterMs) } : {}) },
+    env: { ...process.env, NODE_ID: name, DB_URL: o.dbUrl, SLOT: o.slot ?? 'cdc_slot', PUBLICATION: o.publication ?? 'cdc_pub', EVENTS: o.events === true ? '1' : '0', LISTEN: o.listen === true ? '1' : '0', ...(o.releaseAfterMs !== undefined ? { RELEASE_AFTER_MS: String(o.releaseAfterMs) } : {}), ...(o.maxPeers !== undefined ? { MAX_PEERS: String(o.maxPeers) } : {}), ...(o.block !== undefined ? { BLOCK: o.block.join(',') } : {}) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const events: Array<Record<string, any>> = []
