@@ -162,7 +162,7 @@ export class Wiring<V extends {}> {
       peers: () => this.connectedPeers(),
       far: () => {
         const neighbours = new Set(this.connectedPeers())
-        return farMembers(this.repl.peers(neighbours), neighbours, this.#channel?.localPeer)
+        return farMembers(this.repl.peers(neighbours), neighbours, this.#channel?.localPeer, this.#channel?.relays?.() === true)
       },
       self: () => this.#channel?.localPeer,
       send: (peer, frame) => this.#send(peer, frame),

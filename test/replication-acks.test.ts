@@ -169,9 +169,11 @@ test('the writer in a partial mesh: the timeout names the far member that did no
   }
 })
 
-test('farMembers: reachable members that are neither neighbours nor this instance, and announce a transport id', () => {
+test('farMembers: members that are neither neighbours nor this instance and announce a transport id; every live one where the mesh relays', () => {
   const m = (transportId: string | undefined, connected: boolean) => ({ connected, ...(transportId === undefined ? {} : { transportId }) }) as PeerInfo
-  assert.equal(farMembers([m('a', true), m('c', true), m('c', true), m('d', false), m(undefined, true), m('me', true)], new Set(['a', 'b']), 'me'), ['c'])
+  const members = [m('a', true), m('c', true), m('c', true), m('d', false), m(undefined, true), m('me', true)]
+  assert.equal(farMembers(members, new Set(['a', 'b']), 'me', false), ['c'], 'reachable through a neighbour')
+  assert.equal(farMembers(members, new Set(['a', 'b']), 'me', true), ['c', 'd'], 'd heard through a neighbour since let go')
 })
 
 test('ways back expire with the wait, and are bounded', () => {

@@ -217,15 +217,24 @@ export class ReplicationAcks {
 }
 
 /**
- * The members a relayed request waits for beyond the neighbours: reachable
- * now (`connected`), and announcing a transport id that is neither a
- * neighbour's nor ours. A member of a version older than `transportId` is
- * not waited for: it could not answer a relayed request either.
+ * The members a relayed request waits for beyond the neighbours, each named
+ * by the transport id it announces (a member of a version older than
+ * `transportId` is not waited for: it could not answer a relayed request
+ * either), neither a neighbour's nor ours:
+ *
+ * - where the mesh relays (a partial mesh), every live member: links rotate
+ *   there, and a member whose state came through a neighbour since let go
+ *   reads not `connected` until its next renewal arrives by another (up to
+ *   7.5 s), while it is as reachable as before. Not waiting for it let the
+ *   call resolve with it stale. A live member is one whose state is not
+ *   stale (`peerTimeout`), as a full mesh waits for a connection until
+ *   `peerTimeout` finds it silent;
+ * - elsewhere, the members reachable through a neighbour (`connected`).
  */
-export function farMembers (members: readonly PeerInfo[], neighbours: ReadonlySet<string>, self: string | undefined): string[] {
+export function farMembers (members: readonly PeerInfo[], neighbours: ReadonlySet<string>, self: string | undefined, relays: boolean): string[] {
   const far = new Set<string>()
   for (const m of members) {
-    if (m.connected && m.transportId !== undefined && m.transportId !== self && !neighbours.has(m.transportId)) far.add(m.transportId)
+    if ((relays || m.connected) && m.transportId !== undefined && m.transportId !== self && !neighbours.has(m.transportId)) far.add(m.transportId)
   }
   return [...far]
 }
