@@ -59,6 +59,13 @@ export interface MemberState {
   transportId?: string
 }
 
+/**
+ * A partial mesh renews our membership state this often, not only every 15 s
+ * (awareness' own): renewals cross the mesh a hop per tick there
+ * (Membership.renewIfOlder, called by the replication's tick).
+ */
+export const PARTIAL_RENEW_MS = 7_500
+
 export interface PeerInfo extends MemberState {
   /** What the member advertises (`cache.advertise`), `{}` when nothing. */
   meta: Record<string, unknown>
@@ -67,8 +74,10 @@ export interface PeerInfo extends MemberState {
   /** Local epoch ms when its state was last renewed. */
   lastSeen: number
   /**
-   * Whether its connection is open now (`cache.peers()`). A live member that is
-   * not connected is partitioned away, or gone without a goodbye (killed): its
+   * Whether its connection is open now (`cache.peers()`); where the mesh relays
+   * (a partial mesh), whether the neighbour its state came through is, or its
+   * renewals kept arriving (the last within 15 s). A live member that is not
+   * connected is partitioned away, or gone without a goodbye (killed): its
    * state lasts until it is stale (30 s).
    */
   connected?: boolean
@@ -294,15 +303,18 @@ export class Membership {
    * (see `withoutRestarted`). The connected ones are the instances reachable
    * now.
    */
-  peers (connected?: ReadonlySet<string>): PeerInfo[] {
+  peers (connected?: ReadonlySet<string>, relays = false): PeerInfo[] {
     const out: PeerInfo[] = []
     const heard = new Map<PeerInfo, { first: number, last: number }>()
     const now = this.#now()
+    // Where the mesh relays, `peer` is only the neighbour a state came through last, and links rotate: a member
+    // also counts as connected while its renewals keep arriving (awareness dates arrivals on Date.now).
+    const heardSince = Date.now() - 2 * PARTIAL_RENEW_MS
     for (const [id, state] of this.#awareness.getStates()) {
       if (id === this.#awareness.clientID || !isMemberState(state) || this.#stale(id, now)) continue
       const peer = this.#peerOf.get(id) ?? ''
       const info: PeerInfo = { ...pick(state), peer, lastSeen: this.#awareness.meta.get(id)?.lastUpdated ?? 0 }
-      if (connected !== undefined) info.connected = connected.has(peer)
+      if (connected !== undefined) info.connected = connected.has(peer) || (relays && info.lastSeen >= heardSince)
       heard.set(info, this.#heard.get(id) ?? { first: 0, last: 0 })
       out.push(info)
     }

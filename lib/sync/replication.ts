@@ -12,7 +12,7 @@ import type { Replica } from '../core/replica.ts'
 import type { ResolvedOptions } from '../options.ts'
 import { AntiEntropy } from './anti-entropy.ts'
 import { Digests } from './digests.ts'
-import { Membership, withMeta, type PeerInfo } from './membership.ts'
+import { Membership, PARTIAL_RENEW_MS, withMeta, type PeerInfo } from './membership.ts'
 import { RepairRelay } from './repair-relay.ts'
 
 export interface ReplicationHost {
@@ -207,7 +207,7 @@ export class Replication<V extends {}> {
 
   /** Live members of the namespace; with `connected`, as users see them (Membership.peers). */
   peers (connected?: ReadonlySet<string>): PeerInfo[] {
-    return this.#membership?.peers(connected) ?? []
+    return this.#membership?.peers(connected, this.#host.relays()) ?? []
   }
 
   /** The region member `origin` announced (membership; undefined if unknown). */
@@ -276,12 +276,7 @@ export class Replication<V extends {}> {
   }
 }
 
-/**
- * A partial mesh renews our membership state this often, not only every 15 s
- * (awareness' own): renewals cross the mesh a hop per tick there
- * (Membership.renewIfOlder).
- */
-export const PARTIAL_RENEW_MS = 7_500
+export { PARTIAL_RENEW_MS }
 
 /** How many announcement ticks in a partial mesh re-announce our joining (see `#joinAnnouncements`). */
 const JOIN_ANNOUNCEMENTS = 2
