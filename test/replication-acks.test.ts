@@ -190,17 +190,22 @@ test('ways back expire with the wait, and are bounded', () => {
   assert.is(routes.back('w', MAX_ROUTES + 10), 'a', 'the newest kept')
 })
 
-test('a call still waiting asks again under a new id, only those that have not confirmed; an answer to any of its ids counts', async () => {
+test('a call still waiting asks again under a new id after ASK_AGAIN_MS, then twice as long, only those that have not confirmed', async () => {
   const { acks, sent } = relayNode(['p', 'q'])
   const waiting = acks.whenReplicated(5 * ASK_AGAIN_MS)
-  assert.equal(sent.map((s) => [s.peer, s.msg.type, (s.msg as { ackId: number }).ackId]), [['p', MessageType.ACK_REQUEST, 1], ['q', MessageType.ACK_REQUEST, 1]])
+  const asked = () => sent.map((s) => [s.peer, s.msg.type, (s.msg as { ackId: number }).ackId])
+  assert.equal(asked(), [['p', MessageType.ACK_REQUEST, 1], ['q', MessageType.ACK_REQUEST, 1]])
   acks.onAck('p', { type: MessageType.ACK, ackId: 1, seq: 4 })
-  await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS + 50))
-  assert.equal(sent.slice(2).map((s) => [s.peer, s.msg.type, (s.msg as { ackId: number }).ackId]), [['q', MessageType.ACK_REQUEST, 2]], 'q alone, asked again')
+  await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS + 100))
+  assert.equal(asked().slice(2), [['q', MessageType.ACK_REQUEST, 2]], 'q alone, asked again after 1 s')
+  await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS))
+  assert.is(sent.length, 3, 'not again 1 s later: the next is 2 s after the last')
+  await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS))
+  assert.equal(asked().slice(3), [['q', MessageType.ACK_REQUEST, 3]], '3 s in')
   acks.onAck('q', { type: MessageType.ACK, ackId: 1, seq: 4 }) // the first request's answer, late
   await waiting
-  await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS + 50))
-  assert.is(sent.length, 3, 'a settled call asks no more')
+  await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS + 100))
+  assert.is(sent.length, 4, 'a settled call asks no more')
 })
 
 test.run()

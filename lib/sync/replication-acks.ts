@@ -45,7 +45,12 @@ interface Waiting {
   timers: Array<ReturnType<typeof setTimeout>>
 }
 
-/** A call still waiting asks again this often (ms), under a new id. */
+/**
+ * A call still waiting asks again this long after its first request (ms),
+ * under a new id, then after twice as long each time: in a partial mesh each
+ * request is a wave over every link, and a member that will not answer
+ * (killed, until its state is stale) must not cost one a second.
+ */
 export const ASK_AGAIN_MS = 1_000
 
 /** Requests of one peer for one origin, answered together once the highest asked number is applied here. */
@@ -72,7 +77,7 @@ export class ReplicationAcks {
    * Resolves once every member reachable now (neighbours, and in a partial
    * mesh the members beyond them) confirmed every write issued before the
    * call; rejects with E_REPLICATION_TIMEOUT naming those that did not.
-   * Asks again every ASK_AGAIN_MS under a new id while some have not: a
+   * Asks again after ASK_AGAIN_MS, then doubling, under a new id while some have not: a
    * request or answer dropped on the way (a stream's backpressure, a
    * connection reset) costs a second, not the call.
    */
@@ -108,8 +113,12 @@ export class ReplicationAcks {
         reject(new MeshCacheError(ErrorCode.REPLICATION_TIMEOUT,
           `${missing.length} of ${asked} peer(s) did not confirm writes up to #${target} within ${timeout} ms: ${missing.join(', ')}`))
       }, timeout))
-      if (timeout > ASK_AGAIN_MS) call.timers.push(setInterval(ask, ASK_AGAIN_MS))
+      const askLater = (ms: number): void => {
+        if (performance.now() + ms >= deadline) return
+        call.timers.push(setTimeout(() => { ask(); askLater(2 * ms) }, ms))
+      }
       ask()
+      askLater(ASK_AGAIN_MS)
     })
   }
 
