@@ -232,12 +232,12 @@ export class ReplicationAcks {
  * either), neither a neighbour's nor ours:
  *
  * - where the mesh relays (a partial mesh), every live member: links rotate
- *   there, and a member whose state came through a neighbour since let go
- *   reads not `connected` until its next renewal arrives by another (up to
- *   7.5 s), while it is as reachable as before. Not waiting for it let the
- *   call resolve with it stale. A live member is one whose state is not
- *   stale (`peerTimeout`), as a full mesh waits for a connection until
- *   `peerTimeout` finds it silent;
+ *   there and renewals travel a hop a tick, so `connected` says a member was
+ *   heard lately, not that it is reachable now (before membership counted
+ *   renewals, one heard through a neighbour since let go read not connected
+ *   for up to 7.5 s, and the call resolved with it stale). A live member is
+ *   one whose state is not stale (`peerTimeout`), as a full mesh waits for a
+ *   connection until `peerTimeout` finds it silent;
  * - elsewhere, the members reachable through a neighbour (`connected`).
  */
 export function farMembers (members: readonly PeerInfo[], neighbours: ReadonlySet<string>, self: string | undefined, relays: boolean): string[] {
