@@ -19,6 +19,7 @@ import { dispatchFrame, type FrameRoutes } from './sync/dispatch.ts'
 import { Replication } from './sync/replication.ts'
 import { Outbox } from './sync/outbox.ts'
 import { ReplicationAcks, farMembers } from './sync/replication-acks.ts'
+import { transportOf } from './sync/incarnations.ts'
 import { PeerWaiters } from './sync/peer-wait.ts'
 import { Derived } from './loading/derived.ts'
 import { assertUserKey } from './loading/tags.ts'
@@ -165,6 +166,7 @@ export class Wiring<V extends {}> {
         return farMembers(this.repl.peers(neighbours), neighbours, this.#channel?.localPeer, this.#channel?.relays?.() === true)
       },
       self: () => this.#channel?.localPeer,
+      nodeIdOf: (transportId) => this.repl.peers().find((m) => transportOf(m) === transportId)?.nodeId,
       send: (peer, frame) => this.#send(peer, frame),
       contiguous: (origin) => this.replica.tracker.contiguous(origin),
     })

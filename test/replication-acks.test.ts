@@ -169,6 +169,20 @@ test('the writer in a partial mesh: the timeout names the far member that did no
   }
 })
 
+test('the timeout names a far member by its transport id and the node id it announces', async () => {
+  const acks = new ReplicationAcks({
+    origin: 'me~1', issued: () => 4, flush: () => {}, peers: () => ['a'], far: () => ['12D3KooWfar', 'same'], self: () => 'me',
+    nodeIdOf: (id) => id === '12D3KooWfar' ? 'billing-7' : id === 'same' ? 'same' : undefined,
+    send: () => {}, contiguous: () => 0,
+  })
+  try {
+    await acks.whenReplicated(50)
+    assert.unreachable()
+  } catch (e) {
+    assert.match((e as Error).message, /3 of 3 peer\(s\) did not confirm writes up to #4 within 50 ms: 12D3KooWfar \(node billing-7\), a, same$/)
+  }
+})
+
 test('farMembers: members that are neither neighbours nor this instance and announce a transport id; every live one where the mesh relays', () => {
   const m = (transportId: string | undefined, connected: boolean) => ({ connected, ...(transportId === undefined ? {} : { transportId }) }) as PeerInfo
   const members = [m('a', true), m('c', true), m('c', true), m('d', false), m(undefined, true), m('me', true)]

@@ -29,6 +29,8 @@ export interface AckHost {
   far (): string[]
   /** This instance's transport id, which a relayed answer names; undefined before the join. */
   self (): string | undefined
+  /** The node id a transport id announces in membership, for the timeout's message (undefined: not known). */
+  nodeIdOf? (transportId: string): string | undefined
   send (peer: string, frame: Uint8Array): void
   /** How far `origin`'s writes have been applied here without a gap. */
   contiguous (origin: string): number
@@ -111,7 +113,7 @@ export class ReplicationAcks {
         this.#settle(call)
         const missing = [...call.waiting].sort()
         reject(new MeshCacheError(ErrorCode.REPLICATION_TIMEOUT,
-          `${missing.length} of ${asked} peer(s) did not confirm writes up to #${target} within ${timeout} ms: ${missing.join(', ')}`))
+          `${missing.length} of ${asked} peer(s) did not confirm writes up to #${target} within ${timeout} ms: ${missing.map((id) => this.#named(id)).join(', ')}`))
       }, timeout))
       const askLater = (ms: number): void => {
         if (performance.now() + ms >= deadline) return
@@ -120,6 +122,12 @@ export class ReplicationAcks {
       ask()
       askLater(ASK_AGAIN_MS)
     })
+  }
+
+  /** A transport id with the node id it announces, where that says more (a libp2p peer id tells a reader little). */
+  #named (transportId: string): string {
+    const nodeId = this.#host.nodeIdOf?.(transportId)
+    return nodeId === undefined || nodeId === transportId ? transportId : `${transportId} (node ${nodeId})`
   }
 
   /** The call is over: its timers stop and its ids are forgotten (a late answer finds nothing). */
