@@ -36,7 +36,8 @@
 export interface ElectionHost {
   readonly origin: string
   advertise(name: string, value: unknown): void
-  peers(): Array<{ origin: string, peer: string, meta?: Record<string, unknown> }>
+  /** `connected`, where given (cache.peers()), counts as well as a connection to `peer` (a partial mesh's rule, SPEC §8). */
+  peers(): Array<{ origin: string, peer: string, meta?: Record<string, unknown>, connected?: boolean }>
   connectedPeers(): string[]
 }
 
@@ -132,7 +133,10 @@ export class ReaderElection {
     const peers = this.#host.peers()
     for (const p of peers) {
       const advert = p.meta?.[this.#name] as Advert | undefined
-      if (advert === undefined || advert === null || typeof advert !== 'object' || !connected.has(p.peer) || this.#silent(p.origin, advert.beat, now)) continue
+      // In a partial mesh `peer` is only the neighbour a state came through last: one let go (links rotate) made a live
+      // candidate read as gone here and not at its other peers, so two instances each saw themselves lowest.
+      // `connected` there counts its renewals arriving; the beat still counts a dead one out.
+      if (advert === undefined || advert === null || typeof advert !== 'object' || !(connected.has(p.peer) || p.connected === true) || this.#silent(p.origin, advert.beat, now)) continue
       if (p.origin < lowest) lowest = p.origin
       if (advert.holds === true && (lowestHolder === undefined || p.origin < lowestHolder)) lowestHolder = p.origin
     }

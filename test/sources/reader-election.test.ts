@@ -126,6 +126,22 @@ test('a candidate whose counter stands still for three beats is not counted, tho
   bE.stop()
 })
 
+test('a candidate whose state came through a neighbour since let go counts while membership reads it connected (a partial mesh)', () => {
+  const log: string[] = []
+  // c's view: a's state came through x, a neighbour c has let go; membership still reads a connected (its renewals
+  // arrive by another path). Judged by x's connection alone, c saw itself lowest and took the feed beside a.
+  const c: ElectionHost = {
+    origin: 'c',
+    advertise () {},
+    peers: () => [{ origin: 'a', peer: 'x', connected: true, meta: { [NAME]: { holds: false, beat: 1 } } }],
+    connectedPeers: () => [],
+  }
+  const e = new ReaderElection(c, NAME, { intervalMs: 60_000, onChange: (on) => log.push(`c:${on ? 'elected' : 'stood down'}`) })
+  e.evaluate()
+  assert.equal(log, [], 'a, lower, counts: c stands by')
+  e.stop()
+})
+
 test('over a partial mesh (a line a—b—c, the memory network relaying): a holder cut off is replaced in seconds, not at the membership timeout', async () => {
   const net = createMemoryNetwork({ auto: true, links: [['a', 'b'], ['b', 'c']], spread: true })
   const caches: Array<MeshCache<string>> = []
