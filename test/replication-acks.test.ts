@@ -8,7 +8,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { decodeFrame, MessageType } from '../protocol/index.ts'
-import { ASK_AGAIN_MS, ReplicationAcks, farMembers } from '../lib/sync/replication-acks.ts'
+import { ASK_AGAIN_MAX_MS, ASK_AGAIN_MS, ReplicationAcks, farMembers } from '../lib/sync/replication-acks.ts'
 import { AckRoutes, MAX_ROUTES } from '../lib/sync/ack-routes.ts'
 import type { PeerInfo } from '../lib/sync/membership.ts'
 
@@ -204,22 +204,24 @@ test('ways back expire with the wait, and are bounded', () => {
   assert.is(routes.back('w', MAX_ROUTES + 10), 'a', 'the newest kept')
 })
 
-test('a call still waiting asks again under a new id after ASK_AGAIN_MS, then twice as long, only those that have not confirmed', async () => {
+test('a call still waiting asks again under a new id after ASK_AGAIN_MS, then every ASK_AGAIN_MAX_MS, only those that have not confirmed', async () => {
   const { acks, sent } = relayNode(['p', 'q'])
-  const waiting = acks.whenReplicated(5 * ASK_AGAIN_MS)
+  const waiting = acks.whenReplicated(8 * ASK_AGAIN_MS)
   const asked = () => sent.map((s) => [s.peer, s.msg.type, (s.msg as { ackId: number }).ackId])
   assert.equal(asked(), [['p', MessageType.ACK_REQUEST, 1], ['q', MessageType.ACK_REQUEST, 1]])
   acks.onAck('p', { type: MessageType.ACK, ackId: 1, seq: 4 })
   await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS + 100))
   assert.equal(asked().slice(2), [['q', MessageType.ACK_REQUEST, 2]], 'q alone, asked again after 1 s')
   await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS))
-  assert.is(sent.length, 3, 'not again 1 s later: the next is 2 s after the last')
+  assert.is(sent.length, 3, 'not again 1 s later: the next is ASK_AGAIN_MAX_MS (2 s) after the last')
   await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS))
   assert.equal(asked().slice(3), [['q', MessageType.ACK_REQUEST, 3]], '3 s in')
+  await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MAX_MS))
+  assert.equal(asked().slice(4), [['q', MessageType.ACK_REQUEST, 4]], '5 s in: every ASK_AGAIN_MAX_MS, not doubling on (7 s)')
   acks.onAck('q', { type: MessageType.ACK, ackId: 1, seq: 4 }) // the first request's answer, late
   await waiting
   await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS + 100))
-  assert.is(sent.length, 4, 'a settled call asks no more')
+  assert.is(sent.length, 5, 'a settled call asks no more')
 })
 
 test.run()
