@@ -52,9 +52,9 @@ interface Waiting {
  * under a new id, then every ASK_AGAIN_MAX_MS: in a partial mesh each
  * request is a wave over every link, and a member that will not answer
  * (killed, until its state is stale) must not cost one a second; a longer
- * pause would leave a lossy path too few tries (the seeded lossy graphs of
- * test/when-replicated.test.ts timed out 1 call in ~200 with the pause
- * doubling without bound: 5 tries in 20 s).
+ * pause would leave a lossy path too few tries (the whenReplicated suite's
+ * seeded lossy graphs timed out 1 call in ~200 with the pause doubling
+ * without bound: 5 tries in 20 s).
  */
 export const ASK_AGAIN_MS = 1_000
 export const ASK_AGAIN_MAX_MS = 2_000
