@@ -105,17 +105,30 @@ export class OutboundStreams {
     try {
       stream = await conn.newStream(PROTOCOL, { signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT) })
     } catch (err) {
-      this.#log('moving our stream to %s to the connection kept failed: %s', link.peer, (err as Error).message)
-      return
-    } finally {
       link.opening = false
+      this.#log('moving our stream to %s to the connection kept failed: %s', link.peer, (err as Error).message)
+      this.#reopenIfGone(link)
+      return
     }
-    if (this.#host.stopped || conn.status !== 'open' || stream.writeStatus !== 'writable' || link.out !== old) {
+    link.opening = false
+    // The old stream may have closed meanwhile (the peer closed the connection it ran on): its reopening was
+    // skipped while this one opened, so this one takes its place. Another adopted meanwhile: this one goes.
+    if (this.#host.stopped || conn.status !== 'open' || stream.writeStatus !== 'writable' || (link.out !== old && link.out !== null)) {
       stream.abort(new Error('meshcache: stream no longer needed'))
+      this.#reopenIfGone(link)
       return
     }
     this.#adopt(link, conn, stream)
     setTimeout(() => { old.close().catch((err: Error) => { old.abort(err) }) }, CROSSED_SETTLE_MS).unref()
+  }
+
+  /**
+   * After a move that did not take: if our stream closed while it was opening, reopen it. Its close asked for a
+   * retry then, which found the move in flight and did nothing; without this the peer would stay connected with
+   * no stream of ours until liveness judged it silent (seconds; a 16-process mesh formed 6 s late so).
+   */
+  #reopenIfGone (link: PeerLink): void {
+    if (link.out === null) this.#retry(link)
   }
 
   /** `stream`, open on `conn`, is our stream to `link`'s peer from now on: the peer is greeted on it. */
