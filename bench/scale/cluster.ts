@@ -62,6 +62,8 @@ export interface WriteResult {
   repaired: number
   /** Per host (this.hosts' order): its latest arrival minus send time (NaN: none there), and its arrivals by repair. */
   byHost: Array<[lastMs: number, repaired: number]>
+  /** The instances (global index) that got it by a repair. */
+  repairedAt: number[]
 }
 
 interface Pending { resolve: (value: unknown) => void, reject: (error: Error) => void, timer: ReturnType<typeof setTimeout> }
@@ -170,20 +172,22 @@ export class ScaleCluster {
 
   /** When each write reached its last receiver. */
   async results (writes: Array<{ key: string, sentAt: number }>): Promise<WriteResult[]> {
-    const perHost = await Promise.all(this.hosts.map((h) => h.ask<Array<[number, number, number, number]>>('arrivals', { keys: writes.map((w) => w.key) })))
+    const perHost = await Promise.all(this.hosts.map((h) => h.ask<Array<[number, number, number, number, number[]]>>('arrivals', { keys: writes.map((w) => w.key) })))
     return writes.map((w, i) => {
       let receivers = 0
       let repaired = 0
       let last = Number.NaN
       const byHost: Array<[number, number]> = []
+      const repairedAt: number[] = []
       for (const rows of perHost) {
-        const [n, at, , byRepair] = rows[i] ?? [0, Number.NaN, Number.NaN, 0]
+        const [n, at, , byRepair, where] = rows[i] ?? [0, Number.NaN, Number.NaN, 0, []]
         receivers += n
         repaired += byRepair
+        repairedAt.push(...where)
         if (n > 0 && !(at <= last)) last = at
         byHost.push([n > 0 ? at - w.sentAt : Number.NaN, byRepair])
       }
-      return { key: w.key, sentAt: w.sentAt, receivers, lastMs: last - w.sentAt, repaired, byHost }
+      return { key: w.key, sentAt: w.sentAt, receivers, lastMs: last - w.sentAt, repaired, byHost, repairedAt }
     })
   }
 
