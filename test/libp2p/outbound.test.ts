@@ -68,7 +68,11 @@ async function openOn (streams: OutboundStreams, link: PeerLink, conn: FakeConne
   return s
 }
 
-test('the connection our stream ran on closes while its move to the kept one opens: the moved stream takes its place', async () => {
+/**
+ * Our stream open on our own connection, the peer's dial crossed with it, our stream moving to the peer's (kept)
+ * connection, and, before the move's stream opens, our connection and stream closed and the close's retry due.
+ */
+async function moveRacingClose (): Promise<{ streams: OutboundStreams, opened: FakeStream[], link: PeerLink, theirs: FakeConnection, moving: Promise<void> }> {
   const ours = connection('outbound')
   const theirs = connection('inbound')
   const conns = [ours]
@@ -84,6 +88,11 @@ test('the connection our stream ran on closes while its move to the kept one ope
   first.fire()
   assert.is(link.out, null)
   await sleep(50) // the close's retry is due (20 ms) while the move is in flight
+  return { streams, opened, link, theirs, moving }
+}
+
+test('the connection our stream ran on closes while its move to the kept one opens: the moved stream takes its place', async () => {
+  const { opened, link, theirs, moving } = await moveRacingClose()
   const moved = stream()
   theirs.pending.shift()?.resolve(moved)
   await moving
@@ -95,18 +104,7 @@ test('the connection our stream ran on closes while its move to the kept one ope
 })
 
 test('the move fails and our stream closed meanwhile: a new one is opened, not none until liveness steps in', async () => {
-  const ours = connection('outbound')
-  const theirs = connection('inbound')
-  const conns = [ours]
-  const { streams, opened } = outbound(conns, () => conns.length > 1 && ours.status === 'open' ? theirs : undefined)
-  const link = new PeerLink('b')
-  const first = await openOn(streams, link, ours)
-  conns.push(theirs) // the peer's dial, crossed with ours
-  const moving = streams.moveTo(link, theirs as unknown as Connection)
-  ours.status = 'closed'
-  streams.connectionClosed(link, ours as unknown as Connection)
-  first.fire()
-  await sleep(50)
+  const { opened, link, theirs, moving } = await moveRacingClose()
   theirs.pending.shift()?.reject(new Error('stream reset'))
   await moving
   assert.is(link.out, null)
