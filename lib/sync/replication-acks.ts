@@ -121,7 +121,7 @@ export class ReplicationAcks {
       }, timeout))
       const askLater = (ms: number): void => {
         if (performance.now() + ms >= deadline) return
-        call.timers.push(setTimeout(() => { ask(); askLater(Math.min(2 * ms, ASK_AGAIN_MAX_MS)) }, ms))
+        call.timers.push(setTimeout(() => { ask(); askLater(ASK_AGAIN_MAX_MS) }, ms))
       }
       ask()
       askLater(ASK_AGAIN_MS)
