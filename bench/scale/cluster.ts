@@ -172,7 +172,7 @@ export class ScaleCluster {
 
   /** When each write reached its last receiver. */
   async results (writes: Array<{ key: string, sentAt: number }>): Promise<WriteResult[]> {
-    const perHost = await Promise.all(this.hosts.map((h) => h.ask<Array<[number, number, number, number, number[]]>>('arrivals', { keys: writes.map((w) => w.key) })))
+    const perHost = await Promise.all(this.hosts.map((h) => h.ask<Array<[number, number, number, number[]]>>('arrivals', { keys: writes.map((w) => w.key) })))
     return writes.map((w, i) => {
       let receivers = 0
       let repaired = 0
@@ -180,7 +180,8 @@ export class ScaleCluster {
       const byHost: Array<[number, number]> = []
       const repairedAt: number[] = []
       for (const rows of perHost) {
-        const [n, at, , byRepair, where] = rows[i] ?? [0, Number.NaN, Number.NaN, 0, []]
+        const [n, at, , where] = rows[i] ?? [0, Number.NaN, Number.NaN, []]
+        const byRepair = where.length
         receivers += n
         repaired += byRepair
         repairedAt.push(...where)

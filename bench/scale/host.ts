@@ -10,8 +10,8 @@
  *   await-peers { count }         → when every instance's membership lists `count` others
  *   write { instance, key }       → sets key on the local instance `instance` (global index) to its send time, answered
  *   arrivals { keys }             → per key: [arrivals here, latest arrival time, first (CLOCK_MONOTONIC ms),
- *                                   arrivals by repair (a `change` whose source is 'repair': not the write's own frame),
- *                                   the instances (global index) those were]
+ *                                   the instances (global index) it reached by a repair (a `change` whose source is
+ *                                   'repair': not the write's own frame)]
  *   await-keys { keys }           → when every instance here holds every key
  *   stats                         → per instance: transport stats, gossipsub messages received (duplicates
  *                                   included; in all, UPDATES frames, and by message type), frames handed
@@ -52,8 +52,8 @@ interface Instance { transport: Libp2pTransport, cache: MeshCache<number>, gossi
 const TYPES = 8
 const typeOf = (frame: Uint8Array | undefined): number => Math.min(frame?.[1] ?? TYPES - 1, TYPES - 1)
 const instances: Instance[] = []
-/** key → [arrivals in this process, latest arrival, first arrival, arrivals by repair, the instances those were] */
-const arrivals = new Map<string, [number, number, number, number, number[]]>()
+/** key → [arrivals in this process, latest arrival, first arrival, the instances it reached by a repair] */
+const arrivals = new Map<string, [number, number, number, number[]]>()
 
 for (let i = 0; i < config.instances; i++) {
   // The first host's first instance is the seed; the rest of that host bootstrap to it.
@@ -93,11 +93,11 @@ for (let i = 0; i < config.instances; i++) {
   const cache = await createMeshCache<number>({ namespace: 'scale', transport: counted, mode: config.mode ?? 'replicate', ttl: 10 * 60_000, ...(region !== '' ? { region } : {}) })
   cache.on('change', (event: { key: string, source: string }) => {
     const at = now()
-    const repaired = event.source === 'repair' ? 1 : 0
-    const by = repaired === 1 ? [config.first + i] : []
-    const seen = arrivals.get(event.key)
-    if (seen === undefined) arrivals.set(event.key, [1, at, at, repaired, by])
-    else { seen[0]++; seen[1] = at; seen[3] += repaired; seen[4].push(...by) }
+    let seen = arrivals.get(event.key)
+    if (seen === undefined) { seen = [0, at, at, []]; arrivals.set(event.key, seen) }
+    seen[0]++
+    seen[1] = at
+    if (event.source === 'repair') seen[3].push(config.first + i)
   })
   instances.push({ transport, cache, gossip })
 }
@@ -125,7 +125,7 @@ process.on('message', async (request: Request) => {
     case 'addrs': value = instances.map((i) => i.transport.multiaddrs()[0]); break
     case 'await-peers': value = await until(() => instances.every((i) => i.cache.peers().length >= request.count)); break
     case 'write': value = now(); local(request.instance).cache.set(request.key, value as number); break
-    case 'arrivals': value = request.keys.map((k) => arrivals.get(k) ?? [0, Number.NaN, Number.NaN, 0, []]); break
+    case 'arrivals': value = request.keys.map((k) => arrivals.get(k) ?? [0, Number.NaN, Number.NaN, []]); break
     case 'await-keys': value = await until(() => instances.every((i) => request.keys.every((k) => i.cache.inspect(k) !== undefined))); break
     case 'stats': {
       const heap = process.memoryUsage().heapUsed
