@@ -30,6 +30,12 @@ export interface Known {
   shortLived: number
   /** The current link is being let go on purpose, by us or by the peer (its SHED): its close is no loss. */
   letGo: boolean
+  /**
+   * When the peer was last known alive (ms, this clock): linked to us, or a
+   * neighbour's PEERS said so, less the age it gave; 0: never. What peer
+   * exchange tells others (peer-exchange.ts), not what decides our dials.
+   */
+  aliveAt: number
 }
 
 /**
@@ -53,7 +59,7 @@ export function newEntry (peer: string | undefined, bootstrapAddr: string | unde
   return {
     peer, bootstrapAddr, addrs: bootstrapAddr === undefined ? [] : [bootstrapAddr], bootstrap: bootstrapAddr !== undefined,
     failures: 0, nextAt: bootstrapAddr === undefined ? Infinity : 0, lastSeen: now, dialing: false, established: false,
-    abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0, letGo: false
+    abort: undefined, dialed: undefined, establishedAt: 0, shortLived: 0, letGo: false, aliveAt: 0
   }
 }
 

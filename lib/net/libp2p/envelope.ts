@@ -13,7 +13,7 @@
  *   LEAVE(3)    := uvarint(nsId)                               the sender left nsId
  *   DATA(4)     := uvarint(nsId) • payload                     a whole frame, or the last piece of one
  *   PART(5)     := uvarint(nsId) • payload                     a piece of a frame; more PART/DATA follow
- *   PEERS(6)    := uvarint(n) • n × (string(peerId) • uvarint(m) • m × string(multiaddr)) • [n × string(region)]
+ *   PEERS(6)    := uvarint(n) • n × (string(peerId) • uvarint(m) • m × string(multiaddr)) • [n × string(region) • [n × uvarint(ageMs)]]
  *   PING(7)     := (nothing)                                   sent each keepaliveInterval (liveness.ts)
  *   FAST(8)     := uvarint(nsId) • hop:u8 • payload            a whole broadcast frame on a partial mesh's fast lane
  *                                                              (fast-lane.ts; hop 0 writer, 1 crossed, 2 last,
@@ -202,7 +202,12 @@ export function decodeView (r: BodyReader): { holds: boolean, holders: string[] 
   return { holds: flag === 1, holders }
 }
 
-export interface PeerAddrs { peer: string, addrs: string[], region?: string }
+/**
+ * A peer as peer exchange tells it: its addresses, its region, and `age`, how
+ * many ms ago the sender last knew it alive (0: linked to it now; absent, as
+ * from older senders, which tell only their links: 0).
+ */
+export interface PeerAddrs { peer: string, addrs: string[], region?: string, age?: number }
 
 /** Longest region label carried (the cache's own option allows 64 characters). */
 export const MAX_REGION_BYTES = 256
@@ -218,8 +223,10 @@ export function encodePeers (peers: readonly PeerAddrs[]): Uint8Array {
     w.uvarint(addrs.length)
     for (const a of addrs) w.string(a)
   }
-  // optional trailing regions, one per entry: older readers ignore them
-  if (list.some(p => (p.region ?? '') !== '')) for (const p of list) w.string(p.region ?? '')
+  // optional trailing regions, then ages, one per entry: older readers ignore what they do not know
+  const ages = list.some(p => (p.age ?? 0) > 0)
+  if (ages || list.some(p => (p.region ?? '') !== '')) for (const p of list) w.string(p.region ?? '')
+  if (ages) for (const p of list) w.uvarint(Math.max(0, Math.round(p.age ?? 0)))
   return w.envelope()
 }
 
@@ -291,6 +298,7 @@ export function decodePeers (r: BodyReader): PeerAddrs[] {
     peers.push({ peer, addrs: decodeAddrList(r) })
   }
   if (!r.end()) for (const p of peers) p.region = r.string(MAX_REGION_BYTES)
+  if (!r.end()) for (const p of peers) p.age = r.uvarint()
   return peers
 }
 

@@ -31,6 +31,7 @@ import { CrossedDials, type CrossedDialsHost } from './crossed-dials.ts'
 import { SilentPeers, type SilentPeersHost } from './silent-peers.ts'
 import { Namespaces, type LocalNamespace } from './namespaces.ts'
 import { FastLane, RELAYED, type HopValue } from './fast-lane.ts'
+import { PeerExchange } from './peer-exchange.ts'
 
 export type { TransportStats } from './stats.ts'
 export type { LocalNamespace } from './namespaces.ts'
@@ -53,6 +54,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
   readonly #outbound: OutboundStreams
   readonly #partial: PartialMesh
   readonly #crossed: CrossedDials
+  readonly #exchange: PeerExchange
   /** Broadcasts over direct streams along the region path, beside gossipsub (fast-lane.ts). */
   readonly #fast: FastLane
   /** Probes silent and lost peers (probe.ts); undefined when `probeInterval` is 0. */
@@ -71,6 +73,10 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     this.prober = this.#silent.prober
     this.#partial = new PartialMesh(this, this.self, opts, log)
     this.#crossed = new CrossedDials(this.self, this, log)
+    this.#exchange = new PeerExchange({
+      linkAddrs: () => this.#links.values(), alivePeers: h => this.redialer?.alivePeers(h) ?? [], regionOf: p => this.regions?.regionOf(p),
+      connectedPeers: () => this.connectedPeers(), sendEnvelope: (p, e) => { this.sendEnvelope(p, e) }
+    }, opts.maxPeers !== Infinity)
     this.regions = this.#partial.regions
     this.#outbound = new OutboundStreams(this, peer => this.#crossed.kept(peer), opts.redialInterval, log)
     this.#fast = new FastLane({
@@ -116,6 +122,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     if (this.#stopped) return
     this.#silent.liveness.start()
     this.#partial.start()
+    this.#exchange.start()
   }
 
   /** Peers with at least one open connection. */
@@ -236,6 +243,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     this.#stopped = true
     this.#silent.liveness.stop()
     this.#partial.stop()
+    this.#exchange.stop()
     this.#crossed.stop()
     this.prober?.stop()
     this.#namespaces.closeAll()
@@ -321,8 +329,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     link.lastPing = performance.now()
     for (const ns of this.#namespaces.values()) greeting.push(encodeJoin(ns.id, ns.name))
     greeting.push(...this.#partial.greeting())
-    const others: PeerAddrs[] = []
-    for (const l of this.#links.values()) if (l !== link && l.addrs.length > 0) others.push({ peer: l.peer, addrs: l.addrs, region: this.regions?.regionOf(l.peer) ?? '' })
+    const others = this.#exchange.toTell(link.peer)
     if (others.length > 0) greeting.push(encodePeers(others))
     link.write(greeting, Infinity)
     if (link.shed) {
@@ -396,7 +403,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
       if (p.peer === this.self) continue
       this.regions?.learn(p.peer, p.region)
       // of two peers that learn about each other, the smaller id dials first
-      this.redialer?.learn(p.peer, p.addrs.map(withoutPeerId), this.self < p.peer)
+      this.redialer?.learn(p.peer, p.addrs.map(withoutPeerId), this.self < p.peer, p.age ?? 0)
     }
   }
 

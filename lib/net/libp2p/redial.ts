@@ -123,10 +123,13 @@ export class Redialer {
    * Records a peer and its dialable addresses. `dialSoon` schedules a dial at
    * the next tick; otherwise it waits one interval, so that of two peers
    * learning about each other only one dials unless that one fails to.
+   * `age`: how many ms before now the teller last knew the peer alive (0: it
+   * is linked to it).
    */
-  learn (peer: string, addrs: readonly string[], dialSoon: boolean): void {
+  learn (peer: string, addrs: readonly string[], dialSoon: boolean, age = 0): void {
     if (peer === this.#node.peerId.toString()) return
     const k = this.#entry(peer)
+    k.aliveAt = Math.max(k.aliveAt, this.#now() - age)
     if (addrs.length > 0) k.addrs = [...new Set([...addrs, ...k.addrs])].slice(0, 16)
     for (const a of addrs) {
       const b = this.#known.get(`addr:${a}`)
@@ -152,7 +155,7 @@ export class Redialer {
       k.failures = 0
       k.established = true
       k.letGo = false
-      k.lastSeen = k.establishedAt = this.#now()
+      k.lastSeen = k.establishedAt = k.aliveAt = this.#now()
     }
   }
 
@@ -172,7 +175,7 @@ export class Redialer {
     const now = this.#now()
     let was = false
     for (const k of this.#entries(peer)) {
-      k.lastSeen = now
+      k.lastSeen = k.aliveAt = now
       if (k.established) {
         k.established = false
         was = true
@@ -237,6 +240,28 @@ export class Redialer {
     for (const k of this.#known.values()) if (k.peer === peer) yield k
   }
 
+  /**
+   * The peers known alive within the last `horizon` ms, freshest first, with
+   * their addresses and how long ago (`age`, 0 while connected): what peer
+   * exchange tells a neighbour (peer-exchange.ts).
+   */
+  alivePeers (horizon: number): Array<{ peer: string, addrs: string[], age: number }> {
+    const now = this.#now()
+    const self = this.#node.peerId.toString()
+    const ages = new Map<string, number>()
+    for (const k of this.#known.values()) {
+      if (k.peer === undefined || k.peer === self || k.aliveAt === 0) continue
+      const age = this.#connected(k.peer) ? 0 : Math.max(0, now - k.aliveAt)
+      if (age <= horizon && age < (ages.get(k.peer) ?? Infinity)) ages.set(k.peer, age)
+    }
+    const out: Array<{ peer: string, addrs: string[], age: number }> = []
+    for (const [peer, age] of ages) {
+      const addrs = this.addrsOf(peer)
+      if (addrs.length > 0) out.push({ peer, addrs, age })
+    }
+    return out.sort((a, b) => a.age - b.age)
+  }
+
   knownPeers (): string[] {
     const out: string[] = []
     for (const k of this.#known.values()) if (k.peer !== undefined && k.bootstrapAddr === undefined) out.push(k.peer)
@@ -287,7 +312,7 @@ export class Redialer {
     for (const [key, k] of entries) {
       if (k.dialing || k.peer === self) continue
       if (k.bootstrapAddr !== undefined && own.has(withoutPeerId(k.bootstrapAddr))) continue
-      if (this.#connected(k.peer)) { k.lastSeen = now; continue }
+      if (this.#connected(k.peer)) { k.lastSeen = k.aliveAt = now; continue }
       // In a partial mesh most known peers are never connected: only failed dials make one unreachable.
       if (this.#bound !== undefined && k.failures === 0) k.lastSeen = now
       if (!k.bootstrap && now - k.lastSeen > this.#forgetAfter) {
