@@ -28,6 +28,15 @@ if (!Number.isSafeInteger(regions) || regions === 1 || regions < 0 || regions * 
   console.error(`--regions must be 0, or 2 to a third of --instances (${Math.floor(instances / 3)})\n${USAGE}`)
   process.exit(2)
 }
+/** A failure's message with at most 8 of its differences: the graph and the last steps after them in full (what tells why). */
+function brief (message: string): string[] {
+  const lines = message.split('\n')
+  const end = lines.findIndex((l, i) => i > 0 && !l.startsWith('    '))
+  const details = lines.slice(1, end < 0 ? undefined : end)
+  if (details.length <= 8) return lines
+  return [lines[0] as string, ...details.slice(0, 8), `    … ${details.length - 8} more`, ...(end < 0 ? [] : lines.slice(end))]
+}
+
 const failed: number[] = []
 const settles: number[] = []
 const started = Date.now()
@@ -39,7 +48,7 @@ for (let seed = from; seed < from + count; seed++) {
     console.log(`seed ${seed} ok in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.mode}, ${r.instances} instances in ${r.hosts} processes${r.regions > 0 ? ` and ${r.regions} regions` : ''}, maxPeers ${r.maxPeers}, connections ${Math.min(...r.connections)}-${Math.max(...r.connections)}; ${r.writes} writes (${r.clears} clears), ${JSON.stringify(r.faults)}; settled in ${r.settleMs.map((ms, i) => `${ms}${(r.settleComponents[i] ?? 1) > 1 ? ` (${r.settleComponents[i]} components)` : ''}`).join(', ')} ms`)
   } catch (error) {
     failed.push(seed)
-    console.log(`seed ${seed} FAILED: ${String((error as Error).message).split('\n').slice(0, 12).join('\n  ')}\n  replay: npm run check:mesh-seeds -- --seeds 1 --from ${seed} --instances ${instances}${regions > 0 ? ` --regions ${regions}` : ''} --verbose${instances === 12 ? `\n  or: ${regions > 0 ? `REGIONS=${regions} ` : ''}SEED=${seed} ./node_modules/.bin/node test/mesh/partial-convergence.test.ts` : ''}`)
+    console.log(`seed ${seed} FAILED: ${brief(String((error as Error).message)).join('\n  ')}\n  replay: npm run check:mesh-seeds -- --seeds 1 --from ${seed} --instances ${instances}${regions > 0 ? ` --regions ${regions}` : ''} --verbose${instances === 12 ? `\n  or: ${regions > 0 ? `REGIONS=${regions} ` : ''}SEED=${seed} ./node_modules/.bin/node test/mesh/partial-convergence.test.ts` : ''}`)
     if (values.first) break
   }
 }

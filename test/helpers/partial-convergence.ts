@@ -184,15 +184,22 @@ class Run {
     const connected = await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'await-connected', count: need, guardMs: CONNECT_GUARD_MS }, CONNECT_GUARD_MS + 10_000)))
     if (connected.some((r) => r.value !== true)) {
       // Which instances, with their regions, namespace peers and open connections: enough to tell a dial rule from a slow start.
-      const peers = (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'peers' })))).flatMap((r) => r.value as string[][])
-      const links = (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'links' })))).flatMap((r) => r.value as string[][])
-      const name = new Map(this.slots.map((slot, i) => [slot.peerId, `i${i}`]))
-      const short = (ids: string[]) => ids.map((id) => name.get(id) ?? id.slice(-6)).join(',')
-      const each = peers.map((p, i) => `${p.length < need ? 'below' : '     '} i${i} (${this.regionOf(i) || 'no region'}): peers ${short(p)}; connections ${short(links[i] ?? [])}`)
-      this.fail(`some instance had fewer than ${need} peers ${CONNECT_GUARD_MS} ms after start:\n    ${each.join('\n    ')}`)
+      this.fail(`some instance had fewer than ${need} peers ${CONNECT_GUARD_MS} ms after start:\n    ${(await this.graph((p) => p.length < need ? 'below' : '     ')).join('\n    ')}`)
     }
     this.summary.connections = await this.connections()
     this.note(`started in ${(performance.now() - t0).toFixed(0)} ms: ${this.hosts.length} processes, connections ${this.summary.connections.join(',')}`)
+  }
+
+  /**
+   * Each instance with its region, namespace peers and open connections (ids of instances killed since: their last
+   * six characters), `mark` before each: enough to tell a dial rule from a slow start, or an island from a region cut.
+   */
+  async graph (mark: (peers: string[]) => string = () => ''): Promise<string[]> {
+    const peers = (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'peers' })))).flatMap((r) => r.value as string[][])
+    const links = (await Promise.all(this.hosts.map((h) => ask(h.child, { op: 'links' })))).flatMap((r) => r.value as string[][])
+    const name = new Map(this.slots.map((slot, i) => [slot.peerId, `i${i}`]))
+    const short = (ids: string[]) => ids.map((id) => name.get(id) ?? id.slice(-6)).join(',')
+    return peers.map((p, i) => `${mark(p)} i${i} (${this.regionOf(i) || 'no region'}): peers ${short(p)}; connections ${short(links[i] ?? [])}`)
   }
 
   /** Open connections per instance. */
@@ -375,7 +382,7 @@ class Run {
       await new Promise((resolve) => setTimeout(resolve, 50))
       components = await this.components('peers')
     }
-    if (components > 1) this.fail(`not one mesh ${SETTLE_GUARD_MS} ms after the heal (${when}): ${components} components; connections per instance ${(await this.connections()).join(',')}`)
+    if (components > 1) this.fail(`not one mesh ${SETTLE_GUARD_MS} ms after the heal (${when}): ${components} components; connections per instance ${(await this.connections()).join(',')}\n  the graph now:\n    ${(await this.graph()).join('\n    ')}`)
     if (waited) this.note(`one mesh ${(performance.now() - started).toFixed(0)} ms after the heal`)
   }
 
@@ -395,7 +402,7 @@ class Run {
     const differences = replies.flatMap((r) => (r.value as { ok: boolean, differences?: string[] }).differences ?? [])
     if (differences.length > 0) {
       const connections = await this.connections()
-      this.fail(`not converged ${SETTLE_GUARD_MS} ms after the heal (${when}); ${components} component(s) at the heal, ${await this.components()} now; connections per instance ${connections.join(',')}; ${differences.length} differences:\n    ${differences.slice(0, 30).join('\n    ')}`)
+      this.fail(`not converged ${SETTLE_GUARD_MS} ms after the heal (${when}); ${components} component(s) at the heal, ${await this.components()} now; connections per instance ${connections.join(',')}; ${differences.length} differences:\n    ${differences.slice(0, 30).join('\n    ')}\n  the graph now:\n    ${(await this.graph()).join('\n    ')}`)
     }
     const ms = performance.now() - started
     this.summary.settleMs.push(Math.round(ms))
