@@ -248,17 +248,17 @@ export class Redialer {
   alivePeers (horizon: number): Array<{ peer: string, addrs: string[], age: number }> {
     const now = this.#now()
     const self = this.#node.peerId.toString()
-    const ages = new Map<string, number>()
+    // one pass: a peer's entries (by id, by a bootstrap address) each add their addresses, the freshest sets its age
+    const found = new Map<string, { peer: string, addrs: Set<string>, age: number }>()
     for (const k of this.#known.values()) {
-      if (k.peer === undefined || k.peer === self || k.aliveAt === 0) continue
-      const age = this.#connected(k.peer) ? 0 : Math.max(0, now - k.aliveAt)
-      if (age <= horizon && age < (ages.get(k.peer) ?? Infinity)) ages.set(k.peer, age)
+      if (k.peer === undefined || k.peer === self) continue
+      let f = found.get(k.peer)
+      if (f === undefined) found.set(k.peer, f = { peer: k.peer, addrs: new Set(), age: Infinity })
+      for (const a of k.addrs) f.addrs.add(withoutPeerId(a))
+      if (k.aliveAt > 0) f.age = Math.min(f.age, this.#connected(k.peer) ? 0 : Math.max(0, now - k.aliveAt))
     }
     const out: Array<{ peer: string, addrs: string[], age: number }> = []
-    for (const [peer, age] of ages) {
-      const addrs = this.addrsOf(peer)
-      if (addrs.length > 0) out.push({ peer, addrs, age })
-    }
+    for (const f of found.values()) if (f.age <= horizon && f.addrs.size > 0) out.push({ peer: f.peer, addrs: [...f.addrs], age: f.age })
     return out.sort((a, b) => a.age - b.age)
   }
 
