@@ -8,7 +8,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { decodeFrame, MessageType } from '../protocol/index.ts'
-import { ASK_AGAIN_MAX_MS, ASK_AGAIN_MS, ReplicationAcks, farMembers } from '../lib/sync/replication-acks.ts'
+import { ASK_AGAIN_MAX_MS, ASK_AGAIN_MS, GROUP_MS, ReplicationAcks, farMembers } from '../lib/sync/replication-acks.ts'
 import { AckRoutes, MAX_ROUTES } from '../lib/sync/ack-routes.ts'
 import type { PeerInfo } from '../lib/sync/membership.ts'
 
@@ -222,6 +222,97 @@ test('a call still waiting asks again under a new id after ASK_AGAIN_MS, then ev
   await waiting
   await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS + 100))
   assert.is(sent.length, 5, 'a settled call asks no more')
+})
+
+/** A writer whose last number is `issued.n`, its neighbours `peers`, every frame it sends decoded. */
+function writer (peers: string[], far: string[] = []) {
+  const issued = { n: 0 }
+  const sent: Array<{ peer: string, msg: ReturnType<typeof decodeFrame> }> = []
+  const acks = new ReplicationAcks({
+    origin: 'me~1', issued: () => issued.n, flush: () => {}, peers: () => peers, far: () => far, self: () => 'me',
+    send: (peer, frame) => { sent.push({ peer, msg: decodeFrame(frame) }) },
+    contiguous: () => 0,
+  })
+  const requests = () => sent.map((s) => [s.peer, (s.msg as { ackId: number }).ackId, (s.msg as { seq: number }).seq])
+  return { acks, issued, sent, requests }
+}
+
+test('calls made while a wave is young share the next one: a request a member for all of them, for the newest number', async () => {
+  const { acks, issued, requests } = writer(['p', 'q'])
+  const done: string[] = []
+  issued.n = 1
+  const a = acks.whenReplicated(10_000).then(() => done.push('a'))
+  assert.equal(requests(), [['p', 1, 1], ['q', 1, 1]], 'the first call asks at once')
+  issued.n = 2
+  const b = acks.whenReplicated(10_000).then(() => done.push('b'))
+  issued.n = 3
+  const c = acks.whenReplicated(10_000).then(() => done.push('c'))
+  assert.is(requests().length, 2, 'b and c wait for the young wave')
+  acks.onAck('p', { type: MessageType.ACK, ackId: 1, seq: 1 })
+  assert.is(requests().length, 2, 'q has not answered: the wave is still young')
+  acks.onAck('q', { type: MessageType.ACK, ackId: 1, seq: 1 })
+  await a
+  assert.equal(requests().slice(2), [['p', 2, 3], ['q', 2, 3]], 'answered: one wave for b and c, asking for #3')
+  acks.onAck('p', { type: MessageType.ACK, ackId: 2, seq: 3 })
+  acks.onAck('q', { type: MessageType.ACK, ackId: 2, seq: 3 })
+  await Promise.all([b, c])
+  assert.equal(done, ['a', 'b', 'c'])
+})
+
+test('an answer for a newer number confirms the calls made before it; one below a call\'s number does not', async () => {
+  const { acks, issued, requests } = writer(['p'])
+  let aDone = false
+  let bDone = false
+  issued.n = 4
+  const a = acks.whenReplicated(10_000).then(() => { aDone = true })
+  await new Promise((resolve) => setTimeout(resolve, GROUP_MS + 5)) // the first wave ages unanswered (its request lost)
+  issued.n = 9
+  const b = acks.whenReplicated(10_000).then(() => { bDone = true })
+  assert.equal(requests(), [['p', 1, 4], ['p', 2, 9]], 'an aged wave does not hold the next back')
+  acks.onAck('p', { type: MessageType.ACK, ackId: 2, seq: 6 })
+  await Promise.resolve()
+  assert.ok(aDone, 'p applied up to #6: the call for #4 is confirmed by the answer to the other request')
+  assert.not.ok(bDone, 'the call for #9 is not')
+  acks.onAck('p', { type: MessageType.ACK, ackId: 2, seq: 9 })
+  await Promise.all([a, b])
+  assert.ok(bDone)
+})
+
+test('a wave nobody answers holds the next back for GROUP_MS at most; relayed answers count for every call', async () => {
+  const { acks, issued, sent } = writer(['a'], ['c'])
+  issued.n = 1
+  const first = acks.whenReplicated(10_000)
+  issued.n = 2
+  const second = acks.whenReplicated(10_000)
+  assert.is(sent.length, 1, 'one relayed request to the one neighbour')
+  await new Promise((resolve) => setTimeout(resolve, GROUP_MS + 20))
+  assert.equal(sent.map((s) => [s.peer, s.msg.type, (s.msg as { seq: number }).seq]), [['a', MessageType.RELAY_ACK_REQUEST, 1], ['a', MessageType.RELAY_ACK_REQUEST, 2]])
+  acks.onRelayAck('a', { type: MessageType.RELAY_ACK, ackId: 2, origin: 'me~1', members: ['a', 'c'] })
+  await Promise.all([first, second])
+  acks.onRelayAck('a', { type: MessageType.RELAY_ACK, ackId: 1, origin: 'me~1', members: ['a'] }) // late, nothing waits: ignored
+  await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS + 50))
+  assert.is(sent.length, 2, 'nothing waits: nothing is asked again')
+})
+
+test('a call that times out waiting for a silent member leaves the others to resolve, and nothing behind once all settle', async () => {
+  const { acks, issued, requests } = writer(['p', 'dead'])
+  issued.n = 1
+  const short = acks.whenReplicated(30)
+  issued.n = 2
+  const long = acks.whenReplicated(10_000)
+  acks.onAck('p', { type: MessageType.ACK, ackId: 1, seq: 1 })
+  try {
+    await short
+    assert.unreachable()
+  } catch (e) {
+    assert.match((e as Error).message, /1 of 2 peer\(s\) did not confirm writes up to #1 within 30 ms: dead$/)
+  }
+  // the wave for the long call went once the first had aged; p and then dead answer it
+  const second = requests().find(([, id]) => id === 2)
+  assert.ok(second !== undefined, 'the waiting call was asked for')
+  acks.onAck('p', { type: MessageType.ACK, ackId: 2, seq: 2 })
+  acks.onAck('dead', { type: MessageType.ACK, ackId: 2, seq: 2 })
+  await long
 })
 
 test.run()

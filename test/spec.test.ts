@@ -10,6 +10,7 @@ import * as protocol from '../protocol/index.ts'
 import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
 import { ErrorCode } from '../lib/errors.ts'
 import * as envelope from '../lib/net/libp2p/envelope.ts'
+import { ASK_AGAIN_MAX_MS, ASK_AGAIN_MS, GROUP_MS } from '../lib/sync/replication-waits.ts'
 
 const spec = readFileSync(new URL('../SPEC.md', import.meta.url), 'utf8')
 
@@ -90,6 +91,12 @@ test('every envelope type of the libp2p transport is in SPEC.md §11\'s grammar,
     const line = new RegExp(`^${name.slice(4)}\\(${value as number}\\) *:=`, 'm')
     assert.match(spec, line, `${name} = ${value as number} in SPEC.md's envelope grammar`)
   }
+})
+
+test('SPEC.md §5.1 gives whenReplicated\'s waves and asking again the code\'s figures', () => {
+  const section = spec.slice(spec.indexOf('### 5.1 '), spec.indexOf('\n## 6. '))
+  assert.match(section, new RegExp(`GROUP_MS = ${GROUP_MS} ms`))
+  assert.match(section, new RegExp(`${ASK_AGAIN_MS / 1000} s after the first request \\(ASK_AGAIN_MS\\), then every ${ASK_AGAIN_MAX_MS / 1000} s \\(ASK_AGAIN_MAX_MS`))
 })
 
 test.run()

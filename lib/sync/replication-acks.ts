@@ -12,8 +12,8 @@
 import { encodeFrame } from '../../protocol/frame.ts'
 import { MessageType } from '../../protocol/constants.ts'
 import type { AckMessage, AckRequestMessage, RelayAckMessage, RelayAckRequestMessage } from '../../protocol/ack.ts'
-import { ErrorCode, MeshCacheError } from '../errors.ts'
 import { AckRoutes } from './ack-routes.ts'
+import { ReplicationWaits } from './replication-waits.ts'
 import type { PeerInfo } from './membership.ts'
 
 export interface AckHost {
@@ -36,28 +36,7 @@ export interface AckHost {
   contiguous (origin: string): number
 }
 
-interface Waiting {
-  target: number
-  /** Neighbours and far members (transport ids) that have not confirmed yet. */
-  waiting: Set<string>
-  /** Every id the call asked under (ASK_AGAIN_MS). */
-  ids: number[]
-  resolve: () => void
-  reject: (error: Error) => void
-  timers: Array<ReturnType<typeof setTimeout>>
-}
-
-/**
- * A call still waiting asks again this long after its first request (ms),
- * under a new id, then every ASK_AGAIN_MAX_MS: in a partial mesh each
- * request is a wave over every link, and a member that will not answer
- * (killed, until its state is stale) must not cost one a second; a longer
- * pause would leave a lossy path too few tries (the whenReplicated suite's
- * seeded lossy graphs timed out 1 call in ~200 with the pause doubling
- * without bound: 5 tries in 20 s).
- */
-export const ASK_AGAIN_MS = 1_000
-export const ASK_AGAIN_MAX_MS = 2_000
+export { ASK_AGAIN_MAX_MS, ASK_AGAIN_MS, GROUP_MS } from './replication-waits.ts'
 
 /** Requests of one peer for one origin, answered together once the highest asked number is applied here. */
 interface Parked { peer: string, origin: string, seq: number, ackIds: number[], relayed: boolean }
@@ -69,75 +48,24 @@ const MAX_PARKED = 4096
 
 export class ReplicationAcks {
   readonly #host: AckHost
-  readonly #calls = new Map<number, Waiting>()
+  /** The writer's side: the calls waiting, asked in waves. */
+  readonly #waits: ReplicationWaits
   readonly #parked = new Map<string, Parked>()
   readonly #routes = new AckRoutes()
-  #nextId = 1
-  #closed = false
 
   constructor (host: AckHost) {
     this.#host = host
+    this.#waits = new ReplicationWaits(host)
   }
 
   /**
    * Resolves once every member reachable now (neighbours, and in a partial
    * mesh the members beyond them) confirmed every write issued before the
    * call; rejects with E_REPLICATION_TIMEOUT naming those that did not.
-   * Asks again after ASK_AGAIN_MS, then every ASK_AGAIN_MAX_MS, under a new id while some have not: a
-   * request or answer dropped on the way (a stream's backpressure, a
-   * connection reset) costs a second, not the call.
+   * Calls made together share their requests (replication-waits.ts).
    */
   whenReplicated (timeout: number): Promise<void> {
-    if (this.#closed) return Promise.reject(new MeshCacheError(ErrorCode.CLOSED, 'the cache is closed'))
-    const target = this.#host.issued()
-    const peers = this.#host.peers()
-    const far = peers.length === 0 ? [] : this.#host.far()
-    if (target === 0 || peers.length === 0) return Promise.resolve()
-    this.#host.flush()
-    const asked = peers.length + far.length
-    const deadline = performance.now() + timeout
-    return new Promise((resolve, reject) => {
-      const call: Waiting = { target, waiting: new Set([...peers, ...far]), ids: [], resolve, reject, timers: [] }
-      const ask = (): void => {
-        const ackId = this.#nextId++
-        call.ids.push(ackId)
-        this.#calls.set(ackId, call)
-        const origin = this.#host.origin
-        if (far.length === 0) {
-          // A full mesh asks its neighbours alone, as before relaying existed (an older peer answers it).
-          const frame = encodeFrame({ type: MessageType.ACK_REQUEST, ackId, origin, seq: target })
-          for (const peer of peers) if (call.waiting.has(peer)) this.#host.send(peer, frame)
-          return
-        }
-        const wait = Math.max(1, Math.ceil(deadline - performance.now()))
-        const frame = encodeFrame({ type: MessageType.RELAY_ACK_REQUEST, ackId, origin, seq: target, wait })
-        for (const peer of this.#host.peers()) this.#host.send(peer, frame)
-      }
-      call.timers.push(setTimeout(() => {
-        this.#settle(call)
-        const missing = [...call.waiting].sort()
-        reject(new MeshCacheError(ErrorCode.REPLICATION_TIMEOUT,
-          `${missing.length} of ${asked} peer(s) did not confirm writes up to #${target} within ${timeout} ms: ${missing.map((id) => this.#named(id)).join(', ')}`))
-      }, timeout))
-      const askLater = (ms: number): void => {
-        if (performance.now() + ms >= deadline) return
-        call.timers.push(setTimeout(() => { ask(); askLater(ASK_AGAIN_MAX_MS) }, ms))
-      }
-      ask()
-      askLater(ASK_AGAIN_MS)
-    })
-  }
-
-  /** A transport id with the node id it announces, where that says more (a libp2p peer id tells a reader little). */
-  #named (transportId: string): string {
-    const nodeId = this.#host.nodeIdOf?.(transportId)
-    return nodeId === undefined || nodeId === transportId ? transportId : `${transportId} (node ${nodeId})`
-  }
-
-  /** The call is over: its timers stop and its ids are forgotten (a late answer finds nothing). */
-  #settle (call: Waiting): void {
-    for (const t of call.timers) clearTimeout(t)
-    for (const id of call.ids) this.#calls.delete(id)
+    return this.#waits.whenReplicated(timeout)
   }
 
   /** A peer asks us to confirm an origin's writes up to a number: now if applied, else once they are. */
@@ -164,7 +92,8 @@ export class ReplicationAcks {
   /** A relayed answer: ours (count its members), or another writer's, passed on towards it. */
   onRelayAck (from: string, msg: RelayAckMessage): void {
     if (msg.origin === this.#host.origin) {
-      this.#confirmed(msg.ackId, msg.members)
+      const seq = this.#waits.requested(msg.ackId)
+      if (seq !== undefined) for (const member of msg.members) this.#waits.confirmed(member, seq)
       return
     }
     const back = this.#routes.back(msg.origin, msg.ackId)
@@ -199,16 +128,7 @@ export class ReplicationAcks {
   }
 
   onAck (from: string, msg: AckMessage): void {
-    if (msg.seq >= (this.#calls.get(msg.ackId)?.target ?? Infinity)) this.#confirmed(msg.ackId, [from])
-  }
-
-  #confirmed (ackId: number, members: readonly string[]): void {
-    const call = this.#calls.get(ackId)
-    if (call === undefined) return
-    for (const member of members) call.waiting.delete(member)
-    if (call.waiting.size !== 0) return
-    this.#settle(call)
-    call.resolve()
+    if (this.#waits.requested(msg.ackId) !== undefined) this.#waits.confirmed(from, msg.seq)
   }
 
   /** A peer left: its parked requests go (it asks again if it comes back). */
@@ -217,14 +137,9 @@ export class ReplicationAcks {
   }
 
   close (): void {
-    this.#closed = true
     this.#parked.clear()
     this.#routes.clear()
-    for (const call of new Set(this.#calls.values())) {
-      this.#settle(call)
-      call.reject(new MeshCacheError(ErrorCode.CLOSED, 'the cache was closed before every peer confirmed'))
-    }
-    this.#calls.clear()
+    this.#waits.close()
   }
 
   #answer (peer: string, ackId: number, origin: string, relayed: boolean): void {

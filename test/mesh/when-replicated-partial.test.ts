@@ -7,7 +7,9 @@
  * down a congested path; test/helpers/fuzz-host.ts `slowWritesMs`). After a
  * write and `await whenReplicated()`, every instance reads the new value at
  * once, 30 times out of 30 (seeded writers). Without waiting the count of
- * stale reads is printed, not asserted (it depends on timing). Before relayed
+ * stale reads is printed, not asserted (it depends on timing). Then 20 calls
+ * 3 ms apart on one instance, which share their requests: each key is read
+ * everywhere as its call resolves, 0 stale. Before relayed
  * requests (a call waited for the neighbours alone) it failed: most writes
  * were read stale in the third process.
  *
@@ -82,6 +84,20 @@ test(`a partial mesh of ${INSTANCES} instances: 0 of ${WRITES} immediate reads a
       }
     }
     assert.is(stale, 0, `${stale} of ${WRITES} writes were read stale somewhere right after whenReplicated (replay: SEED=${seed})`)
+
+    // Calls made together share their requests (SPEC §5.1, waves): 20 on one instance, 3 ms apart (so most are made
+    // while a wave asking for a lower number is out, and the slow process answers it before their writes reach it),
+    // each of its own key; as each resolves, its key is read everywhere.
+    const writer = prng.int32(gen, 0, INSTANCES - 1)
+    const host = hosts[Math.floor(writer / PER_PROCESS)] as ChildProcess
+    const together = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
+      await new Promise((resolve) => setTimeout(resolve, 3 * i)) // the calls' spacing under test, not a wait for a condition
+      const key = `together${i}`
+      const { value: answer } = await ask(host, { op: 'write', instance: writer, kind: 'set', key, value: 'v', replicated: 10_000 }, 20_000)
+      assert.not.ok((answer as { error?: string }).error, `call ${i} of 20 at once by i${writer}: ${(answer as { error?: string }).error} (SEED=${seed})`)
+      return (await read(hosts, key)).flatMap((v, j) => v === 'v' ? [] : [`${key} on i${j}: ${String(v)}`])
+    }))
+    assert.equal(together.flat(), [], `read stale right after their calls resolved, 20 calls at once by i${writer} (replay: SEED=${seed})`)
 
     let staleWithout = 0
     for (let i = 0; i < WRITES; i++) {
