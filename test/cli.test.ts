@@ -72,7 +72,7 @@ function scripts (): Array<{ name: string, args: string[] }> {
     if (name.startsWith('example:')) continue // examples take no options
     out.push({ name: `npm run ${name}`, args: words.slice(1) })
   }
-  for (const file of ['bench/scale/hops.ts', 'bench/core/receive-gc.ts', 'bench/core/sweep-stall.ts', 'bench/core/key-index-growth.ts']) {
+  for (const file of ['bench/scale/hops.ts', 'bench/scale/acks.ts', 'bench/core/receive-gc.ts', 'bench/core/sweep-stall.ts', 'bench/core/key-index-growth.ts']) {
     out.push({ name: `node ${file}`, args: [file] })
   }
   return out

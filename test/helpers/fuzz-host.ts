@@ -23,6 +23,10 @@
  *   connections                      → per instance, its open connections
  *   links                            → per instance, the peer ids it holds a connection with
  *   differences { expect }           → how the instances here differ from `expect` now
+ *   saved-burst { instance, callers, calls, timeout } → `callers` loops on that instance, each invalidating a key of
+ *                                    its own and awaiting whenReplicated before the next, `calls` in all: each call's
+ *                                    ms, the rejections' messages, and the seconds it took (bench/scale/acks.ts)
+ *   usage                            → this process's CPU time (µs, user + system) and its instances' frames received
  *   close
  */
 import { createMeshCache, type MeshCache } from '../../lib/index.ts'
@@ -49,6 +53,8 @@ type Request =
   | { id: number, op: 'links' }
   | { id: number, op: 'peers' }
   | { id: number, op: 'differences', expect: Expected }
+  | { id: number, op: 'saved-burst', instance: number, callers: number, calls: number, timeout: number }
+  | { id: number, op: 'usage' }
   | { id: number, op: 'close' }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config
@@ -151,6 +157,32 @@ process.on('message', async (request: Request) => {
     // The namespace's peers: greeted (HELLO, JOIN and our PEERS read), not only connected.
     case 'peers': value = instances.map((i) => i.cache.connectedPeers()); break
     case 'close': for (const i of instances) await i.cache.close(); for (const i of instances) await i.transport.close(); break
+    case 'saved-burst': {
+      const { cache } = local(request.instance)
+      const ms: number[] = []
+      const errors: string[] = []
+      let next = 0
+      const started = performance.now()
+      await Promise.all(Array.from({ length: request.callers }, async (_, c) => {
+        for (let i = next++; i < request.calls; i = next++) {
+          cache.invalidate(`burst:${c}:${i}`)
+          const t = performance.now()
+          try {
+            await cache.whenReplicated({ timeout: request.timeout })
+            ms.push(performance.now() - t)
+          } catch (error) {
+            errors.push((error as Error).message)
+          }
+        }
+      }))
+      value = { ms, errors, seconds: (performance.now() - started) / 1000 }
+      break
+    }
+    case 'usage': {
+      const cpu = process.cpuUsage()
+      value = { cpuUs: cpu.user + cpu.system, frames: instances.reduce((n, i) => n + i.transport.stats().framesReceived, 0) }
+      break
+    }
   }
   process.send?.({ id: request.id, value })
   if (request.op === 'close') process.exit(0)
