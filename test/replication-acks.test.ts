@@ -315,4 +315,25 @@ test('a call that times out waiting for a silent member leaves the others to res
   await long
 })
 
+test('a member whose every call timed out is asked no more, though it was a neighbour once', async () => {
+  const peers = ['p', 'dead']
+  const { acks, issued, requests } = writer(peers)
+  issued.n = 1
+  const first = acks.whenReplicated(10_000)
+  issued.n = 2
+  const timesOut = acks.whenReplicated(30).catch((e: Error) => e.message)
+  acks.onAck('p', { type: MessageType.ACK, ackId: 1, seq: 2 })
+  assert.match(await timesOut, /within 30 ms: dead$/)
+  acks.onAck('dead', { type: MessageType.ACK, ackId: 1, seq: 1 })
+  await first
+  peers.pop() // dead's connection is gone
+  issued.n = 3
+  const after = acks.whenReplicated(10_000)
+  const last = requests().at(-1)
+  assert.equal(last?.[0], 'p', 'the new call asks p')
+  assert.not.ok(requests().some(([peer, id]) => peer === 'dead' && (id as number) > 2), `dead is asked no more: ${JSON.stringify(requests())}`)
+  acks.onAck('p', { type: MessageType.ACK, ackId: last?.[1] as number, seq: 3 })
+  await after
+})
+
 test.run()

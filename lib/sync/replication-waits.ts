@@ -68,8 +68,15 @@ class CallQueue {
 
   shift (): void { this.#head++ }
 
-  * open (): Generator<Call> {
-    for (let i = this.#head; i < this.#items.length; i++) if (!(this.#items[i] as Call).done) yield this.#items[i] as Call
+  /** The last call not yet settled (the newest, so the highest number), or undefined. */
+  last (): Call | undefined {
+    for (let i = this.#items.length - 1; i >= this.#head; i--) if (!(this.#items[i] as Call).done) return this.#items[i]
+    return undefined
+  }
+
+  /** The calls not yet settled. */
+  open (): Call[] {
+    return this.#items.slice(this.#head).filter((c) => !c.done)
   }
 }
 
@@ -85,6 +92,10 @@ export class ReplicationWaits {
   #young: Wave | undefined
   #groupTimer: ReturnType<typeof setTimeout> | undefined
   #askAgainTimer: ReturnType<typeof setTimeout> | undefined
+  /** Calls waiting that wait for some member beyond the neighbours: while any does, waves are relayed. */
+  #relayedCalls = 0
+  /** The latest deadline of the calls made since none waited: how long a relayed wave's ways back are kept. */
+  #deadline = 0
   #nextId = 1
   #closed = false
 
@@ -110,6 +121,8 @@ export class ReplicationWaits {
           `${missing.length} of ${asked} peer(s) did not confirm writes up to #${target} within ${timeout} ms: ${missing.map((id) => this.#named(id)).join(', ')}`))
       }, timeout)
       this.#calls.push(call)
+      if (call.relayed) this.#relayedCalls++
+      this.#deadline = Math.max(this.#deadline, call.deadline)
       for (const member of call.waiting) {
         let queue = this.#byMember.get(member)
         if (queue === undefined) this.#byMember.set(member, queue = new CallQueue())
@@ -147,7 +160,7 @@ export class ReplicationWaits {
 
   close (): void {
     this.#closed = true
-    for (const call of [...this.#calls.open()]) {
+    for (const call of this.#calls.open()) {
       this.#settle(call)
       call.reject(new MeshCacheError(ErrorCode.CLOSED, 'the cache was closed before every peer confirmed'))
     }
@@ -167,24 +180,21 @@ export class ReplicationWaits {
   #ask (): void {
     if (this.#groupTimer !== undefined) { clearTimeout(this.#groupTimer); this.#groupTimer = undefined }
     const oldest = this.#calls.first()
-    if (oldest === undefined) return
-    let target = 0
-    let deadline = 0
-    let relayed = false
+    const target = this.#calls.last()?.target
+    if (oldest === undefined || target === undefined) return
+    // Members some call waits for: those with a queue (not the calls: thousands may wait on one silent member).
     const members = new Set<string>()
-    for (const call of this.#calls.open()) {
-      target = Math.max(target, call.target)
-      deadline = Math.max(deadline, call.deadline)
-      relayed ||= call.relayed
-      for (const m of call.waiting) members.add(m)
+    for (const [member, queue] of this.#byMember) {
+      if (queue.first() === undefined) this.#byMember.delete(member)
+      else members.add(member)
     }
     // A request for less than the oldest waiting call's number can confirm nothing now.
     for (const [id, seq] of this.#requests) { if (seq >= oldest.target) break; this.#requests.delete(id) }
     const ackId = this.#nextId++
     this.#requests.set(ackId, target)
     const origin = this.#host.origin
-    if (relayed) {
-      const wait = Math.max(1, Math.ceil(deadline - performance.now()))
+    if (this.#relayedCalls > 0) {
+      const wait = Math.max(1, Math.ceil(this.#deadline - performance.now()))
       const frame = encodeFrame({ type: MessageType.RELAY_ACK_REQUEST, ackId, origin, seq: target, wait })
       for (const peer of this.#host.peers()) this.#host.send(peer, frame)
     } else {
@@ -203,8 +213,10 @@ export class ReplicationWaits {
 
   /** The call is over: its timer stops, and once no call waits, nothing is asked or kept. */
   #settle (call: Call): void {
+    if (call.done) return
     call.done = true
     clearTimeout(call.timer)
+    if (call.relayed) this.#relayedCalls--
     // Members it still waited for (it timed out): their queues shed it, and go once empty (a killed member's would
     // otherwise grow with every call made until its state is stale).
     for (const member of call.waiting) if (this.#byMember.get(member)?.first() === undefined) this.#byMember.delete(member)
@@ -212,6 +224,7 @@ export class ReplicationWaits {
     this.#byMember.clear()
     this.#requests.clear()
     this.#young = undefined
+    this.#deadline = 0
     clearTimeout(this.#groupTimer)
     clearTimeout(this.#askAgainTimer)
     this.#groupTimer = this.#askAgainTimer = undefined
