@@ -323,7 +323,7 @@ test('a member whose every call timed out is asked no more, though it was a neig
   issued.n = 2
   const timesOut = acks.whenReplicated(30).catch((e: Error) => e.message)
   acks.onAck('p', { type: MessageType.ACK, ackId: 1, seq: 2 })
-  assert.match(await timesOut, /within 30 ms: dead$/)
+  assert.match(String(await timesOut), /within 30 ms: dead$/)
   acks.onAck('dead', { type: MessageType.ACK, ackId: 1, seq: 1 })
   await first
   peers.pop() // dead's connection is gone
