@@ -8,7 +8,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { decodeFrame, MessageType } from '../protocol/index.ts'
-import { ASK_AGAIN_MAX_MS, ASK_AGAIN_MS, GROUP_MS, ReplicationAcks, farMembers } from '../lib/sync/replication-acks.ts'
+import { ReplicationAcks, farMembers } from '../lib/sync/replication-acks.ts'
+import { ASK_AGAIN_MAX_MS, ASK_AGAIN_MS, GROUP_MS } from '../lib/sync/replication-waits.ts'
 import { AckRoutes, MAX_ROUTES } from '../lib/sync/ack-routes.ts'
 import type { PeerInfo } from '../lib/sync/membership.ts'
 

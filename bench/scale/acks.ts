@@ -12,10 +12,9 @@
  * run: the writes' and the acknowledgements', relays and keepalives too), and
  * the CPU all processes spent per call (µs).
  */
-import { fork, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { randomBytes } from 'node:crypto'
+import type { ChildProcess } from 'node:child_process'
 import { ask } from '../../test/helpers/mesh-process.ts'
+import { startFuzzMesh } from '../../test/helpers/fuzz-mesh.ts'
 import { parseCli } from '../../test/helpers/cli.ts'
 
 const USAGE = 'usage: node bench/scale/acks.ts [--callers 1,10,50] [--calls 1000] [--processes 3] [--per-process 4] [--max-peers 3]'
@@ -31,29 +30,6 @@ const calls = Number(values.calls)
 const processes = Number(values.processes)
 const perProcess = Number(values['per-process'])
 const instances = processes * perProcess
-const HOST = new URL('../../test/helpers/fuzz-host.ts', import.meta.url)
-
-async function startMesh (maxPeers: number | undefined): Promise<ChildProcess[]> {
-  const psk = randomBytes(32).toString('hex')
-  const hosts: ChildProcess[] = []
-  const start = async (first: number, bootstrap: string[]): Promise<ChildProcess> => {
-    const child = fork(HOST, [JSON.stringify({ first, instances: perProcess, bootstrap, psk, maxPeers, mode: 'invalidate' })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    hosts.push(child)
-    await once(child, 'message')
-    return child
-  }
-  const first = await start(0, [])
-  const bootstrap = ((await ask(first, { op: 'addrs' })).value as Array<{ addr: string }>).slice(0, 3).map((s) => s.addr)
-  for (let p = 1; p < processes; p++) await start(p * perProcess, bootstrap)
-  // every member reachable from every instance before the calls start (SPEC §8)
-  for (const until = Date.now() + 90_000; ;) {
-    const reach = (await Promise.all(hosts.map((h) => ask(h, { op: 'reach' })))).flatMap((r) => r.value as number[][])
-    if (reach.every(([members]) => members === instances - 1)) break
-    if (Date.now() > until) throw new Error(`membership did not form: ${JSON.stringify(reach)}`)
-    await new Promise((resolve) => setTimeout(resolve, 100)) // polling real processes: membership has no event
-  }
-  return hosts
-}
 
 async function usage (hosts: ChildProcess[]): Promise<{ cpuUs: number, frames: number }> {
   const all = await Promise.all(hosts.map(async (h) => (await ask(h, { op: 'usage' })).value as { cpuUs: number, frames: number }))
@@ -78,11 +54,12 @@ async function burst (hosts: ChildProcess[], label: string, callers: number): Pr
 
 console.log(`bench/scale/acks.ts: ${calls} calls of one writer, ${processes} processes of ${perProcess} instances`)
 for (const maxPeers of [undefined, Number(values['max-peers'])]) {
-  const hosts = await startMesh(maxPeers)
+  const children: ChildProcess[] = []
   try {
+    const { hosts } = await startFuzzMesh(children, { processes, perProcess, maxPeers, mode: 'invalidate', formMs: 90_000 })
     const label = maxPeers === undefined ? `full mesh of ${instances}        ` : `partial mesh of ${instances} (maxPeers ${maxPeers})`
     for (const callers of callerCounts) console.log(await burst(hosts, label, callers))
   } finally {
-    for (const h of hosts) h.kill('SIGKILL')
+    for (const h of children) h.kill('SIGKILL')
   }
 }

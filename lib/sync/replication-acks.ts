@@ -36,8 +36,6 @@ export interface AckHost {
   contiguous (origin: string): number
 }
 
-export { ASK_AGAIN_MAX_MS, ASK_AGAIN_MS, GROUP_MS } from './replication-waits.ts'
-
 /** Requests of one peer for one origin, answered together once the highest asked number is applied here. */
 interface Parked { peer: string, origin: string, seq: number, ackIds: number[], relayed: boolean }
 

@@ -16,27 +16,17 @@
  * SEED=s replays one run (the writers and keys; the timing is real).
  */
 import type { ChildProcess } from 'node:child_process'
-import { fork } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as prng from 'lib0/prng'
 import { ask } from '../helpers/mesh-process.ts'
+import { startFuzzMesh } from '../helpers/fuzz-mesh.ts'
 
-const HOST = new URL('../helpers/fuzz-host.ts', import.meta.url)
 const PROCESSES = 3
 const PER_PROCESS = 4
 const INSTANCES = PROCESSES * PER_PROCESS
 const WRITES = 30
 const seed = Number(process.env.SEED ?? 1)
-
-async function startHost (children: ChildProcess[], first: number, bootstrap: string[], psk: string, slowWritesMs?: number): Promise<ChildProcess> {
-  const child = fork(HOST, [JSON.stringify({ first, instances: PER_PROCESS, bootstrap, psk, maxPeers: 3, mode: 'replicate', slowWritesMs })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  children.push(child)
-  await once(child, 'message')
-  return child
-}
 
 /** Every instance's value of `key`, in instance order. */
 async function read (hosts: ChildProcess[], key: string): Promise<Array<string | null>> {
@@ -44,22 +34,11 @@ async function read (hosts: ChildProcess[], key: string): Promise<Array<string |
 }
 
 test(`a partial mesh of ${INSTANCES} instances: 0 of ${WRITES} immediate reads anywhere are stale after whenReplicated (seed ${seed})`, async () => {
-  const psk = randomBytes(32).toString('hex')
   const children: ChildProcess[] = []
   const gen = prng.create(seed)
   try {
-    const first = await startHost(children, 0, [], psk)
-    const bootstrap = ((await ask(first, { op: 'addrs' })).value as Array<{ addr: string }>).slice(0, 3).map((s) => s.addr)
-    const hosts = [first, ...await Promise.all([1, 2].map((p) => startHost(children, p * PER_PROCESS, bootstrap, psk, p === 2 ? 100 : undefined)))]
     // Every instance's membership lists every other as reachable before the call is judged (SPEC §8).
-    const deadline = Date.now() + 60_000
-    let reach: number[][] = []
-    for (;;) {
-      reach = (await Promise.all(hosts.map((h) => ask(h, { op: 'reach' })))).flatMap((r) => r.value as number[][])
-      if (reach.every(([members]) => members === INSTANCES - 1)) break
-      if (Date.now() > deadline) assert.unreachable(`membership did not spread in 60 s: ${JSON.stringify(reach)}`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    const { hosts, reach } = await startFuzzMesh(children, { processes: PROCESSES, perProcess: PER_PROCESS, maxPeers: 3, mode: 'replicate', slowWritesMs: (p) => p === 2 ? 100 : undefined })
     const neighbours = reach.map(([, n]) => n as number)
     console.log(`  neighbours per instance ${Math.min(...neighbours)}-${Math.max(...neighbours)} of ${INSTANCES - 1} members`)
     assert.ok(Math.min(...neighbours) < INSTANCES - 1, 'a partial mesh: some member is no neighbour of some writer')
