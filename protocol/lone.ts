@@ -17,7 +17,7 @@
  */
 import { MessageType, PROTOCOL_VERSION, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
 import { pooledBytes, putUvarint, uvarintLength } from './bytes.ts'
-import { asciiText } from './reader.ts'
+import { asciiText, malformed, tooLarge } from './reader.ts'
 import { recentOriginId, rememberOriginId, type InternOrigin, type WireRecord } from './record.ts'
 import type { UpdatesMessage } from './updates.ts'
 
@@ -43,12 +43,15 @@ function putAscii (buf: Uint8Array, pos: number, s: string): number {
   return pos
 }
 
+/** The length of a lone write's frame: its origin id's and key's lengths (ASCII), its number and clock. */
+function loneFrameBytes (originLen: number, seq: number, keyLen: number, hlc: number): number {
+  const seqBytes = uvarintLength(seq)
+  return 3 + uvarintLength(originLen) + originLen + 1 + seqBytes + 1 + uvarintLength(keyLen) + keyLen + 1 + uvarintLength(hlc) + 3 + seqBytes
+}
+
 /** The frame of the lone write `r` (of an origin `canSendLone` accepts, a record `isLoneRecord` accepts), the origin's write number `seq`. */
 export function encodeLone (origin: string, seq: number, r: WireRecord): Uint8Array {
-  const seqBytes = uvarintLength(seq)
-  const size = 3 + uvarintLength(origin.length) + origin.length + 1 + seqBytes + 1 +
-    uvarintLength(r.key.length) + r.key.length + 1 + uvarintLength(r.hlc) + 3 + seqBytes
-  const buf = pooledBytes(size) // every byte written below
+  const buf = pooledBytes(loneFrameBytes(origin.length, seq, r.key.length, r.hlc)) // every byte written below
   buf[0] = PROTOCOL_VERSION
   buf[1] = MessageType.UPDATES
   buf[2] = 1 // the origin table: the origin alone
@@ -132,4 +135,27 @@ export function decodeLone (frame: Uint8Array, limits: DecodeLimits, intern?: In
   if (intern !== undefined) origin = intern(origin)
   const record: WireRecord = { key, kind: kind as RecordKindValue, hlc, writer: origin, vv: [origin, seq] }
   return { type: MessageType.UPDATES, origin, firstSeq: seq, records: [record] }
+}
+
+/**
+ * The lone write's message from its fields, as a transport that carried it without its frame gives them
+ * (SPEC §11, "Lone writes"): what `decodeLone` makes of the frame `encodeLone` would write for them, with the
+ * checks the general decoder makes of that frame under `limits` as a receiver reads it (`dropValues`, which reads
+ * an UPDATES frame over maxFrameBytes without its values: a lone write has none). Throws the MeshCacheError it would.
+ */
+export function loneMessage (origin: string, seq: number, key: string, kind: number, hlc: number, limits: DecodeLimits, intern?: InternOrigin): UpdatesMessage {
+  if (origin.length === 0) throw malformed('empty origin id')
+  // A lone write's ids are ASCII (canSendLone, isLoneRecord): their lengths are their byte lengths.
+  if (!isAscii(origin) || !isAscii(key)) throw malformed('a lone write\'s origin id or key is not ASCII')
+  if (origin.length > limits.maxOriginBytes) throw tooLarge('origin id length', origin.length, limits.maxOriginBytes)
+  if (limits.maxOrigins < 1) throw tooLarge('origin count', 1, limits.maxOrigins)
+  if (limits.maxRecords < 1) throw tooLarge('record count', 1, limits.maxRecords)
+  if (limits.maxVectorEntries < 1) throw tooLarge('version vector entries', 1, limits.maxVectorEntries)
+  if (!Number.isSafeInteger(seq) || seq < 1) throw malformed('sequence numbers start at 1')
+  if (key.length > limits.maxKeyBytes) throw tooLarge('key length', key.length, limits.maxKeyBytes)
+  if (kind !== RecordKind.SET && kind !== RecordKind.DELETE && kind !== RecordKind.INVALIDATE) throw malformed(`lone write kind ${kind} is not SET, DELETE or INVALIDATE`)
+  if (!Number.isSafeInteger(hlc)) throw malformed('record hlc is not a safe integer')
+  const id = intern === undefined ? origin : intern(origin)
+  const record: WireRecord = { key, kind: kind as RecordKindValue, hlc, writer: id, vv: [id, seq] }
+  return { type: MessageType.UPDATES, origin: id, firstSeq: seq, records: [record] }
 }

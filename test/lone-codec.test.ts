@@ -5,7 +5,10 @@
  * - `decodeLone` reads every lone write's frame, as `decodeFrame` does;
  * - on any frame at all (mutants of lone frames, under tight limits too)
  *   `decodeLone` answers undefined or exactly `decodeFrame`'s message, and
- *   never accepts a frame `decodeFrame` refuses.
+ *   never accepts a frame `decodeFrame` refuses;
+ * - `loneMessage` (a lone write carried as its fields, SPEC §11) takes
+ *   exactly the writes whose frame `decodeFrame` takes, as its message, and
+ *   refuses the rest with a frame error.
  *
  *   SEED=n   seed of every random choice (printed on failure with the replay command)
  *   LONE=n   writes tried (default 40,000)
@@ -15,7 +18,8 @@ import * as assert from 'uvu/assert'
 import { isDeepStrictEqual } from 'node:util'
 import * as prng from 'lib0/prng'
 import { DEFAULT_LIMITS, MessageType, RecordKind, decodeFrame, encodeFrame, type DecodeLimits, type UpdatesMessage, type WireRecord } from '../protocol/index.ts'
-import { canSendLone, decodeLone, encodeLone, isLoneRecord } from '../protocol/lone.ts'
+import { canSendLone, decodeLone, encodeLone, isLoneRecord, loneMessage } from '../protocol/lone.ts'
+import { MeshCacheError } from '../lib/errors.ts'
 import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
 
 /** What the outbox asks of a write before it goes as a lone frame: its origin once, the record each time. */
@@ -126,6 +130,56 @@ test(`on mutated frames decodeLone answers undefined or decodeFrame's message (s
   }
   // A change to a key's or a clock's bytes often still makes a valid lone frame: those are the ones compared.
   assert.ok(accepted > LONE * 0.05, `only ${accepted} of ${LONE} mutants were read by decodeLone`)
+})
+
+test(`loneMessage takes a write carried as its fields exactly when decodeFrame takes its frame (seed ${SEED})`, () => {
+  const gen = prng.create(SEED + 2)
+  let taken = 0
+  let refused = 0
+  for (let i = 0; i < LONE / 4; i++) {
+    const { origin, seq, record } = loneWrite(gen)
+    if (!isLone(origin, seq, record)) continue
+    const limits = prng.int32(gen, 0, 2) === 0 ? tightLimits(gen) : DEFAULT_LIMITS
+    let general: UpdatesMessage | undefined
+    try {
+      general = decodeFrame(encodeLone(origin, seq, record), limits, undefined, true) as UpdatesMessage
+    } catch {}
+    let mine: UpdatesMessage | undefined
+    try {
+      mine = loneMessage(origin, seq, record.key, record.kind, record.hlc, limits)
+    } catch (error) {
+      assert.ok(error instanceof MeshCacheError && error.code.startsWith('E_FRAME_'), `write ${i}: ${String(error)}; replay: ${REPLAY}`)
+    }
+    if (general === undefined) {
+      assert.is(mine, undefined, `write ${i}: loneMessage took a write whose frame decodeFrame refuses; replay: ${REPLAY}`)
+      refused++
+    } else {
+      assert.equal(mine, general, `write ${i}; replay: ${REPLAY}`)
+      taken++
+    }
+  }
+  assert.ok(taken > 1000 && refused > 1000, `both outcomes tried: ${taken} taken, ${refused} refused`)
+})
+
+test('loneMessage refuses what no lone frame says, with the code decodeFrame gives', () => {
+  const code = (fn: () => unknown): string => {
+    try { fn() } catch (error) { return (error as MeshCacheError).code }
+    return 'taken'
+  }
+  const take = (origin: string, seq: number, key: string, kind: number, hlc: number, limits = DEFAULT_LIMITS): string => code(() => loneMessage(origin, seq, key, kind, hlc, limits))
+  assert.is(take('a~1', 1, 'k', RecordKind.INVALIDATE, 5), 'taken')
+  assert.is(take('', 1, 'k', RecordKind.INVALIDATE, 5), 'E_FRAME_MALFORMED', 'an empty origin id')
+  assert.is(take('a~1', 0, 'k', RecordKind.INVALIDATE, 5), 'E_FRAME_MALFORMED', 'number 0')
+  assert.is(take('a~1', 1, 'k', 7, 5), 'E_FRAME_MALFORMED', 'an unknown kind')
+  assert.is(take('a~1', 1, 'k', RecordKind.INVALIDATE | 0x10, 5), 'E_FRAME_MALFORMED', 'a kind with a flag (a value, folded)')
+  assert.is(take('a~1', 1, 'k', RecordKind.INVALIDATE, 2 ** 53), 'E_FRAME_MALFORMED', 'a clock past 2^53')
+  assert.is(take('a~1', 1, 'clé', RecordKind.INVALIDATE, 5), 'E_FRAME_MALFORMED', 'a key not ASCII')
+  assert.is(take('a~1', 1, 'k'.repeat(5), RecordKind.INVALIDATE, 5, { ...DEFAULT_LIMITS, maxKeyBytes: 4 }), 'E_FRAME_TOO_LARGE', 'a key over maxKeyBytes')
+  assert.is(take('a~1', 1, 'k', RecordKind.INVALIDATE, 5, { ...DEFAULT_LIMITS, maxOriginBytes: 2 }), 'E_FRAME_TOO_LARGE', 'an origin id over maxOriginBytes')
+  // A receiver reads an UPDATES frame over maxFrameBytes without its values (dropValues, SPEC §3.4); a lone write has none.
+  const frame = encodeLone('a~1', 1, { key: 'k', kind: RecordKind.INVALIDATE, hlc: 5, writer: 'a~1', vv: ['a~1', 1] })
+  assert.is(take('a~1', 1, 'k', RecordKind.INVALIDATE, 5, { ...DEFAULT_LIMITS, maxFrameBytes: 10 }), 'taken', 'its frame over maxFrameBytes')
+  assert.is(code(() => decodeFrame(frame, { ...DEFAULT_LIMITS, maxFrameBytes: 10 }, undefined, true)), 'taken', 'as a receiver reads its frame')
 })
 
 test('decodeLone leaves every other frame to decodeFrame', () => {
