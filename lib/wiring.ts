@@ -15,7 +15,8 @@ import { checkKey, checkTtl } from './arguments.ts'
 import { ErrorCode, MeshCacheError } from './errors.ts'
 import type { EventSink } from './event-emitter.ts'
 import type { ResolvedOptions } from './options.ts'
-import { dispatchFrame, type FrameRoutes } from './sync/dispatch.ts'
+import type { WireRecord } from '../protocol/record.ts'
+import { dispatchFrame, dispatchLone, type FrameRoutes } from './sync/dispatch.ts'
 import { Replication } from './sync/replication.ts'
 import { Outbox } from './sync/outbox.ts'
 import { ReplicationAcks, farMembers } from './sync/replication-acks.ts'
@@ -111,7 +112,8 @@ export class Wiring<V extends {}> {
       clockAhead: (origin, aheadMs) => { this.#skew.ahead(origin, aheadMs, 'record') },
     })
     this.store = this.replica.store
-    this.outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame), options.limits.maxOrigins)
+    this.outbox = new Outbox(this.origin, options.limits.maxRecords, (frame) => this.#broadcast(frame), options.limits.maxOrigins,
+      (seq, r) => this.#broadcastLone(seq, r))
     this.repl = new Replication(this.replica, options, {
       connected: () => this.#channel?.peers() ?? [],
       send: (peer, frame) => this.#send(peer, frame),
@@ -201,6 +203,7 @@ export class Wiring<V extends {}> {
     const events = this.#events
     const handler: FrameHandler = {
       onFrame: this.#onFrame,
+      onLone: this.#onLone,
       onPeerUp: (peer) => {
         if (this.closed) return
         this.repl.peerUp(peer)
@@ -377,6 +380,21 @@ export class Wiring<V extends {}> {
     }
   }
 
+  /** A lone write a transport carried as its fields (SPEC §11, "Lone writes"): taken as its frame would be. */
+  readonly #onLone = (from: string, origin: string, seq: number, key: string, kind: number, hlc: number): void => {
+    if (this.closed) return
+    this.counters.framesReceived++
+    const derived = this.derived
+    derived.enter()
+    try {
+      dispatchLone(from, origin, seq, key, kind, hlc, this.#routes)
+    } catch (error) {
+      this.#protocolError(from, error)
+    } finally {
+      derived.leave()
+    }
+  }
+
   #protocolError (from: string, error: unknown): void {
     const refused = error instanceof MeshCacheError
       ? error
@@ -392,6 +410,13 @@ export class Wiring<V extends {}> {
     if (this.#channel === undefined) return
     this.counters.framesSent++
     this.#channel.broadcast(frame)
+  }
+
+  /** The outbox's lone write `seq`, if the transport sends lone writes without their frame. */
+  #broadcastLone (seq: number, r: WireRecord): boolean {
+    if (this.#channel?.broadcastLone?.(this.origin, seq, r.key, r.kind, r.hlc) !== true) return false
+    this.counters.framesSent++
+    return true
   }
 
   #send (peer: string, frame: Uint8Array): void {

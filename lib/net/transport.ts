@@ -7,6 +7,7 @@
  * encodes and decodes them (protocol/).
  */
 import type { MeshCacheError } from '../errors.ts'
+import type { RecordKindValue } from '../../protocol/constants.ts'
 
 /** What the core gives a transport when it joins a namespace. */
 export interface FrameHandler {
@@ -19,6 +20,13 @@ export interface FrameHandler {
   onPeerUp(peer: string): void
   /** A peer in this namespace stopped being reachable. */
   onPeerDown(peer: string): void
+  /**
+   * A lone write arrived from `from` (SPEC §11, "Lone writes"): the UPDATES frame `protocol/lone.ts` encodes
+   * for write number `seq` of `origin` (one record: `key`, an ASCII key, its kind and clock, written by
+   * `origin`, its vector `[origin, seq]`, no value), given as its fields by a transport that carried it
+   * without the frame. Must not throw. Omitted: the transport hands such a write to `onFrame` as that frame.
+   */
+  onLone?(from: string, origin: string, seq: number, key: string, kind: number, hlc: number): void
   /**
    * The region `origin` (a writer, SPEC §1) announced in membership, if
    * known: a transport that carries writes between regions sends a write
@@ -40,6 +48,13 @@ export interface Channel {
   broadcast(frame: Uint8Array): void
   /** Sends a frame to one peer (anti-entropy). Best-effort, like broadcast. */
   send(peer: string, frame: Uint8Array): void
+  /**
+   * Sends the lone write `seq` of `origin` (the frame `encodeLone` of protocol/lone.ts makes of it) to every
+   * reachable peer, as `broadcast` would send that frame, in whatever form each peer reads. Returns false,
+   * having sent nothing, if this transport would rather have the frame (the caller then broadcasts it).
+   * Omitted: the caller always broadcasts the frame.
+   */
+  broadcastLone?(origin: string, seq: number, key: string, kind: RecordKindValue, hlc: number): boolean
   /** The peers currently reachable in this namespace. */
   peers(): string[]
   /**

@@ -3,8 +3,8 @@
  * cache's limits), then handed to the part that owns its message type. Kept
  * out of MeshCache, which only counts frames and reports the ones refused.
  */
-import { decodeFrame } from '../../protocol/frame.ts'
-import { decodeLone } from '../../protocol/lone.ts'
+import { decodeFrame, type Message } from '../../protocol/frame.ts'
+import { decodeLone, loneMessage } from '../../protocol/lone.ts'
 import { MessageType } from '../../protocol/constants.ts'
 import type { Replica } from '../core/replica.ts'
 import type { ResolvedOptions } from '../options.ts'
@@ -22,7 +22,16 @@ export interface FrameRoutes<V extends {}> {
 export function dispatchFrame<V extends {}> (from: string, frame: Uint8Array, r: FrameRoutes<V>): void {
   // Values this instance cannot take are read as absent (SPEC §3.4): their
   // records merge as invalidations, and the replica reports them.
-  const msg = decodeLone(frame, r.limits, r.replica.canonicalOrigin) ?? decodeFrame(frame, r.limits, r.replica.canonicalOrigin, true)
+  dispatchMessage(from, decodeLone(frame, r.limits, r.replica.canonicalOrigin) ?? decodeFrame(frame, r.limits, r.replica.canonicalOrigin, true), r)
+}
+
+/** Applies the lone write a transport carried as its fields (Transport's `onLone`): as its frame would be. */
+export function dispatchLone<V extends {}> (from: string, origin: string, seq: number, key: string, kind: number, hlc: number, r: FrameRoutes<V>): void {
+  dispatchMessage(from, loneMessage(origin, seq, key, kind, hlc, r.limits, r.replica.canonicalOrigin), r)
+}
+
+/** Applies one decoded message from `from`. Throws as `dispatchFrame` does. */
+function dispatchMessage<V extends {}> (from: string, msg: Message, r: FrameRoutes<V>): void {
   switch (msg.type) {
     case MessageType.UPDATES: if (r.replica.applyUpdates(from, msg)) r.repl.request(from); break
     case MessageType.SYNC_STEP1: r.repl.onStep1(from, msg); break

@@ -63,8 +63,12 @@ export class Outbox {
   #firstSeq = 0
   #scheduled = false
 
-  constructor (origin: string, maxRecords: number, send: (frame: Uint8Array) => void, maxOrigins = Infinity) {
+  /** Sends a lone write without its frame, if the transport can (SPEC §11, "Lone writes"); false: send the frame. */
+  readonly #sendLone: (seq: number, record: WireRecord) => boolean
+
+  constructor (origin: string, maxRecords: number, send: (frame: Uint8Array) => void, maxOrigins = Infinity, sendLone: (seq: number, record: WireRecord) => boolean = () => false) {
     this.#origin = origin
+    this.#sendLone = sendLone
     this.#lone = canSendLone(origin)
     this.#maxRecords = maxRecords
     this.#maxOrigins = maxOrigins
@@ -90,8 +94,10 @@ export class Outbox {
     if (records.length === 0) return
     this.#records = []
     const seq = this.#firstSeq
-    if (records.length === 1 && this.#lone && isLoneRecord(this.#origin, seq, records[0] as WireRecord)) this.#send(encodeLone(this.#origin, seq, records[0] as WireRecord))
-    else this.#sendFrames(records, seq)
+    const first = records[0] as WireRecord
+    if (records.length === 1 && this.#lone && isLoneRecord(this.#origin, seq, first)) {
+      if (!this.#sendLone(seq, first)) this.#send(encodeLone(this.#origin, seq, first))
+    } else this.#sendFrames(records, seq)
   }
 
   /** Every record but a lone write's, in frames split to the limits, numbered from `seq`. */

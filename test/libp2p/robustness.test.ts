@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { ErrorCode, MeshCacheError } from '../../lib/index.ts'
 import { createLibp2pTransport, type Libp2pTransportOptions } from '../../lib/net/libp2p/index.ts'
 import { Mesh } from '../../lib/net/libp2p/mesh.ts'
-import { MAX_NAMESPACES_PER_STREAM, PROTOCOL } from '../../lib/net/libp2p/envelope.ts'
+import { MAX_NAMESPACES_PER_STREAM, PROTOCOL, PROTOCOLS } from '../../lib/net/libp2p/envelope.ts'
 import { recorder, until } from './helpers.ts'
 
 // The libp2p node behind a transport is not public: record each Mesh as it attaches.
@@ -40,7 +40,7 @@ async function pair (bOptions: Libp2pTransportOptions, aOptions: Libp2pTransport
 
 /** Resets every meshcache stream `mesh` reads from: the other side's outbound stream closes. */
 function resetStreamsFrom (mesh: Mesh): void {
-  for (const c of mesh.node.getConnections()) for (const s of c.streams) if (s.protocol === PROTOCOL && s.direction === 'inbound') s.abort(new Error('test: reset'))
+  for (const c of mesh.node.getConnections()) for (const s of c.streams) if (PROTOCOLS.includes(s.protocol) && s.direction === 'inbound') s.abort(new Error('test: reset'))
 }
 
 test('stream open failures spread over a connection\'s life never add up to giving the peer up', async () => {
@@ -48,13 +48,13 @@ test('stream open failures spread over a connection\'s life never add up to givi
   try {
     // Each round: A's stream to B is reset, and B refuses the protocol for A's first reopen.
     for (let round = 1; round <= 8; round++) {
-      await mb.node.unhandle(PROTOCOL)
+      await mb.node.unhandle(PROTOCOLS)
       const dropsBefore = rb.downs.length
       resetStreamsFrom(mb)
       const failuresBefore = a.stats().streamOpenFailures
       await rb.waitDown(a.peerId, dropsBefore + 1)
       await until(() => a.stats().streamOpenFailures > failuresBefore, 'A\'s reopen meeting the refusal')
-      await mb.node.handle(PROTOCOL, registration.handler, registration.options)
+      await mb.node.handle(PROTOCOLS, registration.handler, registration.options)
       await rb.waitUp(a.peerId, round + 1, 5_000)
     }
     assert.is(ma.node.getConnections().length, 1, 'still the same live connection')
@@ -67,10 +67,10 @@ test('a connection that will not carry our stream is closed after the retries, a
   const { a, ma, b, mb, ra, rb, registration } = await pair({ redialInterval: 100, maxRedialInterval: 200 })
   try {
     const firstConnection = ma.node.getConnections()[0]
-    await mb.node.unhandle(PROTOCOL) // for good, this time
+    await mb.node.unhandle(PROTOCOLS) // for good, this time
     resetStreamsFrom(mb)
     await until(() => firstConnection?.status !== 'open', 'A closing the connection that refuses its stream')
-    await mb.node.handle(PROTOCOL, registration.handler, registration.options)
+    await mb.node.handle(PROTOCOLS, registration.handler, registration.options)
     await ra.waitUp(b.peerId, 2)
     await rb.waitUp(a.peerId, 2)
     assert.ok(b.stats().redials >= 2, `B redialled (${b.stats().redials} dials)`)

@@ -31,15 +31,27 @@
  *                                                              the lane's carriers by it), and which of its same-region neighbours said
  *                                                              they do; older readers drop it as an unknown type (they
  *                                                              keep more far links, as before)
+ *   WRITER(11)  := uvarint(nsId) • string(origin)             the sender's own writes in nsId are origin's: what LONE
+ *                                                              envelopes after it on this stream name (lone-envelope.ts)
+ *   LONE(12)    := uvarint(nsId) • uvarint(seq) • string(key) • kind:u8 • uvarint(hlc)
+ *                                                              a lone write of the sender's WRITER origin: the UPDATES
+ *                                                              frame protocol/lone.ts encodes, without what the stream
+ *                                                              already says (lone-envelope.ts); WRITER and LONE are
+ *                                                              sent only on a stream of LONE_PROTOCOL
  *
  * nsId is chosen by the sender and is valid only on the stream that carried the JOIN.
  * A frame larger than CHUNK_BYTES is sent as PART… DATA, back to back on one stream.
- * The version is the protocol id (PROTOCOL); a new layout gets a new protocol id.
+ * The version is the protocol id (PROTOCOL); a new layout gets a new protocol id. LONE_PROTOCOL (1.1.0) is
+ * 1.0.0 with WRITER and LONE: a node offers both and writes them only where the peer chose 1.1.0.
  */
 import { ErrorCode, MeshCacheError } from '../../errors.ts'
 import { pooledBytes, putUvarint, uvarintLength } from '../../../protocol/bytes.ts'
 
 export const PROTOCOL = '/meshcache/1.0.0'
+/** PROTOCOL with WRITER and LONE (lone-envelope.ts): what a node offers first, and reads on either. */
+export const LONE_PROTOCOL = '/meshcache/1.1.0'
+/** The protocol ids a node handles and offers, the newest first. */
+export const PROTOCOLS = [LONE_PROTOCOL, PROTOCOL]
 
 export const MSG_HELLO = 1
 export const MSG_JOIN = 2
@@ -51,6 +63,8 @@ export const MSG_PING = 7
 export const MSG_FAST = 8
 export const MSG_SHED = 9
 export const MSG_VIEW = 10
+export const MSG_WRITER = 11
+export const MSG_LONE = 12
 /** Largest hop byte of a FAST envelope (fast-lane.ts Hop.HOLDER). */
 export const MAX_FAST_HOP = 3
 

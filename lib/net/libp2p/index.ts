@@ -18,6 +18,7 @@ import type { LocalNamespace, TransportStats } from './mesh.ts'
 import { Redialer } from './redial.ts'
 import { resolveOptions } from './options.ts'
 import type { Libp2pTransportOptions } from './options.ts'
+import type { RecordKindValue } from '../../../protocol/constants.ts'
 
 export { generatePsk } from './psk.ts'
 export { generateIdentity, peerIdOf } from './identity.ts'
@@ -68,6 +69,9 @@ class Libp2pChannel implements Channel {
 
   broadcast (frame: Uint8Array): void { this.#mesh.broadcast(this.#ns, frame) }
   send (peer: string, frame: Uint8Array): void { this.#mesh.send(this.#ns, peer, frame) }
+  broadcastLone (origin: string, seq: number, key: string, kind: RecordKindValue, hlc: number): boolean {
+    return this.#mesh.broadcastLone(this.#ns, origin, seq, key, kind, hlc)
+  }
   peers (): string[] { return this.#mesh.peersOf(this.#ns) }
   relays (): boolean { return this.#mesh.relaysBroadcasts() }
   async close (): Promise<void> { this.#mesh.leave(this.#ns) }

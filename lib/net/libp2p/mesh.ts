@@ -16,7 +16,10 @@ import type { Libp2p } from 'libp2p'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import type { FrameHandler } from '../transport.ts'
 import { ErrorCode, MeshCacheError } from '../../errors.ts'
-import { PROTOCOL, encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers, encodePing, type PeerAddrs } from './envelope.ts'
+import { sendLoneWrite } from './lone-writes.ts'
+import type { LoneFields } from './lone-envelope.ts'
+import type { RecordKindValue } from '../../../protocol/constants.ts'
+import { PROTOCOLS, encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers, encodePing, type PeerAddrs } from './envelope.ts'
 import type { GossipRelay, RelayHost } from './relay.ts'
 import { InboundReader, PeerLink, type ReaderEvents } from './stream-link.ts'
 import type { ResolvedOptions } from './options.ts'
@@ -109,7 +112,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
 
   /** Registers the protocol and connection listeners; call before the node starts. */
   async attach (): Promise<void> {
-    await this.node.handle(PROTOCOL, (stream, conn) => { this.#onInbound(stream, conn) }, {
+    await this.node.handle(PROTOCOLS, (stream, conn) => { this.#onInbound(stream, conn) }, {
       maxInboundStreams: MAX_STREAMS_PER_CONNECTION,
       maxOutboundStreams: MAX_STREAMS_PER_CONNECTION
     })
@@ -217,6 +220,17 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
       if (link.write(envelopes, this.#opts.maxBufferedBytes)) this.stats.framesSent++
       else this.stats.droppedBackpressure++
     }
+  }
+
+  /**
+   * A lone write to every peer of the namespace, where `broadcast` would write to each link itself: as LONE, or its
+   * frame to an older peer (lone-writes.ts). False, having sent nothing, where the broadcast would be relayed.
+   */
+  broadcastLone (ns: LocalNamespace, origin: string, seq: number, key: string, kind: RecordKindValue, hlc: number): boolean {
+    const relay = this.relay
+    if (relay !== undefined && (this.isPartial() || this.#links.size >= relay.minPeers)) return false
+    if (ns.open) sendLoneWrite(this.#links.values(), ns.name, ns.id, origin, seq, key, kind, hlc, this.#opts.maxBufferedBytes, this.stats)
+    return true
   }
 
   send (ns: LocalNamespace, peer: string, frame: Uint8Array): void {
@@ -375,6 +389,10 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
 
   onFrame (link: PeerLink, namespace: string, frame: Uint8Array): void {
     this.#namespaces.deliver(this.#namespaces.get(namespace), link.peer, frame)
+  }
+
+  onLone (link: PeerLink, namespace: string, origin: string, write: LoneFields): void {
+    this.#namespaces.deliverLone(this.#namespaces.get(namespace), link.peer, origin, write)
   }
 
   /** A frame relayed by gossipsub: `from` is the neighbour that forwarded it; `regional`, on our region's topic. */

@@ -12,6 +12,9 @@ import { MAX_NAMESPACE_BYTES, MAX_NAMESPACES_PER_STREAM } from './envelope.ts'
 import { topicOf } from './relay.ts'
 import type { TransportStats } from './stats.ts'
 import type { PeerLink } from './stream-link.ts'
+import type { LoneFields } from './lone-envelope.ts'
+import { encodeLone } from '../../../protocol/lone.ts'
+import type { RecordKindValue } from '../../../protocol/constants.ts'
 
 export interface LocalNamespace {
   readonly id: number
@@ -85,6 +88,27 @@ export class Namespaces {
     } catch (err) {
       this.#stats.handlerErrors++
       this.#log.error('onFrame handler of %s threw: %e', ns.name, err)
+    }
+  }
+
+  /**
+   * Hands the lone write `write` of `origin` from `from` to `ns`'s handler: to its `onLone`, or as the UPDATES
+   * frame it stands for to `onFrame` if the handler takes frames only.
+   */
+  deliverLone (ns: LocalNamespace | undefined, from: string, origin: string, write: LoneFields): void {
+    if (ns === undefined || !ns.open) { this.#stats.droppedUnjoined++; return }
+    const handler = ns.handler
+    if (handler.onLone === undefined) {
+      const { seq, key, kind, hlc } = write
+      this.deliver(ns, from, encodeLone(origin, seq, { key, kind: kind as RecordKindValue, hlc, writer: origin, vv: [origin, seq] }))
+      return
+    }
+    this.#stats.framesReceived++
+    try {
+      handler.onLone(from, origin, write.seq, write.key, write.kind, write.hlc)
+    } catch (err) {
+      this.#stats.handlerErrors++
+      this.#log.error('onLone handler of %s threw: %e', ns.name, err)
     }
   }
 

@@ -9,7 +9,7 @@
  * (its greeting), not this file's.
  */
 import type { Connection, Logger, Stream } from '@libp2p/interface'
-import { PROTOCOL } from './envelope.ts'
+import { PROTOCOLS } from './envelope.ts'
 import { CROSSED_SETTLE_MS } from './crossed-dials.ts'
 import type { TransportStats } from './stats.ts'
 import type { PeerLink } from './stream-link.ts'
@@ -65,7 +65,7 @@ export class OutboundStreams {
     link.opening = true
     let stream: Stream
     try {
-      stream = await conn.newStream(PROTOCOL, { signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT) })
+      stream = await conn.newStream(PROTOCOLS, { signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT) })
     } catch (err) {
       link.opening = false
       link.openFailures++
@@ -103,7 +103,7 @@ export class OutboundStreams {
     link.opening = true
     let stream: Stream
     try {
-      stream = await conn.newStream(PROTOCOL, { signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT) })
+      stream = await conn.newStream(PROTOCOLS, { signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT) })
     } catch (err) {
       link.opening = false
       this.#log('moving our stream to %s to the connection kept failed: %s', link.peer, (err as Error).message)

@@ -8,8 +8,9 @@ import type { Connection, Logger, Stream } from '@libp2p/interface'
 import {
   BodyReader, EnvelopeSplitter, decodeHello, decodePeers, decodeView,
   MAX_NAMESPACE_BYTES, MAX_NAMESPACES_PER_STREAM,
-  MAX_FAST_HOP, MSG_DATA, MSG_FAST, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_PART, MSG_PEERS, MSG_PING, MSG_SHED, MSG_VIEW
+  MAX_FAST_HOP, MSG_DATA, MSG_FAST, MSG_HELLO, MSG_JOIN, MSG_LEAVE, MSG_LONE, MSG_PART, MSG_PEERS, MSG_PING, MSG_SHED, MSG_VIEW, MSG_WRITER
 } from './envelope.ts'
+import { decodeWriter, readLoneWrite, type LoneFields } from './lone-envelope.ts'
 import type { PeerAddrs } from './envelope.ts'
 import type { RegionReport } from './regions.ts'
 
@@ -19,6 +20,8 @@ export interface ReaderEvents {
   /** The set of namespaces the peer announced changed. */
   onMembership (link: PeerLink): void
   onFrame (link: PeerLink, namespace: string, frame: Uint8Array): void
+  /** A lone write (LONE) of `origin`, the peer's own origin in `namespace` (its WRITER on the stream). */
+  onLone (link: PeerLink, namespace: string, origin: string, write: LoneFields): void
   /** A broadcast frame on the fast lane (FAST, fast-lane.ts), at `hop`. */
   onFastFrame (link: PeerLink, namespace: string, hop: number, frame: Uint8Array): void
   onPeers (link: PeerLink, peers: PeerAddrs[]): void
@@ -58,6 +61,9 @@ export class PeerLink {
   refreshing = false
   /** A partial mesh over its bound: greet this peer, then let it go. */
   shed = false
+  /** The origins WRITER named on `out`, by nsId, and the stream they were named on (lone-writes.ts). */
+  writersSent = new Map<number, string>()
+  writersOn: Stream | null = null
   /** Liveness gave it up (its connections were aborted for silence): a partition, probed until it heals. */
   gaveUp = false
 
@@ -109,6 +115,8 @@ export class InboundReader {
   readonly connection: Connection
   /** nsId → namespace, as announced by JOIN on this stream. */
   readonly namespaces = new Map<number, string>()
+  /** nsId → the peer's own origin there, as named by WRITER on this stream (what its LONE envelopes write as). */
+  readonly writers = new Map<number, string>()
   readonly #events: ReaderEvents
   readonly #maxFrameBytes: number
   readonly #log: Logger
@@ -118,6 +126,8 @@ export class InboundReader {
   #partsNs = -1
   #skipping = false
   #closed = false
+  /** The last LONE read (its fields handed on before the next is read). */
+  readonly #lone: LoneFields = { nsId: 0, seq: 0, key: '', kind: 0, hlc: 0 }
 
   constructor (link: PeerLink, stream: Stream, connection: Connection, events: ReaderEvents, maxFrameBytes: number, log: Logger) {
     this.link = link
@@ -165,7 +175,24 @@ export class InboundReader {
     // is another method so that this one stays short: V8 optimizes a function after it has run about its whole
     // bytecode some thousands of times, and an early return counts for as far as it got (outbox.ts's flush).
     if ((type === MSG_DATA || type === MSG_PART) && body.length > 1 && (body[1] as number) < 0x80) this.#payload(type, body[1] as number, body.subarray(2))
+    else if (type === MSG_LONE) this.#loneWrite(body)
     else this.#envelope(type, body)
+  }
+
+  /** A LONE: a lone write of the origin the peer named for its namespace id on this stream. */
+  #loneWrite (body: Uint8Array): void {
+    const lone = this.#lone
+    try {
+      readLoneWrite(body, lone)
+    } catch (err) {
+      this.#bad((err as Error).message)
+      return
+    }
+    const namespace = this.namespaces.get(lone.nsId)
+    if (namespace === undefined) { this.#bad(`LONE for unannounced namespace id ${lone.nsId}`); return }
+    const origin = this.writers.get(lone.nsId)
+    if (origin === undefined) { this.#bad(`LONE before a WRITER for namespace id ${lone.nsId}`); return }
+    this.#events.onLone(this.link, namespace, origin, lone)
   }
 
   /** Every other envelope: a frame under a longer namespace id, a fast-lane frame, and the control messages. */
@@ -197,12 +224,22 @@ export class InboundReader {
             this.#bad('too many namespaces'); return
           }
           this.namespaces.set(id, name)
+          this.writers.delete(id) // a namespace id joined afresh names its writer afresh
           this.#events.onMembership(this.link)
           return
         }
-        case MSG_LEAVE:
-          if (this.namespaces.delete(r.uvarint())) this.#events.onMembership(this.link)
+        case MSG_LEAVE: {
+          const id = r.uvarint()
+          this.writers.delete(id)
+          if (this.namespaces.delete(id)) this.#events.onMembership(this.link)
           return
+        }
+        case MSG_WRITER: {
+          const { nsId, origin } = decodeWriter(r)
+          if (!this.namespaces.has(nsId)) { this.#bad(`WRITER for unannounced namespace id ${nsId}`); return }
+          this.writers.set(nsId, origin)
+          return
+        }
         case MSG_HELLO: {
           const hello = decodeHello(r)
           this.#events.onHello(this.link, hello.addrs, hello.region)
