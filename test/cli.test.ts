@@ -113,4 +113,11 @@ test('check:mesh-seeds refuses a region count it cannot lay out, naming --region
   }
 })
 
+test('check:mesh-seeds refuses --full with --regions, naming both, before running anything', async () => {
+  const r = await run(['test/check-mesh-seeds.ts', '--full', '--regions=2'])
+  assert.is(r.code, 2)
+  assert.match(r.stderr, /--full and --regions cannot be given together/)
+  assert.ok(r.stderr.includes('usage: ') && !r.stdout.includes('seed '), r.stderr)
+})
+
 test.run()

@@ -54,6 +54,12 @@ export interface PartialRunOptions {
    * a few holders keep the far links, and those that hear of enough smaller holders stand down.
    */
   regions?: number
+  /**
+   * Every instance linked to every other (`maxPeers` one short of the instances, so never past it): the full mesh,
+   * where a broadcast goes straight to each link and lone writes travel as LONE (SPEC §11). The seed's other choices
+   * are the same as without it. Not with `regions`.
+   */
+  full?: boolean
   /** Steps of the random phase (default: 25–50, chosen by the seed). */
   steps?: number
   /** Called with each step as it runs (the long script's --verbose). */
@@ -129,6 +135,7 @@ class Run {
     this.regions = o.regions ?? 0
     this.perProcess = prng.int32(this.gen, 3, 4)
     this.maxPeers = prng.int32(this.gen, 3, 4)
+    if (o.full === true) this.maxPeers = this.instances - 1 // drawn all the same: the seed's later choices stay
     this.summary = {
       seed, mode: this.mode, instances: this.instances, hosts: Math.ceil(this.instances / this.perProcess), maxPeers: this.maxPeers, regions: this.regions, steps: o.steps ?? prng.int32(this.gen, 25, 50), writes: 0, clears: 0,
       faults: { partitions: 0, isolations: 0, cuts: 0, heals: 0, crashes: 0 }, settleMs: [], settleComponents: [], connections: [], connectionsAtEnd: [],
