@@ -160,6 +160,7 @@ test('a LONE or WRITER that breaks a rule is dropped and counted, and the stream
     }
     await refused(encodeLoneWrite(1, 1, 'k', RecordKind.INVALIDATE, 5), 'a LONE before any WRITER')
     await refused(encodeWriter(2, 'p~1'), 'a WRITER for an unannounced namespace id')
+    await refused(encodeWriterBytes(1, 'pé~1'), 'a WRITER whose origin id is not ASCII')
     await refused(encodeLoneWrite(2, 1, 'k', RecordKind.INVALIDATE, 5), 'a LONE for an unannounced namespace id')
     stream.send(encodeWriter(1, 'p~1'))
     const lone = encodeLoneWrite(1, 1, 'ké', RecordKind.INVALIDATE, 5)
@@ -185,6 +186,13 @@ test('a LONE or WRITER that breaks a rule is dropped and counted, and the stream
 })
 
 const PROTOCOLS_OF_PEER = [LONE_PROTOCOL, PROTOCOL]
+
+/** A WRITER with any origin id, in UTF-8 (encodeWriter writes ASCII ids only). */
+function encodeWriterBytes (nsId: number, origin: string): Uint8Array {
+  const id = new TextEncoder().encode(origin)
+  const body = [MSG_WRITER, nsId, id.length, ...id]
+  return Uint8Array.from([body.length, ...body])
+}
 
 test('a cache refuses a lone write its limits refuse, counted by code, and keeps no state of it', async () => {
   const transport = await createLibp2pTransport({})

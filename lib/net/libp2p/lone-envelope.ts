@@ -50,6 +50,8 @@ export function decodeWriter (r: BodyReader): { nsId: number, origin: string } {
   const origin = r.string(MAX_WRITER_BYTES)
   if (!r.end()) throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, 'trailing bytes after WRITER')
   if (origin === '') throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, 'WRITER with an empty origin')
+  // A lone write's origin id is ASCII (protocol/lone.ts canSendLone): the frame a LONE stands for says it byte for byte.
+  for (let i = 0; i < origin.length; i++) if (origin.charCodeAt(i) > 0x7f) throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, 'WRITER origin id is not ASCII')
   return { nsId, origin }
 }
 
