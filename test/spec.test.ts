@@ -11,6 +11,8 @@ import { HLC_LOGICAL_RANGE } from '../lib/core/clock.ts'
 import { ErrorCode } from '../lib/errors.ts'
 import * as envelope from '../lib/net/libp2p/envelope.ts'
 import { ASK_AGAIN_MAX_MS, ASK_AGAIN_MS, GROUP_MS } from '../lib/sync/replication-waits.ts'
+import { encodeLoneWrite } from '../lib/net/libp2p/lone-envelope.ts'
+import { encodeLone } from '../protocol/lone.ts'
 
 const spec = readFileSync(new URL('../SPEC.md', import.meta.url), 'utf8')
 
@@ -97,6 +99,17 @@ test('SPEC.md §5.1 gives whenReplicated\'s waves and asking again the code\'s f
   const section = spec.slice(spec.indexOf('### 5.1 '), spec.indexOf('\n## 6. '))
   assert.match(section, new RegExp(`GROUP_MS = ${GROUP_MS} ms`))
   assert.match(section, new RegExp(`${ASK_AGAIN_MS / 1000} s after the first request \\(ASK_AGAIN_MS\\), then every ${ASK_AGAIN_MAX_MS / 1000} s \\(ASK_AGAIN_MAX_MS`))
+})
+
+test('SPEC.md §11\'s lone-write sizes are the encoders\': the frame, its DATA envelope, and LONE', () => {
+  const origin = 'a1b2c3d4~0123456789ab' // a cache's origin id: 8 + 1 + 12 characters
+  const seq = 12_345
+  const hlc = Date.now() * HLC_LOGICAL_RANGE
+  const frame = encodeLone(origin, seq, { key: 'user:12345', kind: protocol.RecordKind.INVALIDATE, hlc, writer: origin, vv: [origin, seq] })
+  const data = (envelope.encodeFrame(1, frame)[0] as Uint8Array).length
+  const lone = encodeLoneWrite(1, seq, 'user:12345', protocol.RecordKind.INVALIDATE, hlc).length
+  assert.ok(spec.includes(`${frame.length} bytes for \`user:12345\` from a cache's 21-character origin id`), `the frame: ${frame.length} bytes`)
+  assert.ok(spec.includes(`${lone} bytes for that write with its envelope where DATA carried ${data}`), `LONE ${lone}, DATA ${data}`)
 })
 
 test.run()
