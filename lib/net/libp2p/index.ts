@@ -67,10 +67,10 @@ class Libp2pChannel implements Channel {
     this.#ns = ns
   }
 
-  broadcast (frame: Uint8Array): void { this.#mesh.broadcast(this.#ns, frame) }
-  send (peer: string, frame: Uint8Array): void { this.#mesh.send(this.#ns, peer, frame) }
+  broadcast (frame: Uint8Array): void { this.#mesh.out.broadcast(this.#ns, frame) }
+  send (peer: string, frame: Uint8Array): void { this.#mesh.out.send(this.#ns, peer, frame) }
   broadcastLone (origin: string, seq: number, key: string, kind: RecordKindValue, hlc: number): boolean {
-    return this.#mesh.broadcastLone(this.#ns, origin, seq, key, kind, hlc)
+    return this.#mesh.out.broadcastLone(this.#ns, origin, seq, key, kind, hlc)
   }
   peers (): string[] { return this.#mesh.peersOf(this.#ns) }
   relays (): boolean { return this.#mesh.relaysBroadcasts() }

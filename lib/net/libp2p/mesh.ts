@@ -9,17 +9,16 @@
  *
  * Around it, one file per concern: the stream lifecycle (outbound.ts), the
  * partial mesh's bound and region links (partial-mesh.ts), silent peers
- * (silent-peers.ts) and the counters (stats.ts). This file keeps what
- * membership needs: connections by peer, namespaces, the greeting, frames.
+ * (silent-peers.ts), frames out (frames-out.ts) and the counters (stats.ts). This file keeps what
+ * membership needs: connections by peer, namespaces, the greeting, frames in.
  */
 import type { Libp2p } from 'libp2p'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import type { FrameHandler } from '../transport.ts'
 import { ErrorCode, MeshCacheError } from '../../errors.ts'
-import { sendLoneWrite } from './lone-writes.ts'
 import type { LoneFields } from './lone-envelope.ts'
-import type { RecordKindValue } from '../../../protocol/constants.ts'
-import { PROTOCOLS, encodeFrame, encodeHello, encodeJoin, encodeLeave, encodePeers, encodePing, type PeerAddrs } from './envelope.ts'
+import { FramesOut } from './frames-out.ts'
+import { PROTOCOLS, encodeHello, encodeJoin, encodeLeave, encodePeers, encodePing, type PeerAddrs } from './envelope.ts'
 import type { GossipRelay, RelayHost } from './relay.ts'
 import { InboundReader, PeerLink, type ReaderEvents } from './stream-link.ts'
 import type { ResolvedOptions } from './options.ts'
@@ -60,6 +59,8 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
   readonly #exchange: PeerExchange
   /** Broadcasts over direct streams along the region path, beside gossipsub (fast-lane.ts). */
   readonly #fast: FastLane
+  /** Broadcasts, lone writes and frames to one peer (frames-out.ts). */
+  readonly out: FramesOut
   /** Probes silent and lost peers (probe.ts); undefined when `probeInterval` is 0. */
   readonly prober: Prober | undefined
   /** Region links of a partial mesh (regions.ts); undefined without `maxPeers` or `region`. */
@@ -89,6 +90,10 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
       relay: (ns, frame) => { this.relay?.publish(ns.name, frame, Infinity, true) },
       missesRegionWrites: (ns, peer) => this.relay?.missesRegionWrites(ns.name, peer) ?? false
     })
+    this.out = new FramesOut({
+      stats: this.stats, links: this.#links, relay: () => this.relay, isPartial: () => this.isPartial(), peerCount: ns => this.peersOf(ns).length,
+      fastPublish: (ns, frame) => this.#fast.publish(ns, frame), regional: this.regions !== undefined
+    }, opts, log)
   }
 
   get stopped (): boolean {
@@ -191,59 +196,6 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
       link.up.delete(ns.name)
       link.write(leave, Infinity)
     }
-  }
-
-  broadcast (ns: LocalNamespace, frame: Uint8Array): void {
-    if (!ns.open) return
-    if (frame.length > this.#opts.maxFrameBytes) {
-      this.stats.droppedOversize++
-      this.#log('refused a %d-byte frame in %s (maxFrameBytes %d)', frame.length, ns.name, this.#opts.maxFrameBytes)
-      return
-    }
-    const relay = this.relay
-    const partial = relay !== undefined && this.isPartial()
-    // A full mesh with fewer links than the relay's threshold (every small mesh) sends directly, without asking the
-    // relay (it would decline) or listing the namespace's peers.
-    if (relay !== undefined && (partial || this.#links.size >= relay.minPeers)) {
-      // direct sends along the region path first, then gossipsub (with regions, the region's topic: relay.ts)
-      const laned = partial && this.#fast.publish(ns, frame)
-      const peers = partial ? Infinity : this.peersOf(ns).length
-      if (relay.publish(ns.name, frame, peers, laned && this.regions !== undefined)) {
-        this.stats.framesRelayed++
-        return
-      }
-    }
-    let envelopes: Uint8Array[] | undefined
-    for (const link of this.#links.values()) {
-      if (!link.up.has(ns.name)) continue
-      envelopes ??= encodeFrame(ns.id, frame)
-      if (link.write(envelopes, this.#opts.maxBufferedBytes)) this.stats.framesSent++
-      else this.stats.droppedBackpressure++
-    }
-  }
-
-  /**
-   * A lone write to every peer of the namespace, where `broadcast` would write to each link itself: as LONE, or its
-   * frame to an older peer (lone-writes.ts). False, having sent nothing, where the broadcast would be relayed.
-   */
-  broadcastLone (ns: LocalNamespace, origin: string, seq: number, key: string, kind: RecordKindValue, hlc: number): boolean {
-    const relay = this.relay
-    if (relay !== undefined && (this.isPartial() || this.#links.size >= relay.minPeers)) return false
-    if (ns.open) sendLoneWrite(this.#links.values(), ns.name, ns.id, origin, seq, key, kind, hlc, this.#opts.maxBufferedBytes, this.stats)
-    return true
-  }
-
-  send (ns: LocalNamespace, peer: string, frame: Uint8Array): void {
-    if (!ns.open) return
-    if (frame.length > this.#opts.maxFrameBytes) {
-      this.stats.droppedOversize++
-      this.#log('refused a %d-byte frame to %s in %s (maxFrameBytes %d)', frame.length, peer, ns.name, this.#opts.maxFrameBytes)
-      return
-    }
-    const link = this.#links.get(peer)
-    if (link === undefined || !link.writable()) { this.stats.droppedNoPeer++; return }
-    if (link.write(encodeFrame(ns.id, frame), this.#opts.maxBufferedBytes)) this.stats.framesSent++
-    else this.stats.droppedBackpressure++
   }
 
   peersOf (ns: LocalNamespace): string[] {
