@@ -102,3 +102,16 @@ export function putUvarint (buf: Uint8Array, pos: number, n: number): number {
   buf[pos++] = n
   return pos
 }
+
+/** Whether every character of `s` is ASCII (one byte each, as written by `putAscii`). */
+export function isAscii (s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
+/** Writes the ASCII string `s` (`isAscii`) as varuint length and bytes at `pos` (room checked by the caller); returns the position after it. */
+export function putAscii (buf: Uint8Array, pos: number, s: string): number {
+  pos = putUvarint(buf, pos, s.length)
+  for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i)
+  return pos
+}

@@ -16,7 +16,7 @@
  * general decoder decides that frame (and words its error).
  */
 import { MessageType, PROTOCOL_VERSION, RecordKind, type DecodeLimits, type RecordKindValue } from './constants.ts'
-import { pooledBytes, putUvarint, uvarintLength } from './bytes.ts'
+import { isAscii, pooledBytes, putAscii, putUvarint, uvarintLength } from './bytes.ts'
 import { asciiText, malformed, tooLarge } from './reader.ts'
 import { recentOriginId, rememberOriginId, type InternOrigin, type WireRecord } from './record.ts'
 import type { UpdatesMessage } from './updates.ts'
@@ -26,21 +26,15 @@ export function canSendLone (origin: string): boolean {
   return isAscii(origin)
 }
 
+/** The record of the lone write `seq` of `origin`: written by it, its vector its entry alone, no value. */
+export function loneRecord (origin: string, seq: number, key: string, kind: RecordKindValue, hlc: number): WireRecord {
+  return { key, kind, hlc, writer: origin, vv: [origin, seq] }
+}
+
 /** Whether `r`, the write number `seq` of an origin `canSendLone` accepts, is a lone write's record that `encodeLone` can write. */
 export function isLoneRecord (origin: string, seq: number, r: WireRecord): boolean {
   const vv = r.vv
   return r.value === undefined && r.folded !== true && r.writer === origin && vv.length === 2 && vv[0] === origin && vv[1] === seq && isAscii(r.key)
-}
-
-function isAscii (s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
-  return true
-}
-
-function putAscii (buf: Uint8Array, pos: number, s: string): number {
-  pos = putUvarint(buf, pos, s.length)
-  for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i)
-  return pos
 }
 
 /** The length of a lone write's frame: its origin id's and key's lengths (ASCII), its number and clock. */
@@ -156,6 +150,5 @@ export function loneMessage (origin: string, seq: number, key: string, kind: num
   if (kind !== RecordKind.SET && kind !== RecordKind.DELETE && kind !== RecordKind.INVALIDATE) throw malformed(`lone write kind ${kind} is not SET, DELETE or INVALIDATE`)
   if (!Number.isSafeInteger(hlc)) throw malformed('record hlc is not a safe integer')
   const id = intern === undefined ? origin : intern(origin)
-  const record: WireRecord = { key, kind: kind as RecordKindValue, hlc, writer: id, vv: [id, seq] }
-  return { type: MessageType.UPDATES, origin: id, firstSeq: seq, records: [record] }
+  return { type: MessageType.UPDATES, origin: id, firstSeq: seq, records: [loneRecord(id, seq, key, kind as RecordKindValue, hlc)] }
 }

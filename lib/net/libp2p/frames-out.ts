@@ -50,11 +50,9 @@ export class FramesOut {
       this.#log('refused a %d-byte frame in %s (maxFrameBytes %d)', frame.length, ns.name, this.#maxFrameBytes)
       return
     }
-    const relay = host.relay()
-    const partial = relay !== undefined && host.isPartial()
-    // A full mesh with fewer links than the relay's threshold (every small mesh) sends directly, without asking the
-    // relay (it would decline) or listing the namespace's peers.
-    if (relay !== undefined && (partial || host.links.size >= relay.minPeers)) {
+    const relay = this.#relayFirst()
+    if (relay !== undefined) {
+      const partial = host.isPartial()
       // direct sends along the region path first, then gossipsub (with regions, the region's topic: relay.ts)
       const laned = partial && host.fastPublish(ns, frame)
       const peers = partial ? Infinity : host.peerCount(ns)
@@ -77,11 +75,20 @@ export class FramesOut {
    * frame to an older peer (lone-writes.ts). False, having sent nothing, where the broadcast would be relayed.
    */
   broadcastLone (ns: LocalNamespace, origin: string, seq: number, key: string, kind: RecordKindValue, hlc: number): boolean {
+    if (this.#relayFirst() !== undefined) return false
     const host = this.#host
-    const relay = host.relay()
-    if (relay !== undefined && (host.isPartial() || host.links.size >= relay.minPeers)) return false
     if (ns.open) sendLoneWrite(host.links.values(), ns.name, ns.id, origin, seq, key, kind, hlc, this.#maxBuffered, host.stats)
     return true
+  }
+
+  /**
+   * The relay, where a broadcast asks it first: a partial mesh, or a full one with the relay's threshold of links.
+   * Undefined: straight to each link (every small mesh, without asking the relay, which would decline, or listing
+   * the namespace's peers).
+   */
+  #relayFirst (): GossipRelay | undefined {
+    const relay = this.#host.relay()
+    return relay !== undefined && (this.#host.links.size >= relay.minPeers || this.#host.isPartial()) ? relay : undefined
   }
 
   send (ns: LocalNamespace, peer: string, frame: Uint8Array): void {

@@ -15,7 +15,7 @@
  * with the origin of the last WRITER of its nsId on the same stream; a JOIN or LEAVE of the nsId forgets it.
  */
 import type { Stream } from '@libp2p/interface'
-import { pooledBytes, putUvarint, uvarintLength } from '../../../protocol/bytes.ts'
+import { isAscii, pooledBytes, putAscii, putUvarint, uvarintLength } from '../../../protocol/bytes.ts'
 import { asciiText } from '../../../protocol/reader.ts'
 import { ErrorCode, MeshCacheError } from '../../errors.ts'
 import { BodyReader, LONE_PROTOCOL, MSG_LONE, MSG_WRITER } from './envelope.ts'
@@ -39,8 +39,7 @@ export function encodeWriter (nsId: number, origin: string): Uint8Array {
   let pos = putUvarint(buf, 0, bodyLen)
   buf[pos++] = MSG_WRITER
   pos = putUvarint(buf, pos, nsId)
-  pos = putUvarint(buf, pos, origin.length)
-  for (let i = 0; i < origin.length; i++) buf[pos++] = origin.charCodeAt(i)
+  putAscii(buf, pos, origin)
   return buf
 }
 
@@ -51,7 +50,7 @@ export function decodeWriter (r: BodyReader): { nsId: number, origin: string } {
   if (!r.end()) throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, 'trailing bytes after WRITER')
   if (origin === '') throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, 'WRITER with an empty origin')
   // A lone write's origin id is ASCII (protocol/lone.ts canSendLone): the frame a LONE stands for says it byte for byte.
-  for (let i = 0; i < origin.length; i++) if (origin.charCodeAt(i) > 0x7f) throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, 'WRITER origin id is not ASCII')
+  if (!isAscii(origin)) throw new MeshCacheError(ErrorCode.FRAME_MALFORMED, 'WRITER origin id is not ASCII')
   return { nsId, origin }
 }
 
@@ -63,8 +62,7 @@ export function encodeLoneWrite (nsId: number, seq: number, key: string, kind: n
   buf[pos++] = MSG_LONE
   pos = putUvarint(buf, pos, nsId)
   pos = putUvarint(buf, pos, seq)
-  pos = putUvarint(buf, pos, key.length)
-  for (let i = 0; i < key.length; i++) buf[pos++] = key.charCodeAt(i)
+  pos = putAscii(buf, pos, key)
   buf[pos++] = kind
   putUvarint(buf, pos, hlc)
   return buf

@@ -4,7 +4,7 @@
  * frame it stands for (protocol/lone.ts) to an older peer. The mesh asks this only where a broadcast goes
  * straight to each link (no relay, no partial mesh); each link gets one or the other, never both.
  */
-import { encodeLone } from '../../../protocol/lone.ts'
+import { encodeLone, loneRecord } from '../../../protocol/lone.ts'
 import type { RecordKindValue } from '../../../protocol/constants.ts'
 import { encodeFrame } from './envelope.ts'
 import { encodeLoneWrite, encodeWriter, readsLone } from './lone-envelope.ts'
@@ -26,23 +26,18 @@ export function sendLoneWrite (links: Iterable<PeerLink>, name: string, nsId: nu
     const out = link.out
     let envelopes: Uint8Array[]
     if (out !== null && readsLone(out)) {
-      if (!named(link, out, nsId, origin, maxBuffered)) { stats.droppedBackpressure++; continue }
+      if (!named(link, nsId, origin, maxBuffered)) { stats.droppedBackpressure++; continue }
       envelopes = lone ??= [encodeLoneWrite(nsId, seq, key, kind, hlc)]
     } else {
-      envelopes = frame ??= encodeFrame(nsId, encodeLone(origin, seq, { key, kind, hlc, writer: origin, vv: [origin, seq] }))
+      envelopes = frame ??= encodeFrame(nsId, encodeLone(origin, seq, loneRecord(origin, seq, key, kind, hlc)))
     }
     if (link.write(envelopes, maxBuffered)) stats.framesSent++
     else stats.droppedBackpressure++
   }
 }
 
-/** Whether `origin` is named for `nsId` on `out`, naming it first (WRITER) if not; false if that could not be written. */
-function named (link: PeerLink, out: PeerLink['out'] & {}, nsId: number, origin: string, maxBuffered: number): boolean {
-  // A new stream (a reconnection, or ours moved to the connection kept) has named nothing yet.
-  if (link.writersOn !== out) {
-    link.writersSent.clear()
-    link.writersOn = out
-  }
+/** Whether `origin` is named for `nsId` on `link`'s stream, naming it first (WRITER) if not; false if that could not be written. */
+function named (link: PeerLink, nsId: number, origin: string, maxBuffered: number): boolean {
   if (link.writersSent.get(nsId) === origin) return true
   if (!link.write([encodeWriter(nsId, origin)], maxBuffered)) return false
   link.writersSent.set(nsId, origin)

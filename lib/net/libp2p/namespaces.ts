@@ -13,7 +13,7 @@ import { topicOf } from './relay.ts'
 import type { TransportStats } from './stats.ts'
 import type { PeerLink } from './stream-link.ts'
 import type { LoneFields } from './lone-envelope.ts'
-import { encodeLone } from '../../../protocol/lone.ts'
+import { encodeLone, loneRecord } from '../../../protocol/lone.ts'
 import type { RecordKindValue } from '../../../protocol/constants.ts'
 
 export interface LocalNamespace {
@@ -100,7 +100,7 @@ export class Namespaces {
     const handler = ns.handler
     if (handler.onLone === undefined) {
       const { seq, key, kind, hlc } = write
-      this.deliver(ns, from, encodeLone(origin, seq, { key, kind: kind as RecordKindValue, hlc, writer: origin, vv: [origin, seq] }))
+      this.deliver(ns, from, encodeLone(origin, seq, loneRecord(origin, seq, key, kind as RecordKindValue, hlc)))
       return
     }
     this.#stats.framesReceived++

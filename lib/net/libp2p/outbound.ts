@@ -134,6 +134,7 @@ export class OutboundStreams {
   /** `stream`, open on `conn`, is our stream to `link`'s peer from now on: the peer is greeted on it. */
   #adopt (link: PeerLink, conn: Connection, stream: Stream): void {
     link.out = stream
+    link.writersSent.clear() // a new stream (a reconnection, or ours moved to the connection kept) has named no origin
     this.#outConn.set(link, conn)
     stream.addEventListener('close', () => { this.#closed(link, stream) })
     this.#host.streamOpened(link)

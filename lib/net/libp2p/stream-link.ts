@@ -61,9 +61,8 @@ export class PeerLink {
   refreshing = false
   /** A partial mesh over its bound: greet this peer, then let it go. */
   shed = false
-  /** The origins WRITER named on `out`, by nsId, and the stream they were named on (lone-writes.ts). */
-  writersSent = new Map<number, string>()
-  writersOn: Stream | null = null
+  /** The origins WRITER named on `out`, by nsId (lone-writes.ts); emptied whenever `out` is another stream (outbound.ts). */
+  readonly writersSent = new Map<number, string>()
   /** Liveness gave it up (its connections were aborted for silence): a partition, probed until it heals. */
   gaveUp = false
 
