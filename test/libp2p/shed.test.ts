@@ -45,6 +45,39 @@ test('a hub over twice maxPeers lets newcomers go, and each one hears the SHED b
   }
 })
 
+test('a newcomer let go over the bound is no neighbour at either end for its second: the SHED comes with the greeting', async () => {
+  const all: Libp2pTransport[] = []
+  try {
+    // maxPeers 2: the hub keeps 4 peers, so the fifth to dial it is greeted, told, and closed a second later.
+    const hub = await createLibp2pTransport({ psk, maxPeers: 2 })
+    all.push(hub)
+    const atHub = recorder()
+    await hub.join('ns', atHub.handler)
+    for (let i = 0; i < 4; i++) {
+      const spoke = await createLibp2pTransport({ psk, peers: hub.multiaddrs() })
+      all.push(spoke)
+      await spoke.join('ns', recorder().handler)
+      await atHub.waitUp(spoke.peerId)
+    }
+    const newcomer = await createLibp2pTransport({ psk, peers: hub.multiaddrs() })
+    all.push(newcomer)
+    const atNewcomer = recorder()
+    await newcomer.join('ns', atNewcomer.handler)
+    await until(() => newcomer.stats().shedsReceived === 1, 'the newcomer told it is let go')
+    const connectedToHub = (): boolean => newcomer.libp2p.getConnections(hub.libp2p.peerId).length > 0
+    // told while the connection lasts (it is closed a second after the greeting), so the newcomer never
+    // counted the hub a neighbour: before, it did for that second (a far link held, to a region's holders)
+    assert.ok(connectedToHub(), 'the SHED came before the close')
+    await atNewcomer.waitUp(all[1]?.peerId as string) // it dialled the peers the greeting named
+    await until(() => !connectedToHub(), 'the hub closing the newcomer\'s link', 5_000)
+    assert.not.ok(atNewcomer.ups.includes(hub.peerId), 'the newcomer took the hub for a neighbour')
+    assert.not.ok(atHub.ups.includes(newcomer.peerId), 'the hub took the newcomer for a neighbour')
+    assert.is(hub.stats().linksLetGo, 1)
+  } finally {
+    await Promise.all(all.map(async (t) => { await t.close() }))
+  }
+})
+
 /** An inbound reader over a stand-in stream, fed `bytes` as one message; returns the SHEDs and bad envelopes it reported. */
 function read (bytes: Uint8Array): { sheds: number, bad: string[] } {
   const out = { sheds: 0, bad: [] as string[] }

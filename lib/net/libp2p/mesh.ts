@@ -245,8 +245,8 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     if (set === undefined) { set = new Set(); this.#conns.set(peer, set) }
     set.add(conn)
     const link = this.#link(peer)
-    // over a partial mesh's bound: greeted all the same, then let go (partial-mesh.ts)
-    if (this.#partial.overBound(conn, set.size === 1)) link.shed = true
+    // over a partial mesh's bound: greeted all the same, then let go (partial-mesh.ts), never up meanwhile
+    if (this.#partial.overBound(conn, set.size === 1)) link.shed = link.leaving = true
     link.openFailures = 0
     this.#silent.connectionOpened(link, conn, set)
     void this.#outbound.open(link)
@@ -268,7 +268,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
       this.relay?.peerGone(peer)
       const link = this.#links.get(peer)
       this.redialer?.disconnected(peer, link?.gaveUp === true)
-      if (link !== undefined) link.gaveUp = false
+      if (link !== undefined) link.gaveUp = link.leaving = false
       this.#partial.linksChanged()
     }
     const link = this.#links.get(peer)
@@ -293,17 +293,16 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     // (and suspects) us from the start, not from our first keepalive tick.
     const greeting = [encodePing(), encodeHello(this.ownAddrs(), this.#opts.region)]
     link.lastPing = performance.now()
+    // over a partial mesh's bound: greeted, so it learns others to dial, then let go; told before our JOINs
+    const letGo = link.shed
+    link.shed = false
+    if (letGo) greeting.push(this.#partial.letGo(link.peer))
     for (const ns of this.#namespaces.values()) greeting.push(encodeJoin(ns.id, ns.name))
     greeting.push(...this.#partial.greeting())
     const others = this.#exchange.toTell(link.peer)
     if (others.length > 0) greeting.push(encodePeers(others))
     link.write(greeting, Infinity)
-    if (link.shed) {
-      // over a partial mesh's bound: greeted, so it learns others to dial, then let go
-      link.shed = false
-      this.#partial.letGo(link.peer)
-      return
-    }
+    if (letGo) return
     this.redialer?.established(link.peer)
     this.#log('stream to %s open', link.peer)
     this.reconcile(link)
@@ -380,6 +379,8 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
   onShed (link: PeerLink): void {
     this.stats.shedsReceived++
     this.redialer?.letGo(link.peer)
+    link.leaving = true
+    this.reconcile(link)
   }
 
   sendEnvelope (peer: string, envelope: Uint8Array): void {

@@ -114,12 +114,13 @@ export class Namespaces {
 
   /**
    * Brings the namespaces reported up for `link` in line with the rule: we
-   * joined it, the peer announced it, and our stream to the peer is open.
+   * joined it, the peer announced it, our stream to the peer is open, and
+   * neither end is letting the link go (`leaving`).
    * Fires exactly the difference, onPeerDown before onPeerUp.
    */
   reconcile (link: PeerLink): void {
     const should = new Set<string>()
-    if (link.writable()) {
+    if (link.writable() && !link.leaving) {
       for (const name of link.remoteNamespaces()) if (this.#byName.get(name)?.open === true) should.add(name)
     }
     for (const name of [...link.up]) {

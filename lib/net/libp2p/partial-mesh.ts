@@ -120,26 +120,37 @@ export class PartialMesh {
     return true
   }
 
-  /** Closes every connection to `peer`, over the bound and just greeted, once it has had time to read our PEERS. */
-  letGo (peer: string): void {
+  /**
+   * Lets `peer` go, over the bound and being greeted: closed once it has had time to read our PEERS. Returns
+   * the SHED the greeting carries before its JOINs, so the peer never counts the link a neighbour meanwhile
+   * (stream-link.ts `leaving`).
+   */
+  letGo (peer: string): Uint8Array {
     this.#log('%d peers connected, more than twice maxPeers: letting %s go once it has our PEERS', this.#host.connectedPeerCount(), peer)
-    setTimeout(() => { this.#shed(peer) }, SHED_AFTER_MS).unref()
+    setTimeout(() => { this.#close(peer) }, SHED_AFTER_MS).unref()
+    return this.#announced(peer)
+  }
+
+  /** Closes every connection to `peer`, on purpose, a SHED first. */
+  #shed (peer: string): void {
+    // Already gone by itself meanwhile: that close was not ours, and may have been a partition's.
+    if (this.#host.connectionsOf(peer).length === 0) return
+    this.#host.sendEnvelope(peer, this.#announced(peer))
+    this.#close(peer)
   }
 
   /**
-   * Closes every connection to `peer`, on purpose: a SHED first, so the peer
-   * does not take the close for a partition's and redial us at its bound,
-   * and our own redialer knows it too (dial-policy.ts isLost).
+   * Counts `peer`'s link let go, tells our redialer (dial-policy.ts isLost), and returns the SHED to send it
+   * first: the peer then does not take the close for a partition's and redial us at its bound.
    */
-  #shed (peer: string): void {
-    const conns = this.#host.connectionsOf(peer)
-    // Already gone by itself meanwhile: that close was not ours, and may have been a partition's.
-    if (conns.length === 0) return
+  #announced (peer: string): Uint8Array {
     this.#host.stats.linksLetGo++
     this.#host.redialer?.letGo(peer)
-    // a SHED first: the peer then knows we let its link go on purpose, and does not redial it as lost
-    this.#host.sendEnvelope(peer, encodeShed())
-    for (const c of conns) c.close().catch((err: Error) => { c.abort(err) })
+    return encodeShed()
+  }
+
+  #close (peer: string): void {
+    for (const c of this.#host.connectionsOf(peer)) c.close().catch((err: Error) => { c.abort(err) })
   }
 
   /** A new link may be the one in our region that lets a far link we dialled go (regions.ts). */

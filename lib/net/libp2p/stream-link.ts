@@ -61,6 +61,13 @@ export class PeerLink {
   refreshing = false
   /** A partial mesh over its bound: greet this peer, then let it go. */
   shed = false
+  /**
+   * Being let go on purpose, by us (over the bound) or by the peer (its SHED): up in no namespace
+   * (namespaces.ts reconcile), so neither end sends it writes or counts it a far link held (regions.ts) while
+   * it lasts; without this, a newcomer the peer was about to let go counted it one for that second, and its
+   * region's holder stood down (test/mesh/scale.test.ts). Cleared once the peer's last connection closed.
+   */
+  leaving = false
   /** The origins WRITER named on `out`, by nsId (lone-writes.ts); emptied whenever `out` is another stream (outbound.ts). */
   readonly writersSent = new Map<number, string>()
   /** Liveness gave it up (its connections were aborted for silence): a partition, probed until it heals. */
