@@ -132,7 +132,7 @@ test('a node sends its report to every connected peer not known to be far when i
   let connected = ['d1', 'a2', 'f1', 'x']
   const sent: Array<[string, Uint8Array]> = []
   let up = new Set(['d1', 'a2', 'f1', 'x'])
-  const view = new RegionView(r, { connectedPeers: () => connected, sendEnvelope: (peer, e) => { sent.push([peer, e]) }, isUp: (peer) => up.has(peer) })
+  const view = new RegionView(r, { connectedPeers: () => connected, linkedPeers: () => connected, sendEnvelope: (peer, e) => { sent.push([peer, e]) }, isUp: (peer) => up.has(peer) })
   view.tick()
   assert.equal(sent.map(([p]) => p), ['d1', 'f1', 'x'], 'not to the far peer a2; to x, whose region is not known yet')
   assert.equal(decodeView(body(sent[0]?.[1] as Uint8Array)), { holds: true, holders: [] })

@@ -95,6 +95,7 @@ function partialMesh (conns: Record<string, FakeConnection[]>, eu: string[], us:
     stats: emptyStats(),
     redialer: undefined,
     connectedPeers: connected,
+    linkedPeers: connected,
     connectedPeerCount: () => connected().length,
     connectionsOf: (peer: string) => (conns[peer] ?? []).filter((c) => !c.closed) as unknown as Connection[],
     sendEnvelope: (peer: string, envelope: Uint8Array) => { if (envelope[1] === MSG_SHED) sheds.push(peer) },

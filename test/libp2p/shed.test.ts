@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createLibp2pTransport, generatePsk, type Libp2pTransport } from '../../lib/net/libp2p/index.ts'
+import { createLibp2pTransport, generateIdentity, generatePsk, peerIdOf, type Libp2pTransport } from '../../lib/net/libp2p/index.ts'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import { InboundReader, PeerLink, type ReaderEvents } from '../../lib/net/libp2p/stream-link.ts'
 import { encodeShed, MSG_SHED } from '../../lib/net/libp2p/envelope.ts'
@@ -73,6 +73,48 @@ test('a newcomer let go over the bound is no neighbour at either end for its sec
     assert.not.ok(atNewcomer.ups.includes(hub.peerId), 'the newcomer took the hub for a neighbour')
     assert.not.ok(atHub.ups.includes(newcomer.peerId), 'the hub took the newcomer for a neighbour')
     assert.is(hub.stats().linksLetGo, 1)
+  } finally {
+    await Promise.all(all.map(async (t) => { await t.close() }))
+  }
+})
+
+test('a region\'s link holder whose far link is let go over the bound dials another far peer at once, not after the close', async () => {
+  const all: Libp2pTransport[] = []
+  try {
+    // eu: a hub at its bound (maxPeers 2: 4 peers) and four peers that keep every link (no maxPeers, so none lets
+    // the hub go); us: a holder that knows only the hub across. Told by the SHED in the greeting that the hub lets
+    // it go, the holder counts no far link (it held one for that second, before): it needs one (regions.ts
+    // needsDial) and dials a peer the greeting named. The eu peers' ids are above the holder's, and their redial
+    // tick 10 s, so none dials the holder first (the smaller id dials, redial.ts learn): the link is the holder's.
+    const ids = Array.from({ length: 5 }, () => generateIdentity()).sort((a, b) => peerIdOf(a) < peerIdOf(b) ? -1 : 1)
+    const hub = await createLibp2pTransport({ psk, maxPeers: 2, region: 'eu' })
+    all.push(hub)
+    await hub.join('ns', recorder().handler)
+    for (let i = 0; i < 4; i++) {
+      const eu = await createLibp2pTransport({ psk, region: 'eu', peers: hub.multiaddrs(), identity: ids[i + 1], redialInterval: 10_000 })
+      all.push(eu)
+      await eu.join('ns', recorder().handler)
+      await until(() => hub.stats().connections >= i + 1, `the hub connected to eu peer ${i}`)
+    }
+    // two us peers, then the holder bootstrapped to both and the hub: at its bound at once, and a holder whatever the
+    // ids (crossRegionLinks 3), with no far peer to dial but through the hub's PEERS
+    const usAddrs: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const us = await createLibp2pTransport({ psk, maxPeers: 2, region: 'us', peers: usAddrs.slice() })
+      all.push(us)
+      await us.join('ns', recorder().handler)
+      usAddrs.push(...us.multiaddrs())
+    }
+    const holder = await createLibp2pTransport({ psk, maxPeers: 2, region: 'us', crossRegionLinks: 3, peers: [...usAddrs, ...hub.multiaddrs()], identity: ids[0] })
+    all.push(holder)
+    const atHolder = recorder()
+    await holder.join('ns', atHolder.handler)
+    await until(() => holder.stats().shedsReceived === 1, 'the holder told the hub lets it go')
+    const farIds = new Set(all.slice(1, 5).map((t) => t.peerId))
+    const otherFar = (): string | undefined => holder.libp2p.getConnections().find((c) => farIds.has(c.remotePeer.toString()) && c.direction === 'outbound')?.remotePeer.toString()
+    await until(() => otherFar() !== undefined, 'the holder dialled another eu peer', 5_000)
+    assert.ok(holder.libp2p.getConnections(hub.libp2p.peerId).length > 0, 'the other far link came only after the hub closed its link')
+    await atHolder.waitUp(otherFar() as string) // and it carries writes: up in the namespace
   } finally {
     await Promise.all(all.map(async (t) => { await t.close() }))
   }

@@ -84,7 +84,7 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     this.regions = this.#partial.regions
     this.#outbound = new OutboundStreams(this, peer => this.#crossed.kept(peer), opts.redialInterval, log)
     this.#fast = new FastLane({
-      stats: this.stats, peersOf: ns => this.peersOf(ns), isFar: peer => this.regions?.isFar(peer) ?? false, regionOf: peer => this.regions?.regionOf(peer), carries: origin => this.regions?.carries(origin, this.connectedPeers()) ?? true, oneCopy: this.regions?.oneCopy === true, holdsFar: peer => this.regions?.holdsFar(peer) ?? false,
+      stats: this.stats, peersOf: ns => this.peersOf(ns), isFar: peer => this.regions?.isFar(peer) ?? false, regionOf: peer => this.regions?.regionOf(peer), carries: origin => this.regions?.carries(origin, this.linkedPeers()) ?? true, oneCopy: this.regions?.oneCopy === true, holdsFar: peer => this.regions?.holdsFar(peer) ?? false,
       write: (peer, envelopes) => this.#links.get(peer)?.write(envelopes, opts.maxBufferedBytes) ?? false,
       deliver: (ns, from, frame) => { this.#namespaces.deliver(ns, from, frame) },
       relay: (ns, frame) => { this.relay?.publish(ns.name, frame, Infinity, true) },
@@ -103,6 +103,11 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
   /** Peers with at least one open connection, by id. */
   connectedPeers (): string[] {
     return [...this.#conns.keys()]
+  }
+
+  /** Connected peers but those whose link is being let go (PeerLink `leaving`): what region links judge by. */
+  linkedPeers (): string[] {
+    return this.connectedPeers().filter(peer => this.#links.get(peer)?.leaving !== true)
   }
 
   /** Whether the redialer may dial `peer` now: in a partial mesh with regions, only as regions.ts allows. */
@@ -302,7 +307,8 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     const others = this.#exchange.toTell(link.peer)
     if (others.length > 0) greeting.push(encodePeers(others))
     link.write(greeting, Infinity)
-    if (letGo) return
+    // let go by us, or by the peer (its SHED read before our stream opened): not established, no neighbour
+    if (letGo || link.leaving) return
     this.redialer?.established(link.peer)
     this.#log('stream to %s open', link.peer)
     this.reconcile(link)
@@ -381,6 +387,8 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     this.redialer?.letGo(link.peer)
     link.leaving = true
     this.reconcile(link)
+    // a region's holder whose far link this was needs another now, not once it closes (regions.ts needsDial)
+    this.redialer?.reconsider()
   }
 
   sendEnvelope (peer: string, envelope: Uint8Array): void {

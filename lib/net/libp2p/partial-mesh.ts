@@ -24,6 +24,8 @@ export interface PartialMeshHost {
   readonly stats: TransportStats
   readonly redialer: Redialer | undefined
   connectedPeers (): string[]
+  /** Connected peers but those whose link is being let go: what region links judge by. */
+  linkedPeers (): string[]
   connectedPeerCount (): number
   /** Every connection to `peer` now, as a copy. */
   connectionsOf (peer: string): Connection[]
@@ -100,12 +102,12 @@ export class PartialMesh {
 
   /** Whether the redialer may dial `peer` now: in a partial mesh with regions, only as regions.ts allows. */
   allowDial (peer: string | undefined): boolean {
-    return this.regions === undefined || !this.isPartial() || this.regions.allowDial(peer, this.#host.connectedPeers())
+    return this.regions === undefined || !this.isPartial() || this.regions.allowDial(peer, this.#host.linkedPeers())
   }
 
   /** Whether the redialer needs to dial `peer` even at the bound (regions.ts: a holder without a far link). */
   needsDial (peer: string | undefined): boolean {
-    return this.regions !== undefined && this.isPartial() && this.regions.needsDial(peer, this.#host.connectedPeers())
+    return this.regions !== undefined && this.isPartial() && this.regions.needsDial(peer, this.#host.linkedPeers())
   }
 
   /**
@@ -155,7 +157,7 @@ export class PartialMesh {
 
   /** A new link may be the one in our region that lets a far link we dialled go (regions.ts). */
   shedFarLinks (): void {
-    if (this.regions !== undefined) for (const peer of this.#host.connectedPeers()) this.#shedFarLink(peer)
+    if (this.regions !== undefined) for (const peer of this.#host.linkedPeers()) this.#shedFarLink(peer)
   }
 
   /**
@@ -169,12 +171,12 @@ export class PartialMesh {
     const conns = this.#host.connectionsOf(peer)
     if (this.regions === undefined || !this.isPartial() || conns.length === 0 || this.#shedding.has(peer)) return
     if (!conns.some(c => c.direction === 'outbound') || oursGoes(this.#self, peer, conns)) return
-    if (!this.regions.shouldShed(peer, this.#host.connectedPeers())) return
+    if (!this.regions.shouldShed(peer, this.#host.linkedPeers())) return
     this.#log('%s is in region %s and this node needs no far link: letting it go', peer, this.regions.regionOf(peer))
     this.#shedding.add(peer)
     setTimeout(() => {
       this.#shedding.delete(peer)
-      const connected = this.#host.connectedPeers()
+      const connected = this.#host.linkedPeers()
       if (this.regions?.shouldShed(peer, connected) !== true) return
       if (this.regions.stoodDown(connected.filter(p => p !== peer))) this.#host.stats.farLinksStoodDown++
       this.#shed(peer)

@@ -159,6 +159,11 @@ export class Redialer {
     }
   }
 
+  /** Looks at once whether a dial is due (a link the policy counted is being let go: it may need another now). */
+  reconsider (): void {
+    this.#kick()
+  }
+
   /** `peer`'s link is being let go on purpose (by us, or by the peer's SHED): when it closes, it is not lost (dial-policy.ts isLost). */
   letGo (peer: string): void {
     for (const k of this.#entries(peer)) k.letGo = true

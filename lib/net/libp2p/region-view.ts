@@ -23,6 +23,8 @@ export const VIEW_EVERY_MS = 1_000
 /** What the reports need of the mesh. */
 export interface RegionViewHost {
   connectedPeers (): string[]
+  /** Connected peers but those whose link is being let go (a far link so is none held). */
+  linkedPeers (): string[]
   /** Writes `envelope` on our stream to `peer`, if it is open. */
   sendEnvelope (peer: string, envelope: Uint8Array): void
   /** Whether `peer`'s link is up in a namespace: a far link claimed only then carries writes (the lane's). */
@@ -53,8 +55,7 @@ export class RegionView {
 
   /** This node's report now, as an envelope (for a greeting). */
   current (): Uint8Array {
-    const connected = this.#host.connectedPeers()
-    const report = this.#regions.report(connected, peer => this.#host.isUp(peer))
+    const report = this.#regions.report(this.#host.linkedPeers(), peer => this.#host.isUp(peer))
     return encodeView(report.holds, report.holders)
   }
 
