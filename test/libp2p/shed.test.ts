@@ -78,6 +78,43 @@ test('a newcomer let go over the bound is no neighbour at either end for its sec
   }
 })
 
+test('a newcomer every bootstrap node lets go dials the peers their greetings named at once, not after the close', async () => {
+  const all: Libp2pTransport[] = []
+  try {
+    // Two hubs at their bound (maxPeers 2: 4 peers each), four spokes linked to both that keep every link; a newcomer
+    // (maxPeers 2) bootstrapped to the two hubs alone. Both let it go, so its two connections are links being let
+    // go: it is below its bound and dials a spoke now (before, it counted them and waited for the close). The
+    // spokes' ids are above the newcomer's and their redial tick 10 s, so none dials it first.
+    const ids = Array.from({ length: 5 }, () => generateIdentity()).sort((a, b) => peerIdOf(a) < peerIdOf(b) ? -1 : 1)
+    const hubs: Libp2pTransport[] = []
+    for (let i = 0; i < 2; i++) {
+      const hub = await createLibp2pTransport({ psk, maxPeers: 2 })
+      hubs.push(hub)
+      all.push(hub)
+      await hub.join('ns', recorder().handler)
+    }
+    const spokes = new Set<string>()
+    for (let i = 0; i < 4; i++) {
+      const spoke = await createLibp2pTransport({ psk, peers: hubs.flatMap((h) => h.multiaddrs()), identity: ids[i + 1], redialInterval: 10_000 })
+      all.push(spoke)
+      spokes.add(spoke.peerId)
+      await spoke.join('ns', recorder().handler)
+    }
+    await until(() => hubs.every((h) => h.stats().connections === 4), 'both hubs at their bound')
+    const newcomer = await createLibp2pTransport({ psk, maxPeers: 2, peers: hubs.flatMap((h) => h.multiaddrs()), identity: ids[0] })
+    all.push(newcomer)
+    const atNewcomer = recorder()
+    await newcomer.join('ns', atNewcomer.handler)
+    await until(() => newcomer.stats().shedsReceived === 2, 'the newcomer told by both hubs')
+    const dialled = (): string | undefined => newcomer.libp2p.getConnections().find((c) => spokes.has(c.remotePeer.toString()) && c.direction === 'outbound')?.remotePeer.toString()
+    await until(() => dialled() !== undefined, 'the newcomer dialled a spoke', 5_000)
+    assert.ok(hubs.some((h) => newcomer.libp2p.getConnections(h.libp2p.peerId).length > 0), 'it dialled only once the hubs had closed its links')
+    await atNewcomer.waitUp(dialled() as string)
+  } finally {
+    await Promise.all(all.map(async (t) => { await t.close() }))
+  }
+})
+
 test('a region\'s link holder whose far link is let go over the bound dials another far peer at once, not after the close', async () => {
   const all: Libp2pTransport[] = []
   try {

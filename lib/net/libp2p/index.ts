@@ -124,8 +124,8 @@ export async function createLibp2pTransport (options: Libp2pTransportOptions = {
       })
     },
     ...(mesh.prober !== undefined ? { probe: mesh.prober } : {}),
-    // A partial mesh dials only while it holds fewer than maxPeers connections.
-    ...(opts.maxPeers !== Infinity ? { bound: { peers: opts.maxPeers, connections: () => mesh.connectedPeerCount() } } : {}),
+    // A partial mesh dials only while it holds fewer than maxPeers connections (those being let go not counted).
+    ...(opts.maxPeers !== Infinity ? { bound: { peers: opts.maxPeers, connections: () => mesh.linkedPeerCount() } } : {}),
     // ...and, with a region, prefers its own region (regions.ts)
     ...(mesh.regions !== undefined ? { policy: { allowDial: (peer: string | undefined) => mesh.allowDial(peer), compare: (a: string | undefined, b: string | undefined) => mesh.regions?.compare(a, b) ?? 0, needs: (peer: string | undefined) => mesh.needsDial(peer), restores: (peer: string | undefined) => peer !== undefined && mesh.regions?.isNear(peer) === true } } : {})
   })

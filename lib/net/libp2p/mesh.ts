@@ -110,6 +110,13 @@ export class Mesh implements ReaderEvents, RelayHost, OutboundHost, CrossedDials
     return this.connectedPeers().filter(peer => this.#links.get(peer)?.leaving !== true)
   }
 
+  /** How many linkedPeers: what the redialer's bound counts, so links being let go are replaced at once. */
+  linkedPeerCount (): number {
+    let n = 0
+    for (const peer of this.#conns.keys()) if (this.#links.get(peer)?.leaving !== true) n++
+    return n
+  }
+
   /** Whether the redialer may dial `peer` now: in a partial mesh with regions, only as regions.ts allows. */
   allowDial (peer: string | undefined): boolean {
     return this.#partial.allowDial(peer)
