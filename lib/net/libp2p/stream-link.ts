@@ -65,7 +65,7 @@ export class PeerLink {
    * Being let go on purpose, by us (over the bound) or by the peer (its SHED): up in no namespace
    * (namespaces.ts reconcile), so neither end sends it writes or counts it a far link held (regions.ts) while
    * it lasts; without this, a newcomer the peer was about to let go counted it one for that second, and its
-   * region's holder stood down (test/mesh/scale.test.ts). Cleared once the peer's last connection closed.
+   * region's holder stood down (SPEC.md §11.1). Cleared once the peer's last connection closed.
    */
   leaving = false
   /** The origins WRITER named on `out`, by nsId (lone-writes.ts); emptied whenever `out` is another stream (outbound.ts). */
