@@ -7,13 +7,22 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createLibp2pTransport, generateIdentity, generatePsk, peerIdOf, type Libp2pTransport } from '../../lib/net/libp2p/index.ts'
+import { createLibp2pTransport, generateIdentity, generatePsk, peerIdOf, type Libp2pTransport, type Libp2pTransportOptions } from '../../lib/net/libp2p/index.ts'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import { InboundReader, PeerLink, type ReaderEvents } from '../../lib/net/libp2p/stream-link.ts'
 import { encodeShed, MSG_SHED } from '../../lib/net/libp2p/envelope.ts'
-import { recorder, until } from './helpers.ts'
+import { recorder, until, type Recorder } from './helpers.ts'
 
 const psk = generatePsk()
+
+/** A transport joined to 'ns' with a recorder of its own, kept in `all` to be closed at the test's end. */
+async function joined (all: Libp2pTransport[], options: Libp2pTransportOptions): Promise<[Libp2pTransport, Recorder]> {
+  const transport = await createLibp2pTransport({ psk, ...options })
+  all.push(transport)
+  const at = recorder()
+  await transport.join('ns', at.handler)
+  return [transport, at]
+}
 
 test('SHED is one byte of type after its length, and carries nothing', () => {
   assert.equal([...encodeShed()], [1, MSG_SHED])
@@ -23,13 +32,9 @@ test('a hub over twice maxPeers lets newcomers go, and each one hears the SHED b
   const all: Libp2pTransport[] = []
   try {
     // maxPeers 2: the hub keeps 4 peers; a fifth and sixth newcomer are greeted, then let go a second later.
-    const hub = await createLibp2pTransport({ psk, maxPeers: 2 })
-    all.push(hub)
-    await hub.join('ns', recorder().handler)
+    const [hub] = await joined(all, { maxPeers: 2 })
     for (let i = 0; i < 6; i++) {
-      const spoke = await createLibp2pTransport({ psk, maxPeers: 2, peers: hub.multiaddrs() })
-      all.push(spoke)
-      await spoke.join('ns', recorder().handler)
+      const [spoke] = await joined(all, { maxPeers: 2, peers: hub.multiaddrs() })
       await until(() => hub.stats().connections >= Math.min(i + 1, 5), `the hub connected to spoke ${i}`)
     }
     const letGo = (): number => all.reduce((n, t) => n + t.stats().linksLetGo, 0)
@@ -49,20 +54,12 @@ test('a newcomer let go over the bound is no neighbour at either end for its sec
   const all: Libp2pTransport[] = []
   try {
     // maxPeers 2: the hub keeps 4 peers, so the fifth to dial it is greeted, told, and closed a second later.
-    const hub = await createLibp2pTransport({ psk, maxPeers: 2 })
-    all.push(hub)
-    const atHub = recorder()
-    await hub.join('ns', atHub.handler)
+    const [hub, atHub] = await joined(all, { maxPeers: 2 })
     for (let i = 0; i < 4; i++) {
-      const spoke = await createLibp2pTransport({ psk, peers: hub.multiaddrs() })
-      all.push(spoke)
-      await spoke.join('ns', recorder().handler)
+      const [spoke] = await joined(all, { peers: hub.multiaddrs() })
       await atHub.waitUp(spoke.peerId)
     }
-    const newcomer = await createLibp2pTransport({ psk, peers: hub.multiaddrs() })
-    all.push(newcomer)
-    const atNewcomer = recorder()
-    await newcomer.join('ns', atNewcomer.handler)
+    const [newcomer, atNewcomer] = await joined(all, { peers: hub.multiaddrs() })
     await until(() => newcomer.stats().shedsReceived === 1, 'the newcomer told it is let go')
     const connectedToHub = (): boolean => newcomer.libp2p.getConnections(hub.libp2p.peerId).length > 0
     // told while the connection lasts (it is closed a second after the greeting), so the newcomer never
@@ -87,24 +84,14 @@ test('a newcomer every bootstrap node lets go dials the peers their greetings na
     // spokes' ids are above the newcomer's and their redial tick 10 s, so none dials it first.
     const ids = Array.from({ length: 5 }, () => generateIdentity()).sort((a, b) => peerIdOf(a) < peerIdOf(b) ? -1 : 1)
     const hubs: Libp2pTransport[] = []
-    for (let i = 0; i < 2; i++) {
-      const hub = await createLibp2pTransport({ psk, maxPeers: 2 })
-      hubs.push(hub)
-      all.push(hub)
-      await hub.join('ns', recorder().handler)
-    }
+    for (let i = 0; i < 2; i++) hubs.push((await joined(all, { maxPeers: 2 }))[0])
     const spokes = new Set<string>()
     for (let i = 0; i < 4; i++) {
-      const spoke = await createLibp2pTransport({ psk, peers: hubs.flatMap((h) => h.multiaddrs()), identity: ids[i + 1], redialInterval: 10_000 })
-      all.push(spoke)
+      const [spoke] = await joined(all, { peers: hubs.flatMap((h) => h.multiaddrs()), identity: ids[i + 1], redialInterval: 10_000 })
       spokes.add(spoke.peerId)
-      await spoke.join('ns', recorder().handler)
     }
     await until(() => hubs.every((h) => h.stats().connections === 4), 'both hubs at their bound')
-    const newcomer = await createLibp2pTransport({ psk, maxPeers: 2, peers: hubs.flatMap((h) => h.multiaddrs()), identity: ids[0] })
-    all.push(newcomer)
-    const atNewcomer = recorder()
-    await newcomer.join('ns', atNewcomer.handler)
+    const [newcomer, atNewcomer] = await joined(all, { maxPeers: 2, peers: hubs.flatMap((h) => h.multiaddrs()), identity: ids[0] })
     await until(() => newcomer.stats().shedsReceived === 2, 'the newcomer told by both hubs')
     const dialled = (): string | undefined => newcomer.libp2p.getConnections().find((c) => spokes.has(c.remotePeer.toString()) && c.direction === 'outbound')?.remotePeer.toString()
     await until(() => dialled() !== undefined, 'the newcomer dialled a spoke', 5_000)
@@ -124,28 +111,19 @@ test('a region\'s link holder whose far link is let go over the bound dials anot
     // needsDial) and dials a peer the greeting named. The eu peers' ids are above the holder's, and their redial
     // tick 10 s, so none dials the holder first (the smaller id dials, redial.ts learn): the link is the holder's.
     const ids = Array.from({ length: 5 }, () => generateIdentity()).sort((a, b) => peerIdOf(a) < peerIdOf(b) ? -1 : 1)
-    const hub = await createLibp2pTransport({ psk, maxPeers: 2, region: 'eu' })
-    all.push(hub)
-    await hub.join('ns', recorder().handler)
+    const [hub] = await joined(all, { maxPeers: 2, region: 'eu' })
     for (let i = 0; i < 4; i++) {
-      const eu = await createLibp2pTransport({ psk, region: 'eu', peers: hub.multiaddrs(), identity: ids[i + 1], redialInterval: 10_000 })
-      all.push(eu)
-      await eu.join('ns', recorder().handler)
+      const [eu] = await joined(all, { region: 'eu', peers: hub.multiaddrs(), identity: ids[i + 1], redialInterval: 10_000 })
       await until(() => hub.stats().connections >= i + 1, `the hub connected to eu peer ${i}`)
     }
     // two us peers, then the holder bootstrapped to both and the hub: at its bound at once, and a holder whatever the
     // ids (crossRegionLinks 3), with no far peer to dial but through the hub's PEERS
     const usAddrs: string[] = []
     for (let i = 0; i < 2; i++) {
-      const us = await createLibp2pTransport({ psk, maxPeers: 2, region: 'us', peers: usAddrs.slice() })
-      all.push(us)
-      await us.join('ns', recorder().handler)
+      const [us] = await joined(all, { maxPeers: 2, region: 'us', peers: usAddrs.slice() })
       usAddrs.push(...us.multiaddrs())
     }
-    const holder = await createLibp2pTransport({ psk, maxPeers: 2, region: 'us', crossRegionLinks: 3, peers: [...usAddrs, ...hub.multiaddrs()], identity: ids[0] })
-    all.push(holder)
-    const atHolder = recorder()
-    await holder.join('ns', atHolder.handler)
+    const [holder, atHolder] = await joined(all, { maxPeers: 2, region: 'us', crossRegionLinks: 3, peers: [...usAddrs, ...hub.multiaddrs()], identity: ids[0] })
     await until(() => holder.stats().shedsReceived === 1, 'the holder told the hub lets it go')
     const farIds = new Set(all.slice(1, 5).map((t) => t.peerId))
     const otherFar = (): string | undefined => holder.libp2p.getConnections().find((c) => farIds.has(c.remotePeer.toString()) && c.direction === 'outbound')?.remotePeer.toString()
