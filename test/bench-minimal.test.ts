@@ -10,10 +10,12 @@ import * as assert from 'uvu/assert'
 import { MinimalReplica, reader, writerEncoder } from '../bench/mesh/systems/libp2p-stream-minimal.ts'
 import { StoreReplica } from '../bench/mesh/systems/libp2p-stream-minimal-store.ts'
 import { codecReader, codecWriter, encodeWith, mergeFrame, writeRecord } from '../bench/mesh/systems/libp2p-stream-minimal-codec.ts'
+import { envelopeReader, envelopeWriter } from '../bench/mesh/systems/libp2p-stream-minimal-envelope.ts'
 import { system as transportBound } from '../bench/mesh/systems/meshcache-transport-minimal.ts'
 import type { OriginState } from '../bench/mesh/systems/libp2p-stream-minimal.ts'
 import { keyOf, type NodeContext, type NodeHandle } from '../bench/mesh/systems/types.ts'
 import { encodeLone } from '../protocol/lone.ts'
+import { readLoneWrite, type LoneFields } from '../lib/net/libp2p/lone-envelope.ts'
 import { decodeFrame } from '../protocol/frame.ts'
 import { DEFAULT_LIMITS, MessageType } from '../protocol/constants.ts'
 import type { WireRecord } from '../protocol/record.ts'
@@ -123,6 +125,28 @@ test('meshcache\'s lone frames (libp2p-stream-minimal-lone): the bytes its outbo
   mergeFrame('lone', replica, origins, batch)
   assert.equal(changes.slice(2), [keyOf(1), keyOf(2)])
   assert.equal(origins.get(origin), { next: 5, gaps: 0 }, 'the frame\'s numbers, 3 and 4, heard')
+})
+
+test('meshcache\'s LONE envelopes (libp2p-stream-minimal-envelope): WRITER once, then each write in ~25 bytes, merged into the Store', () => {
+  const origin = '0123abcd~0123456789ab'
+  const encode = envelopeWriter(new StoreReplica(), origin)
+  const envelopes = [12345, 12346, 12347].map(encode)
+  const first = envelopes[0] as Buffer
+  assert.ok(first.byteLength > 2 + origin.length, 'the first write names its origin (WRITER) before its LONE')
+  for (const e of envelopes.slice(1)) assert.ok(e.byteLength <= 26, `a LONE of ${e.byteLength} bytes, not the lone frame's 54`)
+  const fields: LoneFields = { nsId: -1, seq: 0, key: '', kind: -1, hlc: 0 }
+  readLoneWrite((envelopes[1] as Buffer).subarray(1), fields)
+  assert.equal([fields.nsId, fields.seq, fields.key], [0, 2, keyOf(12346)], 'meshcache\'s LONE: the namespace id, the write\'s number, its key')
+  const replica = new StoreReplica()
+  const changes: string[] = []
+  replica.events.on('change', (event: { key: string }) => { changes.push(event.key) })
+  const read = envelopeReader(replica)
+  const bytes = Buffer.concat(envelopes)
+  for (let at = 0; at < bytes.length; at += 5) read(bytes.subarray(at, Math.min(at + 5, bytes.length)))
+  assert.equal(changes, [keyOf(12345), keyOf(12346), keyOf(12347)])
+  read(envelopes[1] as Buffer)
+  assert.is(changes.length, 3, 'a replayed LONE is dominated: no change')
+  assert.throws(() => envelopeReader(new StoreReplica())(envelopes[1] as Buffer), /LONE before its WRITER/, 'a LONE of an origin never named is refused')
 })
 
 test('meshcache\'s transport with the bound\'s path (meshcache-transport-minimal): every write reaches every receiver over libp2p', async () => {

@@ -60,7 +60,8 @@ export function mergeFrame (codec: Codec, replica: StoreReplica, origins: Map<st
   merge(replica, origins, msg)
 }
 
-function merge (replica: StoreReplica, origins: Map<string, OriginState>, msg: UpdatesMessage): void {
+/** Merges an UPDATES message's records into `replica`, its numbers heard, as the bound's short path does. */
+export function merge (replica: StoreReplica, origins: Map<string, OriginState>, msg: UpdatesMessage): void {
   heard(origins, msg.origin, msg.firstSeq, msg.records.length)
   for (const r of msg.records) {
     replica.observe(fromWire(r.hlc))
