@@ -10,7 +10,8 @@ import * as assert from 'uvu/assert'
 import { decodeFrame, MessageType } from '../protocol/index.ts'
 import { ReplicationAcks, farMembers } from '../lib/sync/replication-acks.ts'
 import { ASK_AGAIN_MAX_MS, ASK_AGAIN_MS, GROUP_MS } from '../lib/sync/replication-waits.ts'
-import { AckRoutes, MAX_ROUTES } from '../lib/sync/ack-routes.ts'
+import { readFileSync } from 'node:fs'
+import { AckRoutes, MAX_ANSWERS_PER_ROUTE, MAX_ROUTE_MS, MAX_ROUTES, MIN_ROUTE_MS } from '../lib/sync/ack-routes.ts'
 import type { PeerInfo } from '../lib/sync/membership.ts'
 
 function receiver () {
@@ -191,18 +192,75 @@ test('farMembers: members that are neither neighbours nor this instance and anno
   assert.equal(farMembers(members, new Set(['a', 'b']), 'me', true), ['c', 'd'], 'd heard through a neighbour since let go')
 })
 
-test('ways back expire with the wait, and are bounded', () => {
+test('ways back expire with the wait, never before MIN_ROUTE_MS, and are bounded', () => {
   let now = 0
   const routes = new AckRoutes(() => now)
-  assert.ok(routes.add('w', 1, 'a', 100))
-  assert.not.ok(routes.add('w', 1, 'b', 100), 'a duplicate')
+  assert.ok(routes.add('w', 1, 'a', MIN_ROUTE_MS + 100))
+  assert.not.ok(routes.add('w', 1, 'b', MIN_ROUTE_MS + 100), 'a duplicate')
   assert.is(routes.back('w', 1), 'a')
-  now = 100
+  now = MIN_ROUTE_MS + 100
   assert.is(routes.back('w', 1), undefined, 'expired with the wait')
   assert.ok(routes.add('w', 1, 'b', 100), 'and may be set again')
+  // A call near its deadline names a few ms; a copy of its request coming later over a slower path is still a
+  // duplicate, not a request to pass on to every neighbour again.
+  assert.ok(routes.add('w', 2, 'a', 1))
+  now += MIN_ROUTE_MS - 1
+  assert.not.ok(routes.add('w', 2, 'c', 1), 'a late copy of a 1 ms request: still a duplicate')
+  assert.is(routes.back('w', 2), 'a')
+  now += 1
+  assert.is(routes.back('w', 2), undefined, 'gone after MIN_ROUTE_MS')
   for (let id = 2; id <= MAX_ROUTES + 10; id++) routes.add('w', id, 'a', 1_000)
   assert.is(routes.size, MAX_ROUTES)
   assert.is(routes.back('w', MAX_ROUTES + 10), 'a', 'the newest kept')
+})
+
+test('an answer is passed back once a node: a cycle of ways back (a writer restarted under its peer id) does not pass it round for ever', () => {
+  // Three nodes whose ways back for one request form a cycle: a took it from b, b from c, c from a. The writer
+  // restarted under the same peer id makes such a cycle (its predecessor's requests come back to it as another
+  // writer's; seed 1820796 of check:seeds), and so does a way forgotten before a late copy.
+  const nodes = new Map(['a', 'b', 'c'].map((name) => {
+    const others = ['a', 'b', 'c'].filter((p) => p !== name)
+    const node = relayNode(others)
+    return [name, node] as const
+  }))
+  const node = (name: string) => nodes.get(name) as ReturnType<typeof relayNode>
+  node('a').acks.onRelayRequest('b', relayReq(9))
+  node('b').acks.onRelayRequest('c', relayReq(9))
+  node('c').acks.onRelayRequest('a', relayReq(9))
+  for (const n of nodes.values()) n.sent.length = 0
+  const answer = { type: MessageType.RELAY_ACK as typeof MessageType.RELAY_ACK, ackId: 9, origin: 'w~1', members: ['m'] }
+  const queue: Array<{ from: string, to: string }> = [{ from: 'x', to: 'a' }]
+  let delivered = 0
+  while (queue.length > 0 && delivered < 100) {
+    const { from, to } = queue.shift() as { from: string, to: string }
+    delivered++
+    const before = node(to).sent.length
+    node(to).acks.onRelayAck(from, answer)
+    for (const out of node(to).sent.slice(before)) if (nodes.has(out.peer)) queue.push({ from: to, to: out.peer })
+  }
+  assert.is(queue.length, 0, `the answer still circling after ${delivered} deliveries`)
+  assert.equal([...nodes].map(([name, n]) => [name, n.sent.map((s) => s.peer)]), [['a', ['b']], ['b', ['c']], ['c', ['a']]], 'each node passed it back once')
+  // Another member's answer to the same request is passed back too; a copy of one passed already is not.
+  node('a').acks.onRelayAck('x', { ...answer, members: ['n'] })
+  node('a').acks.onRelayAck('x', { ...answer, members: ['n'] })
+  assert.equal(node('a').sent.map((s) => s.peer), ['b', 'b'])
+})
+
+test('answers passed back along one way are bounded', () => {
+  const routes = new AckRoutes(() => 0)
+  routes.add('w', 1, 'a', 1_000)
+  for (let i = 0; i < MAX_ANSWERS_PER_ROUTE; i++) assert.is(routes.passBack('w', 1, [`m${i}`]), 'a')
+  assert.is(routes.passBack('w', 1, ['one more']), undefined, 'past the bound: dropped, the writer times out')
+  assert.is(routes.passBack('w', 2, ['m0']), undefined, 'no way back: dropped')
+})
+
+test('SPEC.md §5.1 names the bounds of the ways back the code keeps', () => {
+  const spec = readFileSync(new URL('../SPEC.md', import.meta.url), 'utf8')
+  const section = spec.slice(spec.indexOf('### 5.1'), spec.indexOf('## 6. Anti-entropy'))
+  for (const text of [`at least ${MIN_ROUTE_MS / 1000} s`, `at most ${MAX_ROUTE_MS / 60_000} minutes`,
+    `at most ${MAX_ROUTES.toLocaleString('en')} such ways`, `at most ${MAX_ANSWERS_PER_ROUTE.toLocaleString('en')} a way`]) {
+    assert.ok(section.replace(/\s+/g, ' ').includes(text), `SPEC.md §5.1 says "${text}"`)
+  }
 })
 
 test('a call still waiting asks again under a new id after ASK_AGAIN_MS, then every ASK_AGAIN_MAX_MS, only those that have not confirmed', async () => {

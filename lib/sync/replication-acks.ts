@@ -94,7 +94,8 @@ export class ReplicationAcks {
       if (seq !== undefined) for (const member of msg.members) this.#waits.confirmed(member, seq)
       return
     }
-    const back = this.#routes.back(msg.origin, msg.ackId)
+    // once a node: a copy passed back already is dropped, so no answer circles (ack-routes.ts)
+    const back = this.#routes.passBack(msg.origin, msg.ackId, msg.members)
     if (back !== undefined && back !== from) this.#host.send(back, encodeFrame(msg))
   }
 
