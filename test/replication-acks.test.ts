@@ -212,6 +212,19 @@ test('ways back expire with the wait, never before MIN_ROUTE_MS, and are bounded
   for (let id = 2; id <= MAX_ROUTES + 10; id++) routes.add('w', id, 'a', 1_000)
   assert.is(routes.size, MAX_ROUTES)
   assert.is(routes.back('w', MAX_ROUTES + 10), 'a', 'the newest kept')
+  // At the bound, the oldest go first: the expired ones at the front, then one to make room.
+  const full = new AckRoutes(() => now)
+  now = 0
+  for (let id = 1; id <= 10; id++) full.add('v', id, 'a', 1)
+  for (let id = 11; id <= MAX_ROUTES; id++) full.add('v', id, 'a', MAX_ROUTE_MS)
+  now = MIN_ROUTE_MS
+  assert.ok(full.add('v', MAX_ROUTES + 1, 'b', 1))
+  assert.is(full.size, MAX_ROUTES - 9, 'the ten expired dropped, the live kept')
+  assert.is(full.back('v', 11), 'a')
+  for (let id = MAX_ROUTES + 2; id <= MAX_ROUTES + 20; id++) full.add('v', id, 'b', 1)
+  assert.is(full.size, MAX_ROUTES)
+  assert.is(full.back('v', 11), undefined, 'then the oldest live one, to make room')
+  assert.is(full.back('v', MAX_ROUTES + 20), 'b')
 })
 
 test('an answer is passed back once a node: a cycle of ways back (a writer restarted under its peer id) does not pass it round for ever', () => {

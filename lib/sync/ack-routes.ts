@@ -93,10 +93,17 @@ export class AckRoutes {
     this.#routes.clear()
   }
 
-  /** Drops the expired ways, and if none had, the oldest. */
+  /**
+   * Drops the oldest ways until there is room and the oldest left is live: a few an add, where a walk over all
+   * of them cost 4,096 steps an add once the bound was reached with none expired (ways last MIN_ROUTE_MS at least).
+   * Ways are noted in the order they came, so the oldest are first; an expired one behind a longer-lived one waits
+   * its turn (within the bound).
+   */
   #sweep (now: number): void {
-    for (const [key, route] of this.#routes) if (route.expires <= now) this.#routes.delete(key)
-    if (this.#routes.size >= MAX_ROUTES) this.#routes.delete(this.#routes.keys().next().value as string)
+    for (const [key, route] of this.#routes) {
+      if (route.expires > now && this.#routes.size < MAX_ROUTES) return
+      this.#routes.delete(key)
+    }
   }
 }
 
