@@ -15,7 +15,7 @@ const { seeds, replaying } = seedsFromEnv(300)
 
 /**
  * Seeds `npm run check:seeds` found past the default range, each a bug since fixed, run every time:
- * 1820796 and 1821511, whenReplicated's answers passed round a cycle of ways back for ever (lib/sync/ack-routes.ts).
+ * 1820796 and 1821511, whenReplicated's answers passed round a cycle of ways back (lib/sync/ack-routes.ts).
  */
 const FOUND = [1820796, 1821511]
 

@@ -13,10 +13,11 @@
  * copy arrives is set afresh, towards another neighbour; and a writer
  * restarted under the same peer id (a new origin) takes its predecessor's
  * requests, coming back to it, for another writer's and sets ways for them.
- * A cycle of ways then passed an answer round it for ever (seed 1820796 of
- * `npm run check:seeds`: 8 answers circling 5 nodes). So an answer is passed
- * back once by a node (`passBack`), and a way is kept long enough for the
- * copies of its request to have died out.
+ * A cycle of ways then passed answers round it until a way on it expired
+ * (the call's wait: 5 s by default, up to MAX_ROUTE_MS; seed 1820796 of
+ * `npm run check:seeds`: 8 answers circling 5 nodes a million times first).
+ * So an answer is passed back once by a node (`passBack`), and a way is kept
+ * long enough for the copies of its request to have died out.
  */
 
 /** A way back outlives its writer's wait by at most this long, whatever `wait` a request names. */
