@@ -27,6 +27,19 @@ function receiving (): { replica: MinimalReplica, read: (chunk: Buffer) => void,
   return { replica, read: reader(replica), changes }
 }
 
+/** A receiver over meshcache's Store: its replica, and the keys its change events named, in order. */
+function storeReceiving (): { replica: StoreReplica, changes: string[] } {
+  const replica = new StoreReplica()
+  const changes: string[] = []
+  replica.events.on('change', (event: { key: string }) => { changes.push(event.key) })
+  return { replica, changes }
+}
+
+/** Hands `bytes` to `read` `step` bytes at a time: frames split anywhere, as a stream may cut them. */
+function readInPieces (read: (chunk: Buffer) => void, bytes: Buffer, step: number): void {
+  for (let at = 0; at < bytes.length; at += step) read(bytes.subarray(at, Math.min(at + step, bytes.length)))
+}
+
 for (const pad of [0, 25]) {
   test(`pad ${pad}: every write read and applied, from frames split anywhere`, () => {
     const writer = new MinimalReplica()
@@ -36,7 +49,7 @@ for (const pad of [0, 25]) {
     const { replica, read, changes } = receiving()
     replica.values.set(keyOf(1), 'cached')
     const bytes = Buffer.concat(frames)
-    for (let at = 0; at < bytes.length; at += 5) read(bytes.subarray(at, Math.min(at + 5, bytes.length)))
+    readInPieces(read, bytes, 5)
     assert.equal(changes, [0, 1, 2].map((seq) => `remote ${keyOf(seq)}`))
     assert.is(replica.values.get(keyOf(1)), undefined, 'the cached value is dropped')
     assert.equal(replica.dead, [0, 1, 2].map(keyOf))
@@ -58,9 +71,7 @@ test('a concurrent write is decided by clock, then writer; the vector keeps both
 
 test('over meshcache\'s Store (libp2p-stream-minimal-store): the same writes applied to its table, a replay dominated', () => {
   const encode = writerEncoder(new StoreReplica(), 7, 0)
-  const replica = new StoreReplica()
-  const changes: string[] = []
-  replica.events.on('change', (event: { key: string }) => { changes.push(event.key) })
+  const { replica, changes } = storeReceiving()
   const read = reader(replica)
   replica.store.lru.set(keyOf(1), 'cached')
   const frames = [0, 1, 2].map(encode)
@@ -84,12 +95,10 @@ test('meshcache\'s frames (libp2p-stream-minimal-codec): its size, decoded with 
   const encode = codecWriter(new StoreReplica(), '0123abcd~0123456789ab')
   const frames = [12345, 12346].map(encode)
   assert.is((frames[0] as Buffer).byteLength, 2 + 52, 'meshcache\'s 52 bytes for user:12345, in the floor\'s framing')
-  const replica = new StoreReplica()
-  const changes: string[] = []
-  replica.events.on('change', (event: { key: string }) => { changes.push(event.key) })
+  const { replica, changes } = storeReceiving()
   const read = codecReader(replica)
   const bytes = Buffer.concat(frames)
-  for (let at = 0; at < bytes.length; at += 7) read(bytes.subarray(at, Math.min(at + 7, bytes.length)))
+  readInPieces(read, bytes, 7)
   assert.equal(changes, [keyOf(12345), keyOf(12346)])
   assert.equal(replica.store.table.vv(replica.store.meta.get(keyOf(12346)) as number), ['0123abcd~0123456789ab', 2])
   read(frames[0] as Buffer)
@@ -109,12 +118,10 @@ test('meshcache\'s lone frames (libp2p-stream-minimal-lone): the bytes its outbo
   if (msg.type !== MessageType.UPDATES) return
   assert.equal(msg.records[0]?.vv, [origin, 2])
   assert.equal([...(frames[1] as Buffer).subarray(2)], [...encodeLone(origin, 2, msg.records[0] as WireRecord)], 'encodeLone\'s bytes, as lib/sync/outbox.ts sends a lone write')
-  const replica = new StoreReplica()
-  const changes: string[] = []
-  replica.events.on('change', (event: { key: string }) => { changes.push(event.key) })
+  const { replica, changes } = storeReceiving()
   const read = codecReader(replica, 'lone')
   const bytes = Buffer.concat(frames)
-  for (let at = 0; at < bytes.length; at += 7) read(bytes.subarray(at, Math.min(at + 7, bytes.length)))
+  readInPieces(read, bytes, 7)
   assert.equal(changes, [keyOf(12345), keyOf(12346)])
   read(frames[0] as Buffer)
   assert.is(changes.length, 2, 'a replayed frame is dominated: no change')
@@ -137,12 +144,10 @@ test('meshcache\'s LONE envelopes (libp2p-stream-minimal-envelope): WRITER once,
   const fields: LoneFields = { nsId: -1, seq: 0, key: '', kind: -1, hlc: 0 }
   readLoneWrite((envelopes[1] as Buffer).subarray(1), fields)
   assert.equal([fields.nsId, fields.seq, fields.key], [0, 2, keyOf(12346)], 'meshcache\'s LONE: the namespace id, the write\'s number, its key')
-  const replica = new StoreReplica()
-  const changes: string[] = []
-  replica.events.on('change', (event: { key: string }) => { changes.push(event.key) })
+  const { replica, changes } = storeReceiving()
   const read = envelopeReader(replica)
   const bytes = Buffer.concat(envelopes)
-  for (let at = 0; at < bytes.length; at += 5) read(bytes.subarray(at, Math.min(at + 5, bytes.length)))
+  readInPieces(read, bytes, 5)
   assert.equal(changes, [keyOf(12345), keyOf(12346), keyOf(12347)])
   read(envelopes[1] as Buffer)
   assert.is(changes.length, 3, 'a replayed LONE is dominated: no change')
