@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert'
 import { warmupTable } from '../bench/mesh/warmup.ts'
 import { tierUps } from '../bench/mesh/tier-up.ts'
 import { pairedSummary, phaseOrder } from '../bench/mesh/paired.ts'
+import { roundsLine } from '../bench/mesh/stats.ts'
 
 test('warmupTable: medians over rounds, and each ratio against the floor of its own round', () => {
   const p50 = new Map([
@@ -59,6 +60,14 @@ test('pairedSummary: each pair its own ratio, their median, mean and standard er
   assert.equal(summary.within, 3) // 1.2 itself counts
   assert.throws(() => pairedSummary([], 1.2), /no pairs/)
   assert.throws(() => pairedSummary([{ base: 0, system: 0.1 }], 1.2), /positive baseline/)
+})
+
+test('roundsLine: bench:mesh prints every round\'s ratio, their median and mean ± standard error, and the rounds within the target', () => {
+  const summary = pairedSummary([{ base: 0.2, system: 0.22 }, { base: 0.1, system: 0.13 }, { base: 0.25, system: 0.3 }, { base: 0.16, system: 0.16 }], 1.2)
+  assert.is(roundsLine('meshcache p50/floor at 1,000/s', summary, 1.2),
+    'meshcache p50/floor at 1,000/s: 1.10x, 1.30x, 1.20x, 1.00x (median 1.15x, mean 1.150 ± 0.065 s.e.); <= 1.20x in 3 of 4')
+  // One round: no spread to state.
+  assert.is(roundsLine('x p99/floor at 20,000/s', pairedSummary([{ base: 1, system: 3.5 }], 3), 3), 'x p99/floor at 20,000/s: 3.50x; <= 3.00x in 0 of 1')
 })
 
 test('phaseOrder: two systems alternate; more rotate, each system in each place once over as many sets', () => {

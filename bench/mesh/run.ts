@@ -10,14 +10,16 @@
  * `--rounds N` runs the whole sequence (every system, fresh processes) N times, the systems
  * alternating, and prints every round: on a machine whose speed drifts over minutes (a VM), a
  * ratio between two systems measured a minute apart moves with the drift, and alternating
- * rounds show how far.
+ * rounds show how far. Under the table, each system's ratios to the floor of their own
+ * rounds (meshcache's first): their median, and their mean ± its standard error, which says
+ * how many rounds a difference of a few hundredths needs.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { Cluster, type PhaseResult } from './harness.ts'
-import { median } from '../core/util.ts'
-import { count, ms, ratio, table } from './stats.ts'
+import { pairedSummary, type Pair } from './paired.ts'
+import { count, ms, ratio, roundsLine, table } from './stats.ts'
 import { loadSystem, systemExists } from './systems/load.ts'
 import { parseCli } from '../../test/helpers/cli.ts'
 
@@ -147,16 +149,18 @@ process.stdout.write('\ntargets (issue 3): meshcache p50/tcp <= 1.50x and p99/re
 if (rows.some((r) => r.system === FLOOR && !r.skipped)) {
   process.stdout.write(`${FLOOR} (floor): the transport stack alone (TCP, pnet, Noise, Yamux) with nothing of meshcache above it, the floor of any design on that stack\n`)
   process.stdout.write('targets (issue 21): meshcache p50/floor <= 1.20x at 1,000 writes/s and p99/floor <= 3.00x at 20,000 writes/s\n')
+  // meshcache's line first, then each other system's (a bound run beside it) in the same measure.
+  const others = [...new Set(rows.map((r) => r.system))].filter((s) => s !== FLOOR).sort((a, b) => Number(b === 'meshcache') - Number(a === 'meshcache'))
   for (const [rate, q, target] of [[1000, 'p50', 1.2], [20000, 'p99', 3]] as const) {
-    const ratios: number[] = []
-    for (let round = 1; round <= rounds; round++) {
-      const value = find(round, 'meshcache', rate)?.latency[q]
-      const floor = find(round, FLOOR, rate)?.latency[q]
-      if (value !== undefined && floor !== undefined && floor > 0) ratios.push(value / floor)
+    for (const system of others) {
+      const pairs: Pair[] = []
+      for (let round = 1; round <= rounds; round++) {
+        const value = find(round, system, rate)?.latency[q]
+        const floor = find(round, FLOOR, rate)?.latency[q]
+        if (value !== undefined && Number.isFinite(value) && floor !== undefined && floor > 0) pairs.push({ base: floor, system: value })
+      }
+      if (pairs.length > 0) process.stdout.write(`  ${roundsLine(`${system} ${q}/floor at ${count(rate)}/s`, pairedSummary(pairs, target), target)}\n`)
     }
-    if (ratios.length === 0) continue
-    process.stdout.write(`  meshcache ${q}/floor at ${count(rate)}/s: ${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')}` +
-      `${ratios.length > 1 ? ` (median ${median(ratios).toFixed(2)}x)` : ''}; <= ${target.toFixed(2)}x in ${ratios.filter((r) => r <= target).length} of ${ratios.length}\n`)
   }
 }
 

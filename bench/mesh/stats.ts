@@ -1,4 +1,5 @@
 /** Percentiles and the printed table. */
+import type { PairedSummary } from './paired.ts'
 
 /** Nearest-rank percentile of an ascending-sorted array (q in 0..1). */
 export function percentile(sorted: Float64Array, q: number): number {
@@ -45,4 +46,16 @@ export function ratio(value: number | undefined, base: number | undefined): stri
 export function count(value: number | undefined): string {
   if (value === undefined || !Number.isFinite(value)) return '-'
   return Math.round(value).toLocaleString('en-US')
+}
+
+/**
+ * One system's per-round ratios to the floor, as bench:mesh prints them under its table: every round's, their
+ * median, their mean ± its standard error (how far the run's figure could move with the host's drift between
+ * rounds), and how many rounds are within `target`.
+ */
+export function roundsLine (label: string, summary: PairedSummary, target: number): string {
+  const { ratios } = summary
+  return `${label}: ${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')}` +
+    (ratios.length > 1 ? ` (median ${summary.median.toFixed(2)}x, mean ${summary.mean.toFixed(3)} ± ${summary.se.toFixed(3)} s.e.)` : '') +
+    `; <= ${target.toFixed(2)}x in ${summary.within} of ${ratios.length}`
 }
