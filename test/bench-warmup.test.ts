@@ -8,8 +8,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { warmupTable } from '../bench/mesh/warmup.ts'
 import { tierUps } from '../bench/mesh/tier-up.ts'
-import { pairedSummary, phaseOrder } from '../bench/mesh/paired.ts'
-import { roundsLine } from '../bench/mesh/stats.ts'
+import { phaseOrder } from '../bench/mesh/paired.ts'
+import { pairedSummary, roundsLine } from '../bench/mesh/stats.ts'
 
 test('warmupTable: medians over rounds, and each ratio against the floor of its own round', () => {
   const p50 = new Map([

@@ -23,38 +23,13 @@
  */
 import os from 'node:os'
 import { Cluster, type PhaseResult } from './harness.ts'
-import { median } from '../core/util.ts'
-import { ms, table } from './stats.ts'
+import { ms, pairedSummary, table, type Pair } from './stats.ts'
 import { systemExists } from './systems/load.ts'
 import { numberOption, parseCli } from '../../test/helpers/cli.ts'
 
 const FLOOR = 'libp2p-stream'
 /** Writes each cluster makes before the pairs, unless `--warmup` says otherwise. */
 const WARMUP_WRITES = 60_000
-
-/** One pair: the baseline's (the floor's, usually) and the system's figure (ms) from phases taken in turn. */
-export interface Pair { base: number, system: number }
-
-export interface PairedSummary {
-  ratios: number[]
-  median: number
-  mean: number
-  /** The standard error of the mean ratio. */
-  se: number
-  within: number
-}
-
-/** Each pair's ratio (system / base), their median, mean ± standard error, and how many are at most `target`. */
-export function pairedSummary (pairs: readonly Pair[], target: number): PairedSummary {
-  if (pairs.length === 0) throw new TypeError('pairedSummary: no pairs')
-  const ratios = pairs.map((p) => {
-    if (!(p.base > 0) || !(p.system >= 0)) throw new RangeError(`pairedSummary: a pair needs a positive baseline and a system figure, got ${p.base} and ${p.system}`)
-    return p.system / p.base
-  })
-  const mean = ratios.reduce((s, r) => s + r, 0) / ratios.length
-  const variance = ratios.length > 1 ? ratios.reduce((s, r) => s + (r - mean) ** 2, 0) / (ratios.length - 1) : Number.NaN
-  return { ratios, median: median(ratios), mean, se: Math.sqrt(variance / ratios.length), within: ratios.filter((r) => r <= target).length }
-}
 
 /**
  * The order of set `i`'s phases over `n` systems (indexes, the baseline 0): the list rotated by `i`, so that over any

@@ -1,5 +1,5 @@
-/** Percentiles and the printed table. */
-import type { PairedSummary } from './paired.ts'
+/** Percentiles, ratios to a baseline, and the printed table. */
+import { median } from '../core/util.ts'
 
 /** Nearest-rank percentile of an ascending-sorted array (q in 0..1). */
 export function percentile(sorted: Float64Array, q: number): number {
@@ -46,6 +46,30 @@ export function ratio(value: number | undefined, base: number | undefined): stri
 export function count(value: number | undefined): string {
   if (value === undefined || !Number.isFinite(value)) return '-'
   return Math.round(value).toLocaleString('en-US')
+}
+
+/** One pair: the baseline's (the floor's, usually) and the system's figure (ms) from phases taken in turn. */
+export interface Pair { base: number, system: number }
+
+export interface PairedSummary {
+  ratios: number[]
+  median: number
+  mean: number
+  /** The standard error of the mean ratio. */
+  se: number
+  within: number
+}
+
+/** Each pair's ratio (system / base), their median, mean ± standard error, and how many are at most `target`. */
+export function pairedSummary (pairs: readonly Pair[], target: number): PairedSummary {
+  if (pairs.length === 0) throw new TypeError('pairedSummary: no pairs')
+  const ratios = pairs.map((p) => {
+    if (!(p.base > 0) || !(p.system >= 0)) throw new RangeError(`pairedSummary: a pair needs a positive baseline and a system figure, got ${p.base} and ${p.system}`)
+    return p.system / p.base
+  })
+  const mean = ratios.reduce((s, r) => s + r, 0) / ratios.length
+  const variance = ratios.length > 1 ? ratios.reduce((s, r) => s + (r - mean) ** 2, 0) / (ratios.length - 1) : Number.NaN
+  return { ratios, median: median(ratios), mean, se: Math.sqrt(variance / ratios.length), within: ratios.filter((r) => r <= target).length }
 }
 
 /**
