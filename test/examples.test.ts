@@ -53,7 +53,8 @@ test('examples/l2.ts: L2 fills, an L2 hit spares the database, writes and delete
   assert.match(out, /b: getOrLoad -> ada@example\.com \(1 database read, L2 hits 1\)/)
   assert.match(out, /b: getOrLoad -> ada@newer\.example \(1 database read, from L2\)/)
   assert.match(out, /L2 holds a tombstone \(kind t\); b: getOrLoad -> ada@newer\.example \(from the database: 2 reads\)/)
-  assert.match(out, /errors 0, breaker closed/)
+  assert.match(out, /errors 0, breaker closed/, `a's L2 stats:\n${out}`)
+  assert.not.match(out, /failed: /, `no L2 call failed:\n${out}`)
 })
 
 test.run()
