@@ -16,6 +16,14 @@ interface Waiter {
  * arrival order, which is also deadline order, so one timer serves them all
  * (no timer armed and cleared per call on the L2 hit path).
  *
+ * A call's clock starts once its command has left, not when it was made:
+ * node-redis writes the commands of a turn in a `setImmediate`, so a call
+ * made before a busy stretch of the event loop (the process's own work, or
+ * its close) leaves only after it, and timing it from the call counted that
+ * stretch as Redis's slowness (false timeouts in a starting or closing
+ * process). The calls of a turn are stamped together in a `setImmediate`
+ * queued after node-redis's write.
+ *
  * When a deadline passes, the verdict waits one `setImmediate`: the event
  * loop's poll phase runs between the two, so a reply already in the socket
  * (the loop was busy, not Redis) still wins rather than counting as a
@@ -26,24 +34,37 @@ export class Deadlines {
   #head: Waiter | undefined
   #tail: Waiter | undefined
   #timer: NodeJS.Timeout | undefined
+  /** Calls made since the last stamp: their clocks start at the next. */
+  #unstamped: Waiter[] = []
 
   constructor (ms: number) {
     this.#ms = ms
   }
 
-  /** `call`'s value, or TIMED_OUT once `ms` passed; rejects as `call` does. */
+  /** `call`'s value, or TIMED_OUT once `ms` passed since its command left (the stamp below); rejects as `call` does. */
   race<T> (call: Promise<T>): Promise<T | typeof TIMED_OUT> {
     return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
-      const w: Waiter = { at: performance.now() + this.#ms, done: false, settle: resolve as (value: unknown) => void, next: undefined }
-      if (this.#tail === undefined) this.#head = w
-      else this.#tail.next = w
-      this.#tail = w
-      if (this.#timer === undefined) this.#arm(this.#ms)
+      const w: Waiter = { at: 0, done: false, settle: resolve as (value: unknown) => void, next: undefined }
+      if (this.#unstamped.length === 0) setImmediate(this.#stamp)
+      this.#unstamped.push(w)
       call.then(
         (value) => { if (!w.done) { w.done = true; resolve(value) } },
         (error: unknown) => { if (!w.done) { w.done = true; reject(error) } },
       )
     })
+  }
+
+  /** Starts the clocks of the calls made since the last stamp, in their order (the queue stays in deadline order). */
+  readonly #stamp = (): void => {
+    const at = performance.now() + this.#ms
+    for (const w of this.#unstamped) {
+      w.at = at
+      if (this.#tail === undefined) this.#head = w
+      else this.#tail.next = w
+      this.#tail = w
+    }
+    this.#unstamped = []
+    if (this.#timer === undefined) this.#arm(this.#ms)
   }
 
   #arm (ms: number): void {

@@ -41,7 +41,7 @@ export interface RedisTierOptions {
    * as a tombstone, so no refused old write outlives its guard. @default 10_000
    */
   tombstoneTtl?: number
-  /** Milliseconds one Redis call may take before it counts as failed. @default 5 */
+  /** Milliseconds one Redis call may take, from when its command leaves, before it counts as failed. @default 5 */
   timeout?: number
   /** Failures in a row that open the circuit breaker. @default 5 */
   failureThreshold?: number

@@ -236,6 +236,37 @@ test('a tier that owns its client closes within its deadline while Redis is out 
   }
 })
 
+test('a call made just before the event loop is busy is timed from when it left, not from the call', async () => {
+  const t = tier({ timeout: 5 })
+  t.write('k', 'v', 30_000, HLC(Date.now()), 'a~1', undefined)
+  await t.flush()
+  // node-redis writes a turn's commands in a setImmediate: these reads leave only after the 30 ms below, and Redis
+  // answers them well within 5 ms of that. Timed from the call, each was judged late (the process's own stretch).
+  for (let round = 0; round < 5; round++) {
+    const reads = [t.read('k'), t.read('k')]
+    const until = performance.now() + 30
+    while (performance.now() < until) { /* the process's own work */ }
+    for (const hit of await Promise.all(reads)) assert.is(hit?.value, 'v', `round ${round}: ${JSON.stringify(t.h.failures.map((f) => String(f.error)))}`)
+  }
+  assert.is(t.stats().l2Errors, 0)
+  assert.is(t.h.failures.length, 0)
+})
+
+test('a call that leaves on time and is not answered within the deadline still times out', async () => {
+  const t = tier({ timeout: 20, failureThreshold: 100 })
+  lab.server.pause()
+  try {
+    const started = performance.now()
+    assert.is(await t.read('k'), undefined)
+    const took = performance.now() - started
+    assert.ok(took >= 20 && took < 500, `judged after ${took.toFixed(1)} ms`)
+    assert.is(t.stats().l2Errors, 1)
+    assert.match(String(t.h.failures[0]?.error), /took more than 20 ms/)
+  } finally {
+    lab.server.resume()
+  }
+})
+
 test('a hung Redis (SIGSTOP): calls time out, nothing throws, the breaker opens, then replays and closes', async () => {
   const t = tier({ timeout: 20, failureThreshold: 3, probeInterval: 50 })
   const now = HLC(Date.now())
