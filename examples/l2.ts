@@ -33,14 +33,9 @@ client.on('error', () => {})
 await client.connect()
 
 const psk = generatePsk()
-// Each Redis call has a deadline (`timeout`, 5 ms by default): a call past it counts as failed (a `tierError`, the
-// breaker's count) and the cache goes on without Redis. This script's first calls run while both instances are still
-// starting, where 5 ms was missed in 3 runs of 22 on a 2-core VM (and once in CI), so it allows 50 ms to keep every
-// line below deterministic. In a service, set it from your Redis's p99 as your service sees it.
-const timeout = 50
-const a = await createMeshCache<User>({ namespace: 'users', psk, l2: { redis: client, timeout } })
+const a = await createMeshCache<User>({ namespace: 'users', psk, l2: { redis: client } })
 // An L2 can also be given as a URL: the tier then owns (connects and closes) its client.
-const b = await createMeshCache<User>({ namespace: 'users', psk, peers: a.multiaddrs(), l2: { redis: redis.url, timeout } })
+const b = await createMeshCache<User>({ namespace: 'users', psk, peers: a.multiaddrs(), l2: { redis: redis.url } })
 await until(() => a.peers().length === 1 && b.peers().length === 1)
 console.log('two instances connected, one Redis L2')
 for (const c of [a, b]) c.on('tierError', (f: TierFailure) => console.log(`  ${f.tier} ${f.op} failed: ${String(f.error)}`))
